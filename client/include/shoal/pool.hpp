@@ -1,0 +1,366 @@
+#pragma once
+// Pool (API.md §3): run tasks in worker processes, locally or through a broker.
+//
+//   shoal::Pool pool(4);                                   // local: forked workers
+//   auto f = pool.apply_async(square, 7);                  // Future<int>
+//   std::vector<int> v = pool.map(square, items);          // input order
+//   auto remote = shoal::Pool::connect("broker:50051");    // same API, many hosts
+//
+// Every member is thread-safe. A local pool forks its workers (through a zygote) when
+// it is made, so they inherit the descriptors and globals that exist at that moment.
+// Fork caveats: a local pool may be made in a process that already runs threads, but
+// only the calling thread exists in the children: a task must not wait on a lock or a
+// thread of the parent, and the initializer runs in each worker, not in the parent.
+
+#include <algorithm>
+#include <iterator>
+#include <memory>
+#include <ranges>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <vector>
+
+#include "shoal/errors.hpp"
+#include "shoal/future.hpp"
+#include "shoal/internal/backend.h"
+#include "shoal/options.hpp"
+#include "shoal/task.hpp"
+
+namespace shoal {
+
+class Pool {
+ public:
+  // A local fork/shared-memory pool of cpu_count() processes.
+  Pool();
+  // A local pool of `processes` processes (0: cpu_count()); < 0: std::invalid_argument.
+  explicit Pool(int processes);
+  // A local pool made as `options` says.
+  explicit Pool(PoolOptions options);
+  // A remote pool: tasks go to the broker at `address` ("HOST:PORT", the broker's
+  // client address). Throws ConnectionError when nothing answers within
+  // options.connect_timeout.
+  static Pool connect(const std::string& address, ConnectOptions options = {});
+
+  Pool(Pool&&) noexcept;
+  Pool& operator=(Pool&&) noexcept;
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+  // close() then join(): nothing submitted is lost. A with() handle does neither.
+  ~Pool();
+
+  // A handle to the same pool whose submissions use `options`.
+  Pool with(TaskOptions options) const;
+
+  // Runs f(args...) in a worker and returns its result (throws its failure).
+  template <class F, class... A>
+  auto apply(F&& f, A&&... args);
+  // Submits f(args...); args are converted to f's parameter types as a call would.
+  // Remote pools need f registered (SHOAL_TASK), else NotRegisteredError.
+  template <class F, class... A>
+  auto apply_async(F&& f, A&&... args);
+  // Submits the registered task `task` by name; the result is decoded as R.
+  template <class R, class... A>
+  Future<R> apply_async(std::string_view task, A&&... args);
+  // f over every item, results in input order. chunksize 0: about len/(4*processes).
+  template <class F, class Range>
+  auto map(F&& f, Range&& items, std::size_t chunksize = 0);
+  template <class F, class Range>
+  auto map_async(F&& f, Range&& items, std::size_t chunksize = 0);
+  // f over items, lazily, results in input order (imap) or completion order
+  // (imap_unordered). An lvalue range must outlive the stream.
+  template <class F, class Range>
+  auto imap(F&& f, Range&& items, std::size_t chunksize = 1);
+  template <class F, class Range>
+  auto imap_unordered(F&& f, Range&& items, std::size_t chunksize = 1);
+  // As map, each item a tuple (or pair/array) of f's arguments.
+  template <class F, class Range>
+  auto starmap(F&& f, Range&& arg_tuples, std::size_t chunksize = 0);
+  template <class F, class Range>
+  auto starmap_async(F&& f, Range&& arg_tuples, std::size_t chunksize = 0);
+
+  // No new work; later submissions throw PoolClosedError. Queued work still runs.
+  void close();
+  // Stops now: unfinished futures fail with CancelledError; workers are killed.
+  void terminate();
+  // Waits for the workers to exit; std::logic_error unless closed or terminated.
+  void join();
+  // Local: worker processes; remote: connected worker slots.
+  int processes() const;
+
+ private:
+  Pool(std::shared_ptr<internal::Backend> backend, TaskOptions options, bool owner);
+  internal::Backend& backend() const;
+
+  template <bool kStar, class F, class Items>
+  auto map_chunks(F&& f, const Items& items, std::size_t chunksize);
+  template <class F, class Range>
+  auto stream(F&& f, Range&& items, std::size_t chunksize, bool ordered);
+  template <class Pointer, bool kRaw>
+  internal::Submission make_submission(Pointer fn) const;
+  std::size_t auto_chunksize(std::size_t n) const;
+
+  std::shared_ptr<internal::Backend> backend_;
+  TaskOptions options_;
+  bool owner_ = false;
+};
+
+// ---- implementation ------------------------------------------------------------------
+
+namespace internal {
+
+template <class F>
+using TaskPointer = typename Traits<F>::pointer;
+
+// Whether the local raw (memcpy) mode applies to F's arguments and result.
+template <class F>
+constexpr bool kRawTask =
+    kRawCodable<typename Traits<F>::result, typename Traits<F>::args>;
+
+// Converts call arguments to F's decayed parameter types, as a direct call would.
+template <class F, class... A>
+typename Traits<F>::args convert_args(A&&... args) {
+  using Args = typename Traits<F>::args;
+  static_assert(std::tuple_size_v<Args> == sizeof...(A),
+                "shoal: wrong number of arguments for this task");
+  return Args(std::forward<A>(args)...);
+}
+
+template <class F, class Tuple>
+typename Traits<F>::args convert_tuple(const Tuple& t) {
+  return std::apply([](const auto&... a) { return convert_args<F>(a...); }, t);
+}
+
+template <class Range>
+auto materialize(Range&& r) {
+  if constexpr (std::ranges::sized_range<Range> && std::ranges::random_access_range<Range>) {
+    return std::ranges::ref_view(r);
+  } else {
+    using V = std::ranges::range_value_t<Range>;
+    return std::vector<V>(std::ranges::begin(r), std::ranges::end(r));
+  }
+}
+
+}  // namespace internal
+
+template <class Pointer, bool kRaw>
+internal::Submission Pool::make_submission(Pointer fn) const {
+  internal::Submission s;
+  s.seq = internal::next_task_seq();
+  s.fn = reinterpret_cast<std::uintptr_t>(fn);
+  s.options = options_;
+  if (backend().local()) {
+    s.raw = kRaw;
+    s.invoke = &internal::invoke_items<kRaw, Pointer>;
+    if (const auto* entry = internal::find_task(s.fn)) s.name = entry->name;
+  } else {
+    const auto* entry = internal::find_task(s.fn);
+    if (!entry) {
+      throw NotRegisteredError("function " + type_name<Pointer>() +
+                               " is not registered; a remote pool runs tasks by name "
+                               "(use SHOAL_TASK or shoal::register_task)");
+    }
+    s.name = entry->name;
+    s.invoke = entry->invoke;
+  }
+  return s;
+}
+
+template <class F, class... A>
+auto Pool::apply(F&& f, A&&... args) {
+  return apply_async(std::forward<F>(f), std::forward<A>(args)...).get();
+}
+
+template <class F, class... A>
+auto Pool::apply_async(F&& f, A&&... args) {
+  internal::check_task<F>();
+  using R = typename internal::Traits<F>::result;
+  using Pointer = internal::TaskPointer<F>;
+  constexpr bool kRaw = internal::kRawTask<F>;
+  internal::Submission s = make_submission<Pointer, kRaw>(f);
+  auto args_tuple = internal::convert_args<F>(std::forward<A>(args)...);
+  if (s.raw) {
+    internal::encode_args<kRaw>(s.args, args_tuple);
+  } else {
+    internal::encode_args<false>(s.args, args_tuple);
+  }
+  auto state = std::make_shared<internal::FutureState>(s.seq, s.raw);
+  state->canceller = backend_;
+  state->progress = backend_->progress();
+  s.sink = state;
+  std::vector<internal::Submission> batch;
+  batch.push_back(std::move(s));
+  backend().submit(batch);
+  return Future<R>(std::move(state));
+}
+
+template <class R, class... A>
+Future<R> Pool::apply_async(std::string_view task, A&&... args) {
+  internal::Submission s;
+  s.seq = internal::next_task_seq();
+  s.name = std::string(task);
+  s.options = options_;
+  if (backend().local()) {
+    const auto* entry = internal::find_task(task);
+    if (!entry) throw NotRegisteredError("no task is registered as '" + s.name + "'");
+    s.invoke = entry->invoke;
+    s.fn = entry->fn;
+  }
+  encode_to(s.args, std::make_tuple(std::decay_t<A>(std::forward<A>(args))...));
+  auto state = std::make_shared<internal::FutureState>(s.seq, false);
+  state->canceller = backend_;
+  state->progress = backend_->progress();
+  s.sink = state;
+  std::vector<internal::Submission> batch;
+  batch.push_back(std::move(s));
+  backend().submit(batch);
+  return Future<R>(std::move(state));
+}
+
+template <bool kStar, class F, class Items>
+auto Pool::map_chunks(F&& f, const Items& items, std::size_t chunksize) {
+  internal::check_task<F>();
+  using R = typename internal::Traits<F>::result;
+  static_assert(!std::is_void_v<R>, "shoal: map needs a task that returns a value");
+  using Pointer = internal::TaskPointer<F>;
+  constexpr bool kRaw = internal::kRawTask<F>;
+  const std::size_t n = std::ranges::size(items);
+  if (chunksize == 0) chunksize = auto_chunksize(n);
+  std::vector<std::size_t> sizes;
+  for (std::size_t at = 0; at < n; at += chunksize) sizes.push_back(std::min(chunksize, n - at));
+  internal::Submission proto = make_submission<Pointer, kRaw>(f);
+  auto state = std::make_shared<internal::MapState>(sizes, proto.raw);
+  state->progress = backend_->progress();
+  std::vector<internal::Submission> batch;
+  batch.reserve(sizes.size());
+  auto it = std::ranges::begin(items);
+  for (std::size_t c = 0; c < sizes.size(); ++c) {
+    internal::Submission s = proto;
+    if (c > 0) s.seq = internal::next_task_seq();
+    s.items = sizes[c];
+    s.sink = state;
+    s.index = c;
+    for (std::size_t i = 0; i < sizes[c]; ++i, ++it) {
+      auto args = [&] {
+        if constexpr (kStar) {
+          return internal::convert_tuple<F>(*it);
+        } else {
+          static_assert(std::tuple_size_v<typename internal::Traits<F>::args> == 1,
+                        "shoal: map needs a one-argument task; use starmap");
+          return internal::convert_args<F>(*it);
+        }
+      }();
+      if (proto.raw) {
+        if (i == 0) s.args.reserve(sizes[c] * sizeof(args));
+        internal::encode_args<kRaw>(s.args, args);
+      } else {
+        internal::encode_args<false>(s.args, args);
+      }
+    }
+    batch.push_back(std::move(s));
+  }
+  backend().submit(batch);
+  return MapResult<R>(std::move(state));
+}
+
+template <class F, class Range>
+auto Pool::map_async(F&& f, Range&& items, std::size_t chunksize) {
+  return map_chunks<false>(std::forward<F>(f),
+                           internal::materialize(std::forward<Range>(items)), chunksize);
+}
+
+template <class F, class Range>
+auto Pool::map(F&& f, Range&& items, std::size_t chunksize) {
+  return map_async(std::forward<F>(f), std::forward<Range>(items), chunksize).get();
+}
+
+template <class F, class Range>
+auto Pool::starmap_async(F&& f, Range&& arg_tuples, std::size_t chunksize) {
+  return map_chunks<true>(std::forward<F>(f),
+                          internal::materialize(std::forward<Range>(arg_tuples)), chunksize);
+}
+
+template <class F, class Range>
+auto Pool::starmap(F&& f, Range&& arg_tuples, std::size_t chunksize) {
+  return starmap_async(std::forward<F>(f), std::forward<Range>(arg_tuples), chunksize).get();
+}
+
+template <class F, class Range>
+auto Pool::stream(F&& f, Range&& items, std::size_t chunksize, bool ordered) {
+  internal::check_task<F>();
+  using R = typename internal::Traits<F>::result;
+  static_assert(!std::is_void_v<R>, "shoal: imap needs a task that returns a value");
+  using Pointer = internal::TaskPointer<F>;
+  constexpr bool kRaw = internal::kRawTask<F>;
+  if (chunksize == 0) chunksize = 1;
+  internal::Submission proto = make_submission<Pointer, kRaw>(f);
+  auto state = std::make_shared<internal::StreamState>(ordered, proto.raw);
+  // The feeder owns the input (or a view of an lvalue) and its position.
+  using Stored = std::conditional_t<std::is_lvalue_reference_v<Range>,
+                                    std::ranges::ref_view<std::remove_reference_t<Range>>,
+                                    std::remove_cvref_t<Range>>;
+  struct Input {
+    Stored range;
+    std::ranges::iterator_t<Stored> it;
+    std::size_t next_chunk = 0;
+  };
+  auto input = std::make_shared<Input>(Input{Stored(std::forward<Range>(items)), {}, 0});
+  input->it = std::ranges::begin(input->range);
+  std::weak_ptr<internal::Backend> weak = backend_;
+  auto feeder = [input, state, proto, chunksize, weak](std::size_t bound) {
+    auto backend = weak.lock();
+    std::vector<internal::Submission> batch;
+    while (state->in_flight() + batch.size() < bound) {
+      if (input->it == std::ranges::end(input->range)) break;
+      internal::Submission s = proto;
+      s.seq = internal::next_task_seq();
+      s.sink = state;
+      s.index = input->next_chunk++;
+      s.items = 0;
+      for (; s.items < chunksize && input->it != std::ranges::end(input->range);
+           ++input->it, ++s.items) {
+        auto args = internal::convert_args<F>(*input->it);
+        if (proto.raw) {
+          internal::encode_args<kRaw>(s.args, args);
+        } else {
+          internal::encode_args<false>(s.args, args);
+        }
+      }
+      state->expect(s.index, s.items);
+      batch.push_back(std::move(s));
+    }
+    if (!batch.empty()) {
+      if (!backend) {
+        for (auto& s : batch) {
+          state->fail(s.index, {internal::ErrorKind::kPoolClosed, "", "the pool is gone", ""});
+        }
+      } else {
+        try {
+          backend->submit(batch);
+        } catch (const Error& e) {
+          for (auto& s : batch) {
+            state->fail(s.index, {internal::ErrorKind::kPoolClosed, "", e.what(), ""});
+          }
+        }
+      }
+    }
+    if (input->it == std::ranges::end(input->range)) state->input_done();
+  };
+  std::size_t bound = static_cast<std::size_t>(std::max(1, processes())) * 4;
+  feeder(bound);  // start work before the first next()
+  return ResultStream<R>(std::move(state), std::move(feeder), bound);
+}
+
+template <class F, class Range>
+auto Pool::imap(F&& f, Range&& items, std::size_t chunksize) {
+  return stream(std::forward<F>(f), std::forward<Range>(items), chunksize, true);
+}
+
+template <class F, class Range>
+auto Pool::imap_unordered(F&& f, Range&& items, std::size_t chunksize) {
+  return stream(std::forward<F>(f), std::forward<Range>(items), chunksize, false);
+}
+
+}  // namespace shoal

@@ -1,0 +1,74 @@
+#include "shoal/pool.hpp"
+
+#include <unistd.h>
+
+namespace shoal {
+
+Pool::Pool() : Pool(PoolOptions{}) {}
+
+Pool::Pool(int processes) : Pool(PoolOptions{processes, {}, 0}) {}
+
+Pool::Pool(PoolOptions options)
+    : backend_(internal::make_local_backend(options)), owner_(true) {}
+
+Pool::Pool(std::shared_ptr<internal::Backend> backend, TaskOptions options, bool owner)
+    : backend_(std::move(backend)), options_(std::move(options)), owner_(owner) {}
+
+Pool Pool::connect(const std::string& address, ConnectOptions options) {
+  return Pool(internal::make_remote_backend(address, options), TaskOptions{}, true);
+}
+
+Pool::Pool(Pool&& other) noexcept
+    : backend_(std::move(other.backend_)),
+      options_(std::move(other.options_)),
+      owner_(other.owner_) {
+  other.owner_ = false;
+}
+
+Pool& Pool::operator=(Pool&& other) noexcept {
+  if (this != &other) {
+    Pool old(std::move(*this));  // closes and joins what this pool owned
+    backend_ = std::move(other.backend_);
+    options_ = std::move(other.options_);
+    owner_ = other.owner_;
+    other.owner_ = false;
+  }
+  return *this;
+}
+
+Pool::~Pool() {
+  if (!owner_ || !backend_) return;
+  try {
+    backend_->close();
+    backend_->join();
+  } catch (...) {
+    // A destructor must not throw; join after close cannot fail by misuse.
+  }
+}
+
+Pool Pool::with(TaskOptions options) const {
+  backend();  // a moved-from pool has no backend
+  return Pool(backend_, std::move(options), false);
+}
+
+internal::Backend& Pool::backend() const {
+  if (!backend_) throw std::logic_error("shoal::Pool used after it was moved from");
+  return *backend_;
+}
+
+void Pool::close() { backend().close(); }
+
+void Pool::terminate() { backend().terminate(); }
+
+void Pool::join() { backend().join(); }
+
+int Pool::processes() const { return backend().processes(); }
+
+std::size_t Pool::auto_chunksize(std::size_t n) const {
+  // Python: divmod(len, 4 * processes), rounded up.
+  std::size_t parts = static_cast<std::size_t>(std::max(1, processes())) * 4;
+  std::size_t size = n / parts + (n % parts ? 1 : 0);
+  return std::max<std::size_t>(1, size);
+}
+
+}  // namespace shoal

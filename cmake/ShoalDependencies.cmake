@@ -1,0 +1,8 @@
+# Finds every dependency once; all come from Debian 12 packages (scripts/deps.sh).
+find_package(Threads REQUIRED)
+find_package(msgpack CONFIG REQUIRED)          # libmsgpack-cxx-dev: target msgpackc-cxx
+find_package(Protobuf REQUIRED)                # libprotobuf-dev, protobuf-compiler
+find_package(absl CONFIG REQUIRED)             # libabsl-dev
+find_package(gRPC CONFIG REQUIRED)             # libgrpc++-dev, protobuf-compiler-grpc
+find_package(cppzmq CONFIG REQUIRED)           # libzmq3-dev, cppzmq-dev
+find_program(SHOAL_GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)

@@ -1,0 +1,3 @@
+# The .proto files of package shoal.v1, relative to proto/.
+set(SHOAL_PROTO_FILES
+)

@@ -1,0 +1,97 @@
+#include "shoal/internal/collect_state.h"
+
+#include "shoal/errors.hpp"
+
+namespace shoal::internal {
+
+MapState::MapState(std::vector<std::size_t> chunk_items, bool raw)
+    : raw_(raw), chunks_(chunk_items.size()), remaining_(chunk_items.size()) {
+  for (std::size_t i = 0; i < chunk_items.size(); ++i) chunks_[i].items = chunk_items[i];
+  if (chunks_.empty()) set_ready();
+}
+
+void MapState::complete(std::size_t index, std::string reply) {
+  chunks_[index].reply = std::move(reply);
+  finish_one();
+}
+
+void MapState::fail(std::size_t index, const ErrorInfo& error) {
+  chunks_[index].error = error;
+  finish_one();
+}
+
+void MapState::finish_one() {
+  // acq_rel: the last finisher sees every other chunk's writes before set_ready.
+  if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) set_ready();
+}
+
+void StreamState::expect(std::size_t index, std::size_t items) {
+  std::lock_guard lock(mu_);
+  pending_items_[index] = items;
+  ++expected_;
+}
+
+void StreamState::input_done() {
+  {
+    std::lock_guard lock(mu_);
+    input_done_ = true;
+  }
+  cv_.notify_all();
+}
+
+void StreamState::complete(std::size_t index, std::string reply) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = pending_items_.find(index);
+    if (it == pending_items_.end()) return;  // duplicate: already resolved
+    arrived_[index] = ChunkOutcome{it->second, std::move(reply), std::nullopt};
+    pending_items_.erase(it);
+  }
+  cv_.notify_all();
+}
+
+void StreamState::fail(std::size_t index, const ErrorInfo& error) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = pending_items_.find(index);
+    if (it == pending_items_.end()) return;
+    arrived_[index] = ChunkOutcome{it->second, {}, error};
+    pending_items_.erase(it);
+  }
+  cv_.notify_all();
+}
+
+std::optional<ChunkOutcome> StreamState::take(Clock::time_point deadline) {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    if (!arrived_.empty()) {
+      auto it = ordered_ ? arrived_.find(next_index_) : arrived_.begin();
+      if (it != arrived_.end()) {
+        ChunkOutcome out = std::move(it->second);
+        arrived_.erase(it);
+        ++next_index_;
+        ++taken_;
+        return out;
+      }
+    }
+    if (input_done_ && taken_ == expected_) return std::nullopt;
+    if (deadline == Clock::time_point::max()) {
+      cv_.wait(lock);
+    } else {
+      if (Clock::now() >= deadline) throw TimeoutError("no result arrived within the timeout");
+      cv_.wait_until(lock, deadline);
+    }
+  }
+}
+
+std::size_t StreamState::in_flight() const {
+  std::lock_guard lock(mu_);
+  return expected_ - taken_;
+}
+
+bool StreamState::input_exhausted() const {
+  std::lock_guard lock(mu_);
+  return input_done_;
+}
+
+}  // namespace shoal::internal

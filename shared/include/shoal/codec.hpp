@@ -1,0 +1,213 @@
+#pragma once
+// The codec: how arguments and results travel (API.md §1). The wire encoding is
+// MessagePack: a task's arguments are one array of its positional arguments, a result
+// is one value, so clients in other languages can call tasks by name.
+//
+// Codable types: arithmetic types and bool, std::string, shoal::Bytes (MessagePack
+// bin), std::vector / std::deque / std::list / std::array / std::set / std::map /
+// std::unordered_map / std::optional / std::pair / std::tuple of codable types, user
+// structs declaring MSGPACK_DEFINE(...), and protobuf messages (carried as bin).
+// A type with a hand-written msgpack adaptor opts in by specialising
+// shoal::codec_enabled<T> to std::true_type.
+//
+// Thread safety: every function here is pure and thread-safe.
+
+#include <array>
+#include <cstddef>
+#include <deque>
+#include <list>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <google/protobuf/message_lite.h>
+#include <msgpack.hpp>
+
+#include "shoal/errors.hpp"
+
+namespace shoal {
+
+// A byte string, encoded as MessagePack bin.
+using Bytes = std::vector<std::byte>;
+
+// Specialise to std::true_type for a type that has its own msgpack adaptor.
+template <class T>
+struct codec_enabled : std::false_type {};
+
+namespace internal {
+
+template <class T>
+struct is_codable;
+
+template <class T>
+concept HasMsgpackDefine = requires(const T& t, msgpack::packer<msgpack::sbuffer>& p) {
+  t.msgpack_pack(p);
+};
+
+template <class T>
+concept ProtobufMessage = std::is_base_of_v<google::protobuf::MessageLite, T>;
+
+template <class T>
+struct is_codable
+    : std::bool_constant<std::is_arithmetic_v<T> || HasMsgpackDefine<T> ||
+                         ProtobufMessage<T> || codec_enabled<T>::value> {};
+template <>
+struct is_codable<std::string> : std::true_type {};
+template <>
+struct is_codable<Bytes> : std::true_type {};
+template <class T, class A>
+struct is_codable<std::vector<T, A>> : is_codable<T> {};
+template <class T, class A>
+struct is_codable<std::deque<T, A>> : is_codable<T> {};
+template <class T, class A>
+struct is_codable<std::list<T, A>> : is_codable<T> {};
+template <class T, std::size_t N>
+struct is_codable<std::array<T, N>> : is_codable<T> {};
+template <class T, class C, class A>
+struct is_codable<std::set<T, C, A>> : is_codable<T> {};
+template <class K, class V, class C, class A>
+struct is_codable<std::map<K, V, C, A>>
+    : std::bool_constant<is_codable<K>::value && is_codable<V>::value> {};
+template <class K, class V, class H, class E, class A>
+struct is_codable<std::unordered_map<K, V, H, E, A>>
+    : std::bool_constant<is_codable<K>::value && is_codable<V>::value> {};
+template <class T>
+struct is_codable<std::optional<T>> : is_codable<T> {};
+template <class A, class B>
+struct is_codable<std::pair<A, B>>
+    : std::bool_constant<is_codable<A>::value && is_codable<B>::value> {};
+template <class... T>
+struct is_codable<std::tuple<T...>> : std::bool_constant<(is_codable<T>::value && ...)> {};
+
+// Appends to a std::string; the msgpack packer's buffer.
+class StringSink {
+ public:
+  explicit StringSink(std::string& out) : out_(out) {}
+  void write(const char* data, std::size_t size) { out_.append(data, size); }
+
+ private:
+  std::string& out_;
+};
+
+// Demangled name of a C++ type, e.g. "std::vector<int, std::allocator<int> >".
+std::string demangle(const char* mangled);
+
+// Human name of a MessagePack object's type, e.g. "str", "array of 3", "positive integer".
+std::string describe(const msgpack::object& object);
+
+[[noreturn]] void throw_decode_error(const msgpack::object& object, const std::string& type);
+[[noreturn]] void throw_malformed(std::string_view what, const std::string& type);
+
+}  // namespace internal
+
+// True for every type the codec can carry (see the file comment).
+template <class T>
+concept Codable = internal::is_codable<std::remove_cvref_t<T>>::value;
+
+// The demangled name of T, as used in error messages.
+template <class T>
+std::string type_name() {
+  return internal::demangle(typeid(T).name());
+}
+
+// Appends the MessagePack encoding of `value` to `out`.
+template <Codable T>
+void encode_to(std::string& out, const T& value) {
+  internal::StringSink sink(out);
+  msgpack::pack(sink, value);
+}
+
+// Returns the MessagePack encoding of `value`.
+template <Codable T>
+std::string encode(const T& value) {
+  std::string out;
+  encode_to(out, value);
+  return out;
+}
+
+// Converts an unpacked MessagePack object to T.
+// Throws SerializationError naming the MessagePack type found and T.
+template <Codable T>
+T from_object(const msgpack::object& object) {
+  try {
+    T value{};
+    object.convert(value);
+    return value;
+  } catch (const msgpack::type_error&) {
+    internal::throw_decode_error(object, type_name<T>());
+  } catch (const std::bad_cast&) {
+    internal::throw_decode_error(object, type_name<T>());
+  }
+}
+
+// Decodes the MessagePack object that starts at `offset` in `bytes` and advances
+// `offset` past it. Throws SerializationError on malformed input or a type mismatch.
+template <Codable T>
+T decode_next(std::string_view bytes, std::size_t& offset) {
+  msgpack::object_handle handle;
+  try {
+    handle = msgpack::unpack(bytes.data(), bytes.size(), offset);
+  } catch (const std::exception& e) {
+    internal::throw_malformed(e.what(), type_name<T>());
+  }
+  return from_object<T>(handle.get());
+}
+
+// Decodes exactly one MessagePack object. Throws SerializationError on malformed
+// input, trailing bytes, or a type mismatch; the message names both types.
+template <Codable T>
+T decode(std::string_view bytes) {
+  std::size_t offset = 0;
+  T value = decode_next<T>(bytes, offset);
+  if (offset != bytes.size()) {
+    internal::throw_malformed("trailing bytes after the value", type_name<T>());
+  }
+  return value;
+}
+
+}  // namespace shoal
+
+// ---- implementation: protobuf messages travel as MessagePack bin -------------------
+namespace msgpack {
+MSGPACK_API_VERSION_NAMESPACE(MSGPACK_DEFAULT_API_NS) {
+  namespace adaptor {
+
+  template <typename T>
+  struct pack<T, std::enable_if_t<shoal::internal::ProtobufMessage<T>>> {
+    template <typename Stream>
+    packer<Stream>& operator()(packer<Stream>& o, const T& message) const {
+      std::string bytes = message.SerializeAsString();
+      o.pack_bin(static_cast<uint32_t>(bytes.size()));
+      o.pack_bin_body(bytes.data(), static_cast<uint32_t>(bytes.size()));
+      return o;
+    }
+  };
+
+  template <typename T>
+  struct convert<T, std::enable_if_t<shoal::internal::ProtobufMessage<T>>> {
+    const msgpack::object& operator()(const msgpack::object& o, T& message) const {
+      if (o.type == msgpack::type::BIN) {
+        if (!message.ParseFromArray(o.via.bin.ptr, static_cast<int>(o.via.bin.size))) {
+          throw msgpack::type_error();
+        }
+      } else if (o.type == msgpack::type::STR) {
+        if (!message.ParseFromArray(o.via.str.ptr, static_cast<int>(o.via.str.size))) {
+          throw msgpack::type_error();
+        }
+      } else {
+        throw msgpack::type_error();
+      }
+      return o;
+    }
+  };
+
+  }  // namespace adaptor
+}  // MSGPACK_API_VERSION_NAMESPACE
+}  // namespace msgpack

@@ -1,0 +1,113 @@
+#pragma once
+// The shared state behind futures, map results and result streams, and the Sink
+// interface through which a backend (local engine or broker client) resolves them.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "shoal/internal/error_info.h"
+
+namespace shoal::internal {
+
+using Clock = std::chrono::steady_clock;
+
+// Receives the outcome of submitted tasks. A backend calls exactly one of complete()
+// or fail() exactly once for every submission it accepted, from any thread.
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  // Submission `index` ended; `reply` holds one reply item per task item (reply.h).
+  virtual void complete(std::size_t index, std::string reply) = 0;
+  // Submission `index` failed as a whole (worker lost, time limit, cancelled, ...).
+  virtual void fail(std::size_t index, const ErrorInfo& error) = 0;
+};
+
+// Lets a future stop a task that has not started. Implemented by backends.
+class Canceller {
+ public:
+  virtual ~Canceller() = default;
+  // True when task `id` will never run; the backend then fails its sink with kCancelled.
+  virtual bool cancel(std::uint64_t id) = 0;
+};
+
+// Lets a waiting thread make progress itself instead of sleeping (optional).
+class ProgressSource {
+ public:
+  virtual ~ProgressSource() = default;
+  // Does one bounded round of result collection; true if anything was collected.
+  virtual bool poll() = 0;
+};
+
+// A process-wide unique task id: a random per-process prefix and a counter.
+std::uint64_t next_task_seq();
+// The printable form of a task id: "<16 hex digits of the process>-<counter in hex>".
+std::string task_id_string(std::uint64_t seq);
+
+// Waits on a ready flag: spins briefly (wake-ups across cores cost ~90 µs here),
+// polls `progress` if given, then sleeps on the condition variable.
+class Waitable {
+ public:
+  bool ready() const { return ready_.load(std::memory_order_acquire); }
+  void wait() const;
+  bool wait_until(Clock::time_point deadline) const;  // true if ready
+
+  std::weak_ptr<ProgressSource> progress;
+
+ protected:
+  // Marks ready and wakes every waiter; call with no lock held.
+  void set_ready();
+  mutable std::mutex mu_;
+
+ private:
+  bool spin_until(Clock::time_point deadline) const;
+  std::atomic<bool> ready_{false};
+  mutable std::condition_variable cv_;
+  mutable std::atomic<int> sleepers_{0};
+};
+
+// The state of one task's Future: a one-item reply or a failure, and callbacks.
+class FutureState : public Sink, public Waitable {
+ public:
+  FutureState(std::uint64_t seq, bool raw) : seq_(seq), raw_(raw) {}
+
+  void complete(std::size_t index, std::string reply) override;
+  void fail(std::size_t index, const ErrorInfo& error) override;
+
+  std::uint64_t seq() const { return seq_; }
+  bool raw() const { return raw_; }
+  const std::string& id() const;
+  // Valid once ready(): the reply, or the failure of the whole task.
+  const std::string& reply() const { return reply_; }
+  const std::optional<ErrorInfo>& error() const { return error_; }
+  // Runs `cb` once: after the state resolves, or now if it has.
+  void add_callback(std::function<void()> cb);
+  // Asks the backend to cancel; true if the task will never run.
+  bool cancel();
+
+  std::weak_ptr<Canceller> canceller;
+
+ private:
+  bool resolve(std::string reply, std::optional<ErrorInfo> error);
+
+  const std::uint64_t seq_;
+  const bool raw_;
+  mutable std::once_flag id_once_;
+  mutable std::string id_;
+  bool resolved_ = false;  // guarded by mu_
+  std::string reply_;
+  std::optional<ErrorInfo> error_;
+  std::vector<std::function<void()>> callbacks_;  // guarded by mu_
+};
+
+// Runs a user callback, reporting (not propagating) what it throws.
+void run_callback(const std::function<void()>& cb) noexcept;
+
+}  // namespace shoal::internal

@@ -1,0 +1,99 @@
+#pragma once
+// The reply format: what a worker sends back for a task of `count` items.
+// A reply is `count` items back to back; each item is one status byte followed by
+//   kOk:     the result — sizeof(R) raw bytes in raw mode, else one MessagePack value
+//            (nil for void);
+//   kFailed: one MessagePack ErrorInfo.
+// Raw mode is chosen at compile time by the submitter (trivially copyable results on
+// a local pool) and never crosses a host.
+
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <variant>
+
+#include "shoal/codec.hpp"
+#include "shoal/internal/error_info.h"
+
+namespace shoal::internal {
+
+enum ReplyStatus : char { kReplyOk = 0, kReplyFailed = 1 };
+
+// The unit type standing in for a void result.
+struct VoidResult {};
+
+template <class R>
+using Stored = std::conditional_t<std::is_void_v<R>, VoidResult, R>;
+
+// Appends a successful item to `reply`.
+template <bool kRaw, class R>
+void reply_ok(std::string& reply, const R& value) {
+  reply.push_back(kReplyOk);
+  if constexpr (std::is_same_v<R, VoidResult>) {
+    if constexpr (!kRaw) reply.push_back(static_cast<char>(0xc0));  // MessagePack nil
+  } else if constexpr (kRaw) {
+    static_assert(std::is_trivially_copyable_v<R>);
+    reply.append(reinterpret_cast<const char*>(&value), sizeof(R));
+  } else {
+    encode_to(reply, value);
+  }
+}
+
+// Appends a failed item to `reply`.
+void reply_failed(std::string& reply, const ErrorInfo& error);
+
+// One decoded item: the value, or the failure.
+template <class R>
+using ItemOutcome = std::variant<Stored<R>, ErrorInfo>;
+
+// Reads the items of a reply in order. Malformed input becomes a kSerialization
+// failure for the item where it was found and for every item after it.
+class ReplyReader {
+ public:
+  explicit ReplyReader(std::string_view reply) : reply_(reply) {}
+
+  // Reads the next item as an R encoded in raw or MessagePack mode.
+  template <bool kRaw, class R>
+  ItemOutcome<R> next() {
+    if (broken_ || offset_ >= reply_.size()) return broken("reply ended early");
+    char status = reply_[offset_++];
+    if (status == kReplyFailed) return next_error();
+    if (status != kReplyOk) return broken("bad reply status byte");
+    if constexpr (std::is_void_v<R>) {
+      if constexpr (!kRaw) {
+        if (offset_ >= reply_.size()) return broken("reply ended early");
+        ++offset_;  // nil
+      }
+      return VoidResult{};
+    } else if constexpr (kRaw) {
+      if (reply_.size() - offset_ < sizeof(R)) return broken("reply ended early");
+      R value;
+      std::memcpy(static_cast<void*>(&value), reply_.data() + offset_, sizeof(R));
+      offset_ += sizeof(R);
+      return value;
+    } else {
+      msgpack::object_handle handle;
+      try {
+        handle = msgpack::unpack(reply_.data(), reply_.size(), offset_);
+      } catch (const std::exception&) {
+        return broken("malformed value");
+      }
+      try {  // a type mismatch fails this item only: the value was consumed
+        return from_object<R>(handle.get());
+      } catch (const SerializationError& e) {
+        return ErrorInfo{ErrorKind::kSerialization, "shoal::SerializationError", e.what(), ""};
+      }
+    }
+  }
+
+ private:
+  ErrorInfo next_error();
+  ErrorInfo broken(const char* why);
+
+  std::string_view reply_;
+  std::size_t offset_ = 0;
+  bool broken_ = false;
+};
+
+}  // namespace shoal::internal

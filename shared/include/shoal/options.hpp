@@ -1,0 +1,36 @@
+#pragma once
+// Options of pools and submissions (API.md §3).
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+namespace shoal {
+
+// How a local pool is made.
+struct PoolOptions {
+  int processes = 0;                  // 0: cpu_count(); < 0: std::invalid_argument
+  std::function<void()> initializer;  // run once in each worker process, before any task
+  int max_tasks_per_child = 0;        // 0: unlimited; else a process is replaced after N tasks
+};
+
+// Per submission. Local pools honour time_limit and max_retries; queue and priority
+// matter only through a broker.
+struct TaskOptions {
+  std::string queue;                        // named queue; "" = the pool's default ("default")
+  int priority = 0;                         // 0..9, higher runs first
+  std::chrono::milliseconds time_limit{0};  // hard limit; the process is killed → TaskTimeLimitError
+  int max_retries = -1;                     // re-runs after WorkerLostError; -1 = pool default
+                                            // (3 remote, 0 local)
+};
+
+// How Pool::connect reaches a broker.
+struct ConnectOptions {
+  std::string queue = "default";
+  std::chrono::milliseconds connect_timeout{5000};
+  std::string auth_token;  // sent as gRPC metadata when set
+  bool tls = false;
+  std::string root_certs_pem;
+};
+
+}  // namespace shoal

@@ -1,0 +1,74 @@
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "shoal/task.hpp"
+
+namespace shoal::internal {
+namespace {
+
+struct Registry {
+  std::shared_mutex mu;
+  std::map<std::string, std::unique_ptr<TaskEntry>, std::less<>> by_name;
+  std::unordered_map<std::uintptr_t, const TaskEntry*> by_fn;
+};
+
+Registry& registry() {
+  static Registry* r = new Registry;  // never destroyed: used from static initialisers
+  return *r;
+}
+
+}  // namespace
+
+void add_task(TaskEntry entry) {
+  Registry& r = registry();
+  std::unique_lock lock(r.mu);
+  auto it = r.by_name.find(entry.name);
+  if (it != r.by_name.end()) {
+    throw std::invalid_argument("shoal: task name '" + entry.name + "' is taken by " +
+                                it->second->signature + "; cannot register " +
+                                entry.signature);
+  }
+  auto owned = std::make_unique<TaskEntry>(std::move(entry));
+  r.by_fn.emplace(owned->fn, owned.get());  // first name wins for address lookups
+  r.by_name.emplace(owned->name, std::move(owned));
+}
+
+const TaskEntry* find_task(std::string_view name) {
+  Registry& r = registry();
+  std::shared_lock lock(r.mu);
+  auto it = r.by_name.find(name);
+  return it == r.by_name.end() ? nullptr : it->second.get();
+}
+
+const TaskEntry* find_task(std::uintptr_t fn) {
+  Registry& r = registry();
+  std::shared_lock lock(r.mu);
+  auto it = r.by_fn.find(fn);
+  return it == r.by_fn.end() ? nullptr : it->second;
+}
+
+std::vector<std::string> task_names() {
+  Registry& r = registry();
+  std::shared_lock lock(r.mu);
+  std::vector<std::string> names;
+  for (const auto& [name, entry] : r.by_name) names.push_back(name);
+  return names;
+}
+
+bool register_at_startup(TaskEntry entry) {
+  try {
+    add_task(std::move(entry));
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    std::exit(2);
+  }
+  return true;
+}
+
+}  // namespace shoal::internal

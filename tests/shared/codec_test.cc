@@ -1,0 +1,106 @@
+#include "shoal/codec.hpp"
+
+#include <gmock/gmock.h>
+#include <google/protobuf/wrappers.pb.h>
+#include <gtest/gtest.h>
+
+namespace shoal {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct Point {
+  int x = 0;
+  double y = 0;
+  std::string label;
+  bool operator==(const Point&) const = default;
+  MSGPACK_DEFINE(x, y, label);
+};
+
+template <class T>
+void ExpectRoundTrip(const T& value) {
+  EXPECT_EQ(decode<T>(encode(value)), value);
+}
+
+TEST(CodecTest, RoundTripsScalars) {
+  ExpectRoundTrip(true);
+  ExpectRoundTrip(42);
+  ExpectRoundTrip(-7L);
+  ExpectRoundTrip(std::uint64_t{1} << 63);
+  ExpectRoundTrip(3.25);
+  ExpectRoundTrip(1.5f);
+  ExpectRoundTrip('c');
+  ExpectRoundTrip(std::string("héllo"));
+  ExpectRoundTrip(std::string());
+}
+
+TEST(CodecTest, RoundTripsContainers) {
+  ExpectRoundTrip(std::vector<int>{1, 2, 3});
+  ExpectRoundTrip(std::array<int, 3>{4, 5, 6});
+  ExpectRoundTrip(std::map<std::string, int>{{"a", 1}, {"b", 2}});
+  ExpectRoundTrip(std::unordered_map<int, std::string>{{1, "x"}, {2, "y"}});
+  ExpectRoundTrip(std::set<std::string>{"p", "q"});
+  ExpectRoundTrip(std::pair<int, std::string>{1, "one"});
+  ExpectRoundTrip(std::tuple<int, double, std::string>{1, 2.5, "three"});
+}
+
+TEST(CodecTest, RoundTripsNestedContainers) {
+  std::map<std::string, std::vector<std::optional<std::tuple<int, std::string>>>> nested{
+      {"k", {std::nullopt, std::make_tuple(1, "a")}}, {"empty", {}}};
+  ExpectRoundTrip(nested);
+  ExpectRoundTrip(std::vector<std::vector<int>>{{}, {1}, {2, 3}});
+}
+
+TEST(CodecTest, RoundTripsOptional) {
+  ExpectRoundTrip(std::optional<int>{});
+  ExpectRoundTrip(std::optional<int>{5});
+}
+
+TEST(CodecTest, BytesAreBinAndKeepZeroBytes) {
+  Bytes bytes{std::byte{0}, std::byte{1}, std::byte{0}, std::byte{255}};
+  std::string encoded = encode(bytes);
+  EXPECT_EQ(static_cast<unsigned char>(encoded[0]), 0xc4);  // bin 8
+  ExpectRoundTrip(bytes);
+  ExpectRoundTrip(Bytes{});
+}
+
+TEST(CodecTest, RoundTripsUserStruct) { ExpectRoundTrip(Point{3, 4.5, "p"}); }
+
+TEST(CodecTest, RoundTripsProtobufMessage) {
+  google::protobuf::StringValue message;
+  message.set_value(std::string("with\0zero", 9));
+  auto decoded = decode<google::protobuf::StringValue>(encode(message));
+  EXPECT_EQ(decoded.value(), message.value());
+}
+
+TEST(CodecTest, WrongTypeNamesBothTypes) {
+  try {
+    decode<int>(encode(std::string("text")));
+    FAIL() << "expected SerializationError";
+  } catch (const SerializationError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("str"));
+    EXPECT_THAT(e.what(), HasSubstr("int"));
+  }
+  EXPECT_THROW(decode<std::vector<int>>(encode(Point{})), SerializationError);
+  EXPECT_THROW(decode<Point>(encode(7)), SerializationError);
+}
+
+TEST(CodecTest, MalformedInputIsSerializationError) {
+  EXPECT_THROW(decode<int>(std::string("\xc1", 1)), SerializationError);  // never-used byte
+  EXPECT_THROW(decode<std::string>(std::string("\xa5" "ab", 3)), SerializationError);  // truncated
+  EXPECT_THROW(decode<int>(encode(1) + encode(2)), SerializationError);  // trailing bytes
+  EXPECT_THROW(decode<int>(std::string()), SerializationError);
+}
+
+TEST(CodecTest, CodableConceptMatchesTheSupportedTypes) {
+  static_assert(Codable<int>);
+  static_assert(Codable<std::vector<std::map<std::string, Point>>>);
+  static_assert(Codable<google::protobuf::StringValue>);
+  static_assert(!Codable<int*>);
+  static_assert(!Codable<std::vector<void*>>);
+  struct NotCodable {};
+  static_assert(!Codable<NotCodable>);
+}
+
+}  // namespace
+}  // namespace shoal

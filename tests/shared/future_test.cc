@@ -1,0 +1,176 @@
+#include "shoal/future.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+namespace shoal {
+namespace {
+
+using internal::ErrorInfo;
+using internal::ErrorKind;
+using internal::FutureState;
+
+std::string OkReply(int v) {
+  std::string reply;
+  internal::reply_ok<false>(reply, v);
+  return reply;
+}
+
+Future<int> MakeFuture() {
+  return Future<int>(std::make_shared<FutureState>(internal::next_task_seq(), false));
+}
+
+TEST(FutureTest, GetReturnsTheValueMoreThanOnce) {
+  auto f = MakeFuture();
+  EXPECT_FALSE(f.ready());
+  f.state()->complete(0, OkReply(42));
+  EXPECT_TRUE(f.ready());
+  EXPECT_TRUE(f.successful());
+  EXPECT_EQ(f.get(), 42);
+  EXPECT_EQ(f.get(), 42);
+  Future<int> copy = f;
+  EXPECT_EQ(copy.get(), 42);
+}
+
+TEST(FutureTest, SuccessfulBeforeReadyIsLogicError) {
+  auto f = MakeFuture();
+  EXPECT_THROW(f.successful(), std::logic_error);
+}
+
+TEST(FutureTest, TimedGetThrowsTimeoutAndLaterSucceeds) {
+  auto f = MakeFuture();
+  EXPECT_THROW(f.get(std::chrono::milliseconds(5)), TimeoutError);
+  std::thread t([s = f.state()] { s->complete(0, OkReply(7)); });
+  EXPECT_EQ(f.get(std::chrono::seconds(10)), 7);
+  t.join();
+}
+
+TEST(FutureTest, FailureIsRethrownAsItsKind) {
+  auto f = MakeFuture();
+  f.state()->fail(0, ErrorInfo{ErrorKind::kWorkerLost, "", "worker died: SIGKILL", ""});
+  EXPECT_FALSE(f.successful());
+  EXPECT_THROW(f.get(), WorkerLostError);
+}
+
+TEST(FutureTest, RemoteErrorCarriesTypeMessageAndWhere) {
+  auto f = MakeFuture();
+  std::string reply;
+  internal::reply_failed(reply, ErrorInfo{ErrorKind::kRemote, "app::ParseFailure", "bad", "h:1"});
+  f.state()->complete(0, reply);
+  try {
+    f.get();
+    FAIL();
+  } catch (const RemoteError& e) {
+    EXPECT_EQ(e.type_name(), "app::ParseFailure");
+    EXPECT_STREQ(e.what(), "bad");
+    EXPECT_EQ(e.where(), "h:1");
+  }
+}
+
+TEST(FutureTest, WrongResultTypeIsSerializationError) {
+  Future<std::string> f(std::make_shared<FutureState>(1, false));
+  f.state()->complete(0, OkReply(5));
+  EXPECT_THROW(f.get(), SerializationError);
+}
+
+TEST(FutureTest, ResolvesExactlyOnce) {
+  auto f = MakeFuture();
+  f.state()->complete(0, OkReply(1));
+  f.state()->complete(0, OkReply(2));
+  f.state()->fail(0, ErrorInfo{ErrorKind::kCancelled, "", "late", ""});
+  EXPECT_EQ(f.get(), 1);
+}
+
+TEST(FutureTest, CallbackRunsOnceWhenDoneOrAtOnce) {
+  auto f = MakeFuture();
+  int calls = 0;
+  f.add_done_callback([&](const Future<int>& g) {
+    ++calls;
+    EXPECT_EQ(g.get(), 3);
+  });
+  EXPECT_EQ(calls, 0);
+  f.state()->complete(0, OkReply(3));
+  EXPECT_EQ(calls, 1);
+  std::thread::id where;
+  f.add_done_callback([&](const Future<int>&) {
+    ++calls;
+    where = std::this_thread::get_id();
+  });
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(where, std::this_thread::get_id());
+}
+
+TEST(FutureTest, IdsAreUnique) {
+  auto a = MakeFuture();
+  auto b = MakeFuture();
+  EXPECT_NE(a.id(), b.id());
+  EXPECT_EQ(a.id(), a.id());
+}
+
+TEST(FutureTest, WaitAllAndAsCompleted) {
+  std::vector<Future<int>> fs{MakeFuture(), MakeFuture(), MakeFuture()};
+  auto completed = as_completed(fs);
+  fs[2].state()->complete(0, OkReply(2));
+  fs[0].state()->complete(0, OkReply(0));
+  std::thread t([s = fs[1].state()] { s->complete(0, OkReply(1)); });
+  wait_all(fs);
+  t.join();
+  std::vector<int> order;
+  for (const auto& f : completed) order.push_back(f.get());
+  EXPECT_EQ(order, (std::vector<int>{2, 0, 1}));
+}
+
+TEST(MapResultTest, InputOrderAndFirstFailureByInputOrder) {
+  auto state = std::make_shared<internal::MapState>(std::vector<std::size_t>{2, 1}, false);
+  MapResult<int> m(state);
+  EXPECT_FALSE(m.ready());
+  state->complete(1, OkReply(30));
+  std::string two = OkReply(10) + OkReply(20);
+  state->complete(0, two);
+  EXPECT_TRUE(m.ready());
+  EXPECT_TRUE(m.successful());
+  EXPECT_EQ(m.get(), (std::vector<int>{10, 20, 30}));
+
+  auto failing = std::make_shared<internal::MapState>(std::vector<std::size_t>{1, 1}, false);
+  std::string bad;
+  internal::reply_failed(bad, ErrorInfo{ErrorKind::kRemote, "std::runtime_error", "first", ""});
+  failing->fail(1, ErrorInfo{ErrorKind::kWorkerLost, "", "second", ""});
+  failing->complete(0, bad);
+  MapResult<int> mf(failing);
+  EXPECT_FALSE(mf.successful());
+  EXPECT_THROW(mf.get(), RemoteError);
+}
+
+TEST(ResultStreamTest, OrderedStreamYieldsInInputOrderAndSkipsPastFailures) {
+  auto state = std::make_shared<internal::StreamState>(true, false);
+  state->expect(0, 1);
+  state->expect(1, 1);
+  state->expect(2, 1);
+  state->input_done();
+  ResultStream<int> stream(state, [](std::size_t) {}, 8);
+  state->complete(2, OkReply(3));
+  std::string bad;
+  internal::reply_failed(bad, ErrorInfo{ErrorKind::kRemote, "std::logic_error", "x", ""});
+  state->complete(1, bad);
+  state->complete(0, OkReply(1));
+  EXPECT_EQ(stream.next(), 1);
+  EXPECT_THROW(stream.next(), RemoteError);
+  EXPECT_EQ(stream.next(), 3);
+  EXPECT_EQ(stream.next(), std::nullopt);
+}
+
+TEST(ResultStreamTest, TimedNextThrowsTimeout) {
+  auto state = std::make_shared<internal::StreamState>(false, false);
+  state->expect(0, 1);
+  ResultStream<int> stream(state, [](std::size_t) {}, 8);
+  EXPECT_THROW(stream.next(std::chrono::milliseconds(5)), TimeoutError);
+  state->complete(0, OkReply(9));
+  state->input_done();
+  EXPECT_EQ(stream.next(std::chrono::seconds(1)), 9);
+  EXPECT_EQ(stream.next(std::chrono::seconds(1)), std::nullopt);
+}
+
+}  // namespace
+}  // namespace shoal

@@ -1,0 +1,118 @@
+#include "shoal/task.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace app {
+int triple(int x) { return 3 * x; }
+std::string greet(const std::string& who, int times) {
+  std::string out;
+  for (int i = 0; i < times; ++i) out += "hi " + who + ";";
+  return out;
+}
+void nothing() {}
+int fails(int) { throw std::invalid_argument("bad input"); }
+}  // namespace app
+
+SHOAL_TASK_AS(app::triple, "app.triple");
+SHOAL_TASK_AS(app::greet, "app.greet");
+SHOAL_TASK_AS(app::nothing, "app.nothing");
+SHOAL_TASK_AS(app::fails, "app.fails");
+
+namespace shoal {
+namespace {
+
+using ::testing::HasSubstr;
+using internal::ReplyReader;
+
+std::string RunTask(const internal::TaskEntry& entry, const std::string& args) {
+  std::string reply;
+  entry.invoke(entry.fn, args, 1, reply);
+  return reply;
+}
+
+TEST(TaskRegistryTest, FindsByNameAndAddress) {
+  const auto* by_name = internal::find_task("app.triple");
+  ASSERT_NE(by_name, nullptr);
+  EXPECT_EQ(internal::find_task(reinterpret_cast<std::uintptr_t>(&app::triple)), by_name);
+  EXPECT_EQ(internal::find_task("no.such.task"), nullptr);
+}
+
+TEST(TaskRegistryTest, InvokesWithMessagePackArguments) {
+  const auto* entry = internal::find_task("app.greet");
+  ASSERT_NE(entry, nullptr);
+  std::string reply = RunTask(*entry, encode(std::make_tuple(std::string("bob"), 2)));
+  ReplyReader reader(reply);
+  auto item = reader.next<false, std::string>();
+  ASSERT_EQ(item.index(), 0u);
+  EXPECT_EQ(std::get<0>(item), "hi bob;hi bob;");
+}
+
+TEST(TaskRegistryTest, VoidTaskRepliesNil) {
+  const auto* entry = internal::find_task("app.nothing");
+  ASSERT_NE(entry, nullptr);
+  std::string reply = RunTask(*entry, encode(std::tuple<>()));
+  ReplyReader reader(reply);
+  EXPECT_EQ((reader.next<false, void>().index()), 0u);
+}
+
+TEST(TaskRegistryTest, ThrowingTaskRepliesWithTypeAndMessage) {
+  const auto* entry = internal::find_task("app.fails");
+  std::string reply = RunTask(*entry, encode(std::make_tuple(1)));
+  ReplyReader reader(reply);
+  auto item = reader.next<false, int>();
+  ASSERT_EQ(item.index(), 1u);
+  const auto& error = std::get<1>(item);
+  EXPECT_EQ(error.type_name, "std::invalid_argument");
+  EXPECT_EQ(error.message, "bad input");
+  EXPECT_THAT(error.where, HasSubstr(":"));
+}
+
+TEST(TaskRegistryTest, WrongArgumentTypesAreSerializationErrors) {
+  const auto* entry = internal::find_task("app.triple");
+  std::string reply = RunTask(*entry, encode(std::make_tuple(std::string("x"))));
+  ReplyReader reader(reply);
+  auto item = reader.next<false, int>();
+  ASSERT_EQ(item.index(), 1u);
+  EXPECT_EQ(std::get<1>(item).kind, internal::ErrorKind::kSerialization);
+}
+
+TEST(TaskRegistryTest, RawModeRunsManyItems) {
+  std::string args;
+  for (int x : {1, 2, 3}) internal::encode_args<true>(args, std::make_tuple(x));
+  std::string reply;
+  internal::invoke_items<true, int (*)(int)>(reinterpret_cast<std::uintptr_t>(&app::triple),
+                                             args, 3, reply);
+  ReplyReader reader(reply);
+  for (int x : {1, 2, 3}) EXPECT_EQ(std::get<0>(reader.next<true, int>()), 3 * x);
+}
+
+TEST(TaskRegistryTest, TakenNameThrowsNamingBothFunctions) {
+  try {
+    register_task("app.triple", +[](int x) { return x; });
+    FAIL() << "expected std::invalid_argument";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("app.triple"));
+    EXPECT_THAT(e.what(), HasSubstr("app::triple"));
+    EXPECT_THAT(e.what(), HasSubstr("function"));
+  }
+}
+
+TEST(TaskRegistryTest, RegistersLambdasAtRunTime) {
+  register_task("test.add", [](int a, int b) { return a + b; });
+  const auto* entry = internal::find_task("test.add");
+  ASSERT_NE(entry, nullptr);
+  std::string reply = RunTask(*entry, encode(std::make_tuple(2, 5)));
+  ReplyReader reader(reply);
+  EXPECT_EQ(std::get<0>(reader.next<false, int>()), 7);
+  EXPECT_THAT(internal::task_names(), ::testing::Contains("test.add"));
+}
+
+TEST(TaskRegistryDeathTest, DuplicateMacroStopsTheProgramAtStartUp) {
+  EXPECT_EXIT(internal::register_at_startup(internal::make_entry("app.greet", &app::triple,
+                                                                 "app::triple")),
+              ::testing::ExitedWithCode(2), "app.greet.*app::greet.*app::triple");
+}
+
+}  // namespace
+}  // namespace shoal
