@@ -1,5 +1,0 @@
-if(EXISTS "/work/main/build/tests/shared/shoal_shared_tests[1]_tests.cmake")
-  include("/work/main/build/tests/shared/shoal_shared_tests[1]_tests.cmake")
-else()
-  add_test(shoal_shared_tests_NOT_BUILT shoal_shared_tests_NOT_BUILT)
-endif()
