@@ -153,8 +153,7 @@ internal::Submission Pool::make_submission(Pointer fn) const {
   s.options = options_;
   if (backend().local()) {
     s.raw = kRaw;
-    s.invoke = &internal::invoke_items<kRaw, Pointer>;
-    if (const auto* entry = internal::find_task(s.fn)) s.name = entry->name;
+    s.invoke = &internal::invoke_items<kRaw, Pointer>;  // no registry lookup: the hot path
   } else {
     const auto* entry = internal::find_task(s.fn);
     if (!entry) {
