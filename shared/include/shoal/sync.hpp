@@ -1,0 +1,281 @@
+#pragma once
+// Process-shared synchronisation (API.md §6): Lock, RLock, Semaphore, BoundedSemaphore,
+// Event, Condition, Barrier — the shapes of Python's multiprocessing.synchronize.
+//
+//   shoal::Lock lock;                                // create before forking
+//   shoal::Process p([&] { std::lock_guard g(lock); ... });
+//
+// Every object lives in an anonymous MAP_SHARED mapping made by its constructor, so
+// processes forked afterwards share it. Objects are handles: copies (in this process or
+// a forked child) refer to the same shared object, and the mapping lives as long as
+// any copy in this process. Every member is thread-safe and process-safe.
+//
+// Robustness (better than Python): a Lock records the pid of its holder, an RLock the
+// kernel tid. A waiter that finds the holder gone (exited, killed, or a zombie not yet
+// reaped) takes the lock over, so a SIGKILLed holder never deadlocks the others; the
+// waiter notices within about 50 ms. Like Python's, a Lock may be released by any
+// process or thread (the recorded holder is only used to detect death); an RLock may
+// only be released by its owner thread. A dead holder is only detected by waiters on
+// the same host (pids are local). A holder whose pid is reused by a new process before
+// anyone looks is indistinguishable from a live holder (pid reuse is rare on Linux).
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "shoal/errors.hpp"
+
+namespace shoal {
+namespace internal {
+
+using Deadline = std::optional<std::chrono::steady_clock::time_point>;
+
+// A deadline `timeout` from now (a negative timeout is already expired).
+template <class Rep, class Period>
+Deadline deadline_after(std::chrono::duration<Rep, Period> timeout) {
+  auto now = std::chrono::steady_clock::now();
+  auto d = std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
+  return now + d;
+}
+
+// An anonymous MAP_SHARED mapping, zero-filled; unmapped when the last handle in this
+// process goes. Processes forked after create() share it.
+class SharedRegion {
+ public:
+  // Maps `bytes` (rounded up to pages). `reserve_only`: MAP_NORESERVE, pages cost memory
+  // only once touched. Throws shoal::Error when the mapping fails.
+  static std::shared_ptr<SharedRegion> create(std::size_t bytes, bool reserve_only = false);
+  SharedRegion(const SharedRegion&) = delete;
+  SharedRegion& operator=(const SharedRegion&) = delete;
+  ~SharedRegion();
+  std::byte* data() const { return data_; }
+  std::size_t size() const { return size_; }
+
+ private:
+  SharedRegion(std::byte* data, std::size_t size) : data_(data), size_(size) {}
+  std::byte* data_;
+  std::size_t size_;
+};
+
+// A place for a sync object inside another object's region (Value, Array, Queue).
+struct Slot {
+  std::shared_ptr<SharedRegion> region;
+  void* at = nullptr;  // 8-byte aligned, zero-filled, kSlotBytes long
+};
+inline constexpr std::size_t kSlotBytes = 64;
+
+// The owner-word lock every mp/ primitive builds on: 0 = free, else the holder's id
+// (pid or tid) with bit 31 set when someone may be waiting.
+bool owner_acquire(std::atomic<uint32_t>* word, uint32_t self, const Deadline& deadline);
+bool owner_try_acquire(std::atomic<uint32_t>* word, uint32_t self);
+// Returns the previous word (0 if it was not held).
+uint32_t owner_release(std::atomic<uint32_t>* word);
+uint32_t self_pid_u32();
+uint32_t self_tid_u32();
+
+}  // namespace internal
+
+// A non-recursive lock shared by processes. BasicLockable and Lockable, so
+// std::lock_guard / std::unique_lock / std::scoped_lock work.
+class Lock {
+ public:
+  // A new, unlocked lock. Throws shoal::Error if shared memory cannot be mapped.
+  Lock();
+  // Internal: a lock living in `slot` (used by Value, Array, Condition, Queue).
+  explicit Lock(internal::Slot slot);
+
+  // Blocks until acquired. A holder that died is replaced by the caller.
+  void acquire();
+  // Blocks at most `timeout`; true if acquired.
+  template <class Rep, class Period>
+  bool acquire(std::chrono::duration<Rep, Period> timeout) {
+    return acquire_until(internal::deadline_after(timeout));
+  }
+  // Never blocks; true if acquired.
+  bool try_acquire();
+  // Releases; any process or thread may (like Python). std::logic_error if not held.
+  void release();
+  // True while some process holds it (a snapshot).
+  bool locked() const;
+
+  void lock() { acquire(); }
+  void unlock() { release(); }
+  bool try_lock() { return try_acquire(); }
+
+  // Internal.
+  bool acquire_until(const internal::Deadline& deadline);
+  bool held_by_this_process() const;
+
+ private:
+  std::shared_ptr<internal::SharedRegion> region_;
+  std::atomic<uint32_t>* word_;
+};
+
+// A re-entrant lock: the owning thread (of the owning process) may acquire it again;
+// each acquire needs a release. release() by any other thread: std::logic_error.
+class RLock {
+ public:
+  RLock();
+  void acquire();
+  template <class Rep, class Period>
+  bool acquire(std::chrono::duration<Rep, Period> timeout) {
+    return acquire_until(internal::deadline_after(timeout));
+  }
+  bool try_acquire();
+  // std::logic_error unless the calling thread holds it.
+  void release();
+  void lock() { acquire(); }
+  void unlock() { release(); }
+  bool try_lock() { return try_acquire(); }
+  bool acquire_until(const internal::Deadline& deadline);
+
+ private:
+  struct State;
+  std::shared_ptr<internal::SharedRegion> region_;
+  State* state_;
+};
+
+// A counting semaphore shared by processes. Semaphore(0) starts with no permits.
+// std::invalid_argument if value < 0.
+class Semaphore {
+ public:
+  explicit Semaphore(int value = 1);
+  // Blocks until a permit is available and takes it.
+  void acquire();
+  template <class Rep, class Period>
+  bool acquire(std::chrono::duration<Rep, Period> timeout) {
+    return acquire_until(internal::deadline_after(timeout));
+  }
+  bool try_acquire();
+  // Returns a permit and wakes one waiter. BoundedSemaphore: std::logic_error above
+  // the initial value.
+  void release();
+  // The permits available now (a snapshot).
+  int get_value() const;
+  void lock() { acquire(); }
+  void unlock() { release(); }
+  bool try_lock() { return try_acquire(); }
+  bool acquire_until(const internal::Deadline& deadline);
+
+ protected:
+  Semaphore(int value, bool bounded);
+
+ private:
+  struct State;
+  std::shared_ptr<internal::SharedRegion> region_;
+  State* state_;
+};
+
+// A Semaphore whose release() above the initial value throws std::logic_error.
+class BoundedSemaphore : public Semaphore {
+ public:
+  explicit BoundedSemaphore(int value = 1) : Semaphore(value, true) {}
+};
+
+// A flag processes can wait on.
+class Event {
+ public:
+  Event();
+  void set();    // wakes every waiter
+  void clear();
+  bool is_set() const;
+  void wait();   // blocks until set
+  template <class Rep, class Period>
+  bool wait(std::chrono::duration<Rep, Period> timeout) {  // true if set
+    return wait_until(internal::deadline_after(timeout));
+  }
+  bool wait_until(const internal::Deadline& deadline);
+
+ private:
+  std::shared_ptr<internal::SharedRegion> region_;
+  std::atomic<uint32_t>* flag_;
+};
+
+// A condition variable bound to a Lock (its own, or one given). wait/notify need the
+// lock held by the calling process, else std::logic_error. No spurious wake-ups:
+// wait() returns after a notify; notify(n) wakes at most n waiters.
+class Condition {
+ public:
+  Condition();
+  // Shares `lock` (a handle copy): acquiring either acquires both.
+  explicit Condition(Lock& lock);
+  void acquire() { lock_.acquire(); }
+  template <class Rep, class Period>
+  bool acquire(std::chrono::duration<Rep, Period> timeout) {
+    return lock_.acquire(timeout);
+  }
+  void release() { lock_.release(); }
+  void lock() { lock_.acquire(); }
+  void unlock() { lock_.release(); }
+  bool try_lock() { return lock_.try_acquire(); }
+
+  // Releases the lock, blocks until notified, re-acquires it.
+  void wait() { wait_until(std::nullopt); }
+  // As wait(); false if `timeout` passed first (the lock is re-acquired either way).
+  template <class Rep, class Period>
+  bool wait(std::chrono::duration<Rep, Period> timeout) {
+    return wait_until(internal::deadline_after(timeout));
+  }
+  // Waits until pred() holds (checked under the lock); false if it still does not
+  // after `timeout`.
+  template <class Rep, class Period, class Pred>
+  bool wait_for(std::chrono::duration<Rep, Period> timeout, Pred pred) {
+    auto deadline = internal::deadline_after(timeout);
+    while (!pred()) {
+      if (!wait_until(deadline)) return pred();
+    }
+    return true;
+  }
+  // Wakes at most n waiters.
+  void notify(int n = 1);
+  void notify_all();
+  bool wait_until(const internal::Deadline& deadline);
+
+ private:
+  struct State;
+  void check_held(const char* what) const;
+  Lock lock_;
+  std::shared_ptr<internal::SharedRegion> region_;
+  State* state_;
+};
+
+// A barrier for `parties` processes (or threads). The last to arrive runs `action`
+// (in its own process) before anyone is released. `timeout`: the default for wait().
+// std::invalid_argument if parties < 1.
+class Barrier {
+ public:
+  explicit Barrier(int parties, std::function<void()> action = {},
+                   std::optional<std::chrono::milliseconds> timeout = {});
+  // Blocks until `parties` callers wait; returns this caller's arrival index in
+  // [0, parties). Throws BrokenBarrierError if the barrier is or becomes broken
+  // (abort, reset while waiting, a timeout, or an action that threw).
+  int wait();
+  // As wait(); after `timeout` the barrier breaks and BrokenBarrierError is thrown.
+  template <class Rep, class Period>
+  int wait(std::chrono::duration<Rep, Period> timeout) {
+    return wait_until(internal::deadline_after(timeout));
+  }
+  // Breaks the barrier: current and future waiters get BrokenBarrierError until reset().
+  void abort();
+  // Back to the initial state; current waiters get BrokenBarrierError.
+  void reset();
+  bool broken() const;
+  int parties() const { return parties_; }
+  // Callers waiting now (a snapshot).
+  int n_waiting() const;
+  int wait_until(const internal::Deadline& deadline);
+
+ private:
+  struct State;
+  std::shared_ptr<internal::SharedRegion> region_;
+  State* state_;
+  int parties_;
+  std::function<void()> action_;
+  std::optional<std::chrono::milliseconds> timeout_;
+};
+
+}  // namespace shoal

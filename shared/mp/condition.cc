@@ -1,0 +1,202 @@
+// Condition and Barrier: counters guarded by an owner-word lock, sleeping on a sequence
+// word that every state change bumps.
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "shared/mp/futex.h"
+#include "shoal/sync.hpp"
+
+namespace shoal {
+namespace {
+
+constexpr int kAll = std::numeric_limits<int>::max();
+
+void bump(std::atomic<uint32_t>* seq, int wake) {
+  seq->fetch_add(1, std::memory_order_release);
+  internal::futex_wake(seq, wake);
+}
+
+}  // namespace
+
+// ---- Condition ------------------------------------------------------------------------
+// A waiter counts itself in `sleepers`; notify(n) turns up to n sleepers into `tokens`
+// and each woken waiter consumes one token, so at most n return per notify even though
+// tokens are not tied to particular waiters.
+
+struct Condition::State {
+  std::atomic<uint32_t> seq;
+  uint32_t sleepers;
+  uint32_t tokens;
+};
+
+Condition::Condition() : region_(internal::SharedRegion::create(sizeof(State))) {
+  state_ = reinterpret_cast<State*>(region_->data());
+}
+
+Condition::Condition(Lock& lock)
+    : lock_(lock), region_(internal::SharedRegion::create(sizeof(State))) {
+  state_ = reinterpret_cast<State*>(region_->data());
+}
+
+void Condition::check_held(const char* what) const {
+  if (!lock_.held_by_this_process()) {
+    throw std::logic_error(std::string("shoal::Condition::") + what +
+                           ": the lock must be held by the calling process");
+  }
+}
+
+bool Condition::wait_until(const internal::Deadline& deadline) {
+  check_held("wait");
+  ++state_->sleepers;
+  for (;;) {
+    uint32_t s = state_->seq.load(std::memory_order_acquire);
+    lock_.release();
+    bool in_time = internal::futex_wait(&state_->seq, s, deadline);
+    lock_.acquire();
+    if (state_->tokens > 0) {
+      --state_->tokens;
+      return true;
+    }
+    if (!in_time || internal::expired(deadline)) {
+      --state_->sleepers;
+      return false;
+    }
+  }
+}
+
+void Condition::notify(int n) {
+  check_held("notify");
+  if (n <= 0) return;
+  uint32_t k = std::min<uint32_t>(static_cast<uint32_t>(n), state_->sleepers);
+  if (k == 0) return;
+  state_->sleepers -= k;
+  state_->tokens += k;
+  bump(&state_->seq, static_cast<int>(k));
+}
+
+void Condition::notify_all() { notify(kAll); }
+
+// ---- Barrier --------------------------------------------------------------------------
+
+namespace {
+enum BarrierPhase : uint32_t { kFilling = 0, kBroken = 1, kResetting = 2 };
+}
+
+struct Barrier::State {
+  std::atomic<uint32_t> lock;
+  std::atomic<uint32_t> seq;
+  uint32_t count;
+  uint32_t generation;
+  uint32_t phase;
+};
+
+namespace {
+
+class BarrierGuard {
+ public:
+  explicit BarrierGuard(std::atomic<uint32_t>* word) : word_(word) { lock(); }
+  ~BarrierGuard() {
+    if (held_) internal::owner_release(word_);
+  }
+  void lock() {
+    internal::owner_acquire(word_, internal::self_pid_u32(), std::nullopt);
+    held_ = true;
+  }
+  void unlock() {
+    held_ = false;
+    internal::owner_release(word_);
+  }
+
+ private:
+  std::atomic<uint32_t>* word_;
+  bool held_ = false;
+};
+
+}  // namespace
+
+Barrier::Barrier(int parties, std::function<void()> action,
+                 std::optional<std::chrono::milliseconds> timeout)
+    : parties_(parties), action_(std::move(action)), timeout_(timeout) {
+  if (parties < 1) throw std::invalid_argument("shoal::Barrier: parties must be >= 1");
+  region_ = internal::SharedRegion::create(sizeof(State));
+  state_ = reinterpret_cast<State*>(region_->data());
+}
+
+int Barrier::wait() {
+  return wait_until(timeout_ ? internal::deadline_after(*timeout_) : internal::Deadline());
+}
+
+int Barrier::wait_until(const internal::Deadline& deadline) {
+  BarrierGuard guard(&state_->lock);
+  while (state_->phase == kResetting) {  // the last round's waiters are still leaving
+    uint32_t s = state_->seq.load();
+    guard.unlock();
+    internal::futex_wait(&state_->seq, s, std::nullopt);
+    guard.lock();
+  }
+  if (state_->phase == kBroken) throw BrokenBarrierError("shoal::Barrier: the barrier is broken");
+  int index = static_cast<int>(state_->count++);
+  if (index + 1 == parties_) {
+    if (action_) {
+      try {
+        action_();
+      } catch (...) {
+        --state_->count;
+        state_->phase = kBroken;
+        bump(&state_->seq, kAll);
+        throw;
+      }
+    }
+    state_->count = 0;
+    ++state_->generation;
+    bump(&state_->seq, kAll);
+    return index;
+  }
+  const uint32_t generation = state_->generation;
+  for (;;) {
+    uint32_t s = state_->seq.load();
+    guard.unlock();
+    bool in_time = internal::futex_wait(&state_->seq, s, deadline);
+    guard.lock();
+    if (state_->generation != generation) return index;
+    if (state_->phase != kFilling) {
+      if (--state_->count == 0 && state_->phase == kResetting) {
+        state_->phase = kFilling;
+        bump(&state_->seq, kAll);
+      }
+      throw BrokenBarrierError("shoal::Barrier: the barrier was aborted or reset");
+    }
+    if (!in_time || internal::expired(deadline)) {
+      --state_->count;
+      state_->phase = kBroken;
+      bump(&state_->seq, kAll);
+      throw BrokenBarrierError("shoal::Barrier: wait timed out; the barrier is broken");
+    }
+  }
+}
+
+void Barrier::abort() {
+  BarrierGuard guard(&state_->lock);
+  state_->phase = kBroken;
+  bump(&state_->seq, kAll);
+}
+
+void Barrier::reset() {
+  BarrierGuard guard(&state_->lock);
+  state_->phase = state_->count > 0 ? kResetting : kFilling;
+  bump(&state_->seq, kAll);
+}
+
+bool Barrier::broken() const {
+  BarrierGuard guard(&state_->lock);
+  return state_->phase == kBroken;
+}
+
+int Barrier::n_waiting() const {
+  BarrierGuard guard(&state_->lock);
+  return static_cast<int>(state_->count);
+}
+
+}  // namespace shoal

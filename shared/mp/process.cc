@@ -1,0 +1,219 @@
+// Process: fork, run, reap. pidfd_open lets join(timeout) wait without polling.
+#include "shoal/process.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <stdexcept>
+#include <typeinfo>
+
+#include "shoal/codec.hpp"
+#include "shoal/errors.hpp"
+
+namespace shoal {
+namespace {
+
+std::atomic<int> g_constructed{0};
+std::string& current_name() {
+  static std::string name = "MainProcess";
+  return name;
+}
+
+int status_to_exitcode(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return -WTERMSIG(status);
+  return -1;
+}
+
+void flush_all() {
+  std::cout.flush();
+  std::cerr.flush();
+  std::clog.flush();
+  std::fflush(nullptr);
+}
+
+}  // namespace
+
+struct Process::State {
+  std::string name;
+  bool daemon = false;
+  bool started = false;
+  pid_t pid = 0;
+  pid_t creator = 0;  // the process that called start()
+  int pidfd = -1;
+  std::optional<int> exitcode;
+
+  // Reaps the child if it exited (blocking when `block`); true once reaped.
+  bool reap(bool block) {
+    if (exitcode) return true;
+    int status = 0;
+    for (;;) {
+      pid_t r = ::waitpid(pid, &status, block ? 0 : WNOHANG);
+      if (r == pid) {
+        exitcode = status_to_exitcode(status);
+        break;
+      }
+      if (r == 0) return false;
+      if (errno == EINTR) continue;
+      exitcode = -1;  // ECHILD: someone else reaped it; the status is lost
+      break;
+    }
+    if (pidfd >= 0) {
+      ::close(pidfd);
+      pidfd = -1;
+    }
+    return true;
+  }
+  void check_owner(const char* what) const {
+    if (!started) throw std::logic_error(std::string("shoal::Process::") + what +
+                                         ": the process has not been started");
+    if (creator != ::getpid()) {
+      throw std::logic_error(std::string("shoal::Process::") + what +
+                             ": only the process that started it can do this");
+    }
+  }
+};
+
+Process::Process() : state_(std::make_unique<State>()) {
+  state_->name = "Process-" + std::to_string(++g_constructed);
+}
+
+Process::Process(Process&&) noexcept = default;
+Process& Process::operator=(Process&& other) noexcept {
+  if (this != &other) {
+    finish();
+    state_ = std::move(other.state_);
+    target_ = std::move(other.target_);
+  }
+  return *this;
+}
+
+Process::~Process() { finish(); }
+
+void Process::finish() noexcept {
+  if (!state_) return;
+  if (state_->started && state_->creator == ::getpid() && !state_->exitcode) {
+    if (state_->daemon) ::kill(state_->pid, SIGTERM);
+    state_->reap(true);
+  }
+  if (state_->pidfd >= 0) {
+    ::close(state_->pidfd);
+    state_->pidfd = -1;
+  }
+}
+
+void Process::run() {
+  if (target_) target_->call();
+}
+
+void Process::start() {
+  if (state_->started) throw std::logic_error("shoal::Process::start: already started");
+  flush_all();
+  const pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) throw Error(std::string("shoal::Process::start: fork failed: ") +
+                           std::strerror(errno));
+  if (pid == 0) {
+    if (state_->daemon) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(1);  // the parent died before prctl
+    }
+    current_name() = state_->name;
+    int code = 0;
+    try {
+      run();
+    } catch (const std::exception& e) {
+      flush_all();
+      std::fprintf(stderr, "Process %s: %s: %s\n", state_->name.c_str(),
+                   internal::demangle(typeid(e).name()).c_str(), e.what());
+      code = 1;
+    } catch (...) {
+      flush_all();
+      std::fprintf(stderr, "Process %s: unknown exception\n", state_->name.c_str());
+      code = 1;
+    }
+    flush_all();
+    ::_exit(code);
+  }
+  state_->started = true;
+  state_->pid = pid;
+  state_->creator = parent;
+  state_->pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+}
+
+void Process::join() {
+  state_->check_owner("join");
+  state_->reap(true);
+}
+
+bool Process::join_for(std::chrono::milliseconds timeout) {
+  state_->check_owner("join");
+  if (state_->reap(false)) return true;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() < 0) left = std::chrono::milliseconds(0);
+    if (state_->pidfd >= 0) {
+      pollfd p{state_->pidfd, POLLIN, 0};
+      ::poll(&p, 1, static_cast<int>(left.count()) + 1);
+    } else {
+      ::usleep(1000);  // no pidfd (old kernel): poll the child every millisecond
+    }
+    if (state_->reap(false)) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+  }
+}
+
+bool Process::is_alive() const {
+  if (!state_->started || state_->exitcode) return false;
+  if (state_->creator != ::getpid()) {
+    throw std::logic_error("shoal::Process::is_alive: only the process that started it can ask");
+  }
+  return !state_->reap(false);
+}
+
+std::optional<int> Process::exitcode() const {
+  if (state_->started && !state_->exitcode && state_->creator == ::getpid()) state_->reap(false);
+  return state_->exitcode;
+}
+
+std::optional<pid_t> Process::pid() const {
+  if (!state_->started) return std::nullopt;
+  return state_->pid;
+}
+
+const std::string& Process::name() const { return state_->name; }
+void Process::set_name(std::string name) { state_->name = std::move(name); }
+bool Process::daemon() const { return state_->daemon; }
+
+void Process::set_daemon(bool daemon) {
+  if (state_->started) throw std::logic_error("shoal::Process::set_daemon: already started");
+  state_->daemon = daemon;
+}
+
+void Process::terminate() {
+  if (state_->started && !state_->exitcode) ::kill(state_->pid, SIGTERM);
+}
+
+void Process::kill() {
+  if (state_->started && !state_->exitcode) ::kill(state_->pid, SIGKILL);
+}
+
+int cpu_count() {
+  long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+std::string current_process_name() { return current_name(); }
+
+}  // namespace shoal

@@ -1,0 +1,187 @@
+// Lock, RLock, Semaphore and Event: small states in their own shared regions.
+#include <limits>
+#include <stdexcept>
+
+#include "shared/mp/futex.h"
+#include "shoal/sync.hpp"
+
+namespace shoal {
+namespace {
+
+constexpr uint32_t kIdMask = 0x7fffffffu;
+constexpr int kSpins = 200;
+
+internal::Slot new_slot() {
+  auto region = internal::SharedRegion::create(internal::kSlotBytes);
+  void* at = region->data();
+  return internal::Slot{std::move(region), at};
+}
+
+}  // namespace
+
+// ---- Lock -----------------------------------------------------------------------------
+
+Lock::Lock() : Lock(new_slot()) {}
+
+Lock::Lock(internal::Slot slot)
+    : region_(std::move(slot.region)), word_(static_cast<std::atomic<uint32_t>*>(slot.at)) {}
+
+void Lock::acquire() { internal::owner_acquire(word_, internal::self_pid_u32(), std::nullopt); }
+
+bool Lock::acquire_until(const internal::Deadline& deadline) {
+  return internal::owner_acquire(word_, internal::self_pid_u32(), deadline);
+}
+
+bool Lock::try_acquire() { return internal::owner_try_acquire(word_, internal::self_pid_u32()); }
+
+void Lock::release() {
+  if (internal::owner_release(word_) == 0) {
+    throw std::logic_error("shoal::Lock::release: the lock is not held");
+  }
+}
+
+bool Lock::locked() const { return word_->load(std::memory_order_relaxed) != 0; }
+
+bool Lock::held_by_this_process() const {
+  return (word_->load(std::memory_order_relaxed) & kIdMask) == internal::self_pid_u32();
+}
+
+// ---- RLock ----------------------------------------------------------------------------
+
+struct RLock::State {
+  std::atomic<uint32_t> word;  // owner tid | waiters bit
+  uint32_t count;              // touched by the owner only
+};
+
+RLock::RLock() : region_(internal::SharedRegion::create(sizeof(State))) {
+  state_ = reinterpret_cast<State*>(region_->data());
+}
+
+void RLock::acquire() { acquire_until(std::nullopt); }
+
+bool RLock::acquire_until(const internal::Deadline& deadline) {
+  uint32_t self = internal::self_tid_u32();
+  if ((state_->word.load(std::memory_order_relaxed) & kIdMask) == self) {
+    ++state_->count;
+    return true;
+  }
+  if (!internal::owner_acquire(&state_->word, self, deadline)) return false;
+  state_->count = 1;  // also right after taking over from a dead owner
+  return true;
+}
+
+bool RLock::try_acquire() {
+  uint32_t self = internal::self_tid_u32();
+  if ((state_->word.load(std::memory_order_relaxed) & kIdMask) == self) {
+    ++state_->count;
+    return true;
+  }
+  if (!internal::owner_try_acquire(&state_->word, self)) return false;
+  state_->count = 1;
+  return true;
+}
+
+void RLock::release() {
+  if ((state_->word.load(std::memory_order_relaxed) & kIdMask) != internal::self_tid_u32()) {
+    throw std::logic_error("shoal::RLock::release: the calling thread does not own the lock");
+  }
+  if (--state_->count == 0) internal::owner_release(&state_->word);
+}
+
+// ---- Semaphore ------------------------------------------------------------------------
+
+struct Semaphore::State {
+  std::atomic<uint32_t> value;
+  std::atomic<uint32_t> waiters;
+  uint32_t bound;  // 0: unbounded; else the maximum value
+};
+
+Semaphore::Semaphore(int value) : Semaphore(value, false) {}
+
+Semaphore::Semaphore(int value, bool bounded) {
+  if (value < 0) throw std::invalid_argument("shoal::Semaphore: initial value must be >= 0");
+  region_ = internal::SharedRegion::create(sizeof(State));
+  state_ = reinterpret_cast<State*>(region_->data());
+  state_->value.store(static_cast<uint32_t>(value));
+  state_->bound = bounded ? static_cast<uint32_t>(value) : 0;
+}
+
+bool Semaphore::try_acquire() {
+  uint32_t v = state_->value.load(std::memory_order_relaxed);
+  while (v > 0) {
+    if (state_->value.compare_exchange_weak(v, v - 1, std::memory_order_acquire)) return true;
+  }
+  return false;
+}
+
+void Semaphore::acquire() { acquire_until(std::nullopt); }
+
+bool Semaphore::acquire_until(const internal::Deadline& deadline) {
+  for (int i = 0; i < kSpins; ++i) {
+    if (try_acquire()) return true;
+    internal::cpu_relax();
+  }
+  state_->waiters.fetch_add(1);
+  bool ok = false;
+  for (;;) {
+    if (try_acquire()) {
+      ok = true;
+      break;
+    }
+    if (!internal::futex_wait(&state_->value, 0, deadline) || internal::expired(deadline)) {
+      ok = try_acquire();
+      break;
+    }
+  }
+  state_->waiters.fetch_sub(1);
+  return ok;
+}
+
+void Semaphore::release() {
+  uint32_t v = state_->value.load(std::memory_order_relaxed);
+  for (;;) {
+    if (state_->bound != 0 && v >= state_->bound) {
+      throw std::logic_error("shoal::BoundedSemaphore::release: released too many times");
+    }
+    if (v == std::numeric_limits<uint32_t>::max() >> 1) {
+      throw std::overflow_error("shoal::Semaphore::release: value overflow");
+    }
+    if (state_->value.compare_exchange_weak(v, v + 1, std::memory_order_release)) break;
+  }
+  if (state_->waiters.load() > 0) internal::futex_wake(&state_->value, 1);
+}
+
+int Semaphore::get_value() const {
+  return static_cast<int>(state_->value.load(std::memory_order_relaxed));
+}
+
+// ---- Event ----------------------------------------------------------------------------
+
+Event::Event() : region_(internal::SharedRegion::create(sizeof(uint32_t))) {
+  flag_ = reinterpret_cast<std::atomic<uint32_t>*>(region_->data());
+}
+
+void Event::set() {
+  if (flag_->exchange(1) == 0) internal::futex_wake(flag_, std::numeric_limits<int>::max());
+}
+
+void Event::clear() { flag_->store(0); }
+
+bool Event::is_set() const { return flag_->load() != 0; }
+
+void Event::wait() { wait_until(std::nullopt); }
+
+bool Event::wait_until(const internal::Deadline& deadline) {
+  for (int i = 0; i < kSpins; ++i) {
+    if (flag_->load(std::memory_order_acquire) != 0) return true;
+    internal::cpu_relax();
+  }
+  while (flag_->load(std::memory_order_acquire) == 0) {
+    if (!internal::futex_wait(flag_, 0, deadline) || internal::expired(deadline)) {
+      return flag_->load(std::memory_order_acquire) != 0;
+    }
+  }
+  return true;
+}
+
+}  // namespace shoal
