@@ -1,0 +1,296 @@
+// Engine, the lifecycle half: start, submit, cancel, close/terminate/join, and the
+// supervisor thread.
+
+#include <sched.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+
+#include "absl/strings/str_cat.h"
+#include "shared/engine/engine_internal.h"
+#include "shared/engine/zygote.h"
+
+namespace shoal::engine {
+
+using internal::ErrorInfo;
+using internal::ErrorKind;
+
+namespace {
+
+// The supervisor spins this long for more replies before it sleeps.
+constexpr std::int64_t kCollectorSpinNs = 50'000;
+// Sleep bounds: time limits are checked at least this often while one is armed, and
+// the zygote's health otherwise.
+constexpr std::int64_t kTimeLimitTickNs = 5'000'000;
+constexpr std::int64_t kIdleTickNs = 200'000'000;
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::start(EngineOptions options) {
+  if (options.processes < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a pool needs at least one process, not ", options.processes));
+  }
+  options.layout.workers = options.processes;
+  auto shared = SharedState::create(options.layout);
+  if (!shared.ok()) return shared.status();
+  internal::where_am_i();  // initialise its statics here, not in a child
+  std::unique_ptr<Engine> engine(new Engine(std::move(options), std::move(*shared)));
+  ZygoteConfig config;
+  config.shared = &engine->shared_;
+  config.initializer = &engine->options_.initializer;
+  config.max_tasks_per_child = engine->options_.max_tasks_per_child;
+  config.pool = getpid();
+  auto zygote = start_zygote(config, &engine->command_fd_);
+  if (!zygote.ok()) return zygote.status();
+  engine->zygote_ = *zygote;
+  engine->supervisor_ = std::thread([e = engine.get()] { e->supervise(); });
+  return engine;
+}
+
+Engine::Engine(EngineOptions options, SharedState shared)
+    : options_(std::move(options)),
+      shared_(std::move(shared)),
+      slab_(shared_.slab_region().size()),
+      inflight_(shared_.record_count()),
+      partial_(static_cast<std::size_t>(options_.processes)) {
+  free_records_.reserve(inflight_.size());
+  for (std::size_t i = inflight_.size(); i-- > 0;) {
+    free_records_.push_back(static_cast<std::uint32_t>(i));
+  }
+}
+
+Engine::~Engine() {
+  bool joined;
+  {
+    std::lock_guard lock(join_mu_);
+    joined = joined_;
+  }
+  if (!joined) {
+    terminate();
+    join().IgnoreError();
+  }
+  stop_supervisor();
+  if (command_fd_ >= 0) close_command(command_fd_);
+}
+
+absl::Status Engine::submit(std::vector<Job>& jobs) {
+  std::vector<Outcome> out;
+  int pushed = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) {
+      return absl::FailedPreconditionError(
+          broken_ ? "the pool stopped: its zygote process died" : "the pool is closed");
+    }
+    std::size_t i = 0;
+    if (pending_.empty() && repush_.empty()) {
+      while (i < jobs.size() && place(jobs[i], out, &pushed)) ++i;
+    }
+    for (; i < jobs.size(); ++i) pending_.push_back(std::move(jobs[i]));
+    jobs.clear();
+  }
+  if (pushed) shared_.wake_workers(pushed);
+  resolve(out);
+  return absl::OkStatus();
+}
+
+bool Engine::cancel(std::uint64_t seq) {
+  std::vector<Outcome> out;
+  {
+    std::lock_guard lock(mu_);
+    const ErrorInfo cancelled{ErrorKind::kCancelled, "",
+                              absl::StrCat("task ", internal::task_id_string(seq), " was cancelled"),
+                              ""};
+    for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+      if (it->seq != seq) continue;
+      out.push_back(Outcome{std::move(it->sink), it->index, {}, cancelled});
+      pending_.erase(it);
+      break;
+    }
+    for (std::uint32_t i = 0; out.empty() && i < inflight_.size(); ++i) {
+      Inflight& in = inflight_[i];
+      if (!in.active || in.job.seq != seq) continue;
+      // Win the claim against the workers: a queued record becomes free, never run.
+      std::uint64_t expected = make_state(in.gen, 0, kQueued);
+      if (!shared_.record(i).state.compare_exchange_strong(expected, make_state(in.gen, 0, kFree),
+                                                           std::memory_order_acq_rel)) {
+        return false;  // started (or finished) already
+      }
+      out.push_back(Outcome{std::move(in.job.sink), in.job.index, {}, cancelled});
+      release(i);
+    }
+  }
+  if (out.empty()) return false;
+  resolve(out);
+  return true;
+}
+
+void Engine::close() {
+  std::lock_guard lock(mu_);
+  closed_ = true;
+}
+
+void Engine::terminate() {
+  {
+    std::lock_guard lock(mu_);
+    closed_ = terminated_ = shutting_down_ = true;
+  }
+  idle_cv_.notify_all();
+  std::lock_guard teardown(join_mu_);
+  if (joined_) return;
+  send_command(command_fd_, {ZygoteCommand::kTerminate, 0, 0});
+  wait_zygote();  // the zygote kills and reaps every worker first
+  stop_supervisor();
+  std::vector<Outcome> out;
+  {
+    std::lock_guard lock(mu_);
+    for (int w = 0; w < shared_.workers(); ++w) drain_ring(w, out, SIZE_MAX);
+    fail_everything(out, ErrorInfo{ErrorKind::kCancelled, "", "the pool was terminated", ""});
+  }
+  idle_cv_.notify_all();
+  joined_ = true;
+  resolve(out);
+}
+
+absl::Status Engine::join() {
+  {
+    std::unique_lock lock(mu_);
+    if (!closed_) {
+      return absl::FailedPreconditionError("join() needs close() or terminate() first");
+    }
+    idle_cv_.wait(lock, [&] {
+      return terminated_ || broken_ || (pending_.empty() && repush_.empty() && active_ == 0);
+    });
+    if (!terminated_) {
+      shutting_down_ = true;
+      shared_.control().shutdown.store(1, std::memory_order_seq_cst);
+    }
+  }
+  std::lock_guard teardown(join_mu_);
+  if (joined_) return absl::OkStatus();
+  shared_.wake_workers(INT_MAX);
+  send_command(command_fd_, {ZygoteCommand::kQuit, 0, 0});
+  wait_zygote();
+  stop_supervisor();
+  std::vector<Outcome> out;
+  {
+    std::lock_guard lock(mu_);
+    for (int w = 0; w < shared_.workers(); ++w) drain_ring(w, out, SIZE_MAX);
+    fail_everything(out, ErrorInfo{ErrorKind::kCancelled, "", "the pool was terminated", ""});
+  }
+  joined_ = true;
+  resolve(out);
+  return absl::OkStatus();
+}
+
+bool Engine::poll() {
+  if (stop_.load(std::memory_order_relaxed) || !has_news()) return false;
+  return collect(false);
+}
+
+bool Engine::has_news() {
+  if (shared_.control().deaths.load(std::memory_order_relaxed) !=
+      deaths_seen_.load(std::memory_order_relaxed)) {
+    return true;
+  }
+  for (int w = 0; w < shared_.workers(); ++w) {
+    if (!shared_.results(w).empty()) return true;
+  }
+  std::int64_t deadline = next_deadline_ns_.load(std::memory_order_relaxed);
+  return deadline != 0 && now_ns() >= deadline;
+}
+
+bool Engine::collect(bool wait_for_lock) {
+  std::vector<Outcome> out;
+  {
+    std::unique_lock lock(mu_, std::defer_lock);
+    if (wait_for_lock) {
+      lock.lock();
+    } else if (!lock.try_lock()) {
+      return false;
+    }
+    handle_deaths(out);
+    for (int w = 0; w < shared_.workers(); ++w) drain_ring(w, out, kDrainBatch);
+    check_time_limits();
+    if (!pending_.empty() || !repush_.empty()) pump(out);
+    if (active_ == 0 && pending_.empty()) idle_cv_.notify_all();
+  }
+  const bool any = !out.empty();
+  resolve(out);
+  return any;
+}
+
+void Engine::supervise() {
+  WaitWord& results = shared_.control().results;
+  while (!stop_.load(std::memory_order_acquire)) {
+    if (collect(true)) continue;
+    bool news = false;
+    const std::int64_t spin_until = now_ns() + kCollectorSpinNs;
+    for (int i = 0; !news; ++i) {
+      news = has_news();
+      if ((i & 63) == 63) {
+        if (now_ns() >= spin_until) break;
+        sched_yield();
+      }
+      cpu_relax();
+    }
+    if (news) continue;
+    std::int64_t now = now_ns();
+    if (now >= next_zygote_check_ns_) {
+      next_zygote_check_ns_ = now + kIdleTickNs;
+      std::vector<Outcome> out;
+      {
+        std::lock_guard lock(mu_);
+        check_zygote(out);
+      }
+      resolve(out);
+    }
+    std::int64_t timeout = kIdleTickNs;
+    if (std::int64_t deadline = next_deadline_ns_.load(std::memory_order_relaxed)) {
+      timeout = std::max<std::int64_t>(0, std::min(deadline - now, kTimeLimitTickNs));
+    }
+    std::uint32_t key = results.prepare_wait();
+    if (has_news() || stop_.load(std::memory_order_acquire)) {
+      results.cancel_wait();
+    } else {
+      results.commit_wait(key, timeout);
+    }
+  }
+}
+
+void Engine::wait_zygote() {
+  {
+    std::lock_guard lock(mu_);
+    if (zygote_reaped_ || zygote_ <= 0) return;
+    zygote_reaped_ = true;  // the supervisor must not reap it too
+  }
+  while (waitpid(zygote_, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+void Engine::stop_supervisor() {
+  stop_.store(true, std::memory_order_release);
+  WaitWord& results = shared_.control().results;
+  results.epoch.fetch_add(1);
+  futex_wake(&results.epoch, INT_MAX);
+  if (supervisor_.joinable() && supervisor_.get_id() != std::this_thread::get_id()) {
+    supervisor_.join();
+  }
+}
+
+void Engine::resolve(std::vector<Outcome>& outcomes) {
+  for (Outcome& o : outcomes) {
+    if (!o.sink) continue;
+    if (o.error) {
+      o.sink->fail(o.index, *o.error);
+    } else {
+      o.sink->complete(o.index, std::move(o.reply));
+    }
+  }
+  outcomes.clear();
+}
+
+}  // namespace shoal::engine

@@ -1,0 +1,140 @@
+#pragma once
+// The local pool engine, pool side: places jobs in shared task records, collects
+// replies from the workers' result rings, handles worker deaths and time limits, and
+// drives the zygote. Used by the local Pool backend (client/local_backend.cc) and
+// meant for shoal-worker too.
+//
+// Threads: one supervisor thread collects results when nobody else does; any thread
+// waiting on a future may collect too (poll(), the ProgressSource contract). Sinks
+// are resolved with no engine lock held, so callbacks may submit more work.
+
+#include <sys/types.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "shared/engine/layout.h"
+#include "shared/engine/slab.h"
+#include "shoal/internal/future_state.h"
+#include "shoal/task.hpp"
+
+namespace shoal::engine {
+
+// One unit of work: `items` argument sets of one task, resolved through `sink`.
+struct Job {
+  std::uint64_t seq = 0;
+  internal::Invoker invoke = nullptr;
+  std::uintptr_t fn = 0;
+  std::string args;
+  std::size_t items = 1;
+  std::int64_t time_limit_ms = 0;  // 0: none
+  int max_retries = 0;             // re-runs after the worker is lost
+  std::shared_ptr<internal::Sink> sink;
+  std::size_t index = 0;
+};
+
+struct EngineOptions {
+  int processes = 1;                  // >= 1
+  std::function<void()> initializer;  // run in each worker before its first task
+  int max_tasks_per_child = 0;        // 0: unlimited
+  LayoutOptions layout;               // `workers` is set from `processes`
+};
+
+class Engine : public internal::ProgressSource {
+ public:
+  // Maps the shared memory, forks the zygote (which forks the workers) and starts the
+  // supervisor thread. Fails with kResourceExhausted when memory or processes are
+  // short, kInvalidArgument when options.processes < 1.
+  static absl::StatusOr<std::unique_ptr<Engine>> start(EngineOptions options);
+
+  // Terminates and reaps everything unless join() already returned: no process of
+  // this pool outlives the engine, and every accepted job has been resolved.
+  ~Engine() override;
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Accepts `jobs` (moving from them) in order; never blocks: what does not fit the
+  // shared records waits in the engine. kFailedPrecondition after close()/terminate().
+  // Thread-safe.
+  absl::Status submit(std::vector<Job>& jobs);
+  // True if job `seq` had not started: its sink then fails with kCancelled and it
+  // never runs. Thread-safe.
+  bool cancel(std::uint64_t seq);
+  // No new jobs; accepted ones still run. Idempotent. Thread-safe.
+  void close();
+  // Kills the workers now and fails every unfinished job with kCancelled (a reply that
+  // had already arrived still wins). Returns once every process of the pool is reaped.
+  void terminate();
+  // After close(): waits until every job has been resolved and every process has
+  // exited; after terminate(): returns at once. kFailedPrecondition otherwise.
+  absl::Status join();
+
+  int processes() const { return options_.processes; }
+  pid_t zygote_pid() const { return zygote_; }
+
+  // ProgressSource: one bounded round of collection; true if anything happened.
+  bool poll() override;
+
+ private:
+  struct Inflight;
+  struct Outcome;
+  explicit Engine(EngineOptions options, SharedState shared);
+
+  bool collect(bool wait_for_lock);
+  void supervise();
+  bool has_news();
+  // All below: with mu_ held.
+  void drain_ring(int worker, std::vector<Outcome>& out, std::size_t limit);
+  void handle_deaths(std::vector<Outcome>& out);
+  void check_time_limits();
+  void pump(std::vector<Outcome>& out);
+  bool place(Job& job, std::vector<Outcome>& out, int* pushed);
+  void release(std::uint32_t index);
+  void requeue(std::uint32_t index);
+  void fail_everything(std::vector<Outcome>& out, const internal::ErrorInfo& error);
+  void check_zygote(std::vector<Outcome>& out);
+  // Without mu_.
+  void wait_zygote();
+  void stop_supervisor();
+  static void resolve(std::vector<Outcome>& outcomes);
+
+  const EngineOptions options_;
+  SharedState shared_;
+  pid_t zygote_ = 0;
+  int command_fd_ = -1;
+
+  std::mutex mu_;
+  std::condition_variable idle_cv_;      // all work resolved, or the pool broke
+  SlabAllocator slab_;                   // guarded by mu_
+  std::vector<Inflight> inflight_;       // by record index; guarded by mu_
+  std::vector<std::uint32_t> free_records_;  // guarded by mu_
+  std::deque<Job> pending_;              // accepted, not yet placed; guarded by mu_
+  std::vector<std::uint64_t> repush_;    // tokens to push again; guarded by mu_
+  std::vector<std::string> partial_;     // per worker: a reply being reassembled
+  std::size_t active_ = 0;               // placed, unresolved records; guarded by mu_
+  std::size_t timed_ = 0;                // active records with a time limit
+  std::atomic<std::uint32_t> deaths_seen_{0};
+  std::atomic<std::int64_t> next_deadline_ns_{0};  // nearest time limit; 0: none
+  bool closed_ = false;
+  bool terminated_ = false;
+  bool shutting_down_ = false;           // no respawns, deaths expected
+  bool zygote_reaped_ = false;
+  bool broken_ = false;                  // the zygote died under us
+  std::int64_t next_zygote_check_ns_ = 0;
+
+  std::mutex join_mu_;  // serialises join/terminate's teardown
+  bool joined_ = false;
+  std::atomic<bool> stop_{false};
+  std::thread supervisor_;
+};
+
+}  // namespace shoal::engine

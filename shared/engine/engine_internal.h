@@ -1,0 +1,40 @@
+#pragma once
+// Private pieces of Engine shared by engine.cc and engine_collect.cc.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "shared/engine/engine.h"
+
+namespace shoal::engine {
+
+// The pool-side shadow of one task record.
+struct Engine::Inflight {
+  Job job;                       // args already copied into shared memory
+  std::uint32_t gen = 1;         // the record's current generation
+  std::uint64_t ring_pos = 0;    // where its token was last pushed
+  std::size_t slab_offset = 0;
+  std::size_t slab_size = 0;     // 0: arguments inline
+  int attempts = 0;              // re-runs so far
+  bool active = false;
+  bool timed_out = false;        // killed for its time limit; the death is expected
+};
+
+// A sink to resolve once the engine lock is released.
+struct Engine::Outcome {
+  std::shared_ptr<internal::Sink> sink;
+  std::size_t index = 0;
+  std::string reply;
+  std::optional<internal::ErrorInfo> error;
+};
+
+// Freed slab blocks this large go back to the kernel; smaller ones stay warm.
+inline constexpr std::size_t kReleaseBytes = std::size_t{32} << 20;
+// Replies collected per ring in one round (bounds a poll()).
+inline constexpr std::size_t kDrainBatch = 256;
+
+// "<what> 12 was killed by signal SIGKILL (Killed)" / "<what> 12 exited with code 3".
+std::string describe_death(const char* what, pid_t pid, int wait_status);
+
+}  // namespace shoal::engine

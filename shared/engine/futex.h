@@ -1,0 +1,58 @@
+#pragma once
+// Spin-then-sleep waiting on words in shared memory, across processes.
+//
+// A WaitWord is an event count: waiters sleep on `epoch` with FUTEX_WAIT (not
+// FUTEX_PRIVATE: the word lives in a MAP_SHARED region inherited through fork), and a
+// notifier makes one FUTEX_WAKE only when `sleepers` says someone sleeps, so a busy
+// queue costs no system call.
+//
+//   Waiter:   uint32_t key = w.prepare_wait();
+//             if (condition()) w.cancel_wait(); else w.commit_wait(key, timeout_ns);
+//   Notifier: publish(); w.notify(n);
+
+#include <atomic>
+#include <cstdint>
+
+namespace shoal::engine {
+
+// CLOCK_MONOTONIC in nanoseconds (the same clock in every process).
+std::int64_t now_ns();
+
+// One pause instruction: tells the CPU we are spinning.
+inline void cpu_relax() { __builtin_ia32_pause(); }
+
+// Sleeps while `*word == expected`, at most `timeout_ns` (< 0: no limit). Returns on
+// a wake-up, a changed value, a signal or the timeout; the caller re-checks.
+void futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected, std::int64_t timeout_ns);
+// Wakes at most `n` sleepers of `word`.
+void futex_wake(std::atomic<std::uint32_t>* word, int n);
+
+// Lives in shared memory; zero-initialised memory is a valid WaitWord.
+struct WaitWord {
+  std::atomic<std::uint32_t> epoch{0};
+  std::atomic<std::uint32_t> sleepers{0};
+
+  // Announces a waiter. Check the condition after this and before commit_wait().
+  std::uint32_t prepare_wait() {
+    sleepers.fetch_add(1, std::memory_order_seq_cst);
+    return epoch.load(std::memory_order_seq_cst);
+  }
+  // The condition held: stop waiting.
+  void cancel_wait() { sleepers.fetch_sub(1, std::memory_order_relaxed); }
+  // Sleeps until notified (or `timeout_ns` passes, < 0: never).
+  void commit_wait(std::uint32_t key, std::int64_t timeout_ns) {
+    futex_wait(&epoch, key, timeout_ns);
+    sleepers.fetch_sub(1, std::memory_order_relaxed);
+  }
+  // Call after publishing: wakes up to `n` sleepers, if there are any.
+  void notify(int n) {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (sleepers.load(std::memory_order_relaxed) == 0) return;
+    epoch.fetch_add(1, std::memory_order_seq_cst);
+    futex_wake(&epoch, n);
+  }
+  // True if someone sleeps (or is about to).
+  bool has_sleepers() const { return sleepers.load(std::memory_order_relaxed) != 0; }
+};
+
+}  // namespace shoal::engine
