@@ -1,0 +1,29 @@
+#pragma once
+// Broker configuration: parsed from flags in main, passed down as plain structs.
+
+#include <cstdint>
+#include <string>
+
+namespace shoal::broker {
+
+// What the scheduler needs to know; every field has the documented flag default.
+struct SchedulerOptions {
+  int64_t heartbeat_ms = 1000;            // heartbeat period sent to workers in Welcome
+  int liveness = 3;                       // silent for liveness x heartbeat_ms -> lost
+  int64_t result_ttl_ms = 3'600'000;      // retention of a delivered result
+  uint64_t max_queued = 1'000'000;        // queued tasks beyond this are rejected
+  uint64_t max_message_bytes = 64 << 20;  // larger args are rejected as invalid
+  int default_max_retries = 3;            // Task.max_retries == -1 means this
+  int64_t time_limit_grace_ms = 5000;     // lease > time_limit + grace -> treated as lost
+  std::string broker_id;                  // sent in Welcome; changes per broker start
+};
+
+// Everything the shoal-broker process needs.
+struct BrokerConfig {
+  std::string client_address = "127.0.0.1:50051";      // gRPC HOST:PORT; port 0 = any
+  std::string worker_address = "tcp://127.0.0.1:5555";  // ZeroMQ ROUTER; port 0 = any
+  std::string auth_token;                               // "" = no authentication
+  SchedulerOptions scheduler;
+};
+
+}  // namespace shoal::broker

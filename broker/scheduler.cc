@@ -1,0 +1,336 @@
+// Scheduler, client side: submission, watching, cancellation, results and queries.
+// Worker-side events, leases and dispatch are in scheduler_workers.cc.
+#include "broker/scheduler.h"
+
+#include <algorithm>
+#include <limits>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace shoal::broker {
+
+using shoal::v1::ErrorKind;
+using shoal::v1::TaskResult;
+using shoal::v1::TaskState;
+
+namespace {
+constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+}  // namespace
+
+Scheduler::Scheduler(SchedulerOptions options, Deps deps)
+    : options_(std::move(options)),
+      clock_(deps.clock),
+      store_(deps.store),
+      start_ms_(deps.clock->now_ms()),
+      default_queue_(names_.intern("default")) {}
+
+void Scheduler::open_session(SessionId s) { sessions_.insert(s); }
+
+void Scheduler::close_session(SessionId s) { sessions_.erase(s); }
+
+void Scheduler::submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1::Task>* tasks,
+                       Actions& out) {
+  // Reserve the Accepted message first so that it precedes any result it causes.
+  size_t accepted_at = out.to_sessions.size();
+  out.add_session_message(s)->mutable_accepted();
+  shoal::v1::Accepted accepted;
+  shoal::v1::Rejected exhausted;
+  std::vector<TaskRef> unrunnable;
+  for (shoal::v1::Task& task : *tasks) {
+    if (task.id().empty() || task.name().empty() || task.priority() >= kPriorities ||
+        task.args().size() > options_.max_message_bytes) {
+      ++bad_client_messages_;
+      std::string why =
+          task.id().empty()     ? std::string("task id is empty")
+          : task.name().empty() ? absl::StrCat("task ", task.id(), " has an empty name")
+          : task.priority() >= kPriorities
+              ? absl::StrCat("task ", task.id(), ": priority ", task.priority(),
+                             " is outside 0..9")
+              : absl::StrCat("task ", task.id(), ": arguments are ", task.args().size(),
+                             " bytes, more than the broker's limit of ",
+                             options_.max_message_bytes);
+      reject(s, task.id(), shoal::v1::ERROR_KIND_INVALID, std::move(why), out);
+      continue;
+    }
+    TaskRef ref;
+    if (store_->find(task.id(), &ref)) {  // idempotent resubmission
+      TaskRecord& rec = store_->get(ref);
+      rec.session = s;
+      accepted.add_ids(task.id());
+      if (rec.phase == TaskPhase::kDone) deliver(ref, out);
+      continue;
+    }
+    if (queued_ >= options_.max_queued) {
+      exhausted.add_ids(std::move(*task.mutable_id()));
+      continue;
+    }
+    ref = store_->insert(std::move(*task.mutable_id()));
+    TaskRecord& rec = store_->get(ref);
+    rec.args = std::move(*task.mutable_args());
+    rec.name = names_.intern(task.name());
+    rec.queue = task.queue().empty() ? default_queue_ : names_.intern(task.queue());
+    rec.items = std::max<uint32_t>(1, task.items());
+    rec.priority = uint8_t(task.priority());
+    rec.time_limit_ms = task.time_limit_ms();
+    rec.max_retries = int16_t(task.max_retries() < 0 ? options_.default_max_retries
+                                                     : std::min(task.max_retries(), 30000));
+    rec.session = s;
+    ++submitted_;
+    accepted.add_ids(rec.id);
+    TaskQueue& q = queue_for(rec.queue);
+    Lane* lane = q.find_lane(rec.name);
+    if (lane == nullptr) {  // first task of this name in the queue: count who can run it
+      lane = &q.lane(rec.name);
+      for (WorkerRef w : q.workers) lane->capable_workers += workers_.get(w).tasks.contains(rec.name);
+    }
+    enqueue(ref, /*front=*/false);
+    if (!q.workers.empty() && lane->capable_workers == 0) unrunnable.push_back(ref);
+  }
+  *out.to_sessions[accepted_at].message.mutable_accepted() = std::move(accepted);
+  if (exhausted.ids_size() > 0) {
+    shoal::v1::TaskError* error = exhausted.mutable_error();
+    error->set_kind(shoal::v1::ERROR_KIND_RESOURCE_EXHAUSTED);
+    error->set_message(absl::StrCat("the broker holds ", queued_,
+                                    " queued tasks (--max-queued); submit again later"));
+    *out.add_session_message(s)->mutable_rejected() = std::move(exhausted);
+  }
+  for (TaskRef ref : unrunnable) {
+    const TaskRecord& rec = store_->get(ref);
+    fail(ref, shoal::v1::ERROR_KIND_NOT_REGISTERED,
+         absl::StrCat("no worker of queue '", names_.name(rec.queue), "' has the task '",
+                      names_.name(rec.name), "' registered"),
+         rec.attempt, out);
+  }
+  dispatch(out);
+}
+
+void Scheduler::reject(SessionId s, const std::string& id, ErrorKind kind, std::string message,
+                       Actions& out) {
+  shoal::v1::Rejected* rejected = out.add_session_message(s)->mutable_rejected();
+  rejected->add_ids(id);
+  rejected->mutable_error()->set_kind(kind);
+  rejected->mutable_error()->set_message(std::move(message));
+}
+
+void Scheduler::watch(SessionId s, const google::protobuf::RepeatedPtrField<std::string>& ids,
+                      Actions& out) {
+  shoal::v1::Unknown unknown;
+  for (const std::string& id : ids) {
+    TaskRef ref;
+    if (!store_->find(id, &ref)) {
+      unknown.add_ids(id);
+      continue;
+    }
+    TaskRecord& rec = store_->get(ref);
+    rec.session = s;
+    if (rec.phase == TaskPhase::kDone) deliver(ref, out);
+  }
+  if (unknown.ids_size() > 0) *out.add_session_message(s)->mutable_unknown() = std::move(unknown);
+}
+
+void Scheduler::get_result(std::string_view id, uint32_t wait_ms, uint64_t token, Actions& out) {
+  TaskRef ref;
+  if (!store_->find(id, &ref)) {
+    out.replies.push_back({token, {}});
+    out.replies.back().response.set_state(shoal::v1::TASK_STATE_UNKNOWN);
+    return;
+  }
+  TaskRecord& rec = store_->get(ref);
+  if (rec.phase == TaskPhase::kDone || wait_ms == 0) {
+    ResultReply& reply = out.replies.emplace_back();
+    reply.token = token;
+    reply.response.set_state(state_of(rec));
+    if (rec.phase == TaskPhase::kDone) {
+      *reply.response.mutable_result() = *rec.result;
+      mark_delivered(rec, ref);
+    }
+    return;
+  }
+  waiters_[ref].push_back(token);
+  waiter_task_[token] = ref;
+  waiter_timers_.push({clock_->now_ms() + wait_ms, token});
+}
+
+shoal::v1::CancelResponse Scheduler::cancel(std::string_view id, Actions& out) {
+  shoal::v1::CancelResponse response;
+  TaskRef ref;
+  if (!store_->find(id, &ref)) {
+    response.set_state(shoal::v1::TASK_STATE_UNKNOWN);
+    return response;
+  }
+  TaskRecord& rec = store_->get(ref);
+  response.set_state(state_of(rec));
+  if (rec.phase == TaskPhase::kQueued) {
+    response.set_cancelled(true);
+    fail(ref, shoal::v1::ERROR_KIND_CANCELLED,
+         absl::StrCat("task ", rec.id, " was cancelled before it started"), rec.attempt, out);
+  }
+  return response;
+}
+
+TaskQueue& Scheduler::queue_for(NameId name) {
+  auto& slot = queues_[name];
+  if (slot == nullptr) slot = std::make_unique<TaskQueue>(name);
+  return *slot;
+}
+
+void Scheduler::enqueue(TaskRef ref, bool front) {
+  TaskRecord& rec = store_->get(ref);
+  rec.phase = TaskPhase::kQueued;
+  rec.worker = kNoWorker;
+  if (next_seq_ == 0) next_seq_ = 1;  // 0 marks erased records
+  rec.seq = next_seq_++;
+  TaskQueue& q = queue_for(rec.queue);
+  q.push(q.lane(rec.name), {ref, rec.seq}, rec.priority, front);
+  ++q.depth;
+  ++queued_;
+  mark_dirty(q);
+}
+
+void Scheduler::unqueue(TaskRecord& rec) {
+  --queue_for(rec.queue).depth;  // its entry goes stale once the phase changes
+  --queued_;
+}
+
+void Scheduler::fail(TaskRef ref, ErrorKind kind, std::string message, uint32_t attempts,
+                     Actions& out) {
+  auto result = std::make_unique<TaskResult>();
+  result->mutable_failure()->set_kind(kind);
+  result->mutable_failure()->set_message(std::move(message));
+  result->set_attempts(attempts);
+  finish(ref, std::move(result), out);
+}
+
+void Scheduler::finish(TaskRef ref, std::unique_ptr<TaskResult> result, Actions& out) {
+  TaskRecord& rec = store_->get(ref);
+  if (rec.phase == TaskPhase::kQueued) unqueue(rec);
+  if (rec.phase == TaskPhase::kRunning) unlease(rec, ref);
+  rec.phase = TaskPhase::kDone;
+  std::string().swap(rec.args);
+  result->set_id(rec.id);
+  bool failed = result->has_failure() ||
+                std::any_of(result->items().begin(), result->items().end(),
+                            [](const shoal::v1::ItemOutcome& o) { return o.has_error(); });
+  rec.result = std::move(result);
+  rec.deadline_ms = kNever;
+  ++completed_;
+  failed_ += failed;
+  ++retained_;
+  count_completion();
+  deliver(ref, out);
+  answer_waiters(ref, out);
+}
+
+void Scheduler::deliver(TaskRef ref, Actions& out) {
+  TaskRecord& rec = store_->get(ref);
+  if (rec.session == 0 || !sessions_.contains(rec.session)) return;
+  *out.results_for(rec.session)->add_results() = *rec.result;
+  mark_delivered(rec, ref);
+}
+
+void Scheduler::mark_delivered(TaskRecord& rec, TaskRef ref) {
+  if (rec.deadline_ms != kNever) return;
+  rec.deadline_ms = clock_->now_ms() + options_.result_ttl_ms;
+  expiry_.push_back({rec.deadline_ms, ref, rec.gen, 0});
+}
+
+void Scheduler::answer_waiters(TaskRef ref, Actions& out) {
+  auto it = waiters_.find(ref);
+  if (it == waiters_.end()) return;
+  TaskRecord& rec = store_->get(ref);
+  for (uint64_t token : it->second) {
+    ResultReply& reply = out.replies.emplace_back();
+    reply.token = token;
+    reply.response.set_state(shoal::v1::TASK_STATE_DONE);
+    *reply.response.mutable_result() = *rec.result;
+    waiter_task_.erase(token);
+  }
+  waiters_.erase(it);
+  mark_delivered(rec, ref);
+}
+
+TaskState Scheduler::state_of(const TaskRecord& rec) const {
+  switch (rec.phase) {
+    case TaskPhase::kQueued: return shoal::v1::TASK_STATE_QUEUED;
+    case TaskPhase::kRunning: return shoal::v1::TASK_STATE_RUNNING;
+    case TaskPhase::kDone: return shoal::v1::TASK_STATE_DONE;
+  }
+  return shoal::v1::TASK_STATE_UNKNOWN;
+}
+
+void Scheduler::count_completion() {
+  int64_t second = clock_->now_ms() / 1000;
+  int b = int(second % kRateBuckets);
+  if (rate_second_[b] != second) {
+    rate_second_[b] = second;
+    rate_count_[b] = 0;
+  }
+  ++rate_count_[b];
+}
+
+shoal::v1::Stats Scheduler::stats() const {
+  int64_t now = clock_->now_ms();
+  shoal::v1::Stats stats;
+  stats.set_submitted(submitted_);
+  stats.set_completed(completed_);
+  stats.set_failed(failed_);
+  stats.set_retried(retried_);
+  stats.set_queued(queued_);
+  stats.set_running(running_);
+  stats.set_workers(uint32_t(workers_.size()));
+  stats.set_bad_client_messages(bad_client_messages_);
+  stats.set_results_retained(retained_);
+  stats.set_uptime_ms(uint64_t(now - start_ms_));
+  // Completions in the last five seconds (the current one included).
+  constexpr int kWindow = 5;
+  int64_t second = now / 1000;
+  uint64_t count = 0;
+  for (int b = 0; b < kRateBuckets; ++b) {
+    if (rate_second_[b] > second - kWindow) count += rate_count_[b];
+  }
+  int64_t from = std::max(start_ms_, (second - kWindow + 1) * 1000);
+  stats.set_tasks_per_second(now > from ? double(count) * 1000.0 / double(now - from) : 0.0);
+  return stats;
+}
+
+shoal::v1::ListWorkersResponse Scheduler::list_workers() const {
+  int64_t now = clock_->now_ms();
+  shoal::v1::ListWorkersResponse response;
+  for (WorkerRef w : workers_.live()) {
+    const WorkerState& st = workers_.get(w);
+    shoal::v1::WorkerInfo* info = response.add_workers();
+    info->set_name(st.name);
+    info->set_host(st.host);
+    info->set_pid(st.pid);
+    for (NameId q : st.queues) info->add_queues(names_.name(q));
+    info->set_slots(st.slots);
+    info->set_credit(st.credit);
+    info->set_running(uint32_t(st.leased.size()));
+    info->set_last_seen_ms(uint64_t(std::max<int64_t>(0, now - st.last_seen_ms)));
+    std::vector<std::string> tasks;
+    for (NameId t : st.tasks) tasks.push_back(names_.name(t));
+    std::sort(tasks.begin(), tasks.end());
+    for (std::string& t : tasks) info->add_tasks(std::move(t));
+  }
+  return response;
+}
+
+shoal::v1::ListQueuesResponse Scheduler::list_queues() const {
+  std::vector<const TaskQueue*> queues;
+  for (const auto& [name, q] : queues_) queues.push_back(q.get());
+  std::sort(queues.begin(), queues.end(), [&](const TaskQueue* a, const TaskQueue* b) {
+    return names_.name(a->name()) < names_.name(b->name());
+  });
+  shoal::v1::ListQueuesResponse response;
+  for (const TaskQueue* q : queues) {
+    shoal::v1::QueueInfo* info = response.add_queues();
+    info->set_name(names_.name(q->name()));
+    info->set_depth(q->depth);
+    info->set_in_flight(q->in_flight);
+    info->set_workers(uint32_t(q->workers.size()));
+  }
+  return response;
+}
+
+}  // namespace shoal::broker

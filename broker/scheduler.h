@@ -1,0 +1,161 @@
+#pragma once
+// The broker's scheduling state machine: named priority queues, workers with credits,
+// leases, retries, cancellation, result retention and delivery. Pure: no threads, no
+// I/O; time comes from an injected Clock. Each event method appends what must be sent
+// to an Actions list. Not thread-safe: one thread owns a Scheduler.
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <queue>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "broker/actions.h"
+#include "broker/clock.h"
+#include "broker/config.h"
+#include "broker/name_table.h"
+#include "broker/task_queue.h"
+#include "broker/task_store.h"
+#include "broker/worker_registry.h"
+#include "google/protobuf/repeated_ptr_field.h"
+#include "shoal/v1/service.pb.h"
+#include "shoal/v1/worker.pb.h"
+
+namespace shoal::broker {
+
+class Scheduler {
+ public:
+  // Collaborators; both must outlive the Scheduler.
+  struct Deps {
+    const Clock* clock = nullptr;
+    TaskStore* store = nullptr;
+  };
+
+  Scheduler(SchedulerOptions options, Deps deps);
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // --- Client events -----------------------------------------------------------------
+  // A session opened / ended. Results of its tasks are sent to it while it is open;
+  // afterwards they wait for a Watch or GetResult.
+  void open_session(SessionId s);
+  void close_session(SessionId s);
+  // Queues `tasks` (their strings are moved out). Answers the session with one Accepted
+  // (new or already-known ids) and Rejected messages (RESOURCE_EXHAUSTED when full,
+  // INVALID for bad tasks). A task no live worker of its queue can run ends at once
+  // with NOT_REGISTERED. A known id re-attaches the session (and resends a result).
+  void submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1::Task>* tasks,
+              Actions& out);
+  // Sends the known results of `ids` to `s` now and the pending ones when they end;
+  // answers unknown ids with one Unknown message.
+  void watch(SessionId s, const google::protobuf::RepeatedPtrField<std::string>& ids,
+             Actions& out);
+  // Answers GetResult call `token` now, or when the task ends, or after wait_ms
+  // (whichever is first), through Actions::replies.
+  void get_result(std::string_view id, uint32_t wait_ms, uint64_t token, Actions& out);
+  // Cancels a queued task: it will never run and its result is CANCELLED. Running,
+  // done and unknown tasks are left alone (cancelled = false, with their state).
+  shoal::v1::CancelResponse cancel(std::string_view id, Actions& out);
+  // Counts a malformed client message seen by a gateway (reported in Stats).
+  void count_bad_client_message() { ++bad_client_messages_; }
+
+  // --- Worker events -----------------------------------------------------------------
+  // A well-formed, version-1 frame from routing id `peer` (fields may be moved out).
+  void worker_message(const std::string& peer, shoal::v1::WorkerMessage* msg, Actions& out);
+  // The connection of `peer` is gone: its leased tasks are re-queued or failed.
+  void worker_disconnected(const std::string& peer, Actions& out);
+
+  // --- Time and lifetime -------------------------------------------------------------
+  // Sends heartbeats, declares silent workers lost, expires leases past time limit +
+  // grace, answers timed-out GetResult calls and drops expired results.
+  void tick(Actions& out);
+  // The earliest time at which tick() has something to do.
+  int64_t next_deadline_ms() const;
+  // Sends Shutdown to every worker.
+  void shutdown(std::string_view reason, Actions& out);
+
+  // --- Queries -----------------------------------------------------------------------
+  // Counters (bad_worker_frames and cpu_seconds are the gateway's to fill in).
+  shoal::v1::Stats stats() const;
+  shoal::v1::ListWorkersResponse list_workers() const;
+  shoal::v1::ListQueuesResponse list_queues() const;
+
+ private:
+  struct Timer {
+    int64_t deadline;
+    TaskRef ref;
+    uint32_t gen;
+    uint32_t attempt;
+    bool operator>(const Timer& o) const { return deadline > o.deadline; }
+  };
+  struct Waiter {
+    int64_t deadline;
+    uint64_t token;
+    bool operator>(const Waiter& o) const { return deadline > o.deadline; }
+  };
+  using TimerHeap = std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>>;
+  using WaiterHeap = std::priority_queue<Waiter, std::vector<Waiter>, std::greater<Waiter>>;
+
+  // Task life (scheduler.cc).
+  void submit_one(SessionId s, shoal::v1::Task& task, shoal::v1::Accepted* accepted,
+                  shoal::v1::Rejected** exhausted, Actions& out);
+  void reject(SessionId s, const std::string& id, shoal::v1::ErrorKind kind, std::string message,
+              Actions& out);
+  TaskQueue& queue_for(NameId name);
+  void enqueue(TaskRef ref, bool front);
+  void unqueue(TaskRecord& rec);
+  void finish(TaskRef ref, std::unique_ptr<shoal::v1::TaskResult> result, Actions& out);
+  void fail(TaskRef ref, shoal::v1::ErrorKind kind, std::string message, uint32_t attempts,
+            Actions& out);
+  void deliver(TaskRef ref, Actions& out);
+  void mark_delivered(TaskRecord& rec, TaskRef ref);
+  shoal::v1::TaskState state_of(const TaskRecord& rec) const;
+  void answer_waiters(TaskRef ref, Actions& out);
+
+  // Workers, leases and dispatch (scheduler_workers.cc).
+  void on_hello(const std::string& peer, shoal::v1::WorkerHello& hello, Actions& out);
+  void on_results(WorkerRef w, shoal::v1::ResultBatch& batch, Actions& out);
+  bool accept_result(WorkerRef w, std::unique_ptr<shoal::v1::TaskResult> result, Actions& out);
+  void add_credit(WorkerRef w, uint64_t grant);
+  void remove_worker(WorkerRef w, const std::string& why, Actions& out);
+  void unlease(TaskRecord& rec, TaskRef ref);
+  void lost_attempt(TaskRef ref, const std::string& why,
+                    std::unique_ptr<shoal::v1::TaskResult> reported, Actions& out);
+  void fail_unrunnable(TaskQueue& q, Actions& out);
+  void mark_dirty(TaskQueue& q);
+  void dispatch(Actions& out);
+  void lease(TaskRef ref, WorkerRef w, TaskQueue& q, Actions& out);
+  void send_to(WorkerRef w, Actions& out);
+
+  SchedulerOptions options_;
+  const Clock* clock_;
+  TaskStore* store_;
+  int64_t start_ms_;
+
+  NameTable names_;
+  NameId default_queue_;
+  absl::flat_hash_map<NameId, std::unique_ptr<TaskQueue>> queues_;
+  std::vector<TaskQueue*> dirty_;
+  WorkerRegistry workers_;
+  absl::flat_hash_set<SessionId> sessions_;
+  uint32_t next_seq_ = 1;
+
+  TimerHeap lease_timers_;
+  WaiterHeap waiter_timers_;
+  absl::flat_hash_map<uint64_t, TaskRef> waiter_task_;            // token -> task
+  absl::flat_hash_map<TaskRef, std::vector<uint64_t>> waiters_;  // task -> tokens
+  std::deque<Timer> expiry_;  // delivered results, by expiry (ttl is constant)
+
+  uint64_t submitted_ = 0, completed_ = 0, failed_ = 0, retried_ = 0;
+  uint64_t queued_ = 0, running_ = 0, retained_ = 0, bad_client_messages_ = 0;
+  static constexpr int kRateBuckets = 8;  // completions per second, last seconds
+  mutable int64_t rate_second_[kRateBuckets] = {};
+  mutable uint64_t rate_count_[kRateBuckets] = {};
+  void count_completion();
+};
+
+}  // namespace shoal::broker

@@ -1,0 +1,330 @@
+// Scheduler, worker side: hellos, credits, results, leases, losses, dispatch and time.
+#include <algorithm>
+#include <limits>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "broker/scheduler.h"
+
+namespace shoal::broker {
+
+using shoal::v1::TaskResult;
+using shoal::v1::WorkerMessage;
+
+void Scheduler::worker_message(const std::string& peer, WorkerMessage* msg, Actions& out) {
+  if (msg->body_case() == WorkerMessage::kHello) {
+    on_hello(peer, *msg->mutable_hello(), out);
+    dispatch(out);
+    return;
+  }
+  WorkerRef w = workers_.by_peer(peer);
+  if (w == kNoWorker) {
+    // A worker we do not know (we restarted, or declared it lost): its results still
+    // resolve their tasks if nothing else did; then it must say hello again.
+    if (msg->body_case() == WorkerMessage::kResults) {
+      for (TaskResult& r : *msg->mutable_results()->mutable_results()) {
+        accept_result(kNoWorker, std::make_unique<TaskResult>(std::move(r)), out);
+      }
+    }
+    if (msg->body_case() != WorkerMessage::kBye) {
+      out.add_worker_message(peer)->mutable_reconnect()->set_reason(
+          "unknown worker: send WorkerHello");
+    }
+    dispatch(out);
+    return;
+  }
+  workers_.get(w).last_seen_ms = clock_->now_ms();
+  switch (msg->body_case()) {
+    case WorkerMessage::kCredit:
+      add_credit(w, msg->credit().credit());
+      break;
+    case WorkerMessage::kResults:
+      on_results(w, *msg->mutable_results(), out);
+      break;
+    case WorkerMessage::kBye:
+      remove_worker(w, absl::StrCat("it left (", msg->bye().reason(), ")"), out);
+      break;
+    default:  // heartbeat: liveness only
+      break;
+  }
+  dispatch(out);
+}
+
+void Scheduler::worker_disconnected(const std::string& peer, Actions& out) {
+  WorkerRef w = workers_.by_peer(peer);
+  if (w == kNoWorker) return;
+  remove_worker(w, "its connection closed", out);
+  dispatch(out);
+}
+
+void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello, Actions& out) {
+  if (WorkerRef old = workers_.by_peer(peer); old != kNoWorker) {
+    remove_worker(old, "it said hello again", out);
+  }
+  std::string name = hello.name().empty() ? "worker-" + absl::BytesToHexString(peer) : hello.name();
+  if (WorkerRef old = workers_.by_name(name); old != kNoWorker) {
+    remove_worker(old, "it reconnected", out);
+  }
+  int64_t now = clock_->now_ms();
+  WorkerState st;
+  st.peer = peer;
+  st.name = std::move(name);
+  st.host = std::move(*hello.mutable_host());
+  st.pid = hello.pid();
+  st.slots = hello.slots();
+  st.prefetch = hello.prefetch();
+  st.last_seen_ms = now;
+  st.last_sent_ms = now;
+  if (hello.queues().empty()) st.queues.push_back(default_queue_);
+  for (const std::string& q : hello.queues()) {
+    NameId id = names_.intern(q.empty() ? "default" : q);
+    if (std::find(st.queues.begin(), st.queues.end(), id) == st.queues.end()) st.queues.push_back(id);
+  }
+  for (const std::string& t : hello.tasks()) st.tasks.insert(names_.intern(t));
+  WorkerRef w = workers_.add(std::move(st));
+  WorkerState& ws = workers_.get(w);
+  for (NameId qn : ws.queues) {
+    TaskQueue& q = queue_for(qn);
+    q.workers.push_back(w);
+    for (const auto& lane : q.lanes()) lane->capable_workers += ws.tasks.contains(lane->name);
+  }
+  // Tasks it still runs from before a reconnect: lease them to it again, if queued.
+  for (const std::string& id : hello.running()) {
+    TaskRef ref;
+    if (!store_->find(id, &ref)) continue;
+    TaskRecord& rec = store_->get(ref);
+    if (rec.phase != TaskPhase::kQueued ||
+        std::find(ws.queues.begin(), ws.queues.end(), rec.queue) == ws.queues.end()) {
+      continue;
+    }
+    unqueue(rec);
+    rec.phase = TaskPhase::kRunning;
+    rec.worker = w;
+    ws.leased.insert(ref);
+    ++queue_for(rec.queue).in_flight;
+    ++running_;
+  }
+  shoal::v1::Welcome* welcome = out.add_worker_message(peer)->mutable_welcome();
+  welcome->set_broker_id(options_.broker_id);
+  welcome->set_heartbeat_ms(uint32_t(options_.heartbeat_ms));
+  welcome->set_liveness(uint32_t(options_.liveness));
+  add_credit(w, hello.credit());
+  for (NameId qn : ws.queues) fail_unrunnable(queue_for(qn), out);
+}
+
+void Scheduler::on_results(WorkerRef w, shoal::v1::ResultBatch& batch, Actions& out) {
+  uint64_t freed = 0;
+  for (TaskResult& r : *batch.mutable_results()) {
+    freed += accept_result(w, std::make_unique<TaskResult>(std::move(r)), out);
+  }
+  add_credit(w, freed + batch.credit());
+}
+
+bool Scheduler::accept_result(WorkerRef w, std::unique_ptr<TaskResult> result, Actions& out) {
+  TaskRef ref;
+  if (!store_->find(result->id(), &ref)) return false;  // expired long ago: nobody waits
+  TaskRecord& rec = store_->get(ref);
+  bool from_holder = rec.phase == TaskPhase::kRunning && w != kNoWorker && rec.worker == w;
+  if (rec.phase == TaskPhase::kDone) return false;  // late duplicate: resolved already
+  if (result->has_failure() && result->failure().kind() == shoal::v1::ERROR_KIND_WORKER_LOST) {
+    // The worker's child process died. Only the current holder's report counts.
+    if (!from_holder) return false;
+    std::string why = result->failure().message();
+    lost_attempt(ref, why, std::move(result), out);
+    return true;
+  }
+  if (result->worker().empty() && w != kNoWorker) result->set_worker(workers_.get(w).name);
+  uint32_t runs = rec.attempt + (rec.phase == TaskPhase::kRunning ? 1 : 0);
+  result->set_attempts(std::max<uint32_t>(1, runs));
+  finish(ref, std::move(result), out);
+  return from_holder;
+}
+
+void Scheduler::add_credit(WorkerRef w, uint64_t grant) {
+  // Credits are what the worker granted, but never more than slots x prefetch minus
+  // what it holds: a worker holds at most what it can take.
+  WorkerState& st = workers_.get(w);
+  uint64_t room = st.capacity() > st.leased.size() ? st.capacity() - st.leased.size() : 0;
+  st.credit = uint32_t(std::min<uint64_t>(uint64_t(st.credit) + grant, room));
+  if (st.credit > 0) {
+    for (NameId qn : st.queues) mark_dirty(queue_for(qn));
+  }
+}
+
+void Scheduler::remove_worker(WorkerRef w, const std::string& why, Actions& out) {
+  WorkerState& st = workers_.get(w);
+  std::string reason = absl::StrCat("worker '", st.name, "' lost: ", why);
+  std::vector<TaskRef> leased(st.leased.begin(), st.leased.end());
+  std::sort(leased.begin(), leased.end());
+  for (TaskRef ref : leased) lost_attempt(ref, reason, nullptr, out);
+  std::vector<NameId> queues = st.queues;
+  for (NameId qn : queues) {
+    TaskQueue& q = queue_for(qn);
+    q.workers.erase(std::remove(q.workers.begin(), q.workers.end(), w), q.workers.end());
+    for (const auto& lane : q.lanes()) lane->capable_workers -= st.tasks.contains(lane->name);
+  }
+  workers_.remove(w);
+  for (NameId qn : queues) fail_unrunnable(queue_for(qn), out);
+}
+
+void Scheduler::unlease(TaskRecord& rec, TaskRef ref) {
+  if (rec.worker != kNoWorker) workers_.get(rec.worker).leased.erase(ref);
+  --queue_for(rec.queue).in_flight;
+  --running_;
+  rec.worker = kNoWorker;
+}
+
+void Scheduler::lost_attempt(TaskRef ref, const std::string& why,
+                             std::unique_ptr<TaskResult> reported, Actions& out) {
+  TaskRecord& rec = store_->get(ref);
+  if (rec.phase == TaskPhase::kRunning) unlease(rec, ref);
+  if (rec.attempt < rec.max_retries) {
+    ++rec.attempt;
+    ++retried_;
+    enqueue(ref, /*front=*/true);  // it waited its turn already
+    return;
+  }
+  if (reported == nullptr) {
+    reported = std::make_unique<TaskResult>();
+    reported->mutable_failure()->set_kind(shoal::v1::ERROR_KIND_WORKER_LOST);
+    reported->mutable_failure()->set_message(why);
+  }
+  reported->set_attempts(rec.attempt + 1u);
+  finish(ref, std::move(reported), out);
+}
+
+void Scheduler::fail_unrunnable(TaskQueue& q, Actions& out) {
+  if (q.workers.empty()) return;  // no worker yet: tasks wait for one
+  for (const auto& lane : q.lanes()) {
+    if (lane->capable_workers != 0 || lane->mask == 0) continue;
+    for (TaskRef ref : q.drain(*store_, *lane)) {
+      const TaskRecord& rec = store_->get(ref);
+      fail(ref, shoal::v1::ERROR_KIND_NOT_REGISTERED,
+           absl::StrCat("no worker of queue '", names_.name(q.name()), "' has the task '",
+                        names_.name(lane->name), "' registered"),
+           rec.attempt, out);
+    }
+  }
+}
+
+void Scheduler::mark_dirty(TaskQueue& q) {
+  if (q.dirty) return;
+  q.dirty = true;
+  dirty_.push_back(&q);
+}
+
+void Scheduler::dispatch(Actions& out) {
+  for (TaskQueue* q : dirty_) {
+    q->dirty = false;
+    if (q->depth == 0 || q->workers.empty()) continue;
+    size_t n = q->workers.size();
+    size_t start = q->rr++ % n;
+    for (size_t k = 0; k < n && q->depth > 0; ++k) {
+      WorkerRef w = q->workers[(start + k) % n];
+      WorkerState& st = workers_.get(w);
+      TaskRef ref;
+      while (st.credit > 0 && q->depth > 0 && q->pop_for(*store_, st.tasks, &ref)) {
+        lease(ref, w, *q, out);
+      }
+    }
+  }
+  dirty_.clear();
+}
+
+void Scheduler::lease(TaskRef ref, WorkerRef w, TaskQueue& q, Actions& out) {
+  TaskRecord& rec = store_->get(ref);
+  WorkerState& st = workers_.get(w);
+  int64_t now = clock_->now_ms();
+  rec.phase = TaskPhase::kRunning;
+  rec.worker = w;
+  --q.depth;
+  --queued_;
+  ++q.in_flight;
+  ++running_;
+  st.leased.insert(ref);
+  --st.credit;
+  st.last_sent_ms = now;
+  if (rec.time_limit_ms > 0) {
+    lease_timers_.push({now + int64_t(rec.time_limit_ms) + options_.time_limit_grace_ms, ref,
+                        rec.gen, rec.attempt});
+  }
+  shoal::v1::Task* task = out.batch_for(w, st.peer)->add_tasks();
+  task->set_id(rec.id);
+  task->set_name(names_.name(rec.name));
+  task->set_args(rec.args);
+  task->set_items(rec.items);
+  task->set_queue(names_.name(rec.queue));
+  task->set_priority(rec.priority);
+  task->set_time_limit_ms(rec.time_limit_ms);
+  task->set_max_retries(rec.max_retries);
+  task->set_attempt(rec.attempt);
+}
+
+void Scheduler::tick(Actions& out) {
+  int64_t now = clock_->now_ms();
+  int64_t silence = options_.heartbeat_ms * options_.liveness;
+  for (WorkerRef w : workers_.live()) {
+    WorkerState& st = workers_.get(w);
+    if (now - st.last_seen_ms > silence) {
+      remove_worker(w, absl::StrCat("silent for ", now - st.last_seen_ms, " ms"), out);
+    } else if (now - st.last_sent_ms >= options_.heartbeat_ms) {
+      out.add_worker_message(st.peer)->mutable_heartbeat();  // the gateway stamps the time
+      st.last_sent_ms = now;
+    }
+  }
+  while (!lease_timers_.empty() && lease_timers_.top().deadline <= now) {
+    Timer t = lease_timers_.top();
+    lease_timers_.pop();
+    const TaskRecord& rec = store_->get(t.ref);
+    if (rec.gen != t.gen || rec.phase != TaskPhase::kRunning || rec.attempt != t.attempt) continue;
+    lost_attempt(t.ref,
+                 absl::StrCat("no result ", options_.time_limit_grace_ms,
+                              " ms after its time limit of ", rec.time_limit_ms, " ms"),
+                 nullptr, out);
+  }
+  while (!waiter_timers_.empty() && waiter_timers_.top().deadline <= now) {
+    uint64_t token = waiter_timers_.top().token;
+    waiter_timers_.pop();
+    auto it = waiter_task_.find(token);
+    if (it == waiter_task_.end()) continue;  // answered already
+    TaskRef ref = it->second;
+    waiter_task_.erase(it);
+    auto& tokens = waiters_[ref];
+    tokens.erase(std::remove(tokens.begin(), tokens.end(), token), tokens.end());
+    if (tokens.empty()) waiters_.erase(ref);
+    ResultReply& reply = out.replies.emplace_back();
+    reply.token = token;
+    reply.response.set_state(state_of(store_->get(ref)));
+  }
+  while (!expiry_.empty() && expiry_.front().deadline <= now) {
+    Timer t = expiry_.front();
+    expiry_.pop_front();
+    const TaskRecord& rec = store_->get(t.ref);
+    if (rec.gen != t.gen || rec.phase != TaskPhase::kDone || rec.deadline_ms != t.deadline) continue;
+    store_->erase(t.ref);
+    --retained_;
+  }
+  dispatch(out);
+}
+
+int64_t Scheduler::next_deadline_ms() const {
+  int64_t next = std::numeric_limits<int64_t>::max();
+  int64_t silence = options_.heartbeat_ms * options_.liveness;
+  for (WorkerRef w : workers_.live()) {
+    const WorkerState& st = workers_.get(w);
+    next = std::min({next, st.last_seen_ms + silence + 1, st.last_sent_ms + options_.heartbeat_ms});
+  }
+  if (!lease_timers_.empty()) next = std::min(next, lease_timers_.top().deadline);
+  if (!waiter_timers_.empty()) next = std::min(next, waiter_timers_.top().deadline);
+  if (!expiry_.empty()) next = std::min(next, expiry_.front().deadline);
+  return next;
+}
+
+void Scheduler::shutdown(std::string_view reason, Actions& out) {
+  for (WorkerRef w : workers_.live()) {
+    out.add_worker_message(workers_.get(w).peer)->mutable_shutdown()->set_reason(std::string(reason));
+  }
+}
+
+}  // namespace shoal::broker

@@ -1,0 +1,81 @@
+#include "broker/task_queue.h"
+
+#include <bit>
+
+namespace shoal::broker {
+
+Lane& TaskQueue::lane(NameId task_name) {
+  auto [it, inserted] = by_name_.try_emplace(task_name, nullptr);
+  if (inserted) {
+    lanes_.push_back(std::make_unique<Lane>(task_name));
+    it->second = lanes_.back().get();
+  }
+  return *it->second;
+}
+
+Lane* TaskQueue::find_lane(NameId task_name) {
+  auto it = by_name_.find(task_name);
+  return it == by_name_.end() ? nullptr : it->second;
+}
+
+void TaskQueue::push(Lane& lane, QueueEntry entry, int priority, bool front) {
+  auto& fifo = lane.by_priority[priority];
+  if (front) {
+    fifo.push_front(entry);
+  } else {
+    fifo.push_back(entry);
+  }
+  lane.mask |= uint16_t(1u << priority);
+}
+
+bool TaskQueue::clean_head(const TaskStore& store, Lane& lane, int p) {
+  auto& fifo = lane.by_priority[p];
+  while (!fifo.empty() && !is_live(store, fifo.front())) fifo.pop_front();
+  if (fifo.empty()) {
+    lane.mask &= uint16_t(~(1u << p));
+    return false;
+  }
+  return true;
+}
+
+bool TaskQueue::pop_for(const TaskStore& store, const absl::flat_hash_set<NameId>& can_run,
+                        TaskRef* ref) {
+  Lane* best = nullptr;
+  int best_p = -1;
+  for (auto& lane_ptr : lanes_) {
+    Lane& lane = *lane_ptr;
+    if (lane.mask == 0 || !can_run.contains(lane.name)) continue;
+    // Highest non-empty priority of this lane that is not below the best so far.
+    while (lane.mask != 0) {
+      int p = std::bit_width(unsigned(lane.mask)) - 1;
+      if (p < best_p) break;
+      if (!clean_head(store, lane, p)) continue;
+      if (p > best_p ||
+          lane.by_priority[p].front().seq < best->by_priority[best_p].front().seq) {
+        best = &lane;
+        best_p = p;
+      }
+      break;
+    }
+  }
+  if (best == nullptr) return false;
+  auto& fifo = best->by_priority[best_p];
+  *ref = fifo.front().ref;
+  fifo.pop_front();
+  if (fifo.empty()) best->mask &= uint16_t(~(1u << best_p));
+  return true;
+}
+
+std::vector<TaskRef> TaskQueue::drain(const TaskStore& store, Lane& lane) {
+  std::vector<TaskRef> live;
+  for (int p = kPriorities - 1; p >= 0; --p) {
+    for (QueueEntry e : lane.by_priority[p]) {
+      if (is_live(store, e)) live.push_back(e.ref);
+    }
+    std::deque<QueueEntry>().swap(lane.by_priority[p]);
+  }
+  lane.mask = 0;
+  return live;
+}
+
+}  // namespace shoal::broker

@@ -1,0 +1,79 @@
+#pragma once
+// A named queue: per task name a lane of ten FIFOs (priorities 0-9). Entries are 8
+// bytes; a cancelled or re-leased task leaves a stale entry behind that is skipped
+// lazily (its record's seq no longer matches), so removal is O(1).
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "broker/task_store.h"
+
+namespace shoal::broker {
+
+inline constexpr int kPriorities = 10;
+
+struct QueueEntry {
+  TaskRef ref;
+  uint32_t seq;  // the record's seq when queued
+};
+
+// The queued tasks of one name in one queue.
+struct Lane {
+  explicit Lane(NameId task_name) : name(task_name) {}
+  NameId name;
+  uint32_t capable_workers = 0;  // live workers of the queue that have this name
+  uint16_t mask = 0;             // bit p set: by_priority[p] may hold entries
+  std::array<std::deque<QueueEntry>, kPriorities> by_priority;
+};
+
+// One named queue with its lanes and the workers serving it. Not thread-safe.
+class TaskQueue {
+ public:
+  explicit TaskQueue(NameId name) : name_(name) {}
+  TaskQueue(const TaskQueue&) = delete;
+  TaskQueue& operator=(const TaskQueue&) = delete;
+
+  NameId name() const { return name_; }
+  // The lane for `task_name`, created empty when absent. The reference is stable.
+  Lane& lane(NameId task_name);
+  // The lane for `task_name`, or nullptr.
+  Lane* find_lane(NameId task_name);
+  // All lanes, for scans on worker arrival and departure.
+  const std::vector<std::unique_ptr<Lane>>& lanes() const { return lanes_; }
+
+  // Queues `entry` at the back (or the front, for a retry) of its priority in `lane`.
+  void push(Lane& lane, QueueEntry entry, int priority, bool front);
+  // Removes and returns (in *ref) the next live task a worker able to run `can_run`
+  // should get: highest priority first, FIFO within a priority across lanes. False when
+  // no live task of those names is queued.
+  bool pop_for(const TaskStore& store, const absl::flat_hash_set<NameId>& can_run, TaskRef* ref);
+  // Removes every entry of `lane` and returns the live ones in queue order.
+  std::vector<TaskRef> drain(const TaskStore& store, Lane& lane);
+
+  uint64_t depth = 0;              // live queued tasks (maintained by the scheduler)
+  uint64_t in_flight = 0;          // leased tasks of this queue
+  std::vector<WorkerRef> workers;  // live workers serving it
+  uint32_t rr = 0;                 // round-robin start among workers
+  bool dirty = false;              // in the scheduler's dispatch list
+
+ private:
+  // Drops stale entries at the head of lane's priority p; true if a live one remains.
+  static bool clean_head(const TaskStore& store, Lane& lane, int p);
+
+  NameId name_;
+  std::vector<std::unique_ptr<Lane>> lanes_;
+  absl::flat_hash_map<NameId, Lane*> by_name_;
+};
+
+// True when `entry` still designates a queued task.
+inline bool is_live(const TaskStore& store, QueueEntry entry) {
+  const TaskRecord& rec = store.get(entry.ref);
+  return rec.phase == TaskPhase::kQueued && rec.seq == entry.seq;
+}
+
+}  // namespace shoal::broker

@@ -1,0 +1,108 @@
+#pragma once
+// Task records and the store that owns them. The scheduler keeps only compact indices
+// (queues of TaskRef, leases) and reaches task data through a TaskStore, so another
+// store (e.g. a durable one) can replace the in-memory default.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "shoal/v1/task.pb.h"
+
+namespace shoal::broker {
+
+using TaskRef = uint32_t;    // index of a record in its store
+using NameId = uint32_t;     // an interned queue or task name
+using WorkerRef = uint32_t;  // index of a worker in the scheduler
+using SessionId = uint32_t;  // a client session (0 = none)
+inline constexpr WorkerRef kNoWorker = ~0u;
+
+enum class TaskPhase : uint8_t { kQueued, kRunning, kDone };
+
+// One task as the broker keeps it (~128 bytes plus the id and args when longer than
+// the small-string buffer). Arguments are stored once and dropped when the task ends.
+struct TaskRecord {
+  std::string id;
+  std::string args;                              // MessagePack; cleared when done
+  std::unique_ptr<shoal::v1::TaskResult> result;  // set when done
+  uint64_t time_limit_ms = 0;
+  int64_t deadline_ms = 0;   // done: expiry (INT64_MAX until delivered)
+  uint32_t seq = 0;          // queued: matches its queue entry (stale entries are skipped)
+  uint32_t gen = 0;          // bumped on each reuse of the slot (stale timers are skipped)
+  NameId name = 0;
+  NameId queue = 0;
+  uint32_t items = 0;
+  WorkerRef worker = kNoWorker;  // running: the lease holder
+  SessionId session = 0;         // where the result goes
+  int16_t max_retries = 0;       // resolved (never -1)
+  uint16_t attempt = 0;          // 0 for the first run
+  uint8_t priority = 0;
+  TaskPhase phase = TaskPhase::kQueued;
+};
+
+// Owner of all task records, addressed by TaskRef and found by id. Not thread-safe:
+// the scheduler's thread is its only user. References returned stay valid until the
+// record is erased.
+class TaskStore {
+ public:
+  virtual ~TaskStore() = default;
+  // Creates an empty record for `id` (which must not exist) and returns its ref.
+  virtual TaskRef insert(std::string id) = 0;
+  // The ref of the record with this id, or false.
+  virtual bool find(std::string_view id, TaskRef* ref) const = 0;
+  // The record behind a live ref.
+  virtual TaskRecord& get(TaskRef ref) = 0;
+  virtual const TaskRecord& get(TaskRef ref) const = 0;
+  // Destroys the record; `ref` may be reused by a later insert (with a new gen).
+  virtual void erase(TaskRef ref) = 0;
+  // Number of live records.
+  virtual size_t size() const = 0;
+};
+
+// The default store: records in fixed-size chunks (stable addresses, no growth copies)
+// and an id index of 4-byte refs hashed through the records' ids.
+class InMemoryTaskStore final : public TaskStore {
+ public:
+  InMemoryTaskStore();
+  InMemoryTaskStore(const InMemoryTaskStore&) = delete;
+  InMemoryTaskStore& operator=(const InMemoryTaskStore&) = delete;
+
+  TaskRef insert(std::string id) override;
+  bool find(std::string_view id, TaskRef* ref) const override;
+  TaskRecord& get(TaskRef ref) override { return chunks_[ref >> kChunkBits][ref & kChunkMask]; }
+  const TaskRecord& get(TaskRef ref) const override {
+    return chunks_[ref >> kChunkBits][ref & kChunkMask];
+  }
+  void erase(TaskRef ref) override;
+  size_t size() const override { return index_.size(); }
+
+ private:
+  static constexpr uint32_t kChunkBits = 12;
+  static constexpr uint32_t kChunkMask = (1u << kChunkBits) - 1;
+
+  // Hash and equality of refs by the ids they point at, accepting string_view too.
+  struct IdHash {
+    using is_transparent = void;
+    const InMemoryTaskStore* store;
+    size_t operator()(TaskRef ref) const;
+    size_t operator()(std::string_view id) const;
+  };
+  struct IdEq {
+    using is_transparent = void;
+    const InMemoryTaskStore* store;
+    bool operator()(TaskRef a, TaskRef b) const { return a == b; }
+    bool operator()(TaskRef a, std::string_view b) const { return store->get(a).id == b; }
+    bool operator()(std::string_view a, TaskRef b) const { return a == store->get(b).id; }
+  };
+
+  std::vector<std::unique_ptr<TaskRecord[]>> chunks_;
+  std::vector<TaskRef> free_;
+  TaskRef next_ = 0;
+  absl::flat_hash_set<TaskRef, IdHash, IdEq> index_;
+};
+
+}  // namespace shoal::broker

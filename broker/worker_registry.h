@@ -1,0 +1,57 @@
+#pragma once
+// The workers the scheduler knows, by ref, ZeroMQ routing id and name.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "broker/task_store.h"
+
+namespace shoal::broker {
+
+// One connected worker as the scheduler sees it.
+struct WorkerState {
+  std::string peer;  // ZeroMQ routing id
+  std::string name;
+  std::string host;
+  uint64_t pid = 0;
+  std::vector<NameId> queues;
+  absl::flat_hash_set<NameId> tasks;  // task names it can run
+  uint32_t slots = 0;
+  uint32_t prefetch = 1;
+  uint32_t credit = 0;                 // tasks it may be sent now
+  absl::flat_hash_set<TaskRef> leased;  // tasks it holds
+  int64_t last_seen_ms = 0;            // last frame received
+  int64_t last_sent_ms = 0;            // last frame sent
+  bool live = false;
+
+  // The most tasks it may hold at once: slots x prefetch.
+  uint32_t capacity() const { return slots * (prefetch == 0 ? 1 : prefetch); }
+};
+
+// Registry of live workers; refs of removed workers are reused. Not thread-safe.
+class WorkerRegistry {
+ public:
+  // Registers `state` (peer and name must be free) and returns its ref.
+  WorkerRef add(WorkerState state);
+  // Forgets worker `w`.
+  void remove(WorkerRef w);
+  // The live worker with this routing id / name, or kNoWorker.
+  WorkerRef by_peer(const std::string& peer) const;
+  WorkerRef by_name(const std::string& name) const;
+  WorkerState& get(WorkerRef w) { return workers_[w]; }
+  const WorkerState& get(WorkerRef w) const { return workers_[w]; }
+  // Refs of all live workers (a copy: callers may remove while iterating).
+  std::vector<WorkerRef> live() const;
+  size_t size() const { return by_peer_.size(); }
+
+ private:
+  std::vector<WorkerState> workers_;
+  std::vector<WorkerRef> free_;
+  absl::flat_hash_map<std::string, WorkerRef> by_peer_;
+  absl::flat_hash_map<std::string, WorkerRef> by_name_;
+};
+
+}  // namespace shoal::broker
