@@ -1,8 +1,11 @@
 # The multiprocessing toolbox: Process, Queue, Pipe, locks, Value/Array, SharedMemory, Manager.
 set(SHOAL_MP_SOURCES
+  mp/byte_queue.cc
   mp/condition.cc
+  mp/connection.cc
   mp/futex.cc
   mp/process.cc
+  mp/shared_memory.cc
   mp/shared_region.cc
   mp/sync.cc
 )

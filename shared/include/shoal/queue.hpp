@@ -1,0 +1,167 @@
+#pragma once
+// Queue, JoinableQueue, SimpleQueue (API.md §6): FIFO queues shared by processes.
+//
+//   shoal::Queue<std::string> q;                 // create before forking
+//   shoal::Process p([&] { q.put("hello"); });
+//   p.start();
+//   std::string s = q.get();                     // "hello"
+//
+// Items are encoded with the codec (any Codable T) into a byte ring in an anonymous
+// MAP_SHARED mapping made by the constructor; processes forked afterwards share it.
+// Many producers and many consumers, in any processes; items come out in the order
+// their puts completed. The ring reserves address space only (a few GiB, MAP_NORESERVE):
+// memory is used for the bytes actually queued and given back as consumers move on,
+// so maxsize = 0 means "bounded by memory" (a put blocks only once 4 GiB or half of
+// RAM, whichever is smaller, are queued). One item may take up to a quarter of that.
+//
+// Queues are handles: copies (in this process, or inherited by fork) are the same
+// queue. close() is per process, as in Python: it marks this process's handles closed,
+// after which put() and get() throw std::logic_error; other processes are unaffected.
+// A consumer or producer that dies mid-operation does not wedge the queue (its side
+// lock is taken over as a Lock's is). Every member is thread-safe and process-safe.
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "shoal/codec.hpp"
+#include "shoal/errors.hpp"
+#include "shoal/sync.hpp"
+
+namespace shoal {
+namespace internal {
+
+// The untyped queue of byte strings behind Queue<T>.
+class ByteQueue {
+ public:
+  // Throws shoal::Error if the shared mapping cannot be made.
+  ByteQueue(std::size_t maxsize, bool joinable);
+  ~ByteQueue();
+  ByteQueue(const ByteQueue&) = delete;
+  ByteQueue& operator=(const ByteQueue&) = delete;
+
+  // Appends `item`; false if the queue stayed full until `deadline` (or at once when
+  // !block). Throws shoal::Error for an item larger than the ring can hold.
+  bool put(std::string_view item, bool block, const Deadline& deadline);
+  // Moves the oldest item into `out`; false if none came by `deadline` (or !block).
+  bool get(std::string& out, bool block, const Deadline& deadline);
+  std::size_t qsize() const;
+  std::size_t maxsize() const;
+  bool full() const;
+  void task_done();  // std::logic_error if called more times than items were put
+  void join();       // blocks until every item put has been task_done()'d
+  void close() { closed_ = true; }
+  void check_open(const char* what) const;
+
+ private:
+  struct Header;
+  bool try_put(std::string_view item, uint64_t rec, uint64_t& seen_head);
+  bool try_get(std::string& out, uint64_t& seen_tail);
+  static bool wait_moved(std::atomic<uint64_t>* position, uint64_t seen,
+                         std::atomic<uint32_t>* waiters, const Deadline& deadline);
+  void release_consumed(uint64_t head);
+  std::shared_ptr<SharedRegion> region_;
+  Header* h_;
+  std::byte* ring_;
+  uint64_t mask_;
+  bool closed_ = false;
+};
+
+}  // namespace internal
+
+template <class T>
+class Queue {
+  static_assert(Codable<T>, "shoal::Queue<T>: T must be Codable (see shoal/codec.hpp)");
+
+ public:
+  // maxsize 0: no item limit (bounded by memory); else put() blocks at maxsize items.
+  explicit Queue(std::size_t maxsize = 0) : Queue(maxsize, false) {}
+
+  // Blocks while the queue is full. std::logic_error after close().
+  void put(const T& item) { put_impl(item, true, std::nullopt); }
+  // Blocks at most `timeout`; throws Full if the queue stayed full.
+  template <class Rep, class Period>
+  void put(const T& item, std::chrono::duration<Rep, Period> timeout) {
+    put_impl(item, true, internal::deadline_after(timeout));
+  }
+  // Never blocks; throws Full.
+  void put_nowait(const T& item) { put_impl(item, false, std::nullopt); }
+
+  // Blocks until an item is there and removes it. std::logic_error after close().
+  T get() { return get_impl(true, std::nullopt); }
+  // Blocks at most `timeout`; throws Empty.
+  template <class Rep, class Period>
+  T get(std::chrono::duration<Rep, Period> timeout) {
+    return get_impl(true, internal::deadline_after(timeout));
+  }
+  // Never blocks; throws Empty.
+  T get_nowait() { return get_impl(false, std::nullopt); }
+
+  // Items queued now (a snapshot, as in Python).
+  std::size_t qsize() const { return q_->qsize(); }
+  bool empty() const { return q_->qsize() == 0; }
+  bool full() const { return q_->full(); }
+  // This process will neither put nor get any more (see the file comment).
+  void close() { q_->close(); }
+
+ protected:
+  Queue(std::size_t maxsize, bool joinable)
+      : q_(std::make_shared<internal::ByteQueue>(maxsize, joinable)) {}
+  std::shared_ptr<internal::ByteQueue> q_;
+
+ private:
+  void put_impl(const T& item, bool block, const internal::Deadline& deadline);
+  T get_impl(bool block, const internal::Deadline& deadline);
+};
+
+// A Queue that counts unfinished items: every put() adds one, task_done() removes one,
+// join() waits for zero.
+template <class T>
+class JoinableQueue : public Queue<T> {
+ public:
+  explicit JoinableQueue(std::size_t maxsize = 0) : Queue<T>(maxsize, true) {}
+  // Marks one item as processed. std::logic_error if called more often than put().
+  void task_done() { this->q_->task_done(); }
+  // Blocks until every item put has been marked done.
+  void join() { this->q_->join(); }
+};
+
+// The minimal queue: put, get, empty, close (unbounded).
+template <class T>
+class SimpleQueue {
+ public:
+  SimpleQueue() = default;
+  void put(const T& item) { q_.put(item); }    // never blocks (bounded by memory)
+  T get() { return q_.get(); }                 // blocks until an item is there
+  bool empty() const { return q_.empty(); }
+  void close() { q_.close(); }                 // later put/get: std::logic_error
+
+ private:
+  Queue<T> q_;
+};
+
+// ---- implementation ------------------------------------------------------------------
+
+template <class T>
+void Queue<T>::put_impl(const T& item, bool block, const internal::Deadline& deadline) {
+  q_->check_open("put");
+  thread_local std::string buffer;
+  buffer.clear();
+  encode_to(buffer, item);
+  if (!q_->put(buffer, block, deadline)) throw Full("shoal::Queue::put: the queue is full");
+}
+
+template <class T>
+T Queue<T>::get_impl(bool block, const internal::Deadline& deadline) {
+  q_->check_open("get");
+  thread_local std::string buffer;
+  if (!q_->get(buffer, block, deadline)) throw Empty("shoal::Queue::get: the queue is empty");
+  return decode<T>(buffer);
+}
+
+}  // namespace shoal

@@ -1,0 +1,326 @@
+#include "shoal/sync.hpp"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "shoal/process.hpp"
+#include "shoal/queue.hpp"
+#include "shoal/shared_value.hpp"
+
+namespace shoal {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(LockTest, MutualExclusionAcrossProcesses) {
+  Lock lock;
+  Value<long> counter(0);
+  std::vector<Process> procs;
+  for (int i = 0; i < 4; ++i) {
+    procs.emplace_back([&] {
+      for (int k = 0; k < 20000; ++k) {
+        std::lock_guard guard(lock);
+        counter.value() += 1;
+      }
+    });
+  }
+  for (auto& p : procs) p.start();
+  for (auto& p : procs) p.join();
+  EXPECT_EQ(counter.load(), 80000);
+}
+
+TEST(LockTest, TimedAndTryAcquire) {
+  Lock lock;
+  EXPECT_TRUE(lock.try_acquire());
+  EXPECT_FALSE(lock.try_acquire());
+  EXPECT_FALSE(lock.acquire(10ms));
+  lock.release();
+  EXPECT_TRUE(lock.acquire(10ms));
+  lock.release();
+  EXPECT_THROW(lock.release(), std::logic_error);
+}
+
+TEST(LockTest, AnyProcessMayRelease) {
+  Lock lock;
+  lock.acquire();
+  Process p([&] { lock.release(); });
+  p.start();
+  p.join();
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_TRUE(lock.try_acquire());
+  lock.release();
+}
+
+TEST(LockTest, HolderKilledReleasesForNextWaiter) {
+  Lock lock;
+  Event held;
+  Process holder([&] {
+    lock.acquire();
+    held.set();
+    Event().wait();  // hold forever
+  });
+  holder.start();
+  held.wait();
+  EXPECT_FALSE(lock.try_acquire());
+  holder.kill();  // not reaped yet: a zombie holder counts as dead
+  EXPECT_TRUE(lock.acquire(5s));
+  lock.release();
+  holder.join();
+  EXPECT_EQ(holder.exitcode(), -SIGKILL);
+}
+
+TEST(LockTest, UniqueLockAndScopedLock) {
+  Lock a;
+  Lock b;
+  {
+    std::scoped_lock both(a, b);
+    EXPECT_TRUE(a.locked());
+    EXPECT_TRUE(b.locked());
+  }
+  std::unique_lock u(a, std::try_to_lock);
+  EXPECT_TRUE(u.owns_lock());
+}
+
+TEST(RLockTest, ReentrantAndOwnerOnlyRelease) {
+  RLock r;
+  r.acquire();
+  r.acquire();
+  EXPECT_TRUE(r.try_acquire());
+  r.release();
+  r.release();
+  std::thread other([&] {
+    EXPECT_FALSE(r.try_acquire());
+    EXPECT_THROW(r.release(), std::logic_error);
+  });
+  other.join();
+  r.release();
+  EXPECT_THROW(r.release(), std::logic_error);
+  Process p([&] {
+    if (!r.acquire(1s)) std::exit(3);
+    r.release();
+  });
+  p.start();
+  p.join();
+  EXPECT_EQ(p.exitcode(), 0);
+}
+
+TEST(SemaphoreTest, CountsAcrossProcesses) {
+  Semaphore s(2);
+  EXPECT_EQ(s.get_value(), 2);
+  s.acquire();
+  EXPECT_TRUE(s.try_acquire());
+  EXPECT_FALSE(s.try_acquire());
+  EXPECT_FALSE(s.acquire(10ms));
+  Process p([&] { s.release(); });
+  p.start();
+  EXPECT_TRUE(s.acquire(5s));  // the child's release wakes us
+  p.join();
+  EXPECT_EQ(s.get_value(), 0);
+  s.release();
+  s.release();
+  s.release();
+  EXPECT_EQ(s.get_value(), 3);  // a plain Semaphore is not bounded
+  EXPECT_THROW(Semaphore(-1), std::invalid_argument);
+}
+
+TEST(SemaphoreTest, BoundedRejectsReleaseAboveInitial) {
+  BoundedSemaphore s(1);
+  EXPECT_THROW(s.release(), std::logic_error);
+  s.acquire();
+  s.release();
+  EXPECT_THROW(s.release(), std::logic_error);
+  EXPECT_EQ(s.get_value(), 1);
+}
+
+TEST(EventTest, SetWakesWaitersInOtherProcesses) {
+  Event go;
+  Event done;
+  EXPECT_FALSE(go.is_set());
+  EXPECT_FALSE(go.wait(10ms));
+  Process p([&] {
+    go.wait();
+    done.set();
+  });
+  p.start();
+  go.set();
+  EXPECT_TRUE(done.wait(5s));
+  p.join();
+  go.clear();
+  EXPECT_FALSE(go.is_set());
+}
+
+TEST(ConditionTest, ProducerConsumer) {
+  Condition cond;
+  Value<int> items(0);
+  Process consumer([&] {
+    std::unique_lock guard(cond);
+    for (int taken = 0; taken < 100; ++taken) {
+      cond.wait_for(10s, [&] { return items.value() > 0; });
+      --items.value();
+    }
+  });
+  consumer.start();
+  for (int i = 0; i < 100; ++i) {
+    std::lock_guard guard(cond);
+    ++items.value();
+    cond.notify();
+  }
+  consumer.join();
+  EXPECT_EQ(consumer.exitcode(), 0);
+  EXPECT_EQ(items.load(), 0);
+}
+
+TEST(ConditionTest, NotifyWakesAtMostN) {
+  Lock lock;
+  Condition cond(lock);
+  Value<int> waiting(0);
+  Value<int> woken(0);
+  Event all_waiting;
+  std::vector<Process> procs;
+  for (int i = 0; i < 3; ++i) {
+    procs.emplace_back([&] {
+      std::lock_guard guard(lock);
+      if (++waiting.value() == 3) all_waiting.set();
+      cond.wait();
+      ++woken.value();
+    });
+  }
+  for (auto& p : procs) p.start();
+  ASSERT_TRUE(all_waiting.wait(10s));
+  {
+    std::lock_guard guard(lock);  // every waiter is inside wait() once we hold the lock
+    cond.notify(2);
+  }
+  // Exactly two can finish; wait for them, then check the third is still waiting.
+  int finished = 0;
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (finished < 2 && std::chrono::steady_clock::now() < deadline) {
+    finished = 0;
+    for (auto& p : procs) finished += p.join(5ms) ? 1 : 0;
+  }
+  EXPECT_EQ(finished, 2);
+  EXPECT_EQ(woken.load(), 2);
+  {
+    std::lock_guard guard(lock);
+    cond.notify_all();
+  }
+  for (auto& p : procs) p.join();
+  EXPECT_EQ(woken.load(), 3);
+}
+
+TEST(ConditionTest, TimedWaitAndMisuse) {
+  Condition cond;
+  EXPECT_THROW(cond.wait(1ms), std::logic_error);  // lock not held
+  std::lock_guard guard(cond);
+  EXPECT_FALSE(cond.wait(10ms));
+  EXPECT_FALSE(cond.wait_for(10ms, [] { return false; }));
+  EXPECT_TRUE(cond.wait_for(10ms, [] { return true; }));
+}
+
+TEST(BarrierTest, FiveProcessesThousandRoundsInLockstep) {
+  constexpr int kParties = 5;
+  constexpr int kRounds = 1000;
+  Barrier barrier(kParties);
+  Array<int> indices(kParties * kRounds);
+  Value<long> arrivals(0);
+  Value<int> out_of_step(0);
+  std::vector<Process> procs;
+  for (int i = 0; i < kParties; ++i) {
+    procs.emplace_back([&, i] {
+      for (int round = 0; round < kRounds; ++round) {
+        {
+          std::lock_guard g(arrivals.get_lock());
+          ++arrivals.value();
+        }
+        int index = barrier.wait();
+        indices[static_cast<std::size_t>(round * kParties + i)] = index;
+        // Everyone of this round has arrived, and nobody can arrive for round+2 yet.
+        long seen = std::atomic_ref<long>(arrivals.value()).load();
+        if (seen < (round + 1L) * kParties || seen > (round + 2L) * kParties) {
+          std::atomic_ref<int>(out_of_step.value()).fetch_add(1);
+        }
+      }
+    });
+  }
+  for (auto& p : procs) p.start();
+  for (auto& p : procs) p.join();
+  for (auto& p : procs) EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(out_of_step.load(), 0);
+  for (int round = 0; round < kRounds; ++round) {
+    std::set<int> seen;
+    for (int i = 0; i < kParties; ++i) seen.insert(indices[static_cast<std::size_t>(round * kParties + i)]);
+    ASSERT_EQ(seen, (std::set<int>{0, 1, 2, 3, 4})) << "round " << round;
+  }
+}
+
+TEST(BarrierTest, ActionRunsOncePerRound) {
+  Value<int> actions(0);
+  Barrier barrier(2, [&] { ++actions.value(); });
+  Process p([&] {
+    barrier.wait();
+    barrier.wait();
+  });
+  p.start();
+  barrier.wait();
+  barrier.wait();
+  p.join();
+  EXPECT_EQ(actions.load(), 2);
+  EXPECT_EQ(barrier.parties(), 2);
+}
+
+TEST(BarrierTest, TimeoutBreaksTheBarrier) {
+  Barrier barrier(2);
+  EXPECT_THROW(barrier.wait(20ms), BrokenBarrierError);
+  EXPECT_TRUE(barrier.broken());
+  EXPECT_THROW(barrier.wait(), BrokenBarrierError);
+  barrier.reset();
+  EXPECT_FALSE(barrier.broken());
+  Barrier with_default(2, {}, std::chrono::milliseconds(20));
+  EXPECT_THROW(with_default.wait(), BrokenBarrierError);
+}
+
+TEST(BarrierTest, AbortAndResetWakeWaitersWithBrokenBarrierError) {
+  Barrier barrier(3);
+  Value<int> broken_seen(0);
+  std::vector<Process> procs;
+  for (int i = 0; i < 2; ++i) {
+    procs.emplace_back([&] {
+      try {
+        barrier.wait();
+      } catch (const BrokenBarrierError&) {
+        std::atomic_ref<int>(broken_seen.value()).fetch_add(1);
+      }
+    });
+  }
+  for (auto& p : procs) p.start();
+  while (barrier.n_waiting() < 2) std::this_thread::yield();
+  barrier.abort();
+  for (auto& p : procs) p.join();
+  EXPECT_EQ(broken_seen.load(), 2);
+  EXPECT_THROW(barrier.wait(), BrokenBarrierError);
+
+  barrier.reset();
+  Process waiter([&] {
+    try {
+      barrier.wait();
+    } catch (const BrokenBarrierError&) {
+      std::exit(9);
+    }
+  });
+  waiter.start();
+  while (barrier.n_waiting() < 1) std::this_thread::yield();
+  barrier.reset();
+  waiter.join();
+  EXPECT_EQ(waiter.exitcode(), 9);
+  EXPECT_FALSE(barrier.broken());
+}
+
+}  // namespace
+}  // namespace shoal
