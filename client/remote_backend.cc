@@ -1,0 +1,498 @@
+#include "client/remote_backend.h"
+
+#include <stdexcept>
+
+#include "client/remote_channel.h"
+#include "client/remote_status.h"
+#include "client/remote_wire.h"
+#include "shoal/errors.hpp"
+
+namespace shoal::internal {
+namespace {
+
+constexpr int kMaxWatchIds = 65536;
+constexpr std::size_t kMaxRemoteCancels = 10000;  // terminate(): best effort beyond this
+
+}  // namespace
+
+std::shared_ptr<Backend> make_remote_backend(const std::string& address,
+                                             const ConnectOptions& options) {
+  return RemoteBackend::connect(address, options, RemoteBackend::Limits{});
+}
+
+RemoteBackend::RemoteBackend(std::string address, ConnectOptions options, Limits limits)
+    : address_(std::move(address)), options_(std::move(options)), limits_(limits) {
+  channel_ = make_channel(address_, options_);
+  stub_ = v1::TaskService::NewStub(channel_);
+}
+
+std::shared_ptr<RemoteBackend> RemoteBackend::connect(const std::string& address,
+                                                      const ConnectOptions& options,
+                                                      Limits limits) {
+  std::shared_ptr<RemoteBackend> backend(new RemoteBackend(address, options, limits));
+  auto start = Clock::now();
+  absl::Status status = wait_connected(*backend->channel_, address, options.connect_timeout);
+  if (!status.ok()) throw_status(status);
+  // One unary call checks the credentials and the service before the session opens.
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      options.connect_timeout - (Clock::now() - start));
+  auto context = make_context(options, std::max(left, std::chrono::milliseconds(100)));
+  v1::Stats stats;
+  status = from_grpc(backend->stub_->GetStats(context.get(), v1::StatsRequest(), &stats),
+                     "broker at " + address);
+  if (!status.ok()) throw_status(status);
+  {
+    absl::MutexLock lock(&backend->mu_);
+    backend->open_session();
+  }
+  backend->supervisor_ = std::thread([b = backend.get()] { b->supervise(); });
+  return backend;
+}
+
+RemoteBackend::~RemoteBackend() {
+  std::vector<Delivery> out;
+  {
+    absl::MutexLock lock(&mu_);
+    fail_all({ErrorKind::kCancelled, "", "the pool was destroyed before the task ended", ""},
+             out);
+  }
+  deliver(out);
+  stop_sessions();
+}
+
+void RemoteBackend::submit(std::vector<Submission>& batch) {
+  std::vector<Entry> entries;
+  entries.reserve(batch.size());
+  std::size_t bytes = 0;
+  for (Submission& s : batch) {
+    Entry e;
+    e.task.set_id(task_id_string(s.seq));
+    e.task.set_name(std::move(s.name));
+    e.task.set_args(wire_args(s.args, s.items));
+    e.task.set_items(static_cast<std::uint32_t>(s.items));
+    e.task.set_queue(s.options.queue.empty() ? options_.queue : s.options.queue);
+    e.task.set_priority(static_cast<std::uint32_t>(s.options.priority));
+    e.task.set_time_limit_ms(static_cast<std::uint64_t>(s.options.time_limit.count()));
+    e.task.set_max_retries(s.options.max_retries);
+    e.sink = std::move(s.sink);
+    e.index = s.index;
+    bytes += e.task.args().size();
+    entries.push_back(std::move(e));
+  }
+  batch.clear();
+  {
+    absl::MutexLock lock(&mu_);
+    auto room = [this] {
+      mu_.AssertHeld();
+      return closed_ || terminated_ ||
+             (unaccepted_ < limits_.max_unaccepted &&
+              unaccepted_bytes_ < limits_.max_unaccepted_bytes);
+    };
+    if (!room()) mu_.Await(absl::Condition(&room));
+    if (closed_ || terminated_) throw PoolClosedError("the pool is closed");
+    for (Entry& e : entries) {
+      std::string id = e.task.id();
+      pending_.push_back(id);
+      ++unaccepted_;
+      unaccepted_bytes_ += e.task.args().size();
+      outstanding_.insert_or_assign(std::move(id), std::move(e));
+    }
+  }
+  pump();
+}
+
+void RemoteBackend::pump() {
+  v1::ClientMessage message;
+  RemoteSession* session = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    if (writing_ || session_ == nullptr || !build_message(message)) return;
+    writing_ = true;
+    session = session_;
+  }
+  if (session->write(std::move(message))) return;
+  // The stream is closing: what was taken stays kSent and is watched after reconnecting.
+  absl::MutexLock lock(&mu_);
+  if (session_ == session) writing_ = false;
+}
+
+bool RemoteBackend::build_message(v1::ClientMessage& message) {
+  if (!watch_.empty()) {
+    auto* watch = message.mutable_watch();
+    while (!watch_.empty() && watch->ids_size() < kMaxWatchIds) {
+      watch->add_ids(std::move(watch_.front()));
+      watch_.pop_front();
+    }
+    return true;
+  }
+  auto* submit = message.mutable_submit();
+  std::size_t bytes = 0;
+  while (!pending_.empty() && static_cast<std::size_t>(submit->tasks_size()) <
+                                  limits_.max_batch_tasks) {
+    auto it = outstanding_.find(pending_.front());
+    if (it == outstanding_.end() || it->second.state != State::kPending) {
+      pending_.pop_front();  // cancelled, or already resolved
+      continue;
+    }
+    std::size_t size = it->second.task.args().size() + 64;
+    if (submit->tasks_size() > 0 && bytes + size > limits_.max_batch_bytes) break;
+    *submit->add_tasks() = it->second.task;
+    it->second.state = State::kSent;
+    bytes += size;
+    pending_.pop_front();
+  }
+  return submit->tasks_size() > 0;
+}
+
+void RemoteBackend::set_state(Entry& entry, State state) {
+  // Every state but kAccepted counts against the unaccepted window.
+  bool was = entry.state != State::kAccepted;
+  bool now = state != State::kAccepted;
+  if (was && !now) {
+    --unaccepted_;
+    unaccepted_bytes_ -= entry.task.args().size();
+  } else if (!was && now) {
+    ++unaccepted_;
+    unaccepted_bytes_ += entry.task.args().size();
+  }
+  entry.state = state;
+}
+
+void RemoteBackend::drop(const std::string& id, const ErrorInfo& error,
+                         std::vector<Delivery>& out) {
+  auto it = outstanding_.find(id);
+  if (it == outstanding_.end()) return;
+  set_state(it->second, State::kAccepted);
+  Delivery d;
+  d.sink = std::move(it->second.sink);
+  d.index = it->second.index;
+  d.error = error;
+  d.failed = true;
+  out.push_back(std::move(d));
+  outstanding_.erase(it);
+}
+
+void RemoteBackend::fail_all(const ErrorInfo& error, std::vector<Delivery>& out) {
+  for (auto& [id, e] : outstanding_) {
+    Delivery d;
+    d.sink = std::move(e.sink);
+    d.index = e.index;
+    d.error = error;
+    d.failed = true;
+    out.push_back(std::move(d));
+  }
+  outstanding_.clear();
+  pending_.clear();
+  watch_.clear();
+  backoff_.clear();
+  unaccepted_ = 0;
+  unaccepted_bytes_ = 0;
+}
+
+void RemoteBackend::deliver(std::vector<Delivery>& deliveries) {
+  for (Delivery& d : deliveries) {
+    if (d.failed) {
+      d.sink->fail(d.index, d.error);
+    } else if (d.result.has_failure()) {
+      d.sink->fail(d.index, to_error_info(d.result.failure()));
+    } else if (d.result.items_size() == 0) {
+      d.sink->fail(d.index, {ErrorKind::kSerialization, "shoal::SerializationError",
+                             "the broker sent a result without items", ""});
+    } else {
+      d.sink->complete(d.index, items_to_reply(d.result));
+    }
+  }
+  deliveries.clear();
+}
+
+void RemoteBackend::on_message(RemoteSession*, v1::ServerMessage& message) {
+  std::vector<Delivery> out;
+  bool resubmit = false;
+  {
+    absl::MutexLock lock(&mu_);
+    switch (message.body_case()) {
+      case v1::ServerMessage::kAccepted:
+        for (const auto& id : message.accepted().ids()) {
+          auto it = outstanding_.find(id);
+          if (it != outstanding_.end()) set_state(it->second, State::kAccepted);
+        }
+        backoff_delay_ = std::chrono::milliseconds(0);
+        break;
+      case v1::ServerMessage::kRejected: {
+        const auto& rejected = message.rejected();
+        if (rejected.error().kind() == v1::ERROR_KIND_RESOURCE_EXHAUSTED) {
+          // Backpressure: resend after a growing delay; nothing is dropped.
+          backoff_delay_ = std::clamp(backoff_delay_ * 2, std::chrono::milliseconds(1),
+                                      std::chrono::milliseconds(200));
+          backoff_until_ = Clock::now() + backoff_delay_;
+          for (const auto& id : rejected.ids()) {
+            auto it = outstanding_.find(id);
+            if (it == outstanding_.end() || it->second.state == State::kAccepted) continue;
+            set_state(it->second, State::kBackoff);
+            backoff_.push_back(id);
+          }
+        } else {
+          ErrorInfo error = to_error_info(rejected.error());
+          for (const auto& id : rejected.ids()) drop(id, error, out);
+        }
+        break;
+      }
+      case v1::ServerMessage::kResults:
+        for (auto& result : *message.mutable_results()->mutable_results()) {
+          auto it = outstanding_.find(result.id());
+          if (it == outstanding_.end()) continue;  // a duplicate, or cancelled here
+          set_state(it->second, State::kAccepted);
+          Delivery d;
+          d.sink = std::move(it->second.sink);
+          d.index = it->second.index;
+          d.result = std::move(result);
+          out.push_back(std::move(d));
+          outstanding_.erase(it);
+        }
+        break;
+      case v1::ServerMessage::kUnknown:
+        // Lost with a restarted broker: submit again (ids make this idempotent).
+        for (const auto& id : message.unknown().ids()) {
+          auto it = outstanding_.find(id);
+          if (it == outstanding_.end() || it->second.state == State::kPending) continue;
+          if (it->second.state == State::kBackoff) continue;
+          set_state(it->second, State::kPending);
+          pending_.push_back(id);
+          resubmit = true;
+        }
+        break;
+      case v1::ServerMessage::BODY_NOT_SET:
+        break;
+    }
+  }
+  deliver(out);
+  if (resubmit) pump();
+}
+
+void RemoteBackend::on_write_done(RemoteSession* session, bool ok) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (session != session_) return;
+    writing_ = false;
+  }
+  if (ok) pump();
+}
+
+void RemoteBackend::on_done(RemoteSession* session, const grpc::Status&) {
+  absl::MutexLock lock(&mu_);
+  if (session_ == session) {
+    session_ = nullptr;
+    writing_ = false;
+    disconnected_since_ = Clock::now();
+  }
+  finished_.push_back(session);
+}
+
+void RemoteBackend::open_session() {
+  auto session = std::make_unique<RemoteSession>(
+      stub_.get(), make_context(options_, std::chrono::milliseconds(0)),
+      static_cast<SessionListener*>(this));
+  session_ = session.get();
+  writing_ = false;
+  sessions_.push_back(std::move(session));
+  // Whatever an earlier session sent may be unknown to this broker: ask about it.
+  for (auto& [id, e] : outstanding_) {
+    if (e.state == State::kSent || e.state == State::kAccepted) watch_.push_back(id);
+  }
+}
+
+void RemoteBackend::supervise() {
+  absl::MutexLock lock(&mu_);
+  auto due = [this] {
+    mu_.AssertHeld();
+    return stopping_ || !finished_.empty() || session_ == nullptr ||
+           (!backoff_.empty() && Clock::now() >= backoff_until_);
+  };
+  for (;;) {
+    absl::Duration wait = absl::Seconds(1);
+    if (!backoff_.empty()) {
+      wait = std::max(absl::ZeroDuration(), absl::FromChrono(backoff_until_ - Clock::now()));
+    }
+    mu_.AwaitWithTimeout(absl::Condition(&due), wait);
+    std::vector<std::unique_ptr<RemoteSession>> dead;
+    for (RemoteSession* s : finished_) {
+      for (auto& owned : sessions_) {
+        if (owned.get() == s) dead.push_back(std::move(owned));
+      }
+    }
+    std::erase(sessions_, nullptr);
+    finished_.clear();
+    if (stopping_) return;
+    bool kick = false;
+    if (!backoff_.empty() && Clock::now() >= backoff_until_) {
+      for (const auto& id : backoff_) {
+        auto it = outstanding_.find(id);
+        if (it == outstanding_.end() || it->second.state != State::kBackoff) continue;
+        set_state(it->second, State::kPending);
+        pending_.push_back(id);
+      }
+      backoff_.clear();
+      kick = true;
+    }
+    std::vector<Delivery> out;
+    if (session_ == nullptr && !(closed_ && outstanding_.empty())) {
+      mu_.Unlock();
+      bool up = channel_->WaitForConnected(std::chrono::system_clock::now() +
+                                           std::chrono::milliseconds(200));
+      mu_.Lock();
+      if (stopping_) return;
+      if (up && session_ == nullptr) {
+        open_session();
+        kick = true;
+      } else if (!up && Clock::now() - disconnected_since_ > limits_.reconnect_window) {
+        fail_all({ErrorKind::kConnection, "", "lost the broker at " + address_ +
+                                                   " and could not reconnect", ""},
+                 out);
+      }
+    }
+    if (kick || !out.empty()) {
+      mu_.Unlock();
+      deliver(out);
+      pump();
+      mu_.Lock();
+    }
+  }
+}
+
+void RemoteBackend::stop_sessions() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    session_ = nullptr;
+  }
+  if (supervisor_.joinable()) supervisor_.join();
+  // Only this thread deletes sessions now.
+  std::vector<RemoteSession*> live;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& s : sessions_) {
+      if (std::find(finished_.begin(), finished_.end(), s.get()) == finished_.end()) {
+        live.push_back(s.get());
+      }
+    }
+  }
+  for (RemoteSession* s : live) s->cancel();
+  absl::MutexLock lock(&mu_);
+  auto all_done = [this] {
+    mu_.AssertHeld();
+    return finished_.size() >= sessions_.size();
+  };
+  mu_.Await(absl::Condition(&all_done));
+  sessions_.clear();
+  finished_.clear();
+}
+
+void RemoteBackend::close() {
+  absl::MutexLock lock(&mu_);
+  closed_ = true;
+}
+
+void RemoteBackend::join() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!closed_ && !terminated_) {
+      throw std::logic_error("shoal::Pool::join() needs close() or terminate() first");
+    }
+    auto drained = [this] {
+      mu_.AssertHeld();
+      return outstanding_.empty();
+    };
+    mu_.Await(absl::Condition(&drained));
+  }
+  stop_sessions();
+}
+
+void RemoteBackend::terminate() {
+  std::vector<Delivery> out;
+  auto cancels = std::make_shared<std::vector<std::string>>();
+  {
+    absl::MutexLock lock(&mu_);
+    if (terminated_) return;
+    terminated_ = closed_ = true;
+    for (auto& [id, e] : outstanding_) {
+      if (e.state == State::kSent || e.state == State::kAccepted) {
+        if (cancels->size() < kMaxRemoteCancels) cancels->push_back(id);
+      }
+    }
+    fail_all({ErrorKind::kCancelled, "", "the pool was terminated", ""}, out);
+  }
+  deliver(out);
+  // Best effort: queued tasks at the broker should not run for nobody.
+  struct Call {
+    std::unique_ptr<grpc::ClientContext> context;
+    v1::CancelRequest request;
+    v1::CancelResponse response;
+  };
+  auto left = std::make_shared<absl::Mutex>();
+  auto pending = std::make_shared<std::size_t>(cancels->size());
+  std::vector<std::shared_ptr<Call>> calls;
+  for (const auto& id : *cancels) {
+    auto call = std::make_shared<Call>();
+    call->context = make_context(options_, std::chrono::milliseconds(2000));
+    call->request.set_id(id);
+    stub_->async()->Cancel(call->context.get(), &call->request, &call->response,
+                           [call, left, pending](grpc::Status) {
+                             absl::MutexLock lock(left.get());
+                             --*pending;
+                           });
+  }
+  absl::MutexLock lock(left.get());
+  left->AwaitWithTimeout(absl::Condition(
+                             +[](std::size_t* n) { return *n == 0; }, pending.get()),
+                         absl::Seconds(3));
+}
+
+bool RemoteBackend::cancel(std::uint64_t seq) {
+  std::string id = task_id_string(seq);
+  const ErrorInfo cancelled{ErrorKind::kCancelled, "", "the task was cancelled", ""};
+  std::vector<Delivery> out;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = outstanding_.find(id);
+    if (it == outstanding_.end() || terminated_) return false;
+    if (it->second.state == State::kPending || it->second.state == State::kBackoff) {
+      drop(id, cancelled, out);  // never left this process
+    }
+  }
+  if (!out.empty()) {
+    deliver(out);
+    return true;
+  }
+  auto context = make_context(options_, options_.connect_timeout);
+  v1::CancelRequest request;
+  request.set_id(id);
+  v1::CancelResponse response;
+  if (!stub_->Cancel(context.get(), request, &response).ok() || !response.cancelled()) {
+    return false;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    drop(id, cancelled, out);  // unless its CANCELLED result already arrived
+  }
+  deliver(out);
+  return true;
+}
+
+int RemoteBackend::processes() const {
+  auto context = make_context(
+      options_, std::min(options_.connect_timeout, std::chrono::milliseconds(2000)));
+  v1::ListWorkersResponse response;
+  if (stub_->ListWorkers(context.get(), v1::ListWorkersRequest(), &response).ok()) {
+    int slots = 0;
+    for (const auto& w : response.workers()) slots += static_cast<int>(w.slots());
+    last_processes_ = slots;
+  }
+  return last_processes_;
+}
+
+std::size_t RemoteBackend::outstanding() const {
+  absl::MutexLock lock(&mu_);
+  return outstanding_.size();
+}
+
+}  // namespace shoal::internal

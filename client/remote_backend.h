@@ -1,0 +1,123 @@
+#pragma once
+// The remote backend behind Pool::connect: tasks go to a broker over one gRPC Session
+// stream, results come back on it.
+//
+// Every submission is kept (its wire Task included) until its result arrives, so that
+// after a broker restart the backend can re-open the session, Watch its outstanding
+// ids and resubmit the ones the broker reports Unknown. Submitters only enqueue; the
+// writer sends what accumulated while the previous write was in flight as one batch.
+// A supervisor thread reconnects and re-sends tasks the broker rejected as full
+// (RESOURCE_EXHAUSTED) after a backoff; submit() blocks while too much is unaccepted.
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "client/remote_session.h"
+#include "shoal/internal/backend.h"
+
+namespace shoal::internal {
+
+class RemoteBackend final : public Backend, private SessionListener {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // Tunables (tests shrink them).
+  struct Limits {
+    std::size_t max_unaccepted = 65536;               // tasks sent but not yet accepted
+    std::size_t max_unaccepted_bytes = 256u << 20;    // their argument bytes
+    std::size_t max_batch_bytes = 4u << 20;           // one SubmitBatch (one task may exceed)
+    std::size_t max_batch_tasks = 16384;
+    std::chrono::milliseconds reconnect_window{30000};  // then outstanding fail: ConnectionError
+  };
+
+  // Connects to `address`; throws ConnectionError when nothing answers within
+  // options.connect_timeout, or when the broker refuses the credentials.
+  static std::shared_ptr<RemoteBackend> connect(const std::string& address,
+                                                const ConnectOptions& options, Limits limits);
+  // Stops the session and the supervisor; unfinished submissions fail with kCancelled.
+  ~RemoteBackend() override;
+
+  bool local() const override { return false; }
+  void submit(std::vector<Submission>& batch) override;
+  void close() override;
+  void terminate() override;
+  void join() override;
+  int processes() const override;
+  bool cancel(std::uint64_t seq) override;
+
+  // Submissions whose results have not arrived. Thread-safe.
+  std::size_t outstanding() const;
+
+ private:
+  enum class State { kPending, kSent, kAccepted, kBackoff };
+  struct Entry {
+    v1::Task task;
+    std::shared_ptr<Sink> sink;
+    std::size_t index = 0;
+    State state = State::kPending;
+  };
+  // A sink call to make once mu_ is released.
+  struct Delivery {
+    std::shared_ptr<Sink> sink;
+    std::size_t index = 0;
+    v1::TaskResult result;
+    ErrorInfo error;
+    bool failed = false;
+  };
+
+  RemoteBackend(std::string address, ConnectOptions options, Limits limits);
+
+  void on_message(RemoteSession* session, v1::ServerMessage& message) override;
+  void on_write_done(RemoteSession* session, bool ok) override;
+  void on_done(RemoteSession* session, const grpc::Status& status) override;
+
+  void supervise();
+  // Sends the next batch if nothing is being written. Call without mu_.
+  void pump();
+  bool build_message(v1::ClientMessage& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void open_session() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes `id` (if outstanding) and queues its failure into `out`.
+  void drop(const std::string& id, const ErrorInfo& error, std::vector<Delivery>& out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void fail_all(const ErrorInfo& error, std::vector<Delivery>& out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void set_state(Entry& entry, State state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static void deliver(std::vector<Delivery>& deliveries);
+  void stop_sessions();
+
+  const std::string address_;
+  const ConnectOptions options_;
+  const Limits limits_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::TaskService::Stub> stub_;
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Entry> outstanding_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> pending_ ABSL_GUARDED_BY(mu_);  // ids to submit, in order
+  std::deque<std::string> watch_ ABSL_GUARDED_BY(mu_);    // ids to Watch after a reconnect
+  std::vector<std::string> backoff_ ABSL_GUARDED_BY(mu_); // rejected as full: resend later
+  Clock::time_point backoff_until_ ABSL_GUARDED_BY(mu_);
+  std::chrono::milliseconds backoff_delay_ ABSL_GUARDED_BY(mu_){0};
+  std::size_t unaccepted_ ABSL_GUARDED_BY(mu_) = 0;
+  std::size_t unaccepted_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  RemoteSession* session_ ABSL_GUARDED_BY(mu_) = nullptr;  // the live one, if any
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;              // a write of session_ in flight
+  std::vector<std::unique_ptr<RemoteSession>> sessions_ ABSL_GUARDED_BY(mu_);
+  std::vector<RemoteSession*> finished_ ABSL_GUARDED_BY(mu_);  // on_done seen: deletable
+  Clock::time_point disconnected_since_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool terminated_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;  // supervisor exits, no new sessions
+  mutable std::atomic<int> last_processes_{0};
+  std::thread supervisor_;
+};
+
+}  // namespace shoal::internal

@@ -1,0 +1,51 @@
+#include "client/remote_channel.h"
+
+#include <climits>
+
+namespace shoal::internal {
+
+std::shared_ptr<grpc::Channel> make_channel(const std::string& address,
+                                            const ConnectOptions& options) {
+  grpc::ChannelArguments args;
+  // Results of big chunks exceed gRPC's 4 MiB default; the broker bounds them.
+  args.SetMaxReceiveMessageSize(INT_MAX);
+  args.SetMaxSendMessageSize(INT_MAX);
+  // After a broker restart, reconnect within ~a second, not gRPC's default minutes.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+  // Each Pool gets its own connection (and so its own ordering and flow control).
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  std::shared_ptr<grpc::ChannelCredentials> creds;
+  if (options.tls) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = options.root_certs_pem;
+    creds = grpc::SslCredentials(ssl);
+  } else {
+    creds = grpc::InsecureChannelCredentials();
+  }
+  return grpc::CreateCustomChannel(address, creds, args);
+}
+
+std::unique_ptr<grpc::ClientContext> make_context(const ConnectOptions& options,
+                                                  std::chrono::milliseconds timeout) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  if (!options.auth_token.empty()) {
+    context->AddMetadata("authorization", "Bearer " + options.auth_token);
+  }
+  if (timeout.count() > 0) context->set_deadline(std::chrono::system_clock::now() + timeout);
+  return context;
+}
+
+absl::Status wait_connected(grpc::Channel& channel, const std::string& address,
+                            std::chrono::milliseconds timeout) {
+  if (channel.WaitForConnected(std::chrono::system_clock::now() + timeout)) {
+    return absl::OkStatus();
+  }
+  return absl::UnavailableError("could not reach the broker at " + address + " within " +
+                                std::to_string(timeout.count()) + " ms");
+}
+
+}  // namespace shoal::internal

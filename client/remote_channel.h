@@ -1,0 +1,30 @@
+#pragma once
+// How the remote backend and the `shoal` CLI reach a broker: the channel (plain or
+// TLS, reconnecting quickly after a broker restart) and per-call contexts (auth).
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/status.h"
+#include "shoal/options.hpp"
+
+namespace shoal::internal {
+
+// A channel to `address` ("HOST:PORT"). No I/O happens until the first call.
+std::shared_ptr<grpc::Channel> make_channel(const std::string& address,
+                                            const ConnectOptions& options);
+
+// A context carrying "authorization: Bearer <token>" when options.auth_token is set,
+// and a deadline `timeout` from now unless it is zero.
+std::unique_ptr<grpc::ClientContext> make_context(const ConnectOptions& options,
+                                                  std::chrono::milliseconds timeout);
+
+// Waits up to `timeout` for the channel to connect; kUnavailable naming `address` if
+// it does not.
+absl::Status wait_connected(grpc::Channel& channel, const std::string& address,
+                            std::chrono::milliseconds timeout);
+
+}  // namespace shoal::internal

@@ -1,0 +1,198 @@
+#include "client/remote_wire.h"
+
+#include <cstring>
+
+#include "shoal/codec.hpp"
+#include "shoal/internal/reply.h"
+
+namespace shoal::internal {
+namespace {
+
+// Big-endian unsigned integer of `n` bytes at `p`.
+std::uint64_t read_be(const char* p, int n) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+// The size of a value's header and payload, and how many nested values follow it.
+struct Head {
+  std::size_t header = 1;     // bytes of the header (type byte included)
+  std::uint64_t payload = 0;  // bytes after the header (str/bin/ext/number)
+  std::uint64_t children = 0; // nested values (array elements, map keys and values)
+};
+
+// Decodes the header at in[offset]; false when the type byte is invalid or cut off.
+bool read_head(std::string_view in, std::size_t offset, Head& h) {
+  auto b = static_cast<unsigned char>(in[offset]);
+  auto need = [&](std::size_t n) { return in.size() - offset >= n; };
+  auto sized = [&](int len_bytes, std::uint64_t extra) {
+    if (!need(1 + len_bytes)) return false;
+    h.header = 1 + len_bytes;
+    h.payload = read_be(in.data() + offset + 1, len_bytes) + extra;
+    return true;
+  };
+  auto counted = [&](int len_bytes, std::uint64_t per) {
+    if (!need(1 + len_bytes)) return false;
+    h.header = 1 + len_bytes;
+    h.children = read_be(in.data() + offset + 1, len_bytes) * per;
+    return true;
+  };
+  if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) return true;
+  if ((b & 0xf0) == 0x80) return h.children = 2ull * (b & 0x0f), true;
+  if ((b & 0xf0) == 0x90) return h.children = b & 0x0f, true;
+  if ((b & 0xe0) == 0xa0) return h.payload = b & 0x1f, true;
+  switch (b) {
+    case 0xc4: case 0xd9: return sized(1, 0);
+    case 0xc5: case 0xda: return sized(2, 0);
+    case 0xc6: case 0xdb: return sized(4, 0);
+    case 0xc7: return sized(1, 1);  // ext: length, then a type byte
+    case 0xc8: return sized(2, 1);
+    case 0xc9: return sized(4, 1);
+    case 0xca: case 0xce: case 0xd2: return h.payload = 4, true;
+    case 0xcb: case 0xcf: case 0xd3: return h.payload = 8, true;
+    case 0xcc: case 0xd0: return h.payload = 1, true;
+    case 0xcd: case 0xd1: return h.payload = 2, true;
+    case 0xd4: return h.payload = 2, true;   // fixext 1 (+ type byte)
+    case 0xd5: return h.payload = 3, true;
+    case 0xd6: return h.payload = 5, true;
+    case 0xd7: return h.payload = 9, true;
+    case 0xd8: return h.payload = 17, true;
+    case 0xdc: return counted(2, 1);
+    case 0xdd: return counted(4, 1);
+    case 0xde: return counted(2, 2);
+    case 0xdf: return counted(4, 2);
+    default: return false;  // 0xc1 is never used
+  }
+}
+
+}  // namespace
+
+bool msgpack_skip(std::string_view in, std::size_t& offset) {
+  std::uint64_t remaining = 1;
+  while (remaining > 0) {
+    if (offset >= in.size()) return false;
+    Head h;
+    if (!read_head(in, offset, h)) return false;
+    std::uint64_t left = in.size() - offset;
+    if (h.header > left || h.payload > left - h.header) return false;
+    offset += h.header + h.payload;
+    // Every element needs at least one byte: reject counts the input cannot hold.
+    if (h.children > in.size() - offset) return false;
+    remaining = remaining - 1 + h.children;
+  }
+  return true;
+}
+
+bool msgpack_read_array_header(std::string_view in, std::size_t& offset, std::uint32_t& count) {
+  if (offset >= in.size()) return false;
+  auto b = static_cast<unsigned char>(in[offset]);
+  if (b != 0xdc && b != 0xdd && (b & 0xf0) != 0x90) return false;
+  Head h;
+  if (!read_head(in, offset, h)) return false;
+  count = static_cast<std::uint32_t>(h.children);
+  offset += h.header;
+  return true;
+}
+
+void msgpack_append_array_header(std::string& out, std::uint32_t count) {
+  if (count < 16) {
+    out.push_back(static_cast<char>(0x90 | count));
+  } else if (count <= 0xffff) {
+    out.push_back(static_cast<char>(0xdc));
+    out.push_back(static_cast<char>(count >> 8));
+    out.push_back(static_cast<char>(count));
+  } else {
+    out.push_back(static_cast<char>(0xdd));
+    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(count >> shift));
+  }
+}
+
+std::string wire_args(std::string_view args, std::size_t items) {
+  if (items <= 1) return std::string(args);
+  std::string out;
+  out.reserve(args.size() + 5);
+  msgpack_append_array_header(out, static_cast<std::uint32_t>(items));
+  out.append(args);
+  return out;
+}
+
+absl::StatusOr<std::string_view> invoke_args(const v1::Task& task) {
+  std::string_view args = task.args();
+  std::size_t offset = 0;
+  if (task.items() <= 1) return args;
+  std::uint32_t count = 0;
+  if (!msgpack_read_array_header(args, offset, count)) {
+    return absl::InvalidArgumentError("chunk arguments are not a MessagePack array");
+  }
+  if (count != task.items()) {
+    return absl::InvalidArgumentError("chunk of " + std::to_string(task.items()) +
+                                      " items carries " + std::to_string(count) +
+                                      " argument arrays");
+  }
+  return args.substr(offset);
+}
+
+ErrorInfo to_error_info(const v1::TaskError& error) {
+  ErrorInfo info;
+  int kind = error.kind();
+  info.kind = kind >= 0 && kind <= static_cast<int>(ErrorKind::kOther)
+                  ? static_cast<ErrorKind>(kind)
+                  : ErrorKind::kOther;
+  info.type_name = error.type_name();
+  info.message = error.message();
+  info.where = error.where();
+  if (info.message.empty()) info.message = v1::ErrorKind_Name(error.kind());
+  return info;
+}
+
+void to_task_error(const ErrorInfo& info, v1::TaskError* out) {
+  out->set_kind(static_cast<v1::ErrorKind>(info.kind));
+  out->set_type_name(info.type_name);
+  out->set_message(info.message);
+  out->set_where(info.where);
+}
+
+absl::Status reply_to_items(std::string_view reply, std::size_t items, v1::TaskResult* result) {
+  std::size_t offset = 0;
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, items); ++i) {
+    if (offset >= reply.size()) return absl::InvalidArgumentError("task reply ended early");
+    char status = reply[offset++];
+    std::size_t start = offset;
+    if (!msgpack_skip(reply, offset)) return absl::InvalidArgumentError("malformed reply item");
+    v1::ItemOutcome* item = result->add_items();
+    std::string_view body = reply.substr(start, offset - start);
+    if (status == kReplyOk) {
+      item->set_value(body.data(), body.size());
+    } else if (status == kReplyFailed) {
+      ErrorInfo info;
+      try {
+        info = decode<ErrorInfo>(body);
+      } catch (const SerializationError&) {
+        return absl::InvalidArgumentError("malformed error item in task reply");
+      }
+      to_task_error(info, item->mutable_error());
+    } else {
+      return absl::InvalidArgumentError("bad reply status byte");
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string items_to_reply(const v1::TaskResult& result) {
+  std::size_t size = 0;
+  for (const auto& item : result.items()) size += 1 + item.value().size();
+  std::string reply;
+  reply.reserve(size);
+  for (const auto& item : result.items()) {
+    if (item.outcome_case() == v1::ItemOutcome::kError) {
+      reply_failed(reply, to_error_info(item.error()));
+    } else {
+      reply.push_back(kReplyOk);
+      reply.append(item.value());
+    }
+  }
+  return reply;
+}
+
+}  // namespace shoal::internal

@@ -1,0 +1,48 @@
+#pragma once
+// Conversions between the in-process formats (Submission args, reply bytes, ErrorInfo)
+// and the shoal.v1 wire messages. Both ends of the distributed path use them: the
+// remote backend (client) and the worker. Pure functions; thread-safe.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "shoal/internal/error_info.h"
+#include "shoal/v1/task.pb.h"
+
+namespace shoal::internal {
+
+// Advances `offset` past one MessagePack value of `in`. Returns false (offset then
+// unspecified) when the value is malformed or truncated. Iterative: no recursion.
+bool msgpack_skip(std::string_view in, std::size_t& offset);
+
+// Reads a MessagePack array header at `offset` into `count`; false if there is none.
+bool msgpack_read_array_header(std::string_view in, std::size_t& offset, std::uint32_t& count);
+
+// Appends a MessagePack array header for `count` elements.
+void msgpack_append_array_header(std::string& out, std::uint32_t count);
+
+// Task.args for `items` argument arrays back to back (a Submission's args): the array
+// itself for a single call, else one array wrapping the `items` arrays.
+std::string wire_args(std::string_view args, std::size_t items);
+
+// The inverse on the worker: the argument arrays of a Task back to back, as an
+// Invoker reads them. A view into task.args. InvalidArgument when args do not hold
+// max(1, task.items) arrays.
+absl::StatusOr<std::string_view> invoke_args(const v1::Task& task);
+
+// The public-edge error for a wire TaskError (kinds outside ErrorKind -> kOther).
+ErrorInfo to_error_info(const v1::TaskError& error);
+// The wire form of an ErrorInfo.
+void to_task_error(const ErrorInfo& info, v1::TaskError* out);
+
+// Fills result->items from a reply of `items` reply items (internal/reply.h).
+// InvalidArgument when the reply is malformed; `result` is then partly filled.
+absl::Status reply_to_items(std::string_view reply, std::size_t items, v1::TaskResult* result);
+
+// The reply bytes (internal/reply.h) for a successful TaskResult's items.
+std::string items_to_reply(const v1::TaskResult& result);
+
+}  // namespace shoal::internal

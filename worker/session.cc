@@ -1,0 +1,257 @@
+#include "worker/session.h"
+
+#include <algorithm>
+
+namespace shoal::worker {
+namespace {
+
+constexpr std::size_t kMaxBatchBytes = 4u << 20;
+constexpr int kMaxBatchResults = 8192;
+
+std::uint64_t unix_ms() {
+  using namespace std::chrono;
+  return static_cast<std::uint64_t>(
+      duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+}
+
+}  // namespace
+
+WorkerSession::WorkerSession(SessionConfig config, zmq::context_t& context, TaskRunner& runner,
+                             CompletionQueue& done, const Log& log)
+    : config_(std::move(config)), context_(context), runner_(runner), done_(done), log_(log) {}
+
+absl::Status WorkerSession::run(int stop_fd, const std::function<void()>& on_ready) {
+  if (absl::Status s = reconnect(""); !s.ok()) return s;
+  for (;;) {
+    auto poll_ms = std::clamp<long>(heartbeat_.count() / 4, 10, 250);
+    zmq::pollitem_t items[] = {{transport_->socket().handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, done_.fd(), ZMQ_POLLIN, 0},
+                               {nullptr, stop_fd, ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items, stopping_ ? 2 : 3, std::chrono::milliseconds(poll_ms));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) return zmq_status(e, "poll");
+    }
+    auto now = Clock::now();
+    if (!stopping_ && (items[2].revents & ZMQ_POLLIN)) begin_stop();
+    if (items[0].revents & ZMQ_POLLIN) receive_all(now, on_ready);
+    flush_results((items[1].revents & ZMQ_POLLIN) != 0);
+
+    if (!ready_ && now - hello_sent_ >= config_.hello_retry) {
+      if (absl::Status s = reconnect("no Welcome yet"); !s.ok()) return s;
+    } else if (ready_ && now - last_recv_ > heartbeat_ * liveness_) {
+      log_.warning("the broker has been silent for " +
+                   std::to_string((now - last_recv_) / std::chrono::milliseconds(1)) +
+                   " ms; reconnecting");
+      if (absl::Status s = reconnect("broker lost"); !s.ok()) return s;
+    } else if (ready_ && now - last_send_ >= heartbeat_) {
+      v1::WorkerMessage beat;
+      beat.mutable_heartbeat()->set_sent_unix_ms(unix_ms());
+      send(beat);
+    }
+
+    if (stopping_) {
+      std::size_t running = runner_.running();
+      if (running == 0) {
+        flush_results(true);  // running() hit 0 only after the last result was queued
+        if (unsent_.empty() || now >= drain_deadline_) break;
+      }
+      if (running > 0 && !killed_ && now >= drain_deadline_) {
+        log_.warning("drain timeout: killing " + std::to_string(running) + " running tasks");
+        runner_.terminate();
+        killed_ = true;
+        kill_deadline_ = now + std::chrono::seconds(2);
+      }
+      if (killed_ && now >= kill_deadline_) break;
+    }
+  }
+  // Give the last results a moment to leave before the socket closes.
+  transport_->set_linger(2000);
+  transport_.reset();
+  return absl::OkStatus();
+}
+
+absl::Status WorkerSession::reconnect(const std::string& why) {
+  if (transport_) {
+    ++stats_.reconnects;
+    if (ready_) log_.info("reconnecting to " + config_.broker + ": " + why);
+  }
+  transport_.reset();  // linger 0: frames still queued for the old broker are dropped
+  for (auto& [when, result] : recent_) unsent_.push_front(std::move(result));
+  recent_.clear();
+  recent_bytes_ = 0;
+  auto transport = Transport::connect(context_, config_.broker);
+  if (!transport.ok()) return transport.status();
+  transport_ = std::move(*transport);
+  ready_ = false;
+  auto now = Clock::now();
+  hello_sent_ = last_recv_ = now;
+
+  v1::WorkerMessage message;
+  auto* hello = message.mutable_hello();
+  hello->set_name(config_.name);
+  for (const auto& q : config_.queues) hello->add_queues(q);
+  for (const auto& t : config_.tasks) hello->add_tasks(t);
+  hello->set_slots(static_cast<std::uint32_t>(config_.slots));
+  hello->set_prefetch(static_cast<std::uint32_t>(config_.prefetch));
+  hello->set_host(config_.host);
+  hello->set_pid(config_.pid);
+  for (auto& id : runner_.running_ids()) hello->add_running(std::move(id));
+  outstanding_credit_ = 0;
+  hello->set_credit(grant());
+  send(message);
+  return absl::OkStatus();
+}
+
+void WorkerSession::receive_all(Clock::time_point now, const std::function<void()>& on_ready) {
+  Transport* transport = transport_.get();
+  // Stop when handle() replaced the socket: what is left belonged to the old one.
+  while (transport == transport_.get()) {
+    auto frame = transport_->receive();
+    if (!frame.ok()) {
+      if (frame.status().code() == absl::StatusCode::kUnavailable) {
+        log_.warning(std::string(frame.status().message()));
+        return;
+      }
+      bad_frame(frame.status());
+      continue;
+    }
+    if (!frame->has_value()) return;
+    last_recv_ = now;
+    handle(**frame, on_ready);
+  }
+}
+
+void WorkerSession::handle(v1::BrokerMessage& message, const std::function<void()>& on_ready) {
+  switch (message.body_case()) {
+    case v1::BrokerMessage::kWelcome: {
+      const auto& welcome = message.welcome();
+      ready_ = true;
+      ++stats_.welcomes;
+      if (welcome.heartbeat_ms() > 0) {
+        heartbeat_ = std::chrono::milliseconds(welcome.heartbeat_ms());
+      }
+      if (welcome.liveness() > 0) liveness_ = static_cast<int>(welcome.liveness());
+      log_.info("registered with broker " + welcome.broker_id() + " at " + config_.broker);
+      if (!announced_) {
+        announced_ = true;
+        on_ready();
+      }
+      if (stopping_) {
+        v1::WorkerMessage bye;
+        bye.mutable_bye()->set_reason("stopping");
+        send(bye);
+      }
+      flush_results(false);  // whatever finished while we were away
+      break;
+    }
+    case v1::BrokerMessage::kTasks: {
+      std::vector<const v1::Task*> tasks;
+      for (const auto& task : message.tasks().tasks()) tasks.push_back(&task);
+      stats_.tasks += tasks.size();
+      outstanding_credit_ = std::max<std::int64_t>(
+          0, outstanding_credit_ - static_cast<std::int64_t>(tasks.size()));
+      runner_.start(tasks);
+      break;
+    }
+    case v1::BrokerMessage::kHeartbeat:
+      break;
+    case v1::BrokerMessage::kShutdown:
+      log_.info("the broker is shutting down (" + message.shutdown().reason() +
+                "); waiting for it to come back");
+      reconnect("broker shutdown").IgnoreError();  // the endpoint worked before
+      break;
+    case v1::BrokerMessage::kReconnect:
+      reconnect("the broker does not know us: " + message.reconnect().reason()).IgnoreError();
+      break;
+    case v1::BrokerMessage::BODY_NOT_SET:
+      break;
+  }
+}
+
+std::uint32_t WorkerSession::grant() {
+  if (stopping_) return 0;
+  std::int64_t capacity = static_cast<std::int64_t>(config_.slots) * config_.prefetch;
+  std::int64_t held = static_cast<std::int64_t>(runner_.running());
+  std::int64_t more = capacity - held - outstanding_credit_;
+  if (more <= 0) return 0;
+  outstanding_credit_ += more;
+  return static_cast<std::uint32_t>(more);
+}
+
+void WorkerSession::flush_results(bool take) {
+  if (take) {
+    for (auto& r : done_.take()) unsent_.push_back(std::move(r));
+  }
+  if (!ready_ || unsent_.empty()) return;
+  auto now = Clock::now();
+  while (!unsent_.empty()) {
+    v1::WorkerMessage message;
+    auto* batch = message.mutable_results();
+    std::size_t bytes = 0;
+    while (!unsent_.empty() && batch->results_size() < kMaxBatchResults &&
+           (bytes == 0 || bytes < kMaxBatchBytes)) {
+      bytes += unsent_.front().ByteSizeLong();
+      *batch->add_results() = std::move(unsent_.front());
+      unsent_.pop_front();
+    }
+    if (unsent_.empty()) batch->set_credit(grant());
+    absl::Status status = transport_->send(message);
+    if (!status.ok()) {
+      // Keep them for the next try (or the next session).
+      outstanding_credit_ -= batch->credit();
+      for (int i = batch->results_size() - 1; i >= 0; --i) {
+        unsent_.push_front(std::move(*batch->mutable_results(i)));
+      }
+      log_.warning("could not send results: " + std::string(status.message()));
+      return;
+    }
+    last_send_ = now;
+    stats_.results += static_cast<std::uint64_t>(batch->results_size());
+    for (auto& r : *batch->mutable_results()) remember(std::move(r), now);
+  }
+}
+
+void WorkerSession::remember(v1::TaskResult result, Clock::time_point now) {
+  recent_bytes_ += result.ByteSizeLong();
+  recent_.emplace_back(now, std::move(result));
+  auto window = heartbeat_ * liveness_;
+  while (!recent_.empty() &&
+         (recent_bytes_ > config_.resend_bytes || now - recent_.front().first > window)) {
+    recent_bytes_ -= recent_.front().second.ByteSizeLong();
+    recent_.pop_front();
+  }
+}
+
+void WorkerSession::send(v1::WorkerMessage& message) {
+  absl::Status status = transport_->send(message);
+  if (status.ok()) {
+    last_send_ = Clock::now();
+  } else {
+    log_.warning("send to the broker failed: " + std::string(status.message()));
+  }
+}
+
+void WorkerSession::bad_frame(const absl::Status& status) {
+  ++stats_.bad_frames;
+  // Once per kind: garbage on the wire must not flood the log.
+  if (logged_bad_kinds_.insert(static_cast<int>(status.code())).second) {
+    log_.warning("dropped a bad frame from the broker (" + std::string(status.message()) +
+                 "); further ones of this kind are only counted");
+  }
+}
+
+void WorkerSession::begin_stop() {
+  stopping_ = true;
+  drain_deadline_ = Clock::now() + config_.drain_timeout;
+  log_.info("stopping: no new tasks; " + std::to_string(runner_.running()) +
+            " running tasks may take up to " + std::to_string(config_.drain_timeout.count()) +
+            " ms");
+  if (ready_) {
+    v1::WorkerMessage bye;
+    bye.mutable_bye()->set_reason("stopping");
+    send(bye);
+  }
+}
+
+}  // namespace shoal::worker

@@ -1,0 +1,103 @@
+#pragma once
+// The worker's session with its broker (proto/shoal/v1/worker.proto): hello and
+// welcome, tasks in (never more than the credit granted), results out (each returning
+// credit), heartbeats both ways, a new socket and a new hello when the broker is lost
+// or asks for it, and a clean stop (Bye, drain, exit).
+//
+// One thread (the caller of run()) owns the socket and everything here; the engine's
+// threads only reach it through the CompletionQueue.
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "worker/log.h"
+#include "worker/task_runner.h"
+#include "worker/transport.h"
+
+namespace shoal::worker {
+
+struct SessionConfig {
+  std::string broker;                  // tcp://HOST:PORT
+  std::string name;                    // unique worker name
+  std::string host;
+  std::uint64_t pid = 0;
+  std::vector<std::string> queues;     // served queues
+  std::vector<std::string> tasks;      // registered task names
+  int slots = 1;                       // engine processes
+  int prefetch = 1;                    // tasks held per slot
+  std::chrono::milliseconds hello_retry{1000};     // new socket + hello while unanswered
+  std::chrono::milliseconds drain_timeout{30000};  // stop: then running tasks are killed
+  std::size_t resend_bytes = 64u << 20;            // results kept to re-send after a loss
+};
+
+struct SessionStats {
+  std::uint64_t bad_frames = 0;  // malformed, wrong-version or multi-part broker frames
+  std::uint64_t welcomes = 0;
+  std::uint64_t tasks = 0;       // tasks received
+  std::uint64_t results = 0;     // results sent (re-sends included)
+  std::uint64_t reconnects = 0;
+};
+
+class WorkerSession {
+ public:
+  // `context`, `runner`, `done` and `log` must outlive the session.
+  WorkerSession(SessionConfig config, zmq::context_t& context, TaskRunner& runner,
+                CompletionQueue& done, const Log& log);
+
+  // Serves the broker until `stop_fd` is readable, then says Bye, lets running tasks
+  // finish (killing them after drain_timeout) and sends their results. Calls
+  // `on_ready` once, on the first Welcome. Returns non-OK only for a fatal error
+  // (e.g. a malformed broker endpoint); a lost broker is retried forever.
+  absl::Status run(int stop_fd, const std::function<void()>& on_ready);
+
+  const SessionStats& stats() const { return stats_; }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  absl::Status reconnect(const std::string& why);
+  void receive_all(Clock::time_point now, const std::function<void()>& on_ready);
+  void handle(v1::BrokerMessage& message, const std::function<void()>& on_ready);
+  void flush_results(bool take);
+  std::uint32_t grant();
+  void send(v1::WorkerMessage& message);
+  void bad_frame(const absl::Status& status);
+  void begin_stop();
+  void remember(v1::TaskResult result, Clock::time_point now);
+
+  const SessionConfig config_;
+  zmq::context_t& context_;
+  TaskRunner& runner_;
+  CompletionQueue& done_;
+  const Log& log_;
+
+  std::unique_ptr<Transport> transport_;
+  bool ready_ = false;  // Welcome received on the current socket
+  bool announced_ = false;
+  Clock::time_point hello_sent_, last_recv_, last_send_;
+  std::chrono::milliseconds heartbeat_{1000};
+  int liveness_ = 3;
+  std::int64_t outstanding_credit_ = 0;  // granted to this broker, not yet used
+  std::deque<v1::TaskResult> unsent_;
+  // Results sent within the last liveness window: a broker that died may not have
+  // read them, so they are sent again after the next Welcome.
+  std::deque<std::pair<Clock::time_point, v1::TaskResult>> recent_;
+  std::size_t recent_bytes_ = 0;
+  bool stopping_ = false;
+  bool killed_ = false;
+  Clock::time_point drain_deadline_, kill_deadline_;
+  absl::flat_hash_set<int> logged_bad_kinds_;
+  SessionStats stats_;
+};
+
+}  // namespace shoal::worker

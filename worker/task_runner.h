@@ -1,0 +1,72 @@
+#pragma once
+// Runs broker tasks on the local engine (the same fork/shared-memory pool a local
+// shoal::Pool uses) and turns each reply into a TaskResult for the session thread.
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "shoal/internal/backend.h"
+#include "shoal/v1/task.pb.h"
+
+namespace shoal::worker {
+
+// Finished results, handed from the engine's threads to the session thread, which
+// polls fd() (an eventfd, readable while results wait). Thread-safe.
+class CompletionQueue {
+ public:
+  static absl::StatusOr<std::unique_ptr<CompletionQueue>> create();
+  ~CompletionQueue();
+  CompletionQueue(const CompletionQueue&) = delete;
+  CompletionQueue& operator=(const CompletionQueue&) = delete;
+
+  void push(v1::TaskResult result);
+  // Every waiting result, in completion order; clears fd()'s readiness.
+  std::vector<v1::TaskResult> take();
+  int fd() const { return fd_; }
+
+ private:
+  explicit CompletionQueue(int fd) : fd_(fd) {}
+  const int fd_;
+  std::mutex mu_;
+  std::vector<v1::TaskResult> results_;  // guarded by mu_
+};
+
+class TaskRunner {
+ public:
+  // `backend` runs the tasks; `done` receives every result. Both must outlive the
+  // runner's last result (terminate or drain the backend before destroying them).
+  TaskRunner(std::shared_ptr<internal::Backend> backend, std::string worker_name,
+             CompletionQueue* done);
+
+  // Starts `tasks`. Each one's result arrives through `done` exactly once: the reply
+  // items, a NOT_REGISTERED failure for a name this process lacks, TIME_LIMIT when the
+  // engine killed it, WORKER_LOST when its process died. Never throws.
+  void start(const std::vector<const v1::Task*>& tasks);
+
+  // Tasks started and not yet finished.
+  std::size_t running() const;
+  std::vector<std::string> running_ids() const;
+
+  // Kills the running tasks (the engine stops); they end as WORKER_LOST so that the
+  // broker runs them elsewhere.
+  void terminate();
+
+ private:
+  class ResultSink;
+  void finish(const std::string& id, v1::TaskResult result);
+
+  std::shared_ptr<internal::Backend> backend_;
+  const std::string name_;
+  CompletionQueue* done_;
+  mutable std::mutex mu_;
+  absl::flat_hash_map<std::string, int> running_;  // guarded by mu_: id -> copies
+  std::size_t count_ = 0;                          // guarded by mu_: sum of copies
+  bool terminating_ = false;                       // guarded by mu_
+};
+
+}  // namespace shoal::worker

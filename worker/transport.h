@@ -1,0 +1,51 @@
+#pragma once
+// The worker's end of the broker link: one ZeroMQ DEALER socket carrying one
+// serialized protobuf frame per message (proto/shoal/v1/worker.proto), and the one
+// place where zmq::error_t becomes absl::Status. Owned and used by one thread.
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "shoal/v1/worker.pb.h"
+
+namespace shoal::worker {
+
+inline constexpr std::uint32_t kProtocolVersion = 1;
+
+class Transport {
+ public:
+  // A new DEALER socket connecting to `endpoint` (tcp://HOST:PORT). The connection is
+  // made in the background; frames sent before it exists are queued.
+  // kInvalidArgument for a malformed endpoint.
+  static absl::StatusOr<std::unique_ptr<Transport>> connect(zmq::context_t& context,
+                                                            const std::string& endpoint);
+
+  // Sends `message` (its version is set here) without blocking; kResourceExhausted
+  // when the socket's queue is full, kUnavailable for other socket errors.
+  absl::Status send(v1::WorkerMessage& message);
+
+  // Reads one frame without blocking: nullopt when none is waiting. A frame that is not
+  // a valid version-1 BrokerMessage is consumed and reported as kInvalidArgument
+  // (does not parse, or has no body) or kFailedPrecondition (wrong version).
+  absl::StatusOr<std::optional<v1::BrokerMessage>> receive();
+
+  // How long queued frames may still be sent after destruction (default 0: dropped).
+  void set_linger(int ms);
+
+  zmq::socket_t& socket() { return socket_; }
+
+ private:
+  explicit Transport(zmq::socket_t socket) : socket_(std::move(socket)) {}
+  zmq::socket_t socket_;
+};
+
+// The canonical status for a ZeroMQ error (EAGAIN -> kResourceExhausted,
+// EINVAL/EPROTONOSUPPORT -> kInvalidArgument, others -> kUnavailable).
+absl::Status zmq_status(const zmq::error_t& error, const std::string& what);
+
+}  // namespace shoal::worker

@@ -1,0 +1,103 @@
+#include "worker/worker_config.h"
+
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+
+namespace shoal::worker {
+namespace {
+
+absl::Status bad(const std::string& flag, const std::string& why) {
+  return absl::InvalidArgumentError("--" + flag + ": " + why);
+}
+
+absl::StatusOr<int> parse_int(const std::string& flag, const std::string& value, int min) {
+  int n = 0;
+  if (!absl::SimpleAtoi(value, &n) || n < min) {
+    return bad(flag, "expected an integer >= " + std::to_string(min) + ", got '" + value + "'");
+  }
+  return n;
+}
+
+}  // namespace
+
+absl::StatusOr<WorkerConfig> parse_worker_flags(int argc, char** argv, bool allow_load) {
+  WorkerConfig config;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--", 0) != 0) return absl::InvalidArgumentError("unexpected argument '" + arg + "'");
+    std::string flag = arg.substr(2);
+    std::string value;
+    bool has_value = false;
+    if (auto eq = flag.find('='); eq != std::string::npos) {
+      value = flag.substr(eq + 1);
+      flag.resize(eq);
+      has_value = true;
+    }
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    if (flag == "help") {
+      config.help = true;
+      continue;
+    }
+    if (!has_value) {
+      if (i + 1 >= argc) return bad(flag, "needs a value (--" + flag + "=VALUE)");
+      value = argv[++i];
+    }
+    if (flag == "broker") {
+      if (value.find("://") == std::string::npos) value = "tcp://" + value;
+      config.broker = value;
+    } else if (flag == "processes") {
+      auto n = parse_int(flag, value, 0);
+      if (!n.ok()) return n.status();
+      config.processes = *n;
+    } else if (flag == "queues") {
+      config.queues = absl::StrSplit(value, ',', absl::SkipWhitespace());
+      if (config.queues.empty()) return bad(flag, "needs at least one queue name");
+    } else if (flag == "prefetch") {
+      auto n = parse_int(flag, value, 1);
+      if (!n.ok()) return n.status();
+      config.prefetch = *n;
+    } else if (flag == "log-level") {
+      config.log_level = value;
+    } else if (flag == "name") {
+      if (value.empty()) return bad(flag, "must not be empty");
+      config.name = value;
+    } else if (flag == "drain-timeout-ms") {
+      auto n = parse_int(flag, value, 0);
+      if (!n.ok()) return n.status();
+      config.drain_timeout = std::chrono::milliseconds(*n);
+    } else if (flag == "load" && allow_load) {
+      config.load.push_back(value);
+    } else {
+      return absl::InvalidArgumentError("unknown flag --" + flag + " (see --help)");
+    }
+  }
+  if (!config.help && config.broker.empty()) {
+    return absl::InvalidArgumentError("--broker=tcp://HOST:PORT is required (see --help)");
+  }
+  return config;
+}
+
+std::string worker_usage(const std::string& program, bool allow_load) {
+  std::string text =
+      "usage: " + program + " --broker=tcp://HOST:PORT [flags]\n"
+      "Runs registered Shoal tasks for a shoal-broker on a local pool of processes.\n\n"
+      "  --broker=tcp://HOST:PORT   the broker's worker endpoint (required)\n"
+      "  --processes=N              worker processes (default: cpu_count)\n"
+      "  --queues=a,b               queues to serve (default: default)\n"
+      "  --prefetch=N               tasks held per free process (default: 1)\n"
+      "  --log-level=LEVEL          debug, info, warning or error (default: info)\n"
+      "  --name=NAME                unique worker name (default: HOST-PID)\n"
+      "  --drain-timeout-ms=MS      on SIGTERM, wait this long for running tasks\n"
+      "                             before killing them (default: 30000)\n";
+  if (allow_load) {
+    text += "  --load=path/to/lib.so      load a library that registers tasks (repeatable)\n";
+  }
+  text += "  --help                     this text\n\n"
+          "Prints \"shoal-worker ready name=NAME slots=N queues=a,b\" once registered.\n"
+          "SIGTERM: stop taking tasks, finish the running ones, exit 0.\n";
+  return text;
+}
+
+}  // namespace shoal::worker

@@ -1,0 +1,122 @@
+#include "shoal/worker_main.hpp"
+
+#include <dlfcn.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "absl/strings/str_join.h"
+#include "shoal/internal/backend.h"
+#include "shoal/task.hpp"
+#include "worker/session.h"
+#include "worker/worker_config.h"
+#include "worker/worker_run.h"
+
+namespace shoal {
+namespace worker {
+namespace {
+
+int g_stop_fd = -1;
+
+void on_stop_signal(int) {
+  std::uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = write(g_stop_fd, &one, sizeof(one));  // async-signal-safe
+}
+
+std::string host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "localhost";
+  return name;
+}
+
+int fail(const std::string& message, int code) {
+  std::fprintf(stderr, "shoal-worker: %s\n", message.c_str());
+  return code;
+}
+
+}  // namespace
+
+int run_worker(int argc, char** argv, bool allow_load) {
+  auto parsed = parse_worker_flags(argc, argv, allow_load);
+  std::string program = argc > 0 ? argv[0] : "shoal-worker";
+  if (!parsed.ok()) return fail(std::string(parsed.status().message()), 2);
+  WorkerConfig config = *std::move(parsed);
+  if (config.help) {
+    std::fputs(worker_usage(program, allow_load).c_str(), stdout);
+    return 0;
+  }
+  auto level = parse_log_level(config.log_level);
+  if (!level.ok()) return fail(std::string(level.status().message()), 2);
+  for (const auto& lib : config.load) {
+    if (dlopen(lib.c_str(), RTLD_NOW | RTLD_GLOBAL) == nullptr) {
+      return fail("--load=" + lib + ": " + dlerror(), 2);
+    }
+  }
+  int slots = config.processes > 0 ? config.processes
+                                   : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::string host = host_name();
+  std::string name = config.name.empty() ? host + "-" + std::to_string(getpid()) : config.name;
+  Log log(name, *level);
+
+  // The engine forks its zygote now, while this process has no other thread.
+  std::shared_ptr<internal::Backend> engine;
+  try {
+    engine = internal::make_local_backend(PoolOptions{slots, {}, 0});
+  } catch (const std::exception& e) {
+    return fail(std::string("could not start the worker processes: ") + e.what(), 1);
+  }
+
+  g_stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  struct sigaction action = {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+
+  auto done = CompletionQueue::create();
+  if (!done.ok()) return fail(std::string(done.status().message()), 1);
+  absl::Status status;
+  {
+    zmq::context_t context(1);
+    TaskRunner runner(engine, name, done->get());
+    SessionConfig session_config;
+    session_config.broker = config.broker;
+    session_config.name = name;
+    session_config.host = host;
+    session_config.pid = static_cast<std::uint64_t>(getpid());
+    session_config.queues = config.queues;
+    session_config.tasks = internal::task_names();
+    session_config.slots = slots;
+    session_config.prefetch = config.prefetch;
+    session_config.drain_timeout = config.drain_timeout;
+    WorkerSession session(session_config, context, runner, **done, log);
+    status = session.run(g_stop_fd, [&] {
+      std::printf("shoal-worker ready name=%s slots=%d queues=%s\n", name.c_str(), slots,
+                  absl::StrJoin(config.queues, ",").c_str());
+      std::fflush(stdout);
+    });
+    const SessionStats& stats = session.stats();
+    log.info("stopped: " + std::to_string(stats.tasks) + " tasks, " +
+             std::to_string(stats.results) + " results sent, " +
+             std::to_string(stats.reconnects) + " reconnects, " +
+             std::to_string(stats.bad_frames) + " bad frames");
+    if (runner.running() > 0) {
+      engine->terminate();
+    } else {
+      engine->close();
+    }
+    engine->join();
+  }
+  if (!status.ok()) return fail(std::string(status.message()), 1);
+  return 0;
+}
+
+}  // namespace worker
+
+int worker_main(int argc, char** argv) { return worker::run_worker(argc, argv, false); }
+
+}  // namespace shoal
