@@ -1,0 +1,243 @@
+// Faults on the local engine: workers that die, hang or run too long, terminate(),
+// and the death of the pool's own process.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "shoal/pool.hpp"
+#include "tests/client/pool_test_util.h"
+
+namespace shoal {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::SharedCell;
+using testing::TestPipe;
+using testing::wait_for_exit;
+
+using Clock = std::chrono::steady_clock;
+
+int square(int x) { return x * x; }
+
+// Tells the test (through the pipe `fd`) its pid and its parent's (the zygote), then
+// waits to be killed.
+int report_and_hang(int fd) {
+  int ids[2] = {static_cast<int>(getpid()), static_cast<int>(getppid())};
+  if (write(fd, ids, sizeof(ids)) != sizeof(ids)) return -1;
+  for (;;) pause();
+}
+
+// As report_and_hang, but spins on the CPU (terminate must still stop it).
+int report_and_spin(int fd) {
+  int ids[2] = {static_cast<int>(getpid()), static_cast<int>(getppid())};
+  if (write(fd, ids, sizeof(ids)) != sizeof(ids)) return -1;
+  volatile unsigned long n = 0;
+  for (;;) n = n + 1;
+}
+
+// First attempt: report and hang (the test kills it); later attempts return 42.
+int hang_first_time(int fd, std::uintptr_t attempts_address) {
+  auto* attempts = reinterpret_cast<std::atomic<int>*>(attempts_address);
+  if (attempts->fetch_add(1) == 0) return report_and_hang(fd);
+  return 42;
+}
+
+int crash_abort(int) { std::abort(); }
+int crash_segv(int) {
+  raise(SIGSEGV);
+  return 0;
+}
+int crash_exit(int code) { std::exit(code); }
+int sleep_forever(int) {
+  for (;;) pause();
+}
+
+std::string lost_message(Future<int>& f) {
+  try {
+    f.get();
+  } catch (const WorkerLostError& e) {
+    return e.what();
+  }
+  return "no WorkerLostError";
+}
+
+TEST(PoolFaultTest, KilledWorkerFailsItsTaskAndThePoolGoesOn) {
+  TestPipe pids;
+  Pool pool(2);
+  Future<int> f = pool.apply_async(report_and_hang, pids.write_fd());
+  int pid = pids.read_int();
+  pids.read_int();
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  std::string message = lost_message(f);
+  EXPECT_THAT(message, HasSubstr("SIGKILL"));
+  EXPECT_THAT(message, HasSubstr(std::to_string(pid)));
+  EXPECT_THAT(message, HasSubstr(f.id()));
+  EXPECT_EQ(pool.map(square, std::vector<int>{1, 2, 3}, 1), (std::vector<int>{1, 4, 9}));
+  EXPECT_TRUE(wait_for_exit(pid, std::chrono::seconds(10)));
+}
+
+TEST(PoolFaultTest, KilledWorkerIsRetriedWhenMaxRetriesAllows) {
+  TestPipe pids;
+  SharedCell<std::atomic<int>> attempts;
+  Pool pool(1);
+  Pool retrying = pool.with(TaskOptions{"", 0, std::chrono::milliseconds(0), 1});
+  Future<int> f = retrying.apply_async(hang_first_time, pids.write_fd(),
+                                       reinterpret_cast<std::uintptr_t>(attempts.get()));
+  int pid = pids.read_int();
+  pids.read_int();
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  EXPECT_EQ(f.get(), 42);  // re-run on the replacement process
+  EXPECT_EQ(attempts->load(), 2);
+  EXPECT_EQ(pool.apply(square, 4), 16);
+}
+
+TEST(PoolFaultTest, NoRetriesLeftGivesWorkerLostError) {
+  TestPipe pids;
+  SharedCell<std::atomic<int>> attempts;
+  Pool pool(1);
+  Future<int> f = pool.apply_async(hang_first_time, pids.write_fd(),
+                                   reinterpret_cast<std::uintptr_t>(attempts.get()));
+  ASSERT_EQ(kill(pids.read_int(), SIGKILL), 0);
+  EXPECT_THAT(lost_message(f), HasSubstr("SIGKILL"));
+  EXPECT_EQ(attempts->load(), 1);  // the local default is no re-run
+}
+
+TEST(PoolFaultTest, AbortSegfaultAndExitAreReportedWithTheirCause) {
+  Pool pool(2);
+  Future<int> aborted = pool.apply_async(crash_abort, 0);
+  Future<int> segv = pool.apply_async(crash_segv, 0);
+  Future<int> exited = pool.apply_async(crash_exit, 3);
+  EXPECT_THAT(lost_message(aborted), HasSubstr("SIGABRT"));
+#if defined(__SANITIZE_ADDRESS__)
+  EXPECT_THAT(lost_message(segv), HasSubstr("exited with code"));  // ASan's handler exits
+#else
+  EXPECT_THAT(lost_message(segv), HasSubstr("SIGSEGV"));
+#endif
+  EXPECT_THAT(lost_message(exited), HasSubstr("exited with code 3"));
+  EXPECT_EQ(pool.apply(square, 9), 81);
+}
+
+TEST(PoolFaultTest, TimeLimitKillsTheTaskAndThePoolGoesOn) {
+  Pool pool(1);
+  Pool limited = pool.with(TaskOptions{"", 0, std::chrono::milliseconds(100), 3});
+  Future<int> f = limited.apply_async(sleep_forever, 0);
+  try {
+    f.get();
+    FAIL() << "no exception";
+  } catch (const TaskTimeLimitError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("time limit of 100 ms"));
+  }
+  // Not retried despite max_retries, and a task within its limit is unaffected.
+  EXPECT_EQ(limited.apply(square, 5), 25);
+  EXPECT_EQ(pool.apply(square, 6), 36);
+}
+
+TEST(PoolFaultTest, TerminateStopsInfiniteLoopsAndLeavesNoProcess) {
+  TestPipe pids;
+  Pool pool(2);
+  Future<int> a = pool.apply_async(report_and_spin, pids.write_fd());
+  Future<int> b = pool.apply_async(report_and_spin, pids.write_fd());
+  Future<int> queued = pool.apply_async(square, 3);
+  std::vector<int> workers;
+  int zygote = 0;
+  for (int i = 0; i < 2; ++i) {
+    workers.push_back(pids.read_int());
+    zygote = pids.read_int();
+  }
+  auto start = Clock::now();
+  pool.terminate();
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(1));
+  EXPECT_THROW(a.get(), CancelledError);
+  EXPECT_THROW(b.get(), CancelledError);
+  EXPECT_THROW(queued.get(), CancelledError);
+  pool.join();
+  for (int pid : workers) EXPECT_FALSE(testing::process_exists(pid)) << pid;
+  EXPECT_FALSE(testing::process_exists(zygote)) << zygote;
+  EXPECT_THROW(pool.apply_async(square, 1), PoolClosedError);
+}
+
+TEST(PoolFaultTest, TerminatedPoolFutureOutlivesThePool) {
+  TestPipe pids;
+  Future<int> f = [&] {
+    Pool pool(1);
+    Future<int> hung = pool.apply_async(report_and_hang, pids.write_fd());
+    pids.read_int();
+    pids.read_int();
+    pool.terminate();
+    return hung;
+  }();
+  EXPECT_THROW(f.get(), CancelledError);
+}
+
+TEST(PoolFaultTest, JoinLeavesNoProcess) {
+  TestPipe pids;
+  std::vector<int> processes;
+  {
+    Pool pool(2);
+    Future<int> a = pool.apply_async(report_and_hang, pids.write_fd());
+    processes.push_back(pids.read_int());
+    processes.push_back(pids.read_int());  // the zygote
+    kill(processes[0], SIGKILL);
+    EXPECT_THROW(a.get(), WorkerLostError);
+    processes.push_back(pool.apply([] { return static_cast<int>(getpid()); }));
+    pool.close();
+    pool.join();
+    for (int pid : processes) EXPECT_FALSE(testing::process_exists(pid)) << pid;
+  }
+}
+
+// The pool's owner is SIGKILLed: its zygote and workers must exit by themselves.
+TEST(PoolFaultTest, ChildrenExitWhenTheOwnerIsKilled) {
+  TestPipe pids;
+  pid_t owner = fork();
+  ASSERT_GE(owner, 0);
+  if (owner == 0) {
+    Pool pool(2);
+    pool.apply_async(report_and_hang, pids.write_fd());
+    pool.apply_async(report_and_hang, pids.write_fd());
+    for (;;) pause();
+  }
+  std::vector<int> children;
+  for (int i = 0; i < 2; ++i) {
+    children.push_back(pids.read_int());
+    children.push_back(pids.read_int());
+  }
+  ASSERT_EQ(kill(owner, SIGKILL), 0);
+  ASSERT_EQ(waitpid(owner, nullptr, 0), owner);
+  for (int pid : children) {
+    EXPECT_TRUE(wait_for_exit(pid, std::chrono::seconds(10))) << "process " << pid << " survived";
+  }
+}
+
+TEST(PoolFaultTest, PoolMadeWhileOtherThreadsRun) {
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> busy;
+  for (int t = 0; t < 3; ++t) {
+    busy.emplace_back([&] {
+      // Allocation and stdio from other threads while the pool forks.
+      while (!stop.load()) {
+        std::vector<std::string> v(64, std::string(100, 'x'));
+        std::string s = std::to_string(v.size());
+      }
+    });
+  }
+  for (int round = 0; round < 5; ++round) {
+    Pool pool(2);
+    EXPECT_EQ(pool.map(square, std::vector<int>{1, 2, 3, 4}, 1), (std::vector<int>{1, 4, 9, 16}));
+  }
+  stop = true;
+  for (auto& t : busy) t.join();
+}
+
+}  // namespace
+}  // namespace shoal

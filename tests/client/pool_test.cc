@@ -1,0 +1,396 @@
+// The Pool API of API.md §3 on the local engine: every call, its results and its
+// errors as a user sees them.
+
+#include "shoal/pool.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <numeric>
+#include <ranges>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "tests/client/pool_test_util.h"
+
+namespace shoal {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::SharedCell;
+using testing::TestPipe;
+
+int square(int x) { return x * x; }
+int add(int a, int b) { return a + b; }
+std::string greet(std::string name, int times) {
+  std::string out;
+  for (int i = 0; i < times; ++i) out += "hello " + name + ";";
+  return out;
+}
+int my_pid() { return static_cast<int>(getpid()); }
+std::vector<int> iota_vec(int n) {
+  std::vector<int> v(static_cast<std::size_t>(n));
+  std::iota(v.begin(), v.end(), 0);
+  return v;
+}
+int fail_on_three(int x) {
+  if (x == 3) throw std::invalid_argument("three is not allowed");
+  return x;
+}
+// Blocks until the test writes to the pipe whose read end is `fd`, then returns `v`.
+int wait_for_go(int fd, int v) {
+  char c;
+  while (read(fd, &c, 1) < 0 && errno == EINTR) {
+  }
+  return v;
+}
+// Adds one to a shared counter (made before the pool) at `address`.
+void bump(std::uintptr_t address) {
+  reinterpret_cast<std::atomic<int>*>(address)->fetch_add(1);
+}
+
+// Arrives at a shared counter and waits (30 s at most) until three tasks have.
+int rendezvous(std::uintptr_t address) {
+  auto* arrived = reinterpret_cast<std::atomic<int>*>(address);
+  arrived->fetch_add(1);
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (arrived->load() < 3) {
+    if (std::chrono::steady_clock::now() > give_up) return -1;
+    sched_yield();
+  }
+  return static_cast<int>(getpid());
+}
+
+SHOAL_TASK_AS(add, "pool_test.add");
+SHOAL_TASK_AS(greet, "pool_test.greet");
+
+TEST(PoolTest, ApplyRunsInAnotherProcess) {
+  Pool pool(2);
+  EXPECT_EQ(pool.apply(square, 7), 49);
+  EXPECT_NE(pool.apply(my_pid), getpid());
+  EXPECT_EQ(pool.apply(greet, "bob", 2), "hello bob;hello bob;");
+}
+
+TEST(PoolTest, ApplyAsyncByFunctionAndByName) {
+  Pool pool(2);
+  Future<int> a = pool.apply_async(add, 2, 3);
+  Future<int> b = pool.apply_async<int>("pool_test.add", 40, 2);
+  Future<std::string> c = pool.apply_async<std::string>("pool_test.greet", std::string("x"), 1);
+  EXPECT_EQ(a.get(), 5);
+  EXPECT_EQ(b.get(), 42);
+  EXPECT_EQ(c.get(), "hello x;");
+  EXPECT_FALSE(a.id().empty());
+  EXPECT_NE(a.id(), b.id());
+  EXPECT_THROW(pool.apply_async<int>("pool_test.no_such_task", 1), NotRegisteredError);
+}
+
+TEST(PoolTest, ArgumentsConvertLikeACall) {
+  Pool pool(1);
+  // A double converts to the int parameter, a const char* to std::string.
+  EXPECT_EQ(pool.apply(square, 3.9), 9);
+  EXPECT_EQ(pool.apply([](std::vector<int> v) { return std::accumulate(v.begin(), v.end(), 0); },
+                       iota_vec(101)),
+            5050);
+}
+
+TEST(PoolTest, MapKeepsInputOrderForEveryChunkSize) {
+  Pool pool(2);
+  std::vector<int> xs = iota_vec(10'000);
+  std::vector<int> want(xs.size());
+  std::transform(xs.begin(), xs.end(), want.begin(), square);
+  EXPECT_EQ(pool.map(square, xs), want);          // chunksize 0: automatic
+  EXPECT_EQ(pool.map(square, xs, 1), want);
+  EXPECT_EQ(pool.map(square, xs, 333), want);
+  EXPECT_EQ(pool.map(square, xs, 100'000), want);  // one chunk
+  EXPECT_TRUE(pool.map(square, std::vector<int>{}).empty());
+  std::set<int> s{3, 1, 2};  // not random access: materialised first
+  EXPECT_EQ(pool.map(square, s), (std::vector<int>{1, 4, 9}));
+}
+
+TEST(PoolTest, MapAsyncResult) {
+  Pool pool(2);
+  MapResult<int> r = pool.map_async(square, iota_vec(1000), 7);
+  r.wait();
+  EXPECT_TRUE(r.ready());
+  EXPECT_TRUE(r.successful());
+  std::vector<int> out = r.get();
+  ASSERT_EQ(out.size(), 1000u);
+  EXPECT_EQ(out[999], 999 * 999);
+}
+
+TEST(PoolTest, MapThrowsTheFirstFailureByInputOrder) {
+  Pool pool(2);
+  MapResult<int> r = pool.map_async(fail_on_three, iota_vec(10), 1);
+  r.wait();
+  EXPECT_FALSE(r.successful());
+  try {
+    r.get();
+    FAIL() << "no exception";
+  } catch (const RemoteError& e) {
+    EXPECT_EQ(e.type_name(), "std::invalid_argument");
+    EXPECT_STREQ(e.what(), "three is not allowed");
+  }
+}
+
+TEST(PoolTest, StarmapAndStarmapAsync) {
+  Pool pool(2);
+  std::vector<std::tuple<int, int>> args;
+  for (int i = 0; i < 100; ++i) args.emplace_back(i, 1000 * i);
+  std::vector<int> out = pool.starmap(add, args);
+  ASSERT_EQ(out.size(), 100u);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(out[static_cast<std::size_t>(i)], 1001 * i);
+  std::vector<std::pair<int, int>> pairs{{1, 2}, {3, 4}};
+  EXPECT_EQ(pool.starmap_async(add, pairs, 1).get(), (std::vector<int>{3, 7}));
+}
+
+TEST(PoolTest, ImapIsOrderedAndLazyOverAnEndlessInput) {
+  Pool pool(2);
+  auto stream = pool.imap(square, std::views::iota(0), 3);  // never ends
+  for (int i = 0; i < 2000; ++i) {
+    std::optional<int> v = stream.next();
+    ASSERT_TRUE(v.has_value());
+    ASSERT_EQ(*v, i * i);
+  }
+  std::vector<int> finite;
+  for (int v : pool.imap(square, iota_vec(50))) finite.push_back(v);
+  EXPECT_EQ(finite.size(), 50u);
+  EXPECT_EQ(finite[49], 49 * 49);
+}
+
+TEST(PoolTest, ImapUnorderedYieldsEveryResultOnce) {
+  Pool pool(2);
+  std::multiset<int> got;
+  for (int v : pool.imap_unordered(square, iota_vec(500), 4)) got.insert(v);
+  std::multiset<int> want;
+  for (int i = 0; i < 500; ++i) want.insert(i * i);
+  EXPECT_EQ(got, want);
+  auto endless = pool.imap_unordered(square, std::views::iota(0));
+  std::set<int> first;
+  for (int i = 0; i < 300; ++i) first.insert(*endless.next());
+  EXPECT_EQ(first.size(), 300u);
+}
+
+TEST(PoolTest, ImapFailedItemThrowsAndTheStreamGoesOn) {
+  Pool pool(2);
+  auto stream = pool.imap(fail_on_three, iota_vec(6));
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(*stream.next(), i);
+  EXPECT_THROW(stream.next(), RemoteError);
+  EXPECT_EQ(*stream.next(), 4);
+  EXPECT_EQ(*stream.next(), 5);
+  EXPECT_FALSE(stream.next().has_value());
+}
+
+TEST(PoolTest, TaskExceptionBecomesRemoteError) {
+  Pool pool(1);
+  int worker = pool.apply(my_pid);
+  Future<int> f = pool.apply_async(fail_on_three, 3);
+  try {
+    f.get();
+    FAIL() << "no exception";
+  } catch (const RemoteError& e) {
+    EXPECT_EQ(e.type_name(), "std::invalid_argument");
+    EXPECT_STREQ(e.what(), "three is not allowed");
+    EXPECT_THAT(e.where(), HasSubstr(":" + std::to_string(worker)));
+  }
+  EXPECT_FALSE(f.successful());
+  EXPECT_EQ(pool.apply(square, 5), 25);  // the worker survived
+}
+
+TEST(PoolTest, VoidTaskGivesFutureVoid) {
+  SharedCell<std::atomic<int>> counter;
+  Pool pool(2);
+  Future<void> f = pool.apply_async(bump, reinterpret_cast<std::uintptr_t>(counter.get()));
+  static_assert(std::is_same_v<decltype(f.get()), void>);
+  f.get();
+  EXPECT_TRUE(f.successful());
+  EXPECT_EQ(counter->load(), 1);
+}
+
+TEST(PoolTest, TimedGetThrowsTimeoutAndTheResultStillArrives) {
+  TestPipe go;
+  Pool pool(1);
+  Future<int> f = pool.apply_async(wait_for_go, go.read_fd(), 5);
+  EXPECT_THROW(f.get(std::chrono::milliseconds(20)), TimeoutError);
+  EXPECT_FALSE(f.wait_for(std::chrono::milliseconds(1)));
+  go.write_int(1);
+  EXPECT_EQ(f.get(std::chrono::seconds(30)), 5);
+}
+
+TEST(PoolTest, DoneCallbackRunsOnceWithTheFuture) {
+  Pool pool(2);
+  std::atomic<int> seen{0};
+  std::atomic<int> calls{0};
+  Future<int> f = pool.apply_async(square, 9);
+  f.add_done_callback([&](const Future<int>& g) {
+    seen = g.get();
+    ++calls;
+  });
+  f.wait();
+  f.add_done_callback([&](const Future<int>&) { ++calls; });  // already done: runs now
+  pool.close();
+  pool.join();  // the result thread has run every callback by now
+  EXPECT_EQ(seen.load(), 81);
+  EXPECT_EQ(calls.load(), 2);
+}
+
+TEST(PoolTest, CancelBeforeStartNeverRuns) {
+  SharedCell<std::atomic<int>> counter;
+  TestPipe go;
+  Pool pool(1);
+  Future<int> blocker = pool.apply_async(wait_for_go, go.read_fd(), 1);
+  Future<void> queued = pool.apply_async(bump, reinterpret_cast<std::uintptr_t>(counter.get()));
+  EXPECT_TRUE(queued.cancel());
+  EXPECT_THROW(queued.get(), CancelledError);
+  EXPECT_FALSE(queued.cancel());
+  go.write_int(1);
+  EXPECT_EQ(blocker.get(), 1);
+  EXPECT_FALSE(blocker.cancel());  // finished
+  pool.close();
+  pool.join();
+  EXPECT_EQ(counter->load(), 0);  // the cancelled task never ran
+}
+
+TEST(PoolTest, CancelOfARunningTaskFails) {
+  TestPipe started;
+  TestPipe go;
+  Pool pool(1);
+  Future<int> f = pool.apply_async(
+      [](int started_fd, int go_fd) {
+        int one = 1;
+        if (write(started_fd, &one, sizeof(one)) < 0) return -1;
+        return wait_for_go(go_fd, 7);
+      },
+      started.write_fd(), go.read_fd());
+  EXPECT_EQ(started.read_int(), 1);
+  EXPECT_FALSE(f.cancel());
+  go.write_int(1);
+  EXPECT_EQ(f.get(), 7);
+}
+
+TEST(PoolTest, SubmitAfterCloseThrowsPoolClosedError) {
+  Pool pool(1);
+  pool.close();
+  EXPECT_THROW(pool.apply_async(square, 1), PoolClosedError);
+  EXPECT_THROW(pool.map(square, iota_vec(3)), PoolClosedError);
+  pool.join();
+}
+
+TEST(PoolTest, JoinBeforeCloseIsALogicError) {
+  Pool pool(1);
+  EXPECT_THROW(pool.join(), std::logic_error);
+  EXPECT_EQ(pool.apply(square, 2), 4);  // still usable
+}
+
+TEST(PoolTest, CloseLetsQueuedWorkFinish) {
+  SharedCell<std::atomic<int>> counter;
+  Pool pool(2);
+  std::vector<Future<void>> fs;
+  for (int i = 0; i < 200; ++i) {
+    fs.push_back(pool.apply_async(bump, reinterpret_cast<std::uintptr_t>(counter.get())));
+  }
+  pool.close();
+  pool.join();
+  EXPECT_EQ(counter->load(), 200);
+  for (auto& f : fs) EXPECT_TRUE(f.ready());
+}
+
+TEST(PoolTest, DestructorClosesAndJoins) {
+  SharedCell<std::atomic<int>> counter;
+  std::vector<Future<void>> fs;
+  {
+    Pool pool(2);
+    for (int i = 0; i < 100; ++i) {
+      fs.push_back(pool.apply_async(bump, reinterpret_cast<std::uintptr_t>(counter.get())));
+    }
+  }
+  EXPECT_EQ(counter->load(), 100);
+  for (auto& f : fs) EXPECT_NO_THROW(f.get());
+}
+
+TEST(PoolTest, FutureOutlivesItsPool) {
+  Future<int> f = [] {
+    Pool pool(1);
+    return pool.apply_async(square, 12);
+  }();
+  EXPECT_EQ(f.get(), 144);
+  EXPECT_EQ(f.get(), 144);
+}
+
+TEST(PoolTest, WithHandleUsesOptionsAndDoesNotClose) {
+  Pool pool(2);
+  {
+    Pool handle = pool.with(TaskOptions{"", 0, std::chrono::milliseconds(10'000), 2});
+    EXPECT_EQ(handle.apply(square, 6), 36);
+    EXPECT_EQ(handle.map(square, iota_vec(4)), (std::vector<int>{0, 1, 4, 9}));
+  }
+  EXPECT_EQ(pool.apply(square, 3), 9);  // destroying the handle closed nothing
+}
+
+TEST(PoolTest, ProcessesCount) {
+  EXPECT_THROW(Pool(-1), std::invalid_argument);
+  Pool automatic(0);
+  EXPECT_EQ(automatic.processes(), static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)));
+  SharedCell<std::atomic<int>> arrived;  // before the pool: its workers inherit it
+  Pool three(3);
+  EXPECT_EQ(three.processes(), 3);
+  // Three tasks that wait for each other can only finish on three processes at once.
+  std::vector<int> pids = three.map(rendezvous,
+                                    std::vector<std::uintptr_t>(
+                                        3, reinterpret_cast<std::uintptr_t>(arrived.get())),
+                                    1);
+  EXPECT_EQ(std::set<int>(pids.begin(), pids.end()).size(), 3u);
+  EXPECT_EQ(std::count(pids.begin(), pids.end(), -1), 0);
+}
+
+int g_initialized = 0;
+
+TEST(PoolTest, InitializerRunsInEachWorkerNotInTheCaller) {
+  PoolOptions options;
+  options.processes = 2;
+  options.initializer = [] { g_initialized = 42; };
+  Pool pool(options);
+  std::vector<int> seen = pool.map([](int) { return g_initialized; }, iota_vec(20), 1);
+  EXPECT_EQ(seen, std::vector<int>(20, 42));
+  EXPECT_EQ(g_initialized, 0);
+}
+
+TEST(PoolTest, MaxTasksPerChildReplacesTheProcess) {
+  PoolOptions options;
+  options.processes = 1;
+  options.max_tasks_per_child = 2;
+  Pool pool(options);
+  std::map<int, int> tasks_per_pid;
+  for (int i = 0; i < 7; ++i) ++tasks_per_pid[pool.apply(my_pid)];
+  EXPECT_EQ(tasks_per_pid.size(), 4u);  // 2 + 2 + 2 + 1
+  for (auto& [pid, n] : tasks_per_pid) EXPECT_LE(n, 2) << "pid " << pid;
+}
+
+TEST(PoolTest, ManyThreadsSubmitConcurrently) {
+  Pool pool(2);
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<Future<int>> fs;
+      for (int i = 0; i < 5000; ++i) fs.push_back(pool.apply_async(add, t, i));
+      for (int i = 0; i < 5000; ++i) {
+        if (fs[static_cast<std::size_t>(i)].get() != t + i) ++wrong;
+      }
+      if (pool.map(square, iota_vec(100), 3)[99] != 99 * 99) ++wrong;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+}  // namespace
+}  // namespace shoal
