@@ -215,7 +215,7 @@ void WorkerSession::flush_results(bool take) {
 void WorkerSession::remember(v1::TaskResult result, Clock::time_point now) {
   recent_bytes_ += result.ByteSizeLong();
   recent_.emplace_back(now, std::move(result));
-  auto window = heartbeat_ * liveness_;
+  auto window = 2 * heartbeat_ * liveness_;
   while (!recent_.empty() &&
          (recent_bytes_ > config_.resend_bytes || now - recent_.front().first > window)) {
     recent_bytes_ -= recent_.front().second.ByteSizeLong();

@@ -1,0 +1,108 @@
+// The wire conversions both ends use (client/remote_wire.h): MessagePack framing,
+// chunk arguments, replies <-> TaskResult items, errors.
+#include "client/remote_wire.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "shoal/codec.hpp"
+#include "shoal/internal/reply.h"
+
+namespace shoal::internal {
+namespace {
+
+TEST(RemoteWireTest, SkipsEveryKindOfValue) {
+  std::map<std::string, std::vector<int>> m{{"a", {1, 2, 300}}, {"b", {}}};
+  std::string bytes = encode(std::make_tuple(1, -5, 3.5, std::string("hi"), m,
+                                             std::vector<std::string>(20, "x"),
+                                             Bytes(70000, std::byte{7}), std::optional<int>()));
+  bytes += encode(42);
+  std::size_t offset = 0;
+  ASSERT_TRUE(msgpack_skip(bytes, offset));
+  EXPECT_EQ(bytes.substr(offset), encode(42));
+  ASSERT_TRUE(msgpack_skip(bytes, offset));
+  EXPECT_EQ(offset, bytes.size());
+}
+
+TEST(RemoteWireTest, RejectsTruncatedAndInvalidValues) {
+  std::string bytes = encode(std::vector<std::string>{"hello", "world"});
+  for (std::size_t cut = 0; cut < bytes.size(); ++cut) {
+    std::size_t offset = 0;
+    EXPECT_FALSE(msgpack_skip(std::string_view(bytes).substr(0, cut), offset)) << cut;
+  }
+  std::size_t offset = 0;
+  EXPECT_FALSE(msgpack_skip(std::string("\xc1", 1), offset));
+  // An array claiming 4 billion elements in 5 bytes is rejected without looping.
+  offset = 0;
+  EXPECT_FALSE(msgpack_skip(std::string("\xdd\xff\xff\xff\xff", 5), offset));
+}
+
+TEST(RemoteWireTest, ChunkArgumentsRoundTrip) {
+  std::string args;
+  for (int i = 0; i < 20; ++i) encode_to(args, std::make_tuple(i));
+  v1::Task task;
+  task.set_items(20);
+  task.set_args(wire_args(args, 20));
+  std::uint32_t count = 0;
+  std::size_t offset = 0;
+  ASSERT_TRUE(msgpack_read_array_header(task.args(), offset, count));
+  EXPECT_EQ(count, 20u);
+  auto inner = invoke_args(task);
+  ASSERT_TRUE(inner.ok()) << inner.status();
+  EXPECT_EQ(*inner, args);
+
+  task.set_items(21);
+  EXPECT_FALSE(invoke_args(task).ok());
+  task.set_items(0);
+  task.set_args(encode(std::make_tuple(7)));
+  EXPECT_EQ(*invoke_args(task), encode(std::make_tuple(7)));
+  EXPECT_EQ(wire_args(task.args(), 1), task.args());
+}
+
+TEST(RemoteWireTest, ReplyBecomesItemsAndBack) {
+  std::string reply;
+  reply_ok<false>(reply, 49);
+  reply_failed(reply, {ErrorKind::kRemote, "std::invalid_argument", "bad x", "h:1"});
+  reply_ok<false>(reply, std::string("s"));
+  v1::TaskResult result;
+  ASSERT_TRUE(reply_to_items(reply, 3, &result).ok());
+  ASSERT_EQ(result.items_size(), 3);
+  EXPECT_EQ(result.items(0).value(), encode(49));
+  EXPECT_EQ(result.items(1).error().kind(), v1::ERROR_KIND_REMOTE);
+  EXPECT_EQ(result.items(1).error().type_name(), "std::invalid_argument");
+  EXPECT_EQ(result.items(1).error().where(), "h:1");
+  EXPECT_EQ(items_to_reply(result), reply);
+
+  std::string back = items_to_reply(result);
+  ReplyReader reader(back);
+  EXPECT_EQ(std::get<int>(reader.next<false, int>()), 49);
+  EXPECT_EQ(std::get<ErrorInfo>(reader.next<false, int>()).message, "bad x");
+}
+
+TEST(RemoteWireTest, MalformedReplyIsAnError) {
+  v1::TaskResult result;
+  EXPECT_FALSE(reply_to_items("", 1, &result).ok());
+  EXPECT_FALSE(reply_to_items(std::string("\x05\x01", 2), 1, &result).ok());
+  std::string two;
+  reply_ok<false>(two, 1);
+  EXPECT_FALSE(reply_to_items(two, 2, &result).ok());
+}
+
+TEST(RemoteWireTest, ErrorKindsMapBothWays) {
+  for (int k = 0; k <= static_cast<int>(ErrorKind::kOther); ++k) {
+    v1::TaskError wire;
+    to_task_error({static_cast<ErrorKind>(k), "T", "m", "w"}, &wire);
+    EXPECT_EQ(static_cast<int>(wire.kind()), k);
+    EXPECT_EQ(static_cast<int>(to_error_info(wire).kind), k);
+  }
+  v1::TaskError full;
+  full.set_kind(v1::ERROR_KIND_RESOURCE_EXHAUSTED);
+  EXPECT_EQ(to_error_info(full).kind, ErrorKind::kOther);
+  EXPECT_EQ(to_error_info(full).message, "ERROR_KIND_RESOURCE_EXHAUSTED");
+}
+
+}  // namespace
+}  // namespace shoal::internal

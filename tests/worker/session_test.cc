@@ -1,0 +1,364 @@
+// WorkerSession against a fake broker (a ROUTER socket on loopback, driven by the
+// test) and a fake engine (runs tasks in-process, or holds them until released).
+#include "worker/session.h"
+
+#include <gtest/gtest.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+
+#include "shoal/codec.hpp"
+#include "shoal/task.hpp"
+
+namespace {
+
+int square(int x) { return x * x; }
+int thrower(int) { throw std::runtime_error("no luck"); }
+SHOAL_TASK_AS(square, "session_test.square");
+SHOAL_TASK_AS(thrower, "session_test.throw");
+
+}  // namespace
+
+namespace shoal::worker {
+namespace {
+
+using namespace std::chrono_literals;
+using internal::Submission;
+
+// Runs submissions on the submitting thread, or keeps them until release().
+class FakeEngine : public internal::Backend {
+ public:
+  bool local() const override { return true; }
+  void submit(std::vector<Submission>& batch) override {
+    std::vector<Submission> now;
+    {
+      std::lock_guard lock(mu_);
+      for (auto& s : batch) (hold_ ? held_ : now).push_back(std::move(s));
+      batch.clear();
+    }
+    for (auto& s : now) execute(s);
+  }
+  void close() override {}
+  void terminate() override {
+    std::vector<Submission> held;
+    {
+      std::lock_guard lock(mu_);
+      held.swap(held_);
+    }
+    for (auto& s : held) s.sink->fail(s.index, {internal::ErrorKind::kCancelled, "", "x", ""});
+  }
+  void join() override {}
+  int processes() const override { return 2; }
+  bool cancel(std::uint64_t) override { return false; }
+
+  void set_hold(bool hold) {
+    std::lock_guard lock(mu_);
+    hold_ = hold;
+  }
+  void release() {
+    std::vector<Submission> held;
+    {
+      std::lock_guard lock(mu_);
+      held.swap(held_);
+    }
+    for (auto& s : held) execute(s);
+  }
+
+ private:
+  static void execute(Submission& s) {
+    std::string reply;
+    s.invoke(s.fn, s.args, s.items, reply);
+    s.sink->complete(s.index, std::move(reply));
+  }
+  std::mutex mu_;
+  bool hold_ = false;
+  std::vector<Submission> held_;
+};
+
+// The broker's side of the link, driven by the test.
+class FakeBroker {
+ public:
+  FakeBroker() : socket_(context_, zmq::socket_type::router) {
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.set(zmq::sockopt::rcvtimeo, 5000);
+    socket_.bind("tcp://127.0.0.1:*");
+    endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
+  }
+  const std::string& endpoint() const { return endpoint_; }
+
+  // The next message of kind `kind` (others are skipped); fails the test after 5 s.
+  v1::WorkerMessage expect(v1::WorkerMessage::BodyCase kind) {
+    for (;;) {
+      zmq::message_t id, body;
+      if (!socket_.recv(id)) throw std::runtime_error("no frame from the worker within 5 s");
+      (void)socket_.recv(body);
+      v1::WorkerMessage m;
+      EXPECT_TRUE(m.ParseFromArray(body.data(), static_cast<int>(body.size())));
+      EXPECT_EQ(m.version(), 1u);
+      if (m.body_case() == kind) {
+        peer_ = id.to_string();
+        return m;
+      }
+    }
+  }
+  void send(v1::BrokerMessage m) {
+    if (m.version() == 0) m.set_version(1);
+    send_raw({m.SerializeAsString()});
+  }
+  void send_raw(const std::vector<std::string>& frames) {
+    socket_.send(zmq::buffer(peer_), zmq::send_flags::sndmore);
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      socket_.send(zmq::buffer(frames[i]),
+                   i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    }
+  }
+  void welcome(std::uint32_t heartbeat_ms = 1000, std::uint32_t liveness = 3) {
+    v1::BrokerMessage m;
+    m.mutable_welcome()->set_broker_id("fake");
+    m.mutable_welcome()->set_heartbeat_ms(heartbeat_ms);
+    m.mutable_welcome()->set_liveness(liveness);
+    send(m);
+  }
+  void tasks(std::vector<v1::Task> tasks) {
+    v1::BrokerMessage m;
+    for (auto& t : tasks) *m.mutable_tasks()->add_tasks() = std::move(t);
+    send(m);
+  }
+  // Results until `n` arrived, by id; `credit` sums what they granted.
+  std::map<std::string, v1::TaskResult> results(std::size_t n, std::uint32_t* credit = nullptr) {
+    std::map<std::string, v1::TaskResult> out;
+    while (out.size() < n) {
+      auto m = expect(v1::WorkerMessage::kResults);
+      if (credit) *credit += m.results().credit();
+      for (const auto& r : m.results().results()) out[r.id()] = r;
+    }
+    return out;
+  }
+
+ private:
+  zmq::context_t context_{1};
+  zmq::socket_t socket_;
+  std::string endpoint_;
+  std::string peer_;
+};
+
+v1::Task make_task(const std::string& id, const std::string& name, std::vector<int> xs) {
+  v1::Task t;
+  t.set_id(id);
+  t.set_name(name);
+  if (xs.size() == 1) {
+    t.set_args(encode(std::make_tuple(xs[0])));
+  } else {
+    std::vector<std::tuple<int>> arrays;
+    for (int x : xs) arrays.emplace_back(x);
+    t.set_args(encode(arrays));
+    t.set_items(static_cast<std::uint32_t>(xs.size()));
+  }
+  return t;
+}
+
+// A session on its own thread, as worker_main runs it.
+class SessionTest : public ::testing::Test {
+ protected:
+  void start(int slots = 2, int prefetch = 1) {
+    done_ = *CompletionQueue::create();
+    runner_ = std::make_unique<TaskRunner>(engine_, "w1", done_.get());
+    SessionConfig config;
+    config.broker = broker_.endpoint();
+    config.name = "w1";
+    config.host = "testhost";
+    config.pid = 42;
+    config.queues = {"default", "q2"};
+    config.tasks = internal::task_names();
+    config.slots = slots;
+    config.prefetch = prefetch;
+    config.hello_retry = 5000ms;
+    config.drain_timeout = 5000ms;
+    session_ = std::make_unique<WorkerSession>(config, context_, *runner_, *done_, log_);
+    stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    thread_ = std::thread([this] {
+      status_ = session_->run(stop_fd_, [this] {
+        std::lock_guard lock(mu_);
+        ready_ = true;
+        cv_.notify_all();
+      });
+    });
+  }
+  bool wait_ready() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, 5s, [&] { return ready_; });
+  }
+  void stop() {
+    std::uint64_t one = 1;
+    ASSERT_EQ(write(stop_fd_, &one, sizeof(one)), 8);
+    thread_.join();
+  }
+  void TearDown() override {
+    if (thread_.joinable()) stop();
+    if (stop_fd_ >= 0) close(stop_fd_);
+  }
+
+  std::shared_ptr<FakeEngine> engine_ = std::make_shared<FakeEngine>();
+  FakeBroker broker_;
+  zmq::context_t context_{1};
+  Log log_{"w1", LogLevel::kError};
+  std::unique_ptr<CompletionQueue> done_;
+  std::unique_ptr<TaskRunner> runner_;
+  std::unique_ptr<WorkerSession> session_;
+  int stop_fd_ = -1;
+  std::thread thread_;
+  absl::Status status_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool ready_ = false;
+};
+
+TEST_F(SessionTest, HelloWelcomeTasksAndChunkResults) {
+  start();
+  auto hello = broker_.expect(v1::WorkerMessage::kHello).hello();
+  EXPECT_EQ(hello.name(), "w1");
+  EXPECT_EQ(hello.slots(), 2u);
+  EXPECT_EQ(hello.prefetch(), 1u);
+  EXPECT_EQ(hello.credit(), 2u);
+  EXPECT_EQ(hello.pid(), 42u);
+  EXPECT_EQ(hello.queues_size(), 2);
+  EXPECT_NE(std::find(hello.tasks().begin(), hello.tasks().end(), "session_test.square"),
+            hello.tasks().end());
+  EXPECT_FALSE(ready_);
+  broker_.welcome();
+  ASSERT_TRUE(wait_ready());
+
+  broker_.tasks({make_task("a", "session_test.square", {7}),
+                 make_task("b", "session_test.square", {1, 2, 3})});
+  std::uint32_t credit = 0;
+  auto results = broker_.results(2, &credit);
+  EXPECT_EQ(credit, 2u);  // both slots free again
+  ASSERT_EQ(results["a"].items_size(), 1);
+  EXPECT_EQ(decode<int>(results["a"].items(0).value()), 49);
+  EXPECT_EQ(results["a"].worker(), "w1");
+  EXPECT_EQ(results["a"].attempts(), 1u);
+  ASSERT_EQ(results["b"].items_size(), 3);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(decode<int>(results["b"].items(i).value()), (i + 1) * (i + 1));
+  stop();
+  EXPECT_TRUE(status_.ok()) << status_;
+  EXPECT_EQ(session_->stats().tasks, 2u);
+}
+
+TEST_F(SessionTest, UnknownTaskAndThrowingTaskAreReported) {
+  start();
+  broker_.expect(v1::WorkerMessage::kHello);
+  broker_.welcome();
+  broker_.tasks({make_task("u", "no.such.task", {1}), make_task("t", "session_test.throw", {1})});
+  auto results = broker_.results(2);
+  EXPECT_EQ(results["u"].failure().kind(), v1::ERROR_KIND_NOT_REGISTERED);
+  EXPECT_NE(results["u"].failure().message().find("no.such.task"), std::string::npos);
+  ASSERT_EQ(results["t"].items_size(), 1);
+  EXPECT_EQ(results["t"].items(0).error().kind(), v1::ERROR_KIND_REMOTE);
+  EXPECT_EQ(results["t"].items(0).error().type_name(), "std::runtime_error");
+  EXPECT_EQ(results["t"].items(0).error().message(), "no luck");
+}
+
+TEST_F(SessionTest, BadFramesAreCountedAndTheSessionGoesOn) {
+  start();
+  broker_.expect(v1::WorkerMessage::kHello);
+  broker_.welcome();
+  ASSERT_TRUE(wait_ready());
+  broker_.send_raw({std::string("\xff\x00garbage\x13", 10)});
+  v1::BrokerMessage wrong_version;
+  wrong_version.set_version(7);
+  wrong_version.mutable_heartbeat();
+  broker_.send(wrong_version);
+  broker_.send_raw({"two", "parts"});
+  std::string truncated = [] {
+    v1::BrokerMessage m;
+    m.set_version(1);
+    *m.mutable_tasks()->add_tasks() = make_task("x", "session_test.square", {3});
+    std::string s = m.SerializeAsString();
+    return s.substr(0, s.size() - 3);
+  }();
+  broker_.send_raw({truncated});
+  broker_.tasks({make_task("ok", "session_test.square", {5})});
+  auto results = broker_.results(1);
+  EXPECT_EQ(decode<int>(results["ok"].items(0).value()), 25);
+  stop();
+  EXPECT_EQ(session_->stats().bad_frames, 4u);
+}
+
+TEST_F(SessionTest, ReconnectRequestSendsANewHelloWithRunningIds) {
+  engine_->set_hold(true);
+  start();
+  broker_.expect(v1::WorkerMessage::kHello);
+  broker_.welcome();
+  broker_.tasks({make_task("r1", "session_test.square", {4})});
+  v1::BrokerMessage reconnect;
+  reconnect.mutable_reconnect()->set_reason("restarted");
+  // The task has reached the engine once the worker says so in a new hello.
+  broker_.send(reconnect);
+  auto hello = broker_.expect(v1::WorkerMessage::kHello).hello();
+  ASSERT_EQ(hello.running_size(), 1);
+  EXPECT_EQ(hello.running(0), "r1");
+  EXPECT_EQ(hello.credit(), 1u);  // one slot is busy
+  broker_.welcome();
+  engine_->release();
+  auto results = broker_.results(1);
+  EXPECT_EQ(decode<int>(results["r1"].items(0).value()), 16);
+  stop();
+  EXPECT_EQ(session_->stats().reconnects, 1u);
+}
+
+TEST_F(SessionTest, SilentBrokerIsLostAndRecentResultsAreSentAgain) {
+  start();
+  broker_.expect(v1::WorkerMessage::kHello);
+  broker_.welcome(/*heartbeat_ms=*/50, /*liveness=*/2);
+  broker_.tasks({make_task("s1", "session_test.square", {6})});
+  EXPECT_EQ(broker_.results(1).count("s1"), 1u);
+  broker_.expect(v1::WorkerMessage::kHeartbeat);  // idle: the worker keeps the link alive
+  // We answer nothing: after 2 x 50 ms the worker gives the broker up and says hello.
+  broker_.expect(v1::WorkerMessage::kHello);
+  broker_.welcome();
+  auto again = broker_.results(1);
+  EXPECT_EQ(decode<int>(again["s1"].items(0).value()), 36);
+}
+
+TEST_F(SessionTest, StopSaysByeFinishesRunningTasksAndReturns) {
+  engine_->set_hold(true);
+  start(/*slots=*/1, /*prefetch=*/2);
+  EXPECT_EQ(broker_.expect(v1::WorkerMessage::kHello).hello().credit(), 2u);
+  broker_.welcome();
+  broker_.tasks({make_task("d1", "session_test.square", {9})});
+  // The hello below proves the task is in the engine before we stop.
+  v1::BrokerMessage reconnect;
+  reconnect.mutable_reconnect();
+  broker_.send(reconnect);
+  broker_.expect(v1::WorkerMessage::kHello);
+  broker_.welcome();
+  std::uint64_t one = 1;
+  ASSERT_EQ(write(stop_fd_, &one, sizeof(one)), 8);
+  broker_.expect(v1::WorkerMessage::kBye);
+  engine_->release();
+  std::uint32_t credit = 0;
+  auto results = broker_.results(1, &credit);
+  EXPECT_EQ(decode<int>(results["d1"].items(0).value()), 81);
+  EXPECT_EQ(credit, 0u);  // a stopping worker asks for nothing more
+  thread_.join();
+  EXPECT_TRUE(status_.ok()) << status_;
+}
+
+TEST_F(SessionTest, MalformedEndpointIsFatal) {
+  done_ = *CompletionQueue::create();
+  runner_ = std::make_unique<TaskRunner>(engine_, "w1", done_.get());
+  SessionConfig config;
+  config.broker = "nonsense://x";
+  WorkerSession session(config, context_, *runner_, *done_, log_);
+  int fd = eventfd(0, EFD_CLOEXEC);
+  EXPECT_FALSE(session.run(fd, [] {}).ok());
+  close(fd);
+}
+
+}  // namespace
+}  // namespace shoal::worker

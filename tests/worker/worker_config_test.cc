@@ -1,0 +1,56 @@
+#include "worker/worker_config.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace shoal::worker {
+namespace {
+
+absl::StatusOr<WorkerConfig> parse(std::vector<std::string> args, bool load = false) {
+  args.insert(args.begin(), "shoal-worker");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  return parse_worker_flags(static_cast<int>(argv.size()), argv.data(), load);
+}
+
+TEST(WorkerConfigTest, ParsesEveryFlag) {
+  auto c = parse({"--broker=tcp://127.0.0.1:5555", "--processes=3", "--queues=a,b",
+                  "--prefetch=4", "--log-level=debug", "--name=w1", "--drain_timeout_ms=50"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->broker, "tcp://127.0.0.1:5555");
+  EXPECT_EQ(c->processes, 3);
+  EXPECT_EQ(c->queues, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(c->prefetch, 4);
+  EXPECT_EQ(c->log_level, "debug");
+  EXPECT_EQ(c->name, "w1");
+  EXPECT_EQ(c->drain_timeout.count(), 50);
+}
+
+TEST(WorkerConfigTest, DefaultsAndBareHostPort) {
+  auto c = parse({"--broker", "127.0.0.1:7"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->broker, "tcp://127.0.0.1:7");
+  EXPECT_EQ(c->processes, 0);
+  EXPECT_EQ(c->queues, std::vector<std::string>{"default"});
+  EXPECT_EQ(c->prefetch, 1);
+}
+
+TEST(WorkerConfigTest, RejectsBadInput) {
+  EXPECT_FALSE(parse({}).ok());  // no broker
+  EXPECT_FALSE(parse({"--broker=tcp://h:1", "--processes=-1"}).ok());
+  EXPECT_FALSE(parse({"--broker=tcp://h:1", "--prefetch=0"}).ok());
+  EXPECT_FALSE(parse({"--broker=tcp://h:1", "--bogus=1"}).ok());
+  EXPECT_FALSE(parse({"--broker=tcp://h:1", "--load=x.so"}).ok());  // worker_main has no --load
+  auto loaded = parse({"--broker=tcp://h:1", "--load=a.so", "--load=b.so"}, true);
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(loaded->load.size(), 2u);
+  auto help = parse({"--help"});
+  ASSERT_TRUE(help.ok());
+  EXPECT_TRUE(help->help);
+  EXPECT_NE(worker_usage("w", true).find("--load"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace shoal::worker
