@@ -1,0 +1,268 @@
+// Pool::connect (client/remote_backend.cc) against an in-process fake TaskService:
+// batching, chunks, backpressure, reconnect with Watch/Unknown, cancel, terminate,
+// auth metadata, and ConnectionError. The real broker is exercised in
+// cluster_test.cc; this one pins the client's side of the protocol deterministically.
+#include <gtest/gtest.h>
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "shoal/shoal.hpp"
+#include "shoal/v1/service.grpc.pb.h"
+
+namespace {
+
+int square(int x) { return x * x; }
+SHOAL_TASK_AS(square, "remote_backend_test.square");
+
+}  // namespace
+
+namespace shoal {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A broker stand-in: accepts every task and runs it in-process through the registry,
+// unless told to hold, reject as full, or forget.
+class FakeService final : public v1::TaskService::Service {
+ public:
+  std::atomic<int> reject_full{0};      // reject this many submissions as full
+  std::atomic<bool> hold{false};        // accept but do not run
+  std::atomic<int> batches{0};
+  std::atomic<int> tasks_seen{0};
+  std::atomic<int> watched{0};
+  std::string last_auth;
+
+  grpc::Status Session(grpc::ServerContext* context,
+                       grpc::ServerReaderWriter<v1::ServerMessage, v1::ClientMessage>* stream)
+      override {
+    {
+      std::lock_guard lock(mu_);
+      auto md = context->client_metadata().find("authorization");
+      if (md != context->client_metadata().end()) {
+        last_auth = std::string(md->second.data(), md->second.size());
+      }
+    }
+    v1::ClientMessage in;
+    while (stream->Read(&in)) {
+      v1::ServerMessage out;
+      if (in.has_watch()) {
+        watched += in.watch().ids_size();
+        std::lock_guard lock(mu_);
+        for (const auto& id : in.watch().ids()) {
+          if (!known_.count(id)) out.mutable_unknown()->add_ids(id);
+        }
+        stream->Write(out);
+        continue;
+      }
+      ++batches;
+      v1::ServerMessage accepted, results;
+      for (const auto& task : in.submit().tasks()) {
+        ++tasks_seen;
+        if (reject_full > 0) {
+          --reject_full;
+          auto* r = out.mutable_rejected();
+          r->add_ids(task.id());
+          r->mutable_error()->set_kind(v1::ERROR_KIND_RESOURCE_EXHAUSTED);
+          continue;
+        }
+        accepted.mutable_accepted()->add_ids(task.id());
+        std::lock_guard lock(mu_);
+        known_[task.id()] = task;
+        if (!hold) *results.mutable_results()->add_results() = run(task);
+      }
+      if (out.has_rejected()) stream->Write(out);
+      if (accepted.has_accepted()) stream->Write(accepted);
+      if (results.has_results()) stream->Write(results);
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Cancel(grpc::ServerContext*, const v1::CancelRequest* request,
+                      v1::CancelResponse* response) override {
+    std::lock_guard lock(mu_);
+    response->set_cancelled(known_.erase(request->id()) > 0 && hold);
+    return grpc::Status::OK;
+  }
+  grpc::Status GetStats(grpc::ServerContext*, const v1::StatsRequest*, v1::Stats*) override {
+    return grpc::Status::OK;
+  }
+  grpc::Status ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*,
+                           v1::ListWorkersResponse* response) override {
+    response->add_workers()->set_slots(3);
+    response->add_workers()->set_slots(2);
+    return grpc::Status::OK;
+  }
+
+  std::size_t known() {
+    std::lock_guard lock(mu_);
+    return known_.size();
+  }
+
+ private:
+  static v1::TaskResult run(const v1::Task& task) {
+    v1::TaskResult result;
+    result.set_id(task.id());
+    const auto* entry = internal::find_task(task.name());
+    if (!entry) {
+      result.mutable_failure()->set_kind(v1::ERROR_KIND_NOT_REGISTERED);
+      result.mutable_failure()->set_message("no task " + task.name());
+      return result;
+    }
+    std::string_view args = task.args();
+    std::size_t items = std::max<std::uint32_t>(1, task.items());
+    if (task.items() > 1) {  // drop the chunk's outer array header
+      std::size_t offset = 0;
+      msgpack::unpack(args.data(), args.size(), offset);  // validates
+      std::size_t header = args[0] == '\xdc' ? 3 : args[0] == '\xdd' ? 5 : 1;
+      args.remove_prefix(header);
+    }
+    std::string reply;
+    entry->invoke(entry->fn, args, items, reply);
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < items; ++i) {
+      char status = reply[at++];
+      std::size_t start = at;
+      msgpack::unpack(reply.data(), reply.size(), at);
+      EXPECT_EQ(status, 0);
+      result.add_items()->set_value(reply.substr(start, at - start));
+    }
+    return result;
+  }
+
+  std::mutex mu_;
+  std::map<std::string, v1::Task> known_;
+};
+
+class Server {
+ public:
+  Server(FakeService* service, int port = 0) {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:" + std::to_string(port),
+                             grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(service);
+    server_ = builder.BuildAndStart();
+  }
+  ~Server() { server_->Shutdown(std::chrono::system_clock::now() + 1s); }
+  int port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+TEST(RemoteBackendTest, ApplyMapAndChunksResolveInOrder) {
+  FakeService service;
+  Server server(&service);
+  ConnectOptions options;
+  options.auth_token = "s3cret";
+  Pool pool = Pool::connect(server.address(), options);
+  EXPECT_EQ(pool.apply(square, 12), 144);
+  EXPECT_EQ(pool.apply_async<int>("remote_backend_test.square", 5).get(), 25);
+  std::vector<int> xs(10000);
+  for (int i = 0; i < 10000; ++i) xs[i] = i;
+  auto ys = pool.map(square, xs, 64);
+  ASSERT_EQ(ys.size(), xs.size());
+  for (int i = 0; i < 10000; ++i) ASSERT_EQ(ys[i], i * i);
+  EXPECT_LT(service.batches.load(), 40);  // 157 chunks went out in a few batches
+  EXPECT_EQ(service.last_auth, "Bearer s3cret");
+  EXPECT_EQ(pool.processes(), 5);
+  std::vector<int> streamed;
+  for (int y : pool.imap(square, std::vector<int>{1, 2, 3})) streamed.push_back(y);
+  EXPECT_EQ(streamed, (std::vector<int>{1, 4, 9}));
+}
+
+TEST(RemoteBackendTest, UnregisteredNameFailsWithNotRegistered) {
+  FakeService service;
+  Server server(&service);
+  Pool pool = Pool::connect(server.address());
+  EXPECT_THROW(pool.apply_async<int>("nope", 1).get(), NotRegisteredError);
+}
+
+TEST(RemoteBackendTest, RejectedAsFullIsResentNotDropped) {
+  FakeService service;
+  service.reject_full = 300;
+  Server server(&service);
+  Pool pool = Pool::connect(server.address());
+  std::vector<Future<int>> futures;
+  for (int i = 0; i < 200; ++i) futures.push_back(pool.apply_async(square, i));
+  for (int i = 0; i < 200; ++i) EXPECT_EQ(futures[i].get(10s), i * i);
+  EXPECT_GE(service.tasks_seen.load(), 500);
+}
+
+TEST(RemoteBackendTest, ReconnectsWatchesAndResubmitsUnknownTasks) {
+  auto first = std::make_unique<FakeService>();
+  first->hold = true;
+  auto server = std::make_unique<Server>(first.get());
+  int port = server->port();
+  Pool pool = Pool::connect(server->address());
+  std::vector<Future<int>> futures;
+  for (int i = 0; i < 50; ++i) futures.push_back(pool.apply_async(square, i));
+  auto map = pool.map_async(square, std::vector<int>{7, 8, 9}, 1);
+  while (first->known() < 53) std::this_thread::yield();
+  server.reset();  // the broker "restarts" and forgets everything
+  FakeService second;
+  Server again(&second, port);
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(futures[i].get(20s), i * i);
+  EXPECT_EQ(map.get(20s), (std::vector<int>{49, 64, 81}));
+  EXPECT_EQ(second.watched.load(), 53);
+}
+
+TEST(RemoteBackendTest, CancelStopsAHeldTask) {
+  FakeService service;
+  service.hold = true;
+  Server server(&service);
+  Pool pool = Pool::connect(server.address());
+  auto f = pool.apply_async(square, 3);
+  while (service.known() < 1) std::this_thread::yield();
+  EXPECT_TRUE(f.cancel());
+  EXPECT_THROW(f.get(5s), CancelledError);
+}
+
+TEST(RemoteBackendTest, TerminateFailsOutstandingFutures) {
+  FakeService service;
+  service.hold = true;
+  Server server(&service);
+  Pool pool = Pool::connect(server.address());
+  auto f = pool.apply_async(square, 3);
+  pool.terminate();
+  EXPECT_THROW(f.get(5s), CancelledError);
+  pool.join();
+  EXPECT_THROW(pool.apply_async(square, 1), PoolClosedError);
+}
+
+TEST(RemoteBackendTest, CloseThenJoinWaitsForResults) {
+  FakeService service;
+  Server server(&service);
+  Pool pool = Pool::connect(server.address());
+  EXPECT_THROW(pool.join(), std::logic_error);
+  auto f = pool.apply_async(square, 4);
+  pool.close();
+  EXPECT_THROW(pool.apply_async(square, 1), PoolClosedError);
+  pool.join();
+  EXPECT_TRUE(f.ready());
+  EXPECT_EQ(f.get(), 16);
+}
+
+TEST(RemoteBackendTest, NothingListeningIsConnectionErrorAfterTimeout) {
+  int port;
+  {
+    FakeService service;
+    Server server(&service);
+    port = server.port();
+  }
+  ConnectOptions options;
+  options.connect_timeout = 300ms;
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_THROW(Pool::connect("127.0.0.1:" + std::to_string(port), options), ConnectionError);
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(took, 250ms);
+  EXPECT_LT(took, 5s);
+}
+
+}  // namespace
+}  // namespace shoal
