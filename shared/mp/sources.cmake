@@ -4,6 +4,10 @@ set(SHOAL_MP_SOURCES
   mp/condition.cc
   mp/connection.cc
   mp/futex.cc
+  mp/manager.cc
+  mp/manager_client.cc
+  mp/manager_server.cc
+  mp/manager_store.cc
   mp/process.cc
   mp/shared_memory.cc
   mp/shared_region.cc

@@ -1,0 +1,165 @@
+// Manager: starts, finds and stops the server process.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <iostream>
+#include <random>
+
+#include "shared/mp/manager_server.h"
+#include "shoal/manager.hpp"
+
+namespace shoal {
+namespace {
+
+constexpr int kStartTimeoutMs = 10000;
+constexpr int kExitTimeoutMs = 2000;
+
+std::string private_endpoint() {
+  static std::atomic<int> counter{0};
+  std::random_device rd;
+  return "ipc://@shoal-manager-" + std::to_string(::getpid()) + "-" + std::to_string(++counter) +
+         "-" + std::to_string(rd());
+}
+
+// Reads one line from `fd`, waiting at most `timeout_ms` in total.
+std::string read_line(int fd, int timeout_ms) {
+  std::string line;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return line;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+      if (errno == EINTR) continue;
+      return line;
+    }
+    char c;
+    ssize_t n = ::read(fd, &c, 1);
+    if (n <= 0 || c == '\n') return line;
+    line.push_back(c);
+  }
+}
+
+// Waits up to `timeout_ms` for child `pid` to exit, then kills it; always reaps it.
+void reap_server(pid_t pid, int timeout_ms) {
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd >= 0) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms) <= 0) ::kill(pid, SIGKILL);
+    ::close(fd);
+  } else {
+    ::kill(pid, SIGKILL);
+  }
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace
+
+Manager::Manager() : Manager(spawn(private_endpoint())) {}
+
+Manager Manager::serve(const std::string& endpoint) { return spawn(endpoint); }
+
+Manager Manager::spawn(const std::string& bind_endpoint) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw Error("shoal::Manager: pipe failed");
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+  const pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    throw Error("shoal::Manager: fork failed");
+  }
+  if (pid == 0) {
+    // The server dies with its owner (even a SIGKILLed one) and keeps none of the
+    // owner's descriptors open (pipes the owner waits on for EOF, say).
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(1);
+    ::signal(SIGINT, SIG_IGN);
+    if (fds[1] != 3) ::dup2(fds[1], 3);
+    ::close_range(4, ~0u, 0);
+    ::_exit(internal::run_manager_server(bind_endpoint, 3));
+  }
+  ::close(fds[1]);
+  std::string line = read_line(fds[0], kStartTimeoutMs);
+  ::close(fds[0]);
+  if (line.rfind("ok ", 0) != 0) {
+    reap_server(pid, 0);
+    throw Error("shoal::Manager: the server did not start" +
+                (line.empty() ? std::string() : ": " + line.substr(line.find(' ') + 1)));
+  }
+  return Manager(line.substr(3), pid, true);
+}
+
+Manager Manager::connect(const std::string& endpoint) {
+  internal::ManagerRequest ping;
+  ping.op = "ping";
+  internal::manager_call(endpoint, ping, std::chrono::milliseconds(1500));
+  return Manager(endpoint, 0, false);
+}
+
+Manager::Manager(Manager&& other) noexcept
+    : endpoint_(std::move(other.endpoint_)), server_(other.server_), owner_(other.owner_) {
+  other.owner_ = false;
+  other.server_ = 0;
+}
+
+Manager& Manager::operator=(Manager&& other) noexcept {
+  if (this != &other) {
+    shutdown();
+    endpoint_ = std::move(other.endpoint_);
+    server_ = other.server_;
+    owner_ = other.owner_;
+    other.owner_ = false;
+    other.server_ = 0;
+  }
+  return *this;
+}
+
+Manager::~Manager() { shutdown(); }
+
+void Manager::shutdown() {
+  if (!owner_) return;
+  owner_ = false;
+  if (server_ == 0 || ::getpid() == server_) return;
+  try {
+    internal::ManagerRequest stop;
+    stop.op = "shutdown";
+    internal::manager_call(endpoint_, stop);
+  } catch (const std::exception&) {
+    // Already gone or wedged: reap_server kills it.
+  }
+  reap_server(server_, kExitTimeoutMs);
+  server_ = 0;
+}
+
+std::optional<pid_t> Manager::server_pid() const {
+  if (!owner_ || server_ == 0) return std::nullopt;
+  return server_;
+}
+
+internal::ProxyRef Manager::create(const char* kind, std::string name,
+                                   std::vector<std::string> values, int64_t n) {
+  internal::ManagerRequest req;
+  req.kind = kind;
+  req.values = std::move(values);
+  req.n = n;
+  internal::ProxyRef ref{endpoint_, std::move(name), kind};
+  auto reply = internal::proxy_call(ref, "create", std::move(req));
+  ref.name = reply.value;
+  return ref;
+}
+
+}  // namespace shoal

@@ -1,0 +1,280 @@
+#include "shared/mp/manager_store.h"
+
+#include <algorithm>
+
+namespace shoal::internal {
+namespace {
+
+// Python-style index into a sequence of `size`; nullopt when out of range.
+std::optional<std::size_t> normalize(int64_t index, std::size_t size) {
+  int64_t i = index < 0 ? index + static_cast<int64_t>(size) : index;
+  if (i < 0 || i >= static_cast<int64_t>(size)) return std::nullopt;
+  return static_cast<std::size_t>(i);
+}
+
+ServerClock::time_point after(int64_t ms) {
+  return ServerClock::now() + std::chrono::milliseconds(ms);
+}
+
+}  // namespace
+
+bool ManagerStore::send(const std::string& peer, uint64_t id, int code, std::string value,
+                        std::vector<std::string> values, std::string error) {
+  ManagerReply r;
+  r.id = id;
+  r.code = code;
+  r.value = std::move(value);
+  r.values = std::move(values);
+  r.error = std::move(error);
+  return reply_(peer, r);
+}
+
+void ManagerStore::handle(const std::string& peer, const ManagerRequest& r) {
+  if (r.op == "ping") {
+    send(peer, r.id, kManagerOk);
+    return;
+  }
+  if (r.op == "shutdown") {
+    stopping_ = true;
+    send(peer, r.id, kManagerOk);
+    return;
+  }
+  if (r.op == "create") {
+    create(peer, r);
+    return;
+  }
+  auto it = objects_.find(r.name);
+  if (it == objects_.end()) {
+    send(peer, r.id, kManagerFailed, {}, {}, "no such object on this server");
+    return;
+  }
+  Object& o = it->second;
+  if (o.kind != r.kind) {
+    send(peer, r.id, kManagerFailed, {}, {}, "the object is a " + o.kind);
+    return;
+  }
+  switch (r.op.empty() ? ' ' : r.op[0]) {
+    case 'd': return dict_op(o, peer, r);
+    case 'l': return list_op(o, peer, r);
+    case 'q': return queue_op(o, peer, r);
+    case 'k': return lock_op(o, peer, r);
+    default: send(peer, r.id, kManagerFailed, {}, {}, "unknown operation " + r.op);
+  }
+}
+
+void ManagerStore::create(const std::string& peer, const ManagerRequest& r) {
+  static const char* kKinds[] = {"dict", "list", "queue", "lock"};
+  if (std::find(std::begin(kKinds), std::end(kKinds), r.kind) == std::end(kKinds)) {
+    send(peer, r.id, kManagerFailed, {}, {}, "unknown kind " + r.kind);
+    return;
+  }
+  std::string name = r.name.empty() ? "#" + std::to_string(++unnamed_) : r.name;
+  auto [it, fresh] = objects_.try_emplace(name);
+  if (!fresh && it->second.kind != r.kind) {
+    send(peer, r.id, kManagerFailed, {}, {}, "'" + name + "' is a " + it->second.kind);
+    return;
+  }
+  if (fresh) {
+    it->second.kind = r.kind;
+    it->second.items = r.values;
+    it->second.maxsize = static_cast<std::size_t>(std::max<int64_t>(r.n, 0));
+  }
+  send(peer, r.id, kManagerOk, name);
+}
+
+void ManagerStore::dict_op(Object& o, const std::string& peer, const ManagerRequest& r) {
+  auto found = o.index.find(r.a);
+  if (r.op == "d.set") {
+    if (found != o.index.end()) {
+      found->second->second = r.b;
+    } else {
+      o.entries.emplace_back(r.a, r.b);
+      o.index.emplace(r.a, std::prev(o.entries.end()));
+    }
+    send(peer, r.id, kManagerOk);
+  } else if (r.op == "d.get") {
+    if (found == o.index.end()) {
+      send(peer, r.id, kManagerNotFound, {}, {}, "no such key");
+    } else {
+      send(peer, r.id, kManagerOk, found->second->second);
+    }
+  } else if (r.op == "d.contains") {
+    send(peer, r.id, kManagerOk, encode(found != o.index.end()));
+  } else if (r.op == "d.erase") {
+    bool had = found != o.index.end();
+    if (had) {
+      o.entries.erase(found->second);
+      o.index.erase(found);
+    }
+    send(peer, r.id, kManagerOk, encode(had));
+  } else if (r.op == "d.size") {
+    send(peer, r.id, kManagerOk, encode(static_cast<uint64_t>(o.entries.size())));
+  } else if (r.op == "d.keys" || r.op == "d.items") {
+    std::vector<std::string> out;
+    for (const auto& [k, v] : o.entries) {
+      out.push_back(k);
+      if (r.op == "d.items") out.push_back(v);
+    }
+    send(peer, r.id, kManagerOk, {}, std::move(out));
+  } else if (r.op == "d.update") {
+    for (std::size_t i = 0; i + 1 < r.values.size(); i += 2) {
+      auto f = o.index.find(r.values[i]);
+      if (f != o.index.end()) {
+        f->second->second = r.values[i + 1];
+      } else {
+        o.entries.emplace_back(r.values[i], r.values[i + 1]);
+        o.index.emplace(r.values[i], std::prev(o.entries.end()));
+      }
+    }
+    send(peer, r.id, kManagerOk);
+  } else if (r.op == "d.clear") {
+    o.entries.clear();
+    o.index.clear();
+    send(peer, r.id, kManagerOk);
+  } else {
+    send(peer, r.id, kManagerFailed, {}, {}, "unknown operation " + r.op);
+  }
+}
+
+void ManagerStore::list_op(Object& o, const std::string& peer, const ManagerRequest& r) {
+  if (r.op == "l.append") {
+    o.items.push_back(r.a);
+    send(peer, r.id, kManagerOk);
+  } else if (r.op == "l.extend") {
+    o.items.insert(o.items.end(), r.values.begin(), r.values.end());
+    send(peer, r.id, kManagerOk);
+  } else if (r.op == "l.size") {
+    send(peer, r.id, kManagerOk, encode(static_cast<uint64_t>(o.items.size())));
+  } else if (r.op == "l.snapshot") {
+    send(peer, r.id, kManagerOk, {}, o.items);
+  } else if (r.op == "l.get" || r.op == "l.set" || r.op == "l.pop") {
+    auto i = normalize(r.n, o.items.size());
+    if (!i) {
+      send(peer, r.id, kManagerIndex, {}, {},
+           "index " + std::to_string(r.n) + " out of range for size " +
+               std::to_string(o.items.size()));
+    } else if (r.op == "l.get") {
+      send(peer, r.id, kManagerOk, o.items[*i]);
+    } else if (r.op == "l.set") {
+      o.items[*i] = r.a;
+      send(peer, r.id, kManagerOk);
+    } else {
+      std::string item = std::move(o.items[*i]);
+      o.items.erase(o.items.begin() + static_cast<std::ptrdiff_t>(*i));
+      send(peer, r.id, kManagerOk, std::move(item));
+    }
+  } else {
+    send(peer, r.id, kManagerFailed, {}, {}, "unknown operation " + r.op);
+  }
+}
+
+// Hands `item` to the longest-waiting getter still there; false if there is none.
+bool ManagerStore::give_to_getter(Object& o, const std::string& item) {
+  while (!o.getters.empty()) {
+    Waiter w = std::move(o.getters.front());
+    o.getters.pop_front();
+    --parked_;
+    if (send(w.peer, w.id, kManagerOk, item)) return true;
+  }
+  return false;
+}
+
+// Moves parked puts into the queue while there is room.
+void ManagerStore::admit_putters(Object& o) {
+  while (!o.putters.empty() && (o.maxsize == 0 || o.queue.size() < o.maxsize)) {
+    Waiter w = std::move(o.putters.front());
+    o.putters.pop_front();
+    --parked_;
+    if (send(w.peer, w.id, kManagerOk)) o.queue.push_back(std::move(w.item));
+  }
+}
+
+void ManagerStore::queue_op(Object& o, const std::string& peer, const ManagerRequest& r) {
+  if (r.op == "q.put") {
+    if (o.queue.empty() && give_to_getter(o, r.a)) {
+      send(peer, r.id, kManagerOk);
+    } else if (o.maxsize == 0 || o.queue.size() < o.maxsize) {
+      o.queue.push_back(r.a);
+      if (!send(peer, r.id, kManagerOk)) o.queue.pop_back();  // the putter gave up
+    } else if (r.n > 0) {
+      o.putters.push_back(Waiter{peer, r.id, after(r.n), r.a});
+      ++parked_;
+    } else {
+      send(peer, r.id, kManagerFull, {}, {}, "the queue is full");
+    }
+  } else if (r.op == "q.get") {
+    if (!o.queue.empty()) {
+      std::string item = std::move(o.queue.front());
+      o.queue.pop_front();
+      if (!send(peer, r.id, kManagerOk, item)) o.queue.push_front(std::move(item));
+      admit_putters(o);
+    } else if (r.n > 0) {
+      o.getters.push_back(Waiter{peer, r.id, after(r.n), {}});
+      ++parked_;
+    } else {
+      send(peer, r.id, kManagerEmpty, {}, {}, "the queue is empty");
+    }
+  } else if (r.op == "q.size") {
+    send(peer, r.id, kManagerOk, encode(static_cast<uint64_t>(o.queue.size())),
+         {encode(static_cast<uint64_t>(o.maxsize))});
+  } else {
+    send(peer, r.id, kManagerFailed, {}, {}, "unknown operation " + r.op);
+  }
+}
+
+void ManagerStore::lock_op(Object& o, const std::string& peer, const ManagerRequest& r) {
+  if (r.op == "k.acquire") {
+    if (!o.held) {
+      o.held = send(peer, r.id, kManagerOk);
+    } else if (r.n > 0) {
+      o.getters.push_back(Waiter{peer, r.id, after(r.n), {}});
+      ++parked_;
+    } else {
+      send(peer, r.id, kManagerTimedOut, {}, {}, "the lock is held");
+    }
+  } else if (r.op == "k.release") {
+    if (!o.held) {
+      send(peer, r.id, kManagerMisuse, {}, {}, "the lock is not held");
+      return;
+    }
+    o.held = give_to_getter(o, {});  // hand over to the longest waiter, if any
+    send(peer, r.id, kManagerOk);
+  } else {
+    send(peer, r.id, kManagerFailed, {}, {}, "unknown operation " + r.op);
+  }
+}
+
+void ManagerStore::expire(ServerClock::time_point now) {
+  if (parked_ == 0) return;
+  for (auto& [name, o] : objects_) {
+    for (auto* waiters : {&o.getters, &o.putters}) {
+      for (auto it = waiters->begin(); it != waiters->end();) {
+        if (it->deadline > now) {
+          ++it;
+          continue;
+        }
+        int code = o.kind == "lock" ? kManagerTimedOut
+                   : waiters == &o.getters ? kManagerEmpty
+                                           : kManagerFull;
+        send(it->peer, it->id, code, {}, {}, "timed out");
+        it = waiters->erase(it);
+        --parked_;
+      }
+    }
+  }
+}
+
+std::optional<ServerClock::time_point> ManagerStore::next_deadline() const {
+  if (parked_ == 0) return std::nullopt;
+  std::optional<ServerClock::time_point> best;
+  for (const auto& [name, o] : objects_) {
+    for (const auto* waiters : {&o.getters, &o.putters}) {
+      for (const auto& w : *waiters) {
+        if (!best || w.deadline < *best) best = w.deadline;
+      }
+    }
+  }
+  return best;
+}
+
+}  // namespace shoal::internal

@@ -1,0 +1,74 @@
+#pragma once
+// The Manager server's objects and request handling, apart from the socket loop.
+// Values are opaque MessagePack bytes; blocking requests are parked as Waiters and
+// answered later (or at their deadline) through the Replier.
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <list>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "shoal/manager.hpp"
+
+namespace shoal::internal {
+
+using ServerClock = std::chrono::steady_clock;
+
+// Sends `reply` to `peer`; false if the peer is gone (then the reply is dropped).
+using Replier = std::function<bool(const std::string& peer, ManagerReply& reply)>;
+
+class ManagerStore {
+ public:
+  explicit ManagerStore(Replier replier) : reply_(std::move(replier)) {}
+  // Answers `request` from `peer` now, or parks it until it can be answered.
+  void handle(const std::string& peer, const ManagerRequest& request);
+  // Answers parked requests whose deadline passed.
+  void expire(ServerClock::time_point now);
+  // The earliest deadline of a parked request.
+  std::optional<ServerClock::time_point> next_deadline() const;
+  bool stopping() const { return stopping_; }
+
+ private:
+  struct Waiter {
+    std::string peer;
+    uint64_t id;
+    ServerClock::time_point deadline;
+    std::string item;  // a parked put's item
+  };
+  struct Object {
+    std::string kind;
+    // dict: insertion order plus an index
+    std::list<std::pair<std::string, std::string>> entries;
+    std::unordered_map<std::string, std::list<std::pair<std::string, std::string>>::iterator> index;
+    std::vector<std::string> items;  // list
+    std::deque<std::string> queue;
+    std::size_t maxsize = 0;
+    bool held = false;               // lock
+    std::deque<Waiter> getters;      // queue get / lock acquire
+    std::deque<Waiter> putters;
+  };
+
+  bool send(const std::string& peer, uint64_t id, int code, std::string value = {},
+            std::vector<std::string> values = {}, std::string error = {});
+  void create(const std::string& peer, const ManagerRequest& r);
+  void dict_op(Object& o, const std::string& peer, const ManagerRequest& r);
+  void list_op(Object& o, const std::string& peer, const ManagerRequest& r);
+  void queue_op(Object& o, const std::string& peer, const ManagerRequest& r);
+  void lock_op(Object& o, const std::string& peer, const ManagerRequest& r);
+  bool give_to_getter(Object& o, const std::string& item);
+  void admit_putters(Object& o);
+
+  Replier reply_;
+  std::unordered_map<std::string, Object> objects_;
+  uint64_t unnamed_ = 0;
+  std::size_t parked_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace shoal::internal

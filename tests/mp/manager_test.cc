@@ -1,0 +1,253 @@
+#include "shoal/manager.hpp"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "shoal/connection.hpp"
+#include "shoal/process.hpp"
+#include "shoal/queue.hpp"
+#include "tests/mp/run_command.h"
+
+namespace shoal {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// A TCP port on 127.0.0.1 that nothing listens on (bound, then released).
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool process_gone(pid_t pid) { return ::kill(pid, 0) == -1 && errno == ESRCH; }
+
+TEST(ManagerTest, DictOperations) {
+  Manager m;
+  auto d = m.dict<std::string, int>();
+  EXPECT_EQ(d.size(), 0u);
+  d.set("b", 2);
+  d.set("a", 1);
+  d.set("b", 20);
+  EXPECT_EQ(d.get("b"), 20);
+  EXPECT_THROW(d.get("zz"), std::out_of_range);
+  EXPECT_EQ(d.get("zz", -1), -1);
+  EXPECT_TRUE(d.contains("a"));
+  EXPECT_FALSE(d.contains("zz"));
+  EXPECT_EQ(d.size(), 2u);
+  EXPECT_EQ(d.keys(), (std::vector<std::string>{"b", "a"}));  // insertion order
+  d.update(std::map<std::string, int>{{"c", 3}, {"a", 10}});
+  EXPECT_EQ(d.items(), (std::map<std::string, int>{{"a", 10}, {"b", 20}, {"c", 3}}));
+  EXPECT_TRUE(d.erase("a"));
+  EXPECT_FALSE(d.erase("a"));
+  EXPECT_EQ(d.size(), 2u);
+  d.clear();
+  EXPECT_EQ(d.size(), 0u);
+  auto wrong = DictProxy<std::string, std::string>(internal::ProxyRef{m.endpoint(), d.name(), "dict"});
+  d.set("k", 5);
+  EXPECT_THROW(wrong.get("k"), SerializationError);
+}
+
+TEST(ManagerTest, ListOperations) {
+  Manager m;
+  auto l = m.list<int>({1, 2, 3});
+  l.append(4);
+  l.extend(std::vector<int>{5, 6});
+  EXPECT_EQ(l.size(), 6u);
+  EXPECT_EQ(l.get(0), 1);
+  EXPECT_EQ(l.get(-1), 6);
+  l.set(1, 20);
+  EXPECT_EQ(l.pop(), 6);
+  EXPECT_EQ(l.pop(0), 1);
+  EXPECT_EQ(l.snapshot(), (std::vector<int>{20, 3, 4, 5}));
+  EXPECT_THROW(l.get(4), std::out_of_range);
+  EXPECT_THROW(l.set(-5, 0), std::out_of_range);
+  auto empty = m.list<std::string>();
+  EXPECT_THROW(empty.pop(), std::out_of_range);
+}
+
+TEST(ManagerTest, QueueProxyInterface) {
+  Manager m;
+  auto q = m.queue<std::string>(2);
+  EXPECT_TRUE(q.empty());
+  EXPECT_THROW(q.get_nowait(), Empty);
+  EXPECT_THROW(q.get(20ms), Empty);
+  q.put("a");
+  q.put_nowait("b");
+  EXPECT_TRUE(q.full());
+  EXPECT_EQ(q.qsize(), 2u);
+  EXPECT_THROW(q.put_nowait("c"), Full);
+  EXPECT_THROW(q.put("c", 20ms), Full);
+  EXPECT_EQ(q.get(), "a");
+  EXPECT_EQ(q.get_nowait(), "b");
+
+  Process producer([q]() mutable {
+    for (int i = 0; i < 5; ++i) q.put(std::to_string(i));  // blocks at 2 queued
+  });
+  producer.start();
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(q.get(5s), std::to_string(i));
+  producer.join();
+  EXPECT_EQ(producer.exitcode(), 0);
+  q.close();
+  EXPECT_THROW(q.put("x"), std::logic_error);
+}
+
+TEST(ManagerTest, BlockingGetWaitsLongerThanOneSlice) {
+  Manager m;
+  auto q = m.queue<int>();
+  auto go = m.queue<int>();
+  Process p([q, go]() mutable {
+    go.get();  // until the parent is already waiting in q.get()
+    q.put(99);
+  });
+  p.start();
+  go.put(1);
+  EXPECT_EQ(q.get(), 99);
+  p.join();
+}
+
+TEST(ManagerTest, LockProxyMutualExclusion) {
+  Manager m;
+  auto lock = m.lock();
+  auto d = m.dict<std::string, int>();
+  d.set("n", 0);
+  EXPECT_TRUE(lock.try_acquire());
+  EXPECT_FALSE(lock.try_acquire());
+  EXPECT_FALSE(lock.acquire(20ms));
+  lock.release();
+  EXPECT_THROW(lock.release(), std::logic_error);
+  std::vector<Process> procs;
+  for (int i = 0; i < 3; ++i) {
+    procs.emplace_back([lock, d]() mutable {
+      for (int k = 0; k < 50; ++k) {
+        std::lock_guard guard(lock);
+        d.set("n", d.get("n") + 1);
+      }
+    });
+  }
+  for (auto& p : procs) p.start();
+  for (auto& p : procs) p.join();
+  EXPECT_EQ(d.get("n"), 150);
+}
+
+TEST(ManagerTest, NamedObjectsAreFoundAgain) {
+  Manager m;
+  auto d1 = m.dict<int, int>("shared");
+  d1.set(1, 100);
+  auto d2 = m.dict<int, int>("shared");
+  EXPECT_EQ(d2.get(1), 100);
+  auto l1 = m.list<int>({1, 2}, "items");
+  auto l2 = m.list<int>({7, 7, 7}, "items");  // found: the initial value is not used
+  EXPECT_EQ(l2.snapshot(), (std::vector<int>{1, 2}));
+  EXPECT_THROW(m.list<int>({}, "shared"), Error);
+  auto fresh1 = m.dict<int, int>();
+  auto fresh2 = m.dict<int, int>();
+  EXPECT_NE(fresh1.name(), fresh2.name());
+}
+
+TEST(ManagerTest, ProxiesTravelThroughQueuesAndPipes) {
+  Manager m;
+  auto d = m.dict<int, std::string>();
+  Queue<DictProxy<int, std::string>> q;
+  auto [a, b] = Pipe();
+  Process p([&] {
+    auto from_queue = q.get();
+    from_queue.set(1, "via queue");
+    auto from_pipe = b.recv<ListProxy<int>>();
+    from_pipe.append(42);
+  });
+  p.start();
+  auto l = m.list<int>();
+  q.put(d);
+  a.send(l);
+  p.join();
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(d.get(1), "via queue");
+  EXPECT_EQ(l.snapshot(), std::vector<int>{42});
+}
+
+TEST(ManagerTest, ServeAndConnectFromASeparateExecutable) {
+  Manager m = Manager::serve("tcp://127.0.0.1:0");
+  ASSERT_EQ(m.endpoint().rfind("tcp://127.0.0.1:", 0), 0u) << m.endpoint();
+  EXPECT_NE(m.endpoint(), "tcp://127.0.0.1:0");
+  auto counts = m.dict<std::string, int>("counts");
+  counts.set("from-owner", 1);
+  auto result =
+      testing_util::run_command(std::string(SHOAL_MANAGER_CONNECT_MAIN) + " " + m.endpoint());
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(result.output, "from-owner=1\n");
+  EXPECT_EQ(counts.get("from-helper"), 2);
+  auto log = m.list<std::string>({}, "log");
+  EXPECT_EQ(log.snapshot(), std::vector<std::string>{"helper was here"});
+  Manager other = Manager::connect(m.endpoint());
+  auto again = other.dict<std::string, int>("counts");
+  EXPECT_EQ(again.get("from-helper"), 2);
+}
+
+TEST(ManagerTest, DeadServerIsAConnectionErrorWithinASecond) {
+  Manager m;
+  auto d = m.dict<int, int>();
+  auto q = m.queue<int>();
+  d.set(1, 1);
+  const pid_t server = *m.server_pid();
+  ::kill(server, SIGKILL);
+  ::waitpid(server, nullptr, 0);
+  auto t0 = Clock::now();
+  EXPECT_THROW(d.get(1), ConnectionError);
+  EXPECT_LT(Clock::now() - t0, 1s);
+  t0 = Clock::now();
+  EXPECT_THROW(q.get(), ConnectionError);  // a blocking call too
+  EXPECT_LT(Clock::now() - t0, 1s);
+  t0 = Clock::now();
+  EXPECT_THROW(d.set(2, 2), ConnectionError);
+  EXPECT_LT(Clock::now() - t0, 1s);
+}
+
+TEST(ManagerTest, ConnectWithNothingAnsweringFailsWithinFiveSeconds) {
+  auto t0 = Clock::now();
+  EXPECT_THROW(Manager::connect("tcp://127.0.0.1:" + std::to_string(free_port())),
+               ConnectionError);
+  EXPECT_LT(Clock::now() - t0, 5s);
+  EXPECT_THROW(Manager::connect("ipc://@shoal-nobody-here"), ConnectionError);
+}
+
+TEST(ManagerTest, ShutdownLeavesNoProcess) {
+  pid_t first, second;
+  {
+    Manager m;
+    first = *m.server_pid();
+    m.dict<int, int>().set(1, 1);
+    m.shutdown();
+    EXPECT_FALSE(m.server_pid().has_value());
+    m.shutdown();  // idempotent
+    Manager n;
+    second = *n.server_pid();
+  }  // ~Manager of the owner shuts `n` down
+  for (pid_t pid : {first, second}) {
+    EXPECT_EQ(::waitpid(pid, nullptr, WNOHANG), -1);
+    EXPECT_EQ(errno, ECHILD);
+    EXPECT_TRUE(process_gone(pid));
+  }
+  EXPECT_THROW(Manager::serve("tcp://256.0.0.1:1"), Error);
+}
+
+}  // namespace
+}  // namespace shoal
