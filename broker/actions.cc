@@ -31,6 +31,7 @@ void Actions::clear() {
   to_workers.clear();
   to_sessions.clear();
   replies.clear();
+  sessions_to_close.clear();
   batch_index_.clear();
   results_index_.clear();
 }

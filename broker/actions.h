@@ -37,6 +37,7 @@ class Actions {
   std::vector<WorkerSend> to_workers;
   std::vector<SessionSend> to_sessions;
   std::vector<ResultReply> replies;
+  std::vector<SessionId> sessions_to_close;  // half-closed sessions with nothing pending
 
   // A new frame to `peer` (version already set).
   shoal::v1::BrokerMessage* add_worker_message(const std::string& peer);
@@ -48,7 +49,10 @@ class Actions {
   shoal::v1::ServerMessage* add_session_message(SessionId s);
   // Forgets everything (keeps capacity).
   void clear();
-  bool empty() const { return to_workers.empty() && to_sessions.empty() && replies.empty(); }
+  bool empty() const {
+    return to_workers.empty() && to_sessions.empty() && replies.empty() &&
+           sessions_to_close.empty();
+  }
 
  private:
   absl::flat_hash_map<WorkerRef, size_t> batch_index_;

@@ -27,7 +27,37 @@ Scheduler::Scheduler(SchedulerOptions options, Deps deps)
 
 void Scheduler::open_session(SessionId s) { sessions_.insert(s); }
 
-void Scheduler::close_session(SessionId s) { sessions_.erase(s); }
+void Scheduler::close_session(SessionId s) {
+  sessions_.erase(s);
+  pending_.erase(s);
+  half_closed_.erase(s);
+}
+
+void Scheduler::half_close_session(SessionId s, Actions& out) {
+  if (!sessions_.contains(s)) return;
+  auto it = pending_.find(s);
+  if (it == pending_.end() || it->second == 0) {
+    out.sessions_to_close.push_back(s);
+  } else {
+    half_closed_.insert(s);
+  }
+}
+
+void Scheduler::attach(TaskRecord& rec, SessionId s) {
+  // Called for unfinished tasks only: the session now waits for it.
+  if (rec.session == s) return;
+  if (auto it = pending_.find(rec.session); it != pending_.end()) --it->second;
+  rec.session = s;
+  if (sessions_.contains(s)) ++pending_[s];
+}
+
+void Scheduler::detach(const TaskRecord& rec, Actions& out) {
+  auto it = pending_.find(rec.session);
+  if (it == pending_.end()) return;
+  if (--it->second == 0 && half_closed_.contains(rec.session)) {
+    out.sessions_to_close.push_back(rec.session);
+  }
+}
 
 void Scheduler::submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1::Task>* tasks,
                        Actions& out) {
@@ -56,9 +86,13 @@ void Scheduler::submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1
     TaskRef ref;
     if (store_->find(task.id(), &ref)) {  // idempotent resubmission
       TaskRecord& rec = store_->get(ref);
-      rec.session = s;
       accepted.add_ids(task.id());
-      if (rec.phase == TaskPhase::kDone) deliver(ref, out);
+      if (rec.phase == TaskPhase::kDone) {
+        rec.session = s;
+        deliver(ref, out);
+      } else {
+        attach(rec, s);
+      }
       continue;
     }
     if (queued_ >= options_.max_queued) {
@@ -75,7 +109,7 @@ void Scheduler::submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1
     rec.time_limit_ms = task.time_limit_ms();
     rec.max_retries = int16_t(task.max_retries() < 0 ? options_.default_max_retries
                                                      : std::min(task.max_retries(), 30000));
-    rec.session = s;
+    attach(rec, s);
     ++submitted_;
     accepted.add_ids(rec.id);
     TaskQueue& q = queue_for(rec.queue);
@@ -123,8 +157,12 @@ void Scheduler::watch(SessionId s, const google::protobuf::RepeatedPtrField<std:
       continue;
     }
     TaskRecord& rec = store_->get(ref);
-    rec.session = s;
-    if (rec.phase == TaskPhase::kDone) deliver(ref, out);
+    if (rec.phase == TaskPhase::kDone) {
+      rec.session = s;
+      deliver(ref, out);
+    } else {
+      attach(rec, s);
+    }
   }
   if (unknown.ids_size() > 0) *out.add_session_message(s)->mutable_unknown() = std::move(unknown);
 }
@@ -219,6 +257,7 @@ void Scheduler::finish(TaskRef ref, std::unique_ptr<TaskResult> result, Actions&
   ++retained_;
   count_completion();
   deliver(ref, out);
+  detach(rec, out);
   answer_waiters(ref, out);
 }
 

@@ -44,6 +44,9 @@ class Scheduler {
   // afterwards they wait for a Watch or GetResult.
   void open_session(SessionId s);
   void close_session(SessionId s);
+  // The client will send nothing more on `s`: once every task it submitted or watched
+  // has been delivered, Actions::sessions_to_close asks the gateway to end it.
+  void half_close_session(SessionId s, Actions& out);
   // Queues `tasks` (their strings are moved out). Answers the session with one Accepted
   // (new or already-known ids) and Rejected messages (RESOURCE_EXHAUSTED when full,
   // INVALID for bad tasks). A task no live worker of its queue can run ends at once
@@ -115,6 +118,8 @@ class Scheduler {
   void mark_delivered(TaskRecord& rec, TaskRef ref);
   shoal::v1::TaskState state_of(const TaskRecord& rec) const;
   void answer_waiters(TaskRef ref, Actions& out);
+  void attach(TaskRecord& rec, SessionId s);
+  void detach(const TaskRecord& rec, Actions& out);
 
   // Workers, leases and dispatch (scheduler_workers.cc).
   void on_hello(const std::string& peer, shoal::v1::WorkerHello& hello, Actions& out);
@@ -142,6 +147,8 @@ class Scheduler {
   std::vector<TaskQueue*> dirty_;
   WorkerRegistry workers_;
   absl::flat_hash_set<SessionId> sessions_;
+  absl::flat_hash_map<SessionId, uint64_t> pending_;  // open session -> its unfinished tasks
+  absl::flat_hash_set<SessionId> half_closed_;
   uint32_t next_seq_ = 1;
 
   TimerHeap lease_timers_;

@@ -114,11 +114,12 @@ void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello,
 }
 
 void Scheduler::on_results(WorkerRef w, shoal::v1::ResultBatch& batch, Actions& out) {
-  uint64_t freed = 0;
   for (TaskResult& r : *batch.mutable_results()) {
-    freed += accept_result(w, std::make_unique<TaskResult>(std::move(r)), out);
+    accept_result(w, std::make_unique<TaskResult>(std::move(r)), out);
   }
-  add_credit(w, freed + batch.credit());
+  // Credit is explicit (worker.proto): a result frees the worker's slot, and the worker
+  // grants it again in `credit` when it wants more work.
+  add_credit(w, batch.credit());
 }
 
 bool Scheduler::accept_result(WorkerRef w, std::unique_ptr<TaskResult> result, Actions& out) {

@@ -601,5 +601,19 @@ TEST_F(SchedulerTest, ReconnectingWorkerKeepsTasksItStillRuns) {
   EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_DONE);
 }
 
+TEST_F(SchedulerTest, HalfClosedSessionEndsOnceItsResultsAreDelivered) {
+  hello("a");
+  submit({T("t1")});
+  scheduler_->half_close_session(kSession, out_);
+  EXPECT_TRUE(out_.sessions_to_close.empty());
+  report("a", "t1");
+  ASSERT_EQ(results().size(), 1u);
+  EXPECT_THAT(out_.sessions_to_close, ElementsAre(kSession));
+  out_.clear();
+  scheduler_->open_session(2);
+  scheduler_->half_close_session(2, out_);  // nothing pending: ends at once
+  EXPECT_THAT(out_.sessions_to_close, ElementsAre(2u));
+}
+
 }  // namespace
 }  // namespace shoal::broker

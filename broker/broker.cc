@@ -1,0 +1,91 @@
+#include "broker/broker.h"
+
+#include <chrono>
+#include <climits>
+#include <random>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+
+namespace shoal::broker {
+namespace {
+
+std::string random_broker_id() {
+  std::random_device rd;
+  return absl::StrCat(absl::Hex(uint64_t(rd()) << 32 | rd(), absl::kZeroPad16));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Broker>> Broker::start(BrokerConfig config, const Logger* log) {
+  size_t colon = config.client_address.rfind(':');
+  int ignored_port;
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(config.client_address.substr(colon + 1), &ignored_port)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--client-address '", config.client_address, "' is not HOST:PORT"));
+  }
+  if (config.scheduler.broker_id.empty()) config.scheduler.broker_id = random_broker_id();
+
+  std::unique_ptr<Broker> broker(new Broker(log));
+  Broker& b = *broker;
+  b.config_ = config;
+  if (!b.inbox_.valid()) return absl::InternalError("eventfd failed");
+  b.scheduler_ = std::make_unique<Scheduler>(config.scheduler, Scheduler::Deps{&b.clock_, &b.store_});
+
+  auto workers = WorkerGateway::bind(
+      b.zmq_, {config.worker_address, config.scheduler.max_message_bytes}, log);
+  if (!workers.ok()) return workers.status();
+  b.workers_ = std::move(*workers);
+
+  b.clients_ = std::make_unique<ClientGateway>(ClientGateway::Options{config.auth_token},
+                                               &b.inbox_, log);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(config.client_address, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(b.clients_.get());
+  // A batch may carry many tasks of up to max_message_bytes each.
+  uint64_t limit = std::min<uint64_t>(config.scheduler.max_message_bytes * 4 + (1 << 20), INT_MAX);
+  builder.SetMaxReceiveMessageSize(int(limit));
+  builder.SetMaxSendMessageSize(int(limit));
+  b.server_ = builder.BuildAndStart();
+  if (b.server_ == nullptr || port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen for clients on ", config.client_address));
+  }
+  b.client_endpoint_ = absl::StrCat(config.client_address.substr(0, colon), ":", port);
+
+  b.loop_ = std::make_unique<BrokerLoop>(BrokerLoop::Deps{
+      .scheduler = b.scheduler_.get(),
+      .workers = b.workers_.get(),
+      .inbox = &b.inbox_,
+      .sessions = b.clients_.get(),
+      .clock = &b.clock_,
+      .log = log,
+  });
+  b.loop_thread_ = std::thread([loop = b.loop_.get()] { loop->run(); });
+  return broker;
+}
+
+Broker::~Broker() { shutdown(); }
+
+void Broker::shutdown() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (loop_ != nullptr) {
+    loop_->stop();  // closes the inbox: later calls are refused with UNAVAILABLE
+    loop_thread_.join();
+  }
+  if (clients_ != nullptr) clients_->abort_all_sessions();
+  if (server_ != nullptr) {
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    server_->Wait();
+  }
+  if (workers_ != nullptr) workers_->close(/*linger_ms=*/1000);  // let Shutdown frames leave
+  log_->info("stopped");
+}
+
+}  // namespace shoal::broker

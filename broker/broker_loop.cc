@@ -1,0 +1,135 @@
+#include "broker/broker_loop.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <type_traits>
+
+namespace shoal::broker {
+
+void BrokerLoop::stop() {
+  stop_.store(true, std::memory_order_release);
+  deps_.inbox->wake();
+}
+
+void BrokerLoop::run() {
+  Scheduler& scheduler = *deps_.scheduler;
+  zmq::pollitem_t items[] = {
+      {deps_.workers->router().handle(), 0, ZMQ_POLLIN, 0},
+      {deps_.workers->monitor().handle(), 0, ZMQ_POLLIN, 0},
+      {nullptr, deps_.inbox->fd(), ZMQ_POLLIN, 0},
+  };
+  std::vector<ClientEvent> events;
+  int64_t next_tick = deps_.clock->now_ms();
+  while (!stop_.load(std::memory_order_acquire)) {
+    int64_t wait = std::clamp<int64_t>(next_tick - deps_.clock->now_ms(), 0, kTickMs);
+    try {
+      zmq::poll(items, 3, std::chrono::milliseconds(wait));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) deps_.log->warning("poll: ", e.what());
+      continue;
+    }
+    if (items[1].revents & ZMQ_POLLIN) deps_.workers->receive_events(*this);
+    if (items[0].revents & ZMQ_POLLIN) deps_.workers->receive(*this, kMaxFramesPerRound);
+    if (items[2].revents & ZMQ_POLLIN) {
+      deps_.inbox->drain(events);
+      for (ClientEvent& event : events) handle(event);
+    }
+    int64_t now = deps_.clock->now_ms();
+    if (now >= next_tick) {
+      scheduler.tick(actions_);
+      next_tick = std::min(now + kTickMs, scheduler.next_deadline_ms());
+    } else {
+      next_tick = std::min(next_tick, scheduler.next_deadline_ms());
+    }
+    flush();
+  }
+  // Shutting down: take in what was posted, answer it, tell the workers, and leave.
+  deps_.inbox->close();
+  deps_.inbox->drain(events);
+  for (ClientEvent& event : events) handle(event);
+  scheduler.shutdown("the broker is shutting down", actions_);
+  flush();
+  for (auto& [token, call] : waiting_) {
+    call.reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the broker is shutting down"));
+  }
+  waiting_.clear();
+}
+
+void BrokerLoop::on_frame(const std::string& peer, shoal::v1::WorkerMessage* msg) {
+  deps_.scheduler->worker_message(peer, msg, actions_);
+}
+
+void BrokerLoop::on_disconnect(const std::string& peer) {
+  deps_.log->info("a worker's connection closed");
+  deps_.scheduler->worker_disconnected(peer, actions_);
+}
+
+void BrokerLoop::handle(ClientEvent& event) {
+  Scheduler& scheduler = *deps_.scheduler;
+  std::visit(
+      [&](auto& e) {
+        using E = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<E, SessionOpened>) {
+          scheduler.open_session(e.session);
+        } else if constexpr (std::is_same_v<E, SessionClosed>) {
+          scheduler.close_session(e.session);
+        } else if constexpr (std::is_same_v<E, SessionHalfClosed>) {
+          scheduler.half_close_session(e.session, actions_);
+        } else if constexpr (std::is_same_v<E, SubmitEvent>) {
+          scheduler.submit(e.session, e.batch.mutable_tasks(), actions_);
+        } else if constexpr (std::is_same_v<E, WatchEvent>) {
+          scheduler.watch(e.session, e.watch.ids(), actions_);
+        } else if constexpr (std::is_same_v<E, BadClientMessage>) {
+          scheduler.count_bad_client_message();
+        } else if constexpr (std::is_same_v<E, GetResultCall>) {
+          uint64_t token = next_token_++;
+          waiting_.emplace(token, e);
+          scheduler.get_result(e.request->id(), std::min(e.request->wait_ms(), deps_.max_wait_ms),
+                               token, actions_);
+        } else if constexpr (std::is_same_v<E, CancelCall>) {
+          *e.response = scheduler.cancel(e.request->id(), actions_);
+          e.reactor->Finish(grpc::Status::OK);
+        } else if constexpr (std::is_same_v<E, StatsCall>) {
+          fill_stats(e.response);
+          e.reactor->Finish(grpc::Status::OK);
+        } else if constexpr (std::is_same_v<E, ListWorkersCall>) {
+          *e.response = scheduler.list_workers();
+          e.reactor->Finish(grpc::Status::OK);
+        } else if constexpr (std::is_same_v<E, ListQueuesCall>) {
+          *e.response = scheduler.list_queues();
+          e.reactor->Finish(grpc::Status::OK);
+        }
+      },
+      event);
+}
+
+void BrokerLoop::flush() {
+  for (WorkerSend& send : actions_.to_workers) deps_.workers->send(send.peer, send.message);
+  for (SessionSend& send : actions_.to_sessions) {
+    if (send.message.body_case() == shoal::v1::ServerMessage::BODY_NOT_SET) continue;
+    if (send.message.has_accepted() && send.message.accepted().ids_size() == 0) continue;
+    deps_.sessions->send(send.session, std::move(send.message));
+  }
+  for (ResultReply& reply : actions_.replies) {
+    auto it = waiting_.find(reply.token);
+    if (it == waiting_.end()) continue;
+    *it->second.response = std::move(reply.response);
+    it->second.reactor->Finish(grpc::Status::OK);
+    waiting_.erase(it);
+  }
+  for (SessionId s : actions_.sessions_to_close) deps_.sessions->close(s);
+  actions_.clear();
+}
+
+void BrokerLoop::fill_stats(shoal::v1::Stats* stats) const {
+  *stats = deps_.scheduler->stats();
+  stats->set_bad_worker_frames(deps_.workers->bad_frames());
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  stats->set_cpu_seconds(double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                         double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6);
+}
+
+}  // namespace shoal::broker

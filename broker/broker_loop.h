@@ -1,0 +1,59 @@
+#pragma once
+// The scheduler's thread: one poller over the workers' ROUTER socket, its connection
+// monitor and the client inbox's eventfd. It feeds the Scheduler in batches (up to
+// kMaxFramesPerRound worker frames, then every waiting client event) and sends the
+// resulting actions once per round, so a burst costs one wake-up, not one per task.
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "broker/actions.h"
+#include "broker/client_events.h"
+#include "broker/clock.h"
+#include "broker/logger.h"
+#include "broker/scheduler.h"
+#include "broker/worker_gateway.h"
+
+namespace shoal::broker {
+
+class BrokerLoop final : private WorkerGateway::Handler {
+ public:
+  // Everything the loop drives; all must outlive it. After run() starts, scheduler and
+  // workers are touched by the loop's thread only.
+  struct Deps {
+    Scheduler* scheduler = nullptr;
+    WorkerGateway* workers = nullptr;
+    ClientInbox* inbox = nullptr;
+    SessionSink* sessions = nullptr;
+    const Clock* clock = nullptr;
+    const Logger* log = nullptr;
+    uint32_t max_wait_ms = 600'000;  // GetResult waits are capped at this
+  };
+  explicit BrokerLoop(Deps deps) : deps_(deps) {}
+
+  // Serves until stop(); then closes the inbox, answers what waits, sends Shutdown to
+  // every worker and returns. Blocks the calling thread.
+  void run();
+  // Asks run() to return. Thread-safe; does not block.
+  void stop();
+
+ private:
+  static constexpr size_t kMaxFramesPerRound = 512;
+  static constexpr int64_t kTickMs = 50;
+
+  void on_frame(const std::string& peer, shoal::v1::WorkerMessage* msg) override;
+  void on_disconnect(const std::string& peer) override;
+  void handle(ClientEvent& event);
+  void flush();
+  void fill_stats(shoal::v1::Stats* stats) const;
+
+  Deps deps_;
+  Actions actions_;
+  std::atomic<bool> stop_{false};
+  uint64_t next_token_ = 1;
+  absl::flat_hash_map<uint64_t, GetResultCall> waiting_;  // GetResult calls by token
+};
+
+}  // namespace shoal::broker

@@ -1,0 +1,57 @@
+#pragma once
+// Events the client gateway (gRPC threads) hands to the scheduler's thread, and the
+// seam through which that thread answers sessions.
+
+#include <variant>
+
+#include "broker/event_inbox.h"
+#include "broker/task_store.h"
+#include "grpcpp/support/server_callback.h"
+#include "shoal/v1/service.pb.h"
+
+namespace shoal::broker {
+
+struct SessionOpened { SessionId session; };
+struct SessionClosed { SessionId session; };
+struct SessionHalfClosed { SessionId session; };
+struct SubmitEvent {
+  SessionId session;
+  shoal::v1::SubmitBatch batch;
+};
+struct WatchEvent {
+  SessionId session;
+  shoal::v1::Watch watch;
+};
+struct BadClientMessage {};
+
+// A unary call waiting for its answer: the scheduler's thread fills *response and
+// calls reactor->Finish. request and response live until then.
+template <class Request, class Response>
+struct UnaryCall {
+  grpc::ServerUnaryReactor* reactor;
+  const Request* request;
+  Response* response;
+};
+using GetResultCall = UnaryCall<shoal::v1::GetResultRequest, shoal::v1::GetResultResponse>;
+using CancelCall = UnaryCall<shoal::v1::CancelRequest, shoal::v1::CancelResponse>;
+using StatsCall = UnaryCall<shoal::v1::StatsRequest, shoal::v1::Stats>;
+using ListWorkersCall = UnaryCall<shoal::v1::ListWorkersRequest, shoal::v1::ListWorkersResponse>;
+using ListQueuesCall = UnaryCall<shoal::v1::ListQueuesRequest, shoal::v1::ListQueuesResponse>;
+
+using ClientEvent =
+    std::variant<SessionOpened, SessionClosed, SessionHalfClosed, SubmitEvent, WatchEvent,
+                 BadClientMessage, GetResultCall, CancelCall, StatsCall, ListWorkersCall,
+                 ListQueuesCall>;
+using ClientInbox = EventInbox<ClientEvent>;
+
+// Where the scheduler's thread sends session traffic. Implementations are thread-safe.
+class SessionSink {
+ public:
+  virtual ~SessionSink() = default;
+  // Queues `message` on session `s`; dropped if the session is gone.
+  virtual void send(SessionId s, shoal::v1::ServerMessage&& message) = 0;
+  // Ends session `s` with OK once everything queued on it is written.
+  virtual void close(SessionId s) = 0;
+};
+
+}  // namespace shoal::broker

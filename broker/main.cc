@@ -1,0 +1,157 @@
+// shoal-broker: parses flags into a BrokerConfig, starts the Broker, prints the
+// listening line, and shuts down cleanly on SIGTERM/SIGINT.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "broker/broker.h"
+
+// Flag names use '_' inside (C identifiers); the command line spells them with '-'
+// (API.md §8) and both spellings are accepted.
+ABSL_FLAG(std::string, client_address, "127.0.0.1:50051",
+          "gRPC endpoint for clients, HOST:PORT; port 0 picks a free one");
+ABSL_FLAG(std::string, worker_address, "tcp://127.0.0.1:5555",
+          "ZeroMQ endpoint for workers, tcp://HOST:PORT; port 0 picks a free one");
+ABSL_FLAG(int, heartbeat_ms, 1000, "heartbeat period sent to workers, in ms");
+ABSL_FLAG(int, liveness, 3, "a worker silent for liveness x heartbeat-ms is lost");
+ABSL_FLAG(int64_t, result_ttl_s, 3600, "how long a delivered result is kept, in s");
+ABSL_FLAG(uint64_t, max_queued, 1000000,
+          "queued tasks beyond this are rejected with RESOURCE_EXHAUSTED (clients retry)");
+ABSL_FLAG(uint64_t, max_message_bytes, 67108864, "largest task arguments accepted, in bytes");
+ABSL_FLAG(int, default_max_retries, 3, "re-runs after a lost worker when a task says -1");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error (to stderr)");
+ABSL_FLAG(std::string, auth_token, "",
+          "when set, clients must send metadata 'authorization: Bearer <token>'");
+
+namespace {
+
+int stop_pipe[2] = {-1, -1};
+
+// Async-signal-safe: one byte naming the signal.
+void on_stop_signal(int signal_number) {
+  unsigned char byte = static_cast<unsigned char>(signal_number);
+  [[maybe_unused]] ssize_t n = write(stop_pipe[1], &byte, 1);
+}
+
+constexpr const char* kFlags[] = {"client_address", "worker_address", "heartbeat_ms",
+                                  "liveness",       "result_ttl_s",   "max_queued",
+                                  "max_message_bytes", "default_max_retries", "log_level",
+                                  "auth_token"};
+
+// "--client-address=x" -> "--client_address=x"; values are left alone.
+std::vector<std::string> normalize(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  for (size_t i = 1; i < args.size(); ++i) {
+    std::string& a = args[i];
+    if (!absl::StartsWith(a, "--")) continue;
+    size_t end = std::min(a.find('='), a.size());
+    std::replace(a.begin() + 2, a.begin() + long(end), '-', '_');
+  }
+  return args;
+}
+
+void print_help() {
+  std::string text =
+      "usage: shoal-broker [--flag=value ...]\n"
+      "Shoal's broker: clients submit tasks over gRPC, workers run them over ZeroMQ.\n\n";
+  for (const char* name : kFlags) {
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    std::string dashed = name;
+    std::replace(dashed.begin(), dashed.end(), '_', '-');
+    absl::StrAppend(&text, "  --", dashed, "=", flag->DefaultValue(), "\n      ", flag->Help(),
+                    "\n");
+  }
+  absl::StrAppend(&text,
+                  "  --help\n      this text\n\n"
+                  "First line on stdout once both endpoints accept:\n"
+                  "  shoal-broker listening clients=HOST:PORT workers=tcp://HOST:PORT\n"
+                  "SIGTERM/SIGINT: stop accepting, send Shutdown to workers, exit 0.\n");
+  std::fputs(text.c_str(), stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h" || a == "--helpfull") {
+      print_help();
+      return 0;
+    }
+  }
+  std::vector<std::string> args = normalize(argc, argv);
+  std::vector<char*> arg_ptrs;
+  for (std::string& a : args) arg_ptrs.push_back(a.data());
+  absl::SetProgramUsageMessage("see --help");
+  std::vector<char*> rest = absl::ParseCommandLine(int(arg_ptrs.size()), arg_ptrs.data());
+  if (rest.size() > 1) {
+    std::fprintf(stderr, "shoal-broker: unexpected argument '%s' (see --help)\n", rest[1]);
+    return 2;
+  }
+
+  auto level = shoal::broker::parse_log_level(absl::GetFlag(FLAGS_log_level));
+  if (!level.ok()) {
+    std::fprintf(stderr, "shoal-broker: --log-level: %s\n", level.status().ToString().c_str());
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_heartbeat_ms) <= 0 || absl::GetFlag(FLAGS_liveness) <= 0 ||
+      absl::GetFlag(FLAGS_result_ttl_s) < 0 || absl::GetFlag(FLAGS_default_max_retries) < 0) {
+    std::fprintf(stderr,
+                 "shoal-broker: --heartbeat-ms and --liveness must be > 0, --result-ttl-s and "
+                 "--default-max-retries >= 0\n");
+    return 2;
+  }
+  shoal::broker::Logger log(*level);
+  shoal::broker::BrokerConfig config;
+  config.client_address = absl::GetFlag(FLAGS_client_address);
+  config.worker_address = absl::GetFlag(FLAGS_worker_address);
+  config.auth_token = absl::GetFlag(FLAGS_auth_token);
+  config.scheduler.heartbeat_ms = absl::GetFlag(FLAGS_heartbeat_ms);
+  config.scheduler.liveness = absl::GetFlag(FLAGS_liveness);
+  config.scheduler.result_ttl_ms = absl::GetFlag(FLAGS_result_ttl_s) * 1000;
+  config.scheduler.max_queued = absl::GetFlag(FLAGS_max_queued);
+  config.scheduler.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  config.scheduler.default_max_retries = absl::GetFlag(FLAGS_default_max_retries);
+
+  // gRPC may have started threads before main (static initialisation), so signals are
+  // not blocked and waited for: a handler on any thread writes to a pipe main reads.
+  if (pipe(stop_pipe) != 0) {
+    std::perror("shoal-broker: pipe");
+    return 1;
+  }
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto broker = shoal::broker::Broker::start(config, &log);
+  if (!broker.ok()) {
+    std::fprintf(stderr, "shoal-broker: %s\n", broker.status().ToString().c_str());
+    return 1;
+  }
+  std::printf("shoal-broker listening clients=%s workers=%s\n",
+              (*broker)->client_endpoint().c_str(), (*broker)->worker_endpoint().c_str());
+  std::fflush(stdout);
+
+  unsigned char signal_number = 0;
+  while (read(stop_pipe[0], &signal_number, 1) < 0 && errno == EINTR) {
+  }
+  log.info("received ", strsignal(signal_number), ": shutting down");
+  (*broker)->shutdown();
+  return 0;
+}

@@ -1,0 +1,146 @@
+#include "broker/worker_gateway.h"
+
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace shoal::broker {
+namespace {
+
+// "tcp://host:0" -> "tcp://host:*" (ZeroMQ's spelling of "any free port").
+std::string bind_spelling(const std::string& address) {
+  if (absl::EndsWith(address, ":0")) return address.substr(0, address.size() - 1) + "*";
+  return address;
+}
+
+}  // namespace
+
+WorkerGateway::WorkerGateway(zmq::context_t& context, const Logger* log)
+    : log_(log), router_(context, zmq::socket_type::router), monitor_(context, zmq::socket_type::pair) {}
+
+WorkerGateway::~WorkerGateway() { close(0); }
+
+absl::StatusOr<std::unique_ptr<WorkerGateway>> WorkerGateway::bind(zmq::context_t& context,
+                                                                   Options options,
+                                                                   const Logger* log) {
+  std::unique_ptr<WorkerGateway> gw(new WorkerGateway(context, log));
+  try {
+    gw->router_.set(zmq::sockopt::sndhwm, 0);  // credits bound what we queue per worker
+    gw->router_.set(zmq::sockopt::rcvhwm, 0);
+    gw->router_.set(zmq::sockopt::maxmsgsize, int64_t(options.max_message_bytes * 4 + (1 << 20)));
+    gw->router_.bind(bind_spelling(options.address));
+    gw->endpoint_ = gw->router_.get(zmq::sockopt::last_endpoint);
+    // Connection events, to notice a worker whose connection closed without a Bye.
+    std::string monitor_address =
+        absl::StrCat("inproc://shoal-router-monitor-", reinterpret_cast<uintptr_t>(gw.get()));
+    if (zmq_socket_monitor(gw->router_.handle(), monitor_address.c_str(),
+                           ZMQ_EVENT_DISCONNECTED) != 0) {
+      return absl::InternalError(absl::StrCat("zmq_socket_monitor: ", zmq_strerror(zmq_errno())));
+    }
+    gw->monitor_.connect(monitor_address);
+  } catch (const zmq::error_t& e) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot bind the worker endpoint ", options.address, ": ", e.what()));
+  }
+  return gw;
+}
+
+void WorkerGateway::count_bad(BadFrame kind, const std::string& detail) {
+  bad_frames_.fetch_add(1, std::memory_order_relaxed);
+  if (!logged_[int(kind)]) {  // once per kind: a flood of garbage must not flood the log
+    logged_[int(kind)] = true;
+    log_->warning("dropped a bad worker frame (", detail,
+                  "); further frames of this kind are only counted");
+  }
+}
+
+size_t WorkerGateway::receive(Handler& handler, size_t max) {
+  size_t n = 0;
+  zmq::message_t id, body;
+  shoal::v1::WorkerMessage msg;
+  for (; n < max; ++n) {
+    if (!router_.recv(id, zmq::recv_flags::dontwait)) break;
+    if (!id.more()) continue;  // cannot happen on a ROUTER; nothing to answer
+    [[maybe_unused]] auto got = router_.recv(body, zmq::recv_flags::none);
+    if (body.more()) {
+      while (body.more()) [[maybe_unused]] auto rest = router_.recv(body, zmq::recv_flags::none);
+      count_bad(BadFrame::kMultipart, "a message of more than one frame");
+      continue;
+    }
+    msg.Clear();
+    if (!msg.ParseFromArray(body.data(), int(body.size()))) {
+      count_bad(BadFrame::kUnparsable, "not a shoal.v1.WorkerMessage");
+      continue;
+    }
+    if (msg.version() != 1) {
+      count_bad(BadFrame::kWrongVersion, absl::StrCat("version ", msg.version(), ", expected 1"));
+      continue;
+    }
+    if (msg.body_case() == shoal::v1::WorkerMessage::BODY_NOT_SET) {
+      count_bad(BadFrame::kNoBody, "a WorkerMessage without a body");
+      continue;
+    }
+    std::string peer(id.data<char>(), id.size());
+    if (msg.has_hello()) {
+      receive_events(handler);  // an older close of a reused descriptor comes first
+      int fd = zmq_msg_get(body.handle(), ZMQ_SRCFD);
+      if (fd >= 0) peer_by_fd_[fd] = peer;
+      log_->info("worker '", msg.hello().name(), "' (", msg.hello().host(), ":",
+                 msg.hello().pid(), ") said hello: ", msg.hello().slots(), " slots");
+    }
+    handler.on_frame(peer, &msg);
+  }
+  return n;
+}
+
+void WorkerGateway::receive_events(Handler& handler) {
+  zmq::message_t event, address;
+  while (monitor_.recv(event, zmq::recv_flags::dontwait)) {
+    if (event.more()) [[maybe_unused]] auto got = monitor_.recv(address, zmq::recv_flags::none);
+    if (event.size() < 6) continue;
+    uint16_t kind;
+    int32_t fd;
+    memcpy(&kind, event.data(), 2);
+    memcpy(&fd, static_cast<const char*>(event.data()) + 2, 4);
+    if (kind != ZMQ_EVENT_DISCONNECTED) continue;
+    auto it = peer_by_fd_.find(fd);
+    if (it == peer_by_fd_.end()) continue;
+    std::string peer = std::move(it->second);
+    peer_by_fd_.erase(it);
+    handler.on_disconnect(peer);
+  }
+}
+
+void WorkerGateway::send(const std::string& peer, shoal::v1::BrokerMessage& msg) {
+  if (msg.has_heartbeat()) {
+    msg.mutable_heartbeat()->set_sent_unix_ms(uint64_t(
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count()));
+  }
+  zmq::message_t body(msg.ByteSizeLong());
+  msg.SerializeWithCachedSizesToArray(static_cast<uint8_t*>(body.data()));
+  try {
+    router_.send(zmq::buffer(peer), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    router_.send(body, zmq::send_flags::dontwait);
+  } catch (const zmq::error_t& e) {
+    log_->warning("cannot send to worker ", absl::BytesToHexString(peer), ": ", e.what());
+  }
+}
+
+void WorkerGateway::close(int linger_ms) {
+  if (router_.handle() != nullptr) {
+    zmq_socket_monitor(router_.handle(), nullptr, 0);
+    router_.set(zmq::sockopt::linger, linger_ms);
+    router_.close();
+  }
+  if (monitor_.handle() != nullptr) {
+    monitor_.set(zmq::sockopt::linger, 0);
+    monitor_.close();
+  }
+}
+
+}  // namespace shoal::broker

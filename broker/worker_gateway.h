@@ -1,0 +1,74 @@
+#pragma once
+// The workers' side of the broker: a ZeroMQ ROUTER socket speaking worker.proto, one
+// protobuf frame per message. Owned and used by one thread (the scheduler's), which
+// polls router() and monitor(). Malformed frames are counted, logged once per kind and
+// dropped; they never stop the gateway.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "broker/logger.h"
+#include "shoal/v1/worker.pb.h"
+#include "zmq.hpp"
+
+namespace shoal::broker {
+
+class WorkerGateway {
+ public:
+  struct Options {
+    std::string address = "tcp://127.0.0.1:5555";  // port 0 picks a free port
+    uint64_t max_message_bytes = 64 << 20;         // frames above 4x this are refused
+  };
+  // What the gateway reports to its owner.
+  class Handler {
+   public:
+    virtual ~Handler() = default;
+    // A well-formed version-1 frame from routing id `peer`; `msg` may be moved from.
+    virtual void on_frame(const std::string& peer, shoal::v1::WorkerMessage* msg) = 0;
+    // The connection of a worker that said hello closed.
+    virtual void on_disconnect(const std::string& peer) = 0;
+  };
+
+  // Binds a ROUTER to options.address (kUnavailable if it cannot). `context` and `log`
+  // must outlive the gateway.
+  static absl::StatusOr<std::unique_ptr<WorkerGateway>> bind(zmq::context_t& context,
+                                                             Options options, const Logger* log);
+  ~WorkerGateway();
+
+  // The bound endpoint with its real port, e.g. "tcp://127.0.0.1:41234".
+  const std::string& endpoint() const { return endpoint_; }
+  // Sockets to poll for ZMQ_POLLIN.
+  zmq::socket_ref router() { return router_; }
+  zmq::socket_ref monitor() { return monitor_; }
+
+  // Reads up to `max` frames without blocking and hands the good ones to `handler`.
+  // Returns how many frames were read.
+  size_t receive(Handler& handler, size_t max);
+  // Reads connection events without blocking; reports closed worker connections.
+  void receive_events(Handler& handler);
+  // Sends `msg` to `peer` (dropped silently if the peer is gone). Stamps heartbeats.
+  void send(const std::string& peer, shoal::v1::BrokerMessage& msg);
+  // Malformed or wrong-version frames so far. Thread-safe.
+  uint64_t bad_frames() const { return bad_frames_.load(std::memory_order_relaxed); }
+  // Closes the sockets, giving queued frames up to `linger_ms` to leave.
+  void close(int linger_ms);
+
+ private:
+  enum class BadFrame { kMultipart, kUnparsable, kWrongVersion, kNoBody, kCount };
+  WorkerGateway(zmq::context_t& context, const Logger* log);
+  void count_bad(BadFrame kind, const std::string& detail);
+
+  const Logger* log_;
+  zmq::socket_t router_;
+  zmq::socket_t monitor_;
+  std::string endpoint_;
+  std::atomic<uint64_t> bad_frames_{0};
+  bool logged_[int(BadFrame::kCount)] = {};
+  absl::flat_hash_map<int, std::string> peer_by_fd_;  // connections that said hello
+};
+
+}  // namespace shoal::broker
