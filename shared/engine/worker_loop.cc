@@ -1,5 +1,6 @@
 #include "shared/engine/worker_loop.h"
 
+#include <malloc.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -19,6 +20,8 @@ namespace {
 // Spinning outlasts a short gap between tasks (a cross-core wake-up costs ~90 µs
 // here) without keeping an idle pool busy for long.
 constexpr std::int64_t kSpinNs = 100'000;
+// A worker keeps its reply buffer up to this size: big replies then cost no page faults.
+constexpr std::size_t kKeptReplyBytes = std::size_t{64} << 20;
 
 // Takes the next token, spinning briefly and then sleeping. False on shutdown.
 bool next_token(SharedState& shared, WorkerSlot& slot, std::uint64_t* token) {
@@ -83,6 +86,10 @@ void run_worker(const WorkerConfig& config) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != config.zygote) _exit(0);  // the zygote died before prctl
   prctl(PR_SET_NAME, "shoal-worker");
+  // Tasks with big payloads allocate and free megabytes per call: keep that memory in
+  // the heap instead of mapping and faulting in fresh pages every time.
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
   if (config.initializer && *config.initializer) {
     try {
       (*config.initializer)();
@@ -119,7 +126,7 @@ void run_worker(const WorkerConfig& config) {
            r.items, reply);
     send_reply(out, results, token, reply.data(), reply.size());
     slot.current.store(0, std::memory_order_release);
-    if (reply.capacity() > (std::size_t{1} << 20)) std::string().swap(reply);
+    if (reply.capacity() > kKeptReplyBytes) std::string().swap(reply);
     if (config.max_tasks_per_child > 0 && ++done >= config.max_tasks_per_child) break;
   }
   std::fflush(nullptr);
