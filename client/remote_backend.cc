@@ -495,4 +495,13 @@ std::size_t RemoteBackend::outstanding() const {
   return outstanding_.size();
 }
 
+bool RemoteBackend::wait_accepted(std::chrono::milliseconds timeout) {
+  absl::MutexLock lock(&mu_);
+  auto accepted = [this] {
+    mu_.AssertHeld();
+    return unaccepted_ == 0;
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&accepted), absl::FromChrono(timeout));
+}
+
 }  // namespace shoal::internal

@@ -55,6 +55,9 @@ class RemoteBackend final : public Backend, private SessionListener {
 
   // Submissions whose results have not arrived. Thread-safe.
   std::size_t outstanding() const;
+  // Waits up to `timeout` until the broker has accepted (or answered) everything
+  // submitted so far; true if it has. Thread-safe.
+  bool wait_accepted(std::chrono::milliseconds timeout);
 
  private:
   enum class State { kPending, kSent, kAccepted, kBackoff };

@@ -1,0 +1,44 @@
+#pragma once
+// The `shoal` CLI's subcommands (API.md §8). Each returns the process exit code and
+// prints results on stdout, errors as one line on stderr ("shoal: ...").
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+#include "shoal/options.hpp"
+
+namespace shoal::v1 {
+class TaskResult;
+}
+
+namespace shoal::cli {
+
+struct CliConfig {
+  std::string broker = "127.0.0.1:50051";  // the broker's client address
+  ConnectOptions connect;
+  TaskOptions task;                        // submit / map
+  std::string args_json;                   // submit: a JSON array of arguments
+  bool no_wait = false;                    // submit: print the id instead of the result
+  std::string input;                       // map: a .jsonl file, one argument array a line
+  std::size_t chunksize = 0;               // map: 0 picks one
+  bool progress = true;                    // map: progress bar on stderr
+  std::chrono::milliseconds wait{0};       // result: wait this long for the task to end
+};
+
+// Prints `message` as "shoal: message" on stderr; returns `code`.
+int fail(const std::string& message, int code = 1);
+
+int run_status(const CliConfig& config);
+int run_workers(const CliConfig& config);
+int run_queues(const CliConfig& config);
+int run_result(const CliConfig& config, const std::string& id);
+int run_cancel(const CliConfig& config, const std::string& id);
+int run_submit(const CliConfig& config, const std::string& task);
+int run_map(const CliConfig& config, const std::string& task);
+
+// A finished task's outcome as JSON on stdout (a chunk as one array); its failure as
+// an error line. Returns 0, or 1 if anything failed.
+int print_task_result(const v1::TaskResult& result);
+
+}  // namespace shoal::cli

@@ -1,0 +1,206 @@
+// status, workers, queues, result, cancel: unary calls to the broker.
+#include <cstdio>
+#include <memory>
+#include <vector>
+
+#include "absl/strings/str_join.h"
+#include "client/cli/commands.h"
+#include "client/cli/json_msgpack.h"
+#include "client/remote_channel.h"
+#include "client/remote_status.h"
+#include "shoal/v1/service.grpc.pb.h"
+
+namespace shoal::cli {
+namespace {
+
+using Stub = v1::TaskService::Stub;
+
+// A connected stub, or an error line (returned as nullptr).
+std::unique_ptr<Stub> connect(const CliConfig& config) {
+  auto channel = internal::make_channel(config.broker, config.connect);
+  absl::Status status =
+      internal::wait_connected(*channel, config.broker, config.connect.connect_timeout);
+  if (!status.ok()) {
+    fail(std::string(status.message()));
+    return nullptr;
+  }
+  return v1::TaskService::NewStub(channel);
+}
+
+std::unique_ptr<grpc::ClientContext> context(const CliConfig& config,
+                                             std::chrono::milliseconds extra = {}) {
+  return internal::make_context(config.connect, config.connect.connect_timeout + extra);
+}
+
+int call_failed(const grpc::Status& status, const std::string& what) {
+  return fail(std::string(internal::from_grpc(status, what).message()));
+}
+
+// Prints rows as left-aligned columns.
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width;
+  for (const auto& row : rows) {
+    width.resize(std::max(width.size(), row.size()));
+    for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
+    }
+    std::printf("%s\n", line.c_str());
+  }
+}
+
+void print_workers(const v1::ListWorkersResponse& response) {
+  std::vector<std::vector<std::string>> rows{
+      {"WORKER", "HOST", "PID", "QUEUES", "SLOTS", "RUNNING", "CREDIT", "LAST-SEEN-MS"}};
+  for (const auto& w : response.workers()) {
+    rows.push_back({w.name(), w.host(), std::to_string(w.pid()), absl::StrJoin(w.queues(), ","),
+                    std::to_string(w.slots()), std::to_string(w.running()),
+                    std::to_string(w.credit()), std::to_string(w.last_seen_ms())});
+  }
+  print_table(rows);
+}
+
+void print_queues(const v1::ListQueuesResponse& response) {
+  std::vector<std::vector<std::string>> rows{{"QUEUE", "DEPTH", "IN-FLIGHT", "WORKERS"}};
+  for (const auto& q : response.queues()) {
+    rows.push_back({q.name(), std::to_string(q.depth()), std::to_string(q.in_flight()),
+                    std::to_string(q.workers())});
+  }
+  print_table(rows);
+}
+
+// A finished task's outcome as JSON on stdout; 1 if it failed.
+int print_result(const v1::TaskResult& result) {
+  if (result.has_failure()) {
+    const auto& f = result.failure();
+    return fail("task " + result.id() + " failed: " + v1::ErrorKind_Name(f.kind()) + ": " +
+                f.message());
+  }
+  std::vector<std::string> values;
+  int failed = 0;
+  for (const auto& item : result.items()) {
+    if (item.has_error()) {
+      ++failed;
+      values.push_back("{\"error\":{\"kind\":\"" + v1::ErrorKind_Name(item.error().kind()) +
+                       "\",\"type\":\"" + item.error().type_name() + "\"}}");
+      fail("task " + result.id() + " raised " + item.error().type_name() + ": " +
+           item.error().message());
+      continue;
+    }
+    auto json = msgpack_to_json(item.value());
+    if (!json.ok()) return fail("task " + result.id() + ": " + std::string(json.status().message()));
+    values.push_back(*json);
+  }
+  if (values.size() == 1) {
+    std::printf("%s\n", values[0].c_str());
+  } else {
+    std::printf("[%s]\n", absl::StrJoin(values, ",").c_str());
+  }
+  return failed ? 1 : 0;
+}
+
+}  // namespace
+
+int fail(const std::string& message, int code) {
+  std::fprintf(stderr, "shoal: %s\n", message.c_str());
+  return code;
+}
+
+int run_workers(const CliConfig& config) {
+  auto stub = connect(config);
+  if (!stub) return 1;
+  v1::ListWorkersResponse response;
+  auto status = stub->ListWorkers(context(config).get(), {}, &response);
+  if (!status.ok()) return call_failed(status, "ListWorkers");
+  print_workers(response);
+  return 0;
+}
+
+int run_queues(const CliConfig& config) {
+  auto stub = connect(config);
+  if (!stub) return 1;
+  v1::ListQueuesResponse response;
+  auto status = stub->ListQueues(context(config).get(), {}, &response);
+  if (!status.ok()) return call_failed(status, "ListQueues");
+  print_queues(response);
+  return 0;
+}
+
+int run_status(const CliConfig& config) {
+  auto stub = connect(config);
+  if (!stub) return 1;
+  v1::Stats stats;
+  v1::ListQueuesResponse queues;
+  v1::ListWorkersResponse workers;
+  if (auto s = stub->GetStats(context(config).get(), {}, &stats); !s.ok()) {
+    return call_failed(s, "GetStats");
+  }
+  if (auto s = stub->ListQueues(context(config).get(), {}, &queues); !s.ok()) {
+    return call_failed(s, "ListQueues");
+  }
+  if (auto s = stub->ListWorkers(context(config).get(), {}, &workers); !s.ok()) {
+    return call_failed(s, "ListWorkers");
+  }
+  std::uint32_t slots = 0;
+  for (const auto& w : workers.workers()) slots += w.slots();
+  std::printf("broker %s: up %.1f s, %u workers (%u slots), %.1f tasks/s, cpu %.2f s\n",
+              config.broker.c_str(), static_cast<double>(stats.uptime_ms()) / 1000.0,
+              stats.workers(), slots, stats.tasks_per_second(), stats.cpu_seconds());
+  std::printf("tasks: %llu submitted, %llu completed, %llu failed, %llu retried, "
+              "%llu queued, %llu running, %llu results retained\n",
+              static_cast<unsigned long long>(stats.submitted()),
+              static_cast<unsigned long long>(stats.completed()),
+              static_cast<unsigned long long>(stats.failed()),
+              static_cast<unsigned long long>(stats.retried()),
+              static_cast<unsigned long long>(stats.queued()),
+              static_cast<unsigned long long>(stats.running()),
+              static_cast<unsigned long long>(stats.results_retained()));
+  std::printf("bad input: %llu worker frames, %llu client messages\n\n",
+              static_cast<unsigned long long>(stats.bad_worker_frames()),
+              static_cast<unsigned long long>(stats.bad_client_messages()));
+  print_queues(queues);
+  std::printf("\n");
+  print_workers(workers);
+  return 0;
+}
+
+int run_result(const CliConfig& config, const std::string& id) {
+  auto stub = connect(config);
+  if (!stub) return 1;
+  v1::GetResultRequest request;
+  request.set_id(id);
+  request.set_wait_ms(static_cast<std::uint32_t>(config.wait.count()));
+  v1::GetResultResponse response;
+  auto status = stub->GetResult(context(config, config.wait).get(), request, &response);
+  if (!status.ok()) return call_failed(status, "GetResult");
+  if (response.state() != v1::TASK_STATE_DONE) {
+    return fail("task " + id + " is " + v1::TaskState_Name(response.state()) +
+                    (response.state() == v1::TASK_STATE_UNKNOWN ? " (never seen, or expired)" : ""),
+                2);
+  }
+  return print_result(response.result());
+}
+
+int run_cancel(const CliConfig& config, const std::string& id) {
+  auto stub = connect(config);
+  if (!stub) return 1;
+  v1::CancelRequest request;
+  request.set_id(id);
+  v1::CancelResponse response;
+  auto status = stub->Cancel(context(config).get(), request, &response);
+  if (!status.ok()) return call_failed(status, "Cancel");
+  if (!response.cancelled()) {
+    return fail("task " + id + " was not cancelled: it is " +
+                v1::TaskState_Name(response.state()));
+  }
+  std::printf("cancelled %s\n", id.c_str());
+  return 0;
+}
+
+int print_task_result(const v1::TaskResult& result) { return print_result(result); }
+
+}  // namespace shoal::cli

@@ -1,0 +1,227 @@
+// submit and map: tasks go through the remote backend (batched, reconnecting), the
+// same one Pool::connect uses, with JSON arguments converted to MessagePack.
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "client/cli/commands.h"
+#include "client/cli/json_msgpack.h"
+#include "client/remote_backend.h"
+#include "client/remote_wire.h"
+#include "shoal/errors.hpp"
+
+namespace shoal::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Collects the outcome of every submission (chunk) by index.
+class CollectSink final : public internal::Sink {
+ public:
+  struct Outcome {
+    std::string reply;
+    std::optional<internal::ErrorInfo> error;
+  };
+
+  explicit CollectSink(std::vector<std::size_t> sizes)
+      : sizes_(std::move(sizes)), outcomes_(sizes_.size()) {}
+
+  void complete(std::size_t index, std::string reply) override {
+    resolve(index, {std::move(reply), std::nullopt});
+  }
+  void fail(std::size_t index, const internal::ErrorInfo& error) override {
+    resolve(index, {"", error});
+  }
+  // Waits up to `timeout`; returns the items done so far.
+  std::size_t wait(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return chunks_done_ == sizes_.size(); });
+    return items_done_;
+  }
+  bool all_done() {
+    std::lock_guard lock(mu_);
+    return chunks_done_ == sizes_.size();
+  }
+  Outcome& outcome(std::size_t index) { return *outcomes_[index]; }
+
+ private:
+  void resolve(std::size_t index, Outcome outcome) {
+    std::lock_guard lock(mu_);
+    outcomes_[index] = std::move(outcome);
+    ++chunks_done_;
+    items_done_ += sizes_[index];
+    cv_.notify_all();
+  }
+  const std::vector<std::size_t> sizes_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::optional<Outcome>> outcomes_;
+  std::size_t chunks_done_ = 0;
+  std::size_t items_done_ = 0;
+};
+
+std::shared_ptr<internal::RemoteBackend> connect(const CliConfig& config) {
+  try {
+    return internal::RemoteBackend::connect(config.broker, config.connect,
+                                            internal::RemoteBackend::Limits{});
+  } catch (const Error& e) {
+    fail(e.what());
+    return nullptr;
+  }
+}
+
+// True when `msgpack` starts with an array header (fixarray, array16, array32).
+bool is_array(const std::string& msgpack) {
+  if (msgpack.empty()) return false;
+  auto b = static_cast<unsigned char>(msgpack[0]);
+  return (b & 0xf0) == 0x90 || b == 0xdc || b == 0xdd;
+}
+
+std::string describe(const internal::ErrorInfo& e) {
+  std::string kind = v1::ErrorKind_Name(static_cast<v1::ErrorKind>(e.kind));
+  return kind + (e.type_name.empty() ? "" : " " + e.type_name) + ": " + e.message;
+}
+
+void draw_progress(std::size_t done, std::size_t total, double seconds) {
+  constexpr int kWidth = 30;
+  int filled = total ? static_cast<int>(kWidth * done / total) : kWidth;
+  std::fprintf(stderr, "\r[%s%s] %zu/%zu items, %.0f items/s ",
+               std::string(filled, '#').c_str(), std::string(kWidth - filled, ' ').c_str(),
+               done, total, seconds > 0 ? static_cast<double>(done) / seconds : 0.0);
+}
+
+}  // namespace
+
+int run_submit(const CliConfig& config, const std::string& task) {
+  auto args = json_to_msgpack(config.args_json.empty() ? "[]" : config.args_json);
+  if (!args.ok()) return fail("--args: " + std::string(args.status().message()), 2);
+  if (!is_array(*args)) {
+    return fail("--args must be a JSON array of the task's arguments, e.g. --args='[7]'", 2);
+  }
+  auto backend = connect(config);
+  if (!backend) return 1;
+  auto sink = std::make_shared<CollectSink>(std::vector<std::size_t>{1});
+  std::vector<internal::Submission> batch(1);
+  batch[0].seq = internal::next_task_seq();
+  batch[0].name = task;
+  batch[0].args = *std::move(args);
+  batch[0].options = config.task;
+  batch[0].sink = sink;
+  std::string id = internal::task_id_string(batch[0].seq);
+  backend->submit(batch);
+  if (config.no_wait) {
+    if (!backend->wait_accepted(config.connect.connect_timeout)) {
+      return fail("the broker did not accept task " + id + " in time");
+    }
+    if (sink->all_done() && sink->outcome(0).error) {  // e.g. rejected as invalid
+      return fail("task " + id + " was refused: " + describe(*sink->outcome(0).error));
+    }
+    std::printf("%s\n", id.c_str());
+    return 0;
+  }
+  while (!sink->all_done()) sink->wait(std::chrono::milliseconds(1000));
+  auto& outcome = sink->outcome(0);
+  if (outcome.error) return fail("task " + id + " failed: " + describe(*outcome.error));
+  v1::TaskResult result;
+  result.set_id(id);
+  if (!internal::reply_to_items(outcome.reply, 1, &result).ok()) {
+    return fail("task " + id + ": malformed result");
+  }
+  return print_task_result(result);
+}
+
+int run_map(const CliConfig& config, const std::string& task) {
+  std::ifstream in(config.input);
+  if (!in) return fail("--input: cannot read '" + config.input + "'", 2);
+  std::vector<std::string> items;
+  std::string line;
+  for (std::size_t number = 1; std::getline(in, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    auto args = json_to_msgpack(line);
+    if (!args.ok() || !is_array(*args)) {
+      return fail(config.input + ":" + std::to_string(number) +
+                      ": each line must be a JSON array of arguments" +
+                      (args.ok() ? "" : " (" + std::string(args.status().message()) + ")"),
+                  2);
+    }
+    items.push_back(*std::move(args));
+  }
+  auto backend = connect(config);
+  if (!backend) return 1;
+  std::size_t chunk = config.chunksize;
+  if (chunk == 0) {  // as Pool::map, but small enough for a live progress bar
+    std::size_t parts = static_cast<std::size_t>(std::max(1, backend->processes())) * 4;
+    chunk = std::clamp<std::size_t>((items.size() + parts - 1) / parts, 1, 1000);
+  }
+  std::vector<std::size_t> sizes;
+  for (std::size_t at = 0; at < items.size(); at += chunk) {
+    sizes.push_back(std::min(chunk, items.size() - at));
+  }
+  auto sink = std::make_shared<CollectSink>(sizes);
+  auto start = Clock::now();
+  std::vector<internal::Submission> batch;
+  for (std::size_t c = 0, at = 0; c < sizes.size(); ++c) {
+    internal::Submission s;
+    s.seq = internal::next_task_seq();
+    s.name = task;
+    s.items = sizes[c];
+    s.options = config.task;
+    s.sink = sink;
+    s.index = c;
+    for (std::size_t i = 0; i < sizes[c]; ++i) s.args += items[at++];
+    batch.push_back(std::move(s));
+  }
+  backend->submit(batch);
+  bool bar = config.progress && isatty(STDERR_FILENO);
+  for (;;) {
+    std::size_t done = sink->wait(std::chrono::milliseconds(100));
+    double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (bar) draw_progress(done, items.size(), seconds);
+    if (sink->all_done()) break;
+  }
+  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (bar) std::fprintf(stderr, "\n");
+  std::size_t failed = 0;
+  for (std::size_t c = 0; c < sizes.size(); ++c) {
+    auto& outcome = sink->outcome(c);
+    v1::TaskResult result;
+    bool ok = !outcome.error && internal::reply_to_items(outcome.reply, sizes[c], &result).ok();
+    for (std::size_t i = 0; i < sizes[c]; ++i) {
+      std::optional<std::string> json;
+      std::string error;
+      if (!ok) {
+        error = outcome.error ? describe(*outcome.error) : "malformed result";
+      } else if (result.items(static_cast<int>(i)).has_error()) {
+        error = describe(internal::to_error_info(result.items(static_cast<int>(i)).error()));
+      } else if (auto j = msgpack_to_json(result.items(static_cast<int>(i)).value()); j.ok()) {
+        json = *j;
+      } else {
+        error = std::string(j.status().message());
+      }
+      if (json) {
+        std::printf("%s\n", json->c_str());
+      } else {
+        ++failed;
+        std::string text;
+        for (char ch : error) {
+          if (ch == '"' || ch == '\\') text.push_back('\\');
+          text.push_back(ch == '\n' ? ' ' : ch);
+        }
+        std::printf("{\"error\":\"%s\"}\n", text.c_str());
+      }
+    }
+  }
+  std::fflush(stdout);
+  std::fprintf(stderr, "shoal: %zu items in %.3f s (%.0f items/s)%s\n", items.size(), seconds,
+               seconds > 0 ? static_cast<double>(items.size()) / seconds : 0.0,
+               failed ? (", " + std::to_string(failed) + " failed").c_str() : "");
+  return failed ? 1 : 0;
+}
+
+}  // namespace shoal::cli

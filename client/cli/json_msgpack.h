@@ -1,0 +1,25 @@
+#pragma once
+// JSON <-> MessagePack for the `shoal` CLI: task arguments are typed as JSON on the
+// command line and in .jsonl files, results are printed as JSON.
+//
+// JSON -> MessagePack: objects -> maps, arrays -> arrays, integers -> the smallest
+// MessagePack integer (int64/uint64 range), other numbers -> float64, strings -> str.
+// MessagePack -> JSON: bin -> a base64 string, ext -> {"$ext": TYPE, "base64": ...},
+// non-string map keys -> their JSON text, NaN/Inf -> null.
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace shoal::cli {
+
+// One JSON value (surrounding whitespace allowed) as one MessagePack value.
+// kInvalidArgument with the byte offset on malformed JSON or nesting deeper than 256.
+absl::StatusOr<std::string> json_to_msgpack(std::string_view json);
+
+// One MessagePack value as compact JSON. kInvalidArgument on malformed input or
+// trailing bytes.
+absl::StatusOr<std::string> msgpack_to_json(std::string_view msgpack);
+
+}  // namespace shoal::cli

@@ -1,0 +1,102 @@
+// shoal: the command-line client of a shoal-broker (API.md §8).
+//
+//   shoal status | workers | queues            --broker=HOST:PORT
+//   shoal submit TASK --args='[7]'             prints the result as JSON
+//   shoal result ID | cancel ID
+//   shoal map TASK --input=FILE.jsonl          one JSON argument array a line;
+//                                              results as JSON lines, in input order
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "client/cli/commands.h"
+
+ABSL_FLAG(std::string, broker, "127.0.0.1:50051", "the broker's client address HOST:PORT");
+ABSL_FLAG(int, connect_timeout_ms, 5000, "give up reaching the broker after this long");
+ABSL_FLAG(std::string, auth_token, "", "sent as 'authorization: Bearer TOKEN'");
+ABSL_FLAG(bool, tls, false, "use TLS (system roots unless --root_certs is given)");
+ABSL_FLAG(std::string, root_certs, "", "PEM file of root certificates for --tls");
+ABSL_FLAG(std::string, args, "[]", "submit: the task's arguments as a JSON array");
+ABSL_FLAG(bool, no_wait, false, "submit: print the task id instead of waiting");
+ABSL_FLAG(std::string, input, "", "map: a .jsonl file, one JSON array of arguments a line");
+ABSL_FLAG(int, chunksize, 0, "map: items per task (0: picked from the worker slots)");
+ABSL_FLAG(bool, progress, true, "map: show a progress bar when stderr is a terminal");
+ABSL_FLAG(std::string, queue, "", "submit/map: the queue (default: default)");
+ABSL_FLAG(int, priority, 0, "submit/map: 0..9, higher runs first");
+ABSL_FLAG(int, time_limit_ms, 0, "submit/map: kill a run after this long (0: none)");
+ABSL_FLAG(int, max_retries, -1, "submit/map: re-runs after a lost worker (-1: broker default)");
+ABSL_FLAG(int, wait_ms, 0, "result: wait up to this long for the task to end");
+
+namespace {
+
+constexpr char kUsage[] =
+    "the command-line client of a shoal-broker.\n\n"
+    "  shoal status                       queues, workers and counters\n"
+    "  shoal workers | queues             one table\n"
+    "  shoal submit TASK --args=JSON      run one task, print its result as JSON\n"
+    "  shoal result ID [--wait_ms=N]      the result of a task\n"
+    "  shoal cancel ID                    cancel a queued task\n"
+    "  shoal map TASK --input=FILE.jsonl  run TASK on every line, print JSON lines\n\n"
+    "All take --broker=HOST:PORT (the broker's client address).";
+
+std::string read_file(const std::string& path) {
+  std::string text;
+  if (FILE* f = std::fopen(path.c_str(), "rb")) {
+    char buf[4096];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof(buf), f)) > 0;) text.append(buf, n);
+    std::fclose(f);
+  }
+  return text;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(kUsage);
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() < 2) {
+    std::fprintf(stderr, "usage: shoal COMMAND [ARG] [--flags]; %s\n", kUsage);
+    return 2;
+  }
+  using shoal::cli::fail;
+  std::string command = positional[1];
+  std::string arg = positional.size() > 2 ? positional[2] : "";
+
+  shoal::cli::CliConfig config;
+  config.broker = absl::GetFlag(FLAGS_broker);
+  config.connect.connect_timeout = std::chrono::milliseconds(absl::GetFlag(FLAGS_connect_timeout_ms));
+  config.connect.auth_token = absl::GetFlag(FLAGS_auth_token);
+  config.connect.tls = absl::GetFlag(FLAGS_tls);
+  if (!absl::GetFlag(FLAGS_root_certs).empty()) {
+    config.connect.root_certs_pem = read_file(absl::GetFlag(FLAGS_root_certs));
+    if (config.connect.root_certs_pem.empty()) return fail("--root_certs: cannot read the file", 2);
+  }
+  config.task.queue = absl::GetFlag(FLAGS_queue);
+  config.task.priority = absl::GetFlag(FLAGS_priority);
+  config.task.time_limit = std::chrono::milliseconds(absl::GetFlag(FLAGS_time_limit_ms));
+  config.task.max_retries = absl::GetFlag(FLAGS_max_retries);
+  config.args_json = absl::GetFlag(FLAGS_args);
+  config.no_wait = absl::GetFlag(FLAGS_no_wait);
+  config.input = absl::GetFlag(FLAGS_input);
+  config.chunksize = static_cast<std::size_t>(std::max(0, absl::GetFlag(FLAGS_chunksize)));
+  config.progress = absl::GetFlag(FLAGS_progress);
+  config.wait = std::chrono::milliseconds(absl::GetFlag(FLAGS_wait_ms));
+
+  bool needs_arg = command == "submit" || command == "result" || command == "cancel" ||
+                   command == "map";
+  if (needs_arg && arg.empty()) return fail(command + " needs an argument (see --help)", 2);
+  if (command == "status") return shoal::cli::run_status(config);
+  if (command == "workers") return shoal::cli::run_workers(config);
+  if (command == "queues") return shoal::cli::run_queues(config);
+  if (command == "submit") return shoal::cli::run_submit(config, arg);
+  if (command == "result") return shoal::cli::run_result(config, arg);
+  if (command == "cancel") return shoal::cli::run_cancel(config, arg);
+  if (command == "map") {
+    if (config.input.empty()) return fail("map needs --input=FILE.jsonl", 2);
+    return shoal::cli::run_map(config, arg);
+  }
+  return fail("unknown command '" + command + "' (see --help)", 2);
+}

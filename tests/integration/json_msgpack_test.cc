@@ -1,0 +1,52 @@
+// The `shoal` CLI's JSON <-> MessagePack converter (client/cli/json_msgpack.h).
+#include "client/cli/json_msgpack.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <tuple>
+
+#include "shoal/codec.hpp"
+
+namespace shoal::cli {
+namespace {
+
+TEST(JsonMsgpackTest, ArgumentsDecodeAsTheTaskTypes) {
+  auto mp = json_to_msgpack(R"( [7, -3, 2.5, "h\u00e9\n", true, null, [1,2], {"k": [3]}] )");
+  ASSERT_TRUE(mp.ok()) << mp.status();
+  auto t = decode<std::tuple<int, long, double, std::string, bool, std::optional<int>,
+                             std::vector<int>, std::map<std::string, std::vector<int>>>>(*mp);
+  EXPECT_EQ(std::get<0>(t), 7);
+  EXPECT_EQ(std::get<1>(t), -3);
+  EXPECT_EQ(std::get<2>(t), 2.5);
+  EXPECT_EQ(std::get<3>(t), "h\xc3\xa9\n");
+  EXPECT_TRUE(std::get<4>(t));
+  EXPECT_FALSE(std::get<5>(t).has_value());
+  EXPECT_EQ(std::get<6>(t), (std::vector<int>{1, 2}));
+  EXPECT_EQ(std::get<7>(t).at("k"), std::vector<int>{3});
+}
+
+TEST(JsonMsgpackTest, ResultsPrintAsJson) {
+  EXPECT_EQ(*msgpack_to_json(encode(49)), "49");
+  EXPECT_EQ(*msgpack_to_json(encode(-2)), "-2");
+  EXPECT_EQ(*msgpack_to_json(encode(std::string("a\"b"))), R"("a\"b")");
+  EXPECT_EQ(*msgpack_to_json(encode(std::map<int, bool>{{1, true}})), R"({"1":true})");
+  EXPECT_EQ(*msgpack_to_json(encode(Bytes{std::byte{'h'}, std::byte{'i'}})), R"("aGk=")");
+  EXPECT_EQ(*msgpack_to_json(encode(std::vector<double>{0.5})), "[0.5]");
+  auto round = json_to_msgpack(R"({"a":[1,{"b":null}],"c":"\ud83d\ude00"})");
+  ASSERT_TRUE(round.ok());
+  EXPECT_EQ(*msgpack_to_json(*round), "{\"a\":[1,{\"b\":null}],\"c\":\"\xf0\x9f\x98\x80\"}");
+}
+
+TEST(JsonMsgpackTest, MalformedInputIsAnError) {
+  for (const char* bad : {"", "[1,", "[1 2]", "{\"a\" 1}", "\"x", "tru", "[1]x", "{1:2}",
+                          "\"\\q\"", "-"}) {
+    EXPECT_FALSE(json_to_msgpack(bad).ok()) << bad;
+  }
+  EXPECT_FALSE(json_to_msgpack(std::string(300, '[') + std::string(300, ']')).ok());
+  EXPECT_FALSE(msgpack_to_json("\xc1").ok());
+  EXPECT_FALSE(msgpack_to_json(encode(1) + encode(2)).ok());
+}
+
+}  // namespace
+}  // namespace shoal::cli
