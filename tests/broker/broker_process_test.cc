@@ -1,0 +1,135 @@
+// The shoal-broker binary as users run it: ephemeral ports read from its first stdout
+// line, a worker and a client on loopback, SIGTERM for a clean exit.
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "fake_worker.h"
+#include "gtest/gtest.h"
+
+extern char** environ;
+
+namespace shoal::broker {
+namespace {
+
+using testing::FakeWorker;
+using testing::make_context;
+using testing::make_stub;
+
+// A child shoal-broker, killed (by pid) if the test ends early.
+class BrokerProcess {
+ public:
+  explicit BrokerProcess(std::vector<std::string> flags) {
+    int out[2];
+    if (pipe(out) != 0) return;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&actions, out[0]);
+    std::vector<std::string> args = {SHOAL_BROKER_BINARY};
+    args.insert(args.end(), flags.begin(), flags.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(out[1]);
+    stdout_ = out[0];
+  }
+  ~BrokerProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (stdout_ >= 0) ::close(stdout_);
+  }
+  // The first stdout line, or "" if none came within the test's bound.
+  std::string first_line() {
+    std::string line;
+    char c;
+    while (line.empty() || line.back() != '\n') {
+      pollfd p{stdout_, POLLIN, 0};
+      if (poll(&p, 1, 10'000) <= 0 || read(stdout_, &c, 1) != 1) return "";
+      line += c;
+    }
+    return line;
+  }
+  // Sends SIGTERM and returns the exit status (as from waitpid).
+  int terminate() {
+    kill(pid_, SIGTERM);
+    return wait_exit();
+  }
+  // Waits for the process to exit by itself; returns its status (as from waitpid).
+  int wait_exit() {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return status;
+  }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  int stdout_ = -1;
+};
+
+TEST(BrokerProcessTest, PrintsEndpointsServesAndExitsCleanlyOnSigterm) {
+  BrokerProcess broker({"--client-address=127.0.0.1:0", "--worker-address=tcp://127.0.0.1:0",
+                        "--log-level=warning"});
+  ASSERT_GT(broker.pid(), 0);
+  std::string line = broker.first_line();
+  std::smatch m;
+  std::regex pattern(
+      R"(^shoal-broker listening clients=(127\.0\.0\.1:[0-9]+) workers=(tcp://127\.0\.0\.1:[0-9]+)\n$)");
+  ASSERT_TRUE(std::regex_match(line, m, pattern)) << "first line: " << line;
+  std::string clients = m[1], workers = m[2];
+
+  zmq::context_t context;
+  FakeWorker worker(context, workers);
+  worker.hello("w1");
+  ASSERT_TRUE(worker.next()->has_welcome());
+  auto stub = make_stub(clients);
+  shoal::v1::Stats stats;
+  auto c1 = make_context();
+  ASSERT_TRUE(stub->GetStats(c1.get(), {}, &stats).ok());
+  EXPECT_EQ(stats.workers(), 1u);
+
+  int status = broker.terminate();
+  ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  auto shutdown = worker.next();
+  ASSERT_TRUE(shutdown.has_value());
+  EXPECT_TRUE(shutdown->has_shutdown());
+}
+
+TEST(BrokerProcessTest, RequiresTheAuthTokenWhenGiven) {
+  BrokerProcess broker({"--client-address=127.0.0.1:0", "--worker-address=tcp://127.0.0.1:0",
+                        "--auth-token=abc"});
+  std::string line = broker.first_line();
+  auto at = line.find("clients=");
+  ASSERT_NE(at, std::string::npos) << line;
+  std::string clients = line.substr(at + 8, line.find(' ', at) - at - 8);
+  auto stub = make_stub(clients);
+  shoal::v1::Stats stats;
+  auto without = make_context();
+  EXPECT_EQ(stub->GetStats(without.get(), {}, &stats).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  auto with = make_context("abc");
+  EXPECT_TRUE(stub->GetStats(with.get(), {}, &stats).ok());
+}
+
+TEST(BrokerProcessTest, RejectsABadFlagWithAMessage) {
+  BrokerProcess broker({"--log-level=loud"});
+  int status = broker.wait_exit();
+  ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+}
+
+}  // namespace
+}  // namespace shoal::broker

@@ -1,0 +1,316 @@
+// The client gateway through a real gRPC stub, with a fake worker (a ZeroMQ DEALER
+// speaking worker.proto) running the tasks.
+#include "broker/client_gateway.h"
+
+#include "fake_worker.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace shoal::broker {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using testing::FakeWorker;
+using testing::InProcessBroker;
+using testing::make_context;
+using testing::make_stub;
+using testing::make_task;
+
+class ClientGatewayTest : public ::testing::Test {
+ protected:
+  void start(BrokerConfig config = testing::loopback_config()) {
+    b_ = InProcessBroker::start(config);
+    ASSERT_NE(b_->broker, nullptr);
+    stub_ = make_stub(b_->broker->client_endpoint());
+  }
+  std::unique_ptr<FakeWorker> worker(const std::string& name) {
+    auto w = std::make_unique<FakeWorker>(zmq_, b_->broker->worker_endpoint());
+    w->hello(name);
+    auto welcome = w->next();
+    EXPECT_TRUE(welcome.has_value() && welcome->has_welcome());
+    return w;
+  }
+  shoal::v1::Stats stats() {
+    shoal::v1::Stats s;
+    auto context = make_context();
+    EXPECT_TRUE(stub_->GetStats(context.get(), {}, &s).ok());
+    return s;
+  }
+  // Reads session messages until one of kind `want` arrives (or the stream ends).
+  static std::optional<shoal::v1::ServerMessage> read_until(
+      grpc::ClientReaderWriter<shoal::v1::ClientMessage, shoal::v1::ServerMessage>& stream,
+      shoal::v1::ServerMessage::BodyCase want) {
+    shoal::v1::ServerMessage msg;
+    while (stream.Read(&msg)) {
+      if (msg.body_case() == want) return msg;
+    }
+    return std::nullopt;
+  }
+  static shoal::v1::ClientMessage submit(std::vector<shoal::v1::Task> tasks) {
+    shoal::v1::ClientMessage msg;
+    for (auto& t : tasks) *msg.mutable_submit()->add_tasks() = std::move(t);
+    return msg;
+  }
+
+  zmq::context_t zmq_;
+  std::unique_ptr<InProcessBroker> b_;
+  std::unique_ptr<shoal::v1::TaskService::Stub> stub_;
+};
+
+TEST_F(ClientGatewayTest, SubmitByNameRunsOnWorkerAndStreamsTheResult) {
+  start();
+  auto w = worker("w1");
+  auto context = make_context();
+  auto stream = stub_->Session(context.get());
+  ASSERT_TRUE(stream->Write(submit({make_task("t1")})));
+  auto accepted = read_until(*stream, shoal::v1::ServerMessage::kAccepted);
+  ASSERT_TRUE(accepted.has_value());
+  EXPECT_THAT(accepted->accepted().ids(), ElementsAre("t1"));
+
+  auto batch = w->next();
+  ASSERT_TRUE(batch.has_value() && batch->has_tasks());
+  const auto& task = batch->tasks().tasks(0);
+  EXPECT_EQ(task.name(), "square");
+  EXPECT_EQ(task.args(), "\x91\x07");
+  w->result("t1", "\x31");  // msgpack 49
+
+  auto results = read_until(*stream, shoal::v1::ServerMessage::kResults);
+  ASSERT_TRUE(results.has_value());
+  ASSERT_EQ(results->results().results_size(), 1);
+  EXPECT_EQ(results->results().results(0).id(), "t1");
+  EXPECT_EQ(results->results().results(0).items(0).value(), "\x31");
+  EXPECT_EQ(results->results().results(0).worker(), "w1");
+
+  // A client that half-closes still gets the end of the stream once all is delivered.
+  ASSERT_TRUE(stream->WritesDone());
+  shoal::v1::ServerMessage rest;
+  while (stream->Read(&rest)) {
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+  auto s = stats();
+  EXPECT_EQ(s.submitted(), 1u);
+  EXPECT_EQ(s.completed(), 1u);
+  EXPECT_GT(s.cpu_seconds(), 0.0);
+  EXPECT_GT(s.tasks_per_second(), 0.0);
+}
+
+TEST_F(ClientGatewayTest, HalfClosedSessionStillReceivesPendingResults) {
+  start();
+  auto context = make_context();
+  auto stream = stub_->Session(context.get());
+  ASSERT_TRUE(stream->Write(submit({make_task("t1")})));
+  ASSERT_TRUE(stream->WritesDone());
+  ASSERT_TRUE(read_until(*stream, shoal::v1::ServerMessage::kAccepted).has_value());
+  auto w = worker("late");  // the worker arrives after the client stopped writing
+  auto batch = w->next();
+  ASSERT_TRUE(batch.has_value() && batch->has_tasks());
+  w->result("t1", "\x31");
+  auto results = read_until(*stream, shoal::v1::ServerMessage::kResults);
+  ASSERT_TRUE(results.has_value());
+  EXPECT_EQ(results->results().results(0).id(), "t1");
+  EXPECT_FALSE(stream->Read(&*results));
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(ClientGatewayTest, GetResultWaitsForTheTaskToEnd) {
+  start();
+  auto w = worker("w1");
+  auto context = make_context();
+  auto stream = stub_->Session(context.get());
+  ASSERT_TRUE(stream->Write(submit({make_task("t1")})));
+  auto batch = w->next();
+  ASSERT_TRUE(batch.has_value() && batch->has_tasks());
+
+  shoal::v1::GetResultRequest request;
+  request.set_id("t1");
+  shoal::v1::GetResultResponse now;
+  auto c1 = make_context();
+  ASSERT_TRUE(stub_->GetResult(c1.get(), request, &now).ok());
+  EXPECT_EQ(now.state(), shoal::v1::TASK_STATE_RUNNING);
+
+  request.set_wait_ms(8000);
+  shoal::v1::GetResultResponse waited;
+  auto c2 = make_context();
+  grpc::Status status;
+  std::thread waiter([&] { status = stub_->GetResult(c2.get(), request, &waited); });
+  w->result("t1", "\x31");
+  waiter.join();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(waited.state(), shoal::v1::TASK_STATE_DONE);
+  EXPECT_EQ(waited.result().items(0).value(), "\x31");
+
+  request.set_id("never-submitted");
+  request.set_wait_ms(0);
+  shoal::v1::GetResultResponse unknown;
+  auto c3 = make_context();
+  ASSERT_TRUE(stub_->GetResult(c3.get(), request, &unknown).ok());
+  EXPECT_EQ(unknown.state(), shoal::v1::TASK_STATE_UNKNOWN);
+  context->TryCancel();
+}
+
+TEST_F(ClientGatewayTest, CancelledQueuedTaskNeverRunsAndReportsCancelled) {
+  start();  // no worker: the task waits in its queue
+  auto context = make_context();
+  auto stream = stub_->Session(context.get());
+  ASSERT_TRUE(stream->Write(submit({make_task("t1")})));
+  ASSERT_TRUE(read_until(*stream, shoal::v1::ServerMessage::kAccepted).has_value());
+
+  shoal::v1::CancelRequest request;
+  request.set_id("t1");
+  shoal::v1::CancelResponse response;
+  auto c1 = make_context();
+  ASSERT_TRUE(stub_->Cancel(c1.get(), request, &response).ok());
+  EXPECT_TRUE(response.cancelled());
+  EXPECT_EQ(response.state(), shoal::v1::TASK_STATE_QUEUED);
+  auto results = read_until(*stream, shoal::v1::ServerMessage::kResults);
+  ASSERT_TRUE(results.has_value());
+  EXPECT_EQ(results->results().results(0).failure().kind(), shoal::v1::ERROR_KIND_CANCELLED);
+
+  auto w = worker("w1");  // a worker arriving later gets nothing
+  EXPECT_FALSE(w->next(std::chrono::milliseconds(200)).has_value());
+  auto c2 = make_context();
+  ASSERT_TRUE(stub_->Cancel(c2.get(), request, &response).ok());
+  EXPECT_FALSE(response.cancelled());
+  EXPECT_EQ(response.state(), shoal::v1::TASK_STATE_DONE);
+  context->TryCancel();
+}
+
+TEST_F(ClientGatewayTest, ListsWorkersAndQueues) {
+  start();
+  auto w = worker("w1");
+  auto context = make_context();
+  auto stream = stub_->Session(context.get());
+  auto other = make_task("q1");
+  other.set_queue("gpu");
+  ASSERT_TRUE(stream->Write(submit({make_task("t1"), other})));
+  ASSERT_TRUE(read_until(*stream, shoal::v1::ServerMessage::kAccepted).has_value());
+  ASSERT_TRUE(w->next()->has_tasks());
+
+  shoal::v1::ListWorkersResponse workers;
+  auto c1 = make_context();
+  ASSERT_TRUE(stub_->ListWorkers(c1.get(), {}, &workers).ok());
+  ASSERT_EQ(workers.workers_size(), 1);
+  EXPECT_EQ(workers.workers(0).name(), "w1");
+  EXPECT_EQ(workers.workers(0).host(), "localhost");
+  EXPECT_EQ(workers.workers(0).slots(), 1u);
+  EXPECT_EQ(workers.workers(0).running(), 1u);
+  EXPECT_THAT(workers.workers(0).tasks(), ElementsAre("square"));
+  EXPECT_THAT(workers.workers(0).queues(), ElementsAre("default"));
+
+  shoal::v1::ListQueuesResponse queues;
+  auto c2 = make_context();
+  ASSERT_TRUE(stub_->ListQueues(c2.get(), {}, &queues).ok());
+  ASSERT_EQ(queues.queues_size(), 2);
+  EXPECT_EQ(queues.queues(0).name(), "default");
+  EXPECT_EQ(queues.queues(0).in_flight(), 1u);
+  EXPECT_EQ(queues.queues(0).workers(), 1u);
+  EXPECT_EQ(queues.queues(1).name(), "gpu");
+  EXPECT_EQ(queues.queues(1).depth(), 1u);
+  EXPECT_EQ(queues.queues(1).workers(), 0u);
+  auto s = stats();
+  EXPECT_EQ(s.queued(), 1u);
+  EXPECT_EQ(s.running(), 1u);
+  EXPECT_EQ(s.workers(), 1u);
+  context->TryCancel();
+}
+
+TEST_F(ClientGatewayTest, GarbageIsCountedAndAnsweredWithAClearError) {
+  start();
+  auto context = make_context();
+  auto stream = stub_->Session(context.get());
+  auto bad = make_task("bad");
+  bad.set_priority(42);
+  ASSERT_TRUE(stream->Write(submit({bad})));
+  auto rejected = read_until(*stream, shoal::v1::ServerMessage::kRejected);
+  ASSERT_TRUE(rejected.has_value());
+  EXPECT_EQ(rejected->rejected().error().kind(), shoal::v1::ERROR_KIND_INVALID);
+  EXPECT_THAT(rejected->rejected().error().message(), HasSubstr("priority 42"));
+
+  ASSERT_TRUE(stream->Write(shoal::v1::ClientMessage{}));  // neither submit nor watch
+  shoal::v1::ServerMessage rest;
+  while (stream->Read(&rest)) {
+  }
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("submit or a watch"));
+
+  shoal::v1::GetResultRequest no_id;
+  shoal::v1::GetResultResponse response;
+  auto c1 = make_context();
+  EXPECT_EQ(stub_->GetResult(c1.get(), no_id, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(stats().bad_client_messages(), 3u);
+}
+
+TEST_F(ClientGatewayTest, FullBrokerRejectsWithResourceExhausted) {
+  BrokerConfig config = testing::loopback_config();
+  config.scheduler.max_queued = 1;
+  start(config);
+  auto context = make_context();
+  auto stream = stub_->Session(context.get());
+  ASSERT_TRUE(stream->Write(submit({make_task("t1"), make_task("t2")})));
+  auto rejected = read_until(*stream, shoal::v1::ServerMessage::kRejected);
+  ASSERT_TRUE(rejected.has_value());
+  EXPECT_THAT(rejected->rejected().ids(), ElementsAre("t2"));
+  EXPECT_EQ(rejected->rejected().error().kind(), shoal::v1::ERROR_KIND_RESOURCE_EXHAUSTED);
+  context->TryCancel();
+}
+
+TEST_F(ClientGatewayTest, WatchOnANewSessionCollectsResultsAfterReconnect) {
+  start();
+  auto w = worker("w1");
+  {
+    auto context = make_context();
+    auto stream = stub_->Session(context.get());
+    ASSERT_TRUE(stream->Write(submit({make_task("t1")})));
+    ASSERT_TRUE(read_until(*stream, shoal::v1::ServerMessage::kAccepted).has_value());
+    context->TryCancel();  // the client loses its connection
+    stream->Finish();
+  }
+  ASSERT_TRUE(w->next()->has_tasks());
+  w->result("t1", "\x31");
+  auto context = make_context();
+  auto stream = stub_->Session(context.get());
+  shoal::v1::ClientMessage watch;
+  watch.mutable_watch()->add_ids("t1");
+  watch.mutable_watch()->add_ids("forgotten");
+  ASSERT_TRUE(stream->Write(watch));
+  bool got_result = false, got_unknown = false;
+  shoal::v1::ServerMessage msg;
+  while ((!got_result || !got_unknown) && stream->Read(&msg)) {
+    if (msg.has_results()) {
+      got_result = true;
+      EXPECT_EQ(msg.results().results(0).items(0).value(), "\x31");
+    }
+    if (msg.has_unknown()) {
+      got_unknown = true;
+      EXPECT_THAT(msg.unknown().ids(), ElementsAre("forgotten"));
+    }
+  }
+  EXPECT_TRUE(got_result);
+  EXPECT_TRUE(got_unknown);
+  context->TryCancel();
+}
+
+TEST_F(ClientGatewayTest, AuthTokenIsRequiredWhenConfigured) {
+  BrokerConfig config = testing::loopback_config();
+  config.auth_token = "s3cret";
+  start(config);
+  shoal::v1::Stats s;
+  auto without = make_context();
+  EXPECT_EQ(stub_->GetStats(without.get(), {}, &s).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  auto wrong = make_context("guess");
+  EXPECT_EQ(stub_->GetStats(wrong.get(), {}, &s).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  auto session_context = make_context();
+  auto stream = stub_->Session(session_context.get());
+  shoal::v1::ServerMessage msg;
+  EXPECT_FALSE(stream->Read(&msg));
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  auto right = make_context("s3cret");
+  EXPECT_TRUE(stub_->GetStats(right.get(), {}, &s).ok());
+}
+
+}  // namespace
+}  // namespace shoal::broker

@@ -1,0 +1,134 @@
+// The worker gateway with real ZeroMQ frames from DEALER sockets on loopback, against a
+// broker started in this process.
+#include "broker/worker_gateway.h"
+
+#include <random>
+
+#include "fake_worker.h"
+#include "gtest/gtest.h"
+
+namespace shoal::broker {
+namespace {
+
+using testing::FakeWorker;
+using testing::InProcessBroker;
+using testing::make_context;
+using testing::make_stub;
+using testing::make_task;
+
+shoal::v1::Stats get_stats(const std::string& endpoint) {
+  auto stub = make_stub(endpoint);
+  shoal::v1::Stats stats;
+  auto context = make_context();
+  grpc::Status status = stub->GetStats(context.get(), {}, &stats);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return stats;
+}
+
+TEST(WorkerGatewayTest, GarbageFramesAreCountedAndBrokerKeepsServing) {
+  auto b = InProcessBroker::start();
+  ASSERT_NE(b->broker, nullptr);
+  zmq::context_t context;
+  FakeWorker worker(context, b->broker->worker_endpoint());
+
+  std::mt19937 rng(42);
+  std::string noise(200, '\0');
+  for (char& c : noise) c = char(rng());
+  worker.send_raw(noise);  // random bytes
+  shoal::v1::WorkerMessage hello;
+  hello.set_version(1);
+  hello.mutable_hello()->set_name("truncated-worker-name");
+  std::string bytes = hello.SerializeAsString();
+  worker.send_raw(bytes.substr(0, bytes.size() - 5));  // truncated protobuf
+  hello.set_version(2);
+  worker.send_raw(hello.SerializeAsString());  // wrong version
+  shoal::v1::WorkerMessage empty;
+  empty.set_version(1);
+  worker.send_raw(empty.SerializeAsString());  // no body
+  worker.socket().send(zmq::str_buffer("a"), zmq::send_flags::sndmore);
+  worker.socket().send(zmq::str_buffer("b"), zmq::send_flags::none);  // two frames
+
+  // Frames of one connection arrive in order: the welcome proves all five were handled.
+  worker.hello("w1");
+  auto welcome = worker.next();
+  ASSERT_TRUE(welcome.has_value());
+  EXPECT_TRUE(welcome->has_welcome());
+  EXPECT_EQ(welcome->welcome().heartbeat_ms(), 1000u);
+  EXPECT_EQ(welcome->welcome().liveness(), 3u);
+  auto stats = get_stats(b->broker->client_endpoint());
+  EXPECT_EQ(stats.bad_worker_frames(), 5u);
+  EXPECT_EQ(stats.workers(), 1u);
+}
+
+TEST(WorkerGatewayTest, UnknownWorkerIsToldToReconnect) {
+  auto b = InProcessBroker::start();
+  ASSERT_NE(b->broker, nullptr);
+  zmq::context_t context;
+  FakeWorker worker(context, b->broker->worker_endpoint());
+  shoal::v1::WorkerMessage credit;
+  credit.mutable_credit()->set_credit(3);
+  worker.send(credit);
+  auto reply = worker.next();
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_TRUE(reply->has_reconnect());
+}
+
+TEST(WorkerGatewayTest, ClosedConnectionRequeuesItsTask) {
+  BrokerConfig config = testing::loopback_config();
+  config.scheduler.heartbeat_ms = 60'000;  // only the closed connection can reveal the loss
+  auto b = InProcessBroker::start(config);
+  ASSERT_NE(b->broker, nullptr);
+  zmq::context_t context;
+  FakeWorker a(context, b->broker->worker_endpoint());
+  a.hello("a");
+  ASSERT_TRUE(a.next()->has_welcome());
+
+  auto stub = make_stub(b->broker->client_endpoint());
+  auto session_context = make_context();
+  auto stream = stub->Session(session_context.get());
+  shoal::v1::ClientMessage submit;
+  *submit.mutable_submit()->add_tasks() = make_task("t1");
+  ASSERT_TRUE(stream->Write(submit));
+  auto batch = a.next();
+  ASSERT_TRUE(batch.has_value() && batch->has_tasks());
+  EXPECT_EQ(batch->tasks().tasks(0).id(), "t1");
+
+  FakeWorker b2(context, b->broker->worker_endpoint());
+  b2.hello("b", {"square"});
+  ASSERT_TRUE(b2.next()->has_welcome());
+  a.close();
+  auto retry = b2.next();
+  ASSERT_TRUE(retry.has_value() && retry->has_tasks());
+  EXPECT_EQ(retry->tasks().tasks(0).id(), "t1");
+  EXPECT_EQ(retry->tasks().tasks(0).attempt(), 1u);
+  b2.result("t1", "\x31");
+
+  shoal::v1::ServerMessage in;
+  bool got_result = false;
+  while (!got_result && stream->Read(&in)) {
+    if (in.has_results()) {
+      got_result = true;
+      EXPECT_EQ(in.results().results(0).items(0).value(), "\x31");
+      EXPECT_EQ(in.results().results(0).attempts(), 2u);
+      EXPECT_EQ(in.results().results(0).worker(), "b");
+    }
+  }
+  EXPECT_TRUE(got_result);
+  session_context->TryCancel();
+}
+
+TEST(WorkerGatewayTest, ShutdownIsSentToConnectedWorkers) {
+  auto b = InProcessBroker::start();
+  ASSERT_NE(b->broker, nullptr);
+  zmq::context_t context;
+  FakeWorker worker(context, b->broker->worker_endpoint());
+  worker.hello("w1");
+  ASSERT_TRUE(worker.next()->has_welcome());
+  b->broker->shutdown();
+  auto msg = worker.next();
+  ASSERT_TRUE(msg.has_value());
+  EXPECT_TRUE(msg->has_shutdown());
+}
+
+}  // namespace
+}  // namespace shoal::broker
