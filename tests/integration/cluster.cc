@@ -1,0 +1,106 @@
+#include "tests/integration/cluster.h"
+
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <stdexcept>
+#include <thread>
+
+namespace shoal::itest {
+
+using namespace std::chrono_literals;
+
+std::string broker_bin() { return SHOAL_BROKER_BIN; }
+std::string worker_bin() { return SHOAL_TEST_WORKER_BIN; }
+std::string cli_bin() { return SHOAL_CLI_BIN; }
+
+Cluster::~Cluster() {
+  workers_.clear();  // SIGKILL by pid
+  broker_.reset();
+  if (!temp_dir_.empty()) std::filesystem::remove_all(temp_dir_);
+}
+
+void Cluster::start_broker(const std::string& client_address, const std::string& worker_address,
+                           std::vector<std::string> extra) {
+  std::vector<std::string> argv{broker_bin(), "--client-address=" + client_address,
+                                "--worker-address=" + worker_address, "--heartbeat-ms=200",
+                                "--liveness=3", "--log-level=warning"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  broker_ = testutil::ChildProcess::start(argv);
+  auto line = broker_->wait_for_line("shoal-broker listening", 20s);
+  if (!line) throw std::runtime_error("shoal-broker did not start");
+  auto field = [&](const std::string& key) {
+    auto at = line->find(key);
+    auto end = line->find(' ', at);
+    return line->substr(at + key.size(), end == std::string::npos ? end : end - at - key.size());
+  };
+  clients_ = field("clients=");
+  workers_address_ = field("workers=");
+  stub_.reset();
+}
+
+void Cluster::kill_broker() {
+  broker_->signal(SIGKILL);
+  broker_->wait(10s);
+  broker_.reset();
+}
+
+testutil::ChildProcess& Cluster::start_worker(const std::string& name, int processes,
+                                              const std::string& queues,
+                                              std::vector<std::string> extra) {
+  std::vector<std::string> argv{worker_bin(), "--broker=" + workers_address_,
+                                "--processes=" + std::to_string(processes), "--name=" + name,
+                                "--queues=" + queues, "--log-level=warning"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  auto proc = testutil::ChildProcess::start(argv, {"SHOAL_TEST_WORKER_NAME=" + name});
+  auto line = proc->read_line(20s);
+  std::string expected = "shoal-worker ready name=" + name + " slots=" + std::to_string(processes) +
+                         " queues=" + queues;
+  if (!line || *line != expected) {
+    throw std::runtime_error("worker " + name + " printed '" + line.value_or("<nothing>") +
+                             "', expected '" + expected + "'");
+  }
+  auto& ref = *proc;
+  workers_[name] = std::move(proc);
+  return ref;
+}
+
+v1::TaskService::Stub& Cluster::stub() {
+  if (!stub_) {
+    stub_ = v1::TaskService::NewStub(
+        grpc::CreateChannel(clients_, grpc::InsecureChannelCredentials()));
+  }
+  return *stub_;
+}
+
+v1::Stats Cluster::stats() {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 5s);
+  v1::Stats stats;
+  auto status = stub().GetStats(&context, v1::StatsRequest(), &stats);
+  if (!status.ok()) throw std::runtime_error("GetStats: " + status.error_message());
+  return stats;
+}
+
+bool Cluster::wait_stats(const std::function<bool(const v1::Stats&)>& pred,
+                         std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred(stats())) return true;
+    std::this_thread::sleep_for(5ms);  // polling the broker's counters, not a sync sleep
+  }
+  return false;
+}
+
+const std::string& Cluster::temp_dir() {
+  if (temp_dir_.empty()) {
+    std::string pattern = (std::filesystem::temp_directory_path() / "shoal-itest-XXXXXX").string();
+    if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    temp_dir_ = pattern;
+  }
+  return temp_dir_;
+}
+
+}  // namespace shoal::itest

@@ -1,0 +1,55 @@
+#pragma once
+// A broker and workers as real processes on loopback, for the integration tests.
+// Every process is killed by pid when the Cluster goes away (ChildProcess).
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "shoal/v1/service.grpc.pb.h"
+#include "tests/testutil/process_fixture.h"
+
+namespace shoal::itest {
+
+class Cluster {
+ public:
+  ~Cluster();
+
+  // Starts shoal-broker (port 0: any free port) and waits for its "listening" line.
+  void start_broker(const std::string& client_address = "127.0.0.1:0",
+                    const std::string& worker_address = "tcp://127.0.0.1:0",
+                    std::vector<std::string> extra = {});
+  // SIGKILLs the broker and reaps it.
+  void kill_broker();
+  // Starts the test worker and waits for its "ready" line.
+  testutil::ChildProcess& start_worker(const std::string& name, int processes,
+                                       const std::string& queues = "default",
+                                       std::vector<std::string> extra = {});
+  testutil::ChildProcess& worker(const std::string& name) { return *workers_.at(name); }
+
+  const std::string& clients() const { return clients_; }  // HOST:PORT
+  const std::string& workers() const { return workers_address_; }  // tcp://HOST:PORT
+  v1::TaskService::Stub& stub();
+  v1::Stats stats();
+  // Polls GetStats until `pred` holds; false after `timeout`.
+  bool wait_stats(const std::function<bool(const v1::Stats&)>& pred,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // A fresh empty directory for files the test's tasks write.
+  const std::string& temp_dir();
+
+ private:
+  std::unique_ptr<testutil::ChildProcess> broker_;
+  std::map<std::string, std::unique_ptr<testutil::ChildProcess>> workers_;
+  std::string clients_, workers_address_, temp_dir_;
+  std::unique_ptr<v1::TaskService::Stub> stub_;
+};
+
+// Paths of the binaries under test (set by CMake).
+std::string broker_bin();
+std::string worker_bin();
+std::string cli_bin();
+
+}  // namespace shoal::itest

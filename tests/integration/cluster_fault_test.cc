@@ -1,0 +1,150 @@
+// Faults and foreign clients end to end: a broker restart, garbage on both endpoints,
+// a Python client generated from proto/, the `shoal` CLI, and an absent broker.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
+#include <zmq.hpp>
+
+#include "shoal/shoal.hpp"
+#include "shoal/v1/worker.pb.h"
+#include "tests/integration/cluster.h"
+#include "tests/integration/test_tasks.h"
+
+namespace shoal::itest {
+namespace {
+
+using namespace std::chrono_literals;
+
+int port_of(const std::string& address) {
+  return std::stoi(address.substr(address.rfind(':') + 1));
+}
+
+TEST(ClusterFaultTest, BrokerRestartOnTheSamePortsResumesAMapInFlight) {
+  Cluster cluster;
+  cluster.start_broker();
+  std::string clients = cluster.clients(), workers = cluster.workers();
+  cluster.start_worker("w1", 2);
+  cluster.start_worker("w2", 2);
+  Pool pool = Pool::connect(clients);
+  std::vector<int> xs(300);
+  for (int i = 0; i < 300; ++i) xs[i] = i;
+  auto map = pool.map_async(slow_square, xs, 2);
+  ASSERT_TRUE(cluster.wait_stats([](const v1::Stats& s) { return s.completed() >= 10; }));
+  ASSERT_FALSE(map.ready());  // the restart below really happens mid-map
+  cluster.kill_broker();
+  cluster.start_broker(clients, workers);
+  auto ys = map.get(120s);
+  for (int i = 0; i < 300; ++i) ASSERT_EQ(ys[i], i * i) << i;
+  // Both workers are back with the new broker, and new work flows.
+  ASSERT_TRUE(cluster.wait_stats([](const v1::Stats& s) { return s.workers() == 2; }));
+  EXPECT_EQ(pool.apply(square, 11), 121);
+}
+
+TEST(ClusterFaultTest, GarbageOnBothEndpointsIsCountedAndServiceGoesOn) {
+  Cluster cluster;
+  cluster.start_broker();
+  cluster.start_worker("w1", 1);
+  std::mt19937 rng(7);
+  auto random_bytes = [&](std::size_t n) {
+    std::string s(n, '\0');
+    for (char& c : s) c = static_cast<char>(rng());
+    return s;
+  };
+  {  // ZeroMQ: a DEALER that speaks nonsense.
+    zmq::context_t context(1);
+    zmq::socket_t dealer(context, zmq::socket_type::dealer);
+    dealer.set(zmq::sockopt::linger, 1000);
+    dealer.connect(cluster.workers());
+    v1::WorkerMessage hello;
+    hello.set_version(1);
+    hello.mutable_hello()->set_name("x");
+    std::string truncated = hello.SerializeAsString();
+    truncated.resize(truncated.size() - 2);
+    v1::WorkerMessage future_version;
+    future_version.set_version(99);
+    future_version.mutable_heartbeat();
+    for (const std::string& frame :
+         {random_bytes(64), truncated, future_version.SerializeAsString(), random_bytes(1)}) {
+      dealer.send(zmq::buffer(frame));
+    }
+  }
+  {  // gRPC port: raw TCP bytes that are not HTTP/2.
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port_of(cluster.clients())));
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    std::string junk = random_bytes(4096);
+    EXPECT_GT(write(fd, junk.data(), junk.size()), 0);
+    close(fd);
+  }
+  // A well-formed session carrying invalid tasks (bad priority, no id).
+  Pool pool = Pool::connect(cluster.clients());
+  TaskOptions bad;
+  bad.priority = 42;
+  EXPECT_THROW(pool.with(bad).apply_async(square, 1).get(10s), Error);
+  ASSERT_TRUE(cluster.wait_stats([](const v1::Stats& s) {
+    return s.bad_worker_frames() >= 3 && s.bad_client_messages() >= 1;
+  }));
+  EXPECT_EQ(pool.apply(square, 12), 144);
+}
+
+TEST(ClusterFaultTest, PythonClientFromTheProtoFilesSubmitsByName) {
+  Cluster cluster;
+  cluster.start_broker();
+  cluster.start_worker("w1", 1);
+  std::string out = cluster.temp_dir() + "/py";
+  auto python = testutil::ChildProcess::start(
+      {"/usr/bin/python3", SHOAL_PYTHON_CLIENT, SHOAL_PROTO_DIR, out, cluster.clients()});
+  auto line = python->read_line(120s);
+  ASSERT_TRUE(line.has_value());
+  EXPECT_EQ(*line, "test.square(7) = 49");
+  EXPECT_EQ(python->wait(30s), 0);
+}
+
+TEST(ClusterFaultTest, CliSubmitsMapsAndReportsErrors) {
+  Cluster cluster;
+  cluster.start_broker();
+  cluster.start_worker("w1", 2);
+  std::string broker = "--broker=" + cluster.clients();
+  auto submit = testutil::ChildProcess::start({cli_bin(), "submit", "test.square", "--args=[7]", broker});
+  EXPECT_EQ(submit->read_line(30s).value_or(""), "49");
+  EXPECT_EQ(submit->wait(30s), 0);
+
+  std::string input = cluster.temp_dir() + "/in.jsonl";
+  {
+    std::ofstream in(input);
+    for (int i = 0; i < 50; ++i) in << "[" << i << "]\n";
+  }
+  auto map = testutil::ChildProcess::start(
+      {cli_bin(), "map", "test.square", "--input=" + input, broker});
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(map->read_line(30s).value_or(""), std::to_string(i * i));
+  EXPECT_EQ(map->wait(30s), 0);
+
+  auto missing = testutil::ChildProcess::start({cli_bin(), "submit", "test.nope", "--args=[1]", broker});
+  EXPECT_EQ(missing->wait(30s), 1);
+  auto workers = testutil::ChildProcess::start({cli_bin(), "workers", broker});
+  EXPECT_EQ(workers->read_line(30s).value_or("").rfind("WORKER", 0), 0u);
+  EXPECT_EQ(workers->read_line(30s).value_or("").rfind("w1 ", 0), 0u);
+  EXPECT_EQ(workers->wait(30s), 0);
+}
+
+TEST(ClusterFaultTest, NothingListeningIsConnectionErrorAfterTheTimeout) {
+  ConnectOptions options;
+  options.connect_timeout = 500ms;
+  auto start = std::chrono::steady_clock::now();
+  std::string address = "127.0.0.1:" + std::to_string(testutil::free_port());
+  EXPECT_THROW(Pool::connect(address, options), ConnectionError);
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(took, 450ms);
+  EXPECT_LT(took, 10s);
+}
+
+}  // namespace
+}  // namespace shoal::itest

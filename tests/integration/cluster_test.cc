@@ -1,0 +1,174 @@
+// The distributed path end to end: shoal-broker, test workers (shoal::worker_main)
+// and Pool::connect, as real processes on loopback.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <numeric>
+
+#include "shoal/shoal.hpp"
+#include "tests/integration/cluster.h"
+#include "tests/integration/test_tasks.h"
+
+namespace shoal::itest {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::vector<std::string> read_lines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// Counts resolutions per future and wakes a waiter at a threshold.
+struct Tally {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<int> calls;
+  std::size_t resolved = 0;
+  explicit Tally(std::size_t n) : calls(n, 0) {}
+  void hit(std::size_t i) {
+    std::lock_guard lock(mu);
+    ++calls[i];
+    ++resolved;
+    cv.notify_all();
+  }
+  bool wait_for(std::size_t n, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, timeout, [&] { return resolved >= n; });
+  }
+};
+
+TEST(ClusterTest, MapOfAHundredThousandItemsInOrder) {
+  Cluster cluster;
+  cluster.start_broker();
+  cluster.start_worker("w1", 2);
+  cluster.start_worker("w2", 2);
+  Pool pool = Pool::connect(cluster.clients());
+  EXPECT_EQ(pool.processes(), 4);
+  std::vector<int> xs(100000);
+  std::iota(xs.begin(), xs.end(), 0);
+  std::vector<int> ys = pool.map(square, xs);
+  ASSERT_EQ(ys.size(), xs.size());
+  for (int i = 0; i < 100000; ++i) ASSERT_EQ(ys[i], i * i) << i;
+  std::vector<int> small = pool.map(square, std::vector<int>{1, 2, 3}, 1);
+  EXPECT_EQ(small, (std::vector<int>{1, 4, 9}));
+  EXPECT_EQ(pool.apply(echo, std::string("hello")), "hello");
+  EXPECT_THROW(pool.apply(fail, 1), RemoteError);
+  EXPECT_THROW(pool.apply_async<int>("test.missing", 1).get(10s), NotRegisteredError);
+}
+
+TEST(ClusterTest, KillingOneOfTwoWorkersMidMapLosesNothing) {
+  Cluster cluster;
+  cluster.start_broker();
+  cluster.start_worker("w1", 1);
+  cluster.start_worker("w2", 1);
+  Pool pool = Pool::connect(cluster.clients());
+  constexpr int kTasks = 400;
+  Tally tally(kTasks);
+  std::vector<Future<int>> futures;
+  for (int i = 0; i < kTasks; ++i) {
+    futures.push_back(pool.apply_async(slow_square, i));
+    futures.back().add_done_callback([&tally, i](const Future<int>&) { tally.hit(i); });
+  }
+  ASSERT_TRUE(tally.wait_for(50, 30s));
+  cluster.worker("w1").signal(SIGKILL);
+  for (int i = 0; i < kTasks; ++i) EXPECT_EQ(futures[i].get(60s), i * i) << i;
+  std::lock_guard lock(tally.mu);
+  for (int i = 0; i < kTasks; ++i) EXPECT_EQ(tally.calls[i], 1) << i;
+}
+
+TEST(ClusterTest, ATaskThatAlwaysCrashesFailsWithWorkerLostAfterRetries) {
+  Cluster cluster;
+  cluster.start_broker();
+  cluster.start_worker("w1", 2);
+  Pool pool = Pool::connect(cluster.clients());
+  TaskOptions options;
+  options.max_retries = 2;
+  auto f = pool.with(options).apply_async(crash, 1);
+  EXPECT_THROW(f.get(60s), WorkerLostError);
+  EXPECT_GE(cluster.stats().retried(), 2u);
+  EXPECT_EQ(pool.apply(square, 9), 81);  // the worker keeps serving
+}
+
+TEST(ClusterTest, TasksRunOnlyOnWorkersOfTheirQueue) {
+  Cluster cluster;
+  cluster.start_broker();
+  cluster.start_worker("wa", 1, "a");
+  cluster.start_worker("wb", 1, "b");
+  Pool pool = Pool::connect(cluster.clients());
+  TaskOptions a, b;
+  a.queue = "a";
+  b.queue = "b";
+  std::vector<Future<std::string>> on_a, on_b;
+  for (int i = 0; i < 40; ++i) {
+    on_a.push_back(pool.with(a).apply_async(whoami, i));
+    on_b.push_back(pool.with(b).apply_async(whoami, i));
+  }
+  for (auto& f : on_a) EXPECT_EQ(f.get(30s), "wa");
+  for (auto& f : on_b) EXPECT_EQ(f.get(30s), "wb");
+}
+
+TEST(ClusterTest, UnderBacklogHigherPriorityRunsFirstAndCancelledNeverRuns) {
+  Cluster cluster;
+  cluster.start_broker();
+  cluster.start_worker("w1", 1);  // one slot, prefetch 1: everything else waits queued
+  Pool pool = Pool::connect(cluster.clients());
+  std::string dir = cluster.temp_dir();
+  std::string log = dir + "/order", gate_file = dir + "/gate";
+  auto blocker = pool.apply_async(gate, gate_file);
+  ASSERT_TRUE(cluster.wait_stats([](const v1::Stats& s) { return s.running() == 1; }));
+  TaskOptions low, high;
+  low.priority = 1;
+  high.priority = 9;
+  std::vector<Future<int>> all;
+  for (int i = 0; i < 4; ++i) {
+    all.push_back(pool.with(low).apply_async(record, log, "low" + std::to_string(i)));
+    all.push_back(pool.with(high).apply_async(record, log, "high" + std::to_string(i)));
+  }
+  auto doomed = pool.apply_async(record, log, std::string("cancelled"));
+  ASSERT_TRUE(cluster.wait_stats([](const v1::Stats& s) { return s.queued() == 9; }));
+  EXPECT_TRUE(doomed.cancel());
+  EXPECT_THROW(doomed.get(10s), CancelledError);
+  std::ofstream(gate_file) << "open";
+  EXPECT_EQ(blocker.get(30s), 1);
+  for (auto& f : all) f.get(30s);
+  auto order = read_lines(log);
+  ASSERT_EQ(order.size(), 8u);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(order[i].rfind("high", 0), 0u) << order[i];
+  for (int i = 4; i < 8; ++i) EXPECT_EQ(order[i].rfind("low", 0), 0u) << order[i];
+}
+
+TEST(ClusterTest, AStuckTaskIsKilledAtItsTimeLimit) {
+  Cluster cluster;
+  cluster.start_broker();
+  cluster.start_worker("w1", 1);
+  Pool pool = Pool::connect(cluster.clients());
+  TaskOptions options;
+  options.time_limit = 300ms;
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_THROW(pool.with(options).apply_async(nap, 600000).get(60s), TaskTimeLimitError);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 30s);
+  EXPECT_EQ(pool.apply(square, 5), 25);  // a replacement process serves on
+}
+
+TEST(ClusterTest, SigtermFinishesTheRunningTaskAndExitsZero) {
+  Cluster cluster;
+  cluster.start_broker();
+  auto& w = cluster.start_worker("w1", 1);
+  Pool pool = Pool::connect(cluster.clients());
+  auto f = pool.apply_async(nap, 300);
+  ASSERT_TRUE(cluster.wait_stats([](const v1::Stats& s) { return s.running() == 1; }));
+  w.signal(SIGTERM);
+  EXPECT_EQ(f.get(30s), 300);
+  EXPECT_EQ(w.wait(30s), 0);
+  ASSERT_TRUE(cluster.wait_stats([](const v1::Stats& s) { return s.workers() == 0; }));
+}
+
+}  // namespace
+}  // namespace shoal::itest

@@ -1,0 +1,46 @@
+#!/usr/bin/python3
+"""A client in another language: stubs generated from proto/ at run time, one task
+submitted by name with MessagePack arguments, its MessagePack result read back.
+
+usage: python_client.py PROTO_DIR OUT_DIR HOST:PORT   (prints "test.square(7) = 49")
+"""
+import os
+import sys
+import threading
+
+proto_dir, out_dir, address = sys.argv[1:4]
+os.makedirs(out_dir, exist_ok=True)
+from grpc_tools import protoc  # noqa: E402
+
+files = [os.path.join(proto_dir, "shoal", "v1", f) for f in ("task.proto", "service.proto")]
+if protoc.main(["protoc", "-I" + proto_dir, "--python_out=" + out_dir,
+                "--grpc_python_out=" + out_dir] + files) != 0:
+    sys.exit("protoc failed")
+sys.path.insert(0, out_dir)
+
+import grpc  # noqa: E402
+import msgpack  # noqa: E402
+from shoal.v1 import service_pb2, service_pb2_grpc, task_pb2  # noqa: E402
+
+done = threading.Event()
+
+
+def requests():
+    task = task_pb2.Task(id="python-client-1", name="test.square", args=msgpack.packb([7]))
+    yield service_pb2.ClientMessage(submit=service_pb2.SubmitBatch(tasks=[task]))
+    done.wait(60)  # keep the session open until the result is in
+
+
+stub = service_pb2_grpc.TaskServiceStub(grpc.insecure_channel(address))
+call = stub.Session(requests())
+for message in call:
+    if message.WhichOneof("body") == "rejected":
+        sys.exit("rejected: %s" % message.rejected.error.message)
+    if message.WhichOneof("body") != "results":
+        continue
+    for result in message.results.results:
+        if result.id == "python-client-1":
+            print("test.square(7) = %r" % msgpack.unpackb(result.items[0].value), flush=True)
+            done.set()
+            call.cancel()
+            sys.exit(0)

@@ -1,0 +1,19 @@
+#pragma once
+// Tasks of the integration tests, registered (test_tasks.cc) in both the test worker
+// binary and the client test binary, as a user's shared task library would be.
+
+#include <string>
+
+namespace shoal::itest {
+
+int square(int x);
+int slow_square(int x);                              // 5 ms, then x * x
+std::string echo(std::string s);
+std::string whoami(int);                             // $SHOAL_TEST_WORKER_NAME
+int crash(int);                                      // SIGKILLs its own process
+int nap(int ms);                                     // sleeps ms, returns ms
+int record(std::string path, std::string tag);       // appends "tag\n" to path
+int gate(std::string path);                          // waits until path exists
+int fail(int);                                       // throws std::invalid_argument
+
+}  // namespace shoal::itest
