@@ -1,0 +1,132 @@
+// W1-W4 of ../shared/peers through a broker (mode "remote"): the same tasks, sizes and
+// checks as the local workloads, with Pool::connect(s.broker). Start a broker and
+// bench/bench_worker.cc's worker first (scripts/bench_remote.sh does it all).
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "bench/workloads.h"
+#include "shoal/shoal.hpp"
+
+namespace shoal::bench {
+namespace {
+
+int sq(int x) { return x * x; }
+Bytes echo(Bytes b) { return b; }
+
+std::vector<int> range(long n) {
+  std::vector<int> v(static_cast<std::size_t>(n));
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<int>(i);
+  return v;
+}
+
+void check_sq(const std::vector<int>& out, long n) {
+  bool ok = out.size() == static_cast<std::size_t>(n);
+  for (std::size_t i = 0; ok && i < out.size(); ++i) ok = out[i] == sq(static_cast<int>(i));
+  if (!ok) {
+    std::fprintf(stderr, "shoal-bench: wrong results\n");
+    std::exit(1);
+  }
+}
+
+std::vector<Bytes> make_payloads(long tasks, long size) {
+  std::mt19937_64 rng(std::random_device{}());
+  std::vector<Bytes> out(static_cast<std::size_t>(tasks));
+  for (Bytes& b : out) {
+    b.resize(static_cast<std::size_t>(size));
+    for (std::size_t i = 0; i + 8 <= b.size(); i += 8) {
+      std::uint64_t r = rng();
+      std::memcpy(&b[i], &r, 8);
+    }
+  }
+  return out;
+}
+
+void run_remote(const Settings& s) {
+  Pool pool = Pool::connect(s.broker);
+  pool.map(sq, range(1000));  // warm-up: connection, broker lanes, worker processes
+
+  if (s.wants("W1")) {
+    measure(s, "W1_async", [&] {
+      std::vector<Future<int>> futures;
+      futures.reserve(static_cast<std::size_t>(s.n1));
+      std::vector<int> out;
+      out.reserve(static_cast<std::size_t>(s.n1));
+      Clock clk;
+      for (long x = 0; x < s.n1; ++x) futures.push_back(pool.apply_async(sq, static_cast<int>(x)));
+      for (auto& f : futures) out.push_back(f.get());
+      clk.stop();
+      check_sq(out, s.n1);
+      return throughput(static_cast<double>(s.n1), clk);
+    });
+  }
+
+  if (s.wants("W2")) {
+    auto w2 = [&](long n, std::size_t chunksize) {
+      return [&pool, n, chunksize] {
+        std::vector<int> xs = range(n);
+        Clock clk;
+        std::vector<int> out = pool.map(sq, xs, chunksize);
+        clk.stop();
+        check_sq(out, n);
+        return throughput(static_cast<double>(n), clk);
+      };
+    };
+    measure(s, "W2_map_chunkdefault", w2(s.n2, 0));
+    measure(s, "W2_map_chunk1", w2(s.n2_chunk1, 1));
+  }
+
+  if (s.wants("W3")) {
+    measure(s, "W3_latency", [&] {
+      for (int i = 0; i < 200; ++i) pool.apply_async(sq, i).get();  // warm-up
+      std::vector<double> lat;
+      lat.reserve(static_cast<std::size_t>(s.k3));
+      bool ok = true;
+      Clock clk;
+      for (long i = 0; i < s.k3; ++i) {
+        auto t0 = std::chrono::steady_clock::now();
+        int r = pool.apply_async(sq, static_cast<int>(i)).get();
+        lat.push_back(
+            std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0)
+                .count());
+        ok = ok && r == sq(static_cast<int>(i));
+      }
+      clk.stop();
+      if (!ok) {
+        std::fprintf(stderr, "shoal-bench: wrong results\n");
+        std::exit(1);
+      }
+      return latency(std::move(lat), clk);
+    });
+  }
+
+  if (s.wants("W4")) {
+    std::vector<Bytes> payloads = make_payloads(s.w4_tasks, s.w4_size);
+    pool.map(echo, std::vector<Bytes>(payloads.begin(), payloads.begin() + 4));  // warm-up
+    measure(s, "W4_payload", [&] {
+      std::vector<Bytes> out;
+      Clock clk;
+      for (long r = 0; r < s.w4_rounds; ++r) out = pool.map(echo, payloads);
+      clk.stop();
+      if (out != payloads) {
+        std::fprintf(stderr, "shoal-bench: wrong payload results\n");
+        std::exit(1);
+      }
+      double moved = 2.0 * static_cast<double>(s.w4_rounds * s.w4_tasks * s.w4_size);
+      return bandwidth(moved, static_cast<double>(s.w4_rounds * s.w4_tasks), clk);
+    });
+  }
+}
+
+const bool kRegistered = register_group("remote", run_remote);
+
+}  // namespace
+}  // namespace shoal::bench
+
+// By name, for the broker's workers (bench/bench_worker.cc registers the same names).
+SHOAL_TASK_AS(shoal::bench::sq, "bench.sq");
+SHOAL_TASK_AS(shoal::bench::echo, "bench.echo");
