@@ -14,7 +14,10 @@ TokenRing::TokenRing(void* memory, std::size_t capacity)
 bool TokenRing::push(std::uint64_t token) {
   std::uint64_t t = header_->tail.load(std::memory_order_relaxed);
   // acquire: every consumer that claimed position t - capacity has read its slot.
-  if (t - header_->head.load(std::memory_order_acquire) > mask_) return false;
+  if (t - cached_head_ > mask_) {
+    cached_head_ = header_->head.load(std::memory_order_acquire);
+    if (t - cached_head_ > mask_) return false;
+  }
   slots_[t & mask_].store(token, std::memory_order_relaxed);
   header_->tail.store(t + 1, std::memory_order_release);
   return true;

@@ -45,6 +45,7 @@ class TokenRing {
   Header* header_ = nullptr;
   std::atomic<std::uint64_t>* slots_ = nullptr;
   std::uint64_t mask_ = 0;
+  std::uint64_t cached_head_ = 0;  // the producer's last view of head: fewer shared reads
 };
 
 }  // namespace shoal::engine
