@@ -5,8 +5,8 @@
 #include <random>
 #include <utility>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "broker/status_macros.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 
@@ -21,13 +21,8 @@ std::string random_broker_id() {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Broker>> Broker::start(BrokerConfig config, const Logger* log) {
+  RETURN_IF_ERROR(validate(config));
   size_t colon = config.client_address.rfind(':');
-  int ignored_port;
-  if (colon == std::string::npos ||
-      !absl::SimpleAtoi(config.client_address.substr(colon + 1), &ignored_port)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--client-address '", config.client_address, "' is not HOST:PORT"));
-  }
   if (config.scheduler.broker_id.empty()) config.scheduler.broker_id = random_broker_id();
 
   std::unique_ptr<Broker> broker(new Broker(log));

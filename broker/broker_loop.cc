@@ -32,15 +32,19 @@ void BrokerLoop::run() {
     }
     if (items[1].revents & ZMQ_POLLIN) deps_.workers->receive_events(*this);
     if (items[0].revents & ZMQ_POLLIN) deps_.workers->receive(*this, kMaxFramesPerRound);
+    bool client_events = false;
     if (items[2].revents & ZMQ_POLLIN) {
       deps_.inbox->drain(events);
       for (ClientEvent& event : events) handle(event);
+      client_events = !events.empty();
     }
+    // Deadlines are looked up after a tick or a client event (GetResult waits); worker
+    // frames only add lease deadlines seconds away, which the regular tick covers.
     int64_t now = deps_.clock->now_ms();
     if (now >= next_tick) {
       scheduler.tick(actions_);
       next_tick = std::min(now + kTickMs, scheduler.next_deadline_ms());
-    } else {
+    } else if (client_events) {
       next_tick = std::min(next_tick, scheduler.next_deadline_ms());
     }
     flush();

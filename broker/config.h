@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/status/status.h"
+
 namespace shoal::broker {
 
 // What the scheduler needs to know; every field has the documented flag default.
@@ -25,5 +27,8 @@ struct BrokerConfig {
   std::string auth_token;                               // "" = no authentication
   SchedulerOptions scheduler;
 };
+
+// OK, or kInvalidArgument naming the first flag with a value that cannot work.
+absl::Status validate(const BrokerConfig& config);
 
 }  // namespace shoal::broker

@@ -93,6 +93,15 @@ int main(int argc, char** argv) {
     }
   }
   std::vector<std::string> args = normalize(argc, argv);
+  for (size_t i = 1; i < args.size(); ++i) {  // unknown flags: exit 2 like other misuse
+    std::string name = args[i].substr(0, args[i].find('='));
+    bool known = false;
+    for (const char* flag : kFlags) known = known || name == absl::StrCat("--", flag);
+    if (!known) {
+      std::fprintf(stderr, "shoal-broker: unknown flag '%s' (see --help)\n", argv[i]);
+      return 2;
+    }
+  }
   std::vector<char*> arg_ptrs;
   for (std::string& a : args) arg_ptrs.push_back(a.data());
   absl::SetProgramUsageMessage("see --help");
@@ -107,13 +116,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "shoal-broker: --log-level: %s\n", level.status().ToString().c_str());
     return 2;
   }
-  if (absl::GetFlag(FLAGS_heartbeat_ms) <= 0 || absl::GetFlag(FLAGS_liveness) <= 0 ||
-      absl::GetFlag(FLAGS_result_ttl_s) < 0 || absl::GetFlag(FLAGS_default_max_retries) < 0) {
-    std::fprintf(stderr,
-                 "shoal-broker: --heartbeat-ms and --liveness must be > 0, --result-ttl-s and "
-                 "--default-max-retries >= 0\n");
-    return 2;
-  }
   shoal::broker::Logger log(*level);
   shoal::broker::BrokerConfig config;
   config.client_address = absl::GetFlag(FLAGS_client_address);
@@ -125,6 +127,10 @@ int main(int argc, char** argv) {
   config.scheduler.max_queued = absl::GetFlag(FLAGS_max_queued);
   config.scheduler.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   config.scheduler.default_max_retries = absl::GetFlag(FLAGS_default_max_retries);
+  if (absl::Status valid = shoal::broker::validate(config); !valid.ok()) {
+    std::fprintf(stderr, "shoal-broker: %s\n", std::string(valid.message()).c_str());
+    return 2;
+  }
 
   // gRPC may have started threads before main (static initialisation), so signals are
   // not blocked and waited for: a handler on any thread writes to a pipe main reads.

@@ -124,11 +124,25 @@ TEST(BrokerProcessTest, RequiresTheAuthTokenWhenGiven) {
   EXPECT_TRUE(stub->GetStats(with.get(), {}, &stats).ok());
 }
 
-TEST(BrokerProcessTest, RejectsABadFlagWithAMessage) {
-  BrokerProcess broker({"--log-level=loud"});
-  int status = broker.wait_exit();
+TEST(BrokerProcessTest, RejectsBadFlagsWithExitCode2) {
+  for (const char* flag : {"--log-level=loud", "--heartbeat-ms=0", "--no-such-flag=1"}) {
+    BrokerProcess broker({flag});
+    int status = broker.wait_exit();
+    ASSERT_TRUE(WIFEXITED(status)) << flag << ": status " << status;
+    EXPECT_EQ(WEXITSTATUS(status), 2) << flag;
+  }
+}
+
+TEST(BrokerProcessTest, FailsWithExitCode1WhenTheWorkerPortIsTaken) {
+  BrokerProcess first({"--client-address=127.0.0.1:0", "--worker-address=tcp://127.0.0.1:0"});
+  std::string line = first.first_line();
+  auto at = line.find("workers=");
+  ASSERT_NE(at, std::string::npos) << line;
+  std::string workers = line.substr(at + 8, line.size() - at - 9);
+  BrokerProcess second({"--client-address=127.0.0.1:0", "--worker-address=" + workers});
+  int status = second.wait_exit();
   ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
-  EXPECT_EQ(WEXITSTATUS(status), 2);
+  EXPECT_EQ(WEXITSTATUS(status), 1);
 }
 
 }  // namespace

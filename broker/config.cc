@@ -1,0 +1,36 @@
+#include "broker/config.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace shoal::broker {
+
+absl::Status validate(const BrokerConfig& config) {
+  const SchedulerOptions& s = config.scheduler;
+  size_t colon = config.client_address.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(config.client_address.substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--client-address '", config.client_address, "' is not HOST:PORT"));
+  }
+  if (!absl::StartsWith(config.worker_address, "tcp://")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--worker-address '", config.worker_address, "' is not tcp://HOST:PORT"));
+  }
+  if (s.heartbeat_ms <= 0 || s.liveness <= 0) {
+    return absl::InvalidArgumentError("--heartbeat-ms and --liveness must be > 0");
+  }
+  if (s.result_ttl_ms < 0) return absl::InvalidArgumentError("--result-ttl-s must be >= 0");
+  if (s.default_max_retries < 0 || s.default_max_retries > 30000) {
+    return absl::InvalidArgumentError("--default-max-retries must be in 0..30000");
+  }
+  if (s.max_message_bytes == 0) {
+    return absl::InvalidArgumentError("--max-message-bytes must be > 0");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace shoal::broker

@@ -1,0 +1,27 @@
+#include "broker/config.h"
+
+#include "gtest/gtest.h"
+
+namespace shoal::broker {
+namespace {
+
+TEST(ConfigTest, DefaultsAreValid) { EXPECT_TRUE(validate(BrokerConfig{}).ok()); }
+
+TEST(ConfigTest, RejectsValuesThatCannotWorkNamingTheFlag) {
+  BrokerConfig c;
+  c.client_address = "localhost";
+  EXPECT_EQ(validate(c).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(validate(c).message().find("--client-address"), std::string::npos);
+  c = BrokerConfig{};
+  c.worker_address = "127.0.0.1:5555";
+  EXPECT_NE(validate(c).message().find("--worker-address"), std::string::npos);
+  c = BrokerConfig{};
+  c.scheduler.heartbeat_ms = 0;
+  EXPECT_NE(validate(c).message().find("--heartbeat-ms"), std::string::npos);
+  c = BrokerConfig{};
+  c.scheduler.default_max_retries = -1;
+  EXPECT_NE(validate(c).message().find("--default-max-retries"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace shoal::broker
