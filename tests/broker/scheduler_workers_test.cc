@@ -1,0 +1,235 @@
+// Deterministic tests of the scheduling rules with a fake clock, worker side: credits,
+// leases, lost workers, retries, time limits, heartbeats and reconnection.
+#include "scheduler_fixture.h"
+
+namespace shoal::broker {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using shoal::v1::TaskResult;
+
+TEST_F(SchedulerTest, RequeuesWhenWorkerMissesHeartbeats) {
+  hello("a");
+  submit({T("t1")});
+  EXPECT_THAT(take_sent("a"), ElementsAre("t1"));
+  hello("b");
+  for (int i = 0; i < 3; ++i) {  // b stays alive, a is silent
+    clock_.advance_ms(1000);
+    heartbeat("b");
+  }
+  out_.clear();
+  tick_after(1);
+  EXPECT_THAT(take_sent("b"), ElementsAre("t1"));
+  EXPECT_EQ(sent_["t1"].attempt(), 1u);
+  EXPECT_EQ(scheduler_->stats().retried(), 1u);
+  EXPECT_EQ(scheduler_->stats().workers(), 1u);
+}
+
+TEST_F(SchedulerTest, RetriesUpToMaxRetriesThenFailsWithWorkerLost) {
+  submit({T("t1").max_retries(1)});
+  hello("a");
+  EXPECT_THAT(take_sent("a"), ElementsAre("t1"));
+  bye("a");
+  out_.clear();
+  hello("b");
+  EXPECT_THAT(take_sent("b"), ElementsAre("t1"));
+  EXPECT_EQ(sent_["t1"].attempt(), 1u);
+  out_.clear();
+  scheduler_->worker_disconnected("b", out_);
+  auto rs = results();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].failure().kind(), shoal::v1::ERROR_KIND_WORKER_LOST);
+  EXPECT_THAT(rs[0].failure().message(), HasSubstr("w-b"));
+  EXPECT_EQ(rs[0].attempts(), 2u);
+}
+
+TEST_F(SchedulerTest, DefaultMaxRetriesMeansThreeReRuns) {
+  submit({T("t1")});
+  for (int run = 0; run < 4; ++run) {
+    std::string peer = "p" + std::to_string(run);
+    out_.clear();
+    hello(peer);
+    ASSERT_THAT(take_sent(peer), ElementsAre("t1")) << "run " << run;
+    EXPECT_EQ(sent_["t1"].attempt(), uint32_t(run));
+    out_.clear();
+    bye(peer);
+  }
+  auto rs = results();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].failure().kind(), shoal::v1::ERROR_KIND_WORKER_LOST);
+  EXPECT_EQ(rs[0].attempts(), 4u);
+  EXPECT_EQ(scheduler_->stats().retried(), 3u);
+}
+
+TEST_F(SchedulerTest, CrashReportedByWorkerIsRetriedAndKeepsItsMessage) {
+  hello("a");
+  submit({T("t1").max_retries(1)});
+  take_sent("a");
+  out_.clear();
+  report("a", "t1", "", shoal::v1::ERROR_KIND_WORKER_LOST, true);
+  EXPECT_TRUE(results().empty());
+  EXPECT_THAT(take_sent("a"), ElementsAre("t1"));  // credit returned: runs again
+  EXPECT_EQ(sent_["t1"].attempt(), 1u);
+  out_.clear();
+  report("a", "t1", "", shoal::v1::ERROR_KIND_WORKER_LOST, true);
+  auto rs = results();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].failure().kind(), shoal::v1::ERROR_KIND_WORKER_LOST);
+  EXPECT_THAT(rs[0].failure().message(), HasSubstr("SIGKILL"));
+  EXPECT_EQ(rs[0].attempts(), 2u);
+}
+
+TEST_F(SchedulerTest, TimeLimitIsNeverRetried) {
+  hello("a");
+  submit({T("t1").max_retries(5).time_limit_ms(100)});
+  take_sent("a");
+  out_.clear();
+  report("a", "t1", "", shoal::v1::ERROR_KIND_TIME_LIMIT, true);
+  auto rs = results();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].failure().kind(), shoal::v1::ERROR_KIND_TIME_LIMIT);
+  EXPECT_EQ(rs[0].attempts(), 1u);
+  EXPECT_EQ(scheduler_->stats().retried(), 0u);
+}
+
+TEST_F(SchedulerTest, RequeuesWhenLeaseExpires) {
+  hello("a");
+  submit({T("t1").time_limit_ms(1000)});
+  EXPECT_THAT(take_sent("a"), ElementsAre("t1"));
+  hello("b");
+  out_.clear();
+  clock_.advance_ms(5999);  // time limit + grace not yet passed
+  heartbeat("a");
+  heartbeat("b");
+  scheduler_->tick(out_);
+  EXPECT_THAT(take_sent("b"), ElementsAre());
+  tick_after(2);
+  EXPECT_THAT(take_sent("b"), ElementsAre("t1"));
+  EXPECT_EQ(sent_["t1"].attempt(), 1u);
+  // The first run's late result still resolves the task once; b's result is dropped.
+  out_.clear();
+  report("a", "t1", "\x01");
+  report("b", "t1", "\x02");
+  auto rs = results();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].items(0).value(), "\x01");
+  EXPECT_EQ(scheduler_->stats().completed(), 1u);
+}
+
+TEST_F(SchedulerTest, QueuedTasksFailWhenOnlyIncapableWorkersArrive) {
+  submit({T("c1").name("cube"), T("s1")});
+  EXPECT_TRUE(results().empty());
+  hello("a", {"square"});
+  auto rs = results();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].id(), "c1");
+  EXPECT_EQ(rs[0].failure().kind(), shoal::v1::ERROR_KIND_NOT_REGISTERED);
+  EXPECT_THAT(take_sent("a"), ElementsAre("s1"));
+}
+
+TEST_F(SchedulerTest, WorkerOnlyGetsTasksItHasWhileOthersWait) {
+  hello("sq", {"square"});
+  hello("cu", {"cube"});
+  out_.clear();
+  submit({T("s1"), T("c1").name("cube"), T("s2")});
+  EXPECT_THAT(take_sent("sq"), ElementsAre("s1"));
+  EXPECT_THAT(take_sent("cu"), ElementsAre("c1"));
+  out_.clear();
+  report("sq", "s1");
+  EXPECT_THAT(take_sent("sq"), ElementsAre("s2"));
+}
+
+TEST_F(SchedulerTest, LostWorkerComingBackResolvesOnceAndIsAskedToReconnect) {
+  hello("a");
+  submit({T("t1")});
+  take_sent("a");
+  hello("b");
+  for (int i = 0; i < 4; ++i) {
+    clock_.advance_ms(1000);
+    heartbeat("b");
+  }
+  scheduler_->tick(out_);  // a is lost; t1 goes to b
+  EXPECT_THAT(take_sent("b"), ElementsAre("t1"));
+  out_.clear();
+  report("a", "t1", "\x0a");  // a comes back with its result
+  EXPECT_THAT(frames("a"), ElementsAre("reconnect"));
+  ASSERT_EQ(results().size(), 1u);
+  out_.clear();
+  report("b", "t1", "\x0b");  // duplicate: dropped
+  EXPECT_TRUE(results().empty());
+  EXPECT_EQ(get_result("t1").result().items(0).value(), "\x0a");
+  EXPECT_EQ(scheduler_->stats().completed(), 1u);
+  EXPECT_EQ(scheduler_->stats().running(), 0u);
+}
+
+TEST_F(SchedulerTest, ChunkIsOneSchedulingUnit) {
+  hello("a");
+  submit({T("chunk").items(100), T("t2")});
+  EXPECT_THAT(take_sent("a"), ElementsAre("chunk"));
+  EXPECT_EQ(sent_["chunk"].items(), 100u);
+}
+
+TEST_F(SchedulerTest, UnknownWorkerIsAskedToReconnect) {
+  heartbeat("ghost");
+  EXPECT_THAT(frames("ghost"), ElementsAre("reconnect"));
+}
+
+TEST_F(SchedulerTest, SendsHeartbeatsToIdleWorkersAndShutdownToAll) {
+  hello("a");
+  hello("b");
+  out_.clear();
+  clock_.advance_ms(1000);
+  heartbeat("a");
+  heartbeat("b");
+  scheduler_->tick(out_);
+  EXPECT_THAT(frames("a"), ElementsAre("heartbeat"));
+  out_.clear();
+  scheduler_->shutdown("bye", out_);
+  EXPECT_THAT(frames("a"), ElementsAre("shutdown"));
+  EXPECT_THAT(frames("b"), ElementsAre("shutdown"));
+}
+
+TEST_F(SchedulerTest, CreditsNeverExceedSlotsTimesPrefetch) {
+  hello("a", {"square"}, 2);
+  std::vector<TaskSpec> specs;
+  for (int i = 0; i < 10; ++i) specs.push_back(T("t" + std::to_string(i)));
+  submit(specs);
+  EXPECT_EQ(take_sent("a").size(), 2u);
+  out_.clear();
+  shoal::v1::WorkerMessage msg;  // a buggy grant of 100
+  msg.set_version(1);
+  msg.mutable_credit()->set_credit(100);
+  scheduler_->worker_message("a", &msg, out_);
+  EXPECT_TRUE(take_sent("a").empty());
+  auto workers = scheduler_->list_workers();
+  ASSERT_EQ(workers.workers_size(), 1);
+  EXPECT_EQ(workers.workers(0).running(), 2u);
+  EXPECT_EQ(workers.workers(0).credit(), 0u);
+  auto queues = scheduler_->list_queues();
+  ASSERT_EQ(queues.queues_size(), 1);
+  EXPECT_EQ(queues.queues(0).depth(), 8u);
+  EXPECT_EQ(queues.queues(0).in_flight(), 2u);
+}
+
+TEST_F(SchedulerTest, ReconnectingWorkerKeepsTasksItStillRuns) {
+  hello("a");
+  submit({T("t1")});
+  take_sent("a");
+  out_.clear();
+  shoal::v1::WorkerMessage msg;  // same name, new connection, still running t1
+  msg.set_version(1);
+  msg.mutable_hello()->set_name("w-a");
+  msg.mutable_hello()->add_tasks("square");
+  msg.mutable_hello()->set_slots(1);
+  msg.mutable_hello()->set_prefetch(1);
+  msg.mutable_hello()->add_running("t1");
+  scheduler_->worker_message("a2", &msg, out_);
+  EXPECT_TRUE(take_sent("a2").empty());
+  EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_RUNNING);
+  report("a2", "t1");
+  EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_DONE);
+}
+
+}  // namespace
+}  // namespace shoal::broker
