@@ -77,7 +77,11 @@ absl::Status WorkerSession::reconnect(const std::string& why) {
     if (ready_) log_.info("reconnecting to " + config_.broker + ": " + why);
   }
   transport_.reset();  // linger 0: frames still queued for the old broker are dropped
-  for (auto& [when, result] : recent_) unsent_.push_front(std::move(result));
+  for (auto& [when, frame] : recent_) {
+    v1::WorkerMessage sent;
+    if (!sent.ParseFromString(frame)) continue;  // we wrote it: cannot happen
+    for (auto& r : *sent.mutable_results()->mutable_results()) unsent_.push_back(std::move(r));
+  }
   recent_.clear();
   recent_bytes_ = 0;
   auto transport = Transport::connect(context_, config_.broker);
@@ -196,7 +200,9 @@ void WorkerSession::flush_results(bool take) {
       unsent_.pop_front();
     }
     if (unsent_.empty()) batch->set_credit(grant());
-    absl::Status status = transport_->send(message);
+    message.set_version(kProtocolVersion);
+    std::string frame = message.SerializeAsString();
+    absl::Status status = transport_->send_bytes(frame);
     if (!status.ok()) {
       // Keep them for the next try (or the next session).
       outstanding_credit_ -= batch->credit();
@@ -208,17 +214,17 @@ void WorkerSession::flush_results(bool take) {
     }
     last_send_ = now;
     stats_.results += static_cast<std::uint64_t>(batch->results_size());
-    for (auto& r : *batch->mutable_results()) remember(std::move(r), now);
+    remember(std::move(frame), now);
   }
 }
 
-void WorkerSession::remember(v1::TaskResult result, Clock::time_point now) {
-  recent_bytes_ += result.ByteSizeLong();
-  recent_.emplace_back(now, std::move(result));
+void WorkerSession::remember(std::string frame, Clock::time_point now) {
+  recent_bytes_ += frame.size();
+  recent_.emplace_back(now, std::move(frame));
   auto window = 2 * heartbeat_ * liveness_;
   while (!recent_.empty() &&
          (recent_bytes_ > config_.resend_bytes || now - recent_.front().first > window)) {
-    recent_bytes_ -= recent_.front().second.ByteSizeLong();
+    recent_bytes_ -= recent_.front().second.size();
     recent_.pop_front();
   }
 }

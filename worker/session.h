@@ -73,7 +73,7 @@ class WorkerSession {
   void send(v1::WorkerMessage& message);
   void bad_frame(const absl::Status& status);
   void begin_stop();
-  void remember(v1::TaskResult result, Clock::time_point now);
+  void remember(std::string frame, Clock::time_point now);
 
   const SessionConfig config_;
   zmq::context_t& context_;
@@ -89,9 +89,9 @@ class WorkerSession {
   int liveness_ = 3;
   std::int64_t outstanding_credit_ = 0;  // granted to this broker, not yet used
   std::deque<v1::TaskResult> unsent_;
-  // Results sent within the last liveness window: a broker that died may not have
-  // read them, so they are sent again after the next Welcome.
-  std::deque<std::pair<Clock::time_point, v1::TaskResult>> recent_;
+  // ResultBatch frames sent within the last two liveness windows: a broker that died
+  // may not have read them, so their results are sent again after the next Welcome.
+  std::deque<std::pair<Clock::time_point, std::string>> recent_;
   std::size_t recent_bytes_ = 0;
   bool stopping_ = false;
   bool killed_ = false;

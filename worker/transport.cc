@@ -31,7 +31,10 @@ absl::StatusOr<std::unique_ptr<Transport>> Transport::connect(zmq::context_t& co
 
 absl::Status Transport::send(v1::WorkerMessage& message) {
   message.set_version(kProtocolVersion);
-  std::string bytes = message.SerializeAsString();
+  return send_bytes(message.SerializeAsString());
+}
+
+absl::Status Transport::send_bytes(const std::string& bytes) {
   try {
     auto sent = socket_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
     if (!sent) return absl::ResourceExhaustedError("the broker link's queue is full");

@@ -28,6 +28,8 @@ class Transport {
   // Sends `message` (its version is set here) without blocking; kResourceExhausted
   // when the socket's queue is full, kUnavailable for other socket errors.
   absl::Status send(v1::WorkerMessage& message);
+  // Sends an already serialized WorkerMessage (version set), as send() does.
+  absl::Status send_bytes(const std::string& bytes);
 
   // Reads one frame without blocking: nullopt when none is waiting. A frame that is not
   // a valid version-1 BrokerMessage is consumed and reported as kInvalidArgument

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The distributed path on one machine: a shoal-broker and N stock shoal-workers on
+# loopback (ports picked by the kernel), a map of demo.square over 1..1000 with the
+# `shoal` CLI, the broker's status, then everything is stopped by pid.
+#
+# usage: bash scripts/remote_demo.sh [BUILD_DIR] [WORKERS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+n=${2:-2}
+run=$(mktemp -d)
+pids=()
+stop() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$run"
+}
+trap stop EXIT
+
+# Prints the first line of file $1 once there is one (20 s at most).
+first_line() {
+  for _ in $(seq 200); do
+    if [ -s "$1" ]; then head -n1 "$1"; return 0; fi
+    sleep 0.1
+  done
+  echo "remote_demo.sh: nothing in $1; log:" >&2
+  cat "$1.err" >&2 || true
+  return 1
+}
+
+"$build/broker/shoal-broker" --client-address=127.0.0.1:0 --worker-address=tcp://127.0.0.1:0 \
+  --log-level=warning >"$run/broker" 2>"$run/broker.err" &
+pids+=($!)
+line=$(first_line "$run/broker")
+echo "$line"
+clients=$(sed -n 's/.*clients=\([^ ]*\).*/\1/p' <<<"$line")
+workers=$(sed -n 's/.*workers=\([^ ]*\).*/\1/p' <<<"$line")
+
+for i in $(seq "$n"); do
+  "$build/worker/shoal-worker" --broker="$workers" --processes=1 --name="demo-$i" \
+    --load="$build/worker/libshoal_demo_tasks.so" --log-level=warning \
+    >"$run/worker$i" 2>"$run/worker$i.err" &
+  pids+=($!)
+done
+for i in $(seq "$n"); do first_line "$run/worker$i"; done
+
+seq 1 1000 | sed 's/.*/[&]/' >"$run/input.jsonl"
+echo "\$ shoal map demo.square --input=input.jsonl --broker=$clients   (1000 lines: [1] .. [1000])"
+"$build/client/cli/shoal" map demo.square --input="$run/input.jsonl" --broker="$clients" \
+  >"$run/squares"
+echo "first results: $(head -n5 "$run/squares" | tr '\n' ' ')... last: $(tail -n1 "$run/squares")"
+echo "sum of the 1000 squares: $(awk '{s += $1} END {print s}' "$run/squares") (expected 333833500)"
+echo "\$ shoal submit demo.words --args='[\"the quick brown fox\"]'"
+"$build/client/cli/shoal" submit demo.words --args='["the quick brown fox"]' --broker="$clients"
+echo "\$ shoal status"
+"$build/client/cli/shoal" status --broker="$clients"
