@@ -6,7 +6,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -84,11 +83,22 @@ TEST(BrokerProcessTest, PrintsEndpointsServesAndExitsCleanlyOnSigterm) {
                         "--log-level=warning"});
   ASSERT_GT(broker.pid(), 0);
   std::string line = broker.first_line();
-  std::smatch m;
-  std::regex pattern(
-      R"(^shoal-broker listening clients=(127\.0\.0\.1:[0-9]+) workers=(tcp://127\.0\.0\.1:[0-9]+)\n$)");
-  ASSERT_TRUE(std::regex_match(line, m, pattern)) << "first line: " << line;
-  std::string clients = m[1], workers = m[2];
+  // Expect exactly "shoal-broker listening clients=127.0.0.1:P workers=tcp://127.0.0.1:Q\n".
+  const std::string prefix = "shoal-broker listening clients=";
+  ASSERT_EQ(line.rfind(prefix, 0), 0u) << "first line: " << line;
+  ASSERT_EQ(line.back(), '\n');
+  size_t space = line.find(' ', prefix.size());
+  ASSERT_NE(space, std::string::npos) << line;
+  std::string clients = line.substr(prefix.size(), space - prefix.size());
+  ASSERT_EQ(line.compare(space, 9, " workers="), 0) << line;
+  std::string workers = line.substr(space + 9, line.size() - space - 10);
+  auto is_loopback_port = [](const std::string& endpoint, const std::string& scheme) {
+    std::string head = scheme + "127.0.0.1:";
+    return endpoint.rfind(head, 0) == 0 && endpoint.size() > head.size() &&
+           endpoint.find_first_not_of("0123456789", head.size()) == std::string::npos;
+  };
+  EXPECT_TRUE(is_loopback_port(clients, "")) << clients;
+  EXPECT_TRUE(is_loopback_port(workers, "tcp://")) << workers;
 
   zmq::context_t context;
   FakeWorker worker(context, workers);
