@@ -3,10 +3,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <random>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -32,12 +32,15 @@ void expect_three_greetings(const std::string& binary) {
   ASSERT_EQ(r.exit_code, 0);
   auto out = lines(r.output);
   ASSERT_EQ(out.size(), 4u) << r.output;
-  std::regex greeting(R"(hello from (Process-\d+) at \d\d:\d\d:\d\d)");
-  std::set<std::string> names;
+  std::set<int> names;
   for (int i = 0; i < 3; ++i) {
-    std::smatch m;
-    ASSERT_TRUE(std::regex_match(out[i], m, greeting)) << out[i];
-    names.insert(m[1]);
+    int n, h, m, sec, end = 0;
+    ASSERT_EQ(std::sscanf(out[i].c_str(), "hello from Process-%d at %2d:%2d:%2d%n", &n, &h, &m,
+                          &sec, &end),
+              4)
+        << out[i];
+    EXPECT_EQ(static_cast<std::size_t>(end), out[i].size()) << out[i];
+    names.insert(n);
   }
   EXPECT_EQ(names.size(), 3u);
   EXPECT_EQ(out[3], "all 3 joined");
@@ -57,16 +60,26 @@ TEST(ExamplesTest, ProcessInfoChildsParentIsTheParent) {
   ASSERT_EQ(r.exit_code, 0);
   auto out = lines(r.output);
   ASSERT_EQ(out.size(), 3u) << r.output;
-  std::regex info(R"((.*): module example_process_info, process (\S+), parent pid (\d+), pid (\d+))");
-  std::smatch parent, child;
-  ASSERT_TRUE(std::regex_match(out[0], parent, info)) << out[0];
-  ASSERT_TRUE(std::regex_match(out[1], child, info)) << out[1];
-  EXPECT_EQ(parent[1], "main line");
-  EXPECT_EQ(parent[2], "MainProcess");
-  EXPECT_EQ(child[1], "function f");
-  EXPECT_EQ(child[2], "Process-1");
-  EXPECT_EQ(child[3], parent[4]);  // the child's ppid is the parent's pid
-  EXPECT_NE(child[4], parent[4]);
+  struct Info {
+    char title[32] = {};
+    char name[32] = {};
+    int ppid = 0, pid = 0;
+  };
+  auto parse = [](const std::string& line, Info& info) {
+    return std::sscanf(line.c_str(),
+                       "%31[^:]: module example_process_info, process %31[^,], parent pid %d, "
+                       "pid %d",
+                       info.title, info.name, &info.ppid, &info.pid) == 4;
+  };
+  Info parent, child;
+  ASSERT_TRUE(parse(out[0], parent)) << out[0];
+  ASSERT_TRUE(parse(out[1], child)) << out[1];
+  EXPECT_STREQ(parent.title, "main line");
+  EXPECT_STREQ(parent.name, "MainProcess");
+  EXPECT_STREQ(child.title, "function f");
+  EXPECT_STREQ(child.name, "Process-1");
+  EXPECT_EQ(child.ppid, parent.pid);  // the child's parent is the parent process
+  EXPECT_NE(child.pid, parent.pid);
   EXPECT_EQ(out[2], "hello bob");
 }
 #endif
@@ -202,11 +215,14 @@ TEST(ExamplesTest, PoolOfFourStartsTheFifthTaskAfterOneEnds) {
     long long start, end;
   };
   std::vector<Span> spans;
-  std::regex task(R"(task (\d) start (\d+) end (\d+))");
   for (const auto& line : lines(r.output)) {
-    std::smatch m;
-    ASSERT_TRUE(std::regex_match(line, m, task)) << line;
-    spans.push_back({std::stoll(m[2]), std::stoll(m[3])});
+    int task;
+    Span span;
+    ASSERT_EQ(std::sscanf(line.c_str(), "task %d start %lld end %lld", &task, &span.start,
+                          &span.end),
+              3)
+        << line;
+    spans.push_back(span);
   }
   ASSERT_EQ(spans.size(), 5u);
   std::sort(spans.begin(), spans.end(), [](auto& a, auto& b) { return a.start < b.start; });

@@ -66,7 +66,7 @@ TEST(ProcessTest, SubclassOverridingRun) {
 
 TEST(ProcessTest, ExitCodes) {
   Process thrower([] { throw std::runtime_error("boom"); });
-  Process exiter([] { std::exit(7); });
+  Process exiter([] { ::_exit(7); });
   Process killed([] { ::raise(SIGKILL); });
   thrower.start();
   exiter.start();

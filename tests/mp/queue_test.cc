@@ -1,6 +1,7 @@
 #include "shoal/queue.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
@@ -48,8 +49,8 @@ TEST(QueueTest, BlockedPutResumesWhenAConsumerTakes) {
   Queue<int> q(1);
   q.put(1);
   Process consumer([&] {
-    if (q.get() != 1) std::exit(2);
-    if (q.get() != 2) std::exit(3);
+    if (q.get() != 1) ::_exit(2);
+    if (q.get() != 2) ::_exit(3);
   });
   consumer.start();
   q.put(2);  // blocks until the child takes 1

@@ -1,6 +1,7 @@
 #include "shoal/sync.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <signal.h>
 
 #include <chrono>
@@ -103,7 +104,7 @@ TEST(RLockTest, ReentrantAndOwnerOnlyRelease) {
   r.release();
   EXPECT_THROW(r.release(), std::logic_error);
   Process p([&] {
-    if (!r.acquire(1s)) std::exit(3);
+    if (!r.acquire(1s)) ::_exit(3);
     r.release();
   });
   p.start();
@@ -311,7 +312,7 @@ TEST(BarrierTest, AbortAndResetWakeWaitersWithBrokenBarrierError) {
     try {
       barrier.wait();
     } catch (const BrokenBarrierError&) {
-      std::exit(9);
+      ::_exit(9);
     }
   });
   waiter.start();
