@@ -4,6 +4,7 @@
 // Records are [u32 length][u32 unused][payload, padded to 8 bytes] at monotonically
 // increasing 64-bit positions; position p lives at ring offset p & mask_. Waiters sleep
 // on the low 32 bits of the position the other side publishes, after a short spin.
+#include <sched.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -47,6 +48,7 @@ bool spin_until(Ready ready) {
       cpu_relax();
     }
     if (std::chrono::steady_clock::now() >= until) return false;
+    ::sched_yield();  // on a busy machine the other side may need this CPU
   }
 }
 

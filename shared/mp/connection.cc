@@ -2,6 +2,7 @@
 #include "shoal/connection.hpp"
 
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -115,7 +116,12 @@ bool Connection::fill(bool block) {
       return true;
     }
     if (n == 0) return false;
-    if (errno == EINTR || (errno == EAGAIN && spinning)) continue;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN && spinning) {
+      // Yield while spinning: on a busy machine the peer may need this CPU to answer.
+      ::sched_yield();
+      continue;
+    }
     if (errno == EAGAIN) return true;  // !block: nothing yet
     throw_io("recv");
   }
