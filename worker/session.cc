@@ -14,6 +14,13 @@ std::uint64_t unix_ms() {
       duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
 }
 
+// Roughly a result's encoded size: cheaper than ByteSizeLong on chunks of 100k items.
+std::size_t approximate_size(const v1::TaskResult& result) {
+  std::size_t size = 64 + result.failure().message().size();
+  for (const auto& item : result.items()) size += 4 + item.value().size();
+  return size;
+}
+
 }  // namespace
 
 WorkerSession::WorkerSession(SessionConfig config, zmq::context_t& context, TaskRunner& runner,
@@ -195,7 +202,7 @@ void WorkerSession::flush_results(bool take) {
     std::size_t bytes = 0;
     while (!unsent_.empty() && batch->results_size() < kMaxBatchResults &&
            (bytes == 0 || bytes < kMaxBatchBytes)) {
-      bytes += unsent_.front().ByteSizeLong();
+      bytes += approximate_size(unsent_.front());
       *batch->add_results() = std::move(unsent_.front());
       unsent_.pop_front();
     }

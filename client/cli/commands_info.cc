@@ -80,6 +80,12 @@ int print_result(const v1::TaskResult& result) {
     return fail("task " + result.id() + " failed: " + v1::ErrorKind_Name(f.kind()) + ": " +
                 f.message());
   }
+  if (result.items_size() == 1 && result.items(0).has_error()) {
+    const auto& e = result.items(0).error();
+    return fail("task " + result.id() + " raised " +
+                (e.type_name().empty() ? v1::ErrorKind_Name(e.kind()) : e.type_name()) + ": " +
+                e.message());
+  }
   std::vector<std::string> values;
   int failed = 0;
   for (const auto& item : result.items()) {
