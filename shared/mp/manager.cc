@@ -22,11 +22,12 @@ namespace {
 constexpr int kStartTimeoutMs = 10000;
 constexpr int kExitTimeoutMs = 2000;
 
-std::string private_endpoint() {
+// A name unique on this host for a private server.
+std::string private_name() {
   static std::atomic<int> counter{0};
   std::random_device rd;
-  return "ipc://@shoal-manager-" + std::to_string(::getpid()) + "-" + std::to_string(++counter) +
-         "-" + std::to_string(rd());
+  return "shoal-manager-" + std::to_string(::getpid()) + "-" + std::to_string(++counter) + "-" +
+         std::to_string(rd());
 }
 
 // Reads one line from `fd`, waiting at most `timeout_ms` in total.
@@ -65,11 +66,18 @@ void reap_server(pid_t pid, int timeout_ms) {
 
 }  // namespace
 
-Manager::Manager() : Manager(spawn(private_endpoint())) {}
+// The private server listens on the direct socket (same host, no ZeroMQ threads in the
+// way) and, for completeness, on a ZeroMQ ipc endpoint; its endpoint() is the direct one.
+Manager::Manager() : Manager([] {
+  const std::string name = private_name();
+  Manager m = spawn("ipc://@" + name + "-zmq", name);
+  m.endpoint_ = "unix:@" + name;
+  return m;
+}()) {}
 
-Manager Manager::serve(const std::string& endpoint) { return spawn(endpoint); }
+Manager Manager::serve(const std::string& endpoint) { return spawn(endpoint, ""); }
 
-Manager Manager::spawn(const std::string& bind_endpoint) {
+Manager Manager::spawn(const std::string& bind_endpoint, const std::string& direct_name) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw Error("shoal::Manager: pipe failed");
   std::cout.flush();
@@ -90,7 +98,7 @@ Manager Manager::spawn(const std::string& bind_endpoint) {
     ::signal(SIGINT, SIG_IGN);
     if (fds[1] != 3) ::dup2(fds[1], 3);
     ::close_range(4, ~0u, 0);
-    ::_exit(internal::run_manager_server(bind_endpoint, 3));
+    ::_exit(internal::run_manager_server(bind_endpoint, direct_name, 3));
   }
   ::close(fds[1]);
   std::string line = read_line(fds[0], kStartTimeoutMs);

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <zmq.hpp>
 
+#include "shared/mp/manager_direct.h"
 #include "shoal/manager.hpp"
 
 namespace shoal::internal {
@@ -68,6 +69,12 @@ ClientSocket& socket_for(const std::string& endpoint) {
 
 ManagerReply manager_call(const std::string& endpoint, ManagerRequest& request,
                           std::chrono::milliseconds wait) {
+  if (is_direct_endpoint(endpoint)) {
+    thread_local uint64_t next_id = 1;
+    request.id = next_id++;
+    return direct_call(endpoint, encode(request), request.id,
+                       std::chrono::steady_clock::now() + wait + kReplyMargin);
+  }
   ClientSocket& s = socket_for(endpoint);
   request.id = s.next_id++;
   const std::string payload = encode(request);

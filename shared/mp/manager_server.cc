@@ -1,14 +1,23 @@
 #include "shared/mp/manager_server.h"
 
+#include <sched.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <unordered_map>
+#include <vector>
 #include <zmq.hpp>
 
+#include "shared/mp/manager_direct.h"
 #include "shared/mp/manager_store.h"
 
 namespace shoal::internal {
 namespace {
+
+// After serving a request the server polls without sleeping this long: the next
+// request of a busy client usually comes within it, and a sleep would cost a wake-up.
+constexpr auto kSpinFor = std::chrono::microseconds(50);
 
 void report(int fd, const std::string& line) {
   std::string text = line + "\n";
@@ -25,9 +34,104 @@ std::string bindable(const std::string& endpoint) {
   return endpoint;
 }
 
+// Clients of the direct socket, known to the store by a peer id starting with '\1'
+// (ZeroMQ identities never do: libzmq's generated ones start with 0).
+class DirectClients {
+ public:
+  void add(int fd) {
+    std::string peer = "\1" + std::to_string(++counter_);
+    by_fd_[fd] = Client{peer, {}};
+    by_peer_[peer] = fd;
+  }
+  void remove(int fd) {
+    auto it = by_fd_.find(fd);
+    if (it == by_fd_.end()) return;
+    by_peer_.erase(it->second.peer);
+    by_fd_.erase(it);
+    ::close(fd);
+  }
+  bool send(const std::string& peer, const std::string& payload) {
+    auto it = by_peer_.find(peer);
+    if (it == by_peer_.end()) return false;
+    std::string frame;
+    append_frame(frame, payload);
+    if (write_all(it->second, frame)) return true;
+    remove(it->second);
+    return false;
+  }
+  // Reads what `fd` has and hands every whole request to `store`.
+  void read(int fd, ManagerStore& store) {
+    char chunk[16384];
+    ssize_t n = ::recv(fd, chunk, sizeof chunk, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+      remove(fd);
+      return;
+    }
+    if (n < 0) return;
+    Client& c = by_fd_[fd];
+    c.in.append(chunk, static_cast<std::size_t>(n));
+    std::string body;
+    const std::string peer = c.peer;
+    while (by_fd_.count(fd) && take_frame(by_fd_[fd].in, body)) {
+      try {
+        store.handle(peer, decode<ManagerRequest>(body));
+      } catch (const Error&) {
+        remove(fd);  // garbage: drop the client
+      }
+    }
+  }
+  std::vector<int> fds() const {
+    std::vector<int> out;
+    for (const auto& [fd, c] : by_fd_) out.push_back(fd);
+    return out;
+  }
+
+ private:
+  struct Client {
+    std::string peer;
+    std::string in;
+  };
+  std::unordered_map<int, Client> by_fd_;
+  std::unordered_map<std::string, int> by_peer_;
+  uint64_t counter_ = 0;
+};
+
+bool zmq_send_reply(zmq::socket_t& socket, const std::string& peer, const std::string& payload) {
+  try {
+    if (!socket.send(zmq::buffer(peer), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      return false;
+    }
+    socket.send(zmq::message_t(), zmq::send_flags::sndmore);
+    socket.send(zmq::buffer(payload), zmq::send_flags::none);
+    return true;
+  } catch (const zmq::error_t&) {
+    return false;  // EHOSTUNREACH: the client is gone
+  }
+}
+
+// Takes every request waiting on the ROUTER socket.
+void read_zmq(zmq::socket_t& socket, ManagerStore& store) {
+  while (!store.stopping()) {
+    zmq::message_t peer, delimiter, body;
+    if (!socket.recv(peer, zmq::recv_flags::dontwait)) return;
+    if (!peer.more()) continue;
+    (void)socket.recv(delimiter, zmq::recv_flags::none);
+    if (!delimiter.more()) continue;
+    (void)socket.recv(body, zmq::recv_flags::none);
+    while (body.more()) (void)socket.recv(body, zmq::recv_flags::none);
+    try {
+      store.handle(peer.to_string(),
+                   decode<ManagerRequest>(std::string_view(body.data<char>(), body.size())));
+    } catch (const Error&) {
+      // garbage on the wire: nobody to answer
+    }
+  }
+}
+
 }  // namespace
 
-int run_manager_server(const std::string& endpoint, int ready_fd) {
+int run_manager_server(const std::string& endpoint, const std::string& direct_name,
+                       int ready_fd) {
   zmq::context_t ctx(1);
   zmq::socket_t socket(ctx, zmq::socket_type::router);
   socket.set(zmq::sockopt::router_mandatory, 1);  // replies to departed peers fail visibly
@@ -38,48 +142,56 @@ int run_manager_server(const std::string& endpoint, int ready_fd) {
     report(ready_fd, "error cannot bind " + endpoint + ": " + e.what());
     return 1;
   }
+  int listener = -1;
+  if (!direct_name.empty() && (listener = direct_listen(direct_name)) < 0) {
+    report(ready_fd, "error cannot listen on @" + direct_name);
+    return 1;
+  }
   report(ready_fd, "ok " + socket.get(zmq::sockopt::last_endpoint));
 
-  ManagerStore store([&socket](const std::string& peer, ManagerReply& reply) {
+  DirectClients clients;
+  ManagerStore store([&](const std::string& peer, ManagerReply& reply) {
     const std::string payload = encode(reply);
-    try {
-      if (!socket.send(zmq::buffer(peer), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
-        return false;
-      }
-      socket.send(zmq::message_t(), zmq::send_flags::sndmore);
-      socket.send(zmq::buffer(payload), zmq::send_flags::none);
-      return true;
-    } catch (const zmq::error_t&) {
-      return false;  // EHOSTUNREACH: the client is gone
-    }
+    if (!peer.empty() && peer[0] == '\1') return clients.send(peer, payload);
+    return zmq_send_reply(socket, peer, payload);
   });
 
+  auto last_request = ServerClock::now();
+  std::vector<zmq::pollitem_t> items;
   while (!store.stopping()) {
+    items.clear();
+    items.push_back({socket.handle(), 0, ZMQ_POLLIN, 0});
+    if (listener >= 0) items.push_back({nullptr, listener, ZMQ_POLLIN, 0});
+    for (int fd : clients.fds()) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
+
+    const auto now = ServerClock::now();
     long timeout = -1;
     if (auto next = store.next_deadline()) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*next - ServerClock::now());
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*next - now);
       timeout = std::max<long>(0, left.count() + 1);
     }
-    zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, std::chrono::milliseconds(timeout));
-    while (!store.stopping()) {
-      zmq::message_t peer, delimiter, body;
-      if (!socket.recv(peer, zmq::recv_flags::dontwait)) break;
-      if (!peer.more()) continue;
-      (void)socket.recv(delimiter, zmq::recv_flags::none);
-      if (!delimiter.more()) continue;
-      (void)socket.recv(body, zmq::recv_flags::none);
-      while (body.more()) (void)socket.recv(body, zmq::recv_flags::none);
-      ManagerRequest request;
-      try {
-        request = decode<ManagerRequest>(std::string_view(body.data<char>(), body.size()));
-      } catch (const Error&) {
-        continue;  // garbage on the wire: nobody to answer
+    const bool spinning = now - last_request < kSpinFor;
+    if (spinning) timeout = 0;
+    if (zmq::poll(items.data(), items.size(), std::chrono::milliseconds(timeout)) == 0) {
+      if (spinning) ::sched_yield();
+      store.expire(ServerClock::now());
+      continue;
+    }
+    last_request = ServerClock::now();
+    if (items[0].revents & ZMQ_POLLIN) read_zmq(socket, store);
+    for (std::size_t i = 1; i < items.size() && !store.stopping(); ++i) {
+      if (!(items[i].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) continue;
+      if (items[i].fd == listener) {
+        int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd >= 0) clients.add(fd);
+      } else {
+        clients.read(items[i].fd, store);
       }
-      store.handle(peer.to_string(), request);
     }
     store.expire(ServerClock::now());
   }
+  for (int fd : clients.fds()) clients.remove(fd);
+  if (listener >= 0) ::close(listener);
   return 0;
 }
 

@@ -6,6 +6,7 @@ set(SHOAL_MP_SOURCES
   mp/futex.cc
   mp/manager.cc
   mp/manager_client.cc
+  mp/manager_direct.cc
   mp/manager_server.cc
   mp/manager_store.cc
   mp/process.cc

@@ -9,7 +9,9 @@
 //   p.start(); p.join();
 //   d.get(1);                                          // "one"
 //
-// Transport: ZeroMQ (DEALER clients, one ROUTER server), MessagePack payloads. Every
+// Transport: ZeroMQ (DEALER clients, one ROUTER server) for serve()'s endpoints, a
+// direct Unix stream socket for the private endpoint of Manager(); MessagePack
+// payloads either way. Every
 // proxy operation is one synchronous round trip; if the server does not answer within
 // about 750 ms (it is dead or unreachable) the operation throws ConnectionError.
 // Blocking operations (QueueProxy::get/put, LockProxy::acquire) wait in the server in
@@ -281,8 +283,10 @@ class LockProxy {
 
 class Manager {
  public:
-  // Starts a server process on a private endpoint of this host (a Unix abstract
-  // socket) and returns once it accepts. Throws shoal::Error if it cannot start.
+  // Starts a server process on a private endpoint of this host and returns once it
+  // accepts. The endpoint ("unix:@NAME", an abstract Unix socket) reaches the server
+  // without ZeroMQ's I/O threads, for the lowest latency; connect() accepts it from
+  // any process on this host. Throws shoal::Error if the server cannot start.
   Manager();
   // Starts a server process bound to `endpoint` (e.g. "tcp://127.0.0.1:7100"; port 0
   // picks a free one, see endpoint()) and returns once it accepts. Throws shoal::Error
@@ -328,7 +332,7 @@ class Manager {
  private:
   Manager(std::string endpoint, pid_t server, bool owner)
       : endpoint_(std::move(endpoint)), server_(server), owner_(owner) {}
-  static Manager spawn(const std::string& bind_endpoint);
+  static Manager spawn(const std::string& bind_endpoint, const std::string& direct_name);
   internal::ProxyRef create(const char* kind, std::string name, std::vector<std::string> values,
                             int64_t n);
   std::string endpoint_;

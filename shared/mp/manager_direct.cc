@@ -1,0 +1,151 @@
+#include "shared/mp/manager_direct.h"
+
+#include <poll.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <unordered_map>
+
+namespace shoal::internal {
+namespace {
+
+constexpr std::string_view kScheme = "unix:@";
+constexpr auto kSpinFor = std::chrono::microseconds(50);
+
+bool make_address(const std::string& name, sockaddr_un& addr, socklen_t& len) {
+  if (name.size() + 1 > sizeof(addr.sun_path)) return false;
+  std::memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path + 1, name.data(), name.size());  // sun_path[0] = 0: abstract
+  len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  return true;
+}
+
+struct DirectSocket {
+  pid_t pid = 0;
+  int fd = -1;
+  std::string in;
+  void reset() {
+    if (fd >= 0) ::close(fd);  // in a forked child this closes only the child's copy
+    fd = -1;
+    in.clear();
+  }
+};
+
+struct DirectCache {
+  std::unordered_map<std::string, DirectSocket> sockets;
+  ~DirectCache() {
+    for (auto& [endpoint, s] : sockets) s.reset();
+  }
+};
+
+[[noreturn]] void unreachable(DirectSocket& s, const std::string& endpoint, const char* why) {
+  s.reset();
+  throw ConnectionError("shoal::Manager: no answer from the server at " + endpoint + " (" + why +
+                        ")");
+}
+
+DirectSocket& connected(const std::string& endpoint) {
+  thread_local DirectCache cache;
+  DirectSocket& s = cache.sockets[endpoint];
+  if (s.fd >= 0 && s.pid == ::getpid()) return s;
+  s.reset();
+  sockaddr_un addr;
+  socklen_t len;
+  if (!make_address(endpoint.substr(kScheme.size()), addr, len)) {
+    unreachable(s, endpoint, "name too long");
+  }
+  s.fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s.fd < 0 || ::connect(s.fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+    unreachable(s, endpoint, std::strerror(errno));
+  }
+  s.pid = ::getpid();
+  return s;
+}
+
+}  // namespace
+
+bool is_direct_endpoint(const std::string& endpoint) {
+  return endpoint.compare(0, kScheme.size(), kScheme) == 0;
+}
+
+void append_frame(std::string& out, std::string_view payload) {
+  uint32_t n = static_cast<uint32_t>(payload.size());
+  out.append(reinterpret_cast<const char*>(&n), 4);
+  out.append(payload);
+}
+
+bool take_frame(std::string& buffer, std::string& payload) {
+  if (buffer.size() < 4) return false;
+  uint32_t n;
+  std::memcpy(&n, buffer.data(), 4);
+  if (buffer.size() < 4 + static_cast<std::size_t>(n)) return false;
+  payload.assign(buffer, 4, n);
+  buffer.erase(0, 4 + static_cast<std::size_t>(n));
+  return true;
+}
+
+bool write_all(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+ManagerReply direct_call(const std::string& endpoint, const std::string& payload, uint64_t id,
+                         std::chrono::steady_clock::time_point deadline) {
+  DirectSocket& s = connected(endpoint);
+  std::string frame;
+  append_frame(frame, payload);
+  if (!write_all(s.fd, frame)) unreachable(s, endpoint, "the server closed the connection");
+  const auto spin_until = std::chrono::steady_clock::now() + kSpinFor;
+  std::string body;
+  char chunk[16384];
+  for (;;) {
+    while (take_frame(s.in, body)) {
+      auto reply = decode<ManagerReply>(body);
+      if (reply.id == id) return reply;
+    }
+    ssize_t n = ::recv(s.fd, chunk, sizeof chunk, MSG_DONTWAIT);
+    if (n > 0) {
+      s.in.append(chunk, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n == 0) unreachable(s, endpoint, "the server closed the connection");
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) unreachable(s, endpoint, std::strerror(errno));
+    auto now = std::chrono::steady_clock::now();
+    if (now < spin_until) {  // the reply usually comes within microseconds
+      ::sched_yield();
+      continue;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+    if (left.count() <= 0) unreachable(s, endpoint, "timed out");
+    pollfd p{s.fd, POLLIN, 0};
+    ::poll(&p, 1, static_cast<int>(left.count()));
+  }
+}
+
+int direct_listen(const std::string& name) {
+  sockaddr_un addr;
+  socklen_t len;
+  if (!make_address(name, addr, len)) return -1;
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(fd, 128) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace shoal::internal

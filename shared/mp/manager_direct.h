@@ -1,0 +1,35 @@
+#pragma once
+// The Manager's same-host fast path: length-prefixed frames over a Unix stream socket
+// in the abstract namespace ("unix:@NAME"), one connection per client thread. Unlike
+// ZeroMQ it needs no I/O threads between the caller and the server, so a round trip
+// is two wake-ups (or none, when both sides are spinning).
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "shoal/manager.hpp"
+
+namespace shoal::internal {
+
+// True for "unix:@NAME" endpoints.
+bool is_direct_endpoint(const std::string& endpoint);
+
+// One round trip to a direct endpoint; ConnectionError if the server is not there, the
+// connection breaks, or no reply comes by `deadline`.
+ManagerReply direct_call(const std::string& endpoint, const std::string& payload, uint64_t id,
+                         std::chrono::steady_clock::time_point deadline);
+
+// Server side: a listening socket on abstract name `name` (without '@'); -1 on failure.
+int direct_listen(const std::string& name);
+
+// Appends a frame (u32 length, then `payload`) to `out`.
+void append_frame(std::string& out, std::string_view payload);
+// If `buffer` holds a whole frame, moves its payload to `payload`, drops it from
+// `buffer` and returns true.
+bool take_frame(std::string& buffer, std::string& payload);
+// Writes all of `bytes` to blocking socket `fd`; false if the peer is gone.
+bool write_all(int fd, std::string_view bytes);
+
+}  // namespace shoal::internal
