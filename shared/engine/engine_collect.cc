@@ -146,6 +146,8 @@ void Engine::check_time_limits() {
       }
     }
   }
+  // A limited task may start any moment: look again soon even if none runs yet.
+  if (timed_ > 0 && next == 0) next = now_ns() + 5'000'000;
   next_deadline_ns_.store(next, std::memory_order_relaxed);
 }
 

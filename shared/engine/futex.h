@@ -46,13 +46,22 @@ struct WaitWord {
   }
   // Call after publishing: wakes up to `n` sleepers, if there are any.
   void notify(int n) {
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (sleepers.load(std::memory_order_relaxed) == 0) return;
+    if (!has_sleepers_ordered()) return;
     epoch.fetch_add(1, std::memory_order_seq_cst);
     futex_wake(&epoch, n);
   }
-  // True if someone sleeps (or is about to).
-  bool has_sleepers() const { return sleepers.load(std::memory_order_relaxed) != 0; }
+  // True if someone sleeps (or is about to); ordered after the caller's earlier
+  // stores (Dekker-style against prepare_wait()). A fence and a plain load keep the
+  // word shared between cores; ThreadSanitizer does not model fences, so under it a
+  // seq_cst read-modify-write (equally correct, but it takes the line) stands in.
+  bool has_sleepers_ordered() {
+#if defined(__SANITIZE_THREAD__)
+    return sleepers.fetch_add(0, std::memory_order_seq_cst) != 0;
+#else
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    return sleepers.load(std::memory_order_relaxed) != 0;
+#endif
+  }
 };
 
 }  // namespace shoal::engine

@@ -53,10 +53,9 @@ absl::StatusOr<SharedState> SharedState::create(const LayoutOptions& options) {
 }
 
 void SharedState::wake_workers(int n) {
-  std::atomic_thread_fence(std::memory_order_seq_cst);
   for (int w = 0; w < options_.workers && n > 0; ++w) {
     WaitWord& word = slots_[w].wake;
-    if (!word.has_sleepers()) continue;
+    if (!word.has_sleepers_ordered()) continue;
     word.epoch.fetch_add(1, std::memory_order_seq_cst);
     futex_wake(&word.epoch, 1);
     --n;

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <new>
 
 #include "absl/strings/str_cat.h"
 #include "shared/engine/worker_loop.h"
@@ -52,7 +53,7 @@ class Zygote {
   [[noreturn]] void run() {
     prctl(PR_SET_NAME, "shoal-zygote");
     for (auto& slot : g_pool_fds) {
-      int v = slot.load();
+      int v = slot.exchange(0);  // our workers inherit an empty list
       if (v != 0 && v - 1 != fd_) close(v - 1);
     }
     signal(SIGCHLD, SIG_DFL);  // the pool's process may ignore SIGCHLD: we must reap
@@ -204,6 +205,9 @@ absl::StatusOr<pid_t> start_zygote(const ZygoteConfig& config, int* command_fd) 
     return absl::ResourceExhaustedError(absl::StrCat("fork: ", std::strerror(err)));
   }
   if (pid == 0) {
+    // The forking thread held g_start_mu: give this process (and the workers it forks,
+    // whose tasks may start pools of their own) an unlocked one.
+    new (&g_start_mu) std::mutex();
     close(sv[0]);
     Zygote(config, sv[1], mask).run();
   }

@@ -374,6 +374,16 @@ TEST(PoolTest, MaxTasksPerChildReplacesTheProcess) {
   for (auto& [pid, n] : tasks_per_pid) EXPECT_LE(n, 2) << "pid " << pid;
 }
 
+TEST(PoolTest, TaskMayRunAPoolOfItsOwn) {
+  Pool pool(2);
+  auto nested = [](int n) {
+    Pool inner(2);
+    std::vector<int> squares = inner.map(square, iota_vec(n));
+    return std::accumulate(squares.begin(), squares.end(), 0);
+  };
+  EXPECT_EQ(pool.map(nested, std::vector<int>{3, 4}, 1), (std::vector<int>{5, 14}));
+}
+
 TEST(PoolTest, ManyThreadsSubmitConcurrently) {
   Pool pool(2);
   std::vector<std::thread> threads;
