@@ -106,6 +106,35 @@ TEST(QueueTest, ManySmallItemsWithoutAConsumerThenDrained) {
   EXPECT_TRUE(q.empty());
 }
 
+TEST(QueueTest, FifoAcrossTheMainAndSpillRings) {
+  // A burst bigger than the main ring (4 MiB) spills before the consumer starts; then
+  // big items (over 1 MiB) spill again while the consumer drains. A single consumer
+  // must see every item in order.
+  using Item = std::pair<int, std::string>;
+  Queue<Item> q;
+  Event burst_queued;
+  constexpr int kBurst = 80000;  // ~6 MiB of records
+  constexpr int kItems = 120000;
+  Process producer([&] {
+    for (int i = 0; i < kItems; ++i) {
+      if (i == kBurst) burst_queued.set();
+      std::size_t size = i > kBurst && i % 5000 == 7 ? (2u << 20) : 60;
+      q.put(Item{i, std::string(size, static_cast<char>('a' + i % 26))});
+    }
+  });
+  producer.start();
+  ASSERT_TRUE(burst_queued.wait(30s));
+  EXPECT_GE(q.qsize(), static_cast<std::size_t>(kBurst));
+  for (int i = 0; i < kItems; ++i) {
+    Item item = q.get(10s);
+    ASSERT_EQ(item.first, i);
+    ASSERT_EQ(item.second.size(), i > kBurst && i % 5000 == 7 ? (2u << 20) : 60u);
+    ASSERT_EQ(item.second[0], static_cast<char>('a' + i % 26));
+  }
+  producer.join();
+  EXPECT_TRUE(q.empty());
+}
+
 TEST(QueueTest, FourProducersFourConsumersEachItemExactlyOnce) {
   constexpr int kProducers = 4;
   constexpr int kConsumers = 4;

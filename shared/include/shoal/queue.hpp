@@ -6,13 +6,15 @@
 //   p.start();
 //   std::string s = q.get();                     // "hello"
 //
-// Items are encoded with the codec (any Codable T) into a byte ring in an anonymous
+// Items are encoded with the codec (any Codable T) into byte rings in an anonymous
 // MAP_SHARED mapping made by the constructor; processes forked afterwards share it.
 // Many producers and many consumers, in any processes; items come out in the order
-// their puts completed. The ring reserves address space only (a few GiB, MAP_NORESERVE):
-// memory is used for the bytes actually queued and given back as consumers move on,
-// so maxsize = 0 means "bounded by memory" (a put blocks only once 4 GiB or half of
-// RAM, whichever is smaller, are queued). One item may take up to a quarter of that.
+// their puts completed. A small ring (4 MiB) carries the traffic while consumers keep
+// up; when it is full, or for an item over 1 MiB, items spill into a large overflow
+// ring that reserves address space only (MAP_NORESERVE): its memory is used for the
+// bytes actually queued and given back as consumers move on. So maxsize = 0 means
+// "bounded by memory" (a put blocks only once 4 GiB, or half of RAM if less, are
+// queued). One item may take up to a quarter of that.
 //
 // Queues are handles: copies (in this process, or inherited by fork) are the same
 // queue. close() is per process, as in Python: it marks this process's handles closed,
@@ -60,15 +62,15 @@ class ByteQueue {
 
  private:
   struct Header;
-  bool try_put(std::string_view item, uint64_t rec, uint64_t& seen_head);
-  bool try_get(std::string& out, uint64_t& seen_tail);
-  static bool wait_moved(std::atomic<uint64_t>* position, uint64_t seen,
-                         std::atomic<uint32_t>* waiters, const Deadline& deadline);
-  void release_consumed(uint64_t head);
+  bool try_put(std::string_view item, uint64_t rec, uint32_t& seen_gets);
+  bool try_get(std::string& out, uint32_t& seen_puts);
+  static bool wait_changed(std::atomic<uint32_t>* counter, uint32_t seen,
+                           std::atomic<uint32_t>* waiters, const Deadline& deadline);
+  void release_spilled(uint64_t head);
   std::shared_ptr<SharedRegion> region_;
   Header* h_;
-  std::byte* ring_;
-  uint64_t mask_;
+  std::byte* main_;   // the hot ring: small, its pages stay mapped and warm
+  std::byte* spill_;  // the overflow ring: large, address space reserved only
   bool closed_ = false;
 };
 
