@@ -75,9 +75,9 @@ class SideLock {
 
 struct ByteQueue::Header {
   // Producers (under put_lock).
+  // Positions are only ever advanced by publishing them, so a producer or consumer that
+  // dies mid-copy leaves nothing half-visible: the next one rewrites or rereads it.
   alignas(64) std::atomic<uint32_t> put_lock;
-  uint64_t main_tail;
-  uint64_t spill_tail;
   std::atomic<uint32_t> spilling;     // written by producers only
   std::atomic<uint64_t> switch_pos;   // main position where spilling began
   std::atomic<uint64_t> main_tail_pub;
@@ -86,8 +86,6 @@ struct ByteQueue::Header {
   std::atomic<uint32_t> puts;         // bumped by every put: consumers sleep on it
   // Consumers (under get_lock).
   alignas(64) std::atomic<uint32_t> get_lock;
-  uint64_t main_head;
-  uint64_t spill_head;
   uint64_t spill_released;
   std::atomic<uint64_t> main_head_pub;
   std::atomic<uint64_t> spill_head_pub;
@@ -145,36 +143,33 @@ bool ByteQueue::try_put(std::string_view item, uint64_t rec, uint32_t& seen_gets
                            h_->items_got.load(std::memory_order_acquire);
     if (h_->maxsize != 0 && count >= h_->maxsize) return false;
     bool spilling = h_->spilling.load(std::memory_order_relaxed) != 0;
-    if (spilling && h_->spill_head_pub.load(std::memory_order_acquire) == h_->spill_tail) {
+    const uint64_t main_tail = h_->main_tail_pub.load(std::memory_order_relaxed);
+    const uint64_t spill_tail = h_->spill_tail_pub.load(std::memory_order_relaxed);
+    if (spilling && h_->spill_head_pub.load(std::memory_order_acquire) == spill_tail) {
       spilling = false;  // consumers drained the spill ring: back to the main ring
       h_->spilling.store(0, std::memory_order_release);
     }
     if (!spilling) {
-      const uint64_t tail = h_->main_tail;
       if (rec > kMainBytes / 4 ||
-          tail + rec - h_->main_head_pub.load(std::memory_order_acquire) > kMainBytes) {
+          main_tail + rec - h_->main_head_pub.load(std::memory_order_acquire) > kMainBytes) {
         spilling = true;
-        h_->switch_pos.store(tail, std::memory_order_relaxed);
+        h_->switch_pos.store(main_tail, std::memory_order_relaxed);
         h_->spilling.store(1, std::memory_order_release);
       }
     }
-    if (spilling && h_->spill_tail + rec - h_->spill_head_pub.load(std::memory_order_acquire) >
-                        h_->spill_cap) {
+    if (spilling &&
+        spill_tail + rec - h_->spill_head_pub.load(std::memory_order_acquire) > h_->spill_cap) {
       return false;
     }
     // Count the item before a consumer can see it (task_done may follow at once).
     h_->items_put.fetch_add(1, std::memory_order_relaxed);
     if (h_->joinable) h_->unfinished.fetch_add(1);
     if (!spilling) {
-      const uint64_t tail = h_->main_tail;
-      write_record(main_, kMainBytes, tail, item);
-      h_->main_tail = tail + rec;
-      h_->main_tail_pub.store(tail + rec, std::memory_order_release);
+      write_record(main_, kMainBytes, main_tail, item);
+      h_->main_tail_pub.store(main_tail + rec, std::memory_order_release);
     } else {
-      const uint64_t tail = h_->spill_tail;
-      write_record(spill_, h_->spill_cap, tail, item);
-      h_->spill_tail = tail + rec;
-      h_->spill_tail_pub.store(tail + rec, std::memory_order_release);
+      write_record(spill_, h_->spill_cap, spill_tail, item);
+      h_->spill_tail_pub.store(spill_tail + rec, std::memory_order_release);
     }
     h_->puts.fetch_add(1, std::memory_order_seq_cst);
   }
@@ -198,16 +193,15 @@ bool ByteQueue::try_get(std::string& out, uint32_t& seen_puts) {
     SideLock lock(&h_->get_lock);
     seen_puts = h_->puts.load(std::memory_order_acquire);
     const bool spilling = h_->spilling.load(std::memory_order_acquire) != 0;
-    const uint64_t head = h_->main_head;
+    const uint64_t head = h_->main_head_pub.load(std::memory_order_relaxed);
     const uint64_t main_end = spilling ? h_->switch_pos.load(std::memory_order_relaxed)
                                        : h_->main_tail_pub.load(std::memory_order_acquire);
     if (head < main_end) {
       const uint64_t next = read_record(main_, kMainBytes, head, out);
-      h_->main_head = next;
       h_->main_head_pub.store(next, std::memory_order_release);
-    } else if (spilling && h_->spill_head != h_->spill_tail_pub.load(std::memory_order_acquire)) {
-      const uint64_t next = read_record(spill_, h_->spill_cap, h_->spill_head, out);
-      h_->spill_head = next;
+    } else if (const uint64_t spill_head = h_->spill_head_pub.load(std::memory_order_relaxed);
+               spilling && spill_head < h_->spill_tail_pub.load(std::memory_order_acquire)) {
+      const uint64_t next = read_record(spill_, h_->spill_cap, spill_head, out);
       if (next - h_->spill_released >= kReleaseChunk) release_spilled(next);
       h_->spill_head_pub.store(next, std::memory_order_release);
     } else {
