@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "shared/engine/engine_internal.h"
@@ -80,10 +81,31 @@ absl::Status Engine::submit(std::vector<Job>& jobs) {
   std::vector<Outcome> out;
   int pushed = 0;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     if (closed_) {
       return absl::FailedPreconditionError(
           broken_ ? "the pool stopped: its zygote process died" : "the pool is closed");
+    }
+    if (stage(jobs)) {
+      // Copy big arguments into their slab blocks without the lock, so replies keep
+      // flowing (and workers keep running) meanwhile.
+      ++staging_;  // join() must wait for these jobs too
+      lock.unlock();
+      for (Job& job : jobs) {
+        if (job.staged != Job::kNotStaged) {
+          std::memcpy(shared_.slab() + job.staged, job.args.data(), job.args.size());
+        }
+      }
+      lock.lock();
+      --staging_;
+      if (terminated_) {  // accepted, then terminated before it was placed
+        const ErrorInfo cancelled{ErrorKind::kCancelled, "", "the pool was terminated", ""};
+        for (Job& job : jobs) drop(job, out, cancelled);
+        jobs.clear();
+        lock.unlock();
+        resolve(out);
+        return absl::OkStatus();
+      }
     }
     std::size_t i = 0;
     if (pending_.empty() && repush_.empty()) {
@@ -106,7 +128,7 @@ bool Engine::cancel(std::uint64_t seq) {
                               ""};
     for (auto it = pending_.begin(); it != pending_.end(); ++it) {
       if (it->seq != seq) continue;
-      out.push_back(Outcome{std::move(it->sink), it->index, {}, cancelled});
+      drop(*it, out, cancelled);
       pending_.erase(it);
       break;
     }
@@ -162,7 +184,8 @@ absl::Status Engine::join() {
       return absl::FailedPreconditionError("join() needs close() or terminate() first");
     }
     idle_cv_.wait(lock, [&] {
-      return terminated_ || broken_ || (pending_.empty() && repush_.empty() && active_ == 0);
+      return terminated_ || broken_ ||
+             (pending_.empty() && repush_.empty() && active_ == 0 && staging_ == 0);
     });
     if (!terminated_) {
       shutting_down_ = true;

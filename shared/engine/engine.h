@@ -40,6 +40,9 @@ struct Job {
   int max_retries = 0;             // re-runs after the worker is lost
   std::shared_ptr<internal::Sink> sink;
   std::size_t index = 0;
+  // Engine-internal: the slab block already holding `args`, if any.
+  static constexpr std::size_t kNotStaged = ~std::size_t{0};
+  std::size_t staged = kNotStaged;
 };
 
 struct EngineOptions {
@@ -101,6 +104,8 @@ class Engine : public internal::ProgressSource {
   void release(std::uint32_t index);
   void requeue(std::uint32_t index);
   void fail_everything(std::vector<Outcome>& out, const internal::ErrorInfo& error);
+  void drop(Job& job, std::vector<Outcome>& out, const internal::ErrorInfo& error);
+  bool stage(std::vector<Job>& jobs);
   void check_zygote(std::vector<Outcome>& out);
   // Without mu_.
   void wait_zygote();
@@ -122,6 +127,7 @@ class Engine : public internal::ProgressSource {
   std::vector<std::string> partial_;     // per worker: a reply being reassembled
   std::size_t active_ = 0;               // placed, unresolved records; guarded by mu_
   std::size_t timed_ = 0;                // active records with a time limit
+  std::size_t staging_ = 0;              // submit() calls copying without the lock
   std::atomic<std::uint32_t> deaths_seen_{0};
   std::atomic<std::int64_t> next_deadline_ns_{0};  // nearest time limit; 0: none
   bool closed_ = false;

@@ -174,7 +174,9 @@ bool Engine::place(Job& job, std::vector<Outcome>& out, int* pushed) {
   if (free_records_.empty() || tasks.free_slots() == 0) return false;
   const std::size_t size = job.args.size();
   std::size_t offset = 0;
-  if (size > kInlineArgs) {
+  if (job.staged != Job::kNotStaged) {
+    offset = job.staged;  // copied by submit()
+  } else if (size > kInlineArgs) {
     auto block = slab_.allocate(size);
     if (!block) {
       if (size <= slab_.capacity()) return false;  // wait for room
@@ -240,7 +242,7 @@ void Engine::requeue(std::uint32_t index) {
 }
 
 void Engine::fail_everything(std::vector<Outcome>& out, const ErrorInfo& error) {
-  for (Job& job : pending_) out.push_back(Outcome{std::move(job.sink), job.index, {}, error});
+  for (Job& job : pending_) drop(job, out, error);
   pending_.clear();
   repush_.clear();
   for (std::uint32_t i = 0; i < inflight_.size(); ++i) {
@@ -249,6 +251,24 @@ void Engine::fail_everything(std::vector<Outcome>& out, const ErrorInfo& error) 
     out.push_back(Outcome{std::move(in.job.sink), in.job.index, {}, error});
     release(i);
   }
+}
+
+void Engine::drop(Job& job, std::vector<Outcome>& out, const ErrorInfo& error) {
+  if (job.staged != Job::kNotStaged) slab_.free(job.staged, job.args.size());
+  job.staged = Job::kNotStaged;
+  out.push_back(Outcome{std::move(job.sink), job.index, {}, error});
+}
+
+bool Engine::stage(std::vector<Job>& jobs) {
+  bool any = false;
+  for (Job& job : jobs) {
+    if (job.args.size() < kStageBytes) continue;
+    if (auto block = slab_.allocate(job.args.size())) {
+      job.staged = *block;
+      any = true;
+    }
+  }
+  return any;
 }
 
 void Engine::check_zygote(std::vector<Outcome>& out) {

@@ -31,6 +31,8 @@ struct Engine::Outcome {
 
 // Freed slab blocks this large go back to the kernel; smaller ones stay warm.
 inline constexpr std::size_t kReleaseBytes = std::size_t{32} << 20;
+// Arguments this large are copied into the slab outside the engine lock.
+inline constexpr std::size_t kStageBytes = std::size_t{64} << 10;
 // Replies collected per ring in one round (bounds a poll()).
 inline constexpr std::size_t kDrainBatch = 256;
 
