@@ -161,20 +161,22 @@ void Engine::terminate() {
     closed_ = terminated_ = shutting_down_ = true;
   }
   idle_cv_.notify_all();
-  std::lock_guard teardown(join_mu_);
-  if (joined_) return;
-  send_command(command_fd_, {ZygoteCommand::kTerminate, 0, 0});
-  wait_zygote();  // the zygote kills and reaps every worker first
-  stop_supervisor();
   std::vector<Outcome> out;
   {
-    std::lock_guard lock(mu_);
-    for (int w = 0; w < shared_.workers(); ++w) drain_ring(w, out, SIZE_MAX);
-    fail_everything(out, ErrorInfo{ErrorKind::kCancelled, "", "the pool was terminated", ""});
+    std::lock_guard teardown(join_mu_);
+    if (joined_) return;
+    send_command(command_fd_, {ZygoteCommand::kTerminate, 0, 0});
+    wait_zygote();  // the zygote kills and reaps every worker first
+    stop_supervisor();
+    {
+      std::lock_guard lock(mu_);
+      for (int w = 0; w < shared_.workers(); ++w) drain_ring(w, out, SIZE_MAX);
+      fail_everything(out, ErrorInfo{ErrorKind::kCancelled, "", "the pool was terminated", ""});
+    }
+    joined_ = true;
   }
   idle_cv_.notify_all();
-  joined_ = true;
-  resolve(out);
+  resolve(out);  // no lock held: callbacks may use the pool
 }
 
 absl::Status Engine::join() {
@@ -192,19 +194,23 @@ absl::Status Engine::join() {
       shared_.control().shutdown.store(1, std::memory_order_seq_cst);
     }
   }
-  std::lock_guard teardown(join_mu_);
-  if (joined_) return absl::OkStatus();
-  shared_.wake_workers(INT_MAX);
-  send_command(command_fd_, {ZygoteCommand::kQuit, 0, 0});
-  wait_zygote();
-  stop_supervisor();
   std::vector<Outcome> out;
   {
-    std::lock_guard lock(mu_);
-    for (int w = 0; w < shared_.workers(); ++w) drain_ring(w, out, SIZE_MAX);
-    fail_everything(out, ErrorInfo{ErrorKind::kCancelled, "", "the pool was terminated", ""});
+    std::lock_guard teardown(join_mu_);
+    if (joined_) return absl::OkStatus();
+    shared_.wake_workers(INT_MAX);
+    send_command(command_fd_, {ZygoteCommand::kQuit, 0, 0});
+    wait_zygote();
+    stop_supervisor();
+    {
+      // Nothing is left after an orderly quit; this only guards the contract that
+      // every accepted job is resolved once join() returns.
+      std::lock_guard lock(mu_);
+      for (int w = 0; w < shared_.workers(); ++w) drain_ring(w, out, SIZE_MAX);
+      fail_everything(out, ErrorInfo{ErrorKind::kCancelled, "", "the pool was terminated", ""});
+    }
+    joined_ = true;
   }
-  joined_ = true;
   resolve(out);
   return absl::OkStatus();
 }

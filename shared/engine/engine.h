@@ -79,6 +79,8 @@ class Engine : public internal::ProgressSource {
   void terminate();
   // After close(): waits until every job has been resolved and every process has
   // exited; after terminate(): returns at once. kFailedPrecondition otherwise.
+  // Not from a done-callback while work remains: callbacks run on the thread that
+  // collects the replies join() waits for.
   absl::Status join();
 
   int processes() const { return options_.processes; }
