@@ -62,6 +62,11 @@ int crash_exit(int code) { std::exit(code); }
 int sleep_forever(int) {
   for (;;) pause();
 }
+// Counts its runs in shared memory, then sleeps until killed.
+int count_and_sleep(std::uintptr_t runs_address) {
+  reinterpret_cast<std::atomic<int>*>(runs_address)->fetch_add(1);
+  return sleep_forever(0);
+}
 
 std::string lost_message(Future<int>& f) {
   try {
@@ -125,17 +130,24 @@ TEST(PoolFaultTest, AbortSegfaultAndExitAreReportedWithTheirCause) {
 }
 
 TEST(PoolFaultTest, TimeLimitKillsTheTaskAndThePoolGoesOn) {
+  SharedCell<std::atomic<int>> runs;
   Pool pool(1);
   Pool limited = pool.with(TaskOptions{"", 0, std::chrono::milliseconds(100), 3});
-  Future<int> f = limited.apply_async(sleep_forever, 0);
+  Future<int> f =
+      limited.apply_async(count_and_sleep, reinterpret_cast<std::uintptr_t>(runs.get()));
+  auto start = Clock::now();
   try {
     f.get();
     FAIL() << "no exception";
   } catch (const TaskTimeLimitError& e) {
     EXPECT_THAT(e.what(), HasSubstr("time limit of 100 ms"));
+    EXPECT_THAT(e.what(), HasSubstr("SIGKILL"));
   }
-  // Not retried despite max_retries, and a task within its limit is unaffected.
-  EXPECT_EQ(limited.apply(square, 5), 25);
+  EXPECT_GE(Clock::now() - start, std::chrono::milliseconds(100));
+  EXPECT_EQ(runs->load(), 1);  // not retried despite max_retries
+  // The pool goes on, and a task within its limit is unaffected.
+  Pool roomy = pool.with(TaskOptions{"", 0, std::chrono::seconds(30), 0});
+  EXPECT_EQ(roomy.apply(square, 5), 25);
   EXPECT_EQ(pool.apply(square, 6), 36);
 }
 
@@ -199,18 +211,35 @@ TEST(PoolFaultTest, ChildrenExitWhenTheOwnerIsKilled) {
   pid_t owner = fork();
   ASSERT_GE(owner, 0);
   if (owner == 0) {
-    Pool pool(2);
-    pool.apply_async(report_and_hang, pids.write_fd());
-    pool.apply_async(report_and_hang, pids.write_fd());
-    for (;;) pause();
+    try {
+      Pool pool(2);
+      pool.apply_async(report_and_hang, pids.write_fd());
+      pool.apply_async(report_and_hang, pids.write_fd());
+      for (;;) pause();
+    } catch (...) {
+      _exit(1);  // the test then fails on its handshake timeout
+    }
   }
   std::vector<int> children;
+  // Whatever happens below, leave no process behind.
+  struct Cleanup {
+    pid_t owner;
+    std::vector<int>* children;
+    ~Cleanup() {
+      if (owner > 0) {
+        kill(owner, SIGKILL);
+        waitpid(owner, nullptr, 0);
+      }
+      for (int pid : *children) kill(pid, SIGKILL);
+    }
+  } cleanup{owner, &children};
   for (int i = 0; i < 2; ++i) {
     children.push_back(pids.read_int());
     children.push_back(pids.read_int());
   }
   ASSERT_EQ(kill(owner, SIGKILL), 0);
   ASSERT_EQ(waitpid(owner, nullptr, 0), owner);
+  cleanup.owner = 0;
   for (int pid : children) {
     EXPECT_TRUE(wait_for_exit(pid, std::chrono::seconds(10))) << "process " << pid << " survived";
   }

@@ -30,11 +30,16 @@ class TestPipe {
   TestPipe& operator=(const TestPipe&) = delete;
   int read_fd() const { return fds_[0]; }
   int write_fd() const { return fds_[1]; }
-  // Blocks until an int arrives (a task's handshake).
-  int read_int() const {
+  // Blocks until an int arrives (a task's handshake); throws after `timeout`, so a
+  // handshake that never comes fails the test instead of hanging it.
+  int read_int(std::chrono::milliseconds timeout = std::chrono::seconds(60)) const {
     int v = 0;
     std::size_t got = 0;
     while (got < sizeof(v)) {
+      pollfd p{fds_[0], POLLIN, 0};
+      int r = ::poll(&p, 1, static_cast<int>(timeout.count()));
+      if (r < 0 && errno == EINTR) continue;
+      if (r == 0) throw std::runtime_error("no handshake on the pipe within the timeout");
       ssize_t n = read(fds_[0], reinterpret_cast<char*>(&v) + got, sizeof(v) - got);
       if (n <= 0) {
         if (n < 0 && errno == EINTR) continue;
