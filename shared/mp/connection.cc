@@ -10,7 +10,11 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
+
+#include "shared/mp/channel.h"
+#include "shoal/sync.hpp"
 
 namespace shoal {
 namespace {
@@ -36,6 +40,10 @@ struct Connection::State {
   std::unique_ptr<char[]> buffer{new char[kReadChunk]};  // received: buffer[pos, end)
   std::size_t pos = 0;
   std::size_t end = 0;
+  // Pipe()'s shared-memory lanes (absent for a Connection made from a bare descriptor).
+  std::shared_ptr<internal::SharedRegion> region;
+  std::optional<internal::Channel> in;
+  std::optional<internal::Channel> out;
   ~State() {
     if (fd >= 0) ::close(fd);
   }
@@ -58,6 +66,10 @@ Connection::State& Connection::open_state(const char* what) const {
 void Connection::send_bytes(std::string_view bytes) {
   State& s = open_state("send");
   if (!s.writable) throw std::logic_error("shoal::Connection::send: this end is read-only");
+  if (s.out) {
+    s.out->send(bytes);
+    return;
+  }
   char header[12];
   std::size_t header_len = 4;
   if (bytes.size() < kLongFrame) {
@@ -130,6 +142,7 @@ bool Connection::fill(bool block) {
 std::string Connection::recv_bytes() {
   State& s = open_state("recv");
   if (!s.readable) throw std::logic_error("shoal::Connection::recv: this end is write-only");
+  if (s.in) return s.in->recv();
   auto need = [&](std::size_t n) {
     while (s.buffered() < n) {
       if (!fill(true)) {
@@ -176,6 +189,7 @@ std::string Connection::recv_bytes() {
 bool Connection::poll(std::chrono::milliseconds timeout) {
   State& s = open_state("poll");
   if (!s.readable) throw std::logic_error("shoal::Connection::poll: this end is write-only");
+  if (s.in) return s.in->poll(timeout);
   if (s.buffered() > 0) return true;
   pollfd p{s.fd, POLLIN, 0};
   int r;
@@ -202,10 +216,24 @@ std::pair<Connection, Connection> Pipe(bool duplex) {
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
     throw Error(std::string("shoal::Pipe: socketpair failed: ") + std::strerror(errno));
   }
-  if (duplex) return {Connection(fds[0], true, true), Connection(fds[1], true, true)};
-  ::shutdown(fds[0], SHUT_WR);
-  ::shutdown(fds[1], SHUT_RD);
-  return {Connection(fds[0], true, false), Connection(fds[1], false, true)};
+  if (!duplex) {
+    ::shutdown(fds[0], SHUT_WR);
+    ::shutdown(fds[1], SHUT_RD);
+  }
+  Connection first(fds[0], true, duplex);
+  Connection second(fds[1], duplex, true);
+  auto region = internal::SharedRegion::create(internal::kChannelBytes * (duplex ? 2 : 1));
+  std::byte* lane0 = region->data();  // second -> first
+  first.state_->in.emplace(lane0, fds[0]);
+  second.state_->out.emplace(lane0, fds[1]);
+  if (duplex) {
+    std::byte* lane1 = lane0 + internal::kChannelBytes;  // first -> second
+    first.state_->out.emplace(lane1, fds[0]);
+    second.state_->in.emplace(lane1, fds[1]);
+  }
+  first.state_->region = region;
+  second.state_->region = region;
+  return {first, second};
 }
 
 }  // namespace shoal

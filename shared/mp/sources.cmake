@@ -1,6 +1,7 @@
 # The multiprocessing toolbox: Process, Queue, Pipe, locks, Value/Array, SharedMemory, Manager.
 set(SHOAL_MP_SOURCES
   mp/byte_queue.cc
+  mp/channel.cc
   mp/condition.cc
   mp/connection.cc
   mp/futex.cc

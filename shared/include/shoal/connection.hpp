@@ -9,9 +9,15 @@
 // Each message is length-prefixed, so messages never merge or split; empty messages
 // are messages. send()/recv() carry any Codable type through the codec;
 // send_bytes()/recv_bytes() carry raw bytes (any size that fits in memory).
-// Both ends are sockets (AF_UNIX, SOCK_STREAM); Pipe(false) shuts down the unused
-// direction of each end. Writing to an end whose peer is gone throws ConnectionError
-// (never SIGPIPE).
+// A Pipe is a socket pair (AF_UNIX, SOCK_STREAM; Pipe(false) shuts down the unused
+// direction of each end) plus a shared-memory ring per direction, made before any
+// fork: a message up to 64 KiB goes through the ring without a system call while the
+// reader is awake; the socket carries bigger messages, wakes a sleeping reader, and
+// reports end-of-file when the peer closes or dies. Writing to an end whose peer is
+// gone throws ConnectionError (never SIGPIPE) — at once for a big message, and for
+// small ones once the ring (256 KiB) is full. fileno() is the socket: wait for data
+// with poll(), not with select()/poll() on fileno(), which sees only big messages,
+// wake-ups and end-of-file.
 //
 // Connection is a handle: copies share one descriptor, which is closed by close() or
 // when the last copy in this process goes. A forked child inherits the descriptor and
@@ -30,6 +36,9 @@
 #include "shoal/errors.hpp"
 
 namespace shoal {
+
+class Connection;
+std::pair<Connection, Connection> Pipe(bool duplex);
 
 class Connection {
  public:
@@ -69,6 +78,7 @@ class Connection {
   int fileno() const;
 
  private:
+  friend std::pair<Connection, Connection> Pipe(bool duplex);
   struct State;
   State& open_state(const char* what) const;
   bool fill(bool block);
