@@ -240,9 +240,12 @@ TEST(PoolFaultTest, ChildrenExitWhenTheOwnerIsKilled) {
   ASSERT_EQ(kill(owner, SIGKILL), 0);
   ASSERT_EQ(waitpid(owner, nullptr, 0), owner);
   cleanup.owner = 0;
+  std::vector<int> survivors;
   for (int pid : children) {
-    EXPECT_TRUE(wait_for_exit(pid, std::chrono::seconds(10))) << "process " << pid << " survived";
+    if (!wait_for_exit(pid, std::chrono::seconds(10))) survivors.push_back(pid);
   }
+  EXPECT_TRUE(survivors.empty()) << survivors.size() << " processes survived their owner";
+  children = survivors;  // only those are killed on the way out (pids of exited ones may be reused)
 }
 
 TEST(PoolFaultTest, PoolMadeWhileOtherThreadsRun) {
