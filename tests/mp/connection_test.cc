@@ -113,6 +113,41 @@ TEST(PipeTest, SendToAClosedPeerIsAConnectionError) {
   EXPECT_THROW(a.send_bytes(std::string(1 << 20, 'x')), ConnectionError);
 }
 
+TEST(PipeTest, ManyMessagesBigAndSmallKeepTheirOrder) {
+  // Far more than the shared ring holds, with big messages (which go through the
+  // socket) in between: nothing is lost, merged or reordered.
+  auto [r, w] = Pipe(false);
+  constexpr int kMessages = 50000;
+  auto message = [](int i) {
+    std::size_t size = i % 1000 == 999 ? 300000 : static_cast<std::size_t>(i % 300);
+    return std::string(size, static_cast<char>('a' + i % 26));
+  };
+  Process writer([&] {
+    r.close();
+    for (int i = 0; i < kMessages; ++i) w.send_bytes(message(i));
+  });
+  writer.start();
+  w.close();
+  for (int i = 0; i < kMessages; ++i) ASSERT_EQ(r.recv_bytes(), message(i)) << i;
+  EXPECT_THROW(r.recv_bytes(), EOFError);
+  writer.join();
+  EXPECT_EQ(writer.exitcode(), 0);
+}
+
+TEST(PipeTest, SmallSendsToAGonePeerFailOnceTheRingIsFull) {
+  auto [a, b] = Pipe();
+  b.close();
+  const std::string kilobyte(1024, 'k');
+  int sent = 0;
+  EXPECT_THROW(
+      for (;;) {
+        a.send_bytes(kilobyte);
+        ++sent;
+        ASSERT_LT(sent, 10000);
+      },
+      ConnectionError);
+}
+
 TEST(PipeTest, WrongTypeIsASerializationError) {
   auto [a, b] = Pipe();
   a.send(std::string("text"));
