@@ -64,7 +64,8 @@ void BM_ByteRingMessage(benchmark::State& state) {
   ByteRing ring(mem.data(), kCapacity);
   std::string payload(static_cast<std::size_t>(state.range(0)), 'x');
   for (auto _ : state) {
-    ring.try_write(1, payload.size(), payload.data(), static_cast<std::uint32_t>(payload.size()), 0);
+    ring.try_write(1, payload.size(), payload.data(), static_cast<std::uint32_t>(payload.size()),
+                   0);
     const MessageHeader* m = ring.peek();
     benchmark::DoNotOptimize(m);
     ring.pop(m);

@@ -90,8 +90,9 @@ void run_local(const Settings& s) {
       for (long i = 0; i < s.k3; ++i) {
         auto t0 = std::chrono::steady_clock::now();
         int r = pool.apply_async(sq, static_cast<int>(i)).get();
-        lat.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0)
-                          .count());
+        lat.push_back(
+            std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0)
+                .count());
         ok = ok && r == sq(static_cast<int>(i));
       }
       clk.stop();

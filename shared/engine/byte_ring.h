@@ -43,8 +43,8 @@ class ByteRing {
 
   // Producer: appends one message (length <= max_fragment()); false when there is no
   // room now (then wait on space_word() and retry).
-  bool try_write(std::uint64_t token, std::uint64_t total, const void* data,
-                 std::uint32_t length, std::uint32_t flags);
+  bool try_write(std::uint64_t token, std::uint64_t total, const void* data, std::uint32_t length,
+                 std::uint32_t flags);
   // Producer: true if a message of `length` bytes would fit now.
   bool fits(std::uint32_t length) const;
 
@@ -66,7 +66,9 @@ class ByteRing {
     alignas(64) std::atomic<std::uint64_t> tail;  // bytes published
     alignas(64) WaitWord space;
   };
-  static std::size_t padded(std::size_t length) { return (sizeof(MessageHeader) + length + 31) & ~std::size_t{31}; }
+  static std::size_t padded(std::size_t length) {
+    return (sizeof(MessageHeader) + length + 31) & ~std::size_t{31};
+  }
   MessageHeader* at(std::uint64_t position) const {
     return reinterpret_cast<MessageHeader*>(data_ + (position & (capacity_ - 1)));
   }

@@ -83,8 +83,8 @@ absl::Status Engine::submit(std::vector<Job>& jobs) {
   {
     std::unique_lock lock(mu_);
     if (closed_) {
-      return absl::FailedPreconditionError(
-          broken_ ? "the pool stopped: its zygote process died" : "the pool is closed");
+      return absl::FailedPreconditionError(broken_ ? "the pool stopped: its zygote process died"
+                                                   : "the pool is closed");
     }
     if (stage(jobs)) {
       // Copy big arguments into their slab blocks without the lock, so replies keep
@@ -123,9 +123,9 @@ bool Engine::cancel(std::uint64_t seq) {
   std::vector<Outcome> out;
   {
     std::lock_guard lock(mu_);
-    const ErrorInfo cancelled{ErrorKind::kCancelled, "",
-                              absl::StrCat("task ", internal::task_id_string(seq), " was cancelled"),
-                              ""};
+    const ErrorInfo cancelled{
+        ErrorKind::kCancelled, "",
+        absl::StrCat("task ", internal::task_id_string(seq), " was cancelled"), ""};
     for (auto it = pending_.begin(); it != pending_.end(); ++it) {
       if (it->seq != seq) continue;
       drop(*it, out, cancelled);

@@ -120,23 +120,23 @@ class Engine : public internal::ProgressSource {
   int command_fd_ = -1;
 
   std::mutex mu_;
-  std::condition_variable idle_cv_;      // all work resolved, or the pool broke
-  SlabAllocator slab_;                   // guarded by mu_
-  std::vector<Inflight> inflight_;       // by record index; guarded by mu_
+  std::condition_variable idle_cv_;          // all work resolved, or the pool broke
+  SlabAllocator slab_;                       // guarded by mu_
+  std::vector<Inflight> inflight_;           // by record index; guarded by mu_
   std::vector<std::uint32_t> free_records_;  // guarded by mu_
-  std::deque<Job> pending_;              // accepted, not yet placed; guarded by mu_
-  std::vector<std::uint64_t> repush_;    // tokens to push again; guarded by mu_
-  std::vector<std::string> partial_;     // per worker: a reply being reassembled
-  std::size_t active_ = 0;               // placed, unresolved records; guarded by mu_
-  std::size_t timed_ = 0;                // active records with a time limit
-  std::size_t staging_ = 0;              // submit() calls copying without the lock
+  std::deque<Job> pending_;                  // accepted, not yet placed; guarded by mu_
+  std::vector<std::uint64_t> repush_;        // tokens to push again; guarded by mu_
+  std::vector<std::string> partial_;         // per worker: a reply being reassembled
+  std::size_t active_ = 0;                   // placed, unresolved records; guarded by mu_
+  std::size_t timed_ = 0;                    // active records with a time limit
+  std::size_t staging_ = 0;                  // submit() calls copying without the lock
   std::atomic<std::uint32_t> deaths_seen_{0};
   std::atomic<std::int64_t> next_deadline_ns_{0};  // nearest time limit; 0: none
   bool closed_ = false;
   bool terminated_ = false;
-  bool shutting_down_ = false;           // no respawns, deaths expected
+  bool shutting_down_ = false;  // no respawns, deaths expected
   bool zygote_reaped_ = false;
-  bool broken_ = false;                  // the zygote died under us
+  bool broken_ = false;  // the zygote died under us
   std::int64_t next_zygote_check_ns_ = 0;
 
   std::mutex join_mu_;  // serialises join/terminate's teardown

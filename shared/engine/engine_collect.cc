@@ -80,22 +80,28 @@ void Engine::handle_deaths(std::vector<Outcome>& out) {
               make_state(gen, static_cast<std::uint32_t>(w), kRunning)) {
         const std::string id = internal::task_id_string(in.job.seq);
         if (in.timed_out) {
-          out.push_back(Outcome{std::move(in.job.sink), in.job.index, {},
-                                ErrorInfo{ErrorKind::kTimeLimit, "",
-                                          absl::StrCat("task ", id, " exceeded its time limit of ",
-                                                       in.job.time_limit_ms, " ms; ",
-                                                       describe_death("worker process", pid, status)),
-                                          ""}});
+          out.push_back(Outcome{
+              std::move(in.job.sink),
+              in.job.index,
+              {},
+              ErrorInfo{
+                  ErrorKind::kTimeLimit, "",
+                  absl::StrCat("task ", id, " exceeded its time limit of ", in.job.time_limit_ms,
+                               " ms; ", describe_death("worker process", pid, status)),
+                  ""}});
           release(index);
         } else if (in.attempts < in.job.max_retries) {
           ++in.attempts;
           requeue(index);
         } else {
-          out.push_back(Outcome{std::move(in.job.sink), in.job.index, {},
-                                ErrorInfo{ErrorKind::kWorkerLost, "",
-                                          absl::StrCat(describe_death("worker process", pid, status),
-                                                       " while running task ", id),
-                                          ""}});
+          out.push_back(
+              Outcome{std::move(in.job.sink),
+                      in.job.index,
+                      {},
+                      ErrorInfo{ErrorKind::kWorkerLost, "",
+                                absl::StrCat(describe_death("worker process", pid, status),
+                                             " while running task ", id),
+                                ""}});
           release(index);
         }
       }
@@ -180,7 +186,9 @@ bool Engine::place(Job& job, std::vector<Outcome>& out, int* pushed) {
     auto block = slab_.allocate(size);
     if (!block) {
       if (size <= slab_.capacity()) return false;  // wait for room
-      out.push_back(Outcome{std::move(job.sink), job.index, {},
+      out.push_back(Outcome{std::move(job.sink),
+                            job.index,
+                            {},
                             ErrorInfo{ErrorKind::kOther, "",
                                       absl::StrCat("task arguments of ", size,
                                                    " bytes exceed the pool's payload slab of ",
@@ -277,10 +285,11 @@ void Engine::check_zygote(std::vector<Outcome>& out) {
   if (waitpid(zygote_, &status, WNOHANG) != zygote_) return;
   zygote_reaped_ = true;
   broken_ = closed_ = shutting_down_ = true;
-  fail_everything(out, ErrorInfo{ErrorKind::kWorkerLost, "",
-                                 absl::StrCat("the pool stopped: ",
-                                              describe_death("its zygote process", zygote_, status)),
-                                 ""});
+  fail_everything(out,
+                  ErrorInfo{ErrorKind::kWorkerLost, "",
+                            absl::StrCat("the pool stopped: ",
+                                         describe_death("its zygote process", zygote_, status)),
+                            ""});
   idle_cv_.notify_all();
 }
 

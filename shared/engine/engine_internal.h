@@ -11,14 +11,14 @@ namespace shoal::engine {
 
 // The pool-side shadow of one task record.
 struct Engine::Inflight {
-  Job job;                       // args already copied into shared memory
-  std::uint32_t gen = 1;         // the record's current generation
-  std::uint64_t ring_pos = 0;    // where its token was last pushed
+  Job job;                     // args already copied into shared memory
+  std::uint32_t gen = 1;       // the record's current generation
+  std::uint64_t ring_pos = 0;  // where its token was last pushed
   std::size_t slab_offset = 0;
-  std::size_t slab_size = 0;     // 0: arguments inline
-  int attempts = 0;              // re-runs so far
+  std::size_t slab_size = 0;  // 0: arguments inline
+  int attempts = 0;           // re-runs so far
   bool active = false;
-  bool timed_out = false;        // killed for its time limit; the death is expected
+  bool timed_out = false;  // killed for its time limit; the death is expected
 };
 
 // A sink to resolve once the engine lock is released.

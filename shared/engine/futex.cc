@@ -15,8 +15,7 @@ std::int64_t now_ns() {
   return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
-void futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
-                std::int64_t timeout_ns) {
+void futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected, std::int64_t timeout_ns) {
   timespec ts;
   timespec* rel = nullptr;
   if (timeout_ns >= 0) {
@@ -26,8 +25,7 @@ void futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
   }
   // Shared (not PRIVATE) futex: the word is in a MAP_SHARED mapping used by many
   // processes. std::atomic<uint32_t> has the layout of a uint32_t.
-  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAIT, expected, rel,
-          nullptr, 0);
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAIT, expected, rel, nullptr, 0);
 }
 
 void futex_wake(std::atomic<std::uint32_t>* word, int n) {

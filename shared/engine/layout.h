@@ -27,7 +27,9 @@ inline constexpr std::size_t kInlineArgs = 72;
 inline std::uint64_t make_token(std::uint32_t gen, std::uint32_t index) {
   return std::uint64_t{gen} << 32 | index;
 }
-inline std::uint32_t token_gen(std::uint64_t token) { return static_cast<std::uint32_t>(token >> 32); }
+inline std::uint32_t token_gen(std::uint64_t token) {
+  return static_cast<std::uint32_t>(token >> 32);
+}
 inline std::uint32_t token_index(std::uint64_t token) { return static_cast<std::uint32_t>(token); }
 
 // Phases of a task record.
@@ -40,8 +42,8 @@ inline std::uint64_t make_state(std::uint32_t gen, std::uint32_t worker, Phase p
 // worker that claims it.
 struct alignas(64) TaskRecord {
   std::atomic<std::uint64_t> state;
-  std::uint64_t invoke;       // the Invoker's address (valid in forked children)
-  std::uint64_t fn;           // the task function's address
+  std::uint64_t invoke;  // the Invoker's address (valid in forked children)
+  std::uint64_t fn;      // the task function's address
   std::uint64_t items;
   std::uint64_t args_size;
   std::uint64_t args_offset;  // in the slab, when args_size > kInlineArgs
@@ -54,27 +56,27 @@ static_assert(sizeof(TaskRecord) == 128);
 enum Life : std::uint32_t { kStarting = 0, kAlive = 1, kDead = 2 };
 
 struct alignas(64) WorkerSlot {
-  std::atomic<std::uint64_t> current;    // token being claimed or run; 0: none
-  std::atomic<std::int64_t> started_ns;  // when `current` started (now_ns clock)
-  std::atomic<std::int32_t> pid;         // the live worker's pid, 0 when none (zygote)
-  std::atomic<std::int32_t> dead_pid;    // the pid that died, once kDead (zygote)
-  std::atomic<std::int32_t> wait_status; // its waitpid status; -1: fork failed (zygote)
-  std::atomic<std::uint32_t> life;       // Life: kAlive/kDead by the zygote, kStarting
-                                         // by the pool once it has handled a death
-  alignas(64) WaitWord wake;             // the worker sleeps here for tasks
+  std::atomic<std::uint64_t> current;     // token being claimed or run; 0: none
+  std::atomic<std::int64_t> started_ns;   // when `current` started (now_ns clock)
+  std::atomic<std::int32_t> pid;          // the live worker's pid, 0 when none (zygote)
+  std::atomic<std::int32_t> dead_pid;     // the pid that died, once kDead (zygote)
+  std::atomic<std::int32_t> wait_status;  // its waitpid status; -1: fork failed (zygote)
+  std::atomic<std::uint32_t> life;        // Life: kAlive/kDead by the zygote, kStarting
+                                          // by the pool once it has handled a death
+  alignas(64) WaitWord wake;              // the worker sleeps here for tasks
 };
 
 struct alignas(64) Control {
-  alignas(64) WaitWord results;             // the pool's collector sleeps here
+  alignas(64) WaitWord results;                     // the pool's collector sleeps here
   alignas(64) std::atomic<std::uint32_t> shutdown;  // workers exit when idle
-  std::atomic<std::uint32_t> deaths;        // bumped by the zygote on every reap
+  std::atomic<std::uint32_t> deaths;                // bumped by the zygote on every reap
 };
 
 // Sizes of the shared parts.
 struct LayoutOptions {
   int workers = 1;
-  std::size_t records = 4096;                  // tasks in flight at most
-  std::size_t result_ring_bytes = 16u << 20;   // per worker
+  std::size_t records = 4096;                     // tasks in flight at most
+  std::size_t result_ring_bytes = 16u << 20;      // per worker
   std::size_t slab_bytes = std::size_t{8} << 30;  // reserved, touched on demand
 };
 

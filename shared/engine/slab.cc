@@ -4,9 +4,7 @@
 
 namespace shoal::engine {
 
-SlabAllocator::SlabAllocator(std::size_t capacity) : capacity_(capacity) {
-  free_[0] = capacity;
-}
+SlabAllocator::SlabAllocator(std::size_t capacity) : capacity_(capacity) { free_[0] = capacity; }
 
 std::optional<std::size_t> SlabAllocator::allocate(std::size_t size) {
   size = rounded(size == 0 ? 1 : size);

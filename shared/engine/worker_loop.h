@@ -12,10 +12,10 @@ namespace shoal::engine {
 
 struct WorkerConfig {
   SharedState* shared = nullptr;
-  int worker = 0;                                   // slot index
+  int worker = 0;                                      // slot index
   const std::function<void()>* initializer = nullptr;  // may be empty
-  int max_tasks_per_child = 0;                      // 0: unlimited
-  pid_t zygote = 0;                                 // the expected parent
+  int max_tasks_per_child = 0;                         // 0: unlimited
+  pid_t zygote = 0;                                    // the expected parent
 };
 
 // Runs in a freshly forked worker; never returns (exits 0 when the pool shuts down or

@@ -54,9 +54,7 @@ int wait_for_go(int fd, int v) {
   return v;
 }
 // Adds one to a shared counter (made before the pool) at `address`.
-void bump(std::uintptr_t address) {
-  reinterpret_cast<std::atomic<int>*>(address)->fetch_add(1);
-}
+void bump(std::uintptr_t address) { reinterpret_cast<std::atomic<int>*>(address)->fetch_add(1); }
 
 // Arrives at a shared counter and waits (30 s at most) until three tasks have.
 int rendezvous(std::uintptr_t address) {
@@ -107,7 +105,7 @@ TEST(PoolTest, MapKeepsInputOrderForEveryChunkSize) {
   std::vector<int> xs = iota_vec(10'000);
   std::vector<int> want(xs.size());
   std::transform(xs.begin(), xs.end(), want.begin(), square);
-  EXPECT_EQ(pool.map(square, xs), want);          // chunksize 0: automatic
+  EXPECT_EQ(pool.map(square, xs), want);  // chunksize 0: automatic
   EXPECT_EQ(pool.map(square, xs, 1), want);
   EXPECT_EQ(pool.map(square, xs, 333), want);
   EXPECT_EQ(pool.map(square, xs, 100'000), want);  // one chunk
@@ -343,10 +341,9 @@ TEST(PoolTest, ProcessesCount) {
   Pool three(3);
   EXPECT_EQ(three.processes(), 3);
   // Three tasks that wait for each other can only finish on three processes at once.
-  std::vector<int> pids = three.map(rendezvous,
-                                    std::vector<std::uintptr_t>(
-                                        3, reinterpret_cast<std::uintptr_t>(arrived.get())),
-                                    1);
+  std::vector<int> pids =
+      three.map(rendezvous,
+                std::vector<std::uintptr_t>(3, reinterpret_cast<std::uintptr_t>(arrived.get())), 1);
   EXPECT_EQ(std::set<int>(pids.begin(), pids.end()).size(), 3u);
   EXPECT_EQ(std::count(pids.begin(), pids.end(), -1), 0);
 }

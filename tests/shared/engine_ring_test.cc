@@ -137,7 +137,8 @@ TEST(ByteRingTest, FullRingRefusesUntilConsumed) {
   ByteRing ring(mem.data(), kCapacity);
   std::string block(ring.max_fragment(), 'x');
   int written = 0;
-  while (ring.try_write(7, block.size(), block.data(), static_cast<std::uint32_t>(block.size()), 0)) {
+  while (
+      ring.try_write(7, block.size(), block.data(), static_cast<std::uint32_t>(block.size()), 0)) {
     ++written;
   }
   EXPECT_EQ(written, 3);  // 3 x (1024 + 32) fits in 4096, a fourth does not
