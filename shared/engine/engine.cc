@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "shared/engine/engine_internal.h"
@@ -86,32 +87,29 @@ absl::Status Engine::submit(std::vector<Job>& jobs) {
       return absl::FailedPreconditionError(broken_ ? "the pool stopped: its zygote process died"
                                                    : "the pool is closed");
     }
-    if (stage(jobs)) {
-      // Copy big arguments into their slab blocks without the lock, so replies keep
-      // flowing (and workers keep running) meanwhile.
-      ++staging_;  // join() must wait for these jobs too
-      lock.unlock();
-      for (Job& job : jobs) {
-        if (job.staged != Job::kNotStaged) {
-          std::memcpy(shared_.slab() + job.staged, job.args.data(), job.args.size());
-        }
-      }
-      lock.lock();
-      --staging_;
-      if (terminated_) {  // accepted, then terminated before it was placed
-        const ErrorInfo cancelled{ErrorKind::kCancelled, "", "the pool was terminated", ""};
-        for (Job& job : jobs) drop(job, out, cancelled);
-        jobs.clear();
-        lock.unlock();
-        resolve(out);
-        return absl::OkStatus();
-      }
-    }
+    ++staging_;  // join() waits for every job of this call
     std::size_t i = 0;
-    if (pending_.empty() && repush_.empty()) {
-      while (i < jobs.size() && place(jobs[i], out, &pushed)) ++i;
+    for (; i < jobs.size(); ++i) {
+      Job& job = jobs[i];
+      const bool in_order = pending_.empty() && repush_.empty();
+      if (in_order && job.args.size() >= kStageBytes && stage(job)) {
+        // Copy big arguments without the lock, so that the jobs placed so far run and
+        // their replies are collected meanwhile.
+        if (pushed) shared_.wake_workers(std::exchange(pushed, 0));
+        lock.unlock();
+        std::memcpy(shared_.slab() + job.staged, job.args.data(), job.args.size());
+        lock.lock();
+        if (terminated_) break;  // accepted, then terminated before it was placed
+      }
+      if (!(pending_.empty() && repush_.empty() && place(job, out, &pushed))) {
+        pending_.push_back(std::move(job));
+      }
     }
-    for (; i < jobs.size(); ++i) pending_.push_back(std::move(jobs[i]));
+    if (i < jobs.size()) {
+      const ErrorInfo cancelled{ErrorKind::kCancelled, "", "the pool was terminated", ""};
+      for (; i < jobs.size(); ++i) drop(jobs[i], out, cancelled);
+    }
+    --staging_;
     jobs.clear();
   }
   if (pushed) shared_.wake_workers(pushed);

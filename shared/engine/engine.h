@@ -107,7 +107,7 @@ class Engine : public internal::ProgressSource {
   void requeue(std::uint32_t index);
   void fail_everything(std::vector<Outcome>& out, const internal::ErrorInfo& error);
   void drop(Job& job, std::vector<Outcome>& out, const internal::ErrorInfo& error);
-  bool stage(std::vector<Job>& jobs);
+  bool stage(Job& job);
   void check_zygote(std::vector<Outcome>& out);
   // Without mu_.
   void wait_zygote();

@@ -267,16 +267,12 @@ void Engine::drop(Job& job, std::vector<Outcome>& out, const ErrorInfo& error) {
   out.push_back(Outcome{std::move(job.sink), job.index, {}, error});
 }
 
-bool Engine::stage(std::vector<Job>& jobs) {
-  bool any = false;
-  for (Job& job : jobs) {
-    if (job.args.size() < kStageBytes) continue;
-    if (auto block = slab_.allocate(job.args.size())) {
-      job.staged = *block;
-      any = true;
-    }
-  }
-  return any;
+bool Engine::stage(Job& job) {
+  if (free_records_.empty() || shared_.tasks().free_slots() == 0) return false;
+  auto block = slab_.allocate(job.args.size());
+  if (!block) return false;
+  job.staged = *block;
+  return true;
 }
 
 void Engine::check_zygote(std::vector<Outcome>& out) {
