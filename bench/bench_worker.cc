@@ -4,7 +4,8 @@
 
 namespace {
 
-int sq(int x) { return x * x; }
+// 64-bit: W2's 10 M squares overflow int.
+long long sq(long long x) { return x * x; }
 shoal::Bytes echo(shoal::Bytes b) { return b; }
 
 }  // namespace

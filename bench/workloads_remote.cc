@@ -15,7 +15,8 @@
 namespace shoal::bench {
 namespace {
 
-int sq(int x) { return x * x; }
+// 64-bit: W2's 10 M squares overflow int.
+long long sq(long long x) { return x * x; }
 Bytes echo(Bytes b) { return b; }
 
 std::vector<int> range(long n) {
@@ -24,9 +25,9 @@ std::vector<int> range(long n) {
   return v;
 }
 
-void check_sq(const std::vector<int>& out, long n) {
+void check_sq(const std::vector<long long>& out, long n) {
   bool ok = out.size() == static_cast<std::size_t>(n);
-  for (std::size_t i = 0; ok && i < out.size(); ++i) ok = out[i] == sq(static_cast<int>(i));
+  for (std::size_t i = 0; ok && i < out.size(); ++i) ok = out[i] == sq(static_cast<long long>(i));
   if (!ok) {
     std::fprintf(stderr, "shoal-bench: wrong results\n");
     std::exit(1);
@@ -52,9 +53,9 @@ void run_remote(const Settings& s) {
 
   if (s.wants("W1")) {
     measure(s, "W1_async", [&] {
-      std::vector<Future<int>> futures;
+      std::vector<Future<long long>> futures;
       futures.reserve(static_cast<std::size_t>(s.n1));
-      std::vector<int> out;
+      std::vector<long long> out;
       out.reserve(static_cast<std::size_t>(s.n1));
       Clock clk;
       for (long x = 0; x < s.n1; ++x) futures.push_back(pool.apply_async(sq, static_cast<int>(x)));
@@ -70,7 +71,7 @@ void run_remote(const Settings& s) {
       return [&pool, n, chunksize] {
         std::vector<int> xs = range(n);
         Clock clk;
-        std::vector<int> out = pool.map(sq, xs, chunksize);
+        std::vector<long long> out = pool.map(sq, xs, chunksize);
         clk.stop();
         check_sq(out, n);
         return throughput(static_cast<double>(n), clk);
@@ -89,11 +90,11 @@ void run_remote(const Settings& s) {
       Clock clk;
       for (long i = 0; i < s.k3; ++i) {
         auto t0 = std::chrono::steady_clock::now();
-        int r = pool.apply_async(sq, static_cast<int>(i)).get();
+        long long r = pool.apply_async(sq, static_cast<int>(i)).get();
         lat.push_back(
             std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0)
                 .count());
-        ok = ok && r == sq(static_cast<int>(i));
+        ok = ok && r == sq(i);
       }
       clk.stop();
       if (!ok) {

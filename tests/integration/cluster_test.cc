@@ -53,11 +53,11 @@ TEST(ClusterTest, MapOfAHundredThousandItemsInOrder) {
   EXPECT_EQ(pool.processes(), 4);
   std::vector<int> xs(100000);
   std::iota(xs.begin(), xs.end(), 0);
-  std::vector<int> ys = pool.map(square, xs);
+  std::vector<long long> ys = pool.map(square, xs);
   ASSERT_EQ(ys.size(), xs.size());
-  for (int i = 0; i < 100000; ++i) ASSERT_EQ(ys[i], i * i) << i;
-  std::vector<int> small = pool.map(square, std::vector<int>{1, 2, 3}, 1);
-  EXPECT_EQ(small, (std::vector<int>{1, 4, 9}));
+  for (long long i = 0; i < 100000; ++i) ASSERT_EQ(ys[i], i * i) << i;
+  std::vector<long long> small = pool.map(square, std::vector<int>{1, 2, 3}, 1);
+  EXPECT_EQ(small, (std::vector<long long>{1, 4, 9}));
   EXPECT_EQ(pool.apply(echo, std::string("hello")), "hello");
   EXPECT_THROW(pool.apply(fail, 1), RemoteError);
   EXPECT_THROW(pool.apply_async<int>("test.missing", 1).get(10s), NotRegisteredError);

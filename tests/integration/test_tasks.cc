@@ -13,7 +13,7 @@
 
 namespace shoal::itest {
 
-int square(int x) { return x * x; }
+long long square(long long x) { return x * x; }
 
 int slow_square(int x) {
   std::this_thread::sleep_for(std::chrono::milliseconds(5));

@@ -6,7 +6,7 @@
 
 namespace shoal::itest {
 
-int square(int x);
+long long square(long long x);
 int slow_square(int x);                              // 5 ms, then x * x
 std::string echo(std::string s);
 std::string whoami(int);                             // $SHOAL_TEST_WORKER_NAME
