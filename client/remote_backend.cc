@@ -68,7 +68,11 @@ void RemoteBackend::submit(std::vector<Submission>& batch) {
     Entry e;
     e.task.set_id(task_id_string(s.seq));
     e.task.set_name(std::move(s.name));
-    e.task.set_args(wire_args(s.args, s.items));
+    if (s.items <= 1) {
+      e.task.set_args(std::move(s.args));  // a single call travels as is: no copy
+    } else {
+      e.task.set_args(wire_args(s.args, s.items));
+    }
     e.task.set_items(static_cast<std::uint32_t>(s.items));
     e.task.set_queue(s.options.queue.empty() ? options_.queue : s.options.queue);
     e.task.set_priority(static_cast<std::uint32_t>(s.options.priority));

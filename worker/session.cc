@@ -157,8 +157,8 @@ void WorkerSession::handle(v1::BrokerMessage& message, const std::function<void(
       break;
     }
     case v1::BrokerMessage::kTasks: {
-      std::vector<const v1::Task*> tasks;
-      for (const auto& task : message.tasks().tasks()) tasks.push_back(&task);
+      std::vector<v1::Task*> tasks;
+      for (auto& task : *message.mutable_tasks()->mutable_tasks()) tasks.push_back(&task);
       stats_.tasks += tasks.size();
       outstanding_credit_ = std::max<std::int64_t>(
           0, outstanding_credit_ - static_cast<std::int64_t>(tasks.size()));

@@ -90,11 +90,11 @@ TaskRunner::TaskRunner(std::shared_ptr<internal::Backend> backend, std::string w
                        CompletionQueue* done)
     : backend_(std::move(backend)), name_(std::move(worker_name)), done_(done) {}
 
-void TaskRunner::start(const std::vector<const v1::Task*>& tasks) {
+void TaskRunner::start(const std::vector<v1::Task*>& tasks) {
   std::vector<internal::Submission> batch;
   batch.reserve(tasks.size());
   std::vector<std::pair<std::string, internal::ErrorInfo>> refused;
-  for (const v1::Task* task : tasks) {
+  for (v1::Task* task : tasks) {
     const internal::TaskEntry* entry = internal::find_task(task->name());
     auto args = internal::invoke_args(*task);
     if (entry == nullptr) {
@@ -115,7 +115,11 @@ void TaskRunner::start(const std::vector<const v1::Task*>& tasks) {
     s.invoke = entry->invoke;
     s.fn = entry->fn;
     s.name = task->name();
-    s.args = std::string(*args);
+    if (args->size() == task->args().size()) {
+      s.args = std::move(*task->mutable_args());  // a single call: take the bytes as they are
+    } else {
+      s.args = std::string(*args);
+    }
     s.items = std::max<std::uint32_t>(1, task->items());
     s.raw = false;
     s.options.queue = task->queue();

@@ -46,7 +46,8 @@ class TaskRunner {
   // Starts `tasks`. Each one's result arrives through `done` exactly once: the reply
   // items, a NOT_REGISTERED failure for a name this process lacks, TIME_LIMIT when the
   // engine killed it, WORKER_LOST when its process died. Never throws.
-  void start(const std::vector<const v1::Task*>& tasks);
+  // The tasks' argument bytes are moved out.
+  void start(const std::vector<v1::Task*>& tasks);
 
   // Tasks started and not yet finished.
   std::size_t running() const;
