@@ -3,7 +3,6 @@
 #include <iostream>
 #include <mutex>
 #include <random>
-
 #include <shoal/shoal.hpp>
 
 int main() {

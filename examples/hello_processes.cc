@@ -3,10 +3,9 @@
 #include <chrono>
 #include <ctime>
 #include <iostream>
+#include <shoal/shoal.hpp>
 #include <string>
 #include <vector>
-
-#include <shoal/shoal.hpp>
 
 // The wall-clock time as HH:MM:SS.
 std::string now() {
@@ -25,7 +24,7 @@ void greet(const std::string& greeting) {
 int main() {
   std::vector<shoal::Process> procs;
   for (int i = 0; i < 3; ++i) procs.emplace_back(greet, "hello");  // target + arguments
-  for (auto& p : procs) p.start();                                  // fork; the child runs greet
-  for (auto& p : procs) p.join();                                   // wait and reap
+  for (auto& p : procs) p.start();                                 // fork; the child runs greet
+  for (auto& p : procs) p.join();                                  // wait and reap
   std::cout << "all " << procs.size() << " joined" << std::endl;
 }

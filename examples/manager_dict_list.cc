@@ -2,10 +2,9 @@
 // The dict ends with keys 0-9 plus the two the parent set; the list with 0-4 (its
 // initial contents) followed by 0-9 in whatever order the processes ran.
 #include <iostream>
+#include <shoal/shoal.hpp>
 #include <string>
 #include <vector>
-
-#include <shoal/shoal.hpp>
 
 int main() {
   shoal::Manager manager;  // a server process holding the objects

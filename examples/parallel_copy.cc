@@ -7,11 +7,10 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <shoal/shoal.hpp>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <shoal/shoal.hpp>
 
 // Copies bytes [from, to) of `src` into the same range of `dst`.
 void copy_range(const std::string& src, const std::string& dst, off_t from, off_t to) {
@@ -27,8 +26,7 @@ void copy_range(const std::string& src, const std::string& dst, off_t from, off_
   }
   close(in);
   close(out);
-  std::cout << shoal::current_process_name() << " copied bytes " << from << ".." << to
-            << std::endl;
+  std::cout << shoal::current_process_name() << " copied bytes " << from << ".." << to << std::endl;
 }
 
 int main(int argc, char** argv) {

@@ -2,10 +2,9 @@
 // std::optional<int> plays Python's None.
 #include <iostream>
 #include <optional>
+#include <shoal/shoal.hpp>
 #include <string>
 #include <tuple>
-
-#include <shoal/shoal.hpp>
 
 using Message = std::tuple<int, std::optional<int>, std::string>;
 

@@ -1,9 +1,8 @@
 // A Pool of 4: ten apply_async calls each return "hello i over", and a map of squares.
 #include <iostream>
+#include <shoal/shoal.hpp>
 #include <string>
 #include <vector>
-
-#include <shoal/shoal.hpp>
 
 std::string hello(int i) { return "hello " + std::to_string(i) + " over"; }
 int square(int x) { return x * x; }

@@ -3,11 +3,10 @@
 #include <chrono>
 #include <iostream>
 #include <random>
+#include <shoal/shoal.hpp>
 #include <thread>
 #include <tuple>
 #include <vector>
-
-#include <shoal/shoal.hpp>
 
 // Microseconds on the system-wide monotonic clock, comparable across processes.
 long long now_us() {
@@ -26,7 +25,8 @@ int main() {
   shoal::Pool pool(4);
   std::mt19937 rng(std::random_device{}());
   std::vector<shoal::Future<std::tuple<int, long long, long long>>> futures;
-  for (int task = 0; task < 5; ++task) futures.push_back(pool.apply_async(nap, task, 50 + rng() % 200));
+  for (int task = 0; task < 5; ++task)
+    futures.push_back(pool.apply_async(nap, task, 50 + rng() % 200));
   for (auto& f : futures) {
     auto [task, start, end] = f.get();
     std::cout << "task " << task << " start " << start << " end " << end << std::endl;

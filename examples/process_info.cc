@@ -3,14 +3,12 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <shoal/shoal.hpp>
 #include <string>
 
-#include <shoal/shoal.hpp>
-
 void info(const std::string& title) {
-  std::cout << title << ": module example_process_info, process "
-            << shoal::current_process_name() << ", parent pid " << getppid() << ", pid "
-            << getpid() << std::endl;
+  std::cout << title << ": module example_process_info, process " << shoal::current_process_name()
+            << ", parent pid " << getppid() << ", pid " << getpid() << std::endl;
 }
 
 int main() {

@@ -2,10 +2,9 @@
 // multiprocessing.Process.
 #include <ctime>
 #include <iostream>
+#include <shoal/shoal.hpp>
 #include <string>
 #include <vector>
-
-#include <shoal/shoal.hpp>
 
 class Greeter : public shoal::Process {
  public:

@@ -1,11 +1,10 @@
 // Three children each put [42, i, "hello"] on a Queue; the parent gets all three.
 // A tuple stands in for Python's list of mixed types (any Codable type works).
 #include <iostream>
+#include <shoal/shoal.hpp>
 #include <string>
 #include <tuple>
 #include <vector>
-
-#include <shoal/shoal.hpp>
 
 using Message = std::tuple<int, int, std::string>;
 

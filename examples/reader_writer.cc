@@ -2,9 +2,8 @@
 // the writer has joined and the reader has handled every item (JoinableQueue::join),
 // the parent terminates the reader.
 #include <iostream>
-#include <string>
-
 #include <shoal/shoal.hpp>
+#include <string>
 
 int main() {
   shoal::JoinableQueue<std::string> q;
@@ -21,8 +20,8 @@ int main() {
   reader.start();
   writer.start();
   writer.join();
-  q.join();             // every item read and printed
-  reader.terminate();   // SIGTERM
+  q.join();            // every item read and printed
+  reader.terminate();  // SIGTERM
   reader.join();
   std::cout << "reader exit code " << *reader.exitcode() << std::endl;
 }

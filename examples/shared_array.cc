@@ -1,6 +1,5 @@
 // A child writes shm[2] = 1000 into a shared Array of six ints; the parent sees it.
 #include <iostream>
-
 #include <shoal/shoal.hpp>
 
 int main() {

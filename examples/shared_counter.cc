@@ -3,12 +3,11 @@
 // additions together; the final value is 5*1 + 5*4 = 25.
 #include <iostream>
 #include <mutex>
-
 #include <shoal/shoal.hpp>
 
 int main() {
   shoal::Value<int> total(0);
-  shoal::Array<int> log(10);   // what was added, in order
+  shoal::Array<int> log(10);  // what was added, in order
   shoal::Value<int> entries(0);
 
   auto add = [&](int amount) {

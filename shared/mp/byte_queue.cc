@@ -78,19 +78,19 @@ struct ByteQueue::Header {
   // Positions are only ever advanced by publishing them, so a producer or consumer that
   // dies mid-copy leaves nothing half-visible: the next one rewrites or rereads it.
   alignas(64) std::atomic<uint32_t> put_lock;
-  std::atomic<uint32_t> spilling;     // written by producers only
-  std::atomic<uint64_t> switch_pos;   // main position where spilling began
+  std::atomic<uint32_t> spilling;    // written by producers only
+  std::atomic<uint64_t> switch_pos;  // main position where spilling began
   std::atomic<uint64_t> main_tail_pub;
   std::atomic<uint64_t> spill_tail_pub;
   std::atomic<uint64_t> items_put;
-  std::atomic<uint32_t> puts;         // bumped by every put: consumers sleep on it
+  std::atomic<uint32_t> puts;  // bumped by every put: consumers sleep on it
   // Consumers (under get_lock).
   alignas(64) std::atomic<uint32_t> get_lock;
   uint64_t spill_released;
   std::atomic<uint64_t> main_head_pub;
   std::atomic<uint64_t> spill_head_pub;
   std::atomic<uint64_t> items_got;
-  std::atomic<uint32_t> gets;         // bumped by every get: producers sleep on it
+  std::atomic<uint32_t> gets;  // bumped by every get: producers sleep on it
   alignas(64) std::atomic<uint32_t> get_waiters;
   std::atomic<uint32_t> put_waiters;
   alignas(64) std::atomic<uint32_t> unfinished;

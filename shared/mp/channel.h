@@ -33,7 +33,8 @@ static_assert(sizeof(ChannelHeader) <= kChannelHeader);
 class Channel {
  public:
   Channel(void* at, int fd)
-      : h_(static_cast<ChannelHeader*>(at)), ring_(static_cast<std::byte*>(at) + kChannelHeader),
+      : h_(static_cast<ChannelHeader*>(at)),
+        ring_(static_cast<std::byte*>(at) + kChannelHeader),
         fd_(fd) {}
 
   // Writer: sends one message. ConnectionError if the reader is gone.

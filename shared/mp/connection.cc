@@ -58,7 +58,8 @@ Connection::Connection(int fd, bool readable, bool writable) : state_(std::make_
 
 Connection::State& Connection::open_state(const char* what) const {
   if (!state_ || state_->fd < 0) {
-    throw std::logic_error(std::string("shoal::Connection::") + what + ": the connection is closed");
+    throw std::logic_error(std::string("shoal::Connection::") + what +
+                           ": the connection is closed");
   }
   return *state_;
 }

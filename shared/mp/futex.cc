@@ -29,23 +29,22 @@ bool futex_wait(std::atomic<uint32_t>* word, uint32_t expected, const Deadline& 
   timespec* tsp = nullptr;
   if (deadline) {
     // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time, as steady_clock is.
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                  deadline->time_since_epoch()).count();
+    auto ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(deadline->time_since_epoch()).count();
     if (ns < 0) ns = 0;
     ts.tv_sec = ns / 1'000'000'000;
     ts.tv_nsec = ns % 1'000'000'000;
     tsp = &ts;
   }
   // Not FUTEX_PRIVATE: the word lives in memory shared between processes.
-  long r = ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_BITSET, expected,
-                     tsp, nullptr, FUTEX_BITSET_MATCH_ANY);
+  long r = ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_BITSET, expected, tsp,
+                     nullptr, FUTEX_BITSET_MATCH_ANY);
   if (r == -1 && errno == ETIMEDOUT) return false;
   return true;
 }
 
 void futex_wake(std::atomic<uint32_t>* word, int count) {
-  ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE, count, nullptr, nullptr,
-            0);
+  ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE, count, nullptr, nullptr, 0);
 }
 
 bool expired(const Deadline& deadline) {

@@ -1,4 +1,6 @@
 // Manager: starts, finds and stops the server process.
+#include "shoal/manager.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -14,7 +16,6 @@
 #include <random>
 
 #include "shared/mp/manager_server.h"
-#include "shoal/manager.hpp"
 
 namespace shoal {
 namespace {
@@ -68,12 +69,13 @@ void reap_server(pid_t pid, int timeout_ms) {
 
 // The private server listens on the direct socket (same host, no ZeroMQ threads in the
 // way) and, for completeness, on a ZeroMQ ipc endpoint; its endpoint() is the direct one.
-Manager::Manager() : Manager([] {
-  const std::string name = private_name();
-  Manager m = spawn("ipc://@" + name + "-zmq", name);
-  m.endpoint_ = "unix:@" + name;
-  return m;
-}()) {}
+Manager::Manager()
+    : Manager([] {
+        const std::string name = private_name();
+        Manager m = spawn("ipc://@" + name + "-zmq", name);
+        m.endpoint_ = "unix:@" + name;
+        return m;
+      }()) {}
 
 Manager Manager::serve(const std::string& endpoint) { return spawn(endpoint, ""); }
 

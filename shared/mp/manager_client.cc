@@ -118,8 +118,8 @@ ManagerReply proxy_call(const ProxyRef& ref, const char* op, ManagerRequest requ
   for (int code : accepted) {
     if (reply.code == code) return reply;
   }
-  const std::string what = std::string("shoal::") + ref.kind + " '" + ref.name + "' " + op +
-                           ": " + reply.error;
+  const std::string what =
+      std::string("shoal::") + ref.kind + " '" + ref.name + "' " + op + ": " + reply.error;
   switch (reply.code) {
     case kManagerNotFound:
     case kManagerIndex:
@@ -154,8 +154,8 @@ bool LockProxy::acquire_until(const internal::Deadline& deadline) {
     internal::ManagerRequest req;
     auto wait = internal::slice_until(deadline);
     req.n = wait.count();
-    auto r = internal::proxy_call(ref_, "k.acquire", std::move(req), {internal::kManagerTimedOut},
-                                  wait);
+    auto r =
+        internal::proxy_call(ref_, "k.acquire", std::move(req), {internal::kManagerTimedOut}, wait);
     if (r.code == internal::kManagerOk) return true;
     if (internal::slice_until(deadline).count() == 0) return false;
   }

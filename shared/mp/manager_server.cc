@@ -132,8 +132,7 @@ void read_zmq(zmq::socket_t& socket, ManagerStore& store) {
 
 }  // namespace
 
-int run_manager_server(const std::string& endpoint, const std::string& direct_name,
-                       int ready_fd) {
+int run_manager_server(const std::string& endpoint, const std::string& direct_name, int ready_fd) {
   zmq::context_t ctx(1);
   zmq::socket_t socket(ctx, zmq::socket_type::router);
   socket.set(zmq::sockopt::router_mandatory, 1);  // replies to departed peers fail visibly

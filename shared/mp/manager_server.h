@@ -10,7 +10,6 @@ namespace shoal::internal {
 // socket of that name; reports "ok <zmq endpoint>\n" (or "error <why>\n") on
 // `ready_fd` and closes it, then serves until a shutdown request. Returns the process
 // exit code.
-int run_manager_server(const std::string& endpoint, const std::string& direct_name,
-                       int ready_fd);
+int run_manager_server(const std::string& endpoint, const std::string& direct_name, int ready_fd);
 
 }  // namespace shoal::internal

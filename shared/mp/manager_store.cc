@@ -54,11 +54,16 @@ void ManagerStore::handle(const std::string& peer, const ManagerRequest& r) {
     return;
   }
   switch (r.op.empty() ? ' ' : r.op[0]) {
-    case 'd': return dict_op(o, peer, r);
-    case 'l': return list_op(o, peer, r);
-    case 'q': return queue_op(o, peer, r);
-    case 'k': return lock_op(o, peer, r);
-    default: send(peer, r.id, kManagerFailed, {}, {}, "unknown operation " + r.op);
+    case 'd':
+      return dict_op(o, peer, r);
+    case 'l':
+      return list_op(o, peer, r);
+    case 'q':
+      return queue_op(o, peer, r);
+    case 'k':
+      return lock_op(o, peer, r);
+    default:
+      send(peer, r.id, kManagerFailed, {}, {}, "unknown operation " + r.op);
   }
 }
 
@@ -253,7 +258,7 @@ void ManagerStore::expire(ServerClock::time_point now) {
           ++it;
           continue;
         }
-        int code = o.kind == "lock" ? kManagerTimedOut
+        int code = o.kind == "lock"        ? kManagerTimedOut
                    : waiters == &o.getters ? kManagerEmpty
                                            : kManagerFull;
         send(it->peer, it->id, code, {}, {}, "timed out");

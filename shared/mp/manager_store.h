@@ -49,8 +49,8 @@ class ManagerStore {
     std::vector<std::string> items;  // list
     std::deque<std::string> queue;
     std::size_t maxsize = 0;
-    bool held = false;               // lock
-    std::deque<Waiter> getters;      // queue get / lock acquire
+    bool held = false;           // lock
+    std::deque<Waiter> getters;  // queue get / lock acquire
     std::deque<Waiter> putters;
   };
 

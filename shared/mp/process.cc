@@ -74,8 +74,9 @@ struct Process::State {
     return true;
   }
   void check_owner(const char* what) const {
-    if (!started) throw std::logic_error(std::string("shoal::Process::") + what +
-                                         ": the process has not been started");
+    if (!started)
+      throw std::logic_error(std::string("shoal::Process::") + what +
+                             ": the process has not been started");
     if (creator != ::getpid()) {
       throw std::logic_error(std::string("shoal::Process::") + what +
                              ": only the process that started it can do this");
@@ -120,8 +121,8 @@ void Process::start() {
   flush_all();
   const pid_t parent = ::getpid();
   pid_t pid = ::fork();
-  if (pid < 0) throw Error(std::string("shoal::Process::start: fork failed: ") +
-                           std::strerror(errno));
+  if (pid < 0)
+    throw Error(std::string("shoal::Process::start: fork failed: ") + std::strerror(errno));
   if (pid == 0) {
     if (state_->daemon) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);

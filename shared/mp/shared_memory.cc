@@ -62,8 +62,7 @@ SharedMemory::SharedMemory(std::string name, std::size_t size, bool create)
     }
     size = real;
   }
-  void* p = size == 0 ? nullptr
-                      : ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  void* p = size == 0 ? nullptr : ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   ::close(fd);
   if (p == MAP_FAILED) fail("cannot map", path);
   state_->data = static_cast<std::byte*>(p);

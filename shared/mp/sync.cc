@@ -1,9 +1,10 @@
 // Lock, RLock, Semaphore and Event: small states in their own shared regions.
+#include "shoal/sync.hpp"
+
 #include <limits>
 #include <stdexcept>
 
 #include "shared/mp/futex.h"
-#include "shoal/sync.hpp"
 
 namespace shoal {
 namespace {

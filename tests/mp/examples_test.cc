@@ -90,8 +90,8 @@ TEST(ExamplesTest, QueueExchangeParentGetsAllThree) {
   ASSERT_EQ(r.exit_code, 0);
   auto out = lines(r.output);
   std::sort(out.begin(), out.end());
-  EXPECT_EQ(out, (std::vector<std::string>{"[42, 0, 'hello']", "[42, 1, 'hello']",
-                                           "[42, 2, 'hello']"}));
+  EXPECT_EQ(out,
+            (std::vector<std::string>{"[42, 0, 'hello']", "[42, 1, 'hello']", "[42, 2, 'hello']"}));
 }
 #endif
 
@@ -167,7 +167,8 @@ TEST(ExamplesTest, ParallelCopyIsByteForByte) {
   std::string data(3'000'001, '\0');
   std::mt19937 rng(7);
   for (auto& c : data) c = static_cast<char>(rng());
-  std::ofstream(src, std::ios::binary).write(data.data(), static_cast<std::streamsize>(data.size()));
+  std::ofstream(src, std::ios::binary)
+      .write(data.data(), static_cast<std::streamsize>(data.size()));
   auto r = run_command(std::string(SHOAL_EXAMPLE_PARALLEL_COPY) + " " + src + " " + dst);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::ifstream in(dst, std::ios::binary);
@@ -218,9 +219,8 @@ TEST(ExamplesTest, PoolOfFourStartsTheFifthTaskAfterOneEnds) {
   for (const auto& line : lines(r.output)) {
     int task;
     Span span;
-    ASSERT_EQ(std::sscanf(line.c_str(), "task %d start %lld end %lld", &task, &span.start,
-                          &span.end),
-              3)
+    ASSERT_EQ(
+        std::sscanf(line.c_str(), "task %d start %lld end %lld", &task, &span.start, &span.end), 3)
         << line;
     spans.push_back(span);
   }

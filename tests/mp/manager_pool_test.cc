@@ -30,7 +30,8 @@ TEST(ManagerPoolTest, ProxiesAsTaskArguments) {
   auto order = m.list<int>();
   Pool pool(2);
   std::vector<Future<int>> futures;
-  for (int x = 0; x < 10; ++x) futures.push_back(pool.apply_async(record_square, squares, order, x));
+  for (int x = 0; x < 10; ++x)
+    futures.push_back(pool.apply_async(record_square, squares, order, x));
   for (int x = 0; x < 10; ++x) EXPECT_EQ(futures[x].get(), x);
   std::map<int, int> want;
   for (int x = 0; x < 10; ++x) want[x] = x * x;

@@ -61,7 +61,8 @@ TEST(ManagerTest, DictOperations) {
   EXPECT_EQ(d.size(), 2u);
   d.clear();
   EXPECT_EQ(d.size(), 0u);
-  auto wrong = DictProxy<std::string, std::string>(internal::ProxyRef{m.endpoint(), d.name(), "dict"});
+  auto wrong =
+      DictProxy<std::string, std::string>(internal::ProxyRef{m.endpoint(), d.name(), "dict"});
   d.set("k", 5);
   EXPECT_THROW(wrong.get("k"), SerializationError);
 }
@@ -223,8 +224,7 @@ TEST(ManagerTest, DeadServerIsAConnectionErrorWithinASecond) {
 
 TEST(ManagerTest, ConnectWithNothingAnsweringFailsWithinFiveSeconds) {
   auto t0 = Clock::now();
-  EXPECT_THROW(Manager::connect("tcp://127.0.0.1:" + std::to_string(free_port())),
-               ConnectionError);
+  EXPECT_THROW(Manager::connect("tcp://127.0.0.1:" + std::to_string(free_port())), ConnectionError);
   EXPECT_LT(Clock::now() - t0, 5s);
   EXPECT_THROW(Manager::connect("ipc://@shoal-nobody-here"), ConnectionError);
 }

@@ -1,8 +1,8 @@
 #include "shoal/sync.hpp"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <mutex>
@@ -256,7 +256,8 @@ TEST(BarrierTest, FiveProcessesThousandRoundsInLockstep) {
   EXPECT_EQ(out_of_step.load(), 0);
   for (int round = 0; round < kRounds; ++round) {
     std::set<int> seen;
-    for (int i = 0; i < kParties; ++i) seen.insert(indices[static_cast<std::size_t>(round * kParties + i)]);
+    for (int i = 0; i < kParties; ++i)
+      seen.insert(indices[static_cast<std::size_t>(round * kParties + i)]);
     ASSERT_EQ(seen, (std::set<int>{0, 1, 2, 3, 4})) << "round " << round;
   }
 }

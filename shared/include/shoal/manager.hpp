@@ -61,7 +61,7 @@ struct ManagerRequest {
   std::string op;
   std::string name;
   std::string kind;
-  std::string a;                    // an encoded key, value or item
+  std::string a;  // an encoded key, value or item
   std::string b;
   std::vector<std::string> values;  // encoded items (extend, update: key, value, ...)
   int64_t n = 0;                    // an index, a maxsize, or a wait in milliseconds
@@ -154,7 +154,7 @@ class DictProxy {
 
  private:
   internal::ManagerReply call(const char* op, std::string a = {}, std::string b = {},
-             std::initializer_list<int> accepted = {}) const {
+                              std::initializer_list<int> accepted = {}) const {
     internal::ManagerRequest req;
     req.a = std::move(a);
     req.b = std::move(b);
@@ -193,7 +193,8 @@ class ListProxy {
   // A copy of the whole list.
   std::vector<T> snapshot() const {
     std::vector<T> out;
-    for (const auto& x : internal::proxy_call(ref_, "l.snapshot").values) out.push_back(decode<T>(x));
+    for (const auto& x : internal::proxy_call(ref_, "l.snapshot").values)
+      out.push_back(decode<T>(x));
     return out;
   }
   const std::string& name() const { return ref_.name; }
@@ -249,7 +250,8 @@ class QueueProxy {
   T get_impl(const internal::Deadline& deadline, bool block);
   std::pair<std::size_t, std::size_t> sizes() const {
     auto r = internal::proxy_call(ref_, "q.size");
-    return {decode<std::size_t>(r.value), static_cast<std::size_t>(decode<uint64_t>(r.values.at(0)))};
+    return {decode<std::size_t>(r.value),
+            static_cast<std::size_t>(decode<uint64_t>(r.values.at(0)))};
   }
   internal::ProxyRef ref_;
   bool closed_ = false;
@@ -319,7 +321,9 @@ class Manager {
   QueueProxy<T> queue(std::size_t maxsize = 0, std::string name = "") {
     return QueueProxy<T>(create("queue", std::move(name), {}, static_cast<int64_t>(maxsize)));
   }
-  LockProxy lock(std::string name = "") { return LockProxy(create("lock", std::move(name), {}, 0)); }
+  LockProxy lock(std::string name = "") {
+    return LockProxy(create("lock", std::move(name), {}, 0));
+  }
 
   // Owner: stops the server and reaps it (no process is left). A connect()ed Manager
   // only forgets the server. Idempotent; never throws.

@@ -67,8 +67,8 @@ class Process {
   Process();
   // Runs target(args...) in the child. The callable and arguments are decay-copied.
   template <class F, class... A>
-    requires std::invocable<std::decay_t<F>&, std::decay_t<A>&...>
-  explicit Process(F&& target, A&&... args) : Process() {
+  requires std::invocable < std::decay_t<F>
+  &, std::decay_t<A>&... > explicit Process(F&& target, A&&... args) : Process() {
     target_ = std::make_unique<internal::BoundTarget<std::decay_t<F>, std::decay_t<A>...>>(
         std::forward<F>(target), std::forward<A>(args)...);
   }

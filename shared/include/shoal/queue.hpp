@@ -138,10 +138,10 @@ template <class T>
 class SimpleQueue {
  public:
   SimpleQueue() = default;
-  void put(const T& item) { q_.put(item); }    // never blocks (bounded by memory)
-  T get() { return q_.get(); }                 // blocks until an item is there
+  void put(const T& item) { q_.put(item); }  // never blocks (bounded by memory)
+  T get() { return q_.get(); }               // blocks until an item is there
   bool empty() const { return q_.empty(); }
-  void close() { q_.close(); }                 // later put/get: std::logic_error
+  void close() { q_.close(); }  // later put/get: std::logic_error
 
  private:
   Queue<T> q_;

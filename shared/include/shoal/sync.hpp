@@ -180,10 +180,10 @@ class BoundedSemaphore : public Semaphore {
 class Event {
  public:
   Event();
-  void set();    // wakes every waiter
+  void set();  // wakes every waiter
   void clear();
   bool is_set() const;
-  void wait();   // blocks until set
+  void wait();  // blocks until set
   template <class Rep, class Period>
   bool wait(std::chrono::duration<Rep, Period> timeout) {  // true if set
     return wait_until(internal::deadline_after(timeout));
