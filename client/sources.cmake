@@ -2,6 +2,7 @@
 set(SHOAL_CLIENT_BACKEND_SOURCES
   local_backend.cc
   remote_backend.cc
+  remote_backend_control.cc
   remote_channel.cc
   remote_session.cc
   remote_status.cc

@@ -1,0 +1,219 @@
+// The remote backend's lifecycle: the supervisor (reconnects, backpressure resends),
+// close/join/terminate, cancel and the unary queries.
+#include <stdexcept>
+
+#include "client/remote_backend.h"
+#include "client/remote_channel.h"
+#include "shoal/errors.hpp"
+
+namespace shoal::internal {
+namespace {
+
+constexpr std::size_t kMaxRemoteCancels = 10000;  // terminate(): best effort beyond this
+
+}  // namespace
+
+void RemoteBackend::supervise() {
+  absl::MutexLock lock(&mu_);
+  auto due = [this] {
+    mu_.AssertHeld();
+    return stopping_ || !finished_.empty() || session_ == nullptr ||
+           (!backoff_.empty() && Clock::now() >= backoff_until_);
+  };
+  for (;;) {
+    absl::Duration wait = absl::Seconds(1);
+    if (!backoff_.empty()) {
+      wait = std::max(absl::ZeroDuration(), absl::FromChrono(backoff_until_ - Clock::now()));
+    }
+    mu_.AwaitWithTimeout(absl::Condition(&due), wait);
+    std::vector<std::unique_ptr<RemoteSession>> dead;
+    for (RemoteSession* s : finished_) {
+      for (auto& owned : sessions_) {
+        if (owned.get() == s) dead.push_back(std::move(owned));
+      }
+    }
+    std::erase(sessions_, nullptr);
+    finished_.clear();
+    if (stopping_) return;
+    bool kick = false;
+    if (!backoff_.empty() && Clock::now() >= backoff_until_) {
+      for (const auto& id : backoff_) {
+        auto it = outstanding_.find(id);
+        if (it == outstanding_.end() || it->second.state != State::kBackoff) continue;
+        set_state(it->second, State::kPending);
+        pending_.push_back(id);
+      }
+      backoff_.clear();
+      kick = true;
+    }
+    std::vector<Delivery> out;
+    if (session_ == nullptr && !(closed_ && outstanding_.empty())) {
+      mu_.Unlock();
+      bool up = channel_->WaitForConnected(std::chrono::system_clock::now() +
+                                           std::chrono::milliseconds(200));
+      mu_.Lock();
+      if (stopping_) return;
+      if (up && session_ == nullptr) {
+        open_session();
+        kick = true;
+      } else if (!up && Clock::now() - disconnected_since_ > limits_.reconnect_window) {
+        fail_all({ErrorKind::kConnection, "", "lost the broker at " + address_ +
+                                                   " and could not reconnect", ""},
+                 out);
+      }
+    }
+    if (kick || !out.empty()) {
+      mu_.Unlock();
+      deliver(out);
+      pump();
+      mu_.Lock();
+    }
+  }
+}
+
+void RemoteBackend::stop_sessions() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    session_ = nullptr;
+  }
+  if (supervisor_.joinable()) supervisor_.join();
+  // Only this thread deletes sessions now.
+  std::vector<RemoteSession*> live;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& s : sessions_) {
+      if (std::find(finished_.begin(), finished_.end(), s.get()) == finished_.end()) {
+        live.push_back(s.get());
+      }
+    }
+  }
+  for (RemoteSession* s : live) s->cancel();
+  absl::MutexLock lock(&mu_);
+  auto all_done = [this] {
+    mu_.AssertHeld();
+    return finished_.size() >= sessions_.size();
+  };
+  mu_.Await(absl::Condition(&all_done));
+  sessions_.clear();
+  finished_.clear();
+}
+
+void RemoteBackend::close() {
+  absl::MutexLock lock(&mu_);
+  closed_ = true;
+}
+
+void RemoteBackend::join() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!closed_ && !terminated_) {
+      throw std::logic_error("shoal::Pool::join() needs close() or terminate() first");
+    }
+    auto drained = [this] {
+      mu_.AssertHeld();
+      return outstanding_.empty();
+    };
+    mu_.Await(absl::Condition(&drained));
+  }
+  stop_sessions();
+}
+
+void RemoteBackend::terminate() {
+  std::vector<Delivery> out;
+  auto cancels = std::make_shared<std::vector<std::string>>();
+  {
+    absl::MutexLock lock(&mu_);
+    if (terminated_) return;
+    terminated_ = closed_ = true;
+    for (auto& [id, e] : outstanding_) {
+      if (e.state == State::kSent || e.state == State::kAccepted) {
+        if (cancels->size() < kMaxRemoteCancels) cancels->push_back(id);
+      }
+    }
+    fail_all({ErrorKind::kCancelled, "", "the pool was terminated", ""}, out);
+  }
+  deliver(out);
+  // Best effort: queued tasks at the broker should not run for nobody.
+  struct Call {
+    std::unique_ptr<grpc::ClientContext> context;
+    v1::CancelRequest request;
+    v1::CancelResponse response;
+  };
+  auto left = std::make_shared<absl::Mutex>();
+  auto pending = std::make_shared<std::size_t>(cancels->size());
+  std::vector<std::shared_ptr<Call>> calls;
+  for (const auto& id : *cancels) {
+    auto call = std::make_shared<Call>();
+    call->context = make_context(options_, std::chrono::milliseconds(2000));
+    call->request.set_id(id);
+    stub_->async()->Cancel(call->context.get(), &call->request, &call->response,
+                           [call, left, pending](grpc::Status) {
+                             absl::MutexLock lock(left.get());
+                             --*pending;
+                           });
+  }
+  absl::MutexLock lock(left.get());
+  left->AwaitWithTimeout(absl::Condition(
+                             +[](std::size_t* n) { return *n == 0; }, pending.get()),
+                         absl::Seconds(3));
+}
+
+bool RemoteBackend::cancel(std::uint64_t seq) {
+  std::string id = task_id_string(seq);
+  const ErrorInfo cancelled{ErrorKind::kCancelled, "", "the task was cancelled", ""};
+  std::vector<Delivery> out;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = outstanding_.find(id);
+    if (it == outstanding_.end() || terminated_) return false;
+    if (it->second.state == State::kPending || it->second.state == State::kBackoff) {
+      drop(id, cancelled, out);  // never left this process
+    }
+  }
+  if (!out.empty()) {
+    deliver(out);
+    return true;
+  }
+  auto context = make_context(options_, options_.connect_timeout);
+  v1::CancelRequest request;
+  request.set_id(id);
+  v1::CancelResponse response;
+  if (!stub_->Cancel(context.get(), request, &response).ok() || !response.cancelled()) {
+    return false;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    drop(id, cancelled, out);  // unless its CANCELLED result already arrived
+  }
+  deliver(out);
+  return true;
+}
+
+int RemoteBackend::processes() const {
+  auto context = make_context(
+      options_, std::min(options_.connect_timeout, std::chrono::milliseconds(2000)));
+  v1::ListWorkersResponse response;
+  if (stub_->ListWorkers(context.get(), v1::ListWorkersRequest(), &response).ok()) {
+    int slots = 0;
+    for (const auto& w : response.workers()) slots += static_cast<int>(w.slots());
+    last_processes_ = slots;
+  }
+  return last_processes_;
+}
+
+std::size_t RemoteBackend::outstanding() const {
+  absl::MutexLock lock(&mu_);
+  return outstanding_.size();
+}
+
+bool RemoteBackend::wait_accepted(std::chrono::milliseconds timeout) {
+  absl::MutexLock lock(&mu_);
+  auto accepted = [this] {
+    mu_.AssertHeld();
+    return unaccepted_ == 0;
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&accepted), absl::FromChrono(timeout));
+}
+
+}  // namespace shoal::internal
