@@ -104,3 +104,17 @@ TEST(CodecTest, CodableConceptMatchesTheSupportedTypes) {
 
 }  // namespace
 }  // namespace shoal
+
+namespace shoal {
+namespace {
+
+TEST(CodecTest, TuplesDecodeElementByElementAndCheckTheirLength) {
+  Bytes big(1 << 16, std::byte{7});
+  auto t = std::make_tuple(Bytes{std::byte{0}, std::byte{1}}, std::string("s"), big);
+  EXPECT_EQ(decode<decltype(t)>(encode(t)), t);
+  EXPECT_THROW((decode<std::tuple<int, int>>(encode(std::make_tuple(1)))), SerializationError);
+  EXPECT_THROW((decode<std::tuple<Bytes>>(encode(std::make_tuple(5)))), SerializationError);
+}
+
+}  // namespace
+}  // namespace shoal

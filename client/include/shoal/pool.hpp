@@ -232,8 +232,11 @@ auto Pool::map_chunks(F&& f, const Items& items, std::size_t chunksize) {
   internal::Submission proto = make_submission<Pointer, kRaw>(f);
   auto state = std::make_shared<internal::MapState>(sizes, proto.raw);
   state->progress = backend_->progress();
+  constexpr std::size_t kFlushBytes = std::size_t{4} << 20;
+  constexpr std::size_t kFlushChunks = 4096;
   std::vector<internal::Submission> batch;
-  batch.reserve(sizes.size());
+  batch.reserve(std::min(sizes.size(), kFlushChunks));
+  std::size_t pending_bytes = 0;
   auto it = std::ranges::begin(items);
   for (std::size_t c = 0; c < sizes.size(); ++c) {
     internal::Submission s = proto;
@@ -258,9 +261,17 @@ auto Pool::map_chunks(F&& f, const Items& items, std::size_t chunksize) {
         internal::encode_args<false>(s.args, args);
       }
     }
+    pending_bytes += s.args.size();
     batch.push_back(std::move(s));
+    // Hand chunks over as they are encoded, so workers start while the rest is encoded;
+    // small chunks still go in batches (one hand-off for many).
+    if (pending_bytes >= kFlushBytes || batch.size() >= kFlushChunks) {
+      backend().submit(batch);
+      batch.clear();
+      pending_bytes = 0;
+    }
   }
-  backend().submit(batch);
+  if (!batch.empty()) backend().submit(batch);
   return MapResult<R>(std::move(state));
 }
 

@@ -132,18 +132,53 @@ std::string encode(const T& value) {
   return out;
 }
 
+namespace internal {
+template <class T>
+struct is_tuple : std::false_type {};
+template <class... E>
+struct is_tuple<std::tuple<E...>> : std::true_type {};
+
+// Unpacking references str/bin bodies in the input instead of copying them: every
+// decode converts at once, while the input is alive.
+inline bool reference_bodies(msgpack::type::object_type, std::size_t, void*) { return true; }
+
+inline msgpack::object_handle unpack_at(std::string_view bytes, std::size_t& offset) {
+  return msgpack::unpack(bytes.data(), bytes.size(), offset, &reference_bodies);
+}
+}  // namespace internal
+
 // Converts an unpacked MessagePack object to T.
 // Throws SerializationError naming the MessagePack type found and T.
 template <Codable T>
 T from_object(const msgpack::object& object) {
-  try {
-    T value{};
-    object.convert(value);
-    return value;
-  } catch (const msgpack::type_error&) {
+  if constexpr (std::is_same_v<T, Bytes>) {
+    // One copy, no zero-fill first (msgpack's adaptor resizes, then copies).
+    if (object.type == msgpack::type::BIN || object.type == msgpack::type::STR) {
+      const char* data = object.type == msgpack::type::BIN ? object.via.bin.ptr : object.via.str.ptr;
+      auto size = object.type == msgpack::type::BIN ? object.via.bin.size : object.via.str.size;
+      const auto* begin = reinterpret_cast<const std::byte*>(data);
+      return Bytes(begin, begin + size);
+    }
     internal::throw_decode_error(object, type_name<T>());
-  } catch (const std::bad_cast&) {
-    internal::throw_decode_error(object, type_name<T>());
+  } else if constexpr (internal::is_tuple<T>::value) {
+    // Element by element, so each element takes its own fast path (Bytes above).
+    constexpr std::size_t n = std::tuple_size_v<T>;
+    if (object.type != msgpack::type::ARRAY || object.via.array.size < n) {
+      internal::throw_decode_error(object, type_name<T>());
+    }
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+      return T{from_object<std::tuple_element_t<I, T>>(object.via.array.ptr[I])...};
+    }(std::make_index_sequence<n>());
+  } else {
+    try {
+      T value{};
+      object.convert(value);
+      return value;
+    } catch (const msgpack::type_error&) {
+      internal::throw_decode_error(object, type_name<T>());
+    } catch (const std::bad_cast&) {
+      internal::throw_decode_error(object, type_name<T>());
+    }
   }
 }
 
@@ -153,7 +188,7 @@ template <Codable T>
 T decode_next(std::string_view bytes, std::size_t& offset) {
   msgpack::object_handle handle;
   try {
-    handle = msgpack::unpack(bytes.data(), bytes.size(), offset);
+    handle = internal::unpack_at(bytes, offset);
   } catch (const std::exception& e) {
     internal::throw_malformed(e.what(), type_name<T>());
   }

@@ -75,7 +75,7 @@ class ReplyReader {
     } else {
       msgpack::object_handle handle;
       try {
-        handle = msgpack::unpack(reply_.data(), reply_.size(), offset_);
+        handle = unpack_at(reply_, offset_);
       } catch (const std::exception&) {
         return broken("malformed value");
       }
