@@ -11,6 +11,10 @@
 // Fork caveats: a local pool may be made in a process that already runs threads, but
 // only the calling thread exists in the children: a task must not wait on a lock or a
 // thread of the parent, and the initializer runs in each worker, not in the parent.
+// Memory: making the first local pool raises glibc's mmap threshold to 32 MiB and its
+// trim threshold to 256 MiB in the calling process (MiB-sized payloads then reuse heap
+// pages instead of faulting in fresh ones); GLIBC_TUNABLES with malloc settings, or
+// SHOAL_MALLOC_TUNING=0, leaves malloc alone.
 
 #include <algorithm>
 #include <iterator>
