@@ -44,7 +44,10 @@ absl::Status WorkerSession::run(int stop_fd, const std::function<void()>& on_rea
     if (items[0].revents & ZMQ_POLLIN) receive_all(now, on_ready);
     flush_results((items[1].revents & ZMQ_POLLIN) != 0);
 
-    if (!ready_ && now - hello_sent_ >= config_.hello_retry) {
+    // A stopping worker has said Bye: the broker forgot it, so no hellos, liveness
+    // checks or heartbeats; its last results are accepted without a session.
+    if (stopping_) {
+    } else if (!ready_ && now - hello_sent_ >= config_.hello_retry) {
       if (absl::Status s = reconnect("no Welcome yet"); !s.ok()) return s;
     } else if (ready_ && now - last_recv_ > heartbeat_ * liveness_) {
       log_.warning("the broker has been silent for " +
@@ -61,7 +64,7 @@ absl::Status WorkerSession::run(int stop_fd, const std::function<void()>& on_rea
       std::size_t running = runner_.running();
       if (running == 0) {
         flush_results(true);  // running() hit 0 only after the last result was queued
-        if (unsent_.empty() || now >= drain_deadline_) break;
+        if (unsent_.empty() || now >= drain_deadline_) break;  // unsent: queue full
       }
       if (running > 0 && !killed_ && now >= drain_deadline_) {
         log_.warning("drain timeout: killing " + std::to_string(running) + " running tasks");
@@ -168,11 +171,13 @@ void WorkerSession::handle(v1::BrokerMessage& message, const std::function<void(
     case v1::BrokerMessage::kHeartbeat:
       break;
     case v1::BrokerMessage::kShutdown:
+      if (stopping_) break;
       log_.info("the broker is shutting down (" + message.shutdown().reason() +
                 "); waiting for it to come back");
       reconnect("broker shutdown").IgnoreError();  // the endpoint worked before
       break;
     case v1::BrokerMessage::kReconnect:
+      if (stopping_) break;  // expected after our Bye; results still get through
       reconnect("the broker does not know us: " + message.reconnect().reason()).IgnoreError();
       break;
     case v1::BrokerMessage::BODY_NOT_SET:
@@ -194,7 +199,7 @@ void WorkerSession::flush_results(bool take) {
   if (take) {
     for (auto& r : done_.take()) unsent_.push_back(std::move(r));
   }
-  if (!ready_ || unsent_.empty()) return;
+  if ((!ready_ && !stopping_) || unsent_.empty()) return;
   auto now = Clock::now();
   while (!unsent_.empty()) {
     v1::WorkerMessage message;

@@ -1,9 +1,11 @@
 #include "tests/integration/cluster.h"
 
 #include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
 
+#include <exception>
 #include <filesystem>
 #include <stdexcept>
 #include <thread>
@@ -15,6 +17,10 @@ using namespace std::chrono_literals;
 std::string broker_bin() { return SHOAL_BROKER_BIN; }
 std::string worker_bin() { return SHOAL_TEST_WORKER_BIN; }
 std::string cli_bin() { return SHOAL_CLI_BIN; }
+
+TerminateOnFailure::~TerminateOnFailure() {
+  if (std::uncaught_exceptions() > 0 || ::testing::Test::HasFailure()) pool_.terminate();
+}
 
 Cluster::~Cluster() {
   workers_.clear();  // SIGKILL by pid

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "shoal/pool.hpp"
 #include "shoal/v1/service.grpc.pb.h"
 #include "tests/testutil/process_fixture.h"
 
@@ -45,6 +46,17 @@ class Cluster {
   std::map<std::string, std::unique_ptr<testutil::ChildProcess>> workers_;
   std::string clients_, workers_address_, temp_dir_;
   std::unique_ptr<v1::TaskService::Stub> stub_;
+};
+
+// Terminates `pool` when the test has failed or is unwinding, so that its destructor
+// (close + join, which waits for every result) cannot hang a failed test.
+class TerminateOnFailure {
+ public:
+  explicit TerminateOnFailure(Pool& pool) : pool_(pool) {}
+  ~TerminateOnFailure();
+
+ private:
+  Pool& pool_;
 };
 
 // Paths of the binaries under test (set by CMake).

@@ -31,6 +31,7 @@ TEST(ClusterFaultTest, BrokerRestartOnTheSamePortsResumesAMapInFlight) {
   cluster.start_worker("w1", 2);
   cluster.start_worker("w2", 2);
   Pool pool = Pool::connect(clients);
+  TerminateOnFailure guard(pool);
   std::vector<int> xs(300);
   for (int i = 0; i < 300; ++i) xs[i] = i;
   auto map = pool.map_async(slow_square, xs, 2);
@@ -86,6 +87,7 @@ TEST(ClusterFaultTest, GarbageOnBothEndpointsIsCountedAndServiceGoesOn) {
   }
   // A well-formed session carrying invalid tasks (bad priority, no id).
   Pool pool = Pool::connect(cluster.clients());
+  TerminateOnFailure guard(pool);
   TaskOptions bad;
   bad.priority = 42;
   EXPECT_THROW(pool.with(bad).apply_async(square, 1).get(10s), Error);

@@ -50,6 +50,7 @@ TEST(ClusterTest, MapOfAHundredThousandItemsInOrder) {
   cluster.start_worker("w1", 2);
   cluster.start_worker("w2", 2);
   Pool pool = Pool::connect(cluster.clients());
+  TerminateOnFailure guard(pool);
   EXPECT_EQ(pool.processes(), 4);
   std::vector<int> xs(100000);
   std::iota(xs.begin(), xs.end(), 0);
@@ -69,6 +70,7 @@ TEST(ClusterTest, KillingOneOfTwoWorkersMidMapLosesNothing) {
   cluster.start_worker("w1", 1);
   cluster.start_worker("w2", 1);
   Pool pool = Pool::connect(cluster.clients());
+  TerminateOnFailure guard(pool);
   constexpr int kTasks = 400;
   Tally tally(kTasks);
   std::vector<Future<int>> futures;
@@ -88,6 +90,7 @@ TEST(ClusterTest, ATaskThatAlwaysCrashesFailsWithWorkerLostAfterRetries) {
   cluster.start_broker();
   cluster.start_worker("w1", 2);
   Pool pool = Pool::connect(cluster.clients());
+  TerminateOnFailure guard(pool);
   TaskOptions options;
   options.max_retries = 2;
   auto f = pool.with(options).apply_async(crash, 1);
@@ -102,6 +105,7 @@ TEST(ClusterTest, TasksRunOnlyOnWorkersOfTheirQueue) {
   cluster.start_worker("wa", 1, "a");
   cluster.start_worker("wb", 1, "b");
   Pool pool = Pool::connect(cluster.clients());
+  TerminateOnFailure guard(pool);
   TaskOptions a, b;
   a.queue = "a";
   b.queue = "b";
@@ -119,6 +123,7 @@ TEST(ClusterTest, UnderBacklogHigherPriorityRunsFirstAndCancelledNeverRuns) {
   cluster.start_broker();
   cluster.start_worker("w1", 1);  // one slot, prefetch 1: everything else waits queued
   Pool pool = Pool::connect(cluster.clients());
+  TerminateOnFailure guard(pool);
   std::string dir = cluster.temp_dir();
   std::string log = dir + "/order", gate_file = dir + "/gate";
   auto blocker = pool.apply_async(gate, gate_file);
@@ -149,6 +154,7 @@ TEST(ClusterTest, AStuckTaskIsKilledAtItsTimeLimit) {
   cluster.start_broker();
   cluster.start_worker("w1", 1);
   Pool pool = Pool::connect(cluster.clients());
+  TerminateOnFailure guard(pool);
   TaskOptions options;
   options.time_limit = 300ms;
   auto start = std::chrono::steady_clock::now();
@@ -162,6 +168,7 @@ TEST(ClusterTest, SigtermFinishesTheRunningTaskAndExitsZero) {
   cluster.start_broker();
   auto& w = cluster.start_worker("w1", 1);
   Pool pool = Pool::connect(cluster.clients());
+  TerminateOnFailure guard(pool);
   auto f = pool.apply_async(nap, 300);
   ASSERT_TRUE(cluster.wait_stats([](const v1::Stats& s) { return s.running() == 1; }));
   w.signal(SIGTERM);

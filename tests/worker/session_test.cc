@@ -40,6 +40,7 @@ class FakeEngine : public internal::Backend {
       std::lock_guard lock(mu_);
       for (auto& s : batch) (hold_ ? held_ : now).push_back(std::move(s));
       batch.clear();
+      cv_.notify_all();
     }
     for (auto& s : now) execute(s);
   }
@@ -60,6 +61,11 @@ class FakeEngine : public internal::Backend {
     std::lock_guard lock(mu_);
     hold_ = hold;
   }
+  // Waits until `n` submissions are held.
+  bool wait_held(std::size_t n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(5), [&] { return held_.size() >= n; });
+  }
   void release() {
     std::vector<Submission> held;
     {
@@ -76,6 +82,7 @@ class FakeEngine : public internal::Backend {
     s.sink->complete(s.index, std::move(reply));
   }
   std::mutex mu_;
+  std::condition_variable cv_;
   bool hold_ = false;
   std::vector<Submission> held_;
 };
@@ -347,6 +354,27 @@ TEST_F(SessionTest, StopSaysByeFinishesRunningTasksAndReturns) {
   EXPECT_EQ(credit, 0u);  // a stopping worker asks for nothing more
   thread_.join();
   EXPECT_TRUE(status_.ok()) << status_;
+}
+
+TEST_F(SessionTest, AfterByeAReconnectRequestIsIgnoredAndResultsStillArrive) {
+  engine_->set_hold(true);
+  start();
+  broker_.expect(v1::WorkerMessage::kHello);
+  broker_.welcome(/*heartbeat_ms=*/20, /*liveness=*/2);
+  broker_.tasks({make_task("late", "session_test.square", {3})});
+  ASSERT_TRUE(engine_->wait_held(1));
+  std::uint64_t one = 1;
+  ASSERT_EQ(write(stop_fd_, &one, sizeof(one)), 8);
+  broker_.expect(v1::WorkerMessage::kBye);
+  v1::BrokerMessage reconnect;
+  reconnect.mutable_reconnect()->set_reason("unknown worker");
+  broker_.send(reconnect);
+  engine_->release();
+  // The next frame is the result, not a new hello (nor a heartbeat) from a leaving worker.
+  auto results = broker_.results(1);
+  EXPECT_EQ(decode<int>(results["late"].items(0).value()), 9);
+  thread_.join();
+  EXPECT_EQ(session_->stats().reconnects, 0u);
 }
 
 TEST_F(SessionTest, MalformedEndpointIsFatal) {
