@@ -191,6 +191,10 @@ std::uint32_t WorkerSession::grant() {
   std::int64_t held = static_cast<std::int64_t>(runner_.running());
   std::int64_t more = capacity - held - outstanding_credit_;
   if (more <= 0) return 0;
+  // While busy, grant in quarters of the capacity, not one slot at a time: single-task
+  // grants would make the broker send single-task batches, and the link would settle
+  // into one round trip per task.
+  if (held > 0 && more < std::max<std::int64_t>(1, capacity / 4)) return 0;
   outstanding_credit_ += more;
   return static_cast<std::uint32_t>(more);
 }
