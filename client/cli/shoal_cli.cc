@@ -12,6 +12,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "client/cli/commands.h"
 
 ABSL_FLAG(std::string, broker, "127.0.0.1:50051", "the broker's client address HOST:PORT");
@@ -56,6 +57,11 @@ std::string read_file(const std::string& path) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return file.find("shoal_cli") != absl::string_view::npos;
+  };
+  absl::SetFlagsUsageConfig(usage);
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() < 2) {
     std::fprintf(stderr, "usage: shoal COMMAND [ARG] [--flags]; %s\n", kUsage);
