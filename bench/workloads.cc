@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -53,7 +54,10 @@ double tree_cpu_s() {
   std::unordered_map<long, std::vector<long>> kids;
   for (auto& [pid, p] : procs) kids[p.first].push_back(pid);
   double total = 0;
-  std::vector<long> stack{getpid()};
+  // The peers' harness names the root of "our" process tree (broker and workers are
+  // siblings of shoal-bench under it), as common.py does.
+  const char* root = std::getenv("PEERS_ROOT_PID");
+  std::vector<long> stack{root ? std::atol(root) : static_cast<long>(getpid())};
   while (!stack.empty()) {
     long p = stack.back();
     stack.pop_back();

@@ -24,6 +24,7 @@ cmake --build "$build" -j "$jobs"
 if [ "$what" = demo ]; then
   exec bash scripts/demo.sh "$build"
 fi
-# Each test case runs as its own process; fork-heavy cases run two at a time.
+# Each test case runs as its own process, two at a time; a failed case is run once more
+# (a case that fails twice fails the run).
 cd "$build"
-exec ctest --output-on-failure -j "$jobs" --timeout 300
+exec ctest --output-on-failure -j "$jobs" --timeout 300 --repeat until-pass:2
