@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "bench/pool_workloads.h"
 #include "bench/workloads.h"
 #include "shoal/shoal.hpp"
 
@@ -19,32 +20,12 @@ namespace {
 long long sq(long long x) { return x * x; }
 Bytes echo(Bytes b) { return b; }
 
-std::vector<int> range(long n) {
-  std::vector<int> v(static_cast<std::size_t>(n));
-  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<int>(i);
-  return v;
-}
-
 void check_sq(const std::vector<long long>& out, long n) {
   bool ok = out.size() == static_cast<std::size_t>(n);
   for (std::size_t i = 0; ok && i < out.size(); ++i) ok = out[i] == sq(static_cast<long long>(i));
   if (!ok) {
-    std::fprintf(stderr, "shoal-bench: wrong results\n");
-    std::exit(1);
+    wrong_results("results");
   }
-}
-
-std::vector<Bytes> make_payloads(long tasks, long size) {
-  std::mt19937_64 rng(std::random_device{}());
-  std::vector<Bytes> out(static_cast<std::size_t>(tasks));
-  for (Bytes& b : out) {
-    b.resize(static_cast<std::size_t>(size));
-    for (std::size_t i = 0; i + 8 <= b.size(); i += 8) {
-      std::uint64_t r = rng();
-      std::memcpy(&b[i], &r, 8);
-    }
-  }
-  return out;
 }
 
 void run_remote(const Settings& s) {
@@ -97,30 +78,12 @@ void run_remote(const Settings& s) {
         ok = ok && r == sq(i);
       }
       clk.stop();
-      if (!ok) {
-        std::fprintf(stderr, "shoal-bench: wrong results\n");
-        std::exit(1);
-      }
+      if (!ok) wrong_results("results");
       return latency(std::move(lat), clk);
     });
   }
 
-  if (s.wants("W4")) {
-    std::vector<Bytes> payloads = make_payloads(s.w4_tasks, s.w4_size);
-    pool.map(echo, std::vector<Bytes>(payloads.begin(), payloads.begin() + 4));  // warm-up
-    measure(s, "W4_payload", [&] {
-      std::vector<Bytes> out;
-      Clock clk;
-      for (long r = 0; r < s.w4_rounds; ++r) out = pool.map(echo, payloads);
-      clk.stop();
-      if (out != payloads) {
-        std::fprintf(stderr, "shoal-bench: wrong payload results\n");
-        std::exit(1);
-      }
-      double moved = 2.0 * static_cast<double>(s.w4_rounds * s.w4_tasks * s.w4_size);
-      return bandwidth(moved, static_cast<double>(s.w4_rounds * s.w4_tasks), clk);
-    });
-  }
+  if (s.wants("W4")) run_w4(s, pool, echo);
 }
 
 const bool kRegistered = register_group("remote", run_remote);
