@@ -8,33 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 n=${2:-2}
-run=$(mktemp -d)
-pids=()
-stop() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$run"
-}
-trap stop EXIT
-
-# Prints the first line of file $1 once there is one (20 s at most).
-first_line() {
-  for _ in $(seq 200); do
-    if [ -s "$1" ]; then head -n1 "$1"; return 0; fi
-    sleep 0.1
-  done
-  echo "remote_demo.sh: nothing in $1; log:" >&2
-  cat "$1.err" >&2 || true
-  return 1
-}
-
-"$build/broker/shoal-broker" --client-address=127.0.0.1:0 --worker-address=tcp://127.0.0.1:0 \
-  --log-level=warning >"$run/broker" 2>"$run/broker.err" &
-pids+=($!)
-line=$(first_line "$run/broker")
-echo "$line"
-clients=$(sed -n 's/.*clients=\([^ ]*\).*/\1/p' <<<"$line")
-workers=$(sed -n 's/.*workers=\([^ ]*\).*/\1/p' <<<"$line")
+source scripts/cluster_lib.sh
+start_broker "$build"
 
 for i in $(seq "$n"); do
   "$build/worker/shoal-worker" --broker="$workers" --processes=1 --name="demo-$i" \
