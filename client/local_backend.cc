@@ -11,12 +11,12 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "shared/engine/engine.h"
 #include "shoal/errors.hpp"
 #include "shoal/internal/backend.h"
+#include "shoal/process.hpp"
 
 namespace shoal::internal {
 namespace {
@@ -70,12 +70,6 @@ class LocalBackend final : public Backend, public std::enable_shared_from_this<L
   std::unique_ptr<engine::Engine> engine_;
 };
 
-int cpu_count() {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  if (n < 1) n = static_cast<long>(std::thread::hardware_concurrency());
-  return n < 1 ? 1 : static_cast<int>(n);
-}
-
 }  // namespace
 
 namespace {
@@ -105,7 +99,7 @@ std::shared_ptr<Backend> make_local_backend(const PoolOptions& options) {
                                 std::to_string(options.processes));
   }
   engine::EngineOptions engine_options;
-  engine_options.processes = options.processes == 0 ? cpu_count() : options.processes;
+  engine_options.processes = options.processes == 0 ? shoal::cpu_count() : options.processes;
   engine_options.initializer = options.initializer;
   engine_options.max_tasks_per_child = options.max_tasks_per_child;
   tune_malloc_for_payloads();

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <iostream>
 #include <stdexcept>
+#include <thread>
 #include <typeinfo>
 
 #include "shoal/codec.hpp"
@@ -212,6 +213,7 @@ void Process::kill() {
 
 int cpu_count() {
   long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+  if (n < 1) n = static_cast<long>(std::thread::hardware_concurrency());
   return n > 0 ? static_cast<int>(n) : 1;
 }
 
