@@ -4,6 +4,7 @@
 // compares Shoal with Python's multiprocessing (and the other peers) in one run.
 
 #include <cstdio>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -70,7 +71,12 @@ int main(int argc, char** argv) {
   int ran = 0;
   for (auto& [mode, group] : shoal::bench::groups()) {
     if (mode == s.mode || mode == "any") {
-      group(s);
+      try {
+        group(s);
+      } catch (const std::exception& e) {  // e.g. a WorkerLostError: say so, don't abort
+        std::fprintf(stderr, "shoal-bench: a %s workload failed: %s\n", mode.c_str(), e.what());
+        return 1;
+      }
       ++ran;
     }
   }

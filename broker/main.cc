@@ -18,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "broker/broker.h"
+#include "shared/include/shoal/internal/malloc_tuning.h"
 
 // Flag names use '_' inside (C identifiers); the command line spells them with '-'
 // (API.md §8) and both spellings are accepted.
@@ -102,6 +103,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  // Task arguments and results of many MiB pass through this process.
+  shoal::internal::tune_malloc_for_payloads();
   std::vector<char*> arg_ptrs;
   for (std::string& a : args) arg_ptrs.push_back(a.data());
   absl::SetProgramUsageMessage("see --help");

@@ -6,6 +6,7 @@
 #include "client/remote_status.h"
 #include "client/remote_wire.h"
 #include "shoal/errors.hpp"
+#include "shoal/internal/malloc_tuning.h"
 
 namespace shoal::internal {
 namespace {
@@ -16,6 +17,7 @@ constexpr int kMaxWatchIds = 65536;
 
 std::shared_ptr<Backend> make_remote_backend(const std::string& address,
                                              const ConnectOptions& options) {
+  tune_malloc_for_payloads();  // results of many MiB arrive here
   return RemoteBackend::connect(address, options, RemoteBackend::Limits{});
 }
 
@@ -198,11 +200,14 @@ void RemoteBackend::deliver(std::vector<Delivery>& deliveries) {
       d.sink->fail(d.index, d.error);
     } else if (d.result.has_failure()) {
       d.sink->fail(d.index, to_error_info(d.result.failure()));
-    } else if (d.result.items_size() == 0) {
+    } else if (d.result.items_size() == 0 && d.result.values().empty()) {
       d.sink->fail(d.index, {ErrorKind::kSerialization, "shoal::SerializationError",
-                             "the broker sent a result without items", ""});
+                             "the broker sent a result without values", ""});
+    } else if (auto reply = result_to_reply(d.result); reply.ok()) {
+      d.sink->complete(d.index, *std::move(reply));
     } else {
-      d.sink->complete(d.index, items_to_reply(d.result));
+      d.sink->fail(d.index, {ErrorKind::kSerialization, "shoal::SerializationError",
+                             std::string(reply.status().message()), ""});
     }
   }
   deliveries.clear();

@@ -179,10 +179,79 @@ absl::Status reply_to_items(std::string_view reply, std::size_t items, v1::TaskR
   return absl::OkStatus();
 }
 
-std::string items_to_reply(const v1::TaskResult& result) {
+absl::Status reply_to_result(std::string_view reply, std::size_t items, v1::TaskResult* result) {
+  // First pass: every item must be a success for the packed form; count the bytes.
+  std::size_t count = std::max<std::size_t>(1, items);
+  std::size_t offset = 0;
+  std::size_t body_bytes = 0;
+  bool all_ok = true;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (offset >= reply.size()) return absl::InvalidArgumentError("task reply ended early");
+    if (reply[offset++] != kReplyOk) {
+      all_ok = false;
+      break;
+    }
+    std::size_t start = offset;
+    if (!msgpack_skip(reply, offset)) return absl::InvalidArgumentError("malformed reply item");
+    body_bytes += offset - start;
+  }
+  if (!all_ok) return reply_to_items(reply, items, result);
+  std::string* values = result->mutable_values();
+  values->reserve(body_bytes + 5);
+  msgpack_append_array_header(*values, static_cast<std::uint32_t>(count));
+  offset = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    std::size_t start = ++offset;  // past the status byte, checked above
+    msgpack_skip(reply, offset);
+    values->append(reply.data() + start, offset - start);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string_view>> result_values(const v1::TaskResult& result) {
+  std::vector<std::string_view> out;
+  if (result.values().empty()) {
+    out.reserve(static_cast<std::size_t>(result.items_size()));
+    for (const auto& item : result.items()) out.push_back(item.value());
+    return out;
+  }
+  std::string_view values = result.values();
+  std::size_t offset = 0;
+  std::uint32_t count = 0;
+  if (!msgpack_read_array_header(values, offset, count)) {
+    return absl::InvalidArgumentError("TaskResult.values is not a MessagePack array");
+  }
+  if (count > values.size()) {  // every value takes at least one byte
+    return absl::InvalidArgumentError("TaskResult.values announces more values than it holds");
+  }
+  out.reserve(count);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    std::size_t start = offset;
+    if (!msgpack_skip(values, offset)) {
+      return absl::InvalidArgumentError("TaskResult.values holds a malformed value");
+    }
+    out.push_back(values.substr(start, offset - start));
+  }
+  if (offset != values.size()) {
+    return absl::InvalidArgumentError("TaskResult.values has bytes after its array");
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> result_to_reply(const v1::TaskResult& result) {
+  std::string reply;
+  if (!result.values().empty()) {
+    auto values = result_values(result);
+    if (!values.ok()) return values.status();
+    reply.reserve(result.values().size() + values->size());
+    for (std::string_view value : *values) {
+      reply.push_back(kReplyOk);
+      reply.append(value);
+    }
+    return reply;
+  }
   std::size_t size = 0;
   for (const auto& item : result.items()) size += 1 + item.value().size();
-  std::string reply;
   reply.reserve(size);
   for (const auto& item : result.items()) {
     if (item.outcome_case() == v1::ItemOutcome::kError) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -42,7 +43,18 @@ void to_task_error(const ErrorInfo& info, v1::TaskError* out);
 // InvalidArgument when the reply is malformed; `result` is then partly filled.
 absl::Status reply_to_items(std::string_view reply, std::size_t items, v1::TaskResult* result);
 
-// The reply bytes (internal/reply.h) for a successful TaskResult's items.
-std::string items_to_reply(const v1::TaskResult& result);
+// Fills `result` from a reply of `items` reply items: result->values (one MessagePack
+// array) when every call succeeded, else result->items as reply_to_items does.
+// InvalidArgument when the reply is malformed; `result` is then partly filled.
+absl::Status reply_to_result(std::string_view reply, std::size_t items, v1::TaskResult* result);
+
+// The results of a TaskResult's calls in call order, views into result.values or
+// result.items; an item that failed is an empty view (see result.items(i).error()).
+// InvalidArgument when result.values is not a MessagePack array of whole values.
+absl::StatusOr<std::vector<std::string_view>> result_values(const v1::TaskResult& result);
+
+// The reply bytes (internal/reply.h) of a TaskResult without failure (values or items).
+// InvalidArgument when result.values is malformed.
+absl::StatusOr<std::string> result_to_reply(const v1::TaskResult& result);
 
 }  // namespace shoal::internal

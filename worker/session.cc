@@ -16,7 +16,7 @@ std::uint64_t unix_ms() {
 
 // Roughly a result's encoded size: cheaper than ByteSizeLong on chunks of 100k items.
 std::size_t approximate_size(const v1::TaskResult& result) {
-  std::size_t size = 64 + result.failure().message().size();
+  std::size_t size = 64 + result.failure().message().size() + result.values().size();
   for (const auto& item : result.items()) size += 4 + item.value().size();
   return size;
 }

@@ -1,7 +1,6 @@
 #include "shoal/worker_main.hpp"
 
 #include <dlfcn.h>
-#include <malloc.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -11,6 +10,7 @@
 
 #include "absl/strings/str_join.h"
 #include "shoal/internal/backend.h"
+#include "shoal/internal/malloc_tuning.h"
 #include "shoal/task.hpp"
 #include "worker/session.h"
 #include "worker/worker_config.h"
@@ -62,10 +62,8 @@ int run_worker(int argc, char** argv, bool allow_load) {
   std::string name = config.name.empty() ? host + "-" + std::to_string(getpid()) : config.name;
   Log log(name, *level);
 
-  // Task arguments and results of many MiB pass through this process: keep such
-  // buffers in the heap instead of mmap'ing (and page-faulting) each one afresh.
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  // Task arguments and results of many MiB pass through this process.
+  internal::tune_malloc_for_payloads();
 
   // The engine forks its zygote now, while this process has no other thread.
   std::shared_ptr<internal::Backend> engine;

@@ -8,6 +8,7 @@
 #include "client/cli/json_msgpack.h"
 #include "client/remote_channel.h"
 #include "client/remote_status.h"
+#include "client/remote_wire.h"
 #include "shoal/v1/service.grpc.pb.h"
 
 namespace shoal::cli {
@@ -86,10 +87,13 @@ int print_result(const v1::TaskResult& result) {
                 (e.type_name().empty() ? v1::ErrorKind_Name(e.kind()) : e.type_name()) + ": " +
                 e.message());
   }
+  auto bodies = internal::result_values(result);
+  if (!bodies.ok()) return fail("task " + result.id() + ": " + std::string(bodies.status().message()));
   std::vector<std::string> values;
   int failed = 0;
-  for (const auto& item : result.items()) {
-    if (item.has_error()) {
+  for (int i = 0; i < static_cast<int>(bodies->size()); ++i) {
+    if (result.values().empty() && result.items(i).has_error()) {
+      const auto& item = result.items(i);
       ++failed;
       values.push_back("{\"error\":{\"kind\":\"" + v1::ErrorKind_Name(item.error().kind()) +
                        "\",\"type\":\"" + item.error().type_name() + "\"}}");
@@ -97,7 +101,7 @@ int print_result(const v1::TaskResult& result) {
            item.error().message());
       continue;
     }
-    auto json = msgpack_to_json(item.value());
+    auto json = msgpack_to_json((*bodies)[static_cast<std::size_t>(i)]);
     if (!json.ok()) return fail("task " + result.id() + ": " + std::string(json.status().message()));
     values.push_back(*json);
   }

@@ -81,6 +81,8 @@ TEST(ClusterTest, KillingOneOfTwoWorkersMidMapLosesNothing) {
   ASSERT_TRUE(tally.wait_for(50, 30s));
   cluster.worker("w1").signal(SIGKILL);
   for (int i = 0; i < kTasks; ++i) EXPECT_EQ(futures[i].get(60s), i * i) << i;
+  // get() may return before the resolving thread has run the callbacks: wait for them.
+  ASSERT_TRUE(tally.wait_for(kTasks, 30s));
   std::lock_guard lock(tally.mu);
   for (int i = 0; i < kTasks; ++i) EXPECT_EQ(tally.calls[i], 1) << i;
 }

@@ -40,7 +40,9 @@ for message in call:
         continue
     for result in message.results.results:
         if result.id == "python-client-1":
-            print("test.square(7) = %r" % msgpack.unpackb(result.items[0].value), flush=True)
+            # values: one MessagePack array of the results (items only when a call failed)
+            value = msgpack.unpackb(result.values)[0] if result.values else msgpack.unpackb(result.items[0].value)
+            print("test.square(7) = %r" % value, flush=True)
             done.set()
             call.cancel()
             sys.exit(0)

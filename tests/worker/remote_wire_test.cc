@@ -74,12 +74,55 @@ TEST(RemoteWireTest, ReplyBecomesItemsAndBack) {
   EXPECT_EQ(result.items(1).error().kind(), v1::ERROR_KIND_REMOTE);
   EXPECT_EQ(result.items(1).error().type_name(), "std::invalid_argument");
   EXPECT_EQ(result.items(1).error().where(), "h:1");
-  EXPECT_EQ(items_to_reply(result), reply);
+  EXPECT_EQ(*result_to_reply(result), reply);
 
-  std::string back = items_to_reply(result);
+  // One failed call: the packed form is not used.
+  v1::TaskResult mixed;
+  ASSERT_TRUE(reply_to_result(reply, 3, &mixed).ok());
+  EXPECT_TRUE(mixed.values().empty());
+  EXPECT_EQ(mixed.items_size(), 3);
+
+  std::string back = *result_to_reply(result);
   ReplyReader reader(back);
   EXPECT_EQ(std::get<int>(reader.next<false, int>()), 49);
   EXPECT_EQ(std::get<ErrorInfo>(reader.next<false, int>()).message, "bad x");
+}
+
+TEST(RemoteWireTest, SuccessfulReplyTravelsAsOnePackedArray) {
+  std::string reply;
+  reply_ok<false>(reply, 49);
+  reply_ok<false>(reply, std::string("s"));
+  reply_ok<false>(reply, std::vector<int>{1, 2});
+  v1::TaskResult result;
+  ASSERT_TRUE(reply_to_result(reply, 3, &result).ok());
+  EXPECT_EQ(result.items_size(), 0);
+  EXPECT_EQ(result.values(), encode(std::make_tuple(49, std::string("s"), std::vector<int>{1, 2})));
+  auto values = result_values(result);
+  ASSERT_TRUE(values.ok());
+  ASSERT_EQ(values->size(), 3u);
+  EXPECT_EQ((*values)[1], encode(std::string("s")));
+  EXPECT_EQ(*result_to_reply(result), reply);
+
+  // A single call is an array of one.
+  std::string one;
+  reply_ok<false>(one, 7);
+  v1::TaskResult single;
+  ASSERT_TRUE(reply_to_result(one, 1, &single).ok());
+  EXPECT_EQ(single.values(), encode(std::make_tuple(7)));
+  EXPECT_EQ(*result_to_reply(single), one);
+}
+
+TEST(RemoteWireTest, MalformedPackedValuesAreAnError) {
+  v1::TaskResult result;
+  result.set_values("", 1);  // not an array
+  EXPECT_FALSE(result_values(result).ok());
+  EXPECT_FALSE(result_to_reply(result).ok());
+  result.set_values("", 2);  // announces two, holds one
+  EXPECT_FALSE(result_to_reply(result).ok());
+  result.set_values("Ýÿÿÿÿ", 5);  // a huge count in five bytes
+  EXPECT_FALSE(result_to_reply(result).ok());
+  result.set_values("", 3);  // trailing bytes
+  EXPECT_FALSE(result_to_reply(result).ok());
 }
 
 TEST(RemoteWireTest, MalformedReplyIsAnError) {
@@ -89,6 +132,8 @@ TEST(RemoteWireTest, MalformedReplyIsAnError) {
   std::string two;
   reply_ok<false>(two, 1);
   EXPECT_FALSE(reply_to_items(two, 2, &result).ok());
+  EXPECT_FALSE(reply_to_result("", 1, &result).ok());
+  EXPECT_FALSE(reply_to_result(two, 2, &result).ok());
 }
 
 TEST(RemoteWireTest, ErrorKindsMapBothWays) {
