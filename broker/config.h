@@ -13,6 +13,7 @@ struct SchedulerOptions {
   int64_t heartbeat_ms = 1000;            // heartbeat period sent to workers in Welcome
   int liveness = 3;                       // silent for liveness x heartbeat_ms -> lost
   int64_t result_ttl_ms = 3'600'000;      // retention of a delivered result
+  uint64_t max_retained_bytes = 256u << 20;  // delivered results beyond: oldest dropped early
   uint64_t max_queued = 1'000'000;        // queued tasks beyond this are rejected
   uint64_t max_message_bytes = 64 << 20;  // larger args are rejected as invalid
   int default_max_retries = 3;            // Task.max_retries == -1 means this

@@ -29,6 +29,8 @@ ABSL_FLAG(std::string, worker_address, "tcp://127.0.0.1:5555",
 ABSL_FLAG(int, heartbeat_ms, 1000, "heartbeat period sent to workers, in ms");
 ABSL_FLAG(int, liveness, 3, "a worker silent for liveness x heartbeat-ms is lost");
 ABSL_FLAG(int64_t, result_ttl_s, 3600, "how long a delivered result is kept, in s");
+ABSL_FLAG(uint64_t, result_memory_mb, 256,
+          "delivered results kept beyond this many MiB are dropped, oldest first, before their ttl");
 ABSL_FLAG(uint64_t, max_queued, 1000000,
           "queued tasks beyond this are rejected with RESOURCE_EXHAUSTED (clients retry)");
 ABSL_FLAG(uint64_t, max_message_bytes, 67108864, "largest task arguments accepted, in bytes");
@@ -48,7 +50,7 @@ void on_stop_signal(int signal_number) {
 }
 
 constexpr const char* kFlags[] = {"client_address", "worker_address", "heartbeat_ms",
-                                  "liveness",       "result_ttl_s",   "max_queued",
+                                  "liveness",       "result_ttl_s",   "result_memory_mb",   "max_queued",
                                   "max_message_bytes", "default_max_retries", "log_level",
                                   "auth_token"};
 
@@ -127,6 +129,7 @@ int main(int argc, char** argv) {
   config.scheduler.heartbeat_ms = absl::GetFlag(FLAGS_heartbeat_ms);
   config.scheduler.liveness = absl::GetFlag(FLAGS_liveness);
   config.scheduler.result_ttl_ms = absl::GetFlag(FLAGS_result_ttl_s) * 1000;
+  config.scheduler.max_retained_bytes = absl::GetFlag(FLAGS_result_memory_mb) << 20;
   config.scheduler.max_queued = absl::GetFlag(FLAGS_max_queued);
   config.scheduler.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   config.scheduler.default_max_retries = absl::GetFlag(FLAGS_default_max_retries);

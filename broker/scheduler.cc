@@ -16,6 +16,13 @@ using shoal::v1::TaskState;
 
 namespace {
 constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+
+// Roughly the bytes a retained result holds (its payloads, plus a fixed overhead).
+uint64_t retained_size(const TaskResult& result) {
+  uint64_t size = 128 + result.values().size() + result.failure().message().size();
+  for (const auto& item : result.items()) size += 32 + item.value().size();
+  return size;
+}
 }  // namespace
 
 Scheduler::Scheduler(SchedulerOptions options, Deps deps)
@@ -255,6 +262,7 @@ void Scheduler::finish(TaskRef ref, std::unique_ptr<TaskResult> result, Actions&
   ++completed_;
   failed_ += failed;
   ++retained_;
+  retained_bytes_ += retained_size(*rec.result);
   count_completion();
   deliver(ref, out);
   detach(rec, out);
@@ -272,6 +280,21 @@ void Scheduler::mark_delivered(TaskRecord& rec, TaskRef ref) {
   if (rec.deadline_ms != kNever) return;
   rec.deadline_ms = clock_->now_ms() + options_.result_ttl_ms;
   expiry_.push_back({rec.deadline_ms, ref, rec.gen, 0});
+  // Over the memory cap, the oldest delivered results go before their time (big
+  // payloads would otherwise pile up for the whole ttl).
+  while (retained_bytes_ > options_.max_retained_bytes && !expiry_.empty()) {
+    Timer t = expiry_.front();
+    expiry_.pop_front();
+    expire(t);
+  }
+}
+
+void Scheduler::expire(const Timer& t) {
+  const TaskRecord& rec = store_->get(t.ref);
+  if (rec.gen != t.gen || rec.phase != TaskPhase::kDone || rec.deadline_ms != t.deadline) return;
+  retained_bytes_ -= std::min(retained_bytes_, retained_size(*rec.result));
+  store_->erase(t.ref);
+  --retained_;
 }
 
 void Scheduler::answer_waiters(TaskRef ref, Actions& out) {

@@ -116,6 +116,8 @@ class Scheduler {
             Actions& out);
   void deliver(TaskRef ref, Actions& out);
   void mark_delivered(TaskRecord& rec, TaskRef ref);
+  // Drops the result `t` points to, unless the record has moved on since.
+  void expire(const Timer& t);
   shoal::v1::TaskState state_of(const TaskRecord& rec) const;
   void answer_waiters(TaskRef ref, Actions& out);
   void attach(TaskRecord& rec, SessionId s);
@@ -156,6 +158,7 @@ class Scheduler {
   absl::flat_hash_map<uint64_t, TaskRef> waiter_task_;            // token -> task
   absl::flat_hash_map<TaskRef, std::vector<uint64_t>> waiters_;  // task -> tokens
   std::deque<Timer> expiry_;  // delivered results, by expiry (ttl is constant)
+  uint64_t retained_bytes_ = 0;  // of results in the store (delivered or not)
 
   uint64_t submitted_ = 0, completed_ = 0, failed_ = 0, retried_ = 0;
   uint64_t queued_ = 0, running_ = 0, retained_ = 0, bad_client_messages_ = 0;

@@ -301,10 +301,7 @@ void Scheduler::tick(Actions& out) {
   while (!expiry_.empty() && expiry_.front().deadline <= now) {
     Timer t = expiry_.front();
     expiry_.pop_front();
-    const TaskRecord& rec = store_->get(t.ref);
-    if (rec.gen != t.gen || rec.phase != TaskPhase::kDone || rec.deadline_ms != t.deadline) continue;
-    store_->erase(t.ref);
-    --retained_;
+    expire(t);
   }
   dispatch(out);
 }

@@ -122,6 +122,20 @@ TEST_F(SchedulerTest, ResultKeptUntilDeliveredThenForTtl) {
   EXPECT_EQ(scheduler_->stats().results_retained(), 0u);
 }
 
+TEST_F(SchedulerTest, DeliveredResultsBeyondTheMemoryCapAreDroppedOldestFirst) {
+  SchedulerOptions options = options_;
+  options.max_retained_bytes = 3000;  // a 1000-byte result counts about 1160
+  reset(options);
+  hello("a", {"square"}, 4);
+  submit({T("t1"), T("t2"), T("t3"), T("t4")});
+  for (const char* id : {"t1", "t2", "t3", "t4"}) report("a", id, std::string(1000, 'x'));
+  EXPECT_EQ(scheduler_->stats().results_retained(), 2u);
+  EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_UNKNOWN);
+  EXPECT_EQ(get_result("t2").state(), shoal::v1::TASK_STATE_UNKNOWN);
+  EXPECT_EQ(get_result("t3").state(), shoal::v1::TASK_STATE_DONE);
+  EXPECT_EQ(get_result("t4").result().items(0).value(), std::string(1000, 'x'));
+}
+
 TEST_F(SchedulerTest, WatchResendsKnownResultsAndNamesUnknownIds) {
   hello("a");
   submit({T("t1"), T("t2")});
