@@ -14,6 +14,8 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <deque>
 #include <list>
 #include <map>
@@ -145,6 +147,109 @@ inline bool reference_bodies(msgpack::type::object_type, std::size_t, void*) { r
 inline msgpack::object_handle unpack_at(std::string_view bytes, std::size_t& offset) {
   return msgpack::unpack(bytes.data(), bytes.size(), offset, &reference_bodies);
 }
+
+// Numbers decode without unpacking a msgpack::object (which allocates a zone per call):
+// map chunks of a million ints would otherwise spend most of their time in malloc.
+template <class T>
+inline constexpr bool kFastNumber =
+    (std::is_integral_v<T> && !std::is_same_v<T, bool> && !std::is_same_v<T, char> &&
+     !std::is_same_v<T, signed char> && !std::is_same_v<T, unsigned char> &&
+     !std::is_same_v<T, char8_t> && !std::is_same_v<T, char16_t> &&
+     !std::is_same_v<T, char32_t> && !std::is_same_v<T, wchar_t>) ||
+    std::is_same_v<T, float> || std::is_same_v<T, double>;
+
+template <class... E>
+inline constexpr bool kFastNumbers = (kFastNumber<E> && ...);
+
+// A non-empty tuple of numbers (how a task of number parameters receives them).
+template <class T>
+struct is_number_tuple : std::false_type {};
+template <class... E>
+struct is_number_tuple<std::tuple<E...>> : std::bool_constant<(sizeof...(E) > 0) && kFastNumbers<E...>> {};
+
+inline std::uint64_t read_big_endian(const unsigned char* p, int bytes) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = v << 8 | p[i];
+  return v;
+}
+
+// Reads the MessagePack number at `offset` into `out` and advances `offset`. False
+// (nothing consumed) when the value there is not a number that converts to T exactly as
+// msgpack's own adaptor would: the caller then takes the general path, which reports
+// errors. Integers must fit T; float and double also take integers, as msgpack does.
+template <class T>
+bool read_number(std::string_view in, std::size_t& offset, T& out) {
+  static_assert(kFastNumber<T>);
+  if (offset >= in.size()) return false;
+  const auto* p = reinterpret_cast<const unsigned char*>(in.data()) + offset;
+  std::size_t left = in.size() - offset;
+  unsigned char head = p[0];
+  std::uint64_t u = 0;  // the value when non-negative
+  std::int64_t i = 0;   // the value when negative
+  bool negative = false;
+  std::size_t size = 1;
+  if (head <= 0x7f) {
+    u = head;
+  } else if (head >= 0xe0) {
+    i = static_cast<std::int8_t>(head);
+    negative = true;
+  } else if (head >= 0xcc && head <= 0xcf) {  // uint 8/16/32/64
+    int bytes = 1 << (head - 0xcc);
+    size = 1 + static_cast<std::size_t>(bytes);
+    if (left < size) return false;
+    u = read_big_endian(p + 1, bytes);
+  } else if (head >= 0xd0 && head <= 0xd3) {  // int 8/16/32/64
+    int bytes = 1 << (head - 0xd0);
+    size = 1 + static_cast<std::size_t>(bytes);
+    if (left < size) return false;
+    std::uint64_t raw = read_big_endian(p + 1, bytes);
+    int shift = 64 - 8 * bytes;  // sign-extend
+    i = static_cast<std::int64_t>(raw << shift) >> shift;
+    negative = i < 0;
+    u = static_cast<std::uint64_t>(i);
+  } else if ((head == 0xca || head == 0xcb) && std::is_floating_point_v<T>) {
+    size = head == 0xca ? 5 : 9;
+    if (left < size) return false;
+    std::uint64_t raw = read_big_endian(p + 1, static_cast<int>(size - 1));
+    if (head == 0xca) {
+      std::uint32_t bits = static_cast<std::uint32_t>(raw);
+      float f;
+      std::memcpy(&f, &bits, sizeof f);
+      out = static_cast<T>(f);
+    } else {
+      double d;
+      std::memcpy(&d, &raw, sizeof d);
+      out = static_cast<T>(d);
+    }
+    offset += size;
+    return true;
+  } else {
+    return false;
+  }
+  if constexpr (std::is_floating_point_v<T>) {
+    out = negative ? static_cast<T>(i) : static_cast<T>(u);
+  } else {
+    if (negative ? !std::in_range<T>(i) : !std::in_range<T>(u)) return false;
+    out = negative ? static_cast<T>(i) : static_cast<T>(u);
+  }
+  offset += size;
+  return true;
+}
+
+// Reads a tuple of numbers encoded as an array of exactly its size; false (nothing
+// consumed) otherwise, for the general path to decide.
+template <class... E>
+bool read_numbers(std::string_view in, std::size_t& offset, std::tuple<E...>& out) {
+  static_assert(kFastNumbers<E...>);
+  if (offset >= in.size()) return false;
+  std::size_t at = offset;
+  auto head = static_cast<unsigned char>(in[at]);
+  if (head != (0x90 | sizeof...(E)) || sizeof...(E) > 15) return false;
+  ++at;
+  bool ok = std::apply([&](auto&... e) { return (read_number(in, at, e) && ...); }, out);
+  if (ok) offset = at;
+  return ok;
+}
 }  // namespace internal
 
 // Converts an unpacked MessagePack object to T.
@@ -186,6 +291,13 @@ T from_object(const msgpack::object& object) {
 // `offset` past it. Throws SerializationError on malformed input or a type mismatch.
 template <Codable T>
 T decode_next(std::string_view bytes, std::size_t& offset) {
+  if constexpr (internal::kFastNumber<T>) {
+    T value;
+    if (internal::read_number(bytes, offset, value)) return value;
+  } else if constexpr (internal::is_number_tuple<T>::value) {
+    T value;
+    if (internal::read_numbers(bytes, offset, value)) return value;
+  }
   msgpack::object_handle handle;
   try {
     handle = internal::unpack_at(bytes, offset);

@@ -43,6 +43,21 @@ void reply_ok(std::string& reply, const R& value) {
 // Appends a failed item to `reply`.
 void reply_failed(std::string& reply, const ErrorInfo& error);
 
+// MiB-sized reply buffers are recycled: the local engine's collector takes the buffer
+// of a big reply here, and the future or map that consumed it gives it back when it is
+// destroyed. Each round of big payloads then reuses warm memory; freed and allocated
+// anew in another thread's malloc arena, it would fault in fresh pages every time.
+//
+// Buffers from this size up are recycled.
+inline constexpr std::size_t kRecycledReplyBytes = std::size_t{1} << 20;
+// An empty string with at least `capacity` bytes reserved, reusing a recycled buffer
+// when one is big enough. Thread-safe; never blocks.
+std::string take_reply_buffer(std::size_t capacity);
+// Keeps `buffer`'s storage for take_reply_buffer() if it is that big and
+// take_reply_buffer() has been used in this process (at most 256 MiB are kept, the
+// oldest dropped first); else frees it. Thread-safe; never blocks.
+void recycle_reply_buffer(std::string&& buffer);
+
 // One decoded item: the value, or the failure.
 template <class R>
 using ItemOutcome = std::variant<Stored<R>, ErrorInfo>;
@@ -73,6 +88,10 @@ class ReplyReader {
       offset_ += sizeof(R);
       return value;
     } else {
+      if constexpr (kFastNumber<R>) {
+        R value;
+        if (read_number(reply_, offset_, value)) return value;
+      }
       msgpack::object_handle handle;
       try {
         handle = unpack_at(reply_, offset_);
