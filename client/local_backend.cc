@@ -30,22 +30,15 @@ class LocalBackend final : public Backend, public std::enable_shared_from_this<L
   void submit(std::vector<Submission>& batch) override {
     std::vector<engine::Job> jobs;
     jobs.reserve(batch.size());
-    for (Submission& s : batch) {
-      engine::Job& job = jobs.emplace_back();
-      job.seq = s.seq;
-      job.invoke = s.invoke;
-      job.fn = s.fn;
-      job.args = std::move(s.args);
-      job.items = s.items;
-      job.time_limit_ms = s.options.time_limit.count();
-      // -1: the local default, no re-runs (a crash is usually deterministic).
-      job.max_retries = s.options.max_retries < 0 ? 0 : s.options.max_retries;
-      job.sink = std::move(s.sink);
-      job.index = s.index;
-    }
+    for (Submission& s : batch) jobs.push_back(to_job(s));
     batch.clear();
-    absl::Status status = engine_->submit(jobs);
-    if (!status.ok()) throw PoolClosedError(std::string(status.message()));
+    check(engine_->submit(jobs));
+  }
+
+  // One task: no batch vectors on the way (apply_async's path).
+  void submit_one(Submission& s) override {
+    engine::Job job = to_job(s);
+    check(engine_->submit(job));
   }
 
   bool cancel(std::uint64_t id) override { return engine_->cancel(id); }
@@ -67,6 +60,25 @@ class LocalBackend final : public Backend, public std::enable_shared_from_this<L
   }
 
  private:
+  static engine::Job to_job(Submission& s) {
+    engine::Job job;
+    job.seq = s.seq;
+    job.invoke = s.invoke;
+    job.fn = s.fn;
+    job.args = std::move(s.args);
+    job.items = s.items;
+    job.time_limit_ms = s.options.time_limit.count();
+    // -1: the local default, no re-runs (a crash is usually deterministic).
+    job.max_retries = s.options.max_retries < 0 ? 0 : s.options.max_retries;
+    job.sink = std::move(s.sink);
+    job.index = s.index;
+    return job;
+  }
+
+  static void check(const absl::Status& status) {
+    if (!status.ok()) throw PoolClosedError(std::string(status.message()));
+  }
+
   std::unique_ptr<engine::Engine> engine_;
 };
 

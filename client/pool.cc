@@ -9,10 +9,14 @@ Pool::Pool() : Pool(PoolOptions{}) {}
 Pool::Pool(int processes) : Pool(PoolOptions{processes, {}, 0}) {}
 
 Pool::Pool(PoolOptions options)
-    : backend_(internal::make_local_backend(options)), owner_(true) {}
+    : Pool(internal::make_local_backend(options), TaskOptions{}, true) {}
 
 Pool::Pool(std::shared_ptr<internal::Backend> backend, TaskOptions options, bool owner)
-    : backend_(std::move(backend)), options_(std::move(options)), owner_(owner) {}
+    : backend_(std::move(backend)),
+      progress_(backend_->progress()),
+      local_(backend_->local()),
+      options_(std::move(options)),
+      owner_(owner) {}
 
 Pool Pool::connect(const std::string& address, ConnectOptions options) {
   return Pool(internal::make_remote_backend(address, options), TaskOptions{}, true);
@@ -20,6 +24,8 @@ Pool Pool::connect(const std::string& address, ConnectOptions options) {
 
 Pool::Pool(Pool&& other) noexcept
     : backend_(std::move(other.backend_)),
+      progress_(std::move(other.progress_)),
+      local_(other.local_),
       options_(std::move(other.options_)),
       owner_(other.owner_) {
   other.owner_ = false;
@@ -29,6 +35,8 @@ Pool& Pool::operator=(Pool&& other) noexcept {
   if (this != &other) {
     Pool old(std::move(*this));  // closes and joins what this pool owned
     backend_ = std::move(other.backend_);
+    progress_ = std::move(other.progress_);
+    local_ = other.local_;
     options_ = std::move(other.options_);
     owner_ = other.owner_;
     other.owner_ = false;

@@ -79,6 +79,14 @@ Engine::~Engine() {
 }
 
 absl::Status Engine::submit(std::vector<Job>& jobs) {
+  absl::Status status = submit_jobs(jobs.data(), jobs.size());
+  if (status.ok()) jobs.clear();
+  return status;
+}
+
+absl::Status Engine::submit(Job& job) { return submit_jobs(&job, 1); }
+
+absl::Status Engine::submit_jobs(Job* jobs, std::size_t count) {
   std::vector<Outcome> out;
   int pushed = 0;
   {
@@ -89,7 +97,7 @@ absl::Status Engine::submit(std::vector<Job>& jobs) {
     }
     ++staging_;  // join() waits for every job of this call
     std::size_t i = 0;
-    for (; i < jobs.size(); ++i) {
+    for (; i < count; ++i) {
       Job& job = jobs[i];
       const bool in_order = pending_.empty() && repush_.empty();
       if (in_order && job.args.size() >= kStageBytes && stage(job)) {
@@ -105,12 +113,11 @@ absl::Status Engine::submit(std::vector<Job>& jobs) {
         pending_.push_back(std::move(job));
       }
     }
-    if (i < jobs.size()) {
+    if (i < count) {
       const ErrorInfo cancelled{ErrorKind::kCancelled, "", "the pool was terminated", ""};
-      for (; i < jobs.size(); ++i) drop(jobs[i], out, cancelled);
+      for (; i < count; ++i) drop(jobs[i], out, cancelled);
     }
     --staging_;
-    jobs.clear();
   }
   if (pushed) shared_.wake_workers(pushed);
   resolve(out);

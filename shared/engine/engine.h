@@ -69,6 +69,9 @@ class Engine : public internal::ProgressSource {
   // shared records waits in the engine. kFailedPrecondition after close()/terminate().
   // Thread-safe.
   absl::Status submit(std::vector<Job>& jobs);
+  // As submit() with one job (moving from it), without a batch to allocate.
+  // Thread-safe.
+  absl::Status submit(Job& job);
   // True if job `seq` had not started: its sink then fails with kCancelled and it
   // never runs. Thread-safe.
   bool cancel(std::uint64_t seq);
@@ -94,6 +97,7 @@ class Engine : public internal::ProgressSource {
   struct Outcome;
   explicit Engine(EngineOptions options, SharedState shared);
 
+  absl::Status submit_jobs(Job* jobs, std::size_t count);
   bool collect(bool wait_for_lock);
   void supervise();
   bool has_news();

@@ -107,6 +107,9 @@ class Pool {
   std::size_t auto_chunksize(std::size_t n) const;
 
   std::shared_ptr<internal::Backend> backend_;
+  // backend_->progress() and backend_->local(), asked once: every submission uses them.
+  std::weak_ptr<internal::ProgressSource> progress_;
+  bool local_ = false;
   TaskOptions options_;
   bool owner_ = false;
 };
@@ -151,11 +154,12 @@ auto materialize(Range&& r) {
 
 template <class Pointer, bool kRaw>
 internal::Submission Pool::make_submission(Pointer fn) const {
+  backend();  // a moved-from pool has no backend
   internal::Submission s;
   s.seq = internal::next_task_seq();
   s.fn = reinterpret_cast<std::uintptr_t>(fn);
   s.options = options_;
-  if (backend().local()) {
+  if (local_) {
     s.raw = kRaw;
     s.invoke = &internal::invoke_items<kRaw, Pointer>;  // no registry lookup: the hot path
   } else {
@@ -191,21 +195,20 @@ auto Pool::apply_async(F&& f, A&&... args) {
   }
   auto state = std::make_shared<internal::FutureState>(s.seq, s.raw);
   state->canceller = backend_;
-  state->progress = backend_->progress();
+  state->progress = progress_;
   s.sink = state;
-  std::vector<internal::Submission> batch;
-  batch.push_back(std::move(s));
-  backend().submit(batch);
+  backend_->submit_one(s);
   return Future<R>(std::move(state));
 }
 
 template <class R, class... A>
 Future<R> Pool::apply_async(std::string_view task, A&&... args) {
+  backend();  // a moved-from pool has no backend
   internal::Submission s;
   s.seq = internal::next_task_seq();
   s.name = std::string(task);
   s.options = options_;
-  if (backend().local()) {
+  if (local_) {
     const auto* entry = internal::find_task(task);
     if (!entry) throw NotRegisteredError("no task is registered as '" + s.name + "'");
     s.invoke = entry->invoke;
@@ -214,11 +217,9 @@ Future<R> Pool::apply_async(std::string_view task, A&&... args) {
   encode_to(s.args, std::make_tuple(std::decay_t<A>(std::forward<A>(args))...));
   auto state = std::make_shared<internal::FutureState>(s.seq, false);
   state->canceller = backend_;
-  state->progress = backend_->progress();
+  state->progress = progress_;
   s.sink = state;
-  std::vector<internal::Submission> batch;
-  batch.push_back(std::move(s));
-  backend().submit(batch);
+  backend_->submit_one(s);
   return Future<R>(std::move(state));
 }
 
@@ -235,7 +236,7 @@ auto Pool::map_chunks(F&& f, const Items& items, std::size_t chunksize) {
   for (std::size_t at = 0; at < n; at += chunksize) sizes.push_back(std::min(chunksize, n - at));
   internal::Submission proto = make_submission<Pointer, kRaw>(f);
   auto state = std::make_shared<internal::MapState>(sizes, proto.raw);
-  state->progress = backend_->progress();
+  state->progress = progress_;
   constexpr std::size_t kFlushBytes = std::size_t{4} << 20;
   constexpr std::size_t kFlushChunks = 4096;
   std::vector<internal::Submission> batch;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "shoal/internal/future_state.h"
@@ -36,6 +37,14 @@ class Backend : public Canceller {
   // Hands `batch` over (moving from it), in order. Blocks while the backend is full.
   // Throws PoolClosedError after close()/terminate(). Thread-safe.
   virtual void submit(std::vector<Submission>& batch) = 0;
+  // As submit() with a batch of one: hands `s` over (moving from it). Blocks and throws
+  // as submit() does. Thread-safe. The default wraps submit(); a backend may override
+  // it to skip the batch's allocation (the local pool's per-task path).
+  virtual void submit_one(Submission& s) {
+    std::vector<Submission> batch;
+    batch.push_back(std::move(s));
+    submit(batch);
+  }
   // No new work; queued work still runs. Idempotent.
   virtual void close() = 0;
   // Stops now: unfinished submissions fail with kCancelled; workers are killed.
