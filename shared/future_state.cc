@@ -1,9 +1,13 @@
 #include "shoal/internal/future_state.h"
 
+#include <linux/futex.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cinttypes>
+#include <climits>
+#include <ctime>
 #include <cstdio>
 #include <random>
 
@@ -34,6 +38,28 @@ std::string task_id_string(std::uint64_t seq) {
   return buf;
 }
 
+void SpinLock::yield() { sched_yield(); }
+
+namespace {
+
+// Sleeps while `*word == 0`, until `deadline` (max: no limit). Returns on a wake-up, a
+// changed value, a signal or the deadline; the caller re-checks.
+void futex_wait_zero(std::atomic<std::uint32_t>* word, Clock::time_point deadline) {
+  timespec ts{};
+  timespec* timeout = nullptr;
+  if (deadline != Clock::time_point::max()) {
+    auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return;
+    ts.tv_sec = static_cast<time_t>(left.count() / 1'000'000'000);
+    ts.tv_nsec = static_cast<long>(left.count() % 1'000'000'000);
+    timeout = &ts;
+  }
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAIT_PRIVATE, 0, timeout,
+          nullptr, 0);
+}
+
+}  // namespace
+
 bool Waitable::spin_until(Clock::time_point deadline) const {
   auto stop = std::min(deadline, Clock::now() + kSpin);
   auto source = progress.lock();
@@ -51,39 +77,45 @@ bool Waitable::spin_until(Clock::time_point deadline) const {
 void Waitable::wait() const { wait_until(Clock::time_point::max()); }
 
 bool Waitable::wait_until(Clock::time_point deadline) const {
-  if (spin_until(deadline)) return true;
-  std::unique_lock lock(mu_);
-  sleepers_.fetch_add(1);
-  bool ok = true;
-  if (deadline == Clock::time_point::max()) {
-    cv_.wait(lock, [&] { return ready(); });
-  } else {
-    ok = cv_.wait_until(lock, deadline, [&] { return ready(); });
+  if (ready() || spin_until(deadline)) return true;  // ready: no clock, no lock()
+  // Dekker with set_ready(): either it sees us counted, or we see the flag.
+  sleepers_.fetch_add(1, std::memory_order_seq_cst);
+  while (ready_.load(std::memory_order_seq_cst) == 0) {
+    if (deadline != Clock::time_point::max() && Clock::now() >= deadline) break;
+    futex_wait_zero(&ready_, deadline);
   }
-  sleepers_.fetch_sub(1);
-  return ok;
+  sleepers_.fetch_sub(1, std::memory_order_relaxed);
+  return ready();
 }
 
 void Waitable::set_ready() {
-  {
-    std::lock_guard lock(mu_);
-    ready_.store(true, std::memory_order_release);
+  ready_.store(1, std::memory_order_seq_cst);
+  if (sleepers_.load(std::memory_order_seq_cst) > 0) {
+    syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&ready_), FUTEX_WAKE_PRIVATE, INT_MAX,
+            nullptr, nullptr, 0);
   }
-  if (sleepers_.load() > 0) cv_.notify_all();
 }
+
+FutureState::~FutureState() { delete id_.load(std::memory_order_acquire); }
 
 const std::string& FutureState::id() const {
-  std::call_once(id_once_, [&] { id_ = task_id_string(seq_); });
-  return id_;
+  if (const std::string* id = id_.load(std::memory_order_acquire)) return *id;
+  auto* made = new std::string(task_id_string(seq_));
+  std::string* expected = nullptr;
+  if (!id_.compare_exchange_strong(expected, made, std::memory_order_acq_rel)) {
+    delete made;  // another thread was first: its string stays
+    return *expected;
+  }
+  return *made;
 }
 
-void FutureState::complete(std::size_t, std::string reply) {
-  resolve(std::move(reply), std::nullopt);
+void FutureState::complete(std::size_t, std::string reply) { resolve(std::move(reply), nullptr); }
+
+void FutureState::fail(std::size_t, const ErrorInfo& error) {
+  resolve({}, std::make_unique<ErrorInfo>(error));
 }
 
-void FutureState::fail(std::size_t, const ErrorInfo& error) { resolve({}, error); }
-
-bool FutureState::resolve(std::string reply, std::optional<ErrorInfo> error) {
+bool FutureState::resolve(std::string reply, std::unique_ptr<ErrorInfo> error) {
   std::vector<std::function<void()>> callbacks;
   {
     std::lock_guard lock(mu_);

@@ -3,7 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
+#include <vector>
 
 namespace shoal {
 namespace {
@@ -73,6 +75,34 @@ TEST(FutureTest, WrongResultTypeIsSerializationError) {
   Future<std::string> f(std::make_shared<FutureState>(1, false));
   f.state()->complete(0, OkReply(5));
   EXPECT_THROW(f.get(), SerializationError);
+}
+
+TEST(FutureTest, EveryWaitingThreadWakesWithTheValue) {
+  auto f = MakeFuture();
+  std::atomic<int> waiting{0};
+  std::vector<int> got(4, 0);
+  std::vector<std::thread> waiters;
+  for (int i = 0; i < 4; ++i) {
+    waiters.emplace_back([&, i] {
+      waiting.fetch_add(1);
+      got[i] = f.get();  // spins, then sleeps on the future until it resolves
+    });
+  }
+  while (waiting.load() < 4) std::this_thread::yield();
+  EXPECT_FALSE(f.wait_for(std::chrono::milliseconds(1)));
+  f.state()->complete(0, OkReply(9));
+  for (auto& t : waiters) t.join();
+  EXPECT_EQ(got, (std::vector<int>(4, 9)));
+}
+
+TEST(FutureTest, IdIsTheSameFromEveryThread) {
+  auto f = MakeFuture();
+  std::vector<const std::string*> seen(4, nullptr);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) threads.emplace_back([&, i] { seen[i] = &f.id(); });
+  for (auto& t : threads) t.join();
+  for (const std::string* id : seen) EXPECT_EQ(id, &f.id());
+  EXPECT_EQ(f.id(), internal::task_id_string(f.state()->seq()));
 }
 
 TEST(FutureTest, ResolvesExactlyOnce) {

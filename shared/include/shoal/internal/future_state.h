@@ -51,32 +51,49 @@ std::uint64_t next_task_seq();
 // The printable form of a task id: "<16 hex digits of the process>-<counter in hex>".
 std::string task_id_string(std::uint64_t seq);
 
+// A lock for a few instructions' worth of work (FutureState's resolve and callbacks):
+// 4 bytes instead of std::mutex's 40, since every task's future holds one.
+class SpinLock {
+ public:
+  void lock() {
+    while (locked_.exchange(true, std::memory_order_acquire)) {
+      while (locked_.load(std::memory_order_relaxed)) yield();
+    }
+  }
+  void unlock() { locked_.store(false, std::memory_order_release); }
+
+ private:
+  static void yield();
+  std::atomic<bool> locked_{false};
+};
+
 // Waits on a ready flag: spins briefly (wake-ups across cores cost ~90 µs here),
-// polls `progress` if given, then sleeps on the condition variable.
+// polls `progress` if given, then sleeps on the flag itself (a futex: no mutex or
+// condition variable per future).
 class Waitable {
  public:
-  bool ready() const { return ready_.load(std::memory_order_acquire); }
+  bool ready() const { return ready_.load(std::memory_order_acquire) != 0; }
   void wait() const;
   bool wait_until(Clock::time_point deadline) const;  // true if ready
 
   std::weak_ptr<ProgressSource> progress;
 
  protected:
-  // Marks ready and wakes every waiter; call with no lock held.
+  // Marks ready and wakes every waiter. Call at most once.
   void set_ready();
-  mutable std::mutex mu_;
 
  private:
   bool spin_until(Clock::time_point deadline) const;
-  std::atomic<bool> ready_{false};
-  mutable std::condition_variable cv_;
-  mutable std::atomic<int> sleepers_{0};
+  mutable std::atomic<std::uint32_t> ready_{0};  // the futex word: 0 -> 1 once
+  mutable std::atomic<std::uint32_t> sleepers_{0};
 };
 
 // The state of one task's Future: a one-item reply or a failure, and callbacks.
+// One is allocated per task, so it is kept small: rare parts live behind pointers.
 class FutureState : public Sink, public Waitable {
  public:
   FutureState(std::uint64_t seq, bool raw) : seq_(seq), raw_(raw) {}
+  ~FutureState() override;
 
   void complete(std::size_t index, std::string reply) override;
   void fail(std::size_t index, const ErrorInfo& error) override;
@@ -84,9 +101,9 @@ class FutureState : public Sink, public Waitable {
   std::uint64_t seq() const { return seq_; }
   bool raw() const { return raw_; }
   const std::string& id() const;
-  // Valid once ready(): the reply, or the failure of the whole task.
+  // Valid once ready(): the reply, or the failure of the whole task (nullptr if none).
   const std::string& reply() const { return reply_; }
-  const std::optional<ErrorInfo>& error() const { return error_; }
+  const ErrorInfo* error() const { return error_.get(); }
   // Runs `cb` once: after the state resolves, or now if it has.
   void add_callback(std::function<void()> cb);
   // Asks the backend to cancel; true if the task will never run.
@@ -95,15 +112,15 @@ class FutureState : public Sink, public Waitable {
   std::weak_ptr<Canceller> canceller;
 
  private:
-  bool resolve(std::string reply, std::optional<ErrorInfo> error);
+  bool resolve(std::string reply, std::unique_ptr<ErrorInfo> error);
 
   const std::uint64_t seq_;
   const bool raw_;
-  mutable std::once_flag id_once_;
-  mutable std::string id_;
   bool resolved_ = false;  // guarded by mu_
+  SpinLock mu_;
+  mutable std::atomic<std::string*> id_{nullptr};  // made on first id(), then fixed
   std::string reply_;
-  std::optional<ErrorInfo> error_;
+  std::unique_ptr<ErrorInfo> error_;
   std::vector<std::function<void()>> callbacks_;  // guarded by mu_
 };
 
