@@ -1,6 +1,7 @@
 #include "shoal/internal/collect_state.h"
 
 #include "shoal/errors.hpp"
+#include "shoal/internal/reply.h"
 
 namespace shoal::internal {
 
@@ -8,6 +9,10 @@ MapState::MapState(std::vector<std::size_t> chunk_items, bool raw)
     : raw_(raw), chunks_(chunk_items.size()), remaining_(chunk_items.size()) {
   for (std::size_t i = 0; i < chunk_items.size(); ++i) chunks_[i].items = chunk_items[i];
   if (chunks_.empty()) set_ready();
+}
+
+MapState::~MapState() {
+  for (ChunkOutcome& chunk : chunks_) recycle_reply_buffer(std::move(chunk.reply));
 }
 
 void MapState::complete(std::size_t index, std::string reply) {

@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <random>
 
+#include "shoal/internal/reply.h"
+
 namespace shoal::internal {
 namespace {
 
@@ -96,7 +98,10 @@ void Waitable::set_ready() {
   }
 }
 
-FutureState::~FutureState() { delete id_.load(std::memory_order_acquire); }
+FutureState::~FutureState() {
+  delete id_.load(std::memory_order_acquire);
+  recycle_reply_buffer(std::move(reply_));
+}
 
 const std::string& FutureState::id() const {
   if (const std::string* id = id_.load(std::memory_order_acquire)) return *id;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "shared/engine/engine_internal.h"
 #include "shared/engine/zygote.h"
+#include "shoal/internal/reply.h"
 
 namespace shoal::engine {
 
@@ -38,9 +39,12 @@ void Engine::drain_ring(int worker, std::vector<Outcome>& out, std::size_t limit
     const char* data = reinterpret_cast<const char*>(ByteRing::payload(m));
     std::string reply;
     if (last && part.empty()) {
+      if (m->length >= internal::kRecycledReplyBytes) {
+        reply = internal::take_reply_buffer(m->length);
+      }
       reply.assign(data, m->length);
     } else {
-      if (part.empty()) part.reserve(m->total);
+      if (part.empty()) part = internal::take_reply_buffer(m->total);
       part.append(data, m->length);
       if (last) reply.swap(part);
     }

@@ -239,6 +239,7 @@ auto Pool::map_chunks(F&& f, const Items& items, std::size_t chunksize) {
   state->progress = progress_;
   constexpr std::size_t kFlushBytes = std::size_t{4} << 20;
   constexpr std::size_t kFlushChunks = 4096;
+  constexpr std::size_t kMaxReserve = std::size_t{256} << 20;
   std::vector<internal::Submission> batch;
   batch.reserve(std::min(sizes.size(), kFlushChunks));
   std::size_t pending_bytes = 0;
@@ -264,6 +265,12 @@ auto Pool::map_chunks(F&& f, const Items& items, std::size_t chunksize) {
         internal::encode_args<kRaw>(s.args, args);
       } else {
         internal::encode_args<false>(s.args, args);
+        // Size the chunk from its first item: doubling a MiB-sized buffer copies it
+        // again and again, and past malloc's mmap threshold faults in fresh pages.
+        if (i == 0 && sizes[c] > 1) {
+          const std::size_t guess = s.args.size() * sizes[c] + s.args.size() / 16 + 64;
+          s.args.reserve(std::min(guess, kMaxReserve));
+        }
       }
     }
     pending_bytes += s.args.size();

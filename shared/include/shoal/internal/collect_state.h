@@ -24,6 +24,8 @@ class MapState : public Sink, public Waitable {
  public:
   // `chunk_items[i]` is the number of items of chunk i.
   MapState(std::vector<std::size_t> chunk_items, bool raw);
+  // Gives big reply buffers back for reuse (reply.h).
+  ~MapState() override;
 
   void complete(std::size_t index, std::string reply) override;
   void fail(std::size_t index, const ErrorInfo& error) override;
