@@ -5,12 +5,13 @@
 #
 # usage: bash scripts/bench_remote.sh [BUILD_DIR] [shoal-bench flags...]
 #   e.g. bash scripts/bench_remote.sh build --reps=3 --n1=200000
-# Environment: PREFETCH (tasks held per worker process, default 64).
+# Environment: PREFETCH (tasks held per worker process, default 256: W1's tasks take
+# microseconds, so a worker needs hundreds in hand to cover one broker round trip).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 shift || true
-prefetch=${PREFETCH:-64}
+prefetch=${PREFETCH:-256}
 source scripts/cluster_lib.sh
 start_broker "$build" >&2
 
