@@ -17,9 +17,10 @@ using shoal::v1::TaskState;
 namespace {
 constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
 
-// Roughly the bytes a retained result holds (its payloads, plus a fixed overhead).
+// Roughly the bytes a retained result holds: its payloads, plus an estimated 320 for the
+// record, the TaskResult object and its heap-allocated id and worker strings.
 uint64_t retained_size(const TaskResult& result) {
-  uint64_t size = 128 + result.values().size() + result.failure().message().size();
+  uint64_t size = 320 + result.values().size() + result.failure().message().size();
   for (const auto& item : result.items()) size += 32 + item.value().size();
   return size;
 }
