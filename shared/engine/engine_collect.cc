@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -34,6 +35,7 @@ void Engine::drain_ring(int worker, std::vector<Outcome>& out, std::size_t limit
   for (std::size_t n = 0; n < limit;) {
     const MessageHeader* m = ring.peek();
     if (!m) return;
+    if (n == 0) out.reserve(out.size() + std::min(limit, kDrainBatch));  // one allocation
     const std::uint64_t token = m->token;
     const bool last = !(m->flags & ByteRing::kMore);
     const char* data = reinterpret_cast<const char*>(ByteRing::payload(m));

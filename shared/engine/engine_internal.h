@@ -1,6 +1,7 @@
 #pragma once
 // Private pieces of Engine shared by engine.cc and engine_collect.cc.
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,12 +22,22 @@ struct Engine::Inflight {
   bool timed_out = false;  // killed for its time limit; the death is expected
 };
 
+// A failure of a whole job, or none; behind a pointer, since outcomes are mostly
+// successes and every collection round moves a vector of them.
+struct OutcomeError : std::unique_ptr<internal::ErrorInfo> {
+  OutcomeError() = default;
+  OutcomeError(std::nullopt_t) {}  // NOLINT: as std::optional converts
+  OutcomeError(internal::ErrorInfo error)  // NOLINT: as std::optional converts
+      : std::unique_ptr<internal::ErrorInfo>(
+            std::make_unique<internal::ErrorInfo>(std::move(error))) {}
+};
+
 // A sink to resolve once the engine lock is released.
 struct Engine::Outcome {
   std::shared_ptr<internal::Sink> sink;
   std::size_t index = 0;
   std::string reply;
-  std::optional<internal::ErrorInfo> error;
+  OutcomeError error;
 };
 
 // Freed slab blocks this large go back to the kernel; smaller ones stay warm.
