@@ -14,7 +14,8 @@
 // Memory: making the first local pool raises glibc's mmap threshold to 32 MiB and its
 // trim threshold to 256 MiB in the calling process (MiB-sized payloads then reuse heap
 // pages instead of faulting in fresh ones); GLIBC_TUNABLES with malloc settings, or
-// SHOAL_MALLOC_TUNING=0, leaves malloc alone.
+// SHOAL_MALLOC_TUNING=0, leaves malloc alone. Replies of 1 MiB or more reuse buffers
+// that consumed results gave back: up to 256 MiB of them stay allocated for that.
 
 #include <algorithm>
 #include <iterator>
