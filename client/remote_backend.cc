@@ -1,6 +1,8 @@
 #include "client/remote_backend.h"
 
+#include <optional>
 #include <stdexcept>
+#include <string_view>
 
 #include "client/remote_channel.h"
 #include "client/remote_status.h"
@@ -12,6 +14,23 @@ namespace shoal::internal {
 namespace {
 
 constexpr int kMaxWatchIds = 65536;
+
+// The key of a task id this process made (task_id_string: "<16 hex prefix>-<hex seq>");
+// nullopt for any other string, which then matches no outstanding task.
+std::optional<std::uint64_t> key_of(std::string_view id) {
+  static const std::string prefix = task_id_string(0).substr(0, 17);  // "<prefix>-"
+  if (id.size() <= prefix.size() || id.size() > prefix.size() + 16 ||
+      id.substr(0, prefix.size()) != prefix) {
+    return std::nullopt;
+  }
+  std::uint64_t seq = 0;
+  for (char c : id.substr(prefix.size())) {
+    int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (digit < 0) return std::nullopt;
+    seq = seq << 4 | static_cast<std::uint64_t>(digit);
+  }
+  return seq;
+}
 
 }  // namespace
 
@@ -67,6 +86,7 @@ void RemoteBackend::submit(std::vector<Submission>& batch) {
   std::size_t bytes = 0;
   for (Submission& s : batch) {
     Entry e;
+    e.key = s.seq;
     e.task.set_id(task_id_string(s.seq));
     e.task.set_name(std::move(s.name));
     if (s.items <= 1) {
@@ -96,11 +116,11 @@ void RemoteBackend::submit(std::vector<Submission>& batch) {
     if (!room()) mu_.Await(absl::Condition(&room));
     if (closed_ || terminated_) throw PoolClosedError("the pool is closed");
     for (Entry& e : entries) {
-      std::string id = e.task.id();
-      pending_.push_back(id);
+      Key key = e.key;
+      pending_.push_back(key);
       ++unaccepted_;
       unaccepted_bytes_ += e.task.args().size();
-      outstanding_.insert_or_assign(std::move(id), std::move(e));
+      outstanding_.insert_or_assign(key, std::move(e));
     }
   }
   pump();
@@ -125,7 +145,7 @@ bool RemoteBackend::build_message(v1::ClientMessage& message) {
   if (!watch_.empty()) {
     auto* watch = message.mutable_watch();
     while (!watch_.empty() && watch->ids_size() < kMaxWatchIds) {
-      watch->add_ids(std::move(watch_.front()));
+      watch->add_ids(task_id_string(watch_.front()));
       watch_.pop_front();
     }
     return true;
@@ -163,9 +183,8 @@ void RemoteBackend::set_state(Entry& entry, State state) {
   entry.state = state;
 }
 
-void RemoteBackend::drop(const std::string& id, const ErrorInfo& error,
-                         std::vector<Delivery>& out) {
-  auto it = outstanding_.find(id);
+void RemoteBackend::drop(Key key, const ErrorInfo& error, std::vector<Delivery>& out) {
+  auto it = outstanding_.find(key);
   if (it == outstanding_.end()) return;
   set_state(it->second, State::kAccepted);
   Delivery d;
@@ -221,7 +240,8 @@ void RemoteBackend::on_message(RemoteSession*, v1::ServerMessage& message) {
     switch (message.body_case()) {
       case v1::ServerMessage::kAccepted:
         for (const auto& id : message.accepted().ids()) {
-          auto it = outstanding_.find(id);
+          auto key = key_of(id);
+          auto it = key ? outstanding_.find(*key) : outstanding_.end();
           if (it != outstanding_.end()) set_state(it->second, State::kAccepted);
         }
         backoff_delay_ = std::chrono::milliseconds(0);
@@ -234,20 +254,24 @@ void RemoteBackend::on_message(RemoteSession*, v1::ServerMessage& message) {
                                       std::chrono::milliseconds(200));
           backoff_until_ = Clock::now() + backoff_delay_;
           for (const auto& id : rejected.ids()) {
-            auto it = outstanding_.find(id);
+            auto key = key_of(id);
+            auto it = key ? outstanding_.find(*key) : outstanding_.end();
             if (it == outstanding_.end() || it->second.state == State::kAccepted) continue;
             set_state(it->second, State::kBackoff);
-            backoff_.push_back(id);
+            backoff_.push_back(*key);
           }
         } else {
           ErrorInfo error = to_error_info(rejected.error());
-          for (const auto& id : rejected.ids()) drop(id, error, out);
+          for (const auto& id : rejected.ids()) {
+            if (auto key = key_of(id)) drop(*key, error, out);
+          }
         }
         break;
       }
       case v1::ServerMessage::kResults:
         for (auto& result : *message.mutable_results()->mutable_results()) {
-          auto it = outstanding_.find(result.id());
+          auto key = key_of(result.id());
+          auto it = key ? outstanding_.find(*key) : outstanding_.end();
           if (it == outstanding_.end()) continue;  // a duplicate, or cancelled here
           set_state(it->second, State::kAccepted);
           Delivery d;
@@ -261,11 +285,12 @@ void RemoteBackend::on_message(RemoteSession*, v1::ServerMessage& message) {
       case v1::ServerMessage::kUnknown:
         // Lost with a restarted broker: submit again (ids make this idempotent).
         for (const auto& id : message.unknown().ids()) {
-          auto it = outstanding_.find(id);
+          auto key = key_of(id);
+          auto it = key ? outstanding_.find(*key) : outstanding_.end();
           if (it == outstanding_.end() || it->second.state == State::kPending) continue;
           if (it->second.state == State::kBackoff) continue;
           set_state(it->second, State::kPending);
-          pending_.push_back(id);
+          pending_.push_back(*key);
           resubmit = true;
         }
         break;
@@ -304,8 +329,8 @@ void RemoteBackend::open_session() {
   writing_ = false;
   sessions_.push_back(std::move(session));
   // Whatever an earlier session sent may be unknown to this broker: ask about it.
-  for (auto& [id, e] : outstanding_) {
-    if (e.state == State::kSent || e.state == State::kAccepted) watch_.push_back(id);
+  for (auto& [key, e] : outstanding_) {
+    if (e.state == State::kSent || e.state == State::kAccepted) watch_.push_back(key);
   }
 }
 

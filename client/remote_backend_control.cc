@@ -37,11 +37,11 @@ void RemoteBackend::supervise() {
     if (stopping_) return;
     bool kick = false;
     if (!backoff_.empty() && Clock::now() >= backoff_until_) {
-      for (const auto& id : backoff_) {
-        auto it = outstanding_.find(id);
+      for (Key key : backoff_) {
+        auto it = outstanding_.find(key);
         if (it == outstanding_.end() || it->second.state != State::kBackoff) continue;
         set_state(it->second, State::kPending);
-        pending_.push_back(id);
+        pending_.push_back(key);
       }
       backoff_.clear();
       kick = true;
@@ -126,9 +126,9 @@ void RemoteBackend::terminate() {
     absl::MutexLock lock(&mu_);
     if (terminated_) return;
     terminated_ = closed_ = true;
-    for (auto& [id, e] : outstanding_) {
+    for (auto& [key, e] : outstanding_) {
       if (e.state == State::kSent || e.state == State::kAccepted) {
-        if (cancels->size() < kMaxRemoteCancels) cancels->push_back(id);
+        if (cancels->size() < kMaxRemoteCancels) cancels->push_back(e.task.id());
       }
     }
     fail_all({ErrorKind::kCancelled, "", "the pool was terminated", ""}, out);
@@ -165,10 +165,10 @@ bool RemoteBackend::cancel(std::uint64_t seq) {
   std::vector<Delivery> out;
   {
     absl::MutexLock lock(&mu_);
-    auto it = outstanding_.find(id);
+    auto it = outstanding_.find(seq);
     if (it == outstanding_.end() || terminated_) return false;
     if (it->second.state == State::kPending || it->second.state == State::kBackoff) {
-      drop(id, cancelled, out);  // never left this process
+      drop(seq, cancelled, out);  // never left this process
     }
   }
   if (!out.empty()) {
@@ -184,7 +184,7 @@ bool RemoteBackend::cancel(std::uint64_t seq) {
   }
   {
     absl::MutexLock lock(&mu_);
-    drop(id, cancelled, out);  // unless its CANCELLED result already arrived
+    drop(seq, cancelled, out);  // unless its CANCELLED result already arrived
   }
   deliver(out);
   return true;

@@ -31,6 +31,7 @@ class FakeService final : public v1::TaskService::Service {
  public:
   std::atomic<int> reject_full{0};      // reject this many submissions as full
   std::atomic<bool> hold{false};        // accept but do not run
+  std::atomic<bool> foreign{false};     // also send results under ids nobody submitted
   std::atomic<int> batches{0};
   std::atomic<int> tasks_seen{0};
   std::atomic<int> watched{0};
@@ -76,6 +77,17 @@ class FakeService final : public v1::TaskService::Service {
       }
       if (out.has_rejected()) stream->Write(out);
       if (accepted.has_accepted()) stream->Write(accepted);
+      if (foreign && results.has_results()) {
+        v1::ServerMessage junk;
+        std::string real = results.results().results(0).id();
+        for (std::string id : {std::string("garbage"), std::string("0123456789abcdef-1"),
+                               real + "zz", real.substr(0, 17), real + "0000000000000000"}) {
+          auto* r = junk.mutable_results()->add_results();
+          r->set_id(id);
+          r->set_values(encode(std::make_tuple(-1)));
+        }
+        stream->Write(junk);
+      }
       if (results.has_results()) stream->Write(results);
     }
     return grpc::Status::OK;
@@ -174,6 +186,14 @@ TEST(RemoteBackendTest, ApplyMapAndChunksResolveInOrder) {
   std::vector<int> streamed;
   for (int y : pool.imap(square, std::vector<int>{1, 2, 3})) streamed.push_back(y);
   EXPECT_EQ(streamed, (std::vector<int>{1, 4, 9}));
+}
+
+TEST(RemoteBackendTest, ResultsUnderIdsThisPoolDidNotSubmitAreIgnored) {
+  FakeService service;
+  service.foreign = true;
+  Server server(&service);
+  Pool pool = Pool::connect(server.address());
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(pool.apply(square, i), i * i);
 }
 
 TEST(RemoteBackendTest, UnregisteredNameFailsWithNotRegistered) {
