@@ -6,15 +6,12 @@
 
 namespace shoal::broker {
 
-size_t InMemoryTaskStore::IdHash::operator()(TaskRef ref) const {
-  return absl::Hash<std::string_view>{}(store->get(ref).id);
+uint32_t InMemoryTaskStore::hash_id(std::string_view id) {
+  uint64_t h = absl::Hash<std::string_view>{}(id);
+  return uint32_t(h ^ (h >> 32));
 }
 
-size_t InMemoryTaskStore::IdHash::operator()(std::string_view id) const {
-  return absl::Hash<std::string_view>{}(id);
-}
-
-InMemoryTaskStore::InMemoryTaskStore() : index_(0, IdHash{this}, IdEq{this}) {}
+InMemoryTaskStore::InMemoryTaskStore() : index_(0, IdHash{}, IdEq{this}) {}
 
 TaskRef InMemoryTaskStore::insert(std::string id) {
   TaskRef ref;
@@ -32,20 +29,20 @@ TaskRef InMemoryTaskStore::insert(std::string id) {
   rec = TaskRecord{};
   rec.gen = gen;
   rec.id = std::move(id);
-  index_.insert(ref);
+  index_.insert(entry(hash_id(rec.id), ref));
   return ref;
 }
 
 bool InMemoryTaskStore::find(std::string_view id, TaskRef* ref) const {
-  auto it = index_.find(id);
+  auto it = index_.find(Key{id, hash_id(id)});
   if (it == index_.end()) return false;
-  *ref = *it;
+  *ref = TaskRef(*it);
   return true;
 }
 
 void InMemoryTaskStore::erase(TaskRef ref) {
-  index_.erase(ref);
   TaskRecord& rec = get(ref);
+  index_.erase(entry(hash_id(rec.id), ref));
   uint32_t gen = rec.gen;
   rec = TaskRecord{};  // frees id, args and result now
   rec.gen = gen;

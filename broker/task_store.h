@@ -64,7 +64,7 @@ class TaskStore {
 };
 
 // The default store: records in fixed-size chunks (stable addresses, no growth copies)
-// and an id index of 4-byte refs hashed through the records' ids.
+// and an id index of 8-byte entries (the id's hash and the ref).
 class InMemoryTaskStore final : public TaskStore {
  public:
   InMemoryTaskStore();
@@ -84,25 +84,38 @@ class InMemoryTaskStore final : public TaskStore {
   static constexpr uint32_t kChunkBits = 12;
   static constexpr uint32_t kChunkMask = (1u << kChunkBits) - 1;
 
-  // Hash and equality of refs by the ids they point at, accepting string_view too.
+  // The index holds one 64-bit entry per record: a 32-bit hash of its id (high half)
+  // and its ref (low half). Probing and rehashing read only the entries; a record's id
+  // is read only when the hashes match, so a miss (the duplicate check of every
+  // submission) touches no record at all.
+  using Entry = uint64_t;
+  struct Key {  // an id being looked up, hashed once
+    std::string_view id;
+    uint32_t hash;
+  };
+  static uint32_t hash_id(std::string_view id);
+  static Entry entry(uint32_t hash, TaskRef ref) { return uint64_t{hash} << 32 | ref; }
   struct IdHash {
     using is_transparent = void;
-    const InMemoryTaskStore* store;
-    size_t operator()(TaskRef ref) const;
-    size_t operator()(std::string_view id) const;
+    // Spreads the 32-bit hash over 64 bits (absl takes H2 from the low bits).
+    static size_t spread(uint32_t h) { return size_t{h} * 0x9E3779B97F4A7C15ull ^ h; }
+    size_t operator()(Entry e) const { return spread(uint32_t(e >> 32)); }
+    size_t operator()(const Key& k) const { return spread(k.hash); }
   };
   struct IdEq {
     using is_transparent = void;
     const InMemoryTaskStore* store;
-    bool operator()(TaskRef a, TaskRef b) const { return a == b; }
-    bool operator()(TaskRef a, std::string_view b) const { return store->get(a).id == b; }
-    bool operator()(std::string_view a, TaskRef b) const { return a == store->get(b).id; }
+    bool operator()(Entry a, Entry b) const { return a == b; }
+    bool operator()(Entry a, const Key& k) const {
+      return uint32_t(a >> 32) == k.hash && store->get(TaskRef(a)).id == k.id;
+    }
+    bool operator()(const Key& k, Entry a) const { return (*this)(a, k); }
   };
 
   std::vector<std::unique_ptr<TaskRecord[]>> chunks_;
   std::vector<TaskRef> free_;
   TaskRef next_ = 0;
-  absl::flat_hash_set<TaskRef, IdHash, IdEq> index_;
+  absl::flat_hash_set<Entry, IdHash, IdEq> index_;
 };
 
 }  // namespace shoal::broker
