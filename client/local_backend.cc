@@ -1,12 +1,7 @@
 // The local Pool backend: the Pool facade's Submissions run on the fork/shared-memory
 // engine (shared/engine/engine.h).
 
-#include <malloc.h>
 #include <unistd.h>
-
-#include <cstdlib>
-#include <cstring>
-#include <mutex>
 
 #include <memory>
 #include <stdexcept>
@@ -16,6 +11,7 @@
 #include "shared/engine/engine.h"
 #include "shoal/errors.hpp"
 #include "shoal/internal/backend.h"
+#include "shoal/internal/malloc_tuning.h"
 #include "shoal/process.hpp"
 
 namespace shoal::internal {
@@ -81,27 +77,6 @@ class LocalBackend final : public Backend, public std::enable_shared_from_this<L
 
   std::unique_ptr<engine::Engine> engine_;
 };
-
-}  // namespace
-
-namespace {
-
-// Big payloads (MiB-sized arguments and results) otherwise make glibc map and unmap, or
-// grow and trim, fresh pages for every buffer: page faults then cost the pool's process
-// a third of W4's time. So a local pool keeps buffers up to 32 MiB in the heap and lets
-// up to 256 MiB of freed heap stay mapped. Skipped when the user tunes malloc already
-// (GLIBC_TUNABLES mentions malloc) or sets SHOAL_MALLOC_TUNING=0.
-void tune_malloc_for_payloads() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    const char* opt_out = std::getenv("SHOAL_MALLOC_TUNING");
-    const char* tunables = std::getenv("GLIBC_TUNABLES");
-    if (opt_out && std::strcmp(opt_out, "0") == 0) return;
-    if (tunables && std::strstr(tunables, "malloc")) return;
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    mallopt(M_TRIM_THRESHOLD, 256 << 20);
-  });
-}
 
 }  // namespace
 
