@@ -2,12 +2,14 @@
 // and Pool::connect, as real processes on loopback.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
 #include <numeric>
+#include <thread>
 
 #include "shoal/shoal.hpp"
 #include "tests/integration/cluster.h"
@@ -171,8 +173,15 @@ TEST(ClusterTest, SigtermFinishesTheRunningTaskAndExitsZero) {
   auto& w = cluster.start_worker("w1", 1);
   Pool pool = Pool::connect(cluster.clients());
   TerminateOnFailure guard(pool);
-  auto f = pool.apply_async(nap, 300);
-  ASSERT_TRUE(cluster.wait_stats([](const v1::Stats& s) { return s.running() == 1; }));
+  // Leased (broker stats) is not yet running: a task still in flight to a worker that
+  // says Bye is re-queued instead, so wait for the task itself to say it started.
+  std::string started = cluster.temp_dir() + "/started";
+  auto f = pool.apply_async(started_nap, started, 300);
+  auto give_up = std::chrono::steady_clock::now() + 30s;
+  while (access(started.c_str(), F_OK) != 0) {
+    ASSERT_LT(std::chrono::steady_clock::now(), give_up) << "the task never started";
+    std::this_thread::sleep_for(2ms);
+  }
   w.signal(SIGTERM);
   EXPECT_EQ(f.get(30s), 300);
   EXPECT_EQ(w.wait(30s), 0);

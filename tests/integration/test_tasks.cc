@@ -37,6 +37,11 @@ int nap(int ms) {
   return ms;
 }
 
+int started_nap(std::string path, int ms) {
+  std::ofstream(path) << "started\n";  // the test learns that the task really runs
+  return nap(ms);
+}
+
 int record(std::string path, std::string tag) {
   std::ofstream(path, std::ios::app) << tag << "\n";
   return 0;
@@ -60,6 +65,7 @@ SHOAL_TASK_AS(shoal::itest::echo, "test.echo");
 SHOAL_TASK_AS(shoal::itest::whoami, "test.whoami");
 SHOAL_TASK_AS(shoal::itest::crash, "test.crash");
 SHOAL_TASK_AS(shoal::itest::nap, "test.nap");
+SHOAL_TASK_AS(shoal::itest::started_nap, "test.started_nap");
 SHOAL_TASK_AS(shoal::itest::record, "test.record");
 SHOAL_TASK_AS(shoal::itest::gate, "test.gate");
 SHOAL_TASK_AS(shoal::itest::fail, "test.fail");

@@ -12,6 +12,7 @@ std::string echo(std::string s);
 std::string whoami(int);                             // $SHOAL_TEST_WORKER_NAME
 int crash(int);                                      // SIGKILLs its own process
 int nap(int ms);                                     // sleeps ms, returns ms
+int started_nap(std::string path, int ms);           // creates path, sleeps ms, returns ms
 int record(std::string path, std::string tag);       // appends "tag\n" to path
 int gate(std::string path);                          // waits until path exists
 int fail(int);                                       // throws std::invalid_argument
