@@ -112,6 +112,8 @@ absl::Status WorkerSession::reconnect(const std::string& why) {
   hello->set_pid(config_.pid);
   for (auto& id : runner_.running_ids()) hello->add_running(std::move(id));
   outstanding_credit_ = 0;
+  // Running tasks (re-leased by a broker that knows them) and results still to send.
+  leased_ = static_cast<std::int64_t>(runner_.running() + unsent_.size());
   hello->set_credit(grant());
   send(message);
   return absl::OkStatus();
@@ -165,6 +167,7 @@ void WorkerSession::handle(v1::BrokerMessage& message, const std::function<void(
       stats_.tasks += tasks.size();
       outstanding_credit_ = std::max<std::int64_t>(
           0, outstanding_credit_ - static_cast<std::int64_t>(tasks.size()));
+      leased_ += static_cast<std::int64_t>(tasks.size());
       runner_.start(tasks);
       break;
     }
@@ -185,10 +188,11 @@ void WorkerSession::handle(v1::BrokerMessage& message, const std::function<void(
   }
 }
 
-std::uint32_t WorkerSession::grant() {
+std::uint32_t WorkerSession::grant(std::int64_t reporting) {
   if (stopping_) return 0;
   std::int64_t capacity = static_cast<std::int64_t>(config_.slots) * config_.prefetch;
-  std::int64_t held = static_cast<std::int64_t>(runner_.running());
+  std::int64_t held =
+      std::max(leased_ - reporting, static_cast<std::int64_t>(runner_.running()));
   std::int64_t more = capacity - held - outstanding_credit_;
   if (more <= 0) return 0;
   // While busy, grant in quarters of the capacity, not one slot at a time: single-task
@@ -215,7 +219,7 @@ void WorkerSession::flush_results(bool take) {
       *batch->add_results() = std::move(unsent_.front());
       unsent_.pop_front();
     }
-    if (unsent_.empty()) batch->set_credit(grant());
+    if (unsent_.empty()) batch->set_credit(grant(batch->results_size()));
     message.set_version(kProtocolVersion);
     std::string frame = message.SerializeAsString();
     absl::Status status = transport_->send_bytes(frame);
@@ -230,6 +234,7 @@ void WorkerSession::flush_results(bool take) {
     }
     last_send_ = now;
     stats_.results += static_cast<std::uint64_t>(batch->results_size());
+    leased_ = std::max<std::int64_t>(0, leased_ - batch->results_size());
     remember(std::move(frame), now);
   }
 }

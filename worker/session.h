@@ -69,7 +69,9 @@ class WorkerSession {
   void receive_all(Clock::time_point now, const std::function<void()>& on_ready);
   void handle(v1::BrokerMessage& message, const std::function<void()>& on_ready);
   void flush_results(bool take);
-  std::uint32_t grant();
+  // New credit to grant, `reporting` results being sent in the same frame (their slots
+  // are free once the broker reads them, before it adds the credit).
+  std::uint32_t grant(std::int64_t reporting = 0);
   void send(v1::WorkerMessage& message);
   void bad_frame(const absl::Status& status);
   void begin_stop();
@@ -88,6 +90,12 @@ class WorkerSession {
   std::chrono::milliseconds heartbeat_{1000};
   int liveness_ = 3;
   std::int64_t outstanding_credit_ = 0;  // granted to this broker, not yet used
+  // Tasks this broker counts as leased to us: received, and their results not yet sent.
+  // Credit is granted against this, not against running tasks: a task that finished
+  // but whose result is still here holds its slot at the broker, which would clamp a
+  // grant counting that slot, and the difference would accumulate in
+  // outstanding_credit_ until the worker granted one task at a time.
+  std::int64_t leased_ = 0;
   std::deque<v1::TaskResult> unsent_;
   // ResultBatch frames sent within the last two liveness windows: a broker that died
   // may not have read them, so their results are sent again after the next Welcome.
