@@ -180,29 +180,21 @@ absl::Status reply_to_items(std::string_view reply, std::size_t items, v1::TaskR
 }
 
 absl::Status reply_to_result(std::string_view reply, std::size_t items, v1::TaskResult* result) {
-  // First pass: every item must be a success for the packed form; count the bytes.
+  // One pass: copy each value after its status byte; the first failed call switches to
+  // the per-item form (rare: only results with a failure take the second scan).
   std::size_t count = std::max<std::size_t>(1, items);
+  std::string* values = result->mutable_values();
+  values->reserve(reply.size() + 5);  // the values are the reply minus its status bytes
+  msgpack_append_array_header(*values, static_cast<std::uint32_t>(count));
   std::size_t offset = 0;
-  std::size_t body_bytes = 0;
-  bool all_ok = true;
   for (std::size_t i = 0; i < count; ++i) {
     if (offset >= reply.size()) return absl::InvalidArgumentError("task reply ended early");
     if (reply[offset++] != kReplyOk) {
-      all_ok = false;
-      break;
+      result->clear_values();
+      return reply_to_items(reply, items, result);
     }
     std::size_t start = offset;
     if (!msgpack_skip(reply, offset)) return absl::InvalidArgumentError("malformed reply item");
-    body_bytes += offset - start;
-  }
-  if (!all_ok) return reply_to_items(reply, items, result);
-  std::string* values = result->mutable_values();
-  values->reserve(body_bytes + 5);
-  msgpack_append_array_header(*values, static_cast<std::uint32_t>(count));
-  offset = 0;
-  for (std::size_t i = 0; i < count; ++i) {
-    std::size_t start = ++offset;  // past the status byte, checked above
-    msgpack_skip(reply, offset);
     values->append(reply.data() + start, offset - start);
   }
   return absl::OkStatus();
