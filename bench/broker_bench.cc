@@ -64,7 +64,9 @@ void BM_Scheduler(benchmark::State& state) {
     shoal::v1::WorkerMessage results;
     results.set_version(1);
     for (auto& send : out.to_workers) {
-      for (auto& t : send.message.tasks().tasks()) {
+      shoal::v1::BrokerMessage frame;
+      frame.ParseFromString(shoal::broker::encode_task_batch_frame(send.task_batch));
+      for (auto& t : frame.tasks().tasks()) {
         auto* r = results.mutable_results()->add_results();
         r->set_id(t.id());
         r->add_items()->set_value("\x31");

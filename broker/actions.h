@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -17,7 +18,11 @@ namespace shoal::broker {
 
 struct WorkerSend {
   std::string peer;  // ZeroMQ routing id
-  shoal::v1::BrokerMessage message;
+  shoal::v1::BrokerMessage message;  // unset body when this send is a task batch
+  // A TaskBatch already encoded (the bytes of its `tasks` entries), written task by task
+  // by Actions::add_task so that leasing a task allocates nothing. Non-empty only when
+  // `message` has no body; the frame is then BrokerMessage{version: 1, tasks: <this>}.
+  std::string task_batch;
 };
 
 struct SessionSend {
@@ -41,8 +46,8 @@ class Actions {
 
   // A new frame to `peer` (version already set).
   shoal::v1::BrokerMessage* add_worker_message(const std::string& peer);
-  // The TaskBatch for worker `w` in this round, created on first use.
-  shoal::v1::TaskBatch* batch_for(WorkerRef w, const std::string& peer);
+  // Appends `task` to the TaskBatch for worker `w` in this round (one per worker).
+  void add_task(WorkerRef w, const std::string& peer, const shoal::v1::Task& task);
   // The Results message for session `s` in this round, created on first use.
   shoal::v1::Results* results_for(SessionId s);
   // A new message to session `s`.
@@ -58,5 +63,11 @@ class Actions {
   absl::flat_hash_map<WorkerRef, size_t> batch_index_;
   absl::flat_hash_map<SessionId, size_t> results_index_;
 };
+
+// The encoded BrokerMessage of a task batch (`task_batch` of a WorkerSend).
+std::string encode_task_batch_frame(std::string_view task_batch);
+// Writes that frame into `out` (which needs task_batch_frame_size bytes); returns its end.
+uint8_t* write_task_batch_frame(std::string_view task_batch, uint8_t* out);
+size_t task_batch_frame_size(std::string_view task_batch);
 
 }  // namespace shoal::broker

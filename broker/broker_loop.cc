@@ -82,7 +82,7 @@ void BrokerLoop::handle(ClientEvent& event) {
         } else if constexpr (std::is_same_v<E, SessionHalfClosed>) {
           scheduler.half_close_session(e.session, actions_);
         } else if constexpr (std::is_same_v<E, SubmitEvent>) {
-          scheduler.submit(e.session, e.batch.mutable_tasks(), actions_);
+          scheduler.submit(e.session, e.batch->mutable_tasks(), actions_);
         } else if constexpr (std::is_same_v<E, WatchEvent>) {
           scheduler.watch(e.session, e.watch.ids(), actions_);
         } else if constexpr (std::is_same_v<E, BadClientMessage>) {
@@ -110,7 +110,13 @@ void BrokerLoop::handle(ClientEvent& event) {
 }
 
 void BrokerLoop::flush() {
-  for (WorkerSend& send : actions_.to_workers) deps_.workers->send(send.peer, send.message);
+  for (WorkerSend& send : actions_.to_workers) {
+    if (send.task_batch.empty()) {
+      deps_.workers->send(send.peer, send.message);
+    } else {
+      deps_.workers->send_task_batch(send.peer, send.task_batch);
+    }
+  }
   for (SessionSend& send : actions_.to_sessions) {
     if (send.message.body_case() == shoal::v1::ServerMessage::BODY_NOT_SET) continue;
     if (send.message.has_accepted() && send.message.accepted().ids_size() == 0) continue;

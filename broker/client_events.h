@@ -2,8 +2,10 @@
 // Events the client gateway (gRPC threads) hands to the scheduler's thread, and the
 // seam through which that thread answers sessions.
 
+#include <memory>
 #include <variant>
 
+#include "google/protobuf/arena.h"
 #include "broker/event_inbox.h"
 #include "broker/task_store.h"
 #include "grpcpp/support/server_callback.h"
@@ -14,9 +16,12 @@ namespace shoal::broker {
 struct SessionOpened { SessionId session; };
 struct SessionClosed { SessionId session; };
 struct SessionHalfClosed { SessionId session; };
+// A batch parsed into its own arena: one block allocation per batch instead of several
+// per task, and freeing it is one call. `batch` lives in `arena`.
 struct SubmitEvent {
   SessionId session;
-  shoal::v1::SubmitBatch batch;
+  std::unique_ptr<google::protobuf::Arena> arena;
+  shoal::v1::SubmitBatch* batch;
 };
 struct WatchEvent {
   SessionId session;

@@ -19,7 +19,7 @@ class SessionReactor final : public grpc::ServerBidiReactor<ClientMessage, Serve
   SessionReactor(ClientGateway* gateway, SessionId id) : gateway_(gateway), id_(id) {}
 
   // Starts reading; call once the session is registered.
-  void start() { StartRead(&in_); }
+  void start() { read_into_new_arena(); }
 
   // Queues a message (the scheduler's thread). Thread-safe.
   void enqueue(ServerMessage&& message) {
@@ -53,12 +53,13 @@ class SessionReactor final : public grpc::ServerBidiReactor<ClientMessage, Serve
       gateway_->inbox_->post(SessionHalfClosed{id_});
       return;
     }
-    switch (in_.body_case()) {
+    switch (in_->body_case()) {
       case ClientMessage::kSubmit:
-        gateway_->inbox_->post(SubmitEvent{id_, std::move(*in_.mutable_submit())});
-        break;
+        gateway_->inbox_->post(SubmitEvent{id_, std::move(arena_), in_->mutable_submit()});
+        read_into_new_arena();  // the batch went away with its arena
+        return;
       case ClientMessage::kWatch:
-        gateway_->inbox_->post(WatchEvent{id_, std::move(*in_.mutable_watch())});
+        gateway_->inbox_->post(WatchEvent{id_, *in_->mutable_watch()});
         break;
       default:
         gateway_->inbox_->post(BadClientMessage{});
@@ -66,8 +67,8 @@ class SessionReactor final : public grpc::ServerBidiReactor<ClientMessage, Serve
                            "a ClientMessage must hold a submit or a watch"));
         return;
     }
-    in_.Clear();
-    StartRead(&in_);
+    in_->Clear();
+    StartRead(in_);
   }
   void OnWriteDone(bool ok) override {
     {
@@ -130,9 +131,21 @@ class SessionReactor final : public grpc::ServerBidiReactor<ClientMessage, Serve
     }
   }
 
+  void read_into_new_arena() {
+    google::protobuf::ArenaOptions options;
+    options.start_block_size = 16 << 10;
+    options.max_block_size = 1 << 20;
+    arena_ = std::make_unique<google::protobuf::Arena>(options);
+    in_ = google::protobuf::Arena::CreateMessage<ClientMessage>(arena_.get());
+    StartRead(in_);
+  }
+
   ClientGateway* gateway_;
   const SessionId id_;
-  ClientMessage in_;        // the read in flight (gRPC's thread only)
+  // The read in flight (gRPC's thread only), parsed into its own arena, which a submit
+  // hands over to the scheduler's thread with the batch.
+  std::unique_ptr<google::protobuf::Arena> arena_;
+  ClientMessage* in_ = nullptr;
   ServerMessage current_;   // the write in flight
   absl::Mutex mu_;
   std::deque<ServerMessage> outbox_ ABSL_GUARDED_BY(mu_);

@@ -153,6 +153,7 @@ class Scheduler {
   absl::flat_hash_set<SessionId> half_closed_;
   uint32_t next_seq_ = 1;
 
+  shoal::v1::Task lease_scratch_;  // reused by lease(): its strings keep their buffers
   TimerHeap lease_timers_;
   WaiterHeap waiter_timers_;
   absl::flat_hash_map<uint64_t, TaskRef> waiter_task_;            // token -> task

@@ -250,16 +250,17 @@ void Scheduler::lease(TaskRef ref, WorkerRef w, TaskQueue& q, Actions& out) {
     lease_timers_.push({now + int64_t(rec.time_limit_ms) + options_.time_limit_grace_ms, ref,
                         rec.gen, rec.attempt});
   }
-  shoal::v1::Task* task = out.batch_for(w, st.peer)->add_tasks();
-  task->set_id(rec.id);
-  task->set_name(names_.name(rec.name));
-  task->set_args(rec.args);
-  task->set_items(rec.items);
-  task->set_queue(names_.name(rec.queue));
-  task->set_priority(rec.priority);
-  task->set_time_limit_ms(rec.time_limit_ms);
-  task->set_max_retries(rec.max_retries);
-  task->set_attempt(rec.attempt);
+  shoal::v1::Task& task = lease_scratch_;  // every field is set: nothing stale leaks
+  task.set_id(rec.id);
+  task.set_name(names_.name(rec.name));
+  task.set_args(rec.args);
+  task.set_items(rec.items);
+  task.set_queue(names_.name(rec.queue));
+  task.set_priority(rec.priority);
+  task.set_time_limit_ms(rec.time_limit_ms);
+  task.set_max_retries(rec.max_retries);
+  task.set_attempt(rec.attempt);
+  out.add_task(w, st.peer, task);
 }
 
 void Scheduler::tick(Actions& out) {

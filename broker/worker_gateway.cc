@@ -6,6 +6,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "broker/actions.h"
 
 namespace shoal::broker {
 namespace {
@@ -123,6 +124,16 @@ void WorkerGateway::send(const std::string& peer, shoal::v1::BrokerMessage& msg)
   }
   zmq::message_t body(msg.ByteSizeLong());
   msg.SerializeWithCachedSizesToArray(static_cast<uint8_t*>(body.data()));
+  send_frame(peer, body);
+}
+
+void WorkerGateway::send_task_batch(const std::string& peer, std::string_view task_batch) {
+  zmq::message_t body(task_batch_frame_size(task_batch));
+  write_task_batch_frame(task_batch, static_cast<uint8_t*>(body.data()));
+  send_frame(peer, body);
+}
+
+void WorkerGateway::send_frame(const std::string& peer, zmq::message_t& body) {
   try {
     router_.send(zmq::buffer(peer), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     router_.send(body, zmq::send_flags::dontwait);

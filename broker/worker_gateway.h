@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
@@ -52,6 +53,8 @@ class WorkerGateway {
   void receive_events(Handler& handler);
   // Sends `msg` to `peer` (dropped silently if the peer is gone). Stamps heartbeats.
   void send(const std::string& peer, shoal::v1::BrokerMessage& msg);
+  // Sends a TaskBatch already encoded by Actions::add_task to `peer`.
+  void send_task_batch(const std::string& peer, std::string_view task_batch);
   // Malformed or wrong-version frames so far. Thread-safe.
   uint64_t bad_frames() const { return bad_frames_.load(std::memory_order_relaxed); }
   // Closes the sockets, giving queued frames up to `linger_ms` to leave.
@@ -61,6 +64,7 @@ class WorkerGateway {
   enum class BadFrame { kMultipart, kUnparsable, kWrongVersion, kNoBody, kCount };
   WorkerGateway(zmq::context_t& context, const Logger* log);
   void count_bad(BadFrame kind, const std::string& detail);
+  void send_frame(const std::string& peer, zmq::message_t& body);
 
   const Logger* log_;
   zmq::socket_t router_;

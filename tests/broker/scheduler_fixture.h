@@ -115,8 +115,11 @@ class SchedulerTest : public ::testing::Test {
   std::vector<std::string> take_sent(const std::string& peer) {
     std::vector<std::string> ids;
     for (auto& send : out_.to_workers) {
-      if (send.peer != peer || !send.message.has_tasks()) continue;
-      for (auto& t : send.message.tasks().tasks()) {
+      if (send.peer != peer || send.task_batch.empty()) continue;
+      shoal::v1::BrokerMessage frame;
+      EXPECT_TRUE(frame.ParseFromString(encode_task_batch_frame(send.task_batch)));
+      EXPECT_EQ(frame.version(), 1u);
+      for (auto& t : frame.tasks().tasks()) {
         ids.push_back(t.id());
         sent_[t.id()] = t;
       }
@@ -140,6 +143,10 @@ class SchedulerTest : public ::testing::Test {
     std::vector<std::string> kinds;
     for (auto& send : out_.to_workers) {
       if (send.peer != peer) continue;
+      if (!send.task_batch.empty()) {
+        kinds.push_back("tasks");
+        continue;
+      }
       kinds.push_back(send.message.GetDescriptor()
                           ->FindFieldByNumber(int(send.message.body_case()))
                           ->name());
