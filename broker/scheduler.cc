@@ -19,11 +19,8 @@ constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
 
 // Roughly the bytes a retained result holds: its payloads, plus an estimated 320 for the
 // record, the TaskResult object and its heap-allocated id and worker strings.
-uint64_t retained_size(const TaskResult& result) {
-  uint64_t size = 320 + result.values().size() + result.failure().message().size();
-  for (const auto& item : result.items()) size += 32 + item.value().size();
-  return size;
-}
+// What a done record costs: the record and index entry, the id, the encoded result.
+uint64_t retained_size(const TaskRecord& rec) { return 160 + rec.id.size() + rec.result.size(); }
 }  // namespace
 
 Scheduler::Scheduler(SchedulerOptions options, Deps deps)
@@ -188,7 +185,7 @@ void Scheduler::get_result(std::string_view id, uint32_t wait_ms, uint64_t token
     reply.token = token;
     reply.response.set_state(state_of(rec));
     if (rec.phase == TaskPhase::kDone) {
-      *reply.response.mutable_result() = *rec.result;
+      reply.response.mutable_result()->ParseFromString(rec.result);
       mark_delivered(rec, ref);
     }
     return;
@@ -254,26 +251,32 @@ void Scheduler::finish(TaskRef ref, std::unique_ptr<TaskResult> result, Actions&
   if (rec.phase == TaskPhase::kRunning) unlease(rec, ref);
   rec.phase = TaskPhase::kDone;
   std::string().swap(rec.args);
-  result->set_id(rec.id);
+  if (result->id() != rec.id) result->set_id(rec.id);
   bool failed = result->has_failure() ||
                 std::any_of(result->items().begin(), result->items().end(),
                             [](const shoal::v1::ItemOutcome& o) { return o.has_error(); });
-  rec.result = std::move(result);
+  // Retained encoded (one string instead of a message tree); the message itself goes to
+  // the session without a copy.
+  result->SerializeToString(&rec.result);
   rec.deadline_ms = kNever;
   ++completed_;
   failed_ += failed;
   ++retained_;
-  retained_bytes_ += retained_size(*rec.result);
+  retained_bytes_ += retained_size(rec);
   count_completion();
-  deliver(ref, out);
+  deliver(ref, out, std::move(result));
   detach(rec, out);
   answer_waiters(ref, out);
 }
 
-void Scheduler::deliver(TaskRef ref, Actions& out) {
+void Scheduler::deliver(TaskRef ref, Actions& out, std::unique_ptr<TaskResult> result) {
   TaskRecord& rec = store_->get(ref);
   if (rec.session == 0 || !sessions_.contains(rec.session)) return;
-  *out.results_for(rec.session)->add_results() = *rec.result;
+  if (result == nullptr) {
+    result = std::make_unique<TaskResult>();
+    result->ParseFromString(rec.result);
+  }
+  out.results_for(rec.session)->mutable_results()->AddAllocated(result.release());
   mark_delivered(rec, ref);
 }
 
@@ -293,7 +296,7 @@ void Scheduler::mark_delivered(TaskRecord& rec, TaskRef ref) {
 void Scheduler::expire(const Timer& t) {
   const TaskRecord& rec = store_->get(t.ref);
   if (rec.gen != t.gen || rec.phase != TaskPhase::kDone || rec.deadline_ms != t.deadline) return;
-  retained_bytes_ -= std::min(retained_bytes_, retained_size(*rec.result));
+  retained_bytes_ -= std::min(retained_bytes_, retained_size(rec));
   store_->erase(t.ref);
   --retained_;
 }
@@ -306,7 +309,7 @@ void Scheduler::answer_waiters(TaskRef ref, Actions& out) {
     ResultReply& reply = out.replies.emplace_back();
     reply.token = token;
     reply.response.set_state(shoal::v1::TASK_STATE_DONE);
-    *reply.response.mutable_result() = *rec.result;
+    reply.response.mutable_result()->ParseFromString(rec.result);
     waiter_task_.erase(token);
   }
   waiters_.erase(it);

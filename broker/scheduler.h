@@ -114,7 +114,9 @@ class Scheduler {
   void finish(TaskRef ref, std::unique_ptr<shoal::v1::TaskResult> result, Actions& out);
   void fail(TaskRef ref, shoal::v1::ErrorKind kind, std::string message, uint32_t attempts,
             Actions& out);
-  void deliver(TaskRef ref, Actions& out);
+  // Sends the result of done task `ref` to its session, if open: `result` when given,
+  // else decoded from the record.
+  void deliver(TaskRef ref, Actions& out, std::unique_ptr<shoal::v1::TaskResult> result = nullptr);
   void mark_delivered(TaskRecord& rec, TaskRef ref);
   // Drops the result `t` points to, unless the record has moved on since.
   void expire(const Timer& t);

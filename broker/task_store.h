@@ -28,7 +28,7 @@ enum class TaskPhase : uint8_t { kQueued, kRunning, kDone };
 struct TaskRecord {
   std::string id;
   std::string args;                              // MessagePack; cleared when done
-  std::unique_ptr<shoal::v1::TaskResult> result;  // set when done
+  std::string result;                            // done: the encoded TaskResult
   uint64_t time_limit_ms = 0;
   int64_t deadline_ms = 0;   // done: expiry (INT64_MAX until delivered)
   uint32_t seq = 0;          // queued: matches its queue entry (stale entries are skipped)
