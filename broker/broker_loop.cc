@@ -43,6 +43,7 @@ void BrokerLoop::run() {
     int64_t now = deps_.clock->now_ms();
     if (now >= next_tick) {
       scheduler.tick(actions_);
+      send_held_accepted(0);
       next_tick = std::min(now + kTickMs, scheduler.next_deadline_ms());
     } else if (client_events) {
       next_tick = std::min(next_tick, scheduler.next_deadline_ms());
@@ -55,6 +56,7 @@ void BrokerLoop::run() {
   for (ClientEvent& event : events) handle(event);
   scheduler.shutdown("the broker is shutting down", actions_);
   flush();
+  send_held_accepted(0);
   for (auto& [token, call] : waiting_) {
     call.reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the broker is shutting down"));
   }
@@ -119,7 +121,10 @@ void BrokerLoop::flush() {
   }
   for (SessionSend& send : actions_.to_sessions) {
     if (send.message.body_case() == shoal::v1::ServerMessage::BODY_NOT_SET) continue;
-    if (send.message.has_accepted() && send.message.accepted().ids_size() == 0) continue;
+    if (send.message.has_accepted()) {
+      hold_accepted(send.session, send.message);
+      continue;
+    }
     deps_.sessions->send(send.session, std::move(send.message));
   }
   for (ResultReply& reply : actions_.replies) {
@@ -129,8 +134,36 @@ void BrokerLoop::flush() {
     it->second.reactor->Finish(grpc::Status::OK);
     waiting_.erase(it);
   }
-  for (SessionId s : actions_.sessions_to_close) deps_.sessions->close(s);
+  for (SessionId s : actions_.sessions_to_close) {
+    send_held_accepted(s);
+    deps_.sessions->close(s);
+  }
   actions_.clear();
+}
+
+void BrokerLoop::hold_accepted(SessionId s, shoal::v1::ServerMessage& message) {
+  auto& ids = *message.mutable_accepted()->mutable_ids();
+  if (ids.empty()) return;
+  auto [it, inserted] = held_accepted_.try_emplace(s);
+  if (inserted) {
+    it->second = std::move(message);
+  } else {
+    auto& held = *it->second.mutable_accepted()->mutable_ids();
+    for (std::string& id : ids) held.Add(std::move(id));
+  }
+  if (it->second.accepted().ids_size() >= kMaxHeldAccepted) send_held_accepted(s);
+}
+
+void BrokerLoop::send_held_accepted(SessionId s) {
+  if (s != 0) {
+    auto it = held_accepted_.find(s);
+    if (it == held_accepted_.end()) return;
+    deps_.sessions->send(s, std::move(it->second));
+    held_accepted_.erase(it);
+    return;
+  }
+  for (auto& [session, message] : held_accepted_) deps_.sessions->send(session, std::move(message));
+  held_accepted_.clear();
 }
 
 void BrokerLoop::fill_stats(shoal::v1::Stats* stats) const {

@@ -42,11 +42,18 @@ class BrokerLoop final : private WorkerGateway::Handler {
  private:
   static constexpr size_t kMaxFramesPerRound = 512;
   static constexpr int64_t kTickMs = 50;
+  // Accepted ids wait for the next tick, or until this many gather for one session: they
+  // only open the client's submission window (65,536 tasks by default), and a result
+  // implies its task was accepted. One Accepted per round trip was a third of the
+  // messages of sequential calls.
+  static constexpr int kMaxHeldAccepted = 4096;
 
   void on_frame(const std::string& peer, shoal::v1::WorkerMessage* msg) override;
   void on_disconnect(const std::string& peer) override;
   void handle(ClientEvent& event);
   void flush();
+  void hold_accepted(SessionId s, shoal::v1::ServerMessage& message);
+  void send_held_accepted(SessionId s);  // 0: every session
   void fill_stats(shoal::v1::Stats* stats) const;
 
   Deps deps_;
@@ -54,6 +61,7 @@ class BrokerLoop final : private WorkerGateway::Handler {
   std::atomic<bool> stop_{false};
   uint64_t next_token_ = 1;
   absl::flat_hash_map<uint64_t, GetResultCall> waiting_;  // GetResult calls by token
+  absl::flat_hash_map<SessionId, shoal::v1::ServerMessage> held_accepted_;
 };
 
 }  // namespace shoal::broker

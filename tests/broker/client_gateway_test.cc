@@ -2,6 +2,10 @@
 // speaking worker.proto) running the tasks.
 #include "broker/client_gateway.h"
 
+#include <set>
+#include <string>
+#include <vector>
+
 #include "fake_worker.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -254,6 +258,32 @@ TEST_F(ClientGatewayTest, FullBrokerRejectsWithResourceExhausted) {
   ASSERT_TRUE(rejected.has_value());
   EXPECT_THAT(rejected->rejected().ids(), ElementsAre("t2"));
   EXPECT_EQ(rejected->rejected().error().kind(), shoal::v1::ERROR_KIND_RESOURCE_EXHAUSTED);
+  context->TryCancel();
+}
+
+// Accepted ids are held back briefly and sent in bulk (broker_loop.h); none may be lost,
+// none repeated, across several submits of one session.
+TEST_F(ClientGatewayTest, EveryTaskIsAcceptedExactlyOnceWhenAcceptsAreHeld) {
+  start();
+  auto context = make_context();
+  auto stream = stub_->Session(context.get());
+  std::set<std::string> want;
+  for (int batch = 0; batch < 5; ++batch) {
+    std::vector<shoal::v1::Task> tasks;
+    for (int i = 0; i < 2000; ++i) {
+      std::string id = "b" + std::to_string(batch) + "-" + std::to_string(i);
+      want.insert(id);
+      tasks.push_back(make_task(id));
+    }
+    ASSERT_TRUE(stream->Write(submit(std::move(tasks))));
+  }
+  std::set<std::string> got;
+  shoal::v1::ServerMessage msg;
+  while (got.size() < want.size() && stream->Read(&msg)) {
+    ASSERT_TRUE(msg.has_accepted()) << msg.ShortDebugString().substr(0, 200);
+    for (const auto& id : msg.accepted().ids()) EXPECT_TRUE(got.insert(id).second) << id;
+  }
+  EXPECT_EQ(got, want);
   context->TryCancel();
 }
 
