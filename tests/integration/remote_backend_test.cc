@@ -32,6 +32,7 @@ class FakeService final : public v1::TaskService::Service {
   std::atomic<int> reject_full{0};      // reject this many submissions as full
   std::atomic<bool> hold{false};        // accept but do not run
   std::atomic<bool> foreign{false};     // also send results under ids nobody submitted
+  std::atomic<bool> results_first{false};  // send results before their Accepted (allowed)
   std::atomic<int> batches{0};
   std::atomic<int> tasks_seen{0};
   std::atomic<int> watched{0};
@@ -76,6 +77,10 @@ class FakeService final : public v1::TaskService::Service {
         if (!hold) *results.mutable_results()->add_results() = run(task);
       }
       if (out.has_rejected()) stream->Write(out);
+      if (results_first && results.has_results()) {
+        stream->Write(results);
+        results.Clear();
+      }
       if (accepted.has_accepted()) stream->Write(accepted);
       if (foreign && results.has_results()) {
         v1::ServerMessage junk;
@@ -194,6 +199,21 @@ TEST(RemoteBackendTest, ResultsUnderIdsThisPoolDidNotSubmitAreIgnored) {
   Server server(&service);
   Pool pool = Pool::connect(server.address());
   for (int i = 0; i < 20; ++i) EXPECT_EQ(pool.apply(square, i), i * i);
+}
+
+// The broker may send a result before its task's Accepted (service.proto). The result
+// must count as acceptance: 70,000 tasks exceed the client's window of 65,536
+// unaccepted tasks, so a window that leaked would block the map for good.
+TEST(RemoteBackendTest, ResultsBeforeAcceptedResolveAndFreeTheWindow) {
+  FakeService service;
+  service.results_first = true;
+  Server server(&service);
+  Pool pool = Pool::connect(server.address());
+  std::vector<int> xs(70000);
+  for (int i = 0; i < 70000; ++i) xs[i] = i % 1000;
+  auto ys = pool.map_async(square, xs, 1).get(60s);
+  ASSERT_EQ(ys.size(), xs.size());
+  for (int i = 0; i < 70000; ++i) ASSERT_EQ(ys[i], xs[i] * xs[i]);
 }
 
 TEST(RemoteBackendTest, UnregisteredNameFailsWithNotRegistered) {
