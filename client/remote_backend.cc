@@ -127,15 +127,15 @@ void RemoteBackend::submit(std::vector<Submission>& batch) {
 }
 
 void RemoteBackend::pump() {
-  v1::ClientMessage message;
   RemoteSession* session = nullptr;
   {
     absl::MutexLock lock(&mu_);
-    if (writing_ || session_ == nullptr || !build_message(message)) return;
+    // No write in flight: the session's message arena is ours until write().
+    if (writing_ || session_ == nullptr || !build_message(*session_->begin_write())) return;
     writing_ = true;
     session = session_;
   }
-  if (session->write(std::move(message))) return;
+  if (session->write()) return;
   // The stream is closing: what was taken stays kSent and is watched after reconnecting.
   absl::MutexLock lock(&mu_);
   if (session_ == session) writing_ = false;
@@ -217,12 +217,12 @@ void RemoteBackend::deliver(std::vector<Delivery>& deliveries) {
   for (Delivery& d : deliveries) {
     if (d.failed) {
       d.sink->fail(d.index, d.error);
-    } else if (d.result.has_failure()) {
-      d.sink->fail(d.index, to_error_info(d.result.failure()));
-    } else if (d.result.items_size() == 0 && d.result.values().empty()) {
+    } else if (d.result->has_failure()) {
+      d.sink->fail(d.index, to_error_info(d.result->failure()));
+    } else if (d.result->items_size() == 0 && d.result->values().empty()) {
       d.sink->fail(d.index, {ErrorKind::kSerialization, "shoal::SerializationError",
                              "the broker sent a result without values", ""});
-    } else if (auto reply = result_to_reply(d.result); reply.ok()) {
+    } else if (auto reply = result_to_reply(*d.result); reply.ok()) {
       d.sink->complete(d.index, *std::move(reply));
     } else {
       d.sink->fail(d.index, {ErrorKind::kSerialization, "shoal::SerializationError",
@@ -277,7 +277,7 @@ void RemoteBackend::on_message(RemoteSession*, v1::ServerMessage& message) {
           Delivery d;
           d.sink = std::move(it->second.sink);
           d.index = it->second.index;
-          d.result = std::move(result);
+          d.result = &result;  // lives until deliver() below returns
           out.push_back(std::move(d));
           outstanding_.erase(it);
         }

@@ -75,7 +75,7 @@ class RemoteBackend final : public Backend, private SessionListener {
   struct Delivery {
     std::shared_ptr<Sink> sink;
     std::size_t index = 0;
-    v1::TaskResult result;
+    const v1::TaskResult* result = nullptr;  // unless failed; valid until delivered
     ErrorInfo error;
     bool failed = false;
   };

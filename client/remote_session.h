@@ -8,6 +8,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "google/protobuf/arena.h"
 #include "shoal/v1/service.grpc.pb.h"
 
 namespace shoal::internal {
@@ -18,7 +19,8 @@ class RemoteSession;
 class SessionListener {
  public:
   virtual ~SessionListener() = default;
-  // A message arrived; the listener may move from it.
+  // A message arrived. It lives in an arena until this returns: the listener must copy
+  // what it keeps (moving from it copies too).
   virtual void on_message(RemoteSession* session, v1::ServerMessage& message) = 0;
   // The write started by RemoteSession::write finished (ok: it went out).
   virtual void on_write_done(RemoteSession* session, bool ok) = 0;
@@ -34,9 +36,14 @@ class RemoteSession final
   RemoteSession(v1::TaskService::Stub* stub, std::unique_ptr<grpc::ClientContext> context,
                 SessionListener* listener);
 
-  // Sends `message` unless the stream is closing (then false and nothing is sent).
-  // The caller keeps at most one write in flight (until on_write_done). Thread-safe.
-  bool write(v1::ClientMessage message);
+  // An empty message to fill and then send with write(), in an arena that the previous
+  // write's message leaves (so building a batch allocates almost nothing). Only while
+  // no write is in flight; one caller at a time.
+  v1::ClientMessage* begin_write();
+  // Sends the message of begin_write() unless the stream is closing (then false and
+  // nothing is sent). The caller keeps at most one write in flight (until
+  // on_write_done). Thread-safe.
+  bool write();
   // Ends the call now (on_done follows with CANCELLED). Thread-safe, idempotent.
   void cancel();
 
@@ -45,12 +52,18 @@ class RemoteSession final
   void OnWriteDone(bool ok) override;
   void OnDone(const grpc::Status& status) override;
 
+  void start_read();
+
   std::unique_ptr<grpc::ClientContext> context_;
   SessionListener* listener_;
   std::mutex mu_;
   bool closed_ = false;  // guarded by mu_: no more writes
-  v1::ClientMessage out_;
-  v1::ServerMessage in_;
+  // Each direction parses or builds its message in an arena that is reset per message;
+  // the first 64 KiB block is kept across resets.
+  std::unique_ptr<char[]> out_block_, in_block_;
+  google::protobuf::Arena out_arena_, in_arena_;
+  v1::ClientMessage* out_ = nullptr;
+  v1::ServerMessage* in_ = nullptr;
 };
 
 }  // namespace shoal::internal

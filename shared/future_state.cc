@@ -35,9 +35,23 @@ std::uint64_t next_task_seq() {
 }
 
 std::string task_id_string(std::uint64_t seq) {
-  char buf[48];
-  std::snprintf(buf, sizeof(buf), "%016" PRIx64 "-%" PRIx64, process_prefix(), seq);
-  return buf;
+  static const std::string prefix = [] {  // "<16 hex digits>-"
+    char buf[24];
+    std::snprintf(buf, sizeof(buf), "%016" PRIx64 "-", process_prefix());
+    return std::string(buf);
+  }();
+  // The remote client names every task: snprintf was a tenth of its time per task.
+  char digits[16];
+  int n = 0;
+  do {
+    digits[n++] = "0123456789abcdef"[seq & 15];
+    seq >>= 4;
+  } while (seq != 0);
+  std::string id;
+  id.reserve(prefix.size() + std::size_t(n));
+  id.append(prefix);
+  while (n > 0) id.push_back(digits[--n]);
+  return id;
 }
 
 void SpinLock::yield() { sched_yield(); }

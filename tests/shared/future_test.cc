@@ -105,6 +105,17 @@ TEST(FutureTest, IdIsTheSameFromEveryThread) {
   EXPECT_EQ(f.id(), internal::task_id_string(f.state()->seq()));
 }
 
+// Ids are "<16 hex digits of this process>-<sequence in hex>" (the remote client maps
+// results back by parsing the sequence).
+TEST(FutureTest, IdIsProcessPrefixDashHexSequence) {
+  const std::string zero = internal::task_id_string(0);
+  ASSERT_EQ(zero.size(), 18u);
+  EXPECT_EQ(zero.substr(16), "-0");
+  EXPECT_EQ(zero.find_first_not_of("0123456789abcdef"), 16u);
+  EXPECT_EQ(internal::task_id_string(0x1a2b), zero.substr(0, 17) + "1a2b");
+  EXPECT_EQ(internal::task_id_string(~std::uint64_t{0}), zero.substr(0, 17) + std::string(16, 'f'));
+}
+
 TEST(FutureTest, ResolvesExactlyOnce) {
   auto f = MakeFuture();
   f.state()->complete(0, OkReply(1));
