@@ -185,7 +185,7 @@ void Scheduler::get_result(std::string_view id, uint32_t wait_ms, uint64_t token
     reply.token = token;
     reply.response.set_state(state_of(rec));
     if (rec.phase == TaskPhase::kDone) {
-      reply.response.mutable_result()->ParseFromString(rec.result);
+      decode_result(rec, reply.response.mutable_result());
       mark_delivered(rec, ref);
     }
     return;
@@ -247,6 +247,11 @@ void Scheduler::fail(TaskRef ref, ErrorKind kind, std::string message, uint32_t 
 
 void Scheduler::finish(TaskRef ref, std::unique_ptr<TaskResult> result, Actions& out) {
   TaskRecord& rec = store_->get(ref);
+  rec.result_worker = kNoName;
+  if (rec.phase == TaskPhase::kRunning && rec.worker != kNoWorker) {
+    const WorkerState& holder = workers_.get(rec.worker);
+    if (result->worker() == holder.name) rec.result_worker = holder.name_id;
+  }
   if (rec.phase == TaskPhase::kQueued) unqueue(rec);
   if (rec.phase == TaskPhase::kRunning) unlease(rec, ref);
   rec.phase = TaskPhase::kDone;
@@ -255,9 +260,16 @@ void Scheduler::finish(TaskRef ref, std::unique_ptr<TaskResult> result, Actions&
   bool failed = result->has_failure() ||
                 std::any_of(result->items().begin(), result->items().end(),
                             [](const shoal::v1::ItemOutcome& o) { return o.has_error(); });
-  // Retained encoded (one string instead of a message tree); the message itself goes to
-  // the session without a copy.
-  result->SerializeToString(&rec.result);
+  // Retained encoded (one string instead of a message tree) and without what the record
+  // already knows; the message itself goes to the session without a copy.
+  {
+    std::string id, worker;
+    id.swap(*result->mutable_id());
+    if (rec.result_worker != kNoName) worker.swap(*result->mutable_worker());
+    result->SerializeToString(&rec.result);
+    id.swap(*result->mutable_id());
+    if (rec.result_worker != kNoName) worker.swap(*result->mutable_worker());
+  }
   rec.deadline_ms = kNever;
   ++completed_;
   failed_ += failed;
@@ -274,10 +286,16 @@ void Scheduler::deliver(TaskRef ref, Actions& out, std::unique_ptr<TaskResult> r
   if (rec.session == 0 || !sessions_.contains(rec.session)) return;
   if (result == nullptr) {
     result = std::make_unique<TaskResult>();
-    result->ParseFromString(rec.result);
+    decode_result(rec, result.get());
   }
   out.results_for(rec.session)->mutable_results()->AddAllocated(result.release());
   mark_delivered(rec, ref);
+}
+
+void Scheduler::decode_result(const TaskRecord& rec, TaskResult* out) const {
+  out->ParseFromString(rec.result);  // we encoded it: cannot fail
+  out->set_id(rec.id);
+  if (rec.result_worker != kNoName) out->set_worker(names_.name(rec.result_worker));
 }
 
 void Scheduler::mark_delivered(TaskRecord& rec, TaskRef ref) {
@@ -309,7 +327,7 @@ void Scheduler::answer_waiters(TaskRef ref, Actions& out) {
     ResultReply& reply = out.replies.emplace_back();
     reply.token = token;
     reply.response.set_state(shoal::v1::TASK_STATE_DONE);
-    reply.response.mutable_result()->ParseFromString(rec.result);
+    decode_result(rec, reply.response.mutable_result());
     waiter_task_.erase(token);
   }
   waiters_.erase(it);

@@ -118,6 +118,8 @@ class Scheduler {
   // else decoded from the record.
   void deliver(TaskRef ref, Actions& out, std::unique_ptr<shoal::v1::TaskResult> result = nullptr);
   void mark_delivered(TaskRecord& rec, TaskRef ref);
+  // The full result of done record `rec` (its id and worker put back).
+  void decode_result(const TaskRecord& rec, shoal::v1::TaskResult* out) const;
   // Drops the result `t` points to, unless the record has moved on since.
   void expire(const Timer& t);
   shoal::v1::TaskState state_of(const TaskRecord& rec) const;

@@ -70,6 +70,7 @@ void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello,
   WorkerState st;
   st.peer = peer;
   st.name = std::move(name);
+  st.name_id = names_.intern(st.name);
   st.host = std::move(*hello.mutable_host());
   st.pid = hello.pid();
   st.slots = hello.slots();

@@ -20,6 +20,7 @@ using NameId = uint32_t;     // an interned queue or task name
 using WorkerRef = uint32_t;  // index of a worker in the scheduler
 using SessionId = uint32_t;  // a client session (0 = none)
 inline constexpr WorkerRef kNoWorker = ~0u;
+inline constexpr NameId kNoName = ~0u;
 
 enum class TaskPhase : uint8_t { kQueued, kRunning, kDone };
 
@@ -28,13 +29,17 @@ enum class TaskPhase : uint8_t { kQueued, kRunning, kDone };
 struct TaskRecord {
   std::string id;
   std::string args;                              // MessagePack; cleared when done
-  std::string result;                            // done: the encoded TaskResult
+  // Done: the encoded TaskResult without its id (that is `id`) and, when
+  // `result_worker` names it, without its worker: a small result then fits the
+  // string's own buffer and retaining it allocates nothing.
+  std::string result;
   uint64_t time_limit_ms = 0;
   int64_t deadline_ms = 0;   // done: expiry (INT64_MAX until delivered)
   uint32_t seq = 0;          // queued: matches its queue entry (stale entries are skipped)
   uint32_t gen = 0;          // bumped on each reuse of the slot (stale timers are skipped)
   NameId name = 0;
   NameId queue = 0;
+  NameId result_worker = kNoName;  // done: the interned worker name left out of `result`
   uint32_t items = 0;
   WorkerRef worker = kNoWorker;  // running: the lease holder
   SessionId session = 0;         // where the result goes

@@ -15,6 +15,7 @@ namespace shoal::broker {
 struct WorkerState {
   std::string peer;  // ZeroMQ routing id
   std::string name;
+  NameId name_id = 0;  // `name` interned (results name their worker by it)
   std::string host;
   uint64_t pid = 0;
   std::vector<NameId> queues;

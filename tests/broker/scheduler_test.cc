@@ -115,6 +115,10 @@ TEST_F(SchedulerTest, ResultKeptUntilDeliveredThenForTtl) {
   auto first = get_result("t1");  // delivers it: ttl starts now
   EXPECT_EQ(first.state(), shoal::v1::TASK_STATE_DONE);
   EXPECT_EQ(first.result().items(0).value(), "\x31");
+  // Kept without id and worker name (the record has both): both come back.
+  EXPECT_EQ(first.result().id(), "t1");
+  EXPECT_EQ(first.result().worker(), "w-a");
+  EXPECT_EQ(first.result().attempts(), 1u);
   tick_after(59'999);
   EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_DONE);
   tick_after(2);
@@ -124,7 +128,7 @@ TEST_F(SchedulerTest, ResultKeptUntilDeliveredThenForTtl) {
 
 TEST_F(SchedulerTest, DeliveredResultsBeyondTheMemoryCapAreDroppedOldestFirst) {
   SchedulerOptions options = options_;
-  options.max_retained_bytes = 3500;  // a 1000-byte result counts about 1350
+  options.max_retained_bytes = 3500;  // a 1000-byte result counts about 1170
   reset(options);
   hello("a", {"square"}, 4);
   submit({T("t1"), T("t2"), T("t3"), T("t4")});
@@ -134,6 +138,24 @@ TEST_F(SchedulerTest, DeliveredResultsBeyondTheMemoryCapAreDroppedOldestFirst) {
   EXPECT_EQ(get_result("t2").state(), shoal::v1::TASK_STATE_UNKNOWN);
   EXPECT_EQ(get_result("t3").state(), shoal::v1::TASK_STATE_DONE);
   EXPECT_EQ(get_result("t4").result().items(0).value(), std::string(1000, 'x'));
+}
+
+// A result whose worker field is not the lease holder's name keeps it in its encoding.
+TEST_F(SchedulerTest, RetainedResultKeepsAWorkerNameItCannotRebuild) {
+  hello("a");
+  submit({T("t1")});
+  ASSERT_THAT(take_sent("a"), ElementsAre("t1"));
+  shoal::v1::WorkerMessage msg;
+  msg.set_version(1);
+  shoal::v1::TaskResult* r = msg.mutable_results()->add_results();
+  r->set_id("t1");
+  r->set_worker("someone-else");
+  r->set_values("\x91\x31");
+  scheduler_->worker_message("a", &msg, out_);
+  auto got = get_result("t1").result();
+  EXPECT_EQ(got.id(), "t1");
+  EXPECT_EQ(got.worker(), "someone-else");
+  EXPECT_EQ(got.values(), "\x91\x31");
 }
 
 TEST_F(SchedulerTest, WatchResendsKnownResultsAndNamesUnknownIds) {
