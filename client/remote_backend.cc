@@ -1,5 +1,6 @@
 #include "client/remote_backend.h"
 
+#include <array>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
@@ -15,19 +16,25 @@ namespace {
 
 constexpr int kMaxWatchIds = 65536;
 
-// The key of a task id this process made (task_id_string: "<16 hex prefix>-<hex seq>");
-// nullopt for any other string, which then matches no outstanding task.
+// The key of a task id this process made (task_id_string: its process prefix, then the
+// sequence in base 64); nullopt for any other string, which then matches no task.
 std::optional<std::uint64_t> key_of(std::string_view id) {
-  static const std::string prefix = task_id_string(0).substr(0, 17);  // "<prefix>-"
-  if (id.size() <= prefix.size() || id.size() > prefix.size() + 16 ||
+  static const std::string prefix = task_id_string(0).substr(0, kTaskIdPrefixSize);
+  static const auto value = [] {
+    std::array<std::int8_t, 256> v;
+    v.fill(-1);
+    for (int i = 0; i < 64; ++i) v[static_cast<unsigned char>(kTaskIdDigits[i])] = std::int8_t(i);
+    return v;
+  }();
+  if (id.size() <= prefix.size() || id.size() > prefix.size() + 11 ||
       id.substr(0, prefix.size()) != prefix) {
     return std::nullopt;
   }
   std::uint64_t seq = 0;
   for (char c : id.substr(prefix.size())) {
-    int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-    if (digit < 0) return std::nullopt;
-    seq = seq << 4 | static_cast<std::uint64_t>(digit);
+    int digit = value[static_cast<unsigned char>(c)];
+    if (digit < 0 || (seq >> 58) != 0) return std::nullopt;  // not a digit, or > 64 bits
+    seq = seq << 6 | static_cast<std::uint64_t>(digit);
   }
   return seq;
 }

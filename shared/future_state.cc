@@ -5,7 +5,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <cinttypes>
 #include <climits>
 #include <ctime>
 #include <cstdio>
@@ -35,21 +34,20 @@ std::uint64_t next_task_seq() {
 }
 
 std::string task_id_string(std::uint64_t seq) {
-  static const std::string prefix = [] {  // "<16 hex digits>-"
-    char buf[24];
-    std::snprintf(buf, sizeof(buf), "%016" PRIx64 "-", process_prefix());
-    return std::string(buf);
+  static const std::string prefix = [] {
+    std::string p;
+    std::uint64_t bits = process_prefix();
+    for (std::size_t i = 0; i < kTaskIdPrefixSize; ++i, bits >>= 6) p += kTaskIdDigits[bits & 63];
+    return p;
   }();
-  // The remote client names every task: snprintf was a tenth of its time per task.
-  char digits[16];
+  // The remote client names every task, so no snprintf (it was a tenth of its time).
+  char digits[11];
   int n = 0;
   do {
-    digits[n++] = "0123456789abcdef"[seq & 15];
-    seq >>= 4;
+    digits[n++] = kTaskIdDigits[seq & 63];
+    seq >>= 6;
   } while (seq != 0);
-  std::string id;
-  id.reserve(prefix.size() + std::size_t(n));
-  id.append(prefix);
+  std::string id(prefix);
   while (n > 0) id.push_back(digits[--n]);
   return id;
 }

@@ -85,8 +85,9 @@ class FakeService final : public v1::TaskService::Service {
       if (foreign && results.has_results()) {
         v1::ServerMessage junk;
         std::string real = results.results().results(0).id();
+        // Not ids of this pool: another prefix, a non-digit, the bare prefix, too long.
         for (std::string id : {std::string("garbage"), std::string("0123456789abcdef-1"),
-                               real + "zz", real.substr(0, 17), real + "0000000000000000"}) {
+                               real + "-", real.substr(0, 9), real + "00000000000"}) {
           auto* r = junk.mutable_results()->add_results();
           r->set_id(id);
           r->set_values(encode(std::make_tuple(-1)));

@@ -105,15 +105,18 @@ TEST(FutureTest, IdIsTheSameFromEveryThread) {
   EXPECT_EQ(f.id(), internal::task_id_string(f.state()->seq()));
 }
 
-// Ids are "<16 hex digits of this process>-<sequence in hex>" (the remote client maps
-// results back by parsing the sequence).
-TEST(FutureTest, IdIsProcessPrefixDashHexSequence) {
+// Ids are 9 digits of this process, then the sequence in base 64 (the remote client maps
+// results back by parsing the sequence); up to 2^36 they fit a string's own buffer.
+TEST(FutureTest, IdIsProcessPrefixThenBase64Sequence) {
   const std::string zero = internal::task_id_string(0);
-  ASSERT_EQ(zero.size(), 18u);
-  EXPECT_EQ(zero.substr(16), "-0");
-  EXPECT_EQ(zero.find_first_not_of("0123456789abcdef"), 16u);
-  EXPECT_EQ(internal::task_id_string(0x1a2b), zero.substr(0, 17) + "1a2b");
-  EXPECT_EQ(internal::task_id_string(~std::uint64_t{0}), zero.substr(0, 17) + std::string(16, 'f'));
+  ASSERT_EQ(zero.size(), 10u);
+  const std::string prefix = zero.substr(0, 9);
+  EXPECT_EQ(zero.find_first_not_of(internal::kTaskIdDigits), std::string::npos);
+  EXPECT_EQ(zero.back(), '0');
+  EXPECT_EQ(internal::task_id_string(64 * 10 + 37), prefix + "aB");
+  EXPECT_EQ(internal::task_id_string((std::uint64_t{1} << 36) - 1), prefix + "______");
+  EXPECT_LE(internal::task_id_string((std::uint64_t{1} << 36) - 1).size(), 15u);
+  EXPECT_EQ(internal::task_id_string(~std::uint64_t{0}), prefix + "f__________");
 }
 
 TEST(FutureTest, ResolvesExactlyOnce) {

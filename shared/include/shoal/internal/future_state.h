@@ -48,7 +48,15 @@ class ProgressSource {
 
 // A process-wide unique task id: a random per-process prefix and a counter.
 std::uint64_t next_task_seq();
-// The printable form of a task id: "<16 hex digits of the process>-<counter in hex>".
+// Digits of task ids: 64 characters safe in JSON, URLs, file names and shell words.
+inline constexpr char kTaskIdDigits[] =
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._";
+// Characters of the per-process part of a task id (54 random bits).
+inline constexpr std::size_t kTaskIdPrefixSize = 9;
+// The printable form of a task id: 9 digits naming the process, then the counter in
+// base 64 (most significant first). Up to 2^36 tasks per process the id has at most
+// 15 characters and fits a std::string's own buffer: every copy of it, in every
+// process it crosses, allocates nothing.
 std::string task_id_string(std::uint64_t seq);
 
 // A lock for a few instructions' worth of work (FutureState's resolve and callbacks):
