@@ -124,8 +124,11 @@ void Scheduler::on_results(WorkerRef w, shoal::v1::ResultBatch& batch, Actions& 
 }
 
 bool Scheduler::accept_result(WorkerRef w, std::unique_ptr<TaskResult> result, Actions& out) {
-  TaskRef ref;
-  if (!store_->find(result->id(), &ref)) return false;  // expired long ago: nobody waits
+  TaskRef ref = TaskRef(result->lease());
+  if (!store_->matches(ref, uint32_t(result->lease() >> 32), result->id()) &&
+      !store_->find(result->id(), &ref)) {
+    return false;  // expired long ago: nobody waits
+  }
   TaskRecord& rec = store_->get(ref);
   bool from_holder = rec.phase == TaskPhase::kRunning && w != kNoWorker && rec.worker == w;
   if (rec.phase == TaskPhase::kDone) return false;  // late duplicate: resolved already
@@ -261,6 +264,7 @@ void Scheduler::lease(TaskRef ref, WorkerRef w, TaskQueue& q, Actions& out) {
   task.set_time_limit_ms(rec.time_limit_ms);
   task.set_max_retries(rec.max_retries);
   task.set_attempt(rec.attempt);
+  task.set_lease(uint64_t{rec.gen} << 32 | ref);
   out.add_task(w, st.peer, task);
 }
 

@@ -44,7 +44,8 @@ std::vector<v1::TaskResult> CompletionQueue::take() {
 class TaskRunner::ResultSink final : public internal::Sink {
  public:
   ResultSink(TaskRunner* runner, const v1::Task& task)
-      : runner_(runner), id_(task.id()), items_(task.items()), attempt_(task.attempt()) {}
+      : runner_(runner), id_(task.id()), items_(task.items()), attempt_(task.attempt()),
+        lease_(task.lease()) {}
 
   const std::string& id() const { return id_; }
 
@@ -76,6 +77,7 @@ class TaskRunner::ResultSink final : public internal::Sink {
     result.set_id(id_);
     result.set_worker(runner_->name_);
     result.set_attempts(attempt_ + 1);
+    result.set_lease(lease_);
     return result;
   }
 
@@ -83,6 +85,7 @@ class TaskRunner::ResultSink final : public internal::Sink {
   std::string id_;
   std::uint32_t items_;
   std::uint32_t attempt_;
+  std::uint64_t lease_;
   std::atomic<bool> resolved_{false};  // exactly one result, even if submit() failed late
 };
 

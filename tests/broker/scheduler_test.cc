@@ -140,6 +140,33 @@ TEST_F(SchedulerTest, DeliveredResultsBeyondTheMemoryCapAreDroppedOldestFirst) {
   EXPECT_EQ(get_result("t4").result().items(0).value(), std::string(1000, 'x'));
 }
 
+// A result names its task by id; the lease handle only saves the lookup. A lease that
+// names another task, or no record at all, is ignored and the id still decides.
+TEST_F(SchedulerTest, ResultLeaseOnlySpeedsTheLookupTheIdDecides) {
+  hello("a", {"square"}, 3);
+  submit({T("t1"), T("t2"), T("t3")});
+  ASSERT_THAT(take_sent("a"), ElementsAre("t1", "t2", "t3"));
+  ASSERT_NE(sent_["t1"].lease(), 0u);
+  ASSERT_NE(sent_["t1"].lease(), sent_["t2"].lease());
+  auto send = [&](const std::string& id, uint64_t lease) {
+    shoal::v1::WorkerMessage msg;
+    msg.set_version(1);
+    shoal::v1::TaskResult* r = msg.mutable_results()->add_results();
+    r->set_id(id);
+    r->set_lease(lease);
+    r->set_values("\x91\x31");
+    scheduler_->worker_message("a", &msg, out_);
+  };
+  send("t1", sent_["t2"].lease());  // t2's handle on t1's result
+  EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_DONE);
+  EXPECT_EQ(get_result("t2").state(), shoal::v1::TASK_STATE_RUNNING);
+  send("t2", ~uint64_t{0});  // names no record
+  EXPECT_EQ(get_result("t2").state(), shoal::v1::TASK_STATE_DONE);
+  send("t3", sent_["t3"].lease());
+  EXPECT_EQ(get_result("t3").state(), shoal::v1::TASK_STATE_DONE);
+  EXPECT_EQ(scheduler_->stats().completed(), 3u);
+}
+
 // A result whose worker field is not the lease holder's name keeps it in its encoding.
 TEST_F(SchedulerTest, RetainedResultKeepsAWorkerNameItCannotRebuild) {
   hello("a");

@@ -242,8 +242,9 @@ TEST_F(SessionTest, HelloWelcomeTasksAndChunkResults) {
   broker_.welcome();
   ASSERT_TRUE(wait_ready());
 
-  broker_.tasks({make_task("a", "session_test.square", {7}),
-                 make_task("b", "session_test.square", {1, 2, 3})});
+  v1::Task a = make_task("a", "session_test.square", {7});
+  a.set_lease(0x500000003ull);
+  broker_.tasks({a, make_task("b", "session_test.square", {1, 2, 3})});
   std::uint32_t credit = 0;
   auto results = broker_.results(2, &credit);
   EXPECT_EQ(credit, 2u);  // both slots free again
@@ -252,6 +253,8 @@ TEST_F(SessionTest, HelloWelcomeTasksAndChunkResults) {
   EXPECT_EQ((decode<std::tuple<int>>(results["a"].values())), std::make_tuple(49));
   EXPECT_EQ(results["a"].worker(), "w1");
   EXPECT_EQ(results["a"].attempts(), 1u);
+  EXPECT_EQ(results["a"].lease(), 0x500000003ull);  // echoed for the broker's lookup
+  EXPECT_EQ(results["b"].lease(), 0u);
   EXPECT_EQ(decode<std::vector<int>>(results["b"].values()), (std::vector<int>{1, 4, 9}));
   stop();
   EXPECT_TRUE(status_.ok()) << status_;
