@@ -65,7 +65,7 @@ void BM_Scheduler(benchmark::State& state) {
     results.set_version(1);
     for (auto& send : out.to_workers) {
       shoal::v1::BrokerMessage frame;
-      frame.ParseFromString(shoal::broker::encode_task_batch_frame(send.task_batch));
+      frame.ParseFromString(send.task_batch.frame());
       for (auto& t : frame.tasks().tasks()) {
         auto* r = results.mutable_results()->add_results();
         r->set_id(t.id());

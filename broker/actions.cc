@@ -17,36 +17,64 @@ shoal::v1::BrokerMessage* Actions::add_worker_message(const std::string& peer) {
   return &send.message;
 }
 
-void Actions::add_task(WorkerRef w, const std::string& peer, const shoal::v1::Task& task) {
+void Actions::add_task(WorkerRef w, const std::string& peer, const shoal::v1::Task& task,
+                       std::string_view args) {
   auto [it, inserted] = batch_index_.try_emplace(w, to_workers.size());
   if (inserted) to_workers.emplace_back().peer = peer;
-  std::string& out = to_workers[it->second].task_batch;
-  // TaskBatch.tasks is field 1, length-delimited: tag, length, then the Task's bytes.
-  const size_t size = task.ByteSizeLong();
+  to_workers[it->second].task_batch.add(task, args);
+}
+
+namespace {
+constexpr size_t kOwnPieceBytes = 64 << 10;  // arguments this big get a piece of their own
+constexpr size_t kPieceBytes = 1 << 20;      // small tasks fill pieces up to this
+}  // namespace
+
+void EncodedTaskBatch::add(const shoal::v1::Task& task, std::string_view args) {
+  // TaskBatch.tasks is field 1: tag, length, then the Task, whose field 3 (args) is
+  // written after the others (protobuf accepts fields in any order).
+  const size_t head = task.ByteSizeLong();
+  const size_t args_field =
+      args.empty() ? 0 : 1 + WireFormatLite::UInt32Size(uint32_t(args.size())) + args.size();
+  const size_t body = head + args_field;
+  const size_t entry = 1 + WireFormatLite::UInt32Size(uint32_t(body)) + body;
+  const bool own = args.size() >= kOwnPieceBytes;
+  if (pieces_.empty() || own || !back_shared_ || pieces_.back().size() >= kPieceBytes) {
+    pieces_.emplace_back().reserve(own ? entry : kPieceBytes / 16);
+    back_shared_ = !own;
+  }
+  std::string& out = pieces_.back();
   const size_t at = out.size();
-  out.resize(at + 1 + WireFormatLite::UInt32Size(uint32_t(size)) + size);
+  out.resize(at + entry);
   auto* p = reinterpret_cast<uint8_t*>(out.data() + at);
   p = WireFormatLite::WriteTagToArray(1, WireFormatLite::WIRETYPE_LENGTH_DELIMITED, p);
-  p = CodedOutputStream::WriteVarint32ToArray(uint32_t(size), p);
-  task.SerializeWithCachedSizesToArray(p);
+  p = CodedOutputStream::WriteVarint32ToArray(uint32_t(body), p);
+  p = task.SerializeWithCachedSizesToArray(p);
+  if (!args.empty()) {
+    p = WireFormatLite::WriteTagToArray(3, WireFormatLite::WIRETYPE_LENGTH_DELIMITED, p);
+    p = CodedOutputStream::WriteVarint32ToArray(uint32_t(args.size()), p);
+    memcpy(p, args.data(), args.size());
+  }
+  size_ += entry;
 }
 
-size_t task_batch_frame_size(std::string_view task_batch) {
+size_t EncodedTaskBatch::frame_size() const {
   // version (field 1, varint 1) + tasks (field 3, length-delimited).
-  return 2 + 1 + WireFormatLite::UInt32Size(uint32_t(task_batch.size())) + task_batch.size();
+  return 2 + 1 + WireFormatLite::UInt32Size(uint32_t(size_)) + size_;
 }
 
-uint8_t* write_task_batch_frame(std::string_view task_batch, uint8_t* p) {
+void EncodedTaskBatch::write_frame(uint8_t* p) const {
   p = WireFormatLite::WriteUInt32ToArray(1, 1, p);
   p = WireFormatLite::WriteTagToArray(3, WireFormatLite::WIRETYPE_LENGTH_DELIMITED, p);
-  p = CodedOutputStream::WriteVarint32ToArray(uint32_t(task_batch.size()), p);
-  memcpy(p, task_batch.data(), task_batch.size());
-  return p + task_batch.size();
+  p = CodedOutputStream::WriteVarint32ToArray(uint32_t(size_), p);
+  for (const std::string& piece : pieces_) {
+    memcpy(p, piece.data(), piece.size());
+    p += piece.size();
+  }
 }
 
-std::string encode_task_batch_frame(std::string_view task_batch) {
-  std::string frame(task_batch_frame_size(task_batch), '\0');
-  write_task_batch_frame(task_batch, reinterpret_cast<uint8_t*>(frame.data()));
+std::string EncodedTaskBatch::frame() const {
+  std::string frame(frame_size(), '\0');
+  write_frame(reinterpret_cast<uint8_t*>(frame.data()));
   return frame;
 }
 

@@ -16,13 +16,30 @@
 
 namespace shoal::broker {
 
+// A TaskBatch encoded task by task (the bytes of its `tasks` entries), so that leasing a
+// task builds no message. Small tasks share a piece; a task with large arguments gets a
+// piece of its own, sized exactly, so a batch of big payloads is never regrown.
+class EncodedTaskBatch {
+ public:
+  // Appends `task` with `args` as its arguments (task.args() itself must be empty).
+  void add(const shoal::v1::Task& task, std::string_view args);
+  bool empty() const { return size_ == 0; }
+  // The frame BrokerMessage{version: 1, tasks: <this batch>}: its size, and writing it
+  // to `out` (which needs frame_size() bytes).
+  size_t frame_size() const;
+  void write_frame(uint8_t* out) const;
+  std::string frame() const;
+
+ private:
+  std::vector<std::string> pieces_;
+  bool back_shared_ = false;  // small tasks may be appended to pieces_.back()
+  size_t size_ = 0;           // of all pieces
+};
+
 struct WorkerSend {
   std::string peer;  // ZeroMQ routing id
   shoal::v1::BrokerMessage message;  // unset body when this send is a task batch
-  // A TaskBatch already encoded (the bytes of its `tasks` entries), written task by task
-  // by Actions::add_task so that leasing a task allocates nothing. Non-empty only when
-  // `message` has no body; the frame is then BrokerMessage{version: 1, tasks: <this>}.
-  std::string task_batch;
+  EncodedTaskBatch task_batch;       // non-empty only when `message` has no body
 };
 
 struct SessionSend {
@@ -46,8 +63,10 @@ class Actions {
 
   // A new frame to `peer` (version already set).
   shoal::v1::BrokerMessage* add_worker_message(const std::string& peer);
-  // Appends `task` to the TaskBatch for worker `w` in this round (one per worker).
-  void add_task(WorkerRef w, const std::string& peer, const shoal::v1::Task& task);
+  // Appends `task` (with `args` as its arguments) to the TaskBatch for worker `w` in
+  // this round (one per worker).
+  void add_task(WorkerRef w, const std::string& peer, const shoal::v1::Task& task,
+                std::string_view args);
   // The Results message for session `s` in this round, created on first use.
   shoal::v1::Results* results_for(SessionId s);
   // A new message to session `s`.
@@ -63,11 +82,5 @@ class Actions {
   absl::flat_hash_map<WorkerRef, size_t> batch_index_;
   absl::flat_hash_map<SessionId, size_t> results_index_;
 };
-
-// The encoded BrokerMessage of a task batch (`task_batch` of a WorkerSend).
-std::string encode_task_batch_frame(std::string_view task_batch);
-// Writes that frame into `out` (which needs task_batch_frame_size bytes); returns its end.
-uint8_t* write_task_batch_frame(std::string_view task_batch, uint8_t* out);
-size_t task_batch_frame_size(std::string_view task_batch);
 
 }  // namespace shoal::broker

@@ -254,10 +254,9 @@ void Scheduler::lease(TaskRef ref, WorkerRef w, TaskQueue& q, Actions& out) {
     lease_timers_.push({now + int64_t(rec.time_limit_ms) + options_.time_limit_grace_ms, ref,
                         rec.gen, rec.attempt});
   }
-  shoal::v1::Task& task = lease_scratch_;  // every field is set: nothing stale leaks
+  shoal::v1::Task& task = lease_scratch_;  // every field but args is set: nothing stale
   task.set_id(rec.id);
   task.set_name(names_.name(rec.name));
-  task.set_args(rec.args);
   task.set_items(rec.items);
   task.set_queue(names_.name(rec.queue));
   task.set_priority(rec.priority);
@@ -265,7 +264,7 @@ void Scheduler::lease(TaskRef ref, WorkerRef w, TaskQueue& q, Actions& out) {
   task.set_max_retries(rec.max_retries);
   task.set_attempt(rec.attempt);
   task.set_lease(uint64_t{rec.gen} << 32 | ref);
-  out.add_task(w, st.peer, task);
+  out.add_task(w, st.peer, task, rec.args);  // args are copied once, into the batch
 }
 
 void Scheduler::tick(Actions& out) {

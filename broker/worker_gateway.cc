@@ -6,7 +6,6 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "broker/actions.h"
 
 namespace shoal::broker {
 namespace {
@@ -127,9 +126,9 @@ void WorkerGateway::send(const std::string& peer, shoal::v1::BrokerMessage& msg)
   send_frame(peer, body);
 }
 
-void WorkerGateway::send_task_batch(const std::string& peer, std::string_view task_batch) {
-  zmq::message_t body(task_batch_frame_size(task_batch));
-  write_task_batch_frame(task_batch, static_cast<uint8_t*>(body.data()));
+void WorkerGateway::send_task_batch(const std::string& peer, const EncodedTaskBatch& batch) {
+  zmq::message_t body(batch.frame_size());
+  batch.write_frame(static_cast<uint8_t*>(body.data()));
   send_frame(peer, body);
 }
 

@@ -12,6 +12,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "broker/actions.h"
 #include "broker/logger.h"
 #include "shoal/v1/worker.pb.h"
 #include "zmq.hpp"
@@ -54,7 +55,7 @@ class WorkerGateway {
   // Sends `msg` to `peer` (dropped silently if the peer is gone). Stamps heartbeats.
   void send(const std::string& peer, shoal::v1::BrokerMessage& msg);
   // Sends a TaskBatch already encoded by Actions::add_task to `peer`.
-  void send_task_batch(const std::string& peer, std::string_view task_batch);
+  void send_task_batch(const std::string& peer, const EncodedTaskBatch& batch);
   // Malformed or wrong-version frames so far. Thread-safe.
   uint64_t bad_frames() const { return bad_frames_.load(std::memory_order_relaxed); }
   // Closes the sockets, giving queued frames up to `linger_ms` to leave.

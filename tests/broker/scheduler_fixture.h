@@ -117,7 +117,7 @@ class SchedulerTest : public ::testing::Test {
     for (auto& send : out_.to_workers) {
       if (send.peer != peer || send.task_batch.empty()) continue;
       shoal::v1::BrokerMessage frame;
-      EXPECT_TRUE(frame.ParseFromString(encode_task_batch_frame(send.task_batch)));
+      EXPECT_TRUE(frame.ParseFromString(send.task_batch.frame()));
       EXPECT_EQ(frame.version(), 1u);
       for (auto& t : frame.tasks().tasks()) {
         ids.push_back(t.id());

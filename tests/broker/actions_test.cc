@@ -1,0 +1,69 @@
+// Task batches encoded without building messages (broker/actions.h).
+#include "broker/actions.h"
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace shoal::broker {
+namespace {
+
+shoal::v1::Task task(const std::string& id) {
+  shoal::v1::Task t;
+  t.set_id(id);
+  t.set_name("square");
+  t.set_items(3);
+  t.set_attempt(1);
+  t.set_lease(0x700000009ull);
+  return t;
+}
+
+// Small and large arguments, mixed: large ones take pieces of their own; the frame
+// must still be one well-formed BrokerMessage with every task, in order, intact.
+TEST(ActionsTest, TaskBatchFrameHoldsEveryTaskInOrderWhateverTheirSizes) {
+  Actions out;
+  std::vector<std::string> args = {"",  "\x91\x07", std::string(70'000, 'a'),
+                                   "x", std::string(3 << 20, 'b'), "\x91\x08"};
+  for (int i = 0; i < 2000; ++i) args.push_back(std::string(1 + i % 40, char('c' + i % 7)));
+  for (size_t i = 0; i < args.size(); ++i) {
+    out.add_task(4, "peer", task("t" + std::to_string(i)), args[i]);
+  }
+  ASSERT_EQ(out.to_workers.size(), 1u);
+  const WorkerSend& send = out.to_workers[0];
+  EXPECT_EQ(send.peer, "peer");
+  EXPECT_FALSE(send.message.has_tasks());
+  std::string frame = send.task_batch.frame();
+  EXPECT_EQ(frame.size(), send.task_batch.frame_size());
+  shoal::v1::BrokerMessage parsed;
+  ASSERT_TRUE(parsed.ParseFromString(frame));
+  EXPECT_EQ(parsed.version(), 1u);
+  ASSERT_EQ(parsed.tasks().tasks_size(), int(args.size()));
+  for (size_t i = 0; i < args.size(); ++i) {
+    const shoal::v1::Task& t = parsed.tasks().tasks(int(i));
+    ASSERT_EQ(t.id(), "t" + std::to_string(i));
+    ASSERT_EQ(t.args(), args[i]) << i;
+    ASSERT_EQ(t.name(), "square");
+    ASSERT_EQ(t.items(), 3u);
+    ASSERT_EQ(t.lease(), 0x700000009ull);
+  }
+}
+
+TEST(ActionsTest, OneTaskBatchPerWorkerPerRound) {
+  Actions out;
+  out.add_task(1, "a", task("t1"), "x");
+  out.add_task(2, "b", task("t2"), "y");
+  out.add_task(1, "a", task("t3"), "z");
+  ASSERT_EQ(out.to_workers.size(), 2u);
+  shoal::v1::BrokerMessage a;
+  ASSERT_TRUE(a.ParseFromString(out.to_workers[0].task_batch.frame()));
+  EXPECT_EQ(a.tasks().tasks_size(), 2);
+  out.clear();
+  EXPECT_TRUE(out.empty());
+  out.add_task(2, "b", task("t4"), "w");
+  ASSERT_EQ(out.to_workers.size(), 1u);
+  EXPECT_EQ(out.to_workers[0].peer, "b");
+}
+
+}  // namespace
+}  // namespace shoal::broker
