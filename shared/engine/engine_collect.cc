@@ -113,7 +113,7 @@ void Engine::handle_deaths(std::vector<Outcome>& out) {
       }
     }
     slot.current.store(0);
-    slot.wake.sleepers.store(0);
+    slot.wake.asleep.store(0);
     shared_.results(w).space_word().sleepers.store(0);
     slot.life.store(kStarting, std::memory_order_release);
     if (!shutting_down_) send_command(command_fd_, {ZygoteCommand::kSpawn, w, 0});

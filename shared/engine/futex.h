@@ -64,4 +64,41 @@ struct WaitWord {
   }
 };
 
+// A WaitWord for exactly one waiter (a worker's own slot), whose notifier claims the
+// sleeper: a worker that was woken but has not run yet no longer counts as asleep, so
+// the next notification goes to another worker. (With WaitWord's count, a second task
+// pushed in that window "woke" the same worker again and the task waited, with another
+// worker asleep, until the first worker's task ended: for ever if it hung.)
+//
+//   Waiter:   uint32_t key = w.prepare_wait();
+//             if (condition()) w.cancel_wait(); else w.commit_wait(key, timeout_ns);
+//   Notifier: publish(); if (w.wake()) ...one waiter was woken...
+struct SingleWaiterWord {
+  std::atomic<std::uint32_t> epoch{0};
+  std::atomic<std::uint32_t> asleep{0};  // 1 from prepare_wait() until woken or done
+
+  std::uint32_t prepare_wait() {
+    asleep.exchange(1, std::memory_order_seq_cst);
+    return epoch.load(std::memory_order_seq_cst);
+  }
+  void cancel_wait() { asleep.store(0, std::memory_order_relaxed); }
+  void commit_wait(std::uint32_t key, std::int64_t timeout_ns) {
+    futex_wait(&epoch, key, timeout_ns);
+    asleep.store(0, std::memory_order_relaxed);
+  }
+  // Call after publishing: wakes the waiter if it sleeps (or is about to) and no other
+  // notifier claimed it first. True if this call woke it.
+  bool wake() {
+#if !defined(__SANITIZE_THREAD__)  // see WaitWord::has_sleepers_ordered()
+    // The publish comes first; a plain load keeps the line shared while nobody sleeps.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (asleep.load(std::memory_order_relaxed) == 0) return false;
+#endif
+    if (asleep.exchange(0, std::memory_order_seq_cst) == 0) return false;
+    epoch.fetch_add(1, std::memory_order_seq_cst);
+    futex_wake(&epoch, 1);
+    return true;
+  }
+};
+
 }  // namespace shoal::engine

@@ -54,11 +54,7 @@ absl::StatusOr<SharedState> SharedState::create(const LayoutOptions& options) {
 
 void SharedState::wake_workers(int n) {
   for (int w = 0; w < options_.workers && n > 0; ++w) {
-    WaitWord& word = slots_[w].wake;
-    if (!word.has_sleepers_ordered()) continue;
-    word.epoch.fetch_add(1, std::memory_order_seq_cst);
-    futex_wake(&word.epoch, 1);
-    --n;
+    if (slots_[w].wake.wake()) --n;  // a worker already woken is not woken twice
   }
 }
 

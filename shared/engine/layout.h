@@ -63,7 +63,7 @@ struct alignas(64) WorkerSlot {
   std::atomic<std::int32_t> wait_status;  // its waitpid status; -1: fork failed (zygote)
   std::atomic<std::uint32_t> life;        // Life: kAlive/kDead by the zygote, kStarting
                                           // by the pool once it has handled a death
-  alignas(64) WaitWord wake;              // the worker sleeps here for tasks
+  alignas(64) SingleWaiterWord wake;      // the worker sleeps here for tasks
 };
 
 struct alignas(64) Control {
