@@ -94,21 +94,20 @@ void RemoteBackend::submit(std::vector<Submission>& batch) {
   for (Submission& s : batch) {
     Entry e;
     e.key = s.seq;
-    e.task.set_id(task_id_string(s.seq));
-    e.task.set_name(std::move(s.name));
+    e.name = std::move(s.name);
     if (s.items <= 1) {
-      e.task.set_args(std::move(s.args));  // a single call travels as is: no copy
+      e.args = std::move(s.args);  // a single call travels as is: no copy
     } else {
-      e.task.set_args(wire_args(s.args, s.items));
+      e.args = wire_args(s.args, s.items);
     }
-    e.task.set_items(static_cast<std::uint32_t>(s.items));
-    e.task.set_queue(s.options.queue.empty() ? options_.queue : s.options.queue);
-    e.task.set_priority(static_cast<std::uint32_t>(s.options.priority));
-    e.task.set_time_limit_ms(static_cast<std::uint64_t>(s.options.time_limit.count()));
-    e.task.set_max_retries(s.options.max_retries);
+    e.items = static_cast<std::uint32_t>(s.items);
+    e.queue = s.options.queue.empty() ? options_.queue : s.options.queue;
+    e.priority = static_cast<std::uint32_t>(s.options.priority);
+    e.time_limit_ms = static_cast<std::uint64_t>(s.options.time_limit.count());
+    e.max_retries = s.options.max_retries;
     e.sink = std::move(s.sink);
     e.index = s.index;
-    bytes += e.task.args().size();
+    bytes += e.args.size();
     entries.push_back(std::move(e));
   }
   batch.clear();
@@ -126,7 +125,7 @@ void RemoteBackend::submit(std::vector<Submission>& batch) {
       Key key = e.key;
       pending_.push_back(key);
       ++unaccepted_;
-      unaccepted_bytes_ += e.task.args().size();
+      unaccepted_bytes_ += e.args.size();
       outstanding_.insert_or_assign(key, std::move(e));
     }
   }
@@ -166,9 +165,18 @@ bool RemoteBackend::build_message(v1::ClientMessage& message) {
       pending_.pop_front();  // cancelled, or already resolved
       continue;
     }
-    std::size_t size = it->second.task.args().size() + 64;
+    const Entry& e = it->second;
+    std::size_t size = e.args.size() + 64;
     if (submit->tasks_size() > 0 && bytes + size > limits_.max_batch_bytes) break;
-    *submit->add_tasks() = it->second.task;
+    v1::Task* task = submit->add_tasks();  // in the session's arena: short strings allocate nothing
+    task->set_id(task_id_string(e.key));
+    task->set_name(e.name);
+    task->set_args(e.args);
+    task->set_items(e.items);
+    task->set_queue(e.queue);
+    task->set_priority(e.priority);
+    task->set_time_limit_ms(e.time_limit_ms);
+    task->set_max_retries(e.max_retries);
     it->second.state = State::kSent;
     bytes += size;
     pending_.pop_front();
@@ -182,10 +190,10 @@ void RemoteBackend::set_state(Entry& entry, State state) {
   bool now = state != State::kAccepted;
   if (was && !now) {
     --unaccepted_;
-    unaccepted_bytes_ -= entry.task.args().size();
+    unaccepted_bytes_ -= entry.args.size();
   } else if (!was && now) {
     ++unaccepted_;
-    unaccepted_bytes_ += entry.task.args().size();
+    unaccepted_bytes_ += entry.args.size();
   }
   entry.state = state;
 }

@@ -64,9 +64,17 @@ class RemoteBackend final : public Backend, private SessionListener {
   // Outstanding tasks are keyed by their sequence number (the counter part of the id):
   // hashing and comparing a uint64 instead of a 20-byte id string halves W1's client CPU.
   using Key = std::uint64_t;
+  // An outstanding task: what its Task message needs (built per batch, in the session's
+  // arena; the id is task_id_string(key)), where its result goes, and its state.
   struct Entry {
     Key key = 0;
-    v1::Task task;
+    std::string name;
+    std::string args;   // the wire form (remote_wire.h)
+    std::string queue;  // resolved: never empty
+    std::uint32_t items = 1;
+    std::uint32_t priority = 0;
+    std::uint64_t time_limit_ms = 0;
+    std::int32_t max_retries = -1;
     std::shared_ptr<Sink> sink;
     std::size_t index = 0;
     State state = State::kPending;

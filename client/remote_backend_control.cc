@@ -128,7 +128,7 @@ void RemoteBackend::terminate() {
     terminated_ = closed_ = true;
     for (auto& [key, e] : outstanding_) {
       if (e.state == State::kSent || e.state == State::kAccepted) {
-        if (cancels->size() < kMaxRemoteCancels) cancels->push_back(e.task.id());
+        if (cancels->size() < kMaxRemoteCancels) cancels->push_back(task_id_string(e.key));
       }
     }
     fail_all({ErrorKind::kCancelled, "", "the pool was terminated", ""}, out);
