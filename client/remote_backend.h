@@ -62,7 +62,7 @@ class RemoteBackend final : public Backend, private SessionListener {
  private:
   enum class State { kPending, kSent, kAccepted, kBackoff };
   // Outstanding tasks are keyed by their sequence number (the counter part of the id):
-  // hashing and comparing a uint64 instead of a 20-byte id string halves W1's client CPU.
+  // hashing and comparing a uint64 instead of an id string halves W1's client CPU.
   using Key = std::uint64_t;
   // An outstanding task: what its Task message needs (built per batch, in the session's
   // arena; the id is task_id_string(key)), where its result goes, and its state.
@@ -70,7 +70,7 @@ class RemoteBackend final : public Backend, private SessionListener {
     Key key = 0;
     std::string name;
     std::string args;   // the wire form (remote_wire.h)
-    std::string queue;  // resolved: never empty
+    std::string queue;  // resolved: the pool's queue when the call named none
     std::uint32_t items = 1;
     std::uint32_t priority = 0;
     std::uint64_t time_limit_ms = 0;
