@@ -46,7 +46,12 @@ bool next_token(SharedState& shared, WorkerSlot& slot, std::uint64_t* token) {
     } else {
       slot.wake.commit_wait(key, -1);
     }
-    if (tasks.pop(token)) return true;
+    if (tasks.pop(token)) {
+      // More waiting: pass the wake-up on, in case it was meant for a task this worker
+      // did not take (this task may run for long while another worker sleeps).
+      if (!tasks.empty()) shared.wake_workers(1);
+      return true;
+    }
     if (control.shutdown.load(std::memory_order_acquire)) return false;
   }
 }

@@ -205,6 +205,25 @@ TEST(PoolFaultTest, JoinLeavesNoProcess) {
   }
 }
 
+// Two tasks submitted back to back to a pool whose two workers sleep: each goes to its
+// own worker. (A worker woken but not yet running used to count as asleep, so the
+// second wake-up went to it again and the quick task waited behind the hung one.)
+TEST(PoolFaultTest, AQueuedTaskNeverWaitsForABusyWorkerWhileAnotherSleeps) {
+  TestPipe pids;
+  for (int i = 0; i < 40; ++i) {
+    Pool pool(2);
+    EXPECT_EQ(pool.apply(square, 2), 4);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // both workers asleep
+    Future<int> hung = pool.apply_async(report_and_hang, pids.write_fd());
+    Future<int> quick = pool.apply_async(square, 3);
+    EXPECT_EQ(quick.get(std::chrono::seconds(10)), 9) << "round " << i;
+    pids.read_int();
+    pids.read_int();
+    pool.terminate();
+    EXPECT_THROW(hung.get(), CancelledError);
+  }
+}
+
 // The pool's owner is SIGKILLed: its zygote and workers must exit by themselves.
 TEST(PoolFaultTest, ChildrenExitWhenTheOwnerIsKilled) {
   TestPipe pids;
