@@ -15,13 +15,7 @@ reps=${3:-3}
 shift $(($# < 3 ? $# : 3))
 source scripts/cluster_lib.sh
 
-"$build/broker/shoal-broker" --client-address=127.0.0.1:0 --worker-address=tcp://127.0.0.1:0 \
-  --log-level=warning "$@" >"$run/broker" 2>"$run/broker.err" &
-pids+=($!)
-broker_pid=$!
-line=$(first_line "$run/broker")
-clients=$(sed -n 's/.*clients=\([^ ]*\).*/\1/p' <<<"$line")
-workers=$(sed -n 's/.*workers=\([^ ]*\).*/\1/p' <<<"$line")
+start_broker "$build" "$@" >/dev/null
 "$build/bench/shoal-bench-worker" --broker="$workers" --processes=2 --prefetch=256 \
   --name=bench-worker --log-level=warning >"$run/worker.out" &
 pids+=($!)

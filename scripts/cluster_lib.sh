@@ -1,7 +1,7 @@
 # Sourced by scripts that run a broker and workers on loopback (remote_demo.sh,
 # bench_remote.sh): a scratch folder, children stopped by pid on exit, and the
 # broker's endpoints read from its first stdout line.
-# Sets: run (scratch dir), pids (children), clients/workers (after start_broker).
+# Sets: run (scratch dir), pids (children), clients/workers/broker_pid (after start_broker).
 
 run=$(mktemp -d)
 pids=()
@@ -23,12 +23,16 @@ first_line() {
   return 1
 }
 
-# start_broker BUILD_DIR: starts shoal-broker on free loopback ports; prints its first
-# line and sets `clients` (HOST:PORT) and `workers` (tcp://HOST:PORT).
+# start_broker BUILD_DIR [broker flags...]: starts shoal-broker on free loopback ports;
+# prints its first line and sets `clients` (HOST:PORT), `workers` (tcp://HOST:PORT) and
+# `broker_pid`.
 start_broker() {
-  "$1/broker/shoal-broker" --client-address=127.0.0.1:0 --worker-address=tcp://127.0.0.1:0 \
-    --log-level=warning >"$run/broker" 2>"$run/broker.err" &
+  local build=$1
+  shift
+  "$build/broker/shoal-broker" --client-address=127.0.0.1:0 --worker-address=tcp://127.0.0.1:0 \
+    --log-level=warning "$@" >"$run/broker" 2>"$run/broker.err" &
   pids+=($!)
+  broker_pid=$!
   local line
   line=$(first_line "$run/broker")
   echo "$line"
