@@ -21,16 +21,19 @@ absl::StatusOr<std::unique_ptr<CompletionQueue>> CompletionQueue::create() {
 CompletionQueue::~CompletionQueue() { close(fd_); }
 
 void CompletionQueue::push(v1::TaskResult result) {
-  bool wake;
-  {
-    std::lock_guard lock(mu_);
-    wake = results_.empty();  // one wake-up per batch, not per result
-    results_.push_back(std::move(result));
-  }
-  if (wake) {
-    std::uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = write(fd_, &one, sizeof(one));
-  }
+  if (enqueue(std::move(result))) wake();
+}
+
+bool CompletionQueue::enqueue(v1::TaskResult result) {
+  std::lock_guard lock(mu_);
+  bool first = results_.empty();  // one wake-up per batch, not per result
+  results_.push_back(std::move(result));
+  return first;
+}
+
+void CompletionQueue::wake() {
+  std::uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = write(fd_, &one, sizeof(one));
 }
 
 std::vector<v1::TaskResult> CompletionQueue::take() {
@@ -158,8 +161,18 @@ void TaskRunner::start(const std::vector<v1::Task*>& tasks) {
 }
 
 void TaskRunner::finish(const std::string& id, v1::TaskResult result) {
-  // Queued under mu_: once running() reads 0, every result is in `done_`.
-  std::lock_guard lock(mu_);
+  // Queued under mu_: once running() reads 0, every result is in `done_`. The session
+  // thread is woken after mu_ is released: woken at once, it reads running() (credit),
+  // and would otherwise sleep on mu_ and need a second wake-up.
+  bool wake;
+  {
+    std::lock_guard lock(mu_);
+    wake = finish_locked(id, std::move(result));
+  }
+  if (wake) done_->wake();
+}
+
+bool TaskRunner::finish_locked(const std::string& id, v1::TaskResult result) {
   if (auto it = running_.find(id); it != running_.end()) {
     --count_;
     if (--it->second == 0) running_.erase(it);
@@ -169,7 +182,7 @@ void TaskRunner::finish(const std::string& id, v1::TaskResult result) {
     result.mutable_failure()->set_kind(v1::ERROR_KIND_WORKER_LOST);
     result.mutable_failure()->set_message("the worker stopped before the task ended");
   }
-  done_->push(std::move(result));
+  return done_->enqueue(std::move(result));
 }
 
 std::size_t TaskRunner::running() const {

@@ -24,7 +24,14 @@ class CompletionQueue {
   CompletionQueue(const CompletionQueue&) = delete;
   CompletionQueue& operator=(const CompletionQueue&) = delete;
 
+  // Queues `result` and makes fd() readable.
   void push(v1::TaskResult result);
+  // Queues `result`; true when the caller must then call wake() (the queue was empty).
+  // Lets a caller queue under its own lock and wake the session thread after releasing
+  // it, so the woken thread does not block on that lock at once.
+  bool enqueue(v1::TaskResult result);
+  // Makes fd() readable.
+  void wake();
   // Every waiting result, in completion order; clears fd()'s readiness.
   std::vector<v1::TaskResult> take();
   int fd() const { return fd_; }
@@ -60,6 +67,8 @@ class TaskRunner {
  private:
   class ResultSink;
   void finish(const std::string& id, v1::TaskResult result);
+  // finish() under mu_: true when done_ must be woken.
+  bool finish_locked(const std::string& id, v1::TaskResult result);
 
   std::shared_ptr<internal::Backend> backend_;
   const std::string name_;
