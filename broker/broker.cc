@@ -46,7 +46,10 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::start(BrokerConfig config, const
   uint64_t limit = std::min<uint64_t>(config.scheduler.max_message_bytes * 4 + (1 << 20), INT_MAX);
   builder.SetMaxReceiveMessageSize(int(limit));
   builder.SetMaxSendMessageSize(int(limit));
+  std::unique_ptr<grpc::ServerCompletionQueue> call_cq = builder.AddCompletionQueue();
   b.server_ = builder.BuildAndStart();
+  // Served at once: shutdown() must find the queue's thread even if `port` is bad.
+  if (b.server_ != nullptr) b.clients_->serve(std::move(call_cq));
   if (b.server_ == nullptr || port == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen for clients on ", config.client_address));
@@ -81,6 +84,7 @@ void Broker::shutdown() {
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
     server_->Wait();
   }
+  if (clients_ != nullptr) clients_->stop_serving();
   if (workers_ != nullptr) workers_->close(/*linger_ms=*/1000);  // let Shutdown frames leave
   log_->info("stopped");
 }

@@ -8,7 +8,7 @@
 #include "google/protobuf/arena.h"
 #include "broker/event_inbox.h"
 #include "broker/task_store.h"
-#include "grpcpp/support/server_callback.h"
+#include "grpcpp/support/status.h"
 #include "shoal/v1/service.pb.h"
 
 namespace shoal::broker {
@@ -29,11 +29,20 @@ struct WatchEvent {
 };
 struct BadClientMessage {};
 
+// Answers one unary call.
+class UnaryResponder {
+ public:
+  virtual ~UnaryResponder() = default;
+  // Sends the response (only if `status` is OK) and the status. Call once, from any
+  // thread; the call's request, response and responder are freed afterwards.
+  virtual void Finish(const grpc::Status& status) = 0;
+};
+
 // A unary call waiting for its answer: the scheduler's thread fills *response and
 // calls reactor->Finish. request and response live until then.
 template <class Request, class Response>
 struct UnaryCall {
-  grpc::ServerUnaryReactor* reactor;
+  UnaryResponder* reactor;
   const Request* request;
   Response* response;
 };

@@ -11,46 +11,147 @@ namespace shoal::broker {
 using shoal::v1::ClientMessage;
 using shoal::v1::ServerMessage;
 
-// One Session stream. Reads are turned into events; writes go out one at a time from
-// an outbox in which consecutive Results (or Accepted) messages are merged, so a slow
-// reader costs fewer, larger writes. gRPC deletes nothing: OnDone deletes this.
-class SessionReactor final : public grpc::ServerBidiReactor<ClientMessage, ServerMessage> {
- public:
-  SessionReactor(ClientGateway* gateway, SessionId id) : gateway_(gateway), id_(id) {}
+namespace {
 
-  // Starts reading; call once the session is registered.
-  void start() { read_into_new_arena(); }
+const grpc::Status& unavailable() {
+  static const grpc::Status* status =
+      new grpc::Status(grpc::StatusCode::UNAVAILABLE, "the broker is shutting down");
+  return *status;
+}
+
+grpc::Status unauthenticated() {
+  return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                      "missing or wrong 'authorization: Bearer <token>' metadata");
+}
+
+// What a completion-queue tag of the gateway points at.
+class CqTag {
+ public:
+  // The operation completed (`ok` as gRPC reports it). May delete the tag's owner.
+  virtual void proceed(bool ok) = 0;
+
+ protected:
+  ~CqTag() = default;
+};
+
+}  // namespace
+
+// One Session stream on the gateway's completion queue. Reads are turned into events
+// on the queue's thread; writes go out one at a time from an outbox in which
+// consecutive Results (or Accepted) messages are merged, so a slow reader costs fewer,
+// larger writes. Each object first waits for a call; once one arrives it asks for the
+// next. It deletes itself once gRPC has said the call is done and none of its
+// operations is outstanding.
+class AsyncSession {
+ public:
+  enum class Op : std::uint8_t { kAccept, kRead, kWrite, kFinish, kDone };
+  struct Tag final : CqTag {
+    Tag(AsyncSession* s, Op o) : session(s), op(o) {}
+    void proceed(bool ok) override { session->on_event(op, ok); }
+    AsyncSession* session;
+    Op op;
+  };
+
+  // Asks gRPC for the next Session call on `cq`.
+  AsyncSession(ClientGateway* gateway, grpc::ServerCompletionQueue* cq)
+      : gateway_(gateway), cq_(cq), stream_(&context_) {
+    context_.AsyncNotifyWhenDone(static_cast<CqTag*>(&done_tag_));
+    gateway_->RequestSession(&context_, &stream_, cq, cq, static_cast<CqTag*>(&accept_tag_));
+  }
+
+  // One completion of this session's operations (the queue's thread). May delete this.
+  void on_event(Op op, bool ok) {
+    switch (op) {
+      case Op::kAccept:
+        if (!ok) {  // the server is shutting down; the call never started
+          delete this;
+          return;
+        }
+        new AsyncSession(gateway_, cq_);  // the next client's call
+        accept();
+        break;
+      case Op::kRead:
+        on_read(ok);
+        break;
+      case Op::kWrite: {
+        absl::MutexLock lock(&mu_);
+        writing_ = false;
+        if (!ok && !abort_) abort_ = grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed");
+        break;
+      }
+      case Op::kFinish:
+        break;
+      case Op::kDone: {
+        absl::MutexLock lock(&mu_);
+        done_ = true;
+        finished_ = true;  // the call is over: no write or finish may start
+        outbox_.clear();
+        break;
+      }
+    }
+    bool last;
+    {
+      absl::MutexLock lock(&mu_);
+      if (op != Op::kAccept && op != Op::kDone) --outstanding_;
+      last = done_ && outstanding_ == 0;
+    }
+    if (last) {
+      end();
+      return;
+    }
+    if (op == Op::kWrite) pump();
+  }
 
   // Queues a message (the scheduler's thread). Thread-safe.
   void enqueue(ServerMessage&& message) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (finished_ || abort_) return;
-      if (!outbox_.empty() && merge_into(outbox_.back(), message)) return;
-      outbox_.push_back(std::move(message));
-    }
-    pump();
+    absl::MutexLock lock(&mu_);
+    if (finished_ || abort_) return;
+    if (!outbox_.empty() && merge_into(outbox_.back(), message)) return;
+    outbox_.push_back(std::move(message));
+    pump_locked();
   }
   // Finishes with OK once the outbox is written. Thread-safe.
   void close_when_drained() {
-    {
-      absl::MutexLock lock(&mu_);
-      close_when_drained_ = true;
-    }
-    pump();
+    absl::MutexLock lock(&mu_);
+    close_when_drained_ = true;
+    pump_locked();
   }
   // Finishes now with `status`, dropping what is queued. Thread-safe.
   void abort(grpc::Status status) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (!abort_) abort_ = std::move(status);
-    }
-    pump();
+    absl::MutexLock lock(&mu_);
+    if (!abort_) abort_ = std::move(status);
+    pump_locked();
   }
 
-  void OnReadDone(bool ok) override {
-    if (!ok) {  // the client half-closed (or the call broke: OnDone follows)
-      gateway_->inbox_->post(SessionHalfClosed{id_});
+ private:
+  void accept() {
+    if (!gateway_->authorized(context_)) {
+      refuse(unauthenticated());
+      return;
+    }
+    id_ = gateway_->next_session_.fetch_add(1);
+    if (!gateway_->inbox_->post(SessionOpened{id_})) {
+      refuse(unavailable());
+      return;
+    }
+    registered_ = true;
+    {
+      absl::MutexLock lock(&gateway_->mu_);
+      gateway_->sessions_[id_] = this;
+    }
+    read_into_new_arena();
+  }
+
+  // Ends a call refused before it started.
+  void refuse(grpc::Status status) {
+    absl::MutexLock lock(&mu_);
+    abort_ = std::move(status);
+    pump_locked();
+  }
+
+  void on_read(bool ok) {
+    if (!ok) {  // the client half-closed (or the call broke: kDone follows)
+      if (registered_) gateway_->inbox_->post(SessionHalfClosed{id_});
       return;
     }
     switch (in_->body_case()) {
@@ -68,24 +169,25 @@ class SessionReactor final : public grpc::ServerBidiReactor<ClientMessage, Serve
         return;
     }
     in_->Clear();
-    StartRead(in_);
-  }
-  void OnWriteDone(bool ok) override {
-    {
-      absl::MutexLock lock(&mu_);
-      writing_ = false;
-      if (!ok && !abort_) abort_ = grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed");
-    }
-    pump();
-  }
-  void OnCancel() override { abort(grpc::Status::CANCELLED); }
-  void OnDone() override {
-    gateway_->forget(id_);
-    gateway_->inbox_->post(SessionClosed{id_});
-    delete this;
+    start_read();
   }
 
- private:
+  void read_into_new_arena() {
+    google::protobuf::ArenaOptions options;
+    options.start_block_size = 16 << 10;
+    options.max_block_size = 1 << 20;
+    arena_ = std::make_unique<google::protobuf::Arena>(options);
+    in_ = google::protobuf::Arena::CreateMessage<ClientMessage>(arena_.get());
+    start_read();
+  }
+
+  void start_read() {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    ++outstanding_;
+    stream_.Read(in_, static_cast<CqTag*>(&read_tag_));
+  }
+
   static bool merge_into(ServerMessage& into, ServerMessage& from) {
     if (into.has_results() && from.has_results()) {
       for (auto& r : *from.mutable_results()->mutable_results()) {
@@ -102,75 +204,64 @@ class SessionReactor final : public grpc::ServerBidiReactor<ClientMessage, Serve
     return false;
   }
 
-  // Starts the next write or the finish, outside the lock (gRPC may react inline).
   void pump() {
-    std::optional<grpc::Status> finish;
-    {
-      absl::MutexLock lock(&mu_);
-      if (finished_ || writing_) return;
-      if (abort_) {
-        finish = *abort_;
-      } else if (!outbox_.empty()) {
-        current_ = std::move(outbox_.front());
-        outbox_.pop_front();
-        writing_ = true;
-      } else if (close_when_drained_) {
-        finish = grpc::Status::OK;
-      } else {
-        return;
-      }
-      if (finish) {
-        finished_ = true;
-        outbox_.clear();
-      }
-    }
-    if (finish) {
-      Finish(*finish);
-    } else {
-      StartWrite(&current_);
+    absl::MutexLock lock(&mu_);
+    pump_locked();
+  }
+  // Starts the next write or the finish. The operations only queue work for gRPC (their
+  // completions come through the queue), so they may start under mu_.
+  void pump_locked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_ || writing_) return;
+    if (abort_) {
+      finished_ = true;
+      outbox_.clear();
+      ++outstanding_;
+      stream_.Finish(*abort_, static_cast<CqTag*>(&finish_tag_));
+    } else if (!outbox_.empty()) {
+      current_ = std::move(outbox_.front());
+      outbox_.pop_front();
+      writing_ = true;
+      ++outstanding_;
+      stream_.Write(current_, static_cast<CqTag*>(&write_tag_));
+    } else if (close_when_drained_) {
+      finished_ = true;
+      ++outstanding_;
+      stream_.Finish(grpc::Status::OK, static_cast<CqTag*>(&finish_tag_));
     }
   }
 
-  void read_into_new_arena() {
-    google::protobuf::ArenaOptions options;
-    options.start_block_size = 16 << 10;
-    options.max_block_size = 1 << 20;
-    arena_ = std::make_unique<google::protobuf::Arena>(options);
-    in_ = google::protobuf::Arena::CreateMessage<ClientMessage>(arena_.get());
-    StartRead(in_);
+  // The call is done and nothing of ours is outstanding.
+  void end() {
+    if (registered_) {
+      gateway_->forget(id_);  // after this no other thread can reach us
+      gateway_->inbox_->post(SessionClosed{id_});
+    }
+    delete this;
   }
 
   ClientGateway* gateway_;
-  const SessionId id_;
-  // The read in flight (gRPC's thread only), parsed into its own arena, which a submit
-  // hands over to the scheduler's thread with the batch.
+  grpc::ServerCompletionQueue* cq_;
+  grpc::ServerContext context_;
+  grpc::ServerAsyncReaderWriter<ServerMessage, ClientMessage> stream_;
+  Tag accept_tag_{this, Op::kAccept}, read_tag_{this, Op::kRead}, write_tag_{this, Op::kWrite},
+      finish_tag_{this, Op::kFinish}, done_tag_{this, Op::kDone};
+  SessionId id_ = 0;
+  bool registered_ = false;  // the queue's thread only
+  // The read in flight (the queue's thread only), parsed into its own arena, which a
+  // submit hands over to the scheduler's thread with the batch.
   std::unique_ptr<google::protobuf::Arena> arena_;
   ClientMessage* in_ = nullptr;
-  ServerMessage current_;   // the write in flight
   absl::Mutex mu_;
+  ServerMessage current_ ABSL_GUARDED_BY(mu_);  // the write in flight
   std::deque<ServerMessage> outbox_ ABSL_GUARDED_BY(mu_);
+  int outstanding_ ABSL_GUARDED_BY(mu_) = 0;  // reads, writes and finishes in flight
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool close_when_drained_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;  // no more operations may start
+  bool done_ ABSL_GUARDED_BY(mu_) = false;      // gRPC said the call is over
   std::optional<grpc::Status> abort_ ABSL_GUARDED_BY(mu_);
 };
 
-namespace {
-
-const grpc::Status& unavailable() {
-  static const grpc::Status* status =
-      new grpc::Status(grpc::StatusCode::UNAVAILABLE, "the broker is shutting down");
-  return *status;
-}
-
-// Finishes a stream at once (refused before it started).
-class RefusedSession final : public grpc::ServerBidiReactor<ClientMessage, ServerMessage> {
- public:
-  explicit RefusedSession(grpc::Status status) { Finish(std::move(status)); }
-  void OnDone() override { delete this; }
-};
-
-}  // namespace
 
 ClientGateway::ClientGateway(Options options, ClientInbox* inbox, const Logger* log)
     : options_(std::move(options)),
@@ -178,89 +269,110 @@ ClientGateway::ClientGateway(Options options, ClientInbox* inbox, const Logger* 
       log_(log),
       expected_authorization_(absl::StrCat("Bearer ", options_.auth_token)) {}
 
-ClientGateway::~ClientGateway() = default;
+ClientGateway::~ClientGateway() { stop_serving(); }
 
-bool ClientGateway::authorized(grpc::CallbackServerContext* context) const {
+bool ClientGateway::authorized(const grpc::ServerContextBase& context) const {
   if (options_.auth_token.empty()) return true;
-  const auto& metadata = context->client_metadata();
+  const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
   return it != metadata.end() &&
          std::string_view(it->second.data(), it->second.size()) == expected_authorization_;
 }
 
+
 namespace {
-grpc::Status unauthenticated() {
-  return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                      "missing or wrong 'authorization: Bearer <token>' metadata");
+
+// Why a request cannot be served at all (nullptr: it can).
+const char* malformed(const shoal::v1::GetResultRequest& r) {
+  return r.id().empty() ? "GetResult needs an id" : nullptr;
 }
+const char* malformed(const shoal::v1::CancelRequest& r) {
+  return r.id().empty() ? "Cancel needs an id" : nullptr;
+}
+template <class Request>
+const char* malformed(const Request&) {
+  return nullptr;
+}
+
 }  // namespace
 
-grpc::ServerBidiReactor<ClientMessage, ServerMessage>* ClientGateway::Session(
-    grpc::CallbackServerContext* context) {
-  if (!authorized(context)) return new RefusedSession(unauthenticated());
-  SessionId id = next_session_.fetch_add(1);
-  if (!inbox_->post(SessionOpened{id})) return new RefusedSession(unavailable());
-  auto* reactor = new SessionReactor(this, id);
-  {
-    absl::MutexLock lock(&mu_);
-    sessions_[id] = reactor;
+// One unary call: waits for a request, asks for the next one, checks it and posts it
+// to the scheduler's thread as `Call`, whose Finish() sends the answer. Deletes itself
+// when the answer has gone (or when the server shuts down before a call arrived).
+template <class Request, class Response, class Call>
+class AsyncUnary final : public UnaryResponder, private CqTag {
+ public:
+  using RequestFn = void (shoal::v1::TaskService::AsyncService::*)(
+      grpc::ServerContext*, Request*, grpc::ServerAsyncResponseWriter<Response>*,
+      grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*);
+
+  AsyncUnary(ClientGateway* gateway, grpc::ServerCompletionQueue* cq, RequestFn request_fn)
+      : gateway_(gateway), cq_(cq), request_fn_(request_fn), writer_(&context_) {
+    (gateway_->*request_fn_)(&context_, &request_, &writer_, cq, cq, static_cast<CqTag*>(this));
   }
-  reactor->start();
-  return reactor;
-}
 
-template <class Call>
-grpc::ServerUnaryReactor* ClientGateway::post_unary(grpc::CallbackServerContext* context,
-                                                    Call call) {
-  grpc::ServerUnaryReactor* reactor = call.reactor;
-  if (!authorized(context)) {
-    reactor->Finish(unauthenticated());
-  } else if (!inbox_->post(std::move(call))) {
-    reactor->Finish(unavailable());
+  void Finish(const grpc::Status& status) override {
+    if (status.ok()) {
+      writer_.Finish(response_, status, static_cast<CqTag*>(this));
+    } else {
+      writer_.FinishWithError(status, static_cast<CqTag*>(this));
+    }
   }
-  return reactor;
-}
 
-grpc::ServerUnaryReactor* ClientGateway::GetResult(grpc::CallbackServerContext* context,
-                                                   const shoal::v1::GetResultRequest* request,
-                                                   shoal::v1::GetResultResponse* response) {
-  if (request->id().empty()) {
-    inbox_->post(BadClientMessage{});
-    auto* reactor = context->DefaultReactor();
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "GetResult needs an id"));
-    return reactor;
+ private:
+  void proceed(bool ok) override {
+    if (!ok || answered_) {  // shutting down before a call came, or the answer went
+      delete this;
+      return;
+    }
+    answered_ = true;  // the next completion is Finish's
+    new AsyncUnary(gateway_, cq_, request_fn_);
+    if (!gateway_->authorized(context_)) {
+      Finish(unauthenticated());
+    } else if (const char* why = malformed(request_)) {
+      gateway_->inbox_->post(BadClientMessage{});
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, why));
+    } else if (!gateway_->inbox_->post(Call{this, &request_, &response_})) {
+      Finish(unavailable());
+    }
   }
-  return post_unary(context, GetResultCall{context->DefaultReactor(), request, response});
+
+  ClientGateway* gateway_;
+  grpc::ServerCompletionQueue* cq_;
+  RequestFn request_fn_;
+  grpc::ServerContext context_;
+  Request request_;
+  Response response_;
+  grpc::ServerAsyncResponseWriter<Response> writer_;
+  bool answered_ = false;  // the queue's thread only
+};
+
+void ClientGateway::serve(std::unique_ptr<grpc::ServerCompletionQueue> cq) {
+  using namespace shoal::v1;
+  cq_ = std::move(cq);
+  grpc::ServerCompletionQueue* q = cq_.get();
+  new AsyncSession(this, q);
+  new AsyncUnary<GetResultRequest, GetResultResponse, GetResultCall>(
+      this, q, &TaskService::AsyncService::RequestGetResult);
+  new AsyncUnary<CancelRequest, CancelResponse, CancelCall>(
+      this, q, &TaskService::AsyncService::RequestCancel);
+  new AsyncUnary<StatsRequest, Stats, StatsCall>(this, q,
+                                                 &TaskService::AsyncService::RequestGetStats);
+  new AsyncUnary<ListWorkersRequest, ListWorkersResponse, ListWorkersCall>(
+      this, q, &TaskService::AsyncService::RequestListWorkers);
+  new AsyncUnary<ListQueuesRequest, ListQueuesResponse, ListQueuesCall>(
+      this, q, &TaskService::AsyncService::RequestListQueues);
+  cq_thread_ = std::thread([this] {
+    void* tag;
+    bool ok;
+    while (cq_->Next(&tag, &ok)) static_cast<CqTag*>(tag)->proceed(ok);
+  });
 }
 
-grpc::ServerUnaryReactor* ClientGateway::Cancel(grpc::CallbackServerContext* context,
-                                                const shoal::v1::CancelRequest* request,
-                                                shoal::v1::CancelResponse* response) {
-  if (request->id().empty()) {
-    inbox_->post(BadClientMessage{});
-    auto* reactor = context->DefaultReactor();
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "Cancel needs an id"));
-    return reactor;
-  }
-  return post_unary(context, CancelCall{context->DefaultReactor(), request, response});
-}
-
-grpc::ServerUnaryReactor* ClientGateway::GetStats(grpc::CallbackServerContext* context,
-                                                  const shoal::v1::StatsRequest* request,
-                                                  shoal::v1::Stats* response) {
-  return post_unary(context, StatsCall{context->DefaultReactor(), request, response});
-}
-
-grpc::ServerUnaryReactor* ClientGateway::ListWorkers(grpc::CallbackServerContext* context,
-                                                     const shoal::v1::ListWorkersRequest* request,
-                                                     shoal::v1::ListWorkersResponse* response) {
-  return post_unary(context, ListWorkersCall{context->DefaultReactor(), request, response});
-}
-
-grpc::ServerUnaryReactor* ClientGateway::ListQueues(grpc::CallbackServerContext* context,
-                                                    const shoal::v1::ListQueuesRequest* request,
-                                                    shoal::v1::ListQueuesResponse* response) {
-  return post_unary(context, ListQueuesCall{context->DefaultReactor(), request, response});
+void ClientGateway::stop_serving() {
+  if (!cq_thread_.joinable()) return;
+  cq_->Shutdown();  // Next() returns what is left, then false
+  cq_thread_.join();
 }
 
 void ClientGateway::send(SessionId s, ServerMessage&& message) {

@@ -25,11 +25,13 @@ RemoteSession::RemoteSession(v1::TaskService::Stub* stub,
       in_block_(new char[kArenaBlock]),
       out_arena_(arena_options(out_block_.get())),
       in_arena_(arena_options(in_block_.get())) {
-  stub->async()->Session(context_.get(), this);
-  // The hold keeps the call open (so write() stays legal) until the read side ends.
-  AddHold();
-  start_read();
-  StartCall();
+  stream_ = stub->PrepareAsyncSession(context_.get(), &cq_);
+  stream_->StartCall(reinterpret_cast<void*>(kStart));
+  thread_ = std::thread([this] { run(); });
+}
+
+RemoteSession::~RemoteSession() {
+  if (thread_.joinable()) thread_.join();
 }
 
 v1::ClientMessage* RemoteSession::begin_write() {
@@ -41,41 +43,93 @@ v1::ClientMessage* RemoteSession::begin_write() {
 bool RemoteSession::write() {
   std::lock_guard lock(mu_);
   if (closed_) return false;
-  StartWrite(out_);
+  write_pending_ = true;
+  if (!started_) {
+    deferred_ = true;  // StartCall's operation still holds the stream's write slot
+    return true;
+  }
+  stream_->Write(*out_, reinterpret_cast<void*>(kWrite));
   return true;
 }
 
 void RemoteSession::start_read() {
   in_arena_.Reset();
   in_ = google::protobuf::Arena::CreateMessage<v1::ServerMessage>(&in_arena_);
-  StartRead(in_);
+  stream_->Read(in_, reinterpret_cast<void*>(kRead));
 }
 
 void RemoteSession::cancel() { context_->TryCancel(); }
 
-void RemoteSession::OnReadDone(bool ok) {
-  if (ok) {
-    listener_->on_message(this, *in_);
-    start_read();
-    return;
-  }
+void RemoteSession::maybe_finish() {
   {
     std::lock_guard lock(mu_);
-    closed_ = true;
+    if (!read_ended_ || write_pending_ || finishing_) return;
+    finishing_ = true;
   }
-  RemoveHold();
+  stream_->Finish(&status_, reinterpret_cast<void*>(kFinish));
 }
 
-void RemoteSession::OnWriteDone(bool ok) {
-  if (!ok) {
-    std::lock_guard lock(mu_);
-    closed_ = true;
+void RemoteSession::run() {
+  void* tag;
+  bool ok;
+  while (cq_.Next(&tag, &ok)) {
+    switch (reinterpret_cast<std::uintptr_t>(tag)) {
+      case kStart: {
+        bool failed_write = false;
+        {
+          std::lock_guard lock(mu_);
+          started_ = true;
+          if (deferred_) {
+            deferred_ = false;
+            if (ok) {
+              stream_->Write(*out_, reinterpret_cast<void*>(kWrite));
+            } else {
+              write_pending_ = false;
+              failed_write = true;
+            }
+          }
+          if (!ok) {  // the call could not start: it has ended
+            closed_ = true;
+            read_ended_ = true;
+          }
+        }
+        if (ok) {
+          start_read();
+          break;
+        }
+        if (failed_write) listener_->on_write_done(this, false);
+        maybe_finish();
+        break;
+      }
+      case kRead:
+        if (ok) {
+          listener_->on_message(this, *in_);
+          start_read();
+          break;
+        }
+        {
+          std::lock_guard lock(mu_);
+          closed_ = true;
+          read_ended_ = true;
+        }
+        maybe_finish();
+        break;
+      case kWrite: {
+        {
+          std::lock_guard lock(mu_);
+          write_pending_ = false;
+          if (!ok) closed_ = true;
+        }
+        listener_->on_write_done(this, ok);
+        maybe_finish();
+        break;
+      }
+      case kFinish:
+        listener_->on_done(this, status_);  // last: the owner may delete us from here on
+        cq_.Shutdown();  // Next() drains the queue, then returns false
+        break;
+    }
   }
-  listener_->on_write_done(this, ok);
-}
-
-void RemoteSession::OnDone(const grpc::Status& status) {
-  listener_->on_done(this, status);  // last: the owner may delete us from here on
 }
 
 }  // namespace shoal::internal

@@ -1,10 +1,16 @@
 #pragma once
-// One gRPC Session stream of the remote backend (callback API): submissions and
-// watches go out, acceptances and results come in. The owner drives writes; this
-// class only keeps the stream's rules (one write in flight, no write after close).
+// One gRPC Session stream of the remote backend: submissions and watches go out,
+// acceptances and results come in. The owner drives writes; this class only keeps the
+// stream's rules (one write in flight, no write after close).
+//
+// The stream runs on gRPC's completion-queue API with one thread of its own, which
+// polls the connection and calls the listener: a result reaches its waiter after one
+// thread hand-off. (The callback API passed each message between several of gRPC's
+// threads: about three more wake-ups per round trip.)
 
 #include <memory>
 #include <mutex>
+#include <thread>
 
 #include <grpcpp/grpcpp.h>
 
@@ -15,7 +21,7 @@ namespace shoal::internal {
 
 class RemoteSession;
 
-// What a session reports. Called on gRPC's threads, never with a session lock held.
+// What a session reports. Called on the session's thread, never with a session lock held.
 class SessionListener {
  public:
   virtual ~SessionListener() = default;
@@ -25,16 +31,20 @@ class SessionListener {
   // The write started by RemoteSession::write finished (ok: it went out).
   virtual void on_write_done(RemoteSession* session, bool ok) = 0;
   // The stream ended; the last call for this session. The session may be deleted once
-  // this returns (from another thread: it touches nothing after the call).
+  // this returns, from another thread (deleting it joins its thread, which only shuts
+  // its queue down after this call).
   virtual void on_done(RemoteSession* session, const grpc::Status& status) = 0;
 };
 
-class RemoteSession final
-    : public grpc::ClientBidiReactor<v1::ClientMessage, v1::ServerMessage> {
+class RemoteSession final {
  public:
   // Opens the stream at once. `stub` and `listener` must outlive on_done.
   RemoteSession(v1::TaskService::Stub* stub, std::unique_ptr<grpc::ClientContext> context,
                 SessionListener* listener);
+  // Waits for the session's thread, which ends after on_done. Not from a listener call.
+  ~RemoteSession();
+  RemoteSession(const RemoteSession&) = delete;
+  RemoteSession& operator=(const RemoteSession&) = delete;
 
   // An empty message to fill and then send with write(), in an arena that the previous
   // write's message leaves (so building a batch allocates almost nothing). Only while
@@ -48,22 +58,32 @@ class RemoteSession final
   void cancel();
 
  private:
-  void OnReadDone(bool ok) override;
-  void OnWriteDone(bool ok) override;
-  void OnDone(const grpc::Status& status) override;
+  enum Op : std::uintptr_t { kStart = 1, kRead, kWrite, kFinish };
 
+  void run();  // the session's thread: completions until the queue is drained
   void start_read();
+  // Asks for the call's status once reading has ended and no write is in flight.
+  void maybe_finish();
 
   std::unique_ptr<grpc::ClientContext> context_;
   SessionListener* listener_;
+  grpc::CompletionQueue cq_;
+  std::unique_ptr<grpc::ClientAsyncReaderWriter<v1::ClientMessage, v1::ServerMessage>> stream_;
+  grpc::Status status_;
   std::mutex mu_;
-  bool closed_ = false;  // guarded by mu_: no more writes
+  bool closed_ = false;         // guarded by mu_: no more writes
+  bool write_pending_ = false;  // guarded by mu_
+  bool started_ = false;        // guarded by mu_: StartCall completed (it uses the write slot)
+  bool deferred_ = false;       // guarded by mu_: a write waits for started_
+  bool read_ended_ = false;     // guarded by mu_
+  bool finishing_ = false;      // guarded by mu_: Finish asked for
   // Each direction parses or builds its message in an arena that is reset per message;
   // the first 64 KiB block is kept across resets.
   std::unique_ptr<char[]> out_block_, in_block_;
   google::protobuf::Arena out_arena_, in_arena_;
   v1::ClientMessage* out_ = nullptr;
   v1::ServerMessage* in_ = nullptr;
+  std::thread thread_;
 };
 
 }  // namespace shoal::internal
