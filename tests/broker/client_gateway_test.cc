@@ -323,6 +323,44 @@ TEST_F(ClientGatewayTest, WatchOnANewSessionCollectsResultsAfterReconnect) {
   context->TryCancel();
 }
 
+TEST_F(ClientGatewayTest, ClientsThatVanishMidStreamLeaveTheBrokerServing) {
+  start();
+  auto w = worker("w1");
+  // Sessions end abruptly at every stage: before writing, after a submit, while their
+  // Accepted and results are being written. Each one's stream object must be freed
+  // (the sanitizer builds report a leak or a use after free) and the broker keep serving.
+  for (int i = 0; i < 40; ++i) {
+    auto context = make_context();
+    auto stream = stub_->Session(context.get());
+    if (i % 4 != 0) ASSERT_TRUE(stream->Write(submit({make_task("v" + std::to_string(i))})));
+    if (i % 4 == 2) read_until(*stream, shoal::v1::ServerMessage::kAccepted);
+    context->TryCancel();
+    stream->Finish();
+  }
+  // A live client after them: its task runs (after whatever the vanished ones left) and
+  // its result arrives. The worker holds one slot, so tasks come one at a time.
+  auto context = make_context();
+  auto stream = stub_->Session(context.get());
+  ASSERT_TRUE(stream->Write(submit({make_task("after")})));
+  int ran = 0;
+  for (bool after = false; !after;) {
+    auto batch = w->next();
+    ASSERT_TRUE(batch.has_value()) << "the broker stopped dispatching after " << ran << " tasks";
+    if (!batch->has_tasks()) continue;
+    for (const auto& t : batch->tasks().tasks()) {
+      after = after || t.id() == "after";
+      w->result(t.id(), "\x31");
+      ++ran;
+    }
+  }
+  auto results = read_until(*stream, shoal::v1::ServerMessage::kResults);
+  ASSERT_TRUE(results.has_value());
+  EXPECT_EQ(results->results().results(0).id(), "after");
+  EXPECT_GE(ran, 11);  // at least the ten whose Accepted was read, and "after"
+  EXPECT_EQ(stats().bad_client_messages(), 0u);
+  context->TryCancel();
+}
+
 TEST_F(ClientGatewayTest, AuthTokenIsRequiredWhenConfigured) {
   BrokerConfig config = testing::loopback_config();
   config.auth_token = "s3cret";
