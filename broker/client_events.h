@@ -1,6 +1,6 @@
 #pragma once
-// Events the client gateway (gRPC threads) hands to the scheduler's thread, and the
-// seam through which that thread answers sessions.
+// Events the client gateway (its completion-queue thread) hands to the scheduler's
+// thread, and the seam through which that thread answers sessions.
 
 #include <memory>
 #include <variant>
