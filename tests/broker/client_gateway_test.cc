@@ -332,7 +332,9 @@ TEST_F(ClientGatewayTest, ClientsThatVanishMidStreamLeaveTheBrokerServing) {
   for (int i = 0; i < 40; ++i) {
     auto context = make_context();
     auto stream = stub_->Session(context.get());
-    if (i % 4 != 0) ASSERT_TRUE(stream->Write(submit({make_task("v" + std::to_string(i))})));
+    if (i % 4 != 0) {
+      ASSERT_TRUE(stream->Write(submit({make_task("v" + std::to_string(i))})));
+    }
     if (i % 4 == 2) read_until(*stream, shoal::v1::ServerMessage::kAccepted);
     context->TryCancel();
     stream->Finish();
