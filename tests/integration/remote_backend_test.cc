@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "client/remote_session.h"
 #include "shoal/shoal.hpp"
 #include "shoal/v1/service.grpc.pb.h"
 
@@ -192,6 +193,63 @@ TEST(RemoteBackendTest, ApplyMapAndChunksResolveInOrder) {
   std::vector<int> streamed;
   for (int y : pool.imap(square, std::vector<int>{1, 2, 3})) streamed.push_back(y);
   EXPECT_EQ(streamed, (std::vector<int>{1, 4, 9}));
+}
+
+// The session's first write comes while its call is still starting (StartCall holds
+// the stream's write slot until then; writing at once aborted inside gRPC): it goes out
+// once the call is up, its result comes back, and on_done is the last call.
+TEST(RemoteSessionTest, AWriteBeforeTheCallStartedGoesOutOnceItHas) {
+  FakeService service;
+  Server server(&service);
+  auto channel = grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials());
+  auto stub = v1::TaskService::NewStub(channel);
+  struct Listener : internal::SessionListener {
+    std::mutex mu;
+    std::condition_variable cv;
+    int results = 0, writes = 0, calls_after_done = 0;
+    bool done = false;
+    void on_message(internal::RemoteSession*, v1::ServerMessage& m) override {
+      std::lock_guard lock(mu);
+      calls_after_done += done;
+      results += m.results().results_size();
+      cv.notify_all();
+    }
+    void on_write_done(internal::RemoteSession*, bool ok) override {
+      std::lock_guard lock(mu);
+      calls_after_done += done;
+      writes += ok;
+      cv.notify_all();
+    }
+    void on_done(internal::RemoteSession*, const grpc::Status&) override {
+      std::lock_guard lock(mu);
+      done = true;
+      cv.notify_all();
+    }
+  };
+  for (int round = 0; round < 20; ++round) {
+    Listener listener;
+    auto session = std::make_unique<internal::RemoteSession>(
+        stub.get(), std::make_unique<grpc::ClientContext>(), &listener);
+    auto* task = session->begin_write()->mutable_submit()->add_tasks();
+    task->set_id("early" + std::to_string(round));
+    task->set_name("remote_backend_test.square");
+    task->set_args(encode(std::make_tuple(7)));
+    ASSERT_TRUE(session->write());
+    {
+      std::unique_lock lock(listener.mu);
+      ASSERT_TRUE(listener.cv.wait_for(lock, 10s, [&] {
+        return listener.results == 1 && listener.writes == 1;
+      })) << "round " << round << ": results " << listener.results << ", writes "
+          << listener.writes;
+    }
+    session->cancel();
+    {
+      std::unique_lock lock(listener.mu);
+      ASSERT_TRUE(listener.cv.wait_for(lock, 10s, [&] { return listener.done; }));
+    }
+    session.reset();  // joins the session's thread
+    EXPECT_EQ(listener.calls_after_done, 0);
+  }
 }
 
 TEST(RemoteBackendTest, ResultsUnderIdsThisPoolDidNotSubmitAreIgnored) {
