@@ -44,10 +44,9 @@ bool RemoteSession::write() {
   std::lock_guard lock(mu_);
   if (closed_) return false;
   write_pending_ = true;
-  if (!started_) {
-    deferred_ = true;  // StartCall's operation still holds the stream's write slot
-    return true;
-  }
+  // Until StartCall completes, its operation holds the stream's write slot: the write
+  // is issued then.
+  if (!started_) return true;
   stream_->Write(*out_, reinterpret_cast<void*>(kWrite));
   return true;
 }
@@ -79,8 +78,7 @@ void RemoteSession::run() {
         {
           std::lock_guard lock(mu_);
           started_ = true;
-          if (deferred_) {
-            deferred_ = false;
+          if (write_pending_) {  // written while the call was starting
             if (ok) {
               stream_->Write(*out_, reinterpret_cast<void*>(kWrite));
             } else {

@@ -72,9 +72,8 @@ class RemoteSession final {
   grpc::Status status_;
   std::mutex mu_;
   bool closed_ = false;         // guarded by mu_: no more writes
-  bool write_pending_ = false;  // guarded by mu_
+  bool write_pending_ = false;  // guarded by mu_ (not yet issued while !started_)
   bool started_ = false;        // guarded by mu_: StartCall completed (it uses the write slot)
-  bool deferred_ = false;       // guarded by mu_: a write waits for started_
   bool read_ended_ = false;     // guarded by mu_
   bool finishing_ = false;      // guarded by mu_: Finish asked for
   // Each direction parses or builds its message in an arena that is reset per message;
