@@ -167,22 +167,18 @@ void TaskRunner::finish(const std::string& id, v1::TaskResult result) {
   bool wake;
   {
     std::lock_guard lock(mu_);
-    wake = finish_locked(id, std::move(result));
+    if (auto it = running_.find(id); it != running_.end()) {
+      --count_;
+      if (--it->second == 0) running_.erase(it);
+    }
+    if (terminating_ && result.failure().kind() == v1::ERROR_KIND_CANCELLED) {
+      // Killed by our own shutdown, not cancelled by anyone: the broker should retry it.
+      result.mutable_failure()->set_kind(v1::ERROR_KIND_WORKER_LOST);
+      result.mutable_failure()->set_message("the worker stopped before the task ended");
+    }
+    wake = done_->enqueue(std::move(result));
   }
   if (wake) done_->wake();
-}
-
-bool TaskRunner::finish_locked(const std::string& id, v1::TaskResult result) {
-  if (auto it = running_.find(id); it != running_.end()) {
-    --count_;
-    if (--it->second == 0) running_.erase(it);
-  }
-  if (terminating_ && result.failure().kind() == v1::ERROR_KIND_CANCELLED) {
-    // Killed by our own shutdown, not cancelled by anyone: the broker should retry it.
-    result.mutable_failure()->set_kind(v1::ERROR_KIND_WORKER_LOST);
-    result.mutable_failure()->set_message("the worker stopped before the task ended");
-  }
-  return done_->enqueue(std::move(result));
 }
 
 std::size_t TaskRunner::running() const {

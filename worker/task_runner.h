@@ -67,8 +67,6 @@ class TaskRunner {
  private:
   class ResultSink;
   void finish(const std::string& id, v1::TaskResult result);
-  // finish() under mu_: true when done_ must be woken.
-  bool finish_locked(const std::string& id, v1::TaskResult result);
 
   std::shared_ptr<internal::Backend> backend_;
   const std::string name_;
