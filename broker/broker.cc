@@ -40,7 +40,13 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::start(BrokerConfig config, const
                                                &b.inbox_, log);
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(config.client_address, grpc::InsecureServerCredentials(), &port);
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (!config.tls_cert_pem.empty()) {
+    grpc::SslServerCredentialsOptions tls;
+    tls.pem_key_cert_pairs.push_back({config.tls_key_pem, config.tls_cert_pem});
+    credentials = grpc::SslServerCredentials(tls);
+  }
+  builder.AddListeningPort(config.client_address, credentials, &port);
   builder.RegisterService(b.clients_.get());
   // A batch may carry many tasks of up to max_message_bytes each.
   uint64_t limit = std::min<uint64_t>(config.scheduler.max_message_bytes * 4 + (1 << 20), INT_MAX);
@@ -51,8 +57,9 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::start(BrokerConfig config, const
   // Served at once: shutdown() must find the queue's thread even if `port` is bad.
   if (b.server_ != nullptr) b.clients_->serve(std::move(call_cq));
   if (b.server_ == nullptr || port == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen for clients on ", config.client_address));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen for clients on ", config.client_address,
+        config.tls_cert_pem.empty() ? "" : " (or --tls-cert/--tls-key hold no valid PEM pair)"));
   }
   b.client_endpoint_ = absl::StrCat(config.client_address.substr(0, colon), ":", port);
 

@@ -20,6 +20,9 @@ absl::Status validate(const BrokerConfig& config) {
     return absl::InvalidArgumentError(
         absl::StrCat("--worker-address '", config.worker_address, "' is not tcp://HOST:PORT"));
   }
+  if (config.tls_cert_pem.empty() != config.tls_key_pem.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key must be given together");
+  }
   if (s.heartbeat_ms <= 0 || s.liveness <= 0) {
     return absl::InvalidArgumentError("--heartbeat-ms and --liveness must be > 0");
   }

@@ -26,6 +26,9 @@ struct BrokerConfig {
   std::string client_address = "127.0.0.1:50051";      // gRPC HOST:PORT; port 0 = any
   std::string worker_address = "tcp://127.0.0.1:5555";  // ZeroMQ ROUTER; port 0 = any
   std::string auth_token;                               // "" = no authentication
+  // PEM certificate chain and private key for clients' TLS; both empty = plaintext.
+  std::string tls_cert_pem;
+  std::string tls_key_pem;
   SchedulerOptions scheduler;
 };
 

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -38,6 +39,9 @@ ABSL_FLAG(int, default_max_retries, 3, "re-runs after a lost worker when a task 
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error (to stderr)");
 ABSL_FLAG(std::string, auth_token, "",
           "when set, clients must send metadata 'authorization: Bearer <token>'");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain: clients must then connect with TLS (needs --tls-key)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert");
 
 namespace {
 
@@ -52,7 +56,7 @@ void on_stop_signal(int signal_number) {
 constexpr const char* kFlags[] = {"client_address", "worker_address", "heartbeat_ms",
                                   "liveness",       "result_ttl_s",   "result_memory_mb",   "max_queued",
                                   "max_message_bytes", "default_max_retries", "log_level",
-                                  "auth_token"};
+                                  "auth_token", "tls_cert", "tls_key"};
 
 // "--client-address=x" -> "--client_address=x"; values are left alone.
 std::vector<std::string> normalize(int argc, char** argv) {
@@ -83,6 +87,18 @@ void print_help() {
                   "  shoal-broker listening clients=HOST:PORT workers=tcp://HOST:PORT\n"
                   "SIGTERM/SIGINT: stop accepting, send Shutdown to workers, exit 0.\n");
   std::fputs(text.c_str(), stdout);
+}
+
+// The whole of file `path` into `out`; false (with errno set) when it cannot be read.
+bool read_file(const std::string& path, std::string* out) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) return false;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0) out->append(buffer, n);
+  bool ok = !std::ferror(file);
+  std::fclose(file);
+  return ok;
 }
 
 }  // namespace
@@ -126,6 +142,20 @@ int main(int argc, char** argv) {
   config.client_address = absl::GetFlag(FLAGS_client_address);
   config.worker_address = absl::GetFlag(FLAGS_worker_address);
   config.auth_token = absl::GetFlag(FLAGS_auth_token);
+  for (auto [flag, path, pem] :
+       {std::tuple{"--tls-cert", absl::GetFlag(FLAGS_tls_cert), &config.tls_cert_pem},
+        std::tuple{"--tls-key", absl::GetFlag(FLAGS_tls_key), &config.tls_key_pem}}) {
+    if (path.empty()) continue;
+    if (!read_file(path, pem)) {
+      std::fprintf(stderr, "shoal-broker: %s: cannot read '%s': %s\n", flag, path.c_str(),
+                   std::strerror(errno));
+      return 2;
+    }
+    if (pem->empty()) {  // must not fall back to plaintext
+      std::fprintf(stderr, "shoal-broker: %s: '%s' is empty\n", flag, path.c_str());
+      return 2;
+    }
+  }
   config.scheduler.heartbeat_ms = absl::GetFlag(FLAGS_heartbeat_ms);
   config.scheduler.liveness = absl::GetFlag(FLAGS_liveness);
   config.scheduler.result_ttl_ms = absl::GetFlag(FLAGS_result_ttl_s) * 1000;

@@ -12,6 +12,7 @@ packages=(
   libmsgpack-cxx-dev libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-grpcio python3-protobuf python3-msgpack python3-grpc-tools
+  openssl
 )
 
 missing=()

@@ -1,6 +1,7 @@
 // The shoal-broker binary as users run it: ephemeral ports read from its first stdout
 // line, a worker and a client on loopback, SIGTERM for a clean exit.
 #include <poll.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -135,12 +136,30 @@ TEST(BrokerProcessTest, RequiresTheAuthTokenWhenGiven) {
 }
 
 TEST(BrokerProcessTest, RejectsBadFlagsWithExitCode2) {
-  for (const char* flag : {"--log-level=loud", "--heartbeat-ms=0", "--no-such-flag=1"}) {
-    BrokerProcess broker({flag});
+  // An unreadable or empty certificate never falls back to plaintext.
+  for (std::vector<std::string> flags :
+       {std::vector<std::string>{"--log-level=loud"}, {"--heartbeat-ms=0"}, {"--no-such-flag=1"},
+        {"--tls-cert=/nonexistent/cert.pem", "--tls-key=/nonexistent/key.pem"},
+        {"--tls-cert=/dev/null", "--tls-key=/dev/null"}}) {
+    BrokerProcess broker(flags);
     int status = broker.wait_exit();
-    ASSERT_TRUE(WIFEXITED(status)) << flag << ": status " << status;
-    EXPECT_EQ(WEXITSTATUS(status), 2) << flag;
+    ASSERT_TRUE(WIFEXITED(status)) << flags[0] << ": status " << status;
+    EXPECT_EQ(WEXITSTATUS(status), 2) << flags[0];
   }
+}
+
+TEST(BrokerProcessTest, FailsWithExitCode1OnACertificateThatIsNotPem) {
+  char path[] = "/tmp/shoal-not-pem-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "not a certificate\n", 18), 18);
+  close(fd);
+  BrokerProcess broker({"--client-address=127.0.0.1:0", "--worker-address=tcp://127.0.0.1:0",
+                        std::string("--tls-cert=") + path, std::string("--tls-key=") + path});
+  int status = broker.wait_exit();
+  unlink(path);
+  ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
+  EXPECT_EQ(WEXITSTATUS(status), 1);
 }
 
 TEST(BrokerProcessTest, FailsWithExitCode1WhenTheWorkerPortIsTaken) {

@@ -21,6 +21,11 @@ TEST(ConfigTest, RejectsValuesThatCannotWorkNamingTheFlag) {
   c = BrokerConfig{};
   c.scheduler.default_max_retries = -1;
   EXPECT_NE(validate(c).message().find("--default-max-retries"), std::string::npos);
+  c = BrokerConfig{};
+  c.tls_cert_pem = "-----BEGIN CERTIFICATE-----";
+  EXPECT_NE(validate(c).message().find("--tls-cert and --tls-key"), std::string::npos);
+  c.tls_key_pem = "-----BEGIN PRIVATE KEY-----";
+  EXPECT_TRUE(validate(c).ok());
 }
 
 }  // namespace

@@ -2,13 +2,15 @@
 """A client in another language: stubs generated from proto/ at run time, one task
 submitted by name with MessagePack arguments, its MessagePack result read back.
 
-usage: python_client.py PROTO_DIR OUT_DIR HOST:PORT   (prints "test.square(7) = 49")
+usage: python_client.py PROTO_DIR OUT_DIR HOST:PORT [ROOT_CERTS.pem]
+(prints "test.square(7) = 49"; with ROOT_CERTS.pem it connects with TLS)
 """
 import os
 import sys
 import threading
 
 proto_dir, out_dir, address = sys.argv[1:4]
+root_certs = sys.argv[4] if len(sys.argv) > 4 else None
 os.makedirs(out_dir, exist_ok=True)
 from grpc_tools import protoc  # noqa: E402
 
@@ -31,7 +33,12 @@ def requests():
     done.wait(60)  # keep the session open until the result is in
 
 
-stub = service_pb2_grpc.TaskServiceStub(grpc.insecure_channel(address))
+if root_certs:
+    with open(root_certs, "rb") as f:
+        channel = grpc.secure_channel(address, grpc.ssl_channel_credentials(f.read()))
+else:
+    channel = grpc.insecure_channel(address)
+stub = service_pb2_grpc.TaskServiceStub(channel)
 call = stub.Session(requests())
 for message in call:
     if message.WhichOneof("body") == "rejected":
