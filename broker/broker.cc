@@ -31,8 +31,12 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::start(BrokerConfig config, const
   if (!b.inbox_.valid()) return absl::InternalError("eventfd failed");
   b.scheduler_ = std::make_unique<Scheduler>(config.scheduler, Scheduler::Deps{&b.clock_, &b.store_});
 
-  auto workers = WorkerGateway::bind(
-      b.zmq_, {config.worker_address, config.scheduler.max_message_bytes}, log);
+  auto workers = WorkerGateway::bind(b.zmq_,
+                                     {.address = config.worker_address,
+                                      .max_message_bytes = config.scheduler.max_message_bytes,
+                                      .curve_secret_key = config.curve_secret_key,
+                                      .curve_worker_keys = config.curve_worker_keys},
+                                     log);
   if (!workers.ok()) return workers.status();
   b.workers_ = std::move(*workers);
 

@@ -19,17 +19,20 @@ void BrokerLoop::run() {
       {deps_.workers->router().handle(), 0, ZMQ_POLLIN, 0},
       {deps_.workers->monitor().handle(), 0, ZMQ_POLLIN, 0},
       {nullptr, deps_.inbox->fd(), ZMQ_POLLIN, 0},
+      {deps_.workers->zap().handle(), 0, ZMQ_POLLIN, 0},
   };
+  const int polled = deps_.workers->zap() ? 4 : 3;  // the ZAP socket only with a key list
   std::vector<ClientEvent> events;
   int64_t next_tick = deps_.clock->now_ms();
   while (!stop_.load(std::memory_order_acquire)) {
     int64_t wait = std::clamp<int64_t>(next_tick - deps_.clock->now_ms(), 0, kTickMs);
     try {
-      zmq::poll(items, 3, std::chrono::milliseconds(wait));
+      zmq::poll(items, polled, std::chrono::milliseconds(wait));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) deps_.log->warning("poll: ", e.what());
       continue;
     }
+    if (polled > 3 && (items[3].revents & ZMQ_POLLIN)) deps_.workers->answer_zap();
     if (items[1].revents & ZMQ_POLLIN) deps_.workers->receive_events(*this);
     if (items[0].revents & ZMQ_POLLIN) deps_.workers->receive(*this, kMaxFramesPerRound);
     bool client_events = false;
@@ -169,6 +172,7 @@ void BrokerLoop::send_held_accepted(SessionId s) {
 void BrokerLoop::fill_stats(shoal::v1::Stats* stats) const {
   *stats = deps_.scheduler->stats();
   stats->set_bad_worker_frames(deps_.workers->bad_frames());
+  stats->set_refused_workers(deps_.workers->refused_workers());
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   stats->set_cpu_seconds(double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +

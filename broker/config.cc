@@ -23,6 +23,10 @@ absl::Status validate(const BrokerConfig& config) {
   if (config.tls_cert_pem.empty() != config.tls_key_pem.empty()) {
     return absl::InvalidArgumentError("--tls-cert and --tls-key must be given together");
   }
+  if (!config.curve_worker_keys.empty() && config.curve_secret_key.empty()) {
+    return absl::InvalidArgumentError(
+        "--curve-worker-keys-file needs --curve-secret-key-file (CURVE on the worker endpoint)");
+  }
   if (s.heartbeat_ms <= 0 || s.liveness <= 0) {
     return absl::InvalidArgumentError("--heartbeat-ms and --liveness must be > 0");
   }

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -29,6 +30,10 @@ struct BrokerConfig {
   // PEM certificate chain and private key for clients' TLS; both empty = plaintext.
   std::string tls_cert_pem;
   std::string tls_key_pem;
+  // CURVE on the worker endpoint: the broker's secret key (Z85; empty = plaintext) and
+  // the public keys of the workers let in (empty = any that knows the broker's key).
+  std::string curve_secret_key;
+  std::vector<std::string> curve_worker_keys;
   SchedulerOptions scheduler;
 };
 

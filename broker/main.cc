@@ -19,6 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "broker/broker.h"
+#include "shared/curve_keys.h"
 #include "shared/include/shoal/internal/malloc_tuning.h"
 
 // Flag names use '_' inside (C identifiers); the command line spells them with '-'
@@ -42,6 +43,12 @@ ABSL_FLAG(std::string, auth_token, "",
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM certificate chain: clients must then connect with TLS (needs --tls-key)");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert");
+ABSL_FLAG(std::string, curve_secret_key_file, "",
+          "the broker's CURVE secret key (`shoal keygen`): workers must then connect with "
+          "--broker-public-key, encrypted");
+ABSL_FLAG(std::string, curve_worker_keys_file, "",
+          "CURVE public keys of the workers let in, one per line (default: any worker that "
+          "knows the broker's public key)");
 
 namespace {
 
@@ -56,7 +63,8 @@ void on_stop_signal(int signal_number) {
 constexpr const char* kFlags[] = {"client_address", "worker_address", "heartbeat_ms",
                                   "liveness",       "result_ttl_s",   "result_memory_mb",   "max_queued",
                                   "max_message_bytes", "default_max_retries", "log_level",
-                                  "auth_token", "tls_cert", "tls_key"};
+                                  "auth_token", "tls_cert", "tls_key", "curve_secret_key_file",
+                                  "curve_worker_keys_file"};
 
 // "--client-address=x" -> "--client_address=x"; values are left alone.
 std::vector<std::string> normalize(int argc, char** argv) {
@@ -156,6 +164,27 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  std::string curve_public_key;
+  if (std::string path = absl::GetFlag(FLAGS_curve_secret_key_file); !path.empty()) {
+    auto pair = shoal::internal::read_curve_key_pair(path);
+    if (!pair.ok()) {
+      std::fprintf(stderr, "shoal-broker: --curve-secret-key-file: %s\n",
+                   std::string(pair.status().message()).c_str());
+      return 2;
+    }
+    config.curve_secret_key = pair->secret_key;
+    curve_public_key = pair->public_key;
+  }
+  if (std::string path = absl::GetFlag(FLAGS_curve_worker_keys_file); !path.empty()) {
+    auto keys = shoal::internal::read_curve_keys(path);
+    if (!keys.ok() || keys->empty()) {
+      std::fprintf(stderr, "shoal-broker: --curve-worker-keys-file: %s\n",
+                   keys.ok() ? (path + " holds no key").c_str()
+                             : std::string(keys.status().message()).c_str());
+      return 2;
+    }
+    config.curve_worker_keys = *std::move(keys);
+  }
   config.scheduler.heartbeat_ms = absl::GetFlag(FLAGS_heartbeat_ms);
   config.scheduler.liveness = absl::GetFlag(FLAGS_liveness);
   config.scheduler.result_ttl_ms = absl::GetFlag(FLAGS_result_ttl_s) * 1000;
@@ -186,6 +215,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "shoal-broker: %s\n", broker.status().ToString().c_str());
     return 1;
   }
+  if (!curve_public_key.empty()) {
+    log.info("workers use CURVE: they connect with --broker-public-key=", curve_public_key,
+             config.curve_worker_keys.empty()
+                 ? " (any such worker is let in)"
+                 : absl::StrCat(" and one of ", config.curve_worker_keys.size(), " allowed keys"));
+  }
+  if (!config.tls_cert_pem.empty()) log.info("clients use TLS");
   std::printf("shoal-broker listening clients=%s workers=%s\n",
               (*broker)->client_endpoint().c_str(), (*broker)->worker_endpoint().c_str());
   std::fflush(stdout);

@@ -1,14 +1,26 @@
 #include "broker/worker_gateway.h"
 
+#include <array>
 #include <chrono>
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "zmq_addon.hpp"
 
 namespace shoal::broker {
 namespace {
+
+// A Z85 key (40 characters) as its 32 bytes; empty if it is not one.
+std::string z85_to_binary(const std::string& key) {
+  std::string binary(32, '\0');
+  if (key.size() != 40 || zmq_z85_decode(reinterpret_cast<uint8_t*>(binary.data()), key.c_str()) == nullptr) {
+    return {};
+  }
+  return binary;
+}
 
 // "tcp://host:0" -> "tcp://host:*" (ZeroMQ's spelling of "any free port").
 std::string bind_spelling(const std::string& address) {
@@ -27,7 +39,28 @@ absl::StatusOr<std::unique_ptr<WorkerGateway>> WorkerGateway::bind(zmq::context_
                                                                    Options options,
                                                                    const Logger* log) {
   std::unique_ptr<WorkerGateway> gw(new WorkerGateway(context, log));
+  std::string secret_key;
+  if (!options.curve_secret_key.empty()) {
+    secret_key = z85_to_binary(options.curve_secret_key);
+    if (secret_key.empty()) return absl::InvalidArgumentError("the CURVE secret key is not Z85");
+  }
+  for (const std::string& key : options.curve_worker_keys) {
+    std::string binary = z85_to_binary(key);
+    if (binary.empty()) return absl::InvalidArgumentError(absl::StrCat("'", key, "' is not a Z85 key"));
+    gw->allowed_keys_.insert(std::move(binary));
+  }
   try {
+    if (!secret_key.empty()) {
+      if (!gw->allowed_keys_.empty()) {
+        // libzmq asks the handler at this fixed address of the context about every
+        // CURVE handshake (ZAP, RFC 27); it must be bound before the first worker comes.
+        gw->zap_ = zmq::socket_t(context, zmq::socket_type::rep);
+        gw->zap_.bind("inproc://zeromq.zap.01");
+        gw->router_.set(zmq::sockopt::zap_domain, "shoal-workers");
+      }
+      gw->router_.set(zmq::sockopt::curve_server, true);
+      gw->router_.set(zmq::sockopt::curve_secretkey, zmq::buffer(secret_key));
+    }
     gw->router_.set(zmq::sockopt::sndhwm, 0);  // credits bound what we queue per worker
     gw->router_.set(zmq::sockopt::rcvhwm, 0);
     gw->router_.set(zmq::sockopt::maxmsgsize, int64_t(options.max_message_bytes * 4 + (1 << 20)));
@@ -114,6 +147,46 @@ void WorkerGateway::receive_events(Handler& handler) {
   }
 }
 
+void WorkerGateway::answer_zap() {
+  std::vector<zmq::message_t> request;
+  for (;;) {
+    request.clear();
+    try {
+      if (!zmq::recv_multipart(zap_, std::back_inserter(request), zmq::recv_flags::dontwait)) return;
+    } catch (const zmq::error_t& e) {
+      log_->warning("ZAP: ", e.what());
+      return;
+    }
+    // version, request id, domain, address, routing id, mechanism, credentials...
+    bool curve = request.size() >= 7 && request[0].to_string_view() == "1.0" &&
+                 request[5].to_string_view() == "CURVE" && request[6].size() == 32;
+    bool allowed = curve && allowed_keys_.contains(request[6].to_string());
+    if (!allowed) {
+      refused_workers_.fetch_add(1, std::memory_order_relaxed);
+      std::string key = curve ? request[6].to_string() : std::string();
+      // Logged once per key (and for at most 1,024 keys): a scanner must not flood the log.
+      if (refused_logged_.size() < 1024 && refused_logged_.insert(key).second) {
+        char z85[41] = "?";
+        if (curve) zmq_z85_encode(z85, reinterpret_cast<const uint8_t*>(key.data()), 32);
+        log_->warning("refused a worker from ", request.size() > 3 ? request[3].to_string() : "?",
+                      ": its CURVE key ", z85, " is not in --curve-worker-keys-file");
+      }
+    }
+    std::string request_id = request.size() > 1 ? request[1].to_string() : "";
+    std::array<zmq::const_buffer, 6> reply = {
+        zmq::str_buffer("1.0"), zmq::buffer(request_id),
+        allowed ? zmq::str_buffer("200") : zmq::str_buffer("400"),
+        allowed ? zmq::str_buffer("OK") : zmq::str_buffer("worker key not allowed"),
+        zmq::str_buffer(""), zmq::str_buffer("")};
+    try {
+      zmq::send_multipart(zap_, reply, zmq::send_flags::dontwait);
+    } catch (const zmq::error_t& e) {
+      log_->warning("ZAP: ", e.what());
+      return;
+    }
+  }
+}
+
 void WorkerGateway::send(const std::string& peer, shoal::v1::BrokerMessage& msg) {
   if (msg.has_heartbeat()) {
     msg.mutable_heartbeat()->set_sent_unix_ms(uint64_t(
@@ -150,6 +223,10 @@ void WorkerGateway::close(int linger_ms) {
   if (monitor_.handle() != nullptr) {
     monitor_.set(zmq::sockopt::linger, 0);
     monitor_.close();
+  }
+  if (zap_.handle() != nullptr) {
+    zap_.set(zmq::sockopt::linger, 0);
+    zap_.close();
   }
 }
 

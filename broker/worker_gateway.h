@@ -9,8 +9,10 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "broker/actions.h"
 #include "broker/logger.h"
@@ -24,6 +26,12 @@ class WorkerGateway {
   struct Options {
     std::string address = "tcp://127.0.0.1:5555";  // port 0 picks a free port
     uint64_t max_message_bytes = 64 << 20;         // frames above 4x this are refused
+    // CURVE: the broker's secret key (Z85); empty = plaintext. Workers must then know
+    // the broker's public key.
+    std::string curve_secret_key;
+    // Z85 public keys of the workers let in (through a ZAP handler on the gateway's
+    // context); empty = any worker that knows the broker's public key.
+    std::vector<std::string> curve_worker_keys;
   };
   // What the gateway reports to its owner.
   class Handler {
@@ -46,12 +54,18 @@ class WorkerGateway {
   // Sockets to poll for ZMQ_POLLIN.
   zmq::socket_ref router() { return router_; }
   zmq::socket_ref monitor() { return monitor_; }
+  // The ZAP socket admitting workers by key; a null ref without curve_worker_keys.
+  zmq::socket_ref zap() { return zap_; }
 
   // Reads up to `max` frames without blocking and hands the good ones to `handler`.
   // Returns how many frames were read.
   size_t receive(Handler& handler, size_t max);
   // Reads connection events without blocking; reports closed worker connections.
   void receive_events(Handler& handler);
+  // Answers the waiting ZAP requests: workers whose key is listed are let in.
+  void answer_zap();
+  // Workers refused by answer_zap() so far. Thread-safe.
+  uint64_t refused_workers() const { return refused_workers_.load(std::memory_order_relaxed); }
   // Sends `msg` to `peer` (dropped silently if the peer is gone). Stamps heartbeats.
   void send(const std::string& peer, shoal::v1::BrokerMessage& msg);
   // Sends a TaskBatch already encoded by Actions::add_task to `peer`.
@@ -70,8 +84,12 @@ class WorkerGateway {
   const Logger* log_;
   zmq::socket_t router_;
   zmq::socket_t monitor_;
+  zmq::socket_t zap_;  // REP at inproc://zeromq.zap.01, only with curve_worker_keys
+  absl::flat_hash_set<std::string> allowed_keys_;  // 32-byte binary public keys
+  absl::flat_hash_set<std::string> refused_logged_;  // keys already logged (bounded)
   std::string endpoint_;
   std::atomic<uint64_t> bad_frames_{0};
+  std::atomic<uint64_t> refused_workers_{0};
   bool logged_[int(BadFrame::kCount)] = {};
   absl::flat_hash_map<int, std::string> peer_by_fd_;  // connections that said hello
 };

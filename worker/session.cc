@@ -7,6 +7,7 @@ namespace {
 
 constexpr std::size_t kMaxBatchBytes = 4u << 20;
 constexpr int kMaxBatchResults = 8192;
+constexpr int kHellosBeforeWarning = 5;
 
 std::uint64_t unix_ms() {
   using namespace std::chrono;
@@ -48,6 +49,14 @@ absl::Status WorkerSession::run(int stop_fd, const std::function<void()>& on_rea
     // checks or heartbeats; its last results are accepted without a session.
     if (stopping_) {
     } else if (!ready_ && now - hello_sent_ >= config_.hello_retry) {
+      // Said once per silence: a broker that is down, or one that refuses this worker's
+      // CURVE handshake (which ZeroMQ reports to neither side's application).
+      if (++unanswered_hellos_ == kHellosBeforeWarning) {
+        log_.warning("no answer from the broker at " + config_.broker + " after " +
+                     std::to_string(kHellosBeforeWarning) +
+                     " hellos; still trying (is it running? if it uses CURVE, is "
+                     "--broker-public-key its key and is this worker's key allowed?)");
+      }
       if (absl::Status s = reconnect("no Welcome yet"); !s.ok()) return s;
     } else if (ready_ && now - last_recv_ > heartbeat_ * liveness_) {
       log_.warning("the broker has been silent for " +
@@ -94,7 +103,7 @@ absl::Status WorkerSession::reconnect(const std::string& why) {
   }
   recent_.clear();
   recent_bytes_ = 0;
-  auto transport = Transport::connect(context_, config_.broker);
+  auto transport = Transport::connect(context_, config_.broker, config_.curve);
   if (!transport.ok()) return transport.status();
   transport_ = std::move(*transport);
   ready_ = false;
@@ -143,6 +152,7 @@ void WorkerSession::handle(v1::BrokerMessage& message, const std::function<void(
     case v1::BrokerMessage::kWelcome: {
       const auto& welcome = message.welcome();
       ready_ = true;
+      unanswered_hellos_ = 0;
       ++stats_.welcomes;
       if (welcome.heartbeat_ms() > 0) {
         heartbeat_ = std::chrono::milliseconds(welcome.heartbeat_ms());

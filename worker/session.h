@@ -28,6 +28,7 @@ namespace shoal::worker {
 
 struct SessionConfig {
   std::string broker;                  // tcp://HOST:PORT
+  Transport::Curve curve;              // the broker's CURVE key and ours; empty: plaintext
   std::string name;                    // unique worker name
   std::string host;
   std::uint64_t pid = 0;
@@ -85,6 +86,7 @@ class WorkerSession {
 
   std::unique_ptr<Transport> transport_;
   bool ready_ = false;  // Welcome received on the current socket
+  int unanswered_hellos_ = 0;  // hellos sent since the last Welcome
   bool announced_ = false;
   Clock::time_point hello_sent_, last_recv_, last_send_;
   std::chrono::milliseconds heartbeat_{1000};

@@ -19,11 +19,19 @@ inline constexpr std::uint32_t kProtocolVersion = 1;
 
 class Transport {
  public:
-  // A new DEALER socket connecting to `endpoint` (tcp://HOST:PORT). The connection is
-  // made in the background; frames sent before it exists are queued.
-  // kInvalidArgument for a malformed endpoint.
+  // CURVE keys of a worker (Z85), for a broker whose worker endpoint uses CURVE.
+  struct Curve {
+    std::string broker_public_key;  // empty: plaintext
+    std::string public_key, secret_key;  // this worker's pair
+  };
+
+  // A new DEALER socket connecting to `endpoint` (tcp://HOST:PORT), encrypted with
+  // `curve` when it names the broker's key. The connection is made in the background;
+  // frames sent before it exists are queued. kInvalidArgument for a malformed endpoint
+  // or key.
   static absl::StatusOr<std::unique_ptr<Transport>> connect(zmq::context_t& context,
-                                                            const std::string& endpoint);
+                                                            const std::string& endpoint,
+                                                            const Curve& curve = {});
 
   // Sends `message` (its version is set here) without blocking; kResourceExhausted
   // when the socket's queue is full, kUnavailable for other socket errors.

@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "shared/curve_keys.h"
 
 namespace shoal::worker {
 namespace {
@@ -67,11 +68,20 @@ absl::StatusOr<WorkerConfig> parse_worker_flags(int argc, char** argv, bool allo
       auto n = parse_int(flag, value, 0);
       if (!n.ok()) return n.status();
       config.drain_timeout = std::chrono::milliseconds(*n);
+    } else if (flag == "broker-public-key") {
+      auto key = internal::curve_key_or_file(value, "--broker-public-key");
+      if (!key.ok()) return key.status();
+      config.broker_public_key = *std::move(key);
+    } else if (flag == "curve-secret-key-file") {
+      config.curve_secret_key_file = value;
     } else if (flag == "load" && allow_load) {
       config.load.push_back(value);
     } else {
       return absl::InvalidArgumentError("unknown flag --" + flag + " (see --help)");
     }
+  }
+  if (!config.curve_secret_key_file.empty() && config.broker_public_key.empty()) {
+    return bad("curve-secret-key-file", "needs --broker-public-key (CURVE)");
   }
   if (!config.help && config.broker.empty()) {
     return absl::InvalidArgumentError("--broker=tcp://HOST:PORT is required (see --help)");
@@ -90,7 +100,12 @@ std::string worker_usage(const std::string& program, bool allow_load) {
       "  --log-level=LEVEL          debug, info, warning or error (default: info)\n"
       "  --name=NAME                unique worker name (default: HOST-PID)\n"
       "  --drain-timeout-ms=MS      on SIGTERM, wait this long for running tasks\n"
-      "                             before killing them (default: 30000)\n";
+      "                             before killing them (default: 30000)\n"
+      "  --broker-public-key=KEY    the broker's CURVE public key (Z85, or its file):\n"
+      "                             the link is then encrypted, the broker authenticated\n"
+      "  --curve-secret-key-file=F  this worker's CURVE secret key (`shoal keygen`), for\n"
+      "                             a broker that lets in listed keys only (default:\n"
+      "                             a new key pair each start)\n";
   if (allow_load) {
     text += "  --load=path/to/lib.so      load a library that registers tasks (repeatable)\n";
   }

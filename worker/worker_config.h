@@ -18,6 +18,8 @@ struct WorkerConfig {
   std::string name;                            // --name=NAME; "": HOST-PID
   std::chrono::milliseconds drain_timeout{30000};  // --drain-timeout-ms: SIGTERM grace
   std::vector<std::string> load;               // --load=lib.so (stock shoal-worker only)
+  std::string broker_public_key;               // --broker-public-key=Z85|FILE: use CURVE
+  std::string curve_secret_key_file;           // --curve-secret-key-file: our CURVE key
   bool help = false;                           // --help
 };
 

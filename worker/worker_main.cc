@@ -12,6 +12,7 @@
 #include "shoal/internal/backend.h"
 #include "shoal/internal/malloc_tuning.h"
 #include "shoal/task.hpp"
+#include "shared/curve_keys.h"
 #include "worker/session.h"
 #include "worker/worker_config.h"
 #include "worker/worker_run.h"
@@ -61,6 +62,14 @@ int run_worker(int argc, char** argv, bool allow_load) {
   std::string host = host_name();
   std::string name = config.name.empty() ? host + "-" + std::to_string(getpid()) : config.name;
   Log log(name, *level);
+  Transport::Curve curve;
+  if (!config.broker_public_key.empty()) {
+    auto pair = config.curve_secret_key_file.empty()
+                    ? internal::new_curve_key_pair()
+                    : internal::read_curve_key_pair(config.curve_secret_key_file);
+    if (!pair.ok()) return fail("CURVE: " + std::string(pair.status().message()), 2);
+    curve = {config.broker_public_key, pair->public_key, pair->secret_key};
+  }
 
   // Task arguments and results of many MiB pass through this process.
   internal::tune_malloc_for_payloads();
@@ -89,6 +98,7 @@ int run_worker(int argc, char** argv, bool allow_load) {
     TaskRunner runner(engine, name, done->get());
     SessionConfig session_config;
     session_config.broker = config.broker;
+    session_config.curve = curve;
     session_config.name = name;
     session_config.host = host;
     session_config.pid = static_cast<std::uint64_t>(getpid());

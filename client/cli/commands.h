@@ -36,6 +36,9 @@ int run_result(const CliConfig& config, const std::string& id);
 int run_cancel(const CliConfig& config, const std::string& id);
 int run_submit(const CliConfig& config, const std::string& task);
 int run_map(const CliConfig& config, const std::string& task);
+// Writes a new CURVE key pair: the secret key to `path` (mode 0600, never overwriting)
+// and the public key to `path`.pub; prints the public key.
+int run_keygen(const std::string& path);
 
 // A finished task's outcome as JSON on stdout (a chunk as one array); its failure as
 // an error line. Returns 0, or 1 if anything failed.

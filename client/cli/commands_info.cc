@@ -169,9 +169,10 @@ int run_status(const CliConfig& config) {
               static_cast<unsigned long long>(stats.queued()),
               static_cast<unsigned long long>(stats.running()),
               static_cast<unsigned long long>(stats.results_retained()));
-  std::printf("bad input: %llu worker frames, %llu client messages\n\n",
+  std::printf("bad input: %llu worker frames, %llu client messages, %llu refused workers\n\n",
               static_cast<unsigned long long>(stats.bad_worker_frames()),
-              static_cast<unsigned long long>(stats.bad_client_messages()));
+              static_cast<unsigned long long>(stats.bad_client_messages()),
+              static_cast<unsigned long long>(stats.refused_workers()));
   print_queues(queues);
   std::printf("\n");
   print_workers(workers);

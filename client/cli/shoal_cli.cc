@@ -5,6 +5,7 @@
 //   shoal result ID | cancel ID
 //   shoal map TASK --input=FILE.jsonl          one JSON argument array a line;
 //                                              results as JSON lines, in input order
+//   shoal keygen PATH                          a CURVE key pair for the worker link
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -40,8 +41,10 @@ constexpr char kUsage[] =
     "  shoal submit TASK --args=JSON      run one task, print its result as JSON\n"
     "  shoal result ID [--wait_ms=N]      the result of a task\n"
     "  shoal cancel ID                    cancel a queued task\n"
-    "  shoal map TASK --input=FILE.jsonl  run TASK on every line, print JSON lines\n\n"
-    "All take --broker=HOST:PORT (the broker's client address).";
+    "  shoal map TASK --input=FILE.jsonl  run TASK on every line, print JSON lines\n"
+    "  shoal keygen PATH                  write a CURVE key pair (PATH, PATH.pub) for\n"
+    "                                     shoal-broker/shoal-worker; print the public key\n\n"
+    "All but keygen take --broker=HOST:PORT (the broker's client address).";
 
 std::string read_file(const std::string& path) {
   std::string text;
@@ -92,8 +95,9 @@ int main(int argc, char** argv) {
   config.wait = std::chrono::milliseconds(absl::GetFlag(FLAGS_wait_ms));
 
   bool needs_arg = command == "submit" || command == "result" || command == "cancel" ||
-                   command == "map";
+                   command == "map" || command == "keygen";
   if (needs_arg && arg.empty()) return fail(command + " needs an argument (see --help)", 2);
+  if (command == "keygen") return shoal::cli::run_keygen(arg);
   if (command == "status") return shoal::cli::run_status(config);
   if (command == "workers") return shoal::cli::run_workers(config);
   if (command == "queues") return shoal::cli::run_queues(config);

@@ -26,6 +26,9 @@ TEST(ConfigTest, RejectsValuesThatCannotWorkNamingTheFlag) {
   EXPECT_NE(validate(c).message().find("--tls-cert and --tls-key"), std::string::npos);
   c.tls_key_pem = "-----BEGIN PRIVATE KEY-----";
   EXPECT_TRUE(validate(c).ok());
+  c = BrokerConfig{};
+  c.curve_worker_keys = {"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"};
+  EXPECT_NE(validate(c).message().find("--curve-secret-key-file"), std::string::npos);
 }
 
 }  // namespace

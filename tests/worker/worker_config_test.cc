@@ -52,5 +52,18 @@ TEST(WorkerConfigTest, RejectsBadInput) {
   EXPECT_NE(worker_usage("w", true).find("--load"), std::string::npos);
 }
 
+TEST(WorkerConfigTest, CurveFlagsNeedTheBrokersKey) {
+  const std::string key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";  // libzmq's test key
+  auto c = parse({"--broker=tcp://h:1", "--broker-public-key=" + key,
+                  "--curve-secret-key-file=/etc/shoal/w1"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->broker_public_key, key);
+  EXPECT_EQ(c->curve_secret_key_file, "/etc/shoal/w1");
+  auto not_a_key = parse({"--broker=tcp://h:1", "--broker-public-key=/nonexistent.pub"});
+  ASSERT_FALSE(not_a_key.ok());
+  EXPECT_NE(not_a_key.status().message().find("--broker-public-key"), std::string::npos);
+  EXPECT_FALSE(parse({"--broker=tcp://h:1", "--curve-secret-key-file=/etc/shoal/w1"}).ok());
+}
+
 }  // namespace
 }  // namespace shoal::worker

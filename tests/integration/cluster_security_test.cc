@@ -1,6 +1,9 @@
-// TLS between clients and the broker, end to end: a self-signed certificate made with
-// openssl, shoal-broker serving it (--tls-cert/--tls-key), and the C++ Pool, the `shoal`
-// CLI and a Python client trusting it; plaintext and untrusting clients are refused.
+// Security of both links, end to end.
+// Clients: TLS with a self-signed certificate made by openssl, shoal-broker serving it
+// (--tls-cert/--tls-key), and the C++ Pool, the `shoal` CLI and a Python client trusting
+// it; plaintext and untrusting clients are refused.
+// Workers: CURVE with keys made by `shoal keygen`; workers without the broker's key, or
+// (with a key list) with an unlisted key, never register.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -99,6 +102,69 @@ TEST_F(ClusterTlsTest, APythonClientConnectsWithTheCertificate) {
                                                cert_});
   EXPECT_EQ(python->read_line(120s).value_or(""), "test.square(7) = 49");
   EXPECT_EQ(python->wait(30s), 0);
+}
+
+// Writes a CURVE key pair with `shoal keygen` to DIR/NAME and DIR/NAME.pub; returns
+// the secret key's path.
+std::string make_curve_keys(const std::string& dir, const std::string& name) {
+  std::string path = dir + "/" + name;
+  auto keygen = testutil::ChildProcess::start({cli_bin(), "keygen", path});
+  auto printed = keygen->read_line(30s);
+  if (keygen->wait(30s) != 0 || !printed || *printed + "\n" != read_file(path + ".pub")) {
+    throw std::runtime_error("shoal keygen failed");
+  }
+  return path;
+}
+
+TEST(ClusterCurveTest, OnlyListedWorkersWithTheBrokersKeyRegister) {
+  Cluster cluster;
+  std::string dir = cluster.temp_dir();
+  std::string broker = make_curve_keys(dir, "broker");
+  std::string listed = make_curve_keys(dir, "listed");
+  std::string unlisted = make_curve_keys(dir, "unlisted");
+  {
+    std::ofstream keys(dir + "/workers");
+    keys << "# workers let in\n" << read_file(listed + ".pub") << "\n";
+  }
+  cluster.start_broker("127.0.0.1:0", "tcp://127.0.0.1:0",
+                       {"--curve-secret-key-file=" + broker,
+                        "--curve-worker-keys-file=" + dir + "/workers"});
+  auto worker = [&](const std::string& name, std::vector<std::string> extra) {
+    std::vector<std::string> argv{worker_bin(), "--broker=" + cluster.workers(), "--processes=1",
+                                  "--name=" + name, "--log-level=error"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return testutil::ChildProcess::start(argv, {"SHOAL_TEST_WORKER_NAME=" + name});
+  };
+  // Refused ones first: they have had at least as long as the listed one to register.
+  auto plaintext = worker("plaintext", {});
+  auto stranger = worker("stranger", {"--broker-public-key=" + broker + ".pub",
+                                      "--curve-secret-key-file=" + unlisted});
+  cluster.start_worker("listed", 1, "default",
+                       {"--broker-public-key=" + broker + ".pub", "--curve-secret-key-file=" + listed});
+  ASSERT_TRUE(cluster.wait_stats([](const v1::Stats& s) { return s.refused_workers() >= 1; }));
+  EXPECT_EQ(cluster.stats().workers(), 1u);
+
+  Pool pool = Pool::connect(cluster.clients());
+  TerminateOnFailure guard(pool);
+  EXPECT_EQ(pool.apply(square, 9), 81);
+  EXPECT_EQ(pool.apply(whoami, 0), "listed");
+}
+
+TEST(ClusterCurveTest, WithoutAKeyListAnyWorkerWithTheBrokersKeyRegisters) {
+  Cluster cluster;
+  std::string broker = make_curve_keys(cluster.temp_dir(), "broker");
+  cluster.start_broker("127.0.0.1:0", "tcp://127.0.0.1:0", {"--curve-secret-key-file=" + broker});
+  // The key itself on the command line, and a fresh key pair of the worker's own.
+  std::string key = read_file(broker + ".pub");
+  key.pop_back();
+  cluster.start_worker("w1", 2, "default", {"--broker-public-key=" + key});
+  Pool pool = Pool::connect(cluster.clients());
+  TerminateOnFailure guard(pool);
+  std::vector<long long> xs(1000);
+  for (int i = 0; i < 1000; ++i) xs[i] = i;
+  auto ys = pool.map(square, xs);
+  ASSERT_EQ(ys.size(), xs.size());
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(ys[i], xs[i] * xs[i]);
 }
 
 }  // namespace
