@@ -5,6 +5,8 @@
 
 #include <cstdio>
 #include <exception>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,7 @@ ABSL_FLAG(long, w4_size, 1 << 20, "W4: bytes per payload");
 ABSL_FLAG(long, w4_rounds, 5, "W4: rounds");
 ABSL_FLAG(std::string, mode, "local", "local (fork/shared-memory pool) or remote (broker)");
 ABSL_FLAG(std::string, broker, "", "remote: the broker's client address HOST:PORT");
+ABSL_FLAG(std::string, root_certs, "", "remote: a PEM file; connect with TLS trusting it");
 
 namespace shoal::bench {
 std::vector<std::pair<std::string, Group>>& groups();
@@ -60,6 +63,16 @@ int main(int argc, char** argv) {
   s.w4_rounds = absl::GetFlag(FLAGS_w4_rounds);
   s.mode = absl::GetFlag(FLAGS_mode);
   s.broker = absl::GetFlag(FLAGS_broker);
+  if (std::string path = absl::GetFlag(FLAGS_root_certs); !path.empty()) {
+    std::ifstream in(path);
+    std::stringstream pem;
+    pem << in.rdbuf();
+    s.root_certs_pem = pem.str();
+    if (s.root_certs_pem.empty()) {
+      std::fprintf(stderr, "shoal-bench: --root-certs: cannot read %s\n", path.c_str());
+      return 2;
+    }
+  }
   if (s.mode != "local" && s.mode != "remote") {
     std::fprintf(stderr, "shoal-bench: --mode must be local or remote\n");
     return 2;

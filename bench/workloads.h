@@ -23,6 +23,7 @@ struct Settings {
   long w4_rounds = 5;
   std::string mode = "local";          // local | remote
   std::string broker;                  // remote: the broker's client address
+  std::string root_certs_pem;          // remote: connect with TLS trusting these
   bool wants(const std::string& w) const;
 };
 

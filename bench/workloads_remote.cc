@@ -21,7 +21,10 @@ long long sq(long long x) { return x * x; }
 Bytes echo(Bytes b) { return b; }
 
 void run_remote(const Settings& s) {
-  Pool pool = Pool::connect(s.broker);
+  ConnectOptions options;
+  options.tls = !s.root_certs_pem.empty();
+  options.root_certs_pem = s.root_certs_pem;
+  Pool pool = Pool::connect(s.broker, options);
   pool.map(sq, range(1000));  // warm-up: connection, broker lanes, worker processes
 
   run_sq_workloads(s, pool, sq);

@@ -69,8 +69,12 @@ absl::StatusOr<std::unique_ptr<WorkerGateway>> WorkerGateway::bind(zmq::context_
     // Connection events, to notice a worker whose connection closed without a Bye.
     std::string monitor_address =
         absl::StrCat("inproc://shoal-router-monitor-", reinterpret_cast<uintptr_t>(gw.get()));
-    if (zmq_socket_monitor(gw->router_.handle(), monitor_address.c_str(),
-                           ZMQ_EVENT_DISCONNECTED) != 0) {
+    // With CURVE also failed handshakes: a worker without CURVE or the broker's key.
+    int events = ZMQ_EVENT_DISCONNECTED;
+    if (!secret_key.empty()) {
+      events |= ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+    }
+    if (zmq_socket_monitor(gw->router_.handle(), monitor_address.c_str(), events) != 0) {
       return absl::InternalError(absl::StrCat("zmq_socket_monitor: ", zmq_strerror(zmq_errno())));
     }
     gw->monitor_.connect(monitor_address);
@@ -138,6 +142,15 @@ void WorkerGateway::receive_events(Handler& handler) {
     int32_t fd;
     memcpy(&kind, event.data(), 2);
     memcpy(&fd, static_cast<const char*>(event.data()) + 2, 4);
+    if (kind == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || kind == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+      refused_workers_.fetch_add(1, std::memory_order_relaxed);
+      if (!logged_failed_handshake_) {
+        logged_failed_handshake_ = true;
+        log_->warning("a worker failed the CURVE handshake (it does not use CURVE, or not with "
+                      "this broker's public key); further ones are only counted");
+      }
+      continue;
+    }
     if (kind != ZMQ_EVENT_DISCONNECTED) continue;
     auto it = peer_by_fd_.find(fd);
     if (it == peer_by_fd_.end()) continue;

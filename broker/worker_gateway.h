@@ -60,11 +60,13 @@ class WorkerGateway {
   // Reads up to `max` frames without blocking and hands the good ones to `handler`.
   // Returns how many frames were read.
   size_t receive(Handler& handler, size_t max);
-  // Reads connection events without blocking; reports closed worker connections.
+  // Reads connection events without blocking; reports closed worker connections and
+  // counts failed CURVE handshakes as refused.
   void receive_events(Handler& handler);
   // Answers the waiting ZAP requests: workers whose key is listed are let in.
   void answer_zap();
-  // Workers refused by answer_zap() so far. Thread-safe.
+  // Worker connections refused so far: a failed CURVE handshake or an unlisted key.
+  // Thread-safe.
   uint64_t refused_workers() const { return refused_workers_.load(std::memory_order_relaxed); }
   // Sends `msg` to `peer` (dropped silently if the peer is gone). Stamps heartbeats.
   void send(const std::string& peer, shoal::v1::BrokerMessage& msg);
@@ -87,6 +89,7 @@ class WorkerGateway {
   zmq::socket_t zap_;  // REP at inproc://zeromq.zap.01, only with curve_worker_keys
   absl::flat_hash_set<std::string> allowed_keys_;  // 32-byte binary public keys
   absl::flat_hash_set<std::string> refused_logged_;  // keys already logged (bounded)
+  bool logged_failed_handshake_ = false;
   std::string endpoint_;
   std::atomic<uint64_t> bad_frames_{0};
   std::atomic<uint64_t> refused_workers_{0};

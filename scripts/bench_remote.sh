@@ -6,18 +6,31 @@
 # usage: bash scripts/bench_remote.sh [BUILD_DIR] [shoal-bench flags...]
 #   e.g. bash scripts/bench_remote.sh build --reps=3 --n1=200000
 # Environment: PREFETCH (tasks held per worker process, default 256: W1's tasks take
-# microseconds, so a worker needs hundreds in hand to cover one broker round trip).
+# microseconds, so a worker needs hundreds in hand to cover one broker round trip);
+# SECURE=1 secures both links (TLS for the client, CURVE with a listed worker key).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 shift || true
 prefetch=${PREFETCH:-256}
 source scripts/cluster_lib.sh
-start_broker "$build" >&2
+broker_flags=() worker_flags=() bench_flags=()
+if [ "${SECURE:-0}" = 1 ]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+    -subj /CN=localhost -addext "subjectAltName=IP:127.0.0.1" \
+    -keyout "$run/tls-key.pem" -out "$run/tls-cert.pem" 2>/dev/null
+  "$build/client/cli/shoal" keygen "$run/broker" >/dev/null
+  "$build/client/cli/shoal" keygen "$run/worker" >"$run/workers"
+  broker_flags=(--tls-cert="$run/tls-cert.pem" --tls-key="$run/tls-key.pem"
+                --curve-secret-key-file="$run/broker" --curve-worker-keys-file="$run/workers")
+  worker_flags=(--broker-public-key="$run/broker.pub" --curve-secret-key-file="$run/worker")
+  bench_flags=(--root-certs="$run/tls-cert.pem")
+fi
+start_broker "$build" "${broker_flags[@]}" >&2
 
 "$build/bench/shoal-bench-worker" --broker="$workers" --processes=2 --prefetch="$prefetch" \
-  --name=bench-worker --log-level=warning >"$run/worker.out" &
+  --name=bench-worker --log-level=warning "${worker_flags[@]}" >"$run/worker.out" &
 pids+=($!)
 first_line "$run/worker.out" >&2
 
-"$build/bench/shoal-bench" --mode=remote --broker="$clients" "$@"
+"$build/bench/shoal-bench" --mode=remote --broker="$clients" "${bench_flags[@]}" "$@"

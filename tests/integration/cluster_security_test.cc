@@ -2,8 +2,8 @@
 // Clients: TLS with a self-signed certificate made by openssl, shoal-broker serving it
 // (--tls-cert/--tls-key), and the C++ Pool, the `shoal` CLI and a Python client trusting
 // it; plaintext and untrusting clients are refused.
-// Workers: CURVE with keys made by `shoal keygen`; workers without the broker's key, or
-// (with a key list) with an unlisted key, never register.
+// Workers: CURVE with keys made by `shoal keygen`; workers without CURVE, with the wrong
+// broker key, or (with a key list) with an unlisted key never register and are counted.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -135,13 +135,21 @@ TEST(ClusterCurveTest, OnlyListedWorkersWithTheBrokersKeyRegister) {
     argv.insert(argv.end(), extra.begin(), extra.end());
     return testutil::ChildProcess::start(argv, {"SHOAL_TEST_WORKER_NAME=" + name});
   };
-  // Refused ones first: they have had at least as long as the listed one to register.
-  auto plaintext = worker("plaintext", {});
-  auto stranger = worker("stranger", {"--broker-public-key=" + broker + ".pub",
-                                      "--curve-secret-key-file=" + unlisted});
+  // Refused in three ways, each counted: no CURVE, the wrong broker key, a key not listed.
+  std::vector<std::vector<std::string>> refused = {
+      {},
+      {"--broker-public-key=" + listed + ".pub"},
+      {"--broker-public-key=" + broker + ".pub", "--curve-secret-key-file=" + unlisted}};
+  for (std::size_t i = 0; i < refused.size(); ++i) {
+    std::uint64_t before = cluster.stats().refused_workers();
+    // Killed (by its destructor) once counted: its next try would come a second later.
+    auto stranger = worker("stranger" + std::to_string(i), refused[i]);
+    EXPECT_TRUE(cluster.wait_stats(
+        [&](const v1::Stats& s) { return s.refused_workers() > before; }))
+        << "refusal " << i;
+  }
   cluster.start_worker("listed", 1, "default",
                        {"--broker-public-key=" + broker + ".pub", "--curve-secret-key-file=" + listed});
-  ASSERT_TRUE(cluster.wait_stats([](const v1::Stats& s) { return s.refused_workers() >= 1; }));
   EXPECT_EQ(cluster.stats().workers(), 1u);
 
   Pool pool = Pool::connect(cluster.clients());
