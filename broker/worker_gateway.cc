@@ -13,15 +13,6 @@
 namespace shoal::broker {
 namespace {
 
-// A Z85 key (40 characters) as its 32 bytes; empty if it is not one.
-std::string z85_to_binary(const std::string& key) {
-  std::string binary(32, '\0');
-  if (key.size() != 40 || zmq_z85_decode(reinterpret_cast<uint8_t*>(binary.data()), key.c_str()) == nullptr) {
-    return {};
-  }
-  return binary;
-}
-
 // "tcp://host:0" -> "tcp://host:*" (ZeroMQ's spelling of "any free port").
 std::string bind_spelling(const std::string& address) {
   if (absl::EndsWith(address, ":0")) return address.substr(0, address.size() - 1) + "*";
@@ -39,18 +30,10 @@ absl::StatusOr<std::unique_ptr<WorkerGateway>> WorkerGateway::bind(zmq::context_
                                                                    Options options,
                                                                    const Logger* log) {
   std::unique_ptr<WorkerGateway> gw(new WorkerGateway(context, log));
-  std::string secret_key;
-  if (!options.curve_secret_key.empty()) {
-    secret_key = z85_to_binary(options.curve_secret_key);
-    if (secret_key.empty()) return absl::InvalidArgumentError("the CURVE secret key is not Z85");
-  }
-  for (const std::string& key : options.curve_worker_keys) {
-    std::string binary = z85_to_binary(key);
-    if (binary.empty()) return absl::InvalidArgumentError(absl::StrCat("'", key, "' is not a Z85 key"));
-    gw->allowed_keys_.insert(std::move(binary));
-  }
+  const bool curve = !options.curve_secret_key.empty();
+  gw->allowed_keys_.insert(options.curve_worker_keys.begin(), options.curve_worker_keys.end());
   try {
-    if (!secret_key.empty()) {
+    if (curve) {
       if (!gw->allowed_keys_.empty()) {
         // libzmq asks the handler at this fixed address of the context about every
         // CURVE handshake (ZAP, RFC 27); it must be bound before the first worker comes.
@@ -59,7 +42,9 @@ absl::StatusOr<std::unique_ptr<WorkerGateway>> WorkerGateway::bind(zmq::context_
         gw->router_.set(zmq::sockopt::zap_domain, "shoal-workers");
       }
       gw->router_.set(zmq::sockopt::curve_server, true);
-      gw->router_.set(zmq::sockopt::curve_secretkey, zmq::buffer(secret_key));
+      // A Z85 key goes with its NUL: libzmq tells it from a binary key by length (41).
+      const std::string& key = options.curve_secret_key;
+      gw->router_.set(zmq::sockopt::curve_secretkey, zmq::buffer(key.c_str(), key.size() + 1));
     }
     gw->router_.set(zmq::sockopt::sndhwm, 0);  // credits bound what we queue per worker
     gw->router_.set(zmq::sockopt::rcvhwm, 0);
@@ -71,7 +56,7 @@ absl::StatusOr<std::unique_ptr<WorkerGateway>> WorkerGateway::bind(zmq::context_
         absl::StrCat("inproc://shoal-router-monitor-", reinterpret_cast<uintptr_t>(gw.get()));
     // With CURVE also failed handshakes: a worker without CURVE or the broker's key.
     int events = ZMQ_EVENT_DISCONNECTED;
-    if (!secret_key.empty()) {
+    if (curve) {
       events |= ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
     }
     if (zmq_socket_monitor(gw->router_.handle(), monitor_address.c_str(), events) != 0) {
@@ -171,18 +156,17 @@ void WorkerGateway::answer_zap() {
       return;
     }
     // version, request id, domain, address, routing id, mechanism, credentials...
+    char key[41] = "?";  // the worker's public key in Z85
     bool curve = request.size() >= 7 && request[0].to_string_view() == "1.0" &&
-                 request[5].to_string_view() == "CURVE" && request[6].size() == 32;
-    bool allowed = curve && allowed_keys_.contains(request[6].to_string());
+                 request[5].to_string_view() == "CURVE" && request[6].size() == 32 &&
+                 zmq_z85_encode(key, request[6].data<uint8_t>(), 32) != nullptr;
+    bool allowed = curve && allowed_keys_.contains(key);
     if (!allowed) {
       refused_workers_.fetch_add(1, std::memory_order_relaxed);
-      std::string key = curve ? request[6].to_string() : std::string();
       // Logged once per key (and for at most 1,024 keys): a scanner must not flood the log.
       if (refused_logged_.size() < 1024 && refused_logged_.insert(key).second) {
-        char z85[41] = "?";
-        if (curve) zmq_z85_encode(z85, reinterpret_cast<const uint8_t*>(key.data()), 32);
         log_->warning("refused a worker from ", request.size() > 3 ? request[3].to_string() : "?",
-                      ": its CURVE key ", z85, " is not in --curve-worker-keys-file");
+                      ": its CURVE key ", key, " is not in --curve-worker-keys-file");
       }
     }
     std::string request_id = request.size() > 1 ? request[1].to_string() : "";

@@ -26,8 +26,8 @@ class WorkerGateway {
   struct Options {
     std::string address = "tcp://127.0.0.1:5555";  // port 0 picks a free port
     uint64_t max_message_bytes = 64 << 20;         // frames above 4x this are refused
-    // CURVE: the broker's secret key (Z85); empty = plaintext. Workers must then know
-    // the broker's public key.
+    // CURVE: the broker's secret key (Z85, checked by the caller); empty = plaintext.
+    // Workers must then know the broker's public key.
     std::string curve_secret_key;
     // Z85 public keys of the workers let in (through a ZAP handler on the gateway's
     // context); empty = any worker that knows the broker's public key.
@@ -87,7 +87,7 @@ class WorkerGateway {
   zmq::socket_t router_;
   zmq::socket_t monitor_;
   zmq::socket_t zap_;  // REP at inproc://zeromq.zap.01, only with curve_worker_keys
-  absl::flat_hash_set<std::string> allowed_keys_;  // 32-byte binary public keys
+  absl::flat_hash_set<std::string> allowed_keys_;  // Z85 public keys
   absl::flat_hash_set<std::string> refused_logged_;  // keys already logged (bounded)
   bool logged_failed_handshake_ = false;
   std::string endpoint_;
