@@ -19,11 +19,11 @@ if [ "${SECURE:-0}" = 1 ]; then
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
     -subj /CN=localhost -addext "subjectAltName=IP:127.0.0.1" \
     -keyout "$run/tls-key.pem" -out "$run/tls-cert.pem" 2>/dev/null
-  "$build/client/cli/shoal" keygen "$run/broker" >/dev/null
+  "$build/client/cli/shoal" keygen "$run/broker-curve" >/dev/null
   "$build/client/cli/shoal" keygen "$run/worker" >"$run/workers"
   broker_flags=(--tls-cert="$run/tls-cert.pem" --tls-key="$run/tls-key.pem"
-                --curve-secret-key-file="$run/broker" --curve-worker-keys-file="$run/workers")
-  worker_flags=(--broker-public-key="$run/broker.pub" --curve-secret-key-file="$run/worker")
+                --curve-secret-key-file="$run/broker-curve" --curve-worker-keys-file="$run/workers")
+  worker_flags=(--broker-public-key="$run/broker-curve.pub" --curve-secret-key-file="$run/worker")
   bench_flags=(--root-certs="$run/tls-cert.pem")
 fi
 start_broker "$build" "${broker_flags[@]}" >&2
