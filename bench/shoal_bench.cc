@@ -5,8 +5,6 @@
 
 #include <cstdio>
 #include <exception>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -15,6 +13,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_split.h"
 #include "bench/workloads.h"
+#include "shared/command_line.h"
 
 ABSL_FLAG(int, reps, 3, "repetitions per workload (the median is printed)");
 ABSL_FLAG(int, workers, 2, "worker processes");
@@ -37,17 +36,8 @@ std::vector<std::pair<std::string, Group>>& groups();
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("Runs the peers' workloads against Shoal.");
   // The peers' harness passes --n2-chunk1 style flags: accept dashes as underscores.
-  std::vector<std::string> args(argv, argv + argc);
-  for (auto& a : args) {
-    if (a.rfind("--", 0) == 0) {
-      auto eq = a.find('=');
-      for (size_t i = 2; i < (eq == std::string::npos ? a.size() : eq); ++i) {
-        if (a[i] == '-') a[i] = '_';
-      }
-    }
-  }
-  std::vector<char*> cargs;
-  for (auto& a : args) cargs.push_back(a.data());
+  std::vector<std::string> args = shoal::internal::underscore_flag_names(argc, argv);
+  std::vector<char*> cargs = shoal::internal::argv_of(args);
   absl::ParseCommandLine(static_cast<int>(cargs.size()), cargs.data());
 
   shoal::bench::Settings s;
@@ -64,11 +54,7 @@ int main(int argc, char** argv) {
   s.mode = absl::GetFlag(FLAGS_mode);
   s.broker = absl::GetFlag(FLAGS_broker);
   if (std::string path = absl::GetFlag(FLAGS_root_certs); !path.empty()) {
-    std::ifstream in(path);
-    std::stringstream pem;
-    pem << in.rdbuf();
-    s.root_certs_pem = pem.str();
-    if (s.root_certs_pem.empty()) {
+    if (!shoal::internal::read_whole_file(path, &s.root_certs_pem) || s.root_certs_pem.empty()) {
       std::fprintf(stderr, "shoal-bench: --root-certs: cannot read %s\n", path.c_str());
       return 2;
     }

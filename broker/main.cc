@@ -19,6 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "broker/broker.h"
+#include "shared/command_line.h"
 #include "shared/curve_keys.h"
 #include "shared/include/shoal/internal/malloc_tuning.h"
 
@@ -66,18 +67,6 @@ constexpr const char* kFlags[] = {"client_address", "worker_address", "heartbeat
                                   "auth_token", "tls_cert", "tls_key", "curve_secret_key_file",
                                   "curve_worker_keys_file"};
 
-// "--client-address=x" -> "--client_address=x"; values are left alone.
-std::vector<std::string> normalize(int argc, char** argv) {
-  std::vector<std::string> args(argv, argv + argc);
-  for (size_t i = 1; i < args.size(); ++i) {
-    std::string& a = args[i];
-    if (!absl::StartsWith(a, "--")) continue;
-    size_t end = std::min(a.find('='), a.size());
-    std::replace(a.begin() + 2, a.begin() + long(end), '-', '_');
-  }
-  return args;
-}
-
 void print_help() {
   std::string text =
       "usage: shoal-broker [--flag=value ...]\n"
@@ -97,18 +86,6 @@ void print_help() {
   std::fputs(text.c_str(), stdout);
 }
 
-// The whole of file `path` into `out`; false (with errno set) when it cannot be read.
-bool read_file(const std::string& path, std::string* out) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) return false;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0) out->append(buffer, n);
-  bool ok = !std::ferror(file);
-  std::fclose(file);
-  return ok;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -119,7 +96,7 @@ int main(int argc, char** argv) {
       return 0;
     }
   }
-  std::vector<std::string> args = normalize(argc, argv);
+  std::vector<std::string> args = shoal::internal::underscore_flag_names(argc, argv);
   for (size_t i = 1; i < args.size(); ++i) {  // unknown flags: exit 2 like other misuse
     std::string name = args[i].substr(0, args[i].find('='));
     bool known = false;
@@ -131,8 +108,7 @@ int main(int argc, char** argv) {
   }
   // Task arguments and results of many MiB pass through this process.
   shoal::internal::tune_malloc_for_payloads();
-  std::vector<char*> arg_ptrs;
-  for (std::string& a : args) arg_ptrs.push_back(a.data());
+  std::vector<char*> arg_ptrs = shoal::internal::argv_of(args);
   absl::SetProgramUsageMessage("see --help");
   std::vector<char*> rest = absl::ParseCommandLine(int(arg_ptrs.size()), arg_ptrs.data());
   if (rest.size() > 1) {
@@ -154,7 +130,7 @@ int main(int argc, char** argv) {
        {std::tuple{"--tls-cert", absl::GetFlag(FLAGS_tls_cert), &config.tls_cert_pem},
         std::tuple{"--tls-key", absl::GetFlag(FLAGS_tls_key), &config.tls_key_pem}}) {
     if (path.empty()) continue;
-    if (!read_file(path, pem)) {
+    if (!shoal::internal::read_whole_file(path, pem)) {
       std::fprintf(stderr, "shoal-broker: %s: cannot read '%s': %s\n", flag, path.c_str(),
                    std::strerror(errno));
       return 2;

@@ -15,11 +15,12 @@
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "client/cli/commands.h"
+#include "shared/command_line.h"
 
 ABSL_FLAG(std::string, broker, "127.0.0.1:50051", "the broker's client address HOST:PORT");
 ABSL_FLAG(int, connect_timeout_ms, 5000, "give up reaching the broker after this long");
 ABSL_FLAG(std::string, auth_token, "", "sent as 'authorization: Bearer TOKEN'");
-ABSL_FLAG(bool, tls, false, "use TLS (system roots unless --root_certs is given)");
+ABSL_FLAG(bool, tls, false, "use TLS (system roots unless --root-certs is given)");
 ABSL_FLAG(std::string, root_certs, "", "PEM file of root certificates for --tls");
 ABSL_FLAG(std::string, args, "[]", "submit: the task's arguments as a JSON array");
 ABSL_FLAG(bool, no_wait, false, "submit: print the task id instead of waiting");
@@ -39,22 +40,13 @@ constexpr char kUsage[] =
     "  shoal status                       queues, workers and counters\n"
     "  shoal workers | queues             one table\n"
     "  shoal submit TASK --args=JSON      run one task, print its result as JSON\n"
-    "  shoal result ID [--wait_ms=N]      the result of a task\n"
+    "  shoal result ID [--wait-ms=N]      the result of a task\n"
     "  shoal cancel ID                    cancel a queued task\n"
     "  shoal map TASK --input=FILE.jsonl  run TASK on every line, print JSON lines\n"
     "  shoal keygen PATH                  write a CURVE key pair (PATH, PATH.pub) for\n"
     "                                     shoal-broker/shoal-worker; print the public key\n\n"
-    "All but keygen take --broker=HOST:PORT (the broker's client address).";
-
-std::string read_file(const std::string& path) {
-  std::string text;
-  if (FILE* f = std::fopen(path.c_str(), "rb")) {
-    char buf[4096];
-    for (std::size_t n; (n = std::fread(buf, 1, sizeof(buf), f)) > 0;) text.append(buf, n);
-    std::fclose(f);
-  }
-  return text;
-}
+    "All but keygen take --broker=HOST:PORT (the broker's client address); flags may be\n"
+    "spelled with dashes or underscores.";
 
 }  // namespace
 
@@ -65,7 +57,10 @@ int main(int argc, char** argv) {
     return file.find("shoal_cli") != absl::string_view::npos;
   };
   absl::SetFlagsUsageConfig(usage);
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  // Flags are documented with dashes (--root-certs); Abseil's names use '_'.
+  std::vector<std::string> args = shoal::internal::underscore_flag_names(argc, argv);
+  std::vector<char*> arg_ptrs = shoal::internal::argv_of(args);
+  std::vector<char*> positional = absl::ParseCommandLine(int(arg_ptrs.size()), arg_ptrs.data());
   if (positional.size() < 2) {
     std::fprintf(stderr, "usage: shoal COMMAND [ARG] [--flags]; %s\n", kUsage);
     return 2;
@@ -79,9 +74,11 @@ int main(int argc, char** argv) {
   config.connect.connect_timeout = std::chrono::milliseconds(absl::GetFlag(FLAGS_connect_timeout_ms));
   config.connect.auth_token = absl::GetFlag(FLAGS_auth_token);
   config.connect.tls = absl::GetFlag(FLAGS_tls);
-  if (!absl::GetFlag(FLAGS_root_certs).empty()) {
-    config.connect.root_certs_pem = read_file(absl::GetFlag(FLAGS_root_certs));
-    if (config.connect.root_certs_pem.empty()) return fail("--root_certs: cannot read the file", 2);
+  if (std::string path = absl::GetFlag(FLAGS_root_certs); !path.empty()) {
+    if (!shoal::internal::read_whole_file(path, &config.connect.root_certs_pem) ||
+        config.connect.root_certs_pem.empty()) {
+      return fail("--root-certs: cannot read " + path, 2);
+    }
   }
   config.task.queue = absl::GetFlag(FLAGS_queue);
   config.task.priority = absl::GetFlag(FLAGS_priority);

@@ -88,11 +88,11 @@ TEST_F(ClusterTlsTest, PlaintextAndUntrustingClientsGetConnectionError) {
 TEST_F(ClusterTlsTest, TheCliConnectsWithTlsAndRootCerts) {
   std::string broker = "--broker=" + cluster_.clients();
   auto submit = testutil::ChildProcess::start(
-      {cli_bin(), "submit", "test.square", "--args=[7]", broker, "--tls", "--root_certs=" + cert_});
+      {cli_bin(), "submit", "test.square", "--args=[7]", broker, "--tls", "--root-certs=" + cert_});
   EXPECT_EQ(submit->read_line(30s).value_or(""), "49");
   EXPECT_EQ(submit->wait(30s), 0);
   auto plaintext = testutil::ChildProcess::start(
-      {cli_bin(), "submit", "test.square", "--args=[7]", broker, "--connect_timeout_ms=500"});
+      {cli_bin(), "submit", "test.square", "--args=[7]", broker, "--connect-timeout-ms=500"});
   EXPECT_EQ(plaintext->wait(30s), 1);
 }
 
