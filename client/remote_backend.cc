@@ -58,7 +58,7 @@ std::shared_ptr<RemoteBackend> RemoteBackend::connect(const std::string& address
                                                       Limits limits) {
   std::shared_ptr<RemoteBackend> backend(new RemoteBackend(address, options, limits));
   auto start = Clock::now();
-  absl::Status status = wait_connected(*backend->channel_, address, options.connect_timeout);
+  absl::Status status = wait_connected(*backend->channel_, address, options);
   if (!status.ok()) throw_status(status);
   // One unary call checks the credentials and the service before the session opens.
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -40,12 +40,18 @@ std::unique_ptr<grpc::ClientContext> make_context(const ConnectOptions& options,
 }
 
 absl::Status wait_connected(grpc::Channel& channel, const std::string& address,
-                            std::chrono::milliseconds timeout) {
+                            const ConnectOptions& options) {
+  auto timeout = options.connect_timeout;
   if (channel.WaitForConnected(std::chrono::system_clock::now() + timeout)) {
     return absl::OkStatus();
   }
+  // gRPC does not say why; a TLS mismatch looks the same as nothing listening.
+  const char* hint = options.tls
+                         ? " over TLS (is it running, serving TLS, with a certificate that "
+                           "root_certs_pem trusts and that names this host?)"
+                         : " (is it running? one started with --tls-cert needs tls)";
   return absl::UnavailableError("could not reach the broker at " + address + " within " +
-                                std::to_string(timeout.count()) + " ms");
+                                std::to_string(timeout.count()) + " ms" + hint);
 }
 
 }  // namespace shoal::internal

@@ -22,9 +22,9 @@ std::shared_ptr<grpc::Channel> make_channel(const std::string& address,
 std::unique_ptr<grpc::ClientContext> make_context(const ConnectOptions& options,
                                                   std::chrono::milliseconds timeout);
 
-// Waits up to `timeout` for the channel to connect; kUnavailable naming `address` if
-// it does not.
+// Waits up to options.connect_timeout for the channel to connect; kUnavailable naming
+// `address`, with a hint about TLS, if it does not.
 absl::Status wait_connected(grpc::Channel& channel, const std::string& address,
-                            std::chrono::milliseconds timeout);
+                            const ConnectOptions& options);
 
 }  // namespace shoal::internal

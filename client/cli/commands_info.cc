@@ -19,8 +19,7 @@ using Stub = v1::TaskService::Stub;
 // A connected stub, or an error line (returned as nullptr).
 std::unique_ptr<Stub> connect(const CliConfig& config) {
   auto channel = internal::make_channel(config.broker, config.connect);
-  absl::Status status =
-      internal::wait_connected(*channel, config.broker, config.connect.connect_timeout);
+  absl::Status status = internal::wait_connected(*channel, config.broker, config.connect);
   if (!status.ok()) {
     fail(std::string(status.message()));
     return nullptr;

@@ -74,11 +74,20 @@ TEST_F(ClusterTlsTest, APoolTrustingTheCertificateRunsTasks) {
 }
 
 TEST_F(ClusterTlsTest, PlaintextAndUntrustingClientsGetConnectionError) {
+  // The error cannot say which (gRPC does not tell), but points at TLS either way.
+  auto connect_error = [&](const ConnectOptions& options) -> std::string {
+    try {
+      Pool::connect(cluster_.clients(), options);
+    } catch (const ConnectionError& e) {
+      return e.what();
+    }
+    return "connected";
+  };
   ConnectOptions plaintext;
   plaintext.connect_timeout = 1s;
-  EXPECT_THROW(Pool::connect(cluster_.clients(), plaintext), ConnectionError);
+  EXPECT_NE(connect_error(plaintext).find("needs tls"), std::string::npos);
   ConnectOptions untrusting = trusting(make_certificate(dir_, "other"));
-  EXPECT_THROW(Pool::connect(cluster_.clients(), untrusting), ConnectionError);
+  EXPECT_NE(connect_error(untrusting).find("root_certs_pem trusts"), std::string::npos);
   // Still serving the clients that trust it.
   Pool pool = Pool::connect(cluster_.clients(), trusting(cert_));
   TerminateOnFailure guard(pool);
