@@ -2,8 +2,12 @@
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <exception>
 #include <filesystem>
@@ -17,6 +21,22 @@ using namespace std::chrono_literals;
 std::string broker_bin() { return SHOAL_BROKER_BIN; }
 std::string worker_bin() { return SHOAL_TEST_WORKER_BIN; }
 std::string cli_bin() { return SHOAL_CLI_BIN; }
+
+bool send_raw_tcp(int port, const std::string& bytes) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+            write(fd, bytes.data(), bytes.size()) > 0;
+  close(fd);
+  return ok;
+}
+
+int port_of(const std::string& address) {
+  return std::stoi(address.substr(address.rfind(':') + 1));
+}
 
 TerminateOnFailure::~TerminateOnFailure() {
   if (std::uncaught_exceptions() > 0 || ::testing::Test::HasFailure()) pool_.terminate();

@@ -59,6 +59,12 @@ class TerminateOnFailure {
   Pool& pool_;
 };
 
+// Connects to 127.0.0.1:`port` over plain TCP, writes `bytes` and closes; false if it
+// could not connect.
+bool send_raw_tcp(int port, const std::string& bytes);
+// The port of "HOST:PORT" or "tcp://HOST:PORT".
+int port_of(const std::string& address);
+
 // Paths of the binaries under test (set by CMake).
 std::string broker_bin();
 std::string worker_bin();

@@ -1,10 +1,6 @@
 // Faults and foreign clients end to end: a broker restart, garbage on both endpoints,
 // a Python client generated from proto/, the `shoal` CLI, and an absent broker.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <fstream>
 #include <random>
@@ -19,10 +15,6 @@ namespace shoal::itest {
 namespace {
 
 using namespace std::chrono_literals;
-
-int port_of(const std::string& address) {
-  return std::stoi(address.substr(address.rfind(':') + 1));
-}
 
 TEST(ClusterFaultTest, BrokerRestartOnTheSamePortsResumesAMapInFlight) {
   Cluster cluster;
@@ -74,17 +66,8 @@ TEST(ClusterFaultTest, GarbageOnBothEndpointsIsCountedAndServiceGoesOn) {
       dealer.send(zmq::buffer(frame));
     }
   }
-  {  // gRPC port: raw TCP bytes that are not HTTP/2.
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port_of(cluster.clients())));
-    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    std::string junk = random_bytes(4096);
-    EXPECT_GT(write(fd, junk.data(), junk.size()), 0);
-    close(fd);
-  }
+  // gRPC port: raw TCP bytes that are not HTTP/2.
+  EXPECT_TRUE(send_raw_tcp(port_of(cluster.clients()), random_bytes(4096)));
   // A well-formed session carrying invalid tasks (bad priority, no id).
   Pool pool = Pool::connect(cluster.clients());
   TerminateOnFailure guard(pool);

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "shoal/shoal.hpp"
@@ -165,6 +166,31 @@ TEST(ClusterCurveTest, OnlyListedWorkersWithTheBrokersKeyRegister) {
   TerminateOnFailure guard(pool);
   EXPECT_EQ(pool.apply(square, 9), 81);
   EXPECT_EQ(pool.apply(whoami, 0), "listed");
+}
+
+TEST(ClusterCurveTest, GarbageOnBothSecuredEndpointsLeavesTheBrokerServing) {
+  Cluster cluster;
+  std::string dir = cluster.temp_dir();
+  std::string cert = make_certificate(dir, "tls");
+  std::string broker = make_curve_keys(dir, "broker");
+  cluster.start_broker("127.0.0.1:0", "tcp://127.0.0.1:0",
+                       {"--tls-cert=" + cert, "--tls-key=" + dir + "/tls-key.pem",
+                        "--curve-secret-key-file=" + broker});
+  std::mt19937 rng(11);
+  for (int round = 0; round < 20; ++round) {
+    std::string junk(1 + rng() % 2048, '\0');
+    for (char& c : junk) c = static_cast<char>(rng());
+    if (round % 2 == 0) junk.replace(0, std::min<std::size_t>(junk.size(), 10), "\xff\0\0\0\0\0\0\0\x01\x7f");
+    EXPECT_TRUE(send_raw_tcp(port_of(cluster.workers()), junk));  // half with a ZMTP signature
+    EXPECT_TRUE(send_raw_tcp(port_of(cluster.clients()), junk));
+  }
+  cluster.start_worker("w1", 1, "default", {"--broker-public-key=" + broker + ".pub"});
+  ConnectOptions options;
+  options.tls = true;
+  options.root_certs_pem = read_file(cert);
+  Pool pool = Pool::connect(cluster.clients(), options);
+  TerminateOnFailure guard(pool);
+  EXPECT_EQ(pool.apply(square, 6), 36);
 }
 
 TEST(ClusterCurveTest, WithoutAKeyListAnyWorkerWithTheBrokersKeyRegisters) {
