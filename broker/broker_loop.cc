@@ -61,7 +61,7 @@ void BrokerLoop::run() {
   flush();
   send_held_accepted(0);
   for (auto& [token, call] : waiting_) {
-    call.reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the broker is shutting down"));
+    call.responder->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the broker is shutting down"));
   }
   waiting_.clear();
 }
@@ -99,16 +99,16 @@ void BrokerLoop::handle(ClientEvent& event) {
                                token, actions_);
         } else if constexpr (std::is_same_v<E, CancelCall>) {
           *e.response = scheduler.cancel(e.request->id(), actions_);
-          e.reactor->Finish(grpc::Status::OK);
+          e.responder->Finish(grpc::Status::OK);
         } else if constexpr (std::is_same_v<E, StatsCall>) {
           fill_stats(e.response);
-          e.reactor->Finish(grpc::Status::OK);
+          e.responder->Finish(grpc::Status::OK);
         } else if constexpr (std::is_same_v<E, ListWorkersCall>) {
           *e.response = scheduler.list_workers();
-          e.reactor->Finish(grpc::Status::OK);
+          e.responder->Finish(grpc::Status::OK);
         } else if constexpr (std::is_same_v<E, ListQueuesCall>) {
           *e.response = scheduler.list_queues();
-          e.reactor->Finish(grpc::Status::OK);
+          e.responder->Finish(grpc::Status::OK);
         }
       },
       event);
@@ -134,7 +134,7 @@ void BrokerLoop::flush() {
     auto it = waiting_.find(reply.token);
     if (it == waiting_.end()) continue;
     *it->second.response = std::move(reply.response);
-    it->second.reactor->Finish(grpc::Status::OK);
+    it->second.responder->Finish(grpc::Status::OK);
     waiting_.erase(it);
   }
   for (SessionId s : actions_.sessions_to_close) {

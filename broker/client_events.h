@@ -39,10 +39,10 @@ class UnaryResponder {
 };
 
 // A unary call waiting for its answer: the scheduler's thread fills *response and
-// calls reactor->Finish. request and response live until then.
+// calls responder->Finish. request and response live until then.
 template <class Request, class Response>
 struct UnaryCall {
-  UnaryResponder* reactor;
+  UnaryResponder* responder;
   const Request* request;
   Response* response;
 };

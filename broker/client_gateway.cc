@@ -389,7 +389,7 @@ void ClientGateway::close(SessionId s) {
 
 void ClientGateway::abort_all_sessions() {
   absl::MutexLock lock(&mu_);
-  for (auto& [id, reactor] : sessions_) reactor->abort(unavailable());
+  for (auto& [id, session] : sessions_) session->abort(unavailable());
 }
 
 void ClientGateway::forget(SessionId s) {

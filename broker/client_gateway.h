@@ -1,8 +1,8 @@
 #pragma once
 // The clients' side of the broker: the gRPC TaskService. Every request becomes a
 // ClientEvent for the scheduler's thread; answers come back through the SessionSink
-// interface and UnaryCall reactors. Garbage is counted and answered with a clear
-// status, never a crash.
+// interface and each unary call's UnaryResponder. Garbage is counted and answered with
+// a clear status, never a crash.
 //
 // Every call uses gRPC's completion-queue API, served by one thread of ours: a read is
 // parsed and posted on the thread that polled it. (With the callback API each message
