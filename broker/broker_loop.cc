@@ -48,6 +48,10 @@ void BrokerLoop::run() {
       scheduler.tick(actions_);
       send_held_accepted(0);
       next_tick = std::min(now + kTickMs, scheduler.next_deadline_ms());
+      shoal::v1::Stats stats = scheduler.stats();
+      if (idle_memory_.due(stats.queued() + stats.running() > 0, now)) {
+        internal::IdleMemoryRelease::release();
+      }
     } else if (client_events) {
       next_tick = std::min(next_tick, scheduler.next_deadline_ms());
     }

@@ -15,6 +15,7 @@
 #include "broker/logger.h"
 #include "broker/scheduler.h"
 #include "broker/worker_gateway.h"
+#include "shared/include/shoal/internal/malloc_tuning.h"
 
 namespace shoal::broker {
 
@@ -62,6 +63,7 @@ class BrokerLoop final : private WorkerGateway::Handler {
   uint64_t next_token_ = 1;
   absl::flat_hash_map<uint64_t, GetResultCall> waiting_;  // GetResult calls by token
   absl::flat_hash_map<SessionId, shoal::v1::ServerMessage> held_accepted_;
+  internal::IdleMemoryRelease idle_memory_;  // busy: tasks queued or running
 };
 
 }  // namespace shoal::broker

@@ -106,8 +106,9 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  // Task arguments and results of many MiB pass through this process.
-  shoal::internal::tune_malloc_for_payloads();
+  // Task arguments and results of many MiB pass through this process; the loop gives
+  // freed memory back when no task is queued or running.
+  shoal::internal::retain_payload_memory_until_idle();
   std::vector<char*> arg_ptrs = shoal::internal::argv_of(args);
   absl::SetProgramUsageMessage("see --help");
   std::vector<char*> rest = absl::ParseCommandLine(int(arg_ptrs.size()), arg_ptrs.data());

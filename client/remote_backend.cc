@@ -43,7 +43,7 @@ std::optional<std::uint64_t> key_of(std::string_view id) {
 
 std::shared_ptr<Backend> make_remote_backend(const std::string& address,
                                              const ConnectOptions& options) {
-  tune_malloc_for_payloads();  // results of many MiB arrive here
+  retain_payload_memory_until_idle();  // results of many MiB arrive here; see supervise()
   return RemoteBackend::connect(address, options, RemoteBackend::Limits{});
 }
 

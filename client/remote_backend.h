@@ -8,6 +8,8 @@
 // writer sends what accumulated while the previous write was in flight as one batch.
 // A supervisor thread reconnects and re-sends tasks the broker rejected as full
 // (RESOURCE_EXHAUSTED) after a backoff; submit() blocks while too much is unaccepted.
+// When nothing has been outstanding for a few seconds it returns freed memory (MiB
+// payloads keep it mapped while busy: retain_payload_memory_until_idle).
 
 #include <atomic>
 #include <chrono>
@@ -22,6 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "client/remote_session.h"
 #include "shoal/internal/backend.h"
+#include "shoal/internal/malloc_tuning.h"
 
 namespace shoal::internal {
 
@@ -131,6 +134,7 @@ class RemoteBackend final : public Backend, private SessionListener {
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   bool terminated_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;  // supervisor exits, no new sessions
+  IdleMemoryRelease idle_memory_;  // the supervisor's; busy: tasks outstanding
   mutable std::atomic<int> last_processes_{0};
   std::thread supervisor_;
 };

@@ -68,6 +68,12 @@ void RemoteBackend::supervise() {
       pump();
       mu_.Lock();
     }
+    if (idle_memory_.due(!outstanding_.empty(),
+                         Clock::now().time_since_epoch() / std::chrono::milliseconds(1))) {
+      mu_.Unlock();
+      IdleMemoryRelease::release();  // what payloads left mapped (make_remote_backend)
+      mu_.Lock();
+    }
   }
 }
 

@@ -44,6 +44,9 @@ absl::Status WorkerSession::run(int stop_fd, const std::function<void()>& on_rea
     if (!stopping_ && (items[2].revents & ZMQ_POLLIN)) begin_stop();
     if (items[0].revents & ZMQ_POLLIN) receive_all(now, on_ready);
     flush_results((items[1].revents & ZMQ_POLLIN) != 0);
+    if (idle_memory_.due(leased_ > 0, now.time_since_epoch() / std::chrono::milliseconds(1))) {
+      internal::IdleMemoryRelease::release();
+    }
 
     // A stopping worker has said Bye: the broker forgot it, so no hellos, liveness
     // checks or heartbeats; its last results are accepted without a session.

@@ -20,6 +20,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "shoal/internal/malloc_tuning.h"
 #include "worker/log.h"
 #include "worker/task_runner.h"
 #include "worker/transport.h"
@@ -107,6 +108,7 @@ class WorkerSession {
   bool killed_ = false;
   Clock::time_point drain_deadline_, kill_deadline_;
   absl::flat_hash_set<int> logged_bad_kinds_;
+  internal::IdleMemoryRelease idle_memory_;  // busy: tasks leased to us
   SessionStats stats_;
 };
 

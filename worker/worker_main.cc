@@ -71,8 +71,9 @@ int run_worker(int argc, char** argv, bool allow_load) {
     curve = {config.broker_public_key, pair->public_key, pair->secret_key};
   }
 
-  // Task arguments and results of many MiB pass through this process.
-  internal::tune_malloc_for_payloads();
+  // Task arguments and results of many MiB pass through this process; the session gives
+  // freed memory back when it holds no task.
+  internal::retain_payload_memory_until_idle();
 
   // The engine forks its zygote now, while this process has no other thread.
   std::shared_ptr<internal::Backend> engine;
