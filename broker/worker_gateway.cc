@@ -105,6 +105,11 @@ size_t WorkerGateway::receive(Handler& handler, size_t max) {
       count_bad(BadFrame::kNoBody, "a WorkerMessage without a body");
       continue;
     }
+    if (msg.has_hello() && msg.hello().slots() == 0) {  // it could never take a task
+      count_bad(BadFrame::kNoSlots, absl::StrCat("a hello from '", msg.hello().name(),
+                                                 "' with 0 slots; a worker needs at least one"));
+      continue;
+    }
     std::string peer(id.data<char>(), id.size());
     if (msg.has_hello()) {
       receive_events(handler);  // an older close of a reused descriptor comes first

@@ -1,6 +1,7 @@
 #pragma once
 // The workers the scheduler knows, by ref, ZeroMQ routing id and name.
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -28,8 +29,11 @@ struct WorkerState {
   int64_t last_sent_ms = 0;            // last frame sent
   bool live = false;
 
-  // The most tasks it may hold at once: slots x prefetch.
-  uint32_t capacity() const { return slots * (prefetch == 0 ? 1 : prefetch); }
+  // The most tasks it may hold at once: slots x prefetch (at most UINT32_MAX).
+  uint32_t capacity() const {
+    uint64_t held = uint64_t(slots) * (prefetch == 0 ? 1 : prefetch);
+    return uint32_t(std::min<uint64_t>(held, UINT32_MAX));
+  }
 };
 
 // Registry of live workers; refs of removed workers are reused. Not thread-safe.

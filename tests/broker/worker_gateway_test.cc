@@ -1,6 +1,7 @@
 // The worker gateway with real ZeroMQ frames from DEALER sockets on loopback, against a
 // broker started in this process.
 #include "broker/worker_gateway.h"
+#include "broker/worker_registry.h"
 
 #include <random>
 
@@ -47,8 +48,12 @@ TEST(WorkerGatewayTest, GarbageFramesAreCountedAndBrokerKeepsServing) {
   worker.send_raw(empty.SerializeAsString());  // no body
   worker.socket().send(zmq::str_buffer("a"), zmq::send_flags::sndmore);
   worker.socket().send(zmq::str_buffer("b"), zmq::send_flags::none);  // two frames
+  shoal::v1::WorkerMessage no_slots;  // well-formed, but it could never take a task
+  no_slots.set_version(1);
+  no_slots.mutable_hello()->set_name("w0");
+  worker.send_raw(no_slots.SerializeAsString());
 
-  // Frames of one connection arrive in order: the welcome proves all five were handled.
+  // Frames of one connection arrive in order: the welcome proves all six were handled.
   worker.hello("w1");
   auto welcome = worker.next();
   ASSERT_TRUE(welcome.has_value());
@@ -56,8 +61,17 @@ TEST(WorkerGatewayTest, GarbageFramesAreCountedAndBrokerKeepsServing) {
   EXPECT_EQ(welcome->welcome().heartbeat_ms(), 1000u);
   EXPECT_EQ(welcome->welcome().liveness(), 3u);
   auto stats = get_stats(b->broker->client_endpoint());
-  EXPECT_EQ(stats.bad_worker_frames(), 5u);
+  EXPECT_EQ(stats.bad_worker_frames(), 6u);
   EXPECT_EQ(stats.workers(), 1u);
+}
+
+TEST(WorkerStateTest, CapacitySaturatesInsteadOfWrapping) {
+  WorkerState st;
+  st.slots = 65536;
+  st.prefetch = 65536;  // 2^32 would wrap to 0: a worker that never gets a task
+  EXPECT_EQ(st.capacity(), UINT32_MAX);
+  st.prefetch = 0;  // read as 1
+  EXPECT_EQ(st.capacity(), 65536u);
 }
 
 TEST(WorkerGatewayTest, UnknownWorkerIsToldToReconnect) {
