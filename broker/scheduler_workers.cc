@@ -183,8 +183,8 @@ void Scheduler::unlease(TaskRecord& rec, TaskRef ref) {
 void Scheduler::lost_attempt(TaskRef ref, const std::string& why,
                              std::unique_ptr<TaskResult> reported, Actions& out) {
   TaskRecord& rec = store_->get(ref);
-  if (rec.phase == TaskPhase::kRunning) unlease(rec, ref);
   if (rec.attempt < rec.max_retries) {
+    if (rec.phase == TaskPhase::kRunning) unlease(rec, ref);
     ++rec.attempt;
     ++retried_;
     enqueue(ref, /*front=*/true);  // it waited its turn already
@@ -196,7 +196,7 @@ void Scheduler::lost_attempt(TaskRef ref, const std::string& why,
     reported->mutable_failure()->set_message(why);
   }
   reported->set_attempts(rec.attempt + 1u);
-  finish(ref, std::move(reported), out);
+  finish(ref, std::move(reported), out);  // which ends the lease (once)
 }
 
 void Scheduler::fail_unrunnable(TaskQueue& q, Actions& out) {

@@ -231,5 +231,21 @@ TEST_F(SchedulerTest, ReconnectingWorkerKeepsTasksItStillRuns) {
   EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_DONE);
 }
 
+// A task whose retries a lost worker used up ends once, and leaves the running count
+// once (its lease was ended twice, wrapping stats().running() around).
+TEST_F(SchedulerTest, TaskFailedByLostWorkerLeavesNothingRunning) {
+  hello("a");
+  submit({T("t1").max_retries(0)});
+  ASSERT_THAT(take_sent("a"), ElementsAre("t1"));
+  out_.clear();
+  scheduler_->worker_disconnected("a", out_);
+  ASSERT_EQ(results().size(), 1u);
+  EXPECT_EQ(results()[0].failure().kind(), shoal::v1::ERROR_KIND_WORKER_LOST);
+  auto stats = scheduler_->stats();
+  EXPECT_EQ(stats.running(), 0u);
+  EXPECT_EQ(stats.completed(), 1u);
+  EXPECT_EQ(scheduler_->list_queues().queues(0).in_flight(), 0u);
+}
+
 }  // namespace
 }  // namespace shoal::broker
