@@ -132,7 +132,11 @@ class Scheduler {
   void on_results(WorkerRef w, shoal::v1::ResultBatch& batch, Actions& out);
   bool accept_result(WorkerRef w, std::unique_ptr<shoal::v1::TaskResult> result, Actions& out);
   void add_credit(WorkerRef w, uint64_t grant);
-  void remove_worker(WorkerRef w, const std::string& why, Actions& out);
+  // Forgets worker `w` and re-queues or fails its leased tasks. Tasks of its queues that
+  // no live worker can run then fail NOT_REGISTERED, unless `unchecked_queues` is given:
+  // the queues are appended to it, for the caller to check when it is done.
+  void remove_worker(WorkerRef w, const std::string& why, Actions& out,
+                     std::vector<NameId>* unchecked_queues = nullptr);
   void unlease(TaskRecord& rec, TaskRef ref);
   void lost_attempt(TaskRef ref, const std::string& why,
                     std::unique_ptr<shoal::v1::TaskResult> reported, Actions& out);

@@ -59,12 +59,15 @@ void Scheduler::worker_disconnected(const std::string& peer, Actions& out) {
 }
 
 void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello, Actions& out) {
+  // The queues of a connection this one replaces are checked for unrunnable tasks only
+  // once this one is in: the worker is back, and its tasks must not fail meanwhile.
+  std::vector<NameId> replaced_queues;
   if (WorkerRef old = workers_.by_peer(peer); old != kNoWorker) {
-    remove_worker(old, "it said hello again", out);
+    remove_worker(old, "it said hello again", out, &replaced_queues);
   }
   std::string name = hello.name().empty() ? "worker-" + absl::BytesToHexString(peer) : hello.name();
   if (WorkerRef old = workers_.by_name(name); old != kNoWorker) {
-    remove_worker(old, "it reconnected", out);
+    remove_worker(old, "it reconnected", out, &replaced_queues);
   }
   int64_t now = clock_->now_ms();
   WorkerState st;
@@ -112,6 +115,7 @@ void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello,
   welcome->set_liveness(uint32_t(options_.liveness));
   add_credit(w, hello.credit());
   for (NameId qn : ws.queues) fail_unrunnable(queue_for(qn), out);
+  for (NameId qn : replaced_queues) fail_unrunnable(queue_for(qn), out);
 }
 
 void Scheduler::on_results(WorkerRef w, shoal::v1::ResultBatch& batch, Actions& out) {
@@ -157,7 +161,8 @@ void Scheduler::add_credit(WorkerRef w, uint64_t grant) {
   }
 }
 
-void Scheduler::remove_worker(WorkerRef w, const std::string& why, Actions& out) {
+void Scheduler::remove_worker(WorkerRef w, const std::string& why, Actions& out,
+                              std::vector<NameId>* unchecked_queues) {
   WorkerState& st = workers_.get(w);
   std::string reason = absl::StrCat("worker '", st.name, "' lost: ", why);
   std::vector<TaskRef> leased(st.leased.begin(), st.leased.end());
@@ -170,6 +175,10 @@ void Scheduler::remove_worker(WorkerRef w, const std::string& why, Actions& out)
     for (const auto& lane : q.lanes()) lane->capable_workers -= st.tasks.contains(lane->name);
   }
   workers_.remove(w);
+  if (unchecked_queues != nullptr) {
+    unchecked_queues->insert(unchecked_queues->end(), queues.begin(), queues.end());
+    return;
+  }
   for (NameId qn : queues) fail_unrunnable(queue_for(qn), out);
 }
 

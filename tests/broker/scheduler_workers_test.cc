@@ -247,5 +247,30 @@ TEST_F(SchedulerTest, TaskFailedByLostWorkerLeavesNothingRunning) {
   EXPECT_EQ(scheduler_->list_queues().queues(0).in_flight(), 0u);
 }
 
+// A worker that says hello again under its name while the broker still knows its old
+// connection keeps its tasks, even in a queue whose other workers lack their name: for
+// a moment no connection of it is registered, which is no reason to fail them.
+TEST_F(SchedulerTest, ReconnectingWorkerDoesNotFailItsTasksAsUnregistered) {
+  hello("sq", {"square"});
+  hello("cu", {"cube"});
+  submit({T("s1"), T("s2")});
+  ASSERT_THAT(take_sent("sq"), ElementsAre("s1"));
+  out_.clear();
+  shoal::v1::WorkerMessage msg;  // "w-sq" on a new connection, still running s1
+  msg.set_version(1);
+  msg.mutable_hello()->set_name("w-sq");
+  msg.mutable_hello()->add_tasks("square");
+  msg.mutable_hello()->set_slots(1);
+  msg.mutable_hello()->set_prefetch(1);
+  msg.mutable_hello()->add_running("s1");
+  scheduler_->worker_message("sq2", &msg, out_);
+  EXPECT_TRUE(results().empty());
+  EXPECT_EQ(get_result("s1").state(), shoal::v1::TASK_STATE_RUNNING);
+  EXPECT_EQ(get_result("s2").state(), shoal::v1::TASK_STATE_QUEUED);
+  out_.clear();
+  report("sq2", "s1");
+  EXPECT_THAT(take_sent("sq2"), ElementsAre("s2"));
+}
+
 }  // namespace
 }  // namespace shoal::broker
