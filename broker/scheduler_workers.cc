@@ -62,13 +62,27 @@ void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello,
   // The queues of a connection this one replaces are checked for unrunnable tasks only
   // once this one is in: the worker is back, and its tasks must not fail meanwhile.
   std::vector<NameId> replaced_queues;
-  if (WorkerRef old = workers_.by_peer(peer); old != kNoWorker) {
-    remove_worker(old, "it said hello again", out, &replaced_queues);
-  }
+  // Tasks a replaced connection holds that the hello says still run are handed over as
+  // they are (same attempt, same time limit), not lost: they use no retry and never
+  // fail WORKER_LOST while the worker runs them.
+  std::vector<TaskRef> handed_over;
+  absl::flat_hash_set<std::string_view> still_running(hello.running().begin(),
+                                                      hello.running().end());
+  auto replace = [&](WorkerRef old, const char* why) {
+    WorkerState& st = workers_.get(old);
+    for (auto it = st.leased.begin(); it != st.leased.end();) {
+      if (still_running.contains(store_->get(*it).id)) {
+        handed_over.push_back(*it);
+        st.leased.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+    remove_worker(old, why, out, &replaced_queues);
+  };
+  if (WorkerRef old = workers_.by_peer(peer); old != kNoWorker) replace(old, "it said hello again");
   std::string name = hello.name().empty() ? "worker-" + absl::BytesToHexString(peer) : hello.name();
-  if (WorkerRef old = workers_.by_name(name); old != kNoWorker) {
-    remove_worker(old, "it reconnected", out, &replaced_queues);
-  }
+  if (WorkerRef old = workers_.by_name(name); old != kNoWorker) replace(old, "it reconnected");
   int64_t now = clock_->now_ms();
   WorkerState st;
   st.peer = peer;
@@ -92,6 +106,10 @@ void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello,
     TaskQueue& q = queue_for(qn);
     q.workers.push_back(w);
     for (const auto& lane : q.lanes()) lane->capable_workers += ws.tasks.contains(lane->name);
+  }
+  for (TaskRef ref : handed_over) {
+    store_->get(ref).worker = w;
+    ws.leased.insert(ref);
   }
   // Tasks it still runs from before a reconnect: lease them to it again, if queued.
   for (const std::string& id : hello.running()) {

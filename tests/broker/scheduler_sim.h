@@ -81,7 +81,8 @@ struct Held {
   uint64_t lease = 0;
   uint32_t attempt = 0;
   // The first tick from then on ends the broker's lease (time limit + grace passed); a
-  // task claimed back in a hello is leased again without a time limit.
+  // task claimed back in a hello may keep it (the broker still leased it to the old
+  // connection) or not (it had been re-queued): the model lets its lease last.
   int64_t lease_ends_ms = std::numeric_limits<int64_t>::max();
 };
 

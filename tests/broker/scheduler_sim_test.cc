@@ -465,6 +465,9 @@ void SchedulerSim::hello(SimWorker& w, Running running, bool new_peer) {
   w.claimed = uint32_t(msg.hello().running_size());
   if (w.claimed > 0) ++counts_["hello-claiming-tasks"];
   if (running == Running::kClaim) {
+    // Whether the broker still leased it to the old connection (then handed over with
+    // its time limit) or had re-queued it (then leased again without one) is the
+    // broker's view, which the model does not track: the lease may last.
     for (auto& [id, held] : w.held) held.lease_ends_ms = std::numeric_limits<int64_t>::max();
   }
   w.connected = true;

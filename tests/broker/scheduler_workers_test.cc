@@ -231,6 +231,34 @@ TEST_F(SchedulerTest, ReconnectingWorkerKeepsTasksItStillRuns) {
   EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_DONE);
 }
 
+// A worker that reconnects before the broker saw its old connection go keeps what it
+// still runs: no retry used, no WORKER_LOST, and the time limit still counts.
+TEST_F(SchedulerTest, ReplacedConnectionHandsTheTasksItStillRunsOver) {
+  hello("a");
+  submit({T("t1").max_retries(0).time_limit_ms(10'000)});
+  ASSERT_THAT(take_sent("a"), ElementsAre("t1"));
+  out_.clear();
+  shoal::v1::WorkerMessage msg;  // same name, new connection; the old one is still known
+  msg.set_version(1);
+  msg.mutable_hello()->set_name("w-a");
+  msg.mutable_hello()->add_tasks("square");
+  msg.mutable_hello()->set_slots(1);
+  msg.mutable_hello()->set_prefetch(1);
+  msg.mutable_hello()->add_running("t1");
+  scheduler_->worker_message("a2", &msg, out_);
+  EXPECT_TRUE(results().empty());
+  EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_RUNNING);
+  EXPECT_EQ(scheduler_->stats().retried(), 0u);
+  EXPECT_EQ(scheduler_->stats().running(), 1u);
+  for (int s = 0; s < 15; ++s) {  // time limit + grace of the first lease, heartbeating
+    clock_.advance_ms(1000);
+    heartbeat("a2");
+    scheduler_->tick(out_);
+  }
+  ASSERT_EQ(results().size(), 1u);
+  EXPECT_THAT(results()[0].failure().message(), HasSubstr("time limit"));
+}
+
 // A task whose retries a lost worker used up ends once, and leaves the running count
 // once (its lease was ended twice, wrapping stats().running() around).
 TEST_F(SchedulerTest, TaskFailedByLostWorkerLeavesNothingRunning) {
