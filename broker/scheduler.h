@@ -138,6 +138,8 @@ class Scheduler {
   void remove_worker(WorkerRef w, const std::string& why, Actions& out,
                      std::vector<NameId>* unchecked_queues = nullptr);
   void unlease(TaskRecord& rec, TaskRef ref);
+  // Ends the lease of running `ref` time limit + grace after `now` (if it has a limit).
+  void arm_time_limit(TaskRef ref, const TaskRecord& rec, int64_t now);
   void lost_attempt(TaskRef ref, const std::string& why,
                     std::unique_ptr<shoal::v1::TaskResult> reported, Actions& out);
   void fail_unrunnable(TaskQueue& q, Actions& out);

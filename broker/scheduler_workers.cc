@@ -126,6 +126,7 @@ void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello,
     ws.leased.insert(ref);
     ++queue_for(rec.queue).in_flight;
     ++running_;
+    arm_time_limit(ref, rec, now);  // from now: when it started is not known here
   }
   shoal::v1::Welcome* welcome = out.add_worker_message(peer)->mutable_welcome();
   welcome->set_broker_id(options_.broker_id);
@@ -277,10 +278,7 @@ void Scheduler::lease(TaskRef ref, WorkerRef w, TaskQueue& q, Actions& out) {
   st.leased.insert(ref);
   --st.credit;
   st.last_sent_ms = now;
-  if (rec.time_limit_ms > 0) {
-    lease_timers_.push({now + int64_t(rec.time_limit_ms) + options_.time_limit_grace_ms, ref,
-                        rec.gen, rec.attempt});
-  }
+  arm_time_limit(ref, rec, now);
   shoal::v1::Task& task = lease_scratch_;  // every field but args is set: nothing stale
   task.set_id(rec.id);
   task.set_name(names_.name(rec.name));
@@ -292,6 +290,12 @@ void Scheduler::lease(TaskRef ref, WorkerRef w, TaskQueue& q, Actions& out) {
   task.set_attempt(rec.attempt);
   task.set_lease(uint64_t{rec.gen} << 32 | ref);
   out.add_task(w, st.peer, task, rec.args);  // args are copied once, into the batch
+}
+
+void Scheduler::arm_time_limit(TaskRef ref, const TaskRecord& rec, int64_t now) {
+  if (rec.time_limit_ms == 0) return;
+  lease_timers_.push({now + int64_t(rec.time_limit_ms) + options_.time_limit_grace_ms, ref,
+                      rec.gen, rec.attempt});
 }
 
 void Scheduler::tick(Actions& out) {

@@ -81,8 +81,9 @@ struct Held {
   uint64_t lease = 0;
   uint32_t attempt = 0;
   // The first tick from then on ends the broker's lease (time limit + grace passed); a
-  // task claimed back in a hello may keep it (the broker still leased it to the old
-  // connection) or not (it had been re-queued): the model lets its lease last.
+  // task claimed back in a hello keeps it (the broker still leased it to the old
+  // connection) or gets a new one from the hello (it had been re-queued); the model does
+  // not track which, and lets its lease last.
   int64_t lease_ends_ms = std::numeric_limits<int64_t>::max();
 };
 

@@ -231,6 +231,31 @@ TEST_F(SchedulerTest, ReconnectingWorkerKeepsTasksItStillRuns) {
   EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_DONE);
 }
 
+// A task claimed back from the queue in a hello gets its time limit again, counted from
+// the hello: a stuck one is still taken away.
+TEST_F(SchedulerTest, TaskClaimedBackInAHelloKeepsATimeLimit) {
+  hello("a");
+  submit({T("t1").time_limit_ms(1000)});
+  ASSERT_THAT(take_sent("a"), ElementsAre("t1"));
+  scheduler_->worker_disconnected("a", out_);  // re-queued for its second attempt
+  shoal::v1::WorkerMessage msg;
+  msg.set_version(1);
+  msg.mutable_hello()->set_name("w-a");
+  msg.mutable_hello()->add_tasks("square");
+  msg.mutable_hello()->set_slots(1);
+  msg.mutable_hello()->set_prefetch(1);
+  msg.mutable_hello()->add_running("t1");
+  scheduler_->worker_message("a2", &msg, out_);
+  EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_RUNNING);
+  for (int s = 0; s < 6; ++s) {  // time limit + grace, heartbeating
+    clock_.advance_ms(1000);
+    heartbeat("a2");
+    scheduler_->tick(out_);
+  }
+  EXPECT_EQ(scheduler_->stats().retried(), 2u);
+  EXPECT_EQ(scheduler_->stats().running(), 0u);
+}
+
 // A worker that reconnects before the broker saw its old connection go keeps what it
 // still runs: no retry used, no WORKER_LOST, and the time limit still counts.
 TEST_F(SchedulerTest, ReplacedConnectionHandsTheTasksItStillRunsOver) {
