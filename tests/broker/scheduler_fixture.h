@@ -80,6 +80,21 @@ class SchedulerTest : public ::testing::Test {
     scheduler_->worker_message(peer, &msg, out_);
   }
 
+  // A hello from new connection `peer` of the worker that said hello as `was` (one slot,
+  // no credit yet), saying it still runs `running`.
+  void reconnect(const std::string& peer, const std::string& was,
+                 std::vector<std::string> running) {
+    shoal::v1::WorkerMessage msg;
+    msg.set_version(1);
+    auto* h = msg.mutable_hello();
+    h->set_name("w-" + was);
+    h->add_tasks("square");
+    h->set_slots(1);
+    h->set_prefetch(1);
+    for (auto& id : running) h->add_running(id);
+    scheduler_->worker_message(peer, &msg, out_);
+  }
+
   void heartbeat(const std::string& peer) {
     shoal::v1::WorkerMessage msg;
     msg.set_version(1);

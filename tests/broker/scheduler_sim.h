@@ -1,8 +1,8 @@
 #pragma once
-// The world of the scheduler simulator (scheduler_sim_test.cc): fake worker processes
+// The world of the scheduler simulator: fake worker processes
 // and clients as plain data, and the tasks and frames they produce from a seeded random
 // generator. The simulator that drives a Scheduler with them and checks its invariants
-// is in the test file.
+// is in scheduler_sim_runner.h.
 
 #include <algorithm>
 #include <cstdint>

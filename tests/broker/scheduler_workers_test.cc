@@ -217,14 +217,7 @@ TEST_F(SchedulerTest, ReconnectingWorkerKeepsTasksItStillRuns) {
   submit({T("t1")});
   take_sent("a");
   out_.clear();
-  shoal::v1::WorkerMessage msg;  // same name, new connection, still running t1
-  msg.set_version(1);
-  msg.mutable_hello()->set_name("w-a");
-  msg.mutable_hello()->add_tasks("square");
-  msg.mutable_hello()->set_slots(1);
-  msg.mutable_hello()->set_prefetch(1);
-  msg.mutable_hello()->add_running("t1");
-  scheduler_->worker_message("a2", &msg, out_);
+  reconnect("a2", "a", {"t1"});  // new connection, same worker, still running t1
   EXPECT_TRUE(take_sent("a2").empty());
   EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_RUNNING);
   report("a2", "t1");
@@ -238,14 +231,7 @@ TEST_F(SchedulerTest, TaskClaimedBackInAHelloKeepsATimeLimit) {
   submit({T("t1").time_limit_ms(1000)});
   ASSERT_THAT(take_sent("a"), ElementsAre("t1"));
   scheduler_->worker_disconnected("a", out_);  // re-queued for its second attempt
-  shoal::v1::WorkerMessage msg;
-  msg.set_version(1);
-  msg.mutable_hello()->set_name("w-a");
-  msg.mutable_hello()->add_tasks("square");
-  msg.mutable_hello()->set_slots(1);
-  msg.mutable_hello()->set_prefetch(1);
-  msg.mutable_hello()->add_running("t1");
-  scheduler_->worker_message("a2", &msg, out_);
+  reconnect("a2", "a", {"t1"});
   EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_RUNNING);
   for (int s = 0; s < 6; ++s) {  // time limit + grace, heartbeating
     clock_.advance_ms(1000);
@@ -263,14 +249,7 @@ TEST_F(SchedulerTest, ReplacedConnectionHandsTheTasksItStillRunsOver) {
   submit({T("t1").max_retries(0).time_limit_ms(10'000)});
   ASSERT_THAT(take_sent("a"), ElementsAre("t1"));
   out_.clear();
-  shoal::v1::WorkerMessage msg;  // same name, new connection; the old one is still known
-  msg.set_version(1);
-  msg.mutable_hello()->set_name("w-a");
-  msg.mutable_hello()->add_tasks("square");
-  msg.mutable_hello()->set_slots(1);
-  msg.mutable_hello()->set_prefetch(1);
-  msg.mutable_hello()->add_running("t1");
-  scheduler_->worker_message("a2", &msg, out_);
+  reconnect("a2", "a", {"t1"});  // the old connection is still known
   EXPECT_TRUE(results().empty());
   EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_RUNNING);
   EXPECT_EQ(scheduler_->stats().retried(), 0u);
