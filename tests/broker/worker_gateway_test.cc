@@ -99,6 +99,8 @@ TEST(WorkerGatewayTest, ClosedConnectionRequeuesItsTask) {
 
   auto stub = make_stub(b->broker->client_endpoint());
   auto session_context = make_context();
+  // A lost result fails the test with the broker's counters instead of hanging in Read().
+  session_context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   auto stream = stub->Session(session_context.get());
   shoal::v1::ClientMessage submit;
   *submit.mutable_submit()->add_tasks() = make_task("t1");
@@ -127,7 +129,8 @@ TEST(WorkerGatewayTest, ClosedConnectionRequeuesItsTask) {
       EXPECT_EQ(in.results().results(0).worker(), "b");
     }
   }
-  EXPECT_TRUE(got_result);
+  EXPECT_TRUE(got_result) << "broker: "
+                          << get_stats(b->broker->client_endpoint()).ShortDebugString();
   session_context->TryCancel();
 }
 
