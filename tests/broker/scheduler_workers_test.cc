@@ -288,14 +288,7 @@ TEST_F(SchedulerTest, ReconnectingWorkerDoesNotFailItsTasksAsUnregistered) {
   submit({T("s1"), T("s2")});
   ASSERT_THAT(take_sent("sq"), ElementsAre("s1"));
   out_.clear();
-  shoal::v1::WorkerMessage msg;  // "w-sq" on a new connection, still running s1
-  msg.set_version(1);
-  msg.mutable_hello()->set_name("w-sq");
-  msg.mutable_hello()->add_tasks("square");
-  msg.mutable_hello()->set_slots(1);
-  msg.mutable_hello()->set_prefetch(1);
-  msg.mutable_hello()->add_running("s1");
-  scheduler_->worker_message("sq2", &msg, out_);
+  reconnect("sq2", "sq", {"s1"});  // a new connection, still running s1
   EXPECT_TRUE(results().empty());
   EXPECT_EQ(get_result("s1").state(), shoal::v1::TASK_STATE_RUNNING);
   EXPECT_EQ(get_result("s2").state(), shoal::v1::TASK_STATE_QUEUED);
