@@ -8,6 +8,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "shared/curve_keys.h"
 #include "zmq_addon.hpp"
 
 namespace shoal::broker {
@@ -42,9 +43,8 @@ absl::StatusOr<std::unique_ptr<WorkerGateway>> WorkerGateway::bind(zmq::context_
         gw->router_.set(zmq::sockopt::zap_domain, "shoal-workers");
       }
       gw->router_.set(zmq::sockopt::curve_server, true);
-      // A Z85 key goes with its NUL: libzmq tells it from a binary key by length (41).
-      const std::string& key = options.curve_secret_key;
-      gw->router_.set(zmq::sockopt::curve_secretkey, zmq::buffer(key.c_str(), key.size() + 1));
+      gw->router_.set(zmq::sockopt::curve_secretkey,
+                      zmq::buffer(internal::curve_key_option(options.curve_secret_key)));
     }
     gw->router_.set(zmq::sockopt::sndhwm, 0);  // credits bound what we queue per worker
     gw->router_.set(zmq::sockopt::rcvhwm, 0);

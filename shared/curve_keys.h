@@ -5,6 +5,7 @@
 // `shoal keygen`.
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -17,6 +18,12 @@ struct CurveKeyPair {
   std::string public_key;  // Z85
   std::string secret_key;  // Z85
 };
+
+// `key` (Z85) as ZeroMQ's CURVE socket options take it: with its terminating NUL, by
+// which libzmq tells a Z85 key (41 bytes) from a binary one (32). Valid while `key` is.
+inline std::string_view curve_key_option(const std::string& key) {
+  return {key.c_str(), key.size() + 1};
+}
 
 // A fresh random key pair. kUnimplemented when libzmq was built without CURVE.
 absl::StatusOr<CurveKeyPair> new_curve_key_pair();

@@ -1,5 +1,7 @@
 #include "worker/transport.h"
 
+#include "shared/curve_keys.h"
+
 namespace shoal::worker {
 
 absl::Status zmq_status(const zmq::error_t& error, const std::string& what) {
@@ -19,9 +21,9 @@ absl::StatusOr<std::unique_ptr<Transport>> Transport::connect(zmq::context_t& co
   try {
     zmq::socket_t socket(context, zmq::socket_type::dealer);
     if (!curve.broker_public_key.empty()) {
-      // Z85 keys are passed with their terminating NUL: libzmq tells them from binary
-      // keys by length (41).
-      auto z85 = [](const std::string& key) { return zmq::buffer(key.c_str(), key.size() + 1); };
+      auto z85 = [](const std::string& key) {
+        return zmq::buffer(internal::curve_key_option(key));
+      };
       socket.set(zmq::sockopt::curve_serverkey, z85(curve.broker_public_key));
       socket.set(zmq::sockopt::curve_publickey, z85(curve.public_key));
       socket.set(zmq::sockopt::curve_secretkey, z85(curve.secret_key));
