@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "broker/durable_task_store.h"
 #include "broker/status_macros.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
@@ -29,7 +30,12 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::start(BrokerConfig config, const
   Broker& b = *broker;
   b.config_ = config;
   if (!b.inbox_.valid()) return absl::InternalError("eventfd failed");
-  b.scheduler_ = std::make_unique<Scheduler>(config.scheduler, Scheduler::Deps{&b.clock_, &b.store_});
+  if (config.store_dir.empty()) {
+    b.store_ = std::make_unique<InMemoryTaskStore>();
+    b.scheduler_ = std::make_unique<Scheduler>(config.scheduler, Scheduler::Deps{&b.clock_, b.store_.get()});
+  } else {
+    RETURN_IF_ERROR(b.open_store(config));
+  }
 
   auto workers = WorkerGateway::bind(b.zmq_,
                                      {.address = config.worker_address,
@@ -74,9 +80,36 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::start(BrokerConfig config, const
       .sessions = b.clients_.get(),
       .clock = &b.clock_,
       .log = log,
+      .store = b.store_.get(),
+      .on_store_failure = config.on_store_failure,
   });
   b.loop_thread_ = std::thread([loop = b.loop_.get()] { loop->run(); });
   return broker;
+}
+
+absl::Status Broker::open_store(BrokerConfig& config) {
+  JournalReplay replay;
+  auto store = DurableTaskStore::open(config.store_dir, &replay);
+  if (!store.ok()) return store.status();
+  store_ = *std::move(store);
+  if (config.scheduler.registration_grace_ms == 0) {  // until the workers are back
+    config.scheduler.registration_grace_ms = config.scheduler.heartbeat_ms * config.scheduler.liveness;
+  }
+  scheduler_ = std::make_unique<Scheduler>(config.scheduler, Scheduler::Deps{&clock_, store_.get()});
+  uint64_t results = 0;
+  for (JournaledTask& t : replay.live) {
+    results += t.result.has_value();
+    scheduler_->restore(t.task, t.result ? &*t.result : nullptr);
+  }
+  // The journal starts again from what is live: a restart also compacts it.
+  RETURN_IF_ERROR(scheduler_->rewrite_store());
+  log_->info("store ", config.store_dir, ": ", replay.live.size() - results, " tasks to run and ",
+             results, " results restored");
+  if (replay.dropped_bytes > 0) {
+    log_->warning("store ", config.store_dir, ": cut off ", replay.dropped_bytes,
+                  " bytes at the end of the journal (torn by a crash, or corrupt)");
+  }
+  return absl::OkStatus();
 }
 
 Broker::~Broker() { shutdown(); }

@@ -42,11 +42,14 @@ class Broker {
 
  private:
   explicit Broker(const Logger* log) : log_(log) {}
+  // Opens the durable store of config.store_dir, makes the scheduler over it and
+  // restores what the store kept.
+  absl::Status open_store(BrokerConfig& config);
 
   const Logger* log_;
   BrokerConfig config_;
   SteadyClock clock_;
-  InMemoryTaskStore store_;
+  std::unique_ptr<TaskStore> store_;
   std::unique_ptr<Scheduler> scheduler_;
   zmq::context_t zmq_{1};
   std::unique_ptr<WorkerGateway> workers_;

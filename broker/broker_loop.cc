@@ -52,6 +52,11 @@ void BrokerLoop::run() {
       if (idle_memory_.due(stats.queued() + stats.running() > 0, now)) {
         internal::IdleMemoryRelease::release();
       }
+      if (deps_.store->wants_rewrite() && commit_store()) {
+        if (absl::Status s = scheduler.rewrite_store(); !s.ok()) {
+          deps_.log->warning("cannot rewrite the task store (it keeps growing): ", s.message());
+        }
+      }
     } else if (client_events) {
       next_tick = std::min(next_tick, scheduler.next_deadline_ms());
     }
@@ -103,7 +108,13 @@ void BrokerLoop::handle(ClientEvent& event) {
                                token, actions_);
         } else if constexpr (std::is_same_v<E, CancelCall>) {
           *e.response = scheduler.cancel(e.request->id(), actions_);
-          e.responder->Finish(grpc::Status::OK);
+          // A cancel is acknowledged now, not at the round's end: commit it first.
+          if (commit_store()) {
+            e.responder->Finish(grpc::Status::OK);
+          } else {
+            e.responder->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                             "the broker cannot write its task store"));
+          }
         } else if constexpr (std::is_same_v<E, StatsCall>) {
           fill_stats(e.response);
           e.responder->Finish(grpc::Status::OK);
@@ -118,7 +129,23 @@ void BrokerLoop::handle(ClientEvent& event) {
       event);
 }
 
+bool BrokerLoop::commit_store() {
+  if (store_failed_) return false;
+  absl::Status s = deps_.store->commit();
+  if (s.ok()) return true;
+  store_failed_ = true;
+  stop_.store(true, std::memory_order_release);
+  deps_.log->error("cannot write the task store, stopping so that nothing unsaved is "
+                   "acknowledged: ", s.message());
+  if (deps_.on_store_failure) deps_.on_store_failure(s);
+  return false;
+}
+
 void BrokerLoop::flush() {
+  if (!commit_store()) {  // what is not durable must not be seen
+    actions_.clear();
+    return;
+  }
   for (WorkerSend& send : actions_.to_workers) {
     if (send.task_batch.empty()) {
       deps_.workers->send(send.peer, send.message);

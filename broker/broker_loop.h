@@ -3,9 +3,12 @@
 // monitor and the client inbox's eventfd. It feeds the Scheduler in batches (up to
 // kMaxFramesPerRound worker frames, then every waiting client event) and sends the
 // resulting actions once per round, so a burst costs one wake-up, not one per task.
+// With a durable store, each round's changes are committed (one fdatasync) before its
+// actions go out, so nothing is acknowledged that a crash could lose.
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -30,6 +33,10 @@ class BrokerLoop final : private WorkerGateway::Handler {
     SessionSink* sessions = nullptr;
     const Clock* clock = nullptr;
     const Logger* log = nullptr;
+    TaskStore* store = nullptr;  // the scheduler's: committed before anything is sent
+    // Called once, on the loop's thread, when the store cannot make changes durable any
+    // more: the loop has stopped and sent nothing that was not durable.
+    std::function<void(const absl::Status&)> on_store_failure;
     uint32_t max_wait_ms = 600'000;  // GetResult waits are capped at this
   };
   explicit BrokerLoop(Deps deps) : deps_(deps) {}
@@ -52,6 +59,8 @@ class BrokerLoop final : private WorkerGateway::Handler {
   void on_frame(const std::string& peer, shoal::v1::WorkerMessage* msg) override;
   void on_disconnect(const std::string& peer) override;
   void handle(ClientEvent& event);
+  // Commits the store; on failure stops the loop and drops what was to be sent.
+  bool commit_store();
   void flush();
   void hold_accepted(SessionId s, shoal::v1::ServerMessage& message);
   void send_held_accepted(SessionId s);  // 0: every session
@@ -60,6 +69,7 @@ class BrokerLoop final : private WorkerGateway::Handler {
   Deps deps_;
   Actions actions_;
   std::atomic<bool> stop_{false};
+  bool store_failed_ = false;
   uint64_t next_token_ = 1;
   absl::flat_hash_map<uint64_t, GetResultCall> waiting_;  // GetResult calls by token
   absl::flat_hash_map<SessionId, shoal::v1::ServerMessage> held_accepted_;

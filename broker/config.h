@@ -2,6 +2,7 @@
 // Broker configuration: parsed from flags in main, passed down as plain structs.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,9 @@ struct SchedulerOptions {
   uint64_t max_message_bytes = 64 << 20;  // larger args are rejected as invalid
   int default_max_retries = 3;            // Task.max_retries == -1 means this
   int64_t time_limit_grace_ms = 5000;     // lease > time_limit + grace -> treated as lost
+  // For this long after start, tasks no connected worker has registered wait instead of
+  // failing NOT_REGISTERED: workers of a restarted broker come back one by one.
+  int64_t registration_grace_ms = 0;
   std::string broker_id;                  // sent in Welcome; changes per broker start
 };
 
@@ -34,6 +38,11 @@ struct BrokerConfig {
   // the public keys of the workers let in (empty = any that knows the broker's key).
   std::string curve_secret_key;
   std::vector<std::string> curve_worker_keys;
+  // A directory for the durable task store; empty = tasks live in memory only.
+  std::string store_dir;
+  // Called once (on the scheduler's thread) if the store cannot be written any more;
+  // the broker has then stopped serving. Not a flag: main exits on it.
+  std::function<void(const absl::Status&)> on_store_failure;
   SchedulerOptions scheduler;
 };
 

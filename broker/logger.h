@@ -28,6 +28,9 @@ class Logger {
   template <class... A> void warning(const A&... parts) const {
     if (enabled(LogLevel::kWarning)) log(LogLevel::kWarning, absl::StrCat(parts...));
   }
+  template <class... A> void error(const A&... parts) const {
+    if (enabled(LogLevel::kError)) log(LogLevel::kError, absl::StrCat(parts...));
+  }
   template <class... A> void debug(const A&... parts) const {
     if (enabled(LogLevel::kDebug)) log(LogLevel::kDebug, absl::StrCat(parts...));
   }

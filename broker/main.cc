@@ -38,6 +38,9 @@ ABSL_FLAG(uint64_t, max_queued, 1000000,
           "queued tasks beyond this are rejected with RESOURCE_EXHAUSTED (clients retry)");
 ABSL_FLAG(uint64_t, max_message_bytes, 67108864, "largest task arguments accepted, in bytes");
 ABSL_FLAG(int, default_max_retries, 3, "re-runs after a lost worker when a task says -1");
+ABSL_FLAG(std::string, store_dir, "",
+          "keep tasks in a journal in this directory: a restarted broker loses nothing it "
+          "acknowledged (default: in memory only)");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error (to stderr)");
 ABSL_FLAG(std::string, auth_token, "",
           "when set, clients must send metadata 'authorization: Bearer <token>'");
@@ -63,7 +66,7 @@ void on_stop_signal(int signal_number) {
 
 constexpr const char* kFlags[] = {"client_address", "worker_address", "heartbeat_ms",
                                   "liveness",       "result_ttl_s",   "result_memory_mb",   "max_queued",
-                                  "max_message_bytes", "default_max_retries", "log_level",
+                                  "max_message_bytes", "default_max_retries", "store_dir", "log_level",
                                   "auth_token", "tls_cert", "tls_key", "curve_secret_key_file",
                                   "curve_worker_keys_file"};
 
@@ -127,6 +130,11 @@ int main(int argc, char** argv) {
   config.client_address = absl::GetFlag(FLAGS_client_address);
   config.worker_address = absl::GetFlag(FLAGS_worker_address);
   config.auth_token = absl::GetFlag(FLAGS_auth_token);
+  config.store_dir = absl::GetFlag(FLAGS_store_dir);
+  config.on_store_failure = [](const absl::Status&) {
+    unsigned char store_failed = 0;  // not a signal: main exits 1
+    [[maybe_unused]] ssize_t n = write(stop_pipe[1], &store_failed, 1);
+  };
   for (auto [flag, path, pem] :
        {std::tuple{"--tls-cert", absl::GetFlag(FLAGS_tls_cert), &config.tls_cert_pem},
         std::tuple{"--tls-key", absl::GetFlag(FLAGS_tls_key), &config.tls_key_pem}}) {
@@ -205,6 +213,10 @@ int main(int argc, char** argv) {
 
   unsigned char signal_number = 0;
   while (read(stop_pipe[0], &signal_number, 1) < 0 && errno == EINTR) {
+  }
+  if (signal_number == 0) {  // the store failed; the broker logged why
+    (*broker)->shutdown();
+    return 1;
   }
   log.info("received ", strsignal(signal_number), ": shutting down");
   (*broker)->shutdown();

@@ -28,7 +28,8 @@ Scheduler::Scheduler(SchedulerOptions options, Deps deps)
       clock_(deps.clock),
       store_(deps.store),
       start_ms_(deps.clock->now_ms()),
-      default_queue_(names_.intern("default")) {}
+      default_queue_(names_.intern("default")),
+      grace_checked_(options_.registration_grace_ms <= 0) {}
 
 void Scheduler::open_session(SessionId s) { sessions_.insert(s); }
 
@@ -104,16 +105,14 @@ void Scheduler::submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1
       exhausted.add_ids(std::move(*task.mutable_id()));
       continue;
     }
+    if (store_->durable()) {
+      task.clear_attempt();  // a client's say on retries used is not taken
+      task.clear_lease();
+      store_->accepted(task);
+    }
     ref = store_->insert(std::move(*task.mutable_id()));
     TaskRecord& rec = store_->get(ref);
-    rec.args = std::move(*task.mutable_args());
-    rec.name = names_.intern(task.name());
-    rec.queue = task.queue().empty() ? default_queue_ : names_.intern(task.queue());
-    rec.items = std::max<uint32_t>(1, task.items());
-    rec.priority = uint8_t(task.priority());
-    rec.time_limit_ms = task.time_limit_ms();
-    rec.max_retries = int16_t(task.max_retries() < 0 ? options_.default_max_retries
-                                                     : std::min(task.max_retries(), 30000));
+    fill_record(rec, task);
     attach(rec, s);
     ++submitted_;
     accepted.add_ids(rec.id);
@@ -124,7 +123,9 @@ void Scheduler::submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1
       for (WorkerRef w : q.workers) lane->capable_workers += workers_.get(w).tasks.contains(rec.name);
     }
     enqueue(ref, /*front=*/false);
-    if (!q.workers.empty() && lane->capable_workers == 0) unrunnable.push_back(ref);
+    if (!q.workers.empty() && lane->capable_workers == 0 && !in_registration_grace()) {
+      unrunnable.push_back(ref);
+    }
   }
   *out.to_sessions[accepted_at].message.mutable_accepted() = std::move(accepted);
   if (exhausted.ids_size() > 0) {
@@ -142,6 +143,28 @@ void Scheduler::submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1
          rec.attempt, out);
   }
   dispatch(out);
+}
+
+void Scheduler::fill_record(TaskRecord& rec, shoal::v1::Task& task) {
+  rec.args = std::move(*task.mutable_args());
+  rec.name = names_.intern(task.name());
+  rec.queue = task.queue().empty() ? default_queue_ : names_.intern(task.queue());
+  rec.items = std::max<uint32_t>(1, task.items());
+  rec.priority = uint8_t(task.priority());
+  rec.time_limit_ms = task.time_limit_ms();
+  rec.max_retries = int16_t(task.max_retries() < 0 ? options_.default_max_retries
+                                                   : std::min(task.max_retries(), 30000));
+}
+
+void Scheduler::task_of(const TaskRecord& rec, shoal::v1::Task* task) const {
+  task->set_id(rec.id);
+  task->set_name(names_.name(rec.name));
+  task->set_items(rec.items);
+  task->set_queue(names_.name(rec.queue));
+  task->set_priority(rec.priority);
+  task->set_time_limit_ms(rec.time_limit_ms);
+  task->set_max_retries(rec.max_retries);
+  task->set_attempt(rec.attempt);
 }
 
 void Scheduler::reject(SessionId s, const std::string& id, ErrorKind kind, std::string message,
@@ -254,31 +277,81 @@ void Scheduler::finish(TaskRef ref, std::unique_ptr<TaskResult> result, Actions&
   }
   if (rec.phase == TaskPhase::kQueued) unqueue(rec);
   if (rec.phase == TaskPhase::kRunning) unlease(rec, ref);
-  rec.phase = TaskPhase::kDone;
-  std::string().swap(rec.args);
   if (result->id() != rec.id) result->set_id(rec.id);
+  if (store_->durable()) store_->ended(*result);
   bool failed = result->has_failure() ||
                 std::any_of(result->items().begin(), result->items().end(),
                             [](const shoal::v1::ItemOutcome& o) { return o.has_error(); });
-  // Retained encoded (one string instead of a message tree) and without what the record
-  // already knows; the message itself goes to the session without a copy.
-  {
-    std::string id, worker;
-    id.swap(*result->mutable_id());
-    if (rec.result_worker != kNoName) worker.swap(*result->mutable_worker());
-    result->SerializeToString(&rec.result);
-    id.swap(*result->mutable_id());
-    if (rec.result_worker != kNoName) worker.swap(*result->mutable_worker());
-  }
-  rec.deadline_ms = kNever;
+  retain_result(rec, *result);
   ++completed_;
   failed_ += failed;
-  ++retained_;
-  retained_bytes_ += retained_size(rec);
   count_completion();
   deliver(ref, out, std::move(result));
   detach(rec, out);
   answer_waiters(ref, out);
+}
+
+void Scheduler::retain_result(TaskRecord& rec, TaskResult& result) {
+  rec.phase = TaskPhase::kDone;
+  std::string().swap(rec.args);
+  // Retained encoded (one string instead of a message tree) and without what the record
+  // already knows; the message itself goes to the session without a copy.
+  std::string id, worker;
+  id.swap(*result.mutable_id());
+  if (rec.result_worker != kNoName) worker.swap(*result.mutable_worker());
+  result.SerializeToString(&rec.result);
+  id.swap(*result.mutable_id());
+  if (rec.result_worker != kNoName) worker.swap(*result.mutable_worker());
+  rec.deadline_ms = kNever;
+  ++retained_;
+  retained_bytes_ += retained_size(rec);
+}
+
+void Scheduler::restore(shoal::v1::Task& task, TaskResult* result) {
+  TaskRef ref;
+  if (task.id().empty() || task.name().empty() || store_->find(task.id(), &ref)) return;
+  ref = store_->insert(task.id());
+  TaskRecord& rec = store_->get(ref);
+  fill_record(rec, task);
+  rec.attempt = uint16_t(std::min<uint32_t>(task.attempt(), uint32_t(rec.max_retries)));
+  if (result == nullptr) {
+    enqueue(ref, /*front=*/false);
+    return;
+  }
+  result->set_id(rec.id);
+  retain_result(rec, *result);
+  mark_delivered(rec, ref);  // nobody may come for it: kept one ttl from now
+}
+
+absl::Status Scheduler::rewrite_store() {
+  // Queued tasks go back in the order they were queued (seq); the rest follow.
+  std::vector<std::pair<uint64_t, TaskRef>> live;
+  live.reserve(store_->size());
+  store_->for_each([&](TaskRef ref) {
+    const TaskRecord& rec = store_->get(ref);
+    live.emplace_back(rec.phase == TaskPhase::kDone ? uint64_t{1} << 32 : rec.seq, ref);
+  });
+  std::sort(live.begin(), live.end());
+  return store_->rewrite([&](const TaskStore::LiveTaskSink& sink) {
+    shoal::v1::Task task;
+    TaskResult result;
+    for (auto [order, ref] : live) {
+      const TaskRecord& rec = store_->get(ref);
+      task_of(rec, &task);
+      task.set_args(rec.args);  // empty once done
+      if (rec.phase == TaskPhase::kDone) {
+        decode_result(rec, &result);
+        sink(task, &result);
+      } else {
+        sink(task, nullptr);
+      }
+    }
+  });
+}
+
+bool Scheduler::in_registration_grace() const {
+  return options_.registration_grace_ms > 0 &&
+         clock_->now_ms() < start_ms_ + options_.registration_grace_ms;
 }
 
 void Scheduler::deliver(TaskRef ref, Actions& out, std::unique_ptr<TaskResult> result) {

@@ -81,6 +81,14 @@ class Scheduler {
   // Sends Shutdown to every worker.
   void shutdown(std::string_view reason, Actions& out);
 
+  // --- Durability ----------------------------------------------------------------------
+  // Brings back a task a durable store kept across a restart (before any event): queued
+  // again when it had not ended (it may have been running), else done with `result`,
+  // kept for one result ttl from now. No session waits for it; a known id is skipped.
+  void restore(shoal::v1::Task& task, shoal::v1::TaskResult* result);
+  // Rewrites the store with the live tasks only (queued ones in queue order).
+  absl::Status rewrite_store();
+
   // --- Queries -----------------------------------------------------------------------
   // Counters (bad_worker_frames and cpu_seconds are the gateway's to fill in).
   shoal::v1::Stats stats() const;
@@ -111,6 +119,14 @@ class Scheduler {
   TaskQueue& queue_for(NameId name);
   void enqueue(TaskRef ref, bool front);
   void unqueue(TaskRecord& rec);
+  // Fills a new record's fields from its submission (moving args out).
+  void fill_record(TaskRecord& rec, shoal::v1::Task& task);
+  // The Task a record describes, without args (id, name, queue, limits, attempt).
+  void task_of(const TaskRecord& rec, shoal::v1::Task* task) const;
+  // Makes `rec` done with `result` (its id set) retained in the record, not delivered.
+  void retain_result(TaskRecord& rec, shoal::v1::TaskResult& result);
+  // True until registration_grace_ms after start: unrunnable tasks wait meanwhile.
+  bool in_registration_grace() const;
   void finish(TaskRef ref, std::unique_ptr<shoal::v1::TaskResult> result, Actions& out);
   void fail(TaskRef ref, shoal::v1::ErrorKind kind, std::string message, uint32_t attempts,
             Actions& out);
@@ -162,6 +178,7 @@ class Scheduler {
   absl::flat_hash_map<SessionId, uint64_t> pending_;  // open session -> its unfinished tasks
   absl::flat_hash_set<SessionId> half_closed_;
   uint32_t next_seq_ = 1;
+  bool grace_checked_;  // queues checked for unrunnable tasks since the grace ended
 
   shoal::v1::Task lease_scratch_;  // reused by lease(): its strings keep their buffers
   TimerHeap lease_timers_;

@@ -229,6 +229,7 @@ void Scheduler::lost_attempt(TaskRef ref, const std::string& why,
 
 void Scheduler::fail_unrunnable(TaskQueue& q, Actions& out) {
   if (q.workers.empty()) return;  // no worker yet: tasks wait for one
+  if (in_registration_grace()) return;  // the worker that has it may be on its way
   for (const auto& lane : q.lanes()) {
     if (lane->capable_workers != 0 || lane->mask == 0) continue;
     for (TaskRef ref : q.drain(*store_, *lane)) {
@@ -280,14 +281,7 @@ void Scheduler::lease(TaskRef ref, WorkerRef w, TaskQueue& q, Actions& out) {
   st.last_sent_ms = now;
   arm_time_limit(ref, rec, now);
   shoal::v1::Task& task = lease_scratch_;  // every field but args is set: nothing stale
-  task.set_id(rec.id);
-  task.set_name(names_.name(rec.name));
-  task.set_items(rec.items);
-  task.set_queue(names_.name(rec.queue));
-  task.set_priority(rec.priority);
-  task.set_time_limit_ms(rec.time_limit_ms);
-  task.set_max_retries(rec.max_retries);
-  task.set_attempt(rec.attempt);
+  task_of(rec, &task);
   task.set_lease(uint64_t{rec.gen} << 32 | ref);
   out.add_task(w, st.peer, task, rec.args);  // args are copied once, into the batch
 }
@@ -339,6 +333,10 @@ void Scheduler::tick(Actions& out) {
     expiry_.pop_front();
     expire(t);
   }
+  if (!grace_checked_ && !in_registration_grace()) {
+    grace_checked_ = true;
+    for (auto& [name, q] : queues_) fail_unrunnable(*q, out);
+  }
   dispatch(out);
 }
 
@@ -352,6 +350,7 @@ int64_t Scheduler::next_deadline_ms() const {
   if (!lease_timers_.empty()) next = std::min(next, lease_timers_.top().deadline);
   if (!waiter_timers_.empty()) next = std::min(next, waiter_timers_.top().deadline);
   if (!expiry_.empty()) next = std::min(next, expiry_.front().deadline);
+  if (!grace_checked_) next = std::min(next, start_ms_ + options_.registration_grace_ms);
   return next;
 }
 

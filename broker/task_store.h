@@ -1,7 +1,7 @@
 #pragma once
 // Task records and the store that owns them. The scheduler keeps only compact indices
-// (queues of TaskRef, leases) and reaches task data through a TaskStore, so another
-// store (e.g. a durable one) can replace the in-memory default.
+// (queues of TaskRef, leases) and reaches task data through a TaskStore, so a durable
+// store (durable_task_store.h) can replace the in-memory default.
 
 #include <cstdint>
 #include <functional>
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
 #include "shoal/v1/task.pb.h"
 
 namespace shoal::broker {
@@ -69,6 +70,28 @@ class TaskStore {
   virtual void erase(TaskRef ref) = 0;
   // Number of live records.
   virtual size_t size() const = 0;
+  // Calls `fn` with the ref of every live record, in no particular order.
+  virtual void for_each(const std::function<void(TaskRef)>& fn) const = 0;
+
+  // --- Durability. A store that keeps nothing across restarts ignores all of this. ---
+  // True if the hooks below keep anything (callers skip building what they take).
+  virtual bool durable() const { return false; }
+  // A task was accepted, as submitted (`attempt` = retries it has used).
+  virtual void accepted(const shoal::v1::Task& /*task*/) {}
+  // A task ended with `result` (its id set).
+  virtual void ended(const shoal::v1::TaskResult& /*result*/) {}
+  // Makes every change so far survive a crash of this process. Called before anything
+  // is acknowledged; a failure means nothing more can be made durable.
+  virtual absl::Status commit() { return absl::OkStatus(); }
+  // Receives one live task (and its result, if it ended) when the store is rewritten.
+  using LiveTaskSink =
+      std::function<void(const shoal::v1::Task& task, const shoal::v1::TaskResult* result)>;
+  // True when what the store keeps has grown well past the live tasks.
+  virtual bool wants_rewrite() const { return false; }
+  // Replaces what the store keeps with what `write_live` passes to its sink.
+  virtual absl::Status rewrite(const std::function<void(const LiveTaskSink&)>& /*write_live*/) {
+    return absl::OkStatus();
+  }
 };
 
 // The default store: records in fixed-size chunks (stable addresses, no growth copies)
@@ -92,6 +115,9 @@ class InMemoryTaskStore final : public TaskStore {
   }
   void erase(TaskRef ref) override;
   size_t size() const override { return index_.size(); }
+  void for_each(const std::function<void(TaskRef)>& fn) const override {
+    for (Entry e : index_) fn(TaskRef(e));
+  }
 
  private:
   static constexpr uint32_t kChunkBits = 12;

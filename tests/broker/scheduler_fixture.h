@@ -183,7 +183,7 @@ class SchedulerTest : public ::testing::Test {
 
   SchedulerOptions options_;
   FakeClock clock_;
-  std::unique_ptr<InMemoryTaskStore> store_;
+  std::unique_ptr<TaskStore> store_;
   std::unique_ptr<Scheduler> scheduler_;
   Actions out_;
   std::map<std::string, shoal::v1::Task> sent_;

@@ -1,0 +1,250 @@
+#include "broker/task_journal.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+
+namespace shoal::broker {
+namespace {
+
+constexpr std::string_view kMagic = "SHOALJ1\n";
+constexpr size_t kHeader = 8;                 // length + CRC
+constexpr size_t kSpillBytes = 8u << 20;      // a rewrite writes in pieces of this size
+
+uint32_t crc_of(const char* data, size_t n) {
+  return uint32_t(crc32_z(crc32_z(0, nullptr, 0), reinterpret_cast<const Bytef*>(data), n));
+}
+
+void put_u32(char* at, uint32_t v) {
+  for (int i = 0; i < 4; ++i) at[i] = char(v >> (8 * i));
+}
+
+uint32_t get_u32(const char* at) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= uint32_t(uint8_t(at[i])) << (8 * i);
+  return v;
+}
+
+absl::Status errno_status(const char* what, const std::string& path) {
+  return absl::UnavailableError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
+}
+
+// Writes all of `bytes` to `fd` (retrying short writes and EINTR).
+absl::Status write_all(int fd, std::string_view bytes, const std::string& path) {
+  while (!bytes.empty()) {
+    ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_status("cannot write", path);
+    bytes.remove_prefix(size_t(n));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status sync_dir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno_status("cannot open", dir);
+  int rc = ::fsync(fd);
+  ::close(fd);
+  return rc == 0 ? absl::OkStatus() : errno_status("cannot sync", dir);
+}
+
+// Reads `path` frame by frame into `replay`; returns the length of its good prefix.
+absl::StatusOr<uint64_t> replay_file(const std::string& path, JournalReplay* replay) {
+  std::FILE* f = std::fopen(path.c_str(), "rbe");
+  if (f == nullptr) return errno_status("cannot open", path);
+  struct stat st {};
+  fstat(fileno(f), &st);
+  uint64_t size = uint64_t(st.st_size);
+  char magic[kMagic.size()];
+  if (size < kMagic.size() || std::fread(magic, 1, sizeof magic, f) != sizeof magic ||
+      std::string_view(magic, sizeof magic) != kMagic) {
+    std::fclose(f);
+    if (size == 0) return 0;  // created but never written: start afresh
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " is not a Shoal journal (it does not start with SHOALJ1)"));
+  }
+  std::vector<JournaledTask> tasks;
+  std::vector<bool> alive;
+  absl::flat_hash_map<std::string, size_t> index;
+  uint64_t good = kMagic.size();
+  std::string body;
+  char header[kHeader];
+  while (good + kHeader <= size && std::fread(header, 1, kHeader, f) == kHeader) {
+    uint32_t length = get_u32(header);
+    if (length == 0 || length > size - good - kHeader) break;  // cut short or garbage
+    body.resize(length);
+    if (std::fread(body.data(), 1, length, f) != length) break;
+    if (crc_of(body.data(), length) != get_u32(header + 4)) break;
+    std::string_view payload(body.data() + 1, length - 1);
+    bool parsed = true;
+    switch (JournalKind(body[0])) {
+      case JournalKind::kAccepted: {
+        shoal::v1::Task task;
+        parsed = task.ParseFromArray(payload.data(), int(payload.size())) && !task.id().empty();
+        if (!parsed) break;
+        auto [it, inserted] = index.try_emplace(task.id(), tasks.size());
+        if (!inserted) alive[it->second] = false;  // cannot happen; the newest wins
+        it->second = tasks.size();
+        tasks.push_back({std::move(task), std::nullopt});
+        alive.push_back(true);
+        break;
+      }
+      case JournalKind::kEnded: {
+        shoal::v1::TaskResult result;
+        parsed = result.ParseFromArray(payload.data(), int(payload.size()));
+        if (!parsed) break;
+        if (auto it = index.find(result.id()); it != index.end()) {
+          tasks[it->second].result = std::move(result);
+        }
+        break;
+      }
+      case JournalKind::kForgotten:
+        if (auto it = index.find(absl::string_view(payload.data(), payload.size()));
+            it != index.end()) {
+          alive[it->second] = false;
+          index.erase(it);
+        }
+        break;
+      default:
+        parsed = false;
+    }
+    if (!parsed) break;  // a frame we wrote always parses: treat it as corruption
+    good += kHeader + length;
+    ++replay->frames;
+  }
+  std::fclose(f);
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    if (alive[i]) replay->live.push_back(std::move(tasks[i]));
+  }
+  replay->dropped_bytes = size - good;
+  return good;
+}
+
+}  // namespace
+
+size_t JournalBuffer::begin(JournalKind kind) {
+  bytes_.append(kHeader, '\0');
+  size_t body = bytes_.size();
+  bytes_.push_back(char(kind));
+  return body;
+}
+
+void JournalBuffer::end(size_t body) {
+  size_t length = bytes_.size() - body;
+  put_u32(bytes_.data() + body - kHeader, uint32_t(length));
+  put_u32(bytes_.data() + body - kHeader + 4, crc_of(bytes_.data() + body, length));
+  if (bytes_.size() > threshold_ && spill_) spill_(bytes_);
+}
+
+void JournalBuffer::add(JournalKind kind, std::string_view payload) {
+  size_t body = begin(kind);
+  bytes_.append(payload);
+  end(body);
+}
+
+void JournalBuffer::add(JournalKind kind, const google::protobuf::MessageLite& message) {
+  size_t body = begin(kind);
+  message.AppendToString(&bytes_);
+  end(body);
+}
+
+absl::StatusOr<std::unique_ptr<TaskJournal>> TaskJournal::open(const std::string& dir,
+                                                               JournalReplay* replay) {
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return errno_status("cannot create", dir);
+  std::string lock_path = dir + "/lock";
+  int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0) return errno_status("cannot open", lock_path);
+  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(lock_fd);
+    return absl::FailedPreconditionError(
+        absl::StrCat("the store ", dir, " is in use by another broker"));
+  }
+  std::unique_ptr<TaskJournal> journal(new TaskJournal(dir, lock_fd));
+  std::string path = journal->path();
+  journal->fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (journal->fd_ < 0) return errno_status("cannot open", path);
+  auto good = replay_file(path, replay);
+  if (!good.ok()) return good.status();
+  if (*good == 0) {  // new: write the magic
+    if (::ftruncate(journal->fd_, 0) != 0) return errno_status("cannot truncate", path);
+    if (auto s = write_all(journal->fd_, kMagic, path); !s.ok()) return s;
+    if (::fdatasync(journal->fd_) != 0) return errno_status("cannot sync", path);
+    if (auto s = sync_dir(dir); !s.ok()) return s;
+    journal->file_bytes_ = kMagic.size();
+  } else {
+    if (replay->dropped_bytes > 0 && ::ftruncate(journal->fd_, off_t(*good)) != 0) {
+      return errno_status("cannot truncate", path);
+    }
+    journal->file_bytes_ = *good;
+  }
+  if (::lseek(journal->fd_, off_t(journal->file_bytes_), SEEK_SET) < 0) {
+    return errno_status("cannot seek", path);
+  }
+  return journal;
+}
+
+TaskJournal::~TaskJournal() {
+  if (fd_ >= 0) ::close(fd_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the lock
+}
+
+absl::Status TaskJournal::commit() {
+  if (!failed_.ok()) return failed_;
+  std::string& bytes = pending_.bytes();
+  if (bytes.empty()) return absl::OkStatus();
+  absl::Status s = write_all(fd_, bytes, path());
+  if (s.ok() && ::fdatasync(fd_) != 0) s = errno_status("cannot sync", path());
+  if (!s.ok()) {
+    failed_ = s;
+    return s;
+  }
+  file_bytes_ += bytes.size();
+  bytes.clear();
+  if (bytes.capacity() > kSpillBytes) std::string().swap(bytes);  // after a burst
+  return absl::OkStatus();
+}
+
+absl::Status TaskJournal::rewrite(const std::function<void(JournalBuffer&)>& write_live) {
+  if (absl::Status s = commit(); !s.ok()) return s;
+  std::string next = path() + ".new";
+  int fd = ::open(next.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return errno_status("cannot create", next);
+  absl::Status s = write_all(fd, kMagic, next);
+  uint64_t written = kMagic.size();
+  JournalBuffer out(kSpillBytes, [&](std::string& bytes) {
+    if (s.ok()) s = write_all(fd, bytes, next);
+    written += bytes.size();
+    bytes.clear();
+  });
+  write_live(out);
+  if (s.ok()) s = write_all(fd, out.bytes(), next);
+  written += out.bytes().size();
+  if (s.ok() && ::fdatasync(fd) != 0) s = errno_status("cannot sync", next);
+  if (s.ok() && ::rename(next.c_str(), path().c_str()) != 0) s = errno_status("cannot rename", next);
+  if (!s.ok()) {  // the old journal is intact and still ours
+    ::close(fd);
+    ::unlink(next.c_str());
+    return s;
+  }
+  ::close(fd_);
+  fd_ = fd;  // at its end: later commits append
+  s = sync_dir(dir_);
+  if (!s.ok()) {
+    failed_ = s;
+    return s;
+  }
+  file_bytes_ = written;
+  return absl::OkStatus();
+}
+
+}  // namespace shoal::broker

@@ -1,0 +1,104 @@
+#pragma once
+// The durable store's file: an append-only journal of what happened to tasks, in
+// DIR/journal. A restarted broker replays it to find every task it had acknowledged.
+//
+// Format: the 8 bytes "SHOALJ1\n", then frames of
+//   u32 body length (little-endian) | u32 CRC-32 of the body (zlib's) | body,
+// where a body is one kind byte and its payload:
+//   1 accepted:  a serialized shoal.v1.Task (as submitted; `attempt` = retries used)
+//   2 ended:     a serialized shoal.v1.TaskResult (its `id` set)
+//   3 forgotten: the task id (its result expired)
+// A frame cut short or failing its CRC ends the journal: a crash can leave a torn
+// tail, which open() cuts off (and reports).
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "shoal/v1/task.pb.h"
+
+namespace shoal::broker {
+
+enum class JournalKind : uint8_t { kAccepted = 1, kEnded = 2, kForgotten = 3 };
+
+// One task the journal says is still known, as replayed.
+struct JournaledTask {
+  shoal::v1::Task task;
+  std::optional<shoal::v1::TaskResult> result;  // set once it ended
+};
+
+// What open() found.
+struct JournalReplay {
+  std::vector<JournaledTask> live;  // in order of acceptance
+  uint64_t frames = 0;              // frames read
+  uint64_t dropped_bytes = 0;       // torn or corrupt tail cut off
+};
+
+// Frames appended to a string: what a journal and a snapshot both write.
+class JournalBuffer {
+ public:
+  // Called with the buffer whenever it holds more than `threshold` bytes (a rewrite
+  // writes them out and clears it); by default the buffer only grows.
+  using Spill = std::function<void(std::string&)>;
+  JournalBuffer() = default;
+  JournalBuffer(size_t threshold, Spill spill) : threshold_(threshold), spill_(std::move(spill)) {}
+
+  // Appends one frame of `kind` whose payload is `payload`.
+  void add(JournalKind kind, std::string_view payload);
+  // Appends one frame holding `message` serialized (no intermediate copy).
+  void add(JournalKind kind, const google::protobuf::MessageLite& message);
+  std::string& bytes() { return bytes_; }
+  const std::string& bytes() const { return bytes_; }
+
+ private:
+  size_t begin(JournalKind kind);  // returns where the body starts
+  void end(size_t body);           // fills in length and CRC, spills if due
+
+  std::string bytes_;
+  size_t threshold_ = SIZE_MAX;
+  Spill spill_;
+};
+
+// Owner of DIR/journal. Not thread-safe: the scheduler's thread is its only user.
+class TaskJournal {
+ public:
+  // Creates DIR if missing, takes its lock (kFailedPrecondition "in use" when another
+  // process holds it), replays DIR/journal into `replay` and cuts off a bad tail.
+  static absl::StatusOr<std::unique_ptr<TaskJournal>> open(const std::string& dir,
+                                                           JournalReplay* replay);
+  ~TaskJournal();
+  TaskJournal(const TaskJournal&) = delete;
+  TaskJournal& operator=(const TaskJournal&) = delete;
+
+  // Buffers one frame; nothing is durable before commit().
+  JournalBuffer& pending() { return pending_; }
+  bool has_pending() const { return !pending_.bytes().empty(); }
+  // Writes what is buffered and waits for the disk (fdatasync). After one failure every
+  // later call fails: what follows a lost write cannot be trusted.
+  absl::Status commit();
+  // Replaces the journal with a new file holding what `write_live` appends (one frame
+  // per live fact), atomically (rename). Commits what is buffered first.
+  absl::Status rewrite(const std::function<void(JournalBuffer&)>& write_live);
+  // Bytes in the file (after the last commit or rewrite).
+  uint64_t file_bytes() const { return file_bytes_; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  TaskJournal(std::string dir, int lock_fd) : dir_(std::move(dir)), lock_fd_(lock_fd) {}
+  std::string path() const { return dir_ + "/journal"; }
+
+  std::string dir_;
+  int lock_fd_ = -1;
+  int fd_ = -1;
+  uint64_t file_bytes_ = 0;
+  JournalBuffer pending_;
+  absl::Status failed_;  // the first failure; sticks
+};
+
+}  // namespace shoal::broker

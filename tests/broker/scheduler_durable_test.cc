@@ -1,0 +1,167 @@
+// The scheduler over a durable store: what a broker restarted on the same store (after a
+// crash: only what was committed is kept) knows again, and the registration grace.
+#include <stdlib.h>
+
+#include <filesystem>
+
+#include "broker/durable_task_store.h"
+#include "scheduler_fixture.h"
+
+namespace shoal::broker {
+namespace {
+
+class SchedulerDurableTest : public SchedulerTest {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/shoal-store-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+    restart();
+  }
+  void TearDown() override {
+    scheduler_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // What a broker does at start: opens the store, restores what it kept, rewrites it.
+  // Called again, it is a restart after a crash: what was not committed is lost.
+  void restart() {
+    scheduler_.reset();
+    store_.reset();  // releases the directory's lock
+    out_.clear();
+    JournalReplay replay;
+    auto store = DurableTaskStore::open(dir_, &replay);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    scheduler_ = std::make_unique<Scheduler>(options_, Scheduler::Deps{&clock_, store_.get()});
+    for (JournaledTask& t : replay.live) {
+      scheduler_->restore(t.task, t.result ? &*t.result : nullptr);
+    }
+    ASSERT_TRUE(scheduler_->rewrite_store().ok());
+    scheduler_->open_session(kSession);
+  }
+  void commit() { ASSERT_TRUE(store_->commit().ok()); }
+
+  std::string dir_;
+};
+
+TEST_F(SchedulerDurableTest, QueuedAndRunningTasksAreQueuedAgain) {
+  hello("a");
+  submit({T("t1").args("\x91\x01"), T("t2").args("\x91\x02"), T("t3").args("\x91\x03")});
+  EXPECT_EQ(take_sent("a"), std::vector<std::string>{"t1"});
+  commit();
+  restart();
+  EXPECT_EQ(scheduler_->stats().queued(), 3u);
+  EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_QUEUED);
+  hello("b", {"square"}, /*slots=*/3);
+  EXPECT_EQ(take_sent("b"), (std::vector<std::string>{"t1", "t2", "t3"}));
+  EXPECT_EQ(sent_["t2"].args(), "\x91\x02");
+  EXPECT_EQ(sent_["t1"].attempt(), 0u);
+}
+
+TEST_F(SchedulerDurableTest, RestoredTasksKeepTheirPriorityOrder) {
+  submit({T("low1"), T("low2"), T("high").priority(7), T("other").queue("q2")});
+  commit();
+  restart();
+  hello("a", {"square"}, /*slots=*/4);
+  EXPECT_EQ(take_sent("a"), (std::vector<std::string>{"high", "low1", "low2"}));
+  hello("b", {"square"}, 1, {"q2"});
+  EXPECT_EQ(take_sent("b"), std::vector<std::string>{"other"});
+}
+
+TEST_F(SchedulerDurableTest, EndedTasksKeepTheirResultForOneTtlFromTheRestart) {
+  hello("a");
+  submit({T("t1")});
+  take_sent("a");
+  report("a", "t1", "\x31");
+  commit();
+  clock_.advance_ms(50'000);  // most of its ttl (60 s) is over before the crash
+  restart();
+  auto r = get_result("t1");
+  ASSERT_EQ(r.state(), shoal::v1::TASK_STATE_DONE);
+  EXPECT_EQ(r.result().items(0).value(), "\x31");
+  EXPECT_EQ(r.result().worker(), "w-a");
+  EXPECT_EQ(scheduler_->stats().results_retained(), 1u);
+  tick_after(59'000);
+  EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_DONE);
+  tick_after(2'000);  // one ttl after the restart: forgotten, and journalled so
+  EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_UNKNOWN);
+  commit();
+  restart();
+  EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_UNKNOWN);
+}
+
+TEST_F(SchedulerDurableTest, WhatWasNotCommittedIsLost) {
+  submit({T("kept")});
+  commit();
+  submit({T("lost")});
+  restart();
+  EXPECT_EQ(get_result("kept").state(), shoal::v1::TASK_STATE_QUEUED);
+  EXPECT_EQ(get_result("lost").state(), shoal::v1::TASK_STATE_UNKNOWN);
+}
+
+TEST_F(SchedulerDurableTest, ACancelledTaskStaysCancelled) {
+  submit({T("t1"), T("t2")});
+  EXPECT_TRUE(scheduler_->cancel("t1", out_).cancelled());
+  commit();
+  restart();
+  auto r = get_result("t1");
+  ASSERT_EQ(r.state(), shoal::v1::TASK_STATE_DONE);
+  EXPECT_EQ(r.result().failure().kind(), shoal::v1::ERROR_KIND_CANCELLED);
+  hello("a", {"square"}, 2);
+  EXPECT_EQ(take_sent("a"), std::vector<std::string>{"t2"});
+}
+
+TEST_F(SchedulerDurableTest, RetriesUsedBeforeARewriteAreNotGivenAgain) {
+  hello("a");
+  submit({T("t1").max_retries(1)});
+  take_sent("a");
+  scheduler_->worker_disconnected("a", out_);  // its one retry is used
+  ASSERT_TRUE(scheduler_->rewrite_store().ok());
+  restart();
+  hello("b");
+  EXPECT_EQ(take_sent("b"), std::vector<std::string>{"t1"});
+  EXPECT_EQ(sent_["t1"].attempt(), 1u);
+  scheduler_->worker_disconnected("b", out_);
+  auto r = get_result("t1");
+  ASSERT_EQ(r.state(), shoal::v1::TASK_STATE_DONE);
+  EXPECT_EQ(r.result().failure().kind(), shoal::v1::ERROR_KIND_WORKER_LOST);
+}
+
+TEST_F(SchedulerDurableTest, AResubmittedIdAfterARestartIsTheSameTask) {
+  hello("a");
+  submit({T("t1")});
+  take_sent("a");
+  report("a", "t1", "\x31");
+  commit();
+  restart();
+  out_.clear();
+  submit({T("t1")});  // the client resubmits what it had not seen answered
+  auto rs = results();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].items(0).value(), "\x31");
+  EXPECT_EQ(scheduler_->stats().submitted(), 0u);  // nothing ran twice
+}
+
+TEST_F(SchedulerTest, DuringTheRegistrationGraceUnrunnableTasksWait) {
+  SchedulerOptions options = options_;
+  options.registration_grace_ms = 3000;
+  reset(options);
+  hello("a", {"square"});
+  submit({T("c1").name("cube")});
+  EXPECT_TRUE(results().empty());  // the worker with `cube` may be on its way
+  hello("b", {"cube"});
+  EXPECT_EQ(take_sent("b"), std::vector<std::string>{"c1"});
+  submit({T("c2").name("halve")});
+  tick_after(2000);
+  EXPECT_TRUE(results().empty());
+  tick_after(1001);  // the grace is over: nobody has `halve`
+  auto rs = results();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].id(), "c2");
+  EXPECT_EQ(rs[0].failure().kind(), shoal::v1::ERROR_KIND_NOT_REGISTERED);
+}
+
+}  // namespace
+}  // namespace shoal::broker

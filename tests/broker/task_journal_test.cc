@@ -1,0 +1,233 @@
+// The durable store's journal: what a reopen replays, torn and corrupt tails, rewrites,
+// the directory lock and a failed write.
+#include "broker/task_journal.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "gtest/gtest.h"
+
+namespace shoal::broker {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh directory, removed with everything in it at the end of the test.
+class JournalTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/shoal-journal-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::unique_ptr<TaskJournal> open(JournalReplay* replay) {
+    auto journal = TaskJournal::open(dir_, replay);
+    EXPECT_TRUE(journal.ok()) << journal.status();
+    return journal.ok() ? *std::move(journal) : nullptr;
+  }
+  JournalReplay reopen() {
+    JournalReplay replay;
+    open(&replay);
+    return replay;
+  }
+  std::string file() const { return dir_ + "/journal"; }
+  std::string read_file() const {
+    std::ifstream in(file(), std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+  void write_file(const std::string& bytes) const {
+    std::ofstream(file(), std::ios::binary | std::ios::trunc) << bytes;
+  }
+
+  std::string dir_;
+};
+
+shoal::v1::Task task(const std::string& id, const std::string& args = "\x91\x07") {
+  shoal::v1::Task t;
+  t.set_id(id);
+  t.set_name("square");
+  t.set_args(args);
+  return t;
+}
+
+shoal::v1::TaskResult result(const std::string& id, const std::string& value) {
+  shoal::v1::TaskResult r;
+  r.set_id(id);
+  r.add_items()->set_value(value);
+  return r;
+}
+
+TEST_F(JournalTest, ReopenReplaysWhatWasCommittedInOrder) {
+  {
+    JournalReplay replay;
+    auto journal = open(&replay);
+    EXPECT_TRUE(replay.live.empty());
+    for (const char* id : {"a", "b", "c", "d"}) journal->pending().add(JournalKind::kAccepted, task(id));
+    journal->pending().add(JournalKind::kEnded, result("b", "\x31"));
+    journal->pending().add(JournalKind::kEnded, result("c", "\x32"));
+    journal->pending().add(JournalKind::kForgotten, std::string("c"));
+    ASSERT_TRUE(journal->commit().ok());
+    journal->pending().add(JournalKind::kAccepted, task("never-committed"));
+  }  // like a crash: what was not committed is gone
+  JournalReplay replay = reopen();
+  ASSERT_EQ(replay.live.size(), 3u);
+  EXPECT_EQ(replay.live[0].task.id(), "a");
+  EXPECT_EQ(replay.live[0].task.args(), "\x91\x07");
+  EXPECT_FALSE(replay.live[0].result.has_value());
+  EXPECT_EQ(replay.live[1].task.id(), "b");
+  ASSERT_TRUE(replay.live[1].result.has_value());
+  EXPECT_EQ(replay.live[1].result->items(0).value(), "\x31");
+  EXPECT_EQ(replay.live[2].task.id(), "d");
+  EXPECT_EQ(replay.frames, 7u);
+  EXPECT_EQ(replay.dropped_bytes, 0u);
+}
+
+TEST_F(JournalTest, ATornTailIsCutOffAndAppendingGoesOn) {
+  JournalReplay first;
+  {
+    auto journal = open(&first);
+    journal->pending().add(JournalKind::kAccepted, task("a"));
+    journal->pending().add(JournalKind::kAccepted, task("b"));
+    ASSERT_TRUE(journal->commit().ok());
+  }
+  std::string whole = read_file();
+  write_file(whole.substr(0, whole.size() - 3));  // the last frame lost its end
+  {
+    JournalReplay replay;
+    auto journal = open(&replay);
+    ASSERT_EQ(replay.live.size(), 1u);
+    EXPECT_EQ(replay.live[0].task.id(), "a");
+    EXPECT_GT(replay.dropped_bytes, 0u);
+    EXPECT_EQ(fs::file_size(file()), journal->file_bytes());  // cut off on disk too
+    journal->pending().add(JournalKind::kAccepted, task("c"));
+    ASSERT_TRUE(journal->commit().ok());
+  }
+  JournalReplay replay = reopen();
+  ASSERT_EQ(replay.live.size(), 2u);
+  EXPECT_EQ(replay.live[1].task.id(), "c");
+  EXPECT_EQ(replay.dropped_bytes, 0u);
+}
+
+TEST_F(JournalTest, AFrameFailingItsChecksumEndsTheJournal) {
+  {
+    JournalReplay replay;
+    auto journal = open(&replay);
+    journal->pending().add(JournalKind::kAccepted, task("a"));
+    ASSERT_TRUE(journal->commit().ok());
+    journal->pending().add(JournalKind::kAccepted, task("b", "payload-of-b"));
+    journal->pending().add(JournalKind::kAccepted, task("c"));
+    ASSERT_TRUE(journal->commit().ok());
+  }
+  std::string bytes = read_file();
+  size_t at = bytes.find("payload-of-b");
+  ASSERT_NE(at, std::string::npos);
+  bytes[at] ^= 0x20;  // one flipped bit in b's frame
+  write_file(bytes);
+  JournalReplay replay = reopen();
+  ASSERT_EQ(replay.live.size(), 1u);  // c after it cannot be trusted to follow b
+  EXPECT_EQ(replay.live[0].task.id(), "a");
+  EXPECT_GT(replay.dropped_bytes, 0u);
+}
+
+TEST_F(JournalTest, AFileThatIsNotAJournalIsRefusedAndLeftAlone) {
+  write_file("some other program's data\n");
+  JournalReplay replay;
+  auto journal = TaskJournal::open(dir_, &replay);
+  ASSERT_FALSE(journal.ok());
+  EXPECT_EQ(journal.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(journal.status().message().find("not a Shoal journal"), std::string::npos);
+  EXPECT_EQ(read_file(), "some other program's data\n");
+}
+
+TEST_F(JournalTest, TheDirectoryIsUsedByOneJournalAtATime) {
+  JournalReplay replay;
+  auto first = open(&replay);
+  auto second = TaskJournal::open(dir_, &replay);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find("in use"), std::string::npos);
+  first.reset();
+  EXPECT_TRUE(TaskJournal::open(dir_, &replay).ok());
+}
+
+TEST_F(JournalTest, RewriteKeepsOnlyWhatItIsGiven) {
+  {
+    JournalReplay replay;
+    auto journal = open(&replay);
+    for (int i = 0; i < 1000; ++i) {
+      journal->pending().add(JournalKind::kAccepted, task("t" + std::to_string(i)));
+    }
+    ASSERT_TRUE(journal->commit().ok());
+    journal->pending().add(JournalKind::kAccepted, task("pending"));  // committed by rewrite
+    uint64_t before = journal->file_bytes();
+    ASSERT_TRUE(journal->rewrite([](JournalBuffer& out) {
+                  out.add(JournalKind::kAccepted, task("t7"));
+                  out.add(JournalKind::kEnded, result("t7", "\x31"));
+                }).ok());
+    EXPECT_LT(journal->file_bytes(), before / 100);
+    EXPECT_EQ(fs::file_size(file()), journal->file_bytes());
+    EXPECT_FALSE(fs::exists(file() + ".new"));
+    journal->pending().add(JournalKind::kAccepted, task("after"));  // appends to the new file
+    ASSERT_TRUE(journal->commit().ok());
+  }
+  JournalReplay replay = reopen();
+  ASSERT_EQ(replay.live.size(), 2u);
+  EXPECT_EQ(replay.live[0].task.id(), "t7");
+  EXPECT_TRUE(replay.live[0].result.has_value());
+  EXPECT_EQ(replay.live[1].task.id(), "after");
+}
+
+TEST_F(JournalTest, ARewriteLargerThanItsBufferIsWrittenInPieces) {
+  const std::string args(1 << 20, 'x');  // 40 MiB in all: several spills
+  {
+    JournalReplay replay;
+    auto journal = open(&replay);
+    ASSERT_TRUE(journal->rewrite([&](JournalBuffer& out) {
+                  for (int i = 0; i < 40; ++i) {
+                    out.add(JournalKind::kAccepted, task("big" + std::to_string(i), args));
+                  }
+                }).ok());
+  }
+  JournalReplay replay = reopen();
+  ASSERT_EQ(replay.live.size(), 40u);
+  EXPECT_EQ(replay.live[39].task.id(), "big39");
+  EXPECT_EQ(replay.live[39].task.args(), args);
+}
+
+TEST_F(JournalTest, AFailedWriteFailsEveryLaterCommit) {
+  JournalReplay replay;
+  auto journal = open(&replay);
+  journal->pending().add(JournalKind::kAccepted, task("a"));
+  ASSERT_TRUE(journal->commit().ok());
+  // The file may not grow: the next write fails with EFBIG (SIGXFSZ ignored).
+  signal(SIGXFSZ, SIG_IGN);
+  rlimit old{};
+  getrlimit(RLIMIT_FSIZE, &old);
+  rlimit tight = old;
+  tight.rlim_cur = journal->file_bytes();
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &tight), 0);
+  journal->pending().add(JournalKind::kAccepted, task("b"));
+  absl::Status failed = journal->commit();
+  setrlimit(RLIMIT_FSIZE, &old);
+  EXPECT_FALSE(failed.ok());
+  EXPECT_NE(failed.message().find("cannot write"), std::string::npos) << failed;
+  journal->pending().add(JournalKind::kAccepted, task("c"));
+  EXPECT_FALSE(journal->commit().ok());  // the limit is gone, but the failure sticks
+  journal.reset();
+  JournalReplay after = reopen();
+  ASSERT_EQ(after.live.size(), 1u);
+  EXPECT_EQ(after.live[0].task.id(), "a");
+}
+
+}  // namespace
+}  // namespace shoal::broker
