@@ -1,0 +1,84 @@
+// The broker over a durable store, in this process: a store that cannot be written stops
+// the broker before it acknowledges anything; a second broker cannot share the store.
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "broker/task_journal.h"
+#include "fake_worker.h"
+#include "gtest/gtest.h"
+
+namespace shoal::broker {
+namespace {
+
+using testing::InProcessBroker;
+using testing::make_context;
+using testing::make_stub;
+using testing::make_task;
+
+class BrokerStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/shoal-broker-store-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_;
+};
+
+TEST_F(BrokerStoreTest, AStoreThatCannotBeWrittenStopsTheBrokerBeforeItAcknowledges) {
+  std::atomic<bool> failed{false};
+  BrokerConfig config = testing::loopback_config();
+  config.store_dir = dir_;
+  config.on_store_failure = [&](const absl::Status&) { failed = true; };
+  auto b = InProcessBroker::start(config);
+  ASSERT_NE(b->broker, nullptr);
+
+  // From now on the journal may not grow: its next write fails (EFBIG; SIGXFSZ ignored).
+  signal(SIGXFSZ, SIG_IGN);
+  rlimit old{};
+  getrlimit(RLIMIT_FSIZE, &old);
+  rlimit tight = old;
+  tight.rlim_cur = std::filesystem::file_size(dir_ + "/journal");
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &tight), 0);
+
+  auto stub = make_stub(b->broker->client_endpoint());
+  auto context = make_context();
+  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
+  auto stream = stub->Session(context.get());
+  shoal::v1::ClientMessage submit;
+  *submit.mutable_submit()->add_tasks() = make_task("t1");
+  ASSERT_TRUE(stream->Write(submit));
+  shoal::v1::ServerMessage in;
+  while (stream->Read(&in)) {
+    EXPECT_FALSE(in.has_accepted() || in.has_results()) << in.ShortDebugString();
+  }
+  setrlimit(RLIMIT_FSIZE, &old);
+  EXPECT_TRUE(failed.load());
+  b->broker->shutdown();  // returns: the loop has already stopped
+  b.reset();
+
+  JournalReplay replay;  // t1 was never acknowledged, and never made it to the journal
+  auto journal = TaskJournal::open(dir_, &replay);
+  ASSERT_TRUE(journal.ok()) << journal.status();
+  EXPECT_TRUE(replay.live.empty());
+}
+
+TEST_F(BrokerStoreTest, TwoBrokersCannotShareAStore) {
+  BrokerConfig config = testing::loopback_config();
+  config.store_dir = dir_;
+  auto first = InProcessBroker::start(config);
+  ASSERT_NE(first->broker, nullptr);
+  Logger log(LogLevel::kError);
+  auto second = Broker::start(config, &log);
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().message().find("in use"), std::string::npos) << second.status();
+}
+
+}  // namespace
+}  // namespace shoal::broker
