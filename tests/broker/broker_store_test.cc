@@ -1,5 +1,6 @@
 // The broker over a durable store, in this process: a store that cannot be written stops
-// the broker before it acknowledges anything; a second broker cannot share the store.
+// the broker before it acknowledges anything. (Restarts and a second broker on the same
+// store: tests/integration/cluster_durable_test.cc, with real processes.)
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -67,17 +68,6 @@ TEST_F(BrokerStoreTest, AStoreThatCannotBeWrittenStopsTheBrokerBeforeItAcknowled
   auto journal = TaskJournal::open(dir_, &replay);
   ASSERT_TRUE(journal.ok()) << journal.status();
   EXPECT_TRUE(replay.live.empty());
-}
-
-TEST_F(BrokerStoreTest, TwoBrokersCannotShareAStore) {
-  BrokerConfig config = testing::loopback_config();
-  config.store_dir = dir_;
-  auto first = InProcessBroker::start(config);
-  ASSERT_NE(first->broker, nullptr);
-  Logger log(LogLevel::kError);
-  auto second = Broker::start(config, &log);
-  ASSERT_FALSE(second.ok());
-  EXPECT_NE(second.status().message().find("in use"), std::string::npos) << second.status();
 }
 
 }  // namespace
