@@ -142,10 +142,6 @@ bool BrokerLoop::commit_store() {
 }
 
 void BrokerLoop::flush() {
-  if (!commit_store()) {  // what is not durable must not be seen
-    actions_.clear();
-    return;
-  }
   for (WorkerSend& send : actions_.to_workers) {
     if (send.task_batch.empty()) {
       deps_.workers->send(send.peer, send.message);
@@ -189,6 +185,10 @@ void BrokerLoop::hold_accepted(SessionId s, shoal::v1::ServerMessage& message) {
 }
 
 void BrokerLoop::send_held_accepted(SessionId s) {
+  if (!commit_store()) {  // an Accepted is a promise: only for what a crash keeps
+    held_accepted_.clear();
+    return;
+  }
   if (s != 0) {
     auto it = held_accepted_.find(s);
     if (it == held_accepted_.end()) return;

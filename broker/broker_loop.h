@@ -3,8 +3,10 @@
 // monitor and the client inbox's eventfd. It feeds the Scheduler in batches (up to
 // kMaxFramesPerRound worker frames, then every waiting client event) and sends the
 // resulting actions once per round, so a burst costs one wake-up, not one per task.
-// With a durable store, each round's changes are committed (one fdatasync) before its
-// actions go out, so nothing is acknowledged that a crash could lose.
+// With a durable store, the store is committed (one fdatasync) before held Accepted ids
+// go out (once a tick) and before a Cancel is answered: what the broker acknowledges
+// survives a crash. Tasks and results go out at once; a crash before their commit means
+// a task runs again (at least once), never a task lost.
 
 #include <atomic>
 #include <cstdint>
@@ -33,7 +35,7 @@ class BrokerLoop final : private WorkerGateway::Handler {
     SessionSink* sessions = nullptr;
     const Clock* clock = nullptr;
     const Logger* log = nullptr;
-    TaskStore* store = nullptr;  // the scheduler's: committed before anything is sent
+    TaskStore* store = nullptr;  // the scheduler's: committed before acknowledging
     // Called once, on the loop's thread, when the store cannot make changes durable any
     // more: the loop has stopped and sent nothing that was not durable.
     std::function<void(const absl::Status&)> on_store_failure;
@@ -59,7 +61,7 @@ class BrokerLoop final : private WorkerGateway::Handler {
   void on_frame(const std::string& peer, shoal::v1::WorkerMessage* msg) override;
   void on_disconnect(const std::string& peer) override;
   void handle(ClientEvent& event);
-  // Commits the store; on failure stops the loop and drops what was to be sent.
+  // Commits the store; on failure stops the loop (false: acknowledge nothing more).
   bool commit_store();
   void flush();
   void hold_accepted(SessionId s, shoal::v1::ServerMessage& message);

@@ -7,7 +7,8 @@
 #   e.g. bash scripts/bench_remote.sh build --reps=3 --n1=200000
 # Environment: PREFETCH (tasks held per worker process, default 256: W1's tasks take
 # microseconds, so a worker needs hundreds in hand to cover one broker round trip);
-# SECURE=1 secures both links (TLS for the client, CURVE with a listed worker key).
+# SECURE=1 secures both links (TLS for the client, CURVE with a listed worker key);
+# DURABLE=1 gives the broker a durable task store (--store-dir) in the run's directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -25,6 +26,9 @@ if [ "${SECURE:-0}" = 1 ]; then
                 --curve-secret-key-file="$run/broker-curve" --curve-worker-keys-file="$run/workers")
   worker_flags=(--broker-public-key="$run/broker-curve.pub" --curve-secret-key-file="$run/worker")
   bench_flags=(--root-certs="$run/tls-cert.pem")
+fi
+if [ "${DURABLE:-0}" = 1 ]; then
+  broker_flags+=(--store-dir="$run/store")
 fi
 start_broker "$build" "${broker_flags[@]}" >&2
 

@@ -209,6 +209,11 @@ TEST(ClusterDurableTest, ResultsSurviveAKill) {
   }
   std::string failed = outcome(delivered["done-failed"]);
   ASSERT_EQ(failed.rfind("error ERROR_KIND_REMOTE std::invalid_argument", 0), 0u) << failed;
+  // A result goes out before it is on disk (a crash then only means the task runs again);
+  // an Accepted never does. So one more task, once accepted, proves the results above are
+  // on disk too: they were journalled before it.
+  ASSERT_TRUE(session.submit({square_task("marker", 3)}));
+  ASSERT_TRUE(session.await_accepted({"marker"}));
 
   cluster.kill_broker();
   cluster.worker("w1").signal(SIGKILL);  // no worker can reach the new broker either
