@@ -52,11 +52,7 @@ void BrokerLoop::run() {
       if (idle_memory_.due(stats.queued() + stats.running() > 0, now)) {
         internal::IdleMemoryRelease::release();
       }
-      if (deps_.store->wants_rewrite() && commit_store()) {
-        if (absl::Status s = scheduler.rewrite_store(); !s.ok()) {
-          deps_.log->warning("cannot rewrite the task store (it keeps growing): ", s.message());
-        }
-      }
+      if (deps_.store->wants_rewrite() && commit_store()) rewrite_store();
     } else if (client_events) {
       next_tick = std::min(next_tick, scheduler.next_deadline_ms());
     }
@@ -127,6 +123,20 @@ void BrokerLoop::handle(ClientEvent& event) {
         }
       },
       event);
+}
+
+void BrokerLoop::rewrite_store() {
+  auto start = std::chrono::steady_clock::now();
+  absl::Status s = deps_.scheduler->rewrite_store();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start).count();
+  if (!s.ok()) {
+    deps_.log->warning("cannot rewrite the task store (its journal keeps growing): ", s.message());
+  } else {
+    deps_.log->info("rewrote the task store's journal: ", deps_.scheduler->stats().queued(),
+                    " queued and ", deps_.scheduler->stats().results_retained(),
+                    " retained results in ", ms, " ms");
+  }
 }
 
 bool BrokerLoop::commit_store() {

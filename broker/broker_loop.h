@@ -63,6 +63,8 @@ class BrokerLoop final : private WorkerGateway::Handler {
   void handle(ClientEvent& event);
   // Commits the store; on failure stops the loop (false: acknowledge nothing more).
   bool commit_store();
+  // Rewrites the store's journal with the live tasks (logs how long the loop stopped).
+  void rewrite_store();
   void flush();
   void hold_accepted(SessionId s, shoal::v1::ServerMessage& message);
   void send_held_accepted(SessionId s);  // 0: every session
