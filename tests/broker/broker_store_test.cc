@@ -2,7 +2,6 @@
 // the broker before it acknowledges anything. (Restarts and a second broker on the same
 // store: tests/integration/cluster_durable_test.cc, with real processes.)
 #include <signal.h>
-#include <stdlib.h>
 #include <sys/resource.h>
 
 #include <atomic>
@@ -12,6 +11,7 @@
 #include "broker/task_journal.h"
 #include "fake_worker.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/temp_dir.h"
 
 namespace shoal::broker {
 namespace {
@@ -21,21 +21,12 @@ using testing::make_context;
 using testing::make_stub;
 using testing::make_task;
 
-class BrokerStoreTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/shoal-broker-store-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string dir_;
-};
-
-TEST_F(BrokerStoreTest, AStoreThatCannotBeWrittenStopsTheBrokerBeforeItAcknowledges) {
+TEST(BrokerStoreTest, AStoreThatCannotBeWrittenStopsTheBrokerBeforeItAcknowledges) {
+  testutil::TempDir temp("shoal-broker-store");
+  const std::string& dir = temp.path();
   std::atomic<bool> failed{false};
   BrokerConfig config = testing::loopback_config();
-  config.store_dir = dir_;
+  config.store_dir = dir;
   config.on_store_failure = [&](const absl::Status&) { failed = true; };
   auto b = InProcessBroker::start(config);
   ASSERT_NE(b->broker, nullptr);
@@ -45,7 +36,7 @@ TEST_F(BrokerStoreTest, AStoreThatCannotBeWrittenStopsTheBrokerBeforeItAcknowled
   rlimit old{};
   getrlimit(RLIMIT_FSIZE, &old);
   rlimit tight = old;
-  tight.rlim_cur = std::filesystem::file_size(dir_ + "/journal");
+  tight.rlim_cur = std::filesystem::file_size(dir + "/journal");
   ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &tight), 0);
 
   auto stub = make_stub(b->broker->client_endpoint());
@@ -65,7 +56,7 @@ TEST_F(BrokerStoreTest, AStoreThatCannotBeWrittenStopsTheBrokerBeforeItAcknowled
   b.reset();
 
   JournalReplay replay;  // t1 was never acknowledged, and never made it to the journal
-  auto journal = TaskJournal::open(dir_, &replay);
+  auto journal = TaskJournal::open(dir, &replay);
   ASSERT_TRUE(journal.ok()) << journal.status();
   EXPECT_TRUE(replay.live.empty());
 }

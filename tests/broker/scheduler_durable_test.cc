@@ -1,27 +1,18 @@
 // The scheduler over a durable store: what a broker restarted on the same store (after a
 // crash: only what was committed is kept) knows again, and the registration grace.
-#include <stdlib.h>
-
-#include <filesystem>
-
 #include "broker/durable_task_store.h"
 #include "scheduler_fixture.h"
+#include "tests/testutil/temp_dir.h"
 
 namespace shoal::broker {
 namespace {
 
 class SchedulerDurableTest : public SchedulerTest {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/shoal-store-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-    restart();
-  }
+  void SetUp() override { restart(); }
   void TearDown() override {
     scheduler_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
+    store_.reset();  // before the directory goes
   }
 
   // What a broker does at start: opens the store, restores what it kept, rewrites it.
@@ -43,7 +34,8 @@ class SchedulerDurableTest : public SchedulerTest {
   }
   void commit() { ASSERT_TRUE(store_->commit().ok()); }
 
-  std::string dir_;
+  testutil::TempDir temp_{"shoal-store"};
+  const std::string dir_ = temp_.path();
 };
 
 TEST_F(SchedulerDurableTest, QueuedAndRunningTasksAreQueuedAgain) {

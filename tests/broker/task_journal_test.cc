@@ -3,7 +3,6 @@
 #include "broker/task_journal.h"
 
 #include <signal.h>
-#include <stdlib.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -12,22 +11,15 @@
 #include <sstream>
 
 #include "gtest/gtest.h"
+#include "tests/testutil/temp_dir.h"
 
 namespace shoal::broker {
 namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh directory, removed with everything in it at the end of the test.
 class JournalTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/shoal-journal-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   std::unique_ptr<TaskJournal> open(JournalReplay* replay) {
     auto journal = TaskJournal::open(dir_, replay);
     EXPECT_TRUE(journal.ok()) << journal.status();
@@ -49,7 +41,8 @@ class JournalTest : public ::testing::Test {
     std::ofstream(file(), std::ios::binary | std::ios::trunc) << bytes;
   }
 
-  std::string dir_;
+  testutil::TempDir temp_{"shoal-journal"};
+  const std::string dir_ = temp_.path();
 };
 
 shoal::v1::Task task(const std::string& id, const std::string& args = "\x91\x07") {
