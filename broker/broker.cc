@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "broker/durable_task_store.h"
 #include "broker/status_macros.h"
+#include "shared/zmq_term.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 
@@ -112,7 +113,13 @@ absl::Status Broker::open_store(BrokerConfig& config) {
   return absl::OkStatus();
 }
 
-Broker::~Broker() { shutdown(); }
+Broker::~Broker() {
+  shutdown();
+  workers_.reset();  // the last sockets of zmq_
+  if (!internal::terminate_within(std::move(zmq_), std::chrono::seconds(5))) {
+    log_->warning("ZeroMQ did not end in 5 s after every socket was closed; left behind");
+  }
+}
 
 void Broker::shutdown() {
   if (stopped_) return;

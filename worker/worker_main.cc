@@ -13,6 +13,7 @@
 #include "shoal/internal/malloc_tuning.h"
 #include "shoal/task.hpp"
 #include "shared/curve_keys.h"
+#include "shared/zmq_term.h"
 #include "worker/session.h"
 #include "worker/worker_config.h"
 #include "worker/worker_run.h"
@@ -94,8 +95,8 @@ int run_worker(int argc, char** argv, bool allow_load) {
   auto done = CompletionQueue::create();
   if (!done.ok()) return fail(std::string(done.status().message()), 1);
   absl::Status status;
+  zmq::context_t context(1);
   {
-    zmq::context_t context(1);
     TaskRunner runner(engine, name, done->get());
     SessionConfig session_config;
     session_config.broker = config.broker;
@@ -125,6 +126,9 @@ int run_worker(int argc, char** argv, bool allow_load) {
       engine->close();
     }
     engine->join();
+  }  // the session has closed its sockets
+  if (!internal::terminate_within(std::move(context), std::chrono::seconds(5))) {
+    log.warning("ZeroMQ did not end in 5 s after every socket was closed; exiting anyway");
   }
   if (!status.ok()) return fail(std::string(status.message()), 1);
   return 0;
