@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "gtest/gtest.h"
@@ -130,6 +131,44 @@ TEST_F(JournalTest, AFrameFailingItsChecksumEndsTheJournal) {
   ASSERT_EQ(replay.live.size(), 1u);  // c after it cannot be trusted to follow b
   EXPECT_EQ(replay.live[0].task.id(), "a");
   EXPECT_GT(replay.dropped_bytes, 0u);
+}
+
+TEST_F(JournalTest, EveryCutAndFlipGivesAPrefixNeverACrash) {
+  {
+    JournalReplay replay;
+    auto journal = open(&replay);
+    for (int i = 0; i < 6; ++i) {
+      journal->pending().add(JournalKind::kAccepted, task("t" + std::to_string(i)));
+      if (i % 2 == 1) journal->pending().add(JournalKind::kEnded, result("t" + std::to_string(i), "\x31"));
+    }
+    journal->pending().add(JournalKind::kForgotten, std::string("t1"));
+    ASSERT_TRUE(journal->commit().ok());
+  }
+  const std::string whole = read_file();
+  auto ids_of = [](const JournalReplay& replay) {
+    std::string ids;
+    for (const JournaledTask& t : replay.live) ids += t.task.id() + (t.result ? "+" : "") + " ";
+    return ids;
+  };
+  write_file(whole);
+  const std::string all = ids_of(reopen());
+  ASSERT_EQ(all, "t0 t2 t3+ t4 t5+ ");
+  for (size_t cut = 8; cut < whole.size(); ++cut) {  // a crash may tear any write
+    write_file(whole.substr(0, cut));
+    JournalReplay replay = reopen();
+    EXPECT_LE(replay.live.size(), 6u) << cut;
+    EXPECT_EQ(replay.dropped_bytes + fs::file_size(file()), cut) << cut;
+  }
+  std::mt19937 rng(7);
+  for (int round = 0; round < 300; ++round) {  // and a disk may rot any byte
+    std::string bytes = whole;
+    size_t at = 8 + rng() % (bytes.size() - 8);
+    bytes[at] = char(bytes[at] ^ (1 + rng() % 255));
+    write_file(bytes);
+    JournalReplay replay = reopen();
+    EXPECT_GT(replay.dropped_bytes, 0u) << "byte " << at;  // the CRC catches it
+    EXPECT_LE(replay.live.size(), 6u);
+  }
 }
 
 TEST_F(JournalTest, AFileThatIsNotAJournalIsRefusedAndLeftAlone) {
