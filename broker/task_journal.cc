@@ -19,7 +19,7 @@ namespace {
 
 constexpr std::string_view kMagic = "SHOALJ1\n";
 constexpr size_t kHeader = 8;                 // length + CRC
-constexpr size_t kSpillBytes = 8u << 20;      // a rewrite writes in pieces of this size
+constexpr size_t kSpillBytes = 8u << 20;      // buffers are written out in pieces of this size
 
 uint32_t crc_of(const char* data, size_t n) {
   return uint32_t(crc32_z(crc32_z(0, nullptr, 0), reinterpret_cast<const Bytef*>(data), n));
@@ -181,16 +181,31 @@ absl::StatusOr<std::unique_ptr<TaskJournal>> TaskJournal::open(const std::string
     if (::fdatasync(journal->fd_) != 0) return errno_status("cannot sync", path);
     if (auto s = sync_dir(dir); !s.ok()) return s;
     journal->file_bytes_ = kMagic.size();
+    journal->synced_bytes_ = journal->file_bytes_;
   } else {
     if (replay->dropped_bytes > 0 && ::ftruncate(journal->fd_, off_t(*good)) != 0) {
       return errno_status("cannot truncate", path);
     }
     journal->file_bytes_ = *good;
+    journal->synced_bytes_ = journal->file_bytes_;
   }
   if (::lseek(journal->fd_, off_t(journal->file_bytes_), SEEK_SET) < 0) {
     return errno_status("cannot seek", path);
   }
   return journal;
+}
+
+TaskJournal::TaskJournal(std::string dir, int lock_fd)
+    : dir_(std::move(dir)),
+      lock_fd_(lock_fd),
+      pending_(kSpillBytes, [this](std::string& bytes) { spill(bytes); }) {}
+
+void TaskJournal::spill(std::string& bytes) {
+  if (failed_.ok()) {
+    failed_ = write_all(fd_, bytes, path());  // a failure shows at the next commit
+    if (failed_.ok()) file_bytes_ += bytes.size();
+  }
+  bytes.clear();
 }
 
 TaskJournal::~TaskJournal() {
@@ -201,7 +216,7 @@ TaskJournal::~TaskJournal() {
 absl::Status TaskJournal::commit() {
   if (!failed_.ok()) return failed_;
   std::string& bytes = pending_.bytes();
-  if (bytes.empty()) return absl::OkStatus();
+  if (bytes.empty() && synced_bytes_ == file_bytes_) return absl::OkStatus();
   absl::Status s = write_all(fd_, bytes, path());
   if (s.ok() && ::fdatasync(fd_) != 0) s = errno_status("cannot sync", path());
   if (!s.ok()) {
@@ -209,8 +224,9 @@ absl::Status TaskJournal::commit() {
     return s;
   }
   file_bytes_ += bytes.size();
+  synced_bytes_ = file_bytes_;
   bytes.clear();
-  if (bytes.capacity() > kSpillBytes) std::string().swap(bytes);  // after a burst
+  if (bytes.capacity() > 4 * kSpillBytes) std::string().swap(bytes);  // after a huge frame
   return absl::OkStatus();
 }
 
@@ -244,6 +260,7 @@ absl::Status TaskJournal::rewrite(const std::function<void(JournalBuffer&)>& wri
     return s;
   }
   file_bytes_ = written;
+  synced_bytes_ = written;
   return absl::OkStatus();
 }
 

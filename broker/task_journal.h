@@ -76,9 +76,10 @@ class TaskJournal {
   TaskJournal(const TaskJournal&) = delete;
   TaskJournal& operator=(const TaskJournal&) = delete;
 
-  // Buffers one frame; nothing is durable before commit().
+  // Buffers one frame; nothing is durable before commit(). Past 8 MiB the buffer is
+  // written out (not synced) as it fills, so big payloads are copied once, into a
+  // buffer that stays small: a crash may then keep more than was committed, never less.
   JournalBuffer& pending() { return pending_; }
-  bool has_pending() const { return !pending_.bytes().empty(); }
   // Writes what is buffered and waits for the disk (fdatasync). After one failure every
   // later call fails: what follows a lost write cannot be trusted.
   absl::Status commit();
@@ -90,13 +91,15 @@ class TaskJournal {
   const std::string& dir() const { return dir_; }
 
  private:
-  TaskJournal(std::string dir, int lock_fd) : dir_(std::move(dir)), lock_fd_(lock_fd) {}
+  TaskJournal(std::string dir, int lock_fd);
+  void spill(std::string& bytes);  // writes a full pending buffer out, unsynced
   std::string path() const { return dir_ + "/journal"; }
 
   std::string dir_;
   int lock_fd_ = -1;
   int fd_ = -1;
-  uint64_t file_bytes_ = 0;
+  uint64_t file_bytes_ = 0;    // written, spilled included
+  uint64_t synced_bytes_ = 0;  // of which fdatasync has seen
   JournalBuffer pending_;
   absl::Status failed_;  // the first failure; sticks
 };

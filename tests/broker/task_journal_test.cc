@@ -236,6 +236,26 @@ TEST_F(JournalTest, ARewriteLargerThanItsBufferIsWrittenInPieces) {
   EXPECT_EQ(replay.live[39].task.args(), args);
 }
 
+TEST_F(JournalTest, BigPendingFramesAreWrittenOutBeforeTheCommit) {
+  const std::string args(4 << 20, 'x');
+  {
+    JournalReplay replay;
+    auto journal = open(&replay);
+    for (int i = 0; i < 3; ++i) {
+      journal->pending().add(JournalKind::kAccepted, task("big" + std::to_string(i), args));
+    }
+    // Past 8 MiB the first two went to the file (not yet synced); the third waits.
+    EXPECT_GT(fs::file_size(file()), 8u << 20);
+    EXPECT_LT(journal->pending().bytes().size(), 5u << 20);
+    journal->pending().add(JournalKind::kAccepted, task("small"));
+    ASSERT_TRUE(journal->commit().ok());
+  }
+  JournalReplay replay = reopen();
+  ASSERT_EQ(replay.live.size(), 4u);
+  EXPECT_EQ(replay.live[2].task.args(), args);
+  EXPECT_EQ(replay.live[3].task.id(), "small");
+}
+
 TEST_F(JournalTest, AFailedWriteFailsEveryLaterCommit) {
   JournalReplay replay;
   auto journal = open(&replay);
