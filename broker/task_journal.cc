@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -160,7 +161,13 @@ void JournalBuffer::add(JournalKind kind, const google::protobuf::MessageLite& m
 
 absl::StatusOr<std::unique_ptr<TaskJournal>> TaskJournal::open(const std::string& dir,
                                                                JournalReplay* replay) {
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return errno_status("cannot create", dir);
+  std::error_code error;  // parents like mkdir -p; the store itself private to its owner
+  std::filesystem::path parent = std::filesystem::path(dir).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, error);
+  if (error || (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)) {
+    return absl::UnavailableError(absl::StrCat("cannot create ", dir, ": ",
+                                               error ? error.message() : std::strerror(errno)));
+  }
   std::string lock_path = dir + "/lock";
   int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock_fd < 0) return errno_status("cannot open", lock_path);

@@ -68,7 +68,7 @@ class JournalBuffer {
 // Owner of DIR/journal. Not thread-safe: the scheduler's thread is its only user.
 class TaskJournal {
  public:
-  // Creates DIR if missing, takes its lock (kFailedPrecondition "in use" when another
+  // Creates DIR (and its parents) if missing, takes its lock (kFailedPrecondition "in use" when another
   // process holds it), replays DIR/journal into `replay` and cuts off a bad tail.
   static absl::StatusOr<std::unique_ptr<TaskJournal>> open(const std::string& dir,
                                                            JournalReplay* replay);

@@ -12,6 +12,7 @@
 
 #include "fake_worker.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/temp_dir.h"
 
 extern char** environ;
 
@@ -172,6 +173,23 @@ TEST(BrokerProcessTest, FailsWithExitCode1WhenTheWorkerPortIsTaken) {
   int status = second.wait_exit();
   ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
   EXPECT_EQ(WEXITSTATUS(status), 1);
+}
+
+TEST(BrokerProcessTest, FailsWithExitCode1OnAStoreItCannotUse) {
+  testutil::TempDir temp("shoal-bad-store");
+  std::string not_a_journal = temp.path() + "/journal";
+  FILE* f = fopen(not_a_journal.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fputs("someone else's file\n", f);
+  fclose(f);
+  // Below a file, so it cannot be created; and a directory holding some other journal.
+  for (std::string dir : {not_a_journal + "/store", temp.path()}) {
+    BrokerProcess broker({"--client-address=127.0.0.1:0", "--worker-address=tcp://127.0.0.1:0",
+                          "--store-dir=" + dir});
+    int status = broker.wait_exit();
+    ASSERT_TRUE(WIFEXITED(status)) << dir << ": status " << status;
+    EXPECT_EQ(WEXITSTATUS(status), 1) << dir;
+  }
 }
 
 }  // namespace

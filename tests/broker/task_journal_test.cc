@@ -181,6 +181,18 @@ TEST_F(JournalTest, AFileThatIsNotAJournalIsRefusedAndLeftAlone) {
   EXPECT_EQ(read_file(), "some other program's data\n");
 }
 
+TEST_F(JournalTest, TheDirectoryIsCreatedWithItsParents) {
+  JournalReplay replay;
+  auto journal = TaskJournal::open(dir_ + "/a/b/store", &replay);
+  ASSERT_TRUE(journal.ok()) << journal.status();
+  EXPECT_TRUE(fs::exists(dir_ + "/a/b/store/journal"));
+  fs::path was = fs::current_path();
+  fs::current_path(dir_);
+  auto relative = TaskJournal::open("store", &replay);  // no parent to create
+  fs::current_path(was);
+  ASSERT_TRUE(relative.ok()) << relative.status();
+}
+
 TEST_F(JournalTest, TheDirectoryIsUsedByOneJournalAtATime) {
   JournalReplay replay;
   auto first = open(&replay);
