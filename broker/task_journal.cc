@@ -67,10 +67,11 @@ absl::StatusOr<uint64_t> replay_file(const std::string& path, JournalReplay* rep
   fstat(fileno(f), &st);
   uint64_t size = uint64_t(st.st_size);
   char magic[kMagic.size()];
-  if (size < kMagic.size() || std::fread(magic, 1, sizeof magic, f) != sizeof magic ||
-      std::string_view(magic, sizeof magic) != kMagic) {
+  size_t got = std::fread(magic, 1, sizeof magic, f);
+  if (got != sizeof magic || std::string_view(magic, sizeof magic) != kMagic) {
     std::fclose(f);
-    if (size == 0) return 0;  // created but never written: start afresh
+    // Created but never (or not wholly) written: a crash at the very start. Start afresh.
+    if (size < kMagic.size() && kMagic.substr(0, got) == std::string_view(magic, got)) return 0;
     return absl::FailedPreconditionError(
         absl::StrCat(path, " is not a Shoal journal (it does not start with SHOALJ1)"));
   }

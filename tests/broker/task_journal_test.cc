@@ -171,6 +171,15 @@ TEST_F(JournalTest, EveryCutAndFlipGivesAPrefixNeverACrash) {
   }
 }
 
+TEST_F(JournalTest, AJournalTornInItsFirstWriteStartsAfresh) {
+  for (std::string start : {"", "SHO", "SHOALJ1"}) {
+    write_file(start);
+    JournalReplay replay = reopen();
+    EXPECT_TRUE(replay.live.empty());
+    EXPECT_EQ(read_file(), "SHOALJ1\n") << start;
+  }
+}
+
 TEST_F(JournalTest, AFileThatIsNotAJournalIsRefusedAndLeftAlone) {
   write_file("some other program's data\n");
   JournalReplay replay;
