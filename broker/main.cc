@@ -85,7 +85,8 @@ void print_help() {
                   "  --help\n      this text\n\n"
                   "First line on stdout once both endpoints accept:\n"
                   "  shoal-broker listening clients=HOST:PORT workers=tcp://HOST:PORT\n"
-                  "SIGTERM/SIGINT: stop accepting, send Shutdown to workers, exit 0.\n");
+                  "SIGTERM/SIGINT: stop accepting, send Shutdown to workers, exit 0.\n"
+                  "Exit 1 if it cannot start, or if its --store-dir journal cannot be written.\n");
   std::fputs(text.c_str(), stdout);
 }
 
