@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   g++ cmake make pkg-config
   libzmq3-dev cppzmq-dev
-  libprotobuf-dev protobuf-compiler
+  libprotobuf-dev protobuf-compiler zlib1g-dev
   libgrpc++-dev protobuf-compiler-grpc
   libabsl-dev
   libmsgpack-cxx-dev libboost-dev
