@@ -1,6 +1,5 @@
 // The scheduler over a durable store: what a broker restarted on the same store (after a
 // crash: only what was committed is kept) knows again, and the registration grace.
-#include "broker/durable_task_store.h"
 #include "scheduler_fixture.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -10,28 +9,10 @@ namespace {
 class SchedulerDurableTest : public SchedulerTest {
  protected:
   void SetUp() override { restart(); }
-  void TearDown() override {
-    scheduler_.reset();
-    store_.reset();  // before the directory goes
-  }
+  void TearDown() override { close_store(); }  // before the directory goes
 
-  // What a broker does at start: opens the store, restores what it kept, rewrites it.
-  // Called again, it is a restart after a crash: what was not committed is lost.
-  void restart() {
-    scheduler_.reset();
-    store_.reset();  // releases the directory's lock
-    out_.clear();
-    JournalReplay replay;
-    auto store = DurableTaskStore::open(dir_, &replay);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
-    scheduler_ = std::make_unique<Scheduler>(options_, Scheduler::Deps{&clock_, store_.get()});
-    for (JournaledTask& t : replay.live) {
-      scheduler_->restore(t.task, t.result ? &*t.result : nullptr);
-    }
-    ASSERT_TRUE(scheduler_->rewrite_store().ok());
-    scheduler_->open_session(kSession);
-  }
+  // A crash and what a broker does at start (the first time: only the start).
+  void restart() { restart_durable(dir_); }
   void commit() { ASSERT_TRUE(store_->commit().ok()); }
 
   testutil::TempDir temp_{"shoal-store"};

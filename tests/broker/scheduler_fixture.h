@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/durable_task_store.h"
 #include "broker/scheduler.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -126,7 +127,7 @@ class SchedulerTest : public ::testing::Test {
     scheduler_->worker_message(peer, &msg, out_);
   }
 
-  // Ids of the tasks sent to `peer` since the last take; clears the actions.
+  // Ids of the tasks sent to `peer` in the current actions (each also kept in sent_).
   std::vector<std::string> take_sent(const std::string& peer) {
     std::vector<std::string> ids;
     for (auto& send : out_.to_workers) {
@@ -174,6 +175,29 @@ class SchedulerTest : public ::testing::Test {
     scheduler_->get_result(id, 0, 7, out);
     EXPECT_EQ(out.replies.size(), 1u);
     return out.replies.empty() ? shoal::v1::GetResultResponse{} : out.replies[0].response;
+  }
+
+  // Opens the durable store in `dir` as a starting broker does — replay, restore,
+  // rewrite — under a new scheduler. Called again it is a crash and restart: what was
+  // not committed is lost.
+  void restart_durable(const std::string& dir) {
+    close_store();
+    out_.clear();
+    JournalReplay replay;
+    auto store = DurableTaskStore::open(dir, &replay);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    scheduler_ = std::make_unique<Scheduler>(options_, Scheduler::Deps{&clock_, store_.get()});
+    for (JournaledTask& t : replay.live) {
+      scheduler_->restore(t.task, t.result ? &*t.result : nullptr);
+    }
+    ASSERT_TRUE(scheduler_->rewrite_store().ok());
+    scheduler_->open_session(kSession);
+  }
+  // Drops scheduler and store (releasing a durable store's lock).
+  void close_store() {
+    scheduler_.reset();
+    store_.reset();
   }
 
   void tick_after(int64_t ms) {
