@@ -37,7 +37,7 @@ class BrokerLoop final : private WorkerGateway::Handler {
     const Logger* log = nullptr;
     TaskStore* store = nullptr;  // the scheduler's: committed before acknowledging
     // Called once, on the loop's thread, when the store cannot make changes durable any
-    // more: the loop has stopped and sent nothing that was not durable.
+    // more: the loop has stopped and acknowledges nothing more.
     std::function<void(const absl::Status&)> on_store_failure;
     uint32_t max_wait_ms = 600'000;  // GetResult waits are capped at this
   };
