@@ -25,6 +25,13 @@ void DurableTaskStore::ended(const shoal::v1::TaskResult& result) {
   journal_->pending().add(JournalKind::kEnded, result);
 }
 
+void DurableTaskStore::retried(const std::string& id, uint32_t attempt) {
+  shoal::v1::Task retried;
+  retried.set_id(id);
+  retried.set_attempt(attempt);
+  journal_->pending().add(JournalKind::kRetried, retried);
+}
+
 bool DurableTaskStore::wants_rewrite() const {
   return journal_->file_bytes() > std::max(kMinRewriteBytes, 4 * rewritten_bytes_);
 }

@@ -34,6 +34,7 @@ class DurableTaskStore final : public TaskStore {
   bool durable() const override { return true; }
   void accepted(const shoal::v1::Task& task) override;
   void ended(const shoal::v1::TaskResult& result) override;
+  void retried(const std::string& id, uint32_t attempt) override;
   absl::Status commit() override { return journal_->commit(); }
   // Once the journal is both 64 MiB and four times what the last rewrite left.
   bool wants_rewrite() const override;

@@ -215,6 +215,7 @@ void Scheduler::lost_attempt(TaskRef ref, const std::string& why,
     if (rec.phase == TaskPhase::kRunning) unlease(rec, ref);
     ++rec.attempt;
     ++retried_;
+    if (store_->durable()) store_->retried(rec.id, rec.attempt);
     enqueue(ref, /*front=*/true);  // it waited its turn already
     return;
   }

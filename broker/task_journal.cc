@@ -110,6 +110,15 @@ absl::StatusOr<uint64_t> replay_file(const std::string& path, JournalReplay* rep
         }
         break;
       }
+      case JournalKind::kRetried: {
+        shoal::v1::Task retried;
+        parsed = retried.ParseFromArray(payload.data(), int(payload.size()));
+        if (!parsed) break;
+        if (auto it = index.find(retried.id()); it != index.end()) {
+          tasks[it->second].task.set_attempt(retried.attempt());
+        }
+        break;
+      }
       case JournalKind::kForgotten:
         if (auto it = index.find(absl::string_view(payload.data(), payload.size()));
             it != index.end()) {

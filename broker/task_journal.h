@@ -8,6 +8,7 @@
 //   1 accepted:  a serialized shoal.v1.Task (as submitted; `attempt` = retries used)
 //   2 ended:     a serialized shoal.v1.TaskResult (its `id` set)
 //   3 forgotten: the task id (its result expired)
+//   4 retried:   a serialized shoal.v1.Task holding only `id` and `attempt` (retries used)
 // A frame cut short or failing its CRC ends the journal: a crash can leave a torn
 // tail, which open() cuts off (and reports).
 
@@ -25,7 +26,7 @@
 
 namespace shoal::broker {
 
-enum class JournalKind : uint8_t { kAccepted = 1, kEnded = 2, kForgotten = 3 };
+enum class JournalKind : uint8_t { kAccepted = 1, kEnded = 2, kForgotten = 3, kRetried = 4 };
 
 // One task the journal says is still known, as replayed.
 struct JournaledTask {

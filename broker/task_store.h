@@ -80,6 +80,8 @@ class TaskStore {
   virtual void accepted(const shoal::v1::Task& /*task*/) {}
   // A task ended with `result` (its id set).
   virtual void ended(const shoal::v1::TaskResult& /*result*/) {}
+  // A task is queued again after a lost attempt; it has used `attempt` retries.
+  virtual void retried(const std::string& /*id*/, uint32_t /*attempt*/) {}
   // Makes every change so far survive a crash of this process. Called before anything
   // is acknowledged; a failure means nothing more can be made durable.
   virtual absl::Status commit() { return absl::OkStatus(); }

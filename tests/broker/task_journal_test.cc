@@ -70,6 +70,10 @@ TEST_F(JournalTest, ReopenReplaysWhatWasCommittedInOrder) {
     journal->pending().add(JournalKind::kEnded, result("b", "\x31"));
     journal->pending().add(JournalKind::kEnded, result("c", "\x32"));
     journal->pending().add(JournalKind::kForgotten, std::string("c"));
+    shoal::v1::Task retried;
+    retried.set_id("d");
+    retried.set_attempt(2);
+    journal->pending().add(JournalKind::kRetried, retried);
     ASSERT_TRUE(journal->commit().ok());
     journal->pending().add(JournalKind::kAccepted, task("never-committed"));
   }  // like a crash: what was not committed is gone
@@ -82,7 +86,9 @@ TEST_F(JournalTest, ReopenReplaysWhatWasCommittedInOrder) {
   ASSERT_TRUE(replay.live[1].result.has_value());
   EXPECT_EQ(replay.live[1].result->items(0).value(), "\x31");
   EXPECT_EQ(replay.live[2].task.id(), "d");
-  EXPECT_EQ(replay.frames, 7u);
+  EXPECT_EQ(replay.live[2].task.attempt(), 2u);
+  EXPECT_EQ(replay.live[0].task.attempt(), 0u);
+  EXPECT_EQ(replay.frames, 8u);
   EXPECT_EQ(replay.dropped_bytes, 0u);
 }
 
