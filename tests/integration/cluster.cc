@@ -45,7 +45,7 @@ TerminateOnFailure::~TerminateOnFailure() {
 Cluster::~Cluster() {
   workers_.clear();  // SIGKILL by pid
   broker_.reset();
-  if (!temp_dir_.empty()) std::filesystem::remove_all(temp_dir_);
+  temp_dir_.reset();  // after the processes that used it
 }
 
 void Cluster::start_broker(const std::string& client_address, const std::string& worker_address,
@@ -121,12 +121,8 @@ bool Cluster::wait_stats(const std::function<bool(const v1::Stats&)>& pred,
 }
 
 const std::string& Cluster::temp_dir() {
-  if (temp_dir_.empty()) {
-    std::string pattern = (std::filesystem::temp_directory_path() / "shoal-itest-XXXXXX").string();
-    if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    temp_dir_ = pattern;
-  }
-  return temp_dir_;
+  if (temp_dir_ == nullptr) temp_dir_ = std::make_unique<testutil::TempDir>("shoal-itest");
+  return temp_dir_->path();
 }
 
 }  // namespace shoal::itest

@@ -12,6 +12,7 @@
 #include "shoal/pool.hpp"
 #include "shoal/v1/service.grpc.pb.h"
 #include "tests/testutil/process_fixture.h"
+#include "tests/testutil/temp_dir.h"
 
 namespace shoal::itest {
 
@@ -44,7 +45,8 @@ class Cluster {
  private:
   std::unique_ptr<testutil::ChildProcess> broker_;
   std::map<std::string, std::unique_ptr<testutil::ChildProcess>> workers_;
-  std::string clients_, workers_address_, temp_dir_;
+  std::string clients_, workers_address_;
+  std::unique_ptr<testutil::TempDir> temp_dir_;
   std::unique_ptr<v1::TaskService::Stub> stub_;
 };
 

@@ -10,26 +10,21 @@
 #include <fstream>
 #include <string>
 
+#include "tests/testutil/temp_dir.h"
+
 namespace shoal::internal {
 namespace {
 
 class CurveKeysTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "shoal-curve-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   std::string write(const std::string& name, const std::string& text) {
     std::string path = dir_ + "/" + name;
     std::ofstream(path) << text;
     return path;
   }
 
-  std::string dir_;
+  testutil::TempDir temp_{"shoal-curve"};
+  const std::string dir_ = temp_.path();
 };
 
 TEST_F(CurveKeysTest, APairsSecretKeyGivesItsPublicKey) {

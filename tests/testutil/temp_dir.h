@@ -1,6 +1,6 @@
 #pragma once
-// TempDir: a fresh directory under /tmp for one test, removed with everything in it when
-// the TempDir goes away.
+// TempDir: a fresh directory in the temporary directory ($TMPDIR, else /tmp) for one
+// test, removed with everything in it when the TempDir goes away.
 
 #include <stdlib.h>
 
@@ -12,9 +12,9 @@ namespace shoal::testutil {
 
 class TempDir {
  public:
-  // Creates /tmp/PREFIX-XXXXXX; throws std::runtime_error if it cannot.
+  // Creates TMP/PREFIX-XXXXXX; throws std::runtime_error if it cannot.
   explicit TempDir(const std::string& prefix = "shoal-test") {
-    std::string pattern = "/tmp/" + prefix + "-XXXXXX";
+    std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
     if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     path_ = pattern;
   }
