@@ -270,6 +270,28 @@ TEST(ClusterDurableTest, CancelledTaskStaysCancelled) {
   EXPECT_EQ(read_lines(log), std::vector<std::string>{"kept"});
 }
 
+// The workflow the store is for: submit from the command line and leave, the broker
+// crashes, and the result is read later.
+TEST(ClusterDurableTest, CliSubmitNoWaitThenResultAcrossAKill) {
+  Cluster cluster;
+  std::string store = "--store-dir=" + cluster.temp_dir() + "/store";
+  cluster.start_broker("127.0.0.1:0", "tcp://127.0.0.1:0", {store});
+  auto submit = testutil::ChildProcess::start(
+      {cli_bin(), "submit", "test.square", "--args=[12]", "--no-wait", "--broker=" + cluster.clients()});
+  std::string id = submit->read_line(30s).value_or("");
+  ASSERT_EQ(submit->wait(30s), std::optional<int>(0));  // it returns once the id is accepted
+  ASSERT_FALSE(id.empty());
+
+  cluster.kill_broker();
+  cluster.start_broker("127.0.0.1:0", "tcp://127.0.0.1:0", {store});
+  cluster.start_worker("w1", 1);
+  auto result = testutil::ChildProcess::start(
+      {cli_bin(), "result", id, "--wait-ms=30000", "--broker=" + cluster.clients()});
+  std::string line = result->read_line(40s).value_or("");
+  EXPECT_NE(line.find("144"), std::string::npos) << line;
+  EXPECT_EQ(result->wait(40s), std::optional<int>(0));
+}
+
 TEST(ClusterDurableTest, SecondBrokerOnTheSameDirectoryIsRefused) {
   Cluster cluster;
   std::string store = "--store-dir=" + cluster.temp_dir() + "/store";
