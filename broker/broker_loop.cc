@@ -214,6 +214,7 @@ void BrokerLoop::fill_stats(shoal::v1::Stats* stats) const {
   *stats = deps_.scheduler->stats();
   stats->set_bad_worker_frames(deps_.workers->bad_frames());
   stats->set_refused_workers(deps_.workers->refused_workers());
+  stats->set_journal_bytes(deps_.store->stored_bytes());
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   stats->set_cpu_seconds(double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +

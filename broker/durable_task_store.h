@@ -32,6 +32,7 @@ class DurableTaskStore final : public TaskStore {
   void for_each(const std::function<void(TaskRef)>& fn) const override { memory_.for_each(fn); }
 
   bool durable() const override { return true; }
+  uint64_t stored_bytes() const override { return journal_->file_bytes(); }
   void accepted(const shoal::v1::Task& task) override;
   void ended(const shoal::v1::TaskResult& result) override;
   void retried(const std::string& id, uint32_t attempt) override;

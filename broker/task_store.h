@@ -76,6 +76,8 @@ class TaskStore {
   // --- Durability. A store that keeps nothing across restarts ignores all of this. ---
   // True if the hooks below keep anything (callers skip building what they take).
   virtual bool durable() const { return false; }
+  // Bytes the store keeps on disk (0 when it keeps nothing).
+  virtual uint64_t stored_bytes() const { return 0; }
   // A task was accepted, as submitted (`attempt` = retries it has used).
   virtual void accepted(const shoal::v1::Task& /*task*/) {}
   // A task ended with `result` (its id set).

@@ -168,6 +168,12 @@ int run_status(const CliConfig& config) {
               static_cast<unsigned long long>(stats.queued()),
               static_cast<unsigned long long>(stats.running()),
               static_cast<unsigned long long>(stats.results_retained()));
+  if (stats.journal_bytes() > 0) {
+    std::printf("store: journal of %.1f MB (a restart keeps acknowledged tasks)\n",
+                static_cast<double>(stats.journal_bytes()) / 1e6);
+  } else {
+    std::printf("store: memory only (a restart loses queued tasks)\n");
+  }
   std::printf("bad input: %llu worker frames, %llu client messages, %llu refused workers\n\n",
               static_cast<unsigned long long>(stats.bad_worker_frames()),
               static_cast<unsigned long long>(stats.bad_client_messages()),

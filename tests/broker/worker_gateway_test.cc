@@ -63,6 +63,7 @@ TEST(WorkerGatewayTest, GarbageFramesAreCountedAndBrokerKeepsServing) {
   auto stats = get_stats(b->broker->client_endpoint());
   EXPECT_EQ(stats.bad_worker_frames(), 6u);
   EXPECT_EQ(stats.workers(), 1u);
+  EXPECT_EQ(stats.journal_bytes(), 0u);  // no --store-dir
 }
 
 TEST(WorkerStateTest, CapacitySaturatesInsteadOfWrapping) {

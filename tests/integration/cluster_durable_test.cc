@@ -284,6 +284,11 @@ TEST(ClusterDurableTest, CliSubmitNoWaitThenResultAcrossAKill) {
 
   cluster.kill_broker();
   cluster.start_broker("127.0.0.1:0", "tcp://127.0.0.1:0", {store});
+  auto status = testutil::ChildProcess::start({cli_bin(), "status", "--broker=" + cluster.clients()});
+  std::string status_lines;
+  while (auto status_line = status->read_line(30s)) status_lines += *status_line + "\n";
+  EXPECT_NE(status_lines.find("store: journal of "), std::string::npos) << status_lines;
+  EXPECT_GT(cluster.stats().journal_bytes(), 0u);
   cluster.start_worker("w1", 1);
   auto result = testutil::ChildProcess::start(
       {cli_bin(), "result", id, "--wait-ms=30000", "--broker=" + cluster.clients()});
