@@ -133,9 +133,9 @@ void BrokerLoop::rewrite_store() {
   if (!s.ok()) {
     deps_.log->warning("cannot rewrite the task store (its journal keeps growing): ", s.message());
   } else {
-    deps_.log->info("rewrote the task store's journal: ", deps_.scheduler->stats().queued(),
-                    " queued and ", deps_.scheduler->stats().results_retained(),
-                    " retained results in ", ms, " ms");
+    shoal::v1::Stats stats = deps_.scheduler->stats();
+    deps_.log->info("rewrote the task store's journal: ", stats.queued(), " queued and ",
+                    stats.results_retained(), " retained results in ", ms, " ms");
   }
 }
 
