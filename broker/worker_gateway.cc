@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "shared/curve_keys.h"
+#include "shared/zap_handler.h"
 #include "zmq_addon.hpp"
 
 namespace shoal::broker {
@@ -39,7 +40,7 @@ absl::StatusOr<std::unique_ptr<WorkerGateway>> WorkerGateway::bind(zmq::context_
         // libzmq asks the handler at this fixed address of the context about every
         // CURVE handshake (ZAP, RFC 27); it must be bound before the first worker comes.
         gw->zap_ = zmq::socket_t(context, zmq::socket_type::rep);
-        gw->zap_.bind("inproc://zeromq.zap.01");
+        gw->zap_.bind(internal::kZapEndpoint);
         gw->router_.set(zmq::sockopt::zap_domain, "shoal-workers");
       }
       gw->router_.set(zmq::sockopt::curve_server, true);
@@ -151,42 +152,18 @@ void WorkerGateway::receive_events(Handler& handler) {
 }
 
 void WorkerGateway::answer_zap() {
-  std::vector<zmq::message_t> request;
-  for (;;) {
-    request.clear();
-    try {
-      if (!zmq::recv_multipart(zap_, std::back_inserter(request), zmq::recv_flags::dontwait)) return;
-    } catch (const zmq::error_t& e) {
-      log_->warning("ZAP: ", e.what());
-      return;
-    }
-    // version, request id, domain, address, routing id, mechanism, credentials...
-    char key[41] = "?";  // the worker's public key in Z85
-    bool curve = request.size() >= 7 && request[0].to_string_view() == "1.0" &&
-                 request[5].to_string_view() == "CURVE" && request[6].size() == 32 &&
-                 zmq_z85_encode(key, request[6].data<uint8_t>(), 32) != nullptr;
-    bool allowed = curve && allowed_keys_.contains(key);
-    if (!allowed) {
-      refused_workers_.fetch_add(1, std::memory_order_relaxed);
-      // Logged once per key (and for at most 1,024 keys): a scanner must not flood the log.
-      if (refused_logged_.size() < 1024 && refused_logged_.insert(key).second) {
-        log_->warning("refused a worker from ", request.size() > 3 ? request[3].to_string() : "?",
-                      ": its CURVE key ", key, " is not in --curve-worker-keys-file");
-      }
-    }
-    std::string request_id = request.size() > 1 ? request[1].to_string() : "";
-    std::array<zmq::const_buffer, 6> reply = {
-        zmq::str_buffer("1.0"), zmq::buffer(request_id),
-        allowed ? zmq::str_buffer("200") : zmq::str_buffer("400"),
-        allowed ? zmq::str_buffer("OK") : zmq::str_buffer("worker key not allowed"),
-        zmq::str_buffer(""), zmq::str_buffer("")};
-    try {
-      zmq::send_multipart(zap_, reply, zmq::send_flags::dontwait);
-    } catch (const zmq::error_t& e) {
-      log_->warning("ZAP: ", e.what());
-      return;
-    }
-  }
+  absl::Status status =
+      internal::answer_zap_requests(zap_, [&](const std::string& key, const std::string& address) {
+        if (allowed_keys_.contains(key)) return true;
+        refused_workers_.fetch_add(1, std::memory_order_relaxed);
+        // Logged once per key (and for at most 1,024 keys): a scanner must not flood the log.
+        if (refused_logged_.size() < 1024 && refused_logged_.insert(key).second) {
+          log_->warning("refused a worker from ", address, ": its CURVE key ", key,
+                        " is not in --curve-worker-keys-file");
+        }
+        return false;
+      });
+  if (!status.ok()) log_->warning(status.message());
 }
 
 void WorkerGateway::send(const std::string& peer, shoal::v1::BrokerMessage& msg) {
