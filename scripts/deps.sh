@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   g++ cmake make pkg-config
-  libzmq3-dev cppzmq-dev
+  libzmq3-dev cppzmq-dev libsodium-dev
   libprotobuf-dev protobuf-compiler zlib1g-dev
   libgrpc++-dev protobuf-compiler-grpc
   libabsl-dev

@@ -15,6 +15,7 @@
 #include <iostream>
 #include <random>
 
+#include "shared/mp/manager_auth.h"
 #include "shared/mp/manager_server.h"
 
 namespace shoal {
@@ -67,19 +68,21 @@ void reap_server(pid_t pid, int timeout_ms) {
 
 }  // namespace
 
-// The private server listens on the direct socket (same host, no ZeroMQ threads in the
-// way) and, for completeness, on a ZeroMQ ipc endpoint; its endpoint() is the direct one.
-Manager::Manager()
-    : Manager([] {
-        const std::string name = private_name();
-        Manager m = spawn("ipc://@" + name + "-zmq", name);
-        m.endpoint_ = "unix:@" + name;
-        return m;
-      }()) {}
+// The private server listens only on the direct socket (same host, no ZeroMQ threads in
+// the way), where it admits only processes of its own user.
+Manager::Manager() : Manager(spawn("", private_name(), "")) {}
 
-Manager Manager::serve(const std::string& endpoint) { return spawn(endpoint, ""); }
+Manager Manager::serve(const std::string& endpoint) { return serve(endpoint, ManagerOptions{}); }
 
-Manager Manager::spawn(const std::string& bind_endpoint, const std::string& direct_name) {
+Manager Manager::serve(const std::string& endpoint, const ManagerOptions& options) {
+  const std::string authkey = internal::manager_authkey(options);
+  Manager m = spawn(endpoint, "", authkey);
+  internal::remember_manager_authkey(m.endpoint_, authkey);
+  return m;
+}
+
+Manager Manager::spawn(const std::string& bind_endpoint, const std::string& direct_name,
+                       const std::string& authkey) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw Error("shoal::Manager: pipe failed");
   std::cout.flush();
@@ -100,7 +103,7 @@ Manager Manager::spawn(const std::string& bind_endpoint, const std::string& dire
     ::signal(SIGINT, SIG_IGN);
     if (fds[1] != 3) ::dup2(fds[1], 3);
     ::close_range(4, ~0u, 0);
-    ::_exit(internal::run_manager_server(bind_endpoint, direct_name, 3));
+    ::_exit(internal::run_manager_server(bind_endpoint, direct_name, authkey, 3));
   }
   ::close(fds[1]);
   std::string line = read_line(fds[0], kStartTimeoutMs);
@@ -114,6 +117,11 @@ Manager Manager::spawn(const std::string& bind_endpoint, const std::string& dire
 }
 
 Manager Manager::connect(const std::string& endpoint) {
+  return connect(endpoint, ManagerOptions{});
+}
+
+Manager Manager::connect(const std::string& endpoint, const ManagerOptions& options) {
+  if (!options.authkey.empty()) internal::remember_manager_authkey(endpoint, options.authkey);
   internal::ManagerRequest ping;
   ping.op = "ping";
   internal::manager_call(endpoint, ping, std::chrono::milliseconds(1500));

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <zmq.hpp>
 
+#include "shared/mp/manager_auth.h"
 #include "shared/mp/manager_direct.h"
 #include "shoal/manager.hpp"
 
@@ -34,6 +35,7 @@ zmq::context_t& context() {
 struct ClientSocket {
   pid_t pid = 0;
   std::unique_ptr<zmq::socket_t> socket;
+  std::string authkey;  // what the socket was made with; empty: no CURVE
   uint64_t next_id = 1;
 };
 
@@ -54,6 +56,13 @@ ClientSocket& socket_for(const std::string& endpoint) {
     s.socket = std::make_unique<zmq::socket_t>(context(), zmq::socket_type::dealer);
     s.socket->set(zmq::sockopt::linger, 0);
     s.socket->set(zmq::sockopt::sndtimeo, static_cast<int>(kReplyMargin.count()));
+    s.authkey = manager_authkey_for(endpoint);
+    if (!s.authkey.empty()) {
+      const ManagerKeys keys = derive_manager_keys(s.authkey);
+      s.socket->set(zmq::sockopt::curve_serverkey, zmq::buffer(keys.server_public));
+      s.socket->set(zmq::sockopt::curve_publickey, zmq::buffer(keys.client_public));
+      s.socket->set(zmq::sockopt::curve_secretkey, zmq::buffer(keys.client_secret));
+    }
     s.socket->connect(endpoint);
     s.pid = ::getpid();
   }
@@ -91,7 +100,9 @@ ManagerReply manager_call(const std::string& endpoint, ManagerRequest& request,
       zmq::pollitem_t item{s.socket->handle(), 0, ZMQ_POLLIN, 0};
       if (left.count() <= 0 || zmq::poll(&item, 1, left) == 0) {
         s.socket.reset();  // a late reply must not meet the next request
-        unreachable(endpoint, "timed out");
+        unreachable(endpoint, s.authkey.empty()
+                                  ? "timed out; a server with an authkey ignores clients without it"
+                                  : "timed out; a server with another authkey ignores this one");
       }
       zmq::message_t delimiter, body;
       (void)s.socket->recv(delimiter, zmq::recv_flags::none);

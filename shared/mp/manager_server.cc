@@ -9,8 +9,10 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "shared/mp/manager_auth.h"
 #include "shared/mp/manager_direct.h"
 #include "shared/mp/manager_store.h"
+#include "shared/zap_handler.h"
 
 namespace shoal::internal {
 namespace {
@@ -38,7 +40,16 @@ std::string bindable(const std::string& endpoint) {
 // (ZeroMQ identities never do: libzmq's generated ones start with 0).
 class DirectClients {
  public:
+  // Takes a new connection `fd`; closes it instead when the peer is another user (root
+  // aside): the abstract socket has no file permissions to keep others out.
   void add(int fd) {
+    ucred peer_cred{};
+    socklen_t len = sizeof peer_cred;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer_cred, &len) != 0 ||
+        (peer_cred.uid != ::geteuid() && peer_cred.uid != 0)) {
+      ::close(fd);
+      return;
+    }
     std::string peer = "\1" + std::to_string(++counter_);
     by_fd_[fd] = Client{peer, {}};
     by_peer_[peer] = fd;
@@ -130,25 +141,57 @@ void read_zmq(zmq::socket_t& socket, ManagerStore& store) {
   }
 }
 
+// Makes `socket` a CURVE server for `authkey`; returns the ZAP socket, bound in `ctx`,
+// that must admit only `admitted_key` (set here: the client key of `authkey`, Z85).
+zmq::socket_t secure(zmq::context_t& ctx, zmq::socket_t& socket, const std::string& authkey,
+                     std::string& admitted_key) {
+  const ManagerKeys keys = derive_manager_keys(authkey);
+  char z85[41];
+  zmq_z85_encode(z85, reinterpret_cast<const uint8_t*>(keys.client_public.data()), 32);
+  admitted_key = z85;
+  zmq::socket_t zap(ctx, zmq::socket_type::rep);
+  zap.set(zmq::sockopt::linger, 0);
+  zap.bind(kZapEndpoint);
+  socket.set(zmq::sockopt::zap_domain, "shoal-manager");
+  socket.set(zmq::sockopt::curve_server, true);
+  socket.set(zmq::sockopt::curve_secretkey, zmq::buffer(keys.server_secret));
+  return zap;
+}
+
 }  // namespace
 
-int run_manager_server(const std::string& endpoint, const std::string& direct_name, int ready_fd) {
+int run_manager_server(const std::string& endpoint, const std::string& direct_name,
+                       const std::string& authkey, int ready_fd) {
   zmq::context_t ctx(1);
-  zmq::socket_t socket(ctx, zmq::socket_type::router);
-  socket.set(zmq::sockopt::router_mandatory, 1);  // replies to departed peers fail visibly
-  socket.set(zmq::sockopt::linger, 0);
-  try {
-    socket.bind(bindable(endpoint));
-  } catch (const zmq::error_t& e) {
-    report(ready_fd, "error cannot bind " + endpoint + ": " + e.what());
-    return 1;
+  zmq::socket_t socket;  // the ZeroMQ ROUTER, unless only the direct socket is served
+  zmq::socket_t zap;     // with an authkey: admits the clients that know it
+  std::string admitted_key;  // their public key, Z85
+  std::string served;
+  if (!endpoint.empty()) {
+    try {
+      socket = zmq::socket_t(ctx, zmq::socket_type::router);
+      socket.set(zmq::sockopt::router_mandatory, 1);  // replies to departed peers fail visibly
+      socket.set(zmq::sockopt::linger, 0);
+      if (!authkey.empty()) zap = secure(ctx, socket, authkey, admitted_key);
+      socket.bind(bindable(endpoint));
+      served = socket.get(zmq::sockopt::last_endpoint);
+    } catch (const zmq::error_t& e) {
+      report(ready_fd, "error cannot bind " + endpoint + ": " + e.what());
+      return 1;
+    } catch (const std::exception& e) {
+      report(ready_fd, "error cannot secure " + endpoint + ": " + e.what());
+      return 1;
+    }
   }
   int listener = -1;
-  if (!direct_name.empty() && (listener = direct_listen(direct_name)) < 0) {
-    report(ready_fd, "error cannot listen on @" + direct_name);
-    return 1;
+  if (!direct_name.empty()) {
+    if ((listener = direct_listen(direct_name)) < 0) {
+      report(ready_fd, "error cannot listen on @" + direct_name);
+      return 1;
+    }
+    if (served.empty()) served = "unix:@" + direct_name;
   }
-  report(ready_fd, "ok " + socket.get(zmq::sockopt::last_endpoint));
+  report(ready_fd, "ok " + served);
 
   DirectClients clients;
   ManagerStore store([&](const std::string& peer, ManagerReply& reply) {
@@ -174,7 +217,10 @@ int run_manager_server(const std::string& endpoint, const std::string& direct_na
       continue;
     }
     items.clear();
-    items.push_back({socket.handle(), 0, ZMQ_POLLIN, 0});
+    // The ZeroMQ sockets first (those served), then the direct listener and clients.
+    if (socket) items.push_back({socket.handle(), 0, ZMQ_POLLIN, 0});
+    if (zap) items.push_back({zap.handle(), 0, ZMQ_POLLIN, 0});
+    const std::size_t first_fd = items.size();
     if (listener >= 0) items.push_back({nullptr, listener, ZMQ_POLLIN, 0});
     for (int fd : clients.fds()) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
 
@@ -190,8 +236,13 @@ int run_manager_server(const std::string& endpoint, const std::string& direct_na
       continue;
     }
     last_request = ServerClock::now();
-    if (items[0].revents & ZMQ_POLLIN) read_zmq(socket, store);
-    for (std::size_t i = 1; i < items.size() && !store.stopping(); ++i) {
+    if (socket && (items[0].revents & ZMQ_POLLIN)) read_zmq(socket, store);
+    if (zap && (items[1].revents & ZMQ_POLLIN)) {
+      // A refused client is not told why (CURVE has no way to say it): it times out.
+      (void)answer_zap_requests(
+          zap, [&](const std::string& key, const std::string&) { return key == admitted_key; });
+    }
+    for (std::size_t i = first_fd; i < items.size() && !store.stopping(); ++i) {
       if (!(items[i].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) continue;
       if (items[i].fd == listener) {
         int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);

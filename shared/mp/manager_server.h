@@ -6,10 +6,12 @@
 
 namespace shoal::internal {
 
-// Binds `endpoint` (ZeroMQ) and, if `direct_name` is not empty, the abstract Unix
-// socket of that name; reports "ok <zmq endpoint>\n" (or "error <why>\n") on
-// `ready_fd` and closes it, then serves until a shutdown request. Returns the process
-// exit code.
-int run_manager_server(const std::string& endpoint, const std::string& direct_name, int ready_fd);
+// Binds `endpoint` (ZeroMQ; none if empty) and, if `direct_name` is not empty, the
+// abstract Unix socket of that name; reports "ok <endpoint>\n" (the bound ZeroMQ one,
+// else the direct one) or "error <why>\n" on `ready_fd` and closes it, then serves
+// until a shutdown request. With an `authkey` the ZeroMQ endpoint is a CURVE server
+// admitting only clients of that authkey (manager_auth.h). Returns the exit code.
+int run_manager_server(const std::string& endpoint, const std::string& direct_name,
+                       const std::string& authkey, int ready_fd);
 
 }  // namespace shoal::internal

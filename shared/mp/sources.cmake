@@ -6,6 +6,7 @@ set(SHOAL_MP_SOURCES
   mp/connection.cc
   mp/futex.cc
   mp/manager.cc
+  mp/manager_auth.cc
   mp/manager_client.cc
   mp/manager_direct.cc
   mp/manager_server.cc

@@ -11,7 +11,9 @@
 //
 // Transport: ZeroMQ (DEALER clients, one ROUTER server) for serve()'s endpoints, a
 // direct Unix stream socket for the private endpoint of Manager(); MessagePack
-// payloads either way. Every
+// payloads either way. Security: the private endpoint admits only processes of the
+// server's user (or root); serve()'s admits anyone unless the server has an authkey
+// (ManagerOptions, SHOAL_MANAGER_AUTHKEY), which then authenticates and encrypts. Every
 // proxy operation is one synchronous round trip; if the server does not answer within
 // about 750 ms (it is dead or unreachable) the operation throws ConnectionError.
 // Blocking operations (QueueProxy::get/put, LockProxy::acquire) wait in the server in
@@ -283,19 +285,36 @@ class LockProxy {
   internal::ProxyRef ref_;
 };
 
+// How serve() and connect() secure a Manager's ZeroMQ endpoint (beyond API.md).
+struct ManagerOptions {
+  // A shared secret, like Python's authkey. A server started with one answers only
+  // clients that have the same one, and the link is encrypted (ZeroMQ CURVE with keys
+  // derived from it). Empty: the environment's SHOAL_MANAGER_AUTHKEY if set, else none
+  // (anyone who reaches the endpoint may use every object). Make it long and random
+  // (e.g. `openssl rand -hex 32`): it is as weak as a password would be.
+  std::string authkey;
+};
+
 class Manager {
  public:
   // Starts a server process on a private endpoint of this host and returns once it
   // accepts. The endpoint ("unix:@NAME", an abstract Unix socket) reaches the server
   // without ZeroMQ's I/O threads, for the lowest latency; connect() accepts it from
-  // any process on this host. Throws shoal::Error if the server cannot start.
+  // any process of the same user (or root) on this host. Throws shoal::Error if the server cannot start.
   Manager();
   // Starts a server process bound to `endpoint` (e.g. "tcp://127.0.0.1:7100"; port 0
   // picks a free one, see endpoint()) and returns once it accepts. Throws shoal::Error
   // if it cannot bind.
   static Manager serve(const std::string& endpoint);
-  // Attaches to a running server. ConnectionError within 5 s when nothing answers.
+  // serve() with `options`; without them the authkey is SHOAL_MANAGER_AUTHKEY's, if set.
+  static Manager serve(const std::string& endpoint, const ManagerOptions& options);
+  // Attaches to a running server. ConnectionError within 5 s when nothing answers (a
+  // server with an authkey does not answer a client without the same one).
   static Manager connect(const std::string& endpoint);
+  // connect() with `options`. The authkey is remembered for `endpoint` in this process
+  // (and children it forks later), so proxies from any Manager of it use the key too;
+  // elsewhere proxies use SHOAL_MANAGER_AUTHKEY.
+  static Manager connect(const std::string& endpoint, const ManagerOptions& options);
   Manager(Manager&& other) noexcept;
   Manager& operator=(Manager&& other) noexcept;
   Manager(const Manager&) = delete;
@@ -336,7 +355,8 @@ class Manager {
  private:
   Manager(std::string endpoint, pid_t server, bool owner)
       : endpoint_(std::move(endpoint)), server_(server), owner_(owner) {}
-  static Manager spawn(const std::string& bind_endpoint, const std::string& direct_name);
+  static Manager spawn(const std::string& bind_endpoint, const std::string& direct_name,
+                       const std::string& authkey);
   internal::ProxyRef create(const char* kind, std::string name, std::vector<std::string> values,
                             int64_t n);
   std::string endpoint_;
