@@ -2,10 +2,12 @@
 
 #include <sched.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 #include <zmq.hpp>
 
@@ -37,9 +39,17 @@ std::string bindable(const std::string& endpoint) {
 }
 
 // Clients of the direct socket, known to the store by a peer id starting with '\1'
-// (ZeroMQ identities never do: libzmq's generated ones start with 0).
+// (ZeroMQ identities never do: libzmq's generated ones start with 0). Each is watched
+// through a pidfd of its process, so that locks of a process that died are freed.
 class DirectClients {
  public:
+  // A closed connection: its peer id and a pidfd of the process that had it (-1 if none
+  // could be opened), now the caller's to close.
+  struct Departed {
+    std::string peer;
+    int pidfd;
+  };
+
   // Takes a new connection `fd`; closes it instead when the peer is another user (root
   // aside): the abstract socket has no file permissions to keep others out.
   void add(int fd) {
@@ -51,16 +61,21 @@ class DirectClients {
       return;
     }
     std::string peer = "\1" + std::to_string(++counter_);
-    by_fd_[fd] = Client{peer, {}};
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, peer_cred.pid, 0));
+    by_fd_[fd] = Client{peer, {}, pidfd};
     by_peer_[peer] = fd;
   }
+  // Closes connection `fd` and records it as departed.
   void remove(int fd) {
     auto it = by_fd_.find(fd);
     if (it == by_fd_.end()) return;
+    departed_.push_back(Departed{it->second.peer, it->second.pidfd});
     by_peer_.erase(it->second.peer);
     by_fd_.erase(it);
     ::close(fd);
   }
+  // The connections closed since the last call.
+  std::vector<Departed> take_departed() { return std::exchange(departed_, {}); }
   bool send(const std::string& peer, const std::string& payload) {
     auto it = by_peer_.find(peer);
     if (it == by_peer_.end()) return false;
@@ -103,8 +118,10 @@ class DirectClients {
   struct Client {
     std::string peer;
     std::string in;
+    int pidfd;
   };
   std::unordered_map<int, Client> by_fd_;
+  std::vector<Departed> departed_;
   std::unordered_map<std::string, int> by_peer_;
   uint64_t counter_ = 0;
 };
@@ -137,6 +154,31 @@ void read_zmq(zmq::socket_t& socket, ManagerStore& store) {
                    decode<ManagerRequest>(std::string_view(body.data<char>(), body.size())));
     } catch (const Error&) {
       // garbage on the wire: nobody to answer
+    }
+  }
+}
+
+// Moves each departed direct client that holds a lock into `watched` (its pidfd), and
+// forgets watched ones that no longer hold any. Without a pidfd its locks pass on now.
+void watch_departed(DirectClients& clients, ManagerStore& store,
+                    std::unordered_map<int, std::string>& watched) {
+  std::vector<DirectClients::Departed> departed = clients.take_departed();
+  if (departed.empty()) return;
+  for (auto& d : departed) {
+    if (!store.holds_lock(d.peer)) {
+      if (d.pidfd >= 0) ::close(d.pidfd);
+    } else if (d.pidfd < 0) {
+      store.release_locks_of(d.peer);
+    } else {
+      watched.emplace(d.pidfd, std::move(d.peer));
+    }
+  }
+  for (auto it = watched.begin(); it != watched.end();) {
+    if (store.holds_lock(it->second)) {
+      ++it;
+    } else {
+      ::close(it->first);
+      it = watched.erase(it);
     }
   }
 }
@@ -200,6 +242,9 @@ int run_manager_server(const std::string& endpoint, const std::string& direct_na
     return zmq_send_reply(socket, peer, payload);
   });
 
+  // pidfds of processes whose connection closed while they held a lock, by pidfd: when
+  // one exits, its locks pass on (a thread that exits leaves its process's locks held).
+  std::unordered_map<int, std::string> watched;
   auto last_request = ServerClock::now();
   int last_fd = -1;  // the direct client that spoke last
   unsigned spins = 0;
@@ -216,6 +261,7 @@ int run_manager_server(const std::string& endpoint, const std::string& direct_na
       }
       continue;
     }
+    watch_departed(clients, store, watched);  // before the poll that is to watch them
     items.clear();
     // The ZeroMQ sockets first (those served), then the direct listener and clients.
     if (socket) items.push_back({socket.handle(), 0, ZMQ_POLLIN, 0});
@@ -223,6 +269,7 @@ int run_manager_server(const std::string& endpoint, const std::string& direct_na
     const std::size_t first_fd = items.size();
     if (listener >= 0) items.push_back({nullptr, listener, ZMQ_POLLIN, 0});
     for (int fd : clients.fds()) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
+    for (const auto& [pidfd, peer] : watched) items.push_back({nullptr, pidfd, ZMQ_POLLIN, 0});
 
     long timeout = -1;
     if (auto next = store.next_deadline()) {
@@ -247,6 +294,10 @@ int run_manager_server(const std::string& endpoint, const std::string& direct_na
       if (items[i].fd == listener) {
         int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
         if (fd >= 0) clients.add(fd);
+      } else if (auto w = watched.find(items[i].fd); w != watched.end()) {
+        store.release_locks_of(w->second);  // its process has exited
+        ::close(w->first);
+        watched.erase(w);
       } else if (clients.read(items[i].fd, store)) {
         last_fd = items[i].fd;
       }
@@ -254,6 +305,10 @@ int run_manager_server(const std::string& endpoint, const std::string& direct_na
     store.expire(ServerClock::now());
   }
   for (int fd : clients.fds()) clients.remove(fd);
+  for (const auto& d : clients.take_departed()) {
+    if (d.pidfd >= 0) ::close(d.pidfd);
+  }
+  for (const auto& [pidfd, peer] : watched) ::close(pidfd);
   if (listener >= 0) ::close(listener);
   return 0;
 }

@@ -231,6 +231,7 @@ void ManagerStore::lock_op(Object& o, const std::string& peer, const ManagerRequ
   if (r.op == "k.acquire") {
     if (!o.held) {
       o.held = send(peer, r.id, kManagerOk);
+      if (o.held) o.holder = peer;
     } else if (r.n > 0) {
       o.getters.push_back(Waiter{peer, r.id, after(r.n), {}});
       ++parked_;
@@ -242,10 +243,39 @@ void ManagerStore::lock_op(Object& o, const std::string& peer, const ManagerRequ
       send(peer, r.id, kManagerMisuse, {}, {}, "the lock is not held");
       return;
     }
-    o.held = give_to_getter(o, {});  // hand over to the longest waiter, if any
+    pass_lock(o);
     send(peer, r.id, kManagerOk);
   } else {
     send(peer, r.id, kManagerFailed, {}, {}, "unknown operation " + r.op);
+  }
+}
+
+// Hands a held lock to the longest-waiting acquirer still there, or releases it.
+void ManagerStore::pass_lock(Object& o) {
+  o.held = false;
+  o.holder.clear();
+  while (!o.getters.empty()) {
+    Waiter w = std::move(o.getters.front());
+    o.getters.pop_front();
+    --parked_;
+    if (send(w.peer, w.id, kManagerOk)) {
+      o.held = true;
+      o.holder = std::move(w.peer);
+      return;
+    }
+  }
+}
+
+bool ManagerStore::holds_lock(const std::string& peer) const {
+  for (const auto& [name, o] : objects_) {
+    if (o.held && o.holder == peer) return true;
+  }
+  return false;
+}
+
+void ManagerStore::release_locks_of(const std::string& peer) {
+  for (auto& [name, o] : objects_) {
+    if (o.held && o.holder == peer) pass_lock(o);
   }
 }
 

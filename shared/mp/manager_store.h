@@ -32,6 +32,11 @@ class ManagerStore {
   void expire(ServerClock::time_point now);
   // The earliest deadline of a parked request.
   std::optional<ServerClock::time_point> next_deadline() const;
+  // True if `peer` holds a lock.
+  bool holds_lock(const std::string& peer) const;
+  // `peer`'s process is gone: every lock it holds passes to the longest waiter (or is
+  // released), as if it had released them.
+  void release_locks_of(const std::string& peer);
   bool stopping() const { return stopping_; }
 
  private:
@@ -50,6 +55,7 @@ class ManagerStore {
     std::deque<std::string> queue;
     std::size_t maxsize = 0;
     bool held = false;           // lock
+    std::string holder;          // the peer that acquired a held lock
     std::deque<Waiter> getters;  // queue get / lock acquire
     std::deque<Waiter> putters;
   };
@@ -62,6 +68,7 @@ class ManagerStore {
   void queue_op(Object& o, const std::string& peer, const ManagerRequest& r);
   void lock_op(Object& o, const std::string& peer, const ManagerRequest& r);
   bool give_to_getter(Object& o, const std::string& item);
+  void pass_lock(Object& o);
   void admit_putters(Object& o);
 
   Replier reply_;

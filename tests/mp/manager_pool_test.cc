@@ -1,5 +1,6 @@
 // Manager proxies passed as task arguments to a local Pool.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <map>
@@ -18,6 +19,14 @@ int record_square(DictProxy<int, int> squares, ListProxy<int> order, int x) {
   order.append(x);
   return x;
 }
+
+// Takes the lock and never gives it back: it runs until its time limit kills it.
+int hold_forever(LockProxy lock) {
+  lock.acquire();
+  for (;;) ::pause();
+}
+
+bool take_lock(LockProxy lock) { return lock.acquire(std::chrono::seconds(10)); }
 
 std::string take_and_tag(QueueProxy<std::string> q, LockProxy lock) {
   std::lock_guard guard(lock);
@@ -47,6 +56,19 @@ TEST(ManagerPoolTest, ProxiesAsTaskArguments) {
   std::vector<std::string> got{f1.get(), f2.get()};
   std::sort(got.begin(), got.end());
   EXPECT_EQ(got, (std::vector<std::string>{"a!", "b!"}));
+}
+
+// A task killed at its time limit while holding a Manager lock does not leave it held
+// for ever: the server sees its process die, and the next task gets the lock.
+TEST(ManagerPoolTest, ALockHeldByAKilledTaskPassesOn) {
+  Manager m;
+  auto lock = m.lock();
+  Pool pool(1);
+  TaskOptions limited;
+  limited.time_limit = std::chrono::milliseconds(300);
+  auto killed = pool.with(limited).apply_async(hold_forever, lock);
+  EXPECT_THROW(killed.get(), TaskTimeLimitError);
+  EXPECT_TRUE(pool.apply_async(take_lock, lock).get());
 }
 
 }  // namespace

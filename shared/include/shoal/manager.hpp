@@ -260,8 +260,10 @@ class QueueProxy {
 };
 
 // A lock in the manager, with Lock's interface: any client may release it, as with
-// Python's manager Lock. A holder that dies does not release it (the server cannot
-// tell a dead client from a slow one); use shoal::Lock on one host for that.
+// Python's manager Lock. If its holder process dies it passes to the next waiter when
+// the holder used Manager()'s private endpoint (the server watches the process once its
+// connection closes); through serve()'s it stays held (the server cannot tell a dead
+// client from a slow one there).
 class LockProxy {
  public:
   LockProxy() = default;
