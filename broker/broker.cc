@@ -55,6 +55,10 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::start(BrokerConfig config, const
   if (!config.tls_cert_pem.empty()) {
     grpc::SslServerCredentialsOptions tls;
     tls.pem_key_cert_pairs.push_back({config.tls_key_pem, config.tls_cert_pem});
+    if (!config.tls_client_ca_pem.empty()) {  // mutual TLS
+      tls.pem_root_certs = config.tls_client_ca_pem;
+      tls.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+    }
     credentials = grpc::SslServerCredentials(tls);
   }
   builder.AddListeningPort(config.client_address, credentials, &port);
@@ -70,7 +74,10 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::start(BrokerConfig config, const
   if (b.server_ == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat(
         "cannot listen for clients on ", config.client_address,
-        config.tls_cert_pem.empty() ? "" : " (or --tls-cert/--tls-key hold no valid PEM pair)"));
+        config.tls_cert_pem.empty()
+            ? ""
+            : " (or --tls-cert/--tls-key hold no valid PEM pair, or --tls-client-ca no "
+              "certificate)"));
   }
   b.client_endpoint_ = absl::StrCat(config.client_address.substr(0, colon), ":", port);
 

@@ -23,6 +23,9 @@ absl::Status validate(const BrokerConfig& config) {
   if (config.tls_cert_pem.empty() != config.tls_key_pem.empty()) {
     return absl::InvalidArgumentError("--tls-cert and --tls-key must be given together");
   }
+  if (!config.tls_client_ca_pem.empty() && config.tls_cert_pem.empty()) {
+    return absl::InvalidArgumentError("--tls-client-ca needs --tls-cert and --tls-key");
+  }
   if (!config.curve_worker_keys.empty() && config.curve_secret_key.empty()) {
     return absl::InvalidArgumentError(
         "--curve-worker-keys-file needs --curve-secret-key-file (CURVE on the worker endpoint)");

@@ -34,6 +34,8 @@ struct BrokerConfig {
   // PEM certificate chain and private key for clients' TLS; both empty = plaintext.
   std::string tls_cert_pem;
   std::string tls_key_pem;
+  // PEM roots for mutual TLS: when set, a client must present a certificate they sign.
+  std::string tls_client_ca_pem;
   // CURVE on the worker endpoint: the broker's secret key (Z85; empty = plaintext) and
   // the public keys of the workers let in (empty = any that knows the broker's key).
   std::string curve_secret_key;

@@ -47,6 +47,9 @@ ABSL_FLAG(std::string, auth_token, "",
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM certificate chain: clients must then connect with TLS (needs --tls-key)");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM root certificates: clients must then present a certificate they sign "
+          "(mutual TLS; needs --tls-cert)");
 ABSL_FLAG(std::string, curve_secret_key_file, "",
           "the broker's CURVE secret key (`shoal keygen`): workers must then connect with "
           "--broker-public-key, encrypted");
@@ -67,7 +70,7 @@ void on_stop_signal(int signal_number) {
 constexpr const char* kFlags[] = {"client_address", "worker_address", "heartbeat_ms",
                                   "liveness",       "result_ttl_s",   "result_memory_mb",   "max_queued",
                                   "max_message_bytes", "default_max_retries", "store_dir", "log_level",
-                                  "auth_token", "tls_cert", "tls_key", "curve_secret_key_file",
+                                  "auth_token", "tls_cert", "tls_key", "tls_client_ca", "curve_secret_key_file",
                                   "curve_worker_keys_file"};
 
 void print_help() {
@@ -138,7 +141,9 @@ int main(int argc, char** argv) {
   };
   for (auto [flag, path, pem] :
        {std::tuple{"--tls-cert", absl::GetFlag(FLAGS_tls_cert), &config.tls_cert_pem},
-        std::tuple{"--tls-key", absl::GetFlag(FLAGS_tls_key), &config.tls_key_pem}}) {
+        std::tuple{"--tls-key", absl::GetFlag(FLAGS_tls_key), &config.tls_key_pem},
+        std::tuple{"--tls-client-ca", absl::GetFlag(FLAGS_tls_client_ca),
+                   &config.tls_client_ca_pem}}) {
     if (path.empty()) continue;
     if (!shoal::internal::read_whole_file(path, pem)) {
       std::fprintf(stderr, "shoal-broker: %s: cannot read '%s': %s\n", flag, path.c_str(),
@@ -207,7 +212,11 @@ int main(int argc, char** argv) {
                  ? " (any such worker is let in)"
                  : absl::StrCat(" and one of ", config.curve_worker_keys.size(), " allowed keys"));
   }
-  if (!config.tls_cert_pem.empty()) log.info("clients use TLS");
+  if (!config.tls_cert_pem.empty()) {
+    log.info(config.tls_client_ca_pem.empty()
+                 ? "clients use TLS"
+                 : "clients use mutual TLS: each presents a certificate --tls-client-ca signs");
+  }
   std::printf("shoal-broker listening clients=%s workers=%s\n",
               (*broker)->client_endpoint().c_str(), (*broker)->worker_endpoint().c_str());
   std::fflush(stdout);

@@ -43,6 +43,13 @@ std::optional<std::uint64_t> key_of(std::string_view id) {
 
 std::shared_ptr<Backend> make_remote_backend(const std::string& address,
                                              const ConnectOptions& options) {
+  if (options.cert_chain_pem.empty() != options.private_key_pem.empty()) {
+    throw std::invalid_argument(
+        "shoal::Pool::connect: cert_chain_pem and private_key_pem go together");
+  }
+  if (!options.cert_chain_pem.empty() && !options.tls) {
+    throw std::invalid_argument("shoal::Pool::connect: a client certificate needs tls = true");
+  }
   retain_payload_memory_until_idle();  // results of many MiB arrive here; see supervise()
   return RemoteBackend::connect(address, options, RemoteBackend::Limits{});
 }

@@ -22,6 +22,8 @@ std::shared_ptr<grpc::Channel> make_channel(const std::string& address,
   if (options.tls) {
     grpc::SslCredentialsOptions ssl;
     ssl.pem_root_certs = options.root_certs_pem;
+    ssl.pem_cert_chain = options.cert_chain_pem;
+    ssl.pem_private_key = options.private_key_pem;
     creds = grpc::SslCredentials(ssl);
   } else {
     creds = grpc::InsecureChannelCredentials();
@@ -48,7 +50,8 @@ absl::Status wait_connected(grpc::Channel& channel, const std::string& address,
   // gRPC does not say why; a TLS mismatch looks the same as nothing listening.
   const char* hint = options.tls
                          ? " over TLS (is it running, serving TLS, with a certificate that "
-                           "root_certs_pem trusts and that names this host?)"
+                           "root_certs_pem trusts and that names this host? and if it wants "
+                           "a client certificate, one it trusts in cert_chain_pem?)"
                          : " (is it running? one started with --tls-cert needs tls)";
   return absl::UnavailableError("could not reach the broker at " + address + " within " +
                                 std::to_string(timeout.count()) + " ms" + hint);

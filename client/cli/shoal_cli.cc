@@ -8,6 +8,7 @@
 //   shoal keygen PATH                          a CURVE key pair for the worker link
 #include <cstdio>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -22,6 +23,10 @@ ABSL_FLAG(int, connect_timeout_ms, 5000, "give up reaching the broker after this
 ABSL_FLAG(std::string, auth_token, "", "sent as 'authorization: Bearer TOKEN'");
 ABSL_FLAG(bool, tls, false, "use TLS (system roots unless --root-certs is given)");
 ABSL_FLAG(std::string, root_certs, "", "PEM file of root certificates for --tls");
+ABSL_FLAG(std::string, cert, "",
+          "PEM file of this client's certificate chain, for a broker that requires one "
+          "(mutual TLS; with --key and --tls)");
+ABSL_FLAG(std::string, key, "", "PEM file of the private key of --cert");
 ABSL_FLAG(std::string, args, "[]", "submit: the task's arguments as a JSON array");
 ABSL_FLAG(bool, no_wait, false, "submit: print the task id instead of waiting");
 ABSL_FLAG(std::string, input, "", "map: a .jsonl file, one JSON array of arguments a line");
@@ -79,6 +84,20 @@ int main(int argc, char** argv) {
         config.connect.root_certs_pem.empty()) {
       return fail("--root-certs: cannot read " + path, 2);
     }
+  }
+  for (auto [flag, path, pem] :
+       {std::tuple{"--cert", absl::GetFlag(FLAGS_cert), &config.connect.cert_chain_pem},
+        std::tuple{"--key", absl::GetFlag(FLAGS_key), &config.connect.private_key_pem}}) {
+    if (path.empty()) continue;
+    if (!shoal::internal::read_whole_file(path, pem) || pem->empty()) {
+      return fail(std::string(flag) + ": cannot read " + path, 2);
+    }
+  }
+  if (config.connect.cert_chain_pem.empty() != config.connect.private_key_pem.empty()) {
+    return fail("--cert and --key go together", 2);
+  }
+  if (!config.connect.cert_chain_pem.empty() && !config.connect.tls) {
+    return fail("--cert needs --tls", 2);
   }
   config.task.queue = absl::GetFlag(FLAGS_queue);
   config.task.priority = absl::GetFlag(FLAGS_priority);

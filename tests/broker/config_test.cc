@@ -26,6 +26,11 @@ TEST(ConfigTest, RejectsValuesThatCannotWorkNamingTheFlag) {
   EXPECT_NE(validate(c).message().find("--tls-cert and --tls-key"), std::string::npos);
   c.tls_key_pem = "-----BEGIN PRIVATE KEY-----";
   EXPECT_TRUE(validate(c).ok());
+  c.tls_client_ca_pem = "-----BEGIN CERTIFICATE-----";
+  EXPECT_TRUE(validate(c).ok());
+  c.tls_cert_pem.clear();
+  c.tls_key_pem.clear();
+  EXPECT_NE(validate(c).message().find("--tls-client-ca needs --tls-cert"), std::string::npos);
   c = BrokerConfig{};
   c.curve_worker_keys = {"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"};
   EXPECT_NE(validate(c).message().find("--curve-secret-key-file"), std::string::npos);

@@ -1,7 +1,9 @@
 // Security of both links, end to end.
 // Clients: TLS with a self-signed certificate made by openssl, shoal-broker serving it
 // (--tls-cert/--tls-key), and the C++ Pool, the `shoal` CLI and a Python client trusting
-// it; plaintext and untrusting clients are refused.
+// it; plaintext and untrusting clients are refused. Mutual TLS (--tls-client-ca): the
+// same three clients with a certificate the CA signed get in; without one, or with one
+// another CA signed, they do not.
 // Workers: CURVE with keys made by `shoal keygen`; workers without CURVE, with the wrong
 // broker key, or (with a key list) with an unlisted key never register and are counted.
 #include <gtest/gtest.h>
@@ -112,6 +114,106 @@ TEST_F(ClusterTlsTest, APythonClientConnectsWithTheCertificate) {
                                                cert_});
   EXPECT_EQ(python->read_line(120s).value_or(""), "test.square(7) = 49");
   EXPECT_EQ(python->wait(30s), 0);
+}
+
+// Writes a client certificate signed by DIR/CA-cert.pem (made by make_certificate) to
+// DIR/NAME-cert.pem and its key to DIR/NAME-key.pem; returns the certificate's path.
+std::string make_signed_certificate(const std::string& dir, const std::string& ca,
+                                    const std::string& name) {
+  const std::string base = dir + "/" + name;
+  auto request = testutil::ChildProcess::start(
+      {"/usr/bin/openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+       "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=" + name, "-keyout",
+       base + "-key.pem", "-out", base + ".csr"});
+  if (request->wait(60s) != 0) throw std::runtime_error("openssl req -new failed");
+  auto sign = testutil::ChildProcess::start(
+      {"/usr/bin/openssl", "x509", "-req", "-in", base + ".csr", "-CA", dir + "/" + ca + "-cert.pem",
+       "-CAkey", dir + "/" + ca + "-key.pem", "-CAcreateserial", "-days", "2", "-out",
+       base + "-cert.pem"});
+  if (sign->wait(60s) != 0) throw std::runtime_error("openssl x509 -req failed");
+  return base + "-cert.pem";
+}
+
+class ClusterMutualTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = cluster_.temp_dir();
+    cert_ = make_certificate(dir_, "broker");
+    make_certificate(dir_, "ca");
+    client_cert_ = make_signed_certificate(dir_, "ca", "client");
+    make_certificate(dir_, "other-ca");
+    stranger_cert_ = make_signed_certificate(dir_, "other-ca", "stranger");
+    cluster_.start_broker("127.0.0.1:0", "tcp://127.0.0.1:0",
+                          {"--tls-cert=" + cert_, "--tls-key=" + dir_ + "/broker-key.pem",
+                           "--tls-client-ca=" + dir_ + "/ca-cert.pem"});
+    cluster_.start_worker("w1", 2);
+  }
+
+  // Trusts the broker; presents `name`'s certificate unless `name` is empty.
+  ConnectOptions options(const std::string& name) {
+    ConnectOptions options;
+    options.tls = true;
+    options.root_certs_pem = read_file(cert_);
+    options.connect_timeout = 10s;
+    if (!name.empty()) {
+      options.cert_chain_pem = read_file(dir_ + "/" + name + "-cert.pem");
+      options.private_key_pem = read_file(dir_ + "/" + name + "-key.pem");
+    }
+    return options;
+  }
+
+  Cluster cluster_;
+  std::string dir_, cert_, client_cert_, stranger_cert_;
+};
+
+TEST_F(ClusterMutualTlsTest, OnlyPoolsWithACertificateOfTheCaGetIn) {
+  Pool pool = Pool::connect(cluster_.clients(), options("client"));
+  TerminateOnFailure guard(pool);
+  EXPECT_EQ(pool.apply(square, 7), 49);
+  auto refused = [&](ConnectOptions o) {
+    o.connect_timeout = 1s;
+    try {
+      Pool::connect(cluster_.clients(), o);
+    } catch (const ConnectionError& e) {
+      return std::string(e.what()).find("client certificate") != std::string::npos;
+    }
+    return false;
+  };
+  EXPECT_TRUE(refused(options("")));
+  EXPECT_TRUE(refused(options("stranger")));
+  EXPECT_EQ(pool.apply(square, 8), 64);  // still serving the pool that got in
+  ConnectOptions half = options("client");
+  half.private_key_pem.clear();
+  EXPECT_THROW(Pool::connect(cluster_.clients(), half), std::invalid_argument);
+}
+
+TEST_F(ClusterMutualTlsTest, TheCliAndPythonPresentTheirCertificate) {
+  const std::string broker = "--broker=" + cluster_.clients();
+  auto submit = testutil::ChildProcess::start(
+      {cli_bin(), "submit", "test.square", "--args=[7]", broker, "--tls", "--root-certs=" + cert_,
+       "--cert=" + client_cert_, "--key=" + dir_ + "/client-key.pem"});
+  EXPECT_EQ(submit->read_line(30s).value_or(""), "49");
+  EXPECT_EQ(submit->wait(30s), 0);
+  auto without = testutil::ChildProcess::start({cli_bin(), "submit", "test.square", "--args=[7]",
+                                                broker, "--tls", "--root-certs=" + cert_,
+                                                "--connect-timeout-ms=500"});
+  EXPECT_EQ(without->wait(30s), 1);
+
+  auto python = testutil::ChildProcess::start(
+      {"/usr/bin/python3", SHOAL_PYTHON_CLIENT, SHOAL_PROTO_DIR, dir_ + "/py", cluster_.clients(),
+       cert_, client_cert_, dir_ + "/client-key.pem"});
+  EXPECT_EQ(python->read_line(120s).value_or(""), "test.square(7) = 49");
+  EXPECT_EQ(python->wait(30s), 0);
+}
+
+TEST(ClusterMutualTlsConfigTest, AClientCaWithoutACertificateIsRefused) {
+  Cluster cluster;
+  const std::string dir = cluster.temp_dir();
+  make_certificate(dir, "ca");
+  auto broker = testutil::ChildProcess::start(
+      {broker_bin(), "--client-address=127.0.0.1:0", "--worker-address=tcp://127.0.0.1:0",
+       "--tls-client-ca=" + dir + "/ca-cert.pem"});
+  EXPECT_EQ(broker->wait(30s), 2);
 }
 
 // Writes a CURVE key pair with `shoal keygen` to DIR/NAME and DIR/NAME.pub; returns

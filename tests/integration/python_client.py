@@ -2,8 +2,9 @@
 """A client in another language: stubs generated from proto/ at run time, one task
 submitted by name with MessagePack arguments, its MessagePack result read back.
 
-usage: python_client.py PROTO_DIR OUT_DIR HOST:PORT [ROOT_CERTS.pem]
-(prints "test.square(7) = 49"; with ROOT_CERTS.pem it connects with TLS)
+usage: python_client.py PROTO_DIR OUT_DIR HOST:PORT [ROOT_CERTS.pem [CERT.pem KEY.pem]]
+(prints "test.square(7) = 49"; with ROOT_CERTS.pem it connects with TLS, and with
+CERT.pem and KEY.pem it presents that client certificate: mutual TLS)
 """
 import os
 import sys
@@ -11,6 +12,7 @@ import threading
 
 proto_dir, out_dir, address = sys.argv[1:4]
 root_certs = sys.argv[4] if len(sys.argv) > 4 else None
+client_cert, client_key = sys.argv[5:7] if len(sys.argv) > 6 else (None, None)
 os.makedirs(out_dir, exist_ok=True)
 from grpc_tools import protoc  # noqa: E402
 
@@ -33,9 +35,17 @@ def requests():
     done.wait(60)  # keep the session open until the result is in
 
 
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
 if root_certs:
-    with open(root_certs, "rb") as f:
-        channel = grpc.secure_channel(address, grpc.ssl_channel_credentials(f.read()))
+    credentials = grpc.ssl_channel_credentials(
+        read(root_certs),
+        private_key=read(client_key) if client_key else None,
+        certificate_chain=read(client_cert) if client_cert else None)
+    channel = grpc.secure_channel(address, credentials)
 else:
     channel = grpc.insecure_channel(address)
 stub = service_pb2_grpc.TaskServiceStub(channel)

@@ -30,7 +30,11 @@ struct ConnectOptions {
   std::chrono::milliseconds connect_timeout{5000};
   std::string auth_token;  // sent as gRPC metadata when set
   bool tls = false;
-  std::string root_certs_pem;
+  std::string root_certs_pem;  // "" = the system's roots
+  // For a broker that requires client certificates (mutual TLS, --tls-client-ca): this
+  // client's PEM certificate chain and its private key; both or neither.
+  std::string cert_chain_pem;
+  std::string private_key_pem;
 };
 
 }  // namespace shoal
