@@ -122,7 +122,12 @@ class Zygote {
       wc.initializer = config_.initializer;
       wc.max_tasks_per_child = config_.max_tasks_per_child;
       wc.zygote = getppid();
-      run_worker(wc);
+      try {
+        run_worker(wc);
+      } catch (...) {
+        // Never unwind out of a forked child: it would go on in the zygote's loop.
+      }
+      _exit(70);
     }
     if (pid < 0) {
       timespec pause{0, 50'000'000};  // a failing fork retries at a slow pace
@@ -209,7 +214,12 @@ absl::StatusOr<pid_t> start_zygote(const ZygoteConfig& config, int* command_fd) 
     // whose tasks may start pools of their own) an unlocked one.
     new (&g_start_mu) std::mutex();
     close(sv[0]);
-    Zygote(config, sv[1], mask).run();
+    try {
+      Zygote(config, sv[1], mask).run();
+    } catch (...) {
+      // Never unwind out of a forked child: it would go on running the pool's program.
+    }
+    _exit(70);
   }
   close(sv[1]);
   remember_fd(sv[0]);

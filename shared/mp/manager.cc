@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <exception>
 #include <iostream>
 #include <random>
 
@@ -103,7 +104,16 @@ Manager Manager::spawn(const std::string& bind_endpoint, const std::string& dire
     ::signal(SIGINT, SIG_IGN);
     if (fds[1] != 3) ::dup2(fds[1], 3);
     ::close_range(4, ~0u, 0);
-    ::_exit(internal::run_manager_server(bind_endpoint, direct_name, authkey, 3));
+    // Nothing may leave this branch but _exit: an exception escaping the server would
+    // unwind into the owner's code, and the child would go on running the owner's program.
+    try {
+      ::_exit(internal::run_manager_server(bind_endpoint, direct_name, authkey, 3));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shoal::Manager server %d failed: %s\n", ::getpid(), e.what());
+    } catch (...) {
+      std::fprintf(stderr, "shoal::Manager server %d failed\n", ::getpid());
+    }
+    ::_exit(70);
   }
   ::close(fds[1]);
   std::string line = read_line(fds[0], kStartTimeoutMs);
