@@ -12,8 +12,11 @@ std::optional<std::size_t> normalize(int64_t index, std::size_t size) {
   return static_cast<std::size_t>(i);
 }
 
+// A wait of `ms` from now. Clients wait in slices of kManagerSlice; a request asking
+// for more (or a negative wait) is cut to [0, one hour], so no deadline overflows.
 ServerClock::time_point after(int64_t ms) {
-  return ServerClock::now() + std::chrono::milliseconds(ms);
+  constexpr int64_t kLongest = 3'600'000;
+  return ServerClock::now() + std::chrono::milliseconds(std::clamp<int64_t>(ms, 0, kLongest));
 }
 
 }  // namespace

@@ -1,0 +1,197 @@
+// A Manager server fed garbage on both endpoints keeps serving, and loses nothing: random
+// bytes, malformed MessagePack, and well-formed requests with random operations, names,
+// kinds, values and waits (ZeroMQ endpoint); random and truncated frames and absurd
+// lengths (the private Unix-socket endpoint).
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+#include "shoal/manager.hpp"
+
+namespace shoal {
+namespace {
+
+class Garbage {
+ public:
+  explicit Garbage(uint32_t seed) : rng_(seed) {}
+
+  std::string bytes(std::size_t max_size) {
+    std::string out(pick(max_size + 1), '\0');
+    for (auto& c : out) c = static_cast<char>(rng_());
+    return out;
+  }
+
+  // A well-formed request with fields drawn from what the server knows and what it
+  // does not. Never "shutdown": that one is allowed to stop it.
+  internal::ManagerRequest request() {
+    static const char* kOps[] = {"ping",       "create",   "d.set",   "d.get",   "d.contains",
+                                 "d.erase",    "d.size",   "d.keys",  "d.items", "d.update",
+                                 "d.clear",    "l.append", "l.extend", "l.get",  "l.set",
+                                 "l.size",     "l.pop",    "l.snapshot", "q.put", "q.get",
+                                 "q.size",     "k.acquire", "k.release", "",      "x",
+                                 "d",          "k.",       "q.nope"};
+    static const char* kKinds[] = {"dict", "list", "queue", "lock", "", "bogus"};
+    static const char* kNames[] = {"fuzz-dict", "fuzz-list", "fuzz-queue", "fuzz-lock",
+                                   "",          "#1",        "no-such"};
+    static const int64_t kNumbers[] = {0, 1, -1, 2, 200, std::numeric_limits<int64_t>::min(),
+                                       std::numeric_limits<int64_t>::max(), 1 << 30};
+    internal::ManagerRequest r;
+    r.id = rng_();
+    r.op = kOps[pick(std::size(kOps))];
+    r.kind = kKinds[pick(std::size(kKinds))];
+    r.name = kNames[pick(std::size(kNames))];
+    r.a = pick(2) ? encode(static_cast<int>(pick(4))) : bytes(16);
+    r.b = pick(2) ? encode(std::string("v")) : bytes(16);
+    for (std::size_t i = pick(5); i > 0; --i) r.values.push_back(pick(2) ? encode(1) : bytes(8));
+    r.n = pick(2) ? kNumbers[pick(std::size(kNumbers))] : static_cast<int64_t>(rng_());
+    if (r.op == "k.acquire" || r.op == "q.get" || r.op == "q.put") {
+      r.n = std::min<int64_t>(r.n, 20);  // parked waits: short ones, or the test idles
+    }
+    return r;
+  }
+
+  // 0 .. n-1.
+  std::size_t pick(std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng_); }
+
+ private:
+  std::mt19937 rng_;
+};
+
+// The dict "kept" (which the garbage never names) still holds its value, and the server
+// still creates and serves new objects.
+void expect_intact(Manager& m) {
+  auto kept = m.dict<std::string, int>("kept");
+  EXPECT_EQ(kept.get("answer", -1), 42);
+  auto fresh = m.list<int>();
+  fresh.append(7);
+  EXPECT_EQ(fresh.snapshot(), std::vector<int>{7});
+}
+
+TEST(ManagerFuzzTest, TheZeroMqEndpointSurvivesGarbage) {
+  Manager m = Manager::serve("tcp://127.0.0.1:0");
+  auto kept = m.dict<std::string, int>("kept");
+  kept.set("answer", 42);
+  zmq::context_t ctx(1);
+  zmq::socket_t s(ctx, zmq::socket_type::dealer);
+  s.set(zmq::sockopt::linger, 0);
+  s.set(zmq::sockopt::sndtimeo, 1000);  // a dead server must fail the test, not hang it
+  s.connect(m.endpoint());
+  Garbage garbage(20261122);
+  int replies = 0;
+  bool sent = true;  // false once a send timed out: the server is gone
+  auto send = [&](zmq::const_buffer frame, zmq::send_flags flags) {
+    sent = sent && s.send(frame, flags).has_value();
+  };
+  for (int i = 0; i < 3000 && sent; ++i) {
+    switch (garbage.pick(4)) {
+      case 0:  // no empty delimiter frame
+        send(zmq::buffer(garbage.bytes(64)), zmq::send_flags::none);
+        break;
+      case 1:  // delimiter, then random bytes, maybe more frames
+        send(zmq::const_buffer(), zmq::send_flags::sndmore);
+        if (garbage.pick(2)) send(zmq::buffer(garbage.bytes(64)), zmq::send_flags::sndmore);
+        send(zmq::buffer(garbage.bytes(64)), zmq::send_flags::none);
+        break;
+      default: {  // a well-formed request of random content, sometimes cut short
+        std::string body = encode(garbage.request());
+        if (garbage.pick(8) == 0) body.resize(garbage.pick(body.size()));
+        send(zmq::const_buffer(), zmq::send_flags::sndmore);
+        send(zmq::buffer(body), zmq::send_flags::none);
+      }
+    }
+    zmq::message_t reply;
+    while (s.recv(reply, zmq::recv_flags::dontwait)) replies += reply.size() > 0;
+  }
+  // The server takes one connection's messages in order: once this ping is answered,
+  // it has been through all of the garbage.
+  internal::ManagerRequest ping;
+  ping.id = 0xfeed;
+  ping.op = "ping";
+  const std::string ping_body = encode(ping);
+  send(zmq::const_buffer(), zmq::send_flags::sndmore);
+  send(zmq::buffer(ping_body), zmq::send_flags::none);
+  ASSERT_TRUE(sent) << "the server stopped taking messages";
+  bool answered = false;
+  for (auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+       !answered && std::chrono::steady_clock::now() < give_up;) {
+    zmq::pollitem_t item{s.handle(), 0, ZMQ_POLLIN, 0};
+    if (zmq::poll(&item, 1, std::chrono::milliseconds(100)) == 0) continue;
+    zmq::message_t frame;
+    while (s.recv(frame, zmq::recv_flags::dontwait)) {
+      if (frame.size() == 0) continue;  // the delimiter
+      ++replies;
+      try {
+        answered = answered || decode<internal::ManagerReply>(frame.to_string_view()).id == 0xfeed;
+      } catch (const Error&) {
+      }
+    }
+  }
+  EXPECT_TRUE(answered);
+  EXPECT_GT(replies, 1000);  // the well-formed half was answered (errors included)
+  expect_intact(m);
+}
+
+// A connection to the private endpoint, speaking raw bytes.
+int connect_direct(const std::string& endpoint) {
+  const std::string name = endpoint.substr(std::strlen("unix:@"));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path + 1, name.data(), name.size());
+  const socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  return fd;
+}
+
+TEST(ManagerFuzzTest, ThePrivateEndpointSurvivesGarbage) {
+  Manager m;
+  auto kept = m.dict<std::string, int>("kept");
+  kept.set("answer", 42);
+  Garbage garbage(4051);
+  for (int round = 0; round < 200; ++round) {
+    int fd = connect_direct(m.endpoint());
+    std::string out;
+    for (int k = 0; k < 5; ++k) {
+      std::string payload;
+      switch (garbage.pick(3)) {
+        case 0:
+          payload = garbage.bytes(64);
+          break;
+        case 1:
+          payload = encode(garbage.request());
+          break;
+        default:
+          payload = encode(garbage.request());
+          payload.resize(garbage.pick(payload.size()));
+      }
+      uint32_t n = static_cast<uint32_t>(payload.size());
+      if (garbage.pick(10) == 0) n = std::numeric_limits<uint32_t>::max();  // absurd length
+      out.append(reinterpret_cast<const char*>(&n), 4);
+      out.append(payload);
+    }
+    if (garbage.pick(4) == 0) out.resize(garbage.pick(out.size()));  // cut mid-frame
+    (void)!::send(fd, out.data(), out.size(), MSG_NOSIGNAL);
+    // Wait until the server is through with it: it closes a connection on garbage, and
+    // at our end of input.
+    ::shutdown(fd, SHUT_WR);
+    char sink[4096];
+    pollfd p{fd, POLLIN, 0};
+    while (::poll(&p, 1, 5000) == 1 && ::read(fd, sink, sizeof sink) > 0) {
+    }
+    ::close(fd);
+  }
+  expect_intact(m);
+}
+
+}  // namespace
+}  // namespace shoal
