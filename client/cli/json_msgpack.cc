@@ -353,8 +353,9 @@ absl::StatusOr<std::string> msgpack_to_json(std::string_view bytes) {
   std::size_t offset = 0;
   msgpack::object_handle handle;
   try {
-    // Nesting is bounded by msgpack-c's default unpack limits.
-    handle = msgpack::unpack(bytes.data(), bytes.size(), offset);
+    // Sizes and nesting (write_json recurses) bounded as for every decode.
+    handle = msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr,
+                             shoal::internal::unpack_limit_for(bytes.size()));
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(std::string("malformed MessagePack: ") + e.what());
   }

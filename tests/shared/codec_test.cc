@@ -92,6 +92,43 @@ TEST(CodecTest, MalformedInputIsSerializationError) {
   EXPECT_THROW(decode<int>(std::string()), SerializationError);
 }
 
+// A header may claim far more elements than the input holds: refused before anything is
+// allocated for them (under ASan, allocating 100 GB aborts the test).
+TEST(CodecTest, ContainerHeadersClaimingMoreThanTheInputAreMalformed) {
+  const std::string array32_of_4g("\xdd\xff\xff\xff\xff", 5);
+  const std::string map32_of_4g("\xdf\xff\xff\xff\xff", 5);
+  const std::string map32_of_1g_then_bytes = std::string("\xdf\x3f\xff\xff\xff", 5) + "\x01\x02";
+  try {
+    decode<std::vector<int>>(array32_of_4g);
+    FAIL() << "expected SerializationError";
+  } catch (const SerializationError& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("size overflow"));
+  }
+  EXPECT_THROW((decode<std::map<int, int>>(map32_of_4g)), SerializationError);
+  EXPECT_THROW((decode<std::map<int, int>>(map32_of_1g_then_bytes)), SerializationError);
+  EXPECT_THROW(decode<std::vector<std::string>>(array32_of_4g), SerializationError);
+  // Containers as big as their input still decode: nils one byte each, a map of them.
+  std::vector<std::optional<int>> nils(100000);
+  EXPECT_EQ(decode<std::vector<std::optional<int>>>(encode(nils)).size(), nils.size());
+  std::map<int, int> small_entries;
+  for (int i = 0; i < 100; ++i) small_entries[i] = i;
+  EXPECT_EQ((decode<std::map<int, int>>(encode(small_entries))), small_entries);
+}
+
+TEST(CodecTest, NestingDeeperThanAThousandLevelsIsMalformed) {
+  std::string deep(2000, '\x91');  // fixarray of one element, 2,000 times
+  deep += '\xc0';
+  try {
+    decode<std::vector<int>>(deep);
+    FAIL() << "expected SerializationError";
+  } catch (const SerializationError& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("depth"));
+  }
+  std::string shallow(10, '\x91');
+  shallow += '\x01';
+  EXPECT_THROW(decode<int>(shallow), SerializationError);  // parsed, then the wrong type
+}
+
 TEST(CodecTest, CodableConceptMatchesTheSupportedTypes) {
   static_assert(Codable<int>);
   static_assert(Codable<std::vector<std::map<std::string, Point>>>);

@@ -144,8 +144,18 @@ struct is_tuple<std::tuple<E...>> : std::true_type {};
 // decode converts at once, while the input is alive.
 inline bool reference_bodies(msgpack::type::object_type, std::size_t, void*) { return true; }
 
+// Limits for unpacking `left` bytes. No container holds more elements than there are
+// bytes left (each element takes one at least, a map entry two), so a header that claims
+// more is malformed, and is refused before msgpack-c allocates room for it (a 5-byte
+// header may claim 4 G elements). Nesting stops at 1,000 levels.
+inline msgpack::unpack_limit unpack_limit_for(std::size_t left) {
+  return msgpack::unpack_limit(left, left / 2, left, left, left, 1000);
+}
+
 inline msgpack::object_handle unpack_at(std::string_view bytes, std::size_t& offset) {
-  return msgpack::unpack(bytes.data(), bytes.size(), offset, &reference_bodies);
+  const std::size_t left = offset < bytes.size() ? bytes.size() - offset : 0;
+  return msgpack::unpack(bytes.data(), bytes.size(), offset, &reference_bodies, nullptr,
+                         unpack_limit_for(left));
 }
 
 // Numbers decode without unpacking a msgpack::object (which allocates a zone per call):
