@@ -41,6 +41,15 @@ std::string read_file(const std::string& path) {
   return text.str();
 }
 
+// TLS trusting the certificate at `cert_path`, giving up after a second.
+ConnectOptions trusting(const std::string& cert_path) {
+  ConnectOptions options;
+  options.tls = true;
+  options.root_certs_pem = read_file(cert_path);
+  options.connect_timeout = 1s;
+  return options;
+}
+
 class ClusterTlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -49,14 +58,6 @@ class ClusterTlsTest : public ::testing::Test {
     cluster_.start_broker("127.0.0.1:0", "tcp://127.0.0.1:0",
                           {"--tls-cert=" + cert_, "--tls-key=" + dir_ + "/broker-key.pem"});
     cluster_.start_worker("w1", 2);
-  }
-
-  ConnectOptions trusting(const std::string& cert_path) {
-    ConnectOptions options;
-    options.tls = true;
-    options.root_certs_pem = read_file(cert_path);
-    options.connect_timeout = 1s;
-    return options;
   }
 
   Cluster cluster_;
@@ -151,9 +152,7 @@ class ClusterMutualTlsTest : public ::testing::Test {
 
   // Trusts the broker; presents `name`'s certificate unless `name` is empty.
   ConnectOptions options(const std::string& name) {
-    ConnectOptions options;
-    options.tls = true;
-    options.root_certs_pem = read_file(cert_);
+    ConnectOptions options = trusting(cert_);
     options.connect_timeout = 10s;
     if (!name.empty()) {
       options.cert_chain_pem = read_file(dir_ + "/" + name + "-cert.pem");
