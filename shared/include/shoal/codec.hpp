@@ -147,7 +147,10 @@ inline bool reference_bodies(msgpack::type::object_type, std::size_t, void*) { r
 // Limits for unpacking `left` bytes. No container holds more elements than there are
 // bytes left (each element takes one at least, a map entry two), so a header that claims
 // more is malformed, and is refused before msgpack-c allocates room for it (a 5-byte
-// header may claim 4 G elements). Nesting stops at 1,000 levels.
+// header may claim 4 G elements). Nesting stops at 1,000 levels. What remains: each open
+// level may still reserve room for up to `left` elements before the input runs out, so
+// a malformed message can make msgpack-c reserve up to ~24,000 times its size of address
+// space (pages never touched) for the moment it takes to fail.
 inline msgpack::unpack_limit unpack_limit_for(std::size_t left) {
   return msgpack::unpack_limit(left, left / 2, left, left, left, 1000);
 }
