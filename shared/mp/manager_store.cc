@@ -176,15 +176,16 @@ void ManagerStore::list_op(Object& o, const std::string& peer, const ManagerRequ
   }
 }
 
-// Hands `item` to the longest-waiting getter still there; false if there is none.
-bool ManagerStore::give_to_getter(Object& o, const std::string& item) {
+// Hands `item` to the longest-waiting getter still there and returns its peer; nullopt
+// if there is none.
+std::optional<std::string> ManagerStore::give_to_getter(Object& o, const std::string& item) {
   while (!o.getters.empty()) {
     Waiter w = std::move(o.getters.front());
     o.getters.pop_front();
     --parked_;
-    if (send(w.peer, w.id, kManagerOk, item)) return true;
+    if (send(w.peer, w.id, kManagerOk, item)) return std::move(w.peer);
   }
-  return false;
+  return std::nullopt;
 }
 
 // Moves parked puts into the queue while there is room.
@@ -199,7 +200,7 @@ void ManagerStore::admit_putters(Object& o) {
 
 void ManagerStore::queue_op(Object& o, const std::string& peer, const ManagerRequest& r) {
   if (r.op == "q.put") {
-    if (o.queue.empty() && give_to_getter(o, r.a)) {
+    if (o.queue.empty() && give_to_getter(o, r.a).has_value()) {
       send(peer, r.id, kManagerOk);
     } else if (o.maxsize == 0 || o.queue.size() < o.maxsize) {
       o.queue.push_back(r.a);
@@ -255,18 +256,9 @@ void ManagerStore::lock_op(Object& o, const std::string& peer, const ManagerRequ
 
 // Hands a held lock to the longest-waiting acquirer still there, or releases it.
 void ManagerStore::pass_lock(Object& o) {
-  o.held = false;
-  o.holder.clear();
-  while (!o.getters.empty()) {
-    Waiter w = std::move(o.getters.front());
-    o.getters.pop_front();
-    --parked_;
-    if (send(w.peer, w.id, kManagerOk)) {
-      o.held = true;
-      o.holder = std::move(w.peer);
-      return;
-    }
-  }
+  std::optional<std::string> next = give_to_getter(o, {});
+  o.held = next.has_value();
+  o.holder = std::move(next).value_or("");
 }
 
 bool ManagerStore::holds_lock(const std::string& peer) const {

@@ -67,7 +67,7 @@ class ManagerStore {
   void list_op(Object& o, const std::string& peer, const ManagerRequest& r);
   void queue_op(Object& o, const std::string& peer, const ManagerRequest& r);
   void lock_op(Object& o, const std::string& peer, const ManagerRequest& r);
-  bool give_to_getter(Object& o, const std::string& item);
+  std::optional<std::string> give_to_getter(Object& o, const std::string& item);
   void pass_lock(Object& o);
   void admit_putters(Object& o);
 
