@@ -1,5 +1,8 @@
 // The client side of the Manager protocol: one DEALER socket per thread and endpoint,
 // in a ZeroMQ context made lazily per process (contexts do not survive fork()).
+// Over ZeroMQ the server takes a lock holder's closed connection for its death, so while
+// this process holds locks at an endpoint no socket to it closes (one a thread leaves
+// behind is kept open until the process's locks there are released).
 #include <unistd.h>
 
 #include <cstring>
@@ -7,6 +10,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <unordered_map>
+#include <unordered_set>
 #include <zmq.hpp>
 
 #include "shared/mp/manager_auth.h"
@@ -39,12 +43,50 @@ struct ClientSocket {
   uint64_t next_id = 1;
 };
 
+// The locks this process holds at each ZeroMQ endpoint (acquired and not released here),
+// and the sockets kept open meanwhile.
+struct Holdings {
+  std::mutex mu;
+  pid_t pid = 0;
+  std::unordered_map<std::string, std::unordered_set<std::string>> locks;
+  std::unordered_multimap<std::string, std::unique_ptr<zmq::socket_t>> kept;
+
+  // Drops what a parent process left: its sockets belong to its context.
+  void own() {
+    if (pid == ::getpid()) return;
+    for (auto& [endpoint, socket] : kept) (void)socket.release();
+    kept.clear();
+    locks.clear();
+    pid = ::getpid();
+  }
+};
+
+Holdings& holdings() {
+  static auto* h = new Holdings;  // never destroyed: threads may end after static destructors
+  return *h;
+}
+
+// Closes `s`'s socket, or keeps it open while this process holds locks at `endpoint`.
+void retire(const std::string& endpoint, ClientSocket& s) {
+  if (!s.socket) return;
+  if (s.pid != ::getpid()) {
+    (void)s.socket.release();  // owned by another process's context
+    return;
+  }
+  Holdings& h = holdings();
+  std::lock_guard guard(h.mu);
+  h.own();
+  if (!h.locks[endpoint].empty()) {
+    h.kept.emplace(endpoint, std::move(s.socket));
+  } else {
+    s.socket.reset();
+  }
+}
+
 struct SocketCache {
   std::unordered_map<std::string, ClientSocket> sockets;
   ~SocketCache() {
-    for (auto& [endpoint, s] : sockets) {
-      if (s.pid != ::getpid()) (void)s.socket.release();  // owned by another process's context
-    }
+    for (auto& [endpoint, s] : sockets) retire(endpoint, s);
   }
 };
 
@@ -91,7 +133,7 @@ ManagerReply manager_call(const std::string& endpoint, ManagerRequest& request,
   try {
     if (!s.socket->send(zmq::message_t(), zmq::send_flags::sndmore) ||
         !s.socket->send(zmq::buffer(payload), zmq::send_flags::none)) {
-      s.socket.reset();
+      retire(endpoint, s);
       unreachable(endpoint, "send timed out");
     }
     for (;;) {
@@ -99,7 +141,7 @@ ManagerReply manager_call(const std::string& endpoint, ManagerRequest& request,
           deadline - std::chrono::steady_clock::now());
       zmq::pollitem_t item{s.socket->handle(), 0, ZMQ_POLLIN, 0};
       if (left.count() <= 0 || zmq::poll(&item, 1, left) == 0) {
-        s.socket.reset();  // a late reply must not meet the next request
+        retire(endpoint, s);  // a late reply must not meet the next request
         unreachable(endpoint, s.authkey.empty()
                                   ? "timed out; a server with an authkey ignores clients without it"
                                   : "timed out; a server with another authkey ignores this one");
@@ -113,7 +155,7 @@ ManagerReply manager_call(const std::string& endpoint, ManagerRequest& request,
       if (reply.id == request.id) return reply;
     }
   } catch (const zmq::error_t& e) {
-    s.socket.reset();
+    retire(endpoint, s);
     unreachable(endpoint, e.what());
   }
 }
@@ -148,6 +190,24 @@ ManagerReply proxy_call(const ProxyRef& ref, const char* op, ManagerRequest requ
   }
 }
 
+namespace {
+
+// Notes that this process acquired (`held`) or released the lock `ref`.
+void note_lock(const ProxyRef& ref, bool held) {
+  if (is_direct_endpoint(ref.endpoint)) return;  // there the server watches the process
+  Holdings& h = holdings();
+  std::lock_guard guard(h.mu);
+  h.own();
+  auto& names = h.locks[ref.endpoint];
+  if (held) {
+    names.insert(ref.name);
+  } else if (names.erase(ref.name) != 0 && names.empty()) {
+    h.kept.erase(ref.endpoint);  // no lock of this process left there
+  }
+}
+
+}  // namespace
+
 std::chrono::milliseconds slice_until(const Deadline& deadline) {
   if (!deadline) return kManagerSlice;
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -167,16 +227,24 @@ bool LockProxy::acquire_until(const internal::Deadline& deadline) {
     req.n = wait.count();
     auto r =
         internal::proxy_call(ref_, "k.acquire", std::move(req), {internal::kManagerTimedOut}, wait);
-    if (r.code == internal::kManagerOk) return true;
+    if (r.code == internal::kManagerOk) {
+      internal::note_lock(ref_, true);
+      return true;
+    }
     if (internal::slice_until(deadline).count() == 0) return false;
   }
 }
 
 bool LockProxy::try_acquire() {
   auto r = internal::proxy_call(ref_, "k.acquire", {}, {internal::kManagerTimedOut});
-  return r.code == internal::kManagerOk;
+  if (r.code != internal::kManagerOk) return false;
+  internal::note_lock(ref_, true);
+  return true;
 }
 
-void LockProxy::release() { internal::proxy_call(ref_, "k.release"); }
+void LockProxy::release() {
+  internal::proxy_call(ref_, "k.release");
+  internal::note_lock(ref_, false);
+}
 
 }  // namespace shoal

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -13,6 +14,7 @@
 
 #include "shared/mp/manager_auth.h"
 #include "shared/mp/manager_direct.h"
+#include "shared/mp/manager_peer_watch.h"
 #include "shared/mp/manager_store.h"
 #include "shared/zap_handler.h"
 
@@ -139,8 +141,8 @@ bool zmq_send_reply(zmq::socket_t& socket, const std::string& peer, const std::s
   }
 }
 
-// Takes every request waiting on the ROUTER socket.
-void read_zmq(zmq::socket_t& socket, ManagerStore& store) {
+// Takes every request waiting on the ROUTER socket, noting in `watch` who sent it how.
+void read_zmq(zmq::socket_t& socket, PeerWatch& watch, ManagerStore& store) {
   while (!store.stopping()) {
     zmq::message_t peer, delimiter, body;
     if (!socket.recv(peer, zmq::recv_flags::dontwait)) return;
@@ -149,6 +151,9 @@ void read_zmq(zmq::socket_t& socket, ManagerStore& store) {
     if (!delimiter.more()) continue;
     (void)socket.recv(body, zmq::recv_flags::none);
     while (body.more()) (void)socket.recv(body, zmq::recv_flags::none);
+    // The connection's descriptor (the routing id frame, made by the ROUTER, may lack it).
+    const int fd = zmq_msg_get(delimiter.handle(), ZMQ_SRCFD);
+    if (fd >= 0) watch.saw(peer.to_string(), fd);
     try {
       store.handle(peer.to_string(),
                    decode<ManagerRequest>(std::string_view(body.data<char>(), body.size())));
@@ -206,6 +211,7 @@ int run_manager_server(const std::string& endpoint, const std::string& direct_na
                        const std::string& authkey, int ready_fd) {
   zmq::context_t ctx(1);
   zmq::socket_t socket;  // the ZeroMQ ROUTER, unless only the direct socket is served
+  std::optional<PeerWatch> watch;  // its peers' connections
   zmq::socket_t zap;     // with an authkey: admits the clients that know it
   std::string admitted_key;  // their public key, Z85
   std::string served;
@@ -214,6 +220,7 @@ int run_manager_server(const std::string& endpoint, const std::string& direct_na
       socket = zmq::socket_t(ctx, zmq::socket_type::router);
       socket.set(zmq::sockopt::router_mandatory, 1);  // replies to departed peers fail visibly
       socket.set(zmq::sockopt::linger, 0);
+      watch.emplace(ctx, socket);
       if (!authkey.empty()) zap = secure(ctx, socket, authkey, admitted_key);
       socket.bind(bindable(endpoint));
       served = socket.get(zmq::sockopt::last_endpoint);
@@ -265,6 +272,7 @@ int run_manager_server(const std::string& endpoint, const std::string& direct_na
     items.clear();
     // The ZeroMQ sockets first (those served), then the direct listener and clients.
     if (socket) items.push_back({socket.handle(), 0, ZMQ_POLLIN, 0});
+    if (socket) items.push_back({watch->events().handle(), 0, ZMQ_POLLIN, 0});
     if (zap) items.push_back({zap.handle(), 0, ZMQ_POLLIN, 0});
     const std::size_t first_fd = items.size();
     if (listener >= 0) items.push_back({nullptr, listener, ZMQ_POLLIN, 0});
@@ -283,8 +291,13 @@ int run_manager_server(const std::string& endpoint, const std::string& direct_na
       continue;
     }
     last_request = ServerClock::now();
-    if (socket && (items[0].revents & ZMQ_POLLIN)) read_zmq(socket, store);
-    if (zap && (items[1].revents & ZMQ_POLLIN)) {
+    if (socket && (items[0].revents & ZMQ_POLLIN)) read_zmq(socket, *watch, store);
+    if (socket && ((items[1].revents & ZMQ_POLLIN) || watch->has_departed())) {
+      // A closed connection over tcp: its process is gone (or its host), or it closed its
+      // socket, which a client process holding locks does not do.
+      for (const std::string& peer : watch->take_departed()) store.release_locks_of(peer);
+    }
+    if (zap && (items[2].revents & ZMQ_POLLIN)) {
       // A refused client is not told why (CURVE has no way to say it): it times out.
       (void)answer_zap_requests(
           zap, [&](const std::string& key, const std::string&) { return key == admitted_key; });

@@ -9,6 +9,7 @@ set(SHOAL_MP_SOURCES
   mp/manager_auth.cc
   mp/manager_client.cc
   mp/manager_direct.cc
+  mp/manager_peer_watch.cc
   mp/manager_server.cc
   mp/manager_store.cc
   mp/process.cc

@@ -260,10 +260,10 @@ class QueueProxy {
 };
 
 // A lock in the manager, with Lock's interface: any client may release it, as with
-// Python's manager Lock. If its holder process dies it passes to the next waiter when
-// the holder used Manager()'s private endpoint (the server watches the process once its
-// connection closes); through serve()'s it stays held (the server cannot tell a dead
-// client from a slow one there).
+// Python's manager Lock. If its holder process dies it passes to the next waiter: on
+// Manager()'s private endpoint once the process has exited (the server watches it), on
+// serve()'s once the holder's connection closes (its process ended, or its host did not
+// answer heartbeats for 10 s). A holder thread that ends leaves it held.
 class LockProxy {
  public:
   LockProxy() = default;
