@@ -76,7 +76,7 @@ void retire(const std::string& endpoint, ClientSocket& s) {
   Holdings& h = holdings();
   std::lock_guard guard(h.mu);
   h.own();
-  if (!h.locks[endpoint].empty()) {
+  if (auto held = h.locks.find(endpoint); held != h.locks.end() && !held->second.empty()) {
     h.kept.emplace(endpoint, std::move(s.socket));
   } else {
     s.socket.reset();
