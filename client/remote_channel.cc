@@ -3,6 +3,21 @@
 #include <climits>
 
 namespace shoal::internal {
+namespace {
+
+// The system_clock time `timeout` from now; time_point::max() (gRPC: never) rather than
+// overflowing.
+std::chrono::system_clock::time_point system_deadline(std::chrono::milliseconds timeout) {
+  using SystemClock = std::chrono::system_clock;
+  const auto now = SystemClock::now();
+  if (timeout >= std::chrono::duration_cast<std::chrono::milliseconds>(
+                     SystemClock::time_point::max() - now)) {
+    return SystemClock::time_point::max();
+  }
+  return now + timeout;
+}
+
+}  // namespace
 
 std::shared_ptr<grpc::Channel> make_channel(const std::string& address,
                                             const ConnectOptions& options) {
@@ -37,14 +52,14 @@ std::unique_ptr<grpc::ClientContext> make_context(const ConnectOptions& options,
   if (!options.auth_token.empty()) {
     context->AddMetadata("authorization", "Bearer " + options.auth_token);
   }
-  if (timeout.count() > 0) context->set_deadline(std::chrono::system_clock::now() + timeout);
+  if (timeout.count() > 0) context->set_deadline(system_deadline(timeout));
   return context;
 }
 
 absl::Status wait_connected(grpc::Channel& channel, const std::string& address,
                             const ConnectOptions& options) {
   auto timeout = options.connect_timeout;
-  if (channel.WaitForConnected(std::chrono::system_clock::now() + timeout)) {
+  if (channel.WaitForConnected(system_deadline(timeout))) {
     return absl::OkStatus();
   }
   // gRPC does not say why; a TLS mismatch looks the same as nothing listening.

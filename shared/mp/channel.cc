@@ -11,6 +11,7 @@
 
 #include "shared/mp/futex.h"
 #include "shoal/errors.hpp"
+#include "shoal/internal/deadline.h"
 
 namespace shoal::internal {
 namespace {
@@ -206,15 +207,11 @@ std::string Channel::recv() {
 
 bool Channel::poll(std::chrono::milliseconds timeout) {
   if (has_record()) return true;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // A negative timeout waits without limit, as poll(2) does.
+  const auto deadline = timeout.count() < 0 ? std::chrono::steady_clock::time_point::max()
+                                            : internal::deadline_after(timeout);
   for (;;) {
-    int left = -1;
-    if (timeout.count() >= 0) {
-      left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  deadline - std::chrono::steady_clock::now())
-                                  .count());
-      if (left < 0) left = 0;
-    }
+    const int left = internal::poll_timeout_ms(deadline);
     if (!sleep_until_woken(left)) return true;  // end-of-file: recv() would not block
     if (has_record()) return true;
     if (left == 0) return false;

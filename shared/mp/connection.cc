@@ -14,6 +14,7 @@
 #include <stdexcept>
 
 #include "shared/mp/channel.h"
+#include "shoal/internal/deadline.h"
 #include "shoal/sync.hpp"
 
 namespace shoal {
@@ -192,10 +193,13 @@ bool Connection::poll(std::chrono::milliseconds timeout) {
   if (!s.readable) throw std::logic_error("shoal::Connection::poll: this end is write-only");
   if (s.in) return s.in->poll(timeout);
   if (s.buffered() > 0) return true;
+  // A negative timeout waits without limit, as poll(2) does.
+  const auto deadline = timeout.count() < 0 ? std::chrono::steady_clock::time_point::max()
+                                            : internal::deadline_after(timeout);
   pollfd p{s.fd, POLLIN, 0};
   int r;
   do {
-    r = ::poll(&p, 1, static_cast<int>(timeout.count()));
+    r = ::poll(&p, 1, internal::poll_timeout_ms(deadline));
   } while (r < 0 && errno == EINTR);
   return r > 0;
 }

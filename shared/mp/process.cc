@@ -157,17 +157,13 @@ void Process::join() {
   state_->reap(true);
 }
 
-bool Process::join_for(std::chrono::milliseconds timeout) {
+bool Process::join_until(std::chrono::steady_clock::time_point deadline) {
   state_->check_owner("join");
   if (state_->reap(false)) return true;
-  auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() < 0) left = std::chrono::milliseconds(0);
     if (state_->pidfd >= 0) {
       pollfd p{state_->pidfd, POLLIN, 0};
-      ::poll(&p, 1, static_cast<int>(left.count()) + 1);
+      ::poll(&p, 1, internal::poll_timeout_ms(deadline));
     } else {
       ::usleep(1000);  // no pidfd (old kernel): poll the child every millisecond
     }

@@ -15,16 +15,13 @@
 
 #include "shoal/errors.hpp"
 #include "shoal/internal/collect_state.h"
+#include "shoal/internal/deadline.h"
 #include "shoal/internal/future_state.h"
 #include "shoal/internal/reply.h"
 
 namespace shoal {
 
 namespace internal {
-template <class Rep, class Period>
-Clock::time_point deadline_after(std::chrono::duration<Rep, Period> timeout) {
-  return Clock::now() + std::chrono::ceil<Clock::duration>(timeout);
-}
 // Decodes reply item `reader.next()` as T, throwing the item's failure.
 template <class T>
 Stored<T> take_item(ReplyReader& reader, bool raw);

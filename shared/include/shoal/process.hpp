@@ -34,6 +34,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "shoal/internal/deadline.h"
+
 namespace shoal {
 namespace internal {
 
@@ -90,7 +92,7 @@ class Process {
   // As join(), at most `timeout`; true if the child has exited.
   template <class Rep, class Period>
   bool join(std::chrono::duration<Rep, Period> timeout) {
-    return join_for(std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
+    return join_until(internal::deadline_after(timeout));
   }
   // True between start() and the child's exit; reaps an exited child (exitcode() is
   // then known). Never blocks.
@@ -113,7 +115,7 @@ class Process {
 
  private:
   struct State;
-  bool join_for(std::chrono::milliseconds timeout);
+  bool join_until(std::chrono::steady_clock::time_point deadline);
   void finish() noexcept;
   std::unique_ptr<State> state_;
   std::unique_ptr<internal::ProcessTarget> target_;

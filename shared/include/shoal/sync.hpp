@@ -28,19 +28,12 @@
 #include <optional>
 
 #include "shoal/errors.hpp"
+#include "shoal/internal/deadline.h"
 
 namespace shoal {
 namespace internal {
 
 using Deadline = std::optional<std::chrono::steady_clock::time_point>;
-
-// A deadline `timeout` from now (a negative timeout is already expired).
-template <class Rep, class Period>
-Deadline deadline_after(std::chrono::duration<Rep, Period> timeout) {
-  auto now = std::chrono::steady_clock::now();
-  auto d = std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
-  return now + d;
-}
 
 // An anonymous MAP_SHARED mapping, zero-filled; unmapped when the last handle in this
 // process goes. Processes forked after create() share it.
