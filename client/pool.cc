@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <stdexcept>
+#include <string>
+
 namespace shoal {
 
 Pool::Pool() : Pool(PoolOptions{}) {}
@@ -56,6 +59,18 @@ Pool::~Pool() {
 
 Pool Pool::with(TaskOptions options) const {
   backend();  // a moved-from pool has no backend
+  if (options.priority < 0 || options.priority > 9) {
+    throw std::invalid_argument("shoal::TaskOptions: priority " +
+                                std::to_string(options.priority) + " is outside 0..9");
+  }
+  if (options.time_limit.count() < 0) {
+    throw std::invalid_argument("shoal::TaskOptions: time_limit is negative (0: no limit)");
+  }
+  if (options.max_retries < -1) {
+    throw std::invalid_argument("shoal::TaskOptions: max_retries " +
+                                std::to_string(options.max_retries) +
+                                " is below -1 (-1: the pool's default)");
+  }
   return Pool(backend_, std::move(options), false);
 }
 

@@ -56,7 +56,8 @@ class Pool {
   // close() then join(): nothing submitted is lost. A with() handle does neither.
   ~Pool();
 
-  // A handle to the same pool whose submissions use `options`.
+  // A handle to the same pool whose submissions use `options`; std::invalid_argument for
+  // a priority outside 0..9, a negative time_limit or max_retries below -1.
   Pool with(TaskOptions options) const;
 
   // Runs f(args...) in a worker and returns its result (throws its failure).
@@ -75,7 +76,9 @@ class Pool {
   template <class F, class Range>
   auto map_async(F&& f, Range&& items, std::size_t chunksize = 0);
   // f over items, lazily, results in input order (imap) or completion order
-  // (imap_unordered). An lvalue range must outlive the stream.
+  // (imap_unordered), with at most 4 × processes() chunks in flight. An lvalue range must
+  // outlive the stream. Once the pool is closed or terminated the stream submits no more:
+  // the chunks it could not submit fail with PoolClosedError and it ends after them.
   template <class F, class Range>
   auto imap(F&& f, Range&& items, std::size_t chunksize = 1);
   template <class F, class Range>
@@ -333,9 +336,11 @@ auto Pool::stream(F&& f, Range&& items, std::size_t chunksize, bool ordered) {
   input->it = std::ranges::begin(input->range);
   std::weak_ptr<internal::Backend> weak = backend_;
   auto feeder = [input, state, proto, chunksize, weak](std::size_t bound) {
+    if (state->input_exhausted()) return;
     auto backend = weak.lock();
     std::vector<internal::Submission> batch;
-    while (state->in_flight() + batch.size() < bound) {
+    std::vector<std::size_t> chunks;  // their indices: submit() empties the batch
+    while (state->in_flight() < bound) {  // expect() below counts each chunk in flight
       if (input->it == std::ranges::end(input->range)) break;
       internal::Submission s = proto;
       s.seq = internal::next_task_seq();
@@ -352,21 +357,29 @@ auto Pool::stream(F&& f, Range&& items, std::size_t chunksize, bool ordered) {
         }
       }
       state->expect(s.index, s.items);
+      chunks.push_back(s.index);
       batch.push_back(std::move(s));
     }
     if (!batch.empty()) {
+      std::string refused;
       if (!backend) {
-        for (auto& s : batch) {
-          state->fail(s.index, {internal::ErrorKind::kPoolClosed, "", "the pool is gone", ""});
-        }
+        refused = "the pool is gone";
       } else {
         try {
           backend->submit(batch);
         } catch (const Error& e) {
-          for (auto& s : batch) {
-            state->fail(s.index, {internal::ErrorKind::kPoolClosed, "", e.what(), ""});
-          }
+          refused = e.what();
         }
+      }
+      if (!refused.empty()) {
+        // Closed or terminated: these chunks fail, and the stream ends after them (the
+        // rest of the input is never submitted).
+        for (std::size_t index : chunks) {
+          state->fail(index, {internal::ErrorKind::kPoolClosed, "",
+                              refused + "; the rest of this stream was not submitted", ""});
+        }
+        state->input_done();
+        return;
       }
     }
     if (input->it == std::ranges::end(input->range)) state->input_done();

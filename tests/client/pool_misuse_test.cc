@@ -1,0 +1,110 @@
+// The Pool used at its edges: bad task options, calls by name with the wrong number of
+// arguments, and streams that outlive a close() or terminate().
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ranges>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "shoal/pool.hpp"
+
+namespace shoal {
+namespace {
+
+using namespace std::chrono_literals;
+
+int plus(int a, int b) { return a + b; }
+int twice(int x) { return 2 * x; }
+int slow_twice(int x) {
+  std::this_thread::sleep_for(20ms);
+  return 2 * x;
+}
+SHOAL_TASK_AS(plus, "pool_misuse_test.plus");
+
+std::vector<int> iota_vec(int n) {
+  std::vector<int> v(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) v[static_cast<std::size_t>(i)] = i;
+  return v;
+}
+
+TEST(PoolMisuseTest, WithRefusesOptionsOutsideTheirRange) {
+  Pool pool(1);
+  EXPECT_THROW(pool.with(TaskOptions{"", 10, 0ms, -1}), std::invalid_argument);
+  EXPECT_THROW(pool.with(TaskOptions{"", -1, 0ms, -1}), std::invalid_argument);
+  EXPECT_THROW(pool.with(TaskOptions{"", 0, -1ms, -1}), std::invalid_argument);
+  EXPECT_THROW(pool.with(TaskOptions{"", 0, 0ms, -2}), std::invalid_argument);
+  EXPECT_EQ(pool.with(TaskOptions{"", 9, 0ms, -1}).apply(twice, 4), 8);
+  EXPECT_EQ(pool.with(TaskOptions{"", 0, 0ms, 0}).apply(twice, 5), 10);
+}
+
+TEST(PoolMisuseTest, ACallByNameNeedsExactlyTheTasksArguments) {
+  Pool pool(1);
+  EXPECT_EQ(pool.apply_async<int>("pool_misuse_test.plus", 2, 3).get(), 5);
+  try {
+    pool.apply_async<int>("pool_misuse_test.plus", 2, 3, 99).get();
+    FAIL() << "an extra argument was accepted";
+  } catch (const SerializationError& e) {
+    EXPECT_STREQ(e.what(), "the task takes 2 arguments, not 3");
+  }
+  EXPECT_THROW(pool.apply_async<int>("pool_misuse_test.plus", 2).get(), SerializationError);
+}
+
+TEST(PoolMisuseTest, AStreamEndsWithPoolClosedErrorOnceThePoolIsClosed) {
+  Pool pool(2);
+  auto stream = pool.imap(twice, iota_vec(100));  // submits 8 chunks of 1 ahead
+  pool.close();
+  int yielded = 0;
+  int refused = 0;
+  for (;;) {
+    try {
+      std::optional<int> v = stream.next(30s);  // never hangs
+      if (!v) break;
+      EXPECT_EQ(*v, 2 * yielded);
+      ++yielded;
+    } catch (const PoolClosedError&) {
+      ++refused;
+    }
+  }
+  EXPECT_EQ(yielded, 8);  // what was submitted before close() ran
+  EXPECT_GE(refused, 1);
+  pool.join();
+  // A stream opened after close() fails what it tried to submit (each item), then ends.
+  auto late = pool.imap_unordered(twice, iota_vec(5));
+  for (int i = 0; i < 5; ++i) EXPECT_THROW(late.next(30s), PoolClosedError);
+  EXPECT_FALSE(late.next(30s).has_value());
+}
+
+TEST(PoolMisuseTest, AStreamEndsOnceThePoolIsTerminated) {
+  Pool pool(2);
+  auto stream = pool.imap(slow_twice, iota_vec(100));
+  pool.terminate();
+  int errors = 0;
+  for (;;) {
+    try {
+      if (!stream.next(30s)) break;
+    } catch (const Error&) {  // CancelledError for what was in flight, then PoolClosedError
+      ++errors;
+    }
+  }
+  EXPECT_GE(errors, 1);
+}
+
+TEST(PoolMisuseTest, AStreamHasFourChunksPerProcessInFlight) {
+  Pool pool(2);
+  int read = 0;
+  auto counted = std::views::iota(0, 1000) | std::views::transform([&read](int i) {
+                   ++read;
+                   return i;
+                 });
+  auto stream = pool.imap(twice, counted, 1);
+  EXPECT_EQ(read, 8);  // 4 × 2 processes, read before the first next()
+  EXPECT_EQ(stream.next(), 0);
+  EXPECT_LE(read, 9);
+}
+
+}  // namespace
+}  // namespace shoal
