@@ -289,8 +289,12 @@ void Scheduler::lease(TaskRef ref, WorkerRef w, TaskQueue& q, Actions& out) {
 
 void Scheduler::arm_time_limit(TaskRef ref, const TaskRecord& rec, int64_t now) {
   if (rec.time_limit_ms == 0) return;
-  lease_timers_.push({now + int64_t(rec.time_limit_ms) + options_.time_limit_grace_ms, ref,
-                      rec.gen, rec.attempt});
+  // The limit applies to each item of a chunk (the worker's engine restarts it per item);
+  // capped at 2^50 ms (35,000 years) so that nothing overflows.
+  const uint64_t items = std::max<uint32_t>(rec.items, 1);
+  const uint64_t budget = std::min<uint64_t>(rec.time_limit_ms, (uint64_t{1} << 50) / items) * items;
+  lease_timers_.push({now + int64_t(budget) + options_.time_limit_grace_ms, ref, rec.gen,
+                      rec.attempt});
 }
 
 void Scheduler::tick(Actions& out) {

@@ -25,6 +25,8 @@ Registry& registry() {
 
 }  // namespace
 
+void (*item_started)() = nullptr;
+
 void add_task(TaskEntry entry) {
   Registry& r = registry();
   std::unique_lock lock(r.mu);

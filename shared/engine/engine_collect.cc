@@ -210,7 +210,7 @@ bool Engine::place(Job& job, std::vector<Outcome>& out, int* pushed) {
   TaskRecord& r = shared_.record(index);
   r.invoke = reinterpret_cast<std::uint64_t>(job.invoke);
   r.fn = job.fn;
-  r.items = job.items;
+  r.items = job.items | (job.time_limit_ms > 0 ? kTimedItems : 0);
   r.args_size = size;
   r.args_offset = offset;
   r.seq = job.seq;

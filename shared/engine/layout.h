@@ -40,11 +40,15 @@ inline std::uint64_t make_state(std::uint32_t gen, std::uint32_t worker, Phase p
 
 // One task in flight. Written by the pool before its token is pushed; read by the
 // worker that claims it.
+// Set in TaskRecord::items when the job has a time limit: the worker then restarts the
+// limit at each item (internal::item_started).
+constexpr std::uint64_t kTimedItems = std::uint64_t{1} << 63;
+
 struct alignas(64) TaskRecord {
   std::atomic<std::uint64_t> state;
   std::uint64_t invoke;  // the Invoker's address (valid in forked children)
   std::uint64_t fn;      // the task function's address
-  std::uint64_t items;
+  std::uint64_t items;  // | kTimedItems when the job has a time limit
   std::uint64_t args_size;
   std::uint64_t args_offset;  // in the slab, when args_size > kInlineArgs
   std::uint64_t seq;

@@ -73,6 +73,12 @@ void wait_for_room(ByteRing& ring, std::uint32_t length) {
   }
 }
 
+// This worker's slot clock, which the pool reads to enforce time limits.
+std::atomic<std::int64_t>* g_started_ns = nullptr;
+
+// internal::item_started while a timed chunk runs: its next item gets the whole limit.
+void restart_time_limit() { g_started_ns->store(now_ns(), std::memory_order_relaxed); }
+
 }  // namespace
 
 void send_reply(ByteRing& ring, WaitWord& results, std::uint64_t token, const char* data,
@@ -106,6 +112,7 @@ void run_worker(const WorkerConfig& config) {
   }
   SharedState& shared = *config.shared;
   WorkerSlot& slot = shared.slot(config.worker);
+  g_started_ns = &slot.started_ns;
   ByteRing& out = shared.results(config.worker);
   WaitWord& results = shared.control().results;
   const auto me = static_cast<std::uint32_t>(config.worker);
@@ -127,8 +134,9 @@ void run_worker(const WorkerConfig& config) {
     }
     reply.clear();
     auto invoke = reinterpret_cast<internal::Invoker>(r.invoke);
+    internal::item_started = (r.items & kTimedItems) != 0 ? &restart_time_limit : nullptr;
     invoke(static_cast<std::uintptr_t>(r.fn), std::string_view(shared.args_of(r), r.args_size),
-           r.items, reply);
+           r.items & ~kTimedItems, reply);
     send_reply(out, results, token, reply.data(), reply.size());
     slot.current.store(0, std::memory_order_release);
     if (reply.capacity() > kKeptReplyBytes) std::string().swap(reply);

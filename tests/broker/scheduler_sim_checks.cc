@@ -246,9 +246,10 @@ void SchedulerSim::on_task_sent(SimWorker& w, const std::string& peer, const Tas
   }
   t->last_attempt = int(task.attempt());
   ++dispatched_;
+  // The broker allows the time limit once per item of a chunk.
   int64_t lease_ends_ms = task.time_limit_ms() == 0
                               ? std::numeric_limits<int64_t>::max()
-                              : now() + int64_t(task.time_limit_ms()) +
+                              : now() + int64_t(task.time_limit_ms()) * task.items() +
                                     sim_options(config_).time_limit_grace_ms;
   w.held[task.id()] = Held{task.lease(), task.attempt(), lease_ends_ms};
   if (w.greedy) return;  // only the broker-side cap applies: check_workers()

@@ -117,6 +117,21 @@ TEST_F(SchedulerTest, RequeuesWhenLeaseExpires) {
   EXPECT_EQ(scheduler_->stats().completed(), 1u);
 }
 
+TEST_F(SchedulerTest, AChunksLeaseLastsItsTimeLimitPerItem) {
+  hello("a");
+  submit({T("t1").items(4).time_limit_ms(1000)});  // each item may take up to 1 s
+  EXPECT_THAT(take_sent("a"), ElementsAre("t1"));
+  hello("b");
+  out_.clear();
+  clock_.advance_ms(4000 + 4999);  // 4 items' limits + grace not yet passed
+  heartbeat("a");
+  heartbeat("b");
+  scheduler_->tick(out_);
+  EXPECT_THAT(take_sent("b"), ElementsAre());
+  tick_after(2);
+  EXPECT_THAT(take_sent("b"), ElementsAre("t1"));
+}
+
 TEST_F(SchedulerTest, QueuedTasksFailWhenOnlyIncapableWorkersArrive) {
   submit({T("c1").name("cube"), T("s1")});
   EXPECT_TRUE(results().empty());

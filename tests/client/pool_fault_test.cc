@@ -151,6 +151,25 @@ TEST(PoolFaultTest, TimeLimitKillsTheTaskAndThePoolGoesOn) {
   EXPECT_EQ(pool.apply(square, 6), 36);
 }
 
+int sleep_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return ms;
+}
+
+TEST(PoolFaultTest, TheTimeLimitAppliesToEachItemOfAMap) {
+  Pool pool(1);
+  Pool limited = pool.with(TaskOptions{"", 0, std::chrono::milliseconds(300), 0});
+  // One chunk of 8 items of 100 ms: 800 ms in all, each well within 300 ms.
+  EXPECT_EQ(limited.map(sleep_ms, std::vector<int>(8, 100), 8), std::vector<int>(8, 100));
+  // One item over the limit in a chunk fails it, however short the others.
+  try {
+    limited.map(sleep_ms, std::vector<int>{10, 10, 5000}, 3);
+    FAIL() << "no exception";
+  } catch (const TaskTimeLimitError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("time limit of 300 ms"));
+  }
+}
+
 TEST(PoolFaultTest, TerminateStopsInfiniteLoopsAndLeavesNoProcess) {
   TestPipe pids;
   Pool pool(2);

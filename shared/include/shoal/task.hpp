@@ -170,6 +170,11 @@ decltype(auto) call_with(Fn fn, Args& args, std::index_sequence<I...>) {
   }()...);
 }
 
+// Set in a pool's worker process while it runs a chunk under a time limit, null
+// otherwise: called before each item after the first, it restarts the limit, which so
+// applies to each item of a map rather than to the chunk.
+extern void (*item_started)();
+
 // The Invoker of a task with signature `Pointer`, in raw or MessagePack mode.
 template <bool kRaw, class Pointer>
 void invoke_items(std::uintptr_t fn, std::string_view in, std::size_t count,
@@ -180,6 +185,7 @@ void invoke_items(std::uintptr_t fn, std::string_view in, std::size_t count,
   auto f = reinterpret_cast<Pointer>(fn);
   std::size_t offset = 0;
   for (std::size_t i = 0; i < count; ++i) {
+    if (i > 0 && item_started != nullptr) item_started();
     try {
       Args args = decode_args<kRaw, Args>(in, offset);
       constexpr auto seq = std::make_index_sequence<std::tuple_size_v<Args>>();
