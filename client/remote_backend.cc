@@ -1,10 +1,12 @@
 #include "client/remote_backend.h"
 
+#include <algorithm>
 #include <array>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
 
+#include "absl/strings/str_cat.h"
 #include "client/remote_channel.h"
 #include "client/remote_status.h"
 #include "client/remote_wire.h"
@@ -75,6 +77,7 @@ std::shared_ptr<RemoteBackend> RemoteBackend::connect(const std::string& address
   status = from_grpc(backend->stub_->GetStats(context.get(), v1::StatsRequest(), &stats),
                      "broker at " + address);
   if (!status.ok()) throw_status(status);
+  backend->broker_max_bytes_ = stats.max_message_bytes();
   {
     absl::MutexLock lock(&backend->mu_);
     backend->open_session();
@@ -97,6 +100,8 @@ RemoteBackend::~RemoteBackend() {
 void RemoteBackend::submit(std::vector<Submission>& batch) {
   std::vector<Entry> entries;
   entries.reserve(batch.size());
+  std::vector<Delivery> refused;  // bigger than the broker takes: failed here, never sent
+  const std::uint64_t max_bytes = broker_max_bytes_.load(std::memory_order_relaxed);
   std::size_t bytes = 0;
   for (Submission& s : batch) {
     Entry e;
@@ -114,10 +119,23 @@ void RemoteBackend::submit(std::vector<Submission>& batch) {
     e.max_retries = s.options.max_retries;
     e.sink = std::move(s.sink);
     e.index = s.index;
+    if (max_bytes > 0 && e.args.size() > max_bytes) {
+      Delivery d;
+      d.sink = std::move(e.sink);
+      d.index = e.index;
+      d.failed = true;
+      d.error = {ErrorKind::kOther, "", absl::StrCat("task arguments are ", e.args.size(),
+                                                     " bytes, more than the broker's limit of ",
+                                                     max_bytes, " (--max-message-bytes)"), ""};
+      refused.push_back(std::move(d));
+      continue;
+    }
     bytes += e.args.size();
     entries.push_back(std::move(e));
   }
   batch.clear();
+  deliver(refused);
+  if (entries.empty()) return;
   {
     absl::MutexLock lock(&mu_);
     auto room = [this] {
@@ -174,7 +192,7 @@ bool RemoteBackend::build_message(v1::ClientMessage& message) {
     }
     const Entry& e = it->second;
     std::size_t size = e.args.size() + 64;
-    if (submit->tasks_size() > 0 && bytes + size > limits_.max_batch_bytes) break;
+    if (submit->tasks_size() > 0 && bytes + size > batch_bytes()) break;
     v1::Task* task = submit->add_tasks();  // in the session's arena: short strings allocate nothing
     task->set_id(task_id_string(e.key));
     task->set_name(e.name);
@@ -189,6 +207,15 @@ bool RemoteBackend::build_message(v1::ClientMessage& message) {
     pending_.pop_front();
   }
   return submit->tasks_size() > 0;
+}
+
+std::size_t RemoteBackend::batch_bytes() const {
+  // The broker takes messages up to 4 × its limit + 1 MiB: half of that leaves room for
+  // the fields around the arguments.
+  const std::uint64_t max_bytes = broker_max_bytes_.load(std::memory_order_relaxed);
+  if (max_bytes == 0) return limits_.max_batch_bytes;
+  return static_cast<std::size_t>(
+      std::min<std::uint64_t>(limits_.max_batch_bytes, 2 * max_bytes + (512 << 10)));
 }
 
 void RemoteBackend::set_state(Entry& entry, State state) {

@@ -101,6 +101,8 @@ class RemoteBackend final : public Backend, private SessionListener {
   // Sends the next batch if nothing is being written. Call without mu_.
   void pump();
   bool build_message(v1::ClientMessage& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The most argument bytes one SubmitBatch may carry (one task may exceed it).
+  std::size_t batch_bytes() const;
   void open_session() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes `id` (if outstanding) and queues its failure into `out`.
   void drop(Key key, const ErrorInfo& error, std::vector<Delivery>& out)
@@ -114,6 +116,8 @@ class RemoteBackend final : public Backend, private SessionListener {
   const std::string address_;
   const ConnectOptions options_;
   const Limits limits_;
+  // The broker's limit on one task's arguments (Stats.max_message_bytes; 0: not known).
+  std::atomic<std::uint64_t> broker_max_bytes_{0};
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::TaskService::Stub> stub_;
 

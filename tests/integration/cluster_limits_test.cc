@@ -1,0 +1,45 @@
+// A broker with a small --max-message-bytes: the remote Pool refuses arguments bigger
+// than the broker takes (a clear error, nothing sent) and keeps its batches under what
+// the broker's gRPC server accepts, so big-but-allowed tasks still flow.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "shoal/shoal.hpp"
+#include "tests/integration/cluster.h"
+#include "tests/integration/test_tasks.h"
+
+namespace shoal::itest {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(ClusterLimitsTest, ArgumentsOverTheBrokersLimitFailAndTheRestFlows) {
+  Cluster cluster;
+  cluster.start_broker("127.0.0.1:0", "tcp://127.0.0.1:0", {"--max-message-bytes=100000"});
+  cluster.start_worker("w1", 2);
+  Pool pool = Pool::connect(cluster.clients());
+  TerminateOnFailure guard(pool);
+  EXPECT_EQ(cluster.stats().max_message_bytes(), 100000u);
+  // 1.5 MB: more than the broker's gRPC server takes in one message (4 × 100 kB + 1 MiB).
+  Future<std::string> huge = pool.apply_async(echo, std::string(1'500'000, 'x'));
+  try {
+    huge.get(30s);
+    FAIL() << "no exception";
+  } catch (const TimeoutError&) {
+    FAIL() << "the oversized task hung";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("more than the broker's limit of 100000"),
+              std::string::npos)
+        << e.what();
+  }
+  // Forty tasks of 90 kB each: within the limit one by one, 3.6 MB together.
+  std::vector<std::string> big(40, std::string(90'000, 'y'));
+  auto echoed = pool.map_async(echo, big, 1).get(60s);
+  EXPECT_EQ(echoed, big);
+  EXPECT_EQ(pool.apply(square, 7), 49);
+}
+
+}  // namespace
+}  // namespace shoal::itest
