@@ -1,5 +1,6 @@
 // The remote backend's lifecycle: the supervisor (reconnects, backpressure resends),
 // close/join/terminate, cancel and the unary queries.
+#include <algorithm>
 #include <stdexcept>
 
 #include "client/remote_backend.h"
@@ -202,7 +203,12 @@ int RemoteBackend::processes() const {
   v1::ListWorkersResponse response;
   if (stub_->ListWorkers(context.get(), v1::ListWorkersRequest(), &response).ok()) {
     int slots = 0;
-    for (const auto& w : response.workers()) slots += static_cast<int>(w.slots());
+    for (const auto& w : response.workers()) {
+      // Only the workers that serve this pool's queue run its tasks.
+      if (std::find(w.queues().begin(), w.queues().end(), options_.queue) != w.queues().end()) {
+        slots += static_cast<int>(w.slots());
+      }
+    }
     last_processes_ = slots;
   }
   return last_processes_;

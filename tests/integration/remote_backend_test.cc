@@ -111,8 +111,14 @@ class FakeService final : public v1::TaskService::Service {
   }
   grpc::Status ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*,
                            v1::ListWorkersResponse* response) override {
-    response->add_workers()->set_slots(3);
-    response->add_workers()->set_slots(2);
+    auto add = [&](uint32_t slots, const char* queue) {
+      v1::WorkerInfo* w = response->add_workers();
+      w->set_slots(slots);
+      w->add_queues(queue);
+    };
+    add(3, "default");
+    add(2, "default");
+    add(7, "elsewhere");  // not the pool's queue: not its processes
     return grpc::Status::OK;
   }
 

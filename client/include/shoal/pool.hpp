@@ -95,7 +95,8 @@ class Pool {
   void terminate();
   // Waits for the workers to exit; std::logic_error unless closed or terminated.
   void join();
-  // Local: worker processes; remote: connected worker slots.
+  // Local: worker processes; remote: slots of the connected workers that serve the
+  // pool's queue (ConnectOptions::queue).
   int processes() const;
 
  private:
