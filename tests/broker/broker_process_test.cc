@@ -139,13 +139,22 @@ TEST(BrokerProcessTest, RequiresTheAuthTokenWhenGiven) {
 TEST(BrokerProcessTest, RejectsBadFlagsWithExitCode2) {
   // An unreadable or empty certificate never falls back to plaintext.
   for (std::vector<std::string> flags :
-       {std::vector<std::string>{"--log-level=loud"}, {"--heartbeat-ms=0"}, {"--no-such-flag=1"},
+       {std::vector<std::string>{"--log-level=loud"},
+        {"--heartbeat-ms=0"},
+        {"--no-such-flag=1"},
+        {"--worker-address=tcp://127.0.0.1:99999"},  // not port 34463
         {"--tls-cert=/nonexistent/cert.pem", "--tls-key=/nonexistent/key.pem"},
         {"--tls-cert=/dev/null", "--tls-key=/dev/null"}}) {
+    // Free ports first: a broker that wrongly starts listens, says so, and is killed.
+    flags.insert(flags.begin(),
+                 {"--client-address=127.0.0.1:0", "--worker-address=tcp://127.0.0.1:0"});
     BrokerProcess broker(flags);
+    std::string line = broker.first_line();
+    EXPECT_EQ(line, "") << flags[2] << " was accepted";
+    if (!line.empty()) continue;
     int status = broker.wait_exit();
-    ASSERT_TRUE(WIFEXITED(status)) << flags[0] << ": status " << status;
-    EXPECT_EQ(WEXITSTATUS(status), 2) << flags[0];
+    ASSERT_TRUE(WIFEXITED(status)) << flags[2] << ": status " << status;
+    EXPECT_EQ(WEXITSTATUS(status), 2) << flags[2];
   }
 }
 
