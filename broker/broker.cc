@@ -61,6 +61,9 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::start(BrokerConfig config, const
     }
     credentials = grpc::SslServerCredentials(tls);
   }
+  // gRPC sets SO_REUSEPORT by default: a second broker on a taken port would then start
+  // too, and clients would alternate between the two. One listener per port.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(config.client_address, credentials, &port);
   builder.RegisterService(b.clients_.get());
   // A batch may carry many tasks of up to max_message_bytes each.

@@ -90,7 +90,8 @@ void print_help() {
                   "First line on stdout once both endpoints accept:\n"
                   "  shoal-broker listening clients=HOST:PORT workers=tcp://HOST:PORT\n"
                   "SIGTERM/SIGINT: stop accepting, send Shutdown to workers, exit 0.\n"
-                  "Exit 1 if it cannot start, or if its --store-dir journal cannot be written.\n");
+                  "Exit 1 if it cannot start (e.g. a port is in use, even by another\n"
+                  "broker), or if its --store-dir journal cannot be written.\n");
   std::fputs(text.c_str(), stdout);
 }
 

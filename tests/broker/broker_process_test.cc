@@ -184,6 +184,21 @@ TEST(BrokerProcessTest, FailsWithExitCode1WhenTheWorkerPortIsTaken) {
   EXPECT_EQ(WEXITSTATUS(status), 1);
 }
 
+TEST(BrokerProcessTest, FailsWithExitCode1WhenTheClientPortIsTaken) {
+  BrokerProcess first({"--client-address=127.0.0.1:0", "--worker-address=tcp://127.0.0.1:0"});
+  std::string line = first.first_line();
+  auto at = line.find("clients=");
+  ASSERT_NE(at, std::string::npos) << line;
+  std::string clients = line.substr(at + 8, line.find(' ', at) - at - 8);
+  // Without SO_REUSEPORT off, this one would listen beside the first.
+  BrokerProcess second({"--client-address=" + clients, "--worker-address=tcp://127.0.0.1:0"});
+  std::string second_line = second.first_line();
+  ASSERT_EQ(second_line, "") << "a second broker started on " << clients;
+  int status = second.wait_exit();
+  ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+}
+
 TEST(BrokerProcessTest, FailsWithExitCode1OnAStoreItCannotUse) {
   testutil::TempDir temp("shoal-bad-store");
   std::string not_a_journal = temp.path() + "/journal";
