@@ -2,7 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "shared/zmq_endpoint.h"
+#include "shared/endpoint.h"
 
 namespace shoal::broker {
 

@@ -5,7 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "shared/curve_keys.h"
-#include "shared/zmq_endpoint.h"
+#include "shared/endpoint.h"
 
 namespace shoal::worker {
 namespace {
