@@ -102,7 +102,13 @@ void draw_progress(std::size_t done, std::size_t total, double seconds) {
 }  // namespace
 
 int run_submit(const CliConfig& config, const std::string& task) {
-  auto args = json_to_msgpack(config.args_json.empty() ? "[]" : config.args_json);
+  if (config.args_json.empty()) {  // --args='': a mistake, not "no arguments"
+    return fail(
+        "--args is empty: give the task's arguments as a JSON array, e.g. "
+        "--args='[7]' (--args='[]' for none)",
+        2);
+  }
+  auto args = json_to_msgpack(config.args_json);
   if (!args.ok()) return fail("--args: " + std::string(args.status().message()), 2);
   if (!is_array(*args)) {
     return fail("--args must be a JSON array of the task's arguments, e.g. --args='[7]'", 2);

@@ -2,6 +2,7 @@
 // exit status 2, and nothing sent (no broker is needed for these).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,76 @@ TEST(CliTest, MapOfADirectoryOrAMissingFileIsAnError) {
   EXPECT_EQ(none.exit_code, 2);
   EXPECT_EQ(none.lines, std::vector<std::string>{"shoal: --input: cannot read '" + missing +
                                                  "': No such file or directory"});
+}
+
+TEST(CliTest, HelpExitsZero) {
+  for (std::string help : {"--help", "-h"}) {
+    CliRun run = run_cli({help});
+    EXPECT_EQ(run.exit_code, 0) << help;
+    ASSERT_FALSE(run.lines.empty()) << help;
+    EXPECT_EQ(run.lines[0].rfind("usage: shoal COMMAND", 0), 0u) << run.lines[0];
+    // Flags as they are spelled on the command line, with their ranges.
+    EXPECT_NE(std::find(run.lines.begin(), run.lines.end(), "  --max-retries=-1"), run.lines.end());
+  }
+}
+
+TEST(CliTest, NumericFlagsOutOfRangeAreUsageErrors) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string error;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"submit", "t", "--priority=-1"}, "shoal: --priority must be 0..9, not -1"},
+           {{"submit", "t", "--priority=10"}, "shoal: --priority must be 0..9, not 10"},
+           {{"submit", "t", "--time-limit-ms=-1"}, "shoal: --time-limit-ms must be >= 0, not -1"},
+           {{"map", "t", "--input=x", "--max-retries=-2"},
+            "shoal: --max-retries must be >= -1, not -2"},
+           {{"map", "t", "--input=x", "--chunksize=-1"}, "shoal: --chunksize must be >= 0, not -1"},
+           {{"result", "id", "--wait-ms=-1"}, "shoal: --wait-ms must be >= 0, not -1"},
+           {{"status", "--connect-timeout-ms=-5"},
+            "shoal: --connect-timeout-ms must be >= 1, not -5"},
+           {{"status", "--connect-timeout-ms=0"},
+            "shoal: --connect-timeout-ms must be >= 1, not 0"},
+           {{"status", "--priority=abc"}, "shoal: --priority: 'abc' is not a 32-bit integer"},
+           {{"status", "--no-such-flag=1"}, "shoal: unknown flag --no-such-flag (see --help)"},
+       }) {
+    CliRun run = run_cli(c.args);
+    EXPECT_EQ(run.exit_code, 2) << c.error;
+    EXPECT_EQ(run.lines, std::vector<std::string>{c.error});
+  }
+}
+
+TEST(CliTest, MaxRetriesMinusOneStillMeansTheBrokersDefault) {
+  // Accepted: the CLI goes on to the broker (here, one that is not there).
+  CliRun run = run_cli({"submit", "t", "--max-retries=-1"});
+  EXPECT_EQ(run.exit_code, 1);
+  ASSERT_EQ(run.lines.size(), 1u);
+  EXPECT_EQ(run.lines[0].rfind("shoal: could not reach the broker", 0), 0u) << run.lines[0];
+}
+
+TEST(CliTest, ExtraArgumentsAreUsageErrors) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string error;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"status", "foo"}, "shoal: status takes no argument, not also 'foo' (see --help)"},
+           {{"workers", "w1"}, "shoal: workers takes no argument, not also 'w1' (see --help)"},
+           {{"queues", "q"}, "shoal: queues takes no argument, not also 'q' (see --help)"},
+           {{"cancel", "a", "b"}, "shoal: cancel takes one argument, not also 'b' (see --help)"},
+       }) {
+    CliRun run = run_cli(c.args);
+    EXPECT_EQ(run.exit_code, 2) << c.error;
+    EXPECT_EQ(run.lines, std::vector<std::string>{c.error});
+  }
+}
+
+TEST(CliTest, EmptyArgsIsAUsageErrorNotNoArguments) {
+  CliRun run = run_cli({"submit", "test.square", "--args="});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_EQ(run.lines, std::vector<std::string>{
+                           "shoal: --args is empty: give the task's arguments as a JSON array, "
+                           "e.g. --args='[7]' (--args='[]' for none)"});
 }
 
 }  // namespace
