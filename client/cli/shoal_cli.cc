@@ -21,8 +21,10 @@
 #include "absl/flags/usage_config.h"
 #include "client/cli/commands.h"
 #include "shared/command_line.h"
+#include "shared/endpoint.h"
 
-ABSL_FLAG(std::string, broker, "127.0.0.1:50051", "the broker's client address HOST:PORT");
+ABSL_FLAG(std::string, broker, "127.0.0.1:50051",
+          "the broker's client address HOST:PORT, PORT 1..65535 ([::1]:PORT for IPv6)");
 ABSL_FLAG(int, connect_timeout_ms, 5000, "give up reaching the broker after this long (> 0)");
 ABSL_FLAG(std::string, auth_token, "", "sent as 'authorization: Bearer TOKEN'");
 ABSL_FLAG(bool, tls, false, "use TLS (system roots unless --root-certs is given)");
@@ -215,6 +217,17 @@ int main(int argc, char** argv) {
 
   if (takes_arg && arg.empty()) return fail(command + " needs an argument (see --help)", 2);
   if (command == "keygen") return shoal::cli::run_keygen(arg);
+  // gRPC would take a malformed address, log about it and wait out the connect timeout.
+  if (config.broker.rfind("unix:", 0) == 0) {
+    return fail("--broker: '" + config.broker +
+                    "': a broker listens on HOST:PORT only, not on a unix socket",
+                2);
+  }
+  if (absl::Status address =
+          shoal::internal::check_host_port(config.broker, shoal::internal::EndpointUse::kConnect);
+      !address.ok()) {
+    return fail("--broker: " + std::string(address.message()), 2);
+  }
   if (command == "status") return shoal::cli::run_status(config);
   if (command == "workers") return shoal::cli::run_workers(config);
   if (command == "queues") return shoal::cli::run_queues(config);

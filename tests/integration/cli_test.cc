@@ -118,5 +118,33 @@ TEST(CliTest, EmptyArgsIsAUsageErrorNotNoArguments) {
                            "e.g. --args='[7]' (--args='[]' for none)"});
 }
 
+TEST(CliTest, AMalformedBrokerAddressIsAUsageErrorBeforeAnyConnect) {
+  // Each used to wait out the connect timeout (some with gRPC's log lines first) and
+  // exit 1 with "could not reach the broker".
+  struct Case {
+    std::string broker;
+    std::string why;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"garbage", "the port is missing"},
+           {":99999", "the host is missing"},
+           {"", "it is empty"},
+           {"[::1", "the IPv6 address has no closing ']'"},
+           {"127.0.0.1:99999", "the port must be 1..65535, not '99999'"},
+           {"127.0.0.1:0", "the port must be 1..65535, not '0'"},
+       }) {
+    CliRun run = run_cli({"status", "--broker=" + c.broker, "--connect-timeout-ms=1000"});
+    EXPECT_EQ(run.exit_code, 2) << c.broker;
+    EXPECT_EQ(run.lines, std::vector<std::string>{"shoal: --broker: '" + c.broker +
+                                                  "' is not HOST:PORT: " + c.why});
+  }
+  // The broker serves gRPC on HOST:PORT only (API.md §8), never on a unix socket.
+  CliRun unix_socket = run_cli({"status", "--broker=unix:/run/shoal.sock"});
+  EXPECT_EQ(unix_socket.exit_code, 2);
+  EXPECT_EQ(unix_socket.lines,
+            std::vector<std::string>{"shoal: --broker: 'unix:/run/shoal.sock': a broker listens "
+                                     "on HOST:PORT only, not on a unix socket"});
+}
+
 }  // namespace
 }  // namespace shoal::itest
