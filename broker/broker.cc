@@ -7,10 +7,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "broker/durable_task_store.h"
+#include "broker/grpc_log_capture.h"
 #include "broker/status_macros.h"
-#include "shared/zmq_term.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "shared/zmq_term.h"
 
 namespace shoal::broker {
 namespace {
@@ -61,6 +62,9 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::start(BrokerConfig config, const
     }
     credentials = grpc::SslServerCredentials(tls);
   }
+  // gRPC sets SO_REUSEPORT by default: a second broker on a taken port would then start
+  // too, and clients would alternate between the two. One listener per port.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(config.client_address, credentials, &port);
   builder.RegisterService(b.clients_.get());
   // A batch may carry many tasks of up to max_message_bytes each.
@@ -68,13 +72,29 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::start(BrokerConfig config, const
   builder.SetMaxReceiveMessageSize(int(limit));
   builder.SetMaxSendMessageSize(int(limit));
   std::unique_ptr<grpc::ServerCompletionQueue> call_cq = builder.AddCompletionQueue();
-  b.server_ = builder.BuildAndStart();
+  std::string bind_error;
+  {
+    // gRPC's reason for a failed bind is a long log line of nested statuses: the
+    // system's part goes into our one line, the whole to the debug log. Other messages
+    // (a bad certificate) stay visible.
+    GrpcLogCapture grpc_log;
+    b.server_ = builder.BuildAndStart();
+    bind_error = b.server_ != nullptr && port != 0 ? "" : grpc_log.os_error();
+    for (const std::string& message : grpc_log.messages()) {
+      if (bind_error.empty()) {
+        log->warning("gRPC: ", message);
+      } else {
+        log->debug("gRPC: ", message);
+      }
+    }
+  }
   // Served at once: shutdown() must find the queue's thread even if `port` is bad.
   if (b.server_ != nullptr) b.clients_->serve(std::move(call_cq));
   if (b.server_ == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat(
-        "cannot listen for clients on ", config.client_address,
-        config.tls_cert_pem.empty()
+        "cannot listen for clients on ", config.client_address, bind_error.empty() ? "" : ": ",
+        bind_error,
+        !bind_error.empty() || config.tls_cert_pem.empty()
             ? ""
             : " (or --tls-cert/--tls-key hold no valid PEM pair, or --tls-client-ca no "
               "certificate)"));
@@ -144,7 +164,8 @@ void Broker::shutdown() {
   }
   if (clients_ != nullptr) clients_->stop_serving();
   if (workers_ != nullptr) workers_->close(/*linger_ms=*/1000);  // let Shutdown frames leave
-  log_->info("stopped");
+  // A broker that never started serving says only why, in start()'s error.
+  if (loop_ != nullptr) log_->info("stopped");
 }
 
 }  // namespace shoal::broker

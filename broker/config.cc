@@ -1,8 +1,8 @@
 #include "broker/config.h"
 
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "shared/endpoint.h"
 
 namespace shoal::broker {
 
@@ -16,9 +16,10 @@ absl::Status validate(const BrokerConfig& config) {
     return absl::InvalidArgumentError(
         absl::StrCat("--client-address '", config.client_address, "' is not HOST:PORT"));
   }
-  if (!absl::StartsWith(config.worker_address, "tcp://")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--worker-address '", config.worker_address, "' is not tcp://HOST:PORT"));
+  if (absl::Status worker =
+          internal::check_tcp_endpoint(config.worker_address, internal::EndpointUse::kBind);
+      !worker.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--worker-address ", worker.message()));
   }
   if (config.tls_cert_pem.empty() != config.tls_key_pem.empty()) {
     return absl::InvalidArgumentError("--tls-cert and --tls-key must be given together");

@@ -28,7 +28,8 @@
 ABSL_FLAG(std::string, client_address, "127.0.0.1:50051",
           "gRPC endpoint for clients, HOST:PORT; port 0 picks a free one");
 ABSL_FLAG(std::string, worker_address, "tcp://127.0.0.1:5555",
-          "ZeroMQ endpoint for workers, tcp://HOST:PORT; port 0 picks a free one");
+          "ZeroMQ endpoint for workers, tcp://HOST:PORT with PORT 1..65535; port 0 picks a "
+          "free one");
 ABSL_FLAG(int, heartbeat_ms, 1000, "heartbeat period sent to workers, in ms");
 ABSL_FLAG(int, liveness, 3, "a worker silent for liveness x heartbeat-ms is lost");
 ABSL_FLAG(int64_t, result_ttl_s, 3600, "how long a delivered result is kept, in s");
@@ -89,7 +90,8 @@ void print_help() {
                   "First line on stdout once both endpoints accept:\n"
                   "  shoal-broker listening clients=HOST:PORT workers=tcp://HOST:PORT\n"
                   "SIGTERM/SIGINT: stop accepting, send Shutdown to workers, exit 0.\n"
-                  "Exit 1 if it cannot start, or if its --store-dir journal cannot be written.\n");
+                  "Exit 1 if it cannot start (e.g. a port is in use, even by another\n"
+                  "broker), or if its --store-dir journal cannot be written.\n");
   std::fputs(text.c_str(), stdout);
 }
 

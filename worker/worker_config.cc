@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "shared/curve_keys.h"
+#include "shared/endpoint.h"
 
 namespace shoal::worker {
 namespace {
@@ -47,6 +48,10 @@ absl::StatusOr<WorkerConfig> parse_worker_flags(int argc, char** argv, bool allo
     }
     if (flag == "broker") {
       if (value.find("://") == std::string::npos) value = "tcp://" + value;
+      if (value.rfind("tcp://", 0) == 0) {
+        auto valid = internal::check_tcp_endpoint(value, internal::EndpointUse::kConnect);
+        if (!valid.ok()) return bad(flag, std::string(valid.message()));
+      }
       config.broker = value;
     } else if (flag == "processes") {
       auto n = parse_int(flag, value, 0);
@@ -91,9 +96,10 @@ absl::StatusOr<WorkerConfig> parse_worker_flags(int argc, char** argv, bool allo
 
 std::string worker_usage(const std::string& program, bool allow_load) {
   std::string text =
-      "usage: " + program + " --broker=tcp://HOST:PORT [flags]\n"
+      "usage: " + program +
+      " --broker=tcp://HOST:PORT [flags]\n"
       "Runs registered Shoal tasks for a shoal-broker on a local pool of processes.\n\n"
-      "  --broker=tcp://HOST:PORT   the broker's worker endpoint (required)\n"
+      "  --broker=tcp://HOST:PORT   the broker's worker endpoint, PORT 1..65535 (required)\n"
       "  --processes=N              worker processes (default: cpu_count)\n"
       "  --queues=a,b               queues to serve (default: default)\n"
       "  --prefetch=N               tasks held per free process (default: 1)\n"

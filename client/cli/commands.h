@@ -18,7 +18,7 @@ struct CliConfig {
   std::string broker = "127.0.0.1:50051";  // the broker's client address
   ConnectOptions connect;
   TaskOptions task;                        // submit / map
-  std::string args_json;                   // submit: a JSON array of arguments
+  std::string args_json;                   // submit: a JSON array of arguments ("": an error)
   bool no_wait = false;                    // submit: print the id instead of the result
   std::string input;                       // map: a .jsonl file, one argument array a line
   std::size_t chunksize = 0;               // map: 0 picks one

@@ -2,18 +2,21 @@
 // same one Pool::connect uses, with JSON arguments converted to MessagePack.
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
-#include <fstream>
+#include <cstring>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <vector>
 
 #include "client/cli/commands.h"
 #include "client/cli/json_msgpack.h"
 #include "client/remote_backend.h"
 #include "client/remote_wire.h"
+#include "shared/command_line.h"
 #include "shoal/errors.hpp"
 
 namespace shoal::cli {
@@ -99,7 +102,13 @@ void draw_progress(std::size_t done, std::size_t total, double seconds) {
 }  // namespace
 
 int run_submit(const CliConfig& config, const std::string& task) {
-  auto args = json_to_msgpack(config.args_json.empty() ? "[]" : config.args_json);
+  if (config.args_json.empty()) {  // --args='': a mistake, not "no arguments"
+    return fail(
+        "--args is empty: give the task's arguments as a JSON array, e.g. "
+        "--args='[7]' (--args='[]' for none)",
+        2);
+  }
+  auto args = json_to_msgpack(config.args_json);
   if (!args.ok()) return fail("--args: " + std::string(args.status().message()), 2);
   if (!is_array(*args)) {
     return fail("--args must be a JSON array of the task's arguments, e.g. --args='[7]'", 2);
@@ -137,8 +146,12 @@ int run_submit(const CliConfig& config, const std::string& task) {
 }
 
 int run_map(const CliConfig& config, const std::string& task) {
-  std::ifstream in(config.input);
-  if (!in) return fail("--input: cannot read '" + config.input + "'", 2);
+  // Read whole first: an ifstream opens a directory and then reads it as empty.
+  std::string text;
+  if (!internal::read_whole_file(config.input, &text)) {
+    return fail("--input: cannot read '" + config.input + "': " + std::strerror(errno), 2);
+  }
+  std::istringstream in(text);
   std::vector<std::string> items;
   std::string line;
   for (std::size_t number = 1; std::getline(in, line); ++number) {

@@ -6,20 +6,26 @@
 //   shoal map TASK --input=FILE.jsonl          one JSON argument array a line;
 //                                              results as JSON lines, in input order
 //   shoal keygen PATH                          a CURVE key pair for the worker link
+#include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/marshalling.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "client/cli/commands.h"
 #include "shared/command_line.h"
+#include "shared/endpoint.h"
 
-ABSL_FLAG(std::string, broker, "127.0.0.1:50051", "the broker's client address HOST:PORT");
-ABSL_FLAG(int, connect_timeout_ms, 5000, "give up reaching the broker after this long");
+ABSL_FLAG(std::string, broker, "127.0.0.1:50051",
+          "the broker's client address HOST:PORT, PORT 1..65535 ([::1]:PORT for IPv6)");
+ABSL_FLAG(int, connect_timeout_ms, 5000, "give up reaching the broker after this long (> 0)");
 ABSL_FLAG(std::string, auth_token, "", "sent as 'authorization: Bearer TOKEN'");
 ABSL_FLAG(bool, tls, false, "use TLS (system roots unless --root-certs is given)");
 ABSL_FLAG(std::string, root_certs, "", "PEM file of root certificates for --tls");
@@ -27,18 +33,22 @@ ABSL_FLAG(std::string, cert, "",
           "PEM file of this client's certificate chain, for a broker that requires one "
           "(mutual TLS; with --key and --tls)");
 ABSL_FLAG(std::string, key, "", "PEM file of the private key of --cert");
-ABSL_FLAG(std::string, args, "[]", "submit: the task's arguments as a JSON array");
+ABSL_FLAG(std::string, args, "[]",
+          "submit: the task's arguments as a JSON array ([] for none; not empty)");
 ABSL_FLAG(bool, no_wait, false, "submit: print the task id instead of waiting");
 ABSL_FLAG(std::string, input, "", "map: a .jsonl file, one JSON array of arguments a line");
-ABSL_FLAG(int, chunksize, 0, "map: items per task (0: picked from the worker slots)");
+ABSL_FLAG(int, chunksize, 0, "map: items per task, >= 0 (0: picked from the worker slots)");
 ABSL_FLAG(bool, progress, true, "map: show a progress bar when stderr is a terminal");
 ABSL_FLAG(std::string, queue, "", "submit/map: the queue (default: default)");
 ABSL_FLAG(int, priority, 0, "submit/map: 0..9, higher runs first");
-ABSL_FLAG(int, time_limit_ms, 0, "submit/map: kill a run after this long (0: none)");
-ABSL_FLAG(int, max_retries, -1, "submit/map: re-runs after a lost worker (-1: broker default)");
-ABSL_FLAG(int, wait_ms, 0, "result: wait up to this long for the task to end");
+ABSL_FLAG(int, time_limit_ms, 0, "submit/map: kill a run after this long, >= 0 (0: none)");
+ABSL_FLAG(int, max_retries, -1,
+          "submit/map: re-runs after a lost worker, >= 0 (-1: the broker's default)");
+ABSL_FLAG(int, wait_ms, 0, "result: wait up to this long for the task to end, >= 0");
 
 namespace {
+
+constexpr int kMaxInt = std::numeric_limits<int>::max();
 
 constexpr char kUsage[] =
     "the command-line client of a shoal-broker.\n\n"
@@ -50,8 +60,79 @@ constexpr char kUsage[] =
     "  shoal map TASK --input=FILE.jsonl  run TASK on every line, print JSON lines\n"
     "  shoal keygen PATH                  write a CURVE key pair (PATH, PATH.pub) for\n"
     "                                     shoal-broker/shoal-worker; print the public key\n\n"
-    "All but keygen take --broker=HOST:PORT (the broker's client address); flags may be\n"
-    "spelled with dashes or underscores.";
+    "All but keygen take --broker=HOST:PORT (the broker's client address; [::1]:PORT for\n"
+    "IPv6); flags may be spelled with dashes or underscores. A usage error (a flag, an\n"
+    "argument or an --input file) prints one line and exits 2.";
+
+// Prints the usage and every flag of this program, as spelled on the command line.
+void print_help() {
+  std::vector<absl::CommandLineFlag*> flags;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (flag->Filename().find("shoal_cli") != std::string::npos) flags.push_back(flag);
+  }
+  std::sort(flags.begin(), flags.end(), [](auto* a, auto* b) { return a->Name() < b->Name(); });
+  std::string text = std::string("usage: shoal COMMAND [ARG] [--flags]; ") + kUsage + "\n\n";
+  for (const absl::CommandLineFlag* flag : flags) {
+    std::string dashed(flag->Name());
+    std::replace(dashed.begin(), dashed.end(), '_', '-');
+    text += "  --" + dashed + "=" + flag->DefaultValue() + "\n      " + flag->Help() + "\n";
+  }
+  text += "  --help\n      this text\n";
+  std::fputs(text.c_str(), stdout);
+}
+
+// What is wrong with the flags in `args` (argv, names with '_') that Abseil would report
+// and exit 1 for: an unknown flag, a missing value, or one that does not parse as the
+// flag's type. "" if nothing.
+std::string flag_syntax_error(const std::vector<std::string>& args) {
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--") break;  // positional arguments only from here on
+    if (arg.size() < 2 || arg[0] != '-') continue;
+    std::string body = arg.substr(arg[1] == '-' ? 2 : 1);
+    std::size_t eq = body.find('=');
+    std::string name = body.substr(0, eq);
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    std::string dashed = name;
+    std::replace(dashed.begin(), dashed.end(), '_', '-');
+    if (flag == nullptr && name.rfind("no", 0) == 0) {  // --noFLAG for a bool FLAG
+      flag = absl::FindCommandLineFlag(name.substr(2));
+      if (flag != nullptr && (!flag->IsOfType<bool>() || eq != std::string::npos)) flag = nullptr;
+      if (flag != nullptr) continue;
+    }
+    if (flag == nullptr) return "unknown flag --" + dashed + " (see --help)";
+    if (flag->IsOfType<bool>() && eq == std::string::npos) continue;
+    std::string value;
+    if (eq != std::string::npos) {
+      value = body.substr(eq + 1);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];  // --flag VALUE
+    } else {
+      return "--" + dashed + " needs a value";
+    }
+    std::string error;
+    bool ok = true;
+    if (flag->IsOfType<int>()) {
+      int number;
+      ok = absl::ParseFlag(value, &number, &error);
+    } else if (flag->IsOfType<bool>()) {
+      bool on;
+      ok = absl::ParseFlag(value, &on, &error);
+    }
+    if (!ok)
+      return "--" + dashed + ": '" + value + "' is not " +
+             (flag->IsOfType<int>() ? "a 32-bit integer" : "true or false");
+  }
+  return "";
+}
+
+// "" when `value` of --`flag` lies in min..max, else why not.
+std::string out_of_range(const std::string& flag, int value, int min, int max) {
+  if (value >= min && value <= max) return "";
+  std::string range = max == kMaxInt ? ">= " + std::to_string(min)
+                                     : std::to_string(min) + ".." + std::to_string(max);
+  return "--" + flag + " must be " + range + ", not " + std::to_string(value);
+}
 
 }  // namespace
 
@@ -62,17 +143,41 @@ int main(int argc, char** argv) {
     return file.find("shoal_cli") != absl::string_view::npos;
   };
   absl::SetFlagsUsageConfig(usage);
+  using shoal::cli::fail;
   // Flags are documented with dashes (--root-certs); Abseil's names use '_'.
   std::vector<std::string> args = shoal::internal::underscore_flag_names(argc, argv);
+  for (std::size_t i = 1; i < args.size() && args[i] != "--"; ++i) {
+    // Abseil's own --help exits 1; asking for help is no error.
+    if (args[i] == "--help" || args[i] == "-h" || args[i] == "-help" || args[i] == "--helpfull") {
+      print_help();
+      return 0;
+    }
+  }
+  if (std::string error = flag_syntax_error(args); !error.empty()) return fail(error, 2);
   std::vector<char*> arg_ptrs = shoal::internal::argv_of(args);
   std::vector<char*> positional = absl::ParseCommandLine(int(arg_ptrs.size()), arg_ptrs.data());
   if (positional.size() < 2) {
     std::fprintf(stderr, "usage: shoal COMMAND [ARG] [--flags]; %s\n", kUsage);
     return 2;
   }
-  using shoal::cli::fail;
   std::string command = positional[1];
   std::string arg = positional.size() > 2 ? positional[2] : "";
+  bool takes_arg = command == "submit" || command == "result" || command == "cancel" ||
+                   command == "map" || command == "keygen";
+  if (positional.size() > (takes_arg ? 3u : 2u)) {
+    return fail(command + " takes " + (takes_arg ? "one argument" : "no argument") +
+                    ", not also '" + positional[takes_arg ? 3 : 2] + "' (see --help)",
+                2);
+  }
+  for (const std::string& error :
+       {out_of_range("connect-timeout-ms", absl::GetFlag(FLAGS_connect_timeout_ms), 1, kMaxInt),
+        out_of_range("priority", absl::GetFlag(FLAGS_priority), 0, 9),
+        out_of_range("time-limit-ms", absl::GetFlag(FLAGS_time_limit_ms), 0, kMaxInt),
+        out_of_range("max-retries", absl::GetFlag(FLAGS_max_retries), -1, kMaxInt),
+        out_of_range("chunksize", absl::GetFlag(FLAGS_chunksize), 0, kMaxInt),
+        out_of_range("wait-ms", absl::GetFlag(FLAGS_wait_ms), 0, kMaxInt)}) {
+    if (!error.empty()) return fail(error, 2);
+  }
 
   shoal::cli::CliConfig config;
   config.broker = absl::GetFlag(FLAGS_broker);
@@ -106,14 +211,23 @@ int main(int argc, char** argv) {
   config.args_json = absl::GetFlag(FLAGS_args);
   config.no_wait = absl::GetFlag(FLAGS_no_wait);
   config.input = absl::GetFlag(FLAGS_input);
-  config.chunksize = static_cast<std::size_t>(std::max(0, absl::GetFlag(FLAGS_chunksize)));
+  config.chunksize = static_cast<std::size_t>(absl::GetFlag(FLAGS_chunksize));
   config.progress = absl::GetFlag(FLAGS_progress);
   config.wait = std::chrono::milliseconds(absl::GetFlag(FLAGS_wait_ms));
 
-  bool needs_arg = command == "submit" || command == "result" || command == "cancel" ||
-                   command == "map" || command == "keygen";
-  if (needs_arg && arg.empty()) return fail(command + " needs an argument (see --help)", 2);
+  if (takes_arg && arg.empty()) return fail(command + " needs an argument (see --help)", 2);
   if (command == "keygen") return shoal::cli::run_keygen(arg);
+  // gRPC would take a malformed address, log about it and wait out the connect timeout.
+  if (config.broker.rfind("unix:", 0) == 0) {
+    return fail("--broker: '" + config.broker +
+                    "': a broker listens on HOST:PORT only, not on a unix socket",
+                2);
+  }
+  if (absl::Status address =
+          shoal::internal::check_host_port(config.broker, shoal::internal::EndpointUse::kConnect);
+      !address.ok()) {
+    return fail("--broker: " + std::string(address.message()), 2);
+  }
   if (command == "status") return shoal::cli::run_status(config);
   if (command == "workers") return shoal::cli::run_workers(config);
   if (command == "queues") return shoal::cli::run_queues(config);

@@ -1,9 +1,9 @@
 // The shoal-broker binary as users run it: ephemeral ports read from its first stdout
 // line, a worker and a client on loopback, SIGTERM for a clean exit.
 #include <poll.h>
-#include <stdlib.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +12,7 @@
 
 #include "fake_worker.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/process_fixture.h"
 #include "tests/testutil/temp_dir.h"
 
 extern char** environ;
@@ -26,13 +27,20 @@ using testing::make_stub;
 // A child shoal-broker, killed (by pid) if the test ends early.
 class BrokerProcess {
  public:
-  explicit BrokerProcess(std::vector<std::string> flags) {
+  // Starts the broker with `flags`; its stderr is kept for stderr_text() when
+  // `capture_stderr`, else inherited.
+  explicit BrokerProcess(std::vector<std::string> flags, bool capture_stderr = false) {
     int out[2];
-    if (pipe(out) != 0) return;
+    int err[2] = {-1, -1};
+    if (pipe(out) != 0 || (capture_stderr && pipe(err) != 0)) return;
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
     posix_spawn_file_actions_addclose(&actions, out[0]);
+    if (capture_stderr) {
+      posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
+      posix_spawn_file_actions_addclose(&actions, err[0]);
+    }
     std::vector<std::string> args = {SHOAL_BROKER_BINARY};
     args.insert(args.end(), flags.begin(), flags.end());
     std::vector<char*> argv;
@@ -42,6 +50,10 @@ class BrokerProcess {
     posix_spawn_file_actions_destroy(&actions);
     ::close(out[1]);
     stdout_ = out[0];
+    if (capture_stderr) {
+      ::close(err[1]);
+      stderr_ = err[0];
+    }
   }
   ~BrokerProcess() {
     if (pid_ > 0) {
@@ -49,6 +61,16 @@ class BrokerProcess {
       waitpid(pid_, nullptr, 0);
     }
     if (stdout_ >= 0) ::close(stdout_);
+    if (stderr_ >= 0) ::close(stderr_);
+  }
+  // Everything the broker wrote to stderr (captured), read until it closed: call it
+  // once the process has exited.
+  std::string stderr_text() {
+    std::string text;
+    char buffer[4096];
+    ssize_t n;
+    while (stderr_ >= 0 && (n = read(stderr_, buffer, sizeof buffer)) > 0) text.append(buffer, n);
+    return text;
   }
   // The first stdout line, or "" if none came within the test's bound.
   std::string first_line() {
@@ -78,6 +100,7 @@ class BrokerProcess {
  private:
   pid_t pid_ = -1;
   int stdout_ = -1;
+  int stderr_ = -1;
 };
 
 TEST(BrokerProcessTest, PrintsEndpointsServesAndExitsCleanlyOnSigterm) {
@@ -139,13 +162,22 @@ TEST(BrokerProcessTest, RequiresTheAuthTokenWhenGiven) {
 TEST(BrokerProcessTest, RejectsBadFlagsWithExitCode2) {
   // An unreadable or empty certificate never falls back to plaintext.
   for (std::vector<std::string> flags :
-       {std::vector<std::string>{"--log-level=loud"}, {"--heartbeat-ms=0"}, {"--no-such-flag=1"},
+       {std::vector<std::string>{"--log-level=loud"},
+        {"--heartbeat-ms=0"},
+        {"--no-such-flag=1"},
+        {"--worker-address=tcp://127.0.0.1:99999"},  // not port 34463
         {"--tls-cert=/nonexistent/cert.pem", "--tls-key=/nonexistent/key.pem"},
         {"--tls-cert=/dev/null", "--tls-key=/dev/null"}}) {
+    // Free ports first: a broker that wrongly starts listens, says so, and is killed.
+    flags.insert(flags.begin(),
+                 {"--client-address=127.0.0.1:0", "--worker-address=tcp://127.0.0.1:0"});
     BrokerProcess broker(flags);
+    std::string line = broker.first_line();
+    EXPECT_EQ(line, "") << flags[2] << " was accepted";
+    if (!line.empty()) continue;
     int status = broker.wait_exit();
-    ASSERT_TRUE(WIFEXITED(status)) << flags[0] << ": status " << status;
-    EXPECT_EQ(WEXITSTATUS(status), 2) << flags[0];
+    ASSERT_TRUE(WIFEXITED(status)) << flags[2] << ": status " << status;
+    EXPECT_EQ(WEXITSTATUS(status), 2) << flags[2];
   }
 }
 
@@ -173,6 +205,39 @@ TEST(BrokerProcessTest, FailsWithExitCode1WhenTheWorkerPortIsTaken) {
   int status = second.wait_exit();
   ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
   EXPECT_EQ(WEXITSTATUS(status), 1);
+}
+
+TEST(BrokerProcessTest, FailsWithExitCode1WhenTheClientPortIsTaken) {
+  BrokerProcess first({"--client-address=127.0.0.1:0", "--worker-address=tcp://127.0.0.1:0"});
+  std::string line = first.first_line();
+  auto at = line.find("clients=");
+  ASSERT_NE(at, std::string::npos) << line;
+  std::string clients = line.substr(at + 8, line.find(' ', at) - at - 8);
+  // Without SO_REUSEPORT off, this one would listen beside the first.
+  BrokerProcess second({"--client-address=" + clients, "--worker-address=tcp://127.0.0.1:0"},
+                       /*capture_stderr=*/true);
+  std::string second_line = second.first_line();
+  ASSERT_EQ(second_line, "") << "a second broker started on " << clients;
+  int status = second.wait_exit();
+  ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  // One line, as for the worker port: gRPC's own log of the bind is not on stderr.
+  EXPECT_EQ(second.stderr_text(), "shoal-broker: UNAVAILABLE: cannot listen for clients on " +
+                                      clients + ": Address already in use\n");
+}
+
+TEST(BrokerProcessTest, TheSameAddressForClientsAndWorkersIsAOneLineError) {
+  std::string port = std::to_string(testutil::free_port());
+  BrokerProcess broker(
+      {"--client-address=127.0.0.1:" + port, "--worker-address=tcp://127.0.0.1:" + port},
+      /*capture_stderr=*/true);
+  int status = broker.wait_exit();
+  ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  EXPECT_EQ(broker.stderr_text(),
+            "shoal-broker: UNAVAILABLE: cannot listen for clients on "
+            "127.0.0.1:" +
+                port + ": Address already in use\n");
 }
 
 TEST(BrokerProcessTest, FailsWithExitCode1OnAStoreItCannotUse) {

@@ -15,6 +15,12 @@ TEST(ConfigTest, RejectsValuesThatCannotWorkNamingTheFlag) {
   c = BrokerConfig{};
   c.worker_address = "127.0.0.1:5555";
   EXPECT_NE(validate(c).message().find("--worker-address"), std::string::npos);
+  c.worker_address = "tcp://127.0.0.1:99999";  // libzmq would listen on 34463
+  EXPECT_EQ(validate(c).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(validate(c).message().find("--worker-address"), std::string::npos);
+  EXPECT_NE(validate(c).message().find("1..65535"), std::string::npos) << validate(c);
+  c.worker_address = "tcp://127.0.0.1:0";  // any free port
+  EXPECT_TRUE(validate(c).ok());
   c = BrokerConfig{};
   c.scheduler.heartbeat_ms = 0;
   EXPECT_NE(validate(c).message().find("--heartbeat-ms"), std::string::npos);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <random>
 #include <zmq.hpp>
 
@@ -93,6 +94,37 @@ TEST(ClusterFaultTest, GarbageOnBothEndpointsIsCountedAndServiceGoesOn) {
     return s.bad_worker_frames() >= 3 && s.bad_client_messages() >= 1;
   }));
   EXPECT_EQ(pool.apply(square, 12), 144);
+}
+
+TEST(ClusterFaultTest, InvalidSubmissionsAreRejectedAsInvalidOnTheWire) {
+  // task.proto: a priority outside 0..9 and arguments over the broker's limit are
+  // ERROR_KIND_INVALID (final), not RESOURCE_EXHAUSTED (resubmit later) nor OTHER.
+  Cluster cluster;
+  cluster.start_broker("127.0.0.1:0", "tcp://127.0.0.1:0", {"--max-message-bytes=64"});
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 60s);
+  auto stream = cluster.stub().Session(&context);
+  v1::ClientMessage message;
+  v1::Task* priority = message.mutable_submit()->add_tasks();
+  priority->set_id("priority");
+  priority->set_name("test.square");
+  priority->set_args(std::string("\x91\x07", 2));  // [7]
+  priority->set_priority(10);
+  v1::Task* big = message.mutable_submit()->add_tasks();
+  big->set_id("big");
+  big->set_name("test.echo");
+  big->set_args(std::string("\x91\xd9\x50", 3) + std::string(80, 'x'));  // ["xx...x"]
+  ASSERT_TRUE(stream->Write(message));
+  std::map<std::string, v1::ErrorKind> kinds;
+  v1::ServerMessage reply;
+  while (kinds.size() < 2 && stream->Read(&reply)) {
+    if (!reply.has_rejected()) continue;
+    for (const std::string& id : reply.rejected().ids())
+      kinds[id] = reply.rejected().error().kind();
+  }
+  context.TryCancel();
+  EXPECT_EQ(kinds["priority"], v1::ERROR_KIND_INVALID) << v1::ErrorKind_Name(kinds["priority"]);
+  EXPECT_EQ(kinds["big"], v1::ERROR_KIND_INVALID) << v1::ErrorKind_Name(kinds["big"]);
 }
 
 TEST(ClusterFaultTest, PythonClientFromTheProtoFilesSubmitsByName) {

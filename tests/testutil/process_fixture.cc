@@ -19,7 +19,8 @@ extern char** environ;
 namespace shoal::testutil {
 
 std::unique_ptr<ChildProcess> ChildProcess::start(const std::vector<std::string>& argv,
-                                                  const std::vector<std::string>& env) {
+                                                  const std::vector<std::string>& env,
+                                                  bool with_stderr) {
   // Everything the child needs is prepared before fork: after it, only syscalls.
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -39,6 +40,7 @@ std::unique_ptr<ChildProcess> ChildProcess::start(const std::vector<std::string>
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127);
     dup2(fds[1], STDOUT_FILENO);
+    if (with_stderr) dup2(fds[1], STDERR_FILENO);
     execve(args[0], args.data(), envp.data());
     _exit(127);
   }

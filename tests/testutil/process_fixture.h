@@ -16,10 +16,12 @@ namespace shoal::testutil {
 class ChildProcess {
  public:
   // Starts argv[0] (a path) with `argv`; `env` entries ("K=V") are added to the
-  // environment. stdout is piped to read_line(); stderr is inherited.
-  // Throws std::runtime_error when the program cannot be started.
+  // environment. stdout is piped to read_line(); stderr is inherited, or goes into the
+  // same pipe when `with_stderr`. Throws std::runtime_error when the program cannot be
+  // started.
   static std::unique_ptr<ChildProcess> start(const std::vector<std::string>& argv,
-                                             const std::vector<std::string>& env = {});
+                                             const std::vector<std::string>& env = {},
+                                             bool with_stderr = false);
   ~ChildProcess();  // SIGKILL and reap unless it has already exited
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;

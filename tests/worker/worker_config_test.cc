@@ -52,6 +52,20 @@ TEST(WorkerConfigTest, RejectsBadInput) {
   EXPECT_NE(worker_usage("w", true).find("--load"), std::string::npos);
 }
 
+TEST(WorkerConfigTest, RejectsABrokerPortOutsideOneTo65535) {
+  // libzmq would connect to port 34463 (99999 mod 65536) and retry there for ever.
+  for (std::string broker :
+       {"tcp://127.0.0.1:99999", "127.0.0.1:99999", "127.0.0.1:0", "garbage"}) {
+    auto c = parse({"--broker=" + broker});
+    ASSERT_FALSE(c.ok()) << broker;
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << broker;
+    EXPECT_NE(c.status().message().find("--broker"), std::string::npos) << c.status();
+  }
+  EXPECT_NE(parse({"--broker=127.0.0.1:99999"}).status().message().find("1..65535"),
+            std::string::npos);
+  EXPECT_TRUE(parse({"--broker=tcp://[::1]:65535"}).ok());
+}
+
 TEST(WorkerConfigTest, CurveFlagsNeedTheBrokersKey) {
   const std::string key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";  // libzmq's test key
   auto c = parse({"--broker=tcp://h:1", "--broker-public-key=" + key,
