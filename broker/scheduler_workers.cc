@@ -132,6 +132,7 @@ void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello,
   welcome->set_broker_id(options_.broker_id);
   welcome->set_heartbeat_ms(uint32_t(options_.heartbeat_ms));
   welcome->set_liveness(uint32_t(options_.liveness));
+  welcome->set_max_message_bytes(options_.max_message_bytes);  // the largest result too
   add_credit(w, hello.credit());
   for (NameId qn : ws.queues) fail_unrunnable(queue_for(qn), out);
   for (NameId qn : replaced_queues) fail_unrunnable(queue_for(qn), out);

@@ -8,18 +8,16 @@ namespace {
 constexpr std::size_t kMaxBatchBytes = 4u << 20;
 constexpr int kMaxBatchResults = 8192;
 constexpr int kHellosBeforeWarning = 5;
+// What a ResultBatch frame adds to its results' encoded sizes: per result a field tag
+// and a length (at most 1 + 10 bytes), per frame the version, the results field's tag
+// and length and the credit (well within 32 bytes).
+constexpr std::size_t kFrameBytesPerResult = 11;
+constexpr std::size_t kFrameBytes = 32;
 
 std::uint64_t unix_ms() {
   using namespace std::chrono;
   return static_cast<std::uint64_t>(
       duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
-}
-
-// Roughly a result's encoded size: cheaper than ByteSizeLong on chunks of 100k items.
-std::size_t approximate_size(const v1::TaskResult& result) {
-  std::size_t size = 64 + result.failure().message().size() + result.values().size();
-  for (const auto& item : result.items()) size += 4 + item.value().size();
-  return size;
 }
 
 }  // namespace
@@ -161,6 +159,8 @@ void WorkerSession::handle(v1::BrokerMessage& message, const std::function<void(
         heartbeat_ = std::chrono::milliseconds(welcome.heartbeat_ms());
       }
       if (welcome.liveness() > 0) liveness_ = static_cast<int>(welcome.liveness());
+      max_message_bytes_ =
+          welcome.max_message_bytes() > 0 ? welcome.max_message_bytes() : kDefaultMaxMessageBytes;
       log_.info("registered with broker " + welcome.broker_id() + " at " + config_.broker);
       if (!announced_) {
         announced_ = true;
@@ -222,14 +222,23 @@ void WorkerSession::flush_results(bool take) {
   }
   if ((!ready_ && !stopping_) || unsent_.empty()) return;
   auto now = Clock::now();
+  // A frame above the broker's limit would make it drop the connection (and the result
+  // would be sent again, forever): several results share a frame only while it stays
+  // within the limit, and a result the broker does not take at all fails its task.
+  const std::size_t batch_bytes =
+      static_cast<std::size_t>(std::min<std::uint64_t>(kMaxBatchBytes, max_message_bytes_));
   while (!unsent_.empty()) {
     v1::WorkerMessage message;
     auto* batch = message.mutable_results();
-    std::size_t bytes = 0;
-    while (!unsent_.empty() && batch->results_size() < kMaxBatchResults &&
-           (bytes == 0 || bytes < kMaxBatchBytes)) {
-      bytes += approximate_size(unsent_.front());
-      *batch->add_results() = std::move(unsent_.front());
+    std::size_t bytes = kFrameBytes;
+    while (!unsent_.empty() && batch->results_size() < kMaxBatchResults) {
+      v1::TaskResult& next = unsent_.front();
+      // Exact, and cheap for the usual packed `values`; items only when a call failed.
+      std::size_t size = next.ByteSizeLong();
+      if (size > max_message_bytes_) size = fail_oversized(next, size);
+      if (batch->results_size() > 0 && bytes + size + kFrameBytesPerResult > batch_bytes) break;
+      bytes += size + kFrameBytesPerResult;
+      *batch->add_results() = std::move(next);
       unsent_.pop_front();
     }
     if (unsent_.empty()) batch->set_credit(grant(batch->results_size()));
@@ -250,6 +259,24 @@ void WorkerSession::flush_results(bool take) {
     leased_ = std::max<std::int64_t>(0, leased_ - batch->results_size());
     remember(std::move(frame), now);
   }
+}
+
+std::size_t WorkerSession::fail_oversized(v1::TaskResult& result, std::size_t size) {
+  std::string message = "the task's result is " + std::to_string(size) +
+                        " bytes, more than the broker's limit of " +
+                        std::to_string(max_message_bytes_) + " (shoal-broker --max-message-bytes)";
+  log_.warning("task " + result.id() + " failed: " + message);
+  v1::TaskResult failed;
+  failed.set_id(std::move(*result.mutable_id()));
+  failed.set_worker(std::move(*result.mutable_worker()));
+  failed.set_attempts(result.attempts());
+  failed.set_lease(result.lease());
+  v1::TaskError* failure = failed.mutable_failure();
+  failure->set_kind(v1::ERROR_KIND_RESOURCE_EXHAUSTED);  // final: it would fail again
+  failure->set_message(std::move(message));
+  failure->set_where(config_.host + ":" + std::to_string(config_.pid));
+  result = std::move(failed);
+  return result.ByteSizeLong();
 }
 
 void WorkerSession::remember(std::string frame, Clock::time_point now) {

@@ -1,7 +1,8 @@
 #pragma once
 // The worker's session with its broker (proto/shoal/v1/worker.proto): hello and
 // welcome, tasks in (never more than the credit granted), results out (each returning
-// credit), heartbeats both ways, a new socket and a new hello when the broker is lost
+// credit; in frames within the broker's --max-message-bytes, a larger result failing its
+// task), heartbeats both ways, a new socket and a new hello when the broker is lost
 // or asks for it, and a clean stop (Bye, drain, exit).
 //
 // One thread (the caller of run()) owns the socket and everything here; the engine's
@@ -26,6 +27,10 @@
 #include "worker/transport.h"
 
 namespace shoal::worker {
+
+// The largest result a broker that does not say (Welcome.max_message_bytes = 0, a broker
+// before that field) is assumed to take: the default of its --max-message-bytes.
+inline constexpr std::uint64_t kDefaultMaxMessageBytes = 64u << 20;
 
 struct SessionConfig {
   std::string broker;                  // tcp://HOST:PORT
@@ -70,7 +75,12 @@ class WorkerSession {
   absl::Status reconnect(const std::string& why);
   void receive_all(Clock::time_point now, const std::function<void()>& on_ready);
   void handle(v1::BrokerMessage& message, const std::function<void()>& on_ready);
+  // Sends the waiting results (taking the engine's first when `take`), in frames
+  // within the broker's limit.
   void flush_results(bool take);
+  // Turns `result` (`size` bytes encoded, more than the broker takes) into the task's
+  // final RESOURCE_EXHAUSTED failure naming both sizes; returns its new size.
+  std::size_t fail_oversized(v1::TaskResult& result, std::size_t size);
   // New credit to grant, `reporting` results being sent in the same frame (their slots
   // are free once the broker reads them, before it adds the credit).
   std::uint32_t grant(std::int64_t reporting = 0);
@@ -92,6 +102,7 @@ class WorkerSession {
   Clock::time_point hello_sent_, last_recv_, last_send_;
   std::chrono::milliseconds heartbeat_{1000};
   int liveness_ = 3;
+  std::uint64_t max_message_bytes_ = kDefaultMaxMessageBytes;  // Welcome's: largest result
   std::int64_t outstanding_credit_ = 0;  // granted to this broker, not yet used
   // Tasks this broker counts as leased to us: received, and their results not yet sent.
   // Credit is granted against this, not against running tasks: a task that finished

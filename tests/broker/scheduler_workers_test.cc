@@ -170,6 +170,14 @@ TEST_F(SchedulerTest, ChunkIsOneSchedulingUnit) {
   EXPECT_EQ(sent_["chunk"].items(), 100u);
 }
 
+// A worker must know the largest result the broker takes: a larger frame would close
+// its connection.
+TEST_F(SchedulerTest, WelcomeTellsTheWorkerTheBrokersMessageLimit) {
+  hello("a");
+  ASSERT_THAT(frames("a"), ElementsAre("welcome"));
+  EXPECT_EQ(out_.to_workers[0].message.welcome().max_message_bytes(), 1024u);
+}
+
 TEST_F(SchedulerTest, UnknownWorkerIsAskedToReconnect) {
   heartbeat("ghost");
   EXPECT_THAT(frames("ghost"), ElementsAre("reconnect"));

@@ -57,6 +57,8 @@ int gate(std::string path) {
 
 int fail(int) { throw std::invalid_argument("bad input"); }
 
+std::string blob(int n) { return std::string(static_cast<std::size_t>(n), 'x'); }
+
 }  // namespace shoal::itest
 
 SHOAL_TASK_AS(shoal::itest::square, "test.square");
@@ -69,3 +71,4 @@ SHOAL_TASK_AS(shoal::itest::started_nap, "test.started_nap");
 SHOAL_TASK_AS(shoal::itest::record, "test.record");
 SHOAL_TASK_AS(shoal::itest::gate, "test.gate");
 SHOAL_TASK_AS(shoal::itest::fail, "test.fail");
+SHOAL_TASK_AS(shoal::itest::blob, "test.blob");

@@ -16,5 +16,6 @@ int started_nap(std::string path, int ms);           // creates path, sleeps ms,
 int record(std::string path, std::string tag);       // appends "tag\n" to path
 int gate(std::string path);                          // waits until path exists
 int fail(int);                                       // throws std::invalid_argument
+std::string blob(int n);                             // n bytes of 'x'
 
 }  // namespace shoal::itest

@@ -2,6 +2,7 @@
 // test) and a fake engine (runs tasks in-process, or holds them until released).
 #include "worker/session.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <thread>
 #include <tuple>
@@ -21,8 +23,10 @@ namespace {
 
 int square(int x) { return x * x; }
 int thrower(int) { throw std::runtime_error("no luck"); }
+std::string blob(int n) { return std::string(static_cast<std::size_t>(n), 'x'); }
 SHOAL_TASK_AS(square, "session_test.square");
 SHOAL_TASK_AS(thrower, "session_test.throw");
+SHOAL_TASK_AS(blob, "session_test.blob");
 
 }  // namespace
 
@@ -111,6 +115,7 @@ class FakeBroker {
       EXPECT_EQ(m.version(), 1u);
       if (m.body_case() == kind) {
         peer_ = id.to_string();
+        last_frame_bytes_ = body.size();
         return m;
       }
     }
@@ -126,13 +131,17 @@ class FakeBroker {
                    i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
     }
   }
-  void welcome(std::uint32_t heartbeat_ms = 1000, std::uint32_t liveness = 3) {
+  void welcome(std::uint32_t heartbeat_ms = 1000, std::uint32_t liveness = 3,
+               std::uint64_t max_message_bytes = 0) {
     v1::BrokerMessage m;
     m.mutable_welcome()->set_broker_id("fake");
     m.mutable_welcome()->set_heartbeat_ms(heartbeat_ms);
     m.mutable_welcome()->set_liveness(liveness);
+    m.mutable_welcome()->set_max_message_bytes(max_message_bytes);
     send(m);
   }
+  // The size of the frame expect() returned last.
+  std::size_t last_frame_bytes() const { return last_frame_bytes_; }
   void tasks(std::vector<v1::Task> tasks) {
     v1::BrokerMessage m;
     for (auto& t : tasks) *m.mutable_tasks()->add_tasks() = std::move(t);
@@ -154,6 +163,7 @@ class FakeBroker {
   zmq::socket_t socket_;
   std::string endpoint_;
   std::string peer_;
+  std::size_t last_frame_bytes_ = 0;
 };
 
 v1::Task make_task(const std::string& id, const std::string& name, std::vector<int> xs) {
@@ -380,6 +390,67 @@ TEST_F(SessionTest, AfterByeAReconnectRequestIsIgnoredAndResultsStillArrive) {
   EXPECT_EQ(decode<std::tuple<int>>(results["late"].values()), std::make_tuple(9));
   thread_.join();
   EXPECT_EQ(session_->stats().reconnects, 0u);
+}
+
+// A result the broker would not take (its frame would make the broker drop the
+// connection, and the worker would send it again forever) fails its task instead, once.
+TEST_F(SessionTest, AResultAboveTheBrokersLimitFailsItsTaskAndTheSessionGoesOn) {
+  start();
+  broker_.expect(v1::WorkerMessage::kHello);
+  broker_.welcome(1000, 3, /*max_message_bytes=*/1000);
+  v1::Task big = make_task("big", "session_test.blob", {5000});
+  big.set_lease(0x700000001ull);
+  broker_.tasks({big, make_task("small", "session_test.blob", {10})});
+  auto results = broker_.results(2);
+  const v1::TaskResult& failed = results["big"];
+  EXPECT_EQ(failed.failure().kind(), v1::ERROR_KIND_RESOURCE_EXHAUSTED);
+  // The encoded result: 5,000 bytes of value and a few of framing and fields.
+  EXPECT_THAT(failed.failure().message(),
+              ::testing::MatchesRegex("the task's result is 50[0-9][0-9] bytes, more than the "
+                                      "broker's limit of 1000 \\(shoal-broker "
+                                      "--max-message-bytes\\)"));
+  EXPECT_EQ(failed.failure().where(), "testhost:42");
+  EXPECT_TRUE(failed.values().empty());
+  EXPECT_EQ(failed.lease(), 0x700000001ull);
+  EXPECT_EQ(failed.attempts(), 1u);
+  EXPECT_EQ(decode<std::tuple<std::string>>(results["small"].values()),
+            std::make_tuple(std::string(10, 'x')));
+  broker_.tasks({make_task("after", "session_test.square", {3})});
+  EXPECT_EQ(decode<std::tuple<int>>(broker_.results(1)["after"].values()), std::make_tuple(9));
+  stop();
+  EXPECT_EQ(session_->stats().reconnects, 0u);
+}
+
+// Results that are each small enough are split over frames that stay within the limit.
+TEST_F(SessionTest, ResultsShareAFrameOnlyWithinTheBrokersLimit) {
+  engine_->set_hold(true);
+  start(/*slots=*/1, /*prefetch=*/10);
+  broker_.expect(v1::WorkerMessage::kHello);
+  broker_.welcome(1000, 3, /*max_message_bytes=*/1000);
+  std::vector<v1::Task> tasks;
+  for (int i = 0; i < 10; ++i)
+    tasks.push_back(make_task("b" + std::to_string(i), "session_test.blob", {300}));
+  broker_.tasks(tasks);
+  ASSERT_TRUE(engine_->wait_held(10));
+  // Until the next Welcome the results wait, and then leave together.
+  v1::BrokerMessage reconnect;
+  reconnect.mutable_reconnect();
+  broker_.send(reconnect);
+  broker_.expect(v1::WorkerMessage::kHello);
+  engine_->release();
+  broker_.welcome(1000, 3, /*max_message_bytes=*/1000);
+  std::set<std::string> ids;
+  int most_in_a_frame = 0;
+  while (ids.size() < 10) {
+    auto m = broker_.expect(v1::WorkerMessage::kResults);
+    EXPECT_LE(broker_.last_frame_bytes(), 1000u);
+    most_in_a_frame = std::max(most_in_a_frame, m.results().results_size());
+    for (const auto& r : m.results().results()) {
+      EXPECT_EQ(r.values().size(), 304u) << r.id();  // [str 300]: none failed
+      ids.insert(r.id());
+    }
+  }
+  EXPECT_EQ(most_in_a_frame, 2);  // ~330 bytes each: still batched, two to a frame
 }
 
 TEST_F(SessionTest, MalformedEndpointIsFatal) {
