@@ -43,7 +43,13 @@ void Scheduler::worker_message(const std::string& peer, WorkerMessage* msg, Acti
       on_results(w, *msg->mutable_results(), out);
       break;
     case WorkerMessage::kBye:
-      remove_worker(w, absl::StrCat("it left (", msg->bye().reason(), ")"), out);
+      if (msg->bye().draining()) {
+        // It finishes what it holds: running those elsewhere too would run them twice.
+        workers_.get(w).draining = true;
+        workers_.get(w).credit = 0;
+      } else {
+        remove_worker(w, absl::StrCat("it left (", msg->bye().reason(), ")"), out);
+      }
       break;
     default:  // heartbeat: liveness only
       break;
@@ -174,6 +180,7 @@ void Scheduler::add_credit(WorkerRef w, uint64_t grant) {
   // Credits are what the worker granted, but never more than slots x prefetch minus
   // what it holds: a worker holds at most what it can take.
   WorkerState& st = workers_.get(w);
+  if (st.draining) return;  // it takes nothing new
   uint64_t room = st.capacity() > st.leased.size() ? st.capacity() - st.leased.size() : 0;
   st.credit = uint32_t(std::min<uint64_t>(uint64_t(st.credit) + grant, room));
   if (st.credit > 0) {

@@ -28,6 +28,9 @@ struct WorkerState {
   int64_t last_seen_ms = 0;            // last frame received
   int64_t last_sent_ms = 0;            // last frame sent
   bool live = false;
+  // Said Bye{draining}: gets no tasks or credit any more, but keeps those it holds until
+  // it leaves (or is lost).
+  bool draining = false;
 
   // The most tasks it may hold at once: slots x prefetch (at most UINT32_MAX).
   uint32_t capacity() const {

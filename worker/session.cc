@@ -46,9 +46,16 @@ absl::Status WorkerSession::run(int stop_fd, const std::function<void()>& on_rea
       internal::IdleMemoryRelease::release();
     }
 
-    // A stopping worker has said Bye: the broker forgot it, so no hellos, liveness
-    // checks or heartbeats; its last results are accepted without a session.
+    // A stopping worker has said Bye{draining}: the broker keeps its tasks leased to it
+    // while heartbeats say it lives, and sends it nothing new. It says no hello again
+    // and does not give a silent broker up: its last results go out on this socket, and
+    // a broker that forgot it (restarted) still takes them if it knows the tasks.
     if (stopping_) {
+      if (ready_ && now - last_send_ >= heartbeat_) {
+        v1::WorkerMessage beat;
+        beat.mutable_heartbeat()->set_sent_unix_ms(unix_ms());
+        send(beat);
+      }
     } else if (!ready_ && now - hello_sent_ >= config_.hello_retry) {
       // Said once per silence: a broker that is down, or one that refuses this worker's
       // CURVE handshake (which ZeroMQ reports to neither side's application).
@@ -84,6 +91,10 @@ absl::Status WorkerSession::run(int stop_fd, const std::function<void()>& on_rea
       }
       if (killed_ && now >= kill_deadline_) break;
     }
+  }
+  if (ready_) {
+    // After the results: what the broker still counts as ours is run elsewhere now.
+    send_bye(/*draining=*/false);
   }
   // Give the last results a moment to leave before the socket closes.
   transport_->set_linger(2000);
@@ -166,11 +177,7 @@ void WorkerSession::handle(v1::BrokerMessage& message, const std::function<void(
         announced_ = true;
         on_ready();
       }
-      if (stopping_) {
-        v1::WorkerMessage bye;
-        bye.mutable_bye()->set_reason("stopping");
-        send(bye);
-      }
+      if (stopping_) send_bye(/*draining=*/true);
       flush_results(false);  // whatever finished while we were away
       break;
     }
@@ -193,7 +200,9 @@ void WorkerSession::handle(v1::BrokerMessage& message, const std::function<void(
       reconnect("broker shutdown").IgnoreError();  // the endpoint worked before
       break;
     case v1::BrokerMessage::kReconnect:
-      if (stopping_) break;  // expected after our Bye; results still get through
+      // Stopping: from a broker that forgot us at our Bye (one before Bye.draining) or
+      // one restarted meanwhile; our results still get through.
+      if (stopping_) break;
       reconnect("the broker does not know us: " + message.reconnect().reason()).IgnoreError();
       break;
     case v1::BrokerMessage::BODY_NOT_SET:
@@ -314,11 +323,14 @@ void WorkerSession::begin_stop() {
   log_.info("stopping: no new tasks; " + std::to_string(runner_.running()) +
             " running tasks may take up to " + std::to_string(config_.drain_timeout.count()) +
             " ms");
-  if (ready_) {
-    v1::WorkerMessage bye;
-    bye.mutable_bye()->set_reason("stopping");
-    send(bye);
-  }
+  if (ready_) send_bye(/*draining=*/true);
+}
+
+void WorkerSession::send_bye(bool draining) {
+  v1::WorkerMessage bye;
+  bye.mutable_bye()->set_reason(draining ? "stopping" : "stopped");
+  bye.mutable_bye()->set_draining(draining);
+  send(bye);
 }
 
 }  // namespace shoal::worker

@@ -61,8 +61,9 @@ class WorkerSession {
   WorkerSession(SessionConfig config, zmq::context_t& context, TaskRunner& runner,
                 CompletionQueue& done, const Log& log);
 
-  // Serves the broker until `stop_fd` is readable, then says Bye, lets running tasks
-  // finish (killing them after drain_timeout) and sends their results. Calls
+  // Serves the broker until `stop_fd` is readable, then drains: says Bye{draining} (no
+  // more tasks), lets running tasks finish (killing them after drain_timeout) while
+  // sending heartbeats, sends their results and a last Bye. Calls
   // `on_ready` once, on the first Welcome. Returns non-OK only for a fatal error
   // (e.g. a malformed broker endpoint); a lost broker is retried forever.
   absl::Status run(int stop_fd, const std::function<void()>& on_ready);
@@ -87,6 +88,9 @@ class WorkerSession {
   void send(v1::WorkerMessage& message);
   void bad_frame(const absl::Status& status);
   void begin_stop();
+  // Bye{draining: true} when the stop begins (no more tasks, the held ones still run),
+  // Bye{draining: false} when leaving.
+  void send_bye(bool draining);
   void remember(std::string frame, Clock::time_point now);
 
   const SessionConfig config_;

@@ -111,7 +111,9 @@ std::string worker_usage(const std::string& program, bool allow_load) {
   }
   text += "  --help                     this text\n\n"
           "Prints \"shoal-worker ready name=NAME slots=N queues=a,b\" once registered.\n"
-          "SIGTERM: stop taking tasks, finish the running ones, exit 0.\n";
+          "SIGTERM: stop taking tasks, finish the ones it holds (the broker runs them\n"
+          "nowhere else meanwhile; those still running after --drain-timeout-ms are\n"
+          "killed and retried elsewhere), exit 0.\n";
   return text;
 }
 

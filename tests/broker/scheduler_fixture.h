@@ -103,10 +103,12 @@ class SchedulerTest : public ::testing::Test {
     scheduler_->worker_message(peer, &msg, out_);
   }
 
-  void bye(const std::string& peer) {
+  // Bye: leaving now, or (`draining`) stopping once what it holds is done.
+  void bye(const std::string& peer, bool draining = false) {
     shoal::v1::WorkerMessage msg;
     msg.set_version(1);
     msg.mutable_bye()->set_reason("SIGTERM");
+    msg.mutable_bye()->set_draining(draining);
     scheduler_->worker_message(peer, &msg, out_);
   }
 

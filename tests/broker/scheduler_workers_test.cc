@@ -170,6 +170,70 @@ TEST_F(SchedulerTest, ChunkIsOneSchedulingUnit) {
   EXPECT_EQ(sent_["chunk"].items(), 100u);
 }
 
+// SIGTERM: the worker finishes what it holds, so the broker must not run those tasks
+// elsewhere meanwhile (they would run twice) nor send it more; what it still holds when
+// it finally leaves is retried.
+TEST_F(SchedulerTest, DrainingWorkerKeepsItsTasksGetsNothingNewAndLeavesTheRestToRetry) {
+  hello("a", {"square"}, 2);
+  submit({T("t1"), T("t2"), T("t3")});
+  EXPECT_THAT(take_sent("a"), ElementsAre("t1", "t2"));
+  out_.clear();
+  bye("a", /*draining=*/true);
+  EXPECT_TRUE(out_.to_workers.empty());
+  hello("b");
+  EXPECT_THAT(take_sent("b"), ElementsAre("t3"));  // t1 and t2 stay with a
+  EXPECT_EQ(scheduler_->stats().retried(), 0u);
+  EXPECT_EQ(scheduler_->stats().running(), 3u);
+  out_.clear();
+  report("a", "t1");  // its result is taken; the credit it grants is not
+  ASSERT_EQ(results().size(), 1u);
+  EXPECT_EQ(results()[0].id(), "t1");
+  EXPECT_FALSE(results()[0].has_failure());
+  submit({T("t4")});
+  EXPECT_TRUE(take_sent("a").empty());
+  auto workers = scheduler_->list_workers();
+  ASSERT_EQ(workers.workers_size(), 2);
+  EXPECT_EQ(workers.workers(0).name(), "w-a");
+  EXPECT_TRUE(workers.workers(0).draining());
+  EXPECT_EQ(workers.workers(0).credit(), 0u);
+  EXPECT_EQ(workers.workers(0).running(), 1u);
+  EXPECT_FALSE(workers.workers(1).draining());
+  for (int i = 0; i < 4; ++i) {  // longer than liveness: its heartbeats keep its lease
+    clock_.advance_ms(1000);
+    heartbeat("a");
+    heartbeat("b");
+    scheduler_->tick(out_);
+  }
+  EXPECT_EQ(scheduler_->stats().retried(), 0u);
+  EXPECT_EQ(get_result("t2").state(), shoal::v1::TASK_STATE_RUNNING);
+  out_.clear();
+  bye("a");  // it leaves without t2's result
+  EXPECT_EQ(scheduler_->stats().retried(), 1u);
+  EXPECT_EQ(scheduler_->stats().workers(), 1u);
+  report("b", "t3");
+  EXPECT_THAT(take_sent("b"), ElementsAre("t2"));  // at the front, before t4
+  EXPECT_EQ(sent_["t2"].attempt(), 1u);
+}
+
+// A draining worker that dies (falls silent) loses its tasks like any other.
+TEST_F(SchedulerTest, DrainingWorkerThatFallsSilentIsLost) {
+  hello("a");
+  submit({T("t1")});
+  ASSERT_THAT(take_sent("a"), ElementsAre("t1"));
+  bye("a", /*draining=*/true);
+  out_.clear();
+  hello("b");
+  EXPECT_TRUE(take_sent("b").empty());
+  for (int i = 0; i < 4; ++i) {
+    clock_.advance_ms(1000);
+    heartbeat("b");
+    scheduler_->tick(out_);
+  }
+  EXPECT_THAT(take_sent("b"), ElementsAre("t1"));
+  EXPECT_EQ(scheduler_->stats().retried(), 1u);
+  EXPECT_EQ(scheduler_->stats().workers(), 1u);
+}
+
 // A worker must know the largest result the broker takes: a larger frame would close
 // its connection.
 TEST_F(SchedulerTest, WelcomeTellsTheWorkerTheBrokersMessageLimit) {

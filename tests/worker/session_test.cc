@@ -361,12 +361,34 @@ TEST_F(SessionTest, StopSaysByeFinishesRunningTasksAndReturns) {
   broker_.welcome();
   std::uint64_t one = 1;
   ASSERT_EQ(write(stop_fd_, &one, sizeof(one)), 8);
-  broker_.expect(v1::WorkerMessage::kBye);
+  EXPECT_TRUE(broker_.expect(v1::WorkerMessage::kBye).bye().draining());
   engine_->release();
   std::uint32_t credit = 0;
   auto results = broker_.results(1, &credit);
   EXPECT_EQ(decode<std::tuple<int>>(results["d1"].values()), std::make_tuple(81));
   EXPECT_EQ(credit, 0u);  // a stopping worker asks for nothing more
+  EXPECT_FALSE(broker_.expect(v1::WorkerMessage::kBye).bye().draining());  // it leaves
+  thread_.join();
+  EXPECT_TRUE(status_.ok()) << status_;
+}
+
+// While it drains, the broker keeps the worker's tasks leased to it only as long as it
+// hears from it: a silent worker's tasks would run elsewhere too.
+TEST_F(SessionTest, DrainingWorkerKeepsSendingHeartbeats) {
+  engine_->set_hold(true);
+  start();
+  broker_.expect(v1::WorkerMessage::kHello);
+  broker_.welcome(/*heartbeat_ms=*/20, /*liveness=*/2);
+  broker_.tasks({make_task("long", "session_test.square", {2})});
+  ASSERT_TRUE(engine_->wait_held(1));
+  std::uint64_t one = 1;
+  ASSERT_EQ(write(stop_fd_, &one, sizeof(one)), 8);
+  EXPECT_TRUE(broker_.expect(v1::WorkerMessage::kBye).bye().draining());
+  broker_.expect(v1::WorkerMessage::kHeartbeat);
+  broker_.expect(v1::WorkerMessage::kHeartbeat);
+  engine_->release();
+  EXPECT_EQ(decode<std::tuple<int>>(broker_.results(1)["long"].values()), std::make_tuple(4));
+  EXPECT_FALSE(broker_.expect(v1::WorkerMessage::kBye).bye().draining());
   thread_.join();
   EXPECT_TRUE(status_.ok()) << status_;
 }
@@ -385,7 +407,7 @@ TEST_F(SessionTest, AfterByeAReconnectRequestIsIgnoredAndResultsStillArrive) {
   reconnect.mutable_reconnect()->set_reason("unknown worker");
   broker_.send(reconnect);
   engine_->release();
-  // The next frame is the result, not a new hello (nor a heartbeat) from a leaving worker.
+  // The result arrives, and no new hello from a leaving worker.
   auto results = broker_.results(1);
   EXPECT_EQ(decode<std::tuple<int>>(results["late"].values()), std::make_tuple(9));
   thread_.join();
