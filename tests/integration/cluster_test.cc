@@ -10,7 +10,6 @@
 #include <fstream>
 #include <mutex>
 #include <numeric>
-#include <optional>
 #include <thread>
 
 #include "shoal/shoal.hpp"
@@ -21,13 +20,6 @@ namespace shoal::itest {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::vector<std::string> read_lines(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
 // Counts resolutions per future and wakes a waiter at a threshold.
 struct Tally {
@@ -242,86 +234,6 @@ TEST(ClusterTest, SigtermFinishesTheRunningTaskAndExitsZero) {
   EXPECT_EQ(f.get(30s), 300);
   EXPECT_EQ(w.wait(30s), 0);
   ASSERT_TRUE(cluster.wait_stats([](const v1::Stats& s) { return s.workers() == 0; }));
-}
-
-// Lines of `path` once it has at least `n` (false after 30 s).
-bool wait_lines(const std::string& path, std::size_t n) {
-  auto give_up = std::chrono::steady_clock::now() + 30s;
-  while (read_lines(path).size() < n) {
-    if (std::chrono::steady_clock::now() > give_up) return false;
-    std::this_thread::sleep_for(2ms);  // polling a file the task writes
-  }
-  return true;
-}
-
-// The broker's view of worker `name`: nullopt once it is gone.
-std::optional<v1::WorkerInfo> worker_info(Cluster& cluster, const std::string& name) {
-  grpc::ClientContext context;
-  v1::ListWorkersResponse workers;
-  if (!cluster.stub().ListWorkers(&context, v1::ListWorkersRequest(), &workers).ok()) {
-    throw std::runtime_error("ListWorkers failed");
-  }
-  for (const auto& w : workers.workers()) {
-    if (w.name() == name) return w;
-  }
-  return std::nullopt;
-}
-
-// SIGTERM drains: the worker's running task finishes there and nowhere else (it used to
-// be re-queued at the Bye, counted as retried, and run a second time on another worker),
-// and the draining worker gets nothing new although it has a free process.
-TEST(ClusterTest, SigtermDrainsTheRunningTaskWithoutRunningItTwice) {
-  Cluster cluster;
-  cluster.start_broker();
-  auto& w1 = cluster.start_worker("w1", 2);
-  Pool pool = Pool::connect(cluster.clients());
-  TerminateOnFailure guard(pool);
-  std::string runs = cluster.temp_dir() + "/runs", gate_file = cluster.temp_dir() + "/gate";
-  auto f = pool.apply_async(logged_gate, runs, gate_file);
-  ASSERT_TRUE(wait_lines(runs, 1));  // running on w1
-  cluster.start_worker("w2", 1);
-  w1.signal(SIGTERM);
-  // The broker has read the Bye once it shows w1 draining (or, as it used to, gone).
-  auto give_up = std::chrono::steady_clock::now() + 30s;
-  for (;;) {
-    auto info = worker_info(cluster, "w1");
-    if (!info || info->draining()) break;
-    ASSERT_LT(std::chrono::steady_clock::now(), give_up) << "the broker never saw the Bye";
-    std::this_thread::sleep_for(5ms);
-  }
-  v1::Stats stats = cluster.stats();
-  EXPECT_EQ(stats.retried(), 0u);
-  EXPECT_EQ(stats.queued(), 0u);
-  EXPECT_EQ(stats.running(), 1u);
-  std::vector<Future<std::string>> others;
-  for (int i = 0; i < 6; ++i) others.push_back(pool.apply_async(whoami, i));
-  for (auto& other : others) EXPECT_EQ(other.get(30s), "w2");
-  std::ofstream(gate_file) << "open";
-  EXPECT_EQ(f.get(30s), 1);
-  EXPECT_EQ(w1.wait(30s), 0);
-  ASSERT_TRUE(cluster.wait_stats([](const v1::Stats& s) { return s.workers() == 1; }));
-  EXPECT_EQ(read_lines(runs), std::vector<std::string>{"w1"});
-  EXPECT_EQ(cluster.stats().retried(), 0u);
-}
-
-// What a draining worker cannot finish by its deadline is killed and retried elsewhere.
-TEST(ClusterTest, ATaskStillRunningAtTheDrainDeadlineIsRetriedElsewhere) {
-  Cluster cluster;
-  cluster.start_broker();
-  auto& w1 = cluster.start_worker("w1", 1, "default", {"--drain-timeout-ms=100"});
-  Pool pool = Pool::connect(cluster.clients());
-  TerminateOnFailure guard(pool);
-  std::string runs = cluster.temp_dir() + "/runs", gate_file = cluster.temp_dir() + "/gate";
-  auto f = pool.apply_async(logged_gate, runs, gate_file);
-  ASSERT_TRUE(wait_lines(runs, 1));
-  cluster.start_worker("w2", 1);
-  w1.signal(SIGTERM);
-  EXPECT_EQ(w1.wait(30s), 0);
-  ASSERT_TRUE(wait_lines(runs, 2));  // the second run, on w2
-  std::ofstream(gate_file) << "open";
-  EXPECT_EQ(f.get(30s), 1);
-  EXPECT_EQ(read_lines(runs), (std::vector<std::string>{"w1", "w2"}));
-  EXPECT_EQ(cluster.stats().retried(), 1u);
 }
 
 }  // namespace
