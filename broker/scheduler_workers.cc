@@ -65,6 +65,21 @@ void Scheduler::worker_disconnected(const std::string& peer, Actions& out) {
 }
 
 void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello, Actions& out) {
+  std::string name = hello.name().empty() ? "worker-" + absl::BytesToHexString(peer) : hello.name();
+  // A name is an identity: another process taking it over would knock the live worker
+  // off and run its tasks a second time. The same process on a new connection (it
+  // reconnected before we saw its old one close) replaces its old connection below.
+  if (WorkerRef holder = workers_.by_name(name); holder != kNoWorker) {
+    const WorkerState& st = workers_.get(holder);
+    if (st.peer != peer &&
+        (st.instance != hello.instance() || st.host != hello.host() || st.pid != hello.pid())) {
+      shoal::v1::Refused* refused = out.add_worker_message(peer)->mutable_refused();
+      refused->set_reason(absl::StrCat("the name '", name, "' belongs to a live worker (", st.host,
+                                       ":", st.pid, "); give each worker its own --name"));
+      refused->set_retry_ms(uint32_t(options_.heartbeat_ms * (options_.liveness + 1)));
+      return;
+    }
+  }
   // The queues of a connection this one replaces are checked for unrunnable tasks only
   // once this one is in: the worker is back, and its tasks must not fail meanwhile.
   std::vector<NameId> replaced_queues;
@@ -87,7 +102,6 @@ void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello,
     remove_worker(old, why, out, &replaced_queues);
   };
   if (WorkerRef old = workers_.by_peer(peer); old != kNoWorker) replace(old, "it said hello again");
-  std::string name = hello.name().empty() ? "worker-" + absl::BytesToHexString(peer) : hello.name();
   if (WorkerRef old = workers_.by_name(name); old != kNoWorker) replace(old, "it reconnected");
   int64_t now = clock_->now_ms();
   WorkerState st;
@@ -96,6 +110,7 @@ void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello,
   st.name_id = names_.intern(st.name);
   st.host = std::move(*hello.mutable_host());
   st.pid = hello.pid();
+  st.instance = std::move(*hello.mutable_instance());
   st.slots = hello.slots();
   st.prefetch = hello.prefetch();
   st.last_seen_ms = now;

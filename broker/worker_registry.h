@@ -19,6 +19,7 @@ struct WorkerState {
   NameId name_id = 0;  // `name` interned (results name their worker by it)
   std::string host;
   uint64_t pid = 0;
+  std::string instance;  // WorkerHello.instance: which process (with host and pid)
   std::vector<NameId> queues;
   absl::flat_hash_set<NameId> tasks;  // task names it can run
   uint32_t slots = 0;

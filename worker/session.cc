@@ -41,6 +41,10 @@ absl::Status WorkerSession::run(int stop_fd, const std::function<void()>& on_rea
     auto now = Clock::now();
     if (!stopping_ && (items[2].revents & ZMQ_POLLIN)) begin_stop();
     if (items[0].revents & ZMQ_POLLIN) receive_all(now, on_ready);
+    if (!fatal_.ok()) {
+      transport_.reset();
+      return fatal_;
+    }
     flush_results((items[1].revents & ZMQ_POLLIN) != 0);
     if (idle_memory_.due(leased_ > 0, now.time_since_epoch() / std::chrono::milliseconds(1))) {
       internal::IdleMemoryRelease::release();
@@ -131,6 +135,7 @@ absl::Status WorkerSession::reconnect(const std::string& why) {
   hello->set_prefetch(static_cast<std::uint32_t>(config_.prefetch));
   hello->set_host(config_.host);
   hello->set_pid(config_.pid);
+  hello->set_instance(config_.instance);
   for (auto& id : runner_.running_ids()) hello->add_running(std::move(id));
   outstanding_credit_ = 0;
   // Running tasks (re-leased by a broker that knows them) and results still to send.
@@ -165,6 +170,7 @@ void WorkerSession::handle(v1::BrokerMessage& message, const std::function<void(
       const auto& welcome = message.welcome();
       ready_ = true;
       unanswered_hellos_ = 0;
+      refused_since_.reset();
       ++stats_.welcomes;
       if (welcome.heartbeat_ms() > 0) {
         heartbeat_ = std::chrono::milliseconds(welcome.heartbeat_ms());
@@ -193,6 +199,25 @@ void WorkerSession::handle(v1::BrokerMessage& message, const std::function<void(
     }
     case v1::BrokerMessage::kHeartbeat:
       break;
+    case v1::BrokerMessage::kRefused: {
+      // Our name belongs to a live worker of another process. It may be our own former
+      // process (crashed) that the broker has not yet declared lost: hellos go on (every
+      // hello_retry) until retry_ms after the first refusal, then we give up.
+      const v1::Refused& refused = message.refused();
+      auto now = Clock::now();
+      unanswered_hellos_ = 0;  // answered: the broker is there
+      if (!refused_since_) {
+        refused_since_ = now;
+        log_.warning("the broker refuses this worker (" + refused.reason() +
+                     "); saying hello again for " + std::to_string(refused.retry_ms()) +
+                     " ms in case the holder is this worker's own former process, not yet "
+                     "known gone");
+      } else if (now - *refused_since_ >= std::chrono::milliseconds(refused.retry_ms())) {
+        fatal_ = absl::AlreadyExistsError("the broker at " + config_.broker +
+                                          " refuses this worker: " + refused.reason());
+      }
+      break;
+    }
     case v1::BrokerMessage::kShutdown:
       if (stopping_) break;
       log_.info("the broker is shutting down (" + message.shutdown().reason() +

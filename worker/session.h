@@ -13,6 +13,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,7 +36,8 @@ inline constexpr std::uint64_t kDefaultMaxMessageBytes = 64u << 20;
 struct SessionConfig {
   std::string broker;                  // tcp://HOST:PORT
   Transport::Curve curve;              // the broker's CURVE key and ours; empty: plaintext
-  std::string name;                    // unique worker name
+  std::string name;                    // unique worker name: its identity at the broker
+  std::string instance;                // random, once per process (WorkerHello.instance)
   std::string host;
   std::uint64_t pid = 0;
   std::vector<std::string> queues;     // served queues
@@ -64,8 +66,10 @@ class WorkerSession {
   // Serves the broker until `stop_fd` is readable, then drains: says Bye{draining} (no
   // more tasks), lets running tasks finish (killing them after drain_timeout) while
   // sending heartbeats, sends their results and a last Bye. Calls
-  // `on_ready` once, on the first Welcome. Returns non-OK only for a fatal error
-  // (e.g. a malformed broker endpoint); a lost broker is retried forever.
+  // `on_ready` once, on the first Welcome. Returns non-OK only for a fatal error: a
+  // malformed broker endpoint, or kAlreadyExists when the broker still refuses the name
+  // Refused.retry_ms after its first refusal (a live worker of another process has it);
+  // a lost broker is retried forever.
   absl::Status run(int stop_fd, const std::function<void()>& on_ready);
 
   const SessionStats& stats() const { return stats_; }
@@ -102,6 +106,9 @@ class WorkerSession {
   std::unique_ptr<Transport> transport_;
   bool ready_ = false;  // Welcome received on the current socket
   int unanswered_hellos_ = 0;  // hellos sent since the last Welcome
+  // Since the first Refused without a Welcome after it (nullopt: not refused).
+  std::optional<Clock::time_point> refused_since_;
+  absl::Status fatal_;  // run() returns it once set
   bool announced_ = false;
   Clock::time_point hello_sent_, last_recv_, last_send_;
   std::chrono::milliseconds heartbeat_{1000};

@@ -7,6 +7,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -106,9 +107,17 @@ class FakeBroker {
 
   // The next message of kind `kind` (others are skipped); fails the test after 5 s.
   v1::WorkerMessage expect(v1::WorkerMessage::BodyCase kind) {
+    auto m = next(kind);
+    if (!m) throw std::runtime_error("no frame from the worker within 5 s");
+    return *std::move(m);
+  }
+  // The next message of kind `kind`, or nullopt if no frame came within `timeout`.
+  std::optional<v1::WorkerMessage> next(v1::WorkerMessage::BodyCase kind,
+                                        std::chrono::milliseconds timeout = 5s) {
+    socket_.set(zmq::sockopt::rcvtimeo, static_cast<int>(timeout.count()));
     for (;;) {
       zmq::message_t id, body;
-      if (!socket_.recv(id)) throw std::runtime_error("no frame from the worker within 5 s");
+      if (!socket_.recv(id)) return std::nullopt;
       (void)socket_.recv(body);
       v1::WorkerMessage m;
       EXPECT_TRUE(m.ParseFromArray(body.data(), static_cast<int>(body.size())));
@@ -142,6 +151,12 @@ class FakeBroker {
   }
   // The size of the frame expect() returned last.
   std::size_t last_frame_bytes() const { return last_frame_bytes_; }
+  void refuse(std::uint32_t retry_ms) {
+    v1::BrokerMessage m;
+    m.mutable_refused()->set_reason("the name 'w1' belongs to a live worker (elsewhere:7)");
+    m.mutable_refused()->set_retry_ms(retry_ms);
+    send(m);
+  }
   void tasks(std::vector<v1::Task> tasks) {
     v1::BrokerMessage m;
     for (auto& t : tasks) *m.mutable_tasks()->add_tasks() = std::move(t);
@@ -196,7 +211,8 @@ class SessionTest : public ::testing::Test {
     config.tasks = internal::task_names();
     config.slots = slots;
     config.prefetch = prefetch;
-    config.hello_retry = 5000ms;
+    config.hello_retry = hello_retry_;
+    config.instance = "instance-1";
     config.drain_timeout = 5000ms;
     session_ = std::make_unique<WorkerSession>(config, context_, *runner_, *done_, log_);
     stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -206,11 +222,12 @@ class SessionTest : public ::testing::Test {
         ready_ = true;
         cv_.notify_all();
       });
+      returned_ = true;
     });
   }
-  bool wait_ready() {
+  bool wait_ready(std::chrono::milliseconds timeout = 5s) {
     std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, 5s, [&] { return ready_; });
+    return cv_.wait_for(lock, timeout, [&] { return ready_; });
   }
   void stop() {
     std::uint64_t one = 1;
@@ -235,6 +252,8 @@ class SessionTest : public ::testing::Test {
   std::mutex mu_;
   std::condition_variable cv_;
   bool ready_ = false;
+  std::atomic<bool> returned_{false};  // run() has returned
+  std::chrono::milliseconds hello_retry_ = 5000ms;
 };
 
 TEST_F(SessionTest, HelloWelcomeTasksAndChunkResults) {
@@ -473,6 +492,53 @@ TEST_F(SessionTest, ResultsShareAFrameOnlyWithinTheBrokersLimit) {
     }
   }
   EXPECT_EQ(most_in_a_frame, 2);  // ~330 bytes each: still batched, two to a frame
+}
+
+// Another live process holds the name: the worker says hello again for retry_ms (it may
+// be its own crashed former process, not yet known gone), then gives up for good.
+TEST_F(SessionTest, RefusedNameIsFatalAfterRetryMs) {
+  hello_retry_ = 50ms;
+  start();
+  auto hello = broker_.expect(v1::WorkerMessage::kHello).hello();
+  EXPECT_EQ(hello.instance(), "instance-1");
+  broker_.refuse(/*retry_ms=*/200);
+  int hellos = 1;
+  auto give_up = std::chrono::steady_clock::now() + 10s;
+  while (!returned_) {
+    if (std::chrono::steady_clock::now() > give_up) {
+      stop();  // the session still says hello: end it, and fail
+      FAIL() << "still saying hello 10 s after a refusal with retry_ms = 200";
+    }
+    if (!broker_.next(v1::WorkerMessage::kHello, 100ms)) continue;
+    ++hellos;
+    broker_.refuse(200);
+  }
+  thread_.join();
+  EXPECT_GE(hellos, 2);  // the first refusal is never the last word
+  EXPECT_EQ(status_.code(), absl::StatusCode::kAlreadyExists) << status_;
+  EXPECT_THAT(std::string(status_.message()),
+              ::testing::HasSubstr("refuses this worker: the name 'w1' belongs to a live "
+                                   "worker (elsewhere:7)"));
+  EXPECT_FALSE(ready_);
+}
+
+// Refused until the broker has declared the name's holder lost, then welcomed.
+TEST_F(SessionTest, RefusedWorkerIsWelcomedOnceTheNameIsFree) {
+  hello_retry_ = 50ms;
+  start();
+  broker_.expect(v1::WorkerMessage::kHello);
+  broker_.refuse(/*retry_ms=*/60000);
+  // Each hello comes on a new socket: welcome them until one Welcome is in time.
+  auto give_up = std::chrono::steady_clock::now() + 5s;
+  while (!wait_ready(0ms)) {
+    ASSERT_LT(std::chrono::steady_clock::now(), give_up) << "no hello after the refusal";
+    auto hello = broker_.next(v1::WorkerMessage::kHello, 100ms);
+    if (!hello) continue;
+    EXPECT_EQ(hello->hello().instance(), "instance-1");
+    broker_.welcome();
+  }
+  broker_.tasks({make_task("t", "session_test.square", {8})});
+  EXPECT_EQ(decode<std::tuple<int>>(broker_.results(1)["t"].values()), std::make_tuple(64));
 }
 
 TEST_F(SessionTest, MalformedEndpointIsFatal) {
