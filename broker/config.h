@@ -17,7 +17,9 @@ struct SchedulerOptions {
   int64_t result_ttl_ms = 3'600'000;      // retention of a delivered result
   uint64_t max_retained_bytes = 256u << 20;  // delivered results beyond: oldest dropped early
   uint64_t max_queued = 1'000'000;        // queued tasks beyond this are rejected
-  uint64_t max_message_bytes = 64 << 20;  // larger args are rejected as invalid
+  // Larger args are rejected as invalid; workers learn it in Welcome and fail a task
+  // whose result is larger (RESOURCE_EXHAUSTED).
+  uint64_t max_message_bytes = 64 << 20;
   int default_max_retries = 3;            // Task.max_retries == -1 means this
   int64_t time_limit_grace_ms = 5000;     // lease > time_limit + grace -> treated as lost
   // For this long after start, tasks no connected worker has registered wait instead of

@@ -37,7 +37,9 @@ ABSL_FLAG(uint64_t, result_memory_mb, 256,
           "delivered results kept beyond this many MiB are dropped, oldest first, before their ttl");
 ABSL_FLAG(uint64_t, max_queued, 1000000,
           "queued tasks beyond this are rejected with RESOURCE_EXHAUSTED (clients retry)");
-ABSL_FLAG(uint64_t, max_message_bytes, 67108864, "largest task arguments accepted, in bytes");
+ABSL_FLAG(uint64_t, max_message_bytes, 67108864,
+          "largest task arguments, and largest task result, accepted, in bytes (a task "
+          "whose result is larger fails with RESOURCE_EXHAUSTED)");
 ABSL_FLAG(int, default_max_retries, 3, "re-runs after a lost worker when a task says -1");
 ABSL_FLAG(std::string, store_dir, "",
           "keep tasks in a journal in this directory: a restarted broker loses nothing it "

@@ -466,6 +466,7 @@ shoal::v1::ListWorkersResponse Scheduler::list_workers() const {
     info->set_credit(st.credit);
     info->set_running(uint32_t(st.leased.size()));
     info->set_last_seen_ms(uint64_t(std::max<int64_t>(0, now - st.last_seen_ms)));
+    info->set_draining(st.draining);
     std::vector<std::string> tasks;
     for (NameId t : st.tasks) tasks.push_back(names_.name(t));
     std::sort(tasks.begin(), tasks.end());

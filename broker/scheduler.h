@@ -68,6 +68,9 @@ class Scheduler {
 
   // --- Worker events -----------------------------------------------------------------
   // A well-formed, version-1 frame from routing id `peer` (fields may be moved out).
+  // Bye{draining}: the worker gets no more tasks, but keeps those it holds (their
+  // results are taken) until its final Bye, its disconnection or its silence. A hello
+  // whose name a live worker of another process holds is answered with Refused.
   void worker_message(const std::string& peer, shoal::v1::WorkerMessage* msg, Actions& out);
   // The connection of `peer` is gone: its leased tasks are re-queued or failed.
   void worker_disconnected(const std::string& peer, Actions& out);

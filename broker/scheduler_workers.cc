@@ -43,7 +43,13 @@ void Scheduler::worker_message(const std::string& peer, WorkerMessage* msg, Acti
       on_results(w, *msg->mutable_results(), out);
       break;
     case WorkerMessage::kBye:
-      remove_worker(w, absl::StrCat("it left (", msg->bye().reason(), ")"), out);
+      if (msg->bye().draining()) {
+        // It finishes what it holds: running those elsewhere too would run them twice.
+        workers_.get(w).draining = true;
+        workers_.get(w).credit = 0;
+      } else {
+        remove_worker(w, absl::StrCat("it left (", msg->bye().reason(), ")"), out);
+      }
       break;
     default:  // heartbeat: liveness only
       break;
@@ -59,6 +65,21 @@ void Scheduler::worker_disconnected(const std::string& peer, Actions& out) {
 }
 
 void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello, Actions& out) {
+  std::string name = hello.name().empty() ? "worker-" + absl::BytesToHexString(peer) : hello.name();
+  // A name is an identity: another process taking it over would knock the live worker
+  // off and run its tasks a second time. The same process on a new connection (it
+  // reconnected before we saw its old one close) replaces its old connection below.
+  if (WorkerRef holder = workers_.by_name(name); holder != kNoWorker) {
+    const WorkerState& st = workers_.get(holder);
+    if (st.peer != peer &&
+        (st.instance != hello.instance() || st.host != hello.host() || st.pid != hello.pid())) {
+      shoal::v1::Refused* refused = out.add_worker_message(peer)->mutable_refused();
+      refused->set_reason(absl::StrCat("the name '", name, "' belongs to a live worker (", st.host,
+                                       ":", st.pid, "); give each worker its own --name"));
+      refused->set_retry_ms(uint32_t(options_.heartbeat_ms * (options_.liveness + 1)));
+      return;
+    }
+  }
   // The queues of a connection this one replaces are checked for unrunnable tasks only
   // once this one is in: the worker is back, and its tasks must not fail meanwhile.
   std::vector<NameId> replaced_queues;
@@ -81,7 +102,6 @@ void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello,
     remove_worker(old, why, out, &replaced_queues);
   };
   if (WorkerRef old = workers_.by_peer(peer); old != kNoWorker) replace(old, "it said hello again");
-  std::string name = hello.name().empty() ? "worker-" + absl::BytesToHexString(peer) : hello.name();
   if (WorkerRef old = workers_.by_name(name); old != kNoWorker) replace(old, "it reconnected");
   int64_t now = clock_->now_ms();
   WorkerState st;
@@ -90,6 +110,7 @@ void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello,
   st.name_id = names_.intern(st.name);
   st.host = std::move(*hello.mutable_host());
   st.pid = hello.pid();
+  st.instance = std::move(*hello.mutable_instance());
   st.slots = hello.slots();
   st.prefetch = hello.prefetch();
   st.last_seen_ms = now;
@@ -132,6 +153,7 @@ void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello,
   welcome->set_broker_id(options_.broker_id);
   welcome->set_heartbeat_ms(uint32_t(options_.heartbeat_ms));
   welcome->set_liveness(uint32_t(options_.liveness));
+  welcome->set_max_message_bytes(options_.max_message_bytes);  // the largest result too
   add_credit(w, hello.credit());
   for (NameId qn : ws.queues) fail_unrunnable(queue_for(qn), out);
   for (NameId qn : replaced_queues) fail_unrunnable(queue_for(qn), out);
@@ -173,6 +195,7 @@ void Scheduler::add_credit(WorkerRef w, uint64_t grant) {
   // Credits are what the worker granted, but never more than slots x prefetch minus
   // what it holds: a worker holds at most what it can take.
   WorkerState& st = workers_.get(w);
+  if (st.draining) return;  // it takes nothing new
   uint64_t room = st.capacity() > st.leased.size() ? st.capacity() - st.leased.size() : 0;
   st.credit = uint32_t(std::min<uint64_t>(uint64_t(st.credit) + grant, room));
   if (st.credit > 0) {

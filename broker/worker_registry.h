@@ -19,6 +19,7 @@ struct WorkerState {
   NameId name_id = 0;  // `name` interned (results name their worker by it)
   std::string host;
   uint64_t pid = 0;
+  std::string instance;  // WorkerHello.instance: which process (with host and pid)
   std::vector<NameId> queues;
   absl::flat_hash_set<NameId> tasks;  // task names it can run
   uint32_t slots = 0;
@@ -28,6 +29,9 @@ struct WorkerState {
   int64_t last_seen_ms = 0;            // last frame received
   int64_t last_sent_ms = 0;            // last frame sent
   bool live = false;
+  // Said Bye{draining}: gets no tasks or credit any more, but keeps those it holds until
+  // it leaves (or is lost).
+  bool draining = false;
 
   // The most tasks it may hold at once: slots x prefetch (at most UINT32_MAX).
   uint32_t capacity() const {

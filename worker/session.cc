@@ -8,18 +8,16 @@ namespace {
 constexpr std::size_t kMaxBatchBytes = 4u << 20;
 constexpr int kMaxBatchResults = 8192;
 constexpr int kHellosBeforeWarning = 5;
+// What a ResultBatch frame adds to its results' encoded sizes: per result a field tag
+// and a length (at most 1 + 10 bytes), per frame the version, the results field's tag
+// and length and the credit (well within 32 bytes).
+constexpr std::size_t kFrameBytesPerResult = 11;
+constexpr std::size_t kFrameBytes = 32;
 
 std::uint64_t unix_ms() {
   using namespace std::chrono;
   return static_cast<std::uint64_t>(
       duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
-}
-
-// Roughly a result's encoded size: cheaper than ByteSizeLong on chunks of 100k items.
-std::size_t approximate_size(const v1::TaskResult& result) {
-  std::size_t size = 64 + result.failure().message().size() + result.values().size();
-  for (const auto& item : result.items()) size += 4 + item.value().size();
-  return size;
 }
 
 }  // namespace
@@ -43,14 +41,25 @@ absl::Status WorkerSession::run(int stop_fd, const std::function<void()>& on_rea
     auto now = Clock::now();
     if (!stopping_ && (items[2].revents & ZMQ_POLLIN)) begin_stop();
     if (items[0].revents & ZMQ_POLLIN) receive_all(now, on_ready);
+    if (!fatal_.ok()) {
+      transport_.reset();
+      return fatal_;
+    }
     flush_results((items[1].revents & ZMQ_POLLIN) != 0);
     if (idle_memory_.due(leased_ > 0, now.time_since_epoch() / std::chrono::milliseconds(1))) {
       internal::IdleMemoryRelease::release();
     }
 
-    // A stopping worker has said Bye: the broker forgot it, so no hellos, liveness
-    // checks or heartbeats; its last results are accepted without a session.
+    // A stopping worker has said Bye{draining}: the broker keeps its tasks leased to it
+    // while heartbeats say it lives, and sends it nothing new. It says no hello again
+    // and does not give a silent broker up: its last results go out on this socket, and
+    // a broker that forgot it (restarted) still takes them if it knows the tasks.
     if (stopping_) {
+      if (ready_ && now - last_send_ >= heartbeat_) {
+        v1::WorkerMessage beat;
+        beat.mutable_heartbeat()->set_sent_unix_ms(unix_ms());
+        send(beat);
+      }
     } else if (!ready_ && now - hello_sent_ >= config_.hello_retry) {
       // Said once per silence: a broker that is down, or one that refuses this worker's
       // CURVE handshake (which ZeroMQ reports to neither side's application).
@@ -87,6 +96,10 @@ absl::Status WorkerSession::run(int stop_fd, const std::function<void()>& on_rea
       if (killed_ && now >= kill_deadline_) break;
     }
   }
+  if (ready_) {
+    // After the results: what the broker still counts as ours is run elsewhere now.
+    send_bye(/*draining=*/false);
+  }
   // Give the last results a moment to leave before the socket closes.
   transport_->set_linger(2000);
   transport_.reset();
@@ -122,6 +135,7 @@ absl::Status WorkerSession::reconnect(const std::string& why) {
   hello->set_prefetch(static_cast<std::uint32_t>(config_.prefetch));
   hello->set_host(config_.host);
   hello->set_pid(config_.pid);
+  hello->set_instance(config_.instance);
   for (auto& id : runner_.running_ids()) hello->add_running(std::move(id));
   outstanding_credit_ = 0;
   // Running tasks (re-leased by a broker that knows them) and results still to send.
@@ -156,21 +170,20 @@ void WorkerSession::handle(v1::BrokerMessage& message, const std::function<void(
       const auto& welcome = message.welcome();
       ready_ = true;
       unanswered_hellos_ = 0;
+      refused_since_.reset();
       ++stats_.welcomes;
       if (welcome.heartbeat_ms() > 0) {
         heartbeat_ = std::chrono::milliseconds(welcome.heartbeat_ms());
       }
       if (welcome.liveness() > 0) liveness_ = static_cast<int>(welcome.liveness());
+      max_message_bytes_ =
+          welcome.max_message_bytes() > 0 ? welcome.max_message_bytes() : kDefaultMaxMessageBytes;
       log_.info("registered with broker " + welcome.broker_id() + " at " + config_.broker);
       if (!announced_) {
         announced_ = true;
         on_ready();
       }
-      if (stopping_) {
-        v1::WorkerMessage bye;
-        bye.mutable_bye()->set_reason("stopping");
-        send(bye);
-      }
+      if (stopping_) send_bye(/*draining=*/true);
       flush_results(false);  // whatever finished while we were away
       break;
     }
@@ -186,6 +199,25 @@ void WorkerSession::handle(v1::BrokerMessage& message, const std::function<void(
     }
     case v1::BrokerMessage::kHeartbeat:
       break;
+    case v1::BrokerMessage::kRefused: {
+      // Our name belongs to a live worker of another process. It may be our own former
+      // process (crashed) that the broker has not yet declared lost: hellos go on (every
+      // hello_retry) until retry_ms after the first refusal, then we give up.
+      const v1::Refused& refused = message.refused();
+      auto now = Clock::now();
+      unanswered_hellos_ = 0;  // answered: the broker is there
+      if (!refused_since_) {
+        refused_since_ = now;
+        log_.warning("the broker refuses this worker (" + refused.reason() +
+                     "); saying hello again for " + std::to_string(refused.retry_ms()) +
+                     " ms in case the holder is this worker's own former process, not yet "
+                     "known gone");
+      } else if (now - *refused_since_ >= std::chrono::milliseconds(refused.retry_ms())) {
+        fatal_ = absl::AlreadyExistsError("the broker at " + config_.broker +
+                                          " refuses this worker: " + refused.reason());
+      }
+      break;
+    }
     case v1::BrokerMessage::kShutdown:
       if (stopping_) break;
       log_.info("the broker is shutting down (" + message.shutdown().reason() +
@@ -193,7 +225,9 @@ void WorkerSession::handle(v1::BrokerMessage& message, const std::function<void(
       reconnect("broker shutdown").IgnoreError();  // the endpoint worked before
       break;
     case v1::BrokerMessage::kReconnect:
-      if (stopping_) break;  // expected after our Bye; results still get through
+      // Stopping: from a broker that forgot us at our Bye (one before Bye.draining) or
+      // one restarted meanwhile; our results still get through.
+      if (stopping_) break;
       reconnect("the broker does not know us: " + message.reconnect().reason()).IgnoreError();
       break;
     case v1::BrokerMessage::BODY_NOT_SET:
@@ -222,14 +256,23 @@ void WorkerSession::flush_results(bool take) {
   }
   if ((!ready_ && !stopping_) || unsent_.empty()) return;
   auto now = Clock::now();
+  // A frame above the broker's limit would make it drop the connection (and the result
+  // would be sent again, forever): several results share a frame only while it stays
+  // within the limit, and a result the broker does not take at all fails its task.
+  const std::size_t batch_bytes =
+      static_cast<std::size_t>(std::min<std::uint64_t>(kMaxBatchBytes, max_message_bytes_));
   while (!unsent_.empty()) {
     v1::WorkerMessage message;
     auto* batch = message.mutable_results();
-    std::size_t bytes = 0;
-    while (!unsent_.empty() && batch->results_size() < kMaxBatchResults &&
-           (bytes == 0 || bytes < kMaxBatchBytes)) {
-      bytes += approximate_size(unsent_.front());
-      *batch->add_results() = std::move(unsent_.front());
+    std::size_t bytes = kFrameBytes;
+    while (!unsent_.empty() && batch->results_size() < kMaxBatchResults) {
+      v1::TaskResult& next = unsent_.front();
+      // Exact, and cheap for the usual packed `values`; items only when a call failed.
+      std::size_t size = next.ByteSizeLong();
+      if (size > max_message_bytes_) size = fail_oversized(next, size);
+      if (batch->results_size() > 0 && bytes + size + kFrameBytesPerResult > batch_bytes) break;
+      bytes += size + kFrameBytesPerResult;
+      *batch->add_results() = std::move(next);
       unsent_.pop_front();
     }
     if (unsent_.empty()) batch->set_credit(grant(batch->results_size()));
@@ -250,6 +293,24 @@ void WorkerSession::flush_results(bool take) {
     leased_ = std::max<std::int64_t>(0, leased_ - batch->results_size());
     remember(std::move(frame), now);
   }
+}
+
+std::size_t WorkerSession::fail_oversized(v1::TaskResult& result, std::size_t size) {
+  std::string message = "the task's result is " + std::to_string(size) +
+                        " bytes, more than the broker's limit of " +
+                        std::to_string(max_message_bytes_) + " (shoal-broker --max-message-bytes)";
+  log_.warning("task " + result.id() + " failed: " + message);
+  v1::TaskResult failed;
+  failed.set_id(std::move(*result.mutable_id()));
+  failed.set_worker(std::move(*result.mutable_worker()));
+  failed.set_attempts(result.attempts());
+  failed.set_lease(result.lease());
+  v1::TaskError* failure = failed.mutable_failure();
+  failure->set_kind(v1::ERROR_KIND_RESOURCE_EXHAUSTED);  // final: it would fail again
+  failure->set_message(std::move(message));
+  failure->set_where(config_.host + ":" + std::to_string(config_.pid));
+  result = std::move(failed);
+  return result.ByteSizeLong();
 }
 
 void WorkerSession::remember(std::string frame, Clock::time_point now) {
@@ -287,11 +348,14 @@ void WorkerSession::begin_stop() {
   log_.info("stopping: no new tasks; " + std::to_string(runner_.running()) +
             " running tasks may take up to " + std::to_string(config_.drain_timeout.count()) +
             " ms");
-  if (ready_) {
-    v1::WorkerMessage bye;
-    bye.mutable_bye()->set_reason("stopping");
-    send(bye);
-  }
+  if (ready_) send_bye(/*draining=*/true);
+}
+
+void WorkerSession::send_bye(bool draining) {
+  v1::WorkerMessage bye;
+  bye.mutable_bye()->set_reason(draining ? "stopping" : "stopped");
+  bye.mutable_bye()->set_draining(draining);
+  send(bye);
 }
 
 }  // namespace shoal::worker

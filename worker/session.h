@@ -1,7 +1,8 @@
 #pragma once
 // The worker's session with its broker (proto/shoal/v1/worker.proto): hello and
 // welcome, tasks in (never more than the credit granted), results out (each returning
-// credit), heartbeats both ways, a new socket and a new hello when the broker is lost
+// credit; in frames within the broker's --max-message-bytes, a larger result failing its
+// task), heartbeats both ways, a new socket and a new hello when the broker is lost
 // or asks for it, and a clean stop (Bye, drain, exit).
 //
 // One thread (the caller of run()) owns the socket and everything here; the engine's
@@ -12,6 +13,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,10 +29,15 @@
 
 namespace shoal::worker {
 
+// The largest result a broker that does not say (Welcome.max_message_bytes = 0, a broker
+// before that field) is assumed to take: the default of its --max-message-bytes.
+inline constexpr std::uint64_t kDefaultMaxMessageBytes = 64u << 20;
+
 struct SessionConfig {
   std::string broker;                  // tcp://HOST:PORT
   Transport::Curve curve;              // the broker's CURVE key and ours; empty: plaintext
-  std::string name;                    // unique worker name
+  std::string name;                    // unique worker name: its identity at the broker
+  std::string instance;                // random, once per process (WorkerHello.instance)
   std::string host;
   std::uint64_t pid = 0;
   std::vector<std::string> queues;     // served queues
@@ -56,10 +63,13 @@ class WorkerSession {
   WorkerSession(SessionConfig config, zmq::context_t& context, TaskRunner& runner,
                 CompletionQueue& done, const Log& log);
 
-  // Serves the broker until `stop_fd` is readable, then says Bye, lets running tasks
-  // finish (killing them after drain_timeout) and sends their results. Calls
-  // `on_ready` once, on the first Welcome. Returns non-OK only for a fatal error
-  // (e.g. a malformed broker endpoint); a lost broker is retried forever.
+  // Serves the broker until `stop_fd` is readable, then drains: says Bye{draining} (no
+  // more tasks), lets running tasks finish (killing them after drain_timeout) while
+  // sending heartbeats, sends their results and a last Bye. Calls
+  // `on_ready` once, on the first Welcome. Returns non-OK only for a fatal error: a
+  // malformed broker endpoint, or kAlreadyExists when the broker still refuses the name
+  // Refused.retry_ms after its first refusal (a live worker of another process has it);
+  // a lost broker is retried forever.
   absl::Status run(int stop_fd, const std::function<void()>& on_ready);
 
   const SessionStats& stats() const { return stats_; }
@@ -70,13 +80,21 @@ class WorkerSession {
   absl::Status reconnect(const std::string& why);
   void receive_all(Clock::time_point now, const std::function<void()>& on_ready);
   void handle(v1::BrokerMessage& message, const std::function<void()>& on_ready);
+  // Sends the waiting results (taking the engine's first when `take`), in frames
+  // within the broker's limit.
   void flush_results(bool take);
+  // Turns `result` (`size` bytes encoded, more than the broker takes) into the task's
+  // final RESOURCE_EXHAUSTED failure naming both sizes; returns its new size.
+  std::size_t fail_oversized(v1::TaskResult& result, std::size_t size);
   // New credit to grant, `reporting` results being sent in the same frame (their slots
   // are free once the broker reads them, before it adds the credit).
   std::uint32_t grant(std::int64_t reporting = 0);
   void send(v1::WorkerMessage& message);
   void bad_frame(const absl::Status& status);
   void begin_stop();
+  // Bye{draining: true} when the stop begins (no more tasks, the held ones still run),
+  // Bye{draining: false} when leaving.
+  void send_bye(bool draining);
   void remember(std::string frame, Clock::time_point now);
 
   const SessionConfig config_;
@@ -88,10 +106,14 @@ class WorkerSession {
   std::unique_ptr<Transport> transport_;
   bool ready_ = false;  // Welcome received on the current socket
   int unanswered_hellos_ = 0;  // hellos sent since the last Welcome
+  // Since the first Refused without a Welcome after it (nullopt: not refused).
+  std::optional<Clock::time_point> refused_since_;
+  absl::Status fatal_;  // run() returns it once set
   bool announced_ = false;
   Clock::time_point hello_sent_, last_recv_, last_send_;
   std::chrono::milliseconds heartbeat_{1000};
   int liveness_ = 3;
+  std::uint64_t max_message_bytes_ = kDefaultMaxMessageBytes;  // Welcome's: largest result
   std::int64_t outstanding_credit_ = 0;  // granted to this broker, not yet used
   // Tasks this broker counts as leased to us: received, and their results not yet sent.
   // Credit is granted against this, not against running tasks: a task that finished

@@ -104,7 +104,8 @@ std::string worker_usage(const std::string& program, bool allow_load) {
       "  --queues=a,b               queues to serve (default: default)\n"
       "  --prefetch=N               tasks held per free process (default: 1)\n"
       "  --log-level=LEVEL          debug, info, warning or error (default: info)\n"
-      "  --name=NAME                unique worker name (default: HOST-PID)\n"
+      "  --name=NAME                this worker's identity at the broker (default:\n"
+      "                             HOST-PID); one live process per name\n"
       "  --drain-timeout-ms=MS      on SIGTERM, wait this long for running tasks\n"
       "                             before killing them (default: 30000)\n"
       "  --broker-public-key=KEY    the broker's CURVE public key (Z85, or its file):\n"
@@ -117,7 +118,13 @@ std::string worker_usage(const std::string& program, bool allow_load) {
   }
   text += "  --help                     this text\n\n"
           "Prints \"shoal-worker ready name=NAME slots=N queues=a,b\" once registered.\n"
-          "SIGTERM: stop taking tasks, finish the running ones, exit 0.\n";
+          "SIGTERM: stop taking tasks, finish the ones it holds (the broker runs them\n"
+          "nowhere else meanwhile; those still running after --drain-timeout-ms are\n"
+          "killed and retried elsewhere), exit 0.\n"
+          "Exit status 3: the broker refuses --name, which a live worker of another\n"
+          "process holds (after saying hello again for the broker's liveness window, in\n"
+          "case that is this worker's own crashed former process); 2: bad flags; 1: other\n"
+          "fatal errors.\n";
   return text;
 }
 

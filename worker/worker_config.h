@@ -15,7 +15,7 @@ struct WorkerConfig {
   std::vector<std::string> queues{"default"};  // --queues=a,b
   int prefetch = 1;                            // --prefetch=N: tasks held per free slot
   std::string log_level = "info";              // --log-level=debug|info|warning|error
-  std::string name;                            // --name=NAME; "": HOST-PID
+  std::string name;                            // --name=NAME (identity); "": HOST-PID
   std::chrono::milliseconds drain_timeout{30000};  // --drain-timeout-ms: SIGTERM grace
   std::vector<std::string> load;               // --load=lib.so (stock shoal-worker only)
   std::string broker_public_key;               // --broker-public-key=Z85|FILE: use CURVE

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <random>
 #include <thread>
 
 #include "absl/strings/str_join.h"
@@ -27,6 +28,14 @@ int g_stop_fd = -1;
 void on_stop_signal(int) {
   std::uint64_t one = 1;
   [[maybe_unused]] ssize_t n = write(g_stop_fd, &one, sizeof(one));  // async-signal-safe
+}
+
+// WorkerHello.instance: tells this process from another one using the same --name.
+std::string random_instance() {
+  std::random_device random;
+  char text[17];
+  std::snprintf(text, sizeof(text), "%08x%08x", random(), random());
+  return text;
 }
 
 std::string host_name() {
@@ -102,6 +111,7 @@ int run_worker(int argc, char** argv, bool allow_load) {
     session_config.broker = config.broker;
     session_config.curve = curve;
     session_config.name = name;
+    session_config.instance = random_instance();
     session_config.host = host;
     session_config.pid = static_cast<std::uint64_t>(getpid());
     session_config.queues = config.queues;
@@ -130,7 +140,10 @@ int run_worker(int argc, char** argv, bool allow_load) {
   if (!internal::terminate_within(std::move(context), std::chrono::seconds(5))) {
     log.warning("ZeroMQ did not end in 5 s after every socket was closed; exiting anyway");
   }
-  if (!status.ok()) return fail(std::string(status.message()), 1);
+  if (!status.ok()) {
+    // A taken name is not worth restarting for (deploy/shoal-worker@.service).
+    return fail(std::string(status.message()), absl::IsAlreadyExists(status) ? 3 : 1);
+  }
   return 0;
 }
 

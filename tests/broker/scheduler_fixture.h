@@ -81,6 +81,24 @@ class SchedulerTest : public ::testing::Test {
     scheduler_->worker_message(peer, &msg, out_);
   }
 
+  // A hello from connection `peer` naming itself `name`, from process `instance` (with
+  // host "h" and `pid`): one slot, one credit.
+  void hello_as(const std::string& peer, const std::string& name, const std::string& instance,
+                uint64_t pid = 1) {
+    shoal::v1::WorkerMessage msg;
+    msg.set_version(1);
+    auto* h = msg.mutable_hello();
+    h->set_name(name);
+    h->add_tasks("square");
+    h->set_slots(1);
+    h->set_prefetch(1);
+    h->set_credit(1);
+    h->set_host("h");
+    h->set_pid(pid);
+    h->set_instance(instance);
+    scheduler_->worker_message(peer, &msg, out_);
+  }
+
   // A hello from new connection `peer` of the worker that said hello as `was` (one slot,
   // no credit yet), saying it still runs `running`.
   void reconnect(const std::string& peer, const std::string& was,
@@ -103,10 +121,12 @@ class SchedulerTest : public ::testing::Test {
     scheduler_->worker_message(peer, &msg, out_);
   }
 
-  void bye(const std::string& peer) {
+  // Bye: leaving now, or (`draining`) stopping once what it holds is done.
+  void bye(const std::string& peer, bool draining = false) {
     shoal::v1::WorkerMessage msg;
     msg.set_version(1);
     msg.mutable_bye()->set_reason("SIGTERM");
+    msg.mutable_bye()->set_draining(draining);
     scheduler_->worker_message(peer, &msg, out_);
   }
 

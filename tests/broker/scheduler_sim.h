@@ -104,6 +104,8 @@ struct SimWorker {
   bool connected = false;    // the broker knows `peer` (as the simulator predicts)
   bool needs_hello = false;  // its connection ended, or the broker asked it to reconnect
   bool silent = false;       // sends nothing, so the broker will declare it lost
+  // Said Bye{draining} on `peer`: it finishes what it holds, the broker sends it nothing.
+  bool draining = false;
   int64_t last_frame_ms = 0;  // the broker's last frame from `peer`
   // Credit granted on `peer` and not used yet. A well-behaved worker grants against
   // what it holds (worker.proto), so the broker's credit for it always equals this.

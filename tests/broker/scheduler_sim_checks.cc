@@ -223,6 +223,7 @@ void SchedulerSim::on_task_sent(SimWorker& w, const std::string& peer, const Tas
   std::string sent = absl::StrCat("task ", task.id(), " (queue '", task.queue(), "', name '",
                                   task.name(), "', attempt ", task.attempt(), ") sent to ", peer);
   if (!w.connected || w.peer != peer) return fail(absl::StrCat(sent, ", which the broker forgot"));
+  if (w.draining) return fail(absl::StrCat(sent, ", which is draining"));
   if (!w.serves(task.queue())) {
     return fail(absl::StrCat(sent, ", which serves only ", absl::StrJoin(w.queues, ",")));
   }
@@ -316,6 +317,10 @@ void SchedulerSim::check_workers() {
                                      w.greedy ? " (greedy)" : "", " holding ", w.held.size());
     if (!w.connected) {
       fail(absl::StrCat(w.name, " is listed, but its connection ended"));
+    } else if (info.draining() != w.draining) {
+      fail(absl::StrCat(w.name, info.draining() ? " is" : " is not", " listed as draining"));
+    } else if (w.draining && info.credit() > 0) {
+      fail(absl::StrCat(holds, ", which is draining"));
     } else if (info.running() + info.credit() > w.capacity() &&
                (info.credit() > 0 || info.running() > w.claimed)) {
       fail(absl::StrCat(holds, ", more than slots ", w.slots, " x prefetch ", w.prefetch,
@@ -392,7 +397,8 @@ bool SchedulerSim::unrunnable(const SimTask& t) const {
 // A well-behaved worker grants against what it holds and what it was granted; a greedy
 // one grants up to three times its capacity, whatever it holds.
 uint32_t SchedulerSim::credit_to_grant(SimWorker& w) {
-  if (w.greedy) return uint32_t(rng_.below(3 * w.capacity() + 1));
+  if (w.greedy) return uint32_t(rng_.below(3 * w.capacity() + 1));  // draining or not
+  if (w.draining) return 0;
   uint64_t used = w.held.size() + w.outstanding;
   uint64_t room = w.capacity() > used ? w.capacity() - used : 0;
   uint32_t grant = uint32_t(rng_.chance(70) ? room : rng_.below(room + 1));

@@ -65,6 +65,8 @@ class SchedulerSim {
   void heartbeat(SimWorker& w);
   void wake(SimWorker& w);
   void disconnect(SimWorker& w, bool bye);
+  // Bye{draining}: it stops taking tasks and finishes those it holds (SIGTERM).
+  void start_draining(SimWorker& w);
   void advance_time(int64_t ms);
   void drain();
 

@@ -95,8 +95,14 @@ void SchedulerSim::random_step() {
     what_ = "workers disconnect";
     for (SimWorker* some : some_workers(200, up)) disconnect(*some, /*bye=*/false);
   } else if (roll < 80) {
-    what_ = worker + " says bye";
-    disconnect(w, /*bye=*/true);
+    // Half leave at once (a drained worker's last Bye among them), half begin draining.
+    if (w.draining || rng_.chance(50)) {
+      what_ = worker + " says bye";
+      disconnect(w, /*bye=*/true);
+    } else {
+      what_ = worker + " begins draining";
+      start_draining(w);
+    }
   } else if (roll < 83) {
     what_ = "workers say hello";  // mostly those whose connection ended
     bool down = rng_.chance(80);
@@ -339,6 +345,7 @@ void SchedulerSim::hello(SimWorker& w, Running running, bool new_peer) {
   w.connected = true;
   w.needs_hello = false;
   w.silent = false;
+  w.draining = false;  // a hello starts afresh (a restarted process)
   w.outstanding = credit;
   w.last_frame_ms = now();
   added_.push_back(index_of(w));
@@ -416,6 +423,17 @@ void SchedulerSim::disconnect(SimWorker& w, bool bye) {
     scheduler_.worker_disconnected(w.peer, out_);
     observe();
   }
+}
+
+void SchedulerSim::start_draining(SimWorker& w) {
+  if (!w.connected || w.silent) return;
+  begin(Call::kOther);
+  w.draining = true;
+  w.outstanding = 0;  // the broker drops its credit; it grants none any more
+  WorkerMessage msg = worker_frame();
+  msg.mutable_bye()->set_reason("SIGTERM");
+  msg.mutable_bye()->set_draining(true);
+  send(w, msg);
 }
 
 void SchedulerSim::advance_time(int64_t ms) {

@@ -185,6 +185,161 @@ TEST_F(SchedulerTest, ChunkIsOneSchedulingUnit) {
   EXPECT_EQ(sent_["chunk"].items(), 100u);
 }
 
+// SIGTERM: the worker finishes what it holds, so the broker must not run those tasks
+// elsewhere meanwhile (they would run twice) nor send it more; what it still holds when
+// it finally leaves is retried.
+TEST_F(SchedulerTest, DrainingWorkerKeepsItsTasksGetsNothingNewAndLeavesTheRestToRetry) {
+  hello("a", {"square"}, 2);
+  submit({T("t1"), T("t2"), T("t3")});
+  EXPECT_THAT(take_sent("a"), ElementsAre("t1", "t2"));
+  out_.clear();
+  bye("a", /*draining=*/true);
+  EXPECT_TRUE(out_.to_workers.empty());
+  hello("b");
+  EXPECT_THAT(take_sent("b"), ElementsAre("t3"));  // t1 and t2 stay with a
+  EXPECT_EQ(scheduler_->stats().retried(), 0u);
+  EXPECT_EQ(scheduler_->stats().running(), 3u);
+  out_.clear();
+  report("a", "t1");  // its result is taken; the credit it grants is not
+  ASSERT_EQ(results().size(), 1u);
+  EXPECT_EQ(results()[0].id(), "t1");
+  EXPECT_FALSE(results()[0].has_failure());
+  submit({T("t4")});
+  EXPECT_TRUE(take_sent("a").empty());
+  auto workers = scheduler_->list_workers();
+  ASSERT_EQ(workers.workers_size(), 2);
+  EXPECT_EQ(workers.workers(0).name(), "w-a");
+  EXPECT_TRUE(workers.workers(0).draining());
+  EXPECT_EQ(workers.workers(0).credit(), 0u);
+  EXPECT_EQ(workers.workers(0).running(), 1u);
+  EXPECT_FALSE(workers.workers(1).draining());
+  for (int i = 0; i < 4; ++i) {  // longer than liveness: its heartbeats keep its lease
+    clock_.advance_ms(1000);
+    heartbeat("a");
+    heartbeat("b");
+    scheduler_->tick(out_);
+  }
+  EXPECT_EQ(scheduler_->stats().retried(), 0u);
+  EXPECT_EQ(get_result("t2").state(), shoal::v1::TASK_STATE_RUNNING);
+  out_.clear();
+  bye("a");  // it leaves without t2's result
+  EXPECT_EQ(scheduler_->stats().retried(), 1u);
+  EXPECT_EQ(scheduler_->stats().workers(), 1u);
+  report("b", "t3");
+  EXPECT_THAT(take_sent("b"), ElementsAre("t2"));  // at the front, before t4
+  EXPECT_EQ(sent_["t2"].attempt(), 1u);
+}
+
+// A draining worker that dies (falls silent) loses its tasks like any other.
+TEST_F(SchedulerTest, DrainingWorkerThatFallsSilentIsLost) {
+  hello("a");
+  submit({T("t1")});
+  ASSERT_THAT(take_sent("a"), ElementsAre("t1"));
+  bye("a", /*draining=*/true);
+  out_.clear();
+  hello("b");
+  EXPECT_TRUE(take_sent("b").empty());
+  for (int i = 0; i < 4; ++i) {
+    clock_.advance_ms(1000);
+    heartbeat("b");
+    scheduler_->tick(out_);
+  }
+  EXPECT_THAT(take_sent("b"), ElementsAre("t1"));
+  EXPECT_EQ(scheduler_->stats().retried(), 1u);
+  EXPECT_EQ(scheduler_->stats().workers(), 1u);
+}
+
+// A name is an identity: a second process under a live worker's name is refused, and
+// the live one keeps its connection and its tasks (they used to alternate, each hello
+// knocking the other off, and a task ran in both).
+TEST_F(SchedulerTest, HelloUnderALiveWorkersNameFromAnotherProcessIsRefused) {
+  hello_as("a", "w", "first", /*pid=*/10);
+  submit({T("t1"), T("t2")});
+  ASSERT_THAT(take_sent("a"), ElementsAre("t1"));
+  out_.clear();
+  hello_as("b", "w", "second", /*pid=*/20);
+  ASSERT_THAT(frames("b"), ElementsAre("refused"));
+  const shoal::v1::Refused& refused = out_.to_workers[0].message.refused();
+  EXPECT_THAT(refused.reason(), HasSubstr("'w' belongs to a live worker (h:10)"));
+  EXPECT_EQ(refused.retry_ms(), 4000u);  // liveness 3 x 1000 ms, and one heartbeat more
+  EXPECT_TRUE(take_sent("b").empty());
+  auto workers = scheduler_->list_workers();
+  ASSERT_EQ(workers.workers_size(), 1);
+  EXPECT_EQ(workers.workers(0).pid(), 10u);
+  EXPECT_EQ(scheduler_->stats().retried(), 0u);
+  EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_RUNNING);
+  out_.clear();
+  report("a", "t1");  // the live one serves on
+  EXPECT_THAT(take_sent("a"), ElementsAre("t2"));
+  out_.clear();
+  heartbeat("b");  // the refused connection is nobody
+  EXPECT_THAT(frames("b"), ElementsAre("reconnect"));
+}
+
+// Workers before WorkerHello.instance are told apart by host and pid.
+TEST_F(SchedulerTest, WithoutInstanceHostAndPidTellProcessesApart) {
+  hello_as("a", "w", "", /*pid=*/10);
+  out_.clear();
+  hello_as("b", "w", "", /*pid=*/20);
+  EXPECT_THAT(frames("b"), ElementsAre("refused"));
+  out_.clear();
+  hello_as("c", "w", "", /*pid=*/10);  // the same process, reconnected
+  EXPECT_THAT(frames("c"), ElementsAre("welcome"));
+  ASSERT_EQ(scheduler_->list_workers().workers_size(), 1);
+}
+
+// The same process on a new connection (it reconnected before the broker saw the old
+// one close) replaces its old connection and keeps what it still runs.
+TEST_F(SchedulerTest, SameProcessOnANewConnectionReplacesItsOldOne) {
+  hello_as("a", "w", "first");
+  submit({T("t1")});
+  ASSERT_THAT(take_sent("a"), ElementsAre("t1"));
+  out_.clear();
+  shoal::v1::WorkerMessage msg;
+  msg.set_version(1);
+  auto* h = msg.mutable_hello();
+  h->set_name("w");
+  h->add_tasks("square");
+  h->set_slots(1);
+  h->set_host("h");
+  h->set_pid(1);
+  h->set_instance("first");
+  h->add_running("t1");
+  scheduler_->worker_message("a2", &msg, out_);
+  EXPECT_THAT(frames("a2"), ElementsAre("welcome"));
+  EXPECT_EQ(scheduler_->stats().retried(), 0u);
+  report("a2", "t1");
+  EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_DONE);
+}
+
+// A worker restarted after a crash takes its name back once the broker knows the old
+// process is gone: at once if its connection closed, after liveness if it fell silent.
+TEST_F(SchedulerTest, NameIsFreeAgainOnceItsHolderIsGone) {
+  hello_as("a", "w", "first");
+  scheduler_->worker_disconnected("a", out_);
+  out_.clear();
+  hello_as("b", "w", "second");
+  EXPECT_THAT(frames("b"), ElementsAre("welcome"));
+  out_.clear();
+  clock_.advance_ms(2000);
+  hello_as("c", "w", "third");  // b is silent, but not yet for liveness x heartbeat
+  EXPECT_THAT(frames("c"), ElementsAre("refused"));
+  out_.clear();
+  tick_after(1001);  // b is lost
+  hello_as("c", "w", "third");
+  EXPECT_THAT(frames("c"), ElementsAre("welcome"));
+  EXPECT_EQ(scheduler_->list_workers().workers(0).pid(), 1u);
+  EXPECT_EQ(scheduler_->stats().workers(), 1u);
+}
+
+// A worker must know the largest result the broker takes: a larger frame would close
+// its connection.
+TEST_F(SchedulerTest, WelcomeTellsTheWorkerTheBrokersMessageLimit) {
+  hello("a");
+  ASSERT_THAT(frames("a"), ElementsAre("welcome"));
+  EXPECT_EQ(out_.to_workers[0].message.welcome().max_message_bytes(), 1024u);
+}
+
 TEST_F(SchedulerTest, UnknownWorkerIsAskedToReconnect) {
   heartbeat("ghost");
   EXPECT_THAT(frames("ghost"), ElementsAre("reconnect"));

@@ -11,6 +11,7 @@
 
 #include <exception>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 
@@ -32,6 +33,22 @@ bool send_raw_tcp(int port, const std::string& bytes) {
             write(fd, bytes.data(), bytes.size()) > 0;
   close(fd);
   return ok;
+}
+
+std::vector<std::string> read_lines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+bool wait_for_lines(const std::string& path, std::size_t n) {
+  auto give_up = std::chrono::steady_clock::now() + 30s;
+  while (read_lines(path).size() < n) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::sleep_for(2ms);  // polling a file a task writes
+  }
+  return true;
 }
 
 int port_of(const std::string& address) {
@@ -108,6 +125,18 @@ v1::Stats Cluster::stats() {
   auto status = stub().GetStats(&context, v1::StatsRequest(), &stats);
   if (!status.ok()) throw std::runtime_error("GetStats: " + status.error_message());
   return stats;
+}
+
+std::optional<v1::WorkerInfo> Cluster::worker_info(const std::string& name) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 5s);
+  v1::ListWorkersResponse workers;
+  auto status = stub().ListWorkers(&context, v1::ListWorkersRequest(), &workers);
+  if (!status.ok()) throw std::runtime_error("ListWorkers: " + status.error_message());
+  for (const auto& w : workers.workers()) {
+    if (w.name() == name) return w;
+  }
+  return std::nullopt;
 }
 
 bool Cluster::wait_stats(const std::function<bool(const v1::Stats&)>& pred,

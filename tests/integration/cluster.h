@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,8 @@ class Cluster {
   const std::string& workers() const { return workers_address_; }  // tcp://HOST:PORT
   v1::TaskService::Stub& stub();
   v1::Stats stats();
+  // The broker's ListWorkers entry of worker `name`; nullopt when it lists none.
+  std::optional<v1::WorkerInfo> worker_info(const std::string& name);
   // Polls GetStats until `pred` holds; false after `timeout`.
   bool wait_stats(const std::function<bool(const v1::Stats&)>& pred,
                   std::chrono::milliseconds timeout = std::chrono::seconds(30));
@@ -60,6 +63,11 @@ class TerminateOnFailure {
  private:
   Pool& pool_;
 };
+
+// The lines of file `path` (none if it does not exist).
+std::vector<std::string> read_lines(const std::string& path);
+// Polls file `path` (which a task writes) until it has `n` lines; false after 30 s.
+bool wait_for_lines(const std::string& path, std::size_t n);
 
 // Connects to 127.0.0.1:`port` over plain TCP, writes `bytes` and closes; false if it
 // could not connect.

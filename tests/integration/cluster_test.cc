@@ -1,5 +1,6 @@
 // The distributed path end to end: shoal-broker, test workers (shoal::worker_main)
 // and Pool::connect, as real processes on loopback.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -19,13 +20,6 @@ namespace shoal::itest {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::vector<std::string> read_lines(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
 // Counts resolutions per future and wakes a waiter at a threshold.
 struct Tally {
@@ -193,14 +187,42 @@ TEST(ClusterTest, NoCreditIsLostUnderLoad) {
   EXPECT_EQ(credit, 128u);
 }
 
+// A result the broker would not take fails its task at once, naming both sizes; it used
+// to make the worker's frame exceed the broker's limit, the broker drop the connection
+// and the worker send the result again forever (or the task run until WorkerLostError).
+TEST(ClusterTest, AResultAboveTheBrokersLimitFailsItsTaskAndTheWorkerServesOn) {
+  Cluster cluster;
+  cluster.start_broker("127.0.0.1:0", "tcp://127.0.0.1:0", {"--max-message-bytes=100000"});
+  cluster.start_worker("w1", 1);
+  Pool pool = Pool::connect(cluster.clients());
+  TerminateOnFailure guard(pool);
+  auto big = pool.apply_async(blob, 5'000'000);
+  try {
+    big.get(60s);
+    ADD_FAILURE() << "a 5 MB result came through a broker with a 100 kB limit";
+  } catch (const Error& e) {
+    EXPECT_EQ(dynamic_cast<const WorkerLostError*>(&e), nullptr) << e.what();
+    EXPECT_EQ(dynamic_cast<const TimeoutError*>(&e), nullptr) << e.what();
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("the task's result is 5000"));
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("more than the broker's limit of 100000"));
+  }
+  EXPECT_EQ(pool.apply(blob, 1000), std::string(1000, 'x'));  // the same worker serves on
+  EXPECT_EQ(pool.apply(square, 9), 81);
+  v1::Stats stats = cluster.stats();
+  EXPECT_EQ(stats.retried(), 0u);
+  EXPECT_EQ(stats.failed(), 1u);
+  EXPECT_EQ(stats.workers(), 1u);
+}
+
 TEST(ClusterTest, SigtermFinishesTheRunningTaskAndExitsZero) {
   Cluster cluster;
   cluster.start_broker();
   auto& w = cluster.start_worker("w1", 1);
   Pool pool = Pool::connect(cluster.clients());
   TerminateOnFailure guard(pool);
-  // Leased (broker stats) is not yet running: a task still in flight to a worker that
-  // says Bye is re-queued instead, so wait for the task itself to say it started.
+  // Leased (broker stats) is not yet running: a task still on its way to a worker that
+  // has already drained and left is re-queued instead, so wait for the task itself to
+  // say it started.
   std::string started = cluster.temp_dir() + "/started";
   auto f = pool.apply_async(started_nap, started, 300);
   auto give_up = std::chrono::steady_clock::now() + 30s;

@@ -55,7 +55,14 @@ int gate(std::string path) {
   return 1;
 }
 
+int logged_gate(std::string log, std::string gate_path) {
+  std::ofstream(log, std::ios::app) << whoami(0) << "\n";  // each run, and where
+  return gate(std::move(gate_path));
+}
+
 int fail(int) { throw std::invalid_argument("bad input"); }
+
+std::string blob(int n) { return std::string(static_cast<std::size_t>(n), 'x'); }
 
 }  // namespace shoal::itest
 
@@ -68,4 +75,6 @@ SHOAL_TASK_AS(shoal::itest::nap, "test.nap");
 SHOAL_TASK_AS(shoal::itest::started_nap, "test.started_nap");
 SHOAL_TASK_AS(shoal::itest::record, "test.record");
 SHOAL_TASK_AS(shoal::itest::gate, "test.gate");
+SHOAL_TASK_AS(shoal::itest::logged_gate, "test.logged_gate");
 SHOAL_TASK_AS(shoal::itest::fail, "test.fail");
+SHOAL_TASK_AS(shoal::itest::blob, "test.blob");

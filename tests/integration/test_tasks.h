@@ -15,6 +15,8 @@ int nap(int ms);                                     // sleeps ms, returns ms
 int started_nap(std::string path, int ms);           // creates path, sleeps ms, returns ms
 int record(std::string path, std::string tag);       // appends "tag\n" to path
 int gate(std::string path);                          // waits until path exists
+int logged_gate(std::string log, std::string gate);  // appends whoami() to log, then gate()
 int fail(int);                                       // throws std::invalid_argument
+std::string blob(int n);                             // n bytes of 'x'
 
 }  // namespace shoal::itest

@@ -2,13 +2,16 @@
 // test) and a fake engine (runs tasks in-process, or holds them until released).
 #include "worker/session.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <thread>
 #include <tuple>
@@ -21,8 +24,10 @@ namespace {
 
 int square(int x) { return x * x; }
 int thrower(int) { throw std::runtime_error("no luck"); }
+std::string blob(int n) { return std::string(static_cast<std::size_t>(n), 'x'); }
 SHOAL_TASK_AS(square, "session_test.square");
 SHOAL_TASK_AS(thrower, "session_test.throw");
+SHOAL_TASK_AS(blob, "session_test.blob");
 
 }  // namespace
 
@@ -102,15 +107,24 @@ class FakeBroker {
 
   // The next message of kind `kind` (others are skipped); fails the test after 5 s.
   v1::WorkerMessage expect(v1::WorkerMessage::BodyCase kind) {
+    auto m = next(kind);
+    if (!m) throw std::runtime_error("no frame from the worker within 5 s");
+    return *std::move(m);
+  }
+  // The next message of kind `kind`, or nullopt if no frame came within `timeout`.
+  std::optional<v1::WorkerMessage> next(v1::WorkerMessage::BodyCase kind,
+                                        std::chrono::milliseconds timeout = 5s) {
+    socket_.set(zmq::sockopt::rcvtimeo, static_cast<int>(timeout.count()));
     for (;;) {
       zmq::message_t id, body;
-      if (!socket_.recv(id)) throw std::runtime_error("no frame from the worker within 5 s");
+      if (!socket_.recv(id)) return std::nullopt;
       (void)socket_.recv(body);
       v1::WorkerMessage m;
       EXPECT_TRUE(m.ParseFromArray(body.data(), static_cast<int>(body.size())));
       EXPECT_EQ(m.version(), 1u);
       if (m.body_case() == kind) {
         peer_ = id.to_string();
+        last_frame_bytes_ = body.size();
         return m;
       }
     }
@@ -126,11 +140,21 @@ class FakeBroker {
                    i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
     }
   }
-  void welcome(std::uint32_t heartbeat_ms = 1000, std::uint32_t liveness = 3) {
+  void welcome(std::uint32_t heartbeat_ms = 1000, std::uint32_t liveness = 3,
+               std::uint64_t max_message_bytes = 0) {
     v1::BrokerMessage m;
     m.mutable_welcome()->set_broker_id("fake");
     m.mutable_welcome()->set_heartbeat_ms(heartbeat_ms);
     m.mutable_welcome()->set_liveness(liveness);
+    m.mutable_welcome()->set_max_message_bytes(max_message_bytes);
+    send(m);
+  }
+  // The size of the frame expect() returned last.
+  std::size_t last_frame_bytes() const { return last_frame_bytes_; }
+  void refuse(std::uint32_t retry_ms) {
+    v1::BrokerMessage m;
+    m.mutable_refused()->set_reason("the name 'w1' belongs to a live worker (elsewhere:7)");
+    m.mutable_refused()->set_retry_ms(retry_ms);
     send(m);
   }
   void tasks(std::vector<v1::Task> tasks) {
@@ -154,6 +178,7 @@ class FakeBroker {
   zmq::socket_t socket_;
   std::string endpoint_;
   std::string peer_;
+  std::size_t last_frame_bytes_ = 0;
 };
 
 v1::Task make_task(const std::string& id, const std::string& name, std::vector<int> xs) {
@@ -186,7 +211,8 @@ class SessionTest : public ::testing::Test {
     config.tasks = internal::task_names();
     config.slots = slots;
     config.prefetch = prefetch;
-    config.hello_retry = 5000ms;
+    config.hello_retry = hello_retry_;
+    config.instance = "instance-1";
     config.drain_timeout = 5000ms;
     session_ = std::make_unique<WorkerSession>(config, context_, *runner_, *done_, log_);
     stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -196,11 +222,12 @@ class SessionTest : public ::testing::Test {
         ready_ = true;
         cv_.notify_all();
       });
+      returned_ = true;
     });
   }
-  bool wait_ready() {
+  bool wait_ready(std::chrono::milliseconds timeout = 5s) {
     std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, 5s, [&] { return ready_; });
+    return cv_.wait_for(lock, timeout, [&] { return ready_; });
   }
   void stop() {
     std::uint64_t one = 1;
@@ -225,6 +252,8 @@ class SessionTest : public ::testing::Test {
   std::mutex mu_;
   std::condition_variable cv_;
   bool ready_ = false;
+  std::atomic<bool> returned_{false};  // run() has returned
+  std::chrono::milliseconds hello_retry_ = 5000ms;
 };
 
 TEST_F(SessionTest, HelloWelcomeTasksAndChunkResults) {
@@ -351,12 +380,34 @@ TEST_F(SessionTest, StopSaysByeFinishesRunningTasksAndReturns) {
   broker_.welcome();
   std::uint64_t one = 1;
   ASSERT_EQ(write(stop_fd_, &one, sizeof(one)), 8);
-  broker_.expect(v1::WorkerMessage::kBye);
+  EXPECT_TRUE(broker_.expect(v1::WorkerMessage::kBye).bye().draining());
   engine_->release();
   std::uint32_t credit = 0;
   auto results = broker_.results(1, &credit);
   EXPECT_EQ(decode<std::tuple<int>>(results["d1"].values()), std::make_tuple(81));
   EXPECT_EQ(credit, 0u);  // a stopping worker asks for nothing more
+  EXPECT_FALSE(broker_.expect(v1::WorkerMessage::kBye).bye().draining());  // it leaves
+  thread_.join();
+  EXPECT_TRUE(status_.ok()) << status_;
+}
+
+// While it drains, the broker keeps the worker's tasks leased to it only as long as it
+// hears from it: a silent worker's tasks would run elsewhere too.
+TEST_F(SessionTest, DrainingWorkerKeepsSendingHeartbeats) {
+  engine_->set_hold(true);
+  start();
+  broker_.expect(v1::WorkerMessage::kHello);
+  broker_.welcome(/*heartbeat_ms=*/20, /*liveness=*/2);
+  broker_.tasks({make_task("long", "session_test.square", {2})});
+  ASSERT_TRUE(engine_->wait_held(1));
+  std::uint64_t one = 1;
+  ASSERT_EQ(write(stop_fd_, &one, sizeof(one)), 8);
+  EXPECT_TRUE(broker_.expect(v1::WorkerMessage::kBye).bye().draining());
+  broker_.expect(v1::WorkerMessage::kHeartbeat);
+  broker_.expect(v1::WorkerMessage::kHeartbeat);
+  engine_->release();
+  EXPECT_EQ(decode<std::tuple<int>>(broker_.results(1)["long"].values()), std::make_tuple(4));
+  EXPECT_FALSE(broker_.expect(v1::WorkerMessage::kBye).bye().draining());
   thread_.join();
   EXPECT_TRUE(status_.ok()) << status_;
 }
@@ -375,11 +426,119 @@ TEST_F(SessionTest, AfterByeAReconnectRequestIsIgnoredAndResultsStillArrive) {
   reconnect.mutable_reconnect()->set_reason("unknown worker");
   broker_.send(reconnect);
   engine_->release();
-  // The next frame is the result, not a new hello (nor a heartbeat) from a leaving worker.
+  // The result arrives, and no new hello from a leaving worker.
   auto results = broker_.results(1);
   EXPECT_EQ(decode<std::tuple<int>>(results["late"].values()), std::make_tuple(9));
   thread_.join();
   EXPECT_EQ(session_->stats().reconnects, 0u);
+}
+
+// A result the broker would not take (its frame would make the broker drop the
+// connection, and the worker would send it again forever) fails its task instead, once.
+TEST_F(SessionTest, AResultAboveTheBrokersLimitFailsItsTaskAndTheSessionGoesOn) {
+  start();
+  broker_.expect(v1::WorkerMessage::kHello);
+  broker_.welcome(1000, 3, /*max_message_bytes=*/1000);
+  v1::Task big = make_task("big", "session_test.blob", {5000});
+  big.set_lease(0x700000001ull);
+  broker_.tasks({big, make_task("small", "session_test.blob", {10})});
+  auto results = broker_.results(2);
+  const v1::TaskResult& failed = results["big"];
+  EXPECT_EQ(failed.failure().kind(), v1::ERROR_KIND_RESOURCE_EXHAUSTED);
+  // The encoded result: 5,000 bytes of value and a few of framing and fields.
+  EXPECT_THAT(failed.failure().message(),
+              ::testing::MatchesRegex("the task's result is 50[0-9][0-9] bytes, more than the "
+                                      "broker's limit of 1000 \\(shoal-broker "
+                                      "--max-message-bytes\\)"));
+  EXPECT_EQ(failed.failure().where(), "testhost:42");
+  EXPECT_TRUE(failed.values().empty());
+  EXPECT_EQ(failed.lease(), 0x700000001ull);
+  EXPECT_EQ(failed.attempts(), 1u);
+  EXPECT_EQ(decode<std::tuple<std::string>>(results["small"].values()),
+            std::make_tuple(std::string(10, 'x')));
+  broker_.tasks({make_task("after", "session_test.square", {3})});
+  EXPECT_EQ(decode<std::tuple<int>>(broker_.results(1)["after"].values()), std::make_tuple(9));
+  stop();
+  EXPECT_EQ(session_->stats().reconnects, 0u);
+}
+
+// Results that are each small enough are split over frames that stay within the limit.
+TEST_F(SessionTest, ResultsShareAFrameOnlyWithinTheBrokersLimit) {
+  engine_->set_hold(true);
+  start(/*slots=*/1, /*prefetch=*/10);
+  broker_.expect(v1::WorkerMessage::kHello);
+  broker_.welcome(1000, 3, /*max_message_bytes=*/1000);
+  std::vector<v1::Task> tasks;
+  for (int i = 0; i < 10; ++i)
+    tasks.push_back(make_task("b" + std::to_string(i), "session_test.blob", {300}));
+  broker_.tasks(tasks);
+  ASSERT_TRUE(engine_->wait_held(10));
+  // Until the next Welcome the results wait, and then leave together.
+  v1::BrokerMessage reconnect;
+  reconnect.mutable_reconnect();
+  broker_.send(reconnect);
+  broker_.expect(v1::WorkerMessage::kHello);
+  engine_->release();
+  broker_.welcome(1000, 3, /*max_message_bytes=*/1000);
+  std::set<std::string> ids;
+  int most_in_a_frame = 0;
+  while (ids.size() < 10) {
+    auto m = broker_.expect(v1::WorkerMessage::kResults);
+    EXPECT_LE(broker_.last_frame_bytes(), 1000u);
+    most_in_a_frame = std::max(most_in_a_frame, m.results().results_size());
+    for (const auto& r : m.results().results()) {
+      EXPECT_EQ(r.values().size(), 304u) << r.id();  // [str 300]: none failed
+      ids.insert(r.id());
+    }
+  }
+  EXPECT_EQ(most_in_a_frame, 2);  // ~330 bytes each: still batched, two to a frame
+}
+
+// Another live process holds the name: the worker says hello again for retry_ms (it may
+// be its own crashed former process, not yet known gone), then gives up for good.
+TEST_F(SessionTest, RefusedNameIsFatalAfterRetryMs) {
+  hello_retry_ = 50ms;
+  start();
+  auto hello = broker_.expect(v1::WorkerMessage::kHello).hello();
+  EXPECT_EQ(hello.instance(), "instance-1");
+  broker_.refuse(/*retry_ms=*/200);
+  int hellos = 1;
+  auto give_up = std::chrono::steady_clock::now() + 10s;
+  while (!returned_) {
+    if (std::chrono::steady_clock::now() > give_up) {
+      stop();  // the session still says hello: end it, and fail
+      FAIL() << "still saying hello 10 s after a refusal with retry_ms = 200";
+    }
+    if (!broker_.next(v1::WorkerMessage::kHello, 100ms)) continue;
+    ++hellos;
+    broker_.refuse(200);
+  }
+  thread_.join();
+  EXPECT_GE(hellos, 2);  // the first refusal is never the last word
+  EXPECT_EQ(status_.code(), absl::StatusCode::kAlreadyExists) << status_;
+  EXPECT_THAT(std::string(status_.message()),
+              ::testing::HasSubstr("refuses this worker: the name 'w1' belongs to a live "
+                                   "worker (elsewhere:7)"));
+  EXPECT_FALSE(ready_);
+}
+
+// Refused until the broker has declared the name's holder lost, then welcomed.
+TEST_F(SessionTest, RefusedWorkerIsWelcomedOnceTheNameIsFree) {
+  hello_retry_ = 50ms;
+  start();
+  broker_.expect(v1::WorkerMessage::kHello);
+  broker_.refuse(/*retry_ms=*/60000);
+  // Each hello comes on a new socket: welcome them until one Welcome is in time.
+  auto give_up = std::chrono::steady_clock::now() + 5s;
+  while (!wait_ready(0ms)) {
+    ASSERT_LT(std::chrono::steady_clock::now(), give_up) << "no hello after the refusal";
+    auto hello = broker_.next(v1::WorkerMessage::kHello, 100ms);
+    if (!hello) continue;
+    EXPECT_EQ(hello->hello().instance(), "instance-1");
+    broker_.welcome();
+  }
+  broker_.tasks({make_task("t", "session_test.square", {8})});
+  EXPECT_EQ(decode<std::tuple<int>>(broker_.results(1)["t"].values()), std::make_tuple(64));
 }
 
 TEST_F(SessionTest, MalformedEndpointIsFatal) {

@@ -1,0 +1,157 @@
+// Workers coming and going, end to end: SIGTERM drains a worker without running its
+// tasks twice, and a worker's name is its identity (a second process under a live
+// worker's name is refused; a restarted one gets its name back once the old is gone).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <optional>
+#include <thread>
+
+#include "shoal/shoal.hpp"
+#include "tests/integration/cluster.h"
+#include "tests/integration/test_tasks.h"
+
+namespace shoal::itest {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+// A worker named `name` outside the Cluster's bookkeeping (which keeps one process per
+// name), its stderr on the pipe ChildProcess reads (through sh).
+std::unique_ptr<testutil::ChildProcess> start_unlisted_worker(Cluster& cluster,
+                                                              const std::string& name) {
+  return testutil::ChildProcess::start(
+      {"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1", worker_bin(), "--broker=" + cluster.workers(),
+       "--processes=1", "--name=" + name, "--log-level=warning"},
+      {"SHOAL_TEST_WORKER_NAME=" + name});
+}
+
+// What `process` prints until it exits (or 30 s pass).
+std::vector<std::string> output_until_exit(testutil::ChildProcess& process) {
+  std::vector<std::string> lines;
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    auto line = process.read_line(std::max(left, 0ms));
+    if (!line) return lines;  // end of output, or the deadline
+    lines.push_back(*line);
+  }
+}
+
+// SIGTERM drains: the worker's running task finishes there and nowhere else (it used to
+// be re-queued at the Bye, counted as retried, and run a second time on another worker),
+// and the draining worker gets nothing new although it has a free process.
+TEST(ClusterWorkerTest, SigtermDrainsTheRunningTaskWithoutRunningItTwice) {
+  Cluster cluster;
+  cluster.start_broker();
+  auto& w1 = cluster.start_worker("w1", 2);
+  Pool pool = Pool::connect(cluster.clients());
+  TerminateOnFailure guard(pool);
+  std::string runs = cluster.temp_dir() + "/runs", gate_file = cluster.temp_dir() + "/gate";
+  auto f = pool.apply_async(logged_gate, runs, gate_file);
+  ASSERT_TRUE(wait_for_lines(runs, 1));  // running on w1
+  cluster.start_worker("w2", 1);
+  w1.signal(SIGTERM);
+  // The broker has read the Bye once it shows w1 draining (or, as it used to, gone).
+  auto give_up = std::chrono::steady_clock::now() + 30s;
+  for (;;) {
+    auto info = cluster.worker_info("w1");
+    if (!info || info->draining()) break;
+    ASSERT_LT(std::chrono::steady_clock::now(), give_up) << "the broker never saw the Bye";
+    std::this_thread::sleep_for(5ms);
+  }
+  v1::Stats stats = cluster.stats();
+  EXPECT_EQ(stats.retried(), 0u);
+  EXPECT_EQ(stats.queued(), 0u);
+  EXPECT_EQ(stats.running(), 1u);
+  std::vector<Future<std::string>> others;
+  for (int i = 0; i < 6; ++i) others.push_back(pool.apply_async(whoami, i));
+  for (auto& other : others) EXPECT_EQ(other.get(30s), "w2");
+  std::ofstream(gate_file) << "open";
+  EXPECT_EQ(f.get(30s), 1);
+  EXPECT_EQ(w1.wait(30s), 0);
+  ASSERT_TRUE(cluster.wait_stats([](const v1::Stats& s) { return s.workers() == 1; }));
+  EXPECT_EQ(read_lines(runs), std::vector<std::string>{"w1"});
+  EXPECT_EQ(cluster.stats().retried(), 0u);
+}
+
+// What a draining worker cannot finish by its deadline is killed and retried elsewhere.
+TEST(ClusterWorkerTest, ATaskStillRunningAtTheDrainDeadlineIsRetriedElsewhere) {
+  Cluster cluster;
+  cluster.start_broker();
+  auto& w1 = cluster.start_worker("w1", 1, "default", {"--drain-timeout-ms=100"});
+  Pool pool = Pool::connect(cluster.clients());
+  TerminateOnFailure guard(pool);
+  std::string runs = cluster.temp_dir() + "/runs", gate_file = cluster.temp_dir() + "/gate";
+  auto f = pool.apply_async(logged_gate, runs, gate_file);
+  ASSERT_TRUE(wait_for_lines(runs, 1));
+  cluster.start_worker("w2", 1);
+  w1.signal(SIGTERM);
+  EXPECT_EQ(w1.wait(30s), 0);
+  ASSERT_TRUE(wait_for_lines(runs, 2));  // the second run, on w2
+  std::ofstream(gate_file) << "open";
+  EXPECT_EQ(f.get(30s), 1);
+  EXPECT_EQ(read_lines(runs), (std::vector<std::string>{"w1", "w2"}));
+  EXPECT_EQ(cluster.stats().retried(), 1u);
+}
+
+// Two processes under one name used to knock each other off the broker in turn, and a
+// task ran in both. The second is refused: it exits 3 with one line saying why, and the
+// first keeps its connection and its running task.
+TEST(ClusterWorkerTest, ASecondProcessUnderALiveWorkersNameIsRefusedAndExits) {
+  Cluster cluster;
+  cluster.start_broker();
+  auto& w1 = cluster.start_worker("w1", 1);
+  Pool pool = Pool::connect(cluster.clients());
+  TerminateOnFailure guard(pool);
+  std::string runs = cluster.temp_dir() + "/runs", gate_file = cluster.temp_dir() + "/gate";
+  auto f = pool.apply_async(logged_gate, runs, gate_file);
+  ASSERT_TRUE(wait_for_lines(runs, 1));  // running on w1
+  auto second = start_unlisted_worker(cluster, "w1");
+  std::vector<std::string> output = output_until_exit(*second);
+  std::string all;
+  for (const auto& line : output) all += line + "\n";
+  EXPECT_EQ(second->wait(10s), std::optional<int>(3)) << all;
+  ASSERT_FALSE(output.empty());
+  EXPECT_THAT(output.back(), HasSubstr("shoal-worker: the broker at " + cluster.workers() +
+                                       " refuses this worker: the name 'w1' belongs to a "
+                                       "live worker"));
+  EXPECT_THAT(output.back(), HasSubstr(std::to_string(w1.pid()) +
+                                       "); give each worker its own --name"));
+  EXPECT_THAT(all, ::testing::Not(HasSubstr("shoal-worker ready")));
+  auto info = cluster.worker_info("w1");
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->pid(), static_cast<std::uint64_t>(w1.pid()));
+  EXPECT_EQ(info->running(), 1u);
+  std::ofstream(gate_file) << "open";
+  EXPECT_EQ(f.get(30s), 1);
+  EXPECT_EQ(read_lines(runs), std::vector<std::string>{"w1"});
+  EXPECT_EQ(cluster.stats().retried(), 0u);
+  EXPECT_EQ(pool.apply(square, 6), 36);  // the first serves on
+}
+
+// A worker restarted under its name while the broker still counts the old process as
+// live (hung, or cut off: silent, its connection open) is refused until the broker
+// declares the old one lost, then welcomed.
+TEST(ClusterWorkerTest, ARestartedWorkerGetsItsNameBackOnceTheOldOneIsKnownGone) {
+  Cluster cluster;
+  cluster.start_broker();  // a silent worker is lost after 3 x 200 ms
+  auto& old = cluster.start_worker("w1", 1);
+  old.signal(SIGSTOP);
+  auto restarted = start_unlisted_worker(cluster, "w1");
+  ASSERT_TRUE(restarted->wait_for_line("shoal-worker ready name=w1", 30s));
+  auto info = cluster.worker_info("w1");
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->pid(), static_cast<std::uint64_t>(restarted->pid()));
+  Pool pool = Pool::connect(cluster.clients());
+  TerminateOnFailure guard(pool);
+  EXPECT_EQ(pool.apply(square, 7), 49);
+  EXPECT_EQ(cluster.stats().workers(), 1u);
+}
+
+}  // namespace
+}  // namespace shoal::itest
