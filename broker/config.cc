@@ -1,6 +1,5 @@
 #include "broker/config.h"
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "shared/endpoint.h"
 
@@ -8,13 +7,10 @@ namespace shoal::broker {
 
 absl::Status validate(const BrokerConfig& config) {
   const SchedulerOptions& s = config.scheduler;
-  size_t colon = config.client_address.rfind(':');
-  int port = 0;
-  if (colon == std::string::npos || colon == 0 ||
-      !absl::SimpleAtoi(config.client_address.substr(colon + 1), &port) || port < 0 ||
-      port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--client-address '", config.client_address, "' is not HOST:PORT"));
+  if (absl::Status client =
+          internal::check_host_port(config.client_address, internal::EndpointUse::kBind);
+      !client.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--client-address ", client.message()));
   }
   if (absl::Status worker =
           internal::check_tcp_endpoint(config.worker_address, internal::EndpointUse::kBind);

@@ -12,6 +12,12 @@ TEST(ConfigTest, RejectsValuesThatCannotWorkNamingTheFlag) {
   c.client_address = "localhost";
   EXPECT_EQ(validate(c).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(validate(c).message().find("--client-address"), std::string::npos);
+  c.client_address = "127.0.0.1:99999";  // the same check as the CLI's --broker
+  EXPECT_NE(validate(c).message().find("--client-address"), std::string::npos);
+  c.client_address = "bad host:50051";
+  EXPECT_NE(validate(c).message().find("--client-address"), std::string::npos);
+  c.client_address = "[::1]:0";
+  EXPECT_TRUE(validate(c).ok()) << validate(c);
   c = BrokerConfig{};
   c.worker_address = "127.0.0.1:5555";
   EXPECT_NE(validate(c).message().find("--worker-address"), std::string::npos);
