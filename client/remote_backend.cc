@@ -102,7 +102,6 @@ void RemoteBackend::submit(std::vector<Submission>& batch) {
   entries.reserve(batch.size());
   std::vector<Delivery> refused;  // bigger than the broker takes: failed here, never sent
   const std::uint64_t max_bytes = broker_max_bytes_.load(std::memory_order_relaxed);
-  std::size_t bytes = 0;
   for (Submission& s : batch) {
     Entry e;
     e.key = s.seq;
@@ -130,7 +129,6 @@ void RemoteBackend::submit(std::vector<Submission>& batch) {
       refused.push_back(std::move(d));
       continue;
     }
-    bytes += e.args.size();
     entries.push_back(std::move(e));
   }
   batch.clear();
