@@ -205,11 +205,14 @@ std::string Channel::recv() {
   return big ? read_big() : out;
 }
 
+std::chrono::steady_clock::time_point poll_deadline(std::chrono::milliseconds timeout) {
+  return timeout.count() < 0 ? std::chrono::steady_clock::time_point::max()
+                             : deadline_after(timeout);
+}
+
 bool Channel::poll(std::chrono::milliseconds timeout) {
   if (has_record()) return true;
-  // A negative timeout waits without limit, as poll(2) does.
-  const auto deadline = timeout.count() < 0 ? std::chrono::steady_clock::time_point::max()
-                                            : internal::deadline_after(timeout);
+  const auto deadline = poll_deadline(timeout);
   for (;;) {
     const int left = internal::poll_timeout_ms(deadline);
     if (!sleep_until_woken(left)) return true;  // end-of-file: recv() would not block

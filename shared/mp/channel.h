@@ -17,6 +17,10 @@
 
 namespace shoal::internal {
 
+// The deadline of a poll() for `timeout`: a negative one waits without limit, as poll(2)
+// does (Connection::poll and Channel::poll).
+std::chrono::steady_clock::time_point poll_deadline(std::chrono::milliseconds timeout);
+
 inline constexpr std::size_t kChannelRing = 256 * 1024;
 inline constexpr std::size_t kChannelHeader = 256;
 inline constexpr std::size_t kChannelBytes = kChannelHeader + kChannelRing;

@@ -193,9 +193,7 @@ bool Connection::poll(std::chrono::milliseconds timeout) {
   if (!s.readable) throw std::logic_error("shoal::Connection::poll: this end is write-only");
   if (s.in) return s.in->poll(timeout);
   if (s.buffered() > 0) return true;
-  // A negative timeout waits without limit, as poll(2) does.
-  const auto deadline = timeout.count() < 0 ? std::chrono::steady_clock::time_point::max()
-                                            : internal::deadline_after(timeout);
+  const auto deadline = internal::poll_deadline(timeout);
   pollfd p{s.fd, POLLIN, 0};
   int r;
   do {
