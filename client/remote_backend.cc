@@ -123,7 +123,7 @@ void RemoteBackend::submit(std::vector<Submission>& batch) {
       d.sink = std::move(e.sink);
       d.index = e.index;
       d.failed = true;
-      d.error = {ErrorKind::kOther, "", absl::StrCat("task arguments are ", e.args.size(),
+      d.error = {ErrorKind::kResourceExhausted, "", absl::StrCat("task arguments are ", e.args.size(),
                                                      " bytes, more than the broker's limit of ",
                                                      max_bytes, " (--max-message-bytes)"), ""};
       refused.push_back(std::move(d));

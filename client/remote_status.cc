@@ -25,6 +25,12 @@ ErrorInfo error_from_status(const absl::Status& status) {
     case absl::StatusCode::kCancelled:
       info.kind = ErrorKind::kCancelled;
       break;
+    case absl::StatusCode::kResourceExhausted:
+      info.kind = ErrorKind::kResourceExhausted;
+      break;
+    case absl::StatusCode::kInvalidArgument:
+      info.kind = ErrorKind::kInvalid;
+      break;
     default:
       info.kind = ErrorKind::kOther;
       break;

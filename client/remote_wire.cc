@@ -136,7 +136,7 @@ absl::StatusOr<std::string_view> invoke_args(const v1::Task& task) {
 ErrorInfo to_error_info(const v1::TaskError& error) {
   ErrorInfo info;
   int kind = error.kind();
-  info.kind = kind >= 0 && kind <= static_cast<int>(ErrorKind::kOther)
+  info.kind = kind >= 0 && kind <= static_cast<int>(ErrorKind::kInvalid)
                   ? static_cast<ErrorKind>(kind)
                   : ErrorKind::kOther;
   info.type_name = error.type_name();

@@ -23,7 +23,9 @@ void throw_error(const ErrorInfo& error) {
     case ErrorKind::kPoolClosed: throw PoolClosedError(m);
     case ErrorKind::kConnection: throw ConnectionError(m);
     case ErrorKind::kTimeout: throw TimeoutError(m);
-    case ErrorKind::kOther: break;
+    case ErrorKind::kOther:
+    case ErrorKind::kResourceExhausted:
+    case ErrorKind::kInvalid: break;
   }
   throw Error(m);
 }

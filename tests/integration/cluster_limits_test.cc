@@ -9,6 +9,7 @@
 #include "shoal/shoal.hpp"
 #include "tests/integration/cluster.h"
 #include "tests/integration/test_tasks.h"
+#include "tests/testutil/process_fixture.h"
 
 namespace shoal::itest {
 namespace {
@@ -39,6 +40,25 @@ TEST(ClusterLimitsTest, ArgumentsOverTheBrokersLimitFailAndTheRestFlows) {
   auto echoed = pool.map_async(echo, big, 1).get(60s);
   EXPECT_EQ(echoed, big);
   EXPECT_EQ(pool.apply(square, 7), 49);
+}
+
+// The broker's own error kinds reach a C++ client as themselves: `shoal submit` names
+// a result over the limit RESOURCE_EXHAUSTED (it said OTHER).
+TEST(ClusterLimitsTest, TheCliNamesTheBrokersErrorKinds) {
+  Cluster cluster;
+  cluster.start_broker("127.0.0.1:0", "tcp://127.0.0.1:0", {"--max-message-bytes=100000"});
+  cluster.start_worker("w1", 1);
+  std::string broker = "--broker=" + cluster.clients();
+  auto big = testutil::ChildProcess::start(
+      {cli_bin(), "submit", "test.blob", "--args=[200000]", broker}, {}, /*with_stderr=*/true);
+  std::string line = big->read_line(30s).value_or("");
+  EXPECT_NE(line.find("ERROR_KIND_RESOURCE_EXHAUSTED"), std::string::npos) << line;
+  EXPECT_NE(line.find("100000"), std::string::npos) << line;
+  EXPECT_EQ(big->wait(30s), 1);
+  auto small = testutil::ChildProcess::start(
+      {cli_bin(), "submit", "test.blob", "--args=[5]", broker}, {}, /*with_stderr=*/true);
+  EXPECT_EQ(small->read_line(30s).value_or(""), "\"xxxxx\"");
+  EXPECT_EQ(small->wait(30s), 0);
 }
 
 }  // namespace

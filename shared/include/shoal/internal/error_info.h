@@ -21,6 +21,10 @@ enum class ErrorKind : std::uint8_t {
   kConnection = 7,     // ConnectionError
   kTimeout = 8,        // TimeoutError
   kOther = 9,          // shoal::Error
+  // Kinds only a broker reports; both are thrown as shoal::Error, the kind is kept so
+  // that callers (the CLI) can name it.
+  kResourceExhausted = 10,  // a broker limit was hit (ERROR_KIND_RESOURCE_EXHAUSTED)
+  kInvalid = 11,            // the request was malformed (ERROR_KIND_INVALID)
 };
 
 struct ErrorInfo {
