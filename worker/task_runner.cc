@@ -7,7 +7,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include "absl/strings/str_replace.h"
 #include "client/remote_wire.h"
+#include "shoal/internal/future_state.h"
 #include "shoal/task.hpp"
 
 namespace shoal::worker {
@@ -46,9 +48,9 @@ std::vector<v1::TaskResult> CompletionQueue::take() {
 // Receives the engine's outcome of one task and turns it into a TaskResult.
 class TaskRunner::ResultSink final : public internal::Sink {
  public:
-  ResultSink(TaskRunner* runner, const v1::Task& task)
+  ResultSink(TaskRunner* runner, const v1::Task& task, std::uint64_t engine_seq)
       : runner_(runner), id_(task.id()), items_(task.items()), attempt_(task.attempt()),
-        lease_(task.lease()) {}
+        lease_(task.lease()), engine_seq_(engine_seq) {}
 
   const std::string& id() const { return id_; }
 
@@ -70,7 +72,12 @@ class TaskRunner::ResultSink final : public internal::Sink {
   void fail(std::size_t, const internal::ErrorInfo& error) override {
     if (resolved_.exchange(true)) return;
     v1::TaskResult result = base();
-    internal::to_task_error(error, result.mutable_failure());
+    // The engine names the task by its own id ("task X exceeded its time limit"); the
+    // broker's id is the one its client knows.
+    internal::ErrorInfo named = error;
+    named.message = absl::StrReplaceAll(
+        error.message, {{internal::task_id_string(engine_seq_), id_}});
+    internal::to_task_error(named, result.mutable_failure());
     runner_->finish(id_, std::move(result));
   }
 
@@ -89,6 +96,7 @@ class TaskRunner::ResultSink final : public internal::Sink {
   std::uint32_t items_;
   std::uint32_t attempt_;
   std::uint64_t lease_;
+  std::uint64_t engine_seq_;
   std::atomic<bool> resolved_{false};  // exactly one result, even if submit() failed late
 };
 
@@ -132,7 +140,7 @@ void TaskRunner::start(const std::vector<v1::Task*>& tasks) {
     s.options.priority = static_cast<int>(task->priority());
     s.options.time_limit = std::chrono::milliseconds(task->time_limit_ms());
     s.options.max_retries = 0;  // the broker retries, on any worker
-    s.sink = std::make_shared<ResultSink>(this, *task);
+    s.sink = std::make_shared<ResultSink>(this, *task, s.seq);
     batch.push_back(std::move(s));
   }
   {
