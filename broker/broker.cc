@@ -48,8 +48,11 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::start(BrokerConfig config, const
   if (!workers.ok()) return workers.status();
   b.workers_ = std::move(*workers);
 
-  b.clients_ = std::make_unique<ClientGateway>(ClientGateway::Options{config.auth_token},
-                                               &b.inbox_, log);
+  // A batch may carry many tasks of up to max_message_bytes each.
+  uint64_t limit = std::min<uint64_t>(config.scheduler.max_message_bytes * 4 + (1 << 20), INT_MAX);
+  b.clients_ = std::make_unique<ClientGateway>(
+      ClientGateway::Options{.auth_token = config.auth_token, .max_send_bytes = limit}, &b.inbox_,
+      log);
   grpc::ServerBuilder builder;
   int port = 0;
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
@@ -67,8 +70,6 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::start(BrokerConfig config, const
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(config.client_address, credentials, &port);
   builder.RegisterService(b.clients_.get());
-  // A batch may carry many tasks of up to max_message_bytes each.
-  uint64_t limit = std::min<uint64_t>(config.scheduler.max_message_bytes * 4 + (1 << 20), INT_MAX);
   builder.SetMaxReceiveMessageSize(int(limit));
   builder.SetMaxSendMessageSize(int(limit));
   std::unique_ptr<grpc::ServerCompletionQueue> call_cq = builder.AddCompletionQueue();

@@ -1,10 +1,11 @@
 #include "broker/client_gateway.h"
 
-#include <deque>
+#include <algorithm>
 #include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "broker/session_outbox.h"
 
 namespace shoal::broker {
 
@@ -54,7 +55,10 @@ class AsyncSession {
 
   // Asks gRPC for the next Session call on `cq`.
   AsyncSession(ClientGateway* gateway, grpc::ServerCompletionQueue* cq)
-      : gateway_(gateway), cq_(cq), stream_(&context_) {
+      : gateway_(gateway),
+        cq_(cq),
+        stream_(&context_),
+        outbox_(std::min(kMergedMessageBytes, gateway->options_.max_send_bytes)) {
     context_.AsyncNotifyWhenDone(static_cast<CqTag*>(&done_tag_));
     gateway_->RequestSession(&context_, &stream_, cq, cq, static_cast<CqTag*>(&accept_tag_));
   }
@@ -106,8 +110,7 @@ class AsyncSession {
   void enqueue(ServerMessage&& message) {
     absl::MutexLock lock(&mu_);
     if (finished_ || abort_) return;
-    if (!outbox_.empty() && merge_into(outbox_.back(), message)) return;
-    outbox_.push_back(std::move(message));
+    outbox_.push(std::move(message));
     pump_locked();
   }
   // Finishes with OK once the outbox is written. Thread-safe.
@@ -188,22 +191,6 @@ class AsyncSession {
     stream_.Read(in_, static_cast<CqTag*>(&read_tag_));
   }
 
-  static bool merge_into(ServerMessage& into, ServerMessage& from) {
-    if (into.has_results() && from.has_results()) {
-      for (auto& r : *from.mutable_results()->mutable_results()) {
-        into.mutable_results()->mutable_results()->Add(std::move(r));
-      }
-      return true;
-    }
-    if (into.has_accepted() && from.has_accepted()) {
-      for (auto& id : *from.mutable_accepted()->mutable_ids()) {
-        into.mutable_accepted()->add_ids(std::move(id));
-      }
-      return true;
-    }
-    return false;
-  }
-
   void pump() {
     absl::MutexLock lock(&mu_);
     pump_locked();
@@ -218,8 +205,7 @@ class AsyncSession {
       ++outstanding_;
       stream_.Finish(*abort_, static_cast<CqTag*>(&finish_tag_));
     } else if (!outbox_.empty()) {
-      current_ = std::move(outbox_.front());
-      outbox_.pop_front();
+      current_ = outbox_.pop();
       writing_ = true;
       ++outstanding_;
       stream_.Write(current_, static_cast<CqTag*>(&write_tag_));
@@ -253,7 +239,7 @@ class AsyncSession {
   ClientMessage* in_ = nullptr;
   absl::Mutex mu_;
   ServerMessage current_ ABSL_GUARDED_BY(mu_);  // the write in flight
-  std::deque<ServerMessage> outbox_ ABSL_GUARDED_BY(mu_);
+  SessionOutbox outbox_ ABSL_GUARDED_BY(mu_);
   int outstanding_ ABSL_GUARDED_BY(mu_) = 0;  // reads, writes and finishes in flight
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool close_when_drained_ ABSL_GUARDED_BY(mu_) = false;

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <climits>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -32,6 +33,8 @@ class ClientGateway final : public shoal::v1::TaskService::AsyncService, public 
  public:
   struct Options {
     std::string auth_token;  // "" = no authentication
+    // gRPC's send limit: Results to a client are merged or split to stay within it.
+    std::size_t max_send_bytes = INT_MAX;
   };
   // `inbox` and `log` must outlive the gateway (and the gRPC server using it).
   ClientGateway(Options options, ClientInbox* inbox, const Logger* log);

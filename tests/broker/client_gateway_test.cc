@@ -2,7 +2,9 @@
 // speaking worker.proto) running the tasks.
 #include "broker/client_gateway.h"
 
+#include <chrono>
 #include <set>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -258,6 +260,44 @@ TEST_F(ClientGatewayTest, FullBrokerRejectsWithResourceExhausted) {
   ASSERT_TRUE(rejected.has_value());
   EXPECT_THAT(rejected->rejected().ids(), ElementsAre("t2"));
   EXPECT_EQ(rejected->rejected().error().kind(), shoal::v1::ERROR_KIND_RESOURCE_EXHAUSTED);
+  context->TryCancel();
+}
+
+// Results pile up for a client that does not read; merged, they could make one message
+// larger than gRPC's send limit, whose write failed and ended the session. (The bound
+// itself is tested in session_outbox_test.cc.)
+TEST_F(ClientGatewayTest, ResultsForASlowReaderStayWithinTheSendLimit) {
+  BrokerConfig config = testing::loopback_config();
+  config.scheduler.max_message_bytes = 20000;  // send limit: 4 x 20000 + 1 MiB
+  const std::size_t limit = 4 * 20000 + (1 << 20);
+  start(config);
+  auto w = std::make_unique<FakeWorker>(zmq_, b_->broker->worker_endpoint());
+  w->hello("w1", {"square"}, /*slots=*/200);
+  ASSERT_TRUE(w->next().has_value());  // welcome
+  auto context = make_context();
+  auto stream = stub_->Session(context.get());
+  std::vector<shoal::v1::Task> tasks;
+  for (int i = 0; i < 200; ++i) tasks.push_back(make_task("t" + std::to_string(i)));
+  ASSERT_TRUE(stream->Write(submit(std::move(tasks))));
+  std::vector<std::string> ids;
+  while (ids.size() < 200) {
+    auto batch = w->next();
+    ASSERT_TRUE(batch.has_value() && batch->has_tasks());
+    for (const auto& t : batch->tasks().tasks()) ids.push_back(t.id());
+  }
+  const std::string value = "\xda\x3a\x98" + std::string(15000, 'v');  // str16 of 15000
+  for (const auto& id : ids) w->result(id, value);  // 3 MB, none of it read yet
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  std::set<std::string> got;
+  shoal::v1::ServerMessage msg;
+  while (got.size() < ids.size() && stream->Read(&msg)) {
+    EXPECT_LE(msg.ByteSizeLong(), limit);
+    for (const auto& r : msg.results().results()) {
+      EXPECT_EQ(r.items(0).value(), value);
+      got.insert(r.id());
+    }
+  }
+  EXPECT_EQ(got.size(), ids.size());
   context->TryCancel();
 }
 

@@ -1,0 +1,45 @@
+#pragma once
+// What the broker has still to write to one client session. Consecutive Results (or
+// Accepted) messages are merged, so a slow reader costs fewer, larger writes, but never
+// past a size bound: a client in another language reads with gRPC's default receive
+// limit of 4 MiB, and the broker's own send limit must hold too. Not thread-safe.
+#include <cstddef>
+#include <deque>
+#include <vector>
+
+#include "shoal/v1/service.pb.h"
+
+namespace shoal::broker {
+
+// Messages are merged up to this size (or the send limit, if smaller): gRPC's default
+// receive limit, what a client that never raised it can read.
+inline constexpr std::size_t kMergedMessageBytes = 4u << 20;
+
+class SessionOutbox {
+ public:
+  // Messages up to `bound` bytes; a single result larger than it goes alone.
+  explicit SessionOutbox(std::size_t bound) : bound_(bound) {}
+
+  // Queues `message`: split between its results if over the bound, merged into the last
+  // queued message while the two fit in it.
+  void push(shoal::v1::ServerMessage&& message);
+  bool empty() const { return queue_.empty(); }
+  // The oldest message. Requires !empty().
+  shoal::v1::ServerMessage pop();
+  void clear() { queue_.clear(); }
+
+ private:
+  void push_one(shoal::v1::ServerMessage&& message, std::size_t bytes);
+
+  std::size_t bound_;
+  std::deque<shoal::v1::ServerMessage> queue_;
+  std::size_t back_bytes_ = 0;  // the size of queue_.back()
+};
+
+// `message` as one or more messages of at most `limit` bytes each: a Results message
+// over it is split between its results (one result alone may still be larger), any
+// other message is returned whole.
+std::vector<shoal::v1::ServerMessage> split_results(shoal::v1::ServerMessage&& message,
+                                                    std::size_t limit);
+
+}  // namespace shoal::broker

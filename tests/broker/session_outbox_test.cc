@@ -1,0 +1,94 @@
+// The session outbox merges results for a slow reader, but never past its bound, and
+// splits a message over it between its results, in order.
+#include "broker/session_outbox.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace shoal::broker {
+namespace {
+
+shoal::v1::ServerMessage results(int first, int count, std::size_t value_bytes) {
+  shoal::v1::ServerMessage message;
+  for (int i = first; i < first + count; ++i) {
+    auto* r = message.mutable_results()->add_results();
+    r->set_id("r" + std::to_string(i));
+    r->add_items()->set_value(std::string(value_bytes, 'x'));
+  }
+  return message;
+}
+
+// Pops everything, checking each message's size and that ids come in order 0, 1, ...
+int drain(SessionOutbox& outbox, std::size_t bound, int* messages) {
+  int next = 0;
+  *messages = 0;
+  while (!outbox.empty()) {
+    shoal::v1::ServerMessage m = outbox.pop();
+    ++*messages;
+    EXPECT_LE(m.ByteSizeLong(), bound);
+    for (const auto& r : m.results().results()) EXPECT_EQ(r.id(), "r" + std::to_string(next++));
+  }
+  return next;
+}
+
+TEST(SessionOutboxTest, MergesResultsUpToTheBound) {
+  // Forty results of 300 kB, one per message, for a client with gRPC's default 4 MiB
+  // receive limit: they went out as one 12 MB message, which such a client cannot read.
+  SessionOutbox outbox(kMergedMessageBytes);
+  for (int i = 0; i < 40; ++i) outbox.push(results(i, 1, 300'000));
+  int messages = 0;
+  EXPECT_EQ(drain(outbox, kMergedMessageBytes, &messages), 40);
+  EXPECT_GE(messages, 3);
+  EXPECT_LE(messages, 4);  // merged, not one write per result
+}
+
+TEST(SessionOutboxTest, SplitsAMessageOverTheBoundBetweenItsResults) {
+  SessionOutbox outbox(350);
+  outbox.push(results(0, 10, 100));
+  int messages = 0;
+  EXPECT_EQ(drain(outbox, 350, &messages), 10);
+  EXPECT_GT(messages, 3);
+}
+
+TEST(SessionOutboxTest, AResultLargerThanTheBoundGoesAlone) {
+  SessionOutbox outbox(1000);
+  outbox.push(results(0, 1, 10));
+  outbox.push(results(1, 1, 5000));
+  outbox.push(results(2, 1, 10));
+  ASSERT_FALSE(outbox.empty());
+  EXPECT_EQ(outbox.pop().results().results_size(), 1);
+  EXPECT_EQ(outbox.pop().results().results(0).id(), "r1");
+  EXPECT_EQ(outbox.pop().results().results(0).id(), "r2");
+  EXPECT_TRUE(outbox.empty());
+}
+
+TEST(SessionOutboxTest, MergesAcceptedIdsButNotMessagesOfDifferentKinds) {
+  SessionOutbox outbox(kMergedMessageBytes);
+  shoal::v1::ServerMessage a, b, r = results(0, 1, 10), c;
+  a.mutable_accepted()->add_ids("a");
+  b.mutable_accepted()->add_ids("b");
+  c.mutable_accepted()->add_ids("c");
+  outbox.push(std::move(a));
+  outbox.push(std::move(b));
+  outbox.push(std::move(r));
+  outbox.push(std::move(c));
+  EXPECT_EQ(outbox.pop().accepted().ids_size(), 2);
+  EXPECT_TRUE(outbox.pop().has_results());
+  EXPECT_EQ(outbox.pop().accepted().ids(0), "c");
+  EXPECT_TRUE(outbox.empty());
+}
+
+TEST(SplitResultsTest, ReturnsOtherMessagesAndSmallOnesWhole) {
+  shoal::v1::ServerMessage accepted;
+  for (int i = 0; i < 100; ++i) accepted.mutable_accepted()->add_ids("a" + std::to_string(i));
+  auto same = split_results(std::move(accepted), 10);
+  ASSERT_EQ(same.size(), 1u);
+  EXPECT_EQ(same[0].accepted().ids_size(), 100);
+  auto whole = split_results(results(0, 10, 100), 100000);
+  ASSERT_EQ(whole.size(), 1u);
+  EXPECT_EQ(whole[0].results().results_size(), 10);
+}
+
+}  // namespace
+}  // namespace shoal::broker
