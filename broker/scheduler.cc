@@ -49,20 +49,23 @@ void Scheduler::half_close_session(SessionId s, Actions& out) {
   }
 }
 
-void Scheduler::attach(TaskRecord& rec, SessionId s) {
-  // Called for unfinished tasks only: the session now waits for it.
+void Scheduler::attach(TaskRef ref, TaskRecord& rec, SessionId s) {
+  // Called for unfinished tasks only.
   if (rec.session == s) return;
-  if (auto it = pending_.find(rec.session); it != pending_.end()) --it->second;
-  rec.session = s;
+  if (rec.session != 0 && sessions_.contains(rec.session)) {
+    std::vector<SessionId>& others = watchers_[ref];
+    if (std::find(others.begin(), others.end(), s) != others.end()) return;
+    others.push_back(s);
+  } else {
+    rec.session = s;  // its session is gone (closed, so its count is too)
+  }
   if (sessions_.contains(s)) ++pending_[s];
 }
 
-void Scheduler::detach(const TaskRecord& rec, Actions& out) {
-  auto it = pending_.find(rec.session);
+void Scheduler::detach(SessionId s, Actions& out) {
+  auto it = pending_.find(s);
   if (it == pending_.end()) return;
-  if (--it->second == 0 && half_closed_.contains(rec.session)) {
-    out.sessions_to_close.push_back(rec.session);
-  }
+  if (--it->second == 0 && half_closed_.contains(s)) out.sessions_to_close.push_back(s);
 }
 
 void Scheduler::submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1::Task>* tasks,
@@ -97,7 +100,7 @@ void Scheduler::submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1
         rec.session = s;
         deliver(ref, out);
       } else {
-        attach(rec, s);
+        attach(ref, rec, s);
       }
       continue;
     }
@@ -113,7 +116,7 @@ void Scheduler::submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1
     ref = store_->insert(std::move(*task.mutable_id()));
     TaskRecord& rec = store_->get(ref);
     fill_record(rec, task);
-    attach(rec, s);
+    attach(ref, rec, s);
     ++submitted_;
     accepted.add_ids(rec.id);
     TaskQueue& q = queue_for(rec.queue);
@@ -189,7 +192,7 @@ void Scheduler::watch(SessionId s, const google::protobuf::RepeatedPtrField<std:
       rec.session = s;
       deliver(ref, out);
     } else {
-      attach(rec, s);
+      attach(ref, rec, s);
     }
   }
   if (unknown.ids_size() > 0) *out.add_session_message(s)->mutable_unknown() = std::move(unknown);
@@ -286,8 +289,19 @@ void Scheduler::finish(TaskRef ref, std::unique_ptr<TaskResult> result, Actions&
   ++completed_;
   failed_ += failed;
   count_completion();
+  std::vector<SessionId> others;
+  if (auto it = watchers_.find(ref); it != watchers_.end()) {
+    others = std::move(it->second);
+    watchers_.erase(it);
+  }
+  for (SessionId other : others) {
+    if (!sessions_.contains(other)) continue;
+    out.results_for(other)->mutable_results()->Add(TaskResult(*result));
+    mark_delivered(rec, ref);
+  }
   deliver(ref, out, std::move(result));
-  detach(rec, out);
+  detach(rec.session, out);
+  for (SessionId other : others) detach(other, out);
   answer_waiters(ref, out);
 }
 
@@ -376,8 +390,9 @@ void Scheduler::mark_delivered(TaskRecord& rec, TaskRef ref) {
   rec.deadline_ms = clock_->now_ms() + options_.result_ttl_ms;
   expiry_.push_back({rec.deadline_ms, ref, rec.gen, 0});
   // Over the memory cap, the oldest delivered results go before their time (big
-  // payloads would otherwise pile up for the whole ttl).
-  while (retained_bytes_ > options_.max_retained_bytes && !expiry_.empty()) {
+  // payloads would otherwise pile up for the whole ttl); never the one just delivered,
+  // which its caller may still be reading (to send it to another session or waiter).
+  while (retained_bytes_ > options_.max_retained_bytes && expiry_.size() > 1) {
     Timer t = expiry_.front();
     expiry_.pop_front();
     expire(t);

@@ -53,8 +53,9 @@ class Scheduler {
   // with NOT_REGISTERED. A known id re-attaches the session (and resends a result).
   void submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1::Task>* tasks,
               Actions& out);
-  // Sends the known results of `ids` to `s` now and the pending ones when they end;
-  // answers unknown ids with one Unknown message.
+  // Sends the known results of `ids` to `s` now and the pending ones when they end
+  // (to every live session that submitted or watched them); answers unknown ids with
+  // one Unknown message.
   void watch(SessionId s, const google::protobuf::RepeatedPtrField<std::string>& ids,
              Actions& out);
   // Answers GetResult call `token` now, or when the task ends, or after wait_ms
@@ -143,8 +144,11 @@ class Scheduler {
   void expire(const Timer& t);
   shoal::v1::TaskState state_of(const TaskRecord& rec) const;
   void answer_waiters(TaskRef ref, Actions& out);
-  void attach(TaskRecord& rec, SessionId s);
-  void detach(const TaskRecord& rec, Actions& out);
+  // Session `s` now waits for unfinished task `ref`: it takes the task over from a
+  // session that is gone (a reconnect) or joins a live one (both get the result).
+  void attach(TaskRef ref, TaskRecord& rec, SessionId s);
+  // One task `s` waited for ended: a half-closed session with none left is closed.
+  void detach(SessionId s, Actions& out);
 
   // Workers, leases and dispatch (scheduler_workers.cc).
   void on_hello(const std::string& peer, shoal::v1::WorkerHello& hello, Actions& out);
@@ -188,6 +192,9 @@ class Scheduler {
   WaiterHeap waiter_timers_;
   absl::flat_hash_map<uint64_t, TaskRef> waiter_task_;            // token -> task
   absl::flat_hash_map<TaskRef, std::vector<uint64_t>> waiters_;  // task -> tokens
+  // Unfinished task -> live sessions other than its record's that wait for it too (a
+  // second client watching it). Rarely any.
+  absl::flat_hash_map<TaskRef, std::vector<SessionId>> watchers_;
   std::deque<Timer> expiry_;  // delivered results, by expiry (ttl is constant)
   uint64_t retained_bytes_ = 0;  // of results in the store (delivered or not)
 

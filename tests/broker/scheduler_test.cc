@@ -185,6 +185,52 @@ TEST_F(SchedulerTest, RetainedResultKeepsAWorkerNameItCannotRebuild) {
   EXPECT_EQ(got.values(), "\x91\x31");
 }
 
+// A second live session watching a task joins the submitter instead of taking the
+// task from it: both get the result (a watcher took it, and the submitter waited for
+// ever; with the watcher gone too, nobody got it).
+TEST_F(SchedulerTest, AWatchFromASecondLiveSessionDoesNotTakeTheResultAway) {
+  submit({T("t1"), T("t2")});  // no worker yet: queued
+  scheduler_->open_session(2);
+  scheduler_->open_session(3);
+  google::protobuf::RepeatedPtrField<std::string> ids;
+  *ids.Add() = "t1";
+  *ids.Add() = "t2";
+  scheduler_->watch(2, ids, out_);
+  scheduler_->watch(2, ids, out_);  // twice: still one copy each
+  scheduler_->watch(3, ids, out_);
+  scheduler_->close_session(3);  // a watcher that left gets nothing; others still do
+  hello("a", {"square"}, 2);
+  take_sent("a");
+  out_.clear();
+  report("a", "t1");
+  report("a", "t2");
+  for (SessionId s : {kSession, SessionId{2}}) {
+    auto rs = results(s);
+    ASSERT_EQ(rs.size(), 2u) << "session " << s;
+    EXPECT_EQ(rs[0].id(), "t1");
+    EXPECT_EQ(rs[1].id(), "t2");
+    EXPECT_EQ(rs[0].values(), rs[1].values());
+  }
+  EXPECT_TRUE(results(3).empty());
+}
+
+// Each session that waits counts the task as pending: a half-closed watcher is closed
+// only once the tasks it watched ended, and the submitter keeps its own count.
+TEST_F(SchedulerTest, AHalfClosedWatcherClosesWhenItsWatchedTasksEnd) {
+  submit({T("t1")});
+  scheduler_->open_session(2);
+  google::protobuf::RepeatedPtrField<std::string> ids;
+  *ids.Add() = "t1";
+  scheduler_->watch(2, ids, out_);
+  scheduler_->half_close_session(2, out_);
+  EXPECT_TRUE(out_.sessions_to_close.empty());
+  hello("a");
+  out_.clear();
+  report("a", "t1");
+  EXPECT_THAT(out_.sessions_to_close, ElementsAre(SessionId{2}));
+  EXPECT_EQ(results(kSession).size(), 1u);
+}
+
 TEST_F(SchedulerTest, WatchResendsKnownResultsAndNamesUnknownIds) {
   hello("a");
   submit({T("t1"), T("t2")});
