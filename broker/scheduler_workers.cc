@@ -170,13 +170,17 @@ void Scheduler::on_results(WorkerRef w, shoal::v1::ResultBatch& batch, Actions& 
 
 bool Scheduler::accept_result(WorkerRef w, std::unique_ptr<TaskResult> result, Actions& out) {
   TaskRef ref = TaskRef(result->lease());
-  if (!store_->matches(ref, uint32_t(result->lease() >> 32), result->id()) &&
-      !store_->find(result->id(), &ref)) {
+  bool leased = store_->matches(ref, uint32_t(result->lease() >> 32), result->id());
+  if (!leased && !store_->find(result->id(), &ref)) {
     return false;  // expired long ago: nobody waits
   }
   TaskRecord& rec = store_->get(ref);
   bool from_holder = rec.phase == TaskPhase::kRunning && w != kNoWorker && rec.worker == w;
   if (rec.phase == TaskPhase::kDone) return false;  // late duplicate: resolved already
+  // The holder's result counts, found by lease or by id. Another's (a worker declared
+  // lost, or one we no longer know) counts only with the task's lease, which only a
+  // worker once given the task has: no worker ends a task it was never sent.
+  if (!from_holder && !leased) return false;
   if (result->has_failure() && result->failure().kind() == shoal::v1::ERROR_KIND_WORKER_LOST) {
     // The worker's child process died. Only the current holder's report counts.
     if (!from_holder) return false;
@@ -184,7 +188,12 @@ bool Scheduler::accept_result(WorkerRef w, std::unique_ptr<TaskResult> result, A
     lost_attempt(ref, why, std::move(result), out);
     return true;
   }
-  if (result->worker().empty() && w != kNoWorker) result->set_worker(workers_.get(w).name);
+  // Named by who sent it, not by what it says (a worker we do not know: unnamed).
+  if (w != kNoWorker) {
+    result->set_worker(workers_.get(w).name);
+  } else {
+    result->clear_worker();
+  }
   uint32_t runs = rec.attempt + (rec.phase == TaskPhase::kRunning ? 1 : 0);
   result->set_attempts(std::max<uint32_t>(1, runs));
   finish(ref, std::move(result), out);

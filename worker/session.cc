@@ -137,6 +137,9 @@ absl::Status WorkerSession::reconnect(const std::string& why) {
   hello->set_pid(config_.pid);
   hello->set_instance(config_.instance);
   for (auto& id : runner_.running_ids()) hello->add_running(std::move(id));
+  // Finished but not yet reported: held too, so that the broker takes their results
+  // from us (it takes another's only with the lease of its own dispatch).
+  for (const auto& r : unsent_) hello->add_running(r.id());
   outstanding_credit_ = 0;
   // Running tasks (re-leased by a broker that knows them) and results still to send.
   leased_ = static_cast<std::int64_t>(runner_.running() + unsent_.size());

@@ -107,19 +107,19 @@ TaskRunner::TaskRunner(std::shared_ptr<internal::Backend> backend, std::string w
 void TaskRunner::start(const std::vector<v1::Task*>& tasks) {
   std::vector<internal::Submission> batch;
   batch.reserve(tasks.size());
-  std::vector<std::pair<std::string, internal::ErrorInfo>> refused;
+  std::vector<std::pair<const v1::Task*, internal::ErrorInfo>> refused;
   for (v1::Task* task : tasks) {
     const internal::TaskEntry* entry = internal::find_task(task->name());
     auto args = internal::invoke_args(*task);
     if (entry == nullptr) {
-      refused.push_back({task->id(),
+      refused.push_back({task,
                          {internal::ErrorKind::kNotRegistered, "shoal::NotRegisteredError",
                           "task '" + task->name() + "' is not registered on worker " + name_,
                           internal::where_am_i()}});
       continue;
     }
     if (!args.ok()) {
-      refused.push_back({task->id(),
+      refused.push_back({task,
                          {internal::ErrorKind::kSerialization, "shoal::SerializationError",
                           std::string(args.status().message()), internal::where_am_i()}});
       continue;
@@ -148,9 +148,10 @@ void TaskRunner::start(const std::vector<v1::Task*>& tasks) {
     for (const auto& s : batch) ++running_[static_cast<ResultSink*>(s.sink.get())->id()];
     count_ += batch.size();
   }
-  for (auto& [id, error] : refused) {
+  for (auto& [task, error] : refused) {  // `tasks` still holds them: nothing was moved
     v1::TaskResult result;
-    result.set_id(id);
+    result.set_id(task->id());
+    result.set_lease(task->lease());
     result.set_worker(name_);
     internal::to_task_error(error, result.mutable_failure());
     done_->push(std::move(result));

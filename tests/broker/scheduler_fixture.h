@@ -130,13 +130,15 @@ class SchedulerTest : public ::testing::Test {
     scheduler_->worker_message(peer, &msg, out_);
   }
 
-  // The worker reports a result for `id` and grants one more credit.
+  // The worker reports a result for `id` and grants one more credit. Like a real worker
+  // it sends the task's lease, if the task was ever sent (take_sent).
   void report(const std::string& peer, const std::string& id, const std::string& value = "\x31",
               shoal::v1::ErrorKind failure = shoal::v1::ERROR_KIND_OTHER, bool failed = false) {
     shoal::v1::WorkerMessage msg;
     msg.set_version(1);
     shoal::v1::TaskResult* r = msg.mutable_results()->add_results();
     r->set_id(id);
+    if (auto it = sent_.find(id); it != sent_.end()) r->set_lease(it->second.lease());
     if (failed) {
       r->mutable_failure()->set_kind(failure);
       r->mutable_failure()->set_message("child killed by SIGKILL");

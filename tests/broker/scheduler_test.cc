@@ -167,10 +167,11 @@ TEST_F(SchedulerTest, ResultLeaseOnlySpeedsTheLookupTheIdDecides) {
   EXPECT_EQ(scheduler_->stats().completed(), 3u);
 }
 
-// A result whose worker field is not the lease holder's name keeps it in its encoding.
-TEST_F(SchedulerTest, RetainedResultKeepsAWorkerNameItCannotRebuild) {
+// A result is named by the worker that sent it, whatever its `worker` field says; from
+// a worker other than the holder, that name is kept in the result's encoding.
+TEST_F(SchedulerTest, AResultIsNamedByItsSenderAndKeepsANameItCannotRebuild) {
   hello("a");
-  submit({T("t1")});
+  submit({T("t1"), T("t2")});
   ASSERT_THAT(take_sent("a"), ElementsAre("t1"));
   shoal::v1::WorkerMessage msg;
   msg.set_version(1);
@@ -178,16 +179,54 @@ TEST_F(SchedulerTest, RetainedResultKeepsAWorkerNameItCannotRebuild) {
   r->set_id("t1");
   r->set_worker("someone-else");
   r->set_values("\x91\x31");
+  msg.mutable_results()->set_credit(1);
   scheduler_->worker_message("a", &msg, out_);
-  auto got = get_result("t1").result();
-  EXPECT_EQ(got.id(), "t1");
-  EXPECT_EQ(got.worker(), "someone-else");
-  EXPECT_EQ(got.values(), "\x91\x31");
+  EXPECT_EQ(get_result("t1").result().worker(), "w-a");
+  EXPECT_EQ(get_result("t1").result().values(), "\x91\x31");
+  // t2 goes to a; a falls silent and t2 goes to b; a comes back (a new hello) and
+  // reports it late, with its lease: it resolves t2, named after a, not the holder b.
+  ASSERT_THAT(take_sent("a"), ElementsAre("t1", "t2"));  // this round's frames: t2 now
+  out_.clear();
+  hello("b");
+  for (int i = 0; i < 4; ++i) {
+    clock_.advance_ms(1000);
+    heartbeat("b");
+  }
+  scheduler_->tick(out_);
+  ASSERT_THAT(take_sent("b"), ElementsAre("t2"));
+  hello("a");
+  report("a", "t2");
+  EXPECT_EQ(get_result("t2").result().worker(), "w-a");
 }
 
-// A second live session watching a task joins the submitter instead of taking the
-// task from it: both get the result (a watcher took it, and the submitter waited for
-// ever; with the watcher gone too, nobody got it).
+// Only a worker once given a task can end it: another worker's result for it, without
+// its lease, is ignored, whether the task is queued or leased to someone else.
+TEST_F(SchedulerTest, AWorkerCannotEndATaskItWasNeverSent) {
+  hello("a", {"square"}, 1, {"q"});
+  hello("f", {"square"}, 1, {"other"});  // serves another queue
+  submit({T("held").queue("q"), T("queued").queue("q")});
+  ASSERT_THAT(take_sent("a"), ElementsAre("held"));
+  out_.clear();
+  for (std::string id : {"held", "queued"}) {
+    for (uint64_t lease : {uint64_t{0}, uint64_t{1}, uint64_t{1} << 63}) {
+      shoal::v1::WorkerMessage msg;
+      msg.set_version(1);
+      shoal::v1::TaskResult* r = msg.mutable_results()->add_results();
+      r->set_id(id);
+      r->set_lease(lease);
+      r->set_values("\x91\xcd\x02\x9a");  // 666
+      scheduler_->worker_message("f", &msg, out_);
+    }
+  }
+  EXPECT_TRUE(results().empty());
+  EXPECT_EQ(get_result("held").state(), shoal::v1::TASK_STATE_RUNNING);
+  EXPECT_EQ(get_result("queued").state(), shoal::v1::TASK_STATE_QUEUED);
+  report("a", "held");  // the holder's own result still counts
+  ASSERT_EQ(results().size(), 1u);
+  EXPECT_EQ(results()[0].items(0).value(), "\x31");
+  EXPECT_EQ(results()[0].worker(), "w-a");
+}
+
 TEST_F(SchedulerTest, AWatchFromASecondLiveSessionDoesNotTakeTheResultAway) {
   submit({T("t1"), T("t2")});  // no worker yet: queued
   scheduler_->open_session(2);
@@ -291,18 +330,18 @@ TEST_F(SchedulerTest, RejectsWithResourceExhaustedWhenFull) {
 }
 
 TEST_F(SchedulerTest, RejectsInvalidTasksAndCountsThem) {
-  submit({T("p").priority(10), T("n").name(""),
-          T("big").args(std::string(1025, 'x')), T(""), T("ok")});
+  submit({T("p").priority(10), T("n").name(""), T("r").max_retries(-5),
+          T("big").args(std::string(1025, 'x')), T(""), T("ok"), T("ok0").max_retries(0)});
   std::vector<std::string> rejected;
   for (auto& send : out_.to_sessions) {
     if (!send.message.has_rejected()) continue;
     EXPECT_EQ(send.message.rejected().error().kind(), shoal::v1::ERROR_KIND_INVALID);
     rejected.push_back(send.message.rejected().ids(0));
   }
-  EXPECT_THAT(rejected, ElementsAre("p", "n", "big", ""));
-  EXPECT_THAT(out_.to_sessions[0].message.accepted().ids(), ElementsAre("ok"));
-  EXPECT_EQ(scheduler_->stats().bad_client_messages(), 4u);
-  EXPECT_EQ(scheduler_->stats().submitted(), 1u);
+  EXPECT_THAT(rejected, ElementsAre("p", "n", "r", "big", ""));
+  EXPECT_THAT(out_.to_sessions[0].message.accepted().ids(), ElementsAre("ok", "ok0"));
+  EXPECT_EQ(scheduler_->stats().bad_client_messages(), 5u);
+  EXPECT_EQ(scheduler_->stats().submitted(), 2u);
 }
 
 TEST_F(SchedulerTest, GetResultWaitsForTheResultOrItsTimeout) {
