@@ -138,7 +138,8 @@ void TaskRunner::start(const std::vector<v1::Task*>& tasks) {
     s.raw = false;
     s.options.queue = task->queue();
     s.options.priority = static_cast<int>(task->priority());
-    s.options.time_limit = std::chrono::milliseconds(task->time_limit_ms());
+    s.options.time_limit = std::chrono::milliseconds(  // any uint64 is a valid limit
+        std::min<std::uint64_t>(task->time_limit_ms(), INT64_MAX));
     s.options.max_retries = 0;  // the broker retries, on any worker
     s.sink = std::make_shared<ResultSink>(this, *task, s.seq);
     batch.push_back(std::move(s));

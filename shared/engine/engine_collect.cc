@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -131,6 +132,10 @@ void Engine::handle_deaths(std::vector<Outcome>& out) {
   }
 }
 
+namespace {
+constexpr std::int64_t kLongestTimeLimitMs = std::int64_t{100} * 366 * 24 * 3600 * 1000;
+}  // namespace
+
 void Engine::check_time_limits() {
   std::int64_t next = 0;
   if (timed_ > 0) {
@@ -148,8 +153,10 @@ void Engine::check_time_limits() {
           make_state(in.gen, static_cast<std::uint32_t>(w), kRunning)) {
         continue;
       }
+      // Limits over 100 years are as good as none (and would overflow in ns).
       const std::int64_t deadline =
-          slot.started_ns.load(std::memory_order_relaxed) + in.job.time_limit_ms * 1'000'000;
+          slot.started_ns.load(std::memory_order_relaxed) +
+          std::min(in.job.time_limit_ms, kLongestTimeLimitMs) * 1'000'000;
       if (now >= deadline) {
         in.timed_out = true;
         send_command(command_fd_, {ZygoteCommand::kKill, w, slot.pid.load()});
@@ -224,7 +231,12 @@ bool Engine::place(Job& job, std::vector<Outcome>& out, int* pushed) {
   in.timed_out = false;
   in.active = true;
   ++active_;
-  if (in.job.time_limit_ms > 0) ++timed_;
+  if (in.job.time_limit_ms > 0) {
+    ++timed_;
+    // The supervisor may be asleep for its idle tick (200 ms): wake it to watch the
+    // limit (check_time_limits() then keeps it looking). Only timed jobs pay this.
+    shared_.control().results.notify(INT_MAX);
+  }
   r.state.store(make_state(in.gen, 0, kQueued), std::memory_order_release);
   in.ring_pos = tasks.tail();
   tasks.push(make_token(in.gen, index));

@@ -170,6 +170,27 @@ TEST(PoolFaultTest, TheTimeLimitAppliesToEachItemOfAMap) {
   }
 }
 
+// The limit is watched from the task's start: a pool idle for a while (its supervisor
+// asleep for its 200 ms tick) let a 10 ms limit on a 150 ms task pass unnoticed.
+TEST(PoolFaultTest, AShortTimeLimitIsEnforcedOnAnIdlePool) {
+  Pool pool(1);
+  Pool limited = pool.with(TaskOptions{"", 0, std::chrono::milliseconds(10), 0});
+  for (int i = 0; i < 5; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));  // idle: supervisor asleep
+    EXPECT_THROW(limited.apply(sleep_ms, 150), TaskTimeLimitError) << "try " << i;
+  }
+}
+
+// A limit too long to matter is no limit: milliseconds::max() (or anything past about
+// 292 years in ns) overflowed and killed the task at once.
+TEST(PoolFaultTest, AnEnormousTimeLimitIsNoLimit) {
+  Pool pool(1);
+  for (auto limit : {std::chrono::milliseconds::max(), std::chrono::milliseconds(9'300'000'000'000)}) {
+    Pool limited = pool.with(TaskOptions{"", 0, limit, 0});
+    EXPECT_EQ(limited.apply(sleep_ms, 200), 200) << limit.count();
+  }
+}
+
 TEST(PoolFaultTest, TerminateStopsInfiniteLoopsAndLeavesNoProcess) {
   TestPipe pids;
   Pool pool(2);

@@ -166,6 +166,8 @@ TEST(ClusterTest, AStuckTaskIsKilledAtItsTimeLimit) {
   }
   EXPECT_LT(std::chrono::steady_clock::now() - start, 30s);
   EXPECT_EQ(pool.apply(square, 5), 25);  // a replacement process serves on
+  options.time_limit = std::chrono::milliseconds::max();  // no limit, not an overflow
+  EXPECT_EQ(pool.with(options).apply(nap, 20), 20);
 }
 
 TEST(ClusterTest, NoCreditIsLostUnderLoad) {
