@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "shoal/internal/utf8.h"
+
 namespace shoal {
 
 Pool::Pool() : Pool(PoolOptions{}) {}
@@ -65,6 +67,10 @@ Pool Pool::with(TaskOptions options) const {
   }
   if (options.time_limit.count() < 0) {
     throw std::invalid_argument("shoal::TaskOptions: time_limit is negative (0: no limit)");
+  }
+  if (!internal::is_utf8(options.queue)) {
+    throw std::invalid_argument("shoal::TaskOptions: queue '" +
+                                internal::utf8_or_escaped(options.queue) + "' is not UTF-8");
   }
   if (options.max_retries < -1) {
     throw std::invalid_argument("shoal::TaskOptions: max_retries " +

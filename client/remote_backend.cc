@@ -12,6 +12,7 @@
 #include "client/remote_wire.h"
 #include "shoal/errors.hpp"
 #include "shoal/internal/malloc_tuning.h"
+#include "shoal/internal/utf8.h"
 
 namespace shoal::internal {
 namespace {
@@ -118,14 +119,28 @@ void RemoteBackend::submit(std::vector<Submission>& batch) {
     e.max_retries = s.options.max_retries;
     e.sink = std::move(s.sink);
     e.index = s.index;
+    std::optional<ErrorInfo> refusal;
     if (max_bytes > 0 && e.args.size() > max_bytes) {
+      refusal = ErrorInfo{ErrorKind::kResourceExhausted, "",
+                          absl::StrCat("task arguments are ", e.args.size(),
+                                       " bytes, more than the broker's limit of ", max_bytes,
+                                       " (--max-message-bytes)"),
+                          ""};
+    } else if (!is_utf8(e.name)) {  // it could not even be sent (protobuf strings)
+      refusal = ErrorInfo{ErrorKind::kNotRegistered, "",
+                          "no task is registered as '" + utf8_or_escaped(e.name) +
+                              "': a task name must be UTF-8",
+                          ""};
+    } else if (!is_utf8(e.queue)) {
+      refusal = ErrorInfo{ErrorKind::kInvalid, "",
+                          "queue '" + utf8_or_escaped(e.queue) + "' is not UTF-8", ""};
+    }
+    if (refusal) {
       Delivery d;
       d.sink = std::move(e.sink);
       d.index = e.index;
       d.failed = true;
-      d.error = {ErrorKind::kResourceExhausted, "", absl::StrCat("task arguments are ", e.args.size(),
-                                                     " bytes, more than the broker's limit of ",
-                                                     max_bytes, " (--max-message-bytes)"), ""};
+      d.error = std::move(*refusal);
       refused.push_back(std::move(d));
       continue;
     }

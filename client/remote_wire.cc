@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "shoal/codec.hpp"
+#include "shoal/internal/utf8.h"
 #include "shoal/internal/reply.h"
 
 namespace shoal::internal {
@@ -142,15 +143,21 @@ ErrorInfo to_error_info(const v1::TaskError& error) {
   info.type_name = error.type_name();
   info.message = error.message();
   info.where = error.where();
-  if (info.message.empty()) info.message = v1::ErrorKind_Name(error.kind());
+  // A failure the broker or a worker reported without words is named by its kind; a
+  // task's own exception keeps its message, even an empty one.
+  if (info.message.empty() && info.kind != ErrorKind::kRemote) {
+    info.message = v1::ErrorKind_Name(error.kind());
+  }
   return info;
 }
 
 void to_task_error(const ErrorInfo& info, v1::TaskError* out) {
+  // Protobuf strings must be UTF-8, or the frame does not parse at the broker (the
+  // task then never ended): a task may throw any bytes.
   out->set_kind(static_cast<v1::ErrorKind>(info.kind));
-  out->set_type_name(info.type_name);
-  out->set_message(info.message);
-  out->set_where(info.where);
+  out->set_type_name(utf8_or_escaped(info.type_name));
+  out->set_message(utf8_or_escaped(info.message));
+  out->set_where(utf8_or_escaped(info.where));
 }
 
 absl::Status reply_to_items(std::string_view reply, std::size_t items, v1::TaskResult* result) {

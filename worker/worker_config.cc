@@ -6,6 +6,7 @@
 #include "absl/strings/str_split.h"
 #include "shared/curve_keys.h"
 #include "shared/endpoint.h"
+#include "shoal/internal/utf8.h"
 
 namespace shoal::worker {
 namespace {
@@ -60,6 +61,7 @@ absl::StatusOr<WorkerConfig> parse_worker_flags(int argc, char** argv, bool allo
     } else if (flag == "queues") {
       config.queues = absl::StrSplit(value, ',', absl::SkipWhitespace());
       if (config.queues.empty()) return bad(flag, "needs at least one queue name");
+      if (!internal::is_utf8(value)) return bad(flag, "queue names must be UTF-8");
     } else if (flag == "prefetch") {
       auto n = parse_int(flag, value, 1);
       if (!n.ok()) return n.status();
@@ -68,6 +70,7 @@ absl::StatusOr<WorkerConfig> parse_worker_flags(int argc, char** argv, bool allo
       config.log_level = value;
     } else if (flag == "name") {
       if (value.empty()) return bad(flag, "must not be empty");
+      if (!internal::is_utf8(value)) return bad(flag, "must be UTF-8");
       config.name = value;
     } else if (flag == "drain-timeout-ms") {
       auto n = parse_int(flag, value, 0);

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "shoal/internal/backend.h"
 #include "shoal/internal/malloc_tuning.h"
+#include "shoal/internal/utf8.h"
 #include "shoal/task.hpp"
 #include "shared/curve_keys.h"
 #include "shared/zmq_term.h"
@@ -115,7 +116,18 @@ int run_worker(int argc, char** argv, bool allow_load) {
     session_config.host = host;
     session_config.pid = static_cast<std::uint64_t>(getpid());
     session_config.queues = config.queues;
-    session_config.tasks = internal::task_names();
+    for (std::string& task : internal::task_names()) {
+      if (internal::is_utf8(task)) {
+        session_config.tasks.push_back(std::move(task));
+      } else {  // the hello could not carry it (protobuf strings are UTF-8)
+        log.warning("task '" + internal::utf8_or_escaped(task) +
+                    "' is not served: a task name must be UTF-8");
+      }
+    }
+    if (session_config.tasks.empty()) {
+      log.warning("no task is registered: every task sent here fails with NotRegisteredError "
+                  "(does --load name the library that registers them?)");
+    }
     session_config.slots = slots;
     session_config.prefetch = config.prefetch;
     session_config.drain_timeout = config.drain_timeout;

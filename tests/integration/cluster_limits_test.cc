@@ -42,6 +42,34 @@ TEST(ClusterLimitsTest, ArgumentsOverTheBrokersLimitFailAndTheRestFlows) {
   EXPECT_EQ(pool.apply(square, 7), 49);
 }
 
+// Protobuf strings must be UTF-8. A task's exception message that is not ended its
+// task never (the worker's frame did not parse at the broker, the slot stayed taken);
+// a task name or queue that is not made the pool resend its batch for ever.
+TEST(ClusterLimitsTest, BytesThatAreNotUtf8NeitherHangNorStallOtherTasks) {
+  Cluster cluster;
+  cluster.start_broker();
+  cluster.start_worker("w1", 1);
+  Pool pool = Pool::connect(cluster.clients());
+  TerminateOnFailure guard(pool);
+  try {
+    pool.apply_async(throw_message, std::string("caf\xe9")).get(30s);
+    FAIL() << "no exception";
+  } catch (const RemoteError& e) {
+    EXPECT_EQ(std::string(e.what()), "caf\\xe9");  // the bad byte, escaped
+  }
+  try {  // an empty message stays empty (it read "ERROR_KIND_REMOTE")
+    pool.apply_async(throw_message, std::string()).get(30s);
+    FAIL() << "no exception";
+  } catch (const RemoteError& e) {
+    EXPECT_EQ(std::string(e.what()), "");
+    EXPECT_EQ(e.type_name(), "std::runtime_error");
+  }
+  EXPECT_THROW(pool.apply_async<int>("bad\xffname", 1).get(30s), NotRegisteredError);
+  EXPECT_THROW(pool.with(TaskOptions{"q\xff", 0, {}, -1}), std::invalid_argument);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(pool.apply_async(square, i).get(30s), i * i);
+  EXPECT_EQ(cluster.stats().running(), 0u);  // the slot came back
+}
+
 // The broker's own error kinds reach a C++ client as themselves: `shoal submit` names
 // a result over the limit RESOURCE_EXHAUSTED (it said OTHER).
 TEST(ClusterLimitsTest, TheCliNamesTheBrokersErrorKinds) {

@@ -64,6 +64,8 @@ int fail(int) { throw std::invalid_argument("bad input"); }
 
 std::string blob(int n) { return std::string(static_cast<std::size_t>(n), 'x'); }
 
+int throw_message(std::string message) { throw std::runtime_error(message); }
+
 }  // namespace shoal::itest
 
 SHOAL_TASK_AS(shoal::itest::square, "test.square");
@@ -78,3 +80,4 @@ SHOAL_TASK_AS(shoal::itest::gate, "test.gate");
 SHOAL_TASK_AS(shoal::itest::logged_gate, "test.logged_gate");
 SHOAL_TASK_AS(shoal::itest::fail, "test.fail");
 SHOAL_TASK_AS(shoal::itest::blob, "test.blob");
+SHOAL_TASK_AS(shoal::itest::throw_message, "test.throw_message");

@@ -18,5 +18,6 @@ int gate(std::string path);                          // waits until path exists
 int logged_gate(std::string log, std::string gate);  // appends whoami() to log, then gate()
 int fail(int);                                       // throws std::invalid_argument
 std::string blob(int n);                             // n bytes of 'x'
+int throw_message(std::string message);              // throws std::runtime_error(message)
 
 }  // namespace shoal::itest

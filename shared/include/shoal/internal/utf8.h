@@ -1,0 +1,18 @@
+#pragma once
+// UTF-8 checks for strings that cross the wire in protobuf `string` fields,
+// which must be valid UTF-8 (a frame holding anything else does not parse at
+// the receiver).
+#include <string>
+#include <string_view>
+
+namespace shoal::internal {
+
+// True if `text` is well-formed UTF-8 (no overlong forms, surrogates or code
+// points past U+10FFFF).
+bool is_utf8(std::string_view text);
+
+// `text` itself if it is valid UTF-8, else a copy with each byte that is not
+// part of a valid sequence written as "\xNN" (Python's "backslashreplace").
+std::string utf8_or_escaped(std::string_view text);
+
+} // namespace shoal::internal

@@ -1,0 +1,76 @@
+#include "shoal/internal/utf8.h"
+
+#include <cstdint>
+
+namespace shoal::internal {
+namespace {
+
+// Length of the valid UTF-8 sequence at text[i], or 0 if none starts there.
+std::size_t sequence_at(std::string_view text, std::size_t i) {
+  const auto byte = [&](std::size_t k) {
+    return static_cast<std::uint8_t>(text[k]);
+  };
+  const std::uint8_t b = byte(i);
+  if (b < 0x80)
+    return 1;
+  std::size_t n;
+  std::uint32_t code, min;
+  if ((b & 0xe0) == 0xc0) {
+    n = 2, code = b & 0x1f, min = 0x80;
+  } else if ((b & 0xf0) == 0xe0) {
+    n = 3, code = b & 0x0f, min = 0x800;
+  } else if ((b & 0xf8) == 0xf0) {
+    n = 4, code = b & 0x07, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + n > text.size())
+    return 0;
+  for (std::size_t k = 1; k < n; ++k) {
+    if ((byte(i + k) & 0xc0) != 0x80)
+      return 0;
+    code = code << 6 | (byte(i + k) & 0x3f);
+  }
+  if (code < min || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff))
+    return 0;
+  return n;
+}
+
+} // namespace
+
+bool is_utf8(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    if (static_cast<std::uint8_t>(text[i]) < 0x80) { // the common case
+      ++i;
+      continue;
+    }
+    std::size_t n = sequence_at(text, i);
+    if (n == 0)
+      return false;
+    i += n;
+  }
+  return true;
+}
+
+std::string utf8_or_escaped(std::string_view text) {
+  if (is_utf8(text))
+    return std::string(text);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size() + 16);
+  for (std::size_t i = 0; i < text.size();) {
+    std::size_t n = sequence_at(text, i);
+    if (n > 0) {
+      out.append(text.substr(i, n));
+      i += n;
+      continue;
+    }
+    const auto b = static_cast<std::uint8_t>(text[i++]);
+    out += "\\x";
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+} // namespace shoal::internal
