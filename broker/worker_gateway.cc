@@ -4,6 +4,7 @@
 #include <chrono>
 #include <iterator>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -80,6 +81,10 @@ void WorkerGateway::count_bad(BadFrame kind, const std::string& detail) {
   }
 }
 
+namespace {
+constexpr size_t kMaxFramesPerRead = 1024;
+}  // namespace
+
 size_t WorkerGateway::receive(Handler& handler, size_t max) {
   size_t n = 0;
   zmq::message_t id, body;
@@ -113,7 +118,7 @@ size_t WorkerGateway::receive(Handler& handler, size_t max) {
     }
     std::string peer(id.data<char>(), id.size());
     if (msg.has_hello()) {
-      receive_events(handler);  // an older close of a reused descriptor comes first
+      receive_events(handler, /*in_receive=*/true);  // an older close of a reused fd first
       int fd = zmq_msg_get(body.handle(), ZMQ_SRCFD);
       if (fd >= 0) peer_by_fd_[fd] = peer;
       log_->info("worker '", msg.hello().name(), "' (", msg.hello().host(), ":",
@@ -124,8 +129,9 @@ size_t WorkerGateway::receive(Handler& handler, size_t max) {
   return n;
 }
 
-void WorkerGateway::receive_events(Handler& handler) {
+void WorkerGateway::receive_events(Handler& handler, bool in_receive) {
   zmq::message_t event, address;
+  std::vector<std::string> closed;
   while (monitor_.recv(event, zmq::recv_flags::dontwait)) {
     if (event.more()) [[maybe_unused]] auto got = monitor_.recv(address, zmq::recv_flags::none);
     if (event.size() < 6) continue;
@@ -145,10 +151,15 @@ void WorkerGateway::receive_events(Handler& handler) {
     if (kind != ZMQ_EVENT_DISCONNECTED) continue;
     auto it = peer_by_fd_.find(fd);
     if (it == peer_by_fd_.end()) continue;
-    std::string peer = std::move(it->second);
+    closed.push_back(std::move(it->second));
     peer_by_fd_.erase(it);
-    handler.on_disconnect(peer);
   }
+  if (closed.empty()) return;
+  if (!in_receive) {
+    while (receive(handler, kMaxFramesPerRead) == kMaxFramesPerRead) {
+    }
+  }
+  for (const std::string& peer : closed) handler.on_disconnect(peer);
 }
 
 void WorkerGateway::answer_zap() {

@@ -61,8 +61,12 @@ class WorkerGateway {
   // Returns how many frames were read.
   size_t receive(Handler& handler, size_t max);
   // Reads connection events without blocking; reports closed worker connections and
-  // counts failed CURVE handshakes as refused.
-  void receive_events(Handler& handler);
+  // counts failed CURVE handshakes as refused. A closed connection is reported after
+  // the frames still waiting in the socket (the worker's last results and its Bye
+  // arrived before its close; read after it, its tasks were retried needlessly) —
+  // unless `in_receive`, when receive() is handling a frame (a hello) and asks only
+  // for older closes.
+  void receive_events(Handler& handler, bool in_receive = false);
   // Answers the waiting ZAP requests: workers whose key is listed are let in.
   void answer_zap();
   // Worker connections refused so far: a failed CURVE handshake or an unlisted key.

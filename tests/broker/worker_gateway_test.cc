@@ -3,7 +3,11 @@
 #include "broker/worker_gateway.h"
 #include "broker/worker_registry.h"
 
+#include <chrono>
 #include <random>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "fake_worker.h"
 #include "gtest/gtest.h"
@@ -64,6 +68,43 @@ TEST(WorkerGatewayTest, GarbageFramesAreCountedAndBrokerKeepsServing) {
   EXPECT_EQ(stats.bad_worker_frames(), 6u);
   EXPECT_EQ(stats.workers(), 1u);
   EXPECT_EQ(stats.journal_bytes(), 0u);  // no --store-dir
+}
+
+// What a gateway reported, in order.
+struct RecordingHandler : WorkerGateway::Handler {
+  void on_frame(const std::string&, shoal::v1::WorkerMessage* msg) override {
+    seen.push_back(msg->has_hello() ? "hello" : msg->has_results() ? "results" : "other");
+  }
+  void on_disconnect(const std::string&) override { seen.push_back("closed"); }
+  std::vector<std::string> seen;
+};
+
+// A worker sends its last result and leaves at once. Its close was reported before the
+// result still waiting in the socket when both were there by the time the broker
+// looked (it reads events first): the broker retried a task that had ended.
+TEST(WorkerGatewayTest, AClosedConnectionIsReportedAfterItsLastFrames) {
+  zmq::context_t context;
+  Logger log;
+  WorkerGateway::Options options;
+  options.address = "tcp://127.0.0.1:0";
+  auto gw = WorkerGateway::bind(context, options, &log);
+  ASSERT_TRUE(gw.ok()) << gw.status();
+  RecordingHandler handler;
+  {
+    FakeWorker worker(context, (*gw)->endpoint());
+    worker.hello("w1");
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (handler.seen.empty() && std::chrono::steady_clock::now() < deadline) {
+      (*gw)->receive(handler, 10);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    worker.result("t1", "\x31");
+    worker.close();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // both are waiting now
+  (*gw)->receive_events(handler);  // as the broker's loop does: events first
+  (*gw)->receive(handler, 10);
+  EXPECT_EQ(handler.seen, (std::vector<std::string>{"hello", "results", "closed"}));
 }
 
 TEST(WorkerStateTest, CapacitySaturatesInsteadOfWrapping) {
