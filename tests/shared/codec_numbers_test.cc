@@ -3,10 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "shoal/codec.hpp"
 #include "shoal/errors.hpp"
@@ -72,6 +74,20 @@ TEST(CodecNumbersTest, IntegersAndFloatsDecodeAsMsgpackDoes) {
   every_boundary<unsigned long long>();
   every_boundary<float>();
   every_boundary<double>();
+}
+
+// Floats stay floats on the wire (msgpack-c alone packs 2.0 as the integer 2): -0.0
+// keeps its sign, and a reader in another language gets a float back.
+TEST(CodecNumbersTest, FloatsAreEncodedAsFloatsEvenWhenIntegral) {
+  EXPECT_EQ(encode(2.0), std::string("\xcb\x40\x00\x00\x00\x00\x00\x00\x00", 9));
+  EXPECT_EQ(encode(2.0f), std::string("\xca\x40\x00\x00\x00", 5));
+  EXPECT_TRUE(std::signbit(decode<double>(encode(-0.0))));
+  EXPECT_TRUE(std::signbit(decode<float>(encode(-0.0f))));
+  auto inside = decode<std::vector<double>>(encode(std::vector<double>{-0.0, 3.0, 0.5}));
+  EXPECT_TRUE(std::signbit(inside[0]));
+  EXPECT_EQ(inside[1], 3.0);
+  EXPECT_EQ(inside[2], 0.5);
+  EXPECT_EQ(decode<double>(encode(3)), 3.0);  // integers still decode as doubles
 }
 
 TEST(CodecNumbersTest, NonNumbersAndTruncatedInputTakeTheGeneralPath) {

@@ -98,6 +98,44 @@ class StringSink {
   std::string& out_;
 };
 
+// Writes `bits` after `head` big-endian, as MessagePack's float formats are.
+template <class Bits>
+void write_float(StringSink& sink, char head, Bits bits) {
+  char buf[1 + sizeof(Bits)];
+  buf[0] = head;
+  for (std::size_t k = 0; k < sizeof(Bits); ++k) {
+    buf[1 + k] = static_cast<char>(bits >> (8 * (sizeof(Bits) - 1 - k)));
+  }
+  sink.write(buf, sizeof buf);
+}
+
+}  // namespace internal
+}  // namespace shoal
+
+// msgpack-c packs a float or double that holds an integer as a MessagePack integer:
+// -0.0 lost its sign, and a client in another language read 2.0 back as the int 2.
+// Shoal's encodings keep every float a float (float 32 / float 64), as its local pool
+// (which copies the bytes) always did.
+template <>
+inline msgpack::v1::packer<shoal::internal::StringSink>&
+msgpack::v1::packer<shoal::internal::StringSink>::pack_double(double d) {
+  std::uint64_t bits;
+  std::memcpy(&bits, &d, sizeof bits);
+  shoal::internal::write_float(m_stream, static_cast<char>(0xcb), bits);
+  return *this;
+}
+template <>
+inline msgpack::v1::packer<shoal::internal::StringSink>&
+msgpack::v1::packer<shoal::internal::StringSink>::pack_float(float d) {
+  std::uint32_t bits;
+  std::memcpy(&bits, &d, sizeof bits);
+  shoal::internal::write_float(m_stream, static_cast<char>(0xca), bits);
+  return *this;
+}
+
+namespace shoal {
+namespace internal {
+
 // Demangled name of a C++ type, e.g. "std::vector<int, std::allocator<int> >".
 std::string demangle(const char* mangled);
 
