@@ -148,7 +148,11 @@ void RemoteBackend::submit(std::vector<Submission>& batch) {
   }
   batch.clear();
   deliver(refused);
-  if (entries.empty()) return;
+  if (entries.empty()) {  // still an error after close(), as it is for any submission
+    absl::MutexLock lock(&mu_);
+    if (closed_ || terminated_) throw PoolClosedError("the pool is closed");
+    return;
+  }
   {
     absl::MutexLock lock(&mu_);
     auto room = [this] {

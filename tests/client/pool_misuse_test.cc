@@ -41,6 +41,16 @@ TEST(PoolMisuseTest, WithRefusesOptionsOutsideTheirRange) {
   EXPECT_EQ(pool.with(TaskOptions{"", 0, 0ms, 0}).apply(twice, 5), 10);
 }
 
+// Whether a map fails on a closed pool does not depend on its input's length.
+TEST(PoolMisuseTest, AnEmptyMapOnAClosedPoolIsPoolClosedError) {
+  Pool pool(1);
+  EXPECT_TRUE(pool.map(twice, std::vector<int>{}).empty());
+  pool.close();
+  EXPECT_THROW(pool.map(twice, std::vector<int>{}), PoolClosedError);
+  EXPECT_THROW(pool.map(twice, std::vector<int>{1}), PoolClosedError);
+  pool.join();
+}
+
 TEST(PoolMisuseTest, ACallByNameNeedsExactlyTheTasksArguments) {
   Pool pool(1);
   EXPECT_EQ(pool.apply_async<int>("pool_misuse_test.plus", 2, 3).get(), 5);

@@ -348,6 +348,7 @@ TEST(RemoteBackendTest, CloseThenJoinWaitsForResults) {
   auto f = pool.apply_async(square, 4);
   pool.close();
   EXPECT_THROW(pool.apply_async(square, 1), PoolClosedError);
+  EXPECT_THROW(pool.map(square, std::vector<long long>{}), PoolClosedError);  // empty too
   pool.join();
   EXPECT_TRUE(f.ready());
   EXPECT_EQ(f.get(), 16);

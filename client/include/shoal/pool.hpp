@@ -288,7 +288,8 @@ auto Pool::map_chunks(F&& f, const Items& items, std::size_t chunksize) {
       pending_bytes = 0;
     }
   }
-  if (!batch.empty()) backend().submit(batch);
+  // An empty input submits an empty batch: on a closed pool it fails as any map does.
+  if (!batch.empty() || sizes.empty()) backend().submit(batch);
   return MapResult<R>(std::move(state));
 }
 

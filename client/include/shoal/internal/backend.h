@@ -35,7 +35,8 @@ class Backend : public Canceller {
   // True for the local engine: raw mode and unregistered functions are allowed.
   virtual bool local() const = 0;
   // Hands `batch` over (moving from it), in order. Blocks while the backend is full.
-  // Throws PoolClosedError after close()/terminate(). Thread-safe.
+  // Throws PoolClosedError after close()/terminate(), even for an empty batch.
+  // Thread-safe.
   virtual void submit(std::vector<Submission>& batch) = 0;
   // As submit() with a batch of one: hands `s` over (moving from it). Blocks and throws
   // as submit() does. Thread-safe. The default wraps submit(); a backend may override
