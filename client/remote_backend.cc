@@ -126,7 +126,7 @@ void RemoteBackend::submit(std::vector<Submission>& batch) {
                                        " bytes, more than the broker's limit of ", max_bytes,
                                        " (--max-message-bytes)"),
                           ""};
-    } else if (!is_utf8(e.name)) {  // it could not even be sent (protobuf strings)
+    } else if (e.name.empty() || !is_utf8(e.name)) {  // no worker can have it
       refusal = ErrorInfo{ErrorKind::kNotRegistered, "",
                           "no task is registered as '" + utf8_or_escaped(e.name) +
                               "': a task name must be UTF-8",

@@ -65,6 +65,7 @@ TEST(ClusterLimitsTest, BytesThatAreNotUtf8NeitherHangNorStallOtherTasks) {
     EXPECT_EQ(e.type_name(), "std::runtime_error");
   }
   EXPECT_THROW(pool.apply_async<int>("bad\xffname", 1).get(30s), NotRegisteredError);
+  EXPECT_THROW(pool.apply_async<int>("", 1).get(30s), NotRegisteredError);  // as locally
   EXPECT_THROW(pool.with(TaskOptions{"q\xff", 0, {}, -1}), std::invalid_argument);
   for (int i = 0; i < 10; ++i) EXPECT_EQ(pool.apply_async(square, i).get(30s), i * i);
   EXPECT_EQ(cluster.stats().running(), 0u);  // the slot came back

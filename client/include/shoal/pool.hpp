@@ -67,7 +67,9 @@ class Pool {
   // Remote pools need f registered (SHOAL_TASK), else NotRegisteredError.
   template <class F, class... A>
   auto apply_async(F&& f, A&&... args);
-  // Submits the registered task `task` by name; the result is decoded as R.
+  // Submits the registered task `task` by name; the result is decoded as R. A name no
+  // task (or, remotely, no worker of the queue) has fails the future with
+  // NotRegisteredError, on either pool.
   template <class R, class... A>
   Future<R> apply_async(std::string_view task, A&&... args);
   // f over every item, results in input order. chunksize 0: about len/(4*processes).
@@ -213,16 +215,20 @@ Future<R> Pool::apply_async(std::string_view task, A&&... args) {
   s.seq = internal::next_task_seq();
   s.name = std::string(task);
   s.options = options_;
+  auto state = std::make_shared<internal::FutureState>(s.seq, false);
+  state->canceller = backend_;
+  state->progress = progress_;
   if (local_) {
     const auto* entry = internal::find_task(task);
-    if (!entry) throw NotRegisteredError("no task is registered as '" + s.name + "'");
+    if (!entry) {  // as a remote pool reports it: through the future
+      state->fail(0, {internal::ErrorKind::kNotRegistered, "",
+                      "no task is registered as '" + s.name + "'", ""});
+      return Future<R>(std::move(state));
+    }
     s.invoke = entry->invoke;
     s.fn = entry->fn;
   }
   encode_to(s.args, std::make_tuple(std::decay_t<A>(std::forward<A>(args))...));
-  auto state = std::make_shared<internal::FutureState>(s.seq, false);
-  state->canceller = backend_;
-  state->progress = progress_;
   s.sink = state;
   backend_->submit_one(s);
   return Future<R>(std::move(state));
