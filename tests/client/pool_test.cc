@@ -31,6 +31,8 @@ using testing::TestPipe;
 
 int square(int x) { return x * x; }
 int add(int a, int b) { return a + b; }
+bool is_even(int x) { return x % 2 == 0; }
+
 std::string greet(std::string name, int times) {
   std::string out;
   for (int i = 0; i < times; ++i) out += "hello " + name + ";";
@@ -70,6 +72,7 @@ int rendezvous(std::uintptr_t address) {
 
 SHOAL_TASK_AS(add, "pool_test.add");
 SHOAL_TASK_AS(greet, "pool_test.greet");
+SHOAL_TASK_AS(is_even, "pool_test.is_even");
 
 TEST(PoolTest, ApplyRunsInAnotherProcess) {
   Pool pool(2);
@@ -88,6 +91,10 @@ TEST(PoolTest, ApplyAsyncByFunctionAndByName) {
   EXPECT_EQ(c.get(), "hello x;");
   EXPECT_FALSE(a.id().empty());
   EXPECT_NE(a.id(), b.id());
+  // A bool result and a string literal argument (neither compiled: <bool> chose the
+  // by-function overload, and a const char* has no encoding).
+  EXPECT_EQ(pool.apply_async<std::string>("pool_test.greet", "y", 2).get(), "hello y;hello y;");
+  EXPECT_TRUE(pool.apply_async<bool>("pool_test.is_even", 4).get());
   // An unknown name fails through its future, as on a remote pool (it threw here).
   Future<int> unknown = pool.apply_async<int>("pool_test.no_such_task", 1);
   EXPECT_THROW(unknown.get(), NotRegisteredError);

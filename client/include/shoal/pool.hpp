@@ -66,6 +66,7 @@ class Pool {
   // Submits f(args...); args are converted to f's parameter types as a call would.
   // Remote pools need f registered (SHOAL_TASK), else NotRegisteredError.
   template <class F, class... A>
+    requires(!std::is_arithmetic_v<std::remove_cvref_t<F>>)  // apply_async<bool>("name")
   auto apply_async(F&& f, A&&... args);
   // Submits the registered task `task` by name; the result is decoded as R. A name no
   // task (or, remotely, no worker of the queue) has fails the future with
@@ -128,6 +129,14 @@ namespace internal {
 template <class F>
 using TaskPointer = typename Traits<F>::pointer;
 
+// How a call by name sends argument A: by value, and a C string (a literal) as a
+// std::string (a pointer has no encoding).
+template <class A>
+using ByNameArg =
+    std::conditional_t<std::is_same_v<std::decay_t<A>, const char*> ||
+                           std::is_same_v<std::decay_t<A>, char*>,
+                       std::string, std::decay_t<A>>;
+
 // Whether the local raw (memcpy) mode applies to F's arguments and result.
 template <class F>
 constexpr bool kRawTask =
@@ -188,6 +197,7 @@ auto Pool::apply(F&& f, A&&... args) {
 }
 
 template <class F, class... A>
+  requires(!std::is_arithmetic_v<std::remove_cvref_t<F>>)
 auto Pool::apply_async(F&& f, A&&... args) {
   internal::check_task<F>();
   using R = typename internal::Traits<F>::result;
@@ -228,7 +238,7 @@ Future<R> Pool::apply_async(std::string_view task, A&&... args) {
     s.invoke = entry->invoke;
     s.fn = entry->fn;
   }
-  encode_to(s.args, std::make_tuple(std::decay_t<A>(std::forward<A>(args))...));
+  encode_to(s.args, std::make_tuple(internal::ByNameArg<A>(std::forward<A>(args))...));
   s.sink = state;
   backend_->submit_one(s);
   return Future<R>(std::move(state));
