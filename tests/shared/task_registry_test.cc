@@ -77,6 +77,17 @@ TEST(TaskRegistryTest, WrongArgumentTypesAreSerializationErrors) {
   EXPECT_EQ(std::get<1>(item).kind, internal::ErrorKind::kSerialization);
 }
 
+// Arguments followed by more bytes are malformed: the task does not run on a prefix.
+TEST(TaskRegistryTest, BytesAfterTheArgumentsAreASerializationError) {
+  const auto* entry = internal::find_task("app.triple");
+  std::string reply = RunTask(*entry, encode(std::make_tuple(3)) + "\x01");
+  ReplyReader reader(reply);
+  auto item = reader.next<false, int>();
+  ASSERT_EQ(item.index(), 1u);
+  EXPECT_EQ(std::get<1>(item).kind, internal::ErrorKind::kSerialization);
+  EXPECT_THAT(std::get<1>(item).message, HasSubstr("followed by 1 more byte(s)"));
+}
+
 TEST(TaskRegistryTest, RawModeRunsManyItems) {
   std::string args;
   for (int x : {1, 2, 3}) internal::encode_args<true>(args, std::make_tuple(x));

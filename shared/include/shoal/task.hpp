@@ -188,6 +188,12 @@ void invoke_items(std::uintptr_t fn, std::string_view in, std::size_t count,
     if (i > 0 && item_started != nullptr) item_started();
     try {
       Args args = decode_args<kRaw, Args>(in, offset);
+      if constexpr (!kRaw) {  // bytes after the last argument array: malformed, not ignored
+        if (i + 1 == count && offset != in.size()) {
+          throw SerializationError("the task's arguments are followed by " +
+                                   std::to_string(in.size() - offset) + " more byte(s)");
+        }
+      }
       constexpr auto seq = std::make_index_sequence<std::tuple_size_v<Args>>();
       if constexpr (std::is_void_v<R>) {
         call_with<typename T::params>(f, args, seq);
