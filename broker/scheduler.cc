@@ -78,7 +78,8 @@ void Scheduler::submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1
   std::vector<TaskRef> unrunnable;
   for (shoal::v1::Task& task : *tasks) {
     if (task.id().empty() || task.name().empty() || task.priority() >= kPriorities ||
-        task.max_retries() < -1 || task.args().size() > options_.max_message_bytes) {
+        task.max_retries() < -1 || task.queue().size() > kMaxQueueName ||
+        task.args().size() > options_.max_message_bytes) {
       ++bad_client_messages_;
       std::string why =
           task.id().empty()     ? std::string("task id is empty")
@@ -89,6 +90,9 @@ void Scheduler::submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1
           : task.max_retries() < -1
               ? absl::StrCat("task ", task.id(), ": max_retries ", task.max_retries(),
                              " is below -1 (-1: the broker's default)")
+          : task.queue().size() > kMaxQueueName
+              ? absl::StrCat("task ", task.id(), ": its queue name has ", task.queue().size(),
+                             " bytes, more than ", kMaxQueueName)
               : absl::StrCat("task ", task.id(), ": arguments are ", task.args().size(),
                              " bytes, more than the broker's limit of ",
                              options_.max_message_bytes);

@@ -83,6 +83,33 @@ void WorkerGateway::count_bad(BadFrame kind, const std::string& detail) {
 
 namespace {
 constexpr size_t kMaxFramesPerRead = 1024;
+
+// Why a hello is refused, or "": names end up in logs, stats and the broker's memory,
+// so a worker cannot register names of any length or queues without number.
+std::string hello_problem(const shoal::v1::WorkerHello& hello) {
+  constexpr size_t kMaxName = 256, kMaxQueues = 256, kMaxTaskName = 1024;
+  if (hello.name().size() > kMaxName) {
+    return absl::StrCat("a hello with a name of ", hello.name().size(), " bytes (at most ",
+                        kMaxName, ")");
+  }
+  if (hello.queues_size() > int(kMaxQueues)) {
+    return absl::StrCat("a hello from '", hello.name(), "' with ", hello.queues_size(),
+                        " queues (at most ", kMaxQueues, ")");
+  }
+  for (const std::string& q : hello.queues()) {
+    if (q.size() > kMaxName) {
+      return absl::StrCat("a hello from '", hello.name(), "' with a queue name of ", q.size(),
+                          " bytes (at most ", kMaxName, ")");
+    }
+  }
+  for (const std::string& t : hello.tasks()) {
+    if (t.size() > kMaxTaskName) {
+      return absl::StrCat("a hello from '", hello.name(), "' with a task name of ", t.size(),
+                          " bytes (at most ", kMaxTaskName, ")");
+    }
+  }
+  return "";
+}
 }  // namespace
 
 size_t WorkerGateway::receive(Handler& handler, size_t max) {
@@ -115,6 +142,12 @@ size_t WorkerGateway::receive(Handler& handler, size_t max) {
       count_bad(BadFrame::kNoSlots, absl::StrCat("a hello from '", msg.hello().name(),
                                                  "' with 0 slots; a worker needs at least one"));
       continue;
+    }
+    if (msg.has_hello()) {
+      if (std::string why = hello_problem(msg.hello()); !why.empty()) {
+        count_bad(BadFrame::kBadHello, why);
+        continue;
+      }
     }
     std::string peer(id.data<char>(), id.size());
     if (msg.has_hello()) {

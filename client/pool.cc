@@ -68,6 +68,9 @@ Pool Pool::with(TaskOptions options) const {
   if (options.time_limit.count() < 0) {
     throw std::invalid_argument("shoal::TaskOptions: time_limit is negative (0: no limit)");
   }
+  if (options.queue.size() > 256) {
+    throw std::invalid_argument("shoal::TaskOptions: a queue name has at most 256 bytes");
+  }
   if (!internal::is_utf8(options.queue)) {
     throw std::invalid_argument("shoal::TaskOptions: queue '" +
                                 internal::utf8_or_escaped(options.queue) + "' is not UTF-8");

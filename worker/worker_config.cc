@@ -62,6 +62,10 @@ absl::StatusOr<WorkerConfig> parse_worker_flags(int argc, char** argv, bool allo
       config.queues = absl::StrSplit(value, ',', absl::SkipWhitespace());
       if (config.queues.empty()) return bad(flag, "needs at least one queue name");
       if (!internal::is_utf8(value)) return bad(flag, "queue names must be UTF-8");
+      if (config.queues.size() > 256) return bad(flag, "at most 256 queues");
+      for (const auto& q : config.queues) {
+        if (q.size() > 256) return bad(flag, "a queue name has at most 256 bytes");
+      }
     } else if (flag == "prefetch") {
       auto n = parse_int(flag, value, 1);
       if (!n.ok()) return n.status();
@@ -71,6 +75,7 @@ absl::StatusOr<WorkerConfig> parse_worker_flags(int argc, char** argv, bool allo
     } else if (flag == "name") {
       if (value.empty()) return bad(flag, "must not be empty");
       if (!internal::is_utf8(value)) return bad(flag, "must be UTF-8");
+      if (value.size() > 256) return bad(flag, "has at most 256 bytes");
       config.name = value;
     } else if (flag == "drain-timeout-ms") {
       auto n = parse_int(flag, value, 0);

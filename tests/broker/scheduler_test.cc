@@ -331,16 +331,17 @@ TEST_F(SchedulerTest, RejectsWithResourceExhaustedWhenFull) {
 
 TEST_F(SchedulerTest, RejectsInvalidTasksAndCountsThem) {
   submit({T("p").priority(10), T("n").name(""), T("r").max_retries(-5),
-          T("big").args(std::string(1025, 'x')), T(""), T("ok"), T("ok0").max_retries(0)});
+          T("q").queue(std::string(257, 'q')), T("big").args(std::string(1025, 'x')), T(""),
+          T("ok"), T("ok0").max_retries(0)});
   std::vector<std::string> rejected;
   for (auto& send : out_.to_sessions) {
     if (!send.message.has_rejected()) continue;
     EXPECT_EQ(send.message.rejected().error().kind(), shoal::v1::ERROR_KIND_INVALID);
     rejected.push_back(send.message.rejected().ids(0));
   }
-  EXPECT_THAT(rejected, ElementsAre("p", "n", "r", "big", ""));
+  EXPECT_THAT(rejected, ElementsAre("p", "n", "r", "q", "big", ""));
   EXPECT_THAT(out_.to_sessions[0].message.accepted().ids(), ElementsAre("ok", "ok0"));
-  EXPECT_EQ(scheduler_->stats().bad_client_messages(), 5u);
+  EXPECT_EQ(scheduler_->stats().bad_client_messages(), 6u);
   EXPECT_EQ(scheduler_->stats().submitted(), 2u);
 }
 

@@ -56,8 +56,19 @@ TEST(WorkerGatewayTest, GarbageFramesAreCountedAndBrokerKeepsServing) {
   no_slots.set_version(1);
   no_slots.mutable_hello()->set_name("w0");
   worker.send_raw(no_slots.SerializeAsString());
+  shoal::v1::WorkerMessage long_name;  // names live in the broker: bounded
+  long_name.set_version(1);
+  long_name.mutable_hello()->set_name(std::string(100'000, 'n'));
+  long_name.mutable_hello()->set_slots(1);
+  worker.send_raw(long_name.SerializeAsString());
+  shoal::v1::WorkerMessage many_queues;
+  many_queues.set_version(1);
+  many_queues.mutable_hello()->set_name("wq");
+  many_queues.mutable_hello()->set_slots(1);
+  for (int i = 0; i < 2000; ++i) many_queues.mutable_hello()->add_queues("q" + std::to_string(i));
+  worker.send_raw(many_queues.SerializeAsString());
 
-  // Frames of one connection arrive in order: the welcome proves all six were handled.
+  // Frames of one connection arrive in order: the welcome proves all eight were handled.
   worker.hello("w1");
   auto welcome = worker.next();
   ASSERT_TRUE(welcome.has_value());
@@ -65,7 +76,7 @@ TEST(WorkerGatewayTest, GarbageFramesAreCountedAndBrokerKeepsServing) {
   EXPECT_EQ(welcome->welcome().heartbeat_ms(), 1000u);
   EXPECT_EQ(welcome->welcome().liveness(), 3u);
   auto stats = get_stats(b->broker->client_endpoint());
-  EXPECT_EQ(stats.bad_worker_frames(), 6u);
+  EXPECT_EQ(stats.bad_worker_frames(), 8u);
   EXPECT_EQ(stats.workers(), 1u);
   EXPECT_EQ(stats.journal_bytes(), 0u);  // no --store-dir
 }

@@ -37,6 +37,8 @@ TEST(PoolMisuseTest, WithRefusesOptionsOutsideTheirRange) {
   EXPECT_THROW(pool.with(TaskOptions{"", -1, 0ms, -1}), std::invalid_argument);
   EXPECT_THROW(pool.with(TaskOptions{"", 0, -1ms, -1}), std::invalid_argument);
   EXPECT_THROW(pool.with(TaskOptions{"", 0, 0ms, -2}), std::invalid_argument);
+  EXPECT_THROW(pool.with(TaskOptions{std::string(257, 'q'), 0, 0ms, -1}), std::invalid_argument);
+  EXPECT_THROW(pool.with(TaskOptions{"q\xe9", 0, 0ms, -1}), std::invalid_argument);
   EXPECT_EQ(pool.with(TaskOptions{"", 9, 0ms, -1}).apply(twice, 4), 8);
   EXPECT_EQ(pool.with(TaskOptions{"", 0, 0ms, 0}).apply(twice, 5), 10);
 }
