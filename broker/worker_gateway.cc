@@ -82,7 +82,7 @@ void WorkerGateway::count_bad(BadFrame kind, const std::string& detail) {
 }
 
 namespace {
-constexpr size_t kMaxFramesPerRead = 1024;
+constexpr size_t kMaxFramesBeforeClose = 16384;
 
 // Why a hello is refused, or "": names end up in logs, stats and the broker's memory,
 // so a worker cannot register names of any length or queues without number.
@@ -188,10 +188,8 @@ void WorkerGateway::receive_events(Handler& handler, bool in_receive) {
     peer_by_fd_.erase(it);
   }
   if (closed.empty()) return;
-  if (!in_receive) {
-    while (receive(handler, kMaxFramesPerRead) == kMaxFramesPerRead) {
-    }
-  }
+  // Bounded: frames of other workers arriving meanwhile must not keep us here.
+  if (!in_receive) receive(handler, kMaxFramesBeforeClose);
   for (const std::string& peer : closed) handler.on_disconnect(peer);
 }
 

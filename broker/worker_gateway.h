@@ -82,7 +82,9 @@ class WorkerGateway {
   void close(int linger_ms);
 
  private:
-  enum class BadFrame { kMultipart, kUnparsable, kWrongVersion, kNoBody, kNoSlots, kBadHello, kCount };
+  enum class BadFrame {
+    kMultipart, kUnparsable, kWrongVersion, kNoBody, kNoSlots, kBadHello, kCount
+  };
   WorkerGateway(zmq::context_t& context, const Logger* log);
   void count_bad(BadFrame kind, const std::string& detail);
   void send_frame(const std::string& peer, zmq::message_t& body);

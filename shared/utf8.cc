@@ -7,12 +7,9 @@ namespace {
 
 // Length of the valid UTF-8 sequence at text[i], or 0 if none starts there.
 std::size_t sequence_at(std::string_view text, std::size_t i) {
-  const auto byte = [&](std::size_t k) {
-    return static_cast<std::uint8_t>(text[k]);
-  };
+  const auto byte = [&](std::size_t k) { return static_cast<std::uint8_t>(text[k]); };
   const std::uint8_t b = byte(i);
-  if (b < 0x80)
-    return 1;
+  if (b < 0x80) return 1;
   std::size_t n;
   std::uint32_t code, min;
   if ((b & 0xe0) == 0xc0) {
@@ -24,37 +21,32 @@ std::size_t sequence_at(std::string_view text, std::size_t i) {
   } else {
     return 0;
   }
-  if (i + n > text.size())
-    return 0;
+  if (i + n > text.size()) return 0;
   for (std::size_t k = 1; k < n; ++k) {
-    if ((byte(i + k) & 0xc0) != 0x80)
-      return 0;
+    if ((byte(i + k) & 0xc0) != 0x80) return 0;
     code = code << 6 | (byte(i + k) & 0x3f);
   }
-  if (code < min || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff))
-    return 0;
+  if (code < min || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return 0;
   return n;
 }
 
-} // namespace
+}  // namespace
 
 bool is_utf8(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
-    if (static_cast<std::uint8_t>(text[i]) < 0x80) { // the common case
+    if (static_cast<std::uint8_t>(text[i]) < 0x80) {  // the common case
       ++i;
       continue;
     }
     std::size_t n = sequence_at(text, i);
-    if (n == 0)
-      return false;
+    if (n == 0) return false;
     i += n;
   }
   return true;
 }
 
 std::string utf8_or_escaped(std::string_view text) {
-  if (is_utf8(text))
-    return std::string(text);
+  if (is_utf8(text)) return std::string(text);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(text.size() + 16);
@@ -73,4 +65,4 @@ std::string utf8_or_escaped(std::string_view text) {
   return out;
 }
 
-} // namespace shoal::internal
+}  // namespace shoal::internal

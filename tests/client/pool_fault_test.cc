@@ -185,7 +185,8 @@ TEST(PoolFaultTest, AShortTimeLimitIsEnforcedOnAnIdlePool) {
 // 292 years in ns) overflowed and killed the task at once.
 TEST(PoolFaultTest, AnEnormousTimeLimitIsNoLimit) {
   Pool pool(1);
-  for (auto limit : {std::chrono::milliseconds::max(), std::chrono::milliseconds(9'300'000'000'000)}) {
+  for (auto limit :
+       {std::chrono::milliseconds::max(), std::chrono::milliseconds(9'300'000'000'000)}) {
     Pool limited = pool.with(TaskOptions{"", 0, limit, 0});
     EXPECT_EQ(limited.apply(sleep_ms, 200), 200) << limit.count();
   }

@@ -12,22 +12,20 @@ namespace {
 
 TEST(Utf8Test, AcceptsWellFormedText) {
   for (std::string ok : std::initializer_list<std::string>{
-           "", "plain ascii", "caf\xc3\xa9", "\xe2\x82\xac 5",
-           "\xf0\x9f\x90\x9f", std::string("nul\0inside", 10),
-           "\xf4\x8f\xbf\xbf"}) {
+           "", "plain ascii", "caf\xc3\xa9", "\xe2\x82\xac 5", "\xf0\x9f\x90\x9f",
+           std::string("nul\0inside", 10), "\xf4\x8f\xbf\xbf"}) {
     EXPECT_TRUE(is_utf8(ok)) << ok;
     EXPECT_EQ(utf8_or_escaped(ok), ok);
   }
 }
 
 TEST(Utf8Test, RejectsWhatProtobufWouldRefuse) {
-  for (std::string bad :
-       std::initializer_list<std::string>{"caf\xe9",          // Latin-1
-                                          "\xc3",             // truncated
-                                          "\xc0\xaf",         // overlong
-                                          "\xed\xa0\x80",     // a surrogate
-                                          "\xf4\x90\x80\x80", // past U+10FFFF
-                                          "\xff", "\x80 lone continuation"}) {
+  for (std::string bad : std::initializer_list<std::string>{"caf\xe9",           // Latin-1
+                                                            "\xc3",              // truncated
+                                                            "\xc0\xaf",          // overlong
+                                                            "\xed\xa0\x80",      // a surrogate
+                                                            "\xf4\x90\x80\x80",  // past U+10FFFF
+                                                            "\xff", "\x80 lone continuation"}) {
     EXPECT_FALSE(is_utf8(bad)) << bad;
     EXPECT_TRUE(is_utf8(utf8_or_escaped(bad))) << bad;
   }
@@ -39,5 +37,5 @@ TEST(Utf8Test, EscapesOnlyTheBadBytes) {
   EXPECT_EQ(utf8_or_escaped("ab\xc3"), "ab\\xc3");
 }
 
-} // namespace
-} // namespace shoal::internal
+}  // namespace
+}  // namespace shoal::internal

@@ -48,7 +48,8 @@ TEST(WorkerConfigTest, RejectsBadInput) {
   EXPECT_FALSE(parse({"--broker=tcp://h:1", "--queues=a,q\xe9"}).ok());
   EXPECT_FALSE(parse({"--broker=tcp://h:1", "--name=" + std::string(257, 'n')}).ok());
   EXPECT_FALSE(parse({"--broker=tcp://h:1", "--queues=" + std::string(257, 'q')}).ok());
-  EXPECT_TRUE(parse({"--broker=tcp://h:1", "--name=caf\xc3\xa9", "--queues=\xc3\xa9t\xc3\xa9"}).ok());
+  EXPECT_TRUE(
+      parse({"--broker=tcp://h:1", "--name=caf\xc3\xa9", "--queues=\xc3\xa9t\xc3\xa9"}).ok());
   auto loaded = parse({"--broker=tcp://h:1", "--load=a.so", "--load=b.so"}, true);
   ASSERT_TRUE(loaded.ok());
   EXPECT_EQ(loaded->load.size(), 2u);

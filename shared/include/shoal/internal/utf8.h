@@ -15,4 +15,4 @@ bool is_utf8(std::string_view text);
 // part of a valid sequence written as "\xNN" (Python's "backslashreplace").
 std::string utf8_or_escaped(std::string_view text);
 
-} // namespace shoal::internal
+}  // namespace shoal::internal
