@@ -128,8 +128,8 @@ void RemoteBackend::submit(std::vector<Submission>& batch) {
                           ""};
     } else if (e.name.empty() || !is_utf8(e.name)) {  // no worker can have it
       refusal = ErrorInfo{ErrorKind::kNotRegistered, "",
-                          "no task is registered as '" + utf8_or_escaped(e.name) +
-                              "': a task name must be UTF-8",
+                          "no task is registered as '" + utf8_or_escaped(e.name) + "'" +
+                              (e.name.empty() ? "" : ": a task name must be UTF-8"),
                           ""};
     } else if (!is_utf8(e.queue)) {
       refusal = ErrorInfo{ErrorKind::kInvalid, "",
