@@ -146,6 +146,9 @@ class Scheduler {
   void answer_waiters(TaskRef ref, Actions& out);
   // Session `s` now waits for unfinished task `ref`: it takes the task over from a
   // session that is gone (a reconnect) or joins a live one (both get the result).
+  // Drops queues with no task (queued or running) and no worker, but "default": any
+  // client or worker may name queues, which must not pile up for the broker's life.
+  void forget_idle_queues();
   void attach(TaskRef ref, TaskRecord& rec, SessionId s);
   // One task `s` waited for ended: a half-closed session with none left is closed.
   void detach(SessionId s, Actions& out);
@@ -195,6 +198,8 @@ class Scheduler {
   // Unfinished task -> live sessions other than its record's that wait for it too (a
   // second client watching it). Rarely any.
   absl::flat_hash_map<TaskRef, std::vector<SessionId>> watchers_;
+  static constexpr int64_t kQueueSweepMs = 10'000;
+  int64_t next_queue_sweep_ms_ = 0;
   std::deque<Timer> expiry_;  // delivered results, by expiry (ttl is constant)
   uint64_t retained_bytes_ = 0;  // of results in the store (delivered or not)
 

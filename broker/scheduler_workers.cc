@@ -331,6 +331,10 @@ void Scheduler::arm_time_limit(TaskRef ref, const TaskRecord& rec, int64_t now) 
 
 void Scheduler::tick(Actions& out) {
   int64_t now = clock_->now_ms();
+  if (now >= next_queue_sweep_ms_) {
+    next_queue_sweep_ms_ = now + kQueueSweepMs;
+    forget_idle_queues();
+  }
   int64_t silence = options_.heartbeat_ms * options_.liveness;
   for (WorkerRef w : workers_.live()) {
     WorkerState& st = workers_.get(w);
@@ -375,6 +379,20 @@ void Scheduler::tick(Actions& out) {
     for (auto& [name, q] : queues_) fail_unrunnable(*q, out);
   }
   dispatch(out);
+}
+
+void Scheduler::forget_idle_queues() {
+  // Nothing else points at a queue with no task and no worker (dispatch's list holds
+  // dirty ones only); the next task or worker naming it makes it anew.
+  for (auto it = queues_.begin(); it != queues_.end();) {
+    const TaskQueue& q = *it->second;
+    if (it->first != default_queue_ && q.depth == 0 && q.in_flight == 0 && q.workers.empty() &&
+        !q.dirty) {
+      queues_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
 }
 
 int64_t Scheduler::next_deadline_ms() const {

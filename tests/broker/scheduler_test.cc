@@ -329,6 +329,36 @@ TEST_F(SchedulerTest, RejectsWithResourceExhaustedWhenFull) {
   EXPECT_THAT(out_.to_sessions[0].message.accepted().ids(), ElementsAre("t3"));
 }
 
+// Queues named by tasks or workers go once they have neither (a client naming queue
+// after queue grew the broker for good), but not before, and "default" stays.
+TEST_F(SchedulerTest, IdleQueuesAreForgottenAndBusyOnesKept) {
+  auto names = [&] {
+    std::vector<std::string> out;
+    shoal::v1::ListQueuesResponse queues = scheduler_->list_queues();
+    for (const auto& q : queues.queues()) out.push_back(q.name());
+    return out;
+  };
+  hello("a", {"square"}, 1, {"served"});
+  submit({T("waits").queue("unserved"), T("done").queue("served"), T("runs").queue("served")});
+  for (int i = 0; i < 100; ++i) {  // queues named once and cancelled
+    submit({T("c" + std::to_string(i)).queue("q" + std::to_string(i))});
+    scheduler_->cancel("c" + std::to_string(i), out_);
+  }
+  submit({T("d")});  // "default", idle once cancelled, is kept all the same
+  scheduler_->cancel("d", out_);
+  take_sent("a");
+  report("a", "done");  // "runs" goes to a now
+  heartbeat("a");
+  tick_after(10'001);
+  EXPECT_THAT(names(), ElementsAre("default", "served", "unserved"));
+  scheduler_->cancel("waits", out_);
+  tick_after(10'001);
+  EXPECT_THAT(names(), ElementsAre("default", "served"));  // a still serves it
+  submit({T("again").queue("q7")});  // a forgotten name works as before
+  EXPECT_EQ(get_result("again").state(), shoal::v1::TASK_STATE_QUEUED);
+  EXPECT_THAT(names(), ElementsAre("default", "q7", "served"));
+}
+
 TEST_F(SchedulerTest, RejectsInvalidTasksAndCountsThem) {
   submit({T("p").priority(10), T("n").name(""), T("r").max_retries(-5),
           T("q").queue(std::string(257, 'q')), T("big").args(std::string(1025, 'x')), T(""),
