@@ -1,11 +1,13 @@
 #include "client/cli/json_msgpack.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
 #include <msgpack.hpp>
 
+#include "absl/strings/str_cat.h"
 #include "shoal/codec.hpp"
 
 namespace shoal::cli {
@@ -179,6 +181,8 @@ class JsonReader {
             if (absl::Status st = hex4(low); !st.ok()) return st;
             if (low < 0xdc00 || low >= 0xe000) return error("bad surrogate pair");
             code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
+          } else if (code >= 0xd800 && code < 0xe000) {  // no character: not valid UTF-8
+            return error("lone surrogate \\u" + absl::StrCat(absl::Hex(code)));
           }
           append_utf8(s, code);
           break;
@@ -224,6 +228,11 @@ class JsonReader {
     }
     if (!digits) return error("expected a value");
     std::string text(in_.substr(start, at_ - start));
+    std::size_t first = text[0] == '-' ? 1 : 0;  // JSON: no leading zeros ("01")
+    if (text.size() > first + 1 && text[first] == '0' && text[first + 1] >= '0' &&
+        text[first + 1] <= '9') {
+      return error("malformed number '" + text + "' (leading zero)");
+    }
     char* end = nullptr;
     errno = 0;
     if (integral) {
@@ -298,9 +307,15 @@ void write_json(std::string& out, const msgpack::object& o) {
         out += "null";
         break;
       }
-      char buf[32];
-      std::snprintf(buf, sizeof(buf), "%.17g", o.via.f64);
-      out += buf;
+      // The shortest text that reads back as the same value, and a float still looks
+      // like one: 0.1 (not 0.10000000000000001), 2.0 (not 2, an integer to a reader).
+      char buf[64];
+      auto [end, ec] = o.type == msgpack::type::FLOAT32
+                           ? std::to_chars(buf, buf + sizeof(buf), static_cast<float>(o.via.f64))
+                           : std::to_chars(buf, buf + sizeof(buf), o.via.f64);
+      std::string_view text(buf, static_cast<std::size_t>(end - buf));
+      out += text;
+      if (text.find_first_of(".e") == std::string_view::npos) out += ".0";
       break;
     }
     case msgpack::type::STR: append_json_string(out, {o.via.str.ptr, o.via.str.size}); break;

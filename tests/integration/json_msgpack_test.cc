@@ -33,6 +33,11 @@ TEST(JsonMsgpackTest, ResultsPrintAsJson) {
   EXPECT_EQ(*msgpack_to_json(encode(std::map<int, bool>{{1, true}})), R"({"1":true})");
   EXPECT_EQ(*msgpack_to_json(encode(Bytes{std::byte{'h'}, std::byte{'i'}})), R"("aGk=")");
   EXPECT_EQ(*msgpack_to_json(encode(std::vector<double>{0.5})), "[0.5]");
+  EXPECT_EQ(*msgpack_to_json(encode(2.0)), "2.0");  // a float prints as one, shortest
+  EXPECT_EQ(*msgpack_to_json(encode(0.1)), "0.1");
+  EXPECT_EQ(*msgpack_to_json(encode(0.1f)), "0.1");
+  EXPECT_EQ(*msgpack_to_json(encode(-0.0)), "-0.0");
+  EXPECT_EQ(*msgpack_to_json(encode(1e300)), "1e+300");
   auto round = json_to_msgpack(R"({"a":[1,{"b":null}],"c":"\ud83d\ude00"})");
   ASSERT_TRUE(round.ok());
   EXPECT_EQ(*msgpack_to_json(*round), "{\"a\":[1,{\"b\":null}],\"c\":\"\xf0\x9f\x98\x80\"}");
@@ -40,8 +45,11 @@ TEST(JsonMsgpackTest, ResultsPrintAsJson) {
 
 TEST(JsonMsgpackTest, MalformedInputIsAnError) {
   for (const char* bad : {"", "[1,", "[1 2]", "{\"a\" 1}", "\"x", "tru", "[1]x", "{1:2}",
-                          "\"\\q\"", "-"}) {
+                          "\"\\q\"", "-", "[01]", "[-01]", "[\"\\ud800\"]", "[\"\\udc00 x\"]"}) {
     EXPECT_FALSE(json_to_msgpack(bad).ok()) << bad;
+  }
+  for (const char* good : {"[0]", "[-0]", "[10]", "[0.5]", "[0e1]", "[\"\\u00e9\"]"}) {
+    EXPECT_TRUE(json_to_msgpack(good).ok()) << good;
   }
   EXPECT_FALSE(json_to_msgpack(std::string(300, '[') + std::string(300, ']')).ok());
   EXPECT_FALSE(msgpack_to_json("\xc1").ok());
