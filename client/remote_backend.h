@@ -55,6 +55,9 @@ class RemoteBackend final : public Backend, private SessionListener {
   void join() override;
   int processes() const override;
   bool cancel(std::uint64_t seq) override;
+  // Worker slots serving `queue` ("" = "default"), asked of the broker (the last answer
+  // if it does not answer within 2 s).
+  int slots_serving(const std::string& queue) const;
 
   // Submissions whose results have not arrived. Thread-safe.
   std::size_t outstanding() const;

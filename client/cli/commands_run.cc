@@ -91,6 +91,14 @@ std::string describe(const internal::ErrorInfo& e) {
   return kind + (e.type_name.empty() ? "" : " " + e.type_name) + ": " + e.message;
 }
 
+// A task waiting on a queue no worker serves waits for ever without a word otherwise.
+void warn_if_unserved(const internal::RemoteBackend& backend, const std::string& queue) {
+  if (backend.slots_serving(queue) > 0) return;
+  std::fprintf(stderr,
+               "shoal: no worker serves queue '%s' yet; waiting for one (Ctrl-C to stop)\n",
+               queue.empty() ? "default" : queue.c_str());
+}
+
 void draw_progress(std::size_t done, std::size_t total, double seconds) {
   constexpr int kWidth = 30;
   int filled = total ? static_cast<int>(kWidth * done / total) : kWidth;
@@ -134,6 +142,8 @@ int run_submit(const CliConfig& config, const std::string& task) {
     std::printf("%s\n", id.c_str());
     return 0;
   }
+  sink->wait(std::chrono::milliseconds(2000));
+  if (!sink->all_done()) warn_if_unserved(*backend, config.task.queue);
   while (!sink->all_done()) sink->wait(std::chrono::milliseconds(1000));
   auto& outcome = sink->outcome(0);
   if (outcome.error) return fail("task " + id + " failed: " + describe(*outcome.error));
@@ -192,9 +202,15 @@ int run_map(const CliConfig& config, const std::string& task) {
   }
   backend->submit(batch);
   bool bar = config.progress && isatty(STDERR_FILENO);
+  bool checked_workers = false;
   for (;;) {
     std::size_t done = sink->wait(std::chrono::milliseconds(100));
     double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (!checked_workers && done == 0 && seconds >= 2) {  // nothing back yet: anyone there?
+      checked_workers = true;
+      if (bar) std::fprintf(stderr, "\n");
+      warn_if_unserved(*backend, config.task.queue);
+    }
     if (bar) draw_progress(done, items.size(), seconds);
     if (sink->all_done()) break;
   }

@@ -62,7 +62,9 @@ constexpr char kUsage[] =
     "                                     shoal-broker/shoal-worker; print the public key\n\n"
     "All but keygen take --broker=HOST:PORT (the broker's client address; [::1]:PORT for\n"
     "IPv6); flags may be spelled with dashes or underscores. A usage error (a flag, an\n"
-    "argument or an --input file) prints one line and exits 2.";
+    "argument or an --input file) prints one line and exits 2. submit and map wait for a\n"
+    "worker of the queue, saying so on stderr when none is there after 2 s. In --input,\n"
+    "blank lines are skipped (a result line per non-blank input line).";
 
 // Prints the usage and every flag of this program, as spelled on the command line.
 void print_help() {

@@ -167,6 +167,23 @@ TEST(ClusterFaultTest, CliSubmitsMapsAndReportsErrors) {
   EXPECT_EQ(workers->wait(30s), 0);
 }
 
+// A task for a queue no worker serves waits (a worker may come), but says so once.
+TEST(ClusterFaultTest, CliSaysWhenNoWorkerServesTheQueue) {
+  Cluster cluster;
+  cluster.start_broker();
+  cluster.start_worker("w1", 1);  // serves "default" only
+  std::string broker = "--broker=" + cluster.clients();
+  auto submit = testutil::ChildProcess::start(
+      {cli_bin(), "submit", "test.square", "--args=[3]", "--queue=nobody", broker}, {},
+      /*with_stderr=*/true);
+  std::string line = submit->read_line(30s).value_or("");
+  EXPECT_NE(line.find("no worker serves queue 'nobody' yet"), std::string::npos) << line;
+  auto served = testutil::ChildProcess::start(
+      {cli_bin(), "submit", "test.square", "--args=[3]", broker}, {}, /*with_stderr=*/true);
+  EXPECT_EQ(served->read_line(30s).value_or(""), "9");  // no warning when served
+  EXPECT_EQ(served->wait(30s), 0);
+}
+
 TEST(ClusterFaultTest, NothingListeningIsConnectionErrorAfterTheTimeout) {
   ConnectOptions options;
   options.connect_timeout = 500ms;
