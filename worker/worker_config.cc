@@ -1,6 +1,7 @@
 #include "worker/worker_config.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -15,10 +16,14 @@ absl::Status bad(const std::string& flag, const std::string& why) {
   return absl::InvalidArgumentError("--" + flag + ": " + why);
 }
 
-absl::StatusOr<int> parse_int(const std::string& flag, const std::string& value, int min) {
+absl::StatusOr<int> parse_int(const std::string& flag, const std::string& value, int min,
+                              int max = std::numeric_limits<int>::max()) {
   int n = 0;
-  if (!absl::SimpleAtoi(value, &n) || n < min) {
-    return bad(flag, "expected an integer >= " + std::to_string(min) + ", got '" + value + "'");
+  if (!absl::SimpleAtoi(value, &n) || n < min || n > max) {
+    return bad(flag, "expected an integer from " + std::to_string(min) +
+                         (max == std::numeric_limits<int>::max() ? " up"
+                                                                 : " to " + std::to_string(max)) +
+                         ", got '" + value + "'");
   }
   return n;
 }
@@ -55,7 +60,7 @@ absl::StatusOr<WorkerConfig> parse_worker_flags(int argc, char** argv, bool allo
       }
       config.broker = value;
     } else if (flag == "processes") {
-      auto n = parse_int(flag, value, 0);
+      auto n = parse_int(flag, value, 0, kMaxProcesses);
       if (!n.ok()) return n.status();
       config.processes = *n;
     } else if (flag == "queues") {
@@ -108,7 +113,7 @@ std::string worker_usage(const std::string& program, bool allow_load) {
       " --broker=tcp://HOST:PORT [flags]\n"
       "Runs registered Shoal tasks for a shoal-broker on a local pool of processes.\n\n"
       "  --broker=tcp://HOST:PORT   the broker's worker endpoint, PORT 1..65535 (required)\n"
-      "  --processes=N              worker processes (default: cpu_count)\n"
+      "  --processes=N              worker processes, up to 1024 (default: cpu_count)\n"
       "  --queues=a,b               queues to serve (default: default)\n"
       "  --prefetch=N               tasks held per free process (default: 1)\n"
       "  --log-level=LEVEL          debug, info, warning or error (default: info)\n"

@@ -9,6 +9,10 @@
 
 namespace shoal::worker {
 
+// A worker runs at most this many processes (--processes); more hosts or more workers
+// scale further.
+inline constexpr int kMaxProcesses = 1024;
+
 struct WorkerConfig {
   std::string broker;                          // --broker=tcp://HOST:PORT (required)
   int processes = 0;                           // --processes=N; 0: cpu_count()

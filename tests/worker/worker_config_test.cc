@@ -40,6 +40,8 @@ TEST(WorkerConfigTest, DefaultsAndBareHostPort) {
 TEST(WorkerConfigTest, RejectsBadInput) {
   EXPECT_FALSE(parse({}).ok());  // no broker
   EXPECT_FALSE(parse({"--broker=tcp://h:1", "--processes=-1"}).ok());
+  EXPECT_FALSE(parse({"--broker=tcp://h:1", "--processes=100000"}).ok());
+  EXPECT_TRUE(parse({"--broker=tcp://h:1", "--processes=1024"}).ok());
   EXPECT_FALSE(parse({"--broker=tcp://h:1", "--prefetch=0"}).ok());
   EXPECT_FALSE(parse({"--broker=tcp://h:1", "--bogus=1"}).ok());
   EXPECT_FALSE(parse({"--broker=tcp://h:1", "--load=x.so"}).ok());  // worker_main has no --load
