@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "shoal/internal/name_limits.h"
 
 namespace shoal::broker {
 
@@ -78,7 +79,7 @@ void Scheduler::submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1
   std::vector<TaskRef> unrunnable;
   for (shoal::v1::Task& task : *tasks) {
     if (task.id().empty() || task.name().empty() || task.priority() >= kPriorities ||
-        task.max_retries() < -1 || task.queue().size() > kMaxQueueName ||
+        task.max_retries() < -1 || task.queue().size() > internal::kMaxNameBytes ||
         task.args().size() > options_.max_message_bytes) {
       ++bad_client_messages_;
       std::string why =
@@ -90,9 +91,9 @@ void Scheduler::submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1
           : task.max_retries() < -1
               ? absl::StrCat("task ", task.id(), ": max_retries ", task.max_retries(),
                              " is below -1 (-1: the broker's default)")
-          : task.queue().size() > kMaxQueueName
+          : task.queue().size() > internal::kMaxNameBytes
               ? absl::StrCat("task ", task.id(), ": its queue name has ", task.queue().size(),
-                             " bytes, more than ", kMaxQueueName)
+                             " bytes, more than ", internal::kMaxNameBytes)
               : absl::StrCat("task ", task.id(), ": arguments are ", task.args().size(),
                              " bytes, more than the broker's limit of ",
                              options_.max_message_bytes);
@@ -104,8 +105,7 @@ void Scheduler::submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1
       TaskRecord& rec = store_->get(ref);
       accepted.add_ids(task.id());
       if (rec.phase == TaskPhase::kDone) {
-        rec.session = s;
-        deliver(ref, out);
+        deliver(s, ref, out);
       } else {
         attach(ref, rec, s);
       }
@@ -196,8 +196,7 @@ void Scheduler::watch(SessionId s, const google::protobuf::RepeatedPtrField<std:
     }
     TaskRecord& rec = store_->get(ref);
     if (rec.phase == TaskPhase::kDone) {
-      rec.session = s;
-      deliver(ref, out);
+      deliver(s, ref, out);
     } else {
       attach(ref, rec, s);
     }
@@ -301,12 +300,8 @@ void Scheduler::finish(TaskRef ref, std::unique_ptr<TaskResult> result, Actions&
     others = std::move(it->second);
     watchers_.erase(it);
   }
-  for (SessionId other : others) {
-    if (!sessions_.contains(other)) continue;
-    out.results_for(other)->mutable_results()->Add(TaskResult(*result));
-    mark_delivered(rec, ref);
-  }
-  deliver(ref, out, std::move(result));
+  for (SessionId other : others) deliver(other, ref, out, std::make_unique<TaskResult>(*result));
+  deliver(rec.session, ref, out, std::move(result));
   detach(rec.session, out);
   for (SessionId other : others) detach(other, out);
   answer_waiters(ref, out);
@@ -375,14 +370,15 @@ bool Scheduler::in_registration_grace() const {
          clock_->now_ms() < start_ms_ + options_.registration_grace_ms;
 }
 
-void Scheduler::deliver(TaskRef ref, Actions& out, std::unique_ptr<TaskResult> result) {
+void Scheduler::deliver(SessionId s, TaskRef ref, Actions& out,
+                        std::unique_ptr<TaskResult> result) {
   TaskRecord& rec = store_->get(ref);
-  if (rec.session == 0 || !sessions_.contains(rec.session)) return;
+  if (s == 0 || !sessions_.contains(s)) return;
   if (result == nullptr) {
     result = std::make_unique<TaskResult>();
     decode_result(rec, result.get());
   }
-  out.results_for(rec.session)->mutable_results()->AddAllocated(result.release());
+  out.results_for(s)->mutable_results()->AddAllocated(result.release());
   mark_delivered(rec, ref);
 }
 

@@ -134,9 +134,10 @@ class Scheduler {
   void finish(TaskRef ref, std::unique_ptr<shoal::v1::TaskResult> result, Actions& out);
   void fail(TaskRef ref, shoal::v1::ErrorKind kind, std::string message, uint32_t attempts,
             Actions& out);
-  // Sends the result of done task `ref` to its session, if open: `result` when given,
+  // Sends the result of done task `ref` to session `s`, if open: `result` when given,
   // else decoded from the record.
-  void deliver(TaskRef ref, Actions& out, std::unique_ptr<shoal::v1::TaskResult> result = nullptr);
+  void deliver(SessionId s, TaskRef ref, Actions& out,
+               std::unique_ptr<shoal::v1::TaskResult> result = nullptr);
   void mark_delivered(TaskRecord& rec, TaskRef ref);
   // The full result of done record `rec` (its id and worker put back).
   void decode_result(const TaskRecord& rec, shoal::v1::TaskResult* out) const;

@@ -16,9 +16,6 @@
 namespace shoal::broker {
 
 inline constexpr int kPriorities = 10;
-// Queue names are at most this many bytes (a client or worker naming longer ones is
-// refused: names live in the broker for good).
-inline constexpr size_t kMaxQueueName = 256;
 
 struct QueueEntry {
   TaskRef ref;

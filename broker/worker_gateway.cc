@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "shared/curve_keys.h"
 #include "shared/zap_handler.h"
+#include "shoal/internal/name_limits.h"
 #include "zmq_addon.hpp"
 
 namespace shoal::broker {
@@ -87,25 +88,25 @@ constexpr size_t kMaxFramesBeforeClose = 16384;
 // Why a hello is refused, or "": names end up in logs, stats and the broker's memory,
 // so a worker cannot register names of any length or queues without number.
 std::string hello_problem(const shoal::v1::WorkerHello& hello) {
-  constexpr size_t kMaxName = 256, kMaxQueues = 256, kMaxTaskName = 1024;
-  if (hello.name().size() > kMaxName) {
+  using internal::kMaxNameBytes, internal::kMaxQueuesPerWorker, internal::kMaxTaskNameBytes;
+  if (hello.name().size() > kMaxNameBytes) {
     return absl::StrCat("a hello with a name of ", hello.name().size(), " bytes (at most ",
-                        kMaxName, ")");
+                        kMaxNameBytes, ")");
   }
-  if (hello.queues_size() > int(kMaxQueues)) {
+  if (hello.queues_size() > int(kMaxQueuesPerWorker)) {
     return absl::StrCat("a hello from '", hello.name(), "' with ", hello.queues_size(),
-                        " queues (at most ", kMaxQueues, ")");
+                        " queues (at most ", kMaxQueuesPerWorker, ")");
   }
   for (const std::string& q : hello.queues()) {
-    if (q.size() > kMaxName) {
+    if (q.size() > kMaxNameBytes) {
       return absl::StrCat("a hello from '", hello.name(), "' with a queue name of ", q.size(),
-                          " bytes (at most ", kMaxName, ")");
+                          " bytes (at most ", kMaxNameBytes, ")");
     }
   }
   for (const std::string& t : hello.tasks()) {
-    if (t.size() > kMaxTaskName) {
+    if (t.size() > kMaxTaskNameBytes) {
       return absl::StrCat("a hello from '", hello.name(), "' with a task name of ", t.size(),
-                          " bytes (at most ", kMaxTaskName, ")");
+                          " bytes (at most ", kMaxTaskNameBytes, ")");
     }
   }
   return "";

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "shoal/internal/name_limits.h"
 #include "shoal/internal/utf8.h"
 
 namespace shoal {
@@ -68,8 +69,9 @@ Pool Pool::with(TaskOptions options) const {
   if (options.time_limit.count() < 0) {
     throw std::invalid_argument("shoal::TaskOptions: time_limit is negative (0: no limit)");
   }
-  if (options.queue.size() > 256) {
-    throw std::invalid_argument("shoal::TaskOptions: a queue name has at most 256 bytes");
+  if (options.queue.size() > internal::kMaxNameBytes) {
+    throw std::invalid_argument("shoal::TaskOptions: a queue name has at most " +
+                                std::to_string(internal::kMaxNameBytes) + " bytes");
   }
   if (!internal::is_utf8(options.queue)) {
     throw std::invalid_argument("shoal::TaskOptions: queue '" +

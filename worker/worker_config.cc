@@ -7,6 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "shared/curve_keys.h"
 #include "shared/endpoint.h"
+#include "shoal/internal/name_limits.h"
 #include "shoal/internal/utf8.h"
 
 namespace shoal::worker {
@@ -67,9 +68,14 @@ absl::StatusOr<WorkerConfig> parse_worker_flags(int argc, char** argv, bool allo
       config.queues = absl::StrSplit(value, ',', absl::SkipWhitespace());
       if (config.queues.empty()) return bad(flag, "needs at least one queue name");
       if (!internal::is_utf8(value)) return bad(flag, "queue names must be UTF-8");
-      if (config.queues.size() > 256) return bad(flag, "at most 256 queues");
+      if (config.queues.size() > internal::kMaxQueuesPerWorker) {
+        return bad(flag, "at most " + std::to_string(internal::kMaxQueuesPerWorker) + " queues");
+      }
       for (const auto& q : config.queues) {
-        if (q.size() > 256) return bad(flag, "a queue name has at most 256 bytes");
+        if (q.size() > internal::kMaxNameBytes) {
+          return bad(flag, "a queue name has at most " +
+                               std::to_string(internal::kMaxNameBytes) + " bytes");
+        }
       }
     } else if (flag == "prefetch") {
       auto n = parse_int(flag, value, 1);
@@ -80,7 +86,9 @@ absl::StatusOr<WorkerConfig> parse_worker_flags(int argc, char** argv, bool allo
     } else if (flag == "name") {
       if (value.empty()) return bad(flag, "must not be empty");
       if (!internal::is_utf8(value)) return bad(flag, "must be UTF-8");
-      if (value.size() > 256) return bad(flag, "has at most 256 bytes");
+      if (value.size() > internal::kMaxNameBytes) {
+        return bad(flag, "has at most " + std::to_string(internal::kMaxNameBytes) + " bytes");
+      }
       config.name = value;
     } else if (flag == "drain-timeout-ms") {
       auto n = parse_int(flag, value, 0);
