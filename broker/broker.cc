@@ -21,6 +21,21 @@ std::string random_broker_id() {
   return absl::StrCat(absl::Hex(uint64_t(rd()) << 32 | rd(), absl::kZeroPad16));
 }
 
+// Keepalive both ways: clients may ping every second even while no data flows (gRPC
+// would otherwise answer a client that waits on a long task with "too many pings" and
+// close its connection); the broker pings a silent client connection with a call open
+// (a Session) after `keepalive_ms` (0: not at all) and drops it when no answer comes
+// within max(1 s, half of it). Connections without a call are not pinged: an idle
+// client of unary calls only may not read its socket, and holds nothing in the broker.
+void set_keepalive(grpc::ServerBuilder& builder, int64_t keepalive_ms) {
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 500);
+  if (keepalive_ms == 0) return;
+  auto ms = static_cast<int>(std::min<int64_t>(keepalive_ms, INT_MAX));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, ms);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, std::max(1000, ms / 2));
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);  // unlimited
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Broker>> Broker::start(BrokerConfig config, const Logger* log) {
@@ -68,6 +83,7 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::start(BrokerConfig config, const
   // gRPC sets SO_REUSEPORT by default: a second broker on a taken port would then start
   // too, and clients would alternate between the two. One listener per port.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  set_keepalive(builder, config.client_keepalive_ms);
   builder.AddListeningPort(config.client_address, credentials, &port);
   builder.RegisterService(b.clients_.get());
   builder.SetMaxReceiveMessageSize(int(limit));

@@ -27,6 +27,9 @@ absl::Status validate(const BrokerConfig& config) {
     return absl::InvalidArgumentError(
         "--curve-worker-keys-file needs --curve-secret-key-file (CURVE on the worker endpoint)");
   }
+  if (config.client_keepalive_ms != 0 && config.client_keepalive_ms < 1000) {
+    return absl::InvalidArgumentError("--client-keepalive-ms must be 0 (never) or >= 1000");
+  }
   if (s.heartbeat_ms <= 0 || s.liveness <= 0) {
     return absl::InvalidArgumentError("--heartbeat-ms and --liveness must be > 0");
   }

@@ -42,6 +42,10 @@ struct BrokerConfig {
   // the public keys of the workers let in (empty = any that knows the broker's key).
   std::string curve_secret_key;
   std::vector<std::string> curve_worker_keys;
+  // The broker pings a client connection silent for this long and drops it (with its
+  // sessions) when the ping is not answered within max(1 s, half of it): a client host
+  // that vanished without a reset. 0 = never.
+  int64_t client_keepalive_ms = 20000;
   // A directory for the durable task store; empty = tasks live in memory only.
   std::string store_dir;
   // Called once (on the scheduler's thread) if the store cannot be written any more;

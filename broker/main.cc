@@ -32,6 +32,9 @@ ABSL_FLAG(std::string, worker_address, "tcp://127.0.0.1:5555",
           "free one");
 ABSL_FLAG(int, heartbeat_ms, 1000, "heartbeat period sent to workers, in ms");
 ABSL_FLAG(int, liveness, 3, "a worker silent for liveness x heartbeat-ms is lost");
+ABSL_FLAG(int64_t, client_keepalive_ms, 20000,
+          "ping a client connection silent for this long; drop it when the ping goes "
+          "unanswered for max(1 s, half of it) (0 = never; else >= 1000)");
 ABSL_FLAG(int64_t, result_ttl_s, 3600, "how long a delivered result is kept, in s");
 ABSL_FLAG(uint64_t, result_memory_mb, 256,
           "delivered results kept beyond this many MiB are dropped, oldest first, before their ttl");
@@ -71,7 +74,7 @@ void on_stop_signal(int signal_number) {
 }
 
 constexpr const char* kFlags[] = {"client_address", "worker_address", "heartbeat_ms",
-                                  "liveness",       "result_ttl_s",   "result_memory_mb",   "max_queued",
+                                  "liveness",       "client_keepalive_ms", "result_ttl_s",   "result_memory_mb",   "max_queued",
                                   "max_message_bytes", "default_max_retries", "store_dir", "log_level",
                                   "auth_token", "tls_cert", "tls_key", "tls_client_ca", "curve_secret_key_file",
                                   "curve_worker_keys_file"};
@@ -182,6 +185,7 @@ int main(int argc, char** argv) {
   }
   config.scheduler.heartbeat_ms = absl::GetFlag(FLAGS_heartbeat_ms);
   config.scheduler.liveness = absl::GetFlag(FLAGS_liveness);
+  config.client_keepalive_ms = absl::GetFlag(FLAGS_client_keepalive_ms);
   config.scheduler.result_ttl_ms = absl::GetFlag(FLAGS_result_ttl_s) * 1000;
   config.scheduler.max_retained_bytes = absl::GetFlag(FLAGS_result_memory_mb) << 20;
   config.scheduler.max_queued = absl::GetFlag(FLAGS_max_queued);

@@ -53,6 +53,12 @@ std::shared_ptr<Backend> make_remote_backend(const std::string& address,
   if (!options.cert_chain_pem.empty() && !options.tls) {
     throw std::invalid_argument("shoal::Pool::connect: a client certificate needs tls = true");
   }
+  if (options.keepalive.count() < 0 ||
+      (options.keepalive.count() > 0 && options.keepalive < std::chrono::seconds(1))) {
+    throw std::invalid_argument(
+        "shoal::Pool::connect: keepalive must be 0 (never) or at least 1 s, not " +
+        std::to_string(options.keepalive.count()) + " ms");
+  }
   retain_payload_memory_until_idle();  // results of many MiB arrive here; see supervise()
   return RemoteBackend::connect(address, options, RemoteBackend::Limits{});
 }

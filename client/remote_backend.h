@@ -15,6 +15,7 @@
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,9 +56,9 @@ class RemoteBackend final : public Backend, private SessionListener {
   void join() override;
   int processes() const override;
   bool cancel(std::uint64_t seq) override;
-  // Worker slots serving `queue` ("" = "default"), asked of the broker (the last answer
-  // if it does not answer within 2 s).
-  int slots_serving(const std::string& queue) const;
+  // Worker slots serving `queue` ("" = "default"), as the broker says now; nullopt when
+  // it does not answer within 2 s.
+  std::optional<int> slots_serving(const std::string& queue) const;
 
   // Submissions whose results have not arrived. Thread-safe.
   std::size_t outstanding() const;
@@ -142,7 +143,7 @@ class RemoteBackend final : public Backend, private SessionListener {
   bool terminated_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;  // supervisor exits, no new sessions
   IdleMemoryRelease idle_memory_;  // the supervisor's; busy: tasks outstanding
-  mutable std::atomic<int> last_processes_{0};
+  mutable std::atomic<int> last_processes_{0};  // processes()'s last answer from the broker
   std::thread supervisor_;
 };
 

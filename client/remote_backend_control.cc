@@ -197,24 +197,27 @@ bool RemoteBackend::cancel(std::uint64_t seq) {
   return true;
 }
 
-int RemoteBackend::processes() const { return slots_serving(options_.queue); }
+int RemoteBackend::processes() const {
+  if (auto slots = slots_serving(options_.queue)) last_processes_ = *slots;
+  return last_processes_;
+}
 
-int RemoteBackend::slots_serving(const std::string& queue) const {
+std::optional<int> RemoteBackend::slots_serving(const std::string& queue) const {
   const std::string& name = queue.empty() ? std::string("default") : queue;
   auto context = make_context(
       options_, std::min(options_.connect_timeout, std::chrono::milliseconds(2000)));
   v1::ListWorkersResponse response;
-  if (stub_->ListWorkers(context.get(), v1::ListWorkersRequest(), &response).ok()) {
-    int slots = 0;
-    for (const auto& w : response.workers()) {
-      // Only the workers that serve the queue run its tasks.
-      if (std::find(w.queues().begin(), w.queues().end(), name) != w.queues().end()) {
-        slots += static_cast<int>(w.slots());
-      }
-    }
-    last_processes_ = slots;
+  if (!stub_->ListWorkers(context.get(), v1::ListWorkersRequest(), &response).ok()) {
+    return std::nullopt;
   }
-  return last_processes_;
+  int slots = 0;
+  for (const auto& w : response.workers()) {
+    // Only the workers that serve the queue run its tasks.
+    if (std::find(w.queues().begin(), w.queues().end(), name) != w.queues().end()) {
+      slots += static_cast<int>(w.slots());
+    }
+  }
+  return slots;
 }
 
 std::size_t RemoteBackend::outstanding() const {

@@ -1,6 +1,8 @@
 #include "client/remote_channel.h"
 
+#include <algorithm>
 #include <climits>
+#include <cstdint>
 
 namespace shoal::internal {
 namespace {
@@ -29,8 +31,14 @@ std::shared_ptr<grpc::Channel> make_channel(const std::string& address,
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+  if (options.keepalive.count() > 0) {
+    // gRPC stops pinging after two pings without data unless told otherwise, and a pool
+    // waiting on a long task sends none: it would never notice its broker's host gone.
+    auto ms = static_cast<int>(std::min<std::int64_t>(options.keepalive.count(), INT_MAX));
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, ms);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, std::max(1000, ms / 2));
+    args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  }
   // Each Pool gets its own connection (and so its own ordering and flow control).
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   std::shared_ptr<grpc::ChannelCredentials> creds;

@@ -13,6 +13,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-grpcio python3-protobuf python3-msgpack python3-grpc-tools
   openssl
+  iproute2  # ip netns: the cross-host tests (tests/integration/hosts.h)
 )
 
 missing=()

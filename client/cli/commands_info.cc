@@ -156,9 +156,11 @@ int run_status(const CliConfig& config) {
   }
   std::uint32_t slots = 0;
   for (const auto& w : workers.workers()) slots += w.slots();
-  std::printf("broker %s: up %.1f s, %u workers (%u slots), %.1f tasks/s, cpu %.2f s\n",
+  std::printf("broker %s: up %.1f s, %u workers (%u slots), %u client session%s, "
+              "%.1f tasks/s, cpu %.2f s\n",
               config.broker.c_str(), static_cast<double>(stats.uptime_ms()) / 1000.0,
-              stats.workers(), slots, stats.tasks_per_second(), stats.cpu_seconds());
+              stats.workers(), slots, stats.sessions(), stats.sessions() == 1 ? "" : "s",
+              stats.tasks_per_second(), stats.cpu_seconds());
   std::printf("tasks: %llu submitted, %llu completed, %llu failed, %llu retried, "
               "%llu queued, %llu running, %llu results retained\n",
               static_cast<unsigned long long>(stats.submitted()),

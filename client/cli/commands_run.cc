@@ -91,12 +91,17 @@ std::string describe(const internal::ErrorInfo& e) {
   return kind + (e.type_name.empty() ? "" : " " + e.type_name) + ": " + e.message;
 }
 
-// A task waiting on a queue no worker serves waits for ever without a word otherwise.
+// A task waiting on a queue no worker serves, or on a broker that went away, waits for
+// ever without a word otherwise.
 void warn_if_unserved(const internal::RemoteBackend& backend, const std::string& queue) {
-  if (backend.slots_serving(queue) > 0) return;
-  std::fprintf(stderr,
-               "shoal: no worker serves queue '%s' yet; waiting for one (Ctrl-C to stop)\n",
-               queue.empty() ? "default" : queue.c_str());
+  std::optional<int> slots = backend.slots_serving(queue);
+  if (!slots) {
+    std::fprintf(stderr, "shoal: the broker does not answer; waiting for it (Ctrl-C to stop)\n");
+  } else if (*slots == 0) {
+    std::fprintf(stderr,
+                 "shoal: no worker serves queue '%s' yet; waiting for one (Ctrl-C to stop)\n",
+                 queue.empty() ? "default" : queue.c_str());
+  }
 }
 
 void draw_progress(std::size_t done, std::size_t total, double seconds) {

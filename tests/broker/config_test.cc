@@ -31,6 +31,11 @@ TEST(ConfigTest, RejectsValuesThatCannotWorkNamingTheFlag) {
   c.scheduler.heartbeat_ms = 0;
   EXPECT_NE(validate(c).message().find("--heartbeat-ms"), std::string::npos);
   c = BrokerConfig{};
+  c.client_keepalive_ms = 999;
+  EXPECT_NE(validate(c).message().find("--client-keepalive-ms"), std::string::npos);
+  c.client_keepalive_ms = 0;  // never
+  EXPECT_TRUE(validate(c).ok());
+  c = BrokerConfig{};
   c.scheduler.default_max_retries = -1;
   EXPECT_NE(validate(c).message().find("--default-max-retries"), std::string::npos);
   c = BrokerConfig{};

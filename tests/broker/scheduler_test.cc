@@ -237,7 +237,9 @@ TEST_F(SchedulerTest, AWatchFromASecondLiveSessionDoesNotTakeTheResultAway) {
   scheduler_->watch(2, ids, out_);
   scheduler_->watch(2, ids, out_);  // twice: still one copy each
   scheduler_->watch(3, ids, out_);
+  EXPECT_EQ(scheduler_->stats().sessions(), 3u);
   scheduler_->close_session(3);  // a watcher that left gets nothing; others still do
+  EXPECT_EQ(scheduler_->stats().sessions(), 2u);
   hello("a", {"square"}, 2);
   take_sent("a");
   out_.clear();

@@ -65,13 +65,18 @@ Cluster::~Cluster() {
   temp_dir_.reset();  // after the processes that used it
 }
 
+std::vector<std::string> Cluster::launched(std::vector<std::string> argv) const {
+  argv.insert(argv.begin(), launcher_.begin(), launcher_.end());
+  return argv;
+}
+
 void Cluster::start_broker(const std::string& client_address, const std::string& worker_address,
                            std::vector<std::string> extra) {
   std::vector<std::string> argv{broker_bin(), "--client-address=" + client_address,
                                 "--worker-address=" + worker_address, "--heartbeat-ms=200",
                                 "--liveness=3", "--log-level=warning"};
   argv.insert(argv.end(), extra.begin(), extra.end());
-  broker_ = testutil::ChildProcess::start(argv);
+  broker_ = testutil::ChildProcess::start(launched(argv));
   auto line = broker_->wait_for_line("shoal-broker listening", 20s);
   if (!line) throw std::runtime_error("shoal-broker did not start");
   auto field = [&](const std::string& key) {
@@ -97,7 +102,7 @@ testutil::ChildProcess& Cluster::start_worker(const std::string& name, int proce
                                 "--processes=" + std::to_string(processes), "--name=" + name,
                                 "--queues=" + queues, "--log-level=warning"};
   argv.insert(argv.end(), extra.begin(), extra.end());
-  auto proc = testutil::ChildProcess::start(argv, {"SHOAL_TEST_WORKER_NAME=" + name});
+  auto proc = testutil::ChildProcess::start(launched(argv), {"SHOAL_TEST_WORKER_NAME=" + name});
   auto line = proc->read_line(20s);
   std::string expected = "shoal-worker ready name=" + name + " slots=" + std::to_string(processes) +
                          " queues=" + queues;

@@ -21,6 +21,10 @@ class Cluster {
  public:
   ~Cluster();
 
+  // Starts the processes that follow through `launcher` (an argv prefix such as
+  // Hosts::launcher(), which runs them on another host); {} starts them directly.
+  void run_on(std::vector<std::string> launcher) { launcher_ = std::move(launcher); }
+
   // Starts shoal-broker (port 0: any free port) and waits for its "listening" line.
   void start_broker(const std::string& client_address = "127.0.0.1:0",
                     const std::string& worker_address = "tcp://127.0.0.1:0",
@@ -46,6 +50,10 @@ class Cluster {
   const std::string& temp_dir();
 
  private:
+  // argv with launcher_ in front.
+  std::vector<std::string> launched(std::vector<std::string> argv) const;
+
+  std::vector<std::string> launcher_;
   std::unique_ptr<testutil::ChildProcess> broker_;
   std::map<std::string, std::unique_ptr<testutil::ChildProcess>> workers_;
   std::string clients_, workers_address_;

@@ -288,6 +288,22 @@ TEST(RemoteBackendTest, UnregisteredNameFailsWithNotRegistered) {
   EXPECT_THROW(pool.apply_async<int>("nope", 1).get(), NotRegisteredError);
 }
 
+TEST(RemoteBackendTest, AKeepaliveUnderOneSecondIsRefused) {
+  FakeService service;
+  Server server(&service);
+  for (auto keepalive : {-1ms, 1ms, 999ms}) {
+    ConnectOptions options;
+    options.keepalive = keepalive;
+    EXPECT_THROW(Pool::connect(server.address(), options), std::invalid_argument)
+        << keepalive.count();
+  }
+  for (auto keepalive : {0ms, 1000ms}) {  // 0: no pings
+    ConnectOptions options;
+    options.keepalive = keepalive;
+    EXPECT_EQ(Pool::connect(server.address(), options).apply(square, 3), 9);
+  }
+}
+
 TEST(RemoteBackendTest, RejectedAsFullIsResentNotDropped) {
   FakeService service;
   service.reject_full = 300;
