@@ -1,6 +1,7 @@
 #include "broker/worker_gateway.h"
 
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <iterator>
 #include <utility>
@@ -10,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "shared/curve_keys.h"
+#include "shared/endpoint.h"
 #include "shared/zap_handler.h"
 #include "shoal/internal/name_limits.h"
 #include "zmq_addon.hpp"
@@ -49,6 +51,7 @@ absl::StatusOr<std::unique_ptr<WorkerGateway>> WorkerGateway::bind(zmq::context_
       gw->router_.set(zmq::sockopt::curve_secretkey,
                       zmq::buffer(internal::curve_key_option(options.curve_secret_key)));
     }
+    gw->router_.set(zmq::sockopt::ipv6, internal::zmq_bind_needs_ipv6(options.address));
     gw->router_.set(zmq::sockopt::sndhwm, 0);  // credits bound what we queue per worker
     gw->router_.set(zmq::sockopt::rcvhwm, 0);
     gw->router_.set(zmq::sockopt::maxmsgsize, int64_t(options.max_message_bytes * 4 + (1 << 20)));
@@ -67,8 +70,11 @@ absl::StatusOr<std::unique_ptr<WorkerGateway>> WorkerGateway::bind(zmq::context_
     }
     gw->monitor_.connect(monitor_address);
   } catch (const zmq::error_t& e) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot bind the worker endpoint ", options.address, ": ", e.what()));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot bind the worker endpoint ", options.address, ": ", e.what(),
+        e.num() == ENODEV ? " (ZeroMQ binds an IP address, '*' or the name of a network "
+                            "interface, not a host name)"
+                          : ""));
   }
   return gw;
 }

@@ -74,4 +74,12 @@ absl::Status check_tcp_endpoint(std::string_view endpoint, EndpointUse use) {
                                     "' is not tcp://HOST:PORT: " + why);
 }
 
+bool zmq_bind_needs_ipv6(std::string_view endpoint) {
+  constexpr std::string_view kScheme = "tcp://";
+  if (endpoint.substr(0, kScheme.size()) != kScheme) return false;
+  std::string_view host = endpoint.substr(kScheme.size());
+  host = host.substr(0, host.rfind(':'));
+  return host.empty() || host.find_first_not_of("0123456789.") != std::string_view::npos;
+}
+
 }  // namespace shoal::internal

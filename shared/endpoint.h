@@ -25,4 +25,10 @@ absl::Status check_host_port(std::string_view address, EndpointUse use);
 // As check_host_port, for "tcp://HOST:PORT".
 absl::Status check_tcp_endpoint(std::string_view endpoint, EndpointUse use);
 
+// Whether a ZeroMQ socket that binds `endpoint` ("tcp://HOST:PORT") needs ZMQ_IPV6: for
+// every HOST but an IPv4 address. Without it ZeroMQ takes no IPv6 address and binds '*'
+// to IPv4 only; with it, it would spell 0.0.0.0 as [::ffff:0.0.0.0]. (A socket that
+// connects can always set ZMQ_IPV6.)
+bool zmq_bind_needs_ipv6(std::string_view endpoint);
+
 }  // namespace shoal::internal

@@ -29,6 +29,7 @@ absl::StatusOr<std::unique_ptr<Transport>> Transport::connect(zmq::context_t& co
       socket.set(zmq::sockopt::curve_secretkey, z85(curve.secret_key));
     }
     socket.set(zmq::sockopt::linger, 0);
+    socket.set(zmq::sockopt::ipv6, 1);  // else ZeroMQ reaches IPv4 addresses only
     socket.set(zmq::sockopt::sndhwm, 100000);
     socket.set(zmq::sockopt::rcvhwm, 100000);
     socket.set(zmq::sockopt::reconnect_ivl, 100);

@@ -97,6 +97,7 @@ ClientSocket& socket_for(const std::string& endpoint) {
   if (!s.socket) {
     s.socket = std::make_unique<zmq::socket_t>(context(), zmq::socket_type::dealer);
     s.socket->set(zmq::sockopt::linger, 0);
+    s.socket->set(zmq::sockopt::ipv6, 1);  // else ZeroMQ reaches IPv4 addresses only
     s.socket->set(zmq::sockopt::sndtimeo, static_cast<int>(kReplyMargin.count()));
     s.authkey = manager_authkey_for(endpoint);
     if (!s.authkey.empty()) {

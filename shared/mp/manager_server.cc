@@ -12,6 +12,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "shared/endpoint.h"
 #include "shared/mp/manager_auth.h"
 #include "shared/mp/manager_direct.h"
 #include "shared/mp/manager_peer_watch.h"
@@ -220,6 +221,7 @@ int run_manager_server(const std::string& endpoint, const std::string& direct_na
       socket = zmq::socket_t(ctx, zmq::socket_type::router);
       socket.set(zmq::sockopt::router_mandatory, 1);  // replies to departed peers fail visibly
       socket.set(zmq::sockopt::linger, 0);
+      socket.set(zmq::sockopt::ipv6, zmq_bind_needs_ipv6(endpoint));
       watch.emplace(ctx, socket);
       if (!authkey.empty()) zap = secure(ctx, socket, authkey, admitted_key);
       socket.bind(bindable(endpoint));

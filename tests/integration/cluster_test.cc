@@ -60,6 +60,25 @@ TEST(ClusterTest, MapOfAHundredThousandItemsInOrder) {
   EXPECT_THROW(pool.apply_async<int>("test.missing", 1).get(10s), NotRegisteredError);
 }
 
+// Both endpoints on IPv6 (ZeroMQ takes IPv6 addresses only when asked to), and a worker
+// endpoint bound to '*', which takes workers of both families.
+TEST(ClusterTest, BrokerWorkersAndPoolOverIpv6) {
+  Cluster cluster;
+  cluster.start_broker("[::1]:0", "tcp://[::1]:0");
+  ASSERT_EQ(cluster.workers().rfind("tcp://[::1]:", 0), 0u) << cluster.workers();
+  cluster.start_worker("w1", 1);
+  Pool pool = Pool::connect(cluster.clients());
+  TerminateOnFailure guard(pool);
+  EXPECT_EQ(pool.apply(square, 6), 36);
+
+  Cluster both;
+  both.start_broker("127.0.0.1:0", "tcp://*:0");
+  int port = port_of(both.workers());
+  both.start_worker("v4", 1, "default", {"--broker=tcp://127.0.0.1:" + std::to_string(port)});
+  both.start_worker("v6", 1, "default", {"--broker=tcp://[::1]:" + std::to_string(port)});
+  EXPECT_EQ(both.stats().workers(), 2u);
+}
+
 TEST(ClusterTest, KillingOneOfTwoWorkersMidMapLosesNothing) {
   Cluster cluster;
   cluster.start_broker();

@@ -203,6 +203,16 @@ TEST(ManagerTest, ServeAndConnectFromASeparateExecutable) {
   EXPECT_EQ(again.get("from-helper"), 2);
 }
 
+TEST(ManagerTest, ServedAndReachedOverIpv6) {
+  Manager m = Manager::serve("tcp://[::1]:0");
+  ASSERT_EQ(m.endpoint().rfind("tcp://[::1]:", 0), 0u) << m.endpoint();
+  m.dict<std::string, int>("counts").set("from-owner", 1);
+  auto result =
+      testing_util::run_command(std::string(SHOAL_MANAGER_CONNECT_MAIN) + " " + m.endpoint());
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(result.output, "from-owner=1\n");
+}
+
 TEST(ManagerTest, DeadServerIsAConnectionErrorWithinASecond) {
   Manager m;
   auto d = m.dict<int, int>();

@@ -92,5 +92,15 @@ TEST(HostPortTest, SaysWhatIsWrongWithAMalformedAddress) {
   EXPECT_EQ(why_not("my host:1"), "'my host:1' is not HOST:PORT: 'my host' is not a host name");
 }
 
+TEST(EndpointTest, ZeroMqBindsIpv6ForEveryHostButAnIpv4Address) {
+  EXPECT_FALSE(zmq_bind_needs_ipv6("tcp://127.0.0.1:0"));
+  EXPECT_FALSE(zmq_bind_needs_ipv6("tcp://0.0.0.0:5555"));  // stays 0.0.0.0, not mapped
+  EXPECT_TRUE(zmq_bind_needs_ipv6("tcp://[::1]:0"));
+  EXPECT_TRUE(zmq_bind_needs_ipv6("tcp://[::]:5555"));
+  EXPECT_TRUE(zmq_bind_needs_ipv6("tcp://*:5555"));  // both families
+  EXPECT_TRUE(zmq_bind_needs_ipv6("tcp://eth0:5555"));
+  EXPECT_FALSE(zmq_bind_needs_ipv6("ipc:///tmp/x"));
+}
+
 }  // namespace
 }  // namespace shoal::internal
