@@ -77,6 +77,7 @@ void Scheduler::submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1
   shoal::v1::Accepted accepted;
   shoal::v1::Rejected exhausted;
   std::vector<TaskRef> unrunnable;
+  std::vector<TaskQueue*> touched;  // the queues tasks went to, for the lane sweep
   for (shoal::v1::Task& task : *tasks) {
     if (task.id().empty() || task.name().empty() || task.priority() >= kPriorities ||
         task.max_retries() < -1 || task.queue().size() > internal::kMaxNameBytes ||
@@ -127,13 +128,10 @@ void Scheduler::submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1
     ++submitted_;
     accepted.add_ids(rec.id);
     TaskQueue& q = queue_for(rec.queue);
-    Lane* lane = q.find_lane(rec.name);
-    if (lane == nullptr) {  // first task of this name in the queue: count who can run it
-      lane = &q.lane(rec.name);
-      for (WorkerRef w : q.workers) lane->capable_workers += workers_.get(w).tasks.contains(rec.name);
-    }
+    const Lane& lane = lane_of(q, rec.name);
+    if (touched.empty() || touched.back() != &q) touched.push_back(&q);
     enqueue(ref, /*front=*/false);
-    if (!q.workers.empty() && lane->capable_workers == 0 && !in_registration_grace()) {
+    if (!q.workers.empty() && lane.capable_workers == 0 && !in_registration_grace()) {
       unrunnable.push_back(ref);
     }
   }
@@ -151,6 +149,14 @@ void Scheduler::submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1
          absl::StrCat("no worker of queue '", names_.name(rec.queue), "' has the task '",
                       names_.name(rec.name), "' registered"),
          rec.attempt, out);
+  }
+  // Lanes of names that came and went (the unregistered ones just failed, say) are
+  // dropped once a queue's lanes have doubled: pop_for's scan stays proportional to the
+  // names actually queued, at amortised O(1) per lane made.
+  for (TaskQueue* q : touched) {
+    if (q->lanes().size() > 2 * q->lanes_after_sweep + 64) {
+      q->lanes_after_sweep = q->forget_empty_lanes(*store_);
+    }
   }
   dispatch(out);
 }
@@ -250,6 +256,13 @@ TaskQueue& Scheduler::queue_for(NameId name) {
   return *slot;
 }
 
+Lane& Scheduler::lane_of(TaskQueue& q, NameId name) {
+  if (Lane* lane = q.find_lane(name)) return *lane;
+  Lane& lane = q.lane(name);  // new: count the queue's workers that can run it
+  for (WorkerRef w : q.workers) lane.capable_workers += workers_.get(w).tasks.contains(name);
+  return lane;
+}
+
 void Scheduler::enqueue(TaskRef ref, bool front) {
   TaskRecord& rec = store_->get(ref);
   rec.phase = TaskPhase::kQueued;
@@ -257,7 +270,7 @@ void Scheduler::enqueue(TaskRef ref, bool front) {
   if (next_seq_ == 0) next_seq_ = 1;  // 0 marks erased records
   rec.seq = next_seq_++;
   TaskQueue& q = queue_for(rec.queue);
-  q.push(q.lane(rec.name), {ref, rec.seq}, rec.priority, front);
+  q.push(lane_of(q, rec.name), {ref, rec.seq}, rec.priority, front);
   ++q.depth;
   ++queued_;
   mark_dirty(q);

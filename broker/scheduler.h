@@ -96,6 +96,8 @@ class Scheduler {
   // --- Queries -----------------------------------------------------------------------
   // Counters (bad_worker_frames and cpu_seconds are the gateway's to fill in).
   shoal::v1::Stats stats() const;
+  // Task, queue and worker names held (for tests: unused ones are forgotten).
+  std::size_t interned_names() const { return names_.size(); }
   shoal::v1::ListWorkersResponse list_workers() const;
   shoal::v1::ListQueuesResponse list_queues() const;
 
@@ -121,6 +123,8 @@ class Scheduler {
   void reject(SessionId s, const std::string& id, shoal::v1::ErrorKind kind, std::string message,
               Actions& out);
   TaskQueue& queue_for(NameId name);
+  // The lane of task name `name` in `q`, made with its count of capable workers when new.
+  Lane& lane_of(TaskQueue& q, NameId name);
   void enqueue(TaskRef ref, bool front);
   void unqueue(TaskRecord& rec);
   // Fills a new record's fields from its submission (moving args out).
@@ -150,6 +154,9 @@ class Scheduler {
   // Drops queues with no task (queued or running) and no worker, but "default": any
   // client or worker may name queues, which must not pile up for the broker's life.
   void forget_idle_queues();
+  // Forgets the interned names nothing refers to any more (task records, queues and
+  // their lanes, workers); run when the table has doubled since the last time.
+  void forget_unused_names();
   void attach(TaskRef ref, TaskRecord& rec, SessionId s);
   // One task `s` waited for ended: a half-closed session with none left is closed.
   void detach(SessionId s, Actions& out);
@@ -201,6 +208,7 @@ class Scheduler {
   absl::flat_hash_map<TaskRef, std::vector<SessionId>> watchers_;
   static constexpr int64_t kQueueSweepMs = 10'000;
   int64_t next_queue_sweep_ms_ = 0;
+  std::size_t names_sweep_at_ = 1024;  // forget_unused_names when more are interned
   std::deque<Timer> expiry_;  // delivered results, by expiry (ttl is constant)
   uint64_t retained_bytes_ = 0;  // of results in the store (delivered or not)
 

@@ -334,6 +334,7 @@ void Scheduler::tick(Actions& out) {
   if (now >= next_queue_sweep_ms_) {
     next_queue_sweep_ms_ = now + kQueueSweepMs;
     forget_idle_queues();
+    for (auto& [name, q] : queues_) q->lanes_after_sweep = q->forget_empty_lanes(*store_);
   }
   int64_t silence = options_.heartbeat_ms * options_.liveness;
   for (WorkerRef w : workers_.live()) {
@@ -378,6 +379,7 @@ void Scheduler::tick(Actions& out) {
     grace_checked_ = true;
     for (auto& [name, q] : queues_) fail_unrunnable(*q, out);
   }
+  if (names_.size() > names_sweep_at_) forget_unused_names();  // after expiries
   dispatch(out);
 }
 
@@ -393,6 +395,32 @@ void Scheduler::forget_idle_queues() {
       ++it;
     }
   }
+}
+
+void Scheduler::forget_unused_names() {
+  std::vector<bool> live(names_.id_bound());
+  auto mark = [&live](NameId id) {
+    if (id != kNoName) live[id] = true;
+  };
+  mark(default_queue_);
+  for (const auto& [name, q] : queues_) {
+    mark(name);
+    for (const auto& lane : q->lanes()) mark(lane->name);
+  }
+  for (WorkerRef w : workers_.live()) {
+    const WorkerState& st = workers_.get(w);
+    mark(st.name_id);
+    for (NameId q : st.queues) mark(q);
+    for (NameId t : st.tasks) mark(t);
+  }
+  store_->for_each([&](TaskRef ref) {
+    const TaskRecord& rec = store_->get(ref);
+    mark(rec.name);
+    mark(rec.queue);
+    mark(rec.result_worker);
+  });
+  names_.forget_all_but(live);
+  names_sweep_at_ = 2 * names_.size() + 1024;
 }
 
 int64_t Scheduler::next_deadline_ms() const {

@@ -78,4 +78,21 @@ std::vector<TaskRef> TaskQueue::drain(const TaskStore& store, Lane& lane) {
   return live;
 }
 
+std::size_t TaskQueue::forget_empty_lanes(const TaskStore& store) {
+  for (std::size_t i = 0; i < lanes_.size();) {
+    Lane& lane = *lanes_[i];
+    for (int p = 0; p < kPriorities; ++p) {
+      if (lane.mask & (1u << p)) clean_head(store, lane, p);
+    }
+    if (lane.mask != 0) {
+      ++i;
+      continue;
+    }
+    by_name_.erase(lane.name);
+    lanes_[i] = std::move(lanes_.back());  // order does not matter: pop_for compares seqs
+    lanes_.pop_back();
+  }
+  return lanes_.size();
+}
+
 }  // namespace shoal::broker

@@ -54,12 +54,18 @@ class TaskQueue {
   bool pop_for(const TaskStore& store, const absl::flat_hash_set<NameId>& can_run, TaskRef* ref);
   // Removes every entry of `lane` and returns the live ones in queue order.
   std::vector<TaskRef> drain(const TaskStore& store, Lane& lane);
+  // Drops the lanes that hold no live task (stale entries are cleaned first), which
+  // invalidates references to them; returns how many lanes are left. pop_for scans every
+  // lane, so lanes of names no longer queued (a client that sent many distinct names)
+  // must not pile up.
+  std::size_t forget_empty_lanes(const TaskStore& store);
 
   uint64_t depth = 0;              // live queued tasks (maintained by the scheduler)
   uint64_t in_flight = 0;          // leased tasks of this queue
   std::vector<WorkerRef> workers;  // live workers serving it
   uint32_t rr = 0;                 // round-robin start among workers
   bool dirty = false;              // in the scheduler's dispatch list
+  std::size_t lanes_after_sweep = 0;  // lanes left by the last forget_empty_lanes
 
  private:
   // Drops stale entries at the head of lane's priority p; true if a live one remains.
