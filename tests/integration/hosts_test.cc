@@ -63,6 +63,9 @@ TEST_F(HostsTest, AMapRunsOnWorkersOfTwoOtherHosts) {
   auto ys = pool.map(square, xs);
   for (int i = 0; i < 10000; ++i) ASSERT_EQ(ys[i], 1LL * i * i) << i;
   EXPECT_EQ(cluster_.stats().workers(), 2u);
+  std::string big(8 << 20, 'x');  // many packets of the cables' 1,500-byte MTU, both ways
+  big[12345] = 'y';
+  EXPECT_EQ(pool.apply(echo, big), big);
 }
 
 TEST_F(HostsTest, AWorkerHostCutOffMidMapLosesNoTaskAndServesAgainOnceBack) {
