@@ -205,14 +205,9 @@ std::string Channel::recv() {
   return big ? read_big() : out;
 }
 
-std::chrono::steady_clock::time_point poll_deadline(std::chrono::milliseconds timeout) {
-  return timeout.count() < 0 ? std::chrono::steady_clock::time_point::max()
-                             : deadline_after(timeout);
-}
-
 bool Channel::poll(std::chrono::milliseconds timeout) {
   if (has_record()) return true;
-  const auto deadline = poll_deadline(timeout);
+  const auto deadline = deadline_after(timeout);
   for (;;) {
     const int left = internal::poll_timeout_ms(deadline);
     if (!sleep_until_woken(left)) return true;  // end-of-file: recv() would not block

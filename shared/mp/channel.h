@@ -17,10 +17,6 @@
 
 namespace shoal::internal {
 
-// The deadline of a poll() for `timeout`: a negative one waits without limit, as poll(2)
-// does (Connection::poll and Channel::poll).
-std::chrono::steady_clock::time_point poll_deadline(std::chrono::milliseconds timeout);
-
 inline constexpr std::size_t kChannelRing = 256 * 1024;
 inline constexpr std::size_t kChannelHeader = 256;
 inline constexpr std::size_t kChannelBytes = kChannelHeader + kChannelRing;
@@ -46,7 +42,8 @@ class Channel {
   // Reader: receives one message, blocking; EOFError when the writer is gone and
   // everything it sent has been read.
   std::string recv();
-  // Reader: true if recv() would not block, waiting up to `timeout` (negative: forever).
+  // Reader: true if recv() would not block, waiting up to `timeout` (negative: no wait;
+  // over 100 years: no limit).
   bool poll(std::chrono::milliseconds timeout);
 
  private:

@@ -193,7 +193,7 @@ bool Connection::poll(std::chrono::milliseconds timeout) {
   if (!s.readable) throw std::logic_error("shoal::Connection::poll: this end is write-only");
   if (s.in) return s.in->poll(timeout);
   if (s.buffered() > 0) return true;
-  const auto deadline = internal::poll_deadline(timeout);
+  const auto deadline = internal::deadline_after(timeout);
   pollfd p{s.fd, POLLIN, 0};
   int r;
   do {

@@ -117,94 +117,104 @@ void Process::run() {
   if (target_) target_->call();
 }
 
+Process::State& Process::state() const {
+  if (!state_) throw std::logic_error("shoal::Process: used after it was moved from");
+  return *state_;
+}
+
 void Process::start() {
-  if (state_->started) throw std::logic_error("shoal::Process::start: already started");
+  if (state().started) throw std::logic_error("shoal::Process::start: already started");
   flush_all();
   const pid_t parent = ::getpid();
+  const pid_t parent_thread = static_cast<pid_t>(::syscall(SYS_gettid));
   pid_t pid = ::fork();
   if (pid < 0)
     throw Error(std::string("shoal::Process::start: fork failed: ") + std::strerror(errno));
   if (pid == 0) {
-    if (state_->daemon) {
+    if (state().daemon) {
+      // The signal follows the thread that forked: if it ended, or the parent died,
+      // before prctl, none will come, so the child leaves now.
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(1);  // the parent died before prctl
+      if (::getppid() != parent || ::syscall(SYS_tgkill, parent, parent_thread, 0) != 0) {
+        ::_exit(1);
+      }
     }
-    current_name() = state_->name;
+    current_name() = state().name;
     int code = 0;
     try {
       run();
     } catch (const std::exception& e) {
       flush_all();
-      std::fprintf(stderr, "Process %s: %s: %s\n", state_->name.c_str(),
+      std::fprintf(stderr, "Process %s: %s: %s\n", state().name.c_str(),
                    internal::demangle(typeid(e).name()).c_str(), e.what());
       code = 1;
     } catch (...) {
       flush_all();
-      std::fprintf(stderr, "Process %s: unknown exception\n", state_->name.c_str());
+      std::fprintf(stderr, "Process %s: unknown exception\n", state().name.c_str());
       code = 1;
     }
     flush_all();
     ::_exit(code);
   }
-  state_->started = true;
-  state_->pid = pid;
-  state_->creator = parent;
-  state_->pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  state().started = true;
+  state().pid = pid;
+  state().creator = parent;
+  state().pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
 }
 
 void Process::join() {
-  state_->check_owner("join");
-  state_->reap(true);
+  state().check_owner("join");
+  state().reap(true);
 }
 
 bool Process::join_until(std::chrono::steady_clock::time_point deadline) {
-  state_->check_owner("join");
-  if (state_->reap(false)) return true;
+  state().check_owner("join");
+  if (state().reap(false)) return true;
   for (;;) {
-    if (state_->pidfd >= 0) {
-      pollfd p{state_->pidfd, POLLIN, 0};
+    if (state().pidfd >= 0) {
+      pollfd p{state().pidfd, POLLIN, 0};
       ::poll(&p, 1, internal::poll_timeout_ms(deadline));
     } else {
       ::usleep(1000);  // no pidfd (old kernel): poll the child every millisecond
     }
-    if (state_->reap(false)) return true;
+    if (state().reap(false)) return true;
     if (std::chrono::steady_clock::now() >= deadline) return false;
   }
 }
 
 bool Process::is_alive() const {
-  if (!state_->started || state_->exitcode) return false;
-  if (state_->creator != ::getpid()) {
+  if (!state().started || state().exitcode) return false;
+  if (state().creator != ::getpid()) {
     throw std::logic_error("shoal::Process::is_alive: only the process that started it can ask");
   }
-  return !state_->reap(false);
+  return !state().reap(false);
 }
 
 std::optional<int> Process::exitcode() const {
-  if (state_->started && !state_->exitcode && state_->creator == ::getpid()) state_->reap(false);
-  return state_->exitcode;
+  if (state().started && !state().exitcode && state().creator == ::getpid()) state().reap(false);
+  return state().exitcode;
 }
 
 std::optional<pid_t> Process::pid() const {
-  if (!state_->started) return std::nullopt;
-  return state_->pid;
+  if (!state().started) return std::nullopt;
+  return state().pid;
 }
 
-const std::string& Process::name() const { return state_->name; }
-void Process::set_name(std::string name) { state_->name = std::move(name); }
-bool Process::daemon() const { return state_->daemon; }
+const std::string& Process::name() const { return state().name; }
+void Process::set_name(std::string name) { state().name = std::move(name); }
+bool Process::daemon() const { return state().daemon; }
 
 void Process::set_daemon(bool daemon) {
-  if (state_->started) throw std::logic_error("shoal::Process::set_daemon: already started");
-  state_->daemon = daemon;
+  if (state().started) throw std::logic_error("shoal::Process::set_daemon: already started");
+  state().daemon = daemon;
 }
 
 void Process::terminate() {
-  if (state_->started && !state_->exitcode) ::kill(state_->pid, SIGTERM);
+  if (state().started && !state().exitcode) ::kill(state().pid, SIGTERM);
 }
 
 void Process::kill() {
-  if (state_->started && !state_->exitcode) ::kill(state_->pid, SIGKILL);
+  if (state().started && !state().exitcode) ::kill(state().pid, SIGKILL);
 }
 
 int cpu_count() {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 namespace shoal {
@@ -34,12 +35,20 @@ SharedMemory::SharedMemory(std::string name, std::size_t size, bool create)
   if (name.empty() || name.find('/') != std::string::npos) {
     throw Error("shoal::SharedMemory: the name must be non-empty and contain no '/'");
   }
+  if (name.size() > NAME_MAX) {  // a file name in /dev/shm
+    throw Error("shoal::SharedMemory: the name has " + std::to_string(name.size()) +
+                " bytes, more than " + std::to_string(NAME_MAX));
+  }
   state_->name = std::move(name);
   const std::string path = "/" + state_->name;
   if (create && size == 0) throw Error("shoal::SharedMemory: cannot create a segment of size 0");
   int fd = create ? ::shm_open(path.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600)
                   : ::shm_open(path.c_str(), O_RDWR, 0);
-  if (fd < 0) fail(create ? "cannot create (does it exist already?)" : "cannot attach", path);
+  if (fd < 0) {
+    fail(create ? (errno == EEXIST ? "cannot create: it exists already" : "cannot create")
+                : "cannot attach",
+         path);
+  }
   struct stat st {};
   if (create) {
     if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
@@ -64,7 +73,12 @@ SharedMemory::SharedMemory(std::string name, std::size_t size, bool create)
   }
   void* p = size == 0 ? nullptr : ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   ::close(fd);
-  if (p == MAP_FAILED) fail("cannot map", path);
+  if (p == MAP_FAILED) {
+    int e = errno;
+    if (create) ::shm_unlink(path.c_str());  // the half-made segment would block the name
+    errno = e;
+    fail("cannot map", path);
+  }
   state_->data = static_cast<std::byte*>(p);
   state_->size = size;
 }

@@ -39,8 +39,15 @@ uint32_t self_pid_u32() { return static_cast<uint32_t>(self_pid()); }
 uint32_t self_tid_u32() { return static_cast<uint32_t>(self_tid()); }
 
 bool owner_try_acquire(std::atomic<uint32_t>* word, uint32_t self) {
-  uint32_t expected = 0;
-  return word->compare_exchange_strong(expected, self, std::memory_order_acquire,
+  uint32_t held = 0;
+  if (word->compare_exchange_strong(held, self, std::memory_order_acquire,
+                                    std::memory_order_relaxed)) {
+    return true;
+  }
+  // Held: by a holder that is dead, the lock is ours (keeping the waiters' flag, so that
+  // our release wakes the next one). A failed try costs a look at the holder's /proc.
+  if (task_alive(static_cast<pid_t>(held & kIdMask))) return false;
+  return word->compare_exchange_strong(held, self | (held & kWaiters), std::memory_order_acquire,
                                        std::memory_order_relaxed);
 }
 
@@ -69,9 +76,7 @@ bool owner_acquire(std::atomic<uint32_t>* word, uint32_t self, const Deadline& d
     bool deadline_first = deadline && *deadline < slice;
     bool woken = futex_wait(word, w, deadline_first ? deadline : Deadline(slice));
     if (!woken) {
-      if (deadline_first) {
-        return word->load(std::memory_order_relaxed) == 0 && owner_try_acquire(word, self);
-      }
+      if (deadline_first) return owner_try_acquire(word, self);
       // A slice passed with the same holder: take the lock over if the holder is dead.
       uint32_t now = word->load(std::memory_order_relaxed);
       if (now == w && !task_alive(static_cast<pid_t>(w & kIdMask))) {

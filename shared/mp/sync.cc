@@ -94,7 +94,8 @@ void RLock::release() {
 struct Semaphore::State {
   std::atomic<uint32_t> value;
   std::atomic<uint32_t> waiters;
-  uint32_t bound;  // 0: unbounded; else the maximum value
+  bool bounded;
+  uint32_t bound;  // bounded: the maximum value (0 for a BoundedSemaphore(0))
 };
 
 Semaphore::Semaphore(int value) : Semaphore(value, false) {}
@@ -104,7 +105,8 @@ Semaphore::Semaphore(int value, bool bounded) {
   region_ = internal::SharedRegion::create(sizeof(State));
   state_ = reinterpret_cast<State*>(region_->data());
   state_->value.store(static_cast<uint32_t>(value));
-  state_->bound = bounded ? static_cast<uint32_t>(value) : 0;
+  state_->bounded = bounded;
+  state_->bound = static_cast<uint32_t>(value);
 }
 
 bool Semaphore::try_acquire() {
@@ -141,7 +143,7 @@ bool Semaphore::acquire_until(const internal::Deadline& deadline) {
 void Semaphore::release() {
   uint32_t v = state_->value.load(std::memory_order_relaxed);
   for (;;) {
-    if (state_->bound != 0 && v >= state_->bound) {
+    if (state_->bounded && v >= state_->bound) {
       throw std::logic_error("shoal::BoundedSemaphore::release: released too many times");
     }
     if (v == std::numeric_limits<uint32_t>::max() >> 1) {

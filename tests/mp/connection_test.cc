@@ -97,6 +97,7 @@ TEST(PipeTest, PollWaitsUpToTheTimeout) {
   auto [a, b] = Pipe();
   EXPECT_FALSE(b.poll());
   EXPECT_FALSE(b.poll(10ms));
+  EXPECT_FALSE(b.poll(-5ms));  // negative: no wait (it waited for ever, as poll(2) does)
   Process p([&] { a.send(5); });
   p.start();
   EXPECT_TRUE(b.poll(10s));

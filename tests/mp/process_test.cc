@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <memory>
+#include <thread>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -144,6 +145,11 @@ TEST(ProcessTest, Misuse) {
   EXPECT_THROW(p.start(), std::logic_error);
   EXPECT_THROW(p.set_daemon(true), std::logic_error);
   p.join();
+  Process q = std::move(p);  // a moved-from Process: logic_error, not a crash
+  EXPECT_THROW(p.name(), std::logic_error);
+  EXPECT_THROW(p.pid(), std::logic_error);
+  EXPECT_THROW(p.is_alive(), std::logic_error);
+  EXPECT_EQ(q.exitcode(), 0);
 }
 
 TEST(ProcessTest, NamesCountConstructionsAndShowInTheChild) {
@@ -200,6 +206,19 @@ TEST(ProcessTest, DaemonChildrenDieWithTheirKilledParent) {
   parent.kill();
   parent.join();
   EXPECT_TRUE(wait_gone(daemon_pid, 5000ms));
+}
+
+// The death signal follows the thread that forked. One that ends right after start()
+// may end before the child asked for the signal: the child must leave then too, not
+// outlive it (it did, every time, with the thread gone within a millisecond).
+TEST(ProcessTest, ADaemonOfAThreadThatEndsAtOnceDoesNotOutliveIt) {
+  for (int round = 0; round < 5; ++round) {
+    Event never;
+    Process d([&] { never.wait(); });
+    d.set_daemon(true);
+    std::thread([&] { d.start(); }).join();
+    EXPECT_TRUE(d.join(10s)) << "round " << round;
+  }
 }
 
 TEST(ProcessTest, ProcessesInAVector) {

@@ -46,5 +46,23 @@ TEST(SharedMemoryTest, CreateWhenExistsAndAttachWhenMissingThrow) {
   EXPECT_THROW(shm.unlink(), Error);
 }
 
+TEST(SharedMemoryTest, AFailedCreateLeavesNoSegmentAndLongNamesSaySo) {
+  const std::string name = unique_name("huge");
+  try {
+    SharedMemory(name, std::size_t{1} << 50, true);  // sized, but cannot be mapped
+    FAIL() << "a 1 PiB segment was mapped";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot map"), std::string::npos) << e.what();
+  }
+  SharedMemory again(name, 4096, true);  // the name is free again
+  again.unlink();
+  try {
+    SharedMemory(std::string(300, 'n'), 4096, true);
+    FAIL() << "a 300-byte name was taken";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("more than 255"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace shoal

@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cstdint>
 #include <mutex>
 #include <span>
+#include <stdexcept>
 #include <vector>
 
+#include "shoal/errors.hpp"
 #include "shoal/process.hpp"
 
 namespace shoal {
@@ -57,6 +60,15 @@ TEST(ArrayTest, ConstructionForms) {
   int sum = 0;
   for (int x : from_span) sum += x;
   EXPECT_EQ(sum, 24);
+}
+
+// n * sizeof(T) wrapped around: a tiny region with a huge size() (writes then hit
+// unmapped memory), or a crash in the constructor.
+TEST(ArrayTest, ASizeBeyondTheAddressSpaceIsALengthError) {
+  volatile std::size_t wraps = (std::size_t{1} << 61) + 1;  // not a constant to the optimiser
+  EXPECT_THROW(Array<char>(SIZE_MAX), std::length_error);
+  EXPECT_THROW(Array<std::int64_t>(static_cast<std::size_t>(wraps)), std::length_error);
+  EXPECT_THROW(Array<std::int64_t>(std::size_t{1} << 42), Error);  // fits, cannot be mapped
 }
 
 TEST(ArrayTest, ChildWritesParentSees) {

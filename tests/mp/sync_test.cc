@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -77,6 +79,31 @@ TEST(LockTest, HolderKilledReleasesForNextWaiter) {
   EXPECT_EQ(holder.exitcode(), -SIGKILL);
 }
 
+// try_acquire() and a short timed acquire take over from a dead holder too (only a
+// blocked acquire looked, every 50 ms, so a lock polled with try_acquire stayed taken).
+TEST(LockTest, TryAcquireTakesOverFromADeadHolder) {
+  for (bool reaped : {false, true}) {
+    Lock lock;
+    Process holder([&] {
+      lock.acquire();
+      std::_Exit(0);
+    });
+    holder.start();
+    while (!lock.locked()) std::this_thread::yield();
+    if (reaped) {
+      holder.join();
+      EXPECT_TRUE(lock.acquire(1ms)) << "reaped";
+    } else {
+      siginfo_t info{};  // until it has exited, leaving it unreaped (a zombie)
+      ASSERT_EQ(::waitid(P_PID, static_cast<id_t>(*holder.pid()), &info, WEXITED | WNOWAIT), 0);
+      EXPECT_TRUE(lock.try_acquire()) << "zombie";
+      holder.join();
+    }
+    EXPECT_FALSE(lock.try_acquire());  // ours now
+    lock.release();
+  }
+}
+
 TEST(LockTest, UniqueLockAndScopedLock) {
   Lock a;
   Lock b;
@@ -132,6 +159,9 @@ TEST(SemaphoreTest, CountsAcrossProcesses) {
 }
 
 TEST(SemaphoreTest, BoundedRejectsReleaseAboveInitial) {
+  BoundedSemaphore zero(0);  // bound 0 was taken for "no bound"
+  EXPECT_THROW(zero.release(), std::logic_error);
+  EXPECT_EQ(zero.get_value(), 0);
   BoundedSemaphore s(1);
   EXPECT_THROW(s.release(), std::logic_error);
   s.acquire();

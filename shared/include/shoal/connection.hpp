@@ -24,7 +24,9 @@
 // uses its own copy; close the ends a process does not use, so that recv() can report
 // EOFError once every writer has closed. recv() spins for a few microseconds before it
 // sleeps, which cuts round-trip latency between busy processes.
-// Not thread-safe: one thread at a time per end (per process), as in Python.
+// Not thread-safe: one thread of one process at a time per end, as in Python. Processes
+// that share an end (several writers of one pipe, say) must take turns with a Lock, or
+// their messages interleave and the reader gets SerializationError.
 
 #include <chrono>
 #include <memory>
@@ -66,7 +68,7 @@ class Connection {
   void send_bytes(std::string_view bytes);
   std::string recv_bytes();
   // True if recv() would not block (a message, or EOF, is there), waiting at most
-  // `timeout` for it.
+  // `timeout` for it (negative: no wait; over 100 years: no limit).
   bool poll(std::chrono::milliseconds timeout = std::chrono::milliseconds{0});
 
   // Closes this process's descriptor (for every copy in this process).

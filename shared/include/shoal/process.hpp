@@ -74,6 +74,8 @@ class Process {
     target_ = std::make_unique<internal::BoundTarget<std::decay_t<F>, std::decay_t<A>...>>(
         std::forward<F>(target), std::forward<A>(args)...);
   }
+  // A moved-from Process may be destroyed or assigned to; anything else throws
+  // std::logic_error.
   Process(Process&&) noexcept;
   Process& operator=(Process&&) noexcept;
   Process(const Process&) = delete;
@@ -115,6 +117,7 @@ class Process {
 
  private:
   struct State;
+  State& state() const;  // std::logic_error on a moved-from Process
   bool join_until(std::chrono::steady_clock::time_point deadline);
   void finish() noexcept;
   std::unique_ptr<State> state_;

@@ -23,8 +23,9 @@ namespace shoal {
 
 class SharedMemory {
  public:
-  // name: without a leading '/'. create: makes a new segment of `size` bytes (zero
-  // filled), shoal::Error if one with that name exists or size is 0. Attach
+  // name: without a leading '/', at most 255 bytes. create: makes a new segment of
+  // `size` bytes (zero filled), shoal::Error if one with that name exists, size is 0 or
+  // it cannot be mapped (then nothing is left behind). Attach
   // (create = false): shoal::Error if it does not exist; size 0 means the segment's size,
   // a larger size than the segment's is an error. size() reports the real size.
   SharedMemory(std::string name, std::size_t size, bool create);

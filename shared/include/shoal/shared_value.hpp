@@ -14,11 +14,14 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <initializer_list>
 #include <mutex>
 #include <new>
 #include <span>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -78,7 +81,8 @@ class Array {
                 "shoal::Array<T>: T must be trivially copyable (it lives in shared memory)");
 
  public:
-  // n value-initialised elements (zeros for numbers).
+  // n value-initialised elements (zeros for numbers). More than the address space can
+  // hold: std::length_error; more than can be mapped: shoal::Error.
   explicit Array(std::size_t n) : Array(n, nullptr) {}
   // The given elements: Array<int>{6} holds one 6 (Array<int>(6) holds six zeros).
   Array(std::initializer_list<T> init) : Array(init.size(), init.begin()) {}
@@ -100,8 +104,16 @@ class Array {
   Lock& get_lock() { return lock_; }
 
  private:
+  // The region's size for n elements; checked, as n * sizeof(T) would wrap around.
+  static std::size_t bytes_for(std::size_t n) {
+    if (n > (SIZE_MAX - internal::kSlotBytes) / sizeof(T)) {
+      throw std::length_error("shoal::Array: " + std::to_string(n) + " elements of " +
+                              std::to_string(sizeof(T)) + " bytes exceed the address space");
+    }
+    return internal::kSlotBytes + n * sizeof(T);
+  }
   Array(std::size_t n, const T* init)
-      : region_(internal::SharedRegion::create(internal::kSlotBytes + n * sizeof(T))),
+      : region_(internal::SharedRegion::create(bytes_for(n))),
         lock_(internal::Slot{region_, region_->data()}),
         data_(reinterpret_cast<T*>(region_->data() + internal::kSlotBytes)),
         size_(n) {

@@ -12,8 +12,9 @@
 //
 // Robustness (better than Python): a Lock records the pid of its holder, an RLock the
 // kernel tid. A waiter that finds the holder gone (exited, killed, or a zombie not yet
-// reaped) takes the lock over, so a SIGKILLed holder never deadlocks the others; the
-// waiter notices within about 50 ms. Like Python's, a Lock may be released by any
+// reaped) takes the lock over, so a SIGKILLed holder never deadlocks the others; a
+// blocked waiter notices within about 50 ms, try_acquire() and a timed acquire that
+// expires look at once. Like Python's, a Lock may be released by any
 // process or thread (the recorded holder is only used to detect death); an RLock may
 // only be released by its owner thread. A dead holder is only detected by waiters on
 // the same host (pids are local). A holder whose pid is reused by a new process before
@@ -88,7 +89,7 @@ class Lock {
   bool acquire(std::chrono::duration<Rep, Period> timeout) {
     return acquire_until(internal::deadline_after(timeout));
   }
-  // Never blocks; true if acquired.
+  // Never blocks; true if acquired (also from a holder that died).
   bool try_acquire();
   // Releases; any process or thread may (like Python). std::logic_error if not held.
   void release();
