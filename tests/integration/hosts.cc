@@ -144,19 +144,14 @@ std::string Hosts::address(const std::string& name) const {
   return "10.77.0." + std::to_string(host(name).index);
 }
 
-void Hosts::cut(const std::string& name) {
-  std::string out;
-  if (!run(ip_binary() + " -n " + prefix_ + "-" + kSwitch + " link set " + host(name).port() +
-               " down",
-           &out)) {
-    throw std::runtime_error(out);
-  }
-}
+void Hosts::cut(const std::string& name) { set_cable(name, "down"); }
 
-void Hosts::heal(const std::string& name) {
+void Hosts::heal(const std::string& name) { set_cable(name, "up"); }
+
+void Hosts::set_cable(const std::string& name, const std::string& state) {
   std::string out;
   if (!run(ip_binary() + " -n " + prefix_ + "-" + kSwitch + " link set " + host(name).port() +
-               " up",
+               " " + state,
            &out)) {
     throw std::runtime_error(out);
   }

@@ -51,6 +51,8 @@ class Hosts {
   };
   Hosts() = default;
   bool make_host(Host& host, std::string& why);
+  // Sets the switch's end of the host's cable "up" or "down".
+  void set_cable(const std::string& name, const std::string& state);
   const Host& host(const std::string& name) const;
 
   std::string prefix_;  // "shoal-PID"
