@@ -16,7 +16,9 @@
 #include <iostream>
 #include <random>
 
+#include "shared/endpoint.h"
 #include "shared/mp/manager_auth.h"
+#include "shared/mp/manager_client.h"
 #include "shared/mp/manager_server.h"
 
 namespace shoal {
@@ -76,6 +78,13 @@ Manager::Manager() : Manager(spawn("", private_name(), "")) {}
 Manager Manager::serve(const std::string& endpoint) { return serve(endpoint, ManagerOptions{}); }
 
 Manager Manager::serve(const std::string& endpoint, const ManagerOptions& options) {
+  // libzmq would quietly bind port 99999 as 34463 (it keeps the low 16 bits).
+  if (endpoint.rfind("tcp://", 0) == 0) {
+    if (absl::Status ok = internal::check_tcp_endpoint(endpoint, internal::EndpointUse::kBind);
+        !ok.ok()) {
+      throw Error("shoal::Manager::serve: " + std::string(ok.message()));
+    }
+  }
   const std::string authkey = internal::manager_authkey(options);
   Manager m = spawn(endpoint, "", authkey);
   internal::remember_manager_authkey(m.endpoint_, authkey);
@@ -131,10 +140,15 @@ Manager Manager::connect(const std::string& endpoint) {
 }
 
 Manager Manager::connect(const std::string& endpoint, const ManagerOptions& options) {
-  if (!options.authkey.empty()) internal::remember_manager_authkey(endpoint, options.authkey);
+  // The key is remembered only once the server took it: a refused one must not replace
+  // the key that works for this process's other proxies.
+  const std::string authkey = options.authkey.empty()
+                                  ? internal::manager_authkey_for(endpoint)
+                                  : options.authkey;
   internal::ManagerRequest ping;
   ping.op = "ping";
-  internal::manager_call(endpoint, ping, std::chrono::milliseconds(1500));
+  internal::manager_call_with_key(endpoint, authkey, ping, std::chrono::milliseconds(1500));
+  if (!options.authkey.empty()) internal::remember_manager_authkey(endpoint, options.authkey);
   return Manager(endpoint, 0, false);
 }
 
@@ -171,6 +185,7 @@ void Manager::shutdown() {
   }
   reap_server(server_, kExitTimeoutMs);
   server_ = 0;
+  internal::forget_manager_endpoint(endpoint_);
 }
 
 std::optional<pid_t> Manager::server_pid() const {

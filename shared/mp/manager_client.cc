@@ -3,9 +3,18 @@
 // Over ZeroMQ the server takes a lock holder's closed connection for its death, so while
 // this process holds locks at an endpoint no socket to it closes (one a thread leaves
 // behind is kept open until the process's locks there are released).
+#include "shared/mp/manager_client.h"
+
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -13,15 +22,13 @@
 #include <unordered_set>
 #include <zmq.hpp>
 
+#include "shared/endpoint.h"
 #include "shared/mp/manager_auth.h"
 #include "shared/mp/manager_direct.h"
 #include "shoal/manager.hpp"
 
 namespace shoal::internal {
 namespace {
-
-// How long a reply may take beyond the server-side wait before the server counts as gone.
-constexpr std::chrono::milliseconds kReplyMargin{750};
 
 zmq::context_t& context() {
   static std::mutex mu;
@@ -90,25 +97,84 @@ struct SocketCache {
   }
 };
 
-ClientSocket& socket_for(const std::string& endpoint) {
+SocketCache& socket_cache() {
   thread_local SocketCache cache;
-  ClientSocket& s = cache.sockets[endpoint];
-  if (s.socket && s.pid != ::getpid()) (void)s.socket.release();
-  if (!s.socket) {
-    s.socket = std::make_unique<zmq::socket_t>(context(), zmq::socket_type::dealer);
-    s.socket->set(zmq::sockopt::linger, 0);
-    s.socket->set(zmq::sockopt::ipv6, 1);  // else ZeroMQ reaches IPv4 addresses only
-    s.socket->set(zmq::sockopt::sndtimeo, static_cast<int>(kReplyMargin.count()));
-    s.authkey = manager_authkey_for(endpoint);
-    if (!s.authkey.empty()) {
-      const ManagerKeys keys = derive_manager_keys(s.authkey);
-      s.socket->set(zmq::sockopt::curve_serverkey, zmq::buffer(keys.server_public));
-      s.socket->set(zmq::sockopt::curve_publickey, zmq::buffer(keys.client_public));
-      s.socket->set(zmq::sockopt::curve_secretkey, zmq::buffer(keys.client_secret));
-    }
-    s.socket->connect(endpoint);
-    s.pid = ::getpid();
+  return cache;
+}
+
+// Endpoints of servers this process shut down, newest last, numbered, so that every
+// thread closes its connections to them (at its next call: a thread's sockets are its
+// own). Only the latest kForgottenKept are listed; a thread silent for longer than that
+// keeps its older ones until it ends.
+constexpr std::size_t kForgottenKept = 256;
+struct Forgotten {
+  std::mutex mu;
+  std::atomic<uint64_t> latest{0};
+  std::deque<std::pair<uint64_t, std::string>> endpoints;
+};
+
+Forgotten& forgotten() {
+  static auto* f = new Forgotten;  // never destroyed, like holdings()
+  return *f;
+}
+
+// Closes the calling thread's connection to `endpoint`.
+void close_own_connection(const std::string& endpoint) {
+  if (is_direct_endpoint(endpoint)) {
+    direct_forget(endpoint);
+    return;
   }
+  SocketCache& cache = socket_cache();
+  if (auto it = cache.sockets.find(endpoint); it != cache.sockets.end()) {
+    retire(endpoint, it->second);
+    cache.sockets.erase(it);
+  }
+}
+
+// Closes the calling thread's connections to servers forgotten since it last looked.
+void close_forgotten_connections() {
+  Forgotten& f = forgotten();
+  thread_local uint64_t seen = f.latest.load();
+  if (f.latest.load(std::memory_order_acquire) == seen) return;
+  std::vector<std::string> gone;
+  {
+    std::lock_guard guard(f.mu);
+    for (const auto& [number, endpoint] : f.endpoints) {
+      if (number > seen) gone.push_back(endpoint);
+    }
+    seen = f.latest.load();
+  }
+  for (const std::string& endpoint : gone) close_own_connection(endpoint);
+}
+
+ClientSocket& socket_for(const std::string& endpoint, const std::string& authkey) {
+  ClientSocket& s = socket_cache().sockets[endpoint];
+  if (s.socket && s.pid != ::getpid()) (void)s.socket.release();
+  if (s.socket && s.authkey != authkey) retire(endpoint, s);  // made for another key
+  if (s.socket) return s;
+  if (endpoint.rfind("tcp://", 0) == 0) {
+    if (absl::Status ok = check_tcp_endpoint(endpoint, EndpointUse::kConnect); !ok.ok()) {
+      throw Error("shoal::Manager: cannot connect: " + std::string(ok.message()));
+    }
+  }
+  try {
+    auto socket = std::make_unique<zmq::socket_t>(context(), zmq::socket_type::dealer);
+    socket->set(zmq::sockopt::linger, 0);
+    socket->set(zmq::sockopt::ipv6, 1);  // else ZeroMQ reaches IPv4 addresses only
+    socket->set(zmq::sockopt::sndtimeo, static_cast<int>(kReplyMargin.count()));
+    if (!authkey.empty()) {
+      const ManagerKeys keys = derive_manager_keys(authkey);
+      socket->set(zmq::sockopt::curve_serverkey, zmq::buffer(keys.server_public));
+      socket->set(zmq::sockopt::curve_publickey, zmq::buffer(keys.client_public));
+      socket->set(zmq::sockopt::curve_secretkey, zmq::buffer(keys.client_secret));
+    }
+    socket->connect(endpoint);
+    s.socket = std::move(socket);
+  } catch (const zmq::error_t& e) {
+    throw Error("shoal::Manager: cannot connect to '" + endpoint + "': " + e.what());
+  }
+  s.authkey = authkey;
+  s.pid = ::getpid();
   return s;
 }
 
@@ -117,20 +183,60 @@ ClientSocket& socket_for(const std::string& endpoint) {
                         ")");
 }
 
-}  // namespace
-
-ManagerReply manager_call(const std::string& endpoint, ManagerRequest& request,
-                          std::chrono::milliseconds wait) {
-  if (is_direct_endpoint(endpoint)) {
-    thread_local uint64_t next_id = 1;
-    request.id = next_id++;
-    return direct_call(endpoint, encode(request), request.id,
-                       std::chrono::steady_clock::now() + wait + kReplyMargin);
+// Whether a TCP connection to `endpoint` ("tcp://HOST:PORT", HOST numeric) is refused:
+// then nothing listens there. False when it is accepted or that cannot be told.
+bool connection_refused(const std::string& endpoint) {
+  constexpr std::string_view kScheme = "tcp://";
+  if (endpoint.rfind(kScheme, 0) != 0) return false;
+  const std::size_t colon = endpoint.rfind(':');
+  if (colon == std::string::npos || colon < kScheme.size()) return false;
+  std::string host = endpoint.substr(kScheme.size(), colon - kScheme.size());
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
   }
-  ClientSocket& s = socket_for(endpoint);
+  const std::string port = endpoint.substr(colon + 1);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;  // no name lookups on this path
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0) return false;
+  bool refused = false;
+  const int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd >= 0) {
+    if (::connect(fd, found->ai_addr, found->ai_addrlen) != 0) {
+      if (errno == EINPROGRESS) {
+        pollfd p{fd, POLLOUT, 0};
+        int error = 0;
+        socklen_t len = sizeof error;
+        if (::poll(&p, 1, 200) == 1 &&
+            ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == 0) {
+          refused = error == ECONNREFUSED;
+        }
+      } else {
+        refused = errno == ECONNREFUSED;
+      }
+    }
+    ::close(fd);
+  }
+  ::freeaddrinfo(found);
+  return refused;
+}
+
+// Why nothing answered at ZeroMQ `endpoint`, for a client with `authkey` ("" none).
+std::string why_no_answer(const std::string& endpoint, const std::string& authkey) {
+  if (connection_refused(endpoint)) return "nothing listens there: no server, or it was shut down";
+  return std::string("nothing answered in time: the server is gone, wedged or cut off, or ") +
+         (authkey.empty() ? "it has an authkey and ignores clients without it"
+                          : "it has another authkey and ignores this one");
+}
+
+ManagerReply zmq_call(const std::string& endpoint, const std::string& authkey,
+                      ManagerRequest& request, std::chrono::milliseconds wait) {
+  ClientSocket& s = socket_for(endpoint, authkey);
   request.id = s.next_id++;
   const std::string payload = encode(request);
-  const auto deadline = std::chrono::steady_clock::now() + wait + kReplyMargin;
+  auto deadline =
+      std::chrono::steady_clock::now() + wait + kReplyMargin + transfer_allowance(payload.size());
   try {
     if (!s.socket->send(zmq::message_t(), zmq::send_flags::sndmore) ||
         !s.socket->send(zmq::buffer(payload), zmq::send_flags::none)) {
@@ -143,9 +249,7 @@ ManagerReply manager_call(const std::string& endpoint, ManagerRequest& request,
       zmq::pollitem_t item{s.socket->handle(), 0, ZMQ_POLLIN, 0};
       if (left.count() <= 0 || zmq::poll(&item, 1, left) == 0) {
         retire(endpoint, s);  // a late reply must not meet the next request
-        unreachable(endpoint, s.authkey.empty()
-                                  ? "timed out; a server with an authkey ignores clients without it"
-                                  : "timed out; a server with another authkey ignores this one");
+        unreachable(endpoint, why_no_answer(endpoint, authkey));
       }
       zmq::message_t delimiter, body;
       (void)s.socket->recv(delimiter, zmq::recv_flags::none);
@@ -154,11 +258,86 @@ ManagerReply manager_call(const std::string& endpoint, ManagerRequest& request,
       while (body.more()) (void)s.socket->recv(body, zmq::recv_flags::none);
       auto reply = decode<ManagerReply>(std::string_view(body.data<char>(), body.size()));
       if (reply.id == request.id) return reply;
+      // A busy notice, maybe one that came before this request: it is taken as fresh.
+      if (auto until = busy_until(reply, std::chrono::steady_clock::now())) {
+        deadline = std::max(deadline, *until + kReplyMargin);
+      }
     }
   } catch (const zmq::error_t& e) {
     retire(endpoint, s);
     unreachable(endpoint, e.what());
   }
+}
+
+}  // namespace
+
+ManagerReply busy_notice(std::size_t bytes, bool local) {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  ManagerReply notice;
+  notice.id = 0;
+  notice.code = kManagerBusy;
+  const milliseconds busy = transfer_allowance(bytes);
+  notice.value =
+      local ? "@" + std::to_string(duration_cast<milliseconds>(
+                                       (std::chrono::steady_clock::now() + busy).time_since_epoch())
+                                       .count())
+            : std::to_string(busy.count());
+  return notice;
+}
+
+std::optional<std::chrono::steady_clock::time_point> busy_until(
+    const ManagerReply& reply, std::chrono::steady_clock::time_point now) {
+  if (reply.id != 0 || reply.code != kManagerBusy || reply.value.empty()) return std::nullopt;
+  const bool local = reply.value[0] == '@';
+  int64_t ms = 0;
+  for (std::size_t i = local ? 1 : 0; i < reply.value.size(); ++i) {
+    const char c = reply.value[i];
+    if (c < '0' || c > '9' || ms > (int64_t{1} << 50)) return std::nullopt;
+    ms = ms * 10 + (c - '0');
+  }
+  if (local) return std::chrono::steady_clock::time_point(std::chrono::milliseconds(ms));
+  return now + std::min(std::chrono::milliseconds(ms), std::chrono::milliseconds(86'400'000));
+}
+
+void forget_manager_endpoint(const std::string& endpoint) {
+  if (!is_direct_endpoint(endpoint)) {
+    Holdings& h = holdings();
+    std::lock_guard guard(h.mu);
+    h.own();
+    h.locks.erase(endpoint);  // the server and its locks are gone
+    h.kept.erase(endpoint);
+  }
+  Forgotten& f = forgotten();
+  {
+    std::lock_guard guard(f.mu);
+    const uint64_t number = f.latest.load() + 1;
+    f.endpoints.emplace_back(number, endpoint);
+    if (f.endpoints.size() > kForgottenKept) f.endpoints.pop_front();
+    f.latest.store(number, std::memory_order_release);
+  }
+  close_own_connection(endpoint);
+}
+
+ManagerReply manager_call_with_key(const std::string& endpoint, const std::string& authkey,
+                                   ManagerRequest& request, std::chrono::milliseconds wait) {
+  close_forgotten_connections();
+  if (is_direct_endpoint(endpoint)) {
+    thread_local uint64_t next_id = 1;
+    request.id = next_id++;
+    const std::string payload = encode(request);
+    const auto deadline = std::chrono::steady_clock::now() + wait + kReplyMargin +
+                          transfer_allowance(payload.size());
+    return direct_call(endpoint, payload, request.id, deadline);
+  }
+  return zmq_call(endpoint, authkey, request, wait);
+}
+
+ManagerReply manager_call(const std::string& endpoint, ManagerRequest& request,
+                          std::chrono::milliseconds wait) {
+  return manager_call_with_key(
+      endpoint, is_direct_endpoint(endpoint) ? std::string() : manager_authkey_for(endpoint),
+      request, wait);
 }
 
 ManagerReply proxy_call(const ProxyRef& ref, const char* op, ManagerRequest request,

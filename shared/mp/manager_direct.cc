@@ -6,9 +6,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <unordered_map>
+
+#include "shared/mp/manager_client.h"
 
 namespace shoal::internal {
 namespace {
@@ -43,6 +47,11 @@ struct DirectCache {
   }
 };
 
+DirectCache& cache() {
+  thread_local DirectCache cache;
+  return cache;
+}
+
 [[noreturn]] void unreachable(DirectSocket& s, const std::string& endpoint, const char* why) {
   s.reset();
   throw ConnectionError("shoal::Manager: no answer from the server at " + endpoint + " (" + why +
@@ -50,8 +59,7 @@ struct DirectCache {
 }
 
 DirectSocket& connected(const std::string& endpoint) {
-  thread_local DirectCache cache;
-  DirectSocket& s = cache.sockets[endpoint];
+  DirectSocket& s = cache().sockets[endpoint];
   if (s.fd >= 0 && s.pid == ::getpid()) return s;
   s.reset();
   sockaddr_un addr;
@@ -67,10 +75,25 @@ DirectSocket& connected(const std::string& endpoint) {
   return s;
 }
 
+// The payload size of the frame at the start of `buffer`, if its header is there.
+std::optional<std::size_t> frame_size(const std::string& buffer) {
+  if (buffer.size() < 4) return std::nullopt;
+  uint32_t n;
+  std::memcpy(&n, buffer.data(), 4);
+  return n;
+}
+
 }  // namespace
 
 bool is_direct_endpoint(const std::string& endpoint) {
   return endpoint.compare(0, kScheme.size(), kScheme) == 0;
+}
+
+void direct_forget(const std::string& endpoint) {
+  auto it = cache().sockets.find(endpoint);
+  if (it == cache().sockets.end()) return;
+  it->second.reset();  // in a forked child, the child's copy
+  cache().sockets.erase(it);
 }
 
 void append_frame(std::string& out, std::string_view payload) {
@@ -110,10 +133,23 @@ ManagerReply direct_call(const std::string& endpoint, const std::string& payload
   const auto spin_until = std::chrono::steady_clock::now() + kSpinFor;
   std::string body;
   char chunk[16384];
+  bool sized = false;  // the deadline allows for the size of the frame coming in
   for (;;) {
+    if (!sized && s.in.size() >= 4) {
+      sized = true;
+      if (const std::size_t size = *frame_size(s.in); size >= kBusyNoticeBytes) {
+        deadline = std::max(deadline, std::chrono::steady_clock::now() + kReplyMargin +
+                                          transfer_allowance(size));
+      }
+    }
     while (take_frame(s.in, body)) {
+      sized = false;
       auto reply = decode<ManagerReply>(body);
       if (reply.id == id) return reply;
+      // A busy notice (one from before this request says a moment already past).
+      if (auto until = busy_until(reply, std::chrono::steady_clock::now())) {
+        deadline = std::max(deadline, *until + kReplyMargin);
+      }
     }
     ssize_t n = ::recv(s.fd, chunk, sizeof chunk, MSG_DONTWAIT);
     if (n > 0) {

@@ -21,6 +21,9 @@ bool is_direct_endpoint(const std::string& endpoint);
 ManagerReply direct_call(const std::string& endpoint, const std::string& payload, uint64_t id,
                          std::chrono::steady_clock::time_point deadline);
 
+// Closes the calling thread's connection to `endpoint`, if it has one.
+void direct_forget(const std::string& endpoint);
+
 // Server side: a listening socket on abstract name `name` (without '@'); -1 on failure.
 int direct_listen(const std::string& name);
 

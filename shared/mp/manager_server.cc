@@ -6,14 +6,18 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
+#include <functional>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 #include <zmq.hpp>
 
 #include "shared/endpoint.h"
 #include "shared/mp/manager_auth.h"
+#include "shared/mp/manager_client.h"
 #include "shared/mp/manager_direct.h"
 #include "shared/mp/manager_peer_watch.h"
 #include "shared/mp/manager_store.h"
@@ -65,7 +69,7 @@ class DirectClients {
     }
     std::string peer = "\1" + std::to_string(++counter_);
     const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, peer_cred.pid, 0));
-    by_fd_[fd] = Client{peer, {}, pidfd};
+    by_fd_[fd] = Client{peer, {}, pidfd, false};
     by_peer_[peer] = fd;
   }
   // Closes connection `fd` and records it as departed.
@@ -88,8 +92,19 @@ class DirectClients {
     remove(it->second);
     return false;
   }
+  // Sends `payload` to every client whose socket has room for it now; never blocks (an
+  // idle client's socket may be full of earlier notices).
+  void notify_all(const std::string& payload) {
+    std::string frame;
+    append_frame(frame, payload);
+    // A small message on a Unix stream socket goes in whole or not at all.
+    for (const auto& [fd, c] : by_fd_) {
+      (void)::send(fd, frame.data(), frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
+  }
   // Reads what `fd` has and hands every whole request to `store`; true if it read any.
-  bool read(int fd, ManagerStore& store) {
+  // `big(bytes)` is called once a request of kBusyNoticeBytes or more starts coming in.
+  bool read(int fd, ManagerStore& store, const std::function<void(std::size_t)>& big) {
     if (!by_fd_.count(fd)) return false;
     char chunk[16384];
     ssize_t n = ::recv(fd, chunk, sizeof chunk, MSG_DONTWAIT);
@@ -102,7 +117,22 @@ class DirectClients {
     c.in.append(chunk, static_cast<std::size_t>(n));
     std::string body;
     const std::string peer = c.peer;
-    while (by_fd_.count(fd) && take_frame(by_fd_[fd].in, body)) {
+    while (by_fd_.count(fd)) {
+      Client& client = by_fd_[fd];
+      if (!client.announced && client.in.size() >= 4) {
+        uint32_t size;
+        std::memcpy(&size, client.in.data(), 4);
+        if (size >= kBusyNoticeBytes) {
+          client.announced = true;
+          client.in.reserve(4 + std::size_t{size});  // no copying while it grows
+          big(size);
+        }
+      }
+      if (!take_frame(client.in, body)) break;
+      client.announced = false;
+      if (client.in.capacity() > kBusyNoticeBytes && client.in.size() < kBusyNoticeBytes) {
+        client.in.shrink_to_fit();  // a big request's buffer is not kept
+      }
       try {
         store.handle(peer, decode<ManagerRequest>(body));
       } catch (const Error&) {
@@ -122,6 +152,7 @@ class DirectClients {
     std::string peer;
     std::string in;
     int pidfd;
+    bool announced = false;  // big(...) was called for the request coming in
   };
   std::unordered_map<int, Client> by_fd_;
   std::vector<Departed> departed_;
@@ -142,8 +173,11 @@ bool zmq_send_reply(zmq::socket_t& socket, const std::string& peer, const std::s
   }
 }
 
-// Takes every request waiting on the ROUTER socket, noting in `watch` who sent it how.
-void read_zmq(zmq::socket_t& socket, PeerWatch& watch, ManagerStore& store) {
+// Takes every request waiting on the ROUTER socket, noting in `watch` who sent it how
+// and in `peers` who sent any. `big(bytes)` is called before a request of
+// kBusyNoticeBytes or more is handled.
+void read_zmq(zmq::socket_t& socket, PeerWatch& watch, std::unordered_set<std::string>& peers,
+              ManagerStore& store, const std::function<void(std::size_t)>& big) {
   while (!store.stopping()) {
     zmq::message_t peer, delimiter, body;
     if (!socket.recv(peer, zmq::recv_flags::dontwait)) return;
@@ -155,6 +189,8 @@ void read_zmq(zmq::socket_t& socket, PeerWatch& watch, ManagerStore& store) {
     // The connection's descriptor (the routing id frame, made by the ROUTER, may lack it).
     const int fd = zmq_msg_get(delimiter.handle(), ZMQ_SRCFD);
     if (fd >= 0) watch.saw(peer.to_string(), fd);
+    peers.insert(peer.to_string());
+    if (body.size() >= kBusyNoticeBytes) big(body.size());
     try {
       store.handle(peer.to_string(),
                    decode<ManagerRequest>(std::string_view(body.data<char>(), body.size())));
@@ -245,7 +281,20 @@ int run_manager_server(const std::string& endpoint, const std::string& direct_na
   report(ready_fd, "ok " + served);
 
   DirectClients clients;
+  std::unordered_set<std::string> zmq_peers;  // those that sent requests and did not depart
+  // The server has one thread: while it copies a big payload nobody else is answered, so
+  // it first tells every client to allow for that (each extends the wait for its reply).
+  auto announce_busy = [&](std::size_t bytes) {
+    clients.notify_all(encode(busy_notice(bytes, true)));
+    const std::string notice = encode(busy_notice(bytes, false));
+    for (auto it = zmq_peers.begin(); it != zmq_peers.end();) {
+      it = zmq_send_reply(socket, *it, notice) ? std::next(it) : zmq_peers.erase(it);
+    }
+  };
   ManagerStore store([&](const std::string& peer, ManagerReply& reply) {
+    std::size_t bytes = reply.value.size();
+    for (const auto& v : reply.values) bytes += v.size();
+    if (bytes >= kBusyNoticeBytes) announce_busy(bytes);
     const std::string payload = encode(reply);
     if (!peer.empty() && peer[0] == '\1') return clients.send(peer, payload);
     return zmq_send_reply(socket, peer, payload);
@@ -262,7 +311,7 @@ int run_manager_server(const std::string& endpoint, const std::string& direct_na
     const bool spinning = ServerClock::now() - last_request < kSpinFor;
     if (spinning && last_fd >= 0 && (++spins % 16) != 0) {
       // While spinning, look at the last client cheaply; poll everything now and then.
-      if (clients.read(last_fd, store)) {
+      if (clients.read(last_fd, store, announce_busy)) {
         last_request = ServerClock::now();
         store.expire(last_request);
       } else {
@@ -293,11 +342,16 @@ int run_manager_server(const std::string& endpoint, const std::string& direct_na
       continue;
     }
     last_request = ServerClock::now();
-    if (socket && (items[0].revents & ZMQ_POLLIN)) read_zmq(socket, *watch, store);
+    if (socket && (items[0].revents & ZMQ_POLLIN)) {
+      read_zmq(socket, *watch, zmq_peers, store, announce_busy);
+    }
     if (socket && ((items[1].revents & ZMQ_POLLIN) || watch->has_departed())) {
       // A closed connection over tcp: its process is gone (or its host), or it closed its
       // socket, which a client process holding locks does not do.
-      for (const std::string& peer : watch->take_departed()) store.release_locks_of(peer);
+      for (const std::string& peer : watch->take_departed()) {
+        store.release_locks_of(peer);
+        zmq_peers.erase(peer);
+      }
     }
     if (zap && (items[2].revents & ZMQ_POLLIN)) {
       // A refused client is not told why (CURVE has no way to say it): it times out.
@@ -313,7 +367,7 @@ int run_manager_server(const std::string& endpoint, const std::string& direct_na
         store.release_locks_of(w->second);  // its process has exited
         ::close(w->first);
         watched.erase(w);
-      } else if (clients.read(items[i].fd, store)) {
+      } else if (clients.read(items[i].fd, store, announce_busy)) {
         last_fd = items[i].fd;
       }
     }

@@ -228,6 +228,22 @@ TEST(ManagerSecurityTest, ForkedChildrenUseTheKeyOfTheirParent) {
   EXPECT_EQ(q.get(), 7);
 }
 
+// A connect() with a wrong key is refused on every thread, and it leaves the key that
+// works in place for the process's other proxies.
+TEST(ManagerSecurityTest, AWrongKeyIsRefusedEverywhereAndForgotten) {
+  Manager m = Manager::serve("tcp://127.0.0.1:0", {.authkey = kKey});
+  auto counts = m.dict<std::string, int>("counts");
+  counts.set("before", 1);  // this thread now has a connection with the right key
+  EXPECT_THROW(Manager::connect(m.endpoint(), {.authkey = "wrong-key"}), ConnectionError);
+  std::thread([&] {
+    EXPECT_THROW(Manager::connect(m.endpoint(), {.authkey = "wrong-key"}), ConnectionError);
+  }).join();
+  EXPECT_NO_THROW(counts.set("after", 2));
+  std::thread([&] { EXPECT_NO_THROW(counts.set("from-a-new-thread", 3)); }).join();
+  EXPECT_EQ(counts.get("from-a-new-thread"), 3);
+  EXPECT_NO_THROW(Manager::connect(m.endpoint(), {.authkey = kKey}));
+}
+
 TEST(ManagerSecurityTest, ThePrivateEndpointAdmitsOnlyItsUser) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to become another user";
   Manager m;

@@ -7,11 +7,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "shoal/connection.hpp"
@@ -39,6 +42,26 @@ int free_port() {
 }
 
 bool process_gone(pid_t pid) { return ::kill(pid, 0) == -1 && errno == ESRCH; }
+
+int open_descriptors() {
+  int n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    (void)entry;
+    ++n;
+  }
+  return n;
+}
+
+// The message of what `f` throws as E ("" if it throws nothing).
+template <class E, class F>
+std::string message_of(F f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "";
+}
 
 TEST(ManagerTest, DictOperations) {
   Manager m;
@@ -257,6 +280,79 @@ TEST(ManagerTest, ShutdownLeavesNoProcess) {
     EXPECT_TRUE(process_gone(pid));
   }
   EXPECT_THROW(Manager::serve("tcp://256.0.0.1:1"), Error);
+}
+
+TEST(ManagerTest, ManagersLeaveNoDescriptorOpen) {
+  auto use_both = [] {
+    Manager local;
+    local.dict<int, int>().set(1, 1);
+    Manager tcp = Manager::serve("tcp://127.0.0.1:0");
+    tcp.dict<int, int>().set(1, 1);
+  };
+  use_both();  // the ZeroMQ context and its threads stay; they are made once
+  const int before = open_descriptors();
+  for (int i = 0; i < 10; ++i) use_both();
+  Manager unused;  // shut down without a proxy ever used
+  unused.shutdown();
+  // ZeroMQ's I/O thread closes a closed socket's connections a moment later.
+  const auto give_up = Clock::now() + 2s;
+  while (open_descriptors() > before && Clock::now() < give_up) std::this_thread::sleep_for(10ms);
+  EXPECT_LE(open_descriptors(), before);  // fewer: the first round's may close late too
+}
+
+TEST(ManagerTest, BadEndpointsAreShoalErrorsNamingThem) {
+  const std::string too_big = message_of<Error>([] { Manager::serve("tcp://127.0.0.1:99999"); });
+  EXPECT_NE(too_big.find("99999"), std::string::npos) << too_big;
+  EXPECT_NE(message_of<Error>([] { Manager::serve("tcp://127.0.0.1:-1"); }), "");
+  EXPECT_NE(message_of<Error>([] { Manager::connect("tcp://127.0.0.1:0"); }), "");
+  for (const std::string endpoint : {"garbage", ""}) {
+    const std::string what = message_of<Error>([&] { Manager::connect(endpoint); });
+    EXPECT_NE(what.find("'" + endpoint + "'"), std::string::npos) << what;
+  }
+}
+
+TEST(ManagerTest, NothingListeningIsNotBlamedOnAnAuthkey) {
+  std::string endpoint;
+  {
+    Manager m = Manager::serve("tcp://127.0.0.1:0");
+    endpoint = m.endpoint();
+    m.dict<int, int>().set(1, 1);
+  }
+  const std::string what = message_of<ConnectionError>([&] { Manager::connect(endpoint); });
+  EXPECT_NE(what.find(endpoint), std::string::npos) << what;
+  EXPECT_NE(what.find("nothing listens"), std::string::npos) << what;
+  EXPECT_EQ(what.find("authkey"), std::string::npos) << what;
+}
+
+// A value of hundreds of MiB takes the server (single-threaded) a while to copy in and
+// out: neither its client nor others waiting meanwhile may take that for a dead server.
+TEST(ManagerTest, BigValuesAreNotMistakenForADeadServer) {
+  for (const std::string endpoint : {"", "tcp://127.0.0.1:0"}) {
+    SCOPED_TRACE(endpoint.empty() ? "private endpoint" : endpoint);
+    Manager m = endpoint.empty() ? Manager() : Manager::serve(endpoint);
+    auto d = m.dict<int, std::string>();
+    d.set(0, "small");
+    std::atomic<bool> done{false};
+    std::atomic<int> small_ops{0};
+    std::string small_failure;
+    std::thread other([&] {
+      try {
+        while (!done) {
+          EXPECT_EQ(d.get(0), "small");
+          ++small_ops;
+        }
+      } catch (const std::exception& e) {
+        small_failure = e.what();
+      }
+    });
+    const std::string big(250u << 20, 'b');
+    EXPECT_NO_THROW(d.set(1, big));
+    EXPECT_NO_THROW(EXPECT_EQ(d.get(1).size(), big.size()));
+    done = true;
+    other.join();
+    EXPECT_EQ(small_failure, "");
+    EXPECT_GT(small_ops.load(), 0);
+  }
 }
 
 }  // namespace

@@ -14,10 +14,18 @@
 // payloads either way. Security: the private endpoint admits only processes of the
 // server's user (or root); serve()'s admits anyone unless the server has an authkey
 // (ManagerOptions, SHOAL_MANAGER_AUTHKEY), which then authenticates and encrypts. Every
-// proxy operation is one synchronous round trip; if the server does not answer within
-// about 750 ms (it is dead or unreachable) the operation throws ConnectionError.
-// Blocking operations (QueueProxy::get/put, LockProxy::acquire) wait in the server in
-// slices of at most 200 ms, so a dead server is still noticed within a second.
+// proxy operation is one synchronous round trip. The server counts as dead or
+// unreachable, and the operation throws ConnectionError, when no reply comes within
+// 750 ms plus an allowance for the bytes to move at a conservative 50 MB/s (20 ms per
+// MB): those of the request, and those of any big payload (8 MiB or more) the server
+// announces before it copies it — a big reply, or another client's big request, which
+// holds up its single thread meanwhile. So a small operation on a dead server fails
+// within about a second (on the private endpoint at once: the connection closes), and
+// one that moves 300 MB may take about 7 s to be given up (over ZeroMQ, so may the
+// next operation of a client that was idle while such a payload was announced: it
+// cannot tell an old announcement from a new one). Blocking operations
+// (QueueProxy::get/put, LockProxy::acquire) wait in the server in slices of at most
+// 200 ms, so a dead server is still noticed within a second.
 //
 // The server stores keys and values as their MessagePack encodings and knows nothing of
 // K, V or T; keys are equal when their encodings are (so 1 and 1L are the same key). A
@@ -79,6 +87,7 @@ enum ManagerCode : int {
   kManagerIndex = 5,     // list index out of range -> std::out_of_range
   kManagerMisuse = 6,    // -> std::logic_error
   kManagerFailed = 7,    // -> shoal::Error
+  kManagerBusy = 8,      // id 0, unasked: the server is busy for `value` ms (decimal)
 };
 
 struct ManagerReply {
@@ -94,7 +103,8 @@ struct ManagerReply {
 inline constexpr std::chrono::milliseconds kManagerSlice{200};
 
 // One round trip to `endpoint`. Throws ConnectionError when no reply comes within
-// `wait` (the server-side wait of the request) plus the reply margin.
+// `wait` (the server-side wait of the request) plus the reply margin and the transfer
+// allowance (shared/mp/manager_client.h), or shoal::Error for a malformed endpoint.
 ManagerReply manager_call(const std::string& endpoint, ManagerRequest& request,
                           std::chrono::milliseconds wait = std::chrono::milliseconds{0});
 // One round trip on `ref`'s object; throws the public error for any code not listed
@@ -306,16 +316,19 @@ class Manager {
   Manager();
   // Starts a server process bound to `endpoint` (e.g. "tcp://127.0.0.1:7100"; port 0
   // picks a free one, see endpoint()) and returns once it accepts. Throws shoal::Error
-  // if it cannot bind.
+  // if it cannot bind, or if a tcp endpoint is not "tcp://HOST:PORT" with PORT 0..65535.
   static Manager serve(const std::string& endpoint);
   // serve() with `options`; without them the authkey is SHOAL_MANAGER_AUTHKEY's, if set.
   static Manager serve(const std::string& endpoint, const ManagerOptions& options);
   // Attaches to a running server. ConnectionError within 5 s when nothing answers (a
-  // server with an authkey does not answer a client without the same one).
+  // server with an authkey does not answer a client without the same one); its message
+  // says "nothing listens there" when a tcp connection is refused. shoal::Error, naming
+  // `endpoint`, when it is malformed ("", "garbage", a tcp port outside 1..65535).
   static Manager connect(const std::string& endpoint);
-  // connect() with `options`. The authkey is remembered for `endpoint` in this process
-  // (and children it forks later), so proxies from any Manager of it use the key too;
-  // elsewhere proxies use SHOAL_MANAGER_AUTHKEY.
+  // connect() with `options`. Once the server accepted it, the authkey is remembered
+  // for `endpoint` in this process (and children it forks later), so proxies from any
+  // Manager of it use the key too; elsewhere proxies use SHOAL_MANAGER_AUTHKEY. A
+  // refused key is refused on every thread and changes nothing.
   static Manager connect(const std::string& endpoint, const ManagerOptions& options);
   Manager(Manager&& other) noexcept;
   Manager& operator=(Manager&& other) noexcept;
@@ -346,8 +359,10 @@ class Manager {
     return LockProxy(create("lock", std::move(name), {}, 0));
   }
 
-  // Owner: stops the server and reaps it (no process is left). A connect()ed Manager
-  // only forgets the server. Idempotent; never throws.
+  // Owner: stops the server and reaps it (no process is left), and closes this
+  // process's connections to it (the calling thread's now, other threads' at their next
+  // Manager call). A connect()ed Manager only forgets the server. Idempotent; never
+  // throws.
   void shutdown();
   // The server's actual endpoint (with the port chosen for port 0).
   const std::string& endpoint() const { return endpoint_; }
