@@ -1,5 +1,5 @@
 // ByteQueue: byte rings in shared memory with one lock per side, so a producer and a
-// consumer never contend on the same lock; they meet only on published positions.
+// consumer never contend on the same lock; they meet only on published words.
 //
 // Records are [u32 length][u32 unused][payload, padded to 8 bytes] at monotonically
 // increasing 64-bit positions; position p lives at ring offset p % capacity. Items go
@@ -9,6 +9,18 @@
 // Producers switch back once consumers have drained the spill ring, so FIFO order
 // holds across both. Waiters sleep on the other side's operation counter after a
 // short spin.
+//
+// Processes may be killed anywhere, so each operation has one commit point: the store
+// of items_put (a put) or items_got (a get). Before it nothing another process reads has
+// changed: the record was copied, and the positions the operation moves to were written
+// down in its side's Commit. After it, the operation counts as done; if its process dies
+// before the rest (moving its own side's positions, and for a get giving spill memory
+// back), the next holder of the side lock finishes that from the Commit. Consumers find
+// the oldest item by the counts, never by the producers' positions: when items_put is
+// ahead of items_got, that item is at main_head if producers are not spilling or
+// main_head < switch_pos (either was so when it was put, or producers have come back to
+// the main ring since, which they only do once the spill ring is drained), else at
+// spill_head.
 #include <sched.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -26,8 +38,11 @@ namespace {
 constexpr uint64_t kHeaderBytes = 4096;
 constexpr uint64_t kMainBytes = 4u << 20;
 constexpr uint64_t kRecordHeader = 8;
-constexpr uint64_t kReleaseChunk = 2u << 20;  // spill memory goes back per 2 MiB consumed
+constexpr uint64_t kReleaseChunk = 2u << 20;  // spill memory goes back in 2 MiB chunks
 constexpr auto kSpinFor = std::chrono::microseconds(40);
+// A process killed between its change and its futex_wake leaves sleepers unwoken: they
+// look again this often.
+constexpr auto kRecheck = std::chrono::milliseconds(100);
 
 uint64_t spill_capacity() {
   uint64_t phys = static_cast<uint64_t>(::sysconf(_SC_PHYS_PAGES)) *
@@ -38,6 +53,8 @@ uint64_t spill_capacity() {
 }
 
 uint64_t record_size(uint64_t len) { return kRecordHeader + ((len + 7) & ~uint64_t{7}); }
+
+uint64_t chunk_start(uint64_t pos) { return pos / kReleaseChunk * kReleaseChunk; }
 
 void write_record(std::byte* ring, uint64_t cap, uint64_t pos, std::string_view item) {
   const uint32_t len = static_cast<uint32_t>(item.size());
@@ -71,42 +88,51 @@ class SideLock {
   std::atomic<uint32_t>* word_;
 };
 
+// Where one side's last operation moves that side's positions. It counts only once the
+// side's item count equals `items` (see the file comment); touched under the side lock.
+struct Commit {
+  std::atomic<uint64_t> items;  // written first, so a half-written Commit never counts
+  std::atomic<uint64_t> main_pos;
+  std::atomic<uint64_t> spill_pos;
+};
+
 }  // namespace
 
 struct ByteQueue::Header {
   // Producers (under put_lock).
-  // Positions are only ever advanced by publishing them, so a producer or consumer that
-  // dies mid-copy leaves nothing half-visible: the next one rewrites or rereads it.
   alignas(64) std::atomic<uint32_t> put_lock;
   std::atomic<uint32_t> spilling;    // written by producers only
   std::atomic<uint64_t> switch_pos;  // main position where spilling began
-  std::atomic<uint64_t> main_tail_pub;
-  std::atomic<uint64_t> spill_tail_pub;
-  std::atomic<uint64_t> items_put;
-  std::atomic<uint32_t> puts;  // bumped by every put: consumers sleep on it
-  // Consumers (under get_lock).
+  std::atomic<uint64_t> main_tail;   // read by producers only
+  std::atomic<uint64_t> spill_tail;  // read by producers only
+  std::atomic<uint64_t> items_put;   // a put's commit point
+  std::atomic<uint32_t> puts;        // bumped by every put: consumers sleep on it
+  Commit put_commit;
+  // Consumers (under get_lock). Spill memory is given back up to the chunk holding
+  // spill_head, and producers never write into that chunk's next lap.
   alignas(64) std::atomic<uint32_t> get_lock;
-  uint64_t spill_released;
-  std::atomic<uint64_t> main_head_pub;
-  std::atomic<uint64_t> spill_head_pub;
-  std::atomic<uint64_t> items_got;
-  std::atomic<uint32_t> gets;  // bumped by every get: producers sleep on it
+  std::atomic<uint64_t> main_head;
+  std::atomic<uint64_t> spill_head;
+  std::atomic<uint64_t> items_got;  // a get's commit point
+  std::atomic<uint32_t> gets;       // bumped by every get: producers sleep on it
+  Commit get_commit;
   alignas(64) std::atomic<uint32_t> get_waiters;
   std::atomic<uint32_t> put_waiters;
-  alignas(64) std::atomic<uint32_t> unfinished;
+  // JoinableQueue: unfinished items are items_put - tasks_done, so that a put has no
+  // second count for a kill to leave out of step.
+  alignas(64) std::atomic<uint64_t> tasks_done;
+  std::atomic<uint32_t> all_done;  // bumped when tasks_done reaches items_put: join sleeps
   uint64_t maxsize;
   uint64_t spill_cap;
-  uint32_t joinable;
 };
 
-ByteQueue::ByteQueue(std::size_t maxsize, bool joinable) {
+ByteQueue::ByteQueue(std::size_t maxsize, bool /*joinable*/) {
   static_assert(sizeof(Header) <= kHeaderBytes);
   const uint64_t spill_cap = spill_capacity();
   region_ = SharedRegion::create(kHeaderBytes + kMainBytes + spill_cap, /*reserve_only=*/true);
   h_ = new (region_->data()) Header();
   h_->maxsize = maxsize;
   h_->spill_cap = spill_cap;
-  h_->joinable = joinable ? 1 : 0;
   main_ = region_->data() + kHeaderBytes;
   spill_ = main_ + kMainBytes;
 }
@@ -138,43 +164,64 @@ bool ByteQueue::put(std::string_view item, bool block, const Deadline& deadline)
 bool ByteQueue::try_put(std::string_view item, uint64_t rec, uint32_t& seen_gets) {
   {
     SideLock lock(&h_->put_lock);
+    finish_put();  // in case the last producer died after its commit point
     seen_gets = h_->gets.load(std::memory_order_acquire);
-    const uint64_t count = h_->items_put.load(std::memory_order_relaxed) -
-                           h_->items_got.load(std::memory_order_acquire);
+    const uint64_t items_put = h_->items_put.load(std::memory_order_relaxed);
+    const uint64_t count = items_put - h_->items_got.load(std::memory_order_acquire);
     if (h_->maxsize != 0 && count >= h_->maxsize) return false;
     bool spilling = h_->spilling.load(std::memory_order_relaxed) != 0;
-    const uint64_t main_tail = h_->main_tail_pub.load(std::memory_order_relaxed);
-    const uint64_t spill_tail = h_->spill_tail_pub.load(std::memory_order_relaxed);
-    if (spilling && h_->spill_head_pub.load(std::memory_order_acquire) == spill_tail) {
+    uint64_t main_tail = h_->main_tail.load(std::memory_order_relaxed);
+    uint64_t spill_tail = h_->spill_tail.load(std::memory_order_relaxed);
+    const uint64_t spill_head = h_->spill_head.load(std::memory_order_acquire);
+    if (spilling && spill_head == spill_tail) {
       spilling = false;  // consumers drained the spill ring: back to the main ring
       h_->spilling.store(0, std::memory_order_release);
     }
     if (!spilling) {
       if (rec > kMainBytes / 4 ||
-          main_tail + rec - h_->main_head_pub.load(std::memory_order_acquire) > kMainBytes) {
+          main_tail + rec - h_->main_head.load(std::memory_order_acquire) > kMainBytes) {
         spilling = true;
-        h_->switch_pos.store(main_tail, std::memory_order_relaxed);
+        h_->switch_pos.store(main_tail, std::memory_order_release);
         h_->spilling.store(1, std::memory_order_release);
       }
     }
-    if (spilling &&
-        spill_tail + rec - h_->spill_head_pub.load(std::memory_order_acquire) > h_->spill_cap) {
-      return false;
-    }
-    // Count the item before a consumer can see it (task_done may follow at once).
-    h_->items_put.fetch_add(1, std::memory_order_relaxed);
-    if (h_->joinable) h_->unfinished.fetch_add(1);
+    // Not into the next lap of the consumers' current chunk: they give its memory back
+    // before they move past it.
+    if (spilling && spill_tail + rec > chunk_start(spill_head) + h_->spill_cap) return false;
     if (!spilling) {
       write_record(main_, kMainBytes, main_tail, item);
-      h_->main_tail_pub.store(main_tail + rec, std::memory_order_release);
+      main_tail += rec;
     } else {
       write_record(spill_, h_->spill_cap, spill_tail, item);
-      h_->spill_tail_pub.store(spill_tail + rec, std::memory_order_release);
+      spill_tail += rec;
     }
+    Commit& c = h_->put_commit;
+    c.items.store(items_put + 1, std::memory_order_release);
+    c.main_pos.store(main_tail, std::memory_order_release);
+    c.spill_pos.store(spill_tail, std::memory_order_release);
+    h_->items_put.store(items_put + 1, std::memory_order_release);  // the commit point
+    finish_put();
     h_->puts.fetch_add(1, std::memory_order_seq_cst);
   }
   if (h_->get_waiters.load(std::memory_order_seq_cst) > 0) futex_wake(&h_->puts, 1);
   return true;
+}
+
+// Moves the tails as the last committed put says (a no-op if they are there already).
+void ByteQueue::finish_put() {
+  const Commit& c = h_->put_commit;
+  if (c.items.load(std::memory_order_acquire) != h_->items_put.load(std::memory_order_relaxed)) {
+    return;  // the last Commit written was never committed: the tails are right
+  }
+  // Stored only when they differ: consumers read this cache line.
+  const uint64_t main_tail = c.main_pos.load(std::memory_order_relaxed);
+  const uint64_t spill_tail = c.spill_pos.load(std::memory_order_relaxed);
+  if (h_->main_tail.load(std::memory_order_relaxed) != main_tail) {
+    h_->main_tail.store(main_tail, std::memory_order_relaxed);
+  }
+  if (h_->spill_tail.load(std::memory_order_relaxed) != spill_tail) {
+    h_->spill_tail.store(spill_tail, std::memory_order_relaxed);
+  }
 }
 
 bool ByteQueue::get(std::string& out, bool block, const Deadline& deadline) {
@@ -191,31 +238,57 @@ bool ByteQueue::get(std::string& out, bool block, const Deadline& deadline) {
 bool ByteQueue::try_get(std::string& out, uint32_t& seen_puts) {
   {
     SideLock lock(&h_->get_lock);
+    finish_get();  // in case the last consumer died after its commit point
     seen_puts = h_->puts.load(std::memory_order_acquire);
-    const bool spilling = h_->spilling.load(std::memory_order_acquire) != 0;
-    const uint64_t head = h_->main_head_pub.load(std::memory_order_relaxed);
-    const uint64_t main_end = spilling ? h_->switch_pos.load(std::memory_order_relaxed)
-                                       : h_->main_tail_pub.load(std::memory_order_acquire);
-    if (head < main_end) {
-      const uint64_t next = read_record(main_, kMainBytes, head, out);
-      h_->main_head_pub.store(next, std::memory_order_release);
-    } else if (const uint64_t spill_head = h_->spill_head_pub.load(std::memory_order_relaxed);
-               spilling && spill_head < h_->spill_tail_pub.load(std::memory_order_acquire)) {
-      const uint64_t next = read_record(spill_, h_->spill_cap, spill_head, out);
-      if (next - h_->spill_released >= kReleaseChunk) release_spilled(next);
-      h_->spill_head_pub.store(next, std::memory_order_release);
+    const uint64_t items_got = h_->items_got.load(std::memory_order_relaxed);
+    if (items_got == h_->items_put.load(std::memory_order_acquire)) return false;
+    uint64_t main_head = h_->main_head.load(std::memory_order_relaxed);
+    uint64_t spill_head = h_->spill_head.load(std::memory_order_relaxed);
+    // Where the oldest item is: see the file comment.
+    if (h_->spilling.load(std::memory_order_acquire) == 0 ||
+        main_head < h_->switch_pos.load(std::memory_order_acquire)) {
+      main_head = read_record(main_, kMainBytes, main_head, out);
     } else {
-      return false;
+      spill_head = read_record(spill_, h_->spill_cap, spill_head, out);
     }
-    h_->items_got.fetch_add(1, std::memory_order_release);
+    Commit& c = h_->get_commit;
+    c.items.store(items_got + 1, std::memory_order_release);
+    c.main_pos.store(main_head, std::memory_order_release);
+    c.spill_pos.store(spill_head, std::memory_order_release);
+    h_->items_got.store(items_got + 1, std::memory_order_release);  // the commit point
+    finish_get();
     h_->gets.fetch_add(1, std::memory_order_seq_cst);
   }
   if (h_->put_waiters.load(std::memory_order_seq_cst) > 0) futex_wake(&h_->gets, 1);
   return true;
 }
 
+// Moves the heads as the last committed get says (a no-op if they are there already).
+void ByteQueue::finish_get() {
+  const Commit& c = h_->get_commit;
+  if (c.items.load(std::memory_order_acquire) != h_->items_got.load(std::memory_order_relaxed)) {
+    return;  // the last Commit written was never committed: the heads are right
+  }
+  const uint64_t main_head = c.main_pos.load(std::memory_order_relaxed);
+  const uint64_t spill_head = c.spill_pos.load(std::memory_order_relaxed);
+  const uint64_t old_spill_head = h_->spill_head.load(std::memory_order_relaxed);
+  if (spill_head != old_spill_head) {
+    // Whole chunks left behind go back to the kernel before the head that lets producers
+    // write there moves. (Done twice if a consumer dies here: harmless.)
+    for (uint64_t p = chunk_start(old_spill_head); p < chunk_start(spill_head);
+         p += kReleaseChunk) {
+      ::madvise(spill_ + p % h_->spill_cap, kReleaseChunk, MADV_REMOVE);
+    }
+    h_->spill_head.store(spill_head, std::memory_order_release);
+  }
+  if (h_->main_head.load(std::memory_order_relaxed) != main_head) {
+    h_->main_head.store(main_head, std::memory_order_release);
+  }
+}
+
 // Waits until `counter` differs from `seen` (spinning first, yielding the CPU between
-// looks); false if `deadline` passed with no change.
+// looks); false if `deadline` passed with no change. May return true with no change
+// (after kRecheck): the caller looks again.
 bool ByteQueue::wait_changed(std::atomic<uint32_t>* counter, uint32_t seen,
                              std::atomic<uint32_t>* waiters, const Deadline& deadline) {
   auto changed = [&] { return counter->load(std::memory_order_acquire) != seen; };
@@ -228,21 +301,14 @@ bool ByteQueue::wait_changed(std::atomic<uint32_t>* counter, uint32_t seen,
     if (std::chrono::steady_clock::now() >= until) break;
     ::sched_yield();  // on a busy machine the other side may need this CPU
   }
+  const auto slice = std::chrono::steady_clock::now() + kRecheck;
+  const bool deadline_first = deadline && *deadline < slice;
   waiters->fetch_add(1, std::memory_order_seq_cst);
-  bool in_time = changed() || futex_wait(counter, seen, deadline);
+  const bool in_time = changed() ||
+                       futex_wait(counter, seen, deadline_first ? deadline : Deadline(slice)) ||
+                       !deadline_first;
   waiters->fetch_sub(1, std::memory_order_relaxed);
   return changed() || (in_time && !expired(deadline));
-}
-
-// Gives whole consumed chunks of the spill ring back to the kernel before the head
-// that frees them is published, so no producer can be writing there yet.
-void ByteQueue::release_spilled(uint64_t head) {
-  const uint64_t from = h_->spill_released;
-  const uint64_t to = head / kReleaseChunk * kReleaseChunk;
-  for (uint64_t p = from; p < to; p += kReleaseChunk) {
-    ::madvise(spill_ + p % h_->spill_cap, kReleaseChunk, MADV_REMOVE);
-  }
-  h_->spill_released = std::max(from, to);
 }
 
 std::size_t ByteQueue::qsize() const {
@@ -256,18 +322,27 @@ std::size_t ByteQueue::maxsize() const { return h_->maxsize; }
 bool ByteQueue::full() const { return h_->maxsize != 0 && qsize() >= h_->maxsize; }
 
 void ByteQueue::task_done() {
-  uint32_t v = h_->unfinished.load();
+  uint64_t done = h_->tasks_done.load(std::memory_order_acquire);
   do {
-    if (v == 0) {
+    if (done >= h_->items_put.load(std::memory_order_acquire)) {
       throw std::logic_error("shoal::JoinableQueue::task_done: called more times than put()");
     }
-  } while (!h_->unfinished.compare_exchange_weak(v, v - 1));
-  if (v == 1) futex_wake(&h_->unfinished, std::numeric_limits<int>::max());
+  } while (!h_->tasks_done.compare_exchange_weak(done, done + 1, std::memory_order_acq_rel));
+  if (done + 1 == h_->items_put.load(std::memory_order_acquire)) {
+    h_->all_done.fetch_add(1, std::memory_order_seq_cst);
+    futex_wake(&h_->all_done, std::numeric_limits<int>::max());
+  }
 }
 
 void ByteQueue::join() {
-  for (uint32_t v = h_->unfinished.load(); v != 0; v = h_->unfinished.load()) {
-    futex_wait(&h_->unfinished, v, std::nullopt);
+  for (;;) {
+    const uint32_t seen = h_->all_done.load(std::memory_order_seq_cst);
+    // tasks_done first: items_put only grows, so equality is a true snapshot.
+    if (h_->tasks_done.load(std::memory_order_acquire) ==
+        h_->items_put.load(std::memory_order_acquire)) {
+      return;
+    }
+    futex_wait(&h_->all_done, seen, deadline_after(kRecheck));
   }
 }
 

@@ -1,13 +1,16 @@
 #include "shoal/queue.hpp"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <random>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -198,6 +201,120 @@ TEST(QueueTest, ConsumerKilledMidStreamDoesNotWedgeTheQueue) {
   bool seen = false;
   while (!q.empty()) seen = q.get(5s) == -5 || seen;
   EXPECT_TRUE(seen);
+}
+
+// Items for the kill tests: "<size>:" then one letter repeated, so that a torn, zeroed
+// or misaligned read shows. Sizes over 1 MiB go to the spill ring, and most of their gets
+// cross one of its 2 MiB chunks, whose memory goes back to the kernel.
+std::string checkable_item(int i, std::mt19937& rng) {
+  const std::size_t size = std::uniform_int_distribution<std::size_t>(1100000, 1900000)(rng);
+  std::string prefix = std::to_string(size) + ":";
+  return prefix + std::string(size - prefix.size(), static_cast<char>('a' + i % 26));
+}
+
+bool well_formed(const std::string& item) {
+  const std::size_t colon = item.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 >= item.size()) return false;
+  if (item.substr(0, colon) != std::to_string(item.size())) return false;
+  const char letter = item[colon + 1];
+  if (letter < 'a' || letter > 'z') return false;
+  return item.find_first_not_of(letter, colon + 1) == std::string::npos;
+}
+
+// Runs `child` in a process that is SIGKILLed after a random 0-2.5 ms: a different moment
+// of its put()/get() each round. Fails if the child ended by itself.
+template <class F>
+void run_and_kill(F child, std::mt19937& rng) {
+  Event started;
+  Process victim([&] {
+    started.set();
+    child();
+  });
+  victim.start();
+  ASSERT_TRUE(started.wait(10s));
+  std::this_thread::sleep_for(
+      std::chrono::microseconds(std::uniform_int_distribution<int>(0, 2500)(rng)));
+  victim.kill();
+  victim.join();
+  ASSERT_EQ(victim.exitcode(), -SIGKILL) << "the child found a malformed item";
+}
+
+// Drains `q` without blocking; false unless it yields exactly qsize() whole items.
+template <class Q>
+bool drains_whole_items(Q& q, int* drained = nullptr) {
+  const std::size_t n = q.qsize();
+  for (std::size_t i = 0; i < n; ++i) {
+    std::string item;
+    try {
+      item = q.get_nowait();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "item " << i << " of " << n << ": " << e.what();
+      return false;
+    }
+    if (!well_formed(item)) {
+      ADD_FAILURE() << "item " << i << " of " << n << " is malformed";
+      return false;
+    }
+    if (drained != nullptr) ++*drained;
+  }
+  try {
+    q.get_nowait();
+    ADD_FAILURE() << "an item more than qsize() said";
+    return false;
+  } catch (const Empty&) {
+    return true;
+  }
+}
+
+TEST(QueueTest, ConsumersKilledMidGetLeaveOnlyWholeItems) {
+  // Each round, a consumer getting spilled items is killed at a different moment; the
+  // item it was taking may be gone, but what stays is whole and counted right.
+  Queue<std::string> q;
+  std::mt19937 rng(20240611);
+  int next = 0;
+  for (int round = 0; round < 100; ++round) {
+    while (q.qsize() < 4) q.put(checkable_item(next++, rng));
+    run_and_kill(
+        [&] {
+          for (;;) {
+            if (!well_formed(q.get())) ::_exit(3);
+          }
+        },
+        rng);
+    if (HasFatalFailure()) return;
+    ASSERT_TRUE(drains_whole_items(q)) << "round " << round;
+  }
+  q.put("fine");  // the queue still round-trips, on both rings
+  EXPECT_EQ(q.get(1s), "fine");
+  q.put(std::string(3u << 20, 'z'));
+  EXPECT_EQ(q.get(1s), std::string(3u << 20, 'z'));
+}
+
+TEST(JoinableQueueTest, ProducersKilledMidPutLeaveNoPhantomItems) {
+  // A producer killed in put() has queued its item whole or not at all: the count, the
+  // bound and join() agree with what consumers can get.
+  JoinableQueue<std::string> q(4);
+  std::mt19937 rng(7);
+  for (int round = 0; round < 100; ++round) {
+    run_and_kill(
+        [&] {
+          std::mt19937 sizes(round);
+          for (int i = 0;; ++i) q.put(checkable_item(i, sizes));
+        },
+        rng);
+    if (HasFatalFailure()) return;
+    int drained = 0;
+    ASSERT_TRUE(drains_whole_items(q, &drained)) << "round " << round;
+    for (int i = 0; i < drained; ++i) q.task_done();
+  }
+  for (int i = 0; i < 4; ++i) q.put_nowait("fine");  // the bound still allows 4
+  EXPECT_THROW(q.put_nowait("one too many"), Full);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(q.get_nowait(), "fine");
+  for (int i = 0; i < 4; ++i) q.task_done();
+  Process joiner([&] { q.join(); });
+  joiner.start();
+  EXPECT_TRUE(joiner.join(2s)) << "join() waits for an item never queued";
+  if (joiner.is_alive()) joiner.kill();
 }
 
 TEST(JoinableQueueTest, JoinWaitsForTaskDone) {

@@ -19,8 +19,16 @@
 // Queues are handles: copies (in this process, or inherited by fork) are the same
 // queue. close() is per process, as in Python: it marks this process's handles closed,
 // after which put() and get() throw std::logic_error; other processes are unaffected.
-// A consumer or producer that dies mid-operation does not wedge the queue (its side
-// lock is taken over as a Lock's is). Every member is thread-safe and process-safe.
+// Every member is thread-safe and process-safe.
+//
+// A process killed at any point, even inside put() or get(), leaves the queue usable and
+// its items well-formed: its side lock is taken over as a Lock's is, and the next
+// producer or consumer finishes its half-done operation. A put() killed midway has
+// queued its item whole or not at all. A get() killed midway has left its item whole in
+// the queue for the next get(), or taken it out: then that one item is lost (for a
+// JoinableQueue it counts as unfinished, as for a worker that died before task_done(),
+// so join() waits for it). No other item is lost, damaged or reordered, and qsize() (so
+// also the maxsize bound) counts exactly the items a get() can still take.
 
 #include <atomic>
 #include <chrono>
@@ -66,7 +74,8 @@ class ByteQueue {
   bool try_get(std::string& out, uint32_t& seen_puts);
   static bool wait_changed(std::atomic<uint32_t>* counter, uint32_t seen,
                            std::atomic<uint32_t>* waiters, const Deadline& deadline);
-  void release_spilled(uint64_t head);
+  void finish_put();  // completes the last committed put (see byte_queue.cc)
+  void finish_get();  // completes the last committed get
   std::shared_ptr<SharedRegion> region_;
   Header* h_;
   std::byte* main_;   // the hot ring: small, its pages stay mapped and warm
