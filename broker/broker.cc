@@ -33,7 +33,9 @@ void set_keepalive(grpc::ServerBuilder& builder, int64_t keepalive_ms) {
   auto ms = static_cast<int>(std::min<int64_t>(keepalive_ms, INT_MAX));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, ms);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, std::max(1000, ms / 2));
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);  // unlimited
+  // Not GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA = 0, as on the client: the server's
+  // keepalive pings go on without it (a client idle for 35 s is still found gone), and
+  // with it gRPC's flow-control pings cost a W3 round trip ~50 µs.
 }
 
 }  // namespace
