@@ -96,6 +96,28 @@ struct Commit {
   std::atomic<uint64_t> spill_pos;
 };
 
+// Writes down in `c` the positions an operation leaves behind, then commits it: the store
+// of `count` (items_put or items_got) to `items` is the one point after which it is done.
+void commit(Commit& c, std::atomic<uint64_t>& count, uint64_t items, uint64_t main_pos,
+            uint64_t spill_pos) {
+  c.items.store(items, std::memory_order_release);
+  c.main_pos.store(main_pos, std::memory_order_release);
+  c.spill_pos.store(spill_pos, std::memory_order_release);
+  count.store(items, std::memory_order_release);  // the commit point
+}
+
+// The positions `c` holds if it was committed (`count` reached its items); false if the
+// last Commit written never was, so that the positions are already right.
+bool committed(const Commit& c, const std::atomic<uint64_t>& count, uint64_t& main_pos,
+               uint64_t& spill_pos) {
+  if (c.items.load(std::memory_order_acquire) != count.load(std::memory_order_relaxed)) {
+    return false;
+  }
+  main_pos = c.main_pos.load(std::memory_order_relaxed);
+  spill_pos = c.spill_pos.load(std::memory_order_relaxed);
+  return true;
+}
+
 }  // namespace
 
 struct ByteQueue::Header {
@@ -195,11 +217,7 @@ bool ByteQueue::try_put(std::string_view item, uint64_t rec, uint32_t& seen_gets
       write_record(spill_, h_->spill_cap, spill_tail, item);
       spill_tail += rec;
     }
-    Commit& c = h_->put_commit;
-    c.items.store(items_put + 1, std::memory_order_release);
-    c.main_pos.store(main_tail, std::memory_order_release);
-    c.spill_pos.store(spill_tail, std::memory_order_release);
-    h_->items_put.store(items_put + 1, std::memory_order_release);  // the commit point
+    commit(h_->put_commit, h_->items_put, items_put + 1, main_tail, spill_tail);
     finish_put();
     h_->puts.fetch_add(1, std::memory_order_seq_cst);
   }
@@ -209,13 +227,9 @@ bool ByteQueue::try_put(std::string_view item, uint64_t rec, uint32_t& seen_gets
 
 // Moves the tails as the last committed put says (a no-op if they are there already).
 void ByteQueue::finish_put() {
-  const Commit& c = h_->put_commit;
-  if (c.items.load(std::memory_order_acquire) != h_->items_put.load(std::memory_order_relaxed)) {
-    return;  // the last Commit written was never committed: the tails are right
-  }
+  uint64_t main_tail, spill_tail;
+  if (!committed(h_->put_commit, h_->items_put, main_tail, spill_tail)) return;
   // Stored only when they differ: consumers read this cache line.
-  const uint64_t main_tail = c.main_pos.load(std::memory_order_relaxed);
-  const uint64_t spill_tail = c.spill_pos.load(std::memory_order_relaxed);
   if (h_->main_tail.load(std::memory_order_relaxed) != main_tail) {
     h_->main_tail.store(main_tail, std::memory_order_relaxed);
   }
@@ -251,11 +265,7 @@ bool ByteQueue::try_get(std::string& out, uint32_t& seen_puts) {
     } else {
       spill_head = read_record(spill_, h_->spill_cap, spill_head, out);
     }
-    Commit& c = h_->get_commit;
-    c.items.store(items_got + 1, std::memory_order_release);
-    c.main_pos.store(main_head, std::memory_order_release);
-    c.spill_pos.store(spill_head, std::memory_order_release);
-    h_->items_got.store(items_got + 1, std::memory_order_release);  // the commit point
+    commit(h_->get_commit, h_->items_got, items_got + 1, main_head, spill_head);
     finish_get();
     h_->gets.fetch_add(1, std::memory_order_seq_cst);
   }
@@ -265,12 +275,8 @@ bool ByteQueue::try_get(std::string& out, uint32_t& seen_puts) {
 
 // Moves the heads as the last committed get says (a no-op if they are there already).
 void ByteQueue::finish_get() {
-  const Commit& c = h_->get_commit;
-  if (c.items.load(std::memory_order_acquire) != h_->items_got.load(std::memory_order_relaxed)) {
-    return;  // the last Commit written was never committed: the heads are right
-  }
-  const uint64_t main_head = c.main_pos.load(std::memory_order_relaxed);
-  const uint64_t spill_head = c.spill_pos.load(std::memory_order_relaxed);
+  uint64_t main_head, spill_head;
+  if (!committed(h_->get_commit, h_->items_got, main_head, spill_head)) return;
   const uint64_t old_spill_head = h_->spill_head.load(std::memory_order_relaxed);
   if (spill_head != old_spill_head) {
     // Whole chunks left behind go back to the kernel before the head that lets producers
