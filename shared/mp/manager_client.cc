@@ -48,6 +48,9 @@ struct ClientSocket {
   std::unique_ptr<zmq::socket_t> socket;
   std::string authkey;  // what the socket was made with; empty: no CURVE
   uint64_t next_id = 1;
+  // Until when the server said it is busy: a notice may come during one call and the
+  // copy it announces last into the next ones.
+  std::chrono::steady_clock::time_point busy_until{};
 };
 
 // The locks this process holds at each ZeroMQ endpoint (acquired and not released here),
@@ -235,8 +238,9 @@ ManagerReply zmq_call(const std::string& endpoint, const std::string& authkey,
   ClientSocket& s = socket_for(endpoint, authkey);
   request.id = s.next_id++;
   const std::string payload = encode(request);
-  auto deadline =
-      std::chrono::steady_clock::now() + wait + kReplyMargin + transfer_allowance(payload.size());
+  auto deadline = std::max(
+      std::chrono::steady_clock::now() + wait + kReplyMargin + transfer_allowance(payload.size()),
+      s.busy_until + kReplyMargin);
   try {
     if (!s.socket->send(zmq::message_t(), zmq::send_flags::sndmore) ||
         !s.socket->send(zmq::buffer(payload), zmq::send_flags::none)) {
@@ -260,6 +264,7 @@ ManagerReply zmq_call(const std::string& endpoint, const std::string& authkey,
       if (reply.id == request.id) return reply;
       // A busy notice, maybe one that came before this request: it is taken as fresh.
       if (auto until = busy_until(reply, std::chrono::steady_clock::now())) {
+        s.busy_until = std::max(s.busy_until, *until);
         deadline = std::max(deadline, *until + kReplyMargin);
       }
     }

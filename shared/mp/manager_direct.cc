@@ -33,6 +33,9 @@ struct DirectSocket {
   pid_t pid = 0;
   int fd = -1;
   std::string in;
+  // Until when the server said it is busy: a notice may come during one call and the
+  // copy it announces last into the next ones.
+  std::chrono::steady_clock::time_point busy_until{};
   void reset() {
     if (fd >= 0) ::close(fd);  // in a forked child this closes only the child's copy
     fd = -1;
@@ -130,6 +133,7 @@ ManagerReply direct_call(const std::string& endpoint, const std::string& payload
   std::string frame;
   append_frame(frame, payload);
   if (!write_all(s.fd, frame)) unreachable(s, endpoint, "the server closed the connection");
+  deadline = std::max(deadline, s.busy_until + kReplyMargin);
   const auto spin_until = std::chrono::steady_clock::now() + kSpinFor;
   std::string body;
   char chunk[16384];
@@ -148,6 +152,7 @@ ManagerReply direct_call(const std::string& endpoint, const std::string& payload
       if (reply.id == id) return reply;
       // A busy notice (one from before this request says a moment already past).
       if (auto until = busy_until(reply, std::chrono::steady_clock::now())) {
+        s.busy_until = std::max(s.busy_until, *until);
         deadline = std::max(deadline, *until + kReplyMargin);
       }
     }

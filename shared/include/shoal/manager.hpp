@@ -23,10 +23,8 @@
 // within about a second (on the private endpoint at once: the connection closes), and
 // one that moves 300 MB may take about 7 s to be given up (over ZeroMQ, so may the
 // next operation of a client that was idle while such a payload was announced: it
-// cannot tell an old announcement from a new one). Known gap: on a loaded machine a
-// small operation of another client can still time out while the server takes in a
-// value of hundreds of MiB on the private endpoint (seen in CI; cause not found yet).
-// Blocking operations
+// cannot tell an old announcement from a new one). An announcement holds for every call
+// of the connection until the time it names, not only the call it came during. Blocking operations
 // (QueueProxy::get/put, LockProxy::acquire) wait in the server in slices of at most
 // 200 ms, so a dead server is still noticed within a second.
 //
