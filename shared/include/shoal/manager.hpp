@@ -24,9 +24,9 @@
 // one that moves 300 MB may take about 7 s to be given up (over ZeroMQ, so may the
 // next operation of a client that was idle while such a payload was announced: it
 // cannot tell an old announcement from a new one). An announcement holds for every call
-// of the connection until the time it names, not only the call it came during. Blocking operations
-// (QueueProxy::get/put, LockProxy::acquire) wait in the server in slices of at most
-// 200 ms, so a dead server is still noticed within a second.
+// of the connection until the time it names, not only the call it came during.
+// Blocking operations (QueueProxy::get/put, LockProxy::acquire) wait in the server in
+// slices of at most 200 ms, so a dead server is still noticed within a second.
 //
 // The server stores keys and values as their MessagePack encodings and knows nothing of
 // K, V or T; keys are equal when their encodings are (so 1 and 1L are the same key). A
