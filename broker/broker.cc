@@ -12,6 +12,7 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "shared/zmq_term.h"
+#include "shoal/internal/keepalive.h"
 
 namespace shoal::broker {
 namespace {
@@ -28,11 +29,12 @@ std::string random_broker_id() {
 // within max(1 s, half of it). Connections without a call are not pinged: an idle
 // client of unary calls only may not read its socket, and holds nothing in the broker.
 void set_keepalive(grpc::ServerBuilder& builder, int64_t keepalive_ms) {
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 500);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             internal::kMinKeepaliveMs / 2);
   if (keepalive_ms == 0) return;
   auto ms = static_cast<int>(std::min<int64_t>(keepalive_ms, INT_MAX));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, ms);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, std::max(1000, ms / 2));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, internal::keepalive_timeout_ms(ms));
   // Not GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA = 0, as on the client: the server's
   // keepalive pings go on without it (a client idle for 35 s is still found gone), and
   // with it gRPC's flow-control pings cost a W3 round trip ~50 µs.

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "shared/endpoint.h"
+#include "shoal/internal/keepalive.h"
 
 namespace shoal::broker {
 
@@ -27,7 +28,7 @@ absl::Status validate(const BrokerConfig& config) {
     return absl::InvalidArgumentError(
         "--curve-worker-keys-file needs --curve-secret-key-file (CURVE on the worker endpoint)");
   }
-  if (config.client_keepalive_ms != 0 && config.client_keepalive_ms < 1000) {
+  if (config.client_keepalive_ms != 0 && config.client_keepalive_ms < internal::kMinKeepaliveMs) {
     return absl::InvalidArgumentError("--client-keepalive-ms must be 0 (never) or >= 1000");
   }
   if (s.heartbeat_ms <= 0 || s.liveness <= 0) {

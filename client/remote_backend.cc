@@ -11,6 +11,7 @@
 #include "client/remote_status.h"
 #include "client/remote_wire.h"
 #include "shoal/errors.hpp"
+#include "shoal/internal/keepalive.h"
 #include "shoal/internal/malloc_tuning.h"
 #include "shoal/internal/utf8.h"
 
@@ -54,7 +55,7 @@ std::shared_ptr<Backend> make_remote_backend(const std::string& address,
     throw std::invalid_argument("shoal::Pool::connect: a client certificate needs tls = true");
   }
   if (options.keepalive.count() < 0 ||
-      (options.keepalive.count() > 0 && options.keepalive < std::chrono::seconds(1))) {
+      (options.keepalive.count() > 0 && options.keepalive.count() < kMinKeepaliveMs)) {
     throw std::invalid_argument(
         "shoal::Pool::connect: keepalive must be 0 (never) or at least 1 s, not " +
         std::to_string(options.keepalive.count()) + " ms");

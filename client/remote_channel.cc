@@ -4,6 +4,8 @@
 #include <climits>
 #include <cstdint>
 
+#include "shoal/internal/keepalive.h"
+
 namespace shoal::internal {
 namespace {
 
@@ -36,7 +38,7 @@ std::shared_ptr<grpc::Channel> make_channel(const std::string& address,
     // waiting on a long task sends none: it would never notice its broker's host gone.
     auto ms = static_cast<int>(std::min<std::int64_t>(options.keepalive.count(), INT_MAX));
     args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, ms);
-    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, std::max(1000, ms / 2));
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, keepalive_timeout_ms(ms));
     args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   }
   // Each Pool gets its own connection (and so its own ordering and flow control).
