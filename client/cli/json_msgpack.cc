@@ -247,6 +247,8 @@ class JsonReader {
     }
     double d = std::strtod(text.c_str(), &end);
     if (*end != '\0') return error("malformed number '" + text + "'");
+    // Beyond a double's range: infinity would print back as null (JSON has no infinity).
+    if (std::isinf(d)) return error("number '" + text + "' is out of range");
     pk_.pack(d);
     return absl::OkStatus();
   }
