@@ -297,7 +297,11 @@ std::string base64(const char* p, std::size_t n) {
   return out;
 }
 
-void write_json(std::string& out, const msgpack::object& o) {
+// Thrown when the JSON text grows past its limit: a map key that is itself a map has its
+// text escaped as a string, so keys nested in keys double their escapes at every level.
+struct JsonTooLong {};
+
+void write_json(std::string& out, const msgpack::object& o, std::size_t limit) {
   switch (o.type) {
     case msgpack::type::NIL: out += "null"; break;
     case msgpack::type::BOOLEAN: out += o.via.boolean ? "true" : "false"; break;
@@ -333,7 +337,7 @@ void write_json(std::string& out, const msgpack::object& o) {
       out.push_back('[');
       for (std::uint32_t i = 0; i < o.via.array.size; ++i) {
         if (i) out.push_back(',');
-        write_json(out, o.via.array.ptr[i]);
+        write_json(out, o.via.array.ptr[i], limit);
       }
       out.push_back(']');
       break;
@@ -343,18 +347,19 @@ void write_json(std::string& out, const msgpack::object& o) {
         if (i) out.push_back(',');
         const auto& kv = o.via.map.ptr[i];
         if (kv.key.type == msgpack::type::STR) {
-          write_json(out, kv.key);
+          write_json(out, kv.key, limit);
         } else {
           std::string key;
-          write_json(key, kv.key);
+          write_json(key, kv.key, limit);
           append_json_string(out, key);
         }
         out.push_back(':');
-        write_json(out, kv.val);
+        write_json(out, kv.val, limit);
       }
       out.push_back('}');
       break;
   }
+  if (out.size() > limit) throw JsonTooLong{};
 }
 
 }  // namespace
@@ -377,8 +382,16 @@ absl::StatusOr<std::string> msgpack_to_json(std::string_view bytes) {
     return absl::InvalidArgumentError(std::string("malformed MessagePack: ") + e.what());
   }
   if (offset != bytes.size()) return absl::InvalidArgumentError("trailing bytes after the value");
+  // Room for every escape a string can need (\u0000 is six bytes for one), never more.
+  const std::size_t limit = (std::size_t{8} << 20) + 8 * bytes.size();
   std::string out;
-  write_json(out, handle.get());
+  try {
+    write_json(out, handle.get(), limit);
+  } catch (const JsonTooLong&) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the value's JSON text would pass ", limit,
+                     " bytes (map keys that are maps nest their escaping)"));
+  }
   return out;
 }
 

@@ -18,8 +18,9 @@ namespace shoal::cli {
 // kInvalidArgument with the byte offset on malformed JSON or nesting deeper than 256.
 absl::StatusOr<std::string> json_to_msgpack(std::string_view json);
 
-// One MessagePack value as compact JSON. kInvalidArgument on malformed input or
-// trailing bytes.
+// One MessagePack value as compact JSON. kInvalidArgument on malformed input, trailing
+// bytes, or JSON text longer than 8 MiB + 8 bytes per input byte (maps as keys of maps,
+// nested, double their escapes at each level).
 absl::StatusOr<std::string> msgpack_to_json(std::string_view msgpack);
 
 }  // namespace shoal::cli

@@ -1,6 +1,7 @@
 // The `shoal` CLI's JSON <-> MessagePack converter (client/cli/json_msgpack.h).
 #include "client/cli/json_msgpack.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <map>
@@ -10,6 +11,8 @@
 
 namespace shoal::cli {
 namespace {
+
+using ::testing::HasSubstr;
 
 TEST(JsonMsgpackTest, ArgumentsDecodeAsTheTaskTypes) {
   auto mp = json_to_msgpack(R"( [7, -3, 2.5, "h\u00e9\n", true, null, [1,2], {"k": [3]}] )");
@@ -56,6 +59,20 @@ TEST(JsonMsgpackTest, MalformedInputIsAnError) {
   EXPECT_FALSE(json_to_msgpack(std::string(300, '[') + std::string(300, ']')).ok());
   EXPECT_FALSE(msgpack_to_json("\xc1").ok());
   EXPECT_FALSE(msgpack_to_json(encode(1) + encode(2)).ok());
+}
+
+// A map key that is a map prints as its JSON text in a string, so keys nested in keys
+// double their escapes at every level: 60 levels in 70 bytes would print 2^60 bytes.
+TEST(JsonMsgpackTest, KeysNestedInKeysStopAtTheLengthLimit) {
+  std::string nested(60, '\x81');  // {{{...: ...}: ...}: ...}
+  nested += std::string("\xa1\"") + std::string(60, '\xc0');  // innermost key "\"", values nil
+  auto printed = msgpack_to_json(nested);
+  ASSERT_FALSE(printed.ok());
+  EXPECT_THAT(std::string(printed.status().message()), HasSubstr("map keys that are maps"));
+  // A few levels still print, each escaping the one inside it.
+  auto shallow = msgpack_to_json(std::string("\x81\x81\xa1\"\xc0\xc0"));
+  ASSERT_TRUE(shallow.ok());
+  EXPECT_EQ(*shallow, R"({"{\"\\\"\":null}":null})");
 }
 
 }  // namespace
