@@ -211,6 +211,29 @@ class JsonReader {
     }
   }
 
+  // JSON's number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? — strtod alone
+  // would also take ".5", "1." and "1.e5".
+  static bool is_json_number(std::string_view t) {
+    std::size_t i = 0;
+    auto digits = [&] {
+      std::size_t start = i;
+      while (i < t.size() && t[i] >= '0' && t[i] <= '9') ++i;
+      return i - start;
+    };
+    if (i < t.size() && t[i] == '-') ++i;
+    if (digits() == 0) return false;
+    if (i < t.size() && t[i] == '.') {
+      ++i;
+      if (digits() == 0) return false;
+    }
+    if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+      ++i;
+      if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
+      if (digits() == 0) return false;
+    }
+    return i == t.size();
+  }
+
   absl::Status number() {
     std::size_t start = at_;
     if (at_ < in_.size() && in_[at_] == '-') ++at_;
@@ -233,6 +256,7 @@ class JsonReader {
         text[first + 1] <= '9') {
       return error("malformed number '" + text + "' (leading zero)");
     }
+    if (!is_json_number(text)) return error("malformed number '" + text + "'");
     char* end = nullptr;
     errno = 0;
     if (integral) {

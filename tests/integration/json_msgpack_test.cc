@@ -49,11 +49,12 @@ TEST(JsonMsgpackTest, ResultsPrintAsJson) {
 TEST(JsonMsgpackTest, MalformedInputIsAnError) {
   for (const char* bad : {"", "[1,", "[1 2]", "{\"a\" 1}", "\"x", "tru", "[1]x", "{1:2}",
                           "\"\\q\"", "-", "[01]", "[-01]", "[\"\\ud800\"]", "[\"\\udc00 x\"]",
-                          "[1e309]", "[-1e400]", "[123456789012345678901234567890e300]"}) {
+                          "[1e309]", "[-1e400]", "[123456789012345678901234567890e300]",
+                          "[.5]", "[-.5]", "[1.]", "[1.e5]", "[1e]", "[1e+]", "[+1]"}) {
     EXPECT_FALSE(json_to_msgpack(bad).ok()) << bad;
   }
   for (const char* good : {"[0]", "[-0]", "[10]", "[0.5]", "[0e1]", "[\"\\u00e9\"]", "[1e-400]",
-                           "[1e308]"}) {
+                           "[1e308]", "[1E+2]", "[-0.0e-0]", "[12.25e2]"}) {
     EXPECT_TRUE(json_to_msgpack(good).ok()) << good;
   }
   EXPECT_FALSE(json_to_msgpack(std::string(300, '[') + std::string(300, ']')).ok());
