@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "shoal/connection.hpp"
@@ -191,7 +192,8 @@ TEST(ManagerTest, ProxiesTravelThroughQueuesAndPipes) {
   Manager m;
   auto d = m.dict<int, std::string>();
   Queue<DictProxy<int, std::string>> q;
-  auto [a, b] = Pipe();
+  Connection a, b;  // tied, not bound: clang 14 cannot capture a structured binding
+  std::tie(a, b) = Pipe();
   Process p([&] {
     auto from_queue = q.get();
     from_queue.set(1, "via queue");
