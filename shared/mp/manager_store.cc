@@ -19,6 +19,9 @@ ServerClock::time_point after(int64_t ms) {
   return ServerClock::now() + std::chrono::milliseconds(std::clamp<int64_t>(ms, 0, kLongest));
 }
 
+// The letter the operations on an object of `kind` start with ("d.set" is a dict's).
+char op_family(const std::string& kind) { return kind == "lock" ? 'k' : kind[0]; }
+
 }  // namespace
 
 bool ManagerStore::send(const std::string& peer, uint64_t id, int code, std::string value,
@@ -56,7 +59,13 @@ void ManagerStore::handle(const std::string& peer, const ManagerRequest& r) {
     send(peer, r.id, kManagerFailed, {}, {}, "the object is a " + o.kind);
     return;
   }
-  switch (r.op.empty() ? ' ' : r.op[0]) {
+  // An operation of another kind ("q.put" on a lock) would reach fields the object does
+  // not use, or its waiters: a lock's acquirers would be handed a queue's items.
+  if (r.op.size() < 2 || r.op[0] != op_family(o.kind) || r.op[1] != '.') {
+    send(peer, r.id, kManagerFailed, {}, {}, "unknown operation " + r.op + " for a " + o.kind);
+    return;
+  }
+  switch (r.op[0]) {
     case 'd':
       return dict_op(o, peer, r);
     case 'l':
@@ -76,7 +85,12 @@ void ManagerStore::create(const std::string& peer, const ManagerRequest& r) {
     send(peer, r.id, kManagerFailed, {}, {}, "unknown kind " + r.kind);
     return;
   }
-  std::string name = r.name.empty() ? "#" + std::to_string(++unnamed_) : r.name;
+  std::string name = r.name;
+  if (name.empty()) {  // a fresh name: a client may have named an object "#1" itself
+    do {
+      name = "#" + std::to_string(++unnamed_);
+    } while (objects_.count(name) != 0);
+  }
   auto [it, fresh] = objects_.try_emplace(name);
   if (!fresh && it->second.kind != r.kind) {
     send(peer, r.id, kManagerFailed, {}, {}, "'" + name + "' is a " + it->second.kind);
