@@ -139,6 +139,10 @@ void ManagerStore::dict_op(Object& o, const std::string& peer, const ManagerRequ
     }
     send(peer, r.id, kManagerOk, {}, std::move(out));
   } else if (r.op == "d.update") {
+    if (r.values.size() % 2 != 0) {  // a key without its value: set nothing
+      send(peer, r.id, kManagerFailed, {}, {}, "d.update takes key, value pairs");
+      return;
+    }
     for (std::size_t i = 0; i + 1 < r.values.size(); i += 2) {
       auto f = o.index.find(r.values[i]);
       if (f != o.index.end()) {
@@ -180,10 +184,8 @@ void ManagerStore::list_op(Object& o, const std::string& peer, const ManagerRequ
     } else if (r.op == "l.set") {
       o.items[*i] = r.a;
       send(peer, r.id, kManagerOk);
-    } else {
-      std::string item = std::move(o.items[*i]);
+    } else if (send(peer, r.id, kManagerOk, o.items[*i])) {  // else the popper gave up
       o.items.erase(o.items.begin() + static_cast<std::ptrdiff_t>(*i));
-      send(peer, r.id, kManagerOk, std::move(item));
     }
   } else {
     send(peer, r.id, kManagerFailed, {}, {}, "unknown operation " + r.op);

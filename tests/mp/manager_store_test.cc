@@ -104,5 +104,32 @@ TEST_F(StoreTest, AnUnnamedObjectNeverGetsAnotherObjectsName) {
   }
 }
 
+// "d.update" with a key but no value is refused whole; before, the pairs before it were
+// set and the lone key dropped without a word.
+TEST_F(StoreTest, AnUpdateWithAKeyWithoutItsValueIsRefusedWhole) {
+  ASSERT_EQ(code_of(call("A", "create", "dict", "d")), kManagerOk);
+  auto sent = call("A", "d.update", "dict", "d", 0, {}, {encode(1), encode(2), encode(3)});
+  EXPECT_EQ(code_of(sent), kManagerFailed);
+  EXPECT_FALSE(sent[0].reply.error.empty());
+  EXPECT_EQ(decode<uint64_t>(call("A", "d.size", "dict", "d")[0].reply.value), 0u);
+  EXPECT_EQ(code_of(call("A", "d.update", "dict", "d", 0, {}, {encode(1), encode(2)})),
+            kManagerOk);
+  EXPECT_EQ(decode<int>(call("A", "d.get", "dict", "d", 0, encode(1))[0].reply.value), 2);
+}
+
+// An item popped for a client that is gone stays in the list, as a queue's item does;
+// before, it was removed and lost.
+TEST_F(StoreTest, AnItemPoppedForADepartedClientStaysInTheList) {
+  ASSERT_EQ(code_of(call("A", "create", "list", "l", 0, {}, {encode(1), encode(2)})),
+            kManagerOk);
+  gone_.insert("B");
+  EXPECT_EQ(code_of(call("B", "l.pop", "list", "l", -1)), kManagerOk);  // undelivered
+  auto snapshot = call("A", "l.snapshot", "list", "l");
+  EXPECT_EQ(snapshot[0].reply.values, (std::vector<std::string>{encode(1), encode(2)}));
+  auto popped = call("A", "l.pop", "list", "l", 0);
+  EXPECT_EQ(decode<int>(popped[0].reply.value), 1);
+  EXPECT_EQ(decode<uint64_t>(call("A", "l.size", "list", "l")[0].reply.value), 1u);
+}
+
 }  // namespace
 }  // namespace shoal::internal
