@@ -79,25 +79,8 @@ void Scheduler::submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1
   std::vector<TaskRef> unrunnable;
   std::vector<TaskQueue*> touched;  // the queues tasks went to, for the lane sweep
   for (shoal::v1::Task& task : *tasks) {
-    if (task.id().empty() || task.name().empty() || task.priority() >= kPriorities ||
-        task.max_retries() < -1 || task.queue().size() > internal::kMaxNameBytes ||
-        task.args().size() > options_.max_message_bytes) {
+    if (std::string why = task_problem(task); !why.empty()) {
       ++bad_client_messages_;
-      std::string why =
-          task.id().empty()     ? std::string("task id is empty")
-          : task.name().empty() ? absl::StrCat("task ", task.id(), " has an empty name")
-          : task.priority() >= kPriorities
-              ? absl::StrCat("task ", task.id(), ": priority ", task.priority(),
-                             " is outside 0..9")
-          : task.max_retries() < -1
-              ? absl::StrCat("task ", task.id(), ": max_retries ", task.max_retries(),
-                             " is below -1 (-1: the broker's default)")
-          : task.queue().size() > internal::kMaxNameBytes
-              ? absl::StrCat("task ", task.id(), ": its queue name has ", task.queue().size(),
-                             " bytes, more than ", internal::kMaxNameBytes)
-              : absl::StrCat("task ", task.id(), ": arguments are ", task.args().size(),
-                             " bytes, more than the broker's limit of ",
-                             options_.max_message_bytes);
       reject(s, task.id(), shoal::v1::ERROR_KIND_INVALID, std::move(why), out);
       continue;
     }
@@ -159,6 +142,32 @@ void Scheduler::submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1
     }
   }
   dispatch(out);
+}
+
+std::string Scheduler::task_problem(const shoal::v1::Task& task) const {
+  const std::string& id = task.id();
+  if (id.empty()) return "task id is empty";
+  if (task.name().empty()) return absl::StrCat("task ", id, " has an empty name");
+  if (task.name().size() > internal::kMaxTaskNameBytes) {  // no worker could register it
+    return absl::StrCat("task ", id, ": its name has ", task.name().size(),
+                        " bytes, more than ", internal::kMaxTaskNameBytes);
+  }
+  if (task.priority() >= kPriorities) {
+    return absl::StrCat("task ", id, ": priority ", task.priority(), " is outside 0..9");
+  }
+  if (task.max_retries() < -1) {
+    return absl::StrCat("task ", id, ": max_retries ", task.max_retries(),
+                        " is below -1 (-1: the broker's default)");
+  }
+  if (task.queue().size() > internal::kMaxNameBytes) {
+    return absl::StrCat("task ", id, ": its queue name has ", task.queue().size(),
+                        " bytes, more than ", internal::kMaxNameBytes);
+  }
+  if (task.args().size() > options_.max_message_bytes) {
+    return absl::StrCat("task ", id, ": arguments are ", task.args().size(),
+                        " bytes, more than the broker's limit of ", options_.max_message_bytes);
+  }
+  return "";
 }
 
 void Scheduler::fill_record(TaskRecord& rec, shoal::v1::Task& task) {

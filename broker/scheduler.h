@@ -122,6 +122,10 @@ class Scheduler {
                   shoal::v1::Rejected** exhausted, Actions& out);
   void reject(SessionId s, const std::string& id, shoal::v1::ErrorKind kind, std::string message,
               Actions& out);
+  // Why `task` cannot be taken (the message of its INVALID rejection), or "": an empty
+  // id or name, a name no worker could register, a priority outside 0..9, max_retries
+  // below -1, a queue name or arguments over their limits.
+  std::string task_problem(const shoal::v1::Task& task) const;
   TaskQueue& queue_for(NameId name);
   // The lane of task name `name` in `q`, made with its count of capable workers when new.
   Lane& lane_of(TaskQueue& q, NameId name);

@@ -377,6 +377,20 @@ TEST_F(SchedulerTest, RejectsInvalidTasksAndCountsThem) {
   EXPECT_EQ(scheduler_->stats().submitted(), 2u);
 }
 
+// Found by fuzzing (tests/fuzz/broker_client_requests_fuzz.cc): a task whose name is
+// longer than any worker may register (the gateway drops such hellos) was accepted and
+// waited forever.
+TEST_F(SchedulerTest, RejectsATaskNameNoWorkerCouldRegister) {
+  submit({T("long").name(std::string(1025, 'n')), T("longest").name(std::string(1024, 'n'))});
+  ASSERT_EQ(out_.to_sessions.size(), 2u);
+  EXPECT_THAT(out_.to_sessions[0].message.accepted().ids(), ElementsAre("longest"));
+  const shoal::v1::Rejected& rejected = out_.to_sessions[1].message.rejected();
+  EXPECT_THAT(rejected.ids(), ElementsAre("long"));
+  EXPECT_EQ(rejected.error().kind(), shoal::v1::ERROR_KIND_INVALID);
+  EXPECT_EQ(rejected.error().message(), "task long: its name has 1025 bytes, more than 1024");
+  EXPECT_EQ(scheduler_->stats().bad_client_messages(), 1u);
+}
+
 TEST_F(SchedulerTest, GetResultWaitsForTheResultOrItsTimeout) {
   hello("a");
   submit({T("t1"), T("t2")});
