@@ -64,6 +64,22 @@ TEST(CodecTest, BytesAreBinAndKeepZeroBytes) {
   ExpectRoundTrip(Bytes{});
 }
 
+TEST(CodecTest, CharArraysTakeTheBytesOfAShorterStrOrBinOnly) {
+  // The value is followed by two 0xff bytes that are not part of it.
+  std::string buffer = encode(std::string("ab")) + "\xff\xff";
+  std::size_t offset = 0;
+  EXPECT_EQ((decode_next<std::array<unsigned char, 4>>(buffer, offset)),
+            (std::array<unsigned char, 4>{'a', 'b', 0, 0}));
+  EXPECT_EQ(offset, 3u);
+  buffer = "\x91" + encode(std::string("xy")) + "\xff\xff";  // nested in an array
+  offset = 0;
+  EXPECT_EQ((decode_next<std::vector<std::array<char, 3>>>(buffer, offset)),
+            (std::vector<std::array<char, 3>>{{'x', 'y', 0}}));
+  ExpectRoundTrip(std::array<unsigned char, 3>{1, 0, 255});
+  EXPECT_THROW((decode<std::array<char, 1>>(encode(std::string("ab")))), SerializationError);
+  EXPECT_THROW((decode<std::array<char, 2>>(encode(7))), SerializationError);
+}
+
 TEST(CodecTest, RoundTripsUserStruct) { ExpectRoundTrip(Point{3, 4.5, "p"}); }
 
 TEST(CodecTest, RoundTripsProtobufMessage) {

@@ -372,7 +372,25 @@ T decode(std::string_view bytes) {
 
 }  // namespace shoal
 
-// ---- implementation: protobuf messages travel as MessagePack bin -------------------
+// ---- implementation: protobuf messages travel as MessagePack bin; byte arrays ----------
+namespace shoal::internal {
+
+// Converts a bin or str of up to N bytes into `out`, the rest zero; else throws
+// msgpack::type_error.
+template <class Array>
+const msgpack::object& convert_char_array(const msgpack::object& o, Array& out) {
+  if (o.type != msgpack::type::BIN && o.type != msgpack::type::STR) throw msgpack::type_error();
+  const bool bin = o.type == msgpack::type::BIN;
+  const char* data = bin ? o.via.bin.ptr : o.via.str.ptr;
+  const std::size_t size = bin ? o.via.bin.size : o.via.str.size;
+  if (size > out.size()) throw msgpack::type_error();
+  out.fill(0);
+  if (size > 0) std::memcpy(out.data(), data, size);
+  return o;
+}
+
+}  // namespace shoal::internal
+
 namespace msgpack {
 MSGPACK_API_VERSION_NAMESPACE(MSGPACK_DEFAULT_API_NS) {
   namespace adaptor {
@@ -403,6 +421,23 @@ MSGPACK_API_VERSION_NAMESPACE(MSGPACK_DEFAULT_API_NS) {
         throw msgpack::type_error();
       }
       return o;
+    }
+  };
+
+  // std::array of char or unsigned char: msgpack-c's own adaptor copies N bytes out of a
+  // shorter str, reading past it.
+  template <std::size_t N>
+  struct convert<std::array<char, N>> {
+    const msgpack::object& operator()(const msgpack::object& o, std::array<char, N>& v) const {
+      return shoal::internal::convert_char_array(o, v);
+    }
+  };
+
+  template <std::size_t N>
+  struct convert<std::array<unsigned char, N>> {
+    const msgpack::object& operator()(const msgpack::object& o,
+                                      std::array<unsigned char, N>& v) const {
+      return shoal::internal::convert_char_array(o, v);
     }
   };
 
