@@ -131,6 +131,13 @@ absl::StatusOr<std::string_view> invoke_args(const v1::Task& task) {
                                       " items carries " + std::to_string(count) +
                                       " argument arrays");
   }
+  // Each array takes a byte at least: else a 5-byte header would have the worker make
+  // billions of failed calls (and their reply) for arrays that are not there.
+  if (count > args.size() - offset) {
+    return absl::InvalidArgumentError("chunk of " + std::to_string(count) + " items carries " +
+                                      std::to_string(args.size() - offset) +
+                                      " bytes of arguments");
+  }
   return args.substr(offset);
 }
 

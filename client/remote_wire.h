@@ -31,7 +31,8 @@ std::string wire_args(std::string_view args, std::size_t items);
 
 // The inverse on the worker: the argument arrays of a Task back to back, as an
 // Invoker reads them. A view into task.args. InvalidArgument when args do not hold
-// max(1, task.items) arrays.
+// max(1, task.items) arrays (a chunk's array header must count them, and there must be
+// a byte at least for each).
 absl::StatusOr<std::string_view> invoke_args(const v1::Task& task);
 
 // The public-edge error for a wire TaskError (kinds outside ErrorKind -> kOther).

@@ -63,6 +63,22 @@ TEST(RemoteWireTest, ChunkArgumentsRoundTrip) {
   EXPECT_EQ(wire_args(task.args(), 1), task.args());
 }
 
+// A chunk's header counting more arrays than there are bytes is refused at once: the
+// worker would otherwise make (and answer) billions of calls for a few bytes.
+TEST(RemoteWireTest, ChunkCountingMoreArraysThanBytesIsRefused) {
+  v1::Task task;
+  task.set_items(0xffffffffu);
+  task.set_args(std::string("\xdd\xff\xff\xff\xff\x91\x01", 7));
+  auto args = invoke_args(task);
+  ASSERT_FALSE(args.ok());
+  EXPECT_EQ(args.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(args.status().message().find("2 bytes of arguments"), std::string::npos)
+      << args.status();
+  task.set_items(2);  // as many bytes as arrays: for the invoker to judge
+  task.set_args(std::string("\x92\x01\x02", 3));
+  EXPECT_TRUE(invoke_args(task).ok());
+}
+
 TEST(RemoteWireTest, ReplyBecomesItemsAndBack) {
   std::string reply;
   reply_ok<false>(reply, 49);
