@@ -80,6 +80,13 @@ TEST(CodecTest, CharArraysTakeTheBytesOfAShorterStrOrBinOnly) {
   EXPECT_THROW((decode<std::array<char, 2>>(encode(7))), SerializationError);
 }
 
+TEST(CodecTest, AValueThatEndsEarlyLeavesTheOffsetWhereItWas) {
+  const std::string bytes("\x01\xa3\x91\x05", 4);  // 1, then a str of 3 bytes with 2
+  std::size_t offset = 1;
+  EXPECT_THROW(decode_next<std::vector<int>>(bytes, offset), SerializationError);
+  EXPECT_EQ(offset, 1u);
+}
+
 TEST(CodecTest, RoundTripsUserStruct) { ExpectRoundTrip(Point{3, 4.5, "p"}); }
 
 TEST(CodecTest, RoundTripsProtobufMessage) {

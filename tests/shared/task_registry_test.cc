@@ -88,6 +88,43 @@ TEST(TaskRegistryTest, BytesAfterTheArgumentsAreASerializationError) {
   EXPECT_THAT(std::get<1>(item).message, HasSubstr("followed by 1 more byte(s)"));
 }
 
+// A call with too many arguments fails alone: the calls after it get their own.
+TEST(TaskRegistryTest, ACallOfTheWrongArityDoesNotSpoilTheNextCalls) {
+  std::string args = encode(std::make_tuple(1, 2)) + encode(std::make_tuple(4)) +
+                     encode(std::tuple<>()) + encode(std::make_tuple(5));
+  std::string reply;
+  internal::invoke_items<false, int (*)(int)>(reinterpret_cast<std::uintptr_t>(&app::triple),
+                                              args, 4, reply);
+  ReplyReader reader(reply);
+  auto first = reader.next<false, int>();
+  ASSERT_EQ(first.index(), 1u);
+  EXPECT_THAT(std::get<1>(first).message, HasSubstr("takes 1 argument, not 2"));
+  auto second = reader.next<false, int>();
+  ASSERT_EQ(second.index(), 0u) << std::get<1>(second).message;
+  EXPECT_EQ(std::get<0>(second), 12);
+  auto third = reader.next<false, int>();
+  ASSERT_EQ(third.index(), 1u);
+  EXPECT_THAT(std::get<1>(third).message, HasSubstr("takes 1 argument, not 0"));
+  auto fourth = reader.next<false, int>();
+  ASSERT_EQ(fourth.index(), 0u) << std::get<1>(fourth).message;
+  EXPECT_EQ(std::get<0>(fourth), 15);
+}
+
+// A call whose arguments end early (a str claiming more bytes than follow) fails, and so
+// does every call after it: none runs on bytes from inside those arguments.
+TEST(TaskRegistryTest, ArgumentsThatEndEarlyFailTheirCallAndTheCallsAfterIt) {
+  const std::string args("\xa3\x91\x05", 3);  // str of 3 bytes, 2 there: [5] inside
+  std::string reply;
+  internal::invoke_items<false, int (*)(int)>(reinterpret_cast<std::uintptr_t>(&app::triple),
+                                              args, 2, reply);
+  ReplyReader reader(reply);
+  for (int call = 0; call < 2; ++call) {
+    auto item = reader.next<false, int>();
+    ASSERT_EQ(item.index(), 1u) << "call " << call << " ran, giving " << std::get<0>(item);
+    EXPECT_EQ(std::get<1>(item).kind, internal::ErrorKind::kSerialization);
+  }
+}
+
 TEST(TaskRegistryTest, RawModeRunsManyItems) {
   std::string args;
   for (int x : {1, 2, 3}) internal::encode_args<true>(args, std::make_tuple(x));

@@ -193,10 +193,17 @@ inline msgpack::unpack_limit unpack_limit_for(std::size_t left) {
   return msgpack::unpack_limit(left, left / 2, left, left, left, 1000);
 }
 
+// Unpacks the value at `offset` and advances `offset` past it; leaves it unchanged when
+// it throws (msgpack-c moves it into a value that ends early, where a reader that goes
+// on would take the rest of that value's bytes for the next one).
 inline msgpack::object_handle unpack_at(std::string_view bytes, std::size_t& offset) {
   const std::size_t left = offset < bytes.size() ? bytes.size() - offset : 0;
-  return msgpack::unpack(bytes.data(), bytes.size(), offset, &reference_bodies, nullptr,
-                         unpack_limit_for(left));
+  std::size_t at = offset;
+  msgpack::object_handle handle = msgpack::unpack(bytes.data(), bytes.size(), at,
+                                                  &reference_bodies, nullptr,
+                                                  unpack_limit_for(left));
+  offset = at;
+  return handle;
 }
 
 // Numbers decode without unpacking a msgpack::object (which allocates a zone per call):

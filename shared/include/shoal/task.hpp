@@ -138,7 +138,17 @@ inline void check_arity(std::string_view in, std::size_t offset, std::size_t ari
   }
 }
 
-// Reads the arguments of one item from `in` at `offset`, advancing it.
+// Advances `offset` past the MessagePack value there; leaves it where it is when the
+// value is malformed (then no later value can be found either).
+inline void skip_value(std::string_view in, std::size_t& offset) {
+  try {
+    (void)unpack_at(in, offset);
+  } catch (const std::exception&) {
+  }
+}
+
+// Reads the arguments of one item from `in` at `offset`, advancing it past them, also
+// when they are refused (unless malformed).
 // Throws SerializationError on malformed or mismatched input.
 template <bool kRaw, class Args>
 Args decode_args(std::string_view in, std::size_t& offset) {
@@ -153,7 +163,12 @@ Args decode_args(std::string_view in, std::size_t& offset) {
     }, args);
     return args;
   } else {
-    check_arity(in, offset, std::tuple_size_v<Args>);
+    try {
+      check_arity(in, offset, std::tuple_size_v<Args>);
+    } catch (const SerializationError&) {
+      skip_value(in, offset);  // the next item's arguments start after these
+      throw;
+    }
     return decode_next<Args>(in, offset);
   }
 }
