@@ -144,7 +144,7 @@ void Scheduler::submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1
   dispatch(out);
 }
 
-std::string Scheduler::task_problem(const shoal::v1::Task& task) const {
+std::string Scheduler::unrunnable_problem(const shoal::v1::Task& task) const {
   const std::string& id = task.id();
   if (id.empty()) return "task id is empty";
   if (task.name().empty()) return absl::StrCat("task ", id, " has an empty name");
@@ -155,13 +155,19 @@ std::string Scheduler::task_problem(const shoal::v1::Task& task) const {
   if (task.priority() >= kPriorities) {
     return absl::StrCat("task ", id, ": priority ", task.priority(), " is outside 0..9");
   }
+  if (task.queue().size() > internal::kMaxNameBytes) {  // no worker could serve it
+    return absl::StrCat("task ", id, ": its queue name has ", task.queue().size(),
+                        " bytes, more than ", internal::kMaxNameBytes);
+  }
+  return "";
+}
+
+std::string Scheduler::task_problem(const shoal::v1::Task& task) const {
+  if (std::string why = unrunnable_problem(task); !why.empty()) return why;
+  const std::string& id = task.id();
   if (task.max_retries() < -1) {
     return absl::StrCat("task ", id, ": max_retries ", task.max_retries(),
                         " is below -1 (-1: the broker's default)");
-  }
-  if (task.queue().size() > internal::kMaxNameBytes) {
-    return absl::StrCat("task ", id, ": its queue name has ", task.queue().size(),
-                        " bytes, more than ", internal::kMaxNameBytes);
   }
   if (task.args().size() > options_.max_message_bytes) {
     return absl::StrCat("task ", id, ": arguments are ", task.args().size(),
@@ -347,7 +353,19 @@ void Scheduler::retain_result(TaskRecord& rec, TaskResult& result) {
 
 void Scheduler::restore(shoal::v1::Task& task, TaskResult* result) {
   TaskRef ref;
-  if (task.id().empty() || task.name().empty() || store_->find(task.id(), &ref)) return;
+  if (task.id().empty() || store_->find(task.id(), &ref)) return;
+  // A journal may hold what submit() would have refused (written by another version, or
+  // damaged past its CRCs): such a task is not queued but ends INVALID, which a client
+  // watching it learns. Its priority must still fit the record.
+  TaskResult refused;
+  if (std::string why = unrunnable_problem(task); !why.empty()) {
+    task.set_priority(std::min<uint32_t>(task.priority(), kPriorities - 1));
+    if (result == nullptr) {
+      refused.mutable_failure()->set_kind(shoal::v1::ERROR_KIND_INVALID);
+      refused.mutable_failure()->set_message(absl::StrCat("restored from the journal: ", why));
+      result = &refused;
+    }
+  }
   ref = store_->insert(task.id());
   TaskRecord& rec = store_->get(ref);
   fill_record(rec, task);

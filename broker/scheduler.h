@@ -88,7 +88,9 @@ class Scheduler {
   // --- Durability ----------------------------------------------------------------------
   // Brings back a task a durable store kept across a restart (before any event): queued
   // again when it had not ended (it may have been running), else done with `result`,
-  // kept for one result ttl from now. No session waits for it; a known id is skipped.
+  // kept for one result ttl from now. A task submit() would refuse as unrunnable (bad
+  // priority, name or queue) is not queued: it ends INVALID. No session waits for it; a
+  // known id is skipped.
   void restore(shoal::v1::Task& task, shoal::v1::TaskResult* result);
   // Rewrites the store with the live tasks only (queued ones in queue order).
   absl::Status rewrite_store();
@@ -122,9 +124,11 @@ class Scheduler {
                   shoal::v1::Rejected** exhausted, Actions& out);
   void reject(SessionId s, const std::string& id, shoal::v1::ErrorKind kind, std::string message,
               Actions& out);
-  // Why `task` cannot be taken (the message of its INVALID rejection), or "": an empty
-  // id or name, a name no worker could register, a priority outside 0..9, max_retries
-  // below -1, a queue name or arguments over their limits.
+  // Why `task` could never run as it is, or "": an empty id or name, a name no worker
+  // could register, a priority outside 0..9, a queue name no worker could serve.
+  std::string unrunnable_problem(const shoal::v1::Task& task) const;
+  // Why a submitted `task` is refused (the message of its INVALID rejection), or "": it
+  // is unrunnable, or its max_retries is below -1, or its arguments are over the limit.
   std::string task_problem(const shoal::v1::Task& task) const;
   TaskQueue& queue_for(NameId name);
   // The lane of task name `name` in `q`, made with its count of capable workers when new.

@@ -119,6 +119,44 @@ TEST_F(SchedulerDurableTest, AResubmittedIdAfterARestartIsTheSameTask) {
   EXPECT_EQ(scheduler_->stats().submitted(), 0u);  // nothing ran twice
 }
 
+// Found by fuzzing (tests/fuzz/broker_journal_fuzz.cc): a journal holding a task that
+// submit() would have refused (from another version, or damaged past its CRCs) queued it
+// as it was: a priority over 9 indexed past the queue's ten lanes, a queue name over 256
+// bytes waited for a worker no gateway lets in. Such a task ends INVALID instead.
+TEST_F(SchedulerDurableTest, AJournaledTaskSubmitWouldRefuseEndsInvalid) {
+  close_store();
+  {
+    JournalReplay replay;
+    auto journal = TaskJournal::open(dir_, &replay);
+    ASSERT_TRUE(journal.ok()) << journal.status();
+    auto add = [&](const std::string& id, uint32_t priority, const std::string& queue) {
+      shoal::v1::Task t;
+      t.set_id(id);
+      t.set_name("square");
+      t.set_priority(priority);
+      t.set_queue(queue);
+      (*journal)->pending().add(JournalKind::kAccepted, t);
+    };
+    add("high", 12, "");
+    add("long-queue", 0, std::string(257, 'q'));
+    add("ok", 9, "");
+    ASSERT_TRUE((*journal)->commit().ok());
+  }
+  for (int start = 0; start < 2; ++start) {  // and the same after the journal's rewrite
+    restart();
+    for (const char* id : {"high", "long-queue"}) {
+      shoal::v1::GetResultResponse r = get_result(id);
+      ASSERT_EQ(r.state(), shoal::v1::TASK_STATE_DONE) << id;
+      EXPECT_EQ(r.result().failure().kind(), shoal::v1::ERROR_KIND_INVALID) << id;
+    }
+    EXPECT_EQ(get_result("high").result().failure().message(),
+              "restored from the journal: task high: priority 12 is outside 0..9");
+    EXPECT_EQ(get_result("ok").state(), shoal::v1::TASK_STATE_QUEUED);
+  }
+  hello("a", {"square"}, /*slots=*/3);
+  EXPECT_EQ(take_sent("a"), std::vector<std::string>{"ok"});
+}
+
 TEST_F(SchedulerTest, DuringTheRegistrationGraceUnrunnableTasksWait) {
   SchedulerOptions options = options_;
   options.registration_grace_ms = 3000;
