@@ -1,7 +1,6 @@
 #include "client/remote_backend.h"
 
 #include <algorithm>
-#include <array>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
@@ -19,29 +18,6 @@ namespace shoal::internal {
 namespace {
 
 constexpr int kMaxWatchIds = 65536;
-
-// The key of a task id this process made (task_id_string: its process prefix, then the
-// sequence in base 64); nullopt for any other string, which then matches no task.
-std::optional<std::uint64_t> key_of(std::string_view id) {
-  static const std::string prefix = task_id_string(0).substr(0, kTaskIdPrefixSize);
-  static const auto value = [] {
-    std::array<std::int8_t, 256> v;
-    v.fill(-1);
-    for (int i = 0; i < 64; ++i) v[static_cast<unsigned char>(kTaskIdDigits[i])] = std::int8_t(i);
-    return v;
-  }();
-  if (id.size() <= prefix.size() || id.size() > prefix.size() + 11 ||
-      id.substr(0, prefix.size()) != prefix) {
-    return std::nullopt;
-  }
-  std::uint64_t seq = 0;
-  for (char c : id.substr(prefix.size())) {
-    int digit = value[static_cast<unsigned char>(c)];
-    if (digit < 0 || (seq >> 58) != 0) return std::nullopt;  // not a digit, or > 64 bits
-    seq = seq << 6 | static_cast<std::uint64_t>(digit);
-  }
-  return seq;
-}
 
 }  // namespace
 
@@ -290,16 +266,8 @@ void RemoteBackend::deliver(std::vector<Delivery>& deliveries) {
   for (Delivery& d : deliveries) {
     if (d.failed) {
       d.sink->fail(d.index, d.error);
-    } else if (d.result->has_failure()) {
-      d.sink->fail(d.index, to_error_info(d.result->failure()));
-    } else if (d.result->items_size() == 0 && d.result->values().empty()) {
-      d.sink->fail(d.index, {ErrorKind::kSerialization, "shoal::SerializationError",
-                             "the broker sent a result without values", ""});
-    } else if (auto reply = result_to_reply(*d.result); reply.ok()) {
-      d.sink->complete(d.index, *std::move(reply));
     } else {
-      d.sink->fail(d.index, {ErrorKind::kSerialization, "shoal::SerializationError",
-                             std::string(reply.status().message()), ""});
+      resolve_with_result(*d.result, *d.sink, d.index);
     }
   }
   deliveries.clear();
@@ -313,7 +281,7 @@ void RemoteBackend::on_message(RemoteSession*, v1::ServerMessage& message) {
     switch (message.body_case()) {
       case v1::ServerMessage::kAccepted:
         for (const auto& id : message.accepted().ids()) {
-          auto key = key_of(id);
+          auto key = task_seq_of(id);
           auto it = key ? outstanding_.find(*key) : outstanding_.end();
           if (it != outstanding_.end()) set_state(it->second, State::kAccepted);
         }
@@ -327,7 +295,7 @@ void RemoteBackend::on_message(RemoteSession*, v1::ServerMessage& message) {
                                       std::chrono::milliseconds(200));
           backoff_until_ = Clock::now() + backoff_delay_;
           for (const auto& id : rejected.ids()) {
-            auto key = key_of(id);
+            auto key = task_seq_of(id);
             auto it = key ? outstanding_.find(*key) : outstanding_.end();
             if (it == outstanding_.end() || it->second.state == State::kAccepted) continue;
             set_state(it->second, State::kBackoff);
@@ -336,14 +304,14 @@ void RemoteBackend::on_message(RemoteSession*, v1::ServerMessage& message) {
         } else {
           ErrorInfo error = to_error_info(rejected.error());
           for (const auto& id : rejected.ids()) {
-            if (auto key = key_of(id)) drop(*key, error, out);
+            if (auto key = task_seq_of(id)) drop(*key, error, out);
           }
         }
         break;
       }
       case v1::ServerMessage::kResults:
         for (auto& result : *message.mutable_results()->mutable_results()) {
-          auto key = key_of(result.id());
+          auto key = task_seq_of(result.id());
           auto it = key ? outstanding_.find(*key) : outstanding_.end();
           if (it == outstanding_.end()) continue;  // a duplicate, or cancelled here
           set_state(it->second, State::kAccepted);
@@ -358,7 +326,7 @@ void RemoteBackend::on_message(RemoteSession*, v1::ServerMessage& message) {
       case v1::ServerMessage::kUnknown:
         // Lost with a restarted broker: submit again (ids make this idempotent).
         for (const auto& id : message.unknown().ids()) {
-          auto key = key_of(id);
+          auto key = task_seq_of(id);
           auto it = key ? outstanding_.find(*key) : outstanding_.end();
           if (it == outstanding_.end() || it->second.state == State::kPending) continue;
           if (it->second.state == State::kBackoff) continue;

@@ -1,5 +1,6 @@
 #include "client/remote_wire.h"
 
+#include <array>
 #include <cstring>
 
 #include "shoal/codec.hpp"
@@ -268,6 +269,41 @@ absl::StatusOr<std::string> result_to_reply(const v1::TaskResult& result) {
     }
   }
   return reply;
+}
+
+std::optional<std::uint64_t> task_seq_of(std::string_view id) {
+  static const std::string prefix = task_id_string(0).substr(0, kTaskIdPrefixSize);
+  static const auto value = [] {
+    std::array<std::int8_t, 256> v;
+    v.fill(-1);
+    for (int i = 0; i < 64; ++i) v[static_cast<unsigned char>(kTaskIdDigits[i])] = std::int8_t(i);
+    return v;
+  }();
+  if (id.size() <= prefix.size() || id.size() > prefix.size() + 11 ||
+      id.substr(0, prefix.size()) != prefix) {
+    return std::nullopt;
+  }
+  std::uint64_t seq = 0;
+  for (char c : id.substr(prefix.size())) {
+    int digit = value[static_cast<unsigned char>(c)];
+    if (digit < 0 || (seq >> 58) != 0) return std::nullopt;  // not a digit, or > 64 bits
+    seq = seq << 6 | static_cast<std::uint64_t>(digit);
+  }
+  return seq;
+}
+
+void resolve_with_result(const v1::TaskResult& result, Sink& sink, std::size_t index) {
+  if (result.has_failure()) {
+    sink.fail(index, to_error_info(result.failure()));
+  } else if (result.items_size() == 0 && result.values().empty()) {
+    sink.fail(index, {ErrorKind::kSerialization, "shoal::SerializationError",
+                      "the broker sent a result without values", ""});
+  } else if (auto reply = result_to_reply(result); reply.ok()) {
+    sink.complete(index, *std::move(reply));
+  } else {
+    sink.fail(index, {ErrorKind::kSerialization, "shoal::SerializationError",
+                      std::string(reply.status().message()), ""});
+  }
 }
 
 }  // namespace shoal::internal

@@ -4,6 +4,7 @@
 // remote backend (client) and the worker. Pure functions; thread-safe.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "shoal/internal/error_info.h"
+#include "shoal/internal/future_state.h"
 #include "shoal/v1/task.pb.h"
 
 namespace shoal::internal {
@@ -57,5 +59,14 @@ absl::StatusOr<std::vector<std::string_view>> result_values(const v1::TaskResult
 // The reply bytes (internal/reply.h) of a TaskResult without failure (values or items).
 // InvalidArgument when result.values is malformed.
 absl::StatusOr<std::string> result_to_reply(const v1::TaskResult& result);
+
+// The sequence number of a task id this process made (task_id_string(seq)); nullopt for
+// any other string, which then names no task of this process.
+std::optional<std::uint64_t> task_seq_of(std::string_view id);
+
+// Resolves `sink`'s submission `index` with `result`, calling exactly one of fail() and
+// complete() once: fail() with the result's failure, or with a kSerialization error when
+// the result has no outcome or malformed values; else complete() with its reply bytes.
+void resolve_with_result(const v1::TaskResult& result, Sink& sink, std::size_t index);
 
 }  // namespace shoal::internal
