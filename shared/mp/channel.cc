@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -74,6 +75,25 @@ bool read_exact(int fd, char* out, std::size_t n) {
 }
 
 }  // namespace
+
+bool recv_claimed(int fd, uint64_t len, std::string& out) {
+  std::size_t have = out.size();
+  while (have < len) {
+    if (out.size() == have) {  // full: room for the rest, up to twice what came
+      out.resize(static_cast<std::size_t>(
+          std::min<uint64_t>(len, std::max<uint64_t>(kAllocatedAhead, uint64_t{have} * 2))));
+    }
+    ssize_t n = ::recv(fd, out.data() + have, out.size() - have, 0);
+    if (n > 0) {
+      have += static_cast<std::size_t>(n);
+    } else if (n == 0 || errno != EINTR) {
+      if (n == 0) errno = 0;
+      out.resize(have);
+      return false;
+    }
+  }
+  return true;
+}
 
 void Channel::wait_for_space(uint64_t need) {
   const uint64_t tail = h_->tail.load(std::memory_order_relaxed);
@@ -148,6 +168,12 @@ bool Channel::sleep_until_woken(int timeout_ms) {
         ssize_t tokens = 0;
         while (tokens < n && peek[tokens] == 'W') ++tokens;
         if (tokens > 0) (void)::recv(fd_, peek, static_cast<std::size_t>(tokens), 0);
+        // Anything else follows the marker record of a big message: with none, the writer
+        // broke the protocol, and waiting again would find the same bytes for ever.
+        if (tokens < n && !has_record()) {
+          h_->reader_sleeping.store(0, std::memory_order_relaxed);
+          throw Error("shoal::Connection::recv: corrupt stream (data without a record)");
+        }
       }
     }
   }
@@ -168,8 +194,8 @@ std::string Channel::read_big() {
     if (tag != 'D' || !read_exact(fd_, reinterpret_cast<char*>(&len), 8)) {
       throw Error("shoal::Connection::recv: corrupt stream");
     }
-    std::string out(len, '\0');
-    if (len > 0 && !read_exact(fd_, out.data(), len)) {
+    std::string out;
+    if (!recv_claimed(fd_, len, out)) {
       throw EOFError("shoal::Connection::recv: the other end closed mid-message");
     }
     return out;
@@ -189,9 +215,16 @@ std::string Channel::recv() {
     }
   }
   const uint64_t head = h_->head.load(std::memory_order_relaxed);
+  const uint64_t filled = h_->tail.load(std::memory_order_acquire) - head;
   uint32_t header[2];
   std::memcpy(header, ring_ + head % kChannelRing, sizeof header);
   const bool big = (header[1] & kBigMessage) != 0;
+  // What the writer never writes: a record that would overrun the ring or what was
+  // published, or a ring fuller than it can be (reading on would loop or read astray).
+  if (filled > kChannelRing || header[1] > kBigMessage || (big && header[0] != 0) ||
+      (!big && (header[0] > kChannelRing / 4 || record_size(header[0]) > filled))) {
+    throw Error("shoal::Connection::recv: corrupt stream (a bad record)");
+  }
   std::string out;
   if (!big) {
     out.resize(header[0]);

@@ -29,6 +29,14 @@ struct ChannelHeader {
 };
 static_assert(sizeof(ChannelHeader) <= kChannelHeader);
 
+// A message longer than this is not allocated whole before it arrives: its buffer grows
+// with the bytes received, so a length a peer announces but never sends costs nothing.
+inline constexpr std::size_t kAllocatedAhead = std::size_t{1} << 20;
+
+// Receives from blocking socket `fd` the rest of a message of `len` bytes whose first
+// bytes `out` holds. False if the socket ends first (errno 0) or fails (errno set).
+bool recv_claimed(int fd, uint64_t len, std::string& out);
+
 // A view of one direction; `at` points to kChannelBytes of zeroed shared memory.
 class Channel {
  public:

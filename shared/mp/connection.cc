@@ -171,19 +171,11 @@ std::string Connection::recv_bytes() {
     return out;
   }
   // A large message: take what is buffered, then read the rest straight into `out`.
-  out.resize(len);
-  std::size_t have = s.buffered();
-  std::memcpy(out.data(), s.buffer.get() + s.pos, have);
-  s.pos += have;
-  while (have < len) {
-    ssize_t n = ::recv(s.fd, out.data() + have, len - have, 0);
-    if (n > 0) {
-      have += static_cast<std::size_t>(n);
-    } else if (n == 0) {
-      throw EOFError("shoal::Connection::recv: the other end closed mid-message");
-    } else if (errno != EINTR) {
-      throw_io("recv");
-    }
+  out.assign(s.buffer.get() + s.pos, s.buffered());
+  s.pos = s.end;
+  if (!internal::recv_claimed(s.fd, len, out)) {
+    if (errno != 0) throw_io("recv");
+    throw EOFError("shoal::Connection::recv: the other end closed mid-message");
   }
   return out;
 }
