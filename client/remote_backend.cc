@@ -267,7 +267,7 @@ void RemoteBackend::deliver(std::vector<Delivery>& deliveries) {
     if (d.failed) {
       d.sink->fail(d.index, d.error);
     } else {
-      resolve_with_result(*d.result, *d.sink, d.index);
+      resolve_with_result(*d.result, d.items, *d.sink, d.index);
     }
   }
   deliveries.clear();
@@ -319,6 +319,7 @@ void RemoteBackend::on_message(RemoteSession*, v1::ServerMessage& message) {
           d.sink = std::move(it->second.sink);
           d.index = it->second.index;
           d.result = &result;  // lives until deliver() below returns
+          d.items = it->second.items;
           out.push_back(std::move(d));
           outstanding_.erase(it);
         }

@@ -91,6 +91,7 @@ class RemoteBackend final : public Backend, private SessionListener {
     std::shared_ptr<Sink> sink;
     std::size_t index = 0;
     const v1::TaskResult* result = nullptr;  // unless failed; valid until delivered
+    std::size_t items = 1;                   // the task's calls, which `result` must answer
     ErrorInfo error;
     bool failed = false;
   };

@@ -155,6 +155,7 @@ ErrorInfo to_error_info(const v1::TaskError& error) {
   // task's own exception keeps its message, even an empty one.
   if (info.message.empty() && info.kind != ErrorKind::kRemote) {
     info.message = v1::ErrorKind_Name(error.kind());
+    if (info.message.empty()) info.message = "error of kind " + std::to_string(kind);
   }
   return info;
 }
@@ -264,6 +265,12 @@ absl::StatusOr<std::string> result_to_reply(const v1::TaskResult& result) {
     if (item.outcome_case() == v1::ItemOutcome::kError) {
       reply_failed(reply, to_error_info(item.error()));
     } else {
+      // Exactly one value: more would be read as the next items' outcomes, none would
+      // take the next item's status byte for this value.
+      std::size_t end = 0;
+      if (!msgpack_skip(item.value(), end) || end != item.value().size()) {
+        return absl::InvalidArgumentError("TaskResult.items holds a malformed value");
+      }
       reply.push_back(kReplyOk);
       reply.append(item.value());
     }
@@ -283,6 +290,9 @@ std::optional<std::uint64_t> task_seq_of(std::string_view id) {
       id.substr(0, prefix.size()) != prefix) {
     return std::nullopt;
   }
+  if (id[prefix.size()] == kTaskIdDigits[0] && id.size() > prefix.size() + 1) {
+    return std::nullopt;  // a leading zero: task_id_string never writes one
+  }
   std::uint64_t seq = 0;
   for (char c : id.substr(prefix.size())) {
     int digit = value[static_cast<unsigned char>(c)];
@@ -292,17 +302,36 @@ std::optional<std::uint64_t> task_seq_of(std::string_view id) {
   return seq;
 }
 
-void resolve_with_result(const v1::TaskResult& result, Sink& sink, std::size_t index) {
+void resolve_with_result(const v1::TaskResult& result, std::size_t items, Sink& sink,
+                         std::size_t index) {
+  auto malformed = [&](std::string message) {
+    sink.fail(index, {ErrorKind::kSerialization, "shoal::SerializationError",
+                      std::move(message), ""});
+  };
   if (result.has_failure()) {
     sink.fail(index, to_error_info(result.failure()));
-  } else if (result.items_size() == 0 && result.values().empty()) {
-    sink.fail(index, {ErrorKind::kSerialization, "shoal::SerializationError",
-                      "the broker sent a result without values", ""});
-  } else if (auto reply = result_to_reply(result); reply.ok()) {
+    return;
+  }
+  if (result.items_size() == 0 && result.values().empty()) {
+    malformed("the broker sent a result without values");
+    return;
+  }
+  // As many outcomes as calls: a value too many or too few is not this task's answer.
+  std::size_t outcomes = static_cast<std::size_t>(result.items_size());
+  if (!result.values().empty()) {
+    std::size_t offset = 0;
+    std::uint32_t count = 0;
+    outcomes = msgpack_read_array_header(result.values(), offset, count) ? count : 0;
+  }
+  if (outcomes != std::max<std::size_t>(1, items)) {
+    malformed("the broker sent " + std::to_string(outcomes) + " outcomes for a task of " +
+              std::to_string(std::max<std::size_t>(1, items)) + " calls");
+    return;
+  }
+  if (auto reply = result_to_reply(result); reply.ok()) {
     sink.complete(index, *std::move(reply));
   } else {
-    sink.fail(index, {ErrorKind::kSerialization, "shoal::SerializationError",
-                      std::string(reply.status().message()), ""});
+    malformed(std::string(reply.status().message()));
   }
 }
 

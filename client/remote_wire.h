@@ -57,16 +57,20 @@ absl::Status reply_to_result(std::string_view reply, std::size_t items, v1::Task
 absl::StatusOr<std::vector<std::string_view>> result_values(const v1::TaskResult& result);
 
 // The reply bytes (internal/reply.h) of a TaskResult without failure (values or items).
-// InvalidArgument when result.values is malformed.
+// InvalidArgument when result.values is malformed, or an item's value is not exactly one
+// MessagePack value.
 absl::StatusOr<std::string> result_to_reply(const v1::TaskResult& result);
 
 // The sequence number of a task id this process made (task_id_string(seq)); nullopt for
-// any other string, which then names no task of this process.
+// any other string (also one that differs from it by leading zeros), which then names no
+// task of this process.
 std::optional<std::uint64_t> task_seq_of(std::string_view id);
 
-// Resolves `sink`'s submission `index` with `result`, calling exactly one of fail() and
-// complete() once: fail() with the result's failure, or with a kSerialization error when
-// the result has no outcome or malformed values; else complete() with its reply bytes.
-void resolve_with_result(const v1::TaskResult& result, Sink& sink, std::size_t index);
+// Resolves `sink`'s submission `index`, a task of `items` calls, with `result`, calling
+// exactly one of fail() and complete() once: fail() with the result's failure, or with a
+// kSerialization error when the result is malformed or holds another number of outcomes
+// than max(1, items); else complete() with its reply bytes.
+void resolve_with_result(const v1::TaskResult& result, std::size_t items, Sink& sink,
+                         std::size_t index);
 
 }  // namespace shoal::internal

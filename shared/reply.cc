@@ -81,6 +81,17 @@ ErrorInfo ReplyReader::next_error() {
   }
 }
 
+ErrorInfo ReplyReader::not_nil() {
+  msgpack::object_handle handle;
+  try {
+    handle = unpack_at(reply_, offset_);
+  } catch (const std::exception&) {
+    return broken("malformed value");
+  }
+  return ErrorInfo{ErrorKind::kSerialization, "shoal::SerializationError",
+                   "cannot decode MessagePack " + describe(handle.get()) + " as void", ""};
+}
+
 ErrorInfo ReplyReader::broken(const char* why) {
   broken_ = true;
   return ErrorInfo{ErrorKind::kSerialization, "shoal::SerializationError",

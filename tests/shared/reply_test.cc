@@ -1,5 +1,5 @@
 // Reply buffers (shared/reply.cc): big ones are recycled between the engine's
-// collector and the futures and maps that consumed them.
+// collector and the futures and maps that consumed them. And reading replies.
 
 #include "shoal/internal/reply.h"
 
@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "shoal/codec.hpp"
 #include "shoal/internal/collect_state.h"
 #include "shoal/internal/future_state.h"
 
@@ -16,6 +17,26 @@ namespace shoal::internal {
 namespace {
 
 constexpr std::size_t kBig = (std::size_t{5} << 20) + 123;
+
+// A void result's item is nil. Another value (here from a broker that sent values for a
+// void task) fails that item alone, and the next item is read after it, not inside it.
+TEST(ReplyReaderTest, AValueWhereAVoidResultsNilIsDueFailsThatItemOnly) {
+  std::string reply;
+  reply.push_back(kReplyOk);
+  encode_to(reply, std::vector<int>{0, 1});  // inside: 00 01, an ok item holding 1
+  reply.push_back(kReplyOk);
+  reply.push_back('\xc0');
+  ReplyReader reader(reply);
+  auto first = reader.next<false, void>();
+  ASSERT_EQ(first.index(), 1u);
+  EXPECT_EQ(std::get<1>(first).kind, ErrorKind::kSerialization);
+  EXPECT_NE(std::get<1>(first).message.find("array of 2 as void"), std::string::npos)
+      << std::get<1>(first).message;
+  EXPECT_EQ((reader.next<false, void>().index()), 0u);
+  auto third = reader.next<false, void>();
+  ASSERT_EQ(third.index(), 1u);
+  EXPECT_NE(std::get<1>(third).message.find("ended early"), std::string::npos);
+}
 
 TEST(ReplyBufferTest, TakeReservesAtLeastTheCapacityAndIsEmpty) {
   std::string small = take_reply_buffer(100);

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -77,6 +78,77 @@ TEST(RemoteWireTest, ChunkCountingMoreArraysThanBytesIsRefused) {
   task.set_items(2);  // as many bytes as arrays: for the invoker to judge
   task.set_args(std::string("\x92\x01\x02", 3));
   EXPECT_TRUE(invoke_args(task).ok());
+}
+
+// A result names the task of exactly its id: not one whose id differs by leading zeros.
+TEST(RemoteWireTest, TaskSeqOfTakesOnlyTheIdsTaskIdStringWrites) {
+  for (std::uint64_t seq : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{4095},
+                            ~std::uint64_t{0}}) {
+    EXPECT_EQ(task_seq_of(task_id_string(seq)), seq);
+  }
+  const std::string id = task_id_string(10);
+  const std::string padded = id.substr(0, kTaskIdPrefixSize) + "0" + id.substr(kTaskIdPrefixSize);
+  EXPECT_EQ(task_seq_of(padded), std::nullopt);
+  EXPECT_EQ(task_seq_of(id.substr(0, kTaskIdPrefixSize) + "00"), std::nullopt);
+  EXPECT_EQ(task_seq_of(id.substr(0, kTaskIdPrefixSize)), std::nullopt);
+}
+
+// What a sink was given.
+class RecordingSink : public Sink {
+ public:
+  void complete(std::size_t, std::string reply) override {
+    ++calls;
+    this->reply = std::move(reply);
+  }
+  void fail(std::size_t, const ErrorInfo& error) override {
+    ++calls;
+    this->error = error;
+  }
+  int calls = 0;
+  std::string reply;
+  std::optional<ErrorInfo> error;
+};
+
+// A result answers each call of its task once: a value too many is not ignored.
+TEST(RemoteWireTest, AResultOfAnotherNumberOfOutcomesFailsItsTask) {
+  v1::TaskResult result;
+  result.set_values(encode(std::vector<int>{1, 2, 3}));
+  RecordingSink more;
+  resolve_with_result(result, 2, more, 0);
+  EXPECT_EQ(more.calls, 1);
+  ASSERT_TRUE(more.error.has_value());
+  EXPECT_EQ(more.error->kind, ErrorKind::kSerialization);
+  EXPECT_EQ(more.error->message, "the broker sent 3 outcomes for a task of 2 calls");
+
+  result.clear_values();
+  result.add_items()->set_value(encode(1));
+  RecordingSink fewer;
+  resolve_with_result(result, 2, fewer, 0);
+  ASSERT_TRUE(fewer.error.has_value());
+  EXPECT_EQ(fewer.error->message, "the broker sent 1 outcomes for a task of 2 calls");
+
+  RecordingSink single;  // a task of 0 items is one call
+  resolve_with_result(result, 0, single, 0);
+  EXPECT_EQ(single.calls, 1);
+  EXPECT_FALSE(single.error.has_value());
+  ReplyReader reader(single.reply);
+  EXPECT_EQ(std::get<0>(reader.next<false, int>()), 1);
+}
+
+// An item's value is one MessagePack value: two would become the next item's outcome.
+TEST(RemoteWireTest, AnItemValueThatIsNotExactlyOneValueIsMalformed) {
+  v1::TaskResult result;
+  result.add_items()->set_value(encode(1) + std::string(1, kReplyOk) + encode(5));
+  result.add_items()->set_value(encode(2));
+  EXPECT_FALSE(result_to_reply(result).ok());
+  result.mutable_items(0)->set_value("");
+  EXPECT_FALSE(result_to_reply(result).ok());
+  result.mutable_items(0)->set_value(encode(7));
+  auto reply = result_to_reply(result);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  ReplyReader reader(*reply);
+  EXPECT_EQ(std::get<0>(reader.next<false, int>()), 7);
+  EXPECT_EQ(std::get<0>(reader.next<false, int>()), 2);
 }
 
 TEST(RemoteWireTest, ReplyBecomesItemsAndBack) {
@@ -167,6 +239,7 @@ TEST(RemoteWireTest, ErrorKindsMapBothWays) {
   v1::TaskError future;  // a kind newer than this client is "other", not a cast
   future.set_kind(static_cast<v1::ErrorKind>(42));
   EXPECT_EQ(to_error_info(future).kind, ErrorKind::kOther);
+  EXPECT_EQ(to_error_info(future).message, "error of kind 42");  // named all the same
   EXPECT_THROW(throw_error({ErrorKind::kInvalid, "", "bad priority", ""}), Error);
 }
 

@@ -63,7 +63,8 @@ template <class R>
 using ItemOutcome = std::variant<Stored<R>, ErrorInfo>;
 
 // Reads the items of a reply in order. Malformed input becomes a kSerialization
-// failure for the item where it was found and for every item after it.
+// failure for the item where it was found and for every item after it; a value that
+// does not convert (also one other than nil for a void result) fails its item only.
 class ReplyReader {
  public:
   explicit ReplyReader(std::string_view reply) : reply_(reply) {}
@@ -78,6 +79,7 @@ class ReplyReader {
     if constexpr (std::is_void_v<R>) {
       if constexpr (!kRaw) {
         if (offset_ >= reply_.size()) return broken("reply ended early");
+        if (reply_[offset_] != '\xc0') return not_nil();
         ++offset_;  // nil
       }
       return VoidResult{};
@@ -109,6 +111,8 @@ class ReplyReader {
  private:
   ErrorInfo next_error();
   ErrorInfo broken(const char* why);
+  // Consumes the value where a void result's nil is due: a kSerialization failure.
+  ErrorInfo not_nil();
 
   std::string_view reply_;
   std::size_t offset_ = 0;
