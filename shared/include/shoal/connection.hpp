@@ -58,7 +58,8 @@ class Connection {
   }
   // Receives one value. Blocks until a message arrives. EOFError once the peer closed
   // and every message was read; SerializationError if it is not a T; std::logic_error
-  // on a write-only or closed end.
+  // on a write-only or closed end; shoal::Error if the stream holds what no writer
+  // sends (a process that shares the end wrote garbage into it).
   template <class T>
   T recv() {
     static_assert(Codable<T>, "shoal::Connection::recv: T must be Codable");
@@ -68,7 +69,8 @@ class Connection {
   void send_bytes(std::string_view bytes);
   std::string recv_bytes();
   // True if recv() would not block (a message, or EOF, is there), waiting at most
-  // `timeout` for it (negative: no wait; over 100 years: no limit).
+  // `timeout` for it (negative: no wait; over 100 years: no limit). shoal::Error on a
+  // corrupt stream, as recv().
   bool poll(std::chrono::milliseconds timeout = std::chrono::milliseconds{0});
 
   // Closes this process's descriptor (for every copy in this process).
