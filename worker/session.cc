@@ -8,6 +8,9 @@ namespace {
 constexpr std::size_t kMaxBatchBytes = 4u << 20;
 constexpr int kMaxBatchResults = 8192;
 constexpr int kHellosBeforeWarning = 5;
+// A Welcome's liveness is taken up to this: any uint32 heartbeat_ms times it (times 2,
+// the resend window) still fits a nanosecond duration, and it stays a positive int.
+constexpr std::uint32_t kMaxLiveness = 1000;
 // What a ResultBatch frame adds to its results' encoded sizes: per result a field tag
 // and a length (at most 1 + 10 bytes), per frame the version, the results field's tag
 // and length and the credit (well within 32 bytes).
@@ -178,7 +181,9 @@ void WorkerSession::handle(v1::BrokerMessage& message, const std::function<void(
       if (welcome.heartbeat_ms() > 0) {
         heartbeat_ = std::chrono::milliseconds(welcome.heartbeat_ms());
       }
-      if (welcome.liveness() > 0) liveness_ = static_cast<int>(welcome.liveness());
+      if (welcome.liveness() > 0) {
+        liveness_ = static_cast<int>(std::min<std::uint32_t>(welcome.liveness(), kMaxLiveness));
+      }
       max_message_bytes_ =
           welcome.max_message_bytes() > 0 ? welcome.max_message_bytes() : kDefaultMaxMessageBytes;
       log_.info("registered with broker " + welcome.broker_id() + " at " + config_.broker);

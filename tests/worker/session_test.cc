@@ -290,6 +290,20 @@ TEST_F(SessionTest, HelloWelcomeTasksAndChunkResults) {
   EXPECT_EQ(session_->stats().tasks, 2u);
 }
 
+// Any heartbeat and liveness a broker may send: the worker keeps the link, no overflow
+// making it think the broker silent (a liveness above INT_MAX became negative).
+TEST_F(SessionTest, HugeHeartbeatAndLivenessKeepTheLink) {
+  start();
+  broker_.expect(v1::WorkerMessage::kHello);
+  broker_.welcome(/*heartbeat_ms=*/0xffffffffu, /*liveness=*/0xffffffffu);
+  ASSERT_TRUE(wait_ready());
+  broker_.tasks({make_task("h1", "session_test.square", {3})});
+  EXPECT_EQ(decode<std::tuple<int>>(broker_.results(1)["h1"].values()), std::make_tuple(9));
+  EXPECT_FALSE(broker_.next(v1::WorkerMessage::kHello, 600ms).has_value());
+  stop();
+  EXPECT_EQ(session_->stats().reconnects, 0u);
+}
+
 TEST_F(SessionTest, UnknownTaskAndThrowingTaskAreReported) {
   start();
   broker_.expect(v1::WorkerMessage::kHello);
