@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <functional>
@@ -29,6 +30,8 @@ namespace {
 // After serving a request the server polls without sleeping this long: the next
 // request of a busy client usually comes within it, and a sleep would cost a wake-up.
 constexpr auto kSpinFor = std::chrono::microseconds(50);
+// The most a direct client's announced request size reserves before its bytes arrive.
+constexpr std::size_t kReservedAhead = std::size_t{64} << 20;
 
 void report(int fd, const std::string& line) {
   std::string text = line + "\n";
@@ -124,7 +127,9 @@ class DirectClients {
         std::memcpy(&size, client.in.data(), 4);
         if (size >= kBusyNoticeBytes) {
           client.announced = true;
-          client.in.reserve(4 + std::size_t{size});  // no copying while it grows
+          // Little copying while it grows, but only up to a bound: the size is the
+          // client's claim, and four bytes must not reserve gigabytes.
+          client.in.reserve(4 + std::min<std::size_t>(size, kReservedAhead));
           big(size);
         }
       }

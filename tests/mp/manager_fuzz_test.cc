@@ -10,9 +10,11 @@
 
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <limits>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 #include <zmq.hpp>
 
@@ -190,6 +192,43 @@ TEST(ManagerFuzzTest, ThePrivateEndpointSurvivesGarbage) {
     }
     ::close(fd);
   }
+  expect_intact(m);
+}
+
+// The server's address space in KiB (VmSize), for memory it reserved but never touched.
+long vm_size_kib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmSize:", 0) == 0) return std::stol(line.substr(7));
+  }
+  return -1;
+}
+
+// A 4-byte header claiming 4 GiB is a claim, not memory: before, the server reserved the
+// claimed size for each such connection at once (16 GiB here), which a host with less
+// memory refuses with std::bad_alloc, ending the server.
+TEST(ManagerFuzzTest, AClaimedLengthReservesNoMoreThanABoundedBuffer) {
+  Manager m;
+  auto kept = m.dict<std::string, int>("kept");
+  kept.set("answer", 42);
+  const long before = vm_size_kib(*m.server_pid());
+  ASSERT_GT(before, 0);
+  std::vector<int> fds;
+  for (int i = 0; i < 4; ++i) {
+    fds.push_back(connect_direct(m.endpoint()));
+    const uint32_t n = std::numeric_limits<uint32_t>::max() - 16;
+    std::string out(reinterpret_cast<const char*>(&n), 4);
+    out += "partial";
+    ASSERT_EQ(::send(fds.back(), out.data(), out.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(out.size()));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(kept.get("answer"), 42);  // the server read them meanwhile, and still serves
+  EXPECT_EQ(kept.get("answer"), 42);
+  const long grown_kib = vm_size_kib(*m.server_pid()) - before;
+  EXPECT_LT(grown_kib, 1L << 20) << "the server reserved " << grown_kib / 1024 << " MiB";
+  for (int fd : fds) ::close(fd);
   expect_intact(m);
 }
 
