@@ -135,7 +135,14 @@ bool read_worker(Seen& seen, std::chrono::milliseconds wait) {
   bool hello = false;
   for (bool first = true;; first = false) {
     zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, first ? wait : std::chrono::milliseconds(0));
+    for (;;) {  // libFuzzer's timer (SIGALRM) interrupts it
+      try {
+        zmq::poll(&item, 1, first ? wait : std::chrono::milliseconds(0));
+        break;
+      } catch (const zmq::error_t& e) {
+        if (e.num() != EINTR) throw;
+      }
+    }
     if (!(item.revents & ZMQ_POLLIN)) return hello;
     zmq::message_t id, body;
     (void)socket.recv(id);
