@@ -91,13 +91,20 @@ SHOAL_FUZZ_TARGET(broker_client_requests) {
         break;
       }
       case 10:  // many tasks of new names at once: the scheduler must forget names
-        if (in.chance(50)) {
+        if (in.chance(50)) {  // a worker of "default" fails them NOT_REGISTERED at once
+          if (bulk == 0) {
+            WorkerMessage msg;
+            msg.set_version(1);
+            msg.mutable_hello()->set_name("bulk");
+            msg.mutable_hello()->add_tasks("square");
+            msg.mutable_hello()->set_slots(1);
+            h.frame("bulk", msg);
+          }
           Tasks tasks;
-          for (int n = 1 + in.byte(); n > 0; --n, ++bulk) {
+          for (int n = 16 + in.byte() / 8; n > 0; --n, ++bulk) {
             shoal::v1::Task* t = tasks.Add();
             t->set_id("bulk-" + std::to_string(bulk));
             t->set_name("name-" + std::to_string(bulk));
-            t->set_queue(bulk % 2 ? "default" : "q-" + std::to_string(bulk));
             t->set_max_retries(-1);
           }
           h.submit(s, std::move(tasks));

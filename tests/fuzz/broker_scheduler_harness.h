@@ -361,7 +361,8 @@ class SchedulerHarness {
   // --- Time ----------------------------------------------------------------------------
   // Time passes by `ms`, then the scheduler's tick.
   void advance(int64_t ms) {
-    trace("time passes ", ms, " ms to ", now() + ms);
+    trace("time passes ", ms, " ms to ", now() + ms, " (", scheduler_.interned_names(),
+          " names, ", scheduler_.stats().ShortDebugString(), ")");
     int64_t next = scheduler_.next_deadline_ms();
     uint64_t retained = scheduler_.stats().results_retained();
     size_t workers = scheduler_.stats().workers();
