@@ -22,6 +22,17 @@ std::string random_broker_id() {
   return absl::StrCat(absl::Hex(uint64_t(rd()) << 32 | rd(), absl::kZeroPad16));
 }
 
+// 16 bytes from the system's entropy source, the key of this broker's task leases.
+std::string random_lease_key() {
+  std::random_device rd;
+  std::string key;
+  for (int i = 0; i < 4; ++i) {
+    uint32_t word = rd();
+    key.append(reinterpret_cast<const char*>(&word), sizeof(word));
+  }
+  return key;
+}
+
 // Keepalive both ways: clients may ping every second even while no data flows (gRPC
 // would otherwise answer a client that waits on a long task with "too many pings" and
 // close its connection); the broker pings a silent client connection with a call open
@@ -46,6 +57,7 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::start(BrokerConfig config, const
   RETURN_IF_ERROR(validate(config));
   size_t colon = config.client_address.rfind(':');
   if (config.scheduler.broker_id.empty()) config.scheduler.broker_id = random_broker_id();
+  if (config.scheduler.lease_key.empty()) config.scheduler.lease_key = random_lease_key();
 
   std::unique_ptr<Broker> broker(new Broker(log));
   Broker& b = *broker;

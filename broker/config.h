@@ -25,6 +25,9 @@ struct SchedulerOptions {
   // For this long after start, tasks no connected worker has registered wait instead of
   // failing NOT_REGISTERED: workers of a restarted broker come back one by one.
   int64_t registration_grace_ms = 0;
+  // 16 secret bytes that key the leases handed to workers (so that no worker can guess
+  // the lease of a task it was not sent); "" = 16 zero bytes (tests). Random per start.
+  std::string lease_key = {};
   std::string broker_id;                  // sent in Welcome; changes per broker start
 };
 

@@ -21,8 +21,8 @@ class DurableTaskStore final : public TaskStore {
 
   TaskRef insert(std::string id) override { return memory_.insert(std::move(id)); }
   bool find(std::string_view id, TaskRef* ref) const override { return memory_.find(id, ref); }
-  bool matches(TaskRef ref, uint32_t gen, std::string_view id) const override {
-    return memory_.matches(ref, gen, id);
+  bool matches(TaskRef ref, std::string_view id) const override {
+    return memory_.matches(ref, id);
   }
   TaskRecord& get(TaskRef ref) override { return memory_.get(ref); }
   const TaskRecord& get(TaskRef ref) const override { return memory_.get(ref); }

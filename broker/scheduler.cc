@@ -30,7 +30,10 @@ Scheduler::Scheduler(SchedulerOptions options, Deps deps)
       store_(deps.store),
       start_ms_(deps.clock->now_ms()),
       default_queue_(names_.intern("default")),
-      grace_checked_(options_.registration_grace_ms <= 0) {}
+      grace_checked_(options_.registration_grace_ms <= 0) {
+  std::copy_n(options_.lease_key.begin(), std::min(options_.lease_key.size(), lease_key_.size()),
+              lease_key_.begin());
+}
 
 void Scheduler::open_session(SessionId s) { sessions_.insert(s); }
 

@@ -4,6 +4,7 @@
 // I/O; time comes from an injected Clock. Each event method appends what must be sent
 // to an Actions list. Not thread-safe: one thread owns a Scheduler.
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -206,6 +207,11 @@ class Scheduler {
   uint32_t next_seq_ = 1;
   bool grace_checked_;  // queues checked for unrunnable tasks since the grace ended
 
+  // The Task.lease of `ref` at generation `gen`: the ref in the low half, and in the high
+  // half a hash of both keyed by options_.lease_key, which no worker can compute.
+  uint64_t lease_of(TaskRef ref, uint32_t gen) const;
+
+  std::array<unsigned char, 16> lease_key_{};
   shoal::v1::Task lease_scratch_;  // reused by lease(): its strings keep their buffers
   TimerHeap lease_timers_;
   WaiterHeap waiter_timers_;

@@ -1,5 +1,8 @@
 // Scheduler, worker side: hellos, credits, results, leases, losses, dispatch and time.
+#include <sodium.h>
+
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <utility>
 
@@ -170,7 +173,8 @@ void Scheduler::on_results(WorkerRef w, shoal::v1::ResultBatch& batch, Actions& 
 
 bool Scheduler::accept_result(WorkerRef w, std::unique_ptr<TaskResult> result, Actions& out) {
   TaskRef ref = TaskRef(result->lease());
-  bool leased = store_->matches(ref, uint32_t(result->lease() >> 32), result->id());
+  bool leased = store_->matches(ref, result->id()) &&
+                lease_of(ref, store_->get(ref).gen) == result->lease();
   if (!leased && !store_->find(result->id(), &ref)) {
     return false;  // expired long ago: nobody waits
   }
@@ -315,8 +319,19 @@ void Scheduler::lease(TaskRef ref, WorkerRef w, TaskQueue& q, Actions& out) {
   arm_time_limit(ref, rec, now);
   shoal::v1::Task& task = lease_scratch_;  // every field but args is set: nothing stale
   task_of(rec, &task);
-  task.set_lease(uint64_t{rec.gen} << 32 | ref);
+  task.set_lease(lease_of(ref, rec.gen));
   out.add_task(w, st.peer, task, rec.args);  // args are copied once, into the batch
+}
+
+uint64_t Scheduler::lease_of(TaskRef ref, uint32_t gen) const {
+  static_assert(crypto_shorthash_KEYBYTES == 16 && crypto_shorthash_BYTES == 8);
+  unsigned char in[8], out[8];
+  std::memcpy(in, &ref, 4);
+  std::memcpy(in + 4, &gen, 4);
+  crypto_shorthash(out, in, sizeof(in), lease_key_.data());  // SipHash-2-4
+  uint64_t tag;
+  std::memcpy(&tag, out, sizeof(tag));
+  return (tag & 0xffffffff00000000ull) | ref;
 }
 
 void Scheduler::arm_time_limit(TaskRef ref, const TaskRecord& rec, int64_t now) {

@@ -60,9 +60,9 @@ class TaskStore {
   virtual TaskRef insert(std::string id) = 0;
   // The ref of the record with this id, or false.
   virtual bool find(std::string_view id, TaskRef* ref) const = 0;
-  // True if `ref` names a live record of generation `gen` whose id is `id` (a cheaper
-  // find when the caller holds a ref that may be stale or forged).
-  virtual bool matches(TaskRef ref, uint32_t gen, std::string_view id) const = 0;
+  // True if `ref` names a live record whose id is `id` (a cheaper find when the caller
+  // holds a ref that may be stale or forged).
+  virtual bool matches(TaskRef ref, std::string_view id) const = 0;
   // The record behind a live ref.
   virtual TaskRecord& get(TaskRef ref) = 0;
   virtual const TaskRecord& get(TaskRef ref) const = 0;
@@ -108,10 +108,10 @@ class InMemoryTaskStore final : public TaskStore {
 
   TaskRef insert(std::string id) override;
   bool find(std::string_view id, TaskRef* ref) const override;
-  bool matches(TaskRef ref, uint32_t gen, std::string_view id) const override {
+  bool matches(TaskRef ref, std::string_view id) const override {
     if (ref >= next_) return false;
     const TaskRecord& rec = get(ref);
-    return rec.gen == gen && !rec.id.empty() && rec.id == id;
+    return !rec.id.empty() && rec.id == id;
   }
   TaskRecord& get(TaskRef ref) override { return chunks_[ref >> kChunkBits][ref & kChunkMask]; }
   const TaskRecord& get(TaskRef ref) const override {
