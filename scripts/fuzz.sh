@@ -37,6 +37,8 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 
 cmake --build "$build" -j "$jobs" --target "${targets[@]/#/fuzz_}"
+# Undefined behaviour stops the run and leaves the input behind, as a crash would.
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 for name in "${targets[@]}"; do
   scratch="$build/fuzz-corpus/$name"
   artifacts="$build/fuzz-artifacts/$name/"

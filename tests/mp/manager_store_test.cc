@@ -100,7 +100,9 @@ TEST_F(StoreTest, AnUnnamedObjectNeverGetsAnotherObjectsName) {
     auto size = call("B", std::string(kind) == "dict" ? "d.size" : "k.release", kind,
                      sent[0].reply.value);
     EXPECT_EQ(size[0].reply.code, std::string(kind) == "dict" ? kManagerOk : kManagerMisuse);
-    if (std::string(kind) == "dict") EXPECT_EQ(decode<uint64_t>(size[0].reply.value), 0u);
+    if (std::string(kind) == "dict") {
+      EXPECT_EQ(decode<uint64_t>(size[0].reply.value), 0u);
+    }
   }
 }
 
