@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "tests/fuzz/broker_fuzz_input.h"
 #include "tests/fuzz/broker_scheduler_harness.h"
+#include "tests/fuzz/fuzz_input.h"
 #include "tests/fuzz/fuzz_target.h"
 
 namespace shoal::broker::fuzz {
@@ -73,8 +73,7 @@ SHOAL_FUZZ_TARGET(broker_client_requests) {
   using namespace shoal::broker;
   using namespace shoal::broker::fuzz;
   FuzzInput in(data, size);
-  uint8_t setup = in.byte();
-  SchedulerHarness h(harness_options(setup & 1, setup & 2 ? 3000 : 0));
+  SchedulerHarness h(harness_options(in));
   SessionId sessions[2] = {h.open_session(), h.open_session()};
   int bulk = 0;
   for (int events = 0; !in.done() && events < 300; ++events) {

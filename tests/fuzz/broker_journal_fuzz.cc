@@ -26,8 +26,8 @@
 #include "absl/strings/str_cat.h"
 #include "broker/durable_task_store.h"
 #include "broker/scheduler.h"
-#include "tests/fuzz/broker_fuzz_input.h"
 #include "tests/fuzz/broker_scheduler_harness.h"
+#include "tests/fuzz/fuzz_input.h"
 #include "tests/fuzz/fuzz_target.h"
 
 namespace shoal::broker::fuzz {

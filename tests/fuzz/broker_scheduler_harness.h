@@ -37,10 +37,12 @@
 #include "broker/scheduler.h"
 #include "google/protobuf/stubs/logging.h"
 #include "shoal/internal/name_limits.h"
+#include "tests/fuzz/fuzz_input.h"
 #include "tests/fuzz/fuzz_target.h"
 
 namespace shoal::broker::fuzz {
 
+using shoal::fuzz::FuzzInput;
 using shoal::v1::ErrorKind;
 using shoal::v1::Task;
 using shoal::v1::TaskResult;
@@ -65,6 +67,13 @@ inline SchedulerOptions harness_options(bool small_memory, int64_t registration_
                           .default_max_retries = 2, .time_limit_grace_ms = 2000,
                           .registration_grace_ms = registration_grace_ms,
                           .broker_id = "fuzz"};
+}
+
+// The options the input's first byte picks: bit 0 the small results cap, bit 1 a 3 s
+// registration grace (a name no worker has yet waits that long before NOT_REGISTERED).
+inline SchedulerOptions harness_options(FuzzInput& in) {
+  uint8_t setup = in.byte();
+  return harness_options(setup & 1, setup & 2 ? 3000 : 0);
 }
 
 // Why the worker gateway drops `msg` (worker_gateway.cc), or "" when it passes it on.

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "tests/fuzz/broker_fuzz_input.h"
 #include "tests/fuzz/broker_scheduler_harness.h"
+#include "tests/fuzz/fuzz_input.h"
 #include "tests/fuzz/fuzz_target.h"
 
 namespace shoal::broker::fuzz {
@@ -115,8 +115,7 @@ SHOAL_FUZZ_TARGET(broker_worker_messages) {
   using namespace shoal::broker;
   using namespace shoal::broker::fuzz;
   FuzzInput in(data, size);
-  uint8_t setup = in.byte();
-  SchedulerHarness h(harness_options(setup & 1, setup & 2 ? 3000 : 0));
+  SchedulerHarness h(harness_options(in));
   SessionId sessions[2] = {h.open_session(), h.open_session()};
   for (int events = 0; !in.done() && events < 400; ++events) {
     const std::string& peer = in.pick(kPeers);

@@ -28,36 +28,14 @@
 #include "shoal/future.hpp"
 #include "shoal/internal/collect_state.h"
 #include "shoal/internal/reply.h"
+#include "tests/fuzz/fuzz_input.h"
 #include "tests/fuzz/fuzz_target.h"
 
 namespace {
 
+using shoal::fuzz::FuzzInput;
 using shoal::internal::ErrorInfo;
 using shoal::internal::ErrorKind;
-
-// Reads the input front to back; zeros once it runs out.
-class Script {
- public:
-  Script(const uint8_t* data, size_t size) : data_(data), size_(size) {}
-  bool done() const { return at_ >= size_; }
-  std::uint8_t byte() { return at_ < size_ ? data_[at_++] : 0; }
-  std::uint32_t u32() {
-    std::uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v = v << 8 | byte();
-    return v;
-  }
-  std::string bytes(std::size_t n) {
-    n = std::min(n, size_ - std::min(at_, size_));
-    std::string out(reinterpret_cast<const char*>(data_) + at_, n);
-    at_ += n;
-    return out;
-  }
-
- private:
-  const uint8_t* data_;
-  size_t size_;
-  size_t at_ = 0;
-};
 
 // Counts the calls per submission index, then passes them on.
 class CountingSink : public shoal::internal::Sink {
@@ -81,7 +59,7 @@ class CountingSink : public shoal::internal::Sink {
 
 // A value of type T, encoded.
 template <class T>
-std::string value_of(Script& in) {
+std::string value_of(FuzzInput& in) {
   if constexpr (std::is_void_v<T>) {
     return "\xc0";
   } else if constexpr (std::is_same_v<T, int>) {
@@ -98,7 +76,7 @@ std::string value_of(Script& in) {
 }
 
 // A value of some type, maybe not T's.
-std::string any_value(Script& in) {
+std::string any_value(FuzzInput& in) {
   switch (in.byte() % 6) {
     case 0: return shoal::encode(static_cast<std::int64_t>(in.u32()) - (1 << 20));
     case 1: return shoal::encode(in.bytes(in.byte() % 6));
@@ -110,7 +88,7 @@ std::string any_value(Script& in) {
 }
 
 template <class T>
-std::string item_value(Script& in) {
+std::string item_value(FuzzInput& in) {
   switch (in.byte() % 4) {
     case 0: return any_value(in);
     case 1: return in.bytes(in.byte() % 6);  // garbage, or nothing
@@ -118,7 +96,7 @@ std::string item_value(Script& in) {
   }
 }
 
-shoal::v1::TaskError* set_error(Script& in, shoal::v1::TaskError* error) {
+shoal::v1::TaskError* set_error(FuzzInput& in, shoal::v1::TaskError* error) {
   std::uint8_t kind = in.byte();
   error->set_kind(static_cast<shoal::v1::ErrorKind>(kind < 0xf0 ? kind % 14 : in.u32()));
   if (kind & 1) error->set_message("broken");
@@ -128,7 +106,7 @@ shoal::v1::TaskError* set_error(Script& in, shoal::v1::TaskError* error) {
 
 // A result for a task of `items` calls, from the script.
 template <class T>
-shoal::v1::TaskResult make_result(Script& in, std::size_t items) {
+shoal::v1::TaskResult make_result(FuzzInput& in, std::size_t items) {
   shoal::v1::TaskResult r;
   const std::uint8_t shape = in.byte();
   const std::size_t count = items + (shape >> 4) % 4 - 1;  // items - 1 ... items + 2
@@ -267,7 +245,7 @@ void check_same(const Expected& got, const Expected& want) {
 }
 
 template <class T>
-void run(Script& in) {
+void run(FuzzInput& in) {
   const std::size_t chunks = 1 + in.byte() % 4;
   std::vector<std::size_t> items;
   for (std::size_t c = 0; c < chunks; ++c) items.push_back(1 + in.byte() % 5);
@@ -352,7 +330,7 @@ void run(Script& in) {
 SHOAL_FUZZ_TARGET(client_broker_messages) {
   static const bool quiet = (google::protobuf::SetLogHandler(nullptr), true);  // bad UTF-8
   (void)quiet;
-  Script in(data, size);
+  FuzzInput in(data, size);
   switch (in.byte() % 5) {
     case 0: run<int>(in); break;
     case 1: run<std::string>(in); break;

@@ -19,35 +19,14 @@
 
 #include "shared/mp/manager_auth.h"
 #include "shared/zap_handler.h"
+#include "tests/fuzz/fuzz_input.h"
 #include "tests/fuzz/fuzz_target.h"
 
 namespace {
 
+using shoal::fuzz::FuzzInput;
 using shoal::internal::derive_manager_keys;
 using shoal::internal::ManagerKeys;
-
-// Reads the input; past the end every read gives zeros or nothing.
-class Input {
- public:
-  Input(const uint8_t* data, size_t size) : data_(data), left_(size) {}
-  uint8_t byte() {
-    if (left_ == 0) return 0;
-    --left_;
-    return *data_++;
-  }
-  std::string bytes(size_t n) {
-    n = std::min(n, left_);
-    std::string out(reinterpret_cast<const char*>(data_), n);
-    data_ += n;
-    left_ -= n;
-    return out;
-  }
-  std::string rest() { return bytes(left_); }
-
- private:
-  const uint8_t* data_;
-  size_t left_;
-};
 
 std::string z85(const std::string& key) {
   char out[41];
@@ -99,7 +78,7 @@ ZapPair& zap_pair() {
 }  // namespace
 
 SHOAL_FUZZ_TARGET(manager_auth) {
-  Input in(data, size);
+  FuzzInput in(data, size);
   // The server's authkey and another one (either may be empty: the keys are still
   // derived, though a server without an authkey never asks).
   const std::string server_key = in.bytes(in.byte() % 48);

@@ -29,49 +29,28 @@
 #include "shoal/codec.hpp"
 #include "shoal/errors.hpp"
 #include "shoal/manager.hpp"
+#include "tests/fuzz/fuzz_input.h"
 #include "tests/fuzz/fuzz_target.h"
 
 namespace {
 
+using shoal::fuzz::FuzzInput;
 using shoal::internal::ManagerReply;
 using shoal::internal::ManagerRequest;
 using shoal::internal::ManagerStore;
 using shoal::internal::ServerClock;
 namespace si = shoal::internal;
 
-// Reads the script; past the end every read gives zeros.
-class Script {
- public:
-  Script(const uint8_t* data, size_t size) : data_(data), left_(size) {}
-  bool done() const { return left_ == 0; }
-  uint8_t byte() {
-    if (left_ == 0) return 0;
-    --left_;
-    return *data_++;
-  }
-  // 0 .. n-1.
-  size_t pick(size_t n) { return byte() % n; }
-  std::string bytes(size_t max) {
-    size_t n = std::min<size_t>(pick(max + 1), left_);
-    std::string out(reinterpret_cast<const char*>(data_), n);
-    data_ += n;
-    left_ -= n;
-    return out;
-  }
-  int64_t number() {
-    static constexpr int64_t kNumbers[] = {0,  1,  -1, 2, -2, 3, 5, 200,
-                                           std::numeric_limits<int64_t>::min(),
-                                           std::numeric_limits<int64_t>::max(),
-                                           int64_t{1} << 32, -(int64_t{1} << 40)};
-    uint8_t b = byte();
-    if (b < 2 * std::size(kNumbers)) return kNumbers[b % std::size(kNumbers)];
-    return static_cast<int8_t>(b);
-  }
-
- private:
-  const uint8_t* data_;
-  size_t left_;
-};
+// A number the manager takes as a count or index: edge values first, else a small one.
+int64_t number(FuzzInput& in) {
+  static constexpr int64_t kNumbers[] = {0,  1,  -1, 2, -2, 3, 5, 200,
+                                         std::numeric_limits<int64_t>::min(),
+                                         std::numeric_limits<int64_t>::max(),
+                                         int64_t{1} << 32, -(int64_t{1} << 40)};
+  uint8_t b = in.byte();
+  if (b < 2 * std::size(kNumbers)) return kNumbers[b % std::size(kNumbers)];
+  return static_cast<int8_t>(b);
+}
 
 // Two ZeroMQ identities (libzmq's start with a 0 byte) and a direct client's.
 const std::string kPeers[] = {std::string("\0A", 2), "B", "\1" "7"};
@@ -470,26 +449,26 @@ class Checker {
   std::map<std::string, std::vector<std::string>> tried_puts_, acked_puts_, taken_;
 };
 
-ManagerRequest built(Script& in) {
+ManagerRequest built(FuzzInput& in) {
   ManagerRequest r;
-  r.op = kOps[in.pick(std::size(kOps))];
-  r.kind = kKinds[in.pick(std::size(kKinds))];
-  r.name = kNames[in.pick(std::size(kNames))];
+  r.op = kOps[in.below(std::size(kOps))];
+  r.kind = kKinds[in.below(std::size(kKinds))];
+  r.name = kNames[in.below(std::size(kNames))];
   auto value = [&in]() -> std::string {
-    size_t v = in.pick(std::size(kValues) + 1);
-    return v < std::size(kValues) ? kValues[v] : in.bytes(8);
+    size_t v = in.below(std::size(kValues) + 1);
+    return v < std::size(kValues) ? kValues[v] : in.chunk(8);
   };
   r.a = value();
   r.b = value();
-  for (size_t i = in.pick(5); i > 0; --i) r.values.push_back(value());
-  r.n = in.number();
+  for (size_t i = in.below(5); i > 0; --i) r.values.push_back(value());
+  r.n = number(in);
   return r;
 }
 
 }  // namespace
 
 SHOAL_FUZZ_TARGET(manager_requests) {
-  Script in(data, size);
+  FuzzInput in(data, size);
   Checker checker;
   while (!in.done() && !checker.stopping()) {
     const uint8_t command = in.byte();
@@ -503,7 +482,7 @@ SHOAL_FUZZ_TARGET(manager_requests) {
         checker.request(built(in));
         break;
       case 4: {  // raw MessagePack, as the server decodes a frame; garbage is dropped
-        const std::string body = in.bytes(64);
+        const std::string body = in.chunk(64);
         try {
           checker.request(shoal::decode<ManagerRequest>(body));
         } catch (const shoal::Error&) {

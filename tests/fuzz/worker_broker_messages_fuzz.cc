@@ -32,10 +32,13 @@
 #include "client/remote_wire.h"
 #include "shoal/codec.hpp"
 #include "shoal/task.hpp"
+#include "tests/fuzz/fuzz_input.h"
 #include "tests/fuzz/fuzz_target.h"
 #include "worker/session.h"
 
 namespace {
+
+using shoal::fuzz::FuzzInput;
 
 int square(int x) { return static_cast<int>(static_cast<unsigned>(x) * static_cast<unsigned>(x)); }
 int refuse(int) { throw std::runtime_error("refused by the task"); }
@@ -46,31 +49,6 @@ SHOAL_TASK_AS(blob, "fuzz.worker.blob");
 
 constexpr int kSlots = 2;
 constexpr int kPrefetch = 2;
-
-// Reads the input front to back; zeros once it runs out.
-class Script {
- public:
-  Script(const uint8_t* data, size_t size) : data_(data), size_(size) {}
-  bool done() const { return at_ >= size_; }
-  std::uint8_t byte() { return at_ < size_ ? data_[at_++] : 0; }
-  std::uint32_t u32() {
-    std::uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v = v << 8 | byte();
-    return v;
-  }
-  std::uint64_t u64() { return std::uint64_t{u32()} << 32 | u32(); }
-  std::string bytes(std::size_t n) {
-    n = std::min(n, size_ - std::min(at_, size_));
-    std::string out(reinterpret_cast<const char*>(data_) + at_, n);
-    at_ += n;
-    return out;
-  }
-
- private:
-  const uint8_t* data_;
-  size_t size_;
-  size_t at_ = 0;
-};
 
 // Runs every submission at once, on the submitting thread; counts them by task id.
 class RunAtOnce : public shoal::internal::Backend {
@@ -180,7 +158,7 @@ void send(const std::string& peer, const std::vector<std::string>& parts) {
 }
 
 // Arguments for `items` calls of a one-int task, or garbage.
-std::string task_args(Script& in, std::uint32_t items) {
+std::string task_args(FuzzInput& in, std::uint32_t items) {
   switch (in.byte() % 4) {
     case 0:
       return in.bytes(in.byte() % 24);
@@ -208,7 +186,7 @@ struct Sent {
   std::size_t count = 0;
 };
 
-shoal::v1::BrokerMessage task_batch(Script& in, Sent& sent) {
+shoal::v1::BrokerMessage task_batch(FuzzInput& in, Sent& sent) {
   static const char* const kNames[] = {"fuzz.worker.square", "fuzz.worker.refuse",
                                        "fuzz.worker.blob", "fuzz.worker.none", ""};
   shoal::v1::BrokerMessage m;
@@ -238,7 +216,7 @@ shoal::v1::BrokerMessage task_batch(Script& in, Sent& sent) {
 
 // The next frame of the script into `parts`; `expect_hello` when it makes the worker
 // connect again.
-void next_frame(Script& in, Sent& sent, std::vector<std::string>& parts, bool& expect_hello) {
+void next_frame(FuzzInput& in, Sent& sent, std::vector<std::string>& parts, bool& expect_hello) {
   shoal::v1::BrokerMessage m;
   m.set_version(1);
   expect_hello = false;
@@ -295,7 +273,7 @@ SHOAL_FUZZ_TARGET(worker_broker_messages) {
   static const bool quiet = (google::protobuf::SetLogHandler(nullptr), true);  // bad UTF-8
   (void)quiet;
   using namespace std::chrono_literals;
-  Script in(data, size);
+  FuzzInput in(data, size);
   Seen seen;
   {
     Seen earlier;  // whatever an earlier input's worker left behind

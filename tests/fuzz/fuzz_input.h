@@ -1,8 +1,8 @@
 #pragma once
-// The fuzz input of the broker targets read as a stream of decisions: small integers,
+// A fuzz target's input read front to back as a stream of decisions: small integers,
 // picks from fixed lists and byte strings. Reading past the end yields zeros and empty
 // strings, so every input decodes to some sequence of events and libFuzzer's mutations
-// of one byte change one decision.
+// of one byte change one decision. Every target that reads its bytes as a script uses it.
 
 #include <cstddef>
 #include <cstdint>
@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-namespace shoal::broker::fuzz {
+namespace shoal::fuzz {
 
 class FuzzInput {
  public:
@@ -44,6 +44,8 @@ class FuzzInput {
   std::string chunk(size_t max = 255) { return bytes(byte() % (max + 1)); }
   // A two-byte length (below `max` + 1), then that many bytes.
   std::string long_chunk(size_t max) { return bytes(u16() % (max + 1)); }
+  // Every byte not read yet.
+  std::string rest() { return bytes(size_ - pos_); }
 
  private:
   const uint8_t* data_;
@@ -51,4 +53,4 @@ class FuzzInput {
   size_t pos_ = 0;
 };
 
-}  // namespace shoal::broker::fuzz
+}  // namespace shoal::fuzz
