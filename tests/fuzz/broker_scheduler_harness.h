@@ -216,6 +216,7 @@ class SchedulerHarness {
     return s;
   }
   void close_session(SessionId s) {
+    trace("session ", s, " closes");
     sessions_.erase(s);
     scheduler_.close_session(s);
   }
@@ -592,7 +593,9 @@ class SchedulerHarness {
   void observe(const std::string& hello_peer = "") {
     for (size_t i = 0; i < out_.to_sessions.size(); ++i) {
       const SessionSend& send = out_.to_sessions[i];
-      SHOAL_HARNESS_CHECK(sessions_.contains(send.session), "a message to a closed session");
+      SHOAL_HARNESS_CHECK(sessions_.contains(send.session),
+                          absl::StrCat("a message to closed session ", send.session, ": ",
+                                       send.message.ShortDebugString()));
       const shoal::v1::ServerMessage& m = send.message;
       if (m.has_accepted()) {
         SHOAL_HARNESS_CHECK(in_submit_ && i == 0, "Accepted outside a submission, or late");
