@@ -12,11 +12,14 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <iostream>
 #include <stdexcept>
 #include <thread>
 #include <typeinfo>
 
+#include "shared/mp/cpu_limit.h"
 #include "shoal/codec.hpp"
 #include "shoal/errors.hpp"
 
@@ -220,7 +223,14 @@ void Process::kill() {
 int cpu_count() {
   long n = ::sysconf(_SC_NPROCESSORS_ONLN);
   if (n < 1) n = static_cast<long>(std::thread::hardware_concurrency());
-  return n > 0 ? static_cast<int>(n) : 1;
+  if (n < 1) n = 1;
+  int allowed = internal::affinity_cpu_count();
+  if (allowed > 0 && allowed < n) n = allowed;
+  std::ifstream file("/proc/self/cgroup");
+  std::string cgroup((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  int quota = internal::cgroup_cpu_limit(cgroup, "/sys/fs/cgroup");
+  if (quota > 0 && quota < n) n = quota;
+  return static_cast<int>(n);
 }
 
 std::string current_process_name() { return current_name(); }

@@ -4,6 +4,7 @@ set(SHOAL_MP_SOURCES
   mp/channel.cc
   mp/condition.cc
   mp/connection.cc
+  mp/cpu_limit.cc
   mp/futex.cc
   mp/manager.cc
   mp/manager_auth.cc

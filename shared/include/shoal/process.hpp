@@ -124,7 +124,9 @@ class Process {
   std::unique_ptr<internal::ProcessTarget> target_;
 };
 
-// The number of online CPUs (at least 1).
+// The number of CPUs this process may use (at least 1): the online CPUs, fewer when its
+// affinity mask or its cgroup's CPU quota (a container's CPU limit, rounded up) allows
+// fewer. Unlike Python's os.cpu_count(), which counts all of them.
 int cpu_count();
 // "MainProcess" in the main process; a child's Process name inside that child.
 std::string current_process_name();
