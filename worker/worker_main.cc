@@ -7,12 +7,12 @@
 
 #include <cstdio>
 #include <random>
-#include <thread>
 
 #include "absl/strings/str_join.h"
 #include "shoal/internal/backend.h"
 #include "shoal/internal/malloc_tuning.h"
 #include "shoal/internal/utf8.h"
+#include "shoal/process.hpp"
 #include "shoal/task.hpp"
 #include "shared/curve_keys.h"
 #include "shared/zmq_term.h"
@@ -68,8 +68,7 @@ int run_worker(int argc, char** argv, bool allow_load) {
       return fail("--load=" + lib + ": " + dlerror(), 2);
     }
   }
-  int slots = config.processes > 0 ? config.processes
-                                   : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int slots = config.processes > 0 ? config.processes : shoal::cpu_count();
   std::string host = host_name();
   std::string name = config.name.empty() ? host + "-" + std::to_string(getpid()) : config.name;
   Log log(name, *level);
