@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <climits>
+#include <mutex>
 #include <random>
 #include <utility>
 
@@ -9,6 +10,7 @@
 #include "broker/durable_task_store.h"
 #include "broker/grpc_log_capture.h"
 #include "broker/status_macros.h"
+#include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "shared/zmq_term.h"
@@ -84,6 +86,11 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::start(BrokerConfig config, const
   b.clients_ = std::make_unique<ClientGateway>(
       ClientGateway::Options{.auth_token = config.auth_token, .max_send_bytes = limit}, &b.inbox_,
       log);
+  // gRPC's standard health service (grpc.health.v1.Health): SERVING for "" and for
+  // shoal.v1.TaskService while the broker serves, NOT_SERVING once it shuts down; no
+  // token needed, for probes (Kubernetes' grpc probe, grpc_health_probe).
+  static std::once_flag health_once;
+  std::call_once(health_once, [] { grpc::EnableDefaultHealthCheckService(true); });
   grpc::ServerBuilder builder;
   int port = 0;
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
@@ -123,6 +130,10 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::start(BrokerConfig config, const
   }
   // Served at once: shutdown() must find the queue's thread even if `port` is bad.
   if (b.server_ != nullptr) b.clients_->serve(std::move(call_cq));
+  if (b.server_ != nullptr && b.server_->GetHealthCheckService() != nullptr) {
+    b.server_->GetHealthCheckService()->SetServingStatus(v1::TaskService::service_full_name(),
+                                                         true);
+  }
   if (b.server_ == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat(
         "cannot listen for clients on ", config.client_address, bind_error.empty() ? "" : ": ",
@@ -184,6 +195,9 @@ Broker::~Broker() {
 void Broker::shutdown() {
   if (stopped_) return;
   stopped_ = true;
+  if (server_ != nullptr && server_->GetHealthCheckService() != nullptr) {
+    server_->GetHealthCheckService()->Shutdown();  // NOT_SERVING from now on
+  }
   if (loop_ != nullptr) {
     loop_->stop();  // closes the inbox: later calls are refused with UNAVAILABLE
     loop_thread_.join();

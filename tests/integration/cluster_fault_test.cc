@@ -140,6 +140,28 @@ TEST(ClusterFaultTest, PythonClientFromTheProtoFilesSubmitsByName) {
   EXPECT_EQ(python->wait(30s), 0);
 }
 
+// The standard gRPC health service answers probes without the auth token the task service
+// wants: SERVING for the server and for shoal.v1.TaskService, NOT_FOUND for other names.
+TEST(ClusterFaultTest, AnswersTheStandardHealthCheckWithoutAToken) {
+  Cluster cluster;
+  cluster.start_broker("127.0.0.1:0", "tcp://127.0.0.1:0", {"--auth-token=s3cret"});
+  auto check = [&](std::vector<std::string> service) {
+    std::vector<std::string> argv = {"/usr/bin/python3", SHOAL_HEALTH_CHECK, cluster.clients()};
+    argv.insert(argv.end(), service.begin(), service.end());
+    auto python = testutil::ChildProcess::start(argv);
+    std::string line = python->read_line(60s).value_or("(nothing)");
+    EXPECT_EQ(python->wait(30s), 0);
+    return line;
+  };
+  EXPECT_EQ(check({}), "SERVING");
+  EXPECT_EQ(check({"shoal.v1.TaskService"}), "SERVING");
+  EXPECT_EQ(check({"shoal.v1.NoSuchService"}), "NOT_FOUND");
+  // The token is still wanted by the task service itself.
+  auto status = testutil::ChildProcess::start(
+      {cli_bin(), "status", "--broker=" + cluster.clients()});
+  EXPECT_NE(status->wait(30s), 0);
+}
+
 TEST(ClusterFaultTest, CliSubmitsMapsAndReportsErrors) {
   Cluster cluster;
   cluster.start_broker();
