@@ -14,6 +14,8 @@ packages=(
   python3 python3-grpcio python3-protobuf python3-msgpack python3-grpc-tools
   openssl
   iproute2  # ip netns: the cross-host tests (tests/integration/hosts.h)
+  # deploy/Containerfile and deploy/k8s run in containers (tests/deploy/container_test.py)
+  podman runc netavark debootstrap python3-yaml
 )
 
 missing=()
