@@ -32,6 +32,8 @@ namespace {
 constexpr auto kSpinFor = std::chrono::microseconds(50);
 // The most a direct client's announced request size reserves before its bytes arrive.
 constexpr std::size_t kReservedAhead = std::size_t{64} << 20;
+// Busy notices are queued behind a client's waiting replies only while fewer bytes wait.
+constexpr std::size_t kNoticeQueueBytes = std::size_t{1} << 20;
 
 void report(int fd, const std::string& line) {
   std::string text = line + "\n";
@@ -72,7 +74,7 @@ class DirectClients {
     }
     std::string peer = "\1" + std::to_string(++counter_);
     const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, peer_cred.pid, 0));
-    by_fd_[fd] = Client{peer, {}, pidfd, false};
+    by_fd_[fd] = Client{peer, {}, pidfd, false, {}, 0};
     by_peer_[peer] = fd;
   }
   // Closes connection `fd` and records it as departed.
@@ -86,29 +88,66 @@ class DirectClients {
   }
   // The connections closed since the last call.
   std::vector<Departed> take_departed() { return std::exchange(departed_, {}); }
+  // Queues `payload` for `peer` and sends what its socket takes now, never blocking;
+  // false if the peer is gone. The rest leaves as the client reads (flush()), and a
+  // client is read no more while replies wait for it: one that stops reading stalls
+  // nobody else, and holds at most the replies to the requests already read from it.
+  // (A reply that was queued to a client which then dies is lost with the client.)
   bool send(const std::string& peer, const std::string& payload) {
     auto it = by_peer_.find(peer);
     if (it == by_peer_.end()) return false;
-    std::string frame;
-    append_frame(frame, payload);
-    if (write_all(it->second, frame)) return true;
-    remove(it->second);
-    return false;
+    append_frame(by_fd_.at(it->second).out, payload);
+    return flush(it->second);
   }
-  // Sends `payload` to every client whose socket has room for it now; never blocks (an
-  // idle client's socket may be full of earlier notices).
+  // Sends what is queued for `fd` as far as its socket takes it; false if the client was
+  // dropped (its socket failed).
+  bool flush(int fd) {
+    auto it = by_fd_.find(fd);
+    if (it == by_fd_.end()) return false;
+    Client& c = it->second;
+    while (c.sent < c.out.size()) {
+      ssize_t n = ::send(fd, c.out.data() + c.sent, c.out.size() - c.sent,
+                         MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0) {
+        c.sent += static_cast<std::size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else if (n == 0 || errno == EAGAIN || errno == EWOULDBLOCK) {
+        return true;
+      } else {
+        remove(fd);
+        return false;
+      }
+    }
+    c.sent = 0;
+    c.out.clear();
+    if (c.out.capacity() > kBusyNoticeBytes) std::string().swap(c.out);  // not kept big
+    return true;
+  }
+  // True while replies wait to leave for `fd`.
+  bool pending(int fd) const {
+    auto it = by_fd_.find(fd);
+    return it != by_fd_.end() && it->second.sent < it->second.out.size();
+  }
+  // Tells every client `payload` without blocking: at once where its socket has room,
+  // after its queued replies where some wait (unless a lot waits: a notice is advice).
   void notify_all(const std::string& payload) {
     std::string frame;
     append_frame(frame, payload);
-    // A small message on a Unix stream socket goes in whole or not at all.
-    for (const auto& [fd, c] : by_fd_) {
+    for (auto& [fd, c] : by_fd_) {
+      if (c.sent < c.out.size()) {
+        if (c.out.size() - c.sent < kNoticeQueueBytes) c.out += frame;
+        continue;
+      }
+      // A small message on a Unix stream socket goes in whole or not at all.
       (void)::send(fd, frame.data(), frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     }
   }
   // Reads what `fd` has and hands every whole request to `store`; true if it read any.
   // `big(bytes)` is called once a request of kBusyNoticeBytes or more starts coming in.
+  // Nothing is read while replies wait for `fd`.
   bool read(int fd, ManagerStore& store, const std::function<void(std::size_t)>& big) {
-    if (!by_fd_.count(fd)) return false;
+    if (!by_fd_.count(fd) || pending(fd)) return false;
     char chunk[16384];
     ssize_t n = ::recv(fd, chunk, sizeof chunk, MSG_DONTWAIT);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
@@ -116,11 +155,16 @@ class DirectClients {
       return false;
     }
     if (n < 0) return false;
-    Client& c = by_fd_[fd];
-    c.in.append(chunk, static_cast<std::size_t>(n));
+    by_fd_[fd].in.append(chunk, static_cast<std::size_t>(n));
+    handle_requests(fd, store, big);
+    return true;
+  }
+  // Hands the whole requests read from `fd` to `store`, until replies wait for it.
+  void handle_requests(int fd, ManagerStore& store, const std::function<void(std::size_t)>& big) {
+    if (!by_fd_.count(fd)) return;
     std::string body;
-    const std::string peer = c.peer;
-    while (by_fd_.count(fd)) {
+    const std::string peer = by_fd_[fd].peer;
+    while (by_fd_.count(fd) && !pending(fd)) {
       Client& client = by_fd_[fd];
       if (!client.announced && client.in.size() >= 4) {
         uint32_t size;
@@ -144,7 +188,6 @@ class DirectClients {
         remove(fd);  // garbage: drop the client
       }
     }
-    return true;
   }
   std::vector<int> fds() const {
     std::vector<int> out;
@@ -158,6 +201,8 @@ class DirectClients {
     std::string in;
     int pidfd;
     bool announced = false;  // big(...) was called for the request coming in
+    std::string out;         // replies not yet sent, from out[sent]
+    std::size_t sent = 0;
   };
   std::unordered_map<int, Client> by_fd_;
   std::vector<Departed> departed_;
@@ -332,7 +377,11 @@ int run_manager_server(const std::string& endpoint, const std::string& direct_na
     if (zap) items.push_back({zap.handle(), 0, ZMQ_POLLIN, 0});
     const std::size_t first_fd = items.size();
     if (listener >= 0) items.push_back({nullptr, listener, ZMQ_POLLIN, 0});
-    for (int fd : clients.fds()) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
+    // A client with replies waiting is not read, only written to as it makes room.
+    for (int fd : clients.fds()) {
+      items.push_back({nullptr, fd, static_cast<short>(clients.pending(fd) ? ZMQ_POLLOUT
+                                                                           : ZMQ_POLLIN), 0});
+    }
     for (const auto& [pidfd, peer] : watched) items.push_back({nullptr, pidfd, ZMQ_POLLIN, 0});
 
     long timeout = -1;
@@ -364,7 +413,15 @@ int run_manager_server(const std::string& endpoint, const std::string& direct_na
           zap, [&](const std::string& key, const std::string&) { return key == admitted_key; });
     }
     for (std::size_t i = first_fd; i < items.size() && !store.stopping(); ++i) {
-      if (!(items[i].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) continue;
+      if (!(items[i].revents & (ZMQ_POLLIN | ZMQ_POLLOUT | ZMQ_POLLERR))) continue;
+      if (clients.pending(items[i].fd)) {
+        // Room for its replies (or an error, which drops it); once they have all left,
+        // the requests already read from it are served.
+        if (clients.flush(items[i].fd) && !clients.pending(items[i].fd)) {
+          clients.handle_requests(items[i].fd, store, announce_busy);
+        }
+        continue;
+      }
       if (items[i].fd == listener) {
         int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
         if (fd >= 0) clients.add(fd);

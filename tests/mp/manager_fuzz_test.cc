@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <limits>
 #include <random>
 #include <string>
@@ -18,6 +19,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "shared/mp/manager_direct.h"
 #include "shoal/manager.hpp"
 
 namespace shoal {
@@ -229,6 +231,75 @@ TEST(ManagerFuzzTest, AClaimedLengthReservesNoMoreThanABoundedBuffer) {
   const long grown_kib = vm_size_kib(*m.server_pid()) - before;
   EXPECT_LT(grown_kib, 1L << 20) << "the server reserved " << grown_kib / 1024 << " MiB";
   for (int fd : fds) ::close(fd);
+  expect_intact(m);
+}
+
+// The server's resident memory in KiB (VmRSS).
+long vm_rss_kib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+// A client of the private endpoint that asks for big values and stops reading: before,
+// the server's one thread blocked writing to it, and every other client waited until it
+// gave up; now its replies wait in a queue, it is read no more meanwhile (so the queue
+// holds one reply, not one per request it sent), and the others are served.
+TEST(ManagerFuzzTest, AClientThatStopsReadingStallsNobody) {
+  Manager m;
+  auto kept = m.dict<std::string, int>("kept");
+  kept.set("answer", 42);
+  const std::string value(std::size_t{4} << 20, 'x');  // far more than a socket buffer
+  auto big = m.dict<std::string, std::string>("big");
+  big.set("v", value);
+  const long before = vm_rss_kib(*m.server_pid());
+  ASSERT_GT(before, 0);
+  int fd = connect_direct(m.endpoint());
+  std::string out;
+  for (int i = 0; i < 200; ++i) {  // 800 MiB of replies, were they all queued
+    internal::ManagerRequest r;
+    r.id = 1000 + i;
+    r.op = "d.get";
+    r.kind = "dict";
+    r.name = big.name();
+    r.a = encode(std::string("v"));
+    const std::string payload = encode(r);
+    const uint32_t n = static_cast<uint32_t>(payload.size());
+    out.append(reinterpret_cast<const char*>(&n), 4);
+    out.append(payload);
+  }
+  ASSERT_EQ(::send(fd, out.data(), out.size(), MSG_NOSIGNAL), static_cast<ssize_t>(out.size()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the server takes them
+  // Asked from another thread, so that a stalled server fails the test instead of hanging it.
+  auto answer = std::async(std::launch::async, [&] { return kept.get("answer"); });
+  ASSERT_EQ(answer.wait_for(std::chrono::seconds(60)), std::future_status::ready);
+  EXPECT_EQ(answer.get(), 42);
+  EXPECT_EQ(big.size(), 1u);
+  const long grown_kib = vm_rss_kib(*m.server_pid()) - before;
+  EXPECT_LT(grown_kib, 64L << 10) << "the server holds " << grown_kib / 1024 << " MiB";
+  // Reading again, the client gets its replies, whole and in order.
+  std::string in;
+  char chunk[1 << 16];
+  for (uint64_t expected = 1000; expected < 1003;) {
+    std::string body;
+    if (internal::take_frame(in, body)) {
+      auto reply = decode<internal::ManagerReply>(body);
+      if (reply.id == 0) continue;  // a busy notice
+      ASSERT_EQ(reply.id, expected);
+      EXPECT_EQ(decode<std::string>(reply.value), value);
+      ++expected;
+      continue;
+    }
+    pollfd p{fd, POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 30000), 1);
+    ssize_t got = ::read(fd, chunk, sizeof chunk);
+    ASSERT_GT(got, 0);
+    in.append(chunk, static_cast<std::size_t>(got));
+  }
+  ::close(fd);
   expect_intact(m);
 }
 
