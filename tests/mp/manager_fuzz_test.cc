@@ -197,12 +197,13 @@ TEST(ManagerFuzzTest, ThePrivateEndpointSurvivesGarbage) {
   expect_intact(m);
 }
 
-// The server's address space in KiB (VmSize), for memory it reserved but never touched.
-long vm_size_kib(pid_t pid) {
+// A line of /proc/PID/status in KiB: "VmSize:" (the address space, for memory reserved
+// but never touched) or "VmRSS:" (resident memory); -1 if absent.
+long status_kib(pid_t pid, const std::string& field) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("VmSize:", 0) == 0) return std::stol(line.substr(7));
+    if (line.rfind(field, 0) == 0) return std::stol(line.substr(field.size()));
   }
   return -1;
 }
@@ -214,7 +215,7 @@ TEST(ManagerFuzzTest, AClaimedLengthReservesNoMoreThanABoundedBuffer) {
   Manager m;
   auto kept = m.dict<std::string, int>("kept");
   kept.set("answer", 42);
-  const long before = vm_size_kib(*m.server_pid());
+  const long before = status_kib(*m.server_pid(), "VmSize:");
   ASSERT_GT(before, 0);
   std::vector<int> fds;
   for (int i = 0; i < 4; ++i) {
@@ -228,20 +229,10 @@ TEST(ManagerFuzzTest, AClaimedLengthReservesNoMoreThanABoundedBuffer) {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_EQ(kept.get("answer"), 42);  // the server read them meanwhile, and still serves
   EXPECT_EQ(kept.get("answer"), 42);
-  const long grown_kib = vm_size_kib(*m.server_pid()) - before;
+  const long grown_kib = status_kib(*m.server_pid(), "VmSize:") - before;
   EXPECT_LT(grown_kib, 1L << 20) << "the server reserved " << grown_kib / 1024 << " MiB";
   for (int fd : fds) ::close(fd);
   expect_intact(m);
-}
-
-// The server's resident memory in KiB (VmRSS).
-long vm_rss_kib(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
 }
 
 // A client of the private endpoint that asks for big values and stops reading: before,
@@ -255,7 +246,7 @@ TEST(ManagerFuzzTest, AClientThatStopsReadingStallsNobody) {
   const std::string value(std::size_t{4} << 20, 'x');  // far more than a socket buffer
   auto big = m.dict<std::string, std::string>("big");
   big.set("v", value);
-  const long before = vm_rss_kib(*m.server_pid());
+  const long before = status_kib(*m.server_pid(), "VmRSS:");
   ASSERT_GT(before, 0);
   int fd = connect_direct(m.endpoint());
   std::string out;
@@ -278,7 +269,7 @@ TEST(ManagerFuzzTest, AClientThatStopsReadingStallsNobody) {
   ASSERT_EQ(answer.wait_for(std::chrono::seconds(60)), std::future_status::ready);
   EXPECT_EQ(answer.get(), 42);
   EXPECT_EQ(big.size(), 1u);
-  const long grown_kib = vm_rss_kib(*m.server_pid()) - before;
+  const long grown_kib = status_kib(*m.server_pid(), "VmRSS:") - before;
   EXPECT_LT(grown_kib, 64L << 10) << "the server holds " << grown_kib / 1024 << " MiB";
   // Reading again, the client gets its replies, whole and in order.
   std::string in;
