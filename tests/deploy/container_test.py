@@ -4,10 +4,12 @@ source tree, and the Kubernetes manifests of deploy/k8s run in it.
 
 The image as shipped: its CMD starts a broker with a durable store on the image's volume;
 two workers (the command of the Containerfile's header, without --processes) serve it, one
-process per CPU the container may use (one for the worker given --cpus=1); the CLI in the image runs
-a task and a map; the image runs as its non-root user; SIGTERM (the image's STOPSIGNAL)
-stops every container with exit 0; a broker started again on the volume still holds the
-results.
+process per CPU the container may use (one for the worker given --cpus=1); the CLI in the
+image runs a task and a map; a user's worker image (tests/deploy/user_worker: a worker
+binary built in the image of the Containerfile's `dev` stage and copied into one FROM the
+Shoal image, as deploy/README.md says) serves its own task; the image runs as its non-root
+user; SIGTERM (the image's STOPSIGNAL) stops every container with exit 0; a broker started
+again on the volume still holds the results.
 
 The manifests: checked against each other (selectors and labels, named ports, the ports in
 the flags, the worker's broker address against the Service, the store against its volume
@@ -48,6 +50,7 @@ SKIP = 77
 DEBIAN = "docker.io/library/debian:12"
 DEBOOTSTRAPPED = "localhost/shoal-debootstrap:bookworm"
 DEMO_TASKS = "/usr/local/lib/shoal/libshoal_demo_tasks.so"
+USER_WORKER = os.path.join(SOURCE, "tests", "deploy", "user_worker")
 HEALTH_CHECK = os.path.join(SOURCE, "tests", "integration", "health_check.py")
 
 
@@ -69,7 +72,7 @@ class Podman:
         self.scratch = scratch
         self.containers = []
         self.volumes = []
-        self.images = []
+        self.images_before = None
         self.tag = "shoal-test-%d" % os.getpid()
 
     def run(self, *args, timeout=120, check_rc=True, stdin=None):
@@ -152,8 +155,19 @@ class Podman:
             self.remove(name, check_rc=False)
         for volume in self.volumes:
             self.run("volume", "rm", "-f", volume, check_rc=False)
-        for image in self.images:
-            self.run("rmi", "-f", image, check_rc=False, timeout=300)
+        # Every image this run made, its build's intermediate ones too.
+        if self.images_before is not None:
+            made = [i for i in self.image_ids() if i not in self.images_before]
+            if made:
+                self.run("rmi", "-f", *made, check_rc=False, timeout=300)
+
+    def image_ids(self):
+        done = self.run("images", "-a", "-q", "--no-trunc", check_rc=False)
+        return set(done.stdout.split())
+
+    def note_images(self):
+        """Remembers the images there are, so that close() removes only those made later."""
+        self.images_before = self.image_ids()
 
 
 def base_image(podman):
@@ -186,21 +200,31 @@ def base_image(podman):
     return DEBOOTSTRAPPED
 
 
-def build_image(podman, base):
+def build_images(podman, base):
+    """The Shoal image, its `dev` stage, and a user's worker image built as deploy/README.md
+    says: in the `dev` stage's image, copied into one FROM the Shoal image."""
     image = "localhost/%s:latest" % podman.tag
-    podman.images.append(image)
+    dev = "localhost/%s-dev:latest" % podman.tag
+    user = "localhost/%s-user:latest" % podman.tag
+    podman.note_images()
     begin = time.monotonic()
-    # --network=host: the build's apt-get reaches Debian's mirror without a bridge;
-    # --layers=false: no intermediate images are left behind.
-    podman.run("build", "--network=host", "--layers=false", "-f",
-               os.path.join(DEPLOY, "Containerfile"), "--build-arg", "BASE=" + base,
-               "-t", image, SOURCE, timeout=1800)
-    print("built %s FROM %s in %.0f s" % (image, base, time.monotonic() - begin))
-    return image
+    # --network=host: the build's apt-get reaches Debian's mirror without a bridge. The
+    # second build takes the `dev` stage from the first one's layers.
+    containerfile = os.path.join(DEPLOY, "Containerfile")
+    for target, tag in (["--target=dev"], dev), ([], image):
+        podman.run("build", "--network=host", "-f", containerfile, "--build-arg", "BASE=" + base,
+                   *target, "-t", tag, SOURCE, timeout=1800)
+    print("built %s and its dev stage FROM %s in %.0f s" % (image, base, time.monotonic() - begin))
+    begin = time.monotonic()
+    podman.run("build", "--network=host", "--build-arg", "DEV=" + dev, "--build-arg",
+               "RUNTIME=" + image, "-t", user, USER_WORKER, timeout=1800)
+    print("built a user's worker image %s in %.0f s" % (user, time.monotonic() - begin))
+    return image, user
 
 
-def shipped_image(podman, image):
-    """The image's own CMD, volume, user and stop signal, with two workers."""
+def shipped_image(podman, image, user):
+    """The image's own CMD, volume, user and stop signal, with two workers, and the user's
+    worker image serving its own task."""
     config = json.loads(podman.run("image", "inspect", image).stdout)[0]["Config"]
     check(config.get("StopSignal") in ("SIGTERM", "15"), "STOPSIGNAL: %s" % config)
     volume = podman.tag + "-store"
@@ -229,6 +253,13 @@ def shipped_image(podman, image):
     check(out == [str(i * i) for i in range(1000)], "map in the image: %s" % out[:10])
     status = podman.run("exec", broker, "shoal", "status").stdout
     check(re.search(r"\b2 workers\b", status) and "memory only" not in status, status)
+    name = podman.tag + "-user-worker"
+    workers.append(name)
+    podman.start(name, "--network=container:" + broker, user, "user-worker",
+                 "--broker=tcp://127.0.0.1:5555", "--processes=1")
+    podman.wait_line(name, r"^shoal-worker ready ")
+    out = podman.run("exec", broker, "shoal", "submit", "user.shout", '--args=["hi"]').stdout
+    check(out.strip() == '"HI!"', "user.shout('hi') on the user's worker image: " + out)
     for name in workers:
         podman.stop(name, 45)
     podman.stop(broker, 30)
@@ -241,8 +272,9 @@ def shipped_image(podman, image):
     check(retained and int(retained.group(1)) >= 1, "after a restart on the volume: " + status)
     podman.stop(broker, 30)
     podman.remove(broker)
-    print("image as shipped: broker (CMD) and 2 workers ran a task and a map as uid %s; "
-          "SIGTERM stopped all with exit 0; the volume kept the results" % uid)
+    print("image as shipped: broker (CMD) and 2 workers ran a task and a map as uid %s, a "
+          "user's worker image its own task; SIGTERM stopped all with exit 0; the volume kept "
+          "the results" % uid)
     return int(uid)
 
 
@@ -445,8 +477,8 @@ def main():
         base = base_image(podman)
         if not podman.settle(base):
             skip("Podman cannot run containers on this machine")
-        image = build_image(podman, base)
-        uid = shipped_image(podman, image)
+        image, user = build_images(podman, base)
+        uid = shipped_image(podman, image, user)
         kustomization, docs = read_manifests()
         check_manifests(kustomization, docs, uid)
         run_manifests(podman, image, docs)
