@@ -1,5 +1,6 @@
 #include "shared/mp/manager_server.h"
 
+#include <poll.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -32,8 +33,7 @@ namespace {
 constexpr auto kSpinFor = std::chrono::microseconds(50);
 // The most a direct client's announced request size reserves before its bytes arrive.
 constexpr std::size_t kReservedAhead = std::size_t{64} << 20;
-// Busy notices are queued behind a client's waiting replies only while fewer bytes wait.
-constexpr std::size_t kNoticeQueueBytes = std::size_t{1} << 20;
+
 
 void report(int fd, const std::string& line) {
   std::string text = line + "\n";
@@ -120,6 +120,7 @@ class DirectClients {
       }
     }
     c.sent = 0;
+    c.frame_start = 0;
     c.out.clear();
     if (c.out.capacity() > kBusyNoticeBytes) std::string().swap(c.out);  // not kept big
     return true;
@@ -129,18 +130,36 @@ class DirectClients {
     auto it = by_fd_.find(fd);
     return it != by_fd_.end() && it->second.sent < it->second.out.size();
   }
-  // Tells every client `payload` without blocking: at once where its socket has room,
-  // after its queued replies where some wait (unless a lot waits: a notice is advice).
-  void notify_all(const std::string& payload) {
+  // Tells every client `payload` (a busy notice) ahead of what is queued for it. A client
+  // partway through a frame gets that frame finished first, waiting for it to make room
+  // until `until` at the latest (it is reading: the frame is the reply it waits for); one
+  // slower than that misses the notice, which is advice.
+  void notify_all(const std::string& payload, ServerClock::time_point until) {
     std::string frame;
     append_frame(frame, payload);
-    for (auto& [fd, c] : by_fd_) {
+    for (int fd : fds()) {
+      if (pending(fd) && !finish_frame(fd, until)) continue;
+      auto it = by_fd_.find(fd);
+      if (it == by_fd_.end()) continue;
+      Client& c = it->second;
       if (c.sent < c.out.size()) {
-        if (c.out.size() - c.sent < kNoticeQueueBytes) c.out += frame;
-        continue;
+        c.out.insert(c.sent, frame);  // at a frame's start: the notice goes first
+        c.frame_start = c.sent;
+        (void)flush(fd);
+      } else {
+        // A small message on a Unix stream socket goes in whole or not at all.
+        (void)::send(fd, frame.data(), frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
       }
-      // A small message on a Unix stream socket goes in whole or not at all.
-      (void)::send(fd, frame.data(), frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
+  }
+  // Serves the whole requests waiting in the buffers of clients with no reply waiting
+  // (their replies left while the server answered others, so nothing reads them now).
+  void handle_waiting(ManagerStore& store, const std::function<void(std::size_t)>& big) {
+    for (int fd : fds()) {
+      auto it = by_fd_.find(fd);
+      if (it != by_fd_.end() && !pending(fd) && whole_frame(it->second.in)) {
+        handle_requests(fd, store, big);
+      }
     }
   }
   // Reads what `fd` has and hands every whole request to `store`; true if it read any.
@@ -201,9 +220,55 @@ class DirectClients {
     std::string in;
     int pidfd;
     bool announced = false;  // big(...) was called for the request coming in
-    std::string out;         // replies not yet sent, from out[sent]
+    std::string out;         // frames not yet sent, from out[sent]
     std::size_t sent = 0;
+    std::size_t frame_start = 0;  // where the frame holding out[sent] starts
   };
+
+  static bool whole_frame(const std::string& in) {
+    if (in.size() < 4) return false;
+    uint32_t size;
+    std::memcpy(&size, in.data(), 4);
+    return in.size() - 4 >= size;
+  }
+  // Where the frame that `c` is partway through (or about to start) ends.
+  static std::size_t frame_end(Client& c) {
+    for (;;) {
+      uint32_t size;
+      std::memcpy(&size, c.out.data() + c.frame_start, 4);
+      const std::size_t end = c.frame_start + 4 + size;
+      if (c.sent < end) return end;
+      c.frame_start = end;
+    }
+  }
+  // Sends the rest of the frame `fd` is partway through, waiting for room until `until`;
+  // true once `fd` is at a frame's start (or has nothing waiting), false if time ran out
+  // or the client was dropped.
+  bool finish_frame(int fd, ServerClock::time_point until) {
+    for (;;) {
+      auto it = by_fd_.find(fd);
+      if (it == by_fd_.end()) return false;
+      Client& c = it->second;
+      if (c.sent >= c.out.size()) return true;
+      const std::size_t end = frame_end(c);
+      if (c.sent == c.frame_start) return true;
+      ssize_t n = ::send(fd, c.out.data() + c.sent, end - c.sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0) {
+        c.sent += static_cast<std::size_t>(n);
+        if (c.sent == c.out.size()) return flush(fd);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+        remove(fd);
+        return false;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          until - ServerClock::now());
+      pollfd p{fd, POLLOUT, 0};
+      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) != 1) return false;
+    }
+  }
   std::unordered_map<int, Client> by_fd_;
   std::vector<Departed> departed_;
   std::unordered_map<std::string, int> by_peer_;
@@ -335,7 +400,7 @@ int run_manager_server(const std::string& endpoint, const std::string& direct_na
   // The server has one thread: while it copies a big payload nobody else is answered, so
   // it first tells every client to allow for that (each extends the wait for its reply).
   auto announce_busy = [&](std::size_t bytes) {
-    clients.notify_all(encode(busy_notice(bytes, true)));
+    clients.notify_all(encode(busy_notice(bytes, true)), ServerClock::now() + kReplyMargin);
     const std::string notice = encode(busy_notice(bytes, false));
     for (auto it = zmq_peers.begin(); it != zmq_peers.end();) {
       it = zmq_send_reply(socket, *it, notice) ? std::next(it) : zmq_peers.erase(it);
@@ -434,6 +499,7 @@ int run_manager_server(const std::string& endpoint, const std::string& direct_na
       }
     }
     store.expire(ServerClock::now());
+    clients.handle_waiting(store, announce_busy);
   }
   for (int fd : clients.fds()) clients.remove(fd);
   for (const auto& d : clients.take_departed()) {
