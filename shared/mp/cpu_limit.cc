@@ -3,7 +3,9 @@
 
 #include <sched.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdint>
 #include <fstream>
 #include <sstream>
@@ -33,8 +35,8 @@ int smallest_limit(const std::string& base, std::string path, bool v2) {
     int64_t quota = 0;
     int64_t period = 0;
     if (read_quota(base + path, v2, &quota, &period) && quota > 0 && period > 0) {
-      int64_t cpus = (quota + period - 1) / period;
-      if (cpus > 0 && (limit == 0 || cpus < limit)) limit = static_cast<int>(cpus);
+      const int64_t cpus = std::min<int64_t>(quota / period + (quota % period != 0), INT_MAX);
+      if (limit == 0 || cpus < limit) limit = static_cast<int>(cpus);
     }
     if (path.empty() || path == "/") break;
     size_t slash = path.find_last_of('/');
@@ -87,11 +89,12 @@ int affinity_cpu_count() {
     size_t size = CPU_ALLOC_SIZE(cpus);
     CPU_ZERO_S(size, set);
     int n = 0;
-    bool read = ::sched_getaffinity(0, size, set) == 0;
+    const bool read = ::sched_getaffinity(0, size, set) == 0;
+    const int error = errno;
     if (read) n = CPU_COUNT_S(size, set);
     CPU_FREE(set);
     if (read) return n;
-    if (errno != EINVAL) return 0;  // EINVAL: the kernel's mask is larger than ours
+    if (error != EINVAL) return 0;  // EINVAL: the kernel's mask is larger than ours
   }
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -46,6 +47,14 @@ TEST_F(CgroupTree, V2SmallestAlongTheAncestors) {
   write("kubepods/pod1/cpu.max", "300000 100000\n");
   write("kubepods/cpu.max", "50000 100000\n");
   EXPECT_EQ(cgroup_cpu_limit("0::/kubepods/pod1/c1\n", root_), 1);
+}
+
+TEST_F(CgroupTree, V2HugeQuotaIsClampedNotWrapped) {
+  // The kernel takes quotas far beyond INT_MAX CPUs; such a limit is no limit here.
+  write("big/cpu.max", "17592186044415 1000\n");
+  EXPECT_EQ(cgroup_cpu_limit("0::/big\n", root_), INT_MAX);
+  write("huge/cpu.max", "9223372036854775807 1\n");
+  EXPECT_EQ(cgroup_cpu_limit("0::/huge\n", root_), INT_MAX);
 }
 
 TEST_F(CgroupTree, V2NoQuota) {
