@@ -36,6 +36,7 @@ class Cluster {
                                        const std::string& queues = "default",
                                        std::vector<std::string> extra = {});
   testutil::ChildProcess& worker(const std::string& name) { return *workers_.at(name); }
+  testutil::ChildProcess& broker() { return *broker_; }  // after start_broker()
 
   const std::string& clients() const { return clients_; }  // HOST:PORT
   const std::string& workers() const { return workers_address_; }  // tcp://HOST:PORT

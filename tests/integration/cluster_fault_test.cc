@@ -160,6 +160,13 @@ TEST(ClusterFaultTest, AnswersTheStandardHealthCheckWithoutAToken) {
   auto status = testutil::ChildProcess::start(
       {cli_bin(), "status", "--broker=" + cluster.clients()});
   EXPECT_NE(status->wait(30s), 0);
+  // A watcher hears NOT_SERVING when the broker shuts down.
+  auto watch = testutil::ChildProcess::start(
+      {"/usr/bin/python3", SHOAL_HEALTH_CHECK, "--watch", cluster.clients()});
+  EXPECT_EQ(watch->read_line(60s).value_or("(nothing)"), "SERVING");
+  cluster.broker().signal(SIGTERM);
+  EXPECT_EQ(watch->read_line(30s).value_or("(nothing)"), "NOT_SERVING");
+  EXPECT_EQ(watch->wait(30s), 0);
 }
 
 TEST(ClusterFaultTest, CliSubmitsMapsAndReportsErrors) {
