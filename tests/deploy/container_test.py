@@ -37,12 +37,13 @@ import os
 import re
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 
-import yaml
+yaml = None  # python3-yaml, imported once the test knows it runs (main())
 
 SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEPLOY = os.path.join(SOURCE, "deploy")
@@ -73,6 +74,7 @@ class Podman:
         self.containers = []
         self.volumes = []
         self.images_before = None
+        self.tagged = []
         self.tag = "shoal-test-%d" % os.getpid()
 
     def run(self, *args, timeout=120, check_rc=True, stdin=None):
@@ -155,11 +157,30 @@ class Podman:
             self.remove(name, check_rc=False)
         for volume in self.volumes:
             self.run("volume", "rm", "-f", volume, check_rc=False)
-        # Every image this run made, its build's intermediate ones too.
+        # The images this run tagged, then the others it made (its builds' intermediate
+        # ones), unless something uses them (another build going on meanwhile).
         if self.images_before is not None:
-            made = [i for i in self.image_ids() if i not in self.images_before]
-            if made:
-                self.run("rmi", "-f", *made, check_rc=False, timeout=300)
+            self.run("rmi", "-f", *self.tagged, check_rc=False, timeout=300)
+            for image in self.image_ids() - self.images_before:
+                self.run("rmi", image, check_rc=False, timeout=300)
+
+    def remove_leftovers(self):
+        """Containers, volumes and images of earlier runs that were killed (their pid is
+        gone), which no `finally` could remove."""
+        def dead(name):
+            m = re.search(r"shoal-test-(\d+)", name)
+            return m and int(m.group(1)) != os.getpid() and not os.path.exists(
+                "/proc/" + m.group(1))
+        names = self.run("ps", "-a", "--format", "{{.Names}}", check_rc=False).stdout.split()
+        # Those that joined another's namespace first (their names are longer).
+        for name in sorted((n for n in names if dead(n)), key=len, reverse=True):
+            self.run("rm", "-f", "-v", "--time=0", name, check_rc=False)
+        volumes = self.run("volume", "ls", "--format", "{{.Name}}", check_rc=False).stdout.split()
+        for volume in filter(dead, volumes):
+            self.run("volume", "rm", "-f", volume, check_rc=False)
+        images = self.run("images", "--format", "{{.Repository}}", check_rc=False).stdout.split()
+        for image in set(filter(dead, images)):
+            self.run("rmi", "-f", image + ":latest", check_rc=False, timeout=300)
 
     def image_ids(self):
         done = self.run("images", "-a", "-q", "--no-trunc", check_rc=False)
@@ -189,13 +210,24 @@ def base_image(podman):
     mirror = os.environ.get("SHOAL_DEBIAN_MIRROR", "http://deb.debian.org/debian")
     print("making a Debian 12 base image with debootstrap from " + mirror)
     done = subprocess.run(["debootstrap", "--variant=minbase", "bookworm", root, mirror],
-                          capture_output=True, text=True, timeout=900)
-    check(done.returncode == 0, "debootstrap: " + done.stderr[-2000:])
+                          capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:  # e.g. no network: nothing to build an image from
+        skip("no Debian 12 image, and debootstrap from %s failed: %s"
+             % (mirror, (done.stderr or done.stdout).strip()[-500:]))
     tar = subprocess.Popen(["tar", "-C", root, "-c", "."], stdout=subprocess.PIPE)
-    imported = subprocess.run(["podman", "import", "-", DEBOOTSTRAPPED], stdin=tar.stdout,
-                              capture_output=True, text=True, env=podman.env, timeout=600)
-    tar.wait()
-    check(imported.returncode == 0, "podman import: " + imported.stderr[-2000:])
+    imported = None
+    try:
+        imported = subprocess.Popen(["podman", "import", "-", DEBOOTSTRAPPED], stdin=tar.stdout,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                    env=podman.env)
+        tar.stdout.close()  # the import's now: tar sees it end if the import does
+        _, err = imported.communicate(timeout=600)
+        check(imported.returncode == 0, "podman import: " + err[-2000:])
+    finally:
+        for proc in (tar, imported):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
     shutil.rmtree(root, ignore_errors=True)
     return DEBOOTSTRAPPED
 
@@ -207,17 +239,18 @@ def build_images(podman, base):
     dev = "localhost/%s-dev:latest" % podman.tag
     user = "localhost/%s-user:latest" % podman.tag
     podman.note_images()
+    podman.tagged += [image, dev, user]
     begin = time.monotonic()
     # --network=host: the build's apt-get reaches Debian's mirror without a bridge. The
     # second build takes the `dev` stage from the first one's layers.
     containerfile = os.path.join(DEPLOY, "Containerfile")
     for target, tag in (["--target=dev"], dev), ([], image):
         podman.run("build", "--network=host", "-f", containerfile, "--build-arg", "BASE=" + base,
-                   *target, "-t", tag, SOURCE, timeout=1800)
+                   *target, "-t", tag, SOURCE, timeout=600)
     print("built %s and its dev stage FROM %s in %.0f s" % (image, base, time.monotonic() - begin))
     begin = time.monotonic()
     podman.run("build", "--network=host", "--build-arg", "DEV=" + dev, "--build-arg",
-               "RUNTIME=" + image, "-t", user, USER_WORKER, timeout=1800)
+               "RUNTIME=" + image, "-t", user, USER_WORKER, timeout=300)
     print("built a user's worker image %s in %.0f s" % (user, time.monotonic() - begin))
     return image, user
 
@@ -243,7 +276,7 @@ def shipped_image(podman, image, user):
         workers.append(name)
         podman.start(name, "--network=container:" + broker, *cpus, image, "shoal-worker",
                      "--broker=tcp://127.0.0.1:5555", "--load=" + DEMO_TASKS)
-        slots = 1 if cpus else os.cpu_count()
+        slots = 1 if cpus else len(os.sched_getaffinity(0))  # the CPUs it may use
         podman.wait_line(name, r"^shoal-worker ready .*slots=%d\b" % slots)
     out = podman.run("exec", broker, "shoal", "submit", "demo.square", "--args=[12]").stdout
     check(out.strip() == "144", "demo.square(12) in the image: " + out)
@@ -338,8 +371,12 @@ def check_manifests(kustomization, docs, image_uid):
         check(p["targetPort"] in ports, "Service targetPort %s" % p["targetPort"])
     for probe in ("readinessProbe", "livenessProbe"):
         spec = container[probe]
-        port = spec["tcpSocket"]["port"] if "tcpSocket" in spec else spec["grpc"]["port"]
-        check(port in ports or port in ports.values(), "%s port %s" % (probe, port))
+        if "tcpSocket" in spec:
+            port = spec["tcpSocket"]["port"]
+            check(port in ports or port in ports.values(), "%s port %s" % (probe, port))
+        else:  # a grpc probe takes a number only
+            port = spec["grpc"]["port"]
+            check(isinstance(port, int) and port in ports.values(), "%s port %s" % (probe, port))
     store = flag(container["args"], "store-dir")
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
@@ -355,24 +392,35 @@ def check_manifests(kustomization, docs, image_uid):
     check(wpod["terminationGracePeriodSeconds"] > drain_s + 5,
           "workers' grace period is not longer than --drain-timeout-ms")
     processes = flag(wcontainer["args"], "processes")
-    check(processes is None or int(processes) <= float(wcontainer["resources"]["limits"]["cpu"]),
+    check(processes is None
+          or int(processes) <= cpu_quantity(wcontainer["resources"]["limits"]["cpu"]),
           "--processes above the CPU limit")
     print("manifests agree: selectors, ports, probes, store on its claim, the workers' broker "
           "address, grace period over the drain timeout, user, processes within the CPU limit")
 
 
 def memory_bytes(quantity):
-    units = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30}
-    for suffix, factor in units.items():
-        if quantity.endswith(suffix):
-            return int(quantity[:-2]) * factor
-    return int(quantity)
+    """A Kubernetes memory quantity ("2Gi", "500M", "1048576") in bytes."""
+    text = str(quantity)
+    units = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40,
+             "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+    for suffix in sorted(units, key=len, reverse=True):
+        if text.endswith(suffix):
+            return int(float(text[:-len(suffix)]) * units[suffix])
+    return int(float(text))
+
+
+def cpu_quantity(quantity):
+    """A Kubernetes CPU quantity ("2", "500m", 1.5) in CPUs."""
+    text = str(quantity)
+    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
 
 
 def pod_flags(pod, container, env):
     """podman run flags for what the pod spec asks of the container."""
+    # --image-volume=ignore: a pod gets no volume for the image's VOLUME, only its own.
     flags = ["--user=%d:%d" % (pod["securityContext"]["runAsUser"],
-                               pod["securityContext"]["runAsGroup"])]
+                               pod["securityContext"]["runAsGroup"]), "--image-volume=ignore"]
     security = container.get("securityContext", {})
     if security.get("readOnlyRootFilesystem"):
         flags += ["--read-only", "--read-only-tmpfs=false"]
@@ -382,7 +430,7 @@ def pod_flags(pod, container, env):
         flags.append("--security-opt=no-new-privileges")
     limits = container.get("resources", {}).get("limits", {})
     if "cpu" in limits:
-        flags.append("--cpus=%s" % limits["cpu"])
+        flags.append("--cpus=%g" % cpu_quantity(limits["cpu"]))
     if "memory" in limits:
         flags.append("--memory=%d" % memory_bytes(limits["memory"]))
     for name, value in env.items():
@@ -448,7 +496,7 @@ def run_manifests(podman, image, docs):
                      "--entrypoint=" + wc["command"][0], image, *wc["command"][1:], *args)
         # Without --processes, one process per CPU of the limit (and of this machine).
         processes = flag(args, "processes") or min(
-            os.cpu_count(), math.ceil(float(wc["resources"]["limits"]["cpu"])))
+            len(os.sched_getaffinity(0)), math.ceil(cpu_quantity(wc["resources"]["limits"]["cpu"])))
         podman.wait_line(name, r"^shoal-worker ready name=shoal-worker-%d slots=%s\b"
                          % (i, processes))
     service_grpc = {p["name"]: p["port"] for p in service["spec"]["ports"]}["grpc"]
@@ -471,9 +519,17 @@ def main():
         skip("needs root (Podman with the host's storage)")
     if not shutil.which("podman"):
         skip("podman is not installed (scripts/deps.sh installs it)")
+    global yaml
+    try:
+        import yaml
+    except ImportError:
+        skip("python3-yaml is not installed (scripts/deps.sh installs it)")
+    # SIGTERM (a stopped run) ends in the `finally` below, which removes what it made.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped by SIGTERM"))
     scratch = tempfile.mkdtemp(prefix="shoal-container-")
     podman = Podman(scratch)
     try:
+        podman.remove_leftovers()
         base = base_image(podman)
         if not podman.settle(base):
             skip("Podman cannot run containers on this machine")
