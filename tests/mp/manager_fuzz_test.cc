@@ -294,5 +294,53 @@ TEST(ManagerFuzzTest, AClientThatStopsReadingStallsNobody) {
   expect_intact(m);
 }
 
+// A client stalled partway through a reply while another sends a big request: the server
+// tries for a moment to finish the stalled frame so that it can put the busy notice after
+// it, then goes on without; the big request is served, and the stalled client, reading
+// again, gets its reply whole.
+TEST(ManagerFuzzTest, AClientStalledMidReplyDelaysABigRequestOnlyBriefly) {
+  Manager m;
+  const std::string value(std::size_t{4} << 20, 'y');
+  auto big = m.dict<std::string, std::string>("big");
+  big.set("v", value);
+  int fd = connect_direct(m.endpoint());
+  internal::ManagerRequest r;
+  r.id = 7;
+  r.op = "d.get";
+  r.kind = "dict";
+  r.name = big.name();
+  r.a = encode(std::string("v"));
+  std::string frame;
+  internal::append_frame(frame, encode(r));
+  ASSERT_EQ(::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(frame.size()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // its reply is partway out
+  auto set = std::async(std::launch::async, [&] {
+    big.set("w", std::string(std::size_t{12} << 20, 'z'));  // a busy notice for everyone
+    return big.size();
+  });
+  ASSERT_EQ(set.wait_for(std::chrono::seconds(60)), std::future_status::ready);
+  EXPECT_EQ(set.get(), 2u);
+  std::string in;
+  char chunk[1 << 16];
+  for (;;) {
+    std::string body;
+    if (internal::take_frame(in, body)) {
+      auto reply = decode<internal::ManagerReply>(body);
+      if (reply.id == 0) continue;  // a busy notice, after the reply's frame or none
+      EXPECT_EQ(reply.id, 7u);
+      EXPECT_EQ(decode<std::string>(reply.value), value);
+      break;
+    }
+    pollfd p{fd, POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 30000), 1);
+    ssize_t got = ::read(fd, chunk, sizeof chunk);
+    ASSERT_GT(got, 0);
+    in.append(chunk, static_cast<std::size_t>(got));
+  }
+  ::close(fd);
+  EXPECT_EQ(big.get("v"), value);
+}
+
 }  // namespace
 }  // namespace shoal
