@@ -434,6 +434,9 @@ int run_manager_server(const std::string& endpoint, const std::string& direct_na
       }
       continue;
     }
+    // Nothing may wait in a buffer while the poll sleeps: requests of clients whose
+    // replies have left since they were read (while others were answered) are served.
+    clients.handle_waiting(store, announce_busy);
     watch_departed(clients, store, watched);  // before the poll that is to watch them
     items.clear();
     // The ZeroMQ sockets first (those served), then the direct listener and clients.
@@ -499,7 +502,6 @@ int run_manager_server(const std::string& endpoint, const std::string& direct_na
       }
     }
     store.expire(ServerClock::now());
-    clients.handle_waiting(store, announce_busy);
   }
   for (int fd : clients.fds()) clients.remove(fd);
   for (const auto& d : clients.take_departed()) {
