@@ -235,6 +235,27 @@ TEST(ManagerFuzzTest, AClaimedLengthReservesNoMoreThanABoundedBuffer) {
   expect_intact(m);
 }
 
+// The next reply on raw connection `fd` that is not a busy notice (`in` keeps what was read
+// past it); one with id 0, after a test failure, when none comes within 30 s.
+internal::ManagerReply next_reply(int fd, std::string& in) {
+  char chunk[1 << 16];
+  for (;;) {
+    std::string body;
+    if (internal::take_frame(in, body)) {
+      auto reply = decode<internal::ManagerReply>(body);
+      if (reply.id != 0) return reply;
+      continue;  // a busy notice
+    }
+    pollfd p{fd, POLLIN, 0};
+    const ssize_t got = ::poll(&p, 1, 30000) == 1 ? ::read(fd, chunk, sizeof chunk) : -1;
+    if (got <= 0) {
+      ADD_FAILURE() << "no reply on the raw connection";
+      return {};
+    }
+    in.append(chunk, static_cast<std::size_t>(got));
+  }
+}
+
 // A client of the private endpoint that asks for big values and stops reading: before,
 // the server's one thread blocked writing to it, and every other client waited until it
 // gave up; now its replies wait in a queue, it is read no more meanwhile (so the queue
@@ -273,22 +294,10 @@ TEST(ManagerFuzzTest, AClientThatStopsReadingStallsNobody) {
   EXPECT_LT(grown_kib, 64L << 10) << "the server holds " << grown_kib / 1024 << " MiB";
   // Reading again, the client gets its replies, whole and in order.
   std::string in;
-  char chunk[1 << 16];
-  for (uint64_t expected = 1000; expected < 1003;) {
-    std::string body;
-    if (internal::take_frame(in, body)) {
-      auto reply = decode<internal::ManagerReply>(body);
-      if (reply.id == 0) continue;  // a busy notice
-      ASSERT_EQ(reply.id, expected);
-      EXPECT_EQ(decode<std::string>(reply.value), value);
-      ++expected;
-      continue;
-    }
-    pollfd p{fd, POLLIN, 0};
-    ASSERT_EQ(::poll(&p, 1, 30000), 1);
-    ssize_t got = ::read(fd, chunk, sizeof chunk);
-    ASSERT_GT(got, 0);
-    in.append(chunk, static_cast<std::size_t>(got));
+  for (uint64_t expected = 1000; expected < 1003; ++expected) {
+    internal::ManagerReply reply = next_reply(fd, in);
+    ASSERT_EQ(reply.id, expected);
+    EXPECT_EQ(decode<std::string>(reply.value), value);
   }
   ::close(fd);
   expect_intact(m);
@@ -322,22 +331,9 @@ TEST(ManagerFuzzTest, AClientStalledMidReplyDelaysABigRequestOnlyBriefly) {
   ASSERT_EQ(set.wait_for(std::chrono::seconds(60)), std::future_status::ready);
   EXPECT_EQ(set.get(), 2u);
   std::string in;
-  char chunk[1 << 16];
-  for (;;) {
-    std::string body;
-    if (internal::take_frame(in, body)) {
-      auto reply = decode<internal::ManagerReply>(body);
-      if (reply.id == 0) continue;  // a busy notice, after the reply's frame or none
-      EXPECT_EQ(reply.id, 7u);
-      EXPECT_EQ(decode<std::string>(reply.value), value);
-      break;
-    }
-    pollfd p{fd, POLLIN, 0};
-    ASSERT_EQ(::poll(&p, 1, 30000), 1);
-    ssize_t got = ::read(fd, chunk, sizeof chunk);
-    ASSERT_GT(got, 0);
-    in.append(chunk, static_cast<std::size_t>(got));
-  }
+  internal::ManagerReply reply = next_reply(fd, in);  // a busy notice may come after it
+  EXPECT_EQ(reply.id, 7u);
+  EXPECT_EQ(decode<std::string>(reply.value), value);
   ::close(fd);
   EXPECT_EQ(big.get("v"), value);
 }
