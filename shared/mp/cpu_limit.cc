@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <fstream>
 #include <sstream>
-#include <vector>
 
 namespace shoal::internal {
 namespace {
