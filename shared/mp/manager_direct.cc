@@ -78,14 +78,6 @@ DirectSocket& connected(const std::string& endpoint) {
   return s;
 }
 
-// The payload size of the frame at the start of `buffer`, if its header is there.
-std::optional<std::size_t> frame_size(const std::string& buffer) {
-  if (buffer.size() < 4) return std::nullopt;
-  uint32_t n;
-  std::memcpy(&n, buffer.data(), 4);
-  return n;
-}
-
 }  // namespace
 
 bool is_direct_endpoint(const std::string& endpoint) {
@@ -105,13 +97,23 @@ void append_frame(std::string& out, std::string_view payload) {
   out.append(payload);
 }
 
-bool take_frame(std::string& buffer, std::string& payload) {
-  if (buffer.size() < 4) return false;
+std::optional<std::size_t> frame_size(std::string_view buffer) {
+  if (buffer.size() < 4) return std::nullopt;
   uint32_t n;
   std::memcpy(&n, buffer.data(), 4);
-  if (buffer.size() < 4 + static_cast<std::size_t>(n)) return false;
+  return n;
+}
+
+bool whole_frame(std::string_view buffer) {
+  const std::optional<std::size_t> n = frame_size(buffer);
+  return n.has_value() && buffer.size() - 4 >= *n;
+}
+
+bool take_frame(std::string& buffer, std::string& payload) {
+  if (!whole_frame(buffer)) return false;
+  const std::size_t n = *frame_size(buffer);
   payload.assign(buffer, 4, n);
-  buffer.erase(0, 4 + static_cast<std::size_t>(n));
+  buffer.erase(0, 4 + n);
   return true;
 }
 

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -29,6 +30,11 @@ int direct_listen(const std::string& name);
 
 // Appends a frame (u32 length, then `payload`) to `out`.
 void append_frame(std::string& out, std::string_view payload);
+// The payload size the frame at the start of `buffer` announces; nullopt before its
+// 4-byte header is there.
+std::optional<std::size_t> frame_size(std::string_view buffer);
+// True when `buffer` starts with a whole frame.
+bool whole_frame(std::string_view buffer);
 // If `buffer` holds a whole frame, moves its payload to `payload`, drops it from
 // `buffer` and returns true.
 bool take_frame(std::string& buffer, std::string& payload);

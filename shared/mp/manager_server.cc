@@ -34,7 +34,6 @@ constexpr auto kSpinFor = std::chrono::microseconds(50);
 // The most a direct client's announced request size reserves before its bytes arrive.
 constexpr std::size_t kReservedAhead = std::size_t{64} << 20;
 
-
 void report(int fd, const std::string& line) {
   std::string text = line + "\n";
   (void)!::write(fd, text.data(), text.size());
@@ -185,16 +184,13 @@ class DirectClients {
     const std::string peer = by_fd_[fd].peer;
     while (by_fd_.count(fd) && !pending(fd)) {
       Client& client = by_fd_[fd];
-      if (!client.announced && client.in.size() >= 4) {
-        uint32_t size;
-        std::memcpy(&size, client.in.data(), 4);
-        if (size >= kBusyNoticeBytes) {
-          client.announced = true;
-          // Little copying while it grows, but only up to a bound: the size is the
-          // client's claim, and four bytes must not reserve gigabytes.
-          client.in.reserve(4 + std::min<std::size_t>(size, kReservedAhead));
-          big(size);
-        }
+      const std::optional<std::size_t> size = frame_size(client.in);
+      if (!client.announced && size.has_value() && *size >= kBusyNoticeBytes) {
+        client.announced = true;
+        // Little copying while it grows, but only up to a bound: the size is the
+        // client's claim, and four bytes must not reserve gigabytes.
+        client.in.reserve(4 + std::min<std::size_t>(*size, kReservedAhead));
+        big(*size);
       }
       if (!take_frame(client.in, body)) break;
       client.announced = false;
@@ -225,18 +221,11 @@ class DirectClients {
     std::size_t frame_start = 0;  // where the frame holding out[sent] starts
   };
 
-  static bool whole_frame(const std::string& in) {
-    if (in.size() < 4) return false;
-    uint32_t size;
-    std::memcpy(&size, in.data(), 4);
-    return in.size() - 4 >= size;
-  }
   // Where the frame that `c` is partway through (or about to start) ends.
   static std::size_t frame_end(Client& c) {
     for (;;) {
-      uint32_t size;
-      std::memcpy(&size, c.out.data() + c.frame_start, 4);
-      const std::size_t end = c.frame_start + 4 + size;
+      const std::size_t end =
+          c.frame_start + 4 + *frame_size(std::string_view(c.out).substr(c.frame_start));
       if (c.sent < end) return end;
       c.frame_start = end;
     }
