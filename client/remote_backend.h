@@ -55,6 +55,10 @@ class RemoteBackend final : public Backend, private SessionListener {
   void terminate() override;
   void join() override;
   int processes() const override;
+  // The broker's --max-message-bytes, as it said when the pool connected.
+  std::uint64_t max_task_bytes() const override {
+    return broker_max_bytes_.load(std::memory_order_relaxed);
+  }
   bool cancel(std::uint64_t seq) override;
   // Worker slots serving `queue` ("" = "default"), as the broker says now; nullopt when
   // it does not answer within 2 s.

@@ -38,6 +38,7 @@ std::string greet(std::string name, int times) {
   for (int i = 0; i < times; ++i) out += "hello " + name + ";";
   return out;
 }
+std::string echo_string(std::string s) { return s; }
 int my_pid() { return static_cast<int>(getpid()); }
 std::vector<int> iota_vec(int n) {
   std::vector<int> v(static_cast<std::size_t>(n));
@@ -109,6 +110,21 @@ TEST(PoolTest, ArgumentsConvertLikeACall) {
   EXPECT_EQ(pool.apply([](std::vector<int> v) { return std::accumulate(v.begin(), v.end(), 0); },
                        iota_vec(101)),
             5050);
+}
+
+// An automatic chunk of big items keeps near the byte target: one MiB-sized item per
+// task, a few of 300 kB, and small items as many as the count rule gives.
+TEST(PoolTest, AutomaticChunksOfBigItemsStayNearTheByteTarget) {
+  using internal::cap_chunk_by_bytes;
+  EXPECT_EQ(cap_chunk_by_bytes(25, (1 << 20) + 9, 1 << 20), 1u);
+  EXPECT_EQ(cap_chunk_by_bytes(25, 300'000, 1 << 20), 3u);
+  EXPECT_EQ(cap_chunk_by_bytes(25, 10, 1 << 20), 25u);
+  EXPECT_EQ(cap_chunk_by_bytes(25, 0, 1 << 20), 25u);
+  EXPECT_EQ(cap_chunk_by_bytes(25, 90'000, 25'000), 1u);
+  Pool pool(2);
+  std::vector<std::string> big(40, std::string(300'000, 'b'));
+  big[7] = "short";  // only the first item is measured; the rest may differ
+  EXPECT_EQ(pool.map(echo_string, big), big);
 }
 
 TEST(PoolTest, MapKeepsInputOrderForEveryChunkSize) {

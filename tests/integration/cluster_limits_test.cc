@@ -39,6 +39,11 @@ TEST(ClusterLimitsTest, ArgumentsOverTheBrokersLimitFailAndTheRestFlows) {
   std::vector<std::string> big(40, std::string(90'000, 'y'));
   auto echoed = pool.map_async(echo, big, 1).get(60s);
   EXPECT_EQ(echoed, big);
+  // With the automatic chunksize too: five items a chunk would be 450 kB, over the limit;
+  // the pool sends them one a task (the broker counts 40 tasks).
+  uint64_t before = cluster.stats().submitted();
+  EXPECT_EQ(pool.map(echo, big), big);
+  EXPECT_EQ(cluster.stats().submitted() - before, 40u);
   EXPECT_EQ(pool.apply(square, 7), 49);
 }
 

@@ -73,7 +73,8 @@ class Pool {
   // NotRegisteredError, on either pool.
   template <class R, class... A>
   Future<R> apply_async(std::string_view task, A&&... args);
-  // f over every item, results in input order. chunksize 0: about len/(4*processes).
+  // f over every item, results in input order. chunksize 0: about len/(4*processes),
+  // fewer when the first item's arguments are big (a chunk's stay near 1 MiB).
   template <class F, class Range>
   auto map(F&& f, Range&& items, std::size_t chunksize = 0);
   template <class F, class Range>
@@ -112,7 +113,11 @@ class Pool {
   auto stream(F&& f, Range&& items, std::size_t chunksize, bool ordered);
   template <class Pointer, bool kRaw>
   internal::Submission make_submission(Pointer fn) const;
+  // Python's count rule for an automatic chunksize: about n / (4 × processes()).
   std::size_t auto_chunksize(std::size_t n) const;
+  // The most bytes of arguments an automatic chunk takes (kAutoChunkBytes, or less for a
+  // broker with a small --max-message-bytes).
+  std::size_t auto_chunk_bytes() const;
 
   std::shared_ptr<internal::Backend> backend_;
   // backend_->progress() and backend_->local(), asked once: every submission uses them.
@@ -154,6 +159,18 @@ typename Traits<F>::args convert_args(A&&... args) {
 template <class F, class Tuple>
 typename Traits<F>::args convert_tuple(const Tuple& t) {
   return std::apply([](const auto&... a) { return convert_args<F>(a...); }, t);
+}
+
+// An automatic map chunk's most bytes of arguments: enough that per-task costs are small
+// beside copying them, few enough that big items keep flowing (and stay in memory once).
+inline constexpr std::size_t kAutoChunkBytes = std::size_t{1} << 20;
+
+// `chunksize` lowered so that a chunk of items of `item_bytes` each holds at most
+// `target_bytes` (but never fewer than one item).
+inline std::size_t cap_chunk_by_bytes(std::size_t chunksize, std::size_t item_bytes,
+                                      std::size_t target_bytes) {
+  if (item_bytes == 0) return chunksize;
+  return std::min(chunksize, std::max<std::size_t>(1, target_bytes / item_bytes));
 }
 
 template <class Range>
@@ -252,10 +269,39 @@ auto Pool::map_chunks(F&& f, const Items& items, std::size_t chunksize) {
   using Pointer = internal::TaskPointer<F>;
   constexpr bool kRaw = internal::kRawTask<F>;
   const std::size_t n = std::ranges::size(items);
-  if (chunksize == 0) chunksize = auto_chunksize(n);
+  internal::Submission proto = make_submission<Pointer, kRaw>(f);
+  const bool raw = proto.raw;
+  auto encode_item = [&](std::string& out, const auto& item) {
+    auto args = [&] {
+      if constexpr (kStar) {
+        return internal::convert_tuple<F>(item);
+      } else {
+        static_assert(std::tuple_size_v<typename internal::Traits<F>::args> == 1,
+                      "shoal: map needs a one-argument task; use starmap");
+        return internal::convert_args<F>(item);
+      }
+    }();
+    if (raw) {
+      internal::encode_args<kRaw>(out, args);
+    } else {
+      internal::encode_args<false>(out, args);
+    }
+  };
+  // An automatic chunk also keeps to auto_chunk_bytes() of arguments, judged by the first
+  // item's: MiB-sized items go one per task (25 would make a 25 MiB message, soon past
+  // the broker's --max-message-bytes, and slow to pipeline).
+  std::string first;  // item 0's arguments when measured, for the first chunk
+  bool measured = false;
+  if (chunksize == 0) {
+    chunksize = auto_chunksize(n);
+    if (chunksize > 1) {
+      encode_item(first, *std::ranges::begin(items));
+      measured = true;
+      chunksize = internal::cap_chunk_by_bytes(chunksize, first.size(), auto_chunk_bytes());
+    }
+  }
   std::vector<std::size_t> sizes;
   for (std::size_t at = 0; at < n; at += chunksize) sizes.push_back(std::min(chunksize, n - at));
-  internal::Submission proto = make_submission<Pointer, kRaw>(f);
   auto state = std::make_shared<internal::MapState>(sizes, proto.raw);
   state->progress = progress_;
   constexpr std::size_t kFlushBytes = std::size_t{4} << 20;
@@ -272,26 +318,16 @@ auto Pool::map_chunks(F&& f, const Items& items, std::size_t chunksize) {
     s.sink = state;
     s.index = c;
     for (std::size_t i = 0; i < sizes[c]; ++i, ++it) {
-      auto args = [&] {
-        if constexpr (kStar) {
-          return internal::convert_tuple<F>(*it);
-        } else {
-          static_assert(std::tuple_size_v<typename internal::Traits<F>::args> == 1,
-                        "shoal: map needs a one-argument task; use starmap");
-          return internal::convert_args<F>(*it);
-        }
-      }();
-      if (proto.raw) {
-        if (i == 0) s.args.reserve(sizes[c] * sizeof(args));
-        internal::encode_args<kRaw>(s.args, args);
+      if (c == 0 && i == 0 && measured) {
+        s.args = std::move(first);
       } else {
-        internal::encode_args<false>(s.args, args);
-        // Size the chunk from its first item: doubling a MiB-sized buffer copies it
-        // again and again, and past malloc's mmap threshold faults in fresh pages.
-        if (i == 0 && sizes[c] > 1) {
-          const std::size_t guess = s.args.size() * sizes[c] + s.args.size() / 16 + 64;
-          s.args.reserve(std::min(guess, kMaxReserve));
-        }
+        encode_item(s.args, *it);
+      }
+      // Size the chunk from its first item: doubling a MiB-sized buffer copies it again
+      // and again, and past malloc's mmap threshold faults in fresh pages.
+      if (i == 0 && sizes[c] > 1) {
+        const std::size_t guess = s.args.size() * sizes[c] + s.args.size() / 16 + 64;
+        s.args.reserve(std::min(guess, kMaxReserve));
       }
     }
     pending_bytes += s.args.size();

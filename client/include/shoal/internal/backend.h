@@ -55,6 +55,8 @@ class Backend : public Canceller {
   virtual void join() = 0;
   // Local: worker processes; remote: connected worker slots.
   virtual int processes() const = 0;
+  // The most bytes of arguments one task may carry (0: no limit known). Thread-safe.
+  virtual std::uint64_t max_task_bytes() const { return 0; }
   // A source of progress for waiting threads, or nullptr.
   virtual std::shared_ptr<ProgressSource> progress() { return nullptr; }
 };
