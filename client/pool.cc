@@ -105,11 +105,10 @@ std::size_t Pool::auto_chunksize(std::size_t n) const {
   return std::max<std::size_t>(1, size);
 }
 
-std::size_t Pool::auto_chunk_bytes() const {
-  // A quarter of the broker's limit leaves room for results bigger than the arguments.
-  std::uint64_t limit = backend().max_task_bytes();
-  if (limit == 0) return internal::kAutoChunkBytes;
-  return static_cast<std::size_t>(std::min<std::uint64_t>(internal::kAutoChunkBytes, limit / 4));
+std::size_t internal::auto_chunk_bytes(const Backend& backend) {
+  std::uint64_t limit = backend.max_task_bytes();
+  if (limit == 0) return kAutoChunkBytes;
+  return static_cast<std::size_t>(std::min<std::uint64_t>(kAutoChunkBytes, limit / 4));
 }
 
 }  // namespace shoal

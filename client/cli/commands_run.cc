@@ -18,6 +18,7 @@
 #include "client/remote_wire.h"
 #include "shared/command_line.h"
 #include "shoal/errors.hpp"
+#include "shoal/pool.hpp"
 
 namespace shoal::cli {
 namespace {
@@ -186,6 +187,10 @@ int run_map(const CliConfig& config, const std::string& task) {
   if (chunk == 0) {  // as Pool::map, but small enough for a live progress bar
     std::size_t parts = static_cast<std::size_t>(std::max(1, backend->processes())) * 4;
     chunk = std::clamp<std::size_t>((items.size() + parts - 1) / parts, 1, 1000);
+    if (!items.empty()) {
+      chunk = internal::cap_chunk_by_bytes(chunk, items[0].size(),
+                                           internal::auto_chunk_bytes(*backend));
+    }
   }
   std::vector<std::size_t> sizes;
   for (std::size_t at = 0; at < items.size(); at += chunk) {

@@ -37,7 +37,8 @@ ABSL_FLAG(std::string, args, "[]",
           "submit: the task's arguments as a JSON array ([] for none; not empty)");
 ABSL_FLAG(bool, no_wait, false, "submit: print the task id instead of waiting");
 ABSL_FLAG(std::string, input, "", "map: a .jsonl file, one JSON array of arguments a line");
-ABSL_FLAG(int, chunksize, 0, "map: items per task, >= 0 (0: picked from the worker slots)");
+ABSL_FLAG(int, chunksize, 0,
+          "map: items per task, >= 0 (0: picked from the worker slots and the first item's size)");
 ABSL_FLAG(bool, progress, true, "map: show a progress bar when stderr is a terminal");
 ABSL_FLAG(std::string, queue, "", "submit/map: the queue (default: default)");
 ABSL_FLAG(int, priority, 0, "submit/map: 0..9, higher runs first");

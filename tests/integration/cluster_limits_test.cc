@@ -3,6 +3,7 @@
 // the broker's gRPC server accepts, so big-but-allowed tasks still flow.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "tests/integration/cluster.h"
 #include "tests/integration/test_tasks.h"
 #include "tests/testutil/process_fixture.h"
+#include "tests/testutil/temp_dir.h"
 
 namespace shoal::itest {
 namespace {
@@ -93,6 +95,29 @@ TEST(ClusterLimitsTest, TheCliNamesTheBrokersErrorKinds) {
       {cli_bin(), "submit", "test.blob", "--args=[5]", broker}, {}, /*with_stderr=*/true);
   EXPECT_EQ(small->read_line(30s).value_or(""), "\"xxxxx\"");
   EXPECT_EQ(small->wait(30s), 0);
+}
+
+// `shoal map` picks its chunks as Pool::map does: 40 items of 40 kB under a 100 kB limit
+// go one a task (ten a task, its count rule, would be refused as 400 kB).
+TEST(ClusterLimitsTest, TheCliMapsBigItemsWithinTheBrokersLimit) {
+  Cluster cluster;
+  cluster.start_broker("127.0.0.1:0", "tcp://127.0.0.1:0", {"--max-message-bytes=100000"});
+  cluster.start_worker("w1", 1);
+  testutil::TempDir dir("shoal-limits");
+  const std::string input = dir.path() + "/items.jsonl";
+  const std::string line = "[\"" + std::string(40'000, 'z') + "\"]";
+  {
+    std::ofstream out(input);
+    for (int i = 0; i < 40; ++i) out << line << "\n";
+  }
+  uint64_t before = cluster.stats().submitted();
+  auto map = testutil::ChildProcess::start(
+      {cli_bin(), "map", "test.echo", "--input=" + input, "--broker=" + cluster.clients()});
+  int results = 0;
+  while (auto out = map->read_line(60s)) results += (*out == line.substr(1, line.size() - 2));
+  EXPECT_EQ(map->wait(30s), 0);
+  EXPECT_EQ(results, 40);
+  EXPECT_EQ(cluster.stats().submitted() - before, 40u);
 }
 
 }  // namespace

@@ -115,9 +115,6 @@ class Pool {
   internal::Submission make_submission(Pointer fn) const;
   // Python's count rule for an automatic chunksize: about n / (4 × processes()).
   std::size_t auto_chunksize(std::size_t n) const;
-  // The most bytes of arguments an automatic chunk takes (kAutoChunkBytes, or less for a
-  // broker with a small --max-message-bytes).
-  std::size_t auto_chunk_bytes() const;
 
   std::shared_ptr<internal::Backend> backend_;
   // backend_->progress() and backend_->local(), asked once: every submission uses them.
@@ -164,6 +161,10 @@ typename Traits<F>::args convert_tuple(const Tuple& t) {
 // An automatic map chunk's most bytes of arguments: enough that per-task costs are small
 // beside copying them, few enough that big items keep flowing (and stay in memory once).
 inline constexpr std::size_t kAutoChunkBytes = std::size_t{1} << 20;
+
+// The most bytes of arguments an automatic chunk for `backend` takes: kAutoChunkBytes, or
+// a quarter of its max_task_bytes() when less (room for results bigger than arguments).
+std::size_t auto_chunk_bytes(const Backend& backend);
 
 // `chunksize` lowered so that a chunk of items of `item_bytes` each holds at most
 // `target_bytes` (but never fewer than one item).
@@ -287,7 +288,7 @@ auto Pool::map_chunks(F&& f, const Items& items, std::size_t chunksize) {
       internal::encode_args<false>(out, args);
     }
   };
-  // An automatic chunk also keeps to auto_chunk_bytes() of arguments, judged by the first
+  // An automatic chunk also keeps to auto_chunk_bytes of arguments, judged by the first
   // item's: MiB-sized items go one per task (25 would make a 25 MiB message, soon past
   // the broker's --max-message-bytes, and slow to pipeline).
   std::string first;  // item 0's arguments when measured, for the first chunk
@@ -297,7 +298,8 @@ auto Pool::map_chunks(F&& f, const Items& items, std::size_t chunksize) {
     if (chunksize > 1) {
       encode_item(first, *std::ranges::begin(items));
       measured = true;
-      chunksize = internal::cap_chunk_by_bytes(chunksize, first.size(), auto_chunk_bytes());
+      chunksize = internal::cap_chunk_by_bytes(chunksize, first.size(),
+                                               internal::auto_chunk_bytes(backend()));
     }
   }
   std::vector<std::size_t> sizes;
