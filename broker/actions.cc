@@ -44,7 +44,9 @@ void EncodedTaskBatch::add(const shoal::v1::Task& task, std::string_view args) {
   }
   std::string& out = pieces_.back();
   const size_t at = out.size();
-  out.resize(at + entry);
+  // All but the arguments written in place; they are appended (resizing over them first
+  // would clear a MiB only to overwrite it).
+  out.resize(at + entry - args.size());
   auto* p = reinterpret_cast<uint8_t*>(out.data() + at);
   p = WireFormatLite::WriteTagToArray(1, WireFormatLite::WIRETYPE_LENGTH_DELIMITED, p);
   p = CodedOutputStream::WriteVarint32ToArray(uint32_t(body), p);
@@ -52,7 +54,7 @@ void EncodedTaskBatch::add(const shoal::v1::Task& task, std::string_view args) {
   if (!args.empty()) {
     p = WireFormatLite::WriteTagToArray(3, WireFormatLite::WIRETYPE_LENGTH_DELIMITED, p);
     p = CodedOutputStream::WriteVarint32ToArray(uint32_t(args.size()), p);
-    memcpy(p, args.data(), args.size());
+    out.append(args);
   }
   size_ += entry;
 }
