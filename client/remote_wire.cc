@@ -86,17 +86,6 @@ bool msgpack_skip(std::string_view in, std::size_t& offset) {
   return true;
 }
 
-bool msgpack_read_array_header(std::string_view in, std::size_t& offset, std::uint32_t& count) {
-  if (offset >= in.size()) return false;
-  auto b = static_cast<unsigned char>(in[offset]);
-  if (b != 0xdc && b != 0xdd && (b & 0xf0) != 0x90) return false;
-  Head h;
-  if (!read_head(in, offset, h)) return false;
-  count = static_cast<std::uint32_t>(h.children);
-  offset += h.header;
-  return true;
-}
-
 void msgpack_append_array_header(std::string& out, std::uint32_t count) {
   if (count < 16) {
     out.push_back(static_cast<char>(0x90 | count));

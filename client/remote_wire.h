@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "shoal/internal/error_info.h"
 #include "shoal/internal/future_state.h"
+#include "shoal/internal/msgpack_array.h"  // msgpack_read_array_header
 #include "shoal/v1/task.pb.h"
 
 namespace shoal::internal {
@@ -20,9 +21,6 @@ namespace shoal::internal {
 // Advances `offset` past one MessagePack value of `in`. Returns false (offset then
 // unspecified) when the value is malformed or truncated. Iterative: no recursion.
 bool msgpack_skip(std::string_view in, std::size_t& offset);
-
-// Reads a MessagePack array header at `offset` into `count`; false if there is none.
-bool msgpack_read_array_header(std::string_view in, std::size_t& offset, std::uint32_t& count);
 
 // Appends a MessagePack array header for `count` elements.
 void msgpack_append_array_header(std::string& out, std::uint32_t count);

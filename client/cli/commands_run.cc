@@ -82,9 +82,9 @@ std::shared_ptr<internal::RemoteBackend> connect(const CliConfig& config) {
 
 // True when `msgpack` starts with an array header (fixarray, array16, array32).
 bool is_array(const std::string& msgpack) {
-  if (msgpack.empty()) return false;
-  auto b = static_cast<unsigned char>(msgpack[0]);
-  return (b & 0xf0) == 0x90 || b == 0xdc || b == 0xdd;
+  std::size_t offset = 0;
+  std::uint32_t count = 0;
+  return internal::msgpack_read_array_header(msgpack, offset, count);
 }
 
 std::string describe(const internal::ErrorInfo& e) {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "shoal/codec.hpp"
+#include "shoal/internal/msgpack_array.h"
 #include "shoal/internal/reply.h"
 
 namespace shoal {
@@ -117,21 +118,8 @@ void encode_args(std::string& out, const Args& args) {
 // Throws SerializationError unless the MessagePack array at `offset` of `in` (a task's
 // arguments) has exactly `arity` elements; other values are left for the decoder to refuse.
 inline void check_arity(std::string_view in, std::size_t offset, std::size_t arity) {
-  if (offset >= in.size()) return;
-  const auto byte = [&](std::size_t i) {
-    return offset + i < in.size() ? static_cast<unsigned char>(in[offset + i]) : 0u;
-  };
-  const unsigned head = byte(0);
-  std::size_t count;
-  if ((head & 0xf0u) == 0x90u) {
-    count = head & 0x0fu;
-  } else if (head == 0xdcu) {
-    count = (byte(1) << 8) | byte(2);
-  } else if (head == 0xddu) {
-    count = (std::size_t{byte(1)} << 24) | (byte(2) << 16) | (byte(3) << 8) | byte(4);
-  } else {
-    return;
-  }
+  std::uint32_t count = 0;
+  if (!msgpack_read_array_header(in, offset, count)) return;
   if (count != arity) {
     throw SerializationError("the task takes " + std::to_string(arity) + " argument" +
                              (arity == 1 ? "" : "s") + ", not " + std::to_string(count));
