@@ -10,6 +10,8 @@
 namespace shoal::internal {
 namespace {
 
+constexpr unsigned char kArrayOfOne = 0x91;  // MessagePack fixarray header, one element
+
 // Big-endian unsigned integer of `n` bytes at `p`.
 std::uint64_t read_be(const char* p, int n) {
   std::uint64_t v = 0;
@@ -184,10 +186,20 @@ absl::Status reply_to_items(std::string_view reply, std::size_t items, v1::TaskR
   return absl::OkStatus();
 }
 
-absl::Status reply_to_result(std::string_view reply, std::size_t items, v1::TaskResult* result) {
+absl::Status reply_to_result(std::string reply, std::size_t items, v1::TaskResult* result) {
+  std::size_t count = std::max<std::size_t>(1, items);
+  // A single call that succeeded (the usual big result): the reply becomes the values in
+  // place, its status byte turned into the header of an array of one.
+  if (count == 1 && !reply.empty() && reply[0] == kReplyOk) {
+    std::size_t end = 1;
+    if (msgpack_skip(reply, end) && end == reply.size()) {
+      reply[0] = static_cast<char>(kArrayOfOne);
+      result->set_values(std::move(reply));
+      return absl::OkStatus();
+    }
+  }
   // One pass: copy each value after its status byte; the first failed call switches to
   // the per-item form (rare: only results with a failure take the second scan).
-  std::size_t count = std::max<std::size_t>(1, items);
   std::string* values = result->mutable_values();
   values->reserve(reply.size() + 5);  // the values are the reply minus its status bytes
   msgpack_append_array_header(*values, static_cast<std::uint32_t>(count));
@@ -291,7 +303,7 @@ std::optional<std::uint64_t> task_seq_of(std::string_view id) {
   return seq;
 }
 
-void resolve_with_result(const v1::TaskResult& result, std::size_t items, Sink& sink,
+void resolve_with_result(v1::TaskResult& result, std::size_t items, Sink& sink,
                          std::size_t index) {
   auto malformed = [&](std::string message) {
     sink.fail(index, {ErrorKind::kSerialization, "shoal::SerializationError",
@@ -316,6 +328,18 @@ void resolve_with_result(const v1::TaskResult& result, std::size_t items, Sink& 
     malformed("the broker sent " + std::to_string(outcomes) + " outcomes for a task of " +
               std::to_string(std::max<std::size_t>(1, items)) + " calls");
     return;
+  }
+  // One value (a single call's): the values become the reply in place, the header of the
+  // array of one turned into the status byte.
+  if (const std::string& values = result.values();
+      outcomes == 1 && !values.empty() && static_cast<unsigned char>(values[0]) == kArrayOfOne) {
+    std::size_t end = 1;
+    if (msgpack_skip(values, end) && end == values.size()) {
+      std::string reply = std::move(*result.mutable_values());
+      reply[0] = kReplyOk;
+      sink.complete(index, std::move(reply));
+      return;
+    }
   }
   if (auto reply = result_to_reply(result); reply.ok()) {
     sink.complete(index, *std::move(reply));

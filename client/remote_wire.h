@@ -46,8 +46,9 @@ absl::Status reply_to_items(std::string_view reply, std::size_t items, v1::TaskR
 
 // Fills `result` from a reply of `items` reply items: result->values (one MessagePack
 // array) when every call succeeded, else result->items as reply_to_items does.
-// InvalidArgument when the reply is malformed; `result` is then partly filled.
-absl::Status reply_to_result(std::string_view reply, std::size_t items, v1::TaskResult* result);
+// InvalidArgument when the reply is malformed; `result` is then partly filled. A single
+// call's value is moved, not copied.
+absl::Status reply_to_result(std::string reply, std::size_t items, v1::TaskResult* result);
 
 // The results of a TaskResult's calls in call order, views into result.values or
 // result.items; an item that failed is an empty view (see result.items(i).error()).
@@ -67,8 +68,9 @@ std::optional<std::uint64_t> task_seq_of(std::string_view id);
 // Resolves `sink`'s submission `index`, a task of `items` calls, with `result`, calling
 // exactly one of fail() and complete() once: fail() with the result's failure, or with a
 // kSerialization error when the result is malformed or holds another number of outcomes
-// than max(1, items); else complete() with its reply bytes.
-void resolve_with_result(const v1::TaskResult& result, std::size_t items, Sink& sink,
+// than max(1, items); else complete() with its reply bytes. May move result.values into
+// the reply: `result` is spent.
+void resolve_with_result(v1::TaskResult& result, std::size_t items, Sink& sink,
                          std::size_t index);
 
 }  // namespace shoal::internal

@@ -57,7 +57,7 @@ class TaskRunner::ResultSink final : public internal::Sink {
   void complete(std::size_t, std::string reply) override {
     if (resolved_.exchange(true)) return;
     v1::TaskResult result = base();
-    absl::Status status = internal::reply_to_result(reply, items_, &result);
+    absl::Status status = internal::reply_to_result(std::move(reply), items_, &result);
     if (!status.ok()) {
       result.clear_items();
       internal::to_task_error({internal::ErrorKind::kSerialization, "shoal::SerializationError",

@@ -279,9 +279,12 @@ void run(FuzzInput& in) {
     if (it == outstanding.end()) continue;  // unknown, or a duplicate: ignored
     const std::size_t chunk = it->second;
     outstanding.erase(it);
-    shoal::internal::resolve_with_result(result, items[chunk], sink, chunk);
     expected[chunk] = model<T>(result, items[chunk]);
-    if (chunk == 0) shoal::internal::resolve_with_result(result, items[0], *future, 0);
+    if (chunk == 0) {  // resolving spends a result: the future gets its own copy
+      shoal::v1::TaskResult copy = result;
+      shoal::internal::resolve_with_result(copy, items[0], *future, 0);
+    }
+    shoal::internal::resolve_with_result(result, items[chunk], sink, chunk);
   }
   for (const auto& [seq, chunk] : outstanding) {  // never answered: the pool ends
     sink.fail(chunk, {ErrorKind::kCancelled, "", "the pool was destroyed", ""});

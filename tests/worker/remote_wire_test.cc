@@ -199,6 +199,17 @@ TEST(RemoteWireTest, SuccessfulReplyTravelsAsOnePackedArray) {
   ASSERT_TRUE(reply_to_result(one, 1, &single).ok());
   EXPECT_EQ(single.values(), encode(std::make_tuple(7)));
   EXPECT_EQ(*result_to_reply(single), one);
+
+  // Bytes after a single call's value are ignored, as after a chunk's last.
+  v1::TaskResult trailing;
+  ASSERT_TRUE(reply_to_result(one + "\x03", 1, &trailing).ok());
+  EXPECT_EQ(trailing.values(), encode(std::make_tuple(7)));
+
+  // Resolving a single call hands its value on (moved: the result is spent).
+  RecordingSink sink;
+  resolve_with_result(single, 1, sink, 0);
+  ASSERT_FALSE(sink.error.has_value());
+  EXPECT_EQ(sink.reply, one);
 }
 
 TEST(RemoteWireTest, MalformedPackedValuesAreAnError) {
@@ -212,6 +223,11 @@ TEST(RemoteWireTest, MalformedPackedValuesAreAnError) {
   EXPECT_FALSE(result_to_reply(result).ok());
   result.set_values("", 3);  // trailing bytes
   EXPECT_FALSE(result_to_reply(result).ok());
+  RecordingSink sink;  // a single call's value with bytes after it
+  result.set_values(encode(std::make_tuple(7)) + "\x03");
+  resolve_with_result(result, 1, sink, 0);
+  ASSERT_TRUE(sink.error.has_value());
+  EXPECT_EQ(sink.error->message, "TaskResult.values has bytes after its array");
 }
 
 TEST(RemoteWireTest, MalformedReplyIsAnError) {
