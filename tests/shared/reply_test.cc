@@ -38,6 +38,32 @@ TEST(ReplyReaderTest, AValueWhereAVoidResultsNilIsDueFailsThatItemOnly) {
   EXPECT_NE(std::get<1>(third).message.find("ended early"), std::string::npos);
 }
 
+// The raw fast path reads only whole items that succeeded; anything else is left, as it
+// was, for next() to report.
+TEST(ReplyReaderTest, TheRawFastPathReadsOnlyWholeSuccessfulItems) {
+  std::string reply;
+  reply_ok<true>(reply, 41);
+  reply_failed(reply, ErrorInfo{ErrorKind::kRemote, "std::runtime_error", "no", ""});
+  reply_ok<true>(reply, 43);
+  reply.push_back(kReplyOk);
+  reply.append("\x01\x02", 2);  // half an int
+  ReplyReader reader(reply);
+  int value = 0;
+  ASSERT_TRUE(reader.next_raw_ok(value));
+  EXPECT_EQ(value, 41);
+  EXPECT_FALSE(reader.next_raw_ok(value));  // a failure: not consumed
+  auto failed = reader.next<true, int>();
+  ASSERT_EQ(failed.index(), 1u);
+  EXPECT_EQ(std::get<1>(failed).message, "no");
+  ASSERT_TRUE(reader.next_raw_ok(value));
+  EXPECT_EQ(value, 43);
+  EXPECT_FALSE(reader.next_raw_ok(value));  // cut off
+  auto cut = reader.next<true, int>();
+  ASSERT_EQ(cut.index(), 1u);
+  EXPECT_NE(std::get<1>(cut).message.find("ended early"), std::string::npos);
+  EXPECT_FALSE(reader.next_raw_ok(value));  // broken from there on
+}
+
 TEST(ReplyBufferTest, TakeReservesAtLeastTheCapacityAndIsEmpty) {
   std::string small = take_reply_buffer(100);
   EXPECT_TRUE(small.empty());

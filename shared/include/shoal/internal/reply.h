@@ -69,6 +69,18 @@ class ReplyReader {
  public:
   explicit ReplyReader(std::string_view reply) : reply_(reply) {}
 
+  // Raw mode's common case: reads the next item into `value` if it succeeded and is
+  // whole; else false, with nothing read (next<true, R>() then says what it is).
+  template <class R>
+  bool next_raw_ok(R& value) {
+    if (broken_ || reply_.size() - offset_ < 1 + sizeof(R) || reply_[offset_] != kReplyOk) {
+      return false;
+    }
+    std::memcpy(static_cast<void*>(&value), reply_.data() + offset_ + 1, sizeof(R));
+    offset_ += 1 + sizeof(R);
+    return true;
+  }
+
   // Reads the next item as an R encoded in raw or MessagePack mode.
   template <bool kRaw, class R>
   ItemOutcome<R> next() {
