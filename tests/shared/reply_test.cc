@@ -38,8 +38,8 @@ TEST(ReplyReaderTest, AValueWhereAVoidResultsNilIsDueFailsThatItemOnly) {
   EXPECT_NE(std::get<1>(third).message.find("ended early"), std::string::npos);
 }
 
-// The raw fast path reads only whole items that succeeded; anything else is left, as it
-// was, for next() to report.
+// The fast path reads only whole items that succeeded (and, in MessagePack, numbers that
+// fit); anything else is left, as it was, for next() to report.
 TEST(ReplyReaderTest, TheRawFastPathReadsOnlyWholeSuccessfulItems) {
   std::string reply;
   reply_ok<true>(reply, 41);
@@ -49,19 +49,33 @@ TEST(ReplyReaderTest, TheRawFastPathReadsOnlyWholeSuccessfulItems) {
   reply.append("\x01\x02", 2);  // half an int
   ReplyReader reader(reply);
   int value = 0;
-  ASSERT_TRUE(reader.next_raw_ok(value));
+  ASSERT_TRUE(reader.next_ok<true>(value));
   EXPECT_EQ(value, 41);
-  EXPECT_FALSE(reader.next_raw_ok(value));  // a failure: not consumed
+  EXPECT_FALSE(reader.next_ok<true>(value));  // a failure: not consumed
   auto failed = reader.next<true, int>();
   ASSERT_EQ(failed.index(), 1u);
   EXPECT_EQ(std::get<1>(failed).message, "no");
-  ASSERT_TRUE(reader.next_raw_ok(value));
+  ASSERT_TRUE(reader.next_ok<true>(value));
   EXPECT_EQ(value, 43);
-  EXPECT_FALSE(reader.next_raw_ok(value));  // cut off
+  EXPECT_FALSE(reader.next_ok<true>(value));  // cut off
   auto cut = reader.next<true, int>();
   ASSERT_EQ(cut.index(), 1u);
   EXPECT_NE(std::get<1>(cut).message.find("ended early"), std::string::npos);
-  EXPECT_FALSE(reader.next_raw_ok(value));  // broken from there on
+  EXPECT_FALSE(reader.next_ok<true>(value));  // broken from there on
+
+  // MessagePack: numbers that fit; anything else is left for next().
+  std::string packed;
+  reply_ok<false>(packed, 300);
+  reply_ok<false>(packed, 70'000);
+  reply_ok<false>(packed, std::string("x"));
+  ReplyReader numbers(packed);
+  std::int16_t small = 0;
+  ASSERT_TRUE(numbers.next_ok<false>(small));
+  EXPECT_EQ(small, 300);
+  EXPECT_FALSE(numbers.next_ok<false>(small));  // 70,000 does not fit
+  EXPECT_EQ((numbers.next<false, std::int16_t>().index()), 1u);  // ... and fails its item
+  EXPECT_FALSE(numbers.next_ok<false>(value));  // a string
+  EXPECT_EQ((numbers.next<false, int>().index()), 1u);
 }
 
 TEST(ReplyBufferTest, TakeReservesAtLeastTheCapacityAndIsEmpty) {

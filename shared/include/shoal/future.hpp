@@ -272,11 +272,17 @@ std::vector<T> MapResult<T>::get() {
     if (c.error) internal::throw_error(*c.error);
     internal::ReplyReader reader(c.reply);
     for (std::size_t i = 0; i < c.items; ++i) {
-      // Raw values that succeeded are copied out directly, without an outcome variant
-      // per item (W2: 2.3× the items per second).
+      // Raw values and numbers that succeeded are read straight into the vector, without
+      // an outcome variant per item (local W2: 2.3× the items per second).
       if constexpr (std::is_trivially_copyable_v<T> && std::is_default_constructible_v<T>) {
         T value;
-        if (raw && reader.next_raw_ok(value)) {
+        bool read = false;
+        if (raw) {
+          read = reader.next_ok<true>(value);
+        } else if constexpr (internal::kFastNumber<T>) {
+          read = reader.next_ok<false>(value);
+        }
+        if (read) {
           out.push_back(value);
           continue;
         }

@@ -69,16 +69,24 @@ class ReplyReader {
  public:
   explicit ReplyReader(std::string_view reply) : reply_(reply) {}
 
-  // Raw mode's common case: reads the next item into `value` if it succeeded and is
-  // whole; else false, with nothing read (next<true, R>() then says what it is).
-  template <class R>
-  bool next_raw_ok(R& value) {
-    if (broken_ || reply_.size() - offset_ < 1 + sizeof(R) || reply_[offset_] != kReplyOk) {
-      return false;
+  // The common case, read fast: the next item into `value` if it succeeded and is whole
+  // (raw) or a number that fits R (MessagePack); else false, with nothing read, and
+  // next<kRaw, R>() then reads it.
+  template <bool kRaw, class R>
+  bool next_ok(R& value) {
+    if (broken_ || offset_ >= reply_.size() || reply_[offset_] != kReplyOk) return false;
+    if constexpr (kRaw) {
+      if (reply_.size() - offset_ - 1 < sizeof(R)) return false;
+      std::memcpy(static_cast<void*>(&value), reply_.data() + offset_ + 1, sizeof(R));
+      offset_ += 1 + sizeof(R);
+      return true;
+    } else {
+      static_assert(kFastNumber<R>);
+      std::size_t at = offset_ + 1;
+      if (!read_number(reply_, at, value)) return false;
+      offset_ = at;
+      return true;
     }
-    std::memcpy(static_cast<void*>(&value), reply_.data() + offset_ + 1, sizeof(R));
-    offset_ += 1 + sizeof(R);
-    return true;
   }
 
   // Reads the next item as an R encoded in raw or MessagePack mode.
