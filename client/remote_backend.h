@@ -95,7 +95,7 @@ class RemoteBackend final : public Backend, private SessionListener {
     std::shared_ptr<Sink> sink;
     std::size_t index = 0;
     v1::TaskResult* result = nullptr;  // unless failed; valid until delivered, then spent
-    std::size_t items = 1;                   // the task's calls, which `result` must answer
+    std::size_t items = 1;             // the task's calls, which `result` must answer
     ErrorInfo error;
     bool failed = false;
   };

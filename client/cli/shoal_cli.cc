@@ -184,7 +184,8 @@ int main(int argc, char** argv) {
 
   shoal::cli::CliConfig config;
   config.broker = absl::GetFlag(FLAGS_broker);
-  config.connect.connect_timeout = std::chrono::milliseconds(absl::GetFlag(FLAGS_connect_timeout_ms));
+  config.connect.connect_timeout =
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_connect_timeout_ms));
   config.connect.auth_token = absl::GetFlag(FLAGS_auth_token);
   config.connect.tls = absl::GetFlag(FLAGS_tls);
   if (std::string path = absl::GetFlag(FLAGS_root_certs); !path.empty()) {
