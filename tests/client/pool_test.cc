@@ -113,7 +113,8 @@ TEST(PoolTest, ArgumentsConvertLikeACall) {
 }
 
 // An automatic chunk of big items keeps near the byte target: one MiB-sized item per
-// task, a few of 300 kB, and small items as many as the count rule gives.
+// task, a few of 300 kB, and small items as many as the count rule gives. A map whose
+// first item was measured (and reused for the first chunk) returns every item once.
 TEST(PoolTest, AutomaticChunksOfBigItemsStayNearTheByteTarget) {
   using internal::cap_chunk_by_bytes;
   EXPECT_EQ(cap_chunk_by_bytes(25, (1 << 20) + 9, 1 << 20), 1u);
