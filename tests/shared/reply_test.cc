@@ -40,7 +40,7 @@ TEST(ReplyReaderTest, AValueWhereAVoidResultsNilIsDueFailsThatItemOnly) {
 
 // The fast path reads only whole items that succeeded (and, in MessagePack, numbers that
 // fit); anything else is left, as it was, for next() to report.
-TEST(ReplyReaderTest, TheRawFastPathReadsOnlyWholeSuccessfulItems) {
+TEST(ReplyReaderTest, TheFastPathReadsOnlyWholeSuccessfulItemsOrNumbersThatFit) {
   std::string reply;
   reply_ok<true>(reply, 41);
   reply_failed(reply, ErrorInfo{ErrorKind::kRemote, "std::runtime_error", "no", ""});
