@@ -10,7 +10,7 @@
 namespace shoal::internal {
 namespace {
 
-constexpr unsigned char kArrayOfOne = 0x91;  // MessagePack fixarray header, one element
+constexpr char kArrayOfOne = '\x91';  // MessagePack fixarray header, one element
 
 // Big-endian unsigned integer of `n` bytes at `p`.
 std::uint64_t read_be(const char* p, int n) {
@@ -87,6 +87,17 @@ bool msgpack_skip(std::string_view in, std::size_t& offset) {
   }
   return true;
 }
+
+namespace {
+
+// True when `bytes` is the byte `head` and then exactly one whole MessagePack value: a
+// single call's reply (head kReplyOk) or values (head kArrayOfOne), which differ only there.
+bool one_value_after(std::string_view bytes, char head) {
+  std::size_t end = 1;
+  return !bytes.empty() && bytes[0] == head && msgpack_skip(bytes, end) && end == bytes.size();
+}
+
+}  // namespace
 
 void msgpack_append_array_header(std::string& out, std::uint32_t count) {
   if (count < 16) {
@@ -190,13 +201,10 @@ absl::Status reply_to_result(std::string reply, std::size_t items, v1::TaskResul
   std::size_t count = std::max<std::size_t>(1, items);
   // A single call that succeeded (the usual big result): the reply becomes the values in
   // place, its status byte turned into the header of an array of one.
-  if (count == 1 && !reply.empty() && reply[0] == kReplyOk) {
-    std::size_t end = 1;
-    if (msgpack_skip(reply, end) && end == reply.size()) {
-      reply[0] = static_cast<char>(kArrayOfOne);
-      result->set_values(std::move(reply));
-      return absl::OkStatus();
-    }
+  if (count == 1 && one_value_after(reply, kReplyOk)) {
+    reply[0] = kArrayOfOne;
+    result->set_values(std::move(reply));
+    return absl::OkStatus();
   }
   // One pass: copy each value after its status byte; the first failed call switches to
   // the per-item form (rare: only results with a failure take the second scan).
@@ -331,15 +339,11 @@ void resolve_with_result(v1::TaskResult& result, std::size_t items, Sink& sink,
   }
   // One value (a single call's): the values become the reply in place, the header of the
   // array of one turned into the status byte.
-  if (const std::string& values = result.values();
-      outcomes == 1 && !values.empty() && static_cast<unsigned char>(values[0]) == kArrayOfOne) {
-    std::size_t end = 1;
-    if (msgpack_skip(values, end) && end == values.size()) {
-      std::string reply = std::move(*result.mutable_values());
-      reply[0] = kReplyOk;
-      sink.complete(index, std::move(reply));
-      return;
-    }
+  if (outcomes == 1 && one_value_after(result.values(), kArrayOfOne)) {
+    std::string reply = std::move(*result.mutable_values());
+    reply[0] = kReplyOk;
+    sink.complete(index, std::move(reply));
+    return;
   }
   if (auto reply = result_to_reply(result); reply.ok()) {
     sink.complete(index, *std::move(reply));
