@@ -77,9 +77,13 @@ struct SingleWaiterWord {
   std::atomic<std::uint32_t> epoch{0};
   std::atomic<std::uint32_t> asleep{0};  // 1 from prepare_wait() until woken or done
 
+  // The key is read before `asleep` is raised: a notifier that claims this wait has
+  // raised the epoch past the key, so commit_wait() returns at once. (Read after, a
+  // claim in between left the waiter asleep on the new epoch, marked awake, for ever.)
   std::uint32_t prepare_wait() {
+    std::uint32_t key = epoch.load(std::memory_order_seq_cst);
     asleep.exchange(1, std::memory_order_seq_cst);
-    return epoch.load(std::memory_order_seq_cst);
+    return key;
   }
   void cancel_wait() { asleep.store(0, std::memory_order_relaxed); }
   void commit_wait(std::uint32_t key, std::int64_t timeout_ns) {
