@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Peer for shoal-bench's Q1, Q2, P1, M1: the same workloads on Python's multiprocessing.
+"""Peer for shoal-bench's Q1, Q2, P1, M1, I1: the same workloads on Python's multiprocessing.
 
 Prints `python-mp <workload> <metric> <value> <unit>` lines (median of --reps) on stdout,
 each repetition on stderr prefixed with '#', like ../shared/peers.
@@ -8,6 +8,7 @@ each repetition on stderr prefixed with '#', like ../shared/peers.
   Q2_queue_2to2        two producers, two consumers, 64-byte items: items/s
   P1_pipe_rtt          64-byte send_bytes/recv_bytes ping-pong with a child: p50/p99 (us)
   M1_manager_dict_rtt  Manager dict set and get, alternating, each one sample: p50/p99 (us)
+  I1_imap_chunk1       Pool(2).imap of x*x over range(n), chunksize 1, in order: tasks/s
 """
 import argparse
 import math
@@ -125,6 +126,19 @@ def manager_run(manager, k):
     return latency(samples)
 
 
+def sq(x):
+    return x * x
+
+
+def imap_run(pool, n):
+    t0 = time.perf_counter()
+    out = list(pool.imap(sq, range(n), 1))
+    elapsed = time.perf_counter() - t0
+    if out != [x * x for x in range(n)]:
+        sys.exit("python-mp: imap results wrong")
+    return {"throughput": (n / elapsed, "tasks/s")}
+
+
 def measure(workload, reps, fn):
     values = {}
     units = {}
@@ -147,6 +161,7 @@ def main():
     ap.add_argument("--workloads", default="Q1,Q2,P1,M1")
     ap.add_argument("--items", type=int, default=200_000, help="Q1/Q2 items")
     ap.add_argument("--round-trips", type=int, default=20_000, help="P1/M1 samples")
+    ap.add_argument("--imap-items", type=int, default=1_000_000, help="I1 items")
     a = ap.parse_args()
     wl = set(a.workloads.split(","))
     if "Q1" in wl:
@@ -158,6 +173,10 @@ def main():
     if "M1" in wl:
         with mp.Manager() as manager:
             measure("M1_manager_dict_rtt", a.reps, lambda: manager_run(manager, a.round_trips))
+    if "I1" in wl:
+        with mp.Pool(2) as pool:
+            pool.map(sq, range(1000))  # warm-up: workers started
+            measure("I1_imap_chunk1", a.reps, lambda: imap_run(pool, a.imap_items))
 
 
 if __name__ == "__main__":

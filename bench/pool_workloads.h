@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <ranges>
 #include <vector>
 
 #include "bench/workloads.h"
@@ -59,8 +60,8 @@ inline void run_w4(const Settings& s, Pool& pool, Bytes (*echo)(Bytes)) {
 
 
 // W1 (apply_async one at a time, then all results), W2 (one map, default chunks and
-// chunksize 1) and W3 (sequential round trips) of `sq`, with results checked after the
-// clock stops. R is the task's integer type (the same checks for local and remote).
+// chunksize 1), W3 (sequential round trips) and I1 (imap with chunksize 1, Python's
+// default, consumed in order) of `sq`, with results checked after the clock stops. R is the task's integer type (the same checks for local and remote).
 template <class R>
 void run_sq_workloads(const Settings& s, Pool& pool, R (*sq)(R)) {
   auto check = [sq](const std::vector<R>& out, long n) {
@@ -95,6 +96,19 @@ void run_sq_workloads(const Settings& s, Pool& pool, R (*sq)(R)) {
     };
     measure(s, "W2_map_chunkdefault", w2(s.n2, 0));
     measure(s, "W2_map_chunk1", w2(s.n2_chunk1, 1));
+  }
+  if (s.wants("I1")) {
+    measure(s, "I1_imap_chunk1", [&] {
+      std::vector<R> out;
+      out.reserve(static_cast<std::size_t>(s.n2_chunk1));
+      Clock clk;
+      for (R r : pool.imap(sq, std::views::iota(0, static_cast<int>(s.n2_chunk1)))) {
+        out.push_back(r);
+      }
+      clk.stop();
+      check(out, s.n2_chunk1);
+      return throughput(static_cast<double>(s.n2_chunk1), clk);
+    });
   }
   if (s.wants("W3")) {
     measure(s, "W3_latency", [&] {

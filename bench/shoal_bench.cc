@@ -17,10 +17,10 @@
 
 ABSL_FLAG(int, reps, 3, "repetitions per workload (the median is printed)");
 ABSL_FLAG(int, workers, 2, "worker processes");
-ABSL_FLAG(std::string, workloads, "W1,W2,W3,W4", "comma-separated: W1,W2,W3,W4,Q1,Q2,P1,M1");
+ABSL_FLAG(std::string, workloads, "W1,W2,W3,W4", "comma-separated: W1,W2,W3,W4,I1,Q1,Q2,P1,M1");
 ABSL_FLAG(long, n1, 1000000, "W1: tasks submitted one at a time");
 ABSL_FLAG(long, n2, 10000000, "W2: map items with default chunks");
-ABSL_FLAG(long, n2_chunk1, 1000000, "W2: map items with chunksize 1");
+ABSL_FLAG(long, n2_chunk1, 1000000, "W2: map items with chunksize 1 (and I1: imap items)");
 ABSL_FLAG(long, k3, 20000, "W3: sequential round trips");
 ABSL_FLAG(long, w4_tasks, 200, "W4: tasks per round");
 ABSL_FLAG(long, w4_size, 1 << 20, "W4: bytes per payload");

@@ -13,10 +13,10 @@ namespace shoal::bench {
 struct Settings {
   int reps = 3;
   int workers = 2;
-  std::vector<std::string> workloads;  // e.g. W1,W2,W3,W4,Q1,P1,M1
+  std::vector<std::string> workloads;  // e.g. W1,W2,W3,W4,I1,Q1,P1,M1
   long n1 = 1'000'000;                 // W1 tasks
   long n2 = 10'000'000;                // W2 items (default chunks)
-  long n2_chunk1 = 1'000'000;          // W2 items with chunksize 1
+  long n2_chunk1 = 1'000'000;          // W2 items with chunksize 1, and I1's
   long k3 = 20'000;                    // W3 round trips
   long w4_tasks = 200;
   long w4_size = 1 << 20;

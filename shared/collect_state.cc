@@ -30,10 +30,12 @@ void MapState::finish_one() {
   if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) set_ready();
 }
 
-void StreamState::expect(std::size_t index, std::size_t items) {
+void StreamState::expect(std::size_t index, std::size_t items, std::size_t bytes) {
   std::lock_guard lock(mu_);
-  pending_items_[index] = items;
+  pending_[index] = Pending{items, bytes};
   ++expected_;
+  items_in_flight_ += items;
+  bytes_in_flight_ += bytes;
 }
 
 void StreamState::input_done() {
@@ -47,10 +49,11 @@ void StreamState::input_done() {
 void StreamState::complete(std::size_t index, std::string reply) {
   {
     std::lock_guard lock(mu_);
-    auto it = pending_items_.find(index);
-    if (it == pending_items_.end()) return;  // duplicate: already resolved
-    arrived_[index] = ChunkOutcome{it->second, std::move(reply), std::nullopt};
-    pending_items_.erase(it);
+    auto it = pending_.find(index);
+    if (it == pending_.end()) return;  // duplicate: already resolved
+    bytes_in_flight_ = bytes_in_flight_ - it->second.bytes + reply.size();
+    arrived_[index] = ChunkOutcome{it->second.items, std::move(reply), std::nullopt};
+    pending_.erase(it);
   }
   cv_.notify_all();
 }
@@ -58,10 +61,11 @@ void StreamState::complete(std::size_t index, std::string reply) {
 void StreamState::fail(std::size_t index, const ErrorInfo& error) {
   {
     std::lock_guard lock(mu_);
-    auto it = pending_items_.find(index);
-    if (it == pending_items_.end()) return;
-    arrived_[index] = ChunkOutcome{it->second, {}, error};
-    pending_items_.erase(it);
+    auto it = pending_.find(index);
+    if (it == pending_.end()) return;
+    bytes_in_flight_ -= it->second.bytes;
+    arrived_[index] = ChunkOutcome{it->second.items, {}, error};
+    pending_.erase(it);
   }
   cv_.notify_all();
 }
@@ -76,6 +80,8 @@ std::optional<ChunkOutcome> StreamState::take(Clock::time_point deadline) {
         arrived_.erase(it);
         ++next_index_;
         ++taken_;
+        items_in_flight_ -= out.items;
+        bytes_in_flight_ -= out.reply.size();
         return out;
       }
     }
@@ -89,14 +95,19 @@ std::optional<ChunkOutcome> StreamState::take(Clock::time_point deadline) {
   }
 }
 
-std::size_t StreamState::in_flight() const {
+bool StreamState::has_room() const {
   std::lock_guard lock(mu_);
-  return expected_ - taken_;
+  if (input_done_) return false;
+  if (expected_ - taken_ < window_.min_chunks) return true;
+  return items_in_flight_ < window_.max_items && bytes_in_flight_ < window_.max_bytes;
 }
 
-bool StreamState::input_exhausted() const {
+bool StreamState::wants_refill() const {
   std::lock_guard lock(mu_);
-  return input_done_;
+  if (input_done_) return false;
+  if (expected_ - taken_ < window_.min_chunks) return true;
+  return items_in_flight_ <= window_.max_items / 4 * 3 &&
+         bytes_in_flight_ <= window_.max_bytes / 4 * 3;
 }
 
 }  // namespace shoal::internal

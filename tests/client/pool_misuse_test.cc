@@ -23,6 +23,10 @@ int slow_twice(int x) {
   std::this_thread::sleep_for(20ms);
   return 2 * x;
 }
+std::size_t slow_byte_count(Bytes b) {
+  std::this_thread::sleep_for(200ms);  // no result arrives while the stream fills up
+  return b.size();
+}
 SHOAL_TASK_AS(plus, "pool_misuse_test.plus");
 
 std::vector<int> iota_vec(int n) {
@@ -67,7 +71,8 @@ TEST(PoolMisuseTest, ACallByNameNeedsExactlyTheTasksArguments) {
 
 TEST(PoolMisuseTest, AStreamEndsWithPoolClosedErrorOnceThePoolIsClosed) {
   Pool pool(2);
-  auto stream = pool.imap(twice, iota_vec(100));  // submits 8 chunks of 1 ahead
+  const int ahead = static_cast<int>(internal::stream_window(2).max_items);
+  auto stream = pool.imap(twice, iota_vec(ahead + 100));  // submits `ahead` items ahead
   pool.close();
   int yielded = 0;
   int refused = 0;
@@ -81,7 +86,7 @@ TEST(PoolMisuseTest, AStreamEndsWithPoolClosedErrorOnceThePoolIsClosed) {
       ++refused;
     }
   }
-  EXPECT_EQ(yielded, 8);  // what was submitted before close() ran
+  EXPECT_EQ(yielded, ahead);  // what was submitted before close() ran
   EXPECT_GE(refused, 1);
   pool.join();
   // A stream opened after close() fails what it tried to submit (each item), then ends.
@@ -105,17 +110,40 @@ TEST(PoolMisuseTest, AStreamEndsOnceThePoolIsTerminated) {
   EXPECT_GE(errors, 1);
 }
 
-TEST(PoolMisuseTest, AStreamHasFourChunksPerProcessInFlight) {
+// How far a stream reads ahead (internal::StreamWindow): small items up to the item
+// bound, big chunks at least 4 per process, big items up to the byte bound.
+TEST(PoolMisuseTest, AStreamReadsAheadByItsWindow) {
   Pool pool(2);
-  int read = 0;
-  auto counted = std::views::iota(0, 1000) | std::views::transform([&read](int i) {
-                   ++read;
-                   return i;
-                 });
-  auto stream = pool.imap(twice, counted, 1);
-  EXPECT_EQ(read, 8);  // 4 × 2 processes, read before the first next()
-  EXPECT_EQ(stream.next(), 0);
-  EXPECT_LE(read, 9);
+  const internal::StreamWindow window = internal::stream_window(2);
+  ASSERT_EQ(window.min_chunks, 8u);
+  ASSERT_EQ(window.max_items, 4096u);
+  std::size_t read = 0;
+  auto counted = [&read](int n) {
+    return std::views::iota(0, n) | std::views::transform([&read](int i) {
+             ++read;
+             return i;
+           });
+  };
+  {
+    auto stream = pool.imap(twice, counted(10'000), 1);
+    EXPECT_EQ(read, window.max_items);  // read before the first next()
+    EXPECT_EQ(stream.next(), 0);
+    EXPECT_LE(read, window.max_items + 1);
+  }
+  read = 0;
+  {
+    auto stream = pool.imap(twice, counted(100'000), 1000);
+    EXPECT_EQ(read, 8'000u);  // 8 chunks, past the item bound
+    EXPECT_EQ(stream.next(), 0);
+  }
+  std::size_t big = 0;
+  auto payloads = std::views::iota(0, 100) | std::views::transform([&big](int) {
+                    ++big;
+                    return Bytes(std::size_t{1} << 20, std::byte{7});
+                  });
+  auto stream = pool.imap(slow_byte_count, payloads, 1);
+  EXPECT_EQ(big, 16u);  // 1 MiB each: up to the 16 MiB bound
+  EXPECT_EQ(stream.next(), std::size_t{1} << 20);
 }
 
 }  // namespace

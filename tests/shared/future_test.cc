@@ -193,7 +193,7 @@ TEST(ResultStreamTest, OrderedStreamYieldsInInputOrderAndSkipsPastFailures) {
   state->expect(1, 1);
   state->expect(2, 1);
   state->input_done();
-  ResultStream<int> stream(state, [](std::size_t) {}, 8);
+  ResultStream<int> stream(state, [] {});
   state->complete(2, OkReply(3));
   std::string bad;
   internal::reply_failed(bad, ErrorInfo{ErrorKind::kRemote, "std::logic_error", "x", ""});
@@ -205,10 +205,36 @@ TEST(ResultStreamTest, OrderedStreamYieldsInInputOrderAndSkipsPastFailures) {
   EXPECT_EQ(stream.next(), std::nullopt);
 }
 
+// The read-ahead window: min_chunks always; beyond, items and bytes in flight bound it.
+// Arguments count until their chunk arrives, then its reply until it is taken.
+TEST(ResultStreamTest, TheWindowCountsChunksItemsAndBytesUntilTaken) {
+  auto state = std::make_shared<internal::StreamState>(
+      true, false, internal::StreamWindow{.min_chunks = 2, .max_items = 6, .max_bytes = 100});
+  EXPECT_TRUE(state->has_room());
+  state->expect(0, 3, 10);
+  state->expect(1, 3, 10);  // 2 chunks, 6 items: at the item bound
+  EXPECT_FALSE(state->has_room());
+  std::string reply = OkReply(1);
+  state->complete(0, reply);  // arrived is still in flight until taken
+  EXPECT_FALSE(state->has_room());
+  ASSERT_TRUE(state->take(internal::Clock::time_point::max()).has_value());
+  EXPECT_TRUE(state->has_room());  // 1 chunk: under min_chunks
+  state->expect(2, 1, 60);
+  EXPECT_TRUE(state->has_room());  // 2 chunks, but 4 items and 70 bytes
+  state->expect(3, 1, 40);
+  EXPECT_FALSE(state->has_room());  // 5 items, but 110 bytes
+  state->fail(3, ErrorInfo{ErrorKind::kWorkerLost, "", "lost", ""});
+  EXPECT_TRUE(state->has_room());  // a failed chunk holds no bytes: 70
+  state->complete(2, std::string(50, 'x'));  // reply bigger than its arguments: 60
+  EXPECT_TRUE(state->has_room());
+  state->input_done();
+  EXPECT_FALSE(state->has_room());  // nothing more to read
+}
+
 TEST(ResultStreamTest, TimedNextThrowsTimeout) {
   auto state = std::make_shared<internal::StreamState>(false, false);
   state->expect(0, 1);
-  ResultStream<int> stream(state, [](std::size_t) {}, 8);
+  ResultStream<int> stream(state, [] {});
   EXPECT_THROW(stream.next(std::chrono::milliseconds(5)), TimeoutError);
   state->complete(0, OkReply(9));
   state->input_done();

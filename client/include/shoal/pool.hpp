@@ -80,8 +80,9 @@ class Pool {
   template <class F, class Range>
   auto map_async(F&& f, Range&& items, std::size_t chunksize = 0);
   // f over items, lazily, results in input order (imap) or completion order
-  // (imap_unordered), with at most 4 × processes() chunks in flight. An lvalue range must
-  // outlive the stream. Once the pool is closed or terminated the stream submits no more:
+  // (imap_unordered). In flight: 4 × processes() chunks, or more while they hold under
+  // max(4,096, 64 × processes()) items and 16 MiB (internal::stream_window). An lvalue
+  // range must outlive the stream. Once the pool is closed or terminated the stream submits no more:
   // the chunks it could not submit fail with PoolClosedError and it ends after them.
   template <class F, class Range>
   auto imap(F&& f, Range&& items, std::size_t chunksize = 1);
@@ -172,6 +173,16 @@ inline std::size_t cap_chunk_by_bytes(std::size_t chunksize, std::size_t item_by
                                       std::size_t target_bytes) {
   if (item_bytes == 0) return chunksize;
   return std::min(chunksize, std::max<std::size_t>(1, target_bytes / item_bytes));
+}
+
+// The read-ahead of a stream on a pool of `processes` processes: at least 4 chunks per
+// process, and up to max(4,096, 64 per process) items while under 16 MiB.
+inline StreamWindow stream_window(int processes) {
+  StreamWindow window;
+  auto per = static_cast<std::size_t>(std::max(1, processes));
+  window.min_chunks = 4 * per;
+  window.max_items = std::max(window.max_items, 64 * per);
+  return window;
 }
 
 template <class Range>
@@ -378,7 +389,8 @@ auto Pool::stream(F&& f, Range&& items, std::size_t chunksize, bool ordered) {
   constexpr bool kRaw = internal::kRawTask<F>;
   if (chunksize == 0) chunksize = 1;
   internal::Submission proto = make_submission<Pointer, kRaw>(f);
-  auto state = std::make_shared<internal::StreamState>(ordered, proto.raw);
+  auto state = std::make_shared<internal::StreamState>(ordered, proto.raw,
+                                                       internal::stream_window(processes()));
   // The feeder owns the input (or a view of an lvalue) and its position.
   using Stored = std::conditional_t<std::is_lvalue_reference_v<Range>,
                                     std::ranges::ref_view<std::remove_reference_t<Range>>,
@@ -391,12 +403,11 @@ auto Pool::stream(F&& f, Range&& items, std::size_t chunksize, bool ordered) {
   auto input = std::make_shared<Input>(Input{Stored(std::forward<Range>(items)), {}, 0});
   input->it = std::ranges::begin(input->range);
   std::weak_ptr<internal::Backend> weak = backend_;
-  auto feeder = [input, state, proto, chunksize, weak](std::size_t bound) {
-    if (state->input_exhausted()) return;
+  auto feeder = [input, state, proto, chunksize, weak] {
     auto backend = weak.lock();
     std::vector<internal::Submission> batch;
     std::vector<std::size_t> chunks;  // their indices: submit() empties the batch
-    while (state->in_flight() < bound) {  // expect() below counts each chunk in flight
+    while (state->has_room()) {  // expect() below counts each chunk in flight
       if (input->it == std::ranges::end(input->range)) break;
       internal::Submission s = proto;
       s.seq = internal::next_task_seq();
@@ -412,7 +423,7 @@ auto Pool::stream(F&& f, Range&& items, std::size_t chunksize, bool ordered) {
           internal::encode_args<false>(s.args, args);
         }
       }
-      state->expect(s.index, s.items);
+      state->expect(s.index, s.items, s.args.size());
       chunks.push_back(s.index);
       batch.push_back(std::move(s));
     }
@@ -440,9 +451,8 @@ auto Pool::stream(F&& f, Range&& items, std::size_t chunksize, bool ordered) {
     }
     if (input->it == std::ranges::end(input->range)) state->input_done();
   };
-  std::size_t bound = static_cast<std::size_t>(std::max(1, processes())) * 4;
-  feeder(bound);  // start work before the first next()
-  return ResultStream<R>(std::move(state), std::move(feeder), bound);
+  feeder();  // start work before the first next()
+  return ResultStream<R>(std::move(state), std::move(feeder));
 }
 
 template <class F, class Range>

@@ -103,8 +103,8 @@ class MapResult {
 template <class T>
 class ResultStream {
  public:
-  // Submits up to `bound` more chunks; false once the input is exhausted.
-  using Feeder = std::function<void(std::size_t bound)>;
+  // Submits chunks while the state has room (internal::StreamWindow).
+  using Feeder = std::function<void()>;
 
   // The next result; nullopt when exhausted. A failed item throws its error, and the
   // stream goes on with the next item.
@@ -142,15 +142,14 @@ class ResultStream {
   iterator begin() { return iterator(this); }
   std::default_sentinel_t end() { return {}; }
 
-  ResultStream(std::shared_ptr<internal::StreamState> state, Feeder feeder, std::size_t bound)
-      : state_(std::move(state)), feeder_(std::move(feeder)), bound_(bound) {}
+  ResultStream(std::shared_ptr<internal::StreamState> state, Feeder feeder)
+      : state_(std::move(state)), feeder_(std::move(feeder)) {}
 
  private:
   std::optional<T> next_until(internal::Clock::time_point deadline);
 
   std::shared_ptr<internal::StreamState> state_;
   Feeder feeder_;
-  std::size_t bound_;
   std::optional<internal::ChunkOutcome> chunk_;
   std::optional<internal::ReplyReader> reader_;
   std::size_t left_in_chunk_ = 0;
@@ -330,7 +329,7 @@ std::optional<T> ResultStream<T>::next_until(internal::Clock::time_point deadlin
     }
     chunk_.reset();
     reader_.reset();
-    if (!state_->input_exhausted() && state_->in_flight() < bound_) feeder_(bound_);
+    if (state_->wants_refill()) feeder_();
     auto next = state_->take(deadline);
     if (!next) return std::nullopt;
     chunk_ = std::move(next);

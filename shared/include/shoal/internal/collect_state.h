@@ -42,38 +42,61 @@ class MapState : public Sink, public Waitable {
   std::atomic<std::size_t> remaining_;
 };
 
-// Collects the chunks of an imap/imap_unordered. The consumer pulls; `feed` submits
-// more input (up to a bound of chunks in flight) and returns false when input is done.
+// How far a stream reads ahead of its consumer. A chunk counts from its submission until
+// the consumer takes it. At least `min_chunks` are in flight; more while their items stay
+// under `max_items` and their bytes (arguments sent, replies not yet taken) under
+// `max_bytes`. So small items keep the workers busy across a broker's round trip, and an
+// endless input streams in bounded memory.
+struct StreamWindow {
+  std::size_t min_chunks = 8;
+  std::size_t max_items = 4096;
+  std::size_t max_bytes = std::size_t{16} << 20;
+};
+
+// Collects the chunks of an imap/imap_unordered. The consumer pulls; the feeder submits
+// more input while has_room().
 class StreamState : public Sink {
  public:
-  StreamState(bool ordered, bool raw) : ordered_(ordered), raw_(raw) {}
+  StreamState(bool ordered, bool raw, StreamWindow window = {})
+      : ordered_(ordered), raw_(raw), window_(window) {}
 
   void complete(std::size_t index, std::string reply) override;
   void fail(std::size_t index, const ErrorInfo& error) override;
 
   bool raw() const { return raw_; }
 
-  // Called by the feeder before it submits chunk `index` of `items` items.
-  void expect(std::size_t index, std::size_t items);
+  // Called by the feeder before it submits chunk `index` of `items` items whose
+  // arguments take `bytes`.
+  void expect(std::size_t index, std::size_t items, std::size_t bytes = 0);
   // Marks the input exhausted: no chunk beyond those expected.
   void input_done();
   // Takes the next chunk to consume (in input order if ordered), waiting until
   // `deadline`. nullopt: the stream is exhausted. Throws TimeoutError on timeout.
   std::optional<ChunkOutcome> take(Clock::time_point deadline);
-  // Chunks expected and not yet taken.
-  std::size_t in_flight() const;
-  bool input_exhausted() const;
+  // True while the input goes on and the window (above) has room for another chunk.
+  bool has_room() const;
+  // As has_room(), but past min_chunks only once a quarter of the window is free, so a
+  // stream of small chunks refills in batches rather than a chunk per result.
+  bool wants_refill() const;
 
  private:
+  struct Pending {
+    std::size_t items;
+    std::size_t bytes;
+  };
+
   const bool ordered_;
   const bool raw_;
+  const StreamWindow window_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::map<std::size_t, std::size_t> pending_items_;  // expected, not yet arrived
-  std::map<std::size_t, ChunkOutcome> arrived_;       // arrived, not yet taken
-  std::size_t next_index_ = 0;                        // ordered: next chunk to take
+  std::map<std::size_t, Pending> pending_;       // expected, not yet arrived
+  std::map<std::size_t, ChunkOutcome> arrived_;  // arrived, not yet taken
+  std::size_t next_index_ = 0;                   // ordered: next chunk to take
   std::size_t expected_ = 0;
   std::size_t taken_ = 0;
+  std::size_t items_in_flight_ = 0;  // of chunks expected and not yet taken
+  std::size_t bytes_in_flight_ = 0;  // their arguments until they arrive, then replies
   bool input_done_ = false;
 };
 
