@@ -18,8 +18,11 @@ std::string describe(const msgpack::object& object) {
   switch (object.type) {
     case msgpack::type::NIL: return "nil";
     case msgpack::type::BOOLEAN: return "boolean";
-    case msgpack::type::POSITIVE_INTEGER: return "positive integer";
-    case msgpack::type::NEGATIVE_INTEGER: return "negative integer";
+    // The value too: a result out of the caller's range is the usual cause.
+    case msgpack::type::POSITIVE_INTEGER:
+      return "positive integer " + std::to_string(object.via.u64);
+    case msgpack::type::NEGATIVE_INTEGER:
+      return "negative integer " + std::to_string(object.via.i64);
     case msgpack::type::FLOAT32: return "float32";
     case msgpack::type::FLOAT64: return "float64";
     case msgpack::type::STR: return "str of " + std::to_string(object.via.str.size) + " bytes";

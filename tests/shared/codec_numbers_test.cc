@@ -102,6 +102,23 @@ TEST(CodecNumbersTest, NonNumbersAndTruncatedInputTakeTheGeneralPath) {
   EXPECT_THROW(decode<int>(encode(std::string("7"))), SerializationError);
 }
 
+// A number out of the target's range names its value (the usual cause: a task whose
+// result type is wider on the worker than in the caller).
+TEST(CodecNumbersTest, AnOutOfRangeNumberIsNamedWithItsValue) {
+  auto message = [](const std::string& bytes) {
+    try {
+      decode<int>(bytes);
+    } catch (const SerializationError& e) {
+      return std::string(e.what());
+    }
+    return std::string("decoded");
+  };
+  EXPECT_EQ(message(encode(2147488281LL)),
+            "cannot decode MessagePack positive integer 2147488281 as int");
+  EXPECT_EQ(message(encode(-2147483649LL)),
+            "cannot decode MessagePack negative integer -2147483649 as int");
+}
+
 TEST(CodecNumbersTest, TuplesOfNumbersDecodeWholeOrNotAtAll) {
   auto bytes = encode(std::make_tuple(7, -3LL, 2.5));
   std::tuple<int, long long, double> out;

@@ -139,7 +139,8 @@ namespace internal {
 // Demangled name of a C++ type, e.g. "std::vector<int, std::allocator<int> >".
 std::string demangle(const char* mangled);
 
-// Human name of a MessagePack object's type, e.g. "str", "array of 3", "positive integer".
+// Human name of a MessagePack object's type (and an integer's value), e.g. "str of 2 bytes",
+// "array of 3", "positive integer 4294967296".
 std::string describe(const msgpack::object& object);
 
 [[noreturn]] void throw_decode_error(const msgpack::object& object, const std::string& type);
