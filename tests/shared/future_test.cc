@@ -231,6 +231,21 @@ TEST(ResultStreamTest, TheWindowCountsChunksItemsAndBytesUntilTaken) {
   EXPECT_FALSE(state->has_room());  // nothing more to read
 }
 
+// A stream of small chunks refills only once a quarter of its window is free.
+TEST(ResultStreamTest, TheWindowRefillsInBatches) {
+  auto state = std::make_shared<internal::StreamState>(
+      true, false, internal::StreamWindow{.min_chunks = 1, .max_items = 8, .max_bytes = 1000});
+  for (std::size_t i = 0; i < 8; ++i) state->expect(i, 1, 1);
+  EXPECT_FALSE(state->has_room());
+  state->complete(0, OkReply(0));
+  state->complete(1, OkReply(1));
+  ASSERT_TRUE(state->take(internal::Clock::time_point::max()).has_value());
+  EXPECT_TRUE(state->has_room());       // 7 items
+  EXPECT_FALSE(state->wants_refill());  // but not yet a quarter free
+  ASSERT_TRUE(state->take(internal::Clock::time_point::max()).has_value());
+  EXPECT_TRUE(state->wants_refill());  // 6 of 8
+}
+
 TEST(ResultStreamTest, TimedNextThrowsTimeout) {
   auto state = std::make_shared<internal::StreamState>(false, false);
   state->expect(0, 1);

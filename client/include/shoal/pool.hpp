@@ -82,8 +82,9 @@ class Pool {
   // f over items, lazily, results in input order (imap) or completion order
   // (imap_unordered). In flight: 4 × processes() chunks, or more while they hold under
   // max(4,096, 64 × processes()) items and 16 MiB (internal::stream_window). An lvalue
-  // range must outlive the stream. Once the pool is closed or terminated the stream submits no more:
-  // the chunks it could not submit fail with PoolClosedError and it ends after them.
+  // range must outlive the stream. Once the pool is closed or terminated the stream
+  // submits no more: the chunks it could not submit fail with PoolClosedError and it ends
+  // after them.
   template <class F, class Range>
   auto imap(F&& f, Range&& items, std::size_t chunksize = 1);
   template <class F, class Range>
