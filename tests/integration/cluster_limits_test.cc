@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <ranges>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,32 @@ TEST(ClusterLimitsTest, ArgumentsOverTheBrokersLimitFailAndTheRestFlows) {
   EXPECT_EQ(pool.map(echo, big), big);
   EXPECT_EQ(cluster.stats().submitted() - before, 40u);
   EXPECT_EQ(pool.apply(square, 7), 49);
+}
+
+// A stream reads thousands of one-item tasks ahead (internal::StreamWindow), far more than
+// this broker queues (--max-queued=100): submission waits for room, nothing is dropped, and
+// the results come back in order (imap) or all of them (imap_unordered).
+TEST(ClusterLimitsTest, StreamsFlowThroughABrokerThatQueuesFewTasks) {
+  Cluster cluster;
+  cluster.start_broker("127.0.0.1:0", "tcp://127.0.0.1:0", {"--max-queued=100"});
+  cluster.start_worker("w1", 2);
+  Pool pool = Pool::connect(cluster.clients());
+  TerminateOnFailure guard(pool);
+  constexpr int kItems = 6000;
+  long long i = 0;
+  for (long long y : pool.imap(square, std::views::iota(0, kItems))) {
+    ASSERT_EQ(y, i * i) << i;
+    ++i;
+  }
+  EXPECT_EQ(i, kItems);
+  long long sum = 0;
+  long long count = 0;
+  for (long long y : pool.imap_unordered(square, std::views::iota(0, kItems))) {
+    sum += y;
+    ++count;
+  }
+  EXPECT_EQ(count, kItems);
+  EXPECT_EQ(sum, (kItems - 1LL) * kItems * (2LL * kItems - 1) / 6);
 }
 
 // Protobuf strings must be UTF-8. A task's exception message that is not ended its
