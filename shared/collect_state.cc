@@ -102,6 +102,11 @@ bool StreamState::has_room() const {
   return items_in_flight_ < window_.max_items && bytes_in_flight_ < window_.max_bytes;
 }
 
+bool StreamState::has_ready() const {
+  std::lock_guard lock(mu_);
+  return ordered_ ? arrived_.count(next_index_) != 0 : !arrived_.empty();
+}
+
 bool StreamState::wants_refill() const {
   std::lock_guard lock(mu_);
   if (input_done_) return false;

@@ -146,5 +146,22 @@ TEST(PoolMisuseTest, AStreamReadsAheadByItsWindow) {
   EXPECT_EQ(stream.next(), std::size_t{1} << 20);
 }
 
+// An input slow to read (2 ms an item) is not read a whole window ahead before the first
+// result: what was read goes to the workers every millisecond, and the stream returns to
+// its consumer once a result is there. (Read whole first, 2,000 items took 4 s.)
+TEST(PoolMisuseTest, ASlowInputYieldsResultsBeforeTheWindowIsRead) {
+  Pool pool(2);
+  int read = 0;
+  auto slow = std::views::iota(0, 2000) | std::views::transform([&read](int i) {
+                std::this_thread::sleep_for(2ms);
+                ++read;
+                return i;
+              });
+  auto stream = pool.imap(twice, slow);
+  EXPECT_LT(read, 2000);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(stream.next(), 2 * i);
+  EXPECT_LT(read, 2000);
+}
+
 }  // namespace
 }  // namespace shoal

@@ -408,6 +408,33 @@ auto Pool::stream(F&& f, Range&& items, std::size_t chunksize, bool ordered) {
     auto backend = weak.lock();
     std::vector<internal::Submission> batch;
     std::vector<std::size_t> chunks;  // their indices: submit() empties the batch
+    // Submits the batch; false once the pool refused it (closed or terminated): its
+    // chunks fail, and the stream ends after them (the rest of the input is never read).
+    auto flush = [&]() -> bool {
+      if (batch.empty()) return true;
+      std::string refused;
+      if (!backend) {
+        refused = "the pool is gone";
+      } else {
+        try {
+          backend->submit(batch);
+        } catch (const Error& e) {
+          refused = e.what();
+        }
+      }
+      if (refused.empty()) {
+        batch.clear();
+        chunks.clear();
+        return true;
+      }
+      for (std::size_t index : chunks) {
+        state->fail(index, {internal::ErrorKind::kPoolClosed, "",
+                            refused + "; the rest of this stream was not submitted", ""});
+      }
+      state->input_done();
+      return false;
+    };
+    auto flushed = internal::Clock::now();
     while (state->has_room()) {  // expect() below counts each chunk in flight
       if (input->it == std::ranges::end(input->range)) break;
       internal::Submission s = proto;
@@ -427,29 +454,15 @@ auto Pool::stream(F&& f, Range&& items, std::size_t chunksize, bool ordered) {
       state->expect(s.index, s.items, s.args.size());
       chunks.push_back(s.index);
       batch.push_back(std::move(s));
-    }
-    if (!batch.empty()) {
-      std::string refused;
-      if (!backend) {
-        refused = "the pool is gone";
-      } else {
-        try {
-          backend->submit(batch);
-        } catch (const Error& e) {
-          refused = e.what();
-        }
-      }
-      if (!refused.empty()) {
-        // Closed or terminated: these chunks fail, and the stream ends after them (the
-        // rest of the input is never submitted).
-        for (std::size_t index : chunks) {
-          state->fail(index, {internal::ErrorKind::kPoolClosed, "",
-                              refused + "; the rest of this stream was not submitted", ""});
-        }
-        state->input_done();
-        return;
+      // An input slow to read: what was read goes to the workers every millisecond, and
+      // the consumer gets its results as soon as there are some, not a window later.
+      if (internal::Clock::now() - flushed >= std::chrono::milliseconds(1)) {
+        if (!flush()) return;
+        flushed = internal::Clock::now();
+        if (state->has_ready()) break;
       }
     }
+    if (!flush()) return;
     if (input->it == std::ranges::end(input->range)) state->input_done();
   };
   feeder();  // start work before the first next()

@@ -75,6 +75,8 @@ class StreamState : public Sink {
   std::optional<ChunkOutcome> take(Clock::time_point deadline);
   // True while the input goes on and the window (above) has room for another chunk.
   bool has_room() const;
+  // True if take() would return a chunk at once.
+  bool has_ready() const;
   // As has_room(), but past min_chunks only once a quarter of the window is free, so a
   // stream of small chunks refills in batches rather than a chunk per result.
   bool wants_refill() const;
