@@ -95,11 +95,16 @@ std::optional<ChunkOutcome> StreamState::take(Clock::time_point deadline) {
   }
 }
 
-bool StreamState::has_room() const {
-  std::lock_guard lock(mu_);
+bool StreamState::room_for(std::size_t items, std::size_t bytes) const {
   if (input_done_) return false;
   if (expected_ - taken_ < window_.min_chunks) return true;
-  return items_in_flight_ < window_.max_items && bytes_in_flight_ < window_.max_bytes;
+  return items_in_flight_ + items <= window_.max_items &&
+         bytes_in_flight_ + bytes <= window_.max_bytes;
+}
+
+bool StreamState::has_room() const {
+  std::lock_guard lock(mu_);
+  return room_for(1, 1);
 }
 
 bool StreamState::has_ready() const {
@@ -109,10 +114,7 @@ bool StreamState::has_ready() const {
 
 bool StreamState::wants_refill() const {
   std::lock_guard lock(mu_);
-  if (input_done_) return false;
-  if (expected_ - taken_ < window_.min_chunks) return true;
-  return items_in_flight_ <= window_.max_items / 4 * 3 &&
-         bytes_in_flight_ <= window_.max_bytes / 4 * 3;
+  return room_for(window_.max_items / 4, window_.max_bytes / 4);
 }
 
 }  // namespace shoal::internal

@@ -87,6 +87,10 @@ class StreamState : public Sink {
     std::size_t bytes;
   };
 
+  // With mu_ held: the input goes on, and the window is under min_chunks or has room for
+  // `items` more items and `bytes` more bytes.
+  bool room_for(std::size_t items, std::size_t bytes) const;
+
   const bool ordered_;
   const bool raw_;
   const StreamWindow window_;
