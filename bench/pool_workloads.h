@@ -61,7 +61,8 @@ inline void run_w4(const Settings& s, Pool& pool, Bytes (*echo)(Bytes)) {
 
 // W1 (apply_async one at a time, then all results), W2 (one map, default chunks and
 // chunksize 1), W3 (sequential round trips) and I1 (imap with chunksize 1, Python's
-// default, consumed in order) of `sq`, with results checked after the clock stops. R is the task's integer type (the same checks for local and remote).
+// default, consumed in order) of `sq`, with results checked after the clock stops. R is
+// the task's integer type (the same checks for local and remote).
 template <class R>
 void run_sq_workloads(const Settings& s, Pool& pool, R (*sq)(R)) {
   auto check = [sq](const std::vector<R>& out, long n) {
