@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
 #include <cstring>
 
@@ -158,8 +159,14 @@ void Engine::check_time_limits() {
           slot.started_ns.load(std::memory_order_relaxed) +
           std::min(in.job.time_limit_ms, kLongestTimeLimitMs) * 1'000'000;
       if (now >= deadline) {
-        in.timed_out = true;
-        send_command(command_fd_, {ZygoteCommand::kKill, w, slot.pid.load()});
+        // Marked first: a worker that ends the task meanwhile sees the mark and waits
+        // for the kill instead of taking another task the kill would hit.
+        std::uint64_t running = token;
+        if (slot.current.compare_exchange_strong(running, token | kKillPending,
+                                                 std::memory_order_acq_rel)) {
+          in.timed_out = true;
+          send_command(command_fd_, {ZygoteCommand::kKill, w, slot.pid.load()});
+        }  // else it has just ended: its reply is on the way
       } else if (next == 0 || deadline < next) {
         next = deadline;
       }
@@ -233,8 +240,11 @@ bool Engine::place(Job& job, std::vector<Outcome>& out, int* pushed) {
   ++active_;
   if (in.job.time_limit_ms > 0) {
     ++timed_;
-    // The supervisor may be asleep for its idle tick (200 ms): wake it to watch the
-    // limit (check_time_limits() then keeps it looking). Only timed jobs pay this.
+    // Whoever collects next must watch the limit (check_time_limits() then keeps it
+    // looking): a deadline due now is news, seen by a supervisor about to sleep for its
+    // idle tick (200 ms), which a wake-up alone could miss, and by a thread in get().
+    // Only timed jobs pay this.
+    next_deadline_ns_.store(now_ns(), std::memory_order_seq_cst);
     shared_.control().results.notify(INT_MAX);
   }
   r.state.store(make_state(in.gen, 0, kQueued), std::memory_order_release);
@@ -296,14 +306,19 @@ bool Engine::stage(Job& job) {
 void Engine::check_zygote(std::vector<Outcome>& out) {
   if (zygote_reaped_ || shutting_down_ || zygote_ <= 0) return;
   int status = 0;
-  if (waitpid(zygote_, &status, WNOHANG) != zygote_) return;
+  const pid_t reaped = waitpid(zygote_, &status, WNOHANG);
+  // ECHILD: gone, reaped without us (this process ignores SIGCHLD, or reaps children it
+  // did not start); its status is lost with it.
+  if (reaped != zygote_ && !(reaped < 0 && errno == ECHILD)) return;
   zygote_reaped_ = true;
   broken_ = closed_ = shutting_down_ = true;
-  fail_everything(out,
-                  ErrorInfo{ErrorKind::kWorkerLost, "",
-                            absl::StrCat("the pool stopped: ",
-                                         describe_death("its zygote process", zygote_, status)),
-                            ""});
+  const std::string death =
+      reaped == zygote_
+          ? describe_death("its zygote process", zygote_, status)
+          : absl::StrCat("its zygote process ", zygote_,
+                         " is gone (reaped elsewhere: SIGCHLD ignored or waited for by others)");
+  fail_everything(out, ErrorInfo{ErrorKind::kWorkerLost, "",
+                                 absl::StrCat("the pool stopped: ", death), ""});
   idle_cv_.notify_all();
 }
 

@@ -10,6 +10,9 @@ std::size_t align64(std::size_t n) { return (n + 63) & ~std::size_t{63}; }
 }  // namespace
 
 absl::StatusOr<SharedState> SharedState::create(const LayoutOptions& options) {
+  if (options.records >= kKillPending) {
+    return absl::InvalidArgumentError("too many task records for a token's index");
+  }
   SharedState s;
   s.options_ = options;
   const std::size_t n = static_cast<std::size_t>(options.workers);

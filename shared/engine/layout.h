@@ -30,7 +30,14 @@ inline std::uint64_t make_token(std::uint32_t gen, std::uint32_t index) {
 inline std::uint32_t token_gen(std::uint64_t token) {
   return static_cast<std::uint32_t>(token >> 32);
 }
-inline std::uint32_t token_index(std::uint64_t token) { return static_cast<std::uint32_t>(token); }
+// A token's record index; WorkerSlot::current's kill mark is not part of it.
+inline std::uint32_t token_index(std::uint64_t token) {
+  return static_cast<std::uint32_t>(token) & 0x7fffffffu;
+}
+
+// Set in WorkerSlot::current by the pool once it has decided to kill the worker for
+// its task's time limit; the worker that finds it there takes no other task.
+inline constexpr std::uint64_t kKillPending = std::uint64_t{1} << 31;
 
 // Phases of a task record.
 enum Phase : std::uint8_t { kFree = 0, kQueued = 1, kRunning = 2 };
@@ -60,7 +67,7 @@ static_assert(sizeof(TaskRecord) == 128);
 enum Life : std::uint32_t { kStarting = 0, kAlive = 1, kDead = 2 };
 
 struct alignas(64) WorkerSlot {
-  std::atomic<std::uint64_t> current;     // token being claimed or run; 0: none
+  std::atomic<std::uint64_t> current;     // token being claimed or run (| kKillPending); 0: none
   std::atomic<std::int64_t> started_ns;   // when `current` started (now_ns clock)
   std::atomic<std::int32_t> pid;          // the live worker's pid, 0 when none (zygote)
   std::atomic<std::int32_t> dead_pid;     // the pid that died, once kDead (zygote)

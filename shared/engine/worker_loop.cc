@@ -138,7 +138,12 @@ void run_worker(const WorkerConfig& config) {
     invoke(static_cast<std::uintptr_t>(r.fn), std::string_view(shared.args_of(r), r.args_size),
            r.items & ~kTimedItems, reply);
     send_reply(out, results, token, reply.data(), reply.size());
-    slot.current.store(0, std::memory_order_release);
+    std::uint64_t ran = token;
+    if (!slot.current.compare_exchange_strong(ran, 0, std::memory_order_acq_rel)) {
+      // The pool marked the task over its time limit before it ended: its SIGKILL for
+      // this process is on the way and must not find another task running here.
+      for (;;) pause();
+    }
     if (reply.capacity() > kKeptReplyBytes) std::string().swap(reply);
     if (config.max_tasks_per_child > 0 && ++done >= config.max_tasks_per_child) break;
   }

@@ -170,6 +170,32 @@ TEST(PoolFaultTest, TheTimeLimitAppliesToEachItemOfAMap) {
   }
 }
 
+int parent_pid(int) { return static_cast<int>(getppid()); }
+
+// A task that ends after the pool decided to kill it for its limit, but before the kill
+// landed, must not take the next task down with it: the kill hit task B, run by the same
+// process meanwhile (WorkerLostError for a task with no limit; seen about one round in
+// 60 with a task ending just at its limit). Stopping the zygote, which carries out kills,
+// holds that window open.
+TEST(PoolFaultTest, ATimeLimitKillNeverHitsTheNextTask) {
+  Pool pool(1);
+  const pid_t zygote = pool.apply(parent_pid, 0);
+  ASSERT_GT(zygote, 1);
+  Pool limited = pool.with(TaskOptions{"", 0, std::chrono::milliseconds(50), 0});
+  ASSERT_EQ(kill(zygote, SIGSTOP), 0);
+  Future<int> a = limited.apply_async(sleep_ms, 150);  // over its limit, ends unkilled
+  Future<int> b = pool.apply_async(sleep_ms, 300);     // no limit: must succeed
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));  // A has ended
+  ASSERT_EQ(kill(zygote, SIGCONT), 0);
+  try {
+    EXPECT_EQ(a.get(), 150);  // its result was sent before the kill: it counts
+  } catch (const TaskTimeLimitError&) {
+    // or the kill came first
+  }
+  EXPECT_EQ(b.get(), 300);
+  EXPECT_EQ(pool.apply(square, 7), 49);
+}
+
 // The limit is watched from the task's start: a pool idle for a while (its supervisor
 // asleep for its 200 ms tick) let a 10 ms limit on a 150 ms task pass unnoticed.
 TEST(PoolFaultTest, AShortTimeLimitIsEnforcedOnAnIdlePool) {
@@ -178,6 +204,18 @@ TEST(PoolFaultTest, AShortTimeLimitIsEnforcedOnAnIdlePool) {
   for (int i = 0; i < 5; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(250));  // idle: supervisor asleep
     EXPECT_THROW(limited.apply(sleep_ms, 150), TaskTimeLimitError) << "try " << i;
+  }
+}
+
+// ...and on a busy one: a limited task placed while the supervisor still spun after its
+// last collection went unwatched for its idle tick (200 ms), so a 120 ms task ran past
+// its 30 ms limit to the end (most rounds).
+TEST(PoolFaultTest, ATimeLimitIsEnforcedRightAfterOtherWork) {
+  Pool pool(1);
+  Pool limited = pool.with(TaskOptions{"", 0, std::chrono::milliseconds(30), 0});
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_EQ(pool.apply(square, i), i * i);  // the supervisor collects, then spins
+    EXPECT_THROW(limited.apply(sleep_ms, 120), TaskTimeLimitError) << "try " << i;
   }
 }
 
@@ -262,6 +300,39 @@ TEST(PoolFaultTest, AQueuedTaskNeverWaitsForABusyWorkerWhileAnotherSleeps) {
     pids.read_int();
     pool.terminate();
     EXPECT_THROW(hung.get(), CancelledError);
+  }
+}
+
+// The zygote is killed: the pool stops, its outstanding futures fail with
+// WorkerLostError and new submissions are refused; also where the pool's process ignores
+// SIGCHLD, so that nobody can reap the zygote (its futures waited for ever).
+TEST(PoolFaultTest, ADeadZygoteFailsWhatIsOutstanding) {
+  for (bool ignore_sigchld : {false, true}) {
+    SCOPED_TRACE(ignore_sigchld ? "SIGCHLD ignored" : "SIGCHLD default");
+    struct sigaction old_action {};
+    if (ignore_sigchld) {
+      struct sigaction ignore {};
+      ignore.sa_handler = SIG_IGN;
+      ASSERT_EQ(sigaction(SIGCHLD, &ignore, &old_action), 0);
+    }
+    {
+      Pool pool(1);
+      const pid_t zygote = pool.apply(parent_pid, 0);
+      ASSERT_GT(zygote, 1);
+      Future<int> running = pool.apply_async(sleep_ms, 60'000);
+      Future<int> queued = pool.apply_async(square, 3);
+      ASSERT_EQ(kill(zygote, SIGKILL), 0);
+      for (Future<int>* f : {&running, &queued}) {
+        try {
+          f->get(std::chrono::seconds(20));
+          ADD_FAILURE() << "no exception";
+        } catch (const WorkerLostError& e) {
+          EXPECT_THAT(e.what(), HasSubstr("zygote"));
+        }
+      }
+      EXPECT_THROW(pool.apply_async(square, 4), PoolClosedError);
+    }
+    if (ignore_sigchld) sigaction(SIGCHLD, &old_action, nullptr);
   }
 }
 
