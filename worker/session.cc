@@ -252,8 +252,10 @@ std::uint32_t WorkerSession::grant(std::int64_t reporting) {
   if (more <= 0) return 0;
   // While busy, grant in quarters of the capacity, not one slot at a time: single-task
   // grants would make the broker send single-task batches, and the link would settle
-  // into one round trip per task.
-  if (held > 0 && more < std::max<std::int64_t>(1, capacity / 4)) return 0;
+  // into one round trip per task. Never so while a process slot would sit idle for want
+  // of a task (7 long tasks on 8 slots left the eighth idle behind a queue).
+  const bool slot_uncovered = held + outstanding_credit_ < config_.slots;
+  if (held > 0 && !slot_uncovered && more < std::max<std::int64_t>(1, capacity / 4)) return 0;
   outstanding_credit_ += more;
   return static_cast<std::uint32_t>(more);
 }

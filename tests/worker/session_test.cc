@@ -405,6 +405,30 @@ TEST_F(SessionTest, StopSaysByeFinishesRunningTasksAndReturns) {
   EXPECT_TRUE(status_.ok()) << status_;
 }
 
+// Credit goes out in quarters of the capacity while busy, but never leaves a process
+// slot idle: with 7 long tasks on 8 slots, a finished eighth task asked for nothing more
+// (a quarter is 2), so its slot stayed idle while tasks waited at the broker.
+TEST_F(SessionTest, AFreeSlotIsAlwaysOfferedWhileOthersAreBusy) {
+  engine_->set_hold(true);
+  start(/*slots=*/8, /*prefetch=*/1);
+  EXPECT_EQ(broker_.expect(v1::WorkerMessage::kHello).hello().credit(), 8u);
+  broker_.welcome();
+  ASSERT_TRUE(wait_ready());
+  std::vector<v1::Task> long_tasks;
+  for (int i = 0; i < 7; ++i) {
+    long_tasks.push_back(make_task("long" + std::to_string(i), "session_test.square", {i}));
+  }
+  broker_.tasks(long_tasks);
+  ASSERT_TRUE(engine_->wait_held(7));
+  engine_->set_hold(false);
+  broker_.tasks({make_task("short", "session_test.square", {5})});
+  std::uint32_t credit = 0;
+  auto results = broker_.results(1, &credit);
+  EXPECT_EQ(decode<std::tuple<int>>(results["short"].values()), std::make_tuple(25));
+  EXPECT_EQ(credit, 1u);  // its slot is free again
+  engine_->release();
+}
+
 // While it drains, the broker keeps the worker's tasks leased to it only as long as it
 // hears from it: a silent worker's tasks would run elsewhere too.
 TEST_F(SessionTest, DrainingWorkerKeepsSendingHeartbeats) {
