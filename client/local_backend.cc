@@ -49,6 +49,8 @@ class LocalBackend final : public Backend, public std::enable_shared_from_this<L
 
   int processes() const override { return engine_->processes(); }
 
+  std::string failure() const override { return engine_->failure(); }
+
   // Threads waiting on this pool's futures collect replies themselves; the alias
   // keeps the backend (and so the engine) alive while one does.
   std::shared_ptr<ProgressSource> progress() override {

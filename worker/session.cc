@@ -49,6 +49,15 @@ absl::Status WorkerSession::run(int stop_fd, const std::function<void()>& on_rea
       return fatal_;
     }
     flush_results((items[1].revents & ZMQ_POLLIN) != 0);
+    if (!stopping_) {
+      // Its processes gone, the engine fails every task at once: a worker that stayed
+      // would keep taking tasks and spend their retries. Leave, to be started again.
+      if (std::string failure = runner_.failure(); !failure.empty()) {
+        log_.error(failure + "; leaving the broker");
+        engine_lost_ = absl::UnavailableError(failure);
+        begin_stop();
+      }
+    }
     if (idle_memory_.due(leased_ > 0, now.time_since_epoch() / std::chrono::milliseconds(1))) {
       internal::IdleMemoryRelease::release();
     }
@@ -106,7 +115,7 @@ absl::Status WorkerSession::run(int stop_fd, const std::function<void()>& on_rea
   // Give the last results a moment to leave before the socket closes.
   transport_->set_linger(2000);
   transport_.reset();
-  return absl::OkStatus();
+  return engine_lost_;
 }
 
 absl::Status WorkerSession::reconnect(const std::string& why) {

@@ -69,7 +69,8 @@ class WorkerSession {
   // `on_ready` once, on the first Welcome. Returns non-OK only for a fatal error: a
   // malformed broker endpoint, or kAlreadyExists when the broker still refuses the name
   // Refused.retry_ms after its first refusal (a live worker of another process has it);
-  // a lost broker is retried forever.
+  // kUnavailable after a drain begun because the engine's processes are gone (it
+  // cannot run tasks any more); a lost broker is retried forever.
   absl::Status run(int stop_fd, const std::function<void()>& on_ready);
 
   const SessionStats& stats() const { return stats_; }
@@ -109,6 +110,7 @@ class WorkerSession {
   // Since the first Refused without a Welcome after it (nullopt: not refused).
   std::optional<Clock::time_point> refused_since_;
   absl::Status fatal_;  // run() returns it once set
+  absl::Status engine_lost_;  // the engine stopped by itself: run() drains, returns it
   bool announced_ = false;
   Clock::time_point hello_sent_, last_recv_, last_send_;
   std::chrono::milliseconds heartbeat_{1000};

@@ -60,6 +60,9 @@ class TaskRunner {
   std::size_t running() const;
   std::vector<std::string> running_ids() const;
 
+  // Why the engine stopped by itself (its processes are gone), or "" while it works.
+  std::string failure() const { return backend_->failure(); }
+
   // Kills the running tasks (the engine stops); they end as WORKER_LOST so that the
   // broker runs them elsewhere.
   void terminate();

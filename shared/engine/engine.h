@@ -88,6 +88,11 @@ class Engine : public internal::ProgressSource {
 
   int processes() const { return options_.processes; }
   pid_t zygote_pid() const { return zygote_; }
+  // Why the pool stopped by itself ("the pool stopped: its zygote process ... was
+  // killed ..."), or "" while it works. Thread-safe.
+  std::string failure() const {
+    return failed_.load(std::memory_order_acquire) ? failure_ : std::string();
+  }
 
   // ProgressSource: one bounded round of collection; true if anything happened.
   bool poll() override;
@@ -141,6 +146,8 @@ class Engine : public internal::ProgressSource {
   bool shutting_down_ = false;  // no respawns, deaths expected
   bool zygote_reaped_ = false;
   bool broken_ = false;  // the zygote died under us
+  std::string failure_;  // why, written once before failed_ is set
+  std::atomic<bool> failed_{false};
   std::int64_t next_zygote_check_ns_ = 0;
 
   std::mutex join_mu_;  // serialises join/terminate's teardown

@@ -317,8 +317,9 @@ void Engine::check_zygote(std::vector<Outcome>& out) {
           ? describe_death("its zygote process", zygote_, status)
           : absl::StrCat("its zygote process ", zygote_,
                          " is gone (reaped elsewhere: SIGCHLD ignored or waited for by others)");
-  fail_everything(out, ErrorInfo{ErrorKind::kWorkerLost, "",
-                                 absl::StrCat("the pool stopped: ", death), ""});
+  failure_ = absl::StrCat("the pool stopped: ", death);
+  failed_.store(true, std::memory_order_release);
+  fail_everything(out, ErrorInfo{ErrorKind::kWorkerLost, "", failure_, ""});
   idle_cv_.notify_all();
 }
 

@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <filesystem>
 #include <fstream>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "shoal/shoal.hpp"
@@ -40,6 +42,26 @@ std::vector<std::string> output_until_exit(testutil::ChildProcess& process) {
     if (!line) return lines;  // end of output, or the deadline
     lines.push_back(*line);
   }
+}
+
+// The pids whose parent is `parent` (from /proc).
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> children;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;  // gone meanwhile
+    // pid (comm) state ppid ...: comm may hold spaces and parentheses; the last ')' ends it.
+    const std::size_t close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 1));
+    char state = 0;
+    pid_t ppid = 0;
+    if (rest >> state >> ppid && ppid == parent) children.push_back(std::stoi(name));
+  }
+  return children;
 }
 
 // SIGTERM drains: the worker's running task finishes there and nowhere else (it used to
@@ -97,6 +119,28 @@ TEST(ClusterWorkerTest, ATaskStillRunningAtTheDrainDeadlineIsRetriedElsewhere) {
   EXPECT_EQ(f.get(30s), 1);
   EXPECT_EQ(read_lines(runs), (std::vector<std::string>{"w1", "w2"}));
   EXPECT_EQ(cluster.stats().retried(), 1u);
+}
+
+// A worker whose task processes are gone (its zygote killed: the OOM killer, a stray
+// kill) cannot run anything: it used to stay registered, granting credit and failing
+// every task it got at once with WorkerLostError, spending their retries while a healthy
+// worker waited. It leaves and exits 1, for its supervisor to start it again.
+TEST(ClusterWorkerTest, AWorkerWhoseProcessesAreGoneLeavesAndExits) {
+  Cluster cluster;
+  cluster.start_broker();
+  auto& w1 = cluster.start_worker("w1", 1);
+  Pool pool = Pool::connect(cluster.clients());
+  TerminateOnFailure guard(pool);
+  EXPECT_EQ(pool.apply(whoami, 0), "w1");
+  const std::vector<pid_t> zygote = children_of(w1.pid());
+  ASSERT_EQ(zygote.size(), 1u);
+  ASSERT_EQ(kill(zygote[0], SIGKILL), 0);
+  EXPECT_EQ(w1.wait(30s), std::optional<int>(1));
+  cluster.start_worker("w2", 1);
+  std::vector<Future<std::string>> others;
+  for (int i = 0; i < 20; ++i) others.push_back(pool.apply_async(whoami, i));
+  for (auto& other : others) EXPECT_EQ(other.get(30s), "w2");
+  EXPECT_EQ(cluster.stats().retried(), 0u);
 }
 
 // Two processes under one name used to knock each other off the broker in turn, and a

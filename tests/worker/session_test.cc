@@ -64,9 +64,19 @@ class FakeEngine : public internal::Backend {
   int processes() const override { return 2; }
   bool cancel(std::uint64_t) override { return false; }
 
+  std::string failure() const override {
+    std::lock_guard lock(mu_);
+    return failure_;
+  }
+
   void set_hold(bool hold) {
     std::lock_guard lock(mu_);
     hold_ = hold;
+  }
+  // From now on the engine says it stopped by itself, for `why`.
+  void set_failure(std::string why) {
+    std::lock_guard lock(mu_);
+    failure_ = std::move(why);
   }
   // Waits until `n` submissions are held.
   bool wait_held(std::size_t n) {
@@ -88,10 +98,11 @@ class FakeEngine : public internal::Backend {
     s.invoke(s.fn, s.args, s.items, reply);
     s.sink->complete(s.index, std::move(reply));
   }
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   bool hold_ = false;
   std::vector<Submission> held_;
+  std::string failure_;
 };
 
 // The broker's side of the link, driven by the test.
@@ -427,6 +438,24 @@ TEST_F(SessionTest, AFreeSlotIsAlwaysOfferedWhileOthersAreBusy) {
   EXPECT_EQ(decode<std::tuple<int>>(results["short"].values()), std::make_tuple(25));
   EXPECT_EQ(credit, 1u);  // its slot is free again
   engine_->release();
+}
+
+// An engine whose processes are gone fails every task at once: the worker must not stay
+// registered taking tasks (it answered each with WORKER_LOST, spending their retries
+// while healthy workers waited). It drains, says Bye and returns kUnavailable.
+TEST_F(SessionTest, AWorkerWhoseEngineStoppedLeaves) {
+  start();
+  broker_.expect(v1::WorkerMessage::kHello);
+  broker_.welcome();
+  ASSERT_TRUE(wait_ready());
+  broker_.tasks({make_task("e1", "session_test.square", {4})});
+  EXPECT_EQ(decode<std::tuple<int>>(broker_.results(1)["e1"].values()), std::make_tuple(16));
+  engine_->set_failure("the pool stopped: its zygote process 7 was killed by signal SIGKILL");
+  EXPECT_TRUE(broker_.expect(v1::WorkerMessage::kBye).bye().draining());
+  EXPECT_FALSE(broker_.expect(v1::WorkerMessage::kBye).bye().draining());
+  thread_.join();
+  EXPECT_TRUE(absl::IsUnavailable(status_)) << status_;
+  EXPECT_THAT(std::string(status_.message()), ::testing::HasSubstr("zygote"));
 }
 
 // While it drains, the broker keeps the worker's tasks leased to it only as long as it

@@ -59,6 +59,9 @@ class Backend : public Canceller {
   virtual std::uint64_t max_task_bytes() const { return 0; }
   // A source of progress for waiting threads, or nullptr.
   virtual std::shared_ptr<ProgressSource> progress() { return nullptr; }
+  // Why the backend stopped by itself (its worker processes are gone), or "" while it
+  // works or was only closed. Thread-safe.
+  virtual std::string failure() const { return ""; }
 };
 
 // The local fork/shared-memory backend (client/local_backend.cc).
