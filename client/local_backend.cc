@@ -82,7 +82,7 @@ class LocalBackend final : public Backend, public std::enable_shared_from_this<L
 
 }  // namespace
 
-std::shared_ptr<Backend> make_local_backend(const PoolOptions& options) {
+std::shared_ptr<Backend> make_local_backend(const PoolOptions& options, bool detached) {
   if (options.processes < 0) {
     throw std::invalid_argument("shoal::Pool needs processes >= 0 (0: cpu_count()), not " +
                                 std::to_string(options.processes));
@@ -91,6 +91,7 @@ std::shared_ptr<Backend> make_local_backend(const PoolOptions& options) {
   engine_options.processes = options.processes == 0 ? shoal::cpu_count() : options.processes;
   engine_options.initializer = options.initializer;
   engine_options.max_tasks_per_child = options.max_tasks_per_child;
+  engine_options.detached = detached;
   tune_malloc_for_payloads();
   auto engine = engine::Engine::start(std::move(engine_options));
   if (!engine.ok()) {

@@ -85,10 +85,11 @@ int run_worker(int argc, char** argv, bool allow_load) {
   // freed memory back when it holds no task.
   internal::retain_payload_memory_until_idle();
 
-  // The engine forks its zygote now, while this process has no other thread.
+  // The engine forks its zygote now, while this process has no other thread; detached,
+  // so that a Ctrl-C or SIGTERM to our process group drains the tasks, not kills them.
   std::shared_ptr<internal::Backend> engine;
   try {
-    engine = internal::make_local_backend(PoolOptions{slots, {}, 0});
+    engine = internal::make_local_backend(PoolOptions{slots, {}, 0}, /*detached=*/true);
   } catch (const std::exception& e) {
     return fail(std::string("could not start the worker processes: ") + e.what(), 1);
   }

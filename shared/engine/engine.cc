@@ -63,6 +63,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::start(EngineOptions options) {
   config.initializer = &engine->options_.initializer;
   config.max_tasks_per_child = engine->options_.max_tasks_per_child;
   config.pool = getpid();
+  config.detached = engine->options_.detached;
   auto zygote = start_zygote(config, &engine->command_fd_);
   if (!zygote.ok()) return zygote.status();
   engine->zygote_ = *zygote;

@@ -50,6 +50,10 @@ struct EngineOptions {
   std::function<void()> initializer;  // run in each worker before its first task
   int max_tasks_per_child = 0;        // 0: unlimited
   LayoutOptions layout;               // `workers` is set from `processes`
+  // The zygote and workers get a process group of their own and stdin from /dev/null:
+  // signals to the caller's group (a terminal's Ctrl-C, a group-wide SIGTERM) leave
+  // running tasks alone (shoal-worker drains them instead).
+  bool detached = false;
 };
 
 class Engine : public internal::ProgressSource {

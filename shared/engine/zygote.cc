@@ -1,5 +1,6 @@
 #include "shared/engine/zygote.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -57,6 +58,15 @@ class Zygote {
       if (v != 0 && v - 1 != fd_) close(v - 1);
     }
     signal(SIGCHLD, SIG_DFL);  // the pool's process may ignore SIGCHLD: we must reap
+    if (config_.detached) {
+      setpgid(0, 0);
+      // A task reading the terminal from a background group would be stopped (SIGTTIN).
+      int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (null_fd >= 0) {
+        dup2(null_fd, STDIN_FILENO);
+        close(null_fd);
+      }
+    }
     sigset_t chld;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);

@@ -32,6 +32,7 @@ struct ZygoteConfig {
   const std::function<void()>* initializer = nullptr;
   int max_tasks_per_child = 0;
   pid_t pool = 0;  // the pool's process: when it is gone, so are we
+  bool detached = false;  // EngineOptions::detached
 };
 
 // Forks the zygote, which forks `config.shared->workers()` workers at once.

@@ -101,6 +101,39 @@ TEST(ClusterWorkerTest, SigtermDrainsTheRunningTaskWithoutRunningItTwice) {
   EXPECT_EQ(cluster.stats().retried(), 0u);
 }
 
+// Ctrl-C in a terminal signals the whole foreground process group: the worker drains,
+// but its task processes, in its group, were killed by the SIGINT (the task failed with
+// WorkerLostError while the worker's log still spoke of a drain). They are in a group of
+// their own now. The worker here leads a session of its own (setsid), as a shell job does.
+TEST(ClusterWorkerTest, SigintToTheWorkersProcessGroupDrainsItsRunningTask) {
+  Cluster cluster;
+  cluster.start_broker();
+  auto w1 = testutil::ChildProcess::start(
+      {"/bin/sh", "-c", "exec setsid \"$0\" \"$@\"", worker_bin(),
+       "--broker=" + cluster.workers(), "--processes=1", "--name=w1", "--log-level=warning"},
+      {"SHOAL_TEST_WORKER_NAME=w1"});
+  Pool pool = Pool::connect(cluster.clients());
+  TerminateOnFailure guard(pool);
+  std::string runs = cluster.temp_dir() + "/runs", gate_file = cluster.temp_dir() + "/gate";
+  auto f = pool.apply_async(logged_gate, runs, gate_file);
+  ASSERT_TRUE(wait_for_lines(runs, 1));  // running on w1
+  ASSERT_EQ(getpgid(w1->pid()), w1->pid());  // its own group, not the test's
+  ASSERT_EQ(kill(-w1->pid(), SIGINT), 0);
+  auto give_up = std::chrono::steady_clock::now() + 30s;
+  for (;;) {
+    auto info = cluster.worker_info("w1");
+    ASSERT_TRUE(info.has_value()) << "w1 left instead of draining";
+    if (info->draining()) break;
+    ASSERT_LT(std::chrono::steady_clock::now(), give_up) << "the broker never saw the Bye";
+    std::this_thread::sleep_for(5ms);
+  }
+  std::ofstream(gate_file) << "open";
+  EXPECT_EQ(f.get(30s), 1);
+  EXPECT_EQ(w1->wait(30s), std::optional<int>(0));
+  EXPECT_EQ(read_lines(runs), std::vector<std::string>{"w1"});
+  EXPECT_EQ(cluster.stats().retried(), 0u);
+}
+
 // What a draining worker cannot finish by its deadline is killed and retried elsewhere.
 TEST(ClusterWorkerTest, ATaskStillRunningAtTheDrainDeadlineIsRetriedElsewhere) {
   Cluster cluster;

@@ -65,8 +65,9 @@ class Backend : public Canceller {
 };
 
 // The local fork/shared-memory backend (client/local_backend.cc).
-// Throws std::invalid_argument when options.processes < 0.
-std::shared_ptr<Backend> make_local_backend(const PoolOptions& options);
+// Throws std::invalid_argument when options.processes < 0. `detached`: its processes
+// are out of reach of signals to the caller's process group (EngineOptions::detached).
+std::shared_ptr<Backend> make_local_backend(const PoolOptions& options, bool detached = false);
 
 // The remote backend (client/remote_backend.cc): a gRPC session with a broker at
 // `address` ("HOST:PORT"). Throws ConnectionError when nothing answers within
