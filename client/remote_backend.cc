@@ -18,6 +18,13 @@ namespace shoal::internal {
 namespace {
 
 constexpr int kMaxWatchIds = 65536;
+// The id (task_id_string(0)) of no task (sequence numbers start at 1): watched first on
+// every session so that the broker answers at once (Unknown), which tells an accepted
+// session from a refused one.
+constexpr std::uint64_t kHelloKey = 0;
+// Between sessions that end unanswered: doubling, as gRPC's reconnects (remote_channel.cc).
+constexpr std::chrono::milliseconds kMinReopenDelay{100};
+constexpr std::chrono::milliseconds kMaxReopenDelay{1000};
 
 }  // namespace
 
@@ -64,6 +71,7 @@ std::shared_ptr<RemoteBackend> RemoteBackend::connect(const std::string& address
   backend->broker_max_bytes_ = stats.max_message_bytes();
   {
     absl::MutexLock lock(&backend->mu_);
+    backend->disconnected_since_ = Clock::now();  // the broker answered GetStats
     backend->open_session();
   }
   backend->supervisor_ = std::thread([b = backend.get()] { b->supervise(); });
@@ -273,11 +281,16 @@ void RemoteBackend::deliver(std::vector<Delivery>& deliveries) {
   deliveries.clear();
 }
 
-void RemoteBackend::on_message(RemoteSession*, v1::ServerMessage& message) {
+void RemoteBackend::on_message(RemoteSession* session, v1::ServerMessage& message) {
   std::vector<Delivery> out;
   bool resubmit = false;
   {
     absl::MutexLock lock(&mu_);
+    if (session == session_ && !answered_) {  // reconnected: the session was accepted
+      answered_ = true;
+      reopen_delay_ = std::chrono::milliseconds(0);
+      last_refusal_.clear();
+    }
     switch (message.body_case()) {
       case v1::ServerMessage::kAccepted:
         for (const auto& id : message.accepted().ids()) {
@@ -353,13 +366,37 @@ void RemoteBackend::on_write_done(RemoteSession* session, bool ok) {
   if (ok) pump();
 }
 
-void RemoteBackend::on_done(RemoteSession* session, const grpc::Status&) {
-  absl::MutexLock lock(&mu_);
-  if (session_ == session) {
-    session_ = nullptr;
-    writing_ = false;
-    disconnected_since_ = Clock::now();
+void RemoteBackend::on_done(RemoteSession* session, const grpc::Status& status) {
+  std::vector<Delivery> out;
+  {
+    absl::MutexLock lock(&mu_);
+    if (session_ == session) {
+      session_ = nullptr;
+      writing_ = false;
+      if (answered_) {
+        disconnected_since_ = Clock::now();
+      } else {
+        // Refused, or the broker went at once: the reconnect window runs on, and the
+        // next session waits (it was reopened at once, for ever, both sides spinning).
+        reopen_delay_ = std::clamp(reopen_delay_ * 2, kMinReopenDelay, kMaxReopenDelay);
+        reopen_at_ = Clock::now() + reopen_delay_;
+        last_refusal_ = absl::StrCat(
+            status.error_message(), " (",
+            absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())), ")");
+      }
+      auto code = status.error_code();
+      if (code == grpc::StatusCode::UNAUTHENTICATED ||
+          code == grpc::StatusCode::PERMISSION_DENIED) {
+        // Final for this pool: its credentials never change. Later tasks wait for the
+        // next session (the broker may be given the pool's credentials again).
+        fail_all({ErrorKind::kConnection, "",
+                  "the broker at " + address_ + " refused the session: " + last_refusal_, ""},
+                 out);
+      }
+    }
   }
+  deliver(out);  // before the supervisor may delete the session (joining this thread)
+  absl::MutexLock lock(&mu_);
   finished_.push_back(session);
 }
 
@@ -369,8 +406,12 @@ void RemoteBackend::open_session() {
       static_cast<SessionListener*>(this));
   session_ = session.get();
   writing_ = false;
+  answered_ = false;
   sessions_.push_back(std::move(session));
-  // Whatever an earlier session sent may be unknown to this broker: ask about it.
+  // Whatever an earlier session sent may be unknown to this broker: ask about it, after
+  // the id the broker answers at once.
+  watch_.clear();
+  watch_.push_back(kHelloKey);
   for (auto& [key, e] : outstanding_) {
     if (e.state == State::kSent || e.state == State::kAccepted) watch_.push_back(key);
   }

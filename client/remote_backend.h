@@ -8,6 +8,10 @@
 // writer sends what accumulated while the previous write was in flight as one batch.
 // A supervisor thread reconnects and re-sends tasks the broker rejected as full
 // (RESOURCE_EXHAUSTED) after a backoff; submit() blocks while too much is unaccepted.
+// A session counts as reconnected once the broker has answered on it; one it refuses
+// (UNAUTHENTICATED, PERMISSION_DENIED) fails the outstanding tasks at once, since the
+// pool's credentials never change; others that end unanswered are retried after a
+// growing delay until reconnect_window has passed since the last answered session.
 // When nothing has been outstanding for a few seconds it returns freed memory (MiB
 // payloads keep it mapped while busy: retain_payload_memory_until_idle).
 
@@ -141,8 +145,19 @@ class RemoteBackend final : public Backend, private SessionListener {
   std::size_t unaccepted_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   RemoteSession* session_ ABSL_GUARDED_BY(mu_) = nullptr;  // the live one, if any
   bool writing_ ABSL_GUARDED_BY(mu_) = false;              // a write of session_ in flight
+  // The broker has sent something on session_: only then has the pool reconnected (a
+  // broker that refuses the session ends it unanswered). Every session's first message
+  // is a Watch of an id no task has, which the broker answers with Unknown.
+  bool answered_ ABSL_GUARDED_BY(mu_) = false;
+  // After a session that ended unanswered, the next opens no earlier than reopen_at_;
+  // the delay doubles per such session (kMinReopenDelay..kMaxReopenDelay).
+  Clock::time_point reopen_at_ ABSL_GUARDED_BY(mu_);
+  std::chrono::milliseconds reopen_delay_ ABSL_GUARDED_BY(mu_){0};
+  std::string last_refusal_ ABSL_GUARDED_BY(mu_);  // how the last unanswered session ended
   std::vector<std::unique_ptr<RemoteSession>> sessions_ ABSL_GUARDED_BY(mu_);
   std::vector<RemoteSession*> finished_ ABSL_GUARDED_BY(mu_);  // on_done seen: deletable
+  // The end of the last answered session (or connect()): without one answered since,
+  // outstanding tasks fail once reconnect_window has passed.
   Clock::time_point disconnected_since_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   bool terminated_ ABSL_GUARDED_BY(mu_) = false;

@@ -18,14 +18,16 @@ void RemoteBackend::supervise() {
   absl::MutexLock lock(&mu_);
   auto due = [this] {
     mu_.AssertHeld();
-    return stopping_ || !finished_.empty() || session_ == nullptr ||
+    return stopping_ || !finished_.empty() || (session_ == nullptr && Clock::now() >= reopen_at_) ||
            (!backoff_.empty() && Clock::now() >= backoff_until_);
   };
   for (;;) {
     absl::Duration wait = absl::Seconds(1);
-    if (!backoff_.empty()) {
-      wait = std::max(absl::ZeroDuration(), absl::FromChrono(backoff_until_ - Clock::now()));
-    }
+    auto wake_at = [&wait](Clock::time_point at) {
+      wait = std::min(wait, std::max(absl::ZeroDuration(), absl::FromChrono(at - Clock::now())));
+    };
+    if (!backoff_.empty()) wake_at(backoff_until_);
+    if (session_ == nullptr) wake_at(reopen_at_);
     mu_.AwaitWithTimeout(absl::Condition(&due), wait);
     std::vector<std::unique_ptr<RemoteSession>> dead;
     for (RemoteSession* s : finished_) {
@@ -48,19 +50,22 @@ void RemoteBackend::supervise() {
       kick = true;
     }
     std::vector<Delivery> out;
-    if (session_ == nullptr && !(closed_ && outstanding_.empty())) {
+    if (session_ == nullptr && !(closed_ && outstanding_.empty()) && Clock::now() >= reopen_at_) {
       mu_.Unlock();
       bool up = channel_->WaitForConnected(std::chrono::system_clock::now() +
                                            std::chrono::milliseconds(200));
       mu_.Lock();
       if (stopping_) return;
+      // A connection whose sessions the broker ends unanswered is no reconnection.
+      if (session_ == nullptr && !outstanding_.empty() &&
+          Clock::now() - disconnected_since_ > limits_.reconnect_window) {
+        std::string message = "lost the broker at " + address_ + " and could not reconnect";
+        if (!last_refusal_.empty()) message += "; it ended the session: " + last_refusal_;
+        fail_all({ErrorKind::kConnection, "", message, ""}, out);
+      }
       if (up && session_ == nullptr) {
         open_session();
         kick = true;
-      } else if (!up && Clock::now() - disconnected_since_ > limits_.reconnect_window) {
-        fail_all({ErrorKind::kConnection, "", "lost the broker at " + address_ +
-                                                   " and could not reconnect", ""},
-                 out);
       }
     }
     if (kick || !out.empty()) {
