@@ -28,6 +28,8 @@ constexpr std::chrono::milliseconds kMaxReopenDelay{1000};
 
 }  // namespace
 
+thread_local const RemoteBackend* RemoteBackend::own_thread_of_ = nullptr;
+
 std::shared_ptr<Backend> make_remote_backend(const std::string& address,
                                              const ConnectOptions& options) {
   if (options.cert_chain_pem.empty() != options.private_key_pem.empty()) {
@@ -152,7 +154,9 @@ void RemoteBackend::submit(std::vector<Submission>& batch) {
              (unaccepted_ < limits_.max_unaccepted &&
               unaccepted_bytes_ < limits_.max_unaccepted_bytes);
     };
-    if (!room()) mu_.Await(absl::Condition(&room));
+    // Only a session's thread makes room (it reads Accepted): on one, or on the supervisor
+    // (which resends what waits for room), a callback's submission must not wait for it.
+    if (!room() && own_thread_of_ == nullptr) mu_.Await(absl::Condition(&room));
     if (closed_ || terminated_) throw PoolClosedError("the pool is closed");
     for (Entry& e : entries) {
       Key key = e.key;
@@ -282,6 +286,7 @@ void RemoteBackend::deliver(std::vector<Delivery>& deliveries) {
 }
 
 void RemoteBackend::on_message(RemoteSession* session, v1::ServerMessage& message) {
+  own_thread_of_ = this;
   std::vector<Delivery> out;
   bool resubmit = false;
   {
@@ -367,6 +372,7 @@ void RemoteBackend::on_write_done(RemoteSession* session, bool ok) {
 }
 
 void RemoteBackend::on_done(RemoteSession* session, const grpc::Status& status) {
+  own_thread_of_ = this;
   std::vector<Delivery> out;
   {
     absl::MutexLock lock(&mu_);

@@ -54,6 +54,9 @@ class RemoteBackend final : public Backend, private SessionListener {
   ~RemoteBackend() override;
 
   bool local() const override { return false; }
+  // Blocks while the unaccepted window is full, except on a remote backend's own thread
+  // (a done-callback): that thread may be the one that frees the window, so the window
+  // is exceeded by what such callbacks submit.
   void submit(std::vector<Submission>& batch) override;
   void close() override;
   void terminate() override;
@@ -125,6 +128,10 @@ class RemoteBackend final : public Backend, private SessionListener {
   void set_state(Entry& entry, State state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static void deliver(std::vector<Delivery>& deliveries);
   void stop_sessions();
+
+  // The backend whose own thread (a session's, or the supervisor) runs this code, if
+  // any: user callbacks run there.
+  static thread_local const RemoteBackend* own_thread_of_;
 
   const std::string address_;
   const ConnectOptions options_;

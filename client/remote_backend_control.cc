@@ -15,6 +15,7 @@ constexpr std::size_t kMaxRemoteCancels = 10000;  // terminate(): best effort be
 }  // namespace
 
 void RemoteBackend::supervise() {
+  own_thread_of_ = this;
   absl::MutexLock lock(&mu_);
   auto due = [this] {
     mu_.AssertHeld();

@@ -552,5 +552,47 @@ TEST(RemoteBackendTest, SessionsTheBrokerEndsUnansweredDoNotRestartTheReconnectW
   backend->join();
 }
 
+// A done-callback runs on the session's thread, the only one that reads the broker's
+// Accepted. Submitting from it while the unaccepted window is full must not wait for
+// room: it waited for good, since the window could not drain while that thread waited.
+TEST(RemoteBackendTest, ADoneCallbackSubmitsWhileTheWindowIsFull) {
+  FakeService service;
+  service.hold = true;
+  Server server(&service);
+  internal::RemoteBackend::Limits limits;
+  limits.max_unaccepted = 2;
+  auto backend = internal::RemoteBackend::connect(server.address(), {}, limits);
+  auto first = std::make_shared<RecordingSink>();
+  auto follow_up = std::make_shared<RecordingSink>();
+  std::atomic<bool> submitted{false};
+  first->on_complete = [&] {
+    try {
+      submit_square(*backend, 5, follow_up);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "the callback's submit threw " << e.what();
+    }
+    submitted = true;
+  };
+  submit_square(*backend, 3, first);
+  ASSERT_TRUE(backend->wait_accepted(10s));  // accepted and held
+  service.hold = false;
+  service.full = true;
+  std::vector<std::shared_ptr<RecordingSink>> fillers;
+  for (int i = 0; i < 2; ++i) {  // the window of 2: full until the broker has room
+    fillers.push_back(std::make_shared<RecordingSink>());
+    submit_square(*backend, 6 + i, fillers.back());
+  }
+  service.release = 1;  // first's result goes out when the fillers are sent again
+  bool returned = eventually([&] { return submitted.load(); });
+  EXPECT_TRUE(returned) << "the callback's submit waited for room";
+  if (!returned) backend->terminate();  // wakes it (PoolClosedError)
+  service.full = false;
+  ASSERT_TRUE(returned);
+  for (auto& sink : {first, follow_up, fillers[0], fillers[1]}) {
+    ASSERT_TRUE(sink->wait(10s));
+    EXPECT_TRUE(sink->completed()) << sink->error().message;
+  }
+}
+
 }  // namespace
 }  // namespace shoal
