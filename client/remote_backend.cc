@@ -170,7 +170,11 @@ void RemoteBackend::submit(std::vector<Submission>& batch) {
 }
 
 void RemoteBackend::pump() {
-  RemoteSession* session = nullptr;
+  // Held, not borrowed: the stream may end once mu_ is released, and the supervisor then
+  // deletes the session. Whoever drops it last deletes it (joining its thread): this
+  // thread is never that one's own, as a session's thread only pumps while its session
+  // is live (before its on_done), when the supervisor still holds it.
+  std::shared_ptr<RemoteSession> session;
   {
     absl::MutexLock lock(&mu_);
     // No write in flight: the session's message arena is ours until write().
@@ -291,7 +295,7 @@ void RemoteBackend::on_message(RemoteSession* session, v1::ServerMessage& messag
   bool resubmit = false;
   {
     absl::MutexLock lock(&mu_);
-    if (session == session_ && !answered_) {  // reconnected: the session was accepted
+    if (session == session_.get() && !answered_) {  // reconnected: the session was accepted
       answered_ = true;
       reopen_delay_ = std::chrono::milliseconds(0);
       last_refusal_.clear();
@@ -365,7 +369,7 @@ void RemoteBackend::on_message(RemoteSession* session, v1::ServerMessage& messag
 void RemoteBackend::on_write_done(RemoteSession* session, bool ok) {
   {
     absl::MutexLock lock(&mu_);
-    if (session != session_) return;
+    if (session != session_.get()) return;
     writing_ = false;
   }
   if (ok) pump();
@@ -376,7 +380,7 @@ void RemoteBackend::on_done(RemoteSession* session, const grpc::Status& status) 
   std::vector<Delivery> out;
   {
     absl::MutexLock lock(&mu_);
-    if (session_ == session) {
+    if (session_.get() == session) {
       session_ = nullptr;
       writing_ = false;
       if (answered_) {
@@ -407,10 +411,10 @@ void RemoteBackend::on_done(RemoteSession* session, const grpc::Status& status) 
 }
 
 void RemoteBackend::open_session() {
-  auto session = std::make_unique<RemoteSession>(
+  auto session = std::make_shared<RemoteSession>(
       stub_.get(), make_context(options_, std::chrono::milliseconds(0)),
       static_cast<SessionListener*>(this));
-  session_ = session.get();
+  session_ = session;
   writing_ = false;
   answered_ = false;
   sessions_.push_back(std::move(session));

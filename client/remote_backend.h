@@ -150,7 +150,10 @@ class RemoteBackend final : public Backend, private SessionListener {
   std::chrono::milliseconds backoff_delay_ ABSL_GUARDED_BY(mu_){0};
   std::size_t unaccepted_ ABSL_GUARDED_BY(mu_) = 0;
   std::size_t unaccepted_bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  RemoteSession* session_ ABSL_GUARDED_BY(mu_) = nullptr;  // the live one, if any
+  // The live session, if any. Sessions are shared: pump() holds one while it writes
+  // without mu_, so the supervisor's deleting it after its on_done cannot free it under
+  // the writer (the last holder deletes it; never its own thread, see pump()).
+  std::shared_ptr<RemoteSession> session_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;              // a write of session_ in flight
   // The broker has sent something on session_: only then has the pool reconnected (a
   // broker that refuses the session ends it unanswered). Every session's first message
@@ -161,7 +164,7 @@ class RemoteBackend final : public Backend, private SessionListener {
   Clock::time_point reopen_at_ ABSL_GUARDED_BY(mu_);
   std::chrono::milliseconds reopen_delay_ ABSL_GUARDED_BY(mu_){0};
   std::string last_refusal_ ABSL_GUARDED_BY(mu_);  // how the last unanswered session ended
-  std::vector<std::unique_ptr<RemoteSession>> sessions_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<RemoteSession>> sessions_ ABSL_GUARDED_BY(mu_);
   std::vector<RemoteSession*> finished_ ABSL_GUARDED_BY(mu_);  // on_done seen: deletable
   // The end of the last answered session (or connect()): without one answered since,
   // outstanding tasks fail once reconnect_window has passed.

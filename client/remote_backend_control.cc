@@ -30,7 +30,7 @@ void RemoteBackend::supervise() {
     if (!backoff_.empty()) wake_at(backoff_until_);
     if (session_ == nullptr) wake_at(reopen_at_);
     mu_.AwaitWithTimeout(absl::Condition(&due), wait);
-    std::vector<std::unique_ptr<RemoteSession>> dead;
+    std::vector<std::shared_ptr<RemoteSession>> dead;  // deleted here unless pump() holds one
     for (RemoteSession* s : finished_) {
       for (auto& owned : sessions_) {
         if (owned.get() == s) dead.push_back(std::move(owned));
@@ -92,16 +92,17 @@ void RemoteBackend::stop_sessions() {
   }
   if (supervisor_.joinable()) supervisor_.join();
   // Only this thread deletes sessions now.
-  std::vector<RemoteSession*> live;
+  std::vector<std::shared_ptr<RemoteSession>> live;
   {
     absl::MutexLock lock(&mu_);
     for (auto& s : sessions_) {
       if (std::find(finished_.begin(), finished_.end(), s.get()) == finished_.end()) {
-        live.push_back(s.get());
+        live.push_back(s);
       }
     }
   }
-  for (RemoteSession* s : live) s->cancel();
+  for (auto& s : live) s->cancel();
+  live.clear();
   absl::MutexLock lock(&mu_);
   auto all_done = [this] {
     mu_.AssertHeld();
