@@ -127,7 +127,9 @@ class RemoteBackend final : public Backend, private SessionListener {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void set_state(Entry& entry, State state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static void deliver(std::vector<Delivery>& deliveries);
-  void stop_sessions();
+  // Stops the supervisor and every session and waits for them. Thread-safe: callers
+  // take turns (the threads are joined once), and later ones find nothing left to stop.
+  void stop_sessions() ABSL_LOCKS_EXCLUDED(mu_, stop_mu_);
 
   // The backend whose own thread (a session's, or the supervisor) runs this code, if
   // any: user callbacks run there.
@@ -141,6 +143,7 @@ class RemoteBackend final : public Backend, private SessionListener {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::TaskService::Stub> stub_;
 
+  absl::Mutex stop_mu_ ABSL_ACQUIRED_BEFORE(mu_);  // held through stop_sessions()
   mutable absl::Mutex mu_;
   absl::flat_hash_map<Key, Entry> outstanding_ ABSL_GUARDED_BY(mu_);
   std::deque<Key> pending_ ABSL_GUARDED_BY(mu_);  // to submit, in order

@@ -85,6 +85,8 @@ void RemoteBackend::supervise() {
 }
 
 void RemoteBackend::stop_sessions() {
+  // join() from two threads at once joined the supervisor twice (the second hung).
+  absl::MutexLock stop(&stop_mu_);
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;

@@ -594,5 +594,33 @@ TEST(RemoteBackendTest, ADoneCallbackSubmitsWhileTheWindowIsFull) {
   }
 }
 
+// join() is thread-safe: two threads joining a closed pool at once both return. (Both
+// joined the supervisor thread; the second hung for ever.) The broker is gone, so the
+// supervisor is slow to stop: it waits up to 200 ms for a connection.
+TEST(RemoteBackendTest, TwoThreadsJoinAClosedPoolAtOnce) {
+  for (int round = 0; round < 5; ++round) {
+    auto service = std::make_unique<FakeService>();
+    auto server = std::make_unique<Server>(service.get());
+    Pool pool = Pool::connect(server->address());
+    EXPECT_EQ(pool.apply(square, 2), 4);
+    server.reset();
+    pool.close();
+    std::atomic<int> joined{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 2; ++i) {
+      threads.emplace_back([&] {
+        try {
+          pool.join();
+          ++joined;
+        } catch (const std::exception& e) {
+          ADD_FAILURE() << "join threw " << e.what();
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(joined.load(), 2) << "round " << round;
+  }
+}
+
 }  // namespace
 }  // namespace shoal
