@@ -58,7 +58,16 @@ RemoteBackend::RemoteBackend(std::string address, ConnectOptions options, Limits
 std::shared_ptr<RemoteBackend> RemoteBackend::connect(const std::string& address,
                                                       const ConnectOptions& options,
                                                       Limits limits) {
-  std::shared_ptr<RemoteBackend> backend(new RemoteBackend(address, options, limits));
+  // The last handle may go in a done-callback, on one of the backend's own threads, which
+  // its teardown waits for (and joins): then it is torn down on a thread of its own.
+  std::shared_ptr<RemoteBackend> backend(new RemoteBackend(address, options, limits),
+                                         [](RemoteBackend* b) {
+                                           if (own_thread_of_ != b) {
+                                             delete b;
+                                           } else {
+                                             std::thread([b] { delete b; }).detach();
+                                           }
+                                         });
   auto start = Clock::now();
   absl::Status status = wait_connected(*backend->channel_, address, options);
   if (!status.ok()) throw_status(status);

@@ -47,7 +47,9 @@ class RemoteBackend final : public Backend, private SessionListener {
   };
 
   // Connects to `address`; throws ConnectionError when nothing answers within
-  // options.connect_timeout, or when the broker refuses the credentials.
+  // options.connect_timeout, or when the broker refuses the credentials. Dropping the
+  // last reference on one of the backend's own threads (in a done-callback) destroys
+  // it on a new detached thread, which the teardown does not wait for.
   static std::shared_ptr<RemoteBackend> connect(const std::string& address,
                                                 const ConnectOptions& options, Limits limits);
   // Stops the session and the supervisor; unfinished submissions fail with kCancelled.
@@ -60,6 +62,8 @@ class RemoteBackend final : public Backend, private SessionListener {
   void submit(std::vector<Submission>& batch) override;
   void close() override;
   void terminate() override;
+  // As Backend::join(); throws shoal::Error on the backend's own threads (in a
+  // done-callback), which it would wait for.
   void join() override;
   int processes() const override;
   // The broker's --max-message-bytes, as it said when the pool connected.

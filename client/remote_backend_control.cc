@@ -121,6 +121,11 @@ void RemoteBackend::close() {
 }
 
 void RemoteBackend::join() {
+  if (own_thread_of_ == this) {  // it would wait for results this very thread reads
+    throw Error(
+        "shoal::Pool::join() called in a done-callback of the same remote pool: the "
+        "callback runs on a thread of the pool that join() waits for");
+  }
   {
     absl::MutexLock lock(&mu_);
     if (!closed_ && !terminated_) {

@@ -622,5 +622,66 @@ TEST(RemoteBackendTest, TwoThreadsJoinAClosedPoolAtOnce) {
   }
 }
 
+// A done-callback runs on one of the pool's own threads: join() there would wait for
+// itself (with tasks outstanding, for their results, which that thread reads), so it
+// throws shoal::Error. (It hung.)
+TEST(RemoteBackendTest, JoinInADoneCallbackThrows) {
+  FakeService service;
+  service.hold = true;
+  Server server(&service);
+  Pool pool = Pool::connect(server.address());
+  TerminateOnFailure guard(pool);
+  auto f = pool.apply_async(square, 3);
+  std::string what;
+  std::atomic<bool> ran{false};
+  f.add_done_callback([&](const Future<int>&) {
+    pool.close();
+    try {
+      pool.join();
+      what = "(returned)";
+    } catch (const Error& e) {
+      what = e.what();
+    }
+    ran = true;
+  });
+  ASSERT_TRUE(eventually([&] { return service.known() == 1; }));
+  service.hold = false;
+  service.release = 1;  // f's result goes out with g
+  auto g = pool.apply_async(square, 4);
+  ASSERT_TRUE(eventually([&] { return ran.load(); }));
+  EXPECT_NE(what.find("done-callback"), std::string::npos) << what;
+  EXPECT_EQ(g.get(10s), 16);
+  pool.join();  // from here it works
+  EXPECT_EQ(f.get(), 9);
+}
+
+// Dropping a pool's last handle in one of its done-callbacks does not wait (it cannot:
+// the callback runs on a thread the pool's teardown waits for): the pool's unfinished
+// futures fail with CancelledError and it is torn down on another thread. (It hung.)
+TEST(RemoteBackendTest, TheLastHandleDroppedInADoneCallback) {
+  FakeService service;
+  service.hold = true;
+  Server server(&service);
+  std::optional<Pool> pool = Pool::connect(server.address());
+  auto f = pool->apply_async(square, 3);
+  std::atomic<bool> dropped{false};
+  f.add_done_callback([&](const Future<int>&) {
+    pool.reset();
+    dropped = true;
+  });
+  auto g = pool->apply_async(square, 4);  // held: unfinished when the pool goes
+  ASSERT_TRUE(eventually([&] { return service.known() == 2; }));
+  // The main thread is done with the pool: f's result goes out when the pool resends a
+  // task the broker rejects as full (from its own thread).
+  service.full = true;
+  auto h = pool->apply_async(square, 5);
+  service.release = 1;
+  ASSERT_TRUE(eventually([&] { return dropped.load(); }));
+  EXPECT_EQ(f.get(), 9);
+  EXPECT_THROW(g.get(10s), CancelledError);
+  EXPECT_THROW(h.get(10s), CancelledError);
+  EXPECT_TRUE(eventually([&] { return service.open_sessions == 0; }));  // torn down
+}
+
 }  // namespace
 }  // namespace shoal
