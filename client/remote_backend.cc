@@ -392,6 +392,10 @@ void RemoteBackend::on_done(RemoteSession* session, const grpc::Status& status) 
     if (session_.get() == session) {
       session_ = nullptr;
       writing_ = false;
+      const auto code = status.error_code();
+      std::string how =
+          absl::StrCat(status.error_message(), " (",
+                       absl::StatusCodeToString(static_cast<absl::StatusCode>(code)), ")");
       if (answered_) {
         disconnected_since_ = Clock::now();
       } else {
@@ -399,17 +403,14 @@ void RemoteBackend::on_done(RemoteSession* session, const grpc::Status& status) 
         // next session waits (it was reopened at once, for ever, both sides spinning).
         reopen_delay_ = std::clamp(reopen_delay_ * 2, kMinReopenDelay, kMaxReopenDelay);
         reopen_at_ = Clock::now() + reopen_delay_;
-        last_refusal_ = absl::StrCat(
-            status.error_message(), " (",
-            absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())), ")");
+        last_refusal_ = how;
       }
-      auto code = status.error_code();
       if (code == grpc::StatusCode::UNAUTHENTICATED ||
           code == grpc::StatusCode::PERMISSION_DENIED) {
         // Final for this pool: its credentials never change. Later tasks wait for the
         // next session (the broker may be given the pool's credentials again).
         fail_all({ErrorKind::kConnection, "",
-                  "the broker at " + address_ + " refused the session: " + last_refusal_, ""},
+                  "the broker at " + address_ + " refused the session: " + how, ""},
                  out);
       }
     }
