@@ -86,6 +86,7 @@ std::shared_ptr<RemoteBackend> RemoteBackend::connect(const std::string& address
     backend->open_session();
   }
   backend->supervisor_ = std::thread([b = backend.get()] { b->supervise(); });
+  backend->pump();  // the session's hello (open_session), so that the broker answers it
   return backend;
 }
 
