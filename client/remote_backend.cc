@@ -18,8 +18,17 @@ namespace shoal::internal {
 namespace {
 
 constexpr int kMaxWatchIds = 65536;
+// The id (task_id_string(0)) of no task (sequence numbers start at 1): watched first on
+// every session so that the broker answers at once (Unknown), which tells an accepted
+// session from a refused one.
+constexpr std::uint64_t kHelloKey = 0;
+// Between sessions that end unanswered: doubling, as gRPC's reconnects (remote_channel.cc).
+constexpr std::chrono::milliseconds kMinReopenDelay{100};
+constexpr std::chrono::milliseconds kMaxReopenDelay{1000};
 
 }  // namespace
+
+thread_local const RemoteBackend* RemoteBackend::own_thread_of_ = nullptr;
 
 std::shared_ptr<Backend> make_remote_backend(const std::string& address,
                                              const ConnectOptions& options) {
@@ -49,7 +58,16 @@ RemoteBackend::RemoteBackend(std::string address, ConnectOptions options, Limits
 std::shared_ptr<RemoteBackend> RemoteBackend::connect(const std::string& address,
                                                       const ConnectOptions& options,
                                                       Limits limits) {
-  std::shared_ptr<RemoteBackend> backend(new RemoteBackend(address, options, limits));
+  // The last handle may go in a done-callback, on one of the backend's own threads, which
+  // its teardown waits for (and joins): then it is torn down on a thread of its own.
+  std::shared_ptr<RemoteBackend> backend(new RemoteBackend(address, options, limits),
+                                         [](RemoteBackend* b) {
+                                           if (own_thread_of_ != b) {
+                                             delete b;
+                                           } else {
+                                             std::thread([b] { delete b; }).detach();
+                                           }
+                                         });
   auto start = Clock::now();
   absl::Status status = wait_connected(*backend->channel_, address, options);
   if (!status.ok()) throw_status(status);
@@ -64,9 +82,11 @@ std::shared_ptr<RemoteBackend> RemoteBackend::connect(const std::string& address
   backend->broker_max_bytes_ = stats.max_message_bytes();
   {
     absl::MutexLock lock(&backend->mu_);
+    backend->disconnected_since_ = Clock::now();  // the broker answered GetStats
     backend->open_session();
   }
   backend->supervisor_ = std::thread([b = backend.get()] { b->supervise(); });
+  backend->pump();  // the session's hello (open_session), so that the broker answers it
   return backend;
 }
 
@@ -144,7 +164,9 @@ void RemoteBackend::submit(std::vector<Submission>& batch) {
              (unaccepted_ < limits_.max_unaccepted &&
               unaccepted_bytes_ < limits_.max_unaccepted_bytes);
     };
-    if (!room()) mu_.Await(absl::Condition(&room));
+    // Only a session's thread makes room (it reads Accepted): on one, or on the supervisor
+    // (which resends what waits for room), a callback's submission must not wait for it.
+    if (!room() && own_thread_of_ == nullptr) mu_.Await(absl::Condition(&room));
     if (closed_ || terminated_) throw PoolClosedError("the pool is closed");
     for (Entry& e : entries) {
       Key key = e.key;
@@ -158,7 +180,11 @@ void RemoteBackend::submit(std::vector<Submission>& batch) {
 }
 
 void RemoteBackend::pump() {
-  RemoteSession* session = nullptr;
+  // Held, not borrowed: the stream may end once mu_ is released, and the supervisor then
+  // deletes the session. Whoever drops it last deletes it (joining its thread): this
+  // thread is never that one's own, as a session's thread only pumps while its session
+  // is live (before its on_done), when the supervisor still holds it.
+  std::shared_ptr<RemoteSession> session;
   {
     absl::MutexLock lock(&mu_);
     // No write in flight: the session's message arena is ours until write().
@@ -273,11 +299,17 @@ void RemoteBackend::deliver(std::vector<Delivery>& deliveries) {
   deliveries.clear();
 }
 
-void RemoteBackend::on_message(RemoteSession*, v1::ServerMessage& message) {
+void RemoteBackend::on_message(RemoteSession* session, v1::ServerMessage& message) {
+  own_thread_of_ = this;
   std::vector<Delivery> out;
   bool resubmit = false;
   {
     absl::MutexLock lock(&mu_);
+    if (session == session_.get() && !answered_) {  // reconnected: the session was accepted
+      answered_ = true;
+      reopen_delay_ = std::chrono::milliseconds(0);
+      last_refusal_.clear();
+    }
     switch (message.body_case()) {
       case v1::ServerMessage::kAccepted:
         for (const auto& id : message.accepted().ids()) {
@@ -347,30 +379,60 @@ void RemoteBackend::on_message(RemoteSession*, v1::ServerMessage& message) {
 void RemoteBackend::on_write_done(RemoteSession* session, bool ok) {
   {
     absl::MutexLock lock(&mu_);
-    if (session != session_) return;
+    if (session != session_.get()) return;
     writing_ = false;
   }
   if (ok) pump();
 }
 
-void RemoteBackend::on_done(RemoteSession* session, const grpc::Status&) {
-  absl::MutexLock lock(&mu_);
-  if (session_ == session) {
-    session_ = nullptr;
-    writing_ = false;
-    disconnected_since_ = Clock::now();
+void RemoteBackend::on_done(RemoteSession* session, const grpc::Status& status) {
+  own_thread_of_ = this;
+  std::vector<Delivery> out;
+  {
+    absl::MutexLock lock(&mu_);
+    if (session_.get() == session) {
+      session_ = nullptr;
+      writing_ = false;
+      const auto code = status.error_code();
+      std::string how =
+          absl::StrCat(status.error_message(), " (",
+                       absl::StatusCodeToString(static_cast<absl::StatusCode>(code)), ")");
+      if (answered_) {
+        disconnected_since_ = Clock::now();
+      } else {
+        // Refused, or the broker went at once: the reconnect window runs on, and the
+        // next session waits (it was reopened at once, for ever, both sides spinning).
+        reopen_delay_ = std::clamp(reopen_delay_ * 2, kMinReopenDelay, kMaxReopenDelay);
+        reopen_at_ = Clock::now() + reopen_delay_;
+        last_refusal_ = how;
+      }
+      if (code == grpc::StatusCode::UNAUTHENTICATED ||
+          code == grpc::StatusCode::PERMISSION_DENIED) {
+        // Final for this pool: its credentials never change. Later tasks wait for the
+        // next session (the broker may be given the pool's credentials again).
+        fail_all({ErrorKind::kConnection, "",
+                  "the broker at " + address_ + " refused the session: " + how, ""},
+                 out);
+      }
+    }
   }
+  deliver(out);  // before the supervisor may delete the session (joining this thread)
+  absl::MutexLock lock(&mu_);
   finished_.push_back(session);
 }
 
 void RemoteBackend::open_session() {
-  auto session = std::make_unique<RemoteSession>(
+  auto session = std::make_shared<RemoteSession>(
       stub_.get(), make_context(options_, std::chrono::milliseconds(0)),
       static_cast<SessionListener*>(this));
-  session_ = session.get();
+  session_ = session;
   writing_ = false;
+  answered_ = false;
   sessions_.push_back(std::move(session));
-  // Whatever an earlier session sent may be unknown to this broker: ask about it.
+  // Whatever an earlier session sent may be unknown to this broker: ask about it, after
+  // the id the broker answers at once.
+  watch_.clear();
+  watch_.push_back(kHelloKey);
   for (auto& [key, e] : outstanding_) {
     if (e.state == State::kSent || e.state == State::kAccepted) watch_.push_back(key);
   }

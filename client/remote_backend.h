@@ -8,6 +8,10 @@
 // writer sends what accumulated while the previous write was in flight as one batch.
 // A supervisor thread reconnects and re-sends tasks the broker rejected as full
 // (RESOURCE_EXHAUSTED) after a backoff; submit() blocks while too much is unaccepted.
+// A session counts as reconnected once the broker has answered on it; one it refuses
+// (UNAUTHENTICATED, PERMISSION_DENIED) fails the outstanding tasks at once, since the
+// pool's credentials never change; others that end unanswered are retried after a
+// growing delay until reconnect_window has passed since the last answered session.
 // When nothing has been outstanding for a few seconds it returns freed memory (MiB
 // payloads keep it mapped while busy: retain_payload_memory_until_idle).
 
@@ -43,16 +47,23 @@ class RemoteBackend final : public Backend, private SessionListener {
   };
 
   // Connects to `address`; throws ConnectionError when nothing answers within
-  // options.connect_timeout, or when the broker refuses the credentials.
+  // options.connect_timeout, or when the broker refuses the credentials. Dropping the
+  // last reference on one of the backend's own threads (in a done-callback) destroys
+  // it on a new detached thread, which the teardown does not wait for.
   static std::shared_ptr<RemoteBackend> connect(const std::string& address,
                                                 const ConnectOptions& options, Limits limits);
   // Stops the session and the supervisor; unfinished submissions fail with kCancelled.
   ~RemoteBackend() override;
 
   bool local() const override { return false; }
+  // Blocks while the unaccepted window is full, except on a remote backend's own thread
+  // (a done-callback): that thread may be the one that frees the window, so the window
+  // is exceeded by what such callbacks submit.
   void submit(std::vector<Submission>& batch) override;
   void close() override;
   void terminate() override;
+  // As Backend::join(); throws shoal::Error on the backend's own threads (in a
+  // done-callback), which it would wait for.
   void join() override;
   int processes() const override;
   // The broker's --max-message-bytes, as it said when the pool connected.
@@ -120,7 +131,13 @@ class RemoteBackend final : public Backend, private SessionListener {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void set_state(Entry& entry, State state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static void deliver(std::vector<Delivery>& deliveries);
-  void stop_sessions();
+  // Stops the supervisor and every session and waits for them. Thread-safe: callers
+  // take turns (the threads are joined once), and later ones find nothing left to stop.
+  void stop_sessions() ABSL_LOCKS_EXCLUDED(mu_, stop_mu_);
+
+  // The backend whose own thread (a session's, or the supervisor) runs this code, if
+  // any: user callbacks run there.
+  static thread_local const RemoteBackend* own_thread_of_;
 
   const std::string address_;
   const ConnectOptions options_;
@@ -130,6 +147,7 @@ class RemoteBackend final : public Backend, private SessionListener {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::TaskService::Stub> stub_;
 
+  absl::Mutex stop_mu_ ABSL_ACQUIRED_BEFORE(mu_);  // held through stop_sessions()
   mutable absl::Mutex mu_;
   absl::flat_hash_map<Key, Entry> outstanding_ ABSL_GUARDED_BY(mu_);
   std::deque<Key> pending_ ABSL_GUARDED_BY(mu_);  // to submit, in order
@@ -139,10 +157,24 @@ class RemoteBackend final : public Backend, private SessionListener {
   std::chrono::milliseconds backoff_delay_ ABSL_GUARDED_BY(mu_){0};
   std::size_t unaccepted_ ABSL_GUARDED_BY(mu_) = 0;
   std::size_t unaccepted_bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  RemoteSession* session_ ABSL_GUARDED_BY(mu_) = nullptr;  // the live one, if any
+  // The live session, if any. Sessions are shared: pump() holds one while it writes
+  // without mu_, so the supervisor's deleting it after its on_done cannot free it under
+  // the writer (the last holder deletes it; never its own thread, see pump()).
+  std::shared_ptr<RemoteSession> session_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;              // a write of session_ in flight
-  std::vector<std::unique_ptr<RemoteSession>> sessions_ ABSL_GUARDED_BY(mu_);
+  // The broker has sent something on session_: only then has the pool reconnected (a
+  // broker that refuses the session ends it unanswered). Every session's first message
+  // is a Watch of an id no task has, which the broker answers with Unknown.
+  bool answered_ ABSL_GUARDED_BY(mu_) = false;
+  // After a session that ended unanswered, the next opens no earlier than reopen_at_;
+  // the delay doubles per such session (kMinReopenDelay..kMaxReopenDelay).
+  Clock::time_point reopen_at_ ABSL_GUARDED_BY(mu_);
+  std::chrono::milliseconds reopen_delay_ ABSL_GUARDED_BY(mu_){0};
+  std::string last_refusal_ ABSL_GUARDED_BY(mu_);  // how the last unanswered session ended
+  std::vector<std::shared_ptr<RemoteSession>> sessions_ ABSL_GUARDED_BY(mu_);
   std::vector<RemoteSession*> finished_ ABSL_GUARDED_BY(mu_);  // on_done seen: deletable
+  // The end of the last answered session (or connect()): without one answered since,
+  // outstanding tasks fail once reconnect_window has passed.
   Clock::time_point disconnected_since_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   bool terminated_ ABSL_GUARDED_BY(mu_) = false;

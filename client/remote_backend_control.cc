@@ -15,19 +15,22 @@ constexpr std::size_t kMaxRemoteCancels = 10000;  // terminate(): best effort be
 }  // namespace
 
 void RemoteBackend::supervise() {
+  own_thread_of_ = this;
   absl::MutexLock lock(&mu_);
   auto due = [this] {
     mu_.AssertHeld();
-    return stopping_ || !finished_.empty() || session_ == nullptr ||
+    return stopping_ || !finished_.empty() || (session_ == nullptr && Clock::now() >= reopen_at_) ||
            (!backoff_.empty() && Clock::now() >= backoff_until_);
   };
   for (;;) {
     absl::Duration wait = absl::Seconds(1);
-    if (!backoff_.empty()) {
-      wait = std::max(absl::ZeroDuration(), absl::FromChrono(backoff_until_ - Clock::now()));
-    }
+    auto wake_at = [&wait](Clock::time_point at) {
+      wait = std::min(wait, std::max(absl::ZeroDuration(), absl::FromChrono(at - Clock::now())));
+    };
+    if (!backoff_.empty()) wake_at(backoff_until_);
+    if (session_ == nullptr) wake_at(reopen_at_);
     mu_.AwaitWithTimeout(absl::Condition(&due), wait);
-    std::vector<std::unique_ptr<RemoteSession>> dead;
+    std::vector<std::shared_ptr<RemoteSession>> dead;  // deleted here unless pump() holds one
     for (RemoteSession* s : finished_) {
       for (auto& owned : sessions_) {
         if (owned.get() == s) dead.push_back(std::move(owned));
@@ -48,19 +51,22 @@ void RemoteBackend::supervise() {
       kick = true;
     }
     std::vector<Delivery> out;
-    if (session_ == nullptr && !(closed_ && outstanding_.empty())) {
+    if (session_ == nullptr && !(closed_ && outstanding_.empty()) && Clock::now() >= reopen_at_) {
       mu_.Unlock();
       bool up = channel_->WaitForConnected(std::chrono::system_clock::now() +
                                            std::chrono::milliseconds(200));
       mu_.Lock();
       if (stopping_) return;
+      // A connection whose sessions the broker ends unanswered is no reconnection.
+      if (session_ == nullptr && !outstanding_.empty() &&
+          Clock::now() - disconnected_since_ > limits_.reconnect_window) {
+        std::string message = "lost the broker at " + address_ + " and could not reconnect";
+        if (!last_refusal_.empty()) message += "; it ended the session: " + last_refusal_;
+        fail_all({ErrorKind::kConnection, "", message, ""}, out);
+      }
       if (up && session_ == nullptr) {
         open_session();
         kick = true;
-      } else if (!up && Clock::now() - disconnected_since_ > limits_.reconnect_window) {
-        fail_all({ErrorKind::kConnection, "", "lost the broker at " + address_ +
-                                                   " and could not reconnect", ""},
-                 out);
       }
     }
     if (kick || !out.empty()) {
@@ -79,6 +85,8 @@ void RemoteBackend::supervise() {
 }
 
 void RemoteBackend::stop_sessions() {
+  // join() from two threads at once joined the supervisor twice (the second hung).
+  absl::MutexLock stop(&stop_mu_);
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
@@ -86,16 +94,17 @@ void RemoteBackend::stop_sessions() {
   }
   if (supervisor_.joinable()) supervisor_.join();
   // Only this thread deletes sessions now.
-  std::vector<RemoteSession*> live;
+  std::vector<std::shared_ptr<RemoteSession>> live;
   {
     absl::MutexLock lock(&mu_);
     for (auto& s : sessions_) {
       if (std::find(finished_.begin(), finished_.end(), s.get()) == finished_.end()) {
-        live.push_back(s.get());
+        live.push_back(s);
       }
     }
   }
-  for (RemoteSession* s : live) s->cancel();
+  for (auto& s : live) s->cancel();
+  live.clear();
   absl::MutexLock lock(&mu_);
   auto all_done = [this] {
     mu_.AssertHeld();
@@ -112,6 +121,11 @@ void RemoteBackend::close() {
 }
 
 void RemoteBackend::join() {
+  if (own_thread_of_ == this) {  // it would wait for results this very thread reads
+    throw Error(
+        "shoal::Pool::join() called in a done-callback of the same remote pool: the "
+        "callback runs on a thread of the pool that join() waits for");
+  }
   {
     absl::MutexLock lock(&mu_);
     if (!closed_ && !terminated_) {

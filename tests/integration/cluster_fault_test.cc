@@ -39,6 +39,28 @@ TEST(ClusterFaultTest, BrokerRestartOnTheSamePortsResumesAMapInFlight) {
   EXPECT_EQ(pool.apply(square, 11), 121);
 }
 
+// A broker restarted with another --auth-token refuses the pool's session: its
+// outstanding futures fail with ConnectionError naming the broker's reason (they waited
+// for ever while the pool reopened the refused session without pause).
+TEST(ClusterFaultTest, ABrokerRestartedWithAnotherTokenFailsOutstandingFutures) {
+  Cluster cluster;
+  cluster.start_broker("127.0.0.1:0", "tcp://127.0.0.1:0", {"--auth-token=alpha"});
+  std::string clients = cluster.clients(), workers = cluster.workers();
+  ConnectOptions options;
+  options.auth_token = "alpha";
+  Pool pool = Pool::connect(clients, options);
+  TerminateOnFailure guard(pool);
+  auto f = pool.apply_async(nap, 1);  // no worker: it waits at the broker
+  cluster.kill_broker();
+  cluster.start_broker(clients, workers, {"--auth-token=beta"});
+  try {
+    f.get(20s);
+    ADD_FAILURE() << "a result from a broker that refuses the pool";
+  } catch (const ConnectionError& e) {
+    EXPECT_NE(std::string(e.what()).find("authorization"), std::string::npos) << e.what();
+  }
+}
+
 TEST(ClusterFaultTest, GarbageOnBothEndpointsIsCountedAndServiceGoesOn) {
   Cluster cluster;
   cluster.start_broker();

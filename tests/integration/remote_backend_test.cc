@@ -8,8 +8,10 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <thread>
 
+#include "client/remote_backend.h"
 #include "client/remote_session.h"
 #include "shoal/shoal.hpp"
 #include "shoal/v1/service.grpc.pb.h"
@@ -36,12 +38,26 @@ class FakeService final : public v1::TaskService::Service {
   std::atomic<bool> results_first{false};  // send results before their Accepted (allowed)
   std::atomic<int> batches{0};
   std::atomic<int> tasks_seen{0};
-  std::atomic<int> watched{0};
+  std::atomic<int> watched{0};        // watched ids of this process's tasks
+  std::atomic<int> refuse_code{0};    // end every Session at once with this grpc::StatusCode
+  std::atomic<bool> full{false};      // reject every task as full
+  std::atomic<int> release{0};        // on the next message, send this many held results
+  std::atomic<int> sessions{0};       // Session calls begun
+  std::atomic<int> open_sessions{0};  // Session calls not yet ended
   std::string last_auth;
 
   grpc::Status Session(grpc::ServerContext* context,
                        grpc::ServerReaderWriter<v1::ServerMessage, v1::ClientMessage>* stream)
       override {
+    ++sessions;
+    if (refuse_code != 0) {
+      return grpc::Status(static_cast<grpc::StatusCode>(refuse_code.load()), "refused by the test");
+    }
+    ++open_sessions;
+    struct Closing {
+      std::atomic<int>& open;
+      ~Closing() { --open; }
+    } closing{open_sessions};
     {
       std::lock_guard lock(mu_);
       auto md = context->client_metadata().find("authorization");
@@ -52,10 +68,18 @@ class FakeService final : public v1::TaskService::Service {
     v1::ClientMessage in;
     while (stream->Read(&in)) {
       v1::ServerMessage out;
+      if (int n = release.exchange(0); n > 0) {
+        v1::ServerMessage held;
+        std::lock_guard lock(mu_);
+        n = std::min<int>(n, static_cast<int>(held_.size()));
+        for (int i = 0; i < n; ++i) *held.mutable_results()->add_results() = run(held_[i]);
+        held_.erase(held_.begin(), held_.begin() + n);
+        stream->Write(held);
+      }
       if (in.has_watch()) {
-        watched += in.watch().ids_size();
         std::lock_guard lock(mu_);
         for (const auto& id : in.watch().ids()) {
+          if (id != internal::task_id_string(0)) ++watched;  // not the client's hello
           if (!known_.count(id)) out.mutable_unknown()->add_ids(id);
         }
         stream->Write(out);
@@ -65,8 +89,8 @@ class FakeService final : public v1::TaskService::Service {
       v1::ServerMessage accepted, results;
       for (const auto& task : in.submit().tasks()) {
         ++tasks_seen;
-        if (reject_full > 0) {
-          --reject_full;
+        if (full || reject_full > 0) {
+          if (!full) --reject_full;
           auto* r = out.mutable_rejected();
           r->add_ids(task.id());
           r->mutable_error()->set_kind(v1::ERROR_KIND_RESOURCE_EXHAUSTED);
@@ -75,7 +99,11 @@ class FakeService final : public v1::TaskService::Service {
         accepted.mutable_accepted()->add_ids(task.id());
         std::lock_guard lock(mu_);
         known_[task.id()] = task;
-        if (!hold) *results.mutable_results()->add_results() = run(task);
+        if (hold) {
+          held_.push_back(task);
+        } else {
+          *results.mutable_results()->add_results() = run(task);
+        }
       }
       if (out.has_rejected()) stream->Write(out);
       if (results_first && results.has_results()) {
@@ -160,6 +188,7 @@ class FakeService final : public v1::TaskService::Service {
 
   std::mutex mu_;
   std::map<std::string, v1::Task> known_;
+  std::vector<v1::Task> held_;  // accepted while hold: results not sent yet
 };
 
 class Server {
@@ -179,6 +208,78 @@ class Server {
   int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
 };
+
+// A sink for tests that drive RemoteBackend directly (with small Limits): records the
+// outcome and runs `on_complete` first, on the thread that resolves it.
+class RecordingSink final : public internal::Sink {
+ public:
+  std::function<void()> on_complete;
+
+  void complete(std::size_t, std::string) override {
+    if (on_complete) on_complete();
+    std::lock_guard lock(mu_);
+    done_ = completed_ = true;
+    cv_.notify_all();
+  }
+  void fail(std::size_t, const internal::ErrorInfo& error) override {
+    std::lock_guard lock(mu_);
+    done_ = true;
+    error_ = error;
+    cv_.notify_all();
+  }
+  // Waits up to `timeout` for the outcome; true if it came.
+  bool wait(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return done_; });
+  }
+  bool completed() {
+    std::lock_guard lock(mu_);
+    return completed_;
+  }
+  internal::ErrorInfo error() {
+    std::lock_guard lock(mu_);
+    return error_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false, completed_ = false;
+  internal::ErrorInfo error_;
+};
+
+// Submits square(x) to `backend`, resolving `sink`.
+void submit_square(internal::RemoteBackend& backend, int x, std::shared_ptr<internal::Sink> sink) {
+  std::vector<internal::Submission> batch(1);
+  batch[0].seq = internal::next_task_seq();
+  batch[0].name = "remote_backend_test.square";
+  batch[0].args = encode(std::make_tuple(x));
+  batch[0].sink = std::move(sink);
+  backend.submit(batch);
+}
+
+// Terminates `pool` if the test failed, so that its destructor (close + join, which waits
+// for every result) cannot hang a failed test.
+class TerminateOnFailure {
+ public:
+  explicit TerminateOnFailure(Pool& pool) : pool_(pool) {}
+  ~TerminateOnFailure() {
+    if (::testing::Test::HasFailure() || std::uncaught_exceptions() > 0) pool_.terminate();
+  }
+
+ private:
+  Pool& pool_;
+};
+
+// Polls `pred` every millisecond; false after `timeout`.
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 10s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
 
 TEST(RemoteBackendTest, ApplyMapAndChunksResolveInOrder) {
   FakeService service;
@@ -384,6 +485,202 @@ TEST(RemoteBackendTest, NothingListeningIsConnectionErrorAfterTimeout) {
   auto took = std::chrono::steady_clock::now() - start;
   EXPECT_GE(took, 250ms);
   EXPECT_LT(took, 5s);
+}
+
+// A broker restarted with other credentials refuses the pool's sessions. The refusal is
+// final for this pool (its ConnectOptions never change): outstanding futures fail at once
+// with ConnectionError naming the broker's reason, and the pool tries again only after a
+// growing delay, so it serves again once the broker takes it back. (Before, the session
+// was reopened at once, for ever, and the futures never resolved.)
+TEST(RemoteBackendTest, ASessionTheBrokerRefusesFailsOutstandingFuturesAndIsRetriedLater) {
+  auto first = std::make_unique<FakeService>();
+  first->hold = true;
+  auto server = std::make_unique<Server>(first.get());
+  int port = server->port();
+  Pool pool = Pool::connect(server->address());
+  TerminateOnFailure guard(pool);
+  auto f = pool.apply_async(square, 3);
+  ASSERT_TRUE(eventually([&] { return first->known() == 1; }));
+  server.reset();
+  FakeService second;
+  second.refuse_code = grpc::StatusCode::UNAUTHENTICATED;
+  Server again(&second, port);
+  try {
+    f.get(10s);
+    ADD_FAILURE() << "a result from a broker that refuses the session";
+  } catch (const ConnectionError& e) {
+    EXPECT_NE(std::string(e.what()).find("refused by the test"), std::string::npos) << e.what();
+  }
+  // Later tasks fail too, and the pool does not hammer the broker.
+  auto g = pool.apply_async(square, 4);
+  EXPECT_THROW(g.get(10s), ConnectionError);
+  int sessions = second.sessions;
+  std::this_thread::sleep_for(2s);  // counts attempts over a span; no handshake to wait on
+  EXPECT_LE(second.sessions - sessions, 10);
+  second.refuse_code = 0;  // its operator sets the old token again
+  EXPECT_EQ(pool.apply_async(square, 5).get(10s), 25);
+}
+
+// A session that ends before the broker said anything on it (here INTERNAL, at once) does
+// not count as a reconnection: the reconnect window runs on across such sessions, and
+// when it closes the outstanding tasks fail with ConnectionError naming the broker's last
+// words. (Before, every such session restarted the window: the tasks waited for ever.)
+TEST(RemoteBackendTest, SessionsTheBrokerEndsUnansweredDoNotRestartTheReconnectWindow) {
+  auto first = std::make_unique<FakeService>();
+  first->hold = true;
+  auto server = std::make_unique<Server>(first.get());
+  int port = server->port();
+  internal::RemoteBackend::Limits limits;
+  limits.reconnect_window = 1000ms;
+  auto backend = internal::RemoteBackend::connect(server->address(), {}, limits);
+  auto sink = std::make_shared<RecordingSink>();
+  submit_square(*backend, 3, sink);
+  ASSERT_TRUE(eventually([&] { return first->known() == 1; }));
+  auto start = std::chrono::steady_clock::now();
+  server.reset();
+  FakeService second;
+  second.refuse_code = grpc::StatusCode::INTERNAL;
+  Server again(&second, port);
+  ASSERT_TRUE(sink->wait(10s));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 1000ms);
+  EXPECT_EQ(sink->error().kind, internal::ErrorKind::kConnection);
+  EXPECT_NE(sink->error().message.find("refused by the test"), std::string::npos)
+      << sink->error().message;
+  EXPECT_GE(second.sessions.load(), 1);
+  EXPECT_LE(second.sessions.load(), 10);  // with backoff: about 4 in that second
+  backend->terminate();
+  backend->join();
+}
+
+// A done-callback runs on the session's thread, the only one that reads the broker's
+// Accepted. Submitting from it while the unaccepted window is full must not wait for
+// room: it waited for good, since the window could not drain while that thread waited.
+TEST(RemoteBackendTest, ADoneCallbackSubmitsWhileTheWindowIsFull) {
+  FakeService service;
+  service.hold = true;
+  Server server(&service);
+  internal::RemoteBackend::Limits limits;
+  limits.max_unaccepted = 2;
+  auto backend = internal::RemoteBackend::connect(server.address(), {}, limits);
+  auto first = std::make_shared<RecordingSink>();
+  auto follow_up = std::make_shared<RecordingSink>();
+  std::atomic<bool> submitted{false};
+  first->on_complete = [&] {
+    try {
+      submit_square(*backend, 5, follow_up);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "the callback's submit threw " << e.what();
+    }
+    submitted = true;
+  };
+  submit_square(*backend, 3, first);
+  ASSERT_TRUE(backend->wait_accepted(10s));  // accepted and held
+  service.hold = false;
+  service.full = true;
+  std::vector<std::shared_ptr<RecordingSink>> fillers;
+  for (int i = 0; i < 2; ++i) {  // the window of 2: full until the broker has room
+    fillers.push_back(std::make_shared<RecordingSink>());
+    submit_square(*backend, 6 + i, fillers.back());
+  }
+  service.release = 1;  // first's result goes out when the fillers are sent again
+  bool returned = eventually([&] { return submitted.load(); });
+  EXPECT_TRUE(returned) << "the callback's submit waited for room";
+  if (!returned) backend->terminate();  // wakes it (PoolClosedError)
+  service.full = false;
+  ASSERT_TRUE(returned);
+  for (auto& sink : {first, follow_up, fillers[0], fillers[1]}) {
+    ASSERT_TRUE(sink->wait(10s));
+    EXPECT_TRUE(sink->completed()) << sink->error().message;
+  }
+}
+
+// join() is thread-safe: two threads joining a closed pool at once both return. (Both
+// joined the supervisor thread; the second hung for ever.) The broker is gone, so the
+// supervisor is slow to stop: it waits up to 200 ms for a connection.
+TEST(RemoteBackendTest, TwoThreadsJoinAClosedPoolAtOnce) {
+  for (int round = 0; round < 5; ++round) {
+    auto service = std::make_unique<FakeService>();
+    auto server = std::make_unique<Server>(service.get());
+    Pool pool = Pool::connect(server->address());
+    EXPECT_EQ(pool.apply(square, 2), 4);
+    server.reset();
+    pool.close();
+    std::atomic<int> joined{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 2; ++i) {
+      threads.emplace_back([&] {
+        try {
+          pool.join();
+          ++joined;
+        } catch (const std::exception& e) {
+          ADD_FAILURE() << "join threw " << e.what();
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(joined.load(), 2) << "round " << round;
+  }
+}
+
+// A done-callback runs on one of the pool's own threads: join() there would wait for
+// itself (with tasks outstanding, for their results, which that thread reads), so it
+// throws shoal::Error. (It hung.)
+TEST(RemoteBackendTest, JoinInADoneCallbackThrows) {
+  FakeService service;
+  service.hold = true;
+  Server server(&service);
+  Pool pool = Pool::connect(server.address());
+  TerminateOnFailure guard(pool);
+  auto f = pool.apply_async(square, 3);
+  std::string what;
+  std::atomic<bool> ran{false};
+  f.add_done_callback([&](const Future<int>&) {
+    pool.close();
+    try {
+      pool.join();
+      what = "(returned)";
+    } catch (const Error& e) {
+      what = e.what();
+    }
+    ran = true;
+  });
+  ASSERT_TRUE(eventually([&] { return service.known() == 1; }));
+  service.hold = false;
+  service.release = 1;  // f's result goes out with g
+  auto g = pool.apply_async(square, 4);
+  ASSERT_TRUE(eventually([&] { return ran.load(); }));
+  EXPECT_NE(what.find("done-callback"), std::string::npos) << what;
+  EXPECT_EQ(g.get(10s), 16);
+  pool.join();  // from here it works
+  EXPECT_EQ(f.get(), 9);
+}
+
+// Dropping a pool's last handle in one of its done-callbacks does not wait (it cannot:
+// the callback runs on a thread the pool's teardown waits for): the pool's unfinished
+// futures fail with CancelledError and it is torn down on another thread. (It hung.)
+TEST(RemoteBackendTest, TheLastHandleDroppedInADoneCallback) {
+  FakeService service;
+  service.hold = true;
+  Server server(&service);
+  std::optional<Pool> pool = Pool::connect(server.address());
+  auto f = pool->apply_async(square, 3);
+  std::atomic<bool> dropped{false};
+  f.add_done_callback([&](const Future<int>&) {
+    pool.reset();
+    dropped = true;
+  });
+  auto g = pool->apply_async(square, 4);  // held: unfinished when the pool goes
+  ASSERT_TRUE(eventually([&] { return service.known() == 2; }));
+  // The main thread is done with the pool: f's result goes out when the pool resends a
+  // task the broker rejects as full (from its own thread).
+  service.full = true;
+  auto h = pool->apply_async(square, 5);
+  service.release = 1;
+  ASSERT_TRUE(eventually([&] { return dropped.load(); }));
+  EXPECT_EQ(f.get(), 9);
+  EXPECT_THROW(g.get(10s), CancelledError);
+  EXPECT_THROW(h.get(10s), CancelledError);
+  EXPECT_TRUE(eventually([&] { return service.open_sessions == 0; }));  // torn down
 }
 
 }  // namespace
