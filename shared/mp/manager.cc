@@ -106,17 +106,26 @@ Manager Manager::spawn(const std::string& bind_endpoint, const std::string& dire
     throw Error("shoal::Manager: fork failed");
   }
   if (pid == 0) {
-    // The server dies with its owner (even a SIGKILLed one) and keeps none of the
-    // owner's descriptors open (pipes the owner waits on for EOF, say).
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(1);
-    ::signal(SIGINT, SIG_IGN);
+    // The server ends with its owner process (even a SIGKILLed one), watched through a
+    // pidfd: PR_SET_PDEATHSIG would follow the forking thread, and a Manager made on a
+    // thread that ends would lose its server. It keeps none of the owner's descriptors
+    // open (pipes the owner waits on for EOF, say).
     if (fds[1] != 3) ::dup2(fds[1], 3);
-    ::close_range(4, ~0u, 0);
+    int owner = static_cast<int>(::syscall(SYS_pidfd_open, parent, 0));
+    if (owner < 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // no pidfds (Linux < 5.3): the thread's life
+    } else if (owner != 4) {
+      ::dup2(owner, 4);
+      ::close(owner);
+      owner = 4;
+    }
+    if (::getppid() != parent) ::_exit(1);  // the owner died before the watch began
+    ::signal(SIGINT, SIG_IGN);
+    ::close_range(owner < 0 ? 4 : 5, ~0u, 0);
     // Nothing may leave this branch but _exit: an exception escaping the server would
     // unwind into the owner's code, and the child would go on running the owner's program.
     try {
-      ::_exit(internal::run_manager_server(bind_endpoint, direct_name, authkey, 3));
+      ::_exit(internal::run_manager_server(bind_endpoint, direct_name, authkey, 3, owner));
     } catch (const std::exception& e) {
       std::fprintf(stderr, "shoal::Manager server %d failed: %s\n", ::getpid(), e.what());
     } catch (...) {
@@ -153,7 +162,10 @@ Manager Manager::connect(const std::string& endpoint, const ManagerOptions& opti
 }
 
 Manager::Manager(Manager&& other) noexcept
-    : endpoint_(std::move(other.endpoint_)), server_(other.server_), owner_(other.owner_) {
+    : endpoint_(std::move(other.endpoint_)),
+      server_(other.server_),
+      owner_(other.owner_),
+      creator_(other.creator_) {
   other.owner_ = false;
   other.server_ = 0;
 }
@@ -164,6 +176,7 @@ Manager& Manager::operator=(Manager&& other) noexcept {
     endpoint_ = std::move(other.endpoint_);
     server_ = other.server_;
     owner_ = other.owner_;
+    creator_ = other.creator_;
     other.owner_ = false;
     other.server_ = 0;
   }
@@ -175,7 +188,9 @@ Manager::~Manager() { shutdown(); }
 void Manager::shutdown() {
   if (!owner_) return;
   owner_ = false;
-  if (server_ == 0 || ::getpid() == server_) return;
+  // Only the process that started the server stops it: not a forked child whose exit
+  // runs the destructors of the copy it inherited (Python's finalizers do the same).
+  if (server_ == 0 || ::getpid() != creator_) return;
   try {
     internal::ManagerRequest stop;
     stop.op = "shutdown";

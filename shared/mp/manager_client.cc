@@ -100,9 +100,22 @@ struct SocketCache {
   }
 };
 
+// The calling thread's sockets; once its thread_local objects are destroyed (a static
+// Manager's destructor runs after them), a cache that is never destroyed.
 SocketCache& socket_cache() {
-  thread_local SocketCache cache;
-  return cache;
+  struct Owned {
+    SocketCache cache;
+    bool* destroyed;
+    ~Owned() { *destroyed = true; }
+  };
+  thread_local bool destroyed = false;
+  thread_local Owned owned{{}, &destroyed};
+  if (destroyed) {
+    thread_local SocketCache* late = nullptr;
+    if (late == nullptr) late = new SocketCache;
+    return *late;
+  }
+  return owned.cache;
 }
 
 // Endpoints of servers this process shut down, newest last, numbered, so that every

@@ -50,9 +50,23 @@ struct DirectCache {
   }
 };
 
+// The calling thread's connections. Once its thread_local objects are destroyed (at
+// exit they go before static objects, and a static Manager's destructor calls its
+// server), a cache that is never destroyed: the process is ending.
 DirectCache& cache() {
-  thread_local DirectCache cache;
-  return cache;
+  struct Owned {
+    DirectCache cache;
+    bool* destroyed;
+    ~Owned() { *destroyed = true; }
+  };
+  thread_local bool destroyed = false;
+  thread_local Owned owned{{}, &destroyed};
+  if (destroyed) {
+    thread_local DirectCache* late = nullptr;
+    if (late == nullptr) late = new DirectCache;
+    return *late;
+  }
+  return owned.cache;
 }
 
 [[noreturn]] void unreachable(DirectSocket& s, const std::string& endpoint, const char* why) {

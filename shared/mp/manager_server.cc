@@ -349,7 +349,7 @@ zmq::socket_t secure(zmq::context_t& ctx, zmq::socket_t& socket, const std::stri
 }  // namespace
 
 int run_manager_server(const std::string& endpoint, const std::string& direct_name,
-                       const std::string& authkey, int ready_fd) {
+                       const std::string& authkey, int ready_fd, int owner_fd) {
   zmq::context_t ctx(1);
   zmq::socket_t socket;  // the ZeroMQ ROUTER, unless only the direct socket is served
   std::optional<PeerWatch> watch;  // its peers' connections
@@ -432,6 +432,8 @@ int run_manager_server(const std::string& endpoint, const std::string& direct_na
     if (socket) items.push_back({socket.handle(), 0, ZMQ_POLLIN, 0});
     if (socket) items.push_back({watch->events().handle(), 0, ZMQ_POLLIN, 0});
     if (zap) items.push_back({zap.handle(), 0, ZMQ_POLLIN, 0});
+    const std::size_t owner_item = items.size();
+    if (owner_fd >= 0) items.push_back({nullptr, owner_fd, ZMQ_POLLIN, 0});
     const std::size_t first_fd = items.size();
     if (listener >= 0) items.push_back({nullptr, listener, ZMQ_POLLIN, 0});
     // A client with replies waiting is not read, only written to as it makes room.
@@ -452,6 +454,7 @@ int run_manager_server(const std::string& endpoint, const std::string& direct_na
       store.expire(ServerClock::now());
       continue;
     }
+    if (owner_fd >= 0 && (items[owner_item].revents & ZMQ_POLLIN)) break;  // owner exited
     last_request = ServerClock::now();
     if (socket && (items[0].revents & ZMQ_POLLIN)) {
       read_zmq(socket, *watch, zmq_peers, store, announce_busy);

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -282,6 +283,94 @@ TEST(ManagerTest, ShutdownLeavesNoProcess) {
     EXPECT_TRUE(process_gone(pid));
   }
   EXPECT_THROW(Manager::serve("tcp://256.0.0.1:1"), Error);
+}
+
+// True once `pid` has gone within `limit` (a server that is not our child is reaped by
+// whoever inherits it).
+bool gone_within(pid_t pid, std::chrono::milliseconds limit) {
+  const auto give_up = Clock::now() + limit;
+  while (!process_gone(pid) && Clock::now() < give_up) std::this_thread::sleep_for(10ms);
+  return process_gone(pid);
+}
+
+// The server lives as long as the process that made it, not the thread: it was tied to
+// the thread (PR_SET_PDEATHSIG), so a Manager made on a thread that ended lost its
+// server at once. A SIGKILLed owner process still takes its servers with it.
+TEST(ManagerTest, TheServerOutlivesItsThreadButNotItsProcess) {
+  std::optional<Manager> local, tcp;
+  std::thread([&] {
+    local.emplace();
+    tcp.emplace(Manager::serve("tcp://127.0.0.1:0"));
+  }).join();
+  std::this_thread::sleep_for(100ms);
+  for (Manager* m : {&*local, &*tcp}) {
+    auto d = m->dict<int, int>();
+    d.set(1, 2);
+    EXPECT_EQ(d.get(1), 2) << m->endpoint();
+  }
+
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t owner = ::fork();
+  ASSERT_GE(owner, 0);
+  if (owner == 0) {
+    Manager mine;
+    Manager served = Manager::serve("tcp://127.0.0.1:0");
+    const pid_t servers[2] = {*mine.server_pid(), *served.server_pid()};
+    if (::write(fds[1], servers, sizeof servers) != sizeof servers) ::_exit(1);
+    for (;;) ::pause();
+  }
+  ::close(fds[1]);
+  pid_t servers[2] = {0, 0};
+  ASSERT_EQ(::read(fds[0], servers, sizeof servers), static_cast<ssize_t>(sizeof servers));
+  ::close(fds[0]);
+  ::kill(owner, SIGKILL);
+  ::waitpid(owner, nullptr, 0);
+  for (pid_t server : servers) EXPECT_TRUE(gone_within(server, 5s)) << server;
+}
+
+// Only the process that started the server stops it: a forked child's shutdown of its
+// copy (or its exit running a static Manager's destructor) stopped it for everyone.
+TEST(ManagerTest, AForkedChildsCopyDoesNotStopTheServer) {
+  Manager m;
+  auto d = m.dict<int, int>();
+  d.set(1, 1);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    m.shutdown();
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_EQ(d.get(1), 1);
+  EXPECT_TRUE(m.server_pid().has_value());
+}
+
+// A Manager with static storage duration: its destructor runs after the thread's
+// thread_local connection caches are destroyed, and used them (a segfault at exit).
+TEST(ManagerTest, StaticManagersEndCleanlyAtExit) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    static Manager local;
+    static Manager tcp = Manager::serve("tcp://127.0.0.1:0");
+    local.dict<int, int>().set(1, 1);
+    tcp.dict<int, int>().set(1, 1);
+    const pid_t servers[2] = {*local.server_pid(), *tcp.server_pid()};
+    if (::write(fds[1], servers, sizeof servers) != sizeof servers) ::_exit(1);
+    std::exit(0);  // static destructors run
+  }
+  ::close(fds[1]);
+  pid_t servers[2] = {0, 0};
+  ASSERT_EQ(::read(fds[0], servers, sizeof servers), static_cast<ssize_t>(sizeof servers));
+  ::close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "wait status " << status;
+  for (pid_t server : servers) EXPECT_TRUE(gone_within(server, 5s)) << server;
 }
 
 TEST(ManagerTest, ManagersLeaveNoDescriptorOpen) {

@@ -40,6 +40,7 @@
 // operations are thread-safe (each thread uses its own socket).
 
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstddef>
@@ -362,8 +363,8 @@ class Manager {
 
   // Owner: stops the server and reaps it (no process is left), and closes this
   // process's connections to it (the calling thread's now, other threads' at their next
-  // Manager call). A connect()ed Manager only forgets the server. Idempotent; never
-  // throws.
+  // Manager call). A connect()ed Manager, or a copy inherited by a forked child (whose
+  // static destructors may run it), only forgets the server. Idempotent; never throws.
   void shutdown();
   // The server's actual endpoint (with the port chosen for port 0).
   const std::string& endpoint() const { return endpoint_; }
@@ -372,7 +373,7 @@ class Manager {
 
  private:
   Manager(std::string endpoint, pid_t server, bool owner)
-      : endpoint_(std::move(endpoint)), server_(server), owner_(owner) {}
+      : endpoint_(std::move(endpoint)), server_(server), owner_(owner), creator_(::getpid()) {}
   static Manager spawn(const std::string& bind_endpoint, const std::string& direct_name,
                        const std::string& authkey);
   internal::ProxyRef create(const char* kind, std::string name, std::vector<std::string> values,
@@ -380,6 +381,7 @@ class Manager {
   std::string endpoint_;
   pid_t server_ = 0;
   bool owner_ = false;
+  pid_t creator_ = 0;  // the process that made this Manager (owns the server if owner_)
 };
 
 // ---- implementation ------------------------------------------------------------------
