@@ -133,8 +133,14 @@ int Barrier::wait_until(const internal::Deadline& deadline) {
   while (state_->phase == kResetting) {  // the last round's waiters are still leaving
     uint32_t s = state_->seq.load();
     guard.unlock();
-    internal::futex_wait(&state_->seq, s, std::nullopt);
+    const bool in_time = internal::futex_wait(&state_->seq, s, deadline);
     guard.lock();
+    // The timeout holds here too: a waiter killed in the last round never leaves.
+    if (state_->phase == kResetting && (!in_time || internal::expired(deadline))) {
+      state_->phase = kBroken;
+      bump(&state_->seq, kAll);
+      throw BrokenBarrierError("shoal::Barrier: wait timed out; the barrier is broken");
+    }
   }
   if (state_->phase == kBroken) throw BrokenBarrierError("shoal::Barrier: the barrier is broken");
   int index = static_cast<int>(state_->count++);
