@@ -314,7 +314,8 @@ class Manager {
   // Starts a server process on a private endpoint of this host and returns once it
   // accepts. The endpoint ("unix:@NAME", an abstract Unix socket) reaches the server
   // without ZeroMQ's I/O threads, for the lowest latency; connect() accepts it from
-  // any process of the same user (or root) on this host. Throws shoal::Error if the server cannot start.
+  // any process of the same user (or root) on this host. Throws shoal::Error if the
+  // server cannot start.
   Manager();
   // Starts a server process bound to `endpoint` (e.g. "tcp://127.0.0.1:7100"; port 0
   // picks a free one, see endpoint()) and returns once it accepts. Throws shoal::Error
