@@ -230,6 +230,7 @@ void Scheduler::remove_worker(WorkerRef w, const std::string& why, Actions& out,
     for (const auto& lane : q.lanes()) lane->capable_workers -= st.tasks.contains(lane->name);
   }
   workers_.remove(w);
+  out.end_batch(w);  // its ref may be reused in this round, by a worker on another peer
   if (unchecked_queues != nullptr) {
     unchecked_queues->insert(unchecked_queues->end(), queues.begin(), queues.end());
     return;

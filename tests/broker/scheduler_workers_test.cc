@@ -467,5 +467,28 @@ TEST_F(SchedulerTest, ReconnectingWorkerDoesNotFailItsTasksAsUnregistered) {
   EXPECT_THAT(take_sent("sq2"), ElementsAre("s2"));
 }
 
+// Within one round (one Actions list), a worker that leaves frees its ref and the next
+// worker takes it: the newcomer's tasks must go to its own connection, not in the
+// leaver's batch to the leaver's.
+TEST_F(SchedulerTest, TasksOfAWorkerTakingTheRefOfOneGoneInTheSameRoundGoToIt) {
+  hello("a");
+  submit({T("t1"), T("t2")});  // t1 leased to a, not yet sent
+  bye("a");                    // t1 back in the queue; a's ref is free
+  hello("b");                  // takes a's ref, and t1
+  EXPECT_THAT(take_sent("b"), ElementsAre("t1"));
+  EXPECT_EQ(sent_["t1"].attempt(), 1u);
+  EXPECT_EQ(scheduler_->list_workers().workers(0).running(), 1u);
+}
+
+// The same for a worker that reconnects (same name, new connection) in the round in
+// which its old connection was given a task.
+TEST_F(SchedulerTest, TasksOfAReconnectInTheSameRoundGoToTheNewConnection) {
+  hello_as("old", "w", "first");
+  submit({T("t1"), T("t2")});  // t1 leased to the old connection, not yet sent
+  hello_as("new", "w", "first");
+  EXPECT_THAT(frames("new"), ElementsAre("welcome", "tasks"));
+  EXPECT_THAT(take_sent("new"), ElementsAre("t1"));
+}
+
 }  // namespace
 }  // namespace shoal::broker
