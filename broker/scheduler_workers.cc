@@ -185,18 +185,18 @@ bool Scheduler::accept_result(WorkerRef w, std::unique_ptr<TaskResult> result, A
   // lost, or one we no longer know) counts only with the task's lease, which only a
   // worker once given the task has: no worker ends a task it was never sent.
   if (!from_holder && !leased) return false;
+  // Named by who sent it, not by what it says (a worker we do not know: unnamed).
+  if (w != kNoWorker) {
+    result->set_worker(workers_.get(w).name);
+  } else {
+    result->clear_worker();
+  }
   if (result->has_failure() && result->failure().kind() == shoal::v1::ERROR_KIND_WORKER_LOST) {
     // The worker's child process died. Only the current holder's report counts.
     if (!from_holder) return false;
     std::string why = result->failure().message();
     lost_attempt(ref, why, std::move(result), out);
     return true;
-  }
-  // Named by who sent it, not by what it says (a worker we do not know: unnamed).
-  if (w != kNoWorker) {
-    result->set_worker(workers_.get(w).name);
-  } else {
-    result->clear_worker();
   }
   uint32_t runs = rec.attempt + (rec.phase == TaskPhase::kRunning ? 1 : 0);
   result->set_attempts(std::max<uint32_t>(1, runs));

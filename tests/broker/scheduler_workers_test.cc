@@ -80,6 +80,28 @@ TEST_F(SchedulerTest, CrashReportedByWorkerIsRetriedAndKeepsItsMessage) {
   EXPECT_EQ(rs[0].attempts(), 2u);
 }
 
+// A worker's report that its task's process died is named by the worker that sent it,
+// like any result: what the worker wrote in `worker` is replaced.
+TEST_F(SchedulerTest, AWorkerLostReportIsNamedByItsSender) {
+  hello("a");
+  submit({T("t1").max_retries(0)});
+  take_sent("a");
+  out_.clear();
+  shoal::v1::WorkerMessage msg;
+  msg.set_version(1);
+  TaskResult* r = msg.mutable_results()->add_results();
+  r->set_id("t1");
+  r->set_lease(sent_["t1"].lease());
+  r->set_worker("forged-name");
+  r->mutable_failure()->set_kind(shoal::v1::ERROR_KIND_WORKER_LOST);
+  scheduler_->worker_message("a", &msg, out_);
+  auto rs = results();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].failure().kind(), shoal::v1::ERROR_KIND_WORKER_LOST);
+  EXPECT_EQ(rs[0].worker(), "w-a");
+  EXPECT_EQ(get_result("t1").result().worker(), "w-a");
+}
+
 TEST_F(SchedulerTest, TimeLimitIsNeverRetried) {
   hello("a");
   submit({T("t1").max_retries(5).time_limit_ms(100)});
