@@ -62,6 +62,16 @@ void Scheduler::attach(TaskRef ref, TaskRecord& rec, SessionId s) {
     others.push_back(s);
   } else {
     rec.session = s;  // its session is gone (closed, so its count is too)
+    // A watcher taking the task over waits for it once: as its owner, counted already.
+    if (auto it = watchers_.find(ref); it != watchers_.end()) {
+      std::vector<SessionId>& others = it->second;
+      auto self = std::find(others.begin(), others.end(), s);
+      if (self != others.end()) {
+        others.erase(self);
+        if (others.empty()) watchers_.erase(it);
+        return;
+      }
+    }
   }
   if (sessions_.contains(s)) ++pending_[s];
 }
