@@ -134,8 +134,12 @@ class Scheduler {
   TaskQueue& queue_for(NameId name);
   // The lane of task name `name` in `q`, made with its count of capable workers when new.
   Lane& lane_of(TaskQueue& q, NameId name);
+  // Queues `ref` at the back of its lane, or at the front with its seq kept (a retry).
   void enqueue(TaskRef ref, bool front);
+  // Takes a queued task out of the count; its entry in the lane goes stale.
   void unqueue(TaskRecord& rec);
+  // A new queue sequence number (never 0).
+  uint32_t next_seq();
   // Fills a new record's fields from its submission (moving args out).
   void fill_record(TaskRecord& rec, shoal::v1::Task& task);
   // The Task a record describes, without args (id, name, queue, limits, attempt).

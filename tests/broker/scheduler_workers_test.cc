@@ -102,6 +102,28 @@ TEST_F(SchedulerTest, AWorkerLostReportIsNamedByItsSender) {
   EXPECT_EQ(get_result("t1").result().worker(), "w-a");
 }
 
+// A retried task waited its turn already: it and the tasks of its name queued after it
+// go before tasks submitted after it, whatever their names.
+TEST_F(SchedulerTest, ARetriedTaskKeepsItsPlaceInTheQueue) {
+  submit({T("a1").name("a"), T("a2").name("a"), T("b1").name("b"), T("b2").name("b"),
+          T("b3").name("b")});
+  hello("w1", {"a", "b"});
+  ASSERT_THAT(take_sent("w1"), ElementsAre("a1"));
+  out_.clear();
+  bye("w1");  // a1 is lost: queued again
+  hello("w2", {"a", "b"});
+  std::vector<std::string> order;
+  for (int i = 0; i < 5; ++i) {
+    std::vector<std::string> ids = take_sent("w2");
+    ASSERT_EQ(ids.size(), 1u);
+    order.push_back(ids[0]);
+    out_.clear();
+    report("w2", ids[0]);
+  }
+  EXPECT_THAT(order, ElementsAre("a1", "a2", "b1", "b2", "b3"));
+  EXPECT_EQ(sent_["a1"].attempt(), 1u);
+}
+
 TEST_F(SchedulerTest, TimeLimitIsNeverRetried) {
   hello("a");
   submit({T("t1").max_retries(5).time_limit_ms(100)});
