@@ -4,6 +4,7 @@
 // I/O; time comes from an injected Clock. Each event method appends what must be sent
 // to an Actions list. Not thread-safe: one thread owns a Scheduler.
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <deque>
@@ -101,6 +102,8 @@ class Scheduler {
   shoal::v1::Stats stats() const;
   // Task, queue and worker names held (for tests: unused ones are forgotten).
   std::size_t interned_names() const { return names_.size(); }
+  // Lease time-limit timers held (for tests: those of ended leases do not pile up).
+  std::size_t lease_timers() const { return lease_timers_.size(); }
   shoal::v1::ListWorkersResponse list_workers() const;
   shoal::v1::ListQueuesResponse list_queues() const;
 
@@ -118,6 +121,15 @@ class Scheduler {
     bool operator>(const Waiter& o) const { return deadline > o.deadline; }
   };
   using TimerHeap = std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>>;
+  // Lease timers, from which those of ended leases can also be dropped before they fall
+  // due (with long time limits they would pile up).
+  struct LeaseTimerHeap : TimerHeap {
+    template <typename Pred>
+    void erase_if(Pred pred) {
+      std::erase_if(c, pred);
+      std::make_heap(c.begin(), c.end(), comp);
+    }
+  };
   using WaiterHeap = std::priority_queue<Waiter, std::vector<Waiter>, std::greater<Waiter>>;
 
   // Task life (scheduler.cc).
@@ -187,6 +199,8 @@ class Scheduler {
   void unlease(TaskRecord& rec, TaskRef ref);
   // Ends the lease of running `ref` time limit + grace after `now` (if it has a limit).
   void arm_time_limit(TaskRef ref, const TaskRecord& rec, int64_t now);
+  // True while the lease timer `t` was armed for is still running.
+  bool lease_timer_current(const Timer& t) const;
   void lost_attempt(TaskRef ref, const std::string& why,
                     std::unique_ptr<shoal::v1::TaskResult> reported, Actions& out);
   void fail_unrunnable(TaskQueue& q, Actions& out);
@@ -217,7 +231,7 @@ class Scheduler {
 
   std::array<unsigned char, 16> lease_key_{};
   shoal::v1::Task lease_scratch_;  // reused by lease(): its strings keep their buffers
-  TimerHeap lease_timers_;
+  LeaseTimerHeap lease_timers_;
   WaiterHeap waiter_timers_;
   absl::flat_hash_map<uint64_t, TaskRef> waiter_task_;            // token -> task
   absl::flat_hash_map<TaskRef, std::vector<uint64_t>> waiters_;  // task -> tokens

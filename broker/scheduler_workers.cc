@@ -343,6 +343,17 @@ void Scheduler::arm_time_limit(TaskRef ref, const TaskRecord& rec, int64_t now) 
   const uint64_t budget = std::min<uint64_t>(rec.time_limit_ms, (uint64_t{1} << 50) / items) * items;
   lease_timers_.push({now + int64_t(budget) + options_.time_limit_grace_ms, ref, rec.gen,
                       rec.attempt});
+  // A timer whose lease ended is skipped when it falls due, but with a long limit that
+  // is far off: once such timers may outnumber the running tasks, drop them (amortised
+  // O(1) per lease, as at most running_ timers are left).
+  if (lease_timers_.size() > 2 * running_ + 64) {
+    lease_timers_.erase_if([this](const Timer& t) { return !lease_timer_current(t); });
+  }
+}
+
+bool Scheduler::lease_timer_current(const Timer& t) const {
+  const TaskRecord& rec = store_->get(t.ref);
+  return rec.gen == t.gen && rec.phase == TaskPhase::kRunning && rec.attempt == t.attempt;
 }
 
 void Scheduler::tick(Actions& out) {
@@ -365,8 +376,8 @@ void Scheduler::tick(Actions& out) {
   while (!lease_timers_.empty() && lease_timers_.top().deadline <= now) {
     Timer t = lease_timers_.top();
     lease_timers_.pop();
+    if (!lease_timer_current(t)) continue;
     const TaskRecord& rec = store_->get(t.ref);
-    if (rec.gen != t.gen || rec.phase != TaskPhase::kRunning || rec.attempt != t.attempt) continue;
     lost_attempt(t.ref,
                  absl::StrCat("no result ", options_.time_limit_grace_ms,
                               " ms after its time limit of ", rec.time_limit_ms, " ms"),

@@ -161,6 +161,32 @@ TEST_F(SchedulerTest, RequeuesWhenLeaseExpires) {
   EXPECT_EQ(scheduler_->stats().completed(), 1u);
 }
 
+// Each lease with a time limit arms a timer; tasks that end long before their limit (a
+// day) must not leave their timers behind, or memory grows with every task run.
+TEST_F(SchedulerTest, TimersOfEndedLeasesDoNotPileUp) {
+  hello("a", {"square"}, 2);
+  submit({T("long").time_limit_ms(86'400'000)});  // runs throughout
+  for (int i = 0; i < 10'000; ++i) {
+    out_.clear();
+    std::string id = "t" + std::to_string(i);
+    submit({T(id).time_limit_ms(86'400'000)});
+    ASSERT_THAT(take_sent("a"), ElementsAre(id));
+    report("a", id);
+    clock_.advance_ms(1);
+  }
+  EXPECT_LE(scheduler_->lease_timers(), 100u);
+  // The running task's timer is still there: its lease still ends at its time limit.
+  hello("b");
+  for (int i = 0; i < 86'405; ++i) {
+    clock_.advance_ms(1000);
+    heartbeat("a");
+    heartbeat("b");
+  }
+  out_.clear();
+  scheduler_->tick(out_);
+  EXPECT_THAT(take_sent("b"), ElementsAre("long"));
+}
+
 TEST_F(SchedulerTest, AChunksLeaseLastsItsTimeLimitPerItem) {
   hello("a");
   submit({T("t1").items(4).time_limit_ms(1000)});  // each item may take up to 1 s
