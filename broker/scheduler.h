@@ -82,6 +82,9 @@ class Scheduler {
   // Sends heartbeats, declares silent workers lost, expires leases past time limit +
   // grace, answers timed-out GetResult calls and drops expired results.
   void tick(Actions& out);
+  // The broker read no worker frame for the last `ms` (its process was stopped, or a
+  // round took that long): that time does not count as any live worker's silence.
+  void excuse_silence(int64_t ms);
   // The earliest time at which tick() has something to do.
   int64_t next_deadline_ms() const;
   // Sends Shutdown to every worker.

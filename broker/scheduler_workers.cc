@@ -410,6 +410,14 @@ void Scheduler::tick(Actions& out) {
   dispatch(out);
 }
 
+void Scheduler::excuse_silence(int64_t ms) {
+  int64_t now = clock_->now_ms();
+  for (WorkerRef w : workers_.live()) {
+    WorkerState& st = workers_.get(w);
+    st.last_seen_ms = std::min(now, st.last_seen_ms + ms);
+  }
+}
+
 void Scheduler::forget_idle_queues() {
   // Nothing else points at a queue with no task and no worker (dispatch's list holds
   // dirty ones only); the next task or worker naming it makes it anew.

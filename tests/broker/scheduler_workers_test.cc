@@ -26,6 +26,25 @@ TEST_F(SchedulerTest, RequeuesWhenWorkerMissesHeartbeats) {
   EXPECT_EQ(scheduler_->stats().workers(), 1u);
 }
 
+// Time in which the broker read no frame (its process was stopped, or one round took
+// that long) is not a worker's silence: its frames may be waiting unread.
+TEST_F(SchedulerTest, TimeTheBrokerWasDeafIsNotAWorkersSilence) {
+  hello("a");
+  submit({T("t1")});
+  ASSERT_THAT(take_sent("a"), ElementsAre("t1"));
+  clock_.advance_ms(7500);  // past liveness (3 x 1000 ms)...
+  scheduler_->excuse_silence(7000);  // ...but the broker heard nothing for 7 s of it
+  out_.clear();
+  scheduler_->tick(out_);
+  EXPECT_EQ(scheduler_->stats().workers(), 1u);
+  EXPECT_EQ(scheduler_->stats().retried(), 0u);
+  report("a", "t1");
+  ASSERT_EQ(results().size(), 1u);
+  EXPECT_FALSE(results()[0].has_failure());
+  tick_after(3001);  // silent for real now
+  EXPECT_EQ(scheduler_->stats().workers(), 0u);
+}
+
 TEST_F(SchedulerTest, RetriesUpToMaxRetriesThenFailsWithWorkerLost) {
   submit({T("t1").max_retries(1)});
   hello("a");
