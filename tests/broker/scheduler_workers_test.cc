@@ -143,6 +143,24 @@ TEST_F(SchedulerTest, ARetriedTaskKeepsItsPlaceInTheQueue) {
   EXPECT_EQ(sent_["a1"].attempt(), 1u);
 }
 
+// A queued task claimed back in a hello leaves its queue entry behind; queued again
+// (its worker lost once more), it must be queued once, not twice.
+TEST_F(SchedulerTest, ATaskClaimedBackAndRetriedIsQueuedOnce) {
+  hello("a");
+  submit({T("t1")});
+  ASSERT_THAT(take_sent("a"), ElementsAre("t1"));
+  scheduler_->worker_disconnected("a", out_);  // t1 queued again
+  reconnect("a2", "a", {"t1"});               // and claimed back from the queue
+  EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_RUNNING);
+  scheduler_->worker_disconnected("a2", out_);  // queued again
+  out_.clear();
+  hello("c", {"cube"});  // the queue's only worker cannot run it: it fails, once
+  ASSERT_EQ(results().size(), 1u);
+  EXPECT_EQ(results()[0].failure().kind(), shoal::v1::ERROR_KIND_NOT_REGISTERED);
+  EXPECT_EQ(scheduler_->stats().completed(), 1u);
+  EXPECT_EQ(scheduler_->list_queues().queues(0).depth(), 0u);
+}
+
 TEST_F(SchedulerTest, TimeLimitIsNeverRetried) {
   hello("a");
   submit({T("t1").max_retries(5).time_limit_ms(100)});
