@@ -64,9 +64,12 @@ class Actions {
   // A new frame to `peer` (version already set).
   shoal::v1::BrokerMessage* add_worker_message(const std::string& peer);
   // Appends `task` (with `args` as its arguments) to the TaskBatch for worker `w` in
-  // this round (one per worker).
+  // this round (one per worker), which goes to `peer`.
   void add_task(WorkerRef w, const std::string& peer, const shoal::v1::Task& task,
                 std::string_view args);
+  // Worker `w` is gone: its batch of this round keeps going to its peer, and a worker
+  // that takes the ref `w` later in the round gets a batch of its own, sent to its peer.
+  void end_batch(WorkerRef w) { batch_index_.erase(w); }
   // The Results message for session `s` in this round, created on first use.
   shoal::v1::Results* results_for(SessionId s);
   // A new message to session `s`.

@@ -24,14 +24,28 @@ void BrokerLoop::run() {
   const int polled = deps_.workers->zap() ? 4 : 3;  // the ZAP socket only with a key list
   std::vector<ClientEvent> events;
   int64_t next_tick = deps_.clock->now_ms();
+  // Time in which the loop read no worker frame is not the workers' silence: after a
+  // long round, or with the process stopped (SIGSTOP), their heartbeats wait unread (on
+  // resuming, even past the first poll: ZeroMQ's I/O thread has yet to move them from
+  // the kernel). Such a gap is excused before liveness is judged.
+  int64_t read_at = next_tick;  // when worker frames were last read
+  auto excuse_deafness = [&](int64_t deaf_ms) {
+    if (deaf_ms >= kDeafMs) scheduler.excuse_silence(deaf_ms);
+  };
   while (!stop_.load(std::memory_order_acquire)) {
-    int64_t wait = std::clamp<int64_t>(next_tick - deps_.clock->now_ms(), 0, kTickMs);
+    int64_t before = deps_.clock->now_ms();
+    int64_t wait = std::clamp<int64_t>(next_tick - before, 0, kTickMs);
     try {
       zmq::poll(items, polled, std::chrono::milliseconds(wait));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) deps_.log->warning("poll: ", e.what());
       continue;
     }
+    // Waiting in poll is listening, but not beyond `wait`: then the process was stopped
+    // (or starved of CPU).
+    int64_t after = deps_.clock->now_ms();
+    excuse_deafness(after - read_at - std::min(after - before, wait));
+    read_at = after;
     if (polled > 3 && (items[3].revents & ZMQ_POLLIN)) deps_.workers->answer_zap();
     if (items[1].revents & ZMQ_POLLIN) deps_.workers->receive_events(*this);
     if (items[0].revents & ZMQ_POLLIN) deps_.workers->receive(*this, kMaxFramesPerRound);
@@ -45,6 +59,8 @@ void BrokerLoop::run() {
     // frames only add lease deadlines seconds away, which the regular tick covers.
     int64_t now = deps_.clock->now_ms();
     if (now >= next_tick) {
+      excuse_deafness(now - read_at);  // frames that came in this round are read next round
+      read_at = now;
       scheduler.tick(actions_);
       send_held_accepted(0);
       next_tick = std::min(now + kTickMs, scheduler.next_deadline_ms());

@@ -52,6 +52,9 @@ class BrokerLoop final : private WorkerGateway::Handler {
  private:
   static constexpr size_t kMaxFramesPerRound = 512;
   static constexpr int64_t kTickMs = 50;
+  // Gaps at least this long in reading worker frames do not count as workers' silence
+  // (Scheduler::excuse_silence); shorter ones are the loop's normal work.
+  static constexpr int64_t kDeafMs = 100;
   // Accepted ids wait for the next tick, or until this many gather for one session: they
   // only open the client's submission window (65,536 tasks by default), and a result
   // implies its task was accepted. One Accepted per round trip was a third of the

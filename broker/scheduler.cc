@@ -62,6 +62,16 @@ void Scheduler::attach(TaskRef ref, TaskRecord& rec, SessionId s) {
     others.push_back(s);
   } else {
     rec.session = s;  // its session is gone (closed, so its count is too)
+    // A watcher taking the task over waits for it once: as its owner, counted already.
+    if (auto it = watchers_.find(ref); it != watchers_.end()) {
+      std::vector<SessionId>& others = it->second;
+      auto self = std::find(others.begin(), others.end(), s);
+      if (self != others.end()) {
+        others.erase(self);
+        if (others.empty()) watchers_.erase(it);
+        return;
+      }
+    }
   }
   if (sessions_.contains(s)) ++pending_[s];
 }
@@ -285,8 +295,10 @@ void Scheduler::enqueue(TaskRef ref, bool front) {
   TaskRecord& rec = store_->get(ref);
   rec.phase = TaskPhase::kQueued;
   rec.worker = kNoWorker;
-  if (next_seq_ == 0) next_seq_ = 1;  // 0 marks erased records
-  rec.seq = next_seq_++;
+  // A retry keeps its seq: it waited its turn already, and pop_for orders lanes by the
+  // seq of their first task. Its entry was popped, and unqueue() renumbers a task whose
+  // entry stays behind, so no stale entry of it comes back to life.
+  if (!front) rec.seq = next_seq();
   TaskQueue& q = queue_for(rec.queue);
   q.push(lane_of(q, rec.name), {ref, rec.seq}, rec.priority, front);
   ++q.depth;
@@ -297,6 +309,12 @@ void Scheduler::enqueue(TaskRef ref, bool front) {
 void Scheduler::unqueue(TaskRecord& rec) {
   --queue_for(rec.queue).depth;  // its entry goes stale once the phase changes
   --queued_;
+  rec.seq = next_seq();  // and stays stale if the task is queued again (a retry)
+}
+
+uint32_t Scheduler::next_seq() {
+  if (next_seq_ == 0) next_seq_ = 1;  // 0 marks erased records
+  return next_seq_++;
 }
 
 void Scheduler::fail(TaskRef ref, ErrorKind kind, std::string message, uint32_t attempts,

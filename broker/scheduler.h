@@ -4,6 +4,7 @@
 // I/O; time comes from an injected Clock. Each event method appends what must be sent
 // to an Actions list. Not thread-safe: one thread owns a Scheduler.
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <deque>
@@ -81,6 +82,9 @@ class Scheduler {
   // Sends heartbeats, declares silent workers lost, expires leases past time limit +
   // grace, answers timed-out GetResult calls and drops expired results.
   void tick(Actions& out);
+  // The broker read no worker frame for the last `ms` (its process was stopped, or a
+  // round took that long): that time does not count as any live worker's silence.
+  void excuse_silence(int64_t ms);
   // The earliest time at which tick() has something to do.
   int64_t next_deadline_ms() const;
   // Sends Shutdown to every worker.
@@ -101,6 +105,8 @@ class Scheduler {
   shoal::v1::Stats stats() const;
   // Task, queue and worker names held (for tests: unused ones are forgotten).
   std::size_t interned_names() const { return names_.size(); }
+  // Lease time-limit timers held (for tests: those of ended leases do not pile up).
+  std::size_t lease_timers() const { return lease_timers_.size(); }
   shoal::v1::ListWorkersResponse list_workers() const;
   shoal::v1::ListQueuesResponse list_queues() const;
 
@@ -118,6 +124,15 @@ class Scheduler {
     bool operator>(const Waiter& o) const { return deadline > o.deadline; }
   };
   using TimerHeap = std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>>;
+  // Lease timers, from which those of ended leases can also be dropped before they fall
+  // due (with long time limits they would pile up).
+  struct LeaseTimerHeap : TimerHeap {
+    template <typename Pred>
+    void erase_if(Pred pred) {
+      std::erase_if(c, pred);
+      std::make_heap(c.begin(), c.end(), comp);
+    }
+  };
   using WaiterHeap = std::priority_queue<Waiter, std::vector<Waiter>, std::greater<Waiter>>;
 
   // Task life (scheduler.cc).
@@ -134,8 +149,12 @@ class Scheduler {
   TaskQueue& queue_for(NameId name);
   // The lane of task name `name` in `q`, made with its count of capable workers when new.
   Lane& lane_of(TaskQueue& q, NameId name);
+  // Queues `ref` at the back of its lane, or at the front with its seq kept (a retry).
   void enqueue(TaskRef ref, bool front);
+  // Takes a queued task out of the count; its entry in the lane goes stale.
   void unqueue(TaskRecord& rec);
+  // A new queue sequence number (never 0).
+  uint32_t next_seq();
   // Fills a new record's fields from its submission (moving args out).
   void fill_record(TaskRecord& rec, shoal::v1::Task& task);
   // The Task a record describes, without args (id, name, queue, limits, attempt).
@@ -183,6 +202,8 @@ class Scheduler {
   void unlease(TaskRecord& rec, TaskRef ref);
   // Ends the lease of running `ref` time limit + grace after `now` (if it has a limit).
   void arm_time_limit(TaskRef ref, const TaskRecord& rec, int64_t now);
+  // True while the lease timer `t` was armed for is still running.
+  bool lease_timer_current(const Timer& t) const;
   void lost_attempt(TaskRef ref, const std::string& why,
                     std::unique_ptr<shoal::v1::TaskResult> reported, Actions& out);
   void fail_unrunnable(TaskQueue& q, Actions& out);
@@ -213,7 +234,7 @@ class Scheduler {
 
   std::array<unsigned char, 16> lease_key_{};
   shoal::v1::Task lease_scratch_;  // reused by lease(): its strings keep their buffers
-  TimerHeap lease_timers_;
+  LeaseTimerHeap lease_timers_;
   WaiterHeap waiter_timers_;
   absl::flat_hash_map<uint64_t, TaskRef> waiter_task_;            // token -> task
   absl::flat_hash_map<TaskRef, std::vector<uint64_t>> waiters_;  // task -> tokens

@@ -185,18 +185,18 @@ bool Scheduler::accept_result(WorkerRef w, std::unique_ptr<TaskResult> result, A
   // lost, or one we no longer know) counts only with the task's lease, which only a
   // worker once given the task has: no worker ends a task it was never sent.
   if (!from_holder && !leased) return false;
+  // Named by who sent it, not by what it says (a worker we do not know: unnamed).
+  if (w != kNoWorker) {
+    result->set_worker(workers_.get(w).name);
+  } else {
+    result->clear_worker();
+  }
   if (result->has_failure() && result->failure().kind() == shoal::v1::ERROR_KIND_WORKER_LOST) {
     // The worker's child process died. Only the current holder's report counts.
     if (!from_holder) return false;
     std::string why = result->failure().message();
     lost_attempt(ref, why, std::move(result), out);
     return true;
-  }
-  // Named by who sent it, not by what it says (a worker we do not know: unnamed).
-  if (w != kNoWorker) {
-    result->set_worker(workers_.get(w).name);
-  } else {
-    result->clear_worker();
   }
   uint32_t runs = rec.attempt + (rec.phase == TaskPhase::kRunning ? 1 : 0);
   result->set_attempts(std::max<uint32_t>(1, runs));
@@ -230,6 +230,7 @@ void Scheduler::remove_worker(WorkerRef w, const std::string& why, Actions& out,
     for (const auto& lane : q.lanes()) lane->capable_workers -= st.tasks.contains(lane->name);
   }
   workers_.remove(w);
+  out.end_batch(w);  // its ref may be reused in this round, by a worker on another peer
   if (unchecked_queues != nullptr) {
     unchecked_queues->insert(unchecked_queues->end(), queues.begin(), queues.end());
     return;
@@ -342,6 +343,17 @@ void Scheduler::arm_time_limit(TaskRef ref, const TaskRecord& rec, int64_t now) 
   const uint64_t budget = std::min<uint64_t>(rec.time_limit_ms, (uint64_t{1} << 50) / items) * items;
   lease_timers_.push({now + int64_t(budget) + options_.time_limit_grace_ms, ref, rec.gen,
                       rec.attempt});
+  // A timer whose lease ended is skipped when it falls due, but with a long limit that
+  // is far off: once such timers may outnumber the running tasks, drop them (amortised
+  // O(1) per lease, as at most running_ timers are left).
+  if (lease_timers_.size() > 2 * running_ + 64) {
+    lease_timers_.erase_if([this](const Timer& t) { return !lease_timer_current(t); });
+  }
+}
+
+bool Scheduler::lease_timer_current(const Timer& t) const {
+  const TaskRecord& rec = store_->get(t.ref);
+  return rec.gen == t.gen && rec.phase == TaskPhase::kRunning && rec.attempt == t.attempt;
 }
 
 void Scheduler::tick(Actions& out) {
@@ -364,8 +376,8 @@ void Scheduler::tick(Actions& out) {
   while (!lease_timers_.empty() && lease_timers_.top().deadline <= now) {
     Timer t = lease_timers_.top();
     lease_timers_.pop();
+    if (!lease_timer_current(t)) continue;
     const TaskRecord& rec = store_->get(t.ref);
-    if (rec.gen != t.gen || rec.phase != TaskPhase::kRunning || rec.attempt != t.attempt) continue;
     lost_attempt(t.ref,
                  absl::StrCat("no result ", options_.time_limit_grace_ms,
                               " ms after its time limit of ", rec.time_limit_ms, " ms"),
@@ -396,6 +408,14 @@ void Scheduler::tick(Actions& out) {
   }
   if (names_.size() > names_sweep_at_) forget_unused_names();  // after expiries
   dispatch(out);
+}
+
+void Scheduler::excuse_silence(int64_t ms) {
+  int64_t now = clock_->now_ms();
+  for (WorkerRef w : workers_.live()) {
+    WorkerState& st = workers_.get(w);
+    st.last_seen_ms = std::min(now, st.last_seen_ms + ms);
+  }
 }
 
 void Scheduler::forget_idle_queues() {

@@ -1,9 +1,14 @@
 #include "broker/session_outbox.h"
 
+#include <string>
+#include <type_traits>
 #include <utility>
+
+#include "google/protobuf/io/coded_stream.h"
 
 namespace shoal::broker {
 
+using google::protobuf::io::CodedOutputStream;
 using shoal::v1::ServerMessage;
 
 namespace {
@@ -30,11 +35,11 @@ bool merge_into(ServerMessage& into, ServerMessage& from) {
 
 void SessionOutbox::push(ServerMessage&& message) {
   std::size_t bytes = message.ByteSizeLong();
-  if (bytes <= bound_ || !message.has_results()) {
+  if (bytes <= bound_) {
     push_one(std::move(message), bytes);
     return;
   }
-  for (ServerMessage& part : split_results(std::move(message), bound_)) {
+  for (ServerMessage& part : split_message(std::move(message), bound_)) {
     std::size_t part_bytes = part.ByteSizeLong();
     push_one(std::move(part), part_bytes);
   }
@@ -55,22 +60,61 @@ ServerMessage SessionOutbox::pop() {
   return front;
 }
 
-std::vector<ServerMessage> split_results(ServerMessage&& message, std::size_t limit) {
+std::vector<ServerMessage> split_message(ServerMessage&& message, std::size_t limit) {
   std::vector<ServerMessage> parts;
-  if (!message.has_results() || message.ByteSizeLong() <= limit) {
+  if (message.ByteSizeLong() <= limit) {
     parts.push_back(std::move(message));
     return parts;
   }
-  constexpr std::size_t kFieldOverhead = 16;  // tags and lengths around a result, at most
-  std::size_t bytes = limit;                  // of parts.back(): start a part at once
-  for (auto& result : *message.mutable_results()->mutable_results()) {
-    std::size_t size = result.ByteSizeLong() + kFieldOverhead;
-    if (bytes + size > limit) {
-      parts.emplace_back().mutable_results();
-      bytes = kFieldOverhead;
+  constexpr std::size_t kFieldOverhead = 16;  // tags and lengths around a part's list
+  // Moves the items of `from` into parts made by `start`, a new part whenever the next
+  // item would take the current one past the limit.
+  auto split = [&](auto& from, auto start, std::size_t head) {
+    using Items = std::decay_t<decltype(from)>;
+    std::size_t bytes = limit;  // of parts.back(): start a part at once
+    Items* into = nullptr;
+    for (auto& item : from) {
+      std::size_t body;
+      if constexpr (std::is_same_v<Items, google::protobuf::RepeatedPtrField<std::string>>) {
+        body = item.size();
+      } else {
+        body = item.ByteSizeLong();
+      }
+      // Its tag (one byte: field 1), its length and itself.
+      std::size_t size = 1 + CodedOutputStream::VarintSize64(body) + body;
+      if (bytes + size > limit) {
+        into = start(parts.emplace_back());
+        bytes = head + kFieldOverhead;
+      }
+      into->Add(std::move(item));
+      bytes += size;
     }
-    *parts.back().mutable_results()->add_results() = std::move(result);
-    bytes += size;
+  };
+  switch (message.body_case()) {
+    case ServerMessage::kResults:
+      split(*message.mutable_results()->mutable_results(),
+            [](ServerMessage& m) { return m.mutable_results()->mutable_results(); }, 0);
+      break;
+    case ServerMessage::kAccepted:
+      split(*message.mutable_accepted()->mutable_ids(),
+            [](ServerMessage& m) { return m.mutable_accepted()->mutable_ids(); }, 0);
+      break;
+    case ServerMessage::kUnknown:
+      split(*message.mutable_unknown()->mutable_ids(),
+            [](ServerMessage& m) { return m.mutable_unknown()->mutable_ids(); }, 0);
+      break;
+    case ServerMessage::kRejected: {
+      const shoal::v1::TaskError& error = message.rejected().error();
+      split(*message.mutable_rejected()->mutable_ids(),
+            [&error](ServerMessage& m) {
+              *m.mutable_rejected()->mutable_error() = error;  // each part says why
+              return m.mutable_rejected()->mutable_ids();
+            },
+            error.ByteSizeLong());
+      break;
+    }
+    default:
+      parts.push_back(std::move(message));
   }
   return parts;
 }

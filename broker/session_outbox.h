@@ -20,8 +20,8 @@ class SessionOutbox {
   // Messages up to `bound` bytes; a single result larger than it goes alone.
   explicit SessionOutbox(std::size_t bound) : bound_(bound) {}
 
-  // Queues `message`: split between its results if over the bound, merged into the last
-  // queued message while the two fit in it.
+  // Queues `message`: split between its results or ids if over the bound, merged into
+  // the last queued message while the two fit in it.
   void push(shoal::v1::ServerMessage&& message);
   bool empty() const { return queue_.empty(); }
   // The oldest message. Requires !empty().
@@ -36,10 +36,11 @@ class SessionOutbox {
   std::size_t back_bytes_ = 0;  // the size of queue_.back()
 };
 
-// `message` as one or more messages of at most `limit` bytes each: a Results message
-// over it is split between its results (one result alone may still be larger), any
-// other message is returned whole.
-std::vector<shoal::v1::ServerMessage> split_results(shoal::v1::ServerMessage&& message,
+// `message` as one or more messages of its kind, in order, of at most `limit` bytes
+// each: one over it is split between its results (one result alone may still be
+// larger) or its ids (Accepted, Rejected, Unknown; each part of a Rejected carries its
+// error).
+std::vector<shoal::v1::ServerMessage> split_message(shoal::v1::ServerMessage&& message,
                                                     std::size_t limit);
 
 }  // namespace shoal::broker

@@ -255,6 +255,26 @@ TEST_F(SchedulerTest, AWatchFromASecondLiveSessionDoesNotTakeTheResultAway) {
   EXPECT_TRUE(results(3).empty());
 }
 
+// A session watching a task another live session submitted, which resubmits it once
+// that session is gone, waits for it once: one result, and a half-close ends it then.
+TEST_F(SchedulerTest, AWatcherThatTakesATaskOverGetsItsResultOnce) {
+  scheduler_->open_session(2);
+  scheduler_->open_session(3);
+  submit({T("t1")}, 2);
+  google::protobuf::RepeatedPtrField<std::string> ids;
+  *ids.Add() = "t1";
+  scheduler_->watch(3, ids, out_);
+  scheduler_->close_session(2);
+  submit({T("t1")}, 3);  // the submitter is gone: 3 takes the task over
+  scheduler_->half_close_session(3, out_);
+  out_.clear();
+  hello("a");
+  take_sent("a");
+  report("a", "t1");
+  EXPECT_EQ(results(3).size(), 1u);
+  EXPECT_THAT(out_.sessions_to_close, ElementsAre(3u));
+}
+
 // Each session that waits counts the task as pending: a half-closed watcher is closed
 // only once the tasks it watched ended, and the submitter keeps its own count.
 TEST_F(SchedulerTest, AHalfClosedWatcherClosesWhenItsWatchedTasksEnd) {

@@ -26,6 +26,25 @@ TEST_F(SchedulerTest, RequeuesWhenWorkerMissesHeartbeats) {
   EXPECT_EQ(scheduler_->stats().workers(), 1u);
 }
 
+// Time in which the broker read no frame (its process was stopped, or one round took
+// that long) is not a worker's silence: its frames may be waiting unread.
+TEST_F(SchedulerTest, TimeTheBrokerWasDeafIsNotAWorkersSilence) {
+  hello("a");
+  submit({T("t1")});
+  ASSERT_THAT(take_sent("a"), ElementsAre("t1"));
+  clock_.advance_ms(7500);  // past liveness (3 x 1000 ms)...
+  scheduler_->excuse_silence(7000);  // ...but the broker heard nothing for 7 s of it
+  out_.clear();
+  scheduler_->tick(out_);
+  EXPECT_EQ(scheduler_->stats().workers(), 1u);
+  EXPECT_EQ(scheduler_->stats().retried(), 0u);
+  report("a", "t1");
+  ASSERT_EQ(results().size(), 1u);
+  EXPECT_FALSE(results()[0].has_failure());
+  tick_after(3001);  // silent for real now
+  EXPECT_EQ(scheduler_->stats().workers(), 0u);
+}
+
 TEST_F(SchedulerTest, RetriesUpToMaxRetriesThenFailsWithWorkerLost) {
   submit({T("t1").max_retries(1)});
   hello("a");
@@ -80,6 +99,68 @@ TEST_F(SchedulerTest, CrashReportedByWorkerIsRetriedAndKeepsItsMessage) {
   EXPECT_EQ(rs[0].attempts(), 2u);
 }
 
+// A worker's report that its task's process died is named by the worker that sent it,
+// like any result: what the worker wrote in `worker` is replaced.
+TEST_F(SchedulerTest, AWorkerLostReportIsNamedByItsSender) {
+  hello("a");
+  submit({T("t1").max_retries(0)});
+  take_sent("a");
+  out_.clear();
+  shoal::v1::WorkerMessage msg;
+  msg.set_version(1);
+  TaskResult* r = msg.mutable_results()->add_results();
+  r->set_id("t1");
+  r->set_lease(sent_["t1"].lease());
+  r->set_worker("forged-name");
+  r->mutable_failure()->set_kind(shoal::v1::ERROR_KIND_WORKER_LOST);
+  scheduler_->worker_message("a", &msg, out_);
+  auto rs = results();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].failure().kind(), shoal::v1::ERROR_KIND_WORKER_LOST);
+  EXPECT_EQ(rs[0].worker(), "w-a");
+  EXPECT_EQ(get_result("t1").result().worker(), "w-a");
+}
+
+// A retried task waited its turn already: it and the tasks of its name queued after it
+// go before tasks submitted after it, whatever their names.
+TEST_F(SchedulerTest, ARetriedTaskKeepsItsPlaceInTheQueue) {
+  submit({T("a1").name("a"), T("a2").name("a"), T("b1").name("b"), T("b2").name("b"),
+          T("b3").name("b")});
+  hello("w1", {"a", "b"});
+  ASSERT_THAT(take_sent("w1"), ElementsAre("a1"));
+  out_.clear();
+  bye("w1");  // a1 is lost: queued again
+  hello("w2", {"a", "b"});
+  std::vector<std::string> order;
+  for (int i = 0; i < 5; ++i) {
+    std::vector<std::string> ids = take_sent("w2");
+    ASSERT_EQ(ids.size(), 1u);
+    order.push_back(ids[0]);
+    out_.clear();
+    report("w2", ids[0]);
+  }
+  EXPECT_THAT(order, ElementsAre("a1", "a2", "b1", "b2", "b3"));
+  EXPECT_EQ(sent_["a1"].attempt(), 1u);
+}
+
+// A queued task claimed back in a hello leaves its queue entry behind; queued again
+// (its worker lost once more), it must be queued once, not twice.
+TEST_F(SchedulerTest, ATaskClaimedBackAndRetriedIsQueuedOnce) {
+  hello("a");
+  submit({T("t1")});
+  ASSERT_THAT(take_sent("a"), ElementsAre("t1"));
+  scheduler_->worker_disconnected("a", out_);  // t1 queued again
+  reconnect("a2", "a", {"t1"});               // and claimed back from the queue
+  EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_RUNNING);
+  scheduler_->worker_disconnected("a2", out_);  // queued again
+  out_.clear();
+  hello("c", {"cube"});  // the queue's only worker cannot run it: it fails, once
+  ASSERT_EQ(results().size(), 1u);
+  EXPECT_EQ(results()[0].failure().kind(), shoal::v1::ERROR_KIND_NOT_REGISTERED);
+  EXPECT_EQ(scheduler_->stats().completed(), 1u);
+  EXPECT_EQ(scheduler_->list_queues().queues(0).depth(), 0u);
+}
+
 TEST_F(SchedulerTest, TimeLimitIsNeverRetried) {
   hello("a");
   submit({T("t1").max_retries(5).time_limit_ms(100)});
@@ -115,6 +196,32 @@ TEST_F(SchedulerTest, RequeuesWhenLeaseExpires) {
   ASSERT_EQ(rs.size(), 1u);
   EXPECT_EQ(rs[0].items(0).value(), "\x01");
   EXPECT_EQ(scheduler_->stats().completed(), 1u);
+}
+
+// Each lease with a time limit arms a timer; tasks that end long before their limit (a
+// day) must not leave their timers behind, or memory grows with every task run.
+TEST_F(SchedulerTest, TimersOfEndedLeasesDoNotPileUp) {
+  hello("a", {"square"}, 2);
+  submit({T("long").time_limit_ms(86'400'000)});  // runs throughout
+  for (int i = 0; i < 10'000; ++i) {
+    out_.clear();
+    std::string id = "t" + std::to_string(i);
+    submit({T(id).time_limit_ms(86'400'000)});
+    ASSERT_THAT(take_sent("a"), ElementsAre(id));
+    report("a", id);
+    clock_.advance_ms(1);
+  }
+  EXPECT_LE(scheduler_->lease_timers(), 100u);
+  // The running task's timer is still there: its lease still ends at its time limit.
+  hello("b");
+  for (int i = 0; i < 86'405; ++i) {
+    clock_.advance_ms(1000);
+    heartbeat("a");
+    heartbeat("b");
+  }
+  out_.clear();
+  scheduler_->tick(out_);
+  EXPECT_THAT(take_sent("b"), ElementsAre("long"));
 }
 
 TEST_F(SchedulerTest, AChunksLeaseLastsItsTimeLimitPerItem) {
@@ -465,6 +572,29 @@ TEST_F(SchedulerTest, ReconnectingWorkerDoesNotFailItsTasksAsUnregistered) {
   out_.clear();
   report("sq2", "s1");
   EXPECT_THAT(take_sent("sq2"), ElementsAre("s2"));
+}
+
+// Within one round (one Actions list), a worker that leaves frees its ref and the next
+// worker takes it: the newcomer's tasks must go to its own connection, not in the
+// leaver's batch to the leaver's.
+TEST_F(SchedulerTest, TasksOfAWorkerTakingTheRefOfOneGoneInTheSameRoundGoToIt) {
+  hello("a");
+  submit({T("t1"), T("t2")});  // t1 leased to a, not yet sent
+  bye("a");                    // t1 back in the queue; a's ref is free
+  hello("b");                  // takes a's ref, and t1
+  EXPECT_THAT(take_sent("b"), ElementsAre("t1"));
+  EXPECT_EQ(sent_["t1"].attempt(), 1u);
+  EXPECT_EQ(scheduler_->list_workers().workers(0).running(), 1u);
+}
+
+// The same for a worker that reconnects (same name, new connection) in the round in
+// which its old connection was given a task.
+TEST_F(SchedulerTest, TasksOfAReconnectInTheSameRoundGoToTheNewConnection) {
+  hello_as("old", "w", "first");
+  submit({T("t1"), T("t2")});  // t1 leased to the old connection, not yet sent
+  hello_as("new", "w", "first");
+  EXPECT_THAT(frames("new"), ElementsAre("welcome", "tasks"));
+  EXPECT_THAT(take_sent("new"), ElementsAre("t1"));
 }
 
 }  // namespace

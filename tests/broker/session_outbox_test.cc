@@ -79,13 +79,63 @@ TEST(SessionOutboxTest, MergesAcceptedIdsButNotMessagesOfDifferentKinds) {
   EXPECT_TRUE(outbox.empty());
 }
 
-TEST(SplitResultsTest, ReturnsOtherMessagesAndSmallOnesWhole) {
+// One SubmitBatch of 250,000 tasks is accepted in one go: its Accepted ids (6 MB) must
+// still reach a client with gRPC's default 4 MiB receive limit, in messages within it.
+TEST(SessionOutboxTest, SplitsIdListsOverTheBoundBetweenTheirIds) {
+  SessionOutbox outbox(kMergedMessageBytes);
+  shoal::v1::ServerMessage accepted, rejected, unknown;
+  for (int i = 0; i < 250'000; ++i) {
+    accepted.mutable_accepted()->add_ids("client-7f3a-" + std::to_string(i));
+    rejected.mutable_rejected()->add_ids("client-7f3a-" + std::to_string(i));
+    unknown.mutable_unknown()->add_ids("client-7f3a-" + std::to_string(i));
+  }
+  rejected.mutable_rejected()->mutable_error()->set_kind(
+      shoal::v1::ERROR_KIND_RESOURCE_EXHAUSTED);
+  rejected.mutable_rejected()->mutable_error()->set_message("full");
+  outbox.push(std::move(accepted));
+  outbox.push(std::move(rejected));
+  outbox.push(std::move(unknown));
+  int next[3] = {0, 0, 0};
+  int messages = 0;
+  while (!outbox.empty()) {
+    shoal::v1::ServerMessage m = outbox.pop();
+    ++messages;
+    EXPECT_LE(m.ByteSizeLong(), kMergedMessageBytes);
+    const google::protobuf::RepeatedPtrField<std::string>* ids = nullptr;
+    int kind = 0;
+    if (m.has_accepted()) {
+      ids = &m.accepted().ids();
+    } else if (m.has_rejected()) {
+      ids = &m.rejected().ids();
+      kind = 1;
+      EXPECT_EQ(m.rejected().error().kind(), shoal::v1::ERROR_KIND_RESOURCE_EXHAUSTED);
+      EXPECT_EQ(m.rejected().error().message(), "full");
+    } else {
+      ASSERT_TRUE(m.has_unknown());
+      ids = &m.unknown().ids();
+      kind = 2;
+    }
+    if (kind > 0) {
+      EXPECT_EQ(next[kind - 1], 250'000) << "messages in the order pushed";
+    }
+    for (const std::string& id : *ids) {
+      ASSERT_EQ(id, "client-7f3a-" + std::to_string(next[kind]++));
+    }
+  }
+  EXPECT_EQ(next[0], 250'000);
+  EXPECT_EQ(next[1], 250'000);
+  EXPECT_EQ(next[2], 250'000);
+  EXPECT_GE(messages, 6);
+  EXPECT_LE(messages, 9);
+}
+
+TEST(SplitMessageTest, ReturnsSmallMessagesWhole) {
   shoal::v1::ServerMessage accepted;
   for (int i = 0; i < 100; ++i) accepted.mutable_accepted()->add_ids("a" + std::to_string(i));
-  auto same = split_results(std::move(accepted), 10);
+  auto same = split_message(std::move(accepted), 100000);
   ASSERT_EQ(same.size(), 1u);
   EXPECT_EQ(same[0].accepted().ids_size(), 100);
-  auto whole = split_results(results(0, 10, 100), 100000);
+  auto whole = split_message(results(0, 10, 100), 100000);
   ASSERT_EQ(whole.size(), 1u);
   EXPECT_EQ(whole[0].results().results_size(), 10);
 }
