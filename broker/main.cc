@@ -73,6 +73,9 @@ void on_stop_signal(int signal_number) {
   [[maybe_unused]] ssize_t n = write(stop_pipe[1], &byte, 1);
 }
 
+// Retention beyond a century is as good as for ever (and stays within int64 ms).
+constexpr int64_t kMaxResultTtlS = int64_t{100} * 366 * 24 * 3600;
+
 constexpr const char* kFlags[] = {"client_address", "worker_address", "heartbeat_ms",
                                   "liveness",       "client_keepalive_ms", "result_ttl_s",   "result_memory_mb",   "max_queued",
                                   "max_message_bytes", "default_max_retries", "store_dir", "log_level",
@@ -186,8 +189,22 @@ int main(int argc, char** argv) {
   config.scheduler.heartbeat_ms = absl::GetFlag(FLAGS_heartbeat_ms);
   config.scheduler.liveness = absl::GetFlag(FLAGS_liveness);
   config.client_keepalive_ms = absl::GetFlag(FLAGS_client_keepalive_ms);
-  config.scheduler.result_ttl_ms = absl::GetFlag(FLAGS_result_ttl_s) * 1000;
-  config.scheduler.max_retained_bytes = absl::GetFlag(FLAGS_result_memory_mb) << 20;
+  // In range before they are scaled: a huge value wrapped past validate() (a negative
+  // ttl, or a memory cap of a few bytes).
+  const int64_t ttl_s = absl::GetFlag(FLAGS_result_ttl_s);
+  const uint64_t memory_mb = absl::GetFlag(FLAGS_result_memory_mb);
+  if (ttl_s < 0 || ttl_s > kMaxResultTtlS) {
+    std::fprintf(stderr, "shoal-broker: --result-ttl-s must be in 0..%lld (100 years)\n",
+                 static_cast<long long>(kMaxResultTtlS));
+    return 2;
+  }
+  if (memory_mb > (UINT64_MAX >> 20)) {
+    std::fprintf(stderr, "shoal-broker: --result-memory-mb must be at most %llu\n",
+                 static_cast<unsigned long long>(UINT64_MAX >> 20));
+    return 2;
+  }
+  config.scheduler.result_ttl_ms = ttl_s * 1000;
+  config.scheduler.max_retained_bytes = memory_mb << 20;
   config.scheduler.max_queued = absl::GetFlag(FLAGS_max_queued);
   config.scheduler.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   config.scheduler.default_max_retries = absl::GetFlag(FLAGS_default_max_retries);

@@ -79,7 +79,8 @@ void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello,
       shoal::v1::Refused* refused = out.add_worker_message(peer)->mutable_refused();
       refused->set_reason(absl::StrCat("the name '", name, "' belongs to a live worker (", st.host,
                                        ":", st.pid, "); give each worker its own --name"));
-      refused->set_retry_ms(uint32_t(options_.heartbeat_ms * (options_.liveness + 1)));
+      refused->set_retry_ms(uint32_t(std::min<int64_t>(
+          options_.heartbeat_ms * (int64_t{options_.liveness} + 1), UINT32_MAX)));
       return;
     }
   }

@@ -53,6 +53,19 @@ TEST(ClusterLimitsTest, ArgumentsOverTheBrokersLimitFailAndTheRestFlows) {
 // A stream reads thousands of one-item tasks ahead (internal::StreamWindow), far more than
 // this broker queues (--max-queued=100): submission waits for room, nothing is dropped, and
 // the results come back in order (imap) or all of them (imap_unordered).
+// Retention flags beyond what the broker can scale are usage errors (exit 2): they used
+// to wrap (a huge --result-ttl-s became negative, a huge --result-memory-mb a cap of a
+// few bytes) and start a broker that kept no result.
+TEST(ClusterLimitsTest, RetentionFlagsOutOfRangeAreRefused) {
+  for (const char* flag : {"--result-ttl-s=-1", "--result-ttl-s=9223372036854775",
+                           "--result-memory-mb=18446744073709551615"}) {
+    auto broker = testutil::ChildProcess::start(
+        {broker_bin(), "--client-address=127.0.0.1:0", "--worker-address=tcp://127.0.0.1:0",
+         flag});
+    EXPECT_EQ(broker->wait(30s), 2) << flag;
+  }
+}
+
 TEST(ClusterLimitsTest, StreamsFlowThroughABrokerThatQueuesFewTasks) {
   Cluster cluster;
   cluster.start_broker("127.0.0.1:0", "tcp://127.0.0.1:0", {"--max-queued=100"});
