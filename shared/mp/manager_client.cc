@@ -25,6 +25,7 @@
 #include "shared/endpoint.h"
 #include "shared/mp/manager_auth.h"
 #include "shared/mp/manager_direct.h"
+#include "shared/mp/thread_cache.h"
 #include "shoal/manager.hpp"
 
 namespace shoal::internal {
@@ -100,23 +101,8 @@ struct SocketCache {
   }
 };
 
-// The calling thread's sockets; once its thread_local objects are destroyed (a static
-// Manager's destructor runs after them), a cache that is never destroyed.
-SocketCache& socket_cache() {
-  struct Owned {
-    SocketCache cache;
-    bool* destroyed;
-    ~Owned() { *destroyed = true; }
-  };
-  thread_local bool destroyed = false;
-  thread_local Owned owned{{}, &destroyed};
-  if (destroyed) {
-    thread_local SocketCache* late = nullptr;
-    if (late == nullptr) late = new SocketCache;
-    return *late;
-  }
-  return owned.cache;
-}
+// The calling thread's sockets (still there for a static Manager's destructor).
+SocketCache& socket_cache() { return thread_cache<SocketCache>(); }
 
 // Endpoints of servers this process shut down, newest last, numbered, so that every
 // thread closes its connections to them (at its next call: a thread's sockets are its

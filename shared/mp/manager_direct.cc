@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "shared/mp/manager_client.h"
+#include "shared/mp/thread_cache.h"
 
 namespace shoal::internal {
 namespace {
@@ -50,24 +51,8 @@ struct DirectCache {
   }
 };
 
-// The calling thread's connections. Once its thread_local objects are destroyed (at
-// exit they go before static objects, and a static Manager's destructor calls its
-// server), a cache that is never destroyed: the process is ending.
-DirectCache& cache() {
-  struct Owned {
-    DirectCache cache;
-    bool* destroyed;
-    ~Owned() { *destroyed = true; }
-  };
-  thread_local bool destroyed = false;
-  thread_local Owned owned{{}, &destroyed};
-  if (destroyed) {
-    thread_local DirectCache* late = nullptr;
-    if (late == nullptr) late = new DirectCache;
-    return *late;
-  }
-  return owned.cache;
-}
+// The calling thread's connections (still there for a static Manager's destructor).
+DirectCache& cache() { return thread_cache<DirectCache>(); }
 
 [[noreturn]] void unreachable(DirectSocket& s, const std::string& endpoint, const char* why) {
   s.reset();
