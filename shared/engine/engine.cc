@@ -112,8 +112,8 @@ absl::Status Engine::submit_jobs(Job* jobs, std::size_t count) {
     std::unique_lock lock(mu_, std::defer_lock);
     lock_for_submit(lock);
     if (closed_) {
-      return absl::FailedPreconditionError(broken_ ? "the pool stopped: its zygote process died"
-                                                   : "the pool is closed");
+      return absl::FailedPreconditionError(
+          failed_.load(std::memory_order_relaxed) ? failure_ : "the pool is closed");
     }
     ++staging_;  // join() waits for every job of this call
     std::size_t i = 0;
@@ -211,7 +211,7 @@ absl::Status Engine::join() {
       return absl::FailedPreconditionError("join() needs close() or terminate() first");
     }
     idle_cv_.wait(lock, [&] {
-      return terminated_ || broken_ ||
+      return terminated_ || failed_.load(std::memory_order_relaxed) ||
              (pending_.empty() && repush_.empty() && active_ == 0 && staging_ == 0);
     });
     if (!terminated_) {

@@ -149,8 +149,8 @@ class Engine : public internal::ProgressSource {
   bool terminated_ = false;
   bool shutting_down_ = false;  // no respawns, deaths expected
   bool zygote_reaped_ = false;
-  bool broken_ = false;  // the zygote died under us
-  std::string failure_;  // why, written once before failed_ is set
+  // The zygote died under us: why, written once (under mu_) before failed_ is set.
+  std::string failure_;
   std::atomic<bool> failed_{false};
   std::int64_t next_zygote_check_ns_ = 0;
 

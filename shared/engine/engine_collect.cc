@@ -311,7 +311,7 @@ void Engine::check_zygote(std::vector<Outcome>& out) {
   // did not start); its status is lost with it.
   if (reaped != zygote_ && !(reaped < 0 && errno == ECHILD)) return;
   zygote_reaped_ = true;
-  broken_ = closed_ = shutting_down_ = true;
+  closed_ = shutting_down_ = true;
   const std::string death =
       reaped == zygote_
           ? describe_death("its zygote process", zygote_, status)
