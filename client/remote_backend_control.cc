@@ -17,9 +17,15 @@ constexpr std::size_t kMaxRemoteCancels = 10000;  // terminate(): best effort be
 void RemoteBackend::supervise() {
   own_thread_of_ = this;
   absl::MutexLock lock(&mu_);
-  auto due = [this] {
+  // A closed pool with nothing outstanding opens no session. (Counted as due, it had the
+  // loop go round with nothing to do, never letting go of mu_: join() waited for ever.)
+  auto wants_session = [this] {
     mu_.AssertHeld();
-    return stopping_ || !finished_.empty() || (session_ == nullptr && Clock::now() >= reopen_at_) ||
+    return session_ == nullptr && !(closed_ && outstanding_.empty());
+  };
+  auto due = [this, &wants_session] {
+    mu_.AssertHeld();
+    return stopping_ || !finished_.empty() || (wants_session() && Clock::now() >= reopen_at_) ||
            (!backoff_.empty() && Clock::now() >= backoff_until_);
   };
   for (;;) {
@@ -28,7 +34,7 @@ void RemoteBackend::supervise() {
       wait = std::min(wait, std::max(absl::ZeroDuration(), absl::FromChrono(at - Clock::now())));
     };
     if (!backoff_.empty()) wake_at(backoff_until_);
-    if (session_ == nullptr) wake_at(reopen_at_);
+    if (wants_session()) wake_at(reopen_at_);
     mu_.AwaitWithTimeout(absl::Condition(&due), wait);
     std::vector<std::shared_ptr<RemoteSession>> dead;  // deleted here unless pump() holds one
     for (RemoteSession* s : finished_) {
@@ -51,7 +57,7 @@ void RemoteBackend::supervise() {
       kick = true;
     }
     std::vector<Delivery> out;
-    if (session_ == nullptr && !(closed_ && outstanding_.empty()) && Clock::now() >= reopen_at_) {
+    if (wants_session() && Clock::now() >= reopen_at_) {
       mu_.Unlock();
       bool up = channel_->WaitForConnected(std::chrono::system_clock::now() +
                                            std::chrono::milliseconds(200));

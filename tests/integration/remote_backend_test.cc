@@ -622,6 +622,31 @@ TEST(RemoteBackendTest, TwoThreadsJoinAClosedPoolAtOnce) {
   }
 }
 
+// A closed pool whose broker is gone has nothing left to do: its supervisor sleeps, and a
+// later join() returns. (The supervisor found a session due, had none to open for a
+// closed and drained pool, and looped without ever letting go of its lock: a core spun
+// and join() waited for ever.)
+TEST(RemoteBackendTest, ClosedPoolWhoseBrokerIsGoneJoinsLater) {
+  auto service = std::make_unique<FakeService>();
+  auto server = std::make_unique<Server>(service.get());
+  auto pool = std::make_shared<Pool>(Pool::connect(server->address()));
+  EXPECT_EQ(pool->apply(square, 2), 4);
+  server.reset();
+  pool->close();
+  std::this_thread::sleep_for(1s);  // the session's end seen, any reconnect attempt over
+  auto joined = std::make_shared<std::atomic<bool>>(false);
+  std::thread joiner([pool, joined] {
+    pool->join();
+    *joined = true;
+  });
+  bool returned = eventually([&] { return joined->load(); });
+  if (!returned) {
+    joiner.detach();  // it holds the pool; the failure is reported, not hung on
+    FAIL() << "join() of a closed pool whose broker is gone did not return";
+  }
+  joiner.join();
+}
+
 // A done-callback runs on one of the pool's own threads: join() there would wait for
 // itself (with tasks outstanding, for their results, which that thread reads), so it
 // throws shoal::Error. (It hung.)
