@@ -100,7 +100,7 @@ int Pool::processes() const { return backend().processes(); }
 
 std::size_t Pool::auto_chunksize(std::size_t n) const {
   // Python: divmod(len, 4 * processes), rounded up.
-  std::size_t parts = static_cast<std::size_t>(std::max(1, processes())) * 4;
+  std::size_t parts = static_cast<std::size_t>(std::max(1, backend().processes_hint())) * 4;
   std::size_t size = n / parts + (n % parts ? 1 : 0);
   return std::max<std::size_t>(1, size);
 }

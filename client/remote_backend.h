@@ -66,6 +66,8 @@ class RemoteBackend final : public Backend, private SessionListener {
   // done-callback), which it would wait for.
   void join() override;
   int processes() const override;
+  // processes()'s last answer while it is under a second old; else processes().
+  int processes_hint() const override;
   // The broker's --max-message-bytes, as it said when the pool connected.
   std::uint64_t max_task_bytes() const override {
     return broker_max_bytes_.load(std::memory_order_relaxed);
@@ -181,6 +183,7 @@ class RemoteBackend final : public Backend, private SessionListener {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;  // supervisor exits, no new sessions
   IdleMemoryRelease idle_memory_;  // the supervisor's; busy: tasks outstanding
   mutable std::atomic<int> last_processes_{0};  // processes()'s last answer from the broker
+  mutable std::atomic<Clock::rep> last_processes_at_{0};  // when asked (Clock ticks; 0: never)
   std::thread supervisor_;
 };
 

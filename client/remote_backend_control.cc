@@ -218,8 +218,18 @@ bool RemoteBackend::cancel(std::uint64_t seq) {
 }
 
 int RemoteBackend::processes() const {
+  // Asked even when unanswered: a broker that is down is not asked again per map.
+  last_processes_at_ = std::max<Clock::rep>(1, Clock::now().time_since_epoch().count());
   if (auto slots = slots_serving(options_.queue)) last_processes_ = *slots;
   return last_processes_;
+}
+
+int RemoteBackend::processes_hint() const {
+  const Clock::rep at = last_processes_at_;
+  if (at != 0 && Clock::now() - Clock::time_point(Clock::duration(at)) < std::chrono::seconds(1)) {
+    return last_processes_;
+  }
+  return processes();
 }
 
 std::optional<int> RemoteBackend::slots_serving(const std::string& queue) const {
