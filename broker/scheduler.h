@@ -75,7 +75,10 @@ class Scheduler {
   // results are taken) until its final Bye, its disconnection or its silence. A hello
   // whose name a live worker of another process holds is answered with Refused.
   void worker_message(const std::string& peer, shoal::v1::WorkerMessage* msg, Actions& out);
-  // The connection of `peer` is gone: its leased tasks are re-queued or failed.
+  // The connection of `peer` is gone: its leased tasks are re-queued or failed. Within
+  // liveness after the broker was deaf for a heartbeat or more (excuse_silence), the
+  // worker is only closed to new tasks instead: it may have reconnected meanwhile, its
+  // hello not yet read (it then hands over what it runs), else liveness ends it.
   void worker_disconnected(const std::string& peer, Actions& out);
 
   // --- Time and lifetime -------------------------------------------------------------
@@ -83,7 +86,8 @@ class Scheduler {
   // grace, answers timed-out GetResult calls and drops expired results.
   void tick(Actions& out);
   // The broker read no worker frame for the last `ms` (its process was stopped, or a
-  // round took that long): that time does not count as any live worker's silence.
+  // round took that long): that time does not count as any live worker's silence, and
+  // connections closing in the liveness after it wait for their reconnect.
   void excuse_silence(int64_t ms);
   // The earliest time at which tick() has something to do.
   int64_t next_deadline_ms() const;
@@ -216,6 +220,7 @@ class Scheduler {
   const Clock* clock_;
   TaskStore* store_;
   int64_t start_ms_;
+  int64_t hold_closes_until_ms_ = 0;  // worker_disconnected(): deafness just ended
 
   NameTable names_;
   NameId default_queue_;

@@ -63,6 +63,13 @@ void Scheduler::worker_message(const std::string& peer, WorkerMessage* msg, Acti
 void Scheduler::worker_disconnected(const std::string& peer, Actions& out) {
   WorkerRef w = workers_.by_peer(peer);
   if (w == kNoWorker) return;
+  WorkerState& st = workers_.get(w);
+  if (clock_->now_ms() < hold_closes_until_ms_ && !st.leased.empty()) {
+    // Read late: the worker likely found us silent and reconnected, its hello unread.
+    st.closed = true;
+    st.credit = 0;
+    return;
+  }
   remove_worker(w, "its connection closed", out);
   dispatch(out);
 }
@@ -209,7 +216,7 @@ void Scheduler::add_credit(WorkerRef w, uint64_t grant) {
   // Credits are what the worker granted, but never more than slots x prefetch minus
   // what it holds: a worker holds at most what it can take.
   WorkerState& st = workers_.get(w);
-  if (st.draining) return;  // it takes nothing new
+  if (st.draining || st.closed) return;  // it takes nothing new
   uint64_t room = st.capacity() > st.leased.size() ? st.capacity() - st.leased.size() : 0;
   st.credit = uint32_t(std::min<uint64_t>(uint64_t(st.credit) + grant, room));
   if (st.credit > 0) {
@@ -413,6 +420,9 @@ void Scheduler::tick(Actions& out) {
 
 void Scheduler::excuse_silence(int64_t ms) {
   int64_t now = clock_->now_ms();
+  if (ms >= options_.heartbeat_ms) {
+    hold_closes_until_ms_ = now + options_.heartbeat_ms * options_.liveness;
+  }
   for (WorkerRef w : workers_.live()) {
     WorkerState& st = workers_.get(w);
     st.last_seen_ms = std::min(now, st.last_seen_ms + ms);

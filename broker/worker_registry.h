@@ -32,6 +32,9 @@ struct WorkerState {
   // Said Bye{draining}: gets no tasks or credit any more, but keeps those it holds until
   // it leaves (or is lost).
   bool draining = false;
+  // Its connection closed just after the broker was deaf: it gets nothing new, keeps
+  // what it holds for its reconnect's hello, and is lost after liveness without one.
+  bool closed = false;
 
   // The most tasks it may hold at once: slots x prefetch (at most UINT32_MAX).
   uint32_t capacity() const {

@@ -45,6 +45,69 @@ TEST_F(SchedulerTest, TimeTheBrokerWasDeafIsNotAWorkersSilence) {
   EXPECT_EQ(scheduler_->stats().workers(), 0u);
 }
 
+// A broker deaf for longer than liveness (stopped, or a long round) finds, when it reads
+// again, its workers' old connections closed before their new ones' hellos: such a close
+// is held for the worker's reconnect, which hands over what it still runs. (Its tasks
+// were failed WORKER_LOST or spent a retry while they ran on.)
+TEST_F(SchedulerTest, AConnectionClosedWhileTheBrokerWasDeafWaitsForItsReconnect) {
+  hello("a");
+  submit({T("t1").max_retries(0)});
+  ASSERT_THAT(take_sent("a"), ElementsAre("t1"));
+  clock_.advance_ms(5000);
+  scheduler_->excuse_silence(5000);
+  out_.clear();
+  scheduler_->worker_disconnected("a", out_);
+  EXPECT_TRUE(results().empty());
+  EXPECT_EQ(scheduler_->stats().running(), 1u);
+  submit({T("t2")});
+  EXPECT_TRUE(take_sent("a").empty());  // nothing new goes to a closed connection
+  reconnect("a2", "a", {"t1"});
+  EXPECT_TRUE(results().empty());
+  EXPECT_EQ(scheduler_->stats().retried(), 0u);
+  EXPECT_EQ(scheduler_->stats().workers(), 1u);
+  report("a2", "t1");
+  ASSERT_EQ(results().size(), 1u);
+  EXPECT_FALSE(results()[0].has_failure());
+}
+
+// A held close whose worker does not come back is a loss once liveness has passed.
+TEST_F(SchedulerTest, AHeldCloseWithoutAReconnectIsALossAfterLiveness) {
+  hello("a");
+  submit({T("t1")});
+  ASSERT_THAT(take_sent("a"), ElementsAre("t1"));
+  clock_.advance_ms(5000);
+  scheduler_->excuse_silence(5000);
+  scheduler_->worker_disconnected("a", out_);
+  EXPECT_EQ(scheduler_->stats().retried(), 0u);
+  hello("b");
+  for (int i = 0; i < 3; ++i) {  // b stays alive, a is silent
+    clock_.advance_ms(1000);
+    heartbeat("b");
+  }
+  out_.clear();
+  tick_after(1);
+  EXPECT_EQ(scheduler_->stats().retried(), 1u);
+  EXPECT_THAT(take_sent("b"), ElementsAre("t1"));
+}
+
+// Outside such a deafness a closed connection is a lost worker at once.
+TEST_F(SchedulerTest, AConnectionClosedWhileTheBrokerListensIsALossAtOnce) {
+  hello("a");
+  submit({T("t1")});
+  ASSERT_THAT(take_sent("a"), ElementsAre("t1"));
+  clock_.advance_ms(5000);
+  scheduler_->excuse_silence(5000);
+  for (int i = 0; i < 4; ++i) {  // liveness after the deafness, the worker heard from
+    clock_.advance_ms(1000);
+    heartbeat("a");
+  }
+  hello("b");
+  out_.clear();
+  scheduler_->worker_disconnected("a", out_);
+  EXPECT_EQ(scheduler_->stats().retried(), 1u);
+  EXPECT_THAT(take_sent("b"), ElementsAre("t1"));
+}
+
 TEST_F(SchedulerTest, RetriesUpToMaxRetriesThenFailsWithWorkerLost) {
   submit({T("t1").max_retries(1)});
   hello("a");
