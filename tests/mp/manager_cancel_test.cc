@@ -1,0 +1,76 @@
+// Requests a client gave up on: a call that gets no reply within its wait plus the
+// reply margin throws ConnectionError, and the server, once it reads the request, must
+// not give that request a lock or a queue item nobody will take. The server is stopped
+// (SIGSTOP) to make it late, as a wedged or overloaded one would be. Every case runs on
+// both endpoints; the client holds another lock meanwhile, which over tcp keeps its
+// connection open (the server takes a lock holder's closed connection for its death).
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <optional>
+#include <thread>
+
+#include "shoal/manager.hpp"
+
+namespace shoal {
+namespace {
+
+using namespace std::chrono_literals;
+
+class ManagerCancelTest : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    manager_ = std::string(GetParam()) == "tcp" ? Manager::serve("tcp://127.0.0.1:0") : Manager();
+    held_ = manager_.lock();
+    held_.acquire();
+  }
+  void TearDown() override { held_.release(); }
+
+  // Runs `call` while the server is stopped; it must give up with ConnectionError.
+  template <class F>
+  void give_up_on(F call) {
+    const pid_t server = *manager_.server_pid();
+    ASSERT_EQ(::kill(server, SIGSTOP), 0);
+    EXPECT_THROW(call(), ConnectionError);
+    ASSERT_EQ(::kill(server, SIGCONT), 0);
+  }
+
+  Manager manager_;
+  LockProxy held_;
+};
+
+// Before, a free lock went to the abandoned acquire (over tcp to the connection kept
+// open for `held_`) and stayed held for ever.
+TEST_P(ManagerCancelTest, AnAcquireGivenUpOnDoesNotTakeTheLock) {
+  auto lock = manager_.lock();
+  give_up_on([&] { lock.acquire(100ms); });
+  bool got = false;
+  std::thread([&] { got = lock.acquire(3s); }).join();  // another thread, another connection
+  EXPECT_TRUE(got);
+  lock.release();
+}
+
+// Before, the item went to the abandoned get and was lost.
+TEST_P(ManagerCancelTest, AGetGivenUpOnLosesNoItem) {
+  auto queue = manager_.queue<int>();
+  queue.put(7);
+  queue.put(8);
+  give_up_on([&] { queue.get(100ms); });
+  std::optional<int> first, second;
+  std::thread([&] {
+    try {
+      first = queue.get(3s);
+      second = queue.get(3s);
+    } catch (const Empty&) {
+    }
+  }).join();
+  EXPECT_EQ(first, 7);  // in its place
+  EXPECT_EQ(second, 8);
+}
+
+INSTANTIATE_TEST_SUITE_P(Endpoints, ManagerCancelTest, ::testing::Values("private", "tcp"),
+                         [](const auto& info) { return std::string(info.param); });
+
+}  // namespace
+}  // namespace shoal
