@@ -465,10 +465,13 @@ int run_manager_server(const std::string& endpoint, const std::string& direct_na
     }
     if (owner_fd >= 0 && (items[owner_item].revents & ZMQ_POLLIN)) break;  // owner exited
     last_request = ServerClock::now();
-    if (socket && (items[0].revents & ZMQ_POLLIN)) {
+    const bool departures = socket && ((items[1].revents & ZMQ_POLLIN) || watch->has_departed());
+    if (socket && ((items[0].revents & ZMQ_POLLIN) || departures)) {
+      // With departures, too: what a client sent before closing (a cancel of a request it
+      // gave up on) must be read before its grant is forgotten.
       read_zmq(socket, *watch, zmq_peers, store, announce_busy);
     }
-    if (socket && ((items[1].revents & ZMQ_POLLIN) || watch->has_departed())) {
+    if (departures) {
       // A closed connection over tcp: its process is gone (or its host), or it closed its
       // socket, which a client process holding locks does not do.
       for (const std::string& peer : watch->take_departed()) {

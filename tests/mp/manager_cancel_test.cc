@@ -2,14 +2,17 @@
 // reply margin throws ConnectionError, and the server, once it reads the request, must
 // not give that request a lock or a queue item nobody will take. The server is stopped
 // (SIGSTOP) to make it late, as a wedged or overloaded one would be. Every case runs on
-// both endpoints; the client holds another lock meanwhile, which over tcp keeps its
-// connection open (the server takes a lock holder's closed connection for its death).
+// both endpoints, with the client holding another lock meanwhile or not: over tcp that
+// keeps its connection open (the server takes a lock holder's closed connection for its
+// death), else the connection closes as the call gives up.
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <chrono>
 #include <optional>
+#include <string>
 #include <thread>
+#include <tuple>
 
 #include "shoal/manager.hpp"
 
@@ -18,14 +21,18 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class ManagerCancelTest : public ::testing::TestWithParam<const char*> {
+// Parameters: the endpoint ("private" or "tcp"), and whether another lock is held.
+class ManagerCancelTest : public ::testing::TestWithParam<std::tuple<const char*, bool>> {
  protected:
   void SetUp() override {
-    manager_ = std::string(GetParam()) == "tcp" ? Manager::serve("tcp://127.0.0.1:0") : Manager();
+    manager_ = std::string(std::get<0>(GetParam())) == "tcp" ? Manager::serve("tcp://127.0.0.1:0")
+                                                             : Manager();
     held_ = manager_.lock();
-    held_.acquire();
+    if (std::get<1>(GetParam())) held_.acquire();
   }
-  void TearDown() override { held_.release(); }
+  void TearDown() override {
+    if (std::get<1>(GetParam())) held_.release();
+  }
 
   // Runs `call` while the server is stopped; it must give up with ConnectionError.
   template <class F>
@@ -69,8 +76,12 @@ TEST_P(ManagerCancelTest, AGetGivenUpOnLosesNoItem) {
   EXPECT_EQ(second, 8);
 }
 
-INSTANTIATE_TEST_SUITE_P(Endpoints, ManagerCancelTest, ::testing::Values("private", "tcp"),
-                         [](const auto& info) { return std::string(info.param); });
+INSTANTIATE_TEST_SUITE_P(Endpoints, ManagerCancelTest,
+                         ::testing::Combine(::testing::Values("private", "tcp"), ::testing::Bool()),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param)) +
+                                  (std::get<1>(info.param) ? "_holding_a_lock" : "");
+                         });
 
 }  // namespace
 }  // namespace shoal
