@@ -127,8 +127,10 @@ class Checker {
   void cancel(uint64_t back) {
     const std::string peer = peer_;
     const uint64_t id = last_id_ > back ? last_id_ - back : 0;
-    if (trace_) std::fprintf(stderr, "%s cancels #%llu\n", printable(peer).c_str(),
-                             static_cast<unsigned long long>(id));
+    if (trace_) {
+      std::fprintf(stderr, "%s cancels #%llu\n", printable(peer).c_str(),
+                   static_cast<unsigned long long>(id));
+    }
     auto p = requests_.find(id);
     if (p != requests_.end() && p->second.peer == peer && !replied_.count(id)) {
       cancelled_.insert(id);  // parked: dropped, never answered
