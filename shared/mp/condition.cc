@@ -41,9 +41,9 @@ Condition::Condition(Lock& lock)
 }
 
 void Condition::check_held(const char* what) const {
-  if (!lock_.held_by_this_process()) {
+  if (!lock_.held_by_this_thread()) {
     throw std::logic_error(std::string("shoal::Condition::") + what +
-                           ": the lock must be held by the calling process");
+                           ": the lock must be held by the calling thread");
   }
 }
 

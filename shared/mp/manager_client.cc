@@ -247,6 +247,24 @@ std::string why_no_answer(const std::string& endpoint, const std::string& authke
                           : "it has another authkey and ignores this one");
 }
 
+// Tells the server that the caller gave up on request `id`: it drops the request if it
+// is still parked, and gives back a lock or item it granted to it (manager_store.h).
+// Unanswered and best effort: the socket lingers up to the reply margin once closed, for
+// the message to leave.
+void send_cancel(zmq::socket_t& socket, uint64_t id) {
+  ManagerRequest cancel;
+  cancel.id = id;
+  cancel.op = "cancel";
+  try {
+    socket.set(zmq::sockopt::linger, static_cast<int>(kReplyMargin.count()));
+    if (socket.send(zmq::message_t(), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      (void)socket.send(zmq::buffer(encode(cancel)), zmq::send_flags::dontwait);
+    }
+  } catch (const zmq::error_t&) {
+    // the socket is failing: its connection, and with it the request, is gone
+  }
+}
+
 ManagerReply zmq_call(const std::string& endpoint, const std::string& authkey,
                       ManagerRequest& request, std::chrono::milliseconds wait) {
   ClientSocket& s = socket_for(endpoint, authkey);
@@ -266,6 +284,7 @@ ManagerReply zmq_call(const std::string& endpoint, const std::string& authkey,
           deadline - std::chrono::steady_clock::now());
       zmq::pollitem_t item{s.socket->handle(), 0, ZMQ_POLLIN, 0};
       if (left.count() <= 0 || zmq::poll(&item, 1, left) == 0) {
+        send_cancel(*s.socket, request.id);
         retire(endpoint, s);  // a late reply must not meet the next request
         unreachable(endpoint, why_no_answer(endpoint, authkey));
       }

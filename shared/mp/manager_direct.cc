@@ -54,6 +54,18 @@ struct DirectCache {
 // The calling thread's connections (still there for a static Manager's destructor).
 DirectCache& cache() { return thread_cache<DirectCache>(); }
 
+// Tells the server that the caller gave up on request `id` (manager_store.h), ahead of
+// closing the connection: the server reads it before it sees the connection close.
+// Never blocks; a small frame goes into a Unix stream socket whole or not at all.
+void send_cancel(int fd, uint64_t id) {
+  ManagerRequest cancel;
+  cancel.id = id;
+  cancel.op = "cancel";
+  std::string frame;
+  append_frame(frame, encode(cancel));
+  (void)::send(fd, frame.data(), frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 [[noreturn]] void unreachable(DirectSocket& s, const std::string& endpoint, const char* why) {
   s.reset();
   throw ConnectionError("shoal::Manager: no answer from the server at " + endpoint + " (" + why +
@@ -171,7 +183,10 @@ ManagerReply direct_call(const std::string& endpoint, const std::string& payload
       continue;
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
-    if (left.count() <= 0) unreachable(s, endpoint, "timed out");
+    if (left.count() <= 0) {
+      send_cancel(s.fd, id);
+      unreachable(s, endpoint, "timed out");
+    }
     pollfd p{s.fd, POLLIN, 0};
     ::poll(&p, 1, static_cast<int>(left.count()));
   }

@@ -18,7 +18,8 @@ namespace shoal::internal {
 bool is_direct_endpoint(const std::string& endpoint);
 
 // One round trip to a direct endpoint; ConnectionError if the server is not there, the
-// connection breaks, or no reply comes by `deadline`.
+// connection breaks, or no reply comes by `deadline` (then the server is first sent a
+// cancel of request `id`, and the connection is closed).
 ManagerReply direct_call(const std::string& endpoint, const std::string& payload, uint64_t id,
                          std::chrono::steady_clock::time_point deadline);
 

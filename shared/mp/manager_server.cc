@@ -54,11 +54,13 @@ std::string bindable(const std::string& endpoint) {
 // through a pidfd of its process, so that locks of a process that died are freed.
 class DirectClients {
  public:
-  // A closed connection: its peer id and a pidfd of the process that had it (-1 if none
-  // could be opened), now the caller's to close.
+  // A closed connection: its peer id, a pidfd of the process that had it (-1 if none
+  // could be opened), now the caller's to close, and whether its last reply was cut off
+  // (then it never reached the client).
   struct Departed {
     std::string peer;
     int pidfd;
+    bool cut_off;
   };
 
   // Takes a new connection `fd`; closes it instead when the peer is another user (root
@@ -80,7 +82,10 @@ class DirectClients {
   void remove(int fd) {
     auto it = by_fd_.find(fd);
     if (it == by_fd_.end()) return;
-    departed_.push_back(Departed{it->second.peer, it->second.pidfd});
+    // Unsent bytes end with a reply: the server reads no request while any wait, and a
+    // busy notice is only ever put before them.
+    const bool cut_off = it->second.sent < it->second.out.size();
+    departed_.push_back(Departed{it->second.peer, it->second.pidfd, cut_off});
     by_peer_.erase(it->second.peer);
     by_fd_.erase(it);
     ::close(fd);
@@ -91,7 +96,8 @@ class DirectClients {
   // false if the peer is gone. The rest leaves as the client reads (flush()), and a
   // client is read no more while replies wait for it: one that stops reading stalls
   // nobody else, and holds at most the replies to the requests already read from it.
-  // (A reply that was queued to a client which then dies is lost with the client.)
+  // (A client that dies with a reply partly sent never got it: what it granted is given
+  // back, see watch_departed.)
   bool send(const std::string& peer, const std::string& payload) {
     auto it = by_peer_.find(peer);
     if (it == by_peer_.end()) return false;
@@ -304,13 +310,16 @@ void read_zmq(zmq::socket_t& socket, PeerWatch& watch, std::unordered_set<std::s
   }
 }
 
-// Moves each departed direct client that holds a lock into `watched` (its pidfd), and
-// forgets watched ones that no longer hold any. Without a pidfd its locks pass on now.
+// Gives back what the cut-off last reply of each departed direct client granted, moves
+// each that holds a lock into `watched` (its pidfd), and forgets watched ones that no
+// longer hold any. Without a pidfd its locks pass on now.
 void watch_departed(DirectClients& clients, ManagerStore& store,
                     std::unordered_map<int, std::string>& watched) {
   std::vector<DirectClients::Departed> departed = clients.take_departed();
   if (departed.empty()) return;
   for (auto& d : departed) {
+    if (d.cut_off) store.undo_grant(d.peer);
+    store.forget_peer(d.peer);
     if (!store.holds_lock(d.peer)) {
       if (d.pidfd >= 0) ::close(d.pidfd);
     } else if (d.pidfd < 0) {
@@ -456,13 +465,17 @@ int run_manager_server(const std::string& endpoint, const std::string& direct_na
     }
     if (owner_fd >= 0 && (items[owner_item].revents & ZMQ_POLLIN)) break;  // owner exited
     last_request = ServerClock::now();
-    if (socket && (items[0].revents & ZMQ_POLLIN)) {
+    const bool departures = socket && ((items[1].revents & ZMQ_POLLIN) || watch->has_departed());
+    if (socket && ((items[0].revents & ZMQ_POLLIN) || departures)) {
+      // With departures, too: what a client sent before closing (a cancel of a request it
+      // gave up on) must be read before its grant is forgotten.
       read_zmq(socket, *watch, zmq_peers, store, announce_busy);
     }
-    if (socket && ((items[1].revents & ZMQ_POLLIN) || watch->has_departed())) {
+    if (departures) {
       // A closed connection over tcp: its process is gone (or its host), or it closed its
       // socket, which a client process holding locks does not do.
       for (const std::string& peer : watch->take_departed()) {
+        store.forget_peer(peer);
         store.release_locks_of(peer);
         zmq_peers.erase(peer);
       }

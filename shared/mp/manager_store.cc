@@ -36,6 +36,12 @@ bool ManagerStore::send(const std::string& peer, uint64_t id, int code, std::str
 }
 
 void ManagerStore::handle(const std::string& peer, const ManagerRequest& r) {
+  if (r.op == "cancel") {  // unanswered: the client stopped waiting
+    cancel(peer, r.id);
+    return;
+  }
+  // A new request: the client read the reply to its last one.
+  if (!granted_.empty()) granted_.erase(peer);
   if (r.op == "ping") {
     send(peer, r.id, kManagerOk);
     return;
@@ -192,37 +198,108 @@ void ManagerStore::list_op(Object& o, const std::string& peer, const ManagerRequ
   }
 }
 
-// Hands `item` to the longest-waiting getter still there and returns its peer; nullopt
-// if there is none.
-std::optional<std::string> ManagerStore::give_to_getter(Object& o, const std::string& item) {
+// Sends `item` (empty for a lock) as the reply to request `id` of `peer` and remembers
+// it as the peer's unconfirmed grant, taking `item`; false (with `item` left) if the
+// peer is gone.
+bool ManagerStore::grant(Object& o, const std::string& peer, uint64_t id, std::string& item) {
+  ManagerReply r;
+  r.id = id;
+  r.code = kManagerOk;
+  r.value = std::move(item);
+  if (!reply_(peer, r)) {
+    item = std::move(r.value);
+    return false;
+  }
+  granted_.insert_or_assign(peer, Grant{id, &o, std::move(r.value)});
+  return true;
+}
+
+// Hands `item` to the longest-waiting getter still there (taking `item`) and returns its
+// peer; nullopt if there is none. A getter whose wait has ended is answered as expire()
+// would, not given the item: its client waits only a margin longer and may have given up.
+std::optional<std::string> ManagerStore::give_to_getter(Object& o, std::string& item) {
+  const auto now = ServerClock::now();
   while (!o.getters.empty()) {
     Waiter w = std::move(o.getters.front());
     o.getters.pop_front();
     --parked_;
-    if (send(w.peer, w.id, kManagerOk, item)) return std::move(w.peer);
+    if (w.deadline <= now) {
+      send(w.peer, w.id, o.kind == "lock" ? kManagerTimedOut : kManagerEmpty, {}, {}, "timed out");
+    } else if (grant(o, w.peer, w.id, item)) {
+      return std::move(w.peer);
+    }
   }
   return std::nullopt;
 }
 
-// Moves parked puts into the queue while there is room.
+// `peer` gave up on request `id`: still parked, it is dropped unanswered; answered with
+// the peer's last grant, that lock or item is given back. Otherwise (answered with
+// something else, or unknown) nothing changes.
+void ManagerStore::cancel(const std::string& peer, uint64_t id) {
+  for (auto& [name, o] : objects_) {
+    for (auto* waiters : {&o.getters, &o.putters}) {
+      auto it = std::find_if(waiters->begin(), waiters->end(),
+                             [&](const Waiter& w) { return w.id == id && w.peer == peer; });
+      if (it != waiters->end()) {
+        waiters->erase(it);
+        --parked_;
+        return;
+      }
+    }
+  }
+  auto g = granted_.find(peer);
+  if (g == granted_.end()) return;
+  Grant last = std::move(g->second);
+  granted_.erase(g);
+  if (last.id == id) give_back(peer, std::move(last));
+}
+
+void ManagerStore::undo_grant(const std::string& peer) {
+  auto g = granted_.find(peer);
+  if (g == granted_.end()) return;
+  Grant last = std::move(g->second);
+  granted_.erase(g);
+  give_back(peer, std::move(last));
+}
+
+// Undoes `grant`, which `peer` never received: its lock is released (passed on), its
+// item goes back to the front of the queue (or to a getter), where it was taken from. A
+// put admitted meanwhile may leave a bounded queue one over its maxsize for a while.
+void ManagerStore::give_back(const std::string& peer, Grant grant) {
+  Object& o = *grant.object;
+  if (o.kind == "lock") {
+    if (o.held && o.holder == peer) pass_lock(o);
+  } else if (!o.queue.empty() || !give_to_getter(o, grant.item)) {
+    o.queue.push_front(std::move(grant.item));
+  }
+}
+
+// Moves parked puts into the queue while there is room (those whose wait has ended are
+// answered as expire() would, as in give_to_getter).
 void ManagerStore::admit_putters(Object& o) {
+  const auto now = ServerClock::now();
   while (!o.putters.empty() && (o.maxsize == 0 || o.queue.size() < o.maxsize)) {
     Waiter w = std::move(o.putters.front());
     o.putters.pop_front();
     --parked_;
-    if (send(w.peer, w.id, kManagerOk)) o.queue.push_back(std::move(w.item));
+    if (w.deadline <= now) {
+      send(w.peer, w.id, kManagerFull, {}, {}, "timed out");
+    } else if (send(w.peer, w.id, kManagerOk)) {
+      o.queue.push_back(std::move(w.item));
+    }
   }
 }
 
 void ManagerStore::queue_op(Object& o, const std::string& peer, const ManagerRequest& r) {
   if (r.op == "q.put") {
-    if (o.queue.empty() && give_to_getter(o, r.a).has_value()) {
+    std::string item = r.a;
+    if (o.queue.empty() && give_to_getter(o, item).has_value()) {
       send(peer, r.id, kManagerOk);
     } else if (o.maxsize == 0 || o.queue.size() < o.maxsize) {
-      o.queue.push_back(r.a);
+      o.queue.push_back(std::move(item));
       if (!send(peer, r.id, kManagerOk)) o.queue.pop_back();  // the putter gave up
     } else if (r.n > 0) {
-      o.putters.push_back(Waiter{peer, r.id, after(r.n), r.a});
+      o.putters.push_back(Waiter{peer, r.id, after(r.n), std::move(item)});
       ++parked_;
     } else {
       send(peer, r.id, kManagerFull, {}, {}, "the queue is full");
@@ -231,7 +308,7 @@ void ManagerStore::queue_op(Object& o, const std::string& peer, const ManagerReq
     if (!o.queue.empty()) {
       std::string item = std::move(o.queue.front());
       o.queue.pop_front();
-      if (!send(peer, r.id, kManagerOk, item)) o.queue.push_front(std::move(item));
+      if (!grant(o, peer, r.id, item)) o.queue.push_front(std::move(item));
       admit_putters(o);
     } else if (r.n > 0) {
       o.getters.push_back(Waiter{peer, r.id, after(r.n), {}});
@@ -250,7 +327,8 @@ void ManagerStore::queue_op(Object& o, const std::string& peer, const ManagerReq
 void ManagerStore::lock_op(Object& o, const std::string& peer, const ManagerRequest& r) {
   if (r.op == "k.acquire") {
     if (!o.held) {
-      o.held = send(peer, r.id, kManagerOk);
+      std::string none;
+      o.held = grant(o, peer, r.id, none);
       if (o.held) o.holder = peer;
     } else if (r.n > 0) {
       o.getters.push_back(Waiter{peer, r.id, after(r.n), {}});
@@ -272,7 +350,8 @@ void ManagerStore::lock_op(Object& o, const std::string& peer, const ManagerRequ
 
 // Hands a held lock to the longest-waiting acquirer still there, or releases it.
 void ManagerStore::pass_lock(Object& o) {
-  std::optional<std::string> next = give_to_getter(o, {});
+  std::string none;
+  std::optional<std::string> next = give_to_getter(o, none);
   o.held = next.has_value();
   o.holder = std::move(next).value_or("");
 }

@@ -21,21 +21,33 @@ internal::Slot new_slot() {
 }  // namespace
 
 // ---- Lock -----------------------------------------------------------------------------
+// The owner word holds the holder's pid (for death detection); the next word of the slot
+// holds the tid of the thread that acquired it, for Condition's holder check only.
 
 Lock::Lock() : Lock(new_slot()) {}
 
 Lock::Lock(internal::Slot slot)
     : region_(std::move(slot.region)), word_(static_cast<std::atomic<uint32_t>*>(slot.at)) {}
 
-void Lock::acquire() { internal::owner_acquire(word_, internal::self_pid_u32(), std::nullopt); }
+std::atomic<uint32_t>* Lock::tid_word() const { return word_ + 1; }
 
-bool Lock::acquire_until(const internal::Deadline& deadline) {
-  return internal::owner_acquire(word_, internal::self_pid_u32(), deadline);
+bool Lock::acquired(bool acquired) {
+  if (acquired) tid_word()->store(internal::self_tid_u32(), std::memory_order_relaxed);
+  return acquired;
 }
 
-bool Lock::try_acquire() { return internal::owner_try_acquire(word_, internal::self_pid_u32()); }
+void Lock::acquire() { acquire_until(std::nullopt); }
+
+bool Lock::acquire_until(const internal::Deadline& deadline) {
+  return acquired(internal::owner_acquire(word_, internal::self_pid_u32(), deadline));
+}
+
+bool Lock::try_acquire() {
+  return acquired(internal::owner_try_acquire(word_, internal::self_pid_u32()));
+}
 
 void Lock::release() {
+  tid_word()->store(0, std::memory_order_relaxed);  // before: then it is the next holder's
   if (internal::owner_release(word_) == 0) {
     throw std::logic_error("shoal::Lock::release: the lock is not held");
   }
@@ -43,8 +55,11 @@ void Lock::release() {
 
 bool Lock::locked() const { return word_->load(std::memory_order_relaxed) != 0; }
 
-bool Lock::held_by_this_process() const {
-  return (word_->load(std::memory_order_relaxed) & kIdMask) == internal::self_pid_u32();
+bool Lock::held_by_this_thread() const {
+  // A thread sees its own tid there only while it holds the lock: it clears the word
+  // before releasing, and only holders write it.
+  return (word_->load(std::memory_order_relaxed) & kIdMask) == internal::self_pid_u32() &&
+         tid_word()->load(std::memory_order_relaxed) == internal::self_tid_u32();
 }
 
 // ---- RLock ----------------------------------------------------------------------------

@@ -9,7 +9,11 @@
 // - an operation of one kind on an object of another is refused and changes nothing;
 // - a lock has at most one holder, and a free lock is given to whoever asks;
 // - a queue loses nothing: an item whose put was acknowledged is delivered or still
-//   there at the end, and nothing is delivered that was not put.
+//   there at the end, and nothing is delivered that was not put;
+// - a "cancel" (raw requests only: it names one of the last few requests) is never
+//   answered; a parked request it names is dropped unanswered, and the client's last
+//   lock or item grant, if it names that and nothing came from the client since, is
+//   given back (the item may be delivered again, the lock passes on).
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -98,8 +102,10 @@ class Checker {
         }) {}
 
   void request(ManagerRequest r) {
+    if (r.op == "cancel") return cancel(r.id % 4);
     r.id = ++last_id_;
     const std::string peer = peer_;
+    unconfirmed_.erase(peer);  // a new request: the client read its last reply
     requests_[r.id] = Pending{peer, r};
     sent_.clear();
     store_.handle(peer, r);
@@ -117,10 +123,52 @@ class Checker {
     absorb_others(r.id);
   }
 
+  // The current peer gives up on its request `back` requests before the last one made.
+  void cancel(uint64_t back) {
+    const std::string peer = peer_;
+    const uint64_t id = last_id_ > back ? last_id_ - back : 0;
+    if (trace_) {
+      std::fprintf(stderr, "%s cancels #%llu\n", printable(peer).c_str(),
+                   static_cast<unsigned long long>(id));
+    }
+    auto p = requests_.find(id);
+    if (p != requests_.end() && p->second.peer == peer && !replied_.count(id)) {
+      cancelled_.insert(id);  // parked: dropped, never answered
+    } else if (auto u = unconfirmed_.find(peer);
+               p != requests_.end() && u != unconfirmed_.end() && u->second == id) {
+      const ManagerRequest& r = p->second.request;
+      Object& o = objects_.at(r.name);
+      if (r.op == "q.get") {  // the item goes back: no longer taken
+        auto& items = taken_[r.name];
+        auto it = std::find(items.rbegin(), items.rend(), given_[id]);
+        SHOAL_FUZZ_CHECK(it != items.rend());
+        items.erase(std::next(it).base());
+      } else if (o.holder == peer) {
+        o.holder.reset();  // the next holder, if any, comes with the replies
+      }
+    }
+    unconfirmed_.erase(peer);
+    ManagerRequest c;
+    c.op = "cancel";
+    c.id = id;
+    sent_.clear();
+    store_.handle(peer, c);
+    if (trace_) {
+      for (const auto& s : sent_) {
+        std::fprintf(stderr, "  -> [#%llu code %d%s]\n",
+                     static_cast<unsigned long long>(s.reply.id), s.reply.code,
+                     s.delivered ? "" : " undelivered");
+      }
+    }
+    absorb_others(0);  // never a reply to the cancel itself
+  }
+
   void leave(const std::string& peer) {
     if (trace_) std::fprintf(stderr, "%s leaves\n", printable(peer).c_str());
     gone_.insert(peer);
     sent_.clear();
+    unconfirmed_.erase(peer);
+    store_.forget_peer(peer);
     store_.release_locks_of(peer);
     for (auto& [name, o] : objects_) {
       if (o.holder == peer) o.holder.reset();
@@ -161,7 +209,9 @@ class Checker {
         taken_[name].push_back(sent_[0].reply.value);
       }
     }
-    for (const auto& [id, p] : requests_) SHOAL_FUZZ_CHECK(replied_.count(id) == 1);
+    for (const auto& [id, p] : requests_) {
+      SHOAL_FUZZ_CHECK(replied_.count(id) == (cancelled_.count(id) ? 0u : 1u));
+    }
     for (const auto& [name, items] : acked_puts_) {
       std::multiset<std::string> there(taken_[name].begin(), taken_[name].end());
       for (const auto& item : items) {  // acknowledged: delivered or still there
@@ -361,7 +411,7 @@ class Checker {
       const Sent& s = own_reply(r.id);
       SHOAL_FUZZ_CHECK(s.reply.code == si::kManagerOk ||
                        (s.reply.code == si::kManagerEmpty && r.n <= 0));
-      if (s.reply.code == si::kManagerOk && s.delivered) taken_[r.name].push_back(s.reply.value);
+      if (s.reply.code == si::kManagerOk && s.delivered) taken(peer, r, s.reply.value);
     } else if (r.op == "q.size") {
       const ManagerReply& reply = own_reply(r.id).reply;
       SHOAL_FUZZ_CHECK(reply.code == si::kManagerOk && reply.values.size() == 1);
@@ -383,7 +433,10 @@ class Checker {
       const Sent& s = own_reply(r.id);
       if (s.reply.code == si::kManagerOk) {
         SHOAL_FUZZ_CHECK(!o.holder.has_value());  // at most one holder
-        if (s.delivered) o.holder = peer;
+        if (s.delivered) {
+          o.holder = peer;
+          unconfirmed_[peer] = r.id;
+        }
       } else {
         SHOAL_FUZZ_CHECK(s.reply.code == si::kManagerTimedOut && r.n <= 0 && o.holder);
       }
@@ -407,13 +460,14 @@ class Checker {
       SHOAL_FUZZ_CHECK(p != requests_.end());   // a reply to a request that was made
       SHOAL_FUZZ_CHECK(p->second.peer == s.peer);  // to its sender
       SHOAL_FUZZ_CHECK(replied_.insert(reply.id).second);  // once
+      SHOAL_FUZZ_CHECK(!cancelled_.count(reply.id));       // never, once cancelled
       if (reply.id == own) continue;
       const ManagerRequest& r = p->second.request;
       Object& o = objects_.at(r.name);
       if (r.op == "q.get") {
         SHOAL_FUZZ_CHECK(o.kind == "queue");
         SHOAL_FUZZ_CHECK(reply.code == si::kManagerOk || reply.code == si::kManagerEmpty);
-        if (reply.code == si::kManagerOk && s.delivered) taken_[r.name].push_back(reply.value);
+        if (reply.code == si::kManagerOk && s.delivered) taken(s.peer, r, reply.value);
       } else if (r.op == "q.put") {
         SHOAL_FUZZ_CHECK(o.kind == "queue");
         SHOAL_FUZZ_CHECK(reply.code == si::kManagerOk || reply.code == si::kManagerFull);
@@ -423,12 +477,22 @@ class Checker {
         SHOAL_FUZZ_CHECK(reply.code == si::kManagerOk || reply.code == si::kManagerTimedOut);
         if (reply.code == si::kManagerOk) {
           SHOAL_FUZZ_CHECK(!o.holder.has_value());  // at most one holder
-          if (s.delivered) o.holder = s.peer;
+          if (s.delivered) {
+            o.holder = s.peer;
+            unconfirmed_[s.peer] = r.id;
+          }
         }
       } else {
         SHOAL_FUZZ_CHECK(false);  // nothing else is ever parked
       }
     }
+  }
+
+  // `peer`'s get `r` was given `item`: the client's last grant until it asks again.
+  void taken(const std::string& peer, const ManagerRequest& r, const std::string& item) {
+    taken_[r.name].push_back(item);
+    unconfirmed_[peer] = r.id;
+    given_[r.id] = item;
   }
 
   static std::string printable(const std::string& peer) {
@@ -445,6 +509,9 @@ class Checker {
   uint64_t last_id_ = 0;
   std::map<uint64_t, Pending> requests_;
   std::set<uint64_t> replied_;
+  std::set<uint64_t> cancelled_;                 // parked requests dropped by a cancel
+  std::map<std::string, uint64_t> unconfirmed_;  // by peer: its last lock or item grant
+  std::map<uint64_t, std::string> given_;        // by get: the item it was given
   std::map<std::string, Object> objects_;
   std::map<std::string, std::vector<std::string>> tried_puts_, acked_puts_, taken_;
 };

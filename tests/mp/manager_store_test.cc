@@ -5,8 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "shoal/manager.hpp"
@@ -45,6 +47,24 @@ class StoreTest : public ::testing::Test {
     return sent.empty() ? -1 : sent[0].reply.code;
   }
   uint64_t last_id() const { return last_id_; }
+  // `peer` gives up on its request `id`; returns the replies that caused.
+  std::vector<Sent> cancel(const std::string& peer, uint64_t id) {
+    ManagerRequest r;
+    r.id = id;
+    r.op = "cancel";
+    sent_.clear();
+    store_.handle(peer, r);
+    return sent_;
+  }
+  // The items left in queue `name`, taken by a client that asks nothing else.
+  std::vector<int> drain(const std::string& name) {
+    std::vector<int> out;
+    for (;;) {
+      auto sent = call("drain", "q.get", "queue", name);
+      if (sent.size() != 1 || sent[0].reply.code != kManagerOk) return out;
+      out.push_back(decode<int>(sent[0].reply.value));
+    }
+  }
 
   std::set<std::string> gone_;
   std::vector<Sent> sent_;
@@ -131,6 +151,85 @@ TEST_F(StoreTest, AnItemPoppedForADepartedClientStaysInTheList) {
   auto popped = call("A", "l.pop", "list", "l", 0);
   EXPECT_EQ(decode<int>(popped[0].reply.value), 1);
   EXPECT_EQ(decode<uint64_t>(call("A", "l.size", "list", "l")[0].reply.value), 1u);
+}
+
+// A reply answered just as its client gave up: the client's cancel gives the item back,
+// to the front of the queue. Before, the cancel was refused and the item lost.
+TEST_F(StoreTest, AGetCancelledAfterItsReplyGivesTheItemBack) {
+  ASSERT_EQ(code_of(call("A", "create", "queue", "q")), kManagerOk);
+  ASSERT_EQ(code_of(call("A", "q.put", "queue", "q", 0, encode(1))), kManagerOk);
+  ASSERT_EQ(code_of(call("A", "q.put", "queue", "q", 0, encode(2))), kManagerOk);
+  auto got = call("B", "q.get", "queue", "q", 200);
+  ASSERT_EQ(code_of(got), kManagerOk);  // sent; B gives up before reading it
+  EXPECT_TRUE(cancel("B", got[0].reply.id).empty());  // unanswered
+  EXPECT_EQ(drain("q"), (std::vector<int>{1, 2}));
+}
+
+// The same for a lock: it passes to the next waiter.
+TEST_F(StoreTest, ALockCancelledAfterItsGrantPassesOn) {
+  ASSERT_EQ(code_of(call("A", "create", "lock", "l")), kManagerOk);
+  auto granted = call("B", "k.acquire", "lock", "l", 200);
+  ASSERT_EQ(code_of(granted), kManagerOk);
+  EXPECT_TRUE(call("C", "k.acquire", "lock", "l", 200).empty());  // parked
+  const uint64_t waiting = last_id();
+  auto sent = cancel("B", granted[0].reply.id);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].peer, "C");
+  EXPECT_EQ(sent[0].reply.id, waiting);
+  EXPECT_EQ(sent[0].reply.code, kManagerOk);
+  EXPECT_EQ(code_of(call("D", "k.acquire", "lock", "l")), kManagerTimedOut);  // C holds it
+}
+
+// A parked request given up on is dropped unanswered and takes nothing.
+TEST_F(StoreTest, ACancelledParkedGetTakesNothing) {
+  ASSERT_EQ(code_of(call("A", "create", "queue", "q")), kManagerOk);
+  EXPECT_TRUE(call("B", "q.get", "queue", "q", 200).empty());  // parked
+  EXPECT_TRUE(cancel("B", last_id()).empty());
+  auto put = call("A", "q.put", "queue", "q", 0, encode(5));
+  ASSERT_EQ(put.size(), 1u);  // only the putter's reply
+  EXPECT_EQ(put[0].peer, "A");
+  EXPECT_FALSE(store_.next_deadline().has_value());  // nothing parked any more
+  EXPECT_EQ(drain("q"), (std::vector<int>{5}));
+}
+
+// The client's next request shows it got the reply: a cancel after it undoes nothing.
+TEST_F(StoreTest, AGrantFollowedByAnotherRequestIsKept) {
+  ASSERT_EQ(code_of(call("A", "create", "queue", "q")), kManagerOk);
+  ASSERT_EQ(code_of(call("A", "q.put", "queue", "q", 0, encode(1))), kManagerOk);
+  auto got = call("B", "q.get", "queue", "q");
+  ASSERT_EQ(code_of(got), kManagerOk);
+  ASSERT_EQ(code_of(call("B", "ping", "", "")), kManagerOk);
+  EXPECT_TRUE(cancel("B", got[0].reply.id).empty());
+  EXPECT_EQ(drain("q"), (std::vector<int>{}));
+}
+
+// A reply that broke off partway (the direct socket failed under it) never reached its
+// client: the item goes back.
+TEST_F(StoreTest, AnItemWhoseReplyBrokeOffGoesBack) {
+  ASSERT_EQ(code_of(call("A", "create", "queue", "q")), kManagerOk);
+  ASSERT_EQ(code_of(call("A", "q.put", "queue", "q", 0, encode(3))), kManagerOk);
+  const std::string direct = std::string(1, '\1') + "9";  // a direct client's peer id
+  ASSERT_EQ(code_of(call(direct, "q.get", "queue", "q")), kManagerOk);
+  store_.undo_grant(direct);
+  EXPECT_EQ(drain("q"), (std::vector<int>{3}));
+}
+
+// A parked get whose wait has ended is not handed an item (its client may have given
+// up: it waits for the reply only a margin longer): it is told the queue is empty, and
+// the item stays. Before, a put read before the wait was expired gave it the item.
+TEST_F(StoreTest, AGetWhoseWaitEndedIsNotGivenAnItem) {
+  ASSERT_EQ(code_of(call("A", "create", "queue", "q")), kManagerOk);
+  EXPECT_TRUE(call("B", "q.get", "queue", "q", 1).empty());  // parked for 1 ms
+  const uint64_t waiting = last_id();
+  // The server's clock passing the deadline (ManagerStore has no injected clock).
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  auto put = call("A", "q.put", "queue", "q", 0, encode(4));
+  for (const auto& s : put) {
+    if (s.reply.id == waiting) {
+      EXPECT_EQ(s.reply.code, kManagerEmpty);
+    }
+  }
+  EXPECT_EQ(drain("q"), (std::vector<int>{4}));
 }
 
 }  // namespace

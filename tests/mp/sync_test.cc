@@ -255,6 +255,19 @@ TEST(ConditionTest, TimedWaitAndMisuse) {
   EXPECT_TRUE(cond.wait_for(10ms, [] { return true; }));
 }
 
+// Another thread of the holder's process does not hold the lock either (Python raises
+// for it too); before, its wait released the holder's lock and its notify went through.
+TEST(ConditionTest, AnotherThreadOfTheHoldersProcessMayNotWaitOrNotify) {
+  Condition cond;
+  std::lock_guard guard(cond);
+  std::thread([&] {
+    EXPECT_THROW(cond.wait(50ms), std::logic_error);
+    EXPECT_THROW(cond.notify(), std::logic_error);
+    EXPECT_THROW(cond.notify_all(), std::logic_error);
+  }).join();
+  EXPECT_FALSE(cond.wait(10ms));  // still held by this thread, as before
+}
+
 TEST(BarrierTest, FiveProcessesThousandRoundsInLockstep) {
   constexpr int kParties = 5;
   constexpr int kRounds = 1000;

@@ -26,7 +26,9 @@
 // cannot tell an old announcement from a new one). An announcement holds for every call
 // of the connection until the time it names, not only the call it came during.
 // Blocking operations (QueueProxy::get/put, LockProxy::acquire) wait in the server in
-// slices of at most 200 ms, so a dead server is still noticed within a second.
+// slices of at most 200 ms, so a dead server is still noticed within a second. A call
+// given up on so tells the server (a "cancel"): a get or acquire it answered late takes
+// no item or lock, unless the connection broke before the cancel left (docs/API.md).
 //
 // The server stores keys and values as their MessagePack encodings and knows nothing of
 // K, V or T; keys are equal when their encodings are (so 1 and 1L are the same key). A
@@ -106,7 +108,8 @@ inline constexpr std::chrono::milliseconds kManagerSlice{200};
 
 // One round trip to `endpoint`. Throws ConnectionError when no reply comes within
 // `wait` (the server-side wait of the request) plus the reply margin and the transfer
-// allowance (shared/mp/manager_client.h), or shoal::Error for a malformed endpoint.
+// allowance (shared/mp/manager_client.h), having sent the server a cancel of the
+// request; shoal::Error for a malformed endpoint.
 ManagerReply manager_call(const std::string& endpoint, ManagerRequest& request,
                           std::chrono::milliseconds wait = std::chrono::milliseconds{0});
 // One round trip on `ref`'s object; throws the public error for any code not listed

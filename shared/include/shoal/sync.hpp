@@ -102,9 +102,12 @@ class Lock {
 
   // Internal.
   bool acquire_until(const internal::Deadline& deadline);
-  bool held_by_this_process() const;
+  // True if the calling thread acquired it and it was not released since.
+  bool held_by_this_thread() const;
 
  private:
+  std::atomic<uint32_t>* tid_word() const;  // the acquiring thread's tid, 0 when free
+  bool acquired(bool acquired);             // notes the caller as the holder if `acquired`
   std::shared_ptr<internal::SharedRegion> region_;
   std::atomic<uint32_t>* word_;
 };
@@ -190,7 +193,7 @@ class Event {
 };
 
 // A condition variable bound to a Lock (its own, or one given). wait/notify need the
-// lock held by the calling process, else std::logic_error. No spurious wake-ups:
+// lock held by the calling thread (as in Python), else std::logic_error. No spurious wake-ups:
 // wait() returns after a notify; notify(n) wakes at most n waiters.
 class Condition {
  public:
