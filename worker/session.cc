@@ -124,10 +124,19 @@ absl::Status WorkerSession::reconnect(const std::string& why) {
     if (ready_) log_.info("reconnecting to " + config_.broker + ": " + why);
   }
   transport_.reset();  // linger 0: frames still queued for the old broker are dropped
+  // A lost process's report of a task we run again is of an earlier attempt: sent again,
+  // the broker would take it for the run going on now (and fail or retry it).
+  const std::vector<std::string> running = runner_.running_ids();
+  auto runs_again = [&running](const v1::TaskResult& r) {
+    return r.has_failure() && r.failure().kind() == v1::ERROR_KIND_WORKER_LOST &&
+           std::find(running.begin(), running.end(), r.id()) != running.end();
+  };
   for (auto& [when, frame] : recent_) {
     v1::WorkerMessage sent;
     if (!sent.ParseFromString(frame)) continue;  // we wrote it: cannot happen
-    for (auto& r : *sent.mutable_results()->mutable_results()) unsent_.push_back(std::move(r));
+    for (auto& r : *sent.mutable_results()->mutable_results()) {
+      if (!runs_again(r)) unsent_.push_back(std::move(r));
+    }
   }
   recent_.clear();
   recent_bytes_ = 0;

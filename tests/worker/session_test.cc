@@ -83,6 +83,17 @@ class FakeEngine : public internal::Backend {
     std::unique_lock lock(mu_);
     return cv_.wait_for(lock, std::chrono::seconds(5), [&] { return held_.size() >= n; });
   }
+  // Fails the held submissions as if their process had been killed.
+  void lose_held() {
+    std::vector<Submission> held;
+    {
+      std::lock_guard lock(mu_);
+      held.swap(held_);
+    }
+    for (auto& s : held) {
+      s.sink->fail(s.index, {internal::ErrorKind::kWorkerLost, "", "killed by SIGKILL", ""});
+    }
+  }
   void release() {
     std::vector<Submission> held;
     {
@@ -389,6 +400,33 @@ TEST_F(SessionTest, SilentBrokerIsLostAndRecentResultsAreSentAgain) {
   broker_.welcome();
   auto again = broker_.results(1);
   EXPECT_EQ(decode<std::tuple<int>>(again["s1"].values()), std::make_tuple(36));
+}
+
+// A task whose process was killed and which the broker gave back to us to run again: a
+// reconnect does not send the first run's loss again, which the broker would take for
+// the second run's (failing it, or running it a third time).
+TEST_F(SessionTest, AReconnectDoesNotResendTheLossOfATaskRunningAgain) {
+  engine_->set_hold(true);
+  start();
+  broker_.expect(v1::WorkerMessage::kHello);
+  broker_.welcome();
+  broker_.tasks({make_task("r1", "session_test.square", {4})});
+  ASSERT_TRUE(engine_->wait_held(1));
+  engine_->lose_held();
+  ASSERT_EQ(broker_.results(1)["r1"].failure().kind(), v1::ERROR_KIND_WORKER_LOST);
+  broker_.tasks({make_task("r1", "session_test.square", {4})});  // attempt 1
+  ASSERT_TRUE(engine_->wait_held(1));
+  v1::BrokerMessage reconnect;
+  reconnect.mutable_reconnect()->set_reason("restarted");
+  broker_.send(reconnect);
+  auto hello = broker_.expect(v1::WorkerMessage::kHello).hello();
+  ASSERT_EQ(hello.running_size(), 1);
+  broker_.welcome();
+  engine_->release();
+  auto results = broker_.results(1);
+  ASSERT_FALSE(results["r1"].has_failure()) << results["r1"].failure().message();
+  EXPECT_EQ(decode<std::tuple<int>>(results["r1"].values()), std::make_tuple(16));
+  stop();
 }
 
 TEST_F(SessionTest, StopSaysByeFinishesRunningTasksAndReturns) {
