@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <ranges>
 #include <set>
 #include <stdexcept>
@@ -302,6 +303,32 @@ TEST(PoolTest, JoinInADoneCallbackCollectsTheRemainingResultsItself) {
   if (!returned) g.wait();  // collects g's reply, which lets the callback's join() return
   EXPECT_TRUE(returned) << "join() in a done-callback waited for a reply only it collects";
   EXPECT_TRUE(g.ready());
+  EXPECT_EQ(g.get(), 2);
+  EXPECT_EQ(f.get(), 1);
+}
+
+// The last handle of a pool dropped in one of its done-callbacks: ~Pool() waits for the
+// rest of the work (collecting it on that thread) and the engine is torn down on another
+// thread, since its teardown joins the callback's thread. (It hung; once rescued, the
+// process aborted: std::terminate, the engine's thread destroyed unjoined.)
+TEST(PoolTest, TheLastHandleDroppedInADoneCallback) {
+  TestPipe go_f, go_g;
+  std::optional<Pool> pool;
+  pool.emplace(1);
+  Future<int> f = pool->apply_async(wait_for_go, go_f.read_fd(), 1);
+  Future<int> g = pool->apply_async(wait_for_go, go_g.read_fd(), 2);
+  std::atomic<bool> called{false}, dropped{false};
+  f.add_done_callback([&](const Future<int>&) {
+    called = true;
+    pool.reset();
+    dropped = true;
+  });
+  go_f.write_int(1);
+  ASSERT_TRUE(within_10s([&] { return called.load(); }));
+  go_g.write_int(1);  // g's reply comes once ~Pool() waits
+  bool returned = within_10s([&] { return dropped.load(); });
+  if (!returned) g.wait();
+  EXPECT_TRUE(returned) << "dropping the pool in a done-callback did not return";
   EXPECT_EQ(g.get(), 2);
   EXPECT_EQ(f.get(), 1);
 }
