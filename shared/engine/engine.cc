@@ -68,6 +68,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::start(EngineOptions options) {
   if (!zygote.ok()) return zygote.status();
   engine->zygote_ = *zygote;
   engine->supervisor_ = std::thread([e = engine.get()] { e->supervise(); });
+  engine->supervisor_id_ = engine->supervisor_.get_id();
   return engine;
 }
 

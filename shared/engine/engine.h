@@ -102,7 +102,7 @@ class Engine : public internal::ProgressSource {
   bool poll() override;
   // True on the engine's supervisor thread, where the sinks it resolves run their
   // done-callbacks: the engine must not be destroyed there (it would join itself).
-  bool on_supervisor_thread() const { return std::this_thread::get_id() == supervisor_.get_id(); }
+  bool on_supervisor_thread() const { return std::this_thread::get_id() == supervisor_id_; }
 
  private:
   struct Inflight;
@@ -164,6 +164,8 @@ class Engine : public internal::ProgressSource {
   bool joined_ = false;
   std::atomic<bool> stop_{false};
   std::thread supervisor_;
+  // supervisor_'s id, kept: joining supervisor_ clears its own while others may ask.
+  std::thread::id supervisor_id_;
 };
 
 }  // namespace shoal::engine
