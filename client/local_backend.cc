@@ -6,6 +6,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "shared/engine/engine.h"
@@ -50,6 +51,9 @@ class LocalBackend final : public Backend, public std::enable_shared_from_this<L
   int processes() const override { return engine_->processes(); }
 
   std::string failure() const override { return engine_->failure(); }
+
+  // True on the thread that runs the engine's collector (and so done-callbacks).
+  bool on_supervisor_thread() const { return engine_->on_supervisor_thread(); }
 
   // Threads waiting on this pool's futures collect replies themselves; the alias
   // keeps the backend (and so the engine) alive while one does.
@@ -97,7 +101,16 @@ std::shared_ptr<Backend> make_local_backend(const PoolOptions& options, bool det
   if (!engine.ok()) {
     throw Error("shoal::Pool could not start: " + std::string(engine.status().message()));
   }
-  return std::make_shared<LocalBackend>(std::move(*engine));
+  // The last handle may go in a done-callback on the engine's supervisor thread, which the
+  // engine's teardown joins: then it is torn down on a thread of its own. (Destroyed on
+  // that thread, it could not join it: std::terminate.)
+  return std::shared_ptr<LocalBackend>(new LocalBackend(std::move(*engine)), [](LocalBackend* b) {
+    if (b->on_supervisor_thread()) {
+      std::thread([b] { delete b; }).detach();
+    } else {
+      delete b;
+    }
+  });
 }
 
 }  // namespace shoal::internal

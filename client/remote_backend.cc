@@ -332,6 +332,7 @@ void RemoteBackend::on_message(RemoteSession* session, v1::ServerMessage& messag
             if (it == outstanding_.end() || it->second.state == State::kAccepted) continue;
             set_state(it->second, State::kBackoff);
             backoff_.push_back(*key);
+            backoff_armed_ = true;
           }
         } else {
           ErrorInfo error = to_error_info(rejected.error());

@@ -44,6 +44,7 @@ class RemoteBackend final : public Backend, private SessionListener {
     std::size_t max_batch_bytes = 4u << 20;           // one SubmitBatch (one task may exceed)
     std::size_t max_batch_tasks = 16384;
     std::chrono::milliseconds reconnect_window{30000};  // then outstanding fail: ConnectionError
+    std::chrono::milliseconds supervisor_tick{1000};    // the supervisor wakes at least this often
   };
 
   // Connects to `address`; throws ConnectionError when nothing answers within
@@ -156,6 +157,9 @@ class RemoteBackend final : public Backend, private SessionListener {
   std::deque<Key> watch_ ABSL_GUARDED_BY(mu_);    // to Watch after a reconnect
   std::vector<Key> backoff_ ABSL_GUARDED_BY(mu_); // rejected as full: resend later
   Clock::time_point backoff_until_ ABSL_GUARDED_BY(mu_);
+  // Tasks went into backoff_ since the supervisor last looked: it must wake to time their
+  // resend (its condition cannot wake it when backoff_until_ passes).
+  bool backoff_armed_ ABSL_GUARDED_BY(mu_) = false;
   std::chrono::milliseconds backoff_delay_ ABSL_GUARDED_BY(mu_){0};
   std::size_t unaccepted_ ABSL_GUARDED_BY(mu_) = 0;
   std::size_t unaccepted_bytes_ ABSL_GUARDED_BY(mu_) = 0;

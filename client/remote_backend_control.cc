@@ -23,19 +23,25 @@ void RemoteBackend::supervise() {
     mu_.AssertHeld();
     return session_ == nullptr && !(closed_ && outstanding_.empty());
   };
+  // A condition is evaluated when another thread releases mu_, not when time passes: what
+  // falls due later is waited for by `wait`, computed anew whenever a new due time is set
+  // (backoff_armed_; reopen_at_ is set with a finished session). Without that, a task
+  // rejected as full waited for the next tick (1 s) instead of its backoff (1-200 ms).
   auto due = [this, &wants_session] {
     mu_.AssertHeld();
-    return stopping_ || !finished_.empty() || (wants_session() && Clock::now() >= reopen_at_) ||
+    return stopping_ || !finished_.empty() || backoff_armed_ ||
+           (wants_session() && Clock::now() >= reopen_at_) ||
            (!backoff_.empty() && Clock::now() >= backoff_until_);
   };
   for (;;) {
-    absl::Duration wait = absl::Seconds(1);
+    absl::Duration wait = absl::FromChrono(limits_.supervisor_tick);
     auto wake_at = [&wait](Clock::time_point at) {
       wait = std::min(wait, std::max(absl::ZeroDuration(), absl::FromChrono(at - Clock::now())));
     };
     if (!backoff_.empty()) wake_at(backoff_until_);
     if (wants_session()) wake_at(reopen_at_);
     mu_.AwaitWithTimeout(absl::Condition(&due), wait);
+    backoff_armed_ = false;  // the next round's `wait` covers backoff_until_
     std::vector<std::shared_ptr<RemoteSession>> dead;  // deleted here unless pump() holds one
     for (RemoteSession* s : finished_) {
       for (auto& owned : sessions_) {

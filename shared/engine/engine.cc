@@ -68,6 +68,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::start(EngineOptions options) {
   if (!zygote.ok()) return zygote.status();
   engine->zygote_ = *zygote;
   engine->supervisor_ = std::thread([e = engine.get()] { e->supervise(); });
+  engine->supervisor_id_ = engine->supervisor_.get_id();
   return engine;
 }
 
@@ -210,10 +211,21 @@ absl::Status Engine::join() {
     if (!closed_) {
       return absl::FailedPreconditionError("join() needs close() or terminate() first");
     }
-    idle_cv_.wait(lock, [&] {
+    auto done = [&] {
       return terminated_ || failed_.load(std::memory_order_relaxed) ||
              (pending_.empty() && repush_.empty() && active_ == 0 && staging_ == 0);
-    });
+    };
+    if (on_supervisor_thread()) {
+      // A done-callback: the replies waited for are this thread's to collect. (It slept
+      // here, and nobody else collects unasked: join() waited for ever.)
+      while (!done()) {
+        lock.unlock();
+        if (!collect(true)) sleep_until_news();
+        lock.lock();
+      }
+    } else {
+      idle_cv_.wait(lock, done);
+    }
     if (!terminated_) {
       shutting_down_ = true;
       shared_.control().shutdown.store(1, std::memory_order_seq_cst);
@@ -278,7 +290,6 @@ bool Engine::collect(bool wait_for_lock) {
 }
 
 void Engine::supervise() {
-  WaitWord& results = shared_.control().results;
   while (!stop_.load(std::memory_order_acquire)) {
     if (collect(true)) continue;
     bool news = false;
@@ -292,26 +303,31 @@ void Engine::supervise() {
       cpu_relax();
     }
     if (news) continue;
-    std::int64_t now = now_ns();
-    if (now >= next_zygote_check_ns_) {
-      next_zygote_check_ns_ = now + kIdleTickNs;
-      std::vector<Outcome> out;
-      {
-        std::lock_guard lock(mu_);
-        check_zygote(out);
-      }
-      resolve(out);
+    sleep_until_news();
+  }
+}
+
+void Engine::sleep_until_news() {
+  WaitWord& results = shared_.control().results;
+  std::int64_t now = now_ns();
+  if (now >= next_zygote_check_ns_) {
+    next_zygote_check_ns_ = now + kIdleTickNs;
+    std::vector<Outcome> out;
+    {
+      std::lock_guard lock(mu_);
+      check_zygote(out);
     }
-    std::int64_t timeout = kIdleTickNs;
-    if (std::int64_t deadline = next_deadline_ns_.load(std::memory_order_relaxed)) {
-      timeout = std::max<std::int64_t>(0, std::min(deadline - now, kTimeLimitTickNs));
-    }
-    std::uint32_t key = results.prepare_wait();
-    if (has_news() || stop_.load(std::memory_order_acquire)) {
-      results.cancel_wait();
-    } else {
-      results.commit_wait(key, timeout);
-    }
+    resolve(out);
+  }
+  std::int64_t timeout = kIdleTickNs;
+  if (std::int64_t deadline = next_deadline_ns_.load(std::memory_order_relaxed)) {
+    timeout = std::max<std::int64_t>(0, std::min(deadline - now, kTimeLimitTickNs));
+  }
+  std::uint32_t key = results.prepare_wait();
+  if (has_news() || stop_.load(std::memory_order_acquire)) {
+    results.cancel_wait();
+  } else {
+    results.commit_wait(key, timeout);
   }
 }
 

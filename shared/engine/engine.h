@@ -86,8 +86,8 @@ class Engine : public internal::ProgressSource {
   void terminate();
   // After close(): waits until every job has been resolved and every process has
   // exited; after terminate(): returns at once. kFailedPrecondition otherwise.
-  // Not from a done-callback while work remains: callbacks run on the thread that
-  // collects the replies join() waits for.
+  // In a done-callback on the supervisor thread (the one that collects replies), it
+  // collects them itself meanwhile, running other callbacks on the way.
   absl::Status join();
 
   int processes() const { return options_.processes; }
@@ -100,6 +100,9 @@ class Engine : public internal::ProgressSource {
 
   // ProgressSource: one bounded round of collection; true if anything happened.
   bool poll() override;
+  // True on the engine's supervisor thread, where the sinks it resolves run their
+  // done-callbacks: the engine must not be destroyed there (it would join itself).
+  bool on_supervisor_thread() const { return std::this_thread::get_id() == supervisor_id_; }
 
  private:
   struct Inflight;
@@ -109,6 +112,9 @@ class Engine : public internal::ProgressSource {
   absl::Status submit_jobs(Job* jobs, std::size_t count);
   bool collect(bool wait_for_lock);
   void supervise();
+  // The supervisor's idle step: checks the zygote now and then, and sleeps until a reply,
+  // a death or a time limit is news (at most kIdleTickNs). Supervisor thread only.
+  void sleep_until_news();
   bool has_news();
   // All below: with mu_ held.
   void drain_ring(int worker, std::vector<Outcome>& out, std::size_t limit);
@@ -158,6 +164,8 @@ class Engine : public internal::ProgressSource {
   bool joined_ = false;
   std::atomic<bool> stop_{false};
   std::thread supervisor_;
+  // supervisor_'s id, kept: joining supervisor_ clears its own while others may ask.
+  std::thread::id supervisor_id_;
 };
 
 }  // namespace shoal::engine

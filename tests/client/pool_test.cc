@@ -10,8 +10,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <ranges>
 #include <set>
 #include <stdexcept>
@@ -266,6 +268,69 @@ TEST(PoolTest, DoneCallbackRunsOnceWithTheFuture) {
   pool.join();  // the result thread has run every callback by now
   EXPECT_EQ(seen.load(), 81);
   EXPECT_EQ(calls.load(), 2);
+}
+
+// Polls `pred` (a few ms apart) for up to 10 s: a bounded wait, so that a hang fails the
+// test instead of timing it out.
+bool within_10s(const std::function<bool()>& pred) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+// join() in a done-callback, which runs on the thread that collects the pool's replies,
+// collects the rest itself. (It slept, waiting for replies that only it would collect:
+// for ever unless another thread happened to wait on a future.)
+TEST(PoolTest, JoinInADoneCallbackCollectsTheRemainingResultsItself) {
+  TestPipe go_f, go_g;
+  Pool pool(1);
+  Future<int> f = pool.apply_async(wait_for_go, go_f.read_fd(), 1);
+  Future<int> g = pool.apply_async(wait_for_go, go_g.read_fd(), 2);  // runs after f
+  std::atomic<bool> called{false}, joined{false};
+  f.add_done_callback([&](const Future<int>&) {
+    called = true;
+    pool.close();
+    pool.join();
+    joined = true;
+  });
+  go_f.write_int(1);
+  ASSERT_TRUE(within_10s([&] { return called.load(); }));
+  go_g.write_int(1);  // g's reply comes once the callback's join() waits
+  bool returned = within_10s([&] { return joined.load(); });
+  if (!returned) g.wait();  // collects g's reply, which lets the callback's join() return
+  EXPECT_TRUE(returned) << "join() in a done-callback waited for a reply only it collects";
+  EXPECT_TRUE(g.ready());
+  EXPECT_EQ(g.get(), 2);
+  EXPECT_EQ(f.get(), 1);
+}
+
+// The last handle of a pool dropped in one of its done-callbacks: ~Pool() waits for the
+// rest of the work (collecting it on that thread) and the engine is torn down on another
+// thread, since its teardown joins the callback's thread. (It hung; once rescued, the
+// process aborted: std::terminate, the engine's thread destroyed unjoined.)
+TEST(PoolTest, TheLastHandleDroppedInADoneCallback) {
+  TestPipe go_f, go_g;
+  std::optional<Pool> pool;
+  pool.emplace(1);
+  Future<int> f = pool->apply_async(wait_for_go, go_f.read_fd(), 1);
+  Future<int> g = pool->apply_async(wait_for_go, go_g.read_fd(), 2);
+  std::atomic<bool> called{false}, dropped{false};
+  f.add_done_callback([&](const Future<int>&) {
+    called = true;
+    pool.reset();
+    dropped = true;
+  });
+  go_f.write_int(1);
+  ASSERT_TRUE(within_10s([&] { return called.load(); }));
+  go_g.write_int(1);  // g's reply comes once ~Pool() waits
+  bool returned = within_10s([&] { return dropped.load(); });
+  if (!returned) g.wait();
+  EXPECT_TRUE(returned) << "dropping the pool in a done-callback did not return";
+  EXPECT_EQ(g.get(), 2);
+  EXPECT_EQ(f.get(), 1);
 }
 
 TEST(PoolTest, CancelBeforeStartNeverRuns) {

@@ -418,6 +418,29 @@ TEST(RemoteBackendTest, RejectedAsFullIsResentNotDropped) {
   EXPECT_GE(service.tasks_seen.load(), 500);
 }
 
+// A task the broker rejects as full is sent again after its backoff (1 ms at first), not
+// at the supervisor's next periodic wake-up. (The supervisor's wait was set before the
+// rejection came, and nothing woke it when the backoff ended: the resend waited for the
+// tick, 1 s by default; here an hour, so a missed wake-up cannot pass unseen.)
+TEST(RemoteBackendTest, ARejectedTaskIsResentAfterItsBackoffNotAtTheNextTick) {
+  FakeService service;
+  Server server(&service);
+  internal::RemoteBackend::Limits limits;
+  limits.supervisor_tick = std::chrono::hours(1);
+  auto backend = internal::RemoteBackend::connect(server.address(), {}, limits);
+  auto warm_up = std::make_shared<RecordingSink>();
+  submit_square(*backend, 2, warm_up);
+  ASSERT_TRUE(warm_up->wait(10s));
+  service.reject_full = 1;
+  auto sink = std::make_shared<RecordingSink>();
+  submit_square(*backend, 3, sink);
+  bool resolved = sink->wait(10s);
+  if (!resolved) backend->terminate();  // fails it (CancelledError): nothing left to wait for
+  ASSERT_TRUE(resolved) << "the task rejected as full was not sent again";
+  EXPECT_TRUE(sink->completed()) << sink->error().message;
+  EXPECT_EQ(service.tasks_seen.load(), 3);  // warm-up, rejected, resent
+}
+
 TEST(RemoteBackendTest, ReconnectsWatchesAndResubmitsUnknownTasks) {
   auto first = std::make_unique<FakeService>();
   first->hold = true;

@@ -99,7 +99,10 @@ class Pool {
   void close();
   // Stops now: unfinished futures fail with CancelledError; workers are killed.
   void terminate();
-  // Waits for the workers to exit; std::logic_error unless closed or terminated.
+  // Waits for the workers to exit; std::logic_error unless closed or terminated. In a
+  // done-callback of this pool, a local pool collects the remaining results on that thread
+  // meanwhile (running their callbacks there); a remote one throws shoal::Error when the
+  // callback runs on one of the pool's own threads, which join() waits for.
   void join();
   // Local: worker processes; remote: slots of the connected workers that serve the
   // pool's queue (ConnectOptions::queue).
