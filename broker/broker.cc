@@ -179,7 +179,8 @@ absl::Status Broker::open_store(BrokerConfig& config) {
              results, " results restored");
   if (replay.dropped_bytes > 0) {
     log_->warning("store ", config.store_dir, ": cut off ", replay.dropped_bytes,
-                  " bytes at the end of the journal (torn by a crash, or corrupt)");
+                  " bytes at the end of the journal (a write cut short by a crash; no whole "
+                  "frame follows)");
   }
   return absl::OkStatus();
 }

@@ -59,7 +59,40 @@ absl::Status sync_dir(const std::string& dir) {
   return rc == 0 ? absl::OkStatus() : errno_status("cannot sync", dir);
 }
 
-// Reads `path` frame by frame into `replay`; returns the length of its good prefix.
+// Whether a whole frame (its length within the file, its CRC right) starts at `at`.
+bool whole_frame_at(int fd, uint64_t at, uint64_t size) {
+  char header[kHeader];
+  if (at + kHeader > size || ::pread(fd, header, kHeader, off_t(at)) != ssize_t(kHeader)) {
+    return false;
+  }
+  uint32_t length = get_u32(header);
+  if (length == 0 || length > size - at - kHeader) return false;
+  std::string body(length, '\0');
+  if (::pread(fd, body.data(), length, off_t(at + kHeader)) != ssize_t(length)) return false;
+  return crc_of(body.data(), length) == get_u32(header + 4);
+}
+
+// Where a whole frame starts after the bad one at `bad`, or nullopt. A write cut short by
+// a crash leaves no whole frame after its first bad one; damage within the file does.
+// Looked for where the bad frame's length points, then byte by byte for 64 KiB (its
+// length itself may be what is damaged).
+std::optional<uint64_t> whole_frame_after(int fd, uint64_t bad, uint64_t size) {
+  char header[kHeader];
+  if (::pread(fd, header, kHeader, off_t(bad)) == ssize_t(kHeader)) {
+    uint64_t next = bad + kHeader + get_u32(header);
+    if (next > bad + kHeader && whole_frame_at(fd, next, size)) return next;
+  }
+  const uint64_t end = std::min(size, bad + (64u << 10));
+  for (uint64_t at = bad + 1; at < end; ++at) {
+    if (whole_frame_at(fd, at, size)) return at;
+  }
+  return std::nullopt;
+}
+
+// Reads `path` frame by frame into `replay`; returns the length of its good prefix,
+// which is the whole file but for a tail torn by a crash. A journal damaged elsewhere
+// is refused (FailedPrecondition) and left as it is: cutting it there would silently
+// drop acknowledged tasks after the damage.
 absl::StatusOr<uint64_t> replay_file(const std::string& path, JournalReplay* replay) {
   std::FILE* f = std::fopen(path.c_str(), "rbe");
   if (f == nullptr) return errno_status("cannot open", path);
@@ -133,7 +166,20 @@ absl::StatusOr<uint64_t> replay_file(const std::string& path, JournalReplay* rep
     good += kHeader + length;
     ++replay->frames;
   }
+  const bool checked = good < size && whole_frame_at(fileno(f), good, size);
+  const std::optional<uint64_t> next =
+      good < size && !checked ? whole_frame_after(fileno(f), good, size) : std::nullopt;
   std::fclose(f);
+  if (checked || next) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, " is damaged at byte ", good, " of ", size,
+        checked ? " (a whole frame this broker cannot read: written by a newer version?)"
+                : absl::StrCat(" (a whole frame follows at byte ", *next,
+                               ", so it is not a write cut short by a crash)"),
+        "; it is left as it is. Move it aside to start with an empty store, or keep what "
+        "precedes the damage with `truncate -s ",
+        good, "` on it"));
+  }
   for (size_t i = 0; i < tasks.size(); ++i) {
     if (alive[i]) replay->live.push_back(std::move(tasks[i]));
   }
