@@ -1,6 +1,7 @@
 #include "shared/curve_keys.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -101,8 +102,18 @@ absl::StatusOr<CurveKeyPair> read_curve_key_pair(const std::string& path) {
 }
 
 absl::Status write_curve_key_pair(const std::string& path, const CurveKeyPair& pair) {
+  // Both names must be free before anything is written, and a secret key whose public
+  // half could not be written is removed again: a failure leaves nothing new behind.
+  for (const std::string& name : {path, path + ".pub"}) {
+    struct stat st {};
+    if (lstat(name.c_str(), &st) == 0) {
+      return absl::FailedPreconditionError(absl::StrCat(name, ": ", std::strerror(EEXIST)));
+    }
+  }
   if (absl::Status s = write_new_file(path, pair.secret_key + "\n", 0600); !s.ok()) return s;
-  return write_new_file(path + ".pub", pair.public_key + "\n", 0644);
+  absl::Status s = write_new_file(path + ".pub", pair.public_key + "\n", 0644);
+  if (!s.ok()) unlink(path.c_str());  // created above (O_EXCL): ours to remove
+  return s;
 }
 
 }  // namespace shoal::internal

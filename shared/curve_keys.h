@@ -49,7 +49,8 @@ absl::StatusOr<std::string> curve_key_or_file(const std::string& value, absl::st
 absl::StatusOr<CurveKeyPair> read_curve_key_pair(const std::string& path);
 
 // Writes `pair`: the secret key to `path` (created with mode 0600, never overwritten)
-// and the public key to `path`.pub.
+// and the public key to `path`.pub. kFailedPrecondition, with neither file written, if
+// either exists; on any failure no file of the pair is left behind.
 absl::Status write_curve_key_pair(const std::string& path, const CurveKeyPair& pair);
 
 }  // namespace shoal::internal

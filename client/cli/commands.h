@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <string>
 
+#include "absl/status/status.h"
 #include "shoal/options.hpp"
 
 namespace shoal::v1 {
@@ -26,8 +27,25 @@ struct CliConfig {
   std::chrono::milliseconds wait{0};       // result: wait this long for the task to end
 };
 
+// Exit codes beyond 0 (success), 1 (a failure: a task failed, the broker could not be
+// reached, results could not be written) and 2 (a usage error).
+inline constexpr int kExitNotFinished = 3;  // result: the task is queued or running
+inline constexpr int kExitUnknownTask = 4;  // result: the broker knows no such task (any more)
+
+// The longest task id the CLI sends (ids are protobuf strings: UTF-8 text).
+inline constexpr std::size_t kMaxTaskIdBytes = 1024;
+
 // Prints `message` as "shoal: message" on stderr; returns `code`.
 int fail(const std::string& message, int code = 1);
+
+// Flushes stdout. False, after printing "shoal: writing results failed: REASON" on
+// stderr, when anything printed there since the last call was not written (a full disk,
+// a closed stdout): results lost are a failure even when every task succeeded.
+bool flush_output();
+
+// OK if `id` can name a task: valid UTF-8 of at most kMaxTaskIdBytes bytes, else
+// kInvalidArgument saying why (a usage error).
+absl::Status check_task_id(const std::string& id);
 
 int run_status(const CliConfig& config);
 int run_workers(const CliConfig& config);
@@ -37,7 +55,8 @@ int run_cancel(const CliConfig& config, const std::string& id);
 int run_submit(const CliConfig& config, const std::string& task);
 int run_map(const CliConfig& config, const std::string& task);
 // Writes a new CURVE key pair: the secret key to `path` (mode 0600, never overwriting)
-// and the public key to `path`.pub; prints the public key.
+// and the public key to `path`.pub; prints the public key. Writes neither if either
+// exists.
 int run_keygen(const std::string& path);
 
 // A finished task's outcome as JSON on stdout (a chunk as one array); its failure as

@@ -1,5 +1,7 @@
 // status, workers, queues, result, cancel: unary calls to the broker.
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -9,6 +11,7 @@
 #include "client/remote_channel.h"
 #include "client/remote_status.h"
 #include "client/remote_wire.h"
+#include "shoal/internal/utf8.h"
 #include "shoal/v1/service.grpc.pb.h"
 
 namespace shoal::cli {
@@ -94,8 +97,9 @@ int print_result(const v1::TaskResult& result) {
     if (result.values().empty() && result.items(i).has_error()) {
       const auto& item = result.items(i);
       ++failed;
-      values.push_back("{\"error\":{\"kind\":\"" + v1::ErrorKind_Name(item.error().kind()) +
-                       "\",\"type\":\"" + item.error().type_name() + "\"}}");
+      values.push_back(
+          "{\"error\":{\"kind\":" + json_string(v1::ErrorKind_Name(item.error().kind())) +
+          ",\"type\":" + json_string(item.error().type_name()) + "}}");
       fail("task " + result.id() + " raised " + item.error().type_name() + ": " +
            item.error().message());
       continue;
@@ -117,6 +121,30 @@ int print_result(const v1::TaskResult& result) {
 int fail(const std::string& message, int code) {
   std::fprintf(stderr, "shoal: %s\n", message.c_str());
   return code;
+}
+
+bool flush_output() {
+  errno = 0;
+  bool flushed = std::fflush(stdout) == 0;
+  int error = errno;
+  if (flushed && !std::ferror(stdout)) return true;
+  // glibc drops the buffer of a failed write; an earlier failure left only ferror().
+  fail(std::string("writing results failed: ") +
+       (!flushed && error != 0 ? std::strerror(error) : "write error"));
+  std::clearerr(stdout);  // reported once
+  return false;
+}
+
+absl::Status check_task_id(const std::string& id) {
+  if (id.size() > kMaxTaskIdBytes) {
+    return absl::InvalidArgumentError("a task id is at most " + std::to_string(kMaxTaskIdBytes) +
+                                      " bytes, not " + std::to_string(id.size()));
+  }
+  if (!internal::is_utf8(id)) {
+    return absl::InvalidArgumentError("a task id is UTF-8 text; '" +
+                                      internal::utf8_or_escaped(id) + "' is not");
+  }
+  return absl::OkStatus();
 }
 
 int run_workers(const CliConfig& config) {
@@ -195,10 +223,14 @@ int run_result(const CliConfig& config, const std::string& id) {
   v1::GetResultResponse response;
   auto status = stub->GetResult(context(config, config.wait).get(), request, &response);
   if (!status.ok()) return call_failed(status, "GetResult");
+  if (response.state() == v1::TASK_STATE_UNKNOWN) {
+    return fail("task " + id + " is TASK_STATE_UNKNOWN (never seen, or expired)",
+                kExitUnknownTask);
+  }
   if (response.state() != v1::TASK_STATE_DONE) {
     return fail("task " + id + " is " + v1::TaskState_Name(response.state()) +
-                    (response.state() == v1::TASK_STATE_UNKNOWN ? " (never seen, or expired)" : ""),
-                2);
+                    " (not finished yet; --wait-ms=N waits for it)",
+                kExitNotFinished);
   }
   return print_result(response.result());
 }

@@ -247,19 +247,17 @@ int run_map(const CliConfig& config, const std::string& task) {
         std::printf("%s\n", json->c_str());
       } else {
         ++failed;
-        std::string text;
-        for (char ch : error) {
-          if (ch == '"' || ch == '\\') text.push_back('\\');
-          text.push_back(ch == '\n' ? ' ' : ch);
-        }
-        std::printf("{\"error\":\"%s\"}\n", text.c_str());
+        std::printf("{\"error\":%s}\n", json_string(error).c_str());
       }
     }
   }
-  std::fflush(stdout);
-  std::fprintf(stderr, "shoal: %zu items in %.3f s (%.0f items/s)%s\n", items.size(), seconds,
-               seconds > 0 ? static_cast<double>(items.size()) / seconds : 0.0,
-               failed ? (", " + std::to_string(failed) + " failed").c_str() : "");
+  if (!flush_output()) return 1;  // the summary would hide the one line that matters
+  // The rate is of completed items only: failed ones (often refused at once) say nothing
+  // about throughput.
+  std::size_t completed = items.size() - failed;
+  std::fprintf(stderr, "shoal: %zu items in %.3f s: %zu done (%.0f/s), %zu failed\n", items.size(),
+               seconds, completed, seconds > 0 ? static_cast<double>(completed) / seconds : 0.0,
+               failed);
   return failed ? 1 : 0;
 }
 

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "shoal/codec.hpp"
+#include "shoal/internal/utf8.h"
 
 namespace shoal::cli {
 namespace {
@@ -283,26 +284,12 @@ class JsonReader {
   msgpack::packer<internal::StringSink> pk_;
 };
 
-void append_json_string(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned char>(c));
-          out += buf;
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
+// Length of the valid UTF-8 sequence at s[i], or 0 if none starts there.
+std::size_t utf8_length_at(std::string_view s, std::size_t i) {
+  const auto b = static_cast<unsigned char>(s[i]);
+  std::size_t n = b < 0x80 ? 1 : (b & 0xe0) == 0xc0 ? 2 : (b & 0xf0) == 0xe0 ? 3
+                             : (b & 0xf8) == 0xf0 ? 4 : 0;
+  return n > 0 && i + n <= s.size() && internal::is_utf8(s.substr(i, n)) ? n : 0;
 }
 
 std::string base64(const char* p, std::size_t n) {
@@ -387,6 +374,42 @@ void write_json(std::string& out, const msgpack::object& o, std::size_t limit) {
 }
 
 }  // namespace
+
+void append_json_string(std::string& out, std::string_view text) {
+  out.push_back('"');
+  for (std::size_t i = 0; i < text.size();) {
+    const char c = text[i];
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned char>(c));
+          out += buf;
+        } else if (static_cast<unsigned char>(c) < 0x80) {
+          out.push_back(c);
+        } else if (std::size_t n = utf8_length_at(text, i); n > 0) {
+          out.append(text.substr(i, n));
+          i += n;
+          continue;
+        } else {
+          out += "\xef\xbf\xbd";  // U+FFFD for a byte that is not part of valid UTF-8
+        }
+    }
+    ++i;
+  }
+  out.push_back('"');
+}
+
+std::string json_string(std::string_view text) {
+  std::string out;
+  append_json_string(out, text);
+  return out;
+}
 
 absl::StatusOr<std::string> json_to_msgpack(std::string_view json) {
   std::string out;

@@ -6,9 +6,14 @@
 //   shoal map TASK --input=FILE.jsonl          one JSON argument array a line;
 //                                              results as JSON lines, in input order
 //   shoal keygen PATH                          a CURVE key pair for the worker link
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <limits>
+#include <map>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -62,10 +67,15 @@ constexpr char kUsage[] =
     "  shoal keygen PATH                  write a CURVE key pair (PATH, PATH.pub) for\n"
     "                                     shoal-broker/shoal-worker; print the public key\n\n"
     "All but keygen take --broker=HOST:PORT (the broker's client address; [::1]:PORT for\n"
-    "IPv6); flags may be spelled with dashes or underscores. A usage error (a flag, an\n"
-    "argument or an --input file) prints one line and exits 2. submit and map wait for a\n"
+    "IPv6); flags may be spelled with dashes or underscores. submit and map wait for a\n"
     "worker of the queue, saying so on stderr when none is there after 2 s. In --input,\n"
-    "blank lines are skipped (a result line per non-blank input line).";
+    "blank lines are skipped (a result line per non-blank input line). Results on\n"
+    "stdout are JSON lines (a byte of a string that is not UTF-8 prints as U+FFFD).\n\n"
+    "Exit status: 0 done; 1 a failure (a task failed, the broker could not be reached,\n"
+    "results could not be written to stdout); 2 a usage error (a flag, one the command\n"
+    "does not take, an argument or an --input file; one line on stderr); 3 result: the\n"
+    "task is queued or running, not finished yet; 4 result: the broker knows no such\n"
+    "task (never seen, or its result expired).";
 
 // Prints the usage and every flag of this program, as spelled on the command line.
 void print_help() {
@@ -86,8 +96,10 @@ void print_help() {
 
 // What is wrong with the flags in `args` (argv, names with '_') that Abseil would report
 // and exit 1 for: an unknown flag, a missing value, or one that does not parse as the
-// flag's type. "" if nothing.
-std::string flag_syntax_error(const std::vector<std::string>& args) {
+// flag's type. "" if nothing. Adds the name of each flag given (FLAG for --noFLAG) to
+// `given`.
+std::string flag_syntax_error(const std::vector<std::string>& args,
+                              std::vector<std::string>& given) {
   for (std::size_t i = 1; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "--") break;  // positional arguments only from here on
@@ -101,9 +113,13 @@ std::string flag_syntax_error(const std::vector<std::string>& args) {
     if (flag == nullptr && name.rfind("no", 0) == 0) {  // --noFLAG for a bool FLAG
       flag = absl::FindCommandLineFlag(name.substr(2));
       if (flag != nullptr && (!flag->IsOfType<bool>() || eq != std::string::npos)) flag = nullptr;
-      if (flag != nullptr) continue;
+      if (flag != nullptr) {
+        given.push_back(name.substr(2));
+        continue;
+      }
     }
     if (flag == nullptr) return "unknown flag --" + dashed + " (see --help)";
+    given.push_back(name);
     if (flag->IsOfType<bool>() && eq == std::string::npos) continue;
     std::string value;
     if (eq != std::string::npos) {
@@ -129,6 +145,31 @@ std::string flag_syntax_error(const std::vector<std::string>& args) {
   return "";
 }
 
+// "" when flag `name` (spelled with '_') means something to `command`, else why not:
+// a flag that would be silently ignored is a usage error.
+std::string flag_not_applicable(const std::string& name, const std::string& command) {
+  static const std::map<std::string, std::vector<std::string>> kCommandsOf = {
+      {"args", {"submit"}},
+      {"no_wait", {"submit"}},
+      {"input", {"map"}},
+      {"chunksize", {"map"}},
+      {"progress", {"map"}},
+      {"queue", {"submit", "map"}},
+      {"priority", {"submit", "map"}},
+      {"time_limit_ms", {"submit", "map"}},
+      {"max_retries", {"submit", "map"}},
+      {"wait_ms", {"result"}},
+  };
+  auto it = kCommandsOf.find(name);
+  bool applies = it == kCommandsOf.end()
+                     ? command != "keygen"  // the connection flags: every command but keygen
+                     : std::find(it->second.begin(), it->second.end(), command) != it->second.end();
+  if (applies) return "";
+  std::string dashed = name;
+  std::replace(dashed.begin(), dashed.end(), '_', '-');
+  return "--" + dashed + " does not apply to " + command + " (see --help)";
+}
+
 // "" when `value` of --`flag` lies in min..max, else why not.
 std::string out_of_range(const std::string& flag, int value, int min, int max) {
   if (value >= min && value <= max) return "";
@@ -137,9 +178,47 @@ std::string out_of_range(const std::string& flag, int value, int min, int max) {
   return "--" + flag + " must be " + range + ", not " + std::to_string(value);
 }
 
+// Runs subcommand `command` (a known one) with its argument `arg`; its exit code.
+int run_command(const std::string& command, const std::string& arg,
+                const shoal::cli::CliConfig& config) {
+  using shoal::cli::fail;
+  if (command == "keygen") return shoal::cli::run_keygen(arg);
+  // gRPC would take a malformed address, log about it and wait out the connect timeout.
+  if (config.broker.rfind("unix:", 0) == 0) {
+    return fail("--broker: '" + config.broker +
+                    "': a broker listens on HOST:PORT only, not on a unix socket",
+                2);
+  }
+  if (absl::Status address =
+          shoal::internal::check_host_port(config.broker, shoal::internal::EndpointUse::kConnect);
+      !address.ok()) {
+    return fail("--broker: " + std::string(address.message()), 2);
+  }
+  if (command == "status") return shoal::cli::run_status(config);
+  if (command == "workers") return shoal::cli::run_workers(config);
+  if (command == "queues") return shoal::cli::run_queues(config);
+  if (command == "submit") return shoal::cli::run_submit(config, arg);
+  if (command == "result") return shoal::cli::run_result(config, arg);
+  if (command == "cancel") return shoal::cli::run_cancel(config, arg);
+  if (config.input.empty()) return fail("map needs --input=FILE.jsonl", 2);
+  return shoal::cli::run_map(config, arg);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A closed stdout or stderr would be the next file gRPC opens (a socket, an eventfd),
+  // and results or errors would go there. Hold them with /dev/null opened read-only, so
+  // that writes fail (EBADF) and are reported, not lost.
+  for (int fd : {STDOUT_FILENO, STDERR_FILENO}) {
+    if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+      int held = open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (held >= 0 && held != fd) {
+        dup2(held, fd);
+        close(held);
+      }
+    }
+  }
   absl::SetProgramUsageMessage(kUsage);
   absl::FlagsUsageConfig usage;
   usage.contains_help_flags = [](absl::string_view file) {
@@ -156,7 +235,8 @@ int main(int argc, char** argv) {
       return 0;
     }
   }
-  if (std::string error = flag_syntax_error(args); !error.empty()) return fail(error, 2);
+  std::vector<std::string> given;
+  if (std::string error = flag_syntax_error(args, given); !error.empty()) return fail(error, 2);
   std::vector<char*> arg_ptrs = shoal::internal::argv_of(args);
   std::vector<char*> positional = absl::ParseCommandLine(int(arg_ptrs.size()), arg_ptrs.data());
   if (positional.size() < 2) {
@@ -167,10 +247,18 @@ int main(int argc, char** argv) {
   std::string arg = positional.size() > 2 ? positional[2] : "";
   bool takes_arg = command == "submit" || command == "result" || command == "cancel" ||
                    command == "map" || command == "keygen";
+  if (!takes_arg && command != "status" && command != "workers" && command != "queues") {
+    return fail("unknown command '" + command + "' (see --help)", 2);
+  }
   if (positional.size() > (takes_arg ? 3u : 2u)) {
     return fail(command + " takes " + (takes_arg ? "one argument" : "no argument") +
                     ", not also '" + positional[takes_arg ? 3 : 2] + "' (see --help)",
                 2);
+  }
+  for (const std::string& name : given) {
+    if (std::string error = flag_not_applicable(name, command); !error.empty()) {
+      return fail(error, 2);
+    }
   }
   for (const std::string& error :
        {out_of_range("connect-timeout-ms", absl::GetFlag(FLAGS_connect_timeout_ms), 1, kMaxInt),
@@ -220,27 +308,12 @@ int main(int argc, char** argv) {
   config.wait = std::chrono::milliseconds(absl::GetFlag(FLAGS_wait_ms));
 
   if (takes_arg && arg.empty()) return fail(command + " needs an argument (see --help)", 2);
-  if (command == "keygen") return shoal::cli::run_keygen(arg);
-  // gRPC would take a malformed address, log about it and wait out the connect timeout.
-  if (config.broker.rfind("unix:", 0) == 0) {
-    return fail("--broker: '" + config.broker +
-                    "': a broker listens on HOST:PORT only, not on a unix socket",
-                2);
+  if (command == "result" || command == "cancel") {
+    if (absl::Status id = shoal::cli::check_task_id(arg); !id.ok()) {
+      return fail(command + ": " + std::string(id.message()), 2);
+    }
   }
-  if (absl::Status address =
-          shoal::internal::check_host_port(config.broker, shoal::internal::EndpointUse::kConnect);
-      !address.ok()) {
-    return fail("--broker: " + std::string(address.message()), 2);
-  }
-  if (command == "status") return shoal::cli::run_status(config);
-  if (command == "workers") return shoal::cli::run_workers(config);
-  if (command == "queues") return shoal::cli::run_queues(config);
-  if (command == "submit") return shoal::cli::run_submit(config, arg);
-  if (command == "result") return shoal::cli::run_result(config, arg);
-  if (command == "cancel") return shoal::cli::run_cancel(config, arg);
-  if (command == "map") {
-    if (config.input.empty()) return fail("map needs --input=FILE.jsonl", 2);
-    return shoal::cli::run_map(config, arg);
-  }
-  return fail("unknown command '" + command + "' (see --help)", 2);
+  int code = run_command(command, arg, config);
+  // Results that never reached stdout are a failure, whatever the tasks did.
+  return shoal::cli::flush_output() || code != 0 ? code : 1;
 }

@@ -1,8 +1,13 @@
-// The `shoal` CLI's usage errors, as users meet them: one line on stderr ("shoal: ..."),
-// exit status 2, and nothing sent (no broker is needed for these).
+// The `shoal` CLI as users meet it. CliTest: usage errors, one line on stderr
+// ("shoal: ...") and exit status 2, nothing sent (no broker is needed for these).
+// CliClusterTest: output and exit status against a real broker and worker on loopback.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <fstream>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -22,12 +27,16 @@ struct CliRun {
 
 // Runs `shoal args...` to its end. Unless `args` say otherwise, the broker address is
 // one where nothing listens, with a short connect timeout: a CLI that wrongly goes on
-// fails fast there, with exit status 1.
-CliRun run_cli(const std::vector<std::string>& args) {
+// fails fast there, with exit status 1. With `stdout_to`, stdout goes to that file
+// instead (stderr is still read).
+CliRun run_cli(const std::vector<std::string>& args, const std::string& stdout_to = "") {
   std::vector<std::string> argv = {cli_bin(),
                                    "--broker=127.0.0.1:" + std::to_string(testutil::free_port()),
                                    "--connect-timeout-ms=200"};
   argv.insert(argv.end(), args.begin(), args.end());  // later flags win
+  if (!stdout_to.empty()) {
+    argv.insert(argv.begin(), {"/bin/sh", "-c", "exec \"$0\" \"$@\" >'" + stdout_to + "'"});
+  }
   auto child = testutil::ChildProcess::start(argv, {}, /*with_stderr=*/true);
   CliRun run;
   while (auto line = child->read_line(120s)) run.lines.push_back(*line);
@@ -144,6 +153,153 @@ TEST(CliTest, AMalformedBrokerAddressIsAUsageErrorBeforeAnyConnect) {
   EXPECT_EQ(unix_socket.lines,
             std::vector<std::string>{"shoal: --broker: 'unix:/run/shoal.sock': a broker listens "
                                      "on HOST:PORT only, not on a unix socket"});
+}
+
+// A broker and one test worker, and the flags that point the CLI at them.
+class CliClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cluster_.start_broker();
+    cluster_.start_worker("w1", 1);
+  }
+  // `args` for run_cli(), aimed at the cluster's broker.
+  std::vector<std::string> at_broker(std::vector<std::string> args) {
+    args.push_back("--broker=" + cluster_.clients());
+    args.push_back("--connect-timeout-ms=10000");
+    return args;
+  }
+  // A file of `lines` in the cluster's temporary directory; its path.
+  std::string input(const std::string& name, const std::vector<std::string>& lines) {
+    std::string path = cluster_.temp_dir() + "/" + name;
+    std::ofstream out(path);
+    for (const std::string& line : lines) out << line << "\n";
+    return path;
+  }
+
+  Cluster cluster_;
+};
+
+// Each stdout line is JSON, whatever a task's error message or string result holds: a
+// tab in an error used to print raw, and a byte that is not UTF-8 went through as is.
+TEST_F(CliClusterTest, MapAndSubmitPrintOnlyValidJson) {
+  CliRun map = run_cli(at_broker(
+      {"map", "test.throw_message", "--input=" + input("in.jsonl", {R"(["a\tb \"q\""])"})}));
+  EXPECT_EQ(map.exit_code, 1);
+  ASSERT_FALSE(map.lines.empty());
+  EXPECT_EQ(map.lines[0], R"({"error":"ERROR_KIND_REMOTE std::runtime_error: a\tb \"q\""})");
+  CliRun submit = run_cli(at_broker({"submit", "test.byte", "--args=[255]"}));
+  EXPECT_EQ(submit.exit_code, 0);
+  EXPECT_EQ(submit.lines, std::vector<std::string>{"\"\xef\xbf\xbd\""});  // U+FFFD
+  CliRun control = run_cli(at_broker({"submit", "test.byte", "--args=[1]"}));
+  EXPECT_EQ(control.lines, std::vector<std::string>{R"("\u0001")"});
+}
+
+// Results that never reach stdout are a failure with one line, not exit status 0.
+TEST_F(CliClusterTest, ResultsThatCannotBeWrittenAreAFailure) {
+  const std::vector<std::string> kError = {
+      "shoal: writing results failed: No space left on device"};
+  CliRun map = run_cli(
+      at_broker({"map", "test.square", "--input=" + input("in.jsonl", {"[1]", "[2]", "[3]"})}),
+      "/dev/full");
+  EXPECT_EQ(map.exit_code, 1);
+  EXPECT_EQ(map.lines, kError);
+  CliRun submit = run_cli(at_broker({"submit", "test.square", "--args=[3]"}), "/dev/full");
+  EXPECT_EQ(submit.exit_code, 1);
+  EXPECT_EQ(submit.lines, kError);
+}
+
+// `result` of a task not finished yet is no usage error (2): 3, and 4 for no such task.
+TEST_F(CliClusterTest, ResultExitStatusSaysNotFinishedOrUnknown) {
+  std::string gate = cluster_.temp_dir() + "/gate";
+  CliRun submit =
+      run_cli(at_broker({"submit", "test.gate", "--args=[\"" + gate + "\"]", "--no-wait"}));
+  ASSERT_EQ(submit.exit_code, 0);
+  ASSERT_EQ(submit.lines.size(), 1u);
+  std::string id = submit.lines[0];
+  CliRun pending = run_cli(at_broker({"result", id}));
+  EXPECT_EQ(pending.exit_code, 3);
+  ASSERT_EQ(pending.lines.size(), 1u);
+  EXPECT_EQ(pending.lines[0].rfind("shoal: task " + id + " is TASK_STATE_", 0), 0u)
+      << pending.lines[0];
+  EXPECT_NE(pending.lines[0].find("not finished yet"), std::string::npos) << pending.lines[0];
+  CliRun unknown = run_cli(at_broker({"result", "no-such-task"}));
+  EXPECT_EQ(unknown.exit_code, 4);
+  EXPECT_EQ(unknown.lines, std::vector<std::string>{"shoal: task no-such-task is "
+                                                    "TASK_STATE_UNKNOWN (never seen, or expired)"});
+  std::ofstream{gate};  // let the task end
+  CliRun done = run_cli(at_broker({"result", id, "--wait-ms=30000"}));
+  EXPECT_EQ(done.exit_code, 0);
+  EXPECT_EQ(done.lines, std::vector<std::string>{"1"});
+}
+
+// The rate is of items done: failed ones (here, arguments of the wrong type) used to
+// count as throughput.
+TEST_F(CliClusterTest, MapSummaryRatesCompletedItemsOnly) {
+  CliRun map = run_cli(
+      at_broker({"map", "test.square", "--input=" + input("in.jsonl", {"[3]", "[\"x\"]"})}));
+  EXPECT_EQ(map.exit_code, 1);
+  ASSERT_EQ(map.lines.size(), 3u);
+  EXPECT_EQ(map.lines[0], "9");
+  EXPECT_TRUE(std::regex_match(map.lines[2],
+                               std::regex(R"(shoal: 2 items in [0-9]+\.[0-9]{3} s: 1 done )"
+                                          R"(\([0-9]+/s\), 1 failed)")))
+      << map.lines[2];
+}
+
+TEST(CliTest, ATaskIdThatIsNotUtf8OrTooLongIsAUsageError) {
+  CliRun result = run_cli({"result", "\xff"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(result.lines,
+            std::vector<std::string>{"shoal: result: a task id is UTF-8 text; '\\xff' is not"});
+  CliRun cancel = run_cli({"cancel", "a\xc3"});
+  EXPECT_EQ(cancel.exit_code, 2);
+  EXPECT_EQ(cancel.lines,
+            std::vector<std::string>{"shoal: cancel: a task id is UTF-8 text; 'a\\xc3' is not"});
+  CliRun long_id = run_cli({"result", std::string(1025, 'x')});
+  EXPECT_EQ(long_id.exit_code, 2);
+  EXPECT_EQ(long_id.lines,
+            std::vector<std::string>{"shoal: result: a task id is at most 1024 bytes, not 1025"});
+}
+
+TEST(CliTest, KeygenOverAnExistingPublicKeyLeavesNothingNew) {
+  testutil::TempDir dir("shoal-cli");
+  std::string path = dir.path() + "/k";
+  std::ofstream(path + ".pub") << "stale\n";
+  auto keygen = testutil::ChildProcess::start({cli_bin(), "keygen", path}, {}, true);
+  EXPECT_EQ(keygen->read_line(30s).value_or(""), "shoal: " + path + ".pub: File exists");
+  EXPECT_EQ(keygen->wait(30s), std::optional<int>(1));
+  struct stat st {};
+  EXPECT_NE(stat(path.c_str(), &st), 0) << "a secret key was left behind";
+  EXPECT_EQ(read_lines(path + ".pub"), std::vector<std::string>{"stale"});
+}
+
+// A flag the subcommand does not use would be ignored in silence: a usage error instead.
+TEST(CliTest, FlagsThatDoNotApplyAreUsageErrors) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string error;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"map", "t", "--input=x", "--args=[1]"},
+            "shoal: --args does not apply to map (see --help)"},
+           {{"map", "t", "--input=x", "--no-wait"},
+            "shoal: --no-wait does not apply to map (see --help)"},
+           {{"submit", "t", "--input=x"}, "shoal: --input does not apply to submit (see --help)"},
+           {{"submit", "t", "--wait-ms=5"},
+            "shoal: --wait-ms does not apply to submit (see --help)"},
+           {{"status", "--queue=q"}, "shoal: --queue does not apply to status (see --help)"},
+           {{"result", "id", "--noprogress"},
+            "shoal: --progress does not apply to result (see --help)"},
+           // run_cli() gives --broker, which means nothing to keygen.
+           {{"keygen", "/nonexistent/k"}, "shoal: --broker does not apply to keygen (see --help)"},
+       }) {
+    CliRun run = run_cli(c.args);
+    EXPECT_EQ(run.exit_code, 2) << c.error;
+    EXPECT_EQ(run.lines, std::vector<std::string>{c.error});
+  }
+  // The flags that do apply are taken: the CLI goes on to the (absent) broker.
+  CliRun run = run_cli({"submit", "t", "--queue=q", "--priority=3", "--no-wait"});
+  EXPECT_EQ(run.exit_code, 1);
 }
 
 }  // namespace

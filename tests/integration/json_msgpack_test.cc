@@ -76,5 +76,22 @@ TEST(JsonMsgpackTest, KeysNestedInKeysStopAtTheLengthLimit) {
   EXPECT_EQ(*shallow, R"({"{\"\\\"\":null}":null})");
 }
 
+// Every string prints as valid JSON: control characters escaped (a tab was, \x01 and
+// \x1f too), and each byte that is not part of valid UTF-8 as U+FFFD (it went through).
+TEST(JsonMsgpackTest, StringsPrintAsValidJsonWhateverTheirBytes) {
+  const std::string kReplacement = "\xef\xbf\xbd";  // U+FFFD
+  EXPECT_EQ(json_string("a\tb\nc\r\x01\x1f\"\\"), R"("a\tb\nc\r\u0001\u001f\"\\")");
+  EXPECT_EQ(json_string("h\xc3\xa9 \xf0\x9f\x98\x80"), "\"h\xc3\xa9 \xf0\x9f\x98\x80\"");
+  EXPECT_EQ(json_string("\xff"), "\"" + kReplacement + "\"");
+  EXPECT_EQ(json_string("a\xc3"), "\"a" + kReplacement + "\"");           // cut short
+  EXPECT_EQ(json_string("\xc0\xaf"), "\"" + kReplacement + kReplacement + "\"");  // overlong
+  EXPECT_EQ(json_string("\xed\xa0\x80"),                                  // a surrogate
+            "\"" + kReplacement + kReplacement + kReplacement + "\"");
+  EXPECT_EQ(*msgpack_to_json(encode(std::string("x\xfe\ty"))),
+            "\"x" + kReplacement + "\\ty\"");
+  EXPECT_EQ(*msgpack_to_json(encode(std::map<std::string, int>{{"\xff", 1}})),
+            "{\"" + kReplacement + "\":1}");
+}
+
 }  // namespace
 }  // namespace shoal::cli

@@ -66,6 +66,8 @@ std::string blob(int n) { return std::string(static_cast<std::size_t>(n), 'x'); 
 
 int throw_message(std::string message) { throw std::runtime_error(message); }
 
+std::string byte(int b) { return std::string(1, static_cast<char>(b)); }
+
 }  // namespace shoal::itest
 
 SHOAL_TASK_AS(shoal::itest::square, "test.square");
@@ -81,3 +83,4 @@ SHOAL_TASK_AS(shoal::itest::logged_gate, "test.logged_gate");
 SHOAL_TASK_AS(shoal::itest::fail, "test.fail");
 SHOAL_TASK_AS(shoal::itest::blob, "test.blob");
 SHOAL_TASK_AS(shoal::itest::throw_message, "test.throw_message");
+SHOAL_TASK_AS(shoal::itest::byte, "test.byte");

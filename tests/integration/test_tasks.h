@@ -19,5 +19,6 @@ int logged_gate(std::string log, std::string gate);  // appends whoami() to log,
 int fail(int);                                       // throws std::invalid_argument
 std::string blob(int n);                             // n bytes of 'x'
 int throw_message(std::string message);              // throws std::runtime_error(message)
+std::string byte(int b);                             // the byte b (from 128: not UTF-8)
 
 }  // namespace shoal::itest

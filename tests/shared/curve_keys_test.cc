@@ -86,5 +86,21 @@ TEST_F(CurveKeysTest, WritesASecretFileOnlyItsOwnerReadsAndNeverOverwrites) {
   EXPECT_EQ(read_curve_key_pair(path)->secret_key, pair->secret_key);
 }
 
+// A failed write leaves nothing new: the secret key was written before the public one
+// failed on an existing PATH.pub, and stayed.
+TEST_F(CurveKeysTest, AnExistingPublicKeyFileLeavesNoSecretKeyBehind) {
+  std::string path = dir_ + "/worker";
+  write("worker.pub", "stale\n");
+  absl::Status s = write_curve_key_pair(path, *new_curve_key_pair());
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find("worker.pub"), std::string::npos) << s;
+  struct stat st {};
+  EXPECT_NE(stat(path.c_str(), &st), 0) << "a secret key was left behind";
+  std::ifstream pub(path + ".pub");
+  std::string line;
+  std::getline(pub, line);
+  EXPECT_EQ(line, "stale");
+}
+
 }  // namespace
 }  // namespace shoal::internal
