@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <fstream>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -240,10 +239,12 @@ TEST_F(CliClusterTest, MapSummaryRatesCompletedItemsOnly) {
   EXPECT_EQ(map.exit_code, 1);
   ASSERT_EQ(map.lines.size(), 3u);
   EXPECT_EQ(map.lines[0], "9");
-  EXPECT_TRUE(std::regex_match(map.lines[2],
-                               std::regex(R"(shoal: 2 items in [0-9]+\.[0-9]{3} s: 1 done )"
-                                          R"(\([0-9]+/s\), 1 failed)")))
-      << map.lines[2];
+  // "shoal: 2 items in 0.004 s: 1 done (250/s), 1 failed" (std::regex's libstdc++ code
+  // warns under the sanitizers' build).
+  const std::string& summary = map.lines[2];
+  EXPECT_TRUE(summary.starts_with("shoal: 2 items in ")) << summary;
+  EXPECT_NE(summary.find(" s: 1 done ("), std::string::npos) << summary;
+  EXPECT_TRUE(summary.ends_with("/s), 1 failed")) << summary;
 }
 
 TEST(CliTest, ATaskIdThatIsNotUtf8OrTooLongIsAUsageError) {
