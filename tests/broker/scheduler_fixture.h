@@ -121,6 +121,14 @@ class SchedulerTest : public ::testing::Test {
     scheduler_->worker_message(peer, &msg, out_);
   }
 
+  // Lets `seconds` s pass with a heartbeat from `peer` after each: it alone stays alive.
+  void keep_alive(const std::string& peer, int seconds) {
+    for (int i = 0; i < seconds; ++i) {
+      clock_.advance_ms(1000);
+      heartbeat(peer);
+    }
+  }
+
   // Bye: leaving now, or (`draining`) stopping once what it holds is done.
   void bye(const std::string& peer, bool draining = false) {
     shoal::v1::WorkerMessage msg;

@@ -14,10 +14,7 @@ TEST_F(SchedulerTest, RequeuesWhenWorkerMissesHeartbeats) {
   submit({T("t1")});
   EXPECT_THAT(take_sent("a"), ElementsAre("t1"));
   hello("b");
-  for (int i = 0; i < 3; ++i) {  // b stays alive, a is silent
-    clock_.advance_ms(1000);
-    heartbeat("b");
-  }
+  keep_alive("b", 3);  // a is silent
   out_.clear();
   tick_after(1);
   EXPECT_THAT(take_sent("b"), ElementsAre("t1"));
@@ -80,10 +77,7 @@ TEST_F(SchedulerTest, AHeldCloseWithoutAReconnectIsALossAfterLiveness) {
   scheduler_->worker_disconnected("a", out_);
   EXPECT_EQ(scheduler_->stats().retried(), 0u);
   hello("b");
-  for (int i = 0; i < 3; ++i) {  // b stays alive, a is silent
-    clock_.advance_ms(1000);
-    heartbeat("b");
-  }
+  keep_alive("b", 3);  // a is silent
   out_.clear();
   tick_after(1);
   EXPECT_EQ(scheduler_->stats().retried(), 1u);
@@ -97,10 +91,7 @@ TEST_F(SchedulerTest, AConnectionClosedWhileTheBrokerListensIsALossAtOnce) {
   ASSERT_THAT(take_sent("a"), ElementsAre("t1"));
   clock_.advance_ms(5000);
   scheduler_->excuse_silence(5000);
-  for (int i = 0; i < 4; ++i) {  // liveness after the deafness, the worker heard from
-    clock_.advance_ms(1000);
-    heartbeat("a");
-  }
+  keep_alive("a", 4);  // liveness after the deafness, the worker heard from
   hello("b");
   out_.clear();
   scheduler_->worker_disconnected("a", out_);
@@ -330,10 +321,7 @@ TEST_F(SchedulerTest, LostWorkerComingBackResolvesOnceAndIsAskedToReconnect) {
   submit({T("t1")});
   take_sent("a");
   hello("b");
-  for (int i = 0; i < 4; ++i) {
-    clock_.advance_ms(1000);
-    heartbeat("b");
-  }
+  keep_alive("b", 4);
   scheduler_->tick(out_);  // a is lost; t1 goes to b
   EXPECT_THAT(take_sent("b"), ElementsAre("t1"));
   out_.clear();
