@@ -166,14 +166,17 @@ absl::StatusOr<uint64_t> replay_file(const std::string& path, JournalReplay* rep
     good += kHeader + length;
     ++replay->frames;
   }
-  const bool checked = good < size && whole_frame_at(fileno(f), good, size);
-  const std::optional<uint64_t> next =
-      good < size && !checked ? whole_frame_after(fileno(f), good, size) : std::nullopt;
+  // The loop stopped at a frame it could not read: whole (its CRC right, so no torn
+  // write) but of an unknown kind or unparsable, or bad with whole frames after it.
+  const bool whole_but_unread = good < size && whole_frame_at(fileno(f), good, size);
+  const std::optional<uint64_t> next = good < size && !whole_but_unread
+                                           ? whole_frame_after(fileno(f), good, size)
+                                           : std::nullopt;
   std::fclose(f);
-  if (checked || next) {
+  if (whole_but_unread || next) {
     return absl::FailedPreconditionError(absl::StrCat(
         path, " is damaged at byte ", good, " of ", size,
-        checked ? " (a whole frame this broker cannot read: written by a newer version?)"
+        whole_but_unread ? " (a whole frame this broker cannot read: written by a newer version?)"
                 : absl::StrCat(" (a whole frame follows at byte ", *next,
                                ", so it is not a write cut short by a crash)"),
         "; it is left as it is. Move it aside to start with an empty store, or keep what "
