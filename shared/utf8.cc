@@ -3,10 +3,8 @@
 #include <cstdint>
 
 namespace shoal::internal {
-namespace {
 
-// Length of the valid UTF-8 sequence at text[i], or 0 if none starts there.
-std::size_t sequence_at(std::string_view text, std::size_t i) {
+std::size_t utf8_sequence_at(std::string_view text, std::size_t i) {
   const auto byte = [&](std::size_t k) { return static_cast<std::uint8_t>(text[k]); };
   const std::uint8_t b = byte(i);
   if (b < 0x80) return 1;
@@ -30,15 +28,13 @@ std::size_t sequence_at(std::string_view text, std::size_t i) {
   return n;
 }
 
-}  // namespace
-
 bool is_utf8(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
     if (static_cast<std::uint8_t>(text[i]) < 0x80) {  // the common case
       ++i;
       continue;
     }
-    std::size_t n = sequence_at(text, i);
+    std::size_t n = utf8_sequence_at(text, i);
     if (n == 0) return false;
     i += n;
   }
@@ -51,7 +47,7 @@ std::string utf8_or_escaped(std::string_view text) {
   std::string out;
   out.reserve(text.size() + 16);
   for (std::size_t i = 0; i < text.size();) {
-    std::size_t n = sequence_at(text, i);
+    std::size_t n = utf8_sequence_at(text, i);
     if (n > 0) {
       out.append(text.substr(i, n));
       i += n;

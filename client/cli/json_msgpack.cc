@@ -284,14 +284,6 @@ class JsonReader {
   msgpack::packer<internal::StringSink> pk_;
 };
 
-// Length of the valid UTF-8 sequence at s[i], or 0 if none starts there.
-std::size_t utf8_length_at(std::string_view s, std::size_t i) {
-  const auto b = static_cast<unsigned char>(s[i]);
-  std::size_t n = b < 0x80 ? 1 : (b & 0xe0) == 0xc0 ? 2 : (b & 0xf0) == 0xe0 ? 3
-                             : (b & 0xf8) == 0xf0 ? 4 : 0;
-  return n > 0 && i + n <= s.size() && internal::is_utf8(s.substr(i, n)) ? n : 0;
-}
-
 std::string base64(const char* p, std::size_t n) {
   static const char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -392,7 +384,7 @@ void append_json_string(std::string& out, std::string_view text) {
           out += buf;
         } else if (static_cast<unsigned char>(c) < 0x80) {
           out.push_back(c);
-        } else if (std::size_t n = utf8_length_at(text, i); n > 0) {
+        } else if (std::size_t n = internal::utf8_sequence_at(text, i); n > 0) {
           out.append(text.substr(i, n));
           i += n;
           continue;

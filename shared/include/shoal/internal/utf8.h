@@ -2,10 +2,15 @@
 // UTF-8 checks for strings that cross the wire in protobuf `string` fields,
 // which must be valid UTF-8 (a frame holding anything else does not parse at
 // the receiver).
+#include <cstddef>
 #include <string>
 #include <string_view>
 
 namespace shoal::internal {
+
+// Length of the valid UTF-8 sequence at text[i] (1 to 4 bytes), or 0 if none starts
+// there. `i` must be within `text`.
+std::size_t utf8_sequence_at(std::string_view text, std::size_t i);
 
 // True if `text` is well-formed UTF-8 (no overlong forms, surrogates or code
 // points past U+10FFFF).
