@@ -170,6 +170,9 @@ bool Engine::cancel(std::uint64_t seq) {
       out.push_back(Outcome{std::move(in.job.sink), in.job.index, {}, cancelled});
       release(i);
     }
+    // The last job gone: a join() waiting for it returns now, not at the supervisor's
+    // next idle tick (up to 200 ms).
+    if (!out.empty() && active_ == 0 && pending_.empty()) idle_cv_.notify_all();
   }
   if (out.empty()) return false;
   resolve(out);
