@@ -40,9 +40,12 @@ class CqTag {
 // One Session stream on the gateway's completion queue. Reads are turned into events
 // on the queue's thread; writes go out one at a time from an outbox in which
 // consecutive Results (or Accepted) messages are merged, so a slow reader costs fewer,
-// larger writes. Each object first waits for a call; once one arrives it asks for the
-// next. It deletes itself once gRPC has said the call is done and none of its
-// operations is outstanding.
+// larger writes. A client that does not read its results cannot make the outbox grow
+// without end: past max_unread_bytes the message it sent is held and its stream is not
+// read (what it sends waits in gRPC's flow control) until writes took the outbox down
+// to half of that. Each object first waits for
+// a call; once one arrives it asks for the next. It deletes itself once gRPC has said
+// the call is done and none of its operations is outstanding.
 class AsyncSession {
  public:
   enum class Op : std::uint8_t { kAccept, kRead, kWrite, kFinish, kDone };
@@ -103,7 +106,7 @@ class AsyncSession {
       end();
       return;
     }
-    if (op == Op::kWrite) pump();
+    if (op == Op::kWrite && pump_and_unpause()) take_read();
   }
 
   // Queues a message (the scheduler's thread). Thread-safe.
@@ -157,6 +160,11 @@ class AsyncSession {
       if (registered_) gateway_->inbox_->post(SessionHalfClosed{id_});
       return;
     }
+    if (!pause_if_unread()) take_read();
+  }
+
+  // Posts the message read and starts the next read.
+  void take_read() {
     switch (in_->body_case()) {
       case ClientMessage::kSubmit:
         gateway_->inbox_->post(SubmitEvent{id_, std::move(arena_), in_->mutable_submit()});
@@ -175,6 +183,14 @@ class AsyncSession {
     start_read();
   }
 
+  // True while the client has more than max_unread_bytes of messages to read: the
+  // message just read waits, unposted and with no read after it, for pump_and_unpause.
+  bool pause_if_unread() {
+    absl::MutexLock lock(&mu_);
+    read_paused_ = outbox_.bytes() > gateway_->options_.max_unread_bytes;
+    return read_paused_;
+  }
+
   void read_into_new_arena() {
     google::protobuf::ArenaOptions options;
     options.start_block_size = 16 << 10;
@@ -191,9 +207,17 @@ class AsyncSession {
     stream_.Read(in_, static_cast<CqTag*>(&read_tag_));
   }
 
-  void pump() {
+  // Starts the next write; true when reading was paused and may go on (the caller
+  // takes the message read: the queue's thread owns it).
+  bool pump_and_unpause() {
     absl::MutexLock lock(&mu_);
     pump_locked();
+    if (!read_paused_ || finished_ ||
+        outbox_.bytes() > gateway_->options_.max_unread_bytes / 2) {
+      return false;
+    }
+    read_paused_ = false;
+    return true;
   }
   // Starts the next write or the finish. The operations only queue work for gRPC (their
   // completions come through the queue), so they may start under mu_.
@@ -243,6 +267,7 @@ class AsyncSession {
   int outstanding_ ABSL_GUARDED_BY(mu_) = 0;  // reads, writes and finishes in flight
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool close_when_drained_ ABSL_GUARDED_BY(mu_) = false;
+  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;  // in_ waits: too much unread
   bool finished_ ABSL_GUARDED_BY(mu_) = false;  // no more operations may start
   bool done_ ABSL_GUARDED_BY(mu_) = false;      // gRPC said the call is over
   std::optional<grpc::Status> abort_ ABSL_GUARDED_BY(mu_);

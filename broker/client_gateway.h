@@ -35,6 +35,9 @@ class ClientGateway final : public shoal::v1::TaskService::AsyncService, public 
     std::string auth_token;  // "" = no authentication
     // gRPC's send limit: Results to a client are merged or split to stay within it.
     std::size_t max_send_bytes = INT_MAX;
+    // A session holding more than this of messages its client has not read yet is not
+    // read from (its submissions wait in gRPC's flow control) until it is down to half.
+    std::size_t max_unread_bytes = SIZE_MAX;
   };
   // `inbox` and `log` must outlive the gateway (and the gRPC server using it).
   ClientGateway(Options options, ClientInbox* inbox, const Logger* log);

@@ -46,18 +46,27 @@ void SessionOutbox::push(ServerMessage&& message) {
 }
 
 void SessionOutbox::push_one(ServerMessage&& message, std::size_t bytes) {
-  if (!queue_.empty() && back_bytes_ + bytes <= bound_ && merge_into(queue_.back(), message)) {
-    back_bytes_ += bytes;
+  bytes_ += bytes;
+  if (!queue_.empty() && sizes_.back() + bytes <= bound_ && merge_into(queue_.back(), message)) {
+    sizes_.back() += bytes;
     return;
   }
   queue_.push_back(std::move(message));
-  back_bytes_ = bytes;
+  sizes_.push_back(bytes);
 }
 
 ServerMessage SessionOutbox::pop() {
   ServerMessage front = std::move(queue_.front());
   queue_.pop_front();
+  bytes_ -= sizes_.front();
+  sizes_.pop_front();
   return front;
+}
+
+void SessionOutbox::clear() {
+  queue_.clear();
+  sizes_.clear();
+  bytes_ = 0;
 }
 
 std::vector<ServerMessage> split_message(ServerMessage&& message, std::size_t limit) {

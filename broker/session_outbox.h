@@ -24,16 +24,20 @@ class SessionOutbox {
   // the last queued message while the two fit in it.
   void push(shoal::v1::ServerMessage&& message);
   bool empty() const { return queue_.empty(); }
+  // The encoded size of what is queued (a merged message counts as the sum of its parts).
+  std::size_t bytes() const { return bytes_; }
   // The oldest message. Requires !empty().
   shoal::v1::ServerMessage pop();
-  void clear() { queue_.clear(); }
+  // Drops everything queued.
+  void clear();
 
  private:
   void push_one(shoal::v1::ServerMessage&& message, std::size_t bytes);
 
   std::size_t bound_;
   std::deque<shoal::v1::ServerMessage> queue_;
-  std::size_t back_bytes_ = 0;  // the size of queue_.back()
+  std::deque<std::size_t> sizes_;  // of each message of queue_
+  std::size_t bytes_ = 0;          // their sum
 };
 
 // `message` as one or more messages of its kind, in order, of at most `limit` bytes

@@ -301,6 +301,55 @@ TEST_F(ClientGatewayTest, ResultsForASlowReaderStayWithinTheSendLimit) {
   context->TryCancel();
 }
 
+// A client that submits and never reads its results cannot make the broker hold them
+// without end: past the unread bound (here the send limit, 1.1 MB) its stream is not
+// read, so a later submission waits in gRPC's flow control, not dropped, and is taken
+// once the client has read.
+TEST_F(ClientGatewayTest, AClientThatDoesNotReadItsResultsIsNotReadEither) {
+  BrokerConfig config = testing::loopback_config();
+  config.scheduler.max_message_bytes = 20000;  // send limit: 4 x 20000 + 1 MiB
+  config.scheduler.max_retained_bytes = 0;     // the unread bound is the send limit
+  start(config);
+  auto w = std::make_unique<FakeWorker>(zmq_, b_->broker->worker_endpoint());
+  w->hello("w1", {"square"}, /*slots=*/1000);
+  ASSERT_TRUE(w->next().has_value());  // welcome
+  auto context = make_context();
+  auto stream = stub_->Session(context.get());
+  constexpr int kTasks = 600;
+  std::vector<shoal::v1::Task> tasks;
+  for (int i = 0; i < kTasks; ++i) tasks.push_back(make_task("t" + std::to_string(i)));
+  ASSERT_TRUE(stream->Write(submit(std::move(tasks))));
+  std::vector<std::string> ids;
+  while (ids.size() < kTasks) {
+    auto batch = w->next();
+    ASSERT_TRUE(batch.has_value() && batch->has_tasks());
+    for (const auto& t : batch->tasks().tasks()) ids.push_back(t.id());
+  }
+  const std::string value = "\xda\x3a\x98" + std::string(15000, 'v');  // str16 of 15000
+  for (const auto& id : ids) w->result(id, value);  // 9 MB, none of it read
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_TRUE(stream->Write(submit({make_task("late")})));
+  auto early = w->next(std::chrono::milliseconds(1000));
+  EXPECT_FALSE(early.has_value() && early->has_tasks())
+      << "the broker read a submission of a client with 9 MB unread";
+
+  std::set<std::string> got;
+  shoal::v1::ServerMessage msg;
+  while (got.size() < ids.size() && stream->Read(&msg)) {
+    for (const auto& r : msg.results().results()) got.insert(r.id());
+  }
+  EXPECT_EQ(got.size(), ids.size());
+  std::optional<shoal::v1::BrokerMessage> late = early;
+  if (!late.has_value() || !late->has_tasks()) late = w->next();
+  ASSERT_TRUE(late.has_value() && late->has_tasks());
+  EXPECT_EQ(late->tasks().tasks(0).id(), "late");
+  w->result("late", value);
+  auto result = read_until(*stream, shoal::v1::ServerMessage::kResults);
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->results().results(0).id(), "late");
+  context->TryCancel();
+}
+
 // Accepted ids are held back briefly and sent in bulk (broker_loop.h); none may be lost,
 // none repeated, across several submits of one session.
 TEST_F(ClientGatewayTest, EveryTaskIsAcceptedExactlyOnceWhenAcceptsAreHeld) {

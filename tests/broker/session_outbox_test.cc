@@ -63,6 +63,25 @@ TEST(SessionOutboxTest, AResultLargerThanTheBoundGoesAlone) {
   EXPECT_TRUE(outbox.empty());
 }
 
+// bytes() is what the gateway compares with its bound on unread results: it follows
+// pushes (merged or not), pops and clear().
+TEST(SessionOutboxTest, CountsTheBytesItHolds) {
+  SessionOutbox outbox(1000);
+  EXPECT_EQ(outbox.bytes(), 0u);
+  shoal::v1::ServerMessage small = results(0, 1, 10), big = results(1, 1, 5000);
+  const std::size_t small_bytes = small.ByteSizeLong(), big_bytes = big.ByteSizeLong();
+  outbox.push(std::move(small));
+  outbox.push(results(0, 1, 10));  // merged into the first
+  outbox.push(std::move(big));
+  EXPECT_EQ(outbox.bytes(), 2 * small_bytes + big_bytes);
+  EXPECT_EQ(outbox.pop().results().results_size(), 2);
+  EXPECT_EQ(outbox.bytes(), big_bytes);
+  outbox.push(results(2, 1, 10));
+  outbox.clear();
+  EXPECT_EQ(outbox.bytes(), 0u);
+  EXPECT_TRUE(outbox.empty());
+}
+
 TEST(SessionOutboxTest, MergesAcceptedIdsButNotMessagesOfDifferentKinds) {
   SessionOutbox outbox(kMergedMessageBytes);
   shoal::v1::ServerMessage a, b, r = results(0, 1, 10), c;
