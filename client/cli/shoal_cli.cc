@@ -72,10 +72,11 @@ constexpr char kUsage[] =
     "blank lines are skipped (a result line per non-blank input line). Results on\n"
     "stdout are JSON lines (a byte of a string that is not UTF-8 prints as U+FFFD).\n\n"
     "Exit status: 0 done; 1 a failure (a task failed, the broker could not be reached,\n"
-    "results could not be written to stdout); 2 a usage error (a flag, one the command\n"
-    "does not take, an argument or an --input file; one line on stderr); 3 result: the\n"
-    "task is queued or running, not finished yet; 4 result: the broker knows no such\n"
-    "task (never seen, or its result expired).";
+    "cancel found the task running or finished, results could not be written to\n"
+    "stdout); 2 a usage error (a flag, one the command does not take, an argument or an\n"
+    "--input file; one line on stderr); 3 result: the task is queued or running, not\n"
+    "finished yet; 4 result, cancel: the broker knows no such task (never seen, or its\n"
+    "result expired).";
 
 // Prints the usage and every flag of this program, as spelled on the command line.
 void print_help() {

@@ -231,6 +231,35 @@ TEST_F(CliClusterTest, ResultExitStatusSaysNotFinishedOrUnknown) {
   EXPECT_EQ(done.lines, std::vector<std::string>{"1"});
 }
 
+// `cancel` of an id the broker does not know exits 4, as `result` does (it used to exit
+// 1, like a task that cannot be cancelled any more, which still does).
+TEST_F(CliClusterTest, CancelExitStatusTellsUnknownFromNotCancellable) {
+  CliRun unknown = run_cli(at_broker({"cancel", "no-such-task"}));
+  EXPECT_EQ(unknown.exit_code, 4);
+  EXPECT_EQ(unknown.lines, std::vector<std::string>{"shoal: task no-such-task is "
+                                                    "TASK_STATE_UNKNOWN (never seen, or "
+                                                    "expired): nothing to cancel"});
+  std::string log = cluster_.temp_dir() + "/log";
+  std::string gate = cluster_.temp_dir() + "/gate";
+  CliRun submit = run_cli(at_broker(
+      {"submit", "test.logged_gate", "--args=[\"" + log + "\",\"" + gate + "\"]", "--no-wait"}));
+  ASSERT_EQ(submit.exit_code, 0);
+  ASSERT_EQ(submit.lines.size(), 1u);
+  std::string id = submit.lines[0];
+  ASSERT_TRUE(wait_for_lines(log, 1));  // it runs
+  CliRun running = run_cli(at_broker({"cancel", id}));
+  EXPECT_EQ(running.exit_code, 1);
+  EXPECT_EQ(running.lines, std::vector<std::string>{"shoal: task " + id +
+                                                    " was not cancelled: it is "
+                                                    "TASK_STATE_RUNNING"});
+  std::ofstream{gate};  // let it end
+  ASSERT_EQ(run_cli(at_broker({"result", id, "--wait-ms=30000"})).exit_code, 0);
+  CliRun done = run_cli(at_broker({"cancel", id}));
+  EXPECT_EQ(done.exit_code, 1);
+  EXPECT_EQ(done.lines, std::vector<std::string>{"shoal: task " + id +
+                                                 " was not cancelled: it is TASK_STATE_DONE"});
+}
+
 // The rate is of items done: failed ones (here, arguments of the wrong type) used to
 // count as throughput.
 TEST_F(CliClusterTest, MapSummaryRatesCompletedItemsOnly) {
