@@ -78,8 +78,16 @@ class RemoteBackend final : public Backend, private SessionListener {
   // it does not answer within 2 s.
   std::optional<int> slots_serving(const std::string& queue) const;
 
+  // The broker's counters, as it says now; nullopt when it does not answer within 2 s
+  // (or options.connect_timeout, if shorter). Blocks for that call. Thread-safe.
+  std::optional<v1::Stats> stats() const;
+
   // Submissions whose results have not arrived. Thread-safe.
   std::size_t outstanding() const;
+  // True while a submission that the broker rejected as full (RESOURCE_EXHAUSTED) waits
+  // to be resent or accepted: the broker's --max-queued holds it back. O(outstanding()).
+  // Thread-safe.
+  bool waiting_for_room() const;
   // Waits up to `timeout` until the broker has accepted (or answered) everything
   // submitted so far; true if it has. Thread-safe.
   bool wait_accepted(std::chrono::milliseconds timeout);
@@ -103,6 +111,7 @@ class RemoteBackend final : public Backend, private SessionListener {
     std::shared_ptr<Sink> sink;
     std::size_t index = 0;
     State state = State::kPending;
+    bool rejected_full = false;  // the broker said it was full, and has not accepted it since
   };
   // A sink call to make once mu_ is released.
   struct Delivery {

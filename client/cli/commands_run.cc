@@ -2,6 +2,7 @@
 // same one Pool::connect uses, with JSON arguments converted to MessagePack.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -92,9 +93,33 @@ std::string describe(const internal::ErrorInfo& e) {
   return kind + (e.type_name.empty() ? "" : " " + e.type_name) + ": " + e.message;
 }
 
-// A task waiting on a queue no worker serves, or on a broker that went away, waits for
-// ever without a word otherwise.
+// A duration as the CLI's messages say it: "5 s", "0.2 s".
+std::string seconds_text(std::chrono::milliseconds duration) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g s", static_cast<double>(duration.count()) / 1000.0);
+  return text;
+}
+
+// How full the broker says it is now: " (3 tasks queued, its --max-queued limit is 3)"
+// (without the limit from a broker that does not say it), or "" when it does not answer.
+std::string fullness(const internal::RemoteBackend& backend) {
+  std::optional<v1::Stats> stats = backend.stats();
+  if (!stats) return "";
+  std::string text = " (" + std::to_string(stats->queued()) +
+                     (stats->queued() == 1 ? " task" : " tasks") + " queued";
+  if (stats->max_queued() > 0) {
+    text += ", its --max-queued limit is " + std::to_string(stats->max_queued());
+  }
+  return text + ")";
+}
+
+// A task waiting on a full broker, on a queue no worker serves, or on a broker that went
+// away, waits for ever without a word otherwise.
 void warn_if_unserved(const internal::RemoteBackend& backend, const std::string& queue) {
+  if (backend.waiting_for_room()) {
+    std::fprintf(stderr, "shoal: the broker is full%s; waiting for room (Ctrl-C to stop)\n",
+                 fullness(backend).c_str());
+  }
   std::optional<int> slots = backend.slots_serving(queue);
   if (!slots) {
     std::fprintf(stderr, "shoal: the broker does not answer; waiting for it (Ctrl-C to stop)\n");
@@ -139,8 +164,34 @@ int run_submit(const CliConfig& config, const std::string& task) {
   std::string id = internal::task_id_string(batch[0].seq);
   backend->submit(batch);
   if (config.no_wait) {
-    if (!backend->wait_accepted(config.connect.connect_timeout)) {
-      return fail("the broker did not accept task " + id + " in time");
+    // A full broker (--max-queued) holds the task back as it would a blocking submission
+    // (the backend resends it until there is room), here up to the connect timeout.
+    const auto limit = config.connect.connect_timeout;
+    const auto deadline = Clock::now() + limit;
+    bool said_full = false;
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (backend->wait_accepted(
+              std::clamp(left, std::chrono::milliseconds(0), std::chrono::milliseconds(100)))) {
+        break;
+      }
+      bool full = backend->waiting_for_room();
+      if (full && !said_full) {
+        said_full = true;
+        std::fprintf(stderr, "shoal: the broker is full%s; waiting up to %s for room\n",
+                     fullness(*backend).c_str(), seconds_text(limit).c_str());
+      }
+      if (Clock::now() < deadline) continue;
+      std::string how = full ? fullness(*backend) : "";
+      // Withdrawn: cancelled at the broker, should it take the task after all.
+      backend->terminate();
+      if (full) {
+        return fail("task " + id + " was not submitted: the broker stayed full for " +
+                    seconds_text(limit) + how +
+                    "; try again later, wait longer (--connect-timeout-ms) or add workers");
+      }
+      return fail("the broker did not accept task " + id + " within " + seconds_text(limit) +
+                  " (--connect-timeout-ms)");
     }
     if (sink->all_done() && sink->outcome(0).error) {  // e.g. rejected as invalid
       return fail("task " + id + " was refused: " + describe(*sink->outcome(0).error));

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,11 +26,12 @@ struct CliRun {
   std::vector<std::string> lines;  // stdout and stderr together
 };
 
-// Runs `shoal args...` to its end. Unless `args` say otherwise, the broker address is
-// one where nothing listens, with a short connect timeout: a CLI that wrongly goes on
-// fails fast there, with exit status 1. With `stdout_to`, stdout goes to that file
-// instead (stderr is still read).
-CliRun run_cli(const std::vector<std::string>& args, const std::string& stdout_to = "") {
+// Starts `shoal args...`, its stdout and stderr read together. Unless `args` say
+// otherwise, the broker address is one where nothing listens, with a short connect
+// timeout: a CLI that wrongly goes on fails fast there, with exit status 1. With
+// `stdout_to`, stdout goes to that file instead (stderr is still read).
+std::unique_ptr<testutil::ChildProcess> start_cli(const std::vector<std::string>& args,
+                                                  const std::string& stdout_to = "") {
   std::vector<std::string> argv = {cli_bin(),
                                    "--broker=127.0.0.1:" + std::to_string(testutil::free_port()),
                                    "--connect-timeout-ms=200"};
@@ -36,7 +39,12 @@ CliRun run_cli(const std::vector<std::string>& args, const std::string& stdout_t
   if (!stdout_to.empty()) {
     argv.insert(argv.begin(), {"/bin/sh", "-c", "exec \"$0\" \"$@\" >'" + stdout_to + "'"});
   }
-  auto child = testutil::ChildProcess::start(argv, {}, /*with_stderr=*/true);
+  return testutil::ChildProcess::start(argv, {}, /*with_stderr=*/true);
+}
+
+// Runs `shoal args...` (as start_cli() starts it) to its end.
+CliRun run_cli(const std::vector<std::string>& args, const std::string& stdout_to = "") {
+  auto child = start_cli(args, stdout_to);
   CliRun run;
   while (auto line = child->read_line(120s)) run.lines.push_back(*line);
   run.exit_code = child->wait(120s).value_or(-1);
@@ -154,6 +162,13 @@ TEST(CliTest, AMalformedBrokerAddressIsAUsageErrorBeforeAnyConnect) {
                                      "on HOST:PORT only, not on a unix socket"});
 }
 
+// `args` for run_cli(), aimed at the broker of `cluster`.
+std::vector<std::string> aimed_at(const Cluster& cluster, std::vector<std::string> args) {
+  args.insert(args.begin(),
+              {"--broker=" + cluster.clients(), "--connect-timeout-ms=10000"});  // args win
+  return args;
+}
+
 // A broker and one test worker, and the flags that point the CLI at them.
 class CliClusterTest : public ::testing::Test {
  protected:
@@ -163,9 +178,7 @@ class CliClusterTest : public ::testing::Test {
   }
   // `args` for run_cli(), aimed at the cluster's broker.
   std::vector<std::string> at_broker(std::vector<std::string> args) {
-    args.push_back("--broker=" + cluster_.clients());
-    args.push_back("--connect-timeout-ms=10000");
-    return args;
+    return aimed_at(cluster_, std::move(args));
   }
   // A file of `lines` in the cluster's temporary directory; its path.
   std::string input(const std::string& name, const std::vector<std::string>& lines) {
@@ -274,6 +287,53 @@ TEST_F(CliClusterTest, MapSummaryRatesCompletedItemsOnly) {
   EXPECT_TRUE(summary.starts_with("shoal: 2 items in ")) << summary;
   EXPECT_NE(summary.find(" s: 1 done ("), std::string::npos) << summary;
   EXPECT_TRUE(summary.ends_with("/s), 1 failed")) << summary;
+}
+
+// A full broker (its --max-queued reached) holds `submit --no-wait` back as it holds a
+// blocking submission: the CLI says so, waits for room up to --connect-timeout-ms, and
+// then gives up with a line that says why, leaving nothing queued. It used to wait in
+// silence and say only "the broker did not accept task ID in time".
+TEST(CliFullBrokerTest, SubmitWaitsForRoomAndSaysTheBrokerIsFull) {
+  Cluster cluster;
+  cluster.start_broker("127.0.0.1:0", "tcp://127.0.0.1:0", {"--max-queued=1"});  // no worker
+  CliRun first = run_cli(aimed_at(cluster, {"submit", "test.square", "--args=[1]", "--no-wait"}));
+  ASSERT_EQ(first.exit_code, 0);
+  ASSERT_EQ(first.lines.size(), 1u);
+  const std::string kFull =
+      "shoal: the broker is full (1 task queued, its --max-queued limit is 1)";
+
+  CliRun refused = run_cli(aimed_at(
+      cluster, {"submit", "test.square", "--args=[2]", "--no-wait", "--connect-timeout-ms=3000"}));
+  EXPECT_EQ(refused.exit_code, 1);
+  ASSERT_EQ(refused.lines.size(), 2u);
+  EXPECT_EQ(refused.lines[0], kFull + "; waiting up to 3 s for room");
+  EXPECT_TRUE(refused.lines[1].starts_with("shoal: task ")) << refused.lines[1];
+  EXPECT_TRUE(refused.lines[1].ends_with(
+      " was not submitted: the broker stayed full for 3 s (1 task queued, its --max-queued "
+      "limit is 1); try again later, wait longer (--connect-timeout-ms) or add workers"))
+      << refused.lines[1];
+  EXPECT_EQ(cluster.stats().submitted(), 1u);
+
+  // A blocking submit says so too (after 2 s without a result).
+  auto blocking = start_cli(aimed_at(cluster, {"submit", "test.square", "--args=[3]"}));
+  EXPECT_EQ(blocking->wait_for_line("shoal: the broker is full", 60s),
+            kFull + "; waiting for room (Ctrl-C to stop)");
+  blocking.reset();  // SIGKILL by pid
+
+  // Room again (the first task cancelled): the waiting submission is taken.
+  auto waiting = start_cli(aimed_at(
+      cluster, {"submit", "test.square", "--args=[4]", "--no-wait", "--connect-timeout-ms=60000"}));
+  EXPECT_EQ(waiting->read_line(60s), kFull + "; waiting up to 60 s for room");
+  CliRun cancel = run_cli(aimed_at(cluster, {"cancel", first.lines[0]}));
+  EXPECT_EQ(cancel.exit_code, 0);
+  std::optional<std::string> id = waiting->read_line(60s);
+  EXPECT_EQ(waiting->wait(60s), std::optional<int>(0));
+  ASSERT_TRUE(id.has_value());
+  CliRun queued = run_cli(aimed_at(cluster, {"result", *id}));
+  EXPECT_EQ(queued.exit_code, 3);  // queued, waiting for a worker
+  EXPECT_EQ(queued.lines, std::vector<std::string>{"shoal: task " + *id +
+                                                   " is TASK_STATE_QUEUED (not finished yet; "
+                                                   "--wait-ms=N waits for it)"});
 }
 
 TEST(CliTest, ATaskIdThatIsNotUtf8OrTooLongIsAUsageError) {

@@ -441,6 +441,23 @@ TEST(RemoteBackendTest, ARejectedTaskIsResentAfterItsBackoffNotAtTheNextTick) {
   EXPECT_EQ(service.tasks_seen.load(), 3);  // warm-up, rejected, resent
 }
 
+// waiting_for_room() holds while the broker rejects a submission as full, and no longer
+// once it has taken it (the CLI tells its user why a submission waits).
+TEST(RemoteBackendTest, WaitingForRoomWhileTheBrokerRejectsAsFull) {
+  FakeService service;
+  service.full = true;
+  Server server(&service);
+  auto backend = internal::RemoteBackend::connect(server.address(), {}, {});
+  EXPECT_FALSE(backend->waiting_for_room());
+  auto sink = std::make_shared<RecordingSink>();
+  submit_square(*backend, 3, sink);
+  EXPECT_TRUE(eventually([&] { return backend->waiting_for_room(); }));
+  service.full = false;  // room again: the resend is taken
+  ASSERT_TRUE(sink->wait(10s));
+  EXPECT_TRUE(sink->completed()) << sink->error().message;
+  EXPECT_FALSE(backend->waiting_for_room());
+}
+
 TEST(RemoteBackendTest, ReconnectsWatchesAndResubmitsUnknownTasks) {
   auto first = std::make_unique<FakeService>();
   first->hold = true;
