@@ -402,6 +402,7 @@ void RemoteBackend::on_done(RemoteSession* session, const grpc::Status& status) 
                        absl::StatusCodeToString(static_cast<absl::StatusCode>(code)), ")");
       if (answered_) {
         disconnected_since_ = Clock::now();
+        ++losses_;
       } else {
         // Refused, or the broker went at once: the reconnect window runs on, and the
         // next session waits (it was reopened at once, for ever, both sides spinning).

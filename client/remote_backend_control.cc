@@ -264,6 +264,11 @@ std::optional<v1::Stats> RemoteBackend::stats() const {
   return stats;
 }
 
+RemoteBackend::Link RemoteBackend::link() const {
+  absl::MutexLock lock(&mu_);
+  return {.losses = losses_, .up = session_ != nullptr && answered_};
+}
+
 std::size_t RemoteBackend::outstanding() const {
   absl::MutexLock lock(&mu_);
   return outstanding_.size();

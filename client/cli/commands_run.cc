@@ -13,6 +13,7 @@
 #include <sstream>
 #include <vector>
 
+#include "client/cli/broker_link.h"
 #include "client/cli/commands.h"
 #include "client/cli/json_msgpack.h"
 #include "client/remote_backend.h"
@@ -72,9 +73,11 @@ class CollectSink final : public internal::Sink {
 };
 
 std::shared_ptr<internal::RemoteBackend> connect(const CliConfig& config) {
+  // A lost broker is waited for as long as a first connection: then its tasks fail.
+  internal::RemoteBackend::Limits limits;
+  limits.reconnect_window = config.connect.connect_timeout;
   try {
-    return internal::RemoteBackend::connect(config.broker, config.connect,
-                                            internal::RemoteBackend::Limits{});
+    return internal::RemoteBackend::connect(config.broker, config.connect, limits);
   } catch (const Error& e) {
     fail(e.what());
     return nullptr;
@@ -93,13 +96,6 @@ std::string describe(const internal::ErrorInfo& e) {
   return kind + (e.type_name.empty() ? "" : " " + e.type_name) + ": " + e.message;
 }
 
-// A duration as the CLI's messages say it: "5 s", "0.2 s".
-std::string seconds_text(std::chrono::milliseconds duration) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%g s", static_cast<double>(duration.count()) / 1000.0);
-  return text;
-}
-
 // How full the broker says it is now: " (3 tasks queued, its --max-queued limit is 3)"
 // (without the limit from a broker that does not say it), or "" when it does not answer.
 std::string fullness(const internal::RemoteBackend& backend) {
@@ -114,15 +110,16 @@ std::string fullness(const internal::RemoteBackend& backend) {
 }
 
 // A task waiting on a full broker, on a queue no worker serves, or on a broker that went
-// away, waits for ever without a word otherwise.
-void warn_if_unserved(const internal::RemoteBackend& backend, const std::string& queue) {
+// away, waits without a word otherwise. `progress` as for BrokerLinkNotices::report.
+void warn_if_unserved(const internal::RemoteBackend& backend, const std::string& queue,
+                      BrokerLinkNotices& link, const std::string& progress) {
   if (backend.waiting_for_room()) {
     std::fprintf(stderr, "shoal: the broker is full%s; waiting for room (Ctrl-C to stop)\n",
                  fullness(backend).c_str());
   }
   std::optional<int> slots = backend.slots_serving(queue);
   if (!slots) {
-    std::fprintf(stderr, "shoal: the broker does not answer; waiting for it (Ctrl-C to stop)\n");
+    link.report_silent(progress, /*newline_first=*/false);
   } else if (*slots == 0) {
     std::fprintf(stderr,
                  "shoal: no worker serves queue '%s' yet; waiting for one (Ctrl-C to stop)\n",
@@ -199,9 +196,16 @@ int run_submit(const CliConfig& config, const std::string& task) {
     std::printf("%s\n", id.c_str());
     return 0;
   }
-  sink->wait(std::chrono::milliseconds(2000));
-  if (!sink->all_done()) warn_if_unserved(*backend, config.task.queue);
-  while (!sink->all_done()) sink->wait(std::chrono::milliseconds(1000));
+  BrokerLinkNotices link(*backend, config.broker, config.connect.connect_timeout);
+  const auto start = Clock::now();
+  for (bool checked = false; !sink->all_done();) {
+    sink->wait(std::chrono::milliseconds(100));
+    link.report("", /*newline_first=*/false);
+    if (!checked && !sink->all_done() && Clock::now() - start >= std::chrono::seconds(2)) {
+      checked = true;  // nothing back yet: anyone there?
+      warn_if_unserved(*backend, config.task.queue, link, "");
+    }
+  }
   auto& outcome = sink->outcome(0);
   if (outcome.error) return fail("task " + id + " failed: " + describe(*outcome.error));
   v1::TaskResult result;
@@ -264,13 +268,17 @@ int run_map(const CliConfig& config, const std::string& task) {
   backend->submit(batch);
   bool bar = config.progress && isatty(STDERR_FILENO);
   bool checked_workers = false;
+  BrokerLinkNotices link(*backend, config.broker, config.connect.connect_timeout);
   for (;;) {
     std::size_t done = sink->wait(std::chrono::milliseconds(100));
     double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    std::string progress =
+        " with " + std::to_string(done) + "/" + std::to_string(items.size()) + " items done";
+    link.report(progress, bar);
     if (!checked_workers && done == 0 && seconds >= 2) {  // nothing back yet: anyone there?
       checked_workers = true;
       if (bar) std::fprintf(stderr, "\n");
-      warn_if_unserved(*backend, config.task.queue);
+      warn_if_unserved(*backend, config.task.queue, link, progress);
     }
     if (bar) draw_progress(done, items.size(), seconds);
     if (sink->all_done()) break;
@@ -278,8 +286,12 @@ int run_map(const CliConfig& config, const std::string& task) {
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (bar) std::fprintf(stderr, "\n");
   std::size_t failed = 0;
+  std::size_t unreachable = 0;  // items whose chunk failed because the broker was gone
   for (std::size_t c = 0; c < sizes.size(); ++c) {
     auto& outcome = sink->outcome(c);
+    if (outcome.error && outcome.error->kind == internal::ErrorKind::kConnection) {
+      unreachable += sizes[c];
+    }
     v1::TaskResult result;
     bool ok = !outcome.error && internal::reply_to_items(outcome.reply, sizes[c], &result).ok();
     for (std::size_t i = 0; i < sizes[c]; ++i) {
@@ -303,6 +315,11 @@ int run_map(const CliConfig& config, const std::string& task) {
     }
   }
   if (!flush_output()) return 1;  // the summary would hide the one line that matters
+  if (link.lost() && unreachable > 0) {
+    fail("gave up on the broker at " + config.broker + ": not back within " +
+         seconds_text(config.connect.connect_timeout) + " (--connect-timeout-ms); " +
+         std::to_string(unreachable) + " item" + (unreachable == 1 ? "" : "s") + " not done");
+  }
   // The rate is of completed items only: failed ones (often refused at once) say nothing
   // about throughput.
   std::size_t completed = items.size() - failed;

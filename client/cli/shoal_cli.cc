@@ -31,8 +31,8 @@
 ABSL_FLAG(std::string, broker, "127.0.0.1:50051",
           "the broker's client address HOST:PORT, PORT 1..65535 ([::1]:PORT for IPv6)");
 ABSL_FLAG(int, connect_timeout_ms, 5000,
-          "give up reaching the broker after this long (> 0); submit --no-wait: waiting for "
-          "room in a full broker too");
+          "give up reaching the broker after this long (> 0), also one lost while submit or "
+          "map waits; submit --no-wait: waiting for room in a full broker too");
 ABSL_FLAG(std::string, auth_token, "", "sent as 'authorization: Bearer TOKEN'");
 ABSL_FLAG(bool, tls, false, "use TLS (system roots unless --root-certs is given)");
 ABSL_FLAG(std::string, root_certs, "", "PEM file of root certificates for --tls");
@@ -72,9 +72,10 @@ constexpr char kUsage[] =
     "IPv6); flags may be spelled with dashes or underscores. submit and map wait for a\n"
     "worker of the queue, and for room in a full broker (its --max-queued reached),\n"
     "saying so on stderr after 2 s; submit --no-wait waits for room up to\n"
-    "--connect-timeout-ms. In --input, blank lines are skipped (a result line per\n"
-    "non-blank input line). Results on stdout are JSON lines (a byte of a string that\n"
-    "is not UTF-8 prints as U+FFFD).\n\n"
+    "--connect-timeout-ms. A broker lost meanwhile is said at once on stderr and waited\n"
+    "for up to --connect-timeout-ms; then what is not done fails. In --input, blank\n"
+    "lines are skipped (a result line per non-blank input line). Results on stdout are\n"
+    "JSON lines (a byte of a string that is not UTF-8 prints as U+FFFD).\n\n"
     "Exit status: 0 done; 1 a failure (a task failed, the broker could not be reached or,\n"
     "for submit --no-wait, had no room in time, cancel found the task running or\n"
     "finished, results could not be written to stdout); 2 a usage error (a flag, one the\n"

@@ -273,6 +273,88 @@ TEST_F(CliClusterTest, CancelExitStatusTellsUnknownFromNotCancellable) {
                                                  " was not cancelled: it is TASK_STATE_DONE"});
 }
 
+// A map whose broker is lost says so at once on stderr (it said nothing for 30 s when
+// stderr was no terminal), then, with the broker not back within --connect-timeout-ms,
+// that it gave up; every input line still has its JSON line.
+TEST_F(CliClusterTest, MapSaysWhenItLosesTheBrokerAndWhenItGivesUp) {
+  std::string started = cluster_.temp_dir() + "/started";
+  std::string item = "[\"" + started + "\",60000]";  // runs for a minute
+  std::string out = cluster_.temp_dir() + "/out.jsonl";
+  auto map = start_cli(
+      at_broker({"map", "test.started_nap", "--input=" + input("in.jsonl", {item, item, item}),
+                 "--chunksize=1", "--connect-timeout-ms=3000"}),
+      out);
+  ASSERT_TRUE(wait_for_lines(started, 1));  // mid-map
+  const std::string address = cluster_.clients();
+  cluster_.kill_broker();
+  EXPECT_EQ(map->read_line(60s), "shoal: lost the broker at " + address +
+                                     " with 0/3 items done; reconnecting for up to 3 s "
+                                     "(--connect-timeout-ms)");
+  EXPECT_EQ(map->read_line(60s), "shoal: gave up on the broker at " + address +
+                                     ": not back within 3 s (--connect-timeout-ms); 3 items "
+                                     "not done");
+  std::string summary = map->read_line(60s).value_or("");
+  EXPECT_TRUE(summary.starts_with("shoal: 3 items in ")) << summary;
+  EXPECT_TRUE(summary.ends_with(" s: 0 done (0/s), 3 failed")) << summary;
+  EXPECT_EQ(map->wait(60s), std::optional<int>(1));
+  const std::string kLost = R"({"error":"ERROR_KIND_CONNECTION: lost the broker at )" + address +
+                            R"( and could not reconnect"})";
+  EXPECT_EQ(read_lines(out), std::vector<std::string>(3, kLost));
+}
+
+// So does a submit that waits for its result; the task then fails as the broker's loss.
+TEST_F(CliClusterTest, SubmitSaysWhenItLosesTheBroker) {
+  std::string started = cluster_.temp_dir() + "/started";
+  auto submit =
+      start_cli(at_broker({"submit", "test.started_nap", "--args=[\"" + started + "\",60000]",
+                           "--connect-timeout-ms=1000"}));
+  ASSERT_TRUE(wait_for_lines(started, 1));  // it runs
+  const std::string address = cluster_.clients();
+  cluster_.kill_broker();
+  EXPECT_EQ(submit->read_line(60s), "shoal: lost the broker at " + address +
+                                        "; reconnecting for up to 1 s (--connect-timeout-ms)");
+  std::string failed = submit->read_line(60s).value_or("");
+  EXPECT_TRUE(failed.starts_with("shoal: task ")) << failed;
+  EXPECT_TRUE(failed.ends_with(" failed: ERROR_KIND_CONNECTION: lost the broker at " + address +
+                               " and could not reconnect"))
+      << failed;
+  EXPECT_EQ(submit->wait(60s), std::optional<int>(1));
+}
+
+// A map whose broker comes back goes on: it says so, the broker gets again what it lost,
+// and every item is done.
+TEST_F(CliClusterTest, MapSaysWhenTheBrokerIsBackAndEnds) {
+  std::string log = cluster_.temp_dir() + "/log";
+  std::string gate = cluster_.temp_dir() + "/gate";
+  std::string item = "[\"" + log + "\",\"" + gate + "\"]";
+  std::string out = cluster_.temp_dir() + "/out.jsonl";
+  auto map =
+      start_cli(at_broker({"map", "test.logged_gate", "--input=" + input("in.jsonl", {item, item}),
+                           "--chunksize=1", "--connect-timeout-ms=60000"}),
+                out);
+  ASSERT_TRUE(wait_for_lines(log, 1));  // the first item runs
+  const std::string clients = cluster_.clients(), workers = cluster_.workers();
+  cluster_.kill_broker();
+  EXPECT_EQ(map->read_line(60s), "shoal: lost the broker at " + clients +
+                                     " with 0/2 items done; reconnecting for up to 60 s "
+                                     "(--connect-timeout-ms)");
+  cluster_.start_broker(clients, workers);  // in memory: it lost both tasks
+  EXPECT_EQ(map->read_line(60s), "shoal: reconnected to the broker at " + clients +
+                                     " with 0/2 items done; the tasks it lost go again");
+  std::ofstream{gate};  // let every run end
+  std::vector<std::string> rest;
+  while (auto line = map->read_line(60s)) {
+    // Said when the map's 2 s check comes before the worker is back with the new broker.
+    if (!line->starts_with("shoal: no worker serves queue")) rest.push_back(*line);
+  }
+  EXPECT_EQ(map->wait(60s), std::optional<int>(0));
+  ASSERT_EQ(rest.size(), 1u) << ::testing::PrintToString(rest);
+  EXPECT_TRUE(rest[0].starts_with("shoal: 2 items in ")) << rest[0];
+  EXPECT_NE(rest[0].find(" s: 2 done ("), std::string::npos) << rest[0];
+  EXPECT_TRUE(rest[0].ends_with(", 0 failed")) << rest[0];
+  EXPECT_EQ(read_lines(out), (std::vector<std::string>{"1", "1"}));
+}
+
 // The rate is of items done: failed ones (here, arguments of the wrong type) used to
 // count as throughput.
 TEST_F(CliClusterTest, MapSummaryRatesCompletedItemsOnly) {

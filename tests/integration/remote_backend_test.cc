@@ -476,6 +476,24 @@ TEST(RemoteBackendTest, ReconnectsWatchesAndResubmitsUnknownTasks) {
   EXPECT_EQ(second.watched.load(), 53);
 }
 
+// link() counts a broker lost once its answered session ends, and says when a new one is
+// answered: up after connect(), down when the broker goes, up again when it is back.
+TEST(RemoteBackendTest, LinkSaysWhenTheBrokerIsLostAndWhenItIsBack) {
+  auto first = std::make_unique<FakeService>();
+  auto server = std::make_unique<Server>(first.get());
+  int port = server->port();
+  auto backend = internal::RemoteBackend::connect(server->address(), {}, {});
+  EXPECT_TRUE(eventually([&] { return backend->link().up; }));
+  EXPECT_EQ(backend->link().losses, 0u);
+  server.reset();  // the broker goes
+  EXPECT_TRUE(eventually([&] { return backend->link().losses == 1; }));
+  EXPECT_FALSE(backend->link().up);
+  FakeService second;
+  Server again(&second, port);
+  EXPECT_TRUE(eventually([&] { return backend->link().up; }, 30s));
+  EXPECT_EQ(backend->link().losses, 1u);
+}
+
 TEST(RemoteBackendTest, CancelStopsAHeldTask) {
   FakeService service;
   service.hold = true;
