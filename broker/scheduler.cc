@@ -509,6 +509,7 @@ shoal::v1::Stats Scheduler::stats() const {
   int64_t now = clock_->now_ms();
   shoal::v1::Stats stats;
   stats.set_max_message_bytes(options_.max_message_bytes);
+  stats.set_max_queued(options_.max_queued);
   stats.set_sessions(static_cast<uint32_t>(sessions_.size()));
   stats.set_submitted(submitted_);
   stats.set_completed(completed_);

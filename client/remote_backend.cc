@@ -256,6 +256,7 @@ void RemoteBackend::set_state(Entry& entry, State state) {
     unaccepted_bytes_ += entry.args.size();
   }
   entry.state = state;
+  if (state == State::kAccepted) entry.rejected_full = false;  // there was room after all
 }
 
 void RemoteBackend::drop(Key key, const ErrorInfo& error, std::vector<Delivery>& out) {
@@ -331,6 +332,7 @@ void RemoteBackend::on_message(RemoteSession* session, v1::ServerMessage& messag
             auto it = key ? outstanding_.find(*key) : outstanding_.end();
             if (it == outstanding_.end() || it->second.state == State::kAccepted) continue;
             set_state(it->second, State::kBackoff);
+            it->second.rejected_full = true;
             backoff_.push_back(*key);
             backoff_armed_ = true;
           }
@@ -400,6 +402,7 @@ void RemoteBackend::on_done(RemoteSession* session, const grpc::Status& status) 
                        absl::StatusCodeToString(static_cast<absl::StatusCode>(code)), ")");
       if (answered_) {
         disconnected_since_ = Clock::now();
+        ++losses_;
       } else {
         // Refused, or the broker went at once: the reconnect window runs on, and the
         // next session waits (it was reopened at once, for ever, both sides spinning).

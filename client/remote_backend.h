@@ -78,8 +78,25 @@ class RemoteBackend final : public Backend, private SessionListener {
   // it does not answer within 2 s.
   std::optional<int> slots_serving(const std::string& queue) const;
 
+  // The broker's counters, as it says now; nullopt when it does not answer within 2 s
+  // (or options.connect_timeout, if shorter). Blocks for that call. Thread-safe.
+  std::optional<v1::Stats> stats() const;
+
+  // How the link to the broker stands, for a client that tells its user (the CLI).
+  struct Link {
+    std::uint64_t losses = 0;  // sessions the broker had answered that ended since connect()
+    bool up = false;           // the broker has answered the current session
+  };
+  // The link now. A lost broker's outstanding tasks fail once Limits::reconnect_window
+  // has passed without a session it answers. Thread-safe.
+  Link link() const;
+
   // Submissions whose results have not arrived. Thread-safe.
   std::size_t outstanding() const;
+  // True while a submission that the broker rejected as full (RESOURCE_EXHAUSTED) waits
+  // to be resent or accepted: the broker's --max-queued holds it back. O(outstanding()).
+  // Thread-safe.
+  bool waiting_for_room() const;
   // Waits up to `timeout` until the broker has accepted (or answered) everything
   // submitted so far; true if it has. Thread-safe.
   bool wait_accepted(std::chrono::milliseconds timeout);
@@ -103,6 +120,7 @@ class RemoteBackend final : public Backend, private SessionListener {
     std::shared_ptr<Sink> sink;
     std::size_t index = 0;
     State state = State::kPending;
+    bool rejected_full = false;  // the broker said it was full, and has not accepted it since
   };
   // A sink call to make once mu_ is released.
   struct Delivery {
@@ -172,6 +190,7 @@ class RemoteBackend final : public Backend, private SessionListener {
   // broker that refuses the session ends it unanswered). Every session's first message
   // is a Watch of an id no task has, which the broker answers with Unknown.
   bool answered_ ABSL_GUARDED_BY(mu_) = false;
+  std::uint64_t losses_ ABSL_GUARDED_BY(mu_) = 0;  // answered sessions that ended (link())
   // After a session that ended unanswered, the next opens no earlier than reopen_at_;
   // the delay doubles per such session (kMinReopenDelay..kMaxReopenDelay).
   Clock::time_point reopen_at_ ABSL_GUARDED_BY(mu_);

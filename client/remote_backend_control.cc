@@ -256,9 +256,28 @@ std::optional<int> RemoteBackend::slots_serving(const std::string& queue) const 
   return slots;
 }
 
+std::optional<v1::Stats> RemoteBackend::stats() const {
+  auto context =
+      make_context(options_, std::min(options_.connect_timeout, std::chrono::milliseconds(2000)));
+  v1::Stats stats;
+  if (!stub_->GetStats(context.get(), v1::StatsRequest(), &stats).ok()) return std::nullopt;
+  return stats;
+}
+
+RemoteBackend::Link RemoteBackend::link() const {
+  absl::MutexLock lock(&mu_);
+  return {.losses = losses_, .up = session_ != nullptr && answered_};
+}
+
 std::size_t RemoteBackend::outstanding() const {
   absl::MutexLock lock(&mu_);
   return outstanding_.size();
+}
+
+bool RemoteBackend::waiting_for_room() const {
+  absl::MutexLock lock(&mu_);
+  return std::any_of(outstanding_.begin(), outstanding_.end(),
+                     [](const auto& entry) { return entry.second.rejected_full; });
 }
 
 bool RemoteBackend::wait_accepted(std::chrono::milliseconds timeout) {

@@ -28,9 +28,11 @@ struct CliConfig {
 };
 
 // Exit codes beyond 0 (success), 1 (a failure: a task failed, the broker could not be
-// reached, results could not be written) and 2 (a usage error).
+// reached, cancel could not cancel the task, results could not be written) and 2 (a
+// usage error).
 inline constexpr int kExitNotFinished = 3;  // result: the task is queued or running
-inline constexpr int kExitUnknownTask = 4;  // result: the broker knows no such task (any more)
+// result, cancel: the broker knows no such task (any more)
+inline constexpr int kExitUnknownTask = 4;
 
 // The longest task id the CLI sends (ids are protobuf strings: UTF-8 text).
 inline constexpr std::size_t kMaxTaskIdBytes = 1024;

@@ -243,6 +243,12 @@ int run_cancel(const CliConfig& config, const std::string& id) {
   v1::CancelResponse response;
   auto status = stub->Cancel(context(config).get(), request, &response);
   if (!status.ok()) return call_failed(status, "Cancel");
+  // The broker answers an id it does not know with state UNKNOWN (cancelled false), as
+  // GetResult does: `result`'s exit status for it.
+  if (!response.cancelled() && response.state() == v1::TASK_STATE_UNKNOWN) {
+    return fail("task " + id + " is TASK_STATE_UNKNOWN (never seen, or expired): nothing to cancel",
+                kExitUnknownTask);
+  }
   if (!response.cancelled()) {
     return fail("task " + id + " was not cancelled: it is " +
                 v1::TaskState_Name(response.state()));

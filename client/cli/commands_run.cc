@@ -2,6 +2,7 @@
 // same one Pool::connect uses, with JSON arguments converted to MessagePack.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -12,6 +13,7 @@
 #include <sstream>
 #include <vector>
 
+#include "client/cli/broker_link.h"
 #include "client/cli/commands.h"
 #include "client/cli/json_msgpack.h"
 #include "client/remote_backend.h"
@@ -71,9 +73,11 @@ class CollectSink final : public internal::Sink {
 };
 
 std::shared_ptr<internal::RemoteBackend> connect(const CliConfig& config) {
+  // A lost broker is waited for as long as a first connection: then its tasks fail.
+  internal::RemoteBackend::Limits limits;
+  limits.reconnect_window = config.connect.connect_timeout;
   try {
-    return internal::RemoteBackend::connect(config.broker, config.connect,
-                                            internal::RemoteBackend::Limits{});
+    return internal::RemoteBackend::connect(config.broker, config.connect, limits);
   } catch (const Error& e) {
     fail(e.what());
     return nullptr;
@@ -92,12 +96,30 @@ std::string describe(const internal::ErrorInfo& e) {
   return kind + (e.type_name.empty() ? "" : " " + e.type_name) + ": " + e.message;
 }
 
-// A task waiting on a queue no worker serves, or on a broker that went away, waits for
-// ever without a word otherwise.
-void warn_if_unserved(const internal::RemoteBackend& backend, const std::string& queue) {
+// How full the broker says it is now: " (3 tasks queued, its --max-queued limit is 3)"
+// (without the limit from a broker that does not say it), or "" when it does not answer.
+std::string fullness(const internal::RemoteBackend& backend) {
+  std::optional<v1::Stats> stats = backend.stats();
+  if (!stats) return "";
+  std::string text = " (" + std::to_string(stats->queued()) +
+                     (stats->queued() == 1 ? " task" : " tasks") + " queued";
+  if (stats->max_queued() > 0) {
+    text += ", its --max-queued limit is " + std::to_string(stats->max_queued());
+  }
+  return text + ")";
+}
+
+// A task waiting on a full broker, on a queue no worker serves, or on a broker that went
+// away, waits without a word otherwise. `progress` as for BrokerLinkNotices::report.
+void warn_if_unserved(const internal::RemoteBackend& backend, const std::string& queue,
+                      BrokerLinkNotices& link, const std::string& progress) {
+  if (backend.waiting_for_room()) {
+    std::fprintf(stderr, "shoal: the broker is full%s; waiting for room (Ctrl-C to stop)\n",
+                 fullness(backend).c_str());
+  }
   std::optional<int> slots = backend.slots_serving(queue);
   if (!slots) {
-    std::fprintf(stderr, "shoal: the broker does not answer; waiting for it (Ctrl-C to stop)\n");
+    link.report_silent(progress, /*newline_first=*/false);
   } else if (*slots == 0) {
     std::fprintf(stderr,
                  "shoal: no worker serves queue '%s' yet; waiting for one (Ctrl-C to stop)\n",
@@ -139,8 +161,34 @@ int run_submit(const CliConfig& config, const std::string& task) {
   std::string id = internal::task_id_string(batch[0].seq);
   backend->submit(batch);
   if (config.no_wait) {
-    if (!backend->wait_accepted(config.connect.connect_timeout)) {
-      return fail("the broker did not accept task " + id + " in time");
+    // A full broker (--max-queued) holds the task back as it would a blocking submission
+    // (the backend resends it until there is room), here up to the connect timeout.
+    const auto limit = config.connect.connect_timeout;
+    const auto deadline = Clock::now() + limit;
+    bool said_full = false;
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (backend->wait_accepted(
+              std::clamp(left, std::chrono::milliseconds(0), std::chrono::milliseconds(100)))) {
+        break;
+      }
+      bool full = backend->waiting_for_room();
+      if (full && !said_full) {
+        said_full = true;
+        std::fprintf(stderr, "shoal: the broker is full%s; waiting up to %s for room\n",
+                     fullness(*backend).c_str(), seconds_text(limit).c_str());
+      }
+      if (Clock::now() < deadline) continue;
+      std::string how = full ? fullness(*backend) : "";
+      // Withdrawn: cancelled at the broker, should it take the task after all.
+      backend->terminate();
+      if (full) {
+        return fail("task " + id + " was not submitted: the broker stayed full for " +
+                    seconds_text(limit) + how +
+                    "; try again later, wait longer (--connect-timeout-ms) or add workers");
+      }
+      return fail("the broker did not accept task " + id + " within " + seconds_text(limit) +
+                  " (--connect-timeout-ms)");
     }
     if (sink->all_done() && sink->outcome(0).error) {  // e.g. rejected as invalid
       return fail("task " + id + " was refused: " + describe(*sink->outcome(0).error));
@@ -148,9 +196,16 @@ int run_submit(const CliConfig& config, const std::string& task) {
     std::printf("%s\n", id.c_str());
     return 0;
   }
-  sink->wait(std::chrono::milliseconds(2000));
-  if (!sink->all_done()) warn_if_unserved(*backend, config.task.queue);
-  while (!sink->all_done()) sink->wait(std::chrono::milliseconds(1000));
+  BrokerLinkNotices link(*backend, config.broker, config.connect.connect_timeout);
+  const auto start = Clock::now();
+  for (bool checked = false; !sink->all_done();) {
+    sink->wait(std::chrono::milliseconds(100));
+    link.report("", /*newline_first=*/false);
+    if (!checked && !sink->all_done() && Clock::now() - start >= std::chrono::seconds(2)) {
+      checked = true;  // nothing back yet: anyone there?
+      warn_if_unserved(*backend, config.task.queue, link, "");
+    }
+  }
   auto& outcome = sink->outcome(0);
   if (outcome.error) return fail("task " + id + " failed: " + describe(*outcome.error));
   v1::TaskResult result;
@@ -213,13 +268,17 @@ int run_map(const CliConfig& config, const std::string& task) {
   backend->submit(batch);
   bool bar = config.progress && isatty(STDERR_FILENO);
   bool checked_workers = false;
+  BrokerLinkNotices link(*backend, config.broker, config.connect.connect_timeout);
   for (;;) {
     std::size_t done = sink->wait(std::chrono::milliseconds(100));
     double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    std::string progress =
+        " with " + std::to_string(done) + "/" + std::to_string(items.size()) + " items done";
+    link.report(progress, bar);
     if (!checked_workers && done == 0 && seconds >= 2) {  // nothing back yet: anyone there?
       checked_workers = true;
       if (bar) std::fprintf(stderr, "\n");
-      warn_if_unserved(*backend, config.task.queue);
+      warn_if_unserved(*backend, config.task.queue, link, progress);
     }
     if (bar) draw_progress(done, items.size(), seconds);
     if (sink->all_done()) break;
@@ -227,8 +286,12 @@ int run_map(const CliConfig& config, const std::string& task) {
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (bar) std::fprintf(stderr, "\n");
   std::size_t failed = 0;
+  std::size_t unreachable = 0;  // items whose chunk failed because the broker was gone
   for (std::size_t c = 0; c < sizes.size(); ++c) {
     auto& outcome = sink->outcome(c);
+    if (outcome.error && outcome.error->kind == internal::ErrorKind::kConnection) {
+      unreachable += sizes[c];
+    }
     v1::TaskResult result;
     bool ok = !outcome.error && internal::reply_to_items(outcome.reply, sizes[c], &result).ok();
     for (std::size_t i = 0; i < sizes[c]; ++i) {
@@ -252,6 +315,11 @@ int run_map(const CliConfig& config, const std::string& task) {
     }
   }
   if (!flush_output()) return 1;  // the summary would hide the one line that matters
+  if (link.lost() && unreachable > 0) {
+    fail("gave up on the broker at " + config.broker + ": not back within " +
+         seconds_text(config.connect.connect_timeout) + " (--connect-timeout-ms); " +
+         std::to_string(unreachable) + " item" + (unreachable == 1 ? "" : "s") + " not done");
+  }
   // The rate is of completed items only: failed ones (often refused at once) say nothing
   // about throughput.
   std::size_t completed = items.size() - failed;

@@ -30,7 +30,9 @@
 
 ABSL_FLAG(std::string, broker, "127.0.0.1:50051",
           "the broker's client address HOST:PORT, PORT 1..65535 ([::1]:PORT for IPv6)");
-ABSL_FLAG(int, connect_timeout_ms, 5000, "give up reaching the broker after this long (> 0)");
+ABSL_FLAG(int, connect_timeout_ms, 5000,
+          "give up reaching the broker after this long (> 0), also one lost while submit or "
+          "map waits; submit --no-wait: waiting for room in a full broker too");
 ABSL_FLAG(std::string, auth_token, "", "sent as 'authorization: Bearer TOKEN'");
 ABSL_FLAG(bool, tls, false, "use TLS (system roots unless --root-certs is given)");
 ABSL_FLAG(std::string, root_certs, "", "PEM file of root certificates for --tls");
@@ -68,14 +70,18 @@ constexpr char kUsage[] =
     "                                     shoal-broker/shoal-worker; print the public key\n\n"
     "All but keygen take --broker=HOST:PORT (the broker's client address; [::1]:PORT for\n"
     "IPv6); flags may be spelled with dashes or underscores. submit and map wait for a\n"
-    "worker of the queue, saying so on stderr when none is there after 2 s. In --input,\n"
-    "blank lines are skipped (a result line per non-blank input line). Results on\n"
-    "stdout are JSON lines (a byte of a string that is not UTF-8 prints as U+FFFD).\n\n"
-    "Exit status: 0 done; 1 a failure (a task failed, the broker could not be reached,\n"
-    "results could not be written to stdout); 2 a usage error (a flag, one the command\n"
-    "does not take, an argument or an --input file; one line on stderr); 3 result: the\n"
-    "task is queued or running, not finished yet; 4 result: the broker knows no such\n"
-    "task (never seen, or its result expired).";
+    "worker of the queue, and for room in a full broker (its --max-queued reached),\n"
+    "saying so on stderr after 2 s; submit --no-wait waits for room up to\n"
+    "--connect-timeout-ms. A broker lost meanwhile is said at once on stderr and waited\n"
+    "for up to --connect-timeout-ms; then what is not done fails. In --input, blank\n"
+    "lines are skipped (a result line per non-blank input line). Results on stdout are\n"
+    "JSON lines (a byte of a string that is not UTF-8 prints as U+FFFD).\n\n"
+    "Exit status: 0 done; 1 a failure (a task failed, the broker could not be reached or,\n"
+    "for submit --no-wait, had no room in time, cancel found the task running or\n"
+    "finished, results could not be written to stdout); 2 a usage error (a flag, one the\n"
+    "command does not take, an argument or an --input file; one line on stderr); 3\n"
+    "result: the task is queued or running, not finished yet; 4 result, cancel: the\n"
+    "broker knows no such task (never seen, or its result expired).";
 
 // Prints the usage and every flag of this program, as spelled on the command line.
 void print_help() {

@@ -345,6 +345,9 @@ TEST_F(SchedulerTest, RejectsWithResourceExhaustedWhenFull) {
   const auto& rejected = out_.to_sessions[1].message.rejected();
   EXPECT_THAT(rejected.ids(), ElementsAre("t3"));
   EXPECT_EQ(rejected.error().kind(), shoal::v1::ERROR_KIND_RESOURCE_EXHAUSTED);
+  // What a client tells its user: how full, and the limit.
+  EXPECT_EQ(scheduler_->stats().queued(), 2u);
+  EXPECT_EQ(scheduler_->stats().max_queued(), 2u);
   hello("a");  // room again once t1 runs
   out_.clear();
   submit({T("t3")});

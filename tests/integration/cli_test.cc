@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,11 +26,12 @@ struct CliRun {
   std::vector<std::string> lines;  // stdout and stderr together
 };
 
-// Runs `shoal args...` to its end. Unless `args` say otherwise, the broker address is
-// one where nothing listens, with a short connect timeout: a CLI that wrongly goes on
-// fails fast there, with exit status 1. With `stdout_to`, stdout goes to that file
-// instead (stderr is still read).
-CliRun run_cli(const std::vector<std::string>& args, const std::string& stdout_to = "") {
+// Starts `shoal args...`, its stdout and stderr read together. Unless `args` say
+// otherwise, the broker address is one where nothing listens, with a short connect
+// timeout: a CLI that wrongly goes on fails fast there, with exit status 1. With
+// `stdout_to`, stdout goes to that file instead (stderr is still read).
+std::unique_ptr<testutil::ChildProcess> start_cli(const std::vector<std::string>& args,
+                                                  const std::string& stdout_to = "") {
   std::vector<std::string> argv = {cli_bin(),
                                    "--broker=127.0.0.1:" + std::to_string(testutil::free_port()),
                                    "--connect-timeout-ms=200"};
@@ -36,7 +39,12 @@ CliRun run_cli(const std::vector<std::string>& args, const std::string& stdout_t
   if (!stdout_to.empty()) {
     argv.insert(argv.begin(), {"/bin/sh", "-c", "exec \"$0\" \"$@\" >'" + stdout_to + "'"});
   }
-  auto child = testutil::ChildProcess::start(argv, {}, /*with_stderr=*/true);
+  return testutil::ChildProcess::start(argv, {}, /*with_stderr=*/true);
+}
+
+// Runs `shoal args...` (as start_cli() starts it) to its end.
+CliRun run_cli(const std::vector<std::string>& args, const std::string& stdout_to = "") {
+  auto child = start_cli(args, stdout_to);
   CliRun run;
   while (auto line = child->read_line(120s)) run.lines.push_back(*line);
   run.exit_code = child->wait(120s).value_or(-1);
@@ -154,6 +162,13 @@ TEST(CliTest, AMalformedBrokerAddressIsAUsageErrorBeforeAnyConnect) {
                                      "on HOST:PORT only, not on a unix socket"});
 }
 
+// `args` for run_cli(), aimed at the broker of `cluster`.
+std::vector<std::string> aimed_at(const Cluster& cluster, std::vector<std::string> args) {
+  args.insert(args.begin(),
+              {"--broker=" + cluster.clients(), "--connect-timeout-ms=10000"});  // args win
+  return args;
+}
+
 // A broker and one test worker, and the flags that point the CLI at them.
 class CliClusterTest : public ::testing::Test {
  protected:
@@ -163,9 +178,7 @@ class CliClusterTest : public ::testing::Test {
   }
   // `args` for run_cli(), aimed at the cluster's broker.
   std::vector<std::string> at_broker(std::vector<std::string> args) {
-    args.push_back("--broker=" + cluster_.clients());
-    args.push_back("--connect-timeout-ms=10000");
-    return args;
+    return aimed_at(cluster_, std::move(args));
   }
   // A file of `lines` in the cluster's temporary directory; its path.
   std::string input(const std::string& name, const std::vector<std::string>& lines) {
@@ -231,6 +244,117 @@ TEST_F(CliClusterTest, ResultExitStatusSaysNotFinishedOrUnknown) {
   EXPECT_EQ(done.lines, std::vector<std::string>{"1"});
 }
 
+// `cancel` of an id the broker does not know exits 4, as `result` does (it used to exit
+// 1, like a task that cannot be cancelled any more, which still does).
+TEST_F(CliClusterTest, CancelExitStatusTellsUnknownFromNotCancellable) {
+  CliRun unknown = run_cli(at_broker({"cancel", "no-such-task"}));
+  EXPECT_EQ(unknown.exit_code, 4);
+  EXPECT_EQ(unknown.lines, std::vector<std::string>{"shoal: task no-such-task is "
+                                                    "TASK_STATE_UNKNOWN (never seen, or "
+                                                    "expired): nothing to cancel"});
+  std::string log = cluster_.temp_dir() + "/log";
+  std::string gate = cluster_.temp_dir() + "/gate";
+  CliRun submit = run_cli(at_broker(
+      {"submit", "test.logged_gate", "--args=[\"" + log + "\",\"" + gate + "\"]", "--no-wait"}));
+  ASSERT_EQ(submit.exit_code, 0);
+  ASSERT_EQ(submit.lines.size(), 1u);
+  std::string id = submit.lines[0];
+  ASSERT_TRUE(wait_for_lines(log, 1));  // it runs
+  CliRun running = run_cli(at_broker({"cancel", id}));
+  EXPECT_EQ(running.exit_code, 1);
+  EXPECT_EQ(running.lines, std::vector<std::string>{"shoal: task " + id +
+                                                    " was not cancelled: it is "
+                                                    "TASK_STATE_RUNNING"});
+  std::ofstream{gate};  // let it end
+  ASSERT_EQ(run_cli(at_broker({"result", id, "--wait-ms=30000"})).exit_code, 0);
+  CliRun done = run_cli(at_broker({"cancel", id}));
+  EXPECT_EQ(done.exit_code, 1);
+  EXPECT_EQ(done.lines, std::vector<std::string>{"shoal: task " + id +
+                                                 " was not cancelled: it is TASK_STATE_DONE"});
+}
+
+// A map whose broker is lost says so at once on stderr (it said nothing for 30 s when
+// stderr was no terminal), then, with the broker not back within --connect-timeout-ms,
+// that it gave up; every input line still has its JSON line.
+TEST_F(CliClusterTest, MapSaysWhenItLosesTheBrokerAndWhenItGivesUp) {
+  std::string started = cluster_.temp_dir() + "/started";
+  std::string item = "[\"" + started + "\",60000]";  // runs for a minute
+  std::string out = cluster_.temp_dir() + "/out.jsonl";
+  auto map = start_cli(
+      at_broker({"map", "test.started_nap", "--input=" + input("in.jsonl", {item, item, item}),
+                 "--chunksize=1", "--connect-timeout-ms=3000"}),
+      out);
+  ASSERT_TRUE(wait_for_lines(started, 1));  // mid-map
+  const std::string address = cluster_.clients();
+  cluster_.kill_broker();
+  EXPECT_EQ(map->read_line(60s), "shoal: lost the broker at " + address +
+                                     " with 0/3 items done; reconnecting for up to 3 s "
+                                     "(--connect-timeout-ms)");
+  EXPECT_EQ(map->read_line(60s), "shoal: gave up on the broker at " + address +
+                                     ": not back within 3 s (--connect-timeout-ms); 3 items "
+                                     "not done");
+  std::string summary = map->read_line(60s).value_or("");
+  EXPECT_TRUE(summary.starts_with("shoal: 3 items in ")) << summary;
+  EXPECT_TRUE(summary.ends_with(" s: 0 done (0/s), 3 failed")) << summary;
+  EXPECT_EQ(map->wait(60s), std::optional<int>(1));
+  const std::string kLost = R"({"error":"ERROR_KIND_CONNECTION: lost the broker at )" + address +
+                            R"( and could not reconnect"})";
+  EXPECT_EQ(read_lines(out), std::vector<std::string>(3, kLost));
+}
+
+// So does a submit that waits for its result; the task then fails as the broker's loss.
+TEST_F(CliClusterTest, SubmitSaysWhenItLosesTheBroker) {
+  std::string started = cluster_.temp_dir() + "/started";
+  auto submit =
+      start_cli(at_broker({"submit", "test.started_nap", "--args=[\"" + started + "\",60000]",
+                           "--connect-timeout-ms=1000"}));
+  ASSERT_TRUE(wait_for_lines(started, 1));  // it runs
+  const std::string address = cluster_.clients();
+  cluster_.kill_broker();
+  EXPECT_EQ(submit->read_line(60s), "shoal: lost the broker at " + address +
+                                        "; reconnecting for up to 1 s (--connect-timeout-ms)");
+  std::string failed = submit->read_line(60s).value_or("");
+  EXPECT_TRUE(failed.starts_with("shoal: task ")) << failed;
+  EXPECT_TRUE(failed.ends_with(" failed: ERROR_KIND_CONNECTION: lost the broker at " + address +
+                               " and could not reconnect"))
+      << failed;
+  EXPECT_EQ(submit->wait(60s), std::optional<int>(1));
+}
+
+// A map whose broker comes back goes on: it says so, the broker gets again what it lost,
+// and every item is done.
+TEST_F(CliClusterTest, MapSaysWhenTheBrokerIsBackAndEnds) {
+  std::string log = cluster_.temp_dir() + "/log";
+  std::string gate = cluster_.temp_dir() + "/gate";
+  std::string item = "[\"" + log + "\",\"" + gate + "\"]";
+  std::string out = cluster_.temp_dir() + "/out.jsonl";
+  auto map =
+      start_cli(at_broker({"map", "test.logged_gate", "--input=" + input("in.jsonl", {item, item}),
+                           "--chunksize=1", "--connect-timeout-ms=60000"}),
+                out);
+  ASSERT_TRUE(wait_for_lines(log, 1));  // the first item runs
+  const std::string clients = cluster_.clients(), workers = cluster_.workers();
+  cluster_.kill_broker();
+  EXPECT_EQ(map->read_line(60s), "shoal: lost the broker at " + clients +
+                                     " with 0/2 items done; reconnecting for up to 60 s "
+                                     "(--connect-timeout-ms)");
+  cluster_.start_broker(clients, workers);  // in memory: it lost both tasks
+  EXPECT_EQ(map->read_line(60s), "shoal: reconnected to the broker at " + clients +
+                                     " with 0/2 items done; the tasks it lost go again");
+  std::ofstream{gate};  // let every run end
+  std::vector<std::string> rest;
+  while (auto line = map->read_line(60s)) {
+    // Said when the map's 2 s check comes before the worker is back with the new broker.
+    if (!line->starts_with("shoal: no worker serves queue")) rest.push_back(*line);
+  }
+  EXPECT_EQ(map->wait(60s), std::optional<int>(0));
+  ASSERT_EQ(rest.size(), 1u) << ::testing::PrintToString(rest);
+  EXPECT_TRUE(rest[0].starts_with("shoal: 2 items in ")) << rest[0];
+  EXPECT_NE(rest[0].find(" s: 2 done ("), std::string::npos) << rest[0];
+  EXPECT_TRUE(rest[0].ends_with(", 0 failed")) << rest[0];
+  EXPECT_EQ(read_lines(out), (std::vector<std::string>{"1", "1"}));
+}
+
 // The rate is of items done: failed ones (here, arguments of the wrong type) used to
 // count as throughput.
 TEST_F(CliClusterTest, MapSummaryRatesCompletedItemsOnly) {
@@ -245,6 +369,53 @@ TEST_F(CliClusterTest, MapSummaryRatesCompletedItemsOnly) {
   EXPECT_TRUE(summary.starts_with("shoal: 2 items in ")) << summary;
   EXPECT_NE(summary.find(" s: 1 done ("), std::string::npos) << summary;
   EXPECT_TRUE(summary.ends_with("/s), 1 failed")) << summary;
+}
+
+// A full broker (its --max-queued reached) holds `submit --no-wait` back as it holds a
+// blocking submission: the CLI says so, waits for room up to --connect-timeout-ms, and
+// then gives up with a line that says why, leaving nothing queued. It used to wait in
+// silence and say only "the broker did not accept task ID in time".
+TEST(CliFullBrokerTest, SubmitWaitsForRoomAndSaysTheBrokerIsFull) {
+  Cluster cluster;
+  cluster.start_broker("127.0.0.1:0", "tcp://127.0.0.1:0", {"--max-queued=1"});  // no worker
+  CliRun first = run_cli(aimed_at(cluster, {"submit", "test.square", "--args=[1]", "--no-wait"}));
+  ASSERT_EQ(first.exit_code, 0);
+  ASSERT_EQ(first.lines.size(), 1u);
+  const std::string kFull =
+      "shoal: the broker is full (1 task queued, its --max-queued limit is 1)";
+
+  CliRun refused = run_cli(aimed_at(
+      cluster, {"submit", "test.square", "--args=[2]", "--no-wait", "--connect-timeout-ms=3000"}));
+  EXPECT_EQ(refused.exit_code, 1);
+  ASSERT_EQ(refused.lines.size(), 2u);
+  EXPECT_EQ(refused.lines[0], kFull + "; waiting up to 3 s for room");
+  EXPECT_TRUE(refused.lines[1].starts_with("shoal: task ")) << refused.lines[1];
+  EXPECT_TRUE(refused.lines[1].ends_with(
+      " was not submitted: the broker stayed full for 3 s (1 task queued, its --max-queued "
+      "limit is 1); try again later, wait longer (--connect-timeout-ms) or add workers"))
+      << refused.lines[1];
+  EXPECT_EQ(cluster.stats().submitted(), 1u);
+
+  // A blocking submit says so too (after 2 s without a result).
+  auto blocking = start_cli(aimed_at(cluster, {"submit", "test.square", "--args=[3]"}));
+  EXPECT_EQ(blocking->wait_for_line("shoal: the broker is full", 60s),
+            kFull + "; waiting for room (Ctrl-C to stop)");
+  blocking.reset();  // SIGKILL by pid
+
+  // Room again (the first task cancelled): the waiting submission is taken.
+  auto waiting = start_cli(aimed_at(
+      cluster, {"submit", "test.square", "--args=[4]", "--no-wait", "--connect-timeout-ms=60000"}));
+  EXPECT_EQ(waiting->read_line(60s), kFull + "; waiting up to 60 s for room");
+  CliRun cancel = run_cli(aimed_at(cluster, {"cancel", first.lines[0]}));
+  EXPECT_EQ(cancel.exit_code, 0);
+  std::optional<std::string> id = waiting->read_line(60s);
+  EXPECT_EQ(waiting->wait(60s), std::optional<int>(0));
+  ASSERT_TRUE(id.has_value());
+  CliRun queued = run_cli(aimed_at(cluster, {"result", *id}));
+  EXPECT_EQ(queued.exit_code, 3);  // queued, waiting for a worker
+  EXPECT_EQ(queued.lines, std::vector<std::string>{"shoal: task " + *id +
+                                                   " is TASK_STATE_QUEUED (not finished yet; "
+                                                   "--wait-ms=N waits for it)"});
 }
 
 TEST(CliTest, ATaskIdThatIsNotUtf8OrTooLongIsAUsageError) {

@@ -441,6 +441,23 @@ TEST(RemoteBackendTest, ARejectedTaskIsResentAfterItsBackoffNotAtTheNextTick) {
   EXPECT_EQ(service.tasks_seen.load(), 3);  // warm-up, rejected, resent
 }
 
+// waiting_for_room() holds while the broker rejects a submission as full, and no longer
+// once it has taken it (the CLI tells its user why a submission waits).
+TEST(RemoteBackendTest, WaitingForRoomWhileTheBrokerRejectsAsFull) {
+  FakeService service;
+  service.full = true;
+  Server server(&service);
+  auto backend = internal::RemoteBackend::connect(server.address(), {}, {});
+  EXPECT_FALSE(backend->waiting_for_room());
+  auto sink = std::make_shared<RecordingSink>();
+  submit_square(*backend, 3, sink);
+  EXPECT_TRUE(eventually([&] { return backend->waiting_for_room(); }));
+  service.full = false;  // room again: the resend is taken
+  ASSERT_TRUE(sink->wait(10s));
+  EXPECT_TRUE(sink->completed()) << sink->error().message;
+  EXPECT_FALSE(backend->waiting_for_room());
+}
+
 TEST(RemoteBackendTest, ReconnectsWatchesAndResubmitsUnknownTasks) {
   auto first = std::make_unique<FakeService>();
   first->hold = true;
@@ -457,6 +474,24 @@ TEST(RemoteBackendTest, ReconnectsWatchesAndResubmitsUnknownTasks) {
   for (int i = 0; i < 50; ++i) EXPECT_EQ(futures[i].get(20s), i * i);
   EXPECT_EQ(map.get(20s), (std::vector<int>{49, 64, 81}));
   EXPECT_EQ(second.watched.load(), 53);
+}
+
+// link() counts a broker lost once its answered session ends, and says when a new one is
+// answered: up after connect(), down when the broker goes, up again when it is back.
+TEST(RemoteBackendTest, LinkSaysWhenTheBrokerIsLostAndWhenItIsBack) {
+  auto first = std::make_unique<FakeService>();
+  auto server = std::make_unique<Server>(first.get());
+  int port = server->port();
+  auto backend = internal::RemoteBackend::connect(server->address(), {}, {});
+  EXPECT_TRUE(eventually([&] { return backend->link().up; }));
+  EXPECT_EQ(backend->link().losses, 0u);
+  server.reset();  // the broker goes
+  EXPECT_TRUE(eventually([&] { return backend->link().losses == 1; }));
+  EXPECT_FALSE(backend->link().up);
+  FakeService second;
+  Server again(&second, port);
+  EXPECT_TRUE(eventually([&] { return backend->link().up; }, 30s));
+  EXPECT_EQ(backend->link().losses, 1u);
 }
 
 TEST(RemoteBackendTest, CancelStopsAHeldTask) {
