@@ -16,7 +16,7 @@ bool BrokerLinkNotices::report(const std::string& progress, bool newline_first) 
   if (lost_again && !lost_) {
     lost_ = true;
     say("lost the broker at " + address_ + progress + "; reconnecting for up to " +
-            seconds_text(window_) + " (--connect-timeout-ms)",
+            seconds_text(window_) + " (--reconnect-timeout-ms)",
         newline_first);
     return true;
   }
@@ -32,10 +32,17 @@ bool BrokerLinkNotices::report(const std::string& progress, bool newline_first) 
 
 bool BrokerLinkNotices::report_silent(const std::string& progress, bool newline_first) {
   if (report(progress, newline_first)) return true;
-  if (lost_ || backend_.link().up) return false;  // said already, or only slow to answer
+  if (lost_) return false;  // said already
+  if (backend_.link().up) {
+    // Its session looks up, but it did not answer (its host or the network gone, not yet
+    // noticed): the loss, once noticed, is said as one.
+    say("the broker at " + address_ + " does not answer" + progress + "; waiting for it",
+        newline_first);
+    return true;
+  }
   lost_ = true;
   say("the broker at " + address_ + " does not answer" + progress + "; reconnecting for up to " +
-          seconds_text(window_) + " (--connect-timeout-ms)",
+          seconds_text(window_) + " (--reconnect-timeout-ms)",
       newline_first);
   return true;
 }

@@ -14,7 +14,7 @@ namespace shoal::cli {
 class BrokerLinkNotices {
  public:
   // `backend` must outlive this object. `address` is the broker's as given, `window` how
-  // long the backend keeps reconnecting before its tasks fail (--connect-timeout-ms).
+  // long the backend keeps reconnecting before its tasks fail (--reconnect-timeout-ms).
   BrokerLinkNotices(const internal::RemoteBackend& backend, std::string address,
                     std::chrono::milliseconds window);
 
@@ -24,8 +24,8 @@ class BrokerLinkNotices {
   // whether it printed. Not thread-safe: the one loop that waits calls it.
   bool report(const std::string& progress, bool newline_first);
   // As report(), for a caller that found the broker silent: also says that the broker
-  // does not answer when no session of it is up and no loss was reported (it went
-  // before answering the first one). Not thread-safe.
+  // does not answer when no loss was reported (its session looks up, or it went before
+  // answering the first one). Not thread-safe.
   bool report_silent(const std::string& progress, bool newline_first);
   // True from a reported loss until the broker is back.
   bool lost() const { return lost_; }

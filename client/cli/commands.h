@@ -25,6 +25,8 @@ struct CliConfig {
   std::size_t chunksize = 0;               // map: 0 picks one
   bool progress = true;                    // map: progress bar on stderr
   std::chrono::milliseconds wait{0};       // result: wait this long for the task to end
+  // submit / map: how long a lost broker is waited for before what is not done fails
+  std::chrono::milliseconds reconnect_timeout{30000};
 };
 
 // Exit codes beyond 0 (success), 1 (a failure: a task failed, the broker could not be

@@ -90,7 +90,9 @@ int print_result(const v1::TaskResult& result) {
                 e.message());
   }
   auto bodies = internal::result_values(result);
-  if (!bodies.ok()) return fail("task " + result.id() + ": " + std::string(bodies.status().message()));
+  if (!bodies.ok()) {
+    return fail("task " + result.id() + ": " + std::string(bodies.status().message()));
+  }
   std::vector<std::string> values;
   int failed = 0;
   for (int i = 0; i < static_cast<int>(bodies->size()); ++i) {
@@ -105,7 +107,9 @@ int print_result(const v1::TaskResult& result) {
       continue;
     }
     auto json = msgpack_to_json((*bodies)[static_cast<std::size_t>(i)]);
-    if (!json.ok()) return fail("task " + result.id() + ": " + std::string(json.status().message()));
+    if (!json.ok()) {
+      return fail("task " + result.id() + ": " + std::string(json.status().message()));
+    }
     values.push_back(*json);
   }
   if (values.size() == 1) {

@@ -73,9 +73,9 @@ class CollectSink final : public internal::Sink {
 };
 
 std::shared_ptr<internal::RemoteBackend> connect(const CliConfig& config) {
-  // A lost broker is waited for as long as a first connection: then its tasks fail.
+  // A lost broker is waited for --reconnect-timeout-ms: then its tasks fail.
   internal::RemoteBackend::Limits limits;
-  limits.reconnect_window = config.connect.connect_timeout;
+  limits.reconnect_window = config.reconnect_timeout;
   try {
     return internal::RemoteBackend::connect(config.broker, config.connect, limits);
   } catch (const Error& e) {
@@ -196,7 +196,7 @@ int run_submit(const CliConfig& config, const std::string& task) {
     std::printf("%s\n", id.c_str());
     return 0;
   }
-  BrokerLinkNotices link(*backend, config.broker, config.connect.connect_timeout);
+  BrokerLinkNotices link(*backend, config.broker, config.reconnect_timeout);
   const auto start = Clock::now();
   for (bool checked = false; !sink->all_done();) {
     sink->wait(std::chrono::milliseconds(100));
@@ -268,7 +268,7 @@ int run_map(const CliConfig& config, const std::string& task) {
   backend->submit(batch);
   bool bar = config.progress && isatty(STDERR_FILENO);
   bool checked_workers = false;
-  BrokerLinkNotices link(*backend, config.broker, config.connect.connect_timeout);
+  BrokerLinkNotices link(*backend, config.broker, config.reconnect_timeout);
   for (;;) {
     std::size_t done = sink->wait(std::chrono::milliseconds(100));
     double seconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -317,7 +317,7 @@ int run_map(const CliConfig& config, const std::string& task) {
   if (!flush_output()) return 1;  // the summary would hide the one line that matters
   if (link.lost() && unreachable > 0) {
     fail("gave up on the broker at " + config.broker + ": not back within " +
-         seconds_text(config.connect.connect_timeout) + " (--connect-timeout-ms); " +
+         seconds_text(config.reconnect_timeout) + " (--reconnect-timeout-ms); " +
          std::to_string(unreachable) + " item" + (unreachable == 1 ? "" : "s") + " not done");
   }
   // The rate is of completed items only: failed ones (often refused at once) say nothing

@@ -243,7 +243,8 @@ class JsonReader {
       char c = in_[at_];
       if (c >= '0' && c <= '9') {
         digits = true;
-      } else if (c == '.' || c == 'e' || c == 'E' || ((c == '+' || c == '-') && integral == false)) {
+      } else if (c == '.' || c == 'e' || c == 'E' ||
+                 ((c == '+' || c == '-') && integral == false)) {
         integral = false;
       } else {
         break;

@@ -31,8 +31,11 @@
 ABSL_FLAG(std::string, broker, "127.0.0.1:50051",
           "the broker's client address HOST:PORT, PORT 1..65535 ([::1]:PORT for IPv6)");
 ABSL_FLAG(int, connect_timeout_ms, 5000,
-          "give up reaching the broker after this long (> 0), also one lost while submit or "
-          "map waits; submit --no-wait: waiting for room in a full broker too");
+          "give up reaching the broker after this long (> 0); submit --no-wait: waiting for "
+          "room in a full broker too");
+ABSL_FLAG(int, reconnect_timeout_ms, 30000,
+          "submit/map: wait this long (> 0) for a broker lost meanwhile to be back, then fail "
+          "what is not done");
 ABSL_FLAG(std::string, auth_token, "", "sent as 'authorization: Bearer TOKEN'");
 ABSL_FLAG(bool, tls, false, "use TLS (system roots unless --root-certs is given)");
 ABSL_FLAG(std::string, root_certs, "", "PEM file of root certificates for --tls");
@@ -73,7 +76,7 @@ constexpr char kUsage[] =
     "worker of the queue, and for room in a full broker (its --max-queued reached),\n"
     "saying so on stderr after 2 s; submit --no-wait waits for room up to\n"
     "--connect-timeout-ms. A broker lost meanwhile is said at once on stderr and waited\n"
-    "for up to --connect-timeout-ms; then what is not done fails. In --input, blank\n"
+    "for up to --reconnect-timeout-ms; then what is not done fails. In --input, blank\n"
     "lines are skipped (a result line per non-blank input line). Results on stdout are\n"
     "JSON lines (a byte of a string that is not UTF-8 prints as U+FFFD).\n\n"
     "Exit status: 0 done; 1 a failure (a task failed, the broker could not be reached or,\n"
@@ -165,6 +168,7 @@ std::string flag_not_applicable(const std::string& name, const std::string& comm
       {"time_limit_ms", {"submit", "map"}},
       {"max_retries", {"submit", "map"}},
       {"wait_ms", {"result"}},
+      {"reconnect_timeout_ms", {"submit", "map"}},
   };
   auto it = kCommandsOf.find(name);
   bool applies = it == kCommandsOf.end()
@@ -268,6 +272,8 @@ int main(int argc, char** argv) {
   }
   for (const std::string& error :
        {out_of_range("connect-timeout-ms", absl::GetFlag(FLAGS_connect_timeout_ms), 1, kMaxInt),
+        out_of_range("reconnect-timeout-ms", absl::GetFlag(FLAGS_reconnect_timeout_ms), 1,
+                     kMaxInt),
         out_of_range("priority", absl::GetFlag(FLAGS_priority), 0, 9),
         out_of_range("time-limit-ms", absl::GetFlag(FLAGS_time_limit_ms), 0, kMaxInt),
         out_of_range("max-retries", absl::GetFlag(FLAGS_max_retries), -1, kMaxInt),
@@ -312,6 +318,7 @@ int main(int argc, char** argv) {
   config.chunksize = static_cast<std::size_t>(absl::GetFlag(FLAGS_chunksize));
   config.progress = absl::GetFlag(FLAGS_progress);
   config.wait = std::chrono::milliseconds(absl::GetFlag(FLAGS_wait_ms));
+  config.reconnect_timeout = std::chrono::milliseconds(absl::GetFlag(FLAGS_reconnect_timeout_ms));
 
   if (takes_arg && arg.empty()) return fail(command + " needs an argument (see --help)", 2);
   if (command == "result" || command == "cancel") {

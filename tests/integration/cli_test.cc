@@ -92,6 +92,8 @@ TEST(CliTest, NumericFlagsOutOfRangeAreUsageErrors) {
             "shoal: --connect-timeout-ms must be >= 1, not -5"},
            {{"status", "--connect-timeout-ms=0"},
             "shoal: --connect-timeout-ms must be >= 1, not 0"},
+           {{"map", "t", "--input=x", "--reconnect-timeout-ms=0"},
+            "shoal: --reconnect-timeout-ms must be >= 1, not 0"},
            {{"status", "--priority=abc"}, "shoal: --priority: 'abc' is not a 32-bit integer"},
            {{"status", "--no-such-flag=1"}, "shoal: unknown flag --no-such-flag (see --help)"},
        }) {
@@ -274,7 +276,7 @@ TEST_F(CliClusterTest, CancelExitStatusTellsUnknownFromNotCancellable) {
 }
 
 // A map whose broker is lost says so at once on stderr (it said nothing for 30 s when
-// stderr was no terminal), then, with the broker not back within --connect-timeout-ms,
+// stderr was no terminal), then, with the broker not back within --reconnect-timeout-ms,
 // that it gave up; every input line still has its JSON line.
 TEST_F(CliClusterTest, MapSaysWhenItLosesTheBrokerAndWhenItGivesUp) {
   std::string started = cluster_.temp_dir() + "/started";
@@ -282,16 +284,16 @@ TEST_F(CliClusterTest, MapSaysWhenItLosesTheBrokerAndWhenItGivesUp) {
   std::string out = cluster_.temp_dir() + "/out.jsonl";
   auto map = start_cli(
       at_broker({"map", "test.started_nap", "--input=" + input("in.jsonl", {item, item, item}),
-                 "--chunksize=1", "--connect-timeout-ms=3000"}),
+                 "--chunksize=1", "--reconnect-timeout-ms=3000"}),
       out);
   ASSERT_TRUE(wait_for_lines(started, 1));  // mid-map
   const std::string address = cluster_.clients();
   cluster_.kill_broker();
   EXPECT_EQ(map->read_line(60s), "shoal: lost the broker at " + address +
                                      " with 0/3 items done; reconnecting for up to 3 s "
-                                     "(--connect-timeout-ms)");
+                                     "(--reconnect-timeout-ms)");
   EXPECT_EQ(map->read_line(60s), "shoal: gave up on the broker at " + address +
-                                     ": not back within 3 s (--connect-timeout-ms); 3 items "
+                                     ": not back within 3 s (--reconnect-timeout-ms); 3 items "
                                      "not done");
   std::string summary = map->read_line(60s).value_or("");
   EXPECT_TRUE(summary.starts_with("shoal: 3 items in ")) << summary;
@@ -307,12 +309,12 @@ TEST_F(CliClusterTest, SubmitSaysWhenItLosesTheBroker) {
   std::string started = cluster_.temp_dir() + "/started";
   auto submit =
       start_cli(at_broker({"submit", "test.started_nap", "--args=[\"" + started + "\",60000]",
-                           "--connect-timeout-ms=1000"}));
+                           "--reconnect-timeout-ms=1000"}));
   ASSERT_TRUE(wait_for_lines(started, 1));  // it runs
   const std::string address = cluster_.clients();
   cluster_.kill_broker();
   EXPECT_EQ(submit->read_line(60s), "shoal: lost the broker at " + address +
-                                        "; reconnecting for up to 1 s (--connect-timeout-ms)");
+                                        "; reconnecting for up to 1 s (--reconnect-timeout-ms)");
   std::string failed = submit->read_line(60s).value_or("");
   EXPECT_TRUE(failed.starts_with("shoal: task ")) << failed;
   EXPECT_TRUE(failed.ends_with(" failed: ERROR_KIND_CONNECTION: lost the broker at " + address +
@@ -330,14 +332,14 @@ TEST_F(CliClusterTest, MapSaysWhenTheBrokerIsBackAndEnds) {
   std::string out = cluster_.temp_dir() + "/out.jsonl";
   auto map =
       start_cli(at_broker({"map", "test.logged_gate", "--input=" + input("in.jsonl", {item, item}),
-                           "--chunksize=1", "--connect-timeout-ms=60000"}),
+                           "--chunksize=1", "--reconnect-timeout-ms=60000"}),
                 out);
   ASSERT_TRUE(wait_for_lines(log, 1));  // the first item runs
   const std::string clients = cluster_.clients(), workers = cluster_.workers();
   cluster_.kill_broker();
   EXPECT_EQ(map->read_line(60s), "shoal: lost the broker at " + clients +
                                      " with 0/2 items done; reconnecting for up to 60 s "
-                                     "(--connect-timeout-ms)");
+                                     "(--reconnect-timeout-ms)");
   cluster_.start_broker(clients, workers);  // in memory: it lost both tasks
   EXPECT_EQ(map->read_line(60s), "shoal: reconnected to the broker at " + clients +
                                      " with 0/2 items done; the tasks it lost go again");
@@ -460,6 +462,8 @@ TEST(CliTest, FlagsThatDoNotApplyAreUsageErrors) {
            {{"submit", "t", "--wait-ms=5"},
             "shoal: --wait-ms does not apply to submit (see --help)"},
            {{"status", "--queue=q"}, "shoal: --queue does not apply to status (see --help)"},
+           {{"result", "id", "--reconnect-timeout-ms=100"},
+            "shoal: --reconnect-timeout-ms does not apply to result (see --help)"},
            {{"result", "id", "--noprogress"},
             "shoal: --progress does not apply to result (see --help)"},
            // run_cli() gives --broker, which means nothing to keygen.
