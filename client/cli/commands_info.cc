@@ -193,13 +193,17 @@ int run_status(const CliConfig& config) {
               config.broker.c_str(), static_cast<double>(stats.uptime_ms()) / 1000.0,
               stats.workers(), slots, stats.sessions(), stats.sessions() == 1 ? "" : "s",
               stats.tasks_per_second(), stats.cpu_seconds());
+  // The limit from a broker that says it (--max-queued): " (at most 1000000)".
+  std::string limit = stats.max_queued() > 0
+                          ? " (at most " + std::to_string(stats.max_queued()) + ")"
+                          : std::string();
   std::printf("tasks: %llu submitted, %llu completed, %llu failed, %llu retried, "
-              "%llu queued, %llu running, %llu results retained\n",
+              "%llu queued%s, %llu running, %llu results retained\n",
               static_cast<unsigned long long>(stats.submitted()),
               static_cast<unsigned long long>(stats.completed()),
               static_cast<unsigned long long>(stats.failed()),
               static_cast<unsigned long long>(stats.retried()),
-              static_cast<unsigned long long>(stats.queued()),
+              static_cast<unsigned long long>(stats.queued()), limit.c_str(),
               static_cast<unsigned long long>(stats.running()),
               static_cast<unsigned long long>(stats.results_retained()));
   if (stats.journal_bytes() > 0) {

@@ -397,6 +397,10 @@ TEST(CliFullBrokerTest, SubmitWaitsForRoomAndSaysTheBrokerIsFull) {
       "limit is 1); try again later, wait longer (--connect-timeout-ms) or add workers"))
       << refused.lines[1];
   EXPECT_EQ(cluster.stats().submitted(), 1u);
+  CliRun status = run_cli(aimed_at(cluster, {"status"}));
+  ASSERT_GE(status.lines.size(), 2u);
+  EXPECT_NE(status.lines[1].find(", 1 queued (at most 1), 0 running, "), std::string::npos)
+      << status.lines[1];
 
   // A blocking submit says so too (after 2 s without a result).
   auto blocking = start_cli(aimed_at(cluster, {"submit", "test.square", "--args=[3]"}));
