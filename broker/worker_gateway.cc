@@ -60,14 +60,20 @@ absl::StatusOr<std::unique_ptr<WorkerGateway>> WorkerGateway::bind(zmq::context_
     // Connection events, to notice a worker whose connection closed without a Bye.
     std::string monitor_address =
         absl::StrCat("inproc://shoal-router-monitor-", reinterpret_cast<uintptr_t>(gw.get()));
+    // Opens too: a connection's descriptor number is reused by a later one (the lowest
+    // free), and a hello is from a closed connection only while its number is closed.
     // With CURVE also failed handshakes: a worker without CURVE or the broker's key.
-    int events = ZMQ_EVENT_DISCONNECTED;
+    int events = ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED;
     if (curve) {
       events |= ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
     }
     if (zmq_socket_monitor(gw->router_.handle(), monitor_address.c_str(), events) != 0) {
       return absl::InternalError(absl::StrCat("zmq_socket_monitor: ", zmq_strerror(zmq_errno())));
     }
+    // No limit on events waiting: with the default one (1,000), ZeroMQ's I/O thread
+    // blocks sending the next event, and all worker traffic with it, until the loop reads
+    // them (seen with 1,500 connections made while the monitor was not read).
+    gw->monitor_.set(zmq::sockopt::rcvhwm, 0);
     gw->monitor_.connect(monitor_address);
   } catch (const zmq::error_t& e) {
     return absl::UnavailableError(absl::StrCat(
@@ -158,8 +164,17 @@ size_t WorkerGateway::receive(Handler& handler, size_t max) {
     }
     std::string peer(id.data<char>(), id.size());
     if (msg.has_hello()) {
-      receive_events(handler, /*in_receive=*/true);  // an older close of a reused fd first
+      // An older close of a reused fd first; and the events up to now, among them the
+      // open of this hello's connection (it came before the hello).
+      receive_events(handler, /*in_receive=*/true);
       int fd = zmq_msg_get(body.handle(), ZMQ_SRCFD);
+      if (fd >= 0 && closed_fds_.contains(fd)) {
+        // Its connection closed before we read it (this loop was busy or stopped), and
+        // no close would ever name it: registered, it would be sent tasks until liveness.
+        log_->info("worker '", msg.hello().name(), "' (", msg.hello().host(), ":",
+                   msg.hello().pid(), ") said hello on a connection closed since; ignored");
+        continue;
+      }
       if (fd >= 0) peer_by_fd_[fd] = peer;
       log_->info("worker '", msg.hello().name(), "' (", msg.hello().host(), ":",
                  msg.hello().pid(), ") said hello: ", msg.hello().slots(), " slots");
@@ -169,9 +184,10 @@ size_t WorkerGateway::receive(Handler& handler, size_t max) {
   return n;
 }
 
-void WorkerGateway::receive_events(Handler& handler, bool in_receive) {
+size_t WorkerGateway::receive_events(Handler& handler, bool in_receive) {
   zmq::message_t event, address;
   std::vector<std::string> closed;
+  size_t closes = 0;
   while (monitor_.recv(event, zmq::recv_flags::dontwait)) {
     if (event.more()) [[maybe_unused]] auto got = monitor_.recv(address, zmq::recv_flags::none);
     if (event.size() < 6) continue;
@@ -188,16 +204,23 @@ void WorkerGateway::receive_events(Handler& handler, bool in_receive) {
       }
       continue;
     }
+    if (kind == ZMQ_EVENT_ACCEPTED) {
+      closed_fds_.erase(fd);
+      continue;
+    }
     if (kind != ZMQ_EVENT_DISCONNECTED) continue;
+    ++closes;
+    closed_fds_.insert(fd);
     auto it = peer_by_fd_.find(fd);
     if (it == peer_by_fd_.end()) continue;
     closed.push_back(std::move(it->second));
     peer_by_fd_.erase(it);
   }
-  if (closed.empty()) return;
+  if (closed.empty()) return closes;
   // Bounded: frames of other workers arriving meanwhile must not keep us here.
   if (!in_receive) receive(handler, kMaxFramesBeforeClose);
   for (const std::string& peer : closed) handler.on_disconnect(peer);
+  return closes;
 }
 
 void WorkerGateway::answer_zap() {

@@ -57,16 +57,19 @@ class WorkerGateway {
   // The ZAP socket admitting workers by key; a null ref without curve_worker_keys.
   zmq::socket_ref zap() { return zap_; }
 
-  // Reads up to `max` frames without blocking and hands the good ones to `handler`.
-  // Returns how many frames were read.
+  // Reads up to `max` frames without blocking and hands the good ones to `handler`,
+  // but for a hello whose connection has closed already (read late: the loop was busy
+  // or stopped), which no worker would answer and no close would ever name. Returns
+  // how many frames were read.
   size_t receive(Handler& handler, size_t max);
   // Reads connection events without blocking; reports closed worker connections and
   // counts failed CURVE handshakes as refused. A closed connection is reported after
   // the frames still waiting in the socket (the worker's last results and its Bye
   // arrived before its close; read after it, its tasks were retried needlessly) —
   // unless `in_receive`, when receive() is handling a frame (a hello) and asks only
-  // for older closes.
-  void receive_events(Handler& handler, bool in_receive = false);
+  // for older closes. Returns how many connection closes it read (of any connection,
+  // said hello or not).
+  size_t receive_events(Handler& handler, bool in_receive = false);
   // Answers the waiting ZAP requests: workers whose key is listed are let in.
   void answer_zap();
   // Worker connections refused so far: a failed CURVE handshake or an unlisted key.
@@ -101,6 +104,9 @@ class WorkerGateway {
   std::atomic<uint64_t> refused_workers_{0};
   bool logged_[int(BadFrame::kCount)] = {};
   absl::flat_hash_map<int, std::string> peer_by_fd_;  // connections that said hello
+  // Descriptors whose last event was a close (none opened since): a hello read from one
+  // comes from a closed connection.
+  absl::flat_hash_set<int> closed_fds_;
 };
 
 }  // namespace shoal::broker

@@ -35,14 +35,16 @@ absl::Status WorkerSession::run(int stop_fd, const std::function<void()>& on_rea
     auto poll_ms = std::clamp<long>(heartbeat_.count() / 4, 10, 250);
     zmq::pollitem_t items[] = {{transport_->socket().handle(), 0, ZMQ_POLLIN, 0},
                                {nullptr, done_.fd(), ZMQ_POLLIN, 0},
+                               {transport_->events().handle(), 0, ZMQ_POLLIN, 0},
                                {nullptr, stop_fd, ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, stopping_ ? 2 : 3, std::chrono::milliseconds(poll_ms));
+      zmq::poll(items, stopping_ ? 3 : 4, std::chrono::milliseconds(poll_ms));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) return zmq_status(e, "poll");
     }
     auto now = Clock::now();
-    if (!stopping_ && (items[2].revents & ZMQ_POLLIN)) begin_stop();
+    if (!stopping_ && (items[3].revents & ZMQ_POLLIN)) begin_stop();
+    if (items[2].revents & ZMQ_POLLIN) transport_->connected();  // takes the events in
     if (items[0].revents & ZMQ_POLLIN) receive_all(now, on_ready);
     if (!fatal_.ok()) {
       transport_.reset();
@@ -112,8 +114,11 @@ absl::Status WorkerSession::run(int stop_fd, const std::function<void()>& on_rea
     // After the results: what the broker still counts as ours is run elsewhere now.
     send_bye(/*draining=*/false);
   }
-  // Give the last results a moment to leave before the socket closes.
-  transport_->set_linger(2000);
+  // Give the last results and the Bye a moment to leave before the socket closes, but
+  // only over a live connection: to a broker never reached, or whose connection closed,
+  // they have nowhere to go, and lingering only held the process up for 2 s.
+  stats_.exit_linger_ms = transport_->connected() ? kExitLingerMs : 0;
+  transport_->set_linger(stats_.exit_linger_ms);
   transport_.reset();
   return engine_lost_;
 }

@@ -32,6 +32,8 @@ namespace shoal::worker {
 // The largest result a broker that does not say (Welcome.max_message_bytes = 0, a broker
 // before that field) is assumed to take: the default of its --max-message-bytes.
 inline constexpr std::uint64_t kDefaultMaxMessageBytes = 64u << 20;
+// How long a stopping worker's last frames may take to reach a connected broker.
+inline constexpr int kExitLingerMs = 2000;
 
 struct SessionConfig {
   std::string broker;                  // tcp://HOST:PORT
@@ -55,6 +57,10 @@ struct SessionStats {
   std::uint64_t tasks = 0;       // tasks received
   std::uint64_t results = 0;     // results sent (re-sends included)
   std::uint64_t reconnects = 0;
+  // How long run()'s last frames (results, Bye) were given to leave when it returned:
+  // kExitLingerMs over a live connection, 0 with the broker unreachable (never reached,
+  // or its connection closed), when they had nowhere to go.
+  int exit_linger_ms = 0;
 };
 
 class WorkerSession {
@@ -65,12 +71,15 @@ class WorkerSession {
 
   // Serves the broker until `stop_fd` is readable, then drains: says Bye{draining} (no
   // more tasks), lets running tasks finish (killing them after drain_timeout) while
-  // sending heartbeats, sends their results and a last Bye. Calls
-  // `on_ready` once, on the first Welcome. Returns non-OK only for a fatal error: a
-  // malformed broker endpoint, or kAlreadyExists when the broker still refuses the name
-  // Refused.retry_ms after its first refusal (a live worker of another process has it);
-  // kUnavailable after a drain begun because the engine's processes are gone (it
-  // cannot run tasks any more); a lost broker is retried forever.
+  // sending heartbeats, sends their results and a last Bye. Those last frames get up to
+  // kExitLingerMs to leave after it returns (the context's end waits for them) only
+  // while a connection to the broker is up; with the broker unreachable they are
+  // dropped and nothing waits. Calls `on_ready` once, on the first Welcome. Returns
+  // non-OK only for a fatal error: a malformed broker endpoint, or kAlreadyExists when
+  // the broker still refuses the name Refused.retry_ms after its first refusal (a live
+  // worker of another process has it); kUnavailable after a drain begun because the
+  // engine's processes are gone (it cannot run tasks any more); a lost broker is
+  // retried forever.
   absl::Status run(int stop_fd, const std::function<void()>& on_ready);
 
   const SessionStats& stats() const { return stats_; }

@@ -1,8 +1,21 @@
 #include "worker/transport.h"
 
+#include <atomic>
+#include <cstring>
+
 #include "shared/curve_keys.h"
 
 namespace shoal::worker {
+namespace {
+
+// Unique per process: a new socket may get a closed one's address, while the monitor
+// endpoint named after that one is still being torn down.
+std::string monitor_endpoint() {
+  static std::atomic<std::uint64_t> next{0};
+  return "inproc://shoal-worker-link-" + std::to_string(next.fetch_add(1));
+}
+
+}  // namespace
 
 absl::Status zmq_status(const zmq::error_t& error, const std::string& what) {
   std::string message = what + ": " + error.what();
@@ -34,8 +47,17 @@ absl::StatusOr<std::unique_ptr<Transport>> Transport::connect(zmq::context_t& co
     socket.set(zmq::sockopt::rcvhwm, 100000);
     socket.set(zmq::sockopt::reconnect_ivl, 100);
     socket.set(zmq::sockopt::reconnect_ivl_max, 1000);
+    // Whether a connection is up decides whether closing waits for queued frames.
+    const std::string monitor = monitor_endpoint();
+    if (zmq_socket_monitor(socket.handle(), monitor.c_str(),
+                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0) {
+      throw zmq::error_t();
+    }
+    zmq::socket_t events(context, zmq::socket_type::pair);
+    events.set(zmq::sockopt::linger, 0);
+    events.connect(monitor);
     socket.connect(endpoint);
-    return std::unique_ptr<Transport>(new Transport(std::move(socket)));
+    return std::unique_ptr<Transport>(new Transport(std::move(socket), std::move(events)));
   } catch (const zmq::error_t& e) {
     return zmq_status(e, "connect to " + endpoint);
   }
@@ -82,6 +104,27 @@ absl::StatusOr<std::optional<v1::BrokerMessage>> Transport::receive() {
     return absl::InvalidArgumentError("frame without a body");
   }
   return message;
+}
+
+Transport::~Transport() {
+  zmq_socket_monitor(socket_.handle(), nullptr, 0);  // no event to a closing PAIR
+}
+
+bool Transport::connected() {
+  zmq::message_t event, address;
+  try {
+    while (events_.recv(event, zmq::recv_flags::dontwait)) {
+      if (event.more()) [[maybe_unused]] auto got = events_.recv(address, zmq::recv_flags::none);
+      if (event.size() < 6) continue;
+      std::uint16_t kind;
+      std::memcpy(&kind, event.data(), sizeof(kind));
+      if (kind == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) connected_ = true;
+      if (kind == ZMQ_EVENT_DISCONNECTED) connected_ = false;
+    }
+  } catch (const zmq::error_t&) {
+    // An inproc PAIR fails only when the context ends: what we know stays.
+  }
+  return connected_;
 }
 
 void Transport::set_linger(int ms) {

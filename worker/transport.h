@@ -1,8 +1,10 @@
 #pragma once
 // The worker's end of the broker link: one ZeroMQ DEALER socket carrying one
-// serialized protobuf frame per message (proto/shoal/v1/worker.proto), and the one
-// place where zmq::error_t becomes absl::Status. Owned and used by one thread.
+// serialized protobuf frame per message (proto/shoal/v1/worker.proto), ZeroMQ's events
+// about its connection, and the one place where zmq::error_t becomes absl::Status.
+// Owned and used by one thread.
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +34,9 @@ class Transport {
   static absl::StatusOr<std::unique_ptr<Transport>> connect(zmq::context_t& context,
                                                             const std::string& endpoint,
                                                             const Curve& curve = {});
+  ~Transport();
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
 
   // Sends `message` (its version is set here) without blocking; kResourceExhausted
   // when the socket's queue is full, kUnavailable for other socket errors.
@@ -47,11 +52,23 @@ class Transport {
   // How long queued frames may still be sent after destruction (default 0: dropped).
   void set_linger(int ms);
 
+  // Whether the socket has a connection to the broker now, as far as ZeroMQ has said:
+  // a handshake done and no close since (false while the broker has never been reached,
+  // and from the moment ZeroMQ reports the connection closed until it makes a new one).
+  // Reads the connection events waiting in events(); never blocks.
+  bool connected();
+
   zmq::socket_t& socket() { return socket_; }
+  // Readable (ZMQ_POLLIN) when connection events wait: poll it and call connected(), so
+  // that they never pile up.
+  zmq::socket_t& events() { return events_; }
 
  private:
-  explicit Transport(zmq::socket_t socket) : socket_(std::move(socket)) {}
+  Transport(zmq::socket_t socket, zmq::socket_t events)
+      : socket_(std::move(socket)), events_(std::move(events)) {}
   zmq::socket_t socket_;
+  zmq::socket_t events_;  // PAIR receiving ZeroMQ's monitor events about socket_
+  bool connected_ = false;
 };
 
 // The canonical status for a ZeroMQ error (EAGAIN -> kResourceExhausted,

@@ -3,6 +3,12 @@
 #include "broker/worker_gateway.h"
 #include "broker/worker_registry.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <random>
 #include <string>
@@ -116,6 +122,114 @@ TEST(WorkerGatewayTest, AClosedConnectionIsReportedAfterItsLastFrames) {
   (*gw)->receive_events(handler);  // as the broker's loop does: events first
   (*gw)->receive(handler, 10);
   EXPECT_EQ(handler.seen, (std::vector<std::string>{"hello", "results", "closed"}));
+}
+
+// Waits until `socket` is readable; false after `bound` (a hang guard).
+bool wait_readable(zmq::socket_ref socket,
+                   std::chrono::milliseconds bound = std::chrono::milliseconds(testing::kWait)) {
+  zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+  return zmq::poll(&item, 1, bound) == 1;
+}
+
+// Reads connection events until `closes` connection closes were among them; false
+// after kWait (a hang guard).
+bool read_closes(WorkerGateway& gw, WorkerGateway::Handler& handler, size_t closes) {
+  auto give_up = std::chrono::steady_clock::now() + testing::kWait;
+  for (size_t seen = 0; seen < closes;) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    zmq::pollitem_t item{gw.monitor().handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(100));
+    seen += gw.receive_events(handler);
+  }
+  return true;
+}
+
+// A worker says hello and its connection closes before the broker reads the hello (its
+// loop busy, or stopped a while). The close, read first, named no worker yet and was
+// dropped; the hello then registered a worker already gone, which the scheduler sent
+// tasks until liveness expired it (late, and at the cost of a retry).
+TEST(WorkerGatewayTest, AHelloReadAfterItsConnectionClosedRegistersNoWorker) {
+  zmq::context_t context;
+  Logger log;
+  WorkerGateway::Options options;
+  options.address = "tcp://127.0.0.1:0";
+  auto gw = WorkerGateway::bind(context, options, &log);
+  ASSERT_TRUE(gw.ok()) << gw.status();
+  RecordingHandler handler;
+  {
+    FakeWorker worker(context, (*gw)->endpoint());
+    worker.hello("w1");
+    ASSERT_TRUE(wait_readable((*gw)->router()));  // the hello waits in the socket
+    worker.close();
+  }
+  ASSERT_TRUE(read_closes(**gw, handler, 1));  // as the broker's loop does: events first
+  (*gw)->receive(handler, 10);
+  EXPECT_EQ(handler.seen, std::vector<std::string>{});
+}
+
+// A connection's descriptor number is reused by the next one: a close read before the
+// next connection's hello does not make that hello look gone.
+TEST(WorkerGatewayTest, AHelloOnTheDescriptorOfAnEarlierClosedConnectionIsTaken) {
+  zmq::context_t context;
+  Logger log;
+  WorkerGateway::Options options;
+  options.address = "tcp://127.0.0.1:0";
+  auto gw = WorkerGateway::bind(context, options, &log);
+  ASSERT_TRUE(gw.ok()) << gw.status();
+  RecordingHandler handler;
+  {
+    FakeWorker first(context, (*gw)->endpoint());
+    first.send(shoal::v1::WorkerMessage());  // no body: counted as bad, proves it connected
+    ASSERT_TRUE(wait_readable((*gw)->router()));
+    (*gw)->receive(handler, 10);
+    first.close();
+  }
+  ASSERT_TRUE(read_closes(**gw, handler, 1));
+  // Accepted after that close, it gets the lowest free descriptor: the first one's.
+  FakeWorker second(context, (*gw)->endpoint());
+  second.hello("w2");
+  ASSERT_TRUE(wait_readable((*gw)->router()));
+  (*gw)->receive(handler, 10);
+  EXPECT_EQ(handler.seen, std::vector<std::string>{"hello"});
+  EXPECT_EQ((*gw)->bad_frames(), 1u);
+}
+
+// Connection events wait for the loop, however many come while it is busy: with
+// ZeroMQ's default limit (1,000 waiting) its I/O thread stopped at the next one, and
+// every worker's traffic with it, until the loop read them.
+TEST(WorkerGatewayTest, ManyConnectionEventsWaitingHoldNoWorkerUp) {
+  zmq::context_t context;
+  Logger log;
+  WorkerGateway::Options options;
+  options.address = "tcp://127.0.0.1:0";
+  auto gw = WorkerGateway::bind(context, options, &log);
+  ASSERT_TRUE(gw.ok()) << gw.status();
+  const std::string& endpoint = (*gw)->endpoint();
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(uint16_t(std::stoi(endpoint.substr(endpoint.rfind(':') + 1))));
+  for (int i = 0; i < 1500; ++i) {  // probes: an open and a close each
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    timeval bound{0, 100'000};  // a stalled listener's full backlog must not hang the test
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &bound, sizeof(bound));
+    connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    close(fd);
+  }
+  FakeWorker worker(context, endpoint);
+  worker.hello("w1");
+  const bool hello_came = wait_readable((*gw)->router());
+  // The events read at last, as the loop does once free (a stalled I/O thread goes on,
+  // and the gateway can close).
+  RecordingHandler handler;
+  for (int reads = 0; reads < 100; ++reads) {
+    if (!wait_readable((*gw)->monitor(), std::chrono::milliseconds(100))) break;
+    (*gw)->receive_events(handler);
+  }
+  ASSERT_TRUE(hello_came);
+  (*gw)->receive(handler, 10);
+  EXPECT_EQ(handler.seen, std::vector<std::string>{"hello"});
 }
 
 TEST(WorkerStateTest, CapacitySaturatesInsteadOfWrapping) {

@@ -2,9 +2,13 @@
 // test) and a fake engine (runs tasks in-process, or holds them until released).
 #include "worker/session.h"
 
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -162,6 +166,8 @@ class FakeBroker {
                    i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
     }
   }
+  // Closes the socket: the broker is gone.
+  void close() { socket_.close(); }
   void welcome(std::uint32_t heartbeat_ms = 1000, std::uint32_t liveness = 3,
                std::uint64_t max_message_bytes = 0) {
     v1::BrokerMessage m;
@@ -203,6 +209,56 @@ class FakeBroker {
   std::size_t last_frame_bytes_ = 0;
 };
 
+// A plain TCP socket on 127.0.0.1 that never speaks ZeroMQ: bound but not listening, a
+// port that refuses connections; listening, one that takes them and answers nothing.
+class PlainPort {
+ public:
+  // Binds `port` (0: one the OS picks), trying again for up to 10 s while it is in use.
+  explicit PlainPort(int port = 0) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    auto give_up = std::chrono::steady_clock::now() + 10s;
+    for (;;) {
+      fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      int one = 1;
+      setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+      if (bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) break;
+      ::close(fd_);
+      fd_ = -1;
+      if (std::chrono::steady_clock::now() > give_up) return;
+      std::this_thread::sleep_for(10ms);  // a closed ZeroMQ socket lets its port go soon
+    }
+    socklen_t size = sizeof(address);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &size);
+    port_ = ntohs(address.sin_port);
+  }
+  ~PlainPort() {
+    if (peer_ >= 0) ::close(peer_);
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool bound() const { return fd_ >= 0; }
+  std::string endpoint() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
+  // Listens and takes one connection; false if none came within 10 s (a hang guard).
+  bool accept_one() {
+    if (listen(fd_, 8) != 0) return false;
+    pollfd item{fd_, POLLIN, 0};
+    if (poll(&item, 1, 10000) != 1) return false;
+    peer_ = accept(fd_, nullptr, nullptr);
+    return peer_ >= 0;
+  }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  int peer_ = -1;
+};
+
+int port_of(const std::string& endpoint) {
+  return std::stoi(endpoint.substr(endpoint.rfind(':') + 1));
+}
+
 v1::Task make_task(const std::string& id, const std::string& name, std::vector<int> xs) {
   v1::Task t;
   t.set_id(id);
@@ -225,7 +281,7 @@ class SessionTest : public ::testing::Test {
     done_ = *CompletionQueue::create();
     runner_ = std::make_unique<TaskRunner>(engine_, "w1", done_.get());
     SessionConfig config;
-    config.broker = broker_.endpoint();
+    config.broker = endpoint_.empty() ? broker_.endpoint() : endpoint_;
     config.name = "w1";
     config.host = "testhost";
     config.pid = 42;
@@ -276,6 +332,7 @@ class SessionTest : public ::testing::Test {
   bool ready_ = false;
   std::atomic<bool> returned_{false};  // run() has returned
   std::chrono::milliseconds hello_retry_ = 5000ms;
+  std::string endpoint_;  // the broker's; empty: broker_'s
 };
 
 TEST_F(SessionTest, HelloWelcomeTasksAndChunkResults) {
@@ -452,6 +509,40 @@ TEST_F(SessionTest, StopSaysByeFinishesRunningTasksAndReturns) {
   EXPECT_FALSE(broker_.expect(v1::WorkerMessage::kBye).bye().draining());  // it leaves
   thread_.join();
   EXPECT_TRUE(status_.ok()) << status_;
+  // Sent over a live connection, the last frames were given their time to leave.
+  EXPECT_EQ(session_->stats().exit_linger_ms, kExitLingerMs);
+}
+
+// A worker whose broker never answered leaves without lingering on its unsent hello:
+// the socket's queued frames kept shoal-worker 2 s after a SIGTERM.
+TEST_F(SessionTest, AStopWithTheBrokerNeverReachedDoesNotWaitForQueuedFrames) {
+  PlainPort refusing;  // bound, not listening: connections are refused
+  ASSERT_TRUE(refusing.bound());
+  endpoint_ = refusing.endpoint();
+  start();
+  stop();
+  EXPECT_TRUE(status_.ok()) << status_;
+  EXPECT_EQ(session_->stats().welcomes, 0u);
+  EXPECT_EQ(session_->stats().exit_linger_ms, 0);
+}
+
+// Nor one whose broker's connection closed (its process killed, say): the Bye it says
+// on stopping has nowhere to go.
+TEST_F(SessionTest, AStopAfterTheBrokersConnectionClosedDoesNotWaitForQueuedFrames) {
+  start();
+  broker_.expect(v1::WorkerMessage::kHello);
+  broker_.welcome();
+  ASSERT_TRUE(wait_ready());
+  const int port = port_of(broker_.endpoint());
+  broker_.close();
+  // ZeroMQ tries the port again only once it has seen the connection close: a listener
+  // there that never speaks ZeroMQ proves the worker's socket saw it.
+  PlainPort mute(port);
+  ASSERT_TRUE(mute.bound());
+  ASSERT_TRUE(mute.accept_one());
+  stop();
+  EXPECT_TRUE(status_.ok()) << status_;
+  EXPECT_EQ(session_->stats().exit_linger_ms, 0);
 }
 
 // Credit goes out in quarters of the capacity while busy, but never leaves a process
