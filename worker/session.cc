@@ -1,6 +1,9 @@
 #include "worker/session.h"
 
 #include <algorithm>
+#include <string_view>
+
+#include "absl/container/flat_hash_set.h"
 
 namespace shoal::worker {
 namespace {
@@ -129,12 +132,18 @@ absl::Status WorkerSession::reconnect(const std::string& why) {
     if (ready_) log_.info("reconnecting to " + config_.broker + ": " + why);
   }
   transport_.reset();  // linger 0: frames still queued for the old broker are dropped
+  // Read before the results are taken: a task that ends in between is then named twice
+  // (running, and finished), never nowhere.
+  const std::vector<std::string> running = runner_.running_ids();
+  const absl::flat_hash_set<std::string_view> is_running(running.begin(), running.end());
+  // Finished but not taken from the runner yet (a Reconnect read before them): named in
+  // the hello with the other unsent ones, or the broker takes them for lost.
+  for (auto& r : done_.take()) unsent_.push_back(std::move(r));
   // A lost process's report of a task we run again is of an earlier attempt: sent again,
   // the broker would take it for the run going on now (and fail or retry it).
-  const std::vector<std::string> running = runner_.running_ids();
-  auto runs_again = [&running](const v1::TaskResult& r) {
+  auto runs_again = [&is_running](const v1::TaskResult& r) {
     return r.has_failure() && r.failure().kind() == v1::ERROR_KIND_WORKER_LOST &&
-           std::find(running.begin(), running.end(), r.id()) != running.end();
+           is_running.contains(r.id());
   };
   for (auto& [when, frame] : recent_) {
     v1::WorkerMessage sent;
@@ -162,10 +171,12 @@ absl::Status WorkerSession::reconnect(const std::string& why) {
   hello->set_host(config_.host);
   hello->set_pid(config_.pid);
   hello->set_instance(config_.instance);
-  for (auto& id : runner_.running_ids()) hello->add_running(std::move(id));
+  for (const auto& id : running) hello->add_running(id);
   // Finished but not yet reported: held too, so that the broker takes their results
   // from us (it takes another's only with the lease of its own dispatch).
-  for (const auto& r : unsent_) hello->add_running(r.id());
+  for (const auto& r : unsent_) {
+    if (!is_running.contains(r.id())) hello->add_running(r.id());
+  }
   outstanding_credit_ = 0;
   // Running tasks (re-leased by a broker that knows them) and results still to send.
   leased_ = static_cast<std::int64_t>(runner_.running() + unsent_.size());

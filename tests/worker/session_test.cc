@@ -13,6 +13,8 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -46,6 +48,12 @@ class FakeEngine : public internal::Backend {
  public:
   bool local() const override { return true; }
   void submit(std::vector<Submission>& batch) override {
+    std::function<void()> hook;
+    {
+      std::lock_guard lock(mu_);
+      hook = on_submit_;
+    }
+    if (hook) hook();
     std::vector<Submission> now;
     {
       std::lock_guard lock(mu_);
@@ -76,6 +84,11 @@ class FakeEngine : public internal::Backend {
   void set_hold(bool hold) {
     std::lock_guard lock(mu_);
     hold_ = hold;
+  }
+  // Called on the submitting thread (the session's) before each batch runs or is held.
+  void set_on_submit(std::function<void()> hook) {
+    std::lock_guard lock(mu_);
+    on_submit_ = std::move(hook);
   }
   // From now on the engine says it stopped by itself, for `why`.
   void set_failure(std::string why) {
@@ -118,6 +131,7 @@ class FakeEngine : public internal::Backend {
   bool hold_ = false;
   std::vector<Submission> held_;
   std::string failure_;
+  std::function<void()> on_submit_;
 };
 
 // The broker's side of the link, driven by the test.
@@ -483,6 +497,35 @@ TEST_F(SessionTest, AReconnectDoesNotResendTheLossOfATaskRunningAgain) {
   auto results = broker_.results(1);
   ASSERT_FALSE(results["r1"].has_failure()) << results["r1"].failure().message();
   EXPECT_EQ(decode<std::tuple<int>>(results["r1"].values()), std::make_tuple(16));
+  stop();
+}
+
+// A task that ended while the session read a Reconnect after its Tasks frame: its result
+// was in the completion queue, not yet taken, and the new hello named it nowhere (neither
+// running nor unsent), so the broker took it for lost and ran it again (or failed it).
+TEST_F(SessionTest, AReconnectNamesATaskThatEndedJustBefore) {
+  start();
+  broker_.expect(v1::WorkerMessage::kHello);
+  broker_.welcome();
+  std::promise<void> in_submit, reconnect_sent;
+  std::shared_future<void> sent = reconnect_sent.get_future().share();
+  engine_->set_on_submit([&in_submit, sent] {
+    in_submit.set_value();
+    sent.wait();
+    std::this_thread::sleep_for(200ms);  // the Reconnect frame reaches the worker's socket
+  });
+  broker_.tasks({make_task("e1", "session_test.square", {3})});
+  in_submit.get_future().wait();
+  engine_->set_on_submit(nullptr);
+  v1::BrokerMessage reconnect;
+  reconnect.mutable_reconnect()->set_reason("restarted");
+  broker_.send(reconnect);
+  reconnect_sent.set_value();  // e1 now ends, on the session's thread, before it reads on
+  auto hello = broker_.expect(v1::WorkerMessage::kHello).hello();
+  EXPECT_THAT(hello.running(), ::testing::ElementsAre("e1"));
+  broker_.welcome();
+  auto results = broker_.results(1);
+  EXPECT_EQ(decode<std::tuple<int>>(results["e1"].values()), std::make_tuple(9));
   stop();
 }
 
