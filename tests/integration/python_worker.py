@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """A worker in another language, written from the comments in proto/shoal/v1/ alone:
 a ZeroMQ DEALER speaking WorkerMessage / BrokerMessage frames, tasks run by name with
-MessagePack arguments, their MessagePack results sent back in ResultBatches.
+MessagePack arguments, their MessagePack results sent back in ResultBatches. (Where the
+comments had left it guessing, they were completed, and this follows them: a time limit
+or a dead task process fails the whole task, results sent lately go again after a
+reconnect.)
 
 usage: python_worker.py PROTO_DIR OUT_DIR tcp://HOST:PORT NAME [--slots=N]
                         [--queues=A,B] [--claim=TASK]
@@ -78,26 +81,32 @@ TASKS = {"py.add": py_add, "py.fail": py_fail, "py.echo": py_echo, "py.sleep": p
 
 # --- running one task -----------------------------------------------------------------
 
+def utf8(text):
+    """Protobuf strings must be UTF-8; an exception's text may not be."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def error(kind, message, type_name=""):
-    return task_pb2.TaskError(kind=kind, type_name=type_name, message=message, where=where)
+    return task_pb2.TaskError(kind=kind, type_name=utf8(type_name), message=utf8(message),
+                              where=where)
 
 
 def call(fn, args):
-    """One call: ("value", msgpack bytes) or ("error", TaskError)."""
+    """One call: ("value", msgpack bytes) or ("error", TaskError) for its ItemOutcome."""
     try:
         value = fn(*args)
     except Exception as e:  # the task threw: REMOTE, with its type and message
         return "error", error(task_pb2.ERROR_KIND_REMOTE, str(e), type(e).__name__)
     try:
-        return "value", msgpack.packb(value, use_bin_type=True)
+        return "value", msgpack.packb(value, use_bin_type=True, unicode_errors="surrogateescape")
     except Exception as e:
         return "error", error(task_pb2.ERROR_KIND_SERIALIZATION,
                               "result of %s: %s" % (fn.__name__, e))
 
 
 def call_with_limit(fn, args, limit_ms):
-    """call() in a forked child killed after limit_ms: the proto wants the process
-    killed, and a Python thread cannot be."""
+    """call() in a forked child killed after limit_ms (the proto wants the process killed,
+    and a Python thread cannot be). ("failure", TaskError) when it was killed or died."""
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: run, write the outcome, leave without cleanup
@@ -117,8 +126,8 @@ def call_with_limit(fn, args, limit_ms):
             if left <= 0 or not select.select([pipe], [], [], left)[0]:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
-                return "error", error(task_pb2.ERROR_KIND_TIME_LIMIT,
-                                      "ran past its time limit of %d ms" % limit_ms)
+                return "failure", error(task_pb2.ERROR_KIND_TIME_LIMIT,
+                                        "ran past its time limit of %d ms" % limit_ms)
             chunk = pipe.read(1 << 16)
             if not chunk:
                 break
@@ -128,7 +137,8 @@ def call_with_limit(fn, args, limit_ms):
         return "value", data[1:]
     if data[:1] == b"e":
         return "error", task_pb2.TaskError.FromString(data[1:])
-    return "error", error(task_pb2.ERROR_KIND_WORKER_LOST, "the task's process died")
+    # Its process died: WORKER_LOST, which the broker retries.
+    return "failure", error(task_pb2.ERROR_KIND_WORKER_LOST, "the task's process died")
 
 
 def run(task):
@@ -136,8 +146,8 @@ def run(task):
     result = task_pb2.TaskResult(id=task.id, lease=task.lease)
     fn = TASKS.get(task.name)
     if fn is None:  # a name it lacks fails the task as a whole
-        result.failure.CopyFrom(error(task_pb2.ERROR_KIND_NOT_REGISTERED,
-                                      "task '%s' is not registered on worker %s" % (task.name, name)))
+        message = "task '%s' is not registered on worker %s" % (task.name, name)
+        result.failure.CopyFrom(error(task_pb2.ERROR_KIND_NOT_REGISTERED, message))
         return result
     n = max(1, task.items)
     try:
@@ -152,8 +162,14 @@ def run(task):
         result.failure.CopyFrom(error(task_pb2.ERROR_KIND_SERIALIZATION,
                                       "arguments of %s: %s" % (task.name, e)))
         return result
-    outcomes = [call_with_limit(fn, a, task.time_limit_ms) if task.time_limit_ms
-                else call(fn, a) for a in calls]
+    outcomes = []
+    for a in calls:
+        kind, payload = call_with_limit(fn, a, task.time_limit_ms) if task.time_limit_ms \
+            else call(fn, a)
+        if kind == "failure":  # the whole task (for a chunk, every call) fails
+            result.failure.CopyFrom(payload)
+            return result
+        outcomes.append((kind, payload))
     if all(kind == "value" for kind, _ in outcomes):
         # values: one MessagePack array of the n results. Each is already packed, so
         # write the array header and splice them in.
@@ -181,6 +197,9 @@ class Worker:
         os.set_blocking(self.wake_w, False)
         self.held = {}  # id -> Task: received, result not yet sent
         self.outbox = []  # finished TaskResults not yet sent
+        # (sent at, TaskResult) of the last 2 x liveness x heartbeat_ms: the broker
+        # acknowledges no result, so these go again after a reconnect.
+        self.recent = []
         self.welcomed = False
         self.ready_printed = False
         self.heartbeat_ms = 1000
@@ -201,6 +220,13 @@ class Worker:
         """A new DEALER (the old one, if any, dropped) and a hello on it."""
         if self.socket is not None:
             self.socket.close(linger=0)
+        # What we sent lately may not have arrived: held again, sent again once welcomed.
+        now, window = time.monotonic(), 2 * self.liveness * self.heartbeat_ms / 1000.0
+        again = [r for t, r in self.recent if now - t <= window and r.id not in self.held]
+        for r in again:
+            self.held[r.id] = None
+        self.outbox = again + self.outbox
+        self.recent = []
         self.socket = self.context.socket(zmq.DEALER)
         self.socket.setsockopt(zmq.LINGER, 2000)
         self.socket.connect(endpoint)
@@ -259,8 +285,12 @@ class Worker:
                                    self.max_message_bytes):
                 size += self.outbox[0].ByteSize() + 16
                 batch.append(self.outbox.pop(0))
+            now = time.monotonic()
             for r in batch:
                 self.held.pop(r.id, None)
+                self.recent.append((now, r))
+            window = 2 * self.liveness * self.heartbeat_ms / 1000.0
+            self.recent = [(t, r) for t, r in self.recent if now - t <= window]
             credit = 0 if self.stopping else len(batch)
             self.send(results=worker_pb2.ResultBatch(results=batch, credit=credit))
 
