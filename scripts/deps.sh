@@ -12,6 +12,7 @@ packages=(
   libmsgpack-cxx-dev libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-grpcio python3-protobuf python3-msgpack python3-grpc-tools
+  python3-zmq  # tests/integration/python_worker.py: a worker written from proto/ alone
   openssl
   iproute2  # ip netns: the cross-host tests (tests/integration/hosts.h)
   # deploy/Containerfile and deploy/k8s run in containers (tests/deploy/container_test.py)
