@@ -142,7 +142,9 @@ TEST_F(PythonWorkerTest, SigtermDrainsThenLeaves) {
   auto& worker = start_python_worker("py1");
   Pool pool = Pool::connect(cluster_.clients());
   TerminateOnFailure guard(pool);
-  auto sleeping = pool.apply_async<double>("py.sleep", 1.0);
+  // Held until the test opens its gate (a sleep could end before the drain is seen).
+  const std::string gate = cluster_.temp_dir() + "/gate";
+  auto held = pool.apply_async<std::string>("py.gate", gate);
   ASSERT_TRUE(cluster_.wait_stats([](const v1::Stats& s) { return s.running() == 1; }));
   worker.signal(SIGTERM);
   // Bye{draining}: still listed, taking nothing new, finishing what it holds.
@@ -150,7 +152,8 @@ TEST_F(PythonWorkerTest, SigtermDrainsThenLeaves) {
     auto info = cluster_.worker_info("py1");
     return info && info->draining();
   }));
-  EXPECT_DOUBLE_EQ(sleeping.get(30s), 1.0);
+  std::ofstream{gate};
+  EXPECT_EQ(held.get(30s), gate);
   EXPECT_EQ(worker.wait(30s), 0);
   // Bye{}: gone, its task not retried, no frame of it counted bad.
   ASSERT_TRUE(cluster_.wait_stats([](const v1::Stats& s) { return s.workers() == 0; }));

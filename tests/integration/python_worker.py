@@ -11,7 +11,8 @@ usage: python_worker.py PROTO_DIR OUT_DIR tcp://HOST:PORT NAME [--slots=N]
 
 Prints "python-worker ready name=NAME slots=N" once the broker has welcomed it. Tasks:
 py.add (sum of its arguments), py.fail (raises ValueError with its argument as the
-message), py.echo (its argument), py.sleep (sleeps its argument in seconds, returns it).
+message), py.echo (its argument), py.sleep (sleeps its argument in seconds, returns it),
+py.gate (waits until the file named by its argument exists, returns the name).
 --claim=TASK says in the hello that it runs TASK without having it (as a worker whose
 registry changed would), so the broker sends it TASK and the worker answers
 ERROR_KIND_NOT_REGISTERED. SIGTERM drains: Bye{draining}, the tasks held finish and
@@ -76,7 +77,14 @@ def py_sleep(seconds):
     return seconds
 
 
-TASKS = {"py.add": py_add, "py.fail": py_fail, "py.echo": py_echo, "py.sleep": py_sleep}
+def py_gate(path):
+    while not os.path.exists(path):
+        time.sleep(0.01)
+    return path
+
+
+TASKS = {"py.add": py_add, "py.fail": py_fail, "py.echo": py_echo, "py.sleep": py_sleep,
+         "py.gate": py_gate}
 
 
 # --- running one task -----------------------------------------------------------------
