@@ -179,7 +179,7 @@ absl::Status WorkerSession::reconnect(const std::string& why) {
   }
   outstanding_credit_ = 0;
   // Running tasks (re-leased by a broker that knows them) and results still to send.
-  leased_ = static_cast<std::int64_t>(runner_.running() + unsent_.size());
+  leased_ = hello->running_size();
   hello->set_credit(grant());
   send(message);
   return absl::OkStatus();

@@ -55,6 +55,8 @@ absl::StatusOr<std::unique_ptr<Transport>> Transport::connect(zmq::context_t& co
     }
     zmq::socket_t events(context, zmq::socket_type::pair);
     events.set(zmq::sockopt::linger, 0);
+    // No limit, as the broker's monitor: a full pipe would block ZeroMQ's I/O thread.
+    events.set(zmq::sockopt::rcvhwm, 0);
     events.connect(monitor);
     socket.connect(endpoint);
     return std::unique_ptr<Transport>(new Transport(std::move(socket), std::move(events)));

@@ -180,7 +180,10 @@ int run_submit(const CliConfig& config, const std::string& task) {
       }
       if (Clock::now() < deadline) continue;
       std::string how = full ? fullness(*backend) : "";
-      // Withdrawn: cancelled at the broker, should it take the task after all.
+      // Taken while the broker was asked how full it is (up to 2 s): submitted after all.
+      if (backend->wait_accepted(std::chrono::milliseconds(0))) break;
+      // Withdrawn: cancelled at the broker, should it take the task after all. (A resend
+      // still on its way may yet be taken after the cancel: the two are not ordered.)
       backend->terminate();
       if (full) {
         return fail("task " + id + " was not submitted: the broker stayed full for " +

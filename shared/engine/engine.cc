@@ -171,7 +171,8 @@ bool Engine::cancel(std::uint64_t seq) {
       release(i);
     }
     // The last job gone: a join() waiting for it returns now, not at the supervisor's
-    // next idle tick (up to 200 ms).
+    // next idle tick (up to 200 ms) — possibly just before this thread resolves its sink
+    // below. join() does not wait for that: a done-callback run there may call join().
     if (!out.empty() && active_ == 0 && pending_.empty()) idle_cv_.notify_all();
   }
   if (out.empty()) return false;

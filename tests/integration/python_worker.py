@@ -50,6 +50,7 @@ from shoal.v1 import task_pb2, worker_pb2  # noqa: E402
 
 VERSION = 1
 DEFAULT_MAX_MESSAGE_BYTES = 64 << 20  # Welcome.max_message_bytes == 0
+DRAIN_TIMEOUT_S = 30  # SIGTERM: how long held tasks may keep the worker
 where = "%s:%d" % (socket.gethostname(), os.getpid())
 instance = uuid.uuid4().hex  # one per process: tells a reconnect from a namesake
 
@@ -333,8 +334,12 @@ class Worker:
                 self.held[task.id] = task
                 self.submit(task)
         elif body == "reconnect":
-            log("broker does not know us (%s): hello again" % message.reconnect.reason)
-            self.hello()
+            # Every frame of ours in flight draws one: answer the first only (a second
+            # hello would replace the first registration and lose what came between).
+            if self.welcomed:
+                log("broker does not know us (%s): hello again" % message.reconnect.reason)
+                self.welcomed = False
+                self.hello()
         elif body == "refused":
             now = time.monotonic()
             if self.refused_until is None:
@@ -351,6 +356,7 @@ class Worker:
 
     def on_sigterm(self, *_):
         self.stopping = True
+        self.stop_deadline = time.monotonic() + DRAIN_TIMEOUT_S
         self.wake()
 
     def loop(self):
@@ -363,7 +369,9 @@ class Worker:
             if self.stopping and not self.draining_said and self.welcomed:
                 self.send(bye=worker_pb2.Bye(reason="SIGTERM", draining=True))
                 self.draining_said = True
-            if self.stopping and (not self.welcomed or not self.held):
+            # Held tasks (running, or results unsent: no broker welcomed us) keep a
+            # stopping worker until they are out, or its drain timeout has passed.
+            if self.stopping and (not self.held or time.monotonic() >= self.stop_deadline):
                 self.flush()
                 if self.welcomed:
                     self.send(bye=worker_pb2.Bye(reason="SIGTERM"))
