@@ -96,15 +96,21 @@ struct RecordingHandler : WorkerGateway::Handler {
   std::vector<std::string> seen;
 };
 
+// A gateway alone (no broker) on an ephemeral loopback port.
+absl::StatusOr<std::unique_ptr<WorkerGateway>> loopback_gateway(zmq::context_t& context,
+                                                                Logger& log) {
+  WorkerGateway::Options options;
+  options.address = "tcp://127.0.0.1:0";
+  return WorkerGateway::bind(context, options, &log);
+}
+
 // A worker sends its last result and leaves at once. Its close was reported before the
 // result still waiting in the socket when both were there by the time the broker
 // looked (it reads events first): the broker retried a task that had ended.
 TEST(WorkerGatewayTest, AClosedConnectionIsReportedAfterItsLastFrames) {
   zmq::context_t context;
   Logger log;
-  WorkerGateway::Options options;
-  options.address = "tcp://127.0.0.1:0";
-  auto gw = WorkerGateway::bind(context, options, &log);
+  auto gw = loopback_gateway(context, log);
   ASSERT_TRUE(gw.ok()) << gw.status();
   RecordingHandler handler;
   {
@@ -151,9 +157,7 @@ bool read_closes(WorkerGateway& gw, WorkerGateway::Handler& handler, size_t clos
 TEST(WorkerGatewayTest, AHelloReadAfterItsConnectionClosedRegistersNoWorker) {
   zmq::context_t context;
   Logger log;
-  WorkerGateway::Options options;
-  options.address = "tcp://127.0.0.1:0";
-  auto gw = WorkerGateway::bind(context, options, &log);
+  auto gw = loopback_gateway(context, log);
   ASSERT_TRUE(gw.ok()) << gw.status();
   RecordingHandler handler;
   {
@@ -172,9 +176,7 @@ TEST(WorkerGatewayTest, AHelloReadAfterItsConnectionClosedRegistersNoWorker) {
 TEST(WorkerGatewayTest, AHelloOnTheDescriptorOfAnEarlierClosedConnectionIsTaken) {
   zmq::context_t context;
   Logger log;
-  WorkerGateway::Options options;
-  options.address = "tcp://127.0.0.1:0";
-  auto gw = WorkerGateway::bind(context, options, &log);
+  auto gw = loopback_gateway(context, log);
   ASSERT_TRUE(gw.ok()) << gw.status();
   RecordingHandler handler;
   {
@@ -200,9 +202,7 @@ TEST(WorkerGatewayTest, AHelloOnTheDescriptorOfAnEarlierClosedConnectionIsTaken)
 TEST(WorkerGatewayTest, ManyConnectionEventsWaitingHoldNoWorkerUp) {
   zmq::context_t context;
   Logger log;
-  WorkerGateway::Options options;
-  options.address = "tcp://127.0.0.1:0";
-  auto gw = WorkerGateway::bind(context, options, &log);
+  auto gw = loopback_gateway(context, log);
   ASSERT_TRUE(gw.ok()) << gw.status();
   const std::string& endpoint = (*gw)->endpoint();
   sockaddr_in address{};
