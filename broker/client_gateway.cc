@@ -43,9 +43,9 @@ class CqTag {
 // larger writes. A client that does not read its results cannot make the outbox grow
 // without end: past max_unread_bytes the message it sent is held and its stream is not
 // read (what it sends waits in gRPC's flow control) until writes took the outbox down
-// to half of that. Each object first waits for
-// a call; once one arrives it asks for the next. It deletes itself once gRPC has said
-// the call is done and none of its operations is outstanding.
+// to half of that. Each object first waits for a call; once one arrives it asks for the
+// next. It deletes itself once gRPC has said the call is done and none of its operations
+// is outstanding.
 class AsyncSession {
  public:
   enum class Op : std::uint8_t { kAccept, kRead, kWrite, kFinish, kDone };

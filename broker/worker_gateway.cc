@@ -13,6 +13,7 @@
 #include "shared/curve_keys.h"
 #include "shared/endpoint.h"
 #include "shared/zap_handler.h"
+#include "shared/zmq_monitor.h"
 #include "shoal/internal/name_limits.h"
 #include "zmq_addon.hpp"
 
@@ -185,16 +186,11 @@ size_t WorkerGateway::receive(Handler& handler, size_t max) {
 }
 
 size_t WorkerGateway::receive_events(Handler& handler, bool in_receive) {
-  zmq::message_t event, address;
   std::vector<std::string> closed;
   size_t closes = 0;
-  while (monitor_.recv(event, zmq::recv_flags::dontwait)) {
-    if (event.more()) [[maybe_unused]] auto got = monitor_.recv(address, zmq::recv_flags::none);
-    if (event.size() < 6) continue;
-    uint16_t kind;
-    int32_t fd;
-    memcpy(&kind, event.data(), 2);
-    memcpy(&fd, static_cast<const char*>(event.data()) + 2, 4);
+  while (std::optional<internal::MonitorEvent> event = internal::next_monitor_event(monitor_)) {
+    const uint16_t kind = event->kind;
+    const int32_t fd = event->value;
     if (kind == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || kind == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
       refused_workers_.fetch_add(1, std::memory_order_relaxed);
       if (!logged_failed_handshake_) {

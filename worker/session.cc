@@ -132,8 +132,8 @@ absl::Status WorkerSession::reconnect(const std::string& why) {
     if (ready_) log_.info("reconnecting to " + config_.broker + ": " + why);
   }
   transport_.reset();  // linger 0: frames still queued for the old broker are dropped
-  // Read before the results are taken: a task that ends in between is then named twice
-  // (running, and finished), never nowhere.
+  // Read before the results are taken: a task that ends in between is then named (as
+  // running, its result sent after the Welcome), never nowhere.
   const std::vector<std::string> running = runner_.running_ids();
   const absl::flat_hash_set<std::string_view> is_running(running.begin(), running.end());
   // Finished but not taken from the runner yet (a Reconnect read before them): named in

@@ -1,9 +1,9 @@
 #include "worker/transport.h"
 
 #include <atomic>
-#include <cstring>
 
 #include "shared/curve_keys.h"
+#include "shared/zmq_monitor.h"
 
 namespace shoal::worker {
 namespace {
@@ -113,15 +113,10 @@ Transport::~Transport() {
 }
 
 bool Transport::connected() {
-  zmq::message_t event, address;
   try {
-    while (events_.recv(event, zmq::recv_flags::dontwait)) {
-      if (event.more()) [[maybe_unused]] auto got = events_.recv(address, zmq::recv_flags::none);
-      if (event.size() < 6) continue;
-      std::uint16_t kind;
-      std::memcpy(&kind, event.data(), sizeof(kind));
-      if (kind == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) connected_ = true;
-      if (kind == ZMQ_EVENT_DISCONNECTED) connected_ = false;
+    while (std::optional<internal::MonitorEvent> event = internal::next_monitor_event(events_)) {
+      if (event->kind == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) connected_ = true;
+      if (event->kind == ZMQ_EVENT_DISCONNECTED) connected_ = false;
     }
   } catch (const zmq::error_t&) {
     // An inproc PAIR fails only when the context ends: what we know stays.

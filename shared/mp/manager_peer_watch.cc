@@ -1,6 +1,6 @@
 #include "shared/mp/manager_peer_watch.h"
 
-#include <cstring>
+#include "shared/zmq_monitor.h"
 
 namespace shoal::internal {
 namespace {
@@ -60,16 +60,9 @@ void PeerWatch::close(Connection& c) {
 }
 
 void PeerWatch::read_events() {
-  for (;;) {
-    zmq::message_t event, address;
-    if (!events_.recv(event, zmq::recv_flags::dontwait)) return;
-    if (event.more()) (void)events_.recv(address, zmq::recv_flags::none);
-    if (event.size() < 6) continue;
-    uint16_t kind = 0;
-    int32_t fd = -1;
-    std::memcpy(&kind, event.data<char>(), sizeof kind);
-    std::memcpy(&fd, event.data<char>() + 2, sizeof fd);
-    Connection& c = latest_[fd];
+  while (std::optional<MonitorEvent> event = next_monitor_event(events_)) {
+    const uint16_t kind = event->kind;
+    Connection& c = latest_[event->value];
     if (kind == ZMQ_EVENT_ACCEPTED) {
       close(c);  // a reused descriptor: whatever had it is closed, reported or not
       c.open = true;
