@@ -59,6 +59,23 @@ class ClientGatewayTest : public ::testing::Test {
     return msg;
   }
 
+  // Submits tasks t0..t<n-1> of "square" on `stream` and returns their ids as `worker`
+  // was sent them (fewer if the stream or the worker failed: the test says so).
+  static std::vector<std::string> submit_to(
+      grpc::ClientReaderWriter<shoal::v1::ClientMessage, shoal::v1::ServerMessage>& stream,
+      FakeWorker& worker, int n) {
+    std::vector<shoal::v1::Task> tasks;
+    for (int i = 0; i < n; ++i) tasks.push_back(make_task("t" + std::to_string(i)));
+    std::vector<std::string> ids;
+    if (!stream.Write(submit(std::move(tasks)))) return ids;
+    while (ids.size() < static_cast<std::size_t>(n)) {
+      auto batch = worker.next();
+      if (!batch.has_value() || !batch->has_tasks()) break;
+      for (const auto& t : batch->tasks().tasks()) ids.push_back(t.id());
+    }
+    return ids;
+  }
+
   zmq::context_t zmq_;
   std::unique_ptr<InProcessBroker> b_;
   std::unique_ptr<shoal::v1::TaskService::Stub> stub_;
@@ -276,15 +293,8 @@ TEST_F(ClientGatewayTest, ResultsForASlowReaderStayWithinTheSendLimit) {
   ASSERT_TRUE(w->next().has_value());  // welcome
   auto context = make_context();
   auto stream = stub_->Session(context.get());
-  std::vector<shoal::v1::Task> tasks;
-  for (int i = 0; i < 200; ++i) tasks.push_back(make_task("t" + std::to_string(i)));
-  ASSERT_TRUE(stream->Write(submit(std::move(tasks))));
-  std::vector<std::string> ids;
-  while (ids.size() < 200) {
-    auto batch = w->next();
-    ASSERT_TRUE(batch.has_value() && batch->has_tasks());
-    for (const auto& t : batch->tasks().tasks()) ids.push_back(t.id());
-  }
+  std::vector<std::string> ids = submit_to(*stream, *w, 200);
+  ASSERT_EQ(ids.size(), 200u);
   const std::string value = "\xda\x3a\x98" + std::string(15000, 'v');  // str16 of 15000
   for (const auto& id : ids) w->result(id, value);  // 3 MB, none of it read yet
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -315,16 +325,8 @@ TEST_F(ClientGatewayTest, AClientThatDoesNotReadItsResultsIsNotReadEither) {
   ASSERT_TRUE(w->next().has_value());  // welcome
   auto context = make_context();
   auto stream = stub_->Session(context.get());
-  constexpr int kTasks = 600;
-  std::vector<shoal::v1::Task> tasks;
-  for (int i = 0; i < kTasks; ++i) tasks.push_back(make_task("t" + std::to_string(i)));
-  ASSERT_TRUE(stream->Write(submit(std::move(tasks))));
-  std::vector<std::string> ids;
-  while (ids.size() < kTasks) {
-    auto batch = w->next();
-    ASSERT_TRUE(batch.has_value() && batch->has_tasks());
-    for (const auto& t : batch->tasks().tasks()) ids.push_back(t.id());
-  }
+  std::vector<std::string> ids = submit_to(*stream, *w, 600);
+  ASSERT_EQ(ids.size(), 600u);
   const std::string value = "\xda\x3a\x98" + std::string(15000, 'v');  // str16 of 15000
   for (const auto& id : ids) w->result(id, value);  // 9 MB, none of it read
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
