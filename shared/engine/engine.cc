@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -170,13 +171,12 @@ bool Engine::cancel(std::uint64_t seq) {
       out.push_back(Outcome{std::move(in.job.sink), in.job.index, {}, cancelled});
       release(i);
     }
-    // The last job gone: a join() waiting for it returns now, not at the supervisor's
-    // next idle tick (up to 200 ms) — possibly just before this thread resolves its sink
-    // below. join() does not wait for that: a done-callback run there may call join().
-    if (!out.empty() && active_ == 0 && pending_.empty()) idle_cv_.notify_all();
+    if (!out.empty()) resolving_.push_back(std::this_thread::get_id());
   }
   if (out.empty()) return false;
-  resolve(out);
+  // The last job gone: a join() waiting for it returns once its sink is resolved, not at
+  // the supervisor's next idle tick (up to 200 ms).
+  resolve_taken(out);
   return true;
 }
 
@@ -217,7 +217,8 @@ absl::Status Engine::join() {
     }
     auto done = [&] {
       return terminated_ || failed_.load(std::memory_order_relaxed) ||
-             (pending_.empty() && repush_.empty() && active_ == 0 && staging_ == 0);
+             (pending_.empty() && repush_.empty() && active_ == 0 && staging_ == 0 &&
+              !others_resolving());
     };
     if (on_supervisor_thread()) {
       // A done-callback: the replies waited for are this thread's to collect. (It slept
@@ -286,11 +287,26 @@ bool Engine::collect(bool wait_for_lock) {
     for (int w = 0; w < shared_.workers(); ++w) drain_ring(w, out, kDrainBatch);
     check_time_limits();
     if (!pending_.empty() || !repush_.empty()) pump(out);
-    if (active_ == 0 && pending_.empty()) idle_cv_.notify_all();
+    if (out.empty()) {
+      if (active_ == 0 && pending_.empty()) idle_cv_.notify_all();
+      return false;
+    }
+    resolving_.push_back(std::this_thread::get_id());
   }
-  const bool any = !out.empty();
+  resolve_taken(out);
+  return true;
+}
+
+void Engine::resolve_taken(std::vector<Outcome>& out) {
   resolve(out);
-  return any;
+  std::lock_guard lock(mu_);
+  resolving_.erase(std::find(resolving_.begin(), resolving_.end(), std::this_thread::get_id()));
+  if (active_ == 0 && pending_.empty()) idle_cv_.notify_all();
+}
+
+bool Engine::others_resolving() const {
+  return std::any_of(resolving_.begin(), resolving_.end(),
+                     [](std::thread::id id) { return id != std::this_thread::get_id(); });
 }
 
 void Engine::supervise() {

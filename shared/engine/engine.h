@@ -132,6 +132,11 @@ class Engine : public internal::ProgressSource {
   void wait_zygote();
   void stop_supervisor();
   static void resolve(std::vector<Outcome>& outcomes);
+  // Resolves outcomes taken under mu_ by this thread (which listed itself in resolving_
+  // then), then drops it from the list and wakes join() if the pool is idle.
+  void resolve_taken(std::vector<Outcome>& outcomes);
+  // With mu_ held: a thread other than this one is resolving outcomes it took.
+  bool others_resolving() const;
 
   const EngineOptions options_;
   SharedState shared_;
@@ -149,6 +154,10 @@ class Engine : public internal::ProgressSource {
   std::size_t active_ = 0;                   // placed, unresolved records; guarded by mu_
   std::size_t timed_ = 0;                    // active records with a time limit
   std::size_t staging_ = 0;                  // submit() calls copying without the lock
+  // Threads resolving, without the lock, outcomes they took under it (a thread may be
+  // listed more than once: a done-callback that collects or cancels); guarded by mu_.
+  // join() waits for the others' (its own callbacks may join).
+  std::vector<std::thread::id> resolving_;
   std::atomic<std::uint32_t> deaths_seen_{0};
   std::atomic<std::int64_t> next_deadline_ns_{0};  // nearest time limit; 0: none
   bool closed_ = false;
