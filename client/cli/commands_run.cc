@@ -44,11 +44,17 @@ class CollectSink final : public internal::Sink {
   void fail(std::size_t index, const internal::ErrorInfo& error) override {
     resolve(index, {"", error});
   }
-  // Waits up to `timeout`; returns the items done so far.
-  std::size_t wait(std::chrono::milliseconds timeout) {
+  // Items of the chunks ended so far: `ended` in all, `failed` of them in chunks that failed
+  // whole (an item's own error inside a chunk is only known once decoded).
+  struct Progress {
+    std::size_t ended = 0;
+    std::size_t failed = 0;
+  };
+  // Waits up to `timeout` for every chunk to end; returns the progress so far.
+  Progress wait(std::chrono::milliseconds timeout) {
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, timeout, [&] { return chunks_done_ == sizes_.size(); });
-    return items_done_;
+    return progress_;
   }
   bool all_done() {
     std::lock_guard lock(mu_);
@@ -60,8 +66,9 @@ class CollectSink final : public internal::Sink {
   void resolve(std::size_t index, Outcome outcome) {
     std::lock_guard lock(mu_);
     outcomes_[index] = std::move(outcome);
+    progress_.failed += outcomes_[index]->error ? sizes_[index] : 0;
     ++chunks_done_;
-    items_done_ += sizes_[index];
+    progress_.ended += sizes_[index];
     cv_.notify_all();
   }
   const std::vector<std::size_t> sizes_;
@@ -69,7 +76,7 @@ class CollectSink final : public internal::Sink {
   std::condition_variable cv_;
   std::vector<std::optional<Outcome>> outcomes_;
   std::size_t chunks_done_ = 0;
-  std::size_t items_done_ = 0;
+  Progress progress_;
 };
 
 std::shared_ptr<internal::RemoteBackend> connect(const CliConfig& config) {
@@ -127,12 +134,16 @@ void warn_if_unserved(const internal::RemoteBackend& backend, const std::string&
   }
 }
 
-void draw_progress(std::size_t done, std::size_t total, double seconds) {
+// The bar fills with the items ended either way; the count and the rate are of those done.
+void draw_progress(std::size_t ended, std::size_t failed, std::size_t total, double seconds) {
   constexpr int kWidth = 30;
-  int filled = total ? static_cast<int>(kWidth * done / total) : kWidth;
-  std::fprintf(stderr, "\r[%s%s] %zu/%zu items, %.0f items/s ",
+  int filled = total ? static_cast<int>(kWidth * ended / total) : kWidth;
+  const std::size_t done = ended - failed;
+  std::string failures = failed ? ", " + std::to_string(failed) + " failed" : "";
+  std::fprintf(stderr, "\r[%s%s] %zu/%zu items, %.0f items/s%s ",
                std::string(filled, '#').c_str(), std::string(kWidth - filled, ' ').c_str(),
-               done, total, seconds > 0 ? static_cast<double>(done) / seconds : 0.0);
+               done, total, seconds > 0 ? static_cast<double>(done) / seconds : 0.0,
+               failures.c_str());
 }
 
 }  // namespace
@@ -273,17 +284,18 @@ int run_map(const CliConfig& config, const std::string& task) {
   bool checked_workers = false;
   BrokerLinkNotices link(*backend, config.broker, config.reconnect_timeout);
   for (;;) {
-    std::size_t done = sink->wait(std::chrono::milliseconds(100));
+    const CollectSink::Progress now = sink->wait(std::chrono::milliseconds(100));
     double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    std::string progress =
-        " with " + std::to_string(done) + "/" + std::to_string(items.size()) + " items done";
+    std::string progress = " with " + std::to_string(now.ended - now.failed) + "/" +
+                           std::to_string(items.size()) + " items done";
+    if (now.failed) progress += " (" + std::to_string(now.failed) + " failed)";
     link.report(progress, bar);
-    if (!checked_workers && done == 0 && seconds >= 2) {  // nothing back yet: anyone there?
+    if (!checked_workers && now.ended == 0 && seconds >= 2) {  // nothing back yet: anyone there?
       checked_workers = true;
       if (bar) std::fprintf(stderr, "\n");
       warn_if_unserved(*backend, config.task.queue, link, progress);
     }
-    if (bar) draw_progress(done, items.size(), seconds);
+    if (bar) draw_progress(now.ended, now.failed, items.size(), seconds);
     if (sink->all_done()) break;
   }
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
