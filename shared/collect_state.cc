@@ -34,7 +34,7 @@ void StreamState::expect(std::size_t index, std::size_t items, std::size_t bytes
   std::lock_guard lock(mu_);
   pending_[index] = Pending{items, bytes};
   ++expected_;
-  items_in_flight_ += items;
+  items_running_ += items;
   bytes_in_flight_ += bytes;
 }
 
@@ -52,6 +52,7 @@ void StreamState::complete(std::size_t index, std::string reply) {
     auto it = pending_.find(index);
     if (it == pending_.end()) return;  // duplicate: already resolved
     bytes_in_flight_ = bytes_in_flight_ - it->second.bytes + reply.size();
+    items_running_ -= it->second.items;
     arrived_[index] = ChunkOutcome{it->second.items, std::move(reply), std::nullopt};
     pending_.erase(it);
   }
@@ -64,14 +65,16 @@ void StreamState::fail(std::size_t index, const ErrorInfo& error) {
     auto it = pending_.find(index);
     if (it == pending_.end()) return;
     bytes_in_flight_ -= it->second.bytes;
+    items_running_ -= it->second.items;
     arrived_[index] = ChunkOutcome{it->second.items, {}, error};
     pending_.erase(it);
   }
   cv_.notify_all();
 }
 
-std::optional<ChunkOutcome> StreamState::take(Clock::time_point deadline) {
+std::optional<ChunkOutcome> StreamState::take(Clock::time_point deadline, bool* refill) {
   std::unique_lock lock(mu_);
+  if (refill != nullptr) *refill = false;
   for (;;) {
     if (!arrived_.empty()) {
       auto it = ordered_ ? arrived_.find(next_index_) : arrived_.begin();
@@ -80,12 +83,18 @@ std::optional<ChunkOutcome> StreamState::take(Clock::time_point deadline) {
         arrived_.erase(it);
         ++next_index_;
         ++taken_;
-        items_in_flight_ -= out.items;
         bytes_in_flight_ -= out.reply.size();
         return out;
       }
     }
     if (input_done_ && taken_ == expected_) return std::nullopt;
+    // The head is slow and the rest may go on. Asked once per number of chunks expected:
+    // a feeder that added none is not asked again in vain.
+    if (refill != nullptr && refill_due() && refill_asked_at_ != expected_) {
+      refill_asked_at_ = expected_;
+      *refill = true;
+      return std::nullopt;
+    }
     if (deadline == Clock::time_point::max()) {
       cv_.wait(lock);
     } else {
@@ -98,8 +107,11 @@ std::optional<ChunkOutcome> StreamState::take(Clock::time_point deadline) {
 bool StreamState::room_for(std::size_t items, std::size_t bytes) const {
   if (input_done_) return false;
   if (expected_ - taken_ < window_.min_chunks) return true;
-  return items_in_flight_ + items <= window_.max_items &&
-         bytes_in_flight_ + bytes <= window_.max_bytes;
+  // Results waiting for the consumer count by their bytes and number, not their items: an
+  // ordered stream behind a slow chunk goes on submitting past it.
+  return items_running_ + items <= window_.max_items &&
+         bytes_in_flight_ + bytes <= window_.max_bytes &&
+         arrived_.size() < window_.max_waiting_chunks;
 }
 
 bool StreamState::has_room() const {
@@ -114,7 +126,7 @@ bool StreamState::has_ready() const {
 
 bool StreamState::wants_refill() const {
   std::lock_guard lock(mu_);
-  return room_for(window_.max_items / 4, window_.max_bytes / 4);
+  return refill_due();
 }
 
 }  // namespace shoal::internal

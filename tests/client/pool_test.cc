@@ -58,6 +58,16 @@ int wait_for_go(int fd, int v) {
   }
   return v;
 }
+// Set before a pool is made (its processes inherit them): item 0 of head_waits waits for
+// a write to kHeadGate's pipe, the others count themselves in kHeadDone.
+int g_head_gate = -1;
+std::atomic<int>* g_head_done = nullptr;
+int head_waits(int x) {
+  if (x == 0) return wait_for_go(g_head_gate, x);
+  g_head_done->fetch_add(1);
+  return x;
+}
+
 // Adds one to a shared counter (made before the pool) at `address`.
 void bump(std::uintptr_t address) { reinterpret_cast<std::atomic<int>*>(address)->fetch_add(1); }
 
@@ -192,6 +202,31 @@ TEST(PoolTest, ImapIsOrderedAndLazyOverAnEndlessInput) {
   for (int v : pool.imap(square, iota_vec(50))) finite.push_back(v);
   EXPECT_EQ(finite.size(), 50u);
   EXPECT_EQ(finite[49], 49 * 49);
+}
+
+// An ordered stream waiting for a slow first item goes on running the items behind it
+// (it stopped once a window of 4,096 finished around the head).
+TEST(PoolTest, ImapGoesOnBehindASlowHead) {
+  TestPipe go;
+  SharedCell<std::atomic<int>> done;
+  g_head_gate = go.read_fd();
+  g_head_done = done.get();
+  Pool pool(2);
+  constexpr int kItems = 12000;
+  auto stream = pool.imap(head_waits, iota_vec(kItems));
+  std::vector<int> got;
+  std::thread consumer([&] {
+    while (auto v = stream.next(std::chrono::seconds(120))) got.push_back(*v);
+  });
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (done.get()->load() < kItems - 1 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(done.get()->load(), kItems - 1) << "the items behind a waiting head stopped";
+  go.write_int(1);
+  consumer.join();
+  ASSERT_EQ(got.size(), std::size_t{kItems});
+  for (int i = 0; i < kItems; ++i) ASSERT_EQ(got[std::size_t(i)], i);
 }
 
 TEST(PoolTest, ImapUnorderedYieldsEveryResultOnce) {

@@ -205,28 +205,32 @@ TEST(ResultStreamTest, OrderedStreamYieldsInInputOrderAndSkipsPastFailures) {
   EXPECT_EQ(stream.next(), std::nullopt);
 }
 
-// The read-ahead window: min_chunks always; beyond, items and bytes in flight bound it.
-// Arguments count until their chunk arrives, then its reply until it is taken.
-TEST(ResultStreamTest, TheWindowCountsChunksItemsAndBytesUntilTaken) {
+// The read-ahead window: min_chunks always; beyond, the items of chunks not yet back,
+// the bytes of all (arguments until their chunk is back, then its reply until taken) and
+// the number of chunks back and waiting bound it.
+TEST(ResultStreamTest, TheWindowCountsChunksItemsBytesAndWaitingChunks) {
   auto state = std::make_shared<internal::StreamState>(
-      true, false, internal::StreamWindow{.min_chunks = 2, .max_items = 6, .max_bytes = 100});
+      true, false,
+      internal::StreamWindow{
+          .min_chunks = 2, .max_items = 6, .max_bytes = 100, .max_waiting_chunks = 2});
   EXPECT_TRUE(state->has_room());
   state->expect(0, 3, 10);
-  state->expect(1, 3, 10);  // 2 chunks, 6 items: at the item bound
+  state->expect(1, 3, 10);  // 2 chunks, 6 items running: at the item bound
   EXPECT_FALSE(state->has_room());
-  std::string reply = OkReply(1);
-  state->complete(0, reply);  // arrived is still in flight until taken
-  EXPECT_FALSE(state->has_room());
-  ASSERT_TRUE(state->take(internal::Clock::time_point::max()).has_value());
-  EXPECT_TRUE(state->has_room());  // 1 chunk: under min_chunks
+  const std::string reply = OkReply(1);
+  ASSERT_LT(reply.size(), 20u);
+  state->complete(1, reply);  // back behind chunk 0: it counts by bytes, not items
+  EXPECT_TRUE(state->has_room());  // 3 items running
   state->expect(2, 1, 60);
-  EXPECT_TRUE(state->has_room());  // 2 chunks, but 4 items and 70 bytes
+  EXPECT_TRUE(state->has_room());  // 4 items; 10 + reply + 60 bytes
   state->expect(3, 1, 40);
-  EXPECT_FALSE(state->has_room());  // 5 items, but 110 bytes
+  EXPECT_FALSE(state->has_room());  // 5 items, but over 100 bytes
   state->fail(3, ErrorInfo{ErrorKind::kWorkerLost, "", "lost", ""});
-  EXPECT_TRUE(state->has_room());  // a failed chunk holds no bytes: 70
-  state->complete(2, std::string(50, 'x'));  // reply bigger than its arguments: 60
-  EXPECT_TRUE(state->has_room());
+  EXPECT_FALSE(state->has_room());  // under 100 bytes, but 2 chunks back and waiting
+  state->complete(0, reply);
+  ASSERT_TRUE(state->take(internal::Clock::time_point::max()).has_value());  // chunk 0
+  ASSERT_TRUE(state->take(internal::Clock::time_point::max()).has_value());  // chunk 1
+  EXPECT_TRUE(state->has_room());  // chunk 3 waits alone; chunk 2 runs
   state->input_done();
   EXPECT_FALSE(state->has_room());  // nothing more to read
 }
@@ -238,12 +242,37 @@ TEST(ResultStreamTest, TheWindowRefillsInBatches) {
   for (std::size_t i = 0; i < 8; ++i) state->expect(i, 1, 1);
   EXPECT_FALSE(state->has_room());
   state->complete(0, OkReply(0));
-  state->complete(1, OkReply(1));
-  ASSERT_TRUE(state->take(internal::Clock::time_point::max()).has_value());
-  EXPECT_TRUE(state->has_room());       // 7 items
+  EXPECT_TRUE(state->has_room());       // 7 items running
   EXPECT_FALSE(state->wants_refill());  // but not yet a quarter free
-  ASSERT_TRUE(state->take(internal::Clock::time_point::max()).has_value());
+  state->complete(1, OkReply(1));
   EXPECT_TRUE(state->wants_refill());  // 6 of 8
+}
+
+// A consumer waiting for the head of an ordered stream is told when the window has room
+// for a refill; once per refill that added chunks, so a feeder with nothing to add does
+// not make it spin.
+TEST(ResultStreamTest, TakeAsksForARefillWhileTheHeadIsSlow) {
+  auto state = std::make_shared<internal::StreamState>(
+      true, false, internal::StreamWindow{.min_chunks = 1, .max_items = 8, .max_bytes = 1000});
+  for (std::size_t i = 0; i < 8; ++i) state->expect(i, 1, 1);
+  state->complete(1, OkReply(1));
+  bool refill = false;
+  EXPECT_THROW(state->take(internal::Clock::now() + std::chrono::milliseconds(5), &refill),
+               TimeoutError);  // 7 of 8 running: no quarter free yet
+  state->complete(2, OkReply(2));
+  EXPECT_FALSE(state->take(internal::Clock::time_point::max(), &refill).has_value());
+  EXPECT_TRUE(refill);  // the head (0) is not back, and a quarter of the window is free
+  EXPECT_THROW(state->take(internal::Clock::now() + std::chrono::milliseconds(5), &refill),
+               TimeoutError);  // nothing was added since: it waits
+  EXPECT_FALSE(refill);
+  state->expect(8, 1, 1);  // the feeder added one
+  state->complete(3, OkReply(3));
+  EXPECT_FALSE(state->take(internal::Clock::time_point::max(), &refill).has_value());
+  EXPECT_TRUE(refill);
+  state->complete(0, OkReply(0));
+  auto head = state->take(internal::Clock::time_point::max(), &refill);
+  ASSERT_TRUE(head.has_value());
+  EXPECT_FALSE(refill);
 }
 
 TEST(ResultStreamTest, TimedNextThrowsTimeout) {

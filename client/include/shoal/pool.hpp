@@ -80,8 +80,10 @@ class Pool {
   template <class F, class Range>
   auto map_async(F&& f, Range&& items, std::size_t chunksize = 0);
   // f over items, lazily, results in input order (imap) or completion order
-  // (imap_unordered). In flight: 4 × processes() chunks, or more while they hold under
-  // max(4,096, 64 × processes()) items and 16 MiB (internal::stream_window). An lvalue
+  // (imap_unordered). Read ahead: 4 × processes() chunks, or more while those running
+  // hold under max(4,096, 64 × processes()) items and all (results not yet taken
+  // included) under 16 MiB (internal::stream_window): a slow first item does not stop
+  // the items behind it while the consumer waits for it. An lvalue
   // range must outlive the stream. Once the pool is closed or terminated the stream
   // submits no more: the chunks it could not submit fail with PoolClosedError and it ends
   // after them.

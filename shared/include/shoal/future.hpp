@@ -330,7 +330,9 @@ std::optional<T> ResultStream<T>::next_until(internal::Clock::time_point deadlin
     chunk_.reset();
     reader_.reset();
     if (state_->wants_refill()) feeder_();
-    auto next = state_->take(deadline);
+    bool refill = false;
+    auto next = state_->take(deadline, &refill);
+    if (refill) continue;  // room while none is ready: feed the stream, then wait again
     if (!next) return std::nullopt;
     chunk_ = std::move(next);
     reader_.emplace(chunk_->reply);

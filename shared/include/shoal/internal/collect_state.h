@@ -2,6 +2,7 @@
 // Shared state of MapResult (all chunks of one map) and ResultStream (imap's chunks,
 // delivered in input order or as they complete).
 
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
@@ -43,14 +44,17 @@ class MapState : public Sink, public Waitable {
 };
 
 // How far a stream reads ahead of its consumer. A chunk counts from its submission until
-// the consumer takes it. At least `min_chunks` are in flight; more while their items stay
-// under `max_items` and their bytes (arguments sent, replies not yet taken) under
-// `max_bytes`. So small items keep the workers busy across a broker's round trip, and an
+// the consumer takes it. At least `min_chunks` are in flight; more while the items of
+// those not yet back stay under `max_items`, the bytes of all (arguments sent, replies not
+// yet taken) under `max_bytes`, and those back and waiting for the consumer under
+// `max_waiting_chunks`. So small items keep the workers busy across a broker's round trip,
+// a slow chunk at the head of an ordered stream does not stop the work behind it, and an
 // endless input streams in bounded memory.
 struct StreamWindow {
   std::size_t min_chunks = 8;
   std::size_t max_items = 4096;
   std::size_t max_bytes = std::size_t{16} << 20;
+  std::size_t max_waiting_chunks = 65536;
 };
 
 // Collects the chunks of an imap/imap_unordered. The consumer pulls; the feeder submits
@@ -71,8 +75,10 @@ class StreamState : public Sink {
   // Marks the input exhausted: no chunk beyond those expected.
   void input_done();
   // Takes the next chunk to consume (in input order if ordered), waiting until
-  // `deadline`. nullopt: the stream is exhausted. Throws TimeoutError on timeout.
-  std::optional<ChunkOutcome> take(Clock::time_point deadline);
+  // `deadline`. nullopt: the stream is exhausted, or (only when `refill` is given) the
+  // window has room for a refill while none is ready to take: *refill is then true, and
+  // the caller feeds the stream and calls again. Throws TimeoutError on timeout.
+  std::optional<ChunkOutcome> take(Clock::time_point deadline, bool* refill = nullptr);
   // True while the input goes on and the window (above) has room for another chunk.
   bool has_room() const;
   // True if take() would return a chunk at once.
@@ -90,6 +96,8 @@ class StreamState : public Sink {
   // With mu_ held: the input goes on, and the window is under min_chunks or has room for
   // `items` more items and `bytes` more bytes.
   bool room_for(std::size_t items, std::size_t bytes) const;
+  // With mu_ held: wants_refill().
+  bool refill_due() const { return room_for(window_.max_items / 4, window_.max_bytes / 4); }
 
   const bool ordered_;
   const bool raw_;
@@ -101,9 +109,10 @@ class StreamState : public Sink {
   std::size_t next_index_ = 0;                   // ordered: next chunk to take
   std::size_t expected_ = 0;
   std::size_t taken_ = 0;
-  std::size_t items_in_flight_ = 0;  // of chunks expected and not yet taken
+  std::size_t items_running_ = 0;    // of chunks expected and not yet back
   std::size_t bytes_in_flight_ = 0;  // their arguments until they arrive, then replies
   bool input_done_ = false;
+  std::size_t refill_asked_at_ = SIZE_MAX;  // expected_ when take() last asked for a refill
 };
 
 }  // namespace shoal::internal
