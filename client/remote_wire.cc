@@ -288,7 +288,7 @@ absl::StatusOr<std::string> result_to_reply(const v1::TaskResult& result) {
 }
 
 std::optional<std::uint64_t> task_seq_of(std::string_view id) {
-  static const std::string prefix = task_id_string(0).substr(0, kTaskIdPrefixSize);
+  const std::string_view prefix = task_id_prefix();  // renewed in a child of fork()
   static const auto value = [] {
     std::array<std::int8_t, 256> v;
     v.fill(-1);

@@ -1,6 +1,7 @@
 #include "shoal/internal/future_state.h"
 
 #include <linux/futex.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -8,7 +9,6 @@
 #include <climits>
 #include <ctime>
 #include <cstdio>
-#include <random>
 
 #include "shoal/internal/reply.h"
 
@@ -18,12 +18,35 @@ namespace {
 // Spinning longer than a cross-core wake-up (~90 µs here) buys nothing.
 constexpr auto kSpin = std::chrono::microseconds(60);
 
-std::uint64_t process_prefix() {
-  static std::uint64_t prefix = [] {
-    std::random_device rd;
-    return (std::uint64_t{rd()} << 32) ^ rd() ^ static_cast<std::uint64_t>(getpid());
+// This process's task id prefix. A child of fork() makes its own (pthread_atfork), or
+// parent and children would name their tasks alike and a broker would take one's task
+// for the other's resubmission, answering it with the other's result.
+struct TaskIdPrefix {
+  char text[kTaskIdPrefixSize];
+
+  // Async-signal-safe (a child handler of fork()): getrandom and getpid only.
+  void renew() {
+    std::uint64_t bits = 0;
+    if (syscall(SYS_getrandom, &bits, sizeof(bits), 0) != long(sizeof(bits))) {
+      timespec now{};
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      bits = std::uint64_t(now.tv_nsec) * 0x9E3779B97F4A7C15ull ^ std::uint64_t(now.tv_sec);
+    }
+    bits ^= static_cast<std::uint64_t>(getpid()) << 20;
+    for (std::size_t i = 0; i < kTaskIdPrefixSize; ++i, bits >>= 6) {
+      text[i] = kTaskIdDigits[bits & 63];
+    }
+  }
+};
+
+TaskIdPrefix& task_id_prefix_storage() {
+  static TaskIdPrefix* prefix = [] {
+    static TaskIdPrefix p;
+    p.renew();
+    pthread_atfork(nullptr, nullptr, [] { p.renew(); });
+    return &p;
   }();
-  return prefix;
+  return *prefix;
 }
 
 }  // namespace
@@ -33,13 +56,12 @@ std::uint64_t next_task_seq() {
   return counter.fetch_add(1, std::memory_order_relaxed);
 }
 
+std::string_view task_id_prefix() {
+  return {task_id_prefix_storage().text, kTaskIdPrefixSize};
+}
+
 std::string task_id_string(std::uint64_t seq) {
-  static const std::string prefix = [] {
-    std::string p;
-    std::uint64_t bits = process_prefix();
-    for (std::size_t i = 0; i < kTaskIdPrefixSize; ++i, bits >>= 6) p += kTaskIdDigits[bits & 63];
-    return p;
-  }();
+  const std::string_view prefix = task_id_prefix();
   // The remote client names every task, so no snprintf (it was a tenth of its time).
   char digits[11];
   int n = 0;

@@ -2,6 +2,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <thread>
@@ -117,6 +119,35 @@ TEST(FutureTest, IdIsProcessPrefixThenBase64Sequence) {
   EXPECT_EQ(internal::task_id_string((std::uint64_t{1} << 36) - 1), prefix + "______");
   EXPECT_LE(internal::task_id_string((std::uint64_t{1} << 36) - 1).size(), 15u);
   EXPECT_EQ(internal::task_id_string(~std::uint64_t{0}), prefix + "f__________");
+}
+
+// A child of fork() names its tasks apart from its parent's (and its siblings'): both
+// counters go on from the same number, so the prefix must differ, or a broker would take
+// the child's task for the parent's resubmission and answer it with the parent's result.
+TEST(FutureTest, AForkedChildNamesItsTasksApart) {
+  const std::string parent = internal::task_id_string(7);
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const std::string child = internal::task_id_string(7);
+    ssize_t n = write(fds[1], child.data(), child.size());
+    _exit(n == ssize_t(child.size()) ? 0 : 1);
+  }
+  close(fds[1]);
+  char buffer[64];
+  ssize_t n = read(fds[0], buffer, sizeof(buffer));
+  close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_GT(n, 0);
+  const std::string child(buffer, std::size_t(n));
+  EXPECT_EQ(child.size(), parent.size());
+  EXPECT_NE(child.substr(0, internal::kTaskIdPrefixSize),
+            parent.substr(0, internal::kTaskIdPrefixSize));
+  EXPECT_EQ(internal::task_id_string(7), parent);  // the parent's own stays
+  EXPECT_EQ(internal::task_id_prefix(), parent.substr(0, internal::kTaskIdPrefixSize));
 }
 
 TEST(FutureTest, ResolvesExactlyOnce) {

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "shoal/internal/error_info.h"
@@ -53,6 +54,9 @@ inline constexpr char kTaskIdDigits[] =
     "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._";
 // Characters of the per-process part of a task id (54 random bits).
 inline constexpr std::size_t kTaskIdPrefixSize = 9;
+// This process's 9 digits, random; a child of fork() makes its own, so processes forked
+// from one another never name two tasks alike. Thread-safe.
+std::string_view task_id_prefix();
 // The printable form of a task id: 9 digits naming the process, then the counter in
 // base 64 (most significant first). Up to 2^36 tasks per process the id has at most
 // 15 characters and fits a std::string's own buffer: every copy of it, in every
