@@ -99,10 +99,14 @@ void Pool::join() { backend().join(); }
 int Pool::processes() const { return backend().processes(); }
 
 std::size_t Pool::auto_chunksize(std::size_t n) const {
-  // Python: divmod(len, 4 * processes), rounded up.
-  std::size_t parts = static_cast<std::size_t>(std::max(1, backend().processes_hint())) * 4;
-  std::size_t size = n / parts + (n % parts ? 1 : 0);
-  return std::max<std::size_t>(1, size);
+  // Python: divmod(len, 4 * processes), rounded up; processes of the queue it goes to.
+  const int processes = backend().processes_hint(options_.queue);
+  std::size_t parts = static_cast<std::size_t>(std::max(1, processes)) * 4;
+  std::size_t size = std::max<std::size_t>(1, n / parts + (n % parts ? 1 : 0));
+  // None serve the queue yet (a remote pool started before its workers): how many will
+  // come is not known, so the chunks stay small enough for all of them to share the work.
+  if (processes <= 0) size = std::min(size, internal::kChunkItemsWithoutWorkers);
+  return size;
 }
 
 std::size_t internal::auto_chunk_bytes(const Backend& backend) {

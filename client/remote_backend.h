@@ -67,8 +67,8 @@ class RemoteBackend final : public Backend, private SessionListener {
   // done-callback), which it would wait for.
   void join() override;
   int processes() const override;
-  // processes()'s last answer while it is under a second old; else processes().
-  int processes_hint() const override;
+  // The slots serving `queue` ("": the pool's), as the broker said at most a second ago.
+  int processes_hint(const std::string& queue) const override;
   // The broker's --max-message-bytes, as it said when the pool connected.
   std::uint64_t max_task_bytes() const override {
     return broker_max_bytes_.load(std::memory_order_relaxed);
@@ -205,8 +205,15 @@ class RemoteBackend final : public Backend, private SessionListener {
   bool terminated_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;  // supervisor exits, no new sessions
   IdleMemoryRelease idle_memory_;  // the supervisor's; busy: tasks outstanding
-  mutable std::atomic<int> last_processes_{0};  // processes()'s last answer from the broker
-  mutable std::atomic<Clock::rep> last_processes_at_{0};  // when asked (Clock ticks; 0: never)
+  // The slots serving `queue` as the broker said when last asked (at most `max_age` ago),
+  // or asked now; its last answer when it does not answer.
+  int slots_hint(const std::string& queue, Clock::duration max_age) const;
+  struct SlotsHint {
+    int slots = 0;
+    Clock::time_point at;  // when asked
+  };
+  mutable absl::Mutex hints_mu_;
+  mutable absl::flat_hash_map<std::string, SlotsHint> hints_ ABSL_GUARDED_BY(hints_mu_);
   std::thread supervisor_;
 };
 

@@ -223,19 +223,28 @@ bool RemoteBackend::cancel(std::uint64_t seq) {
   return true;
 }
 
-int RemoteBackend::processes() const {
-  // Asked even when unanswered: a broker that is down is not asked again per map.
-  last_processes_at_ = std::max<Clock::rep>(1, Clock::now().time_since_epoch().count());
-  if (auto slots = slots_serving(options_.queue)) last_processes_ = *slots;
-  return last_processes_;
+int RemoteBackend::processes() const { return slots_hint(options_.queue, Clock::duration::zero()); }
+
+int RemoteBackend::processes_hint(const std::string& queue) const {
+  return slots_hint(queue.empty() ? options_.queue : queue, std::chrono::seconds(1));
 }
 
-int RemoteBackend::processes_hint() const {
-  const Clock::rep at = last_processes_at_;
-  if (at != 0 && Clock::now() - Clock::time_point(Clock::duration(at)) < std::chrono::seconds(1)) {
-    return last_processes_;
+int RemoteBackend::slots_hint(const std::string& queue, Clock::duration max_age) const {
+  const Clock::time_point now = Clock::now();
+  {
+    absl::MutexLock lock(&hints_mu_);
+    if (auto it = hints_.find(queue); it != hints_.end() && now - it->second.at < max_age) {
+      return it->second.slots;
+    }
   }
-  return processes();
+  std::optional<int> slots = slots_serving(queue);
+  absl::MutexLock lock(&hints_mu_);
+  if (hints_.size() >= 256 && !hints_.contains(queue)) hints_.clear();  // queues are few
+  // Stamped even when unanswered: a broker that is down is not asked again per map.
+  SlotsHint& hint = hints_[queue];
+  hint.at = now;
+  if (slots) hint.slots = *slots;
+  return hint.slots;
 }
 
 std::optional<int> RemoteBackend::slots_serving(const std::string& queue) const {

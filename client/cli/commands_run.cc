@@ -254,7 +254,8 @@ int run_map(const CliConfig& config, const std::string& task) {
   if (!backend) return 1;
   std::size_t chunk = config.chunksize;
   if (chunk == 0) {  // as Pool::map, but small enough for a live progress bar
-    std::size_t parts = static_cast<std::size_t>(std::max(1, backend->processes())) * 4;
+    std::size_t parts =
+        static_cast<std::size_t>(std::max(1, backend->processes_hint(config.task.queue))) * 4;
     chunk = std::clamp<std::size_t>((items.size() + parts - 1) / parts, 1, 1000);
     if (!items.empty()) {
       chunk = internal::cap_chunk_by_bytes(chunk, items[0].size(),

@@ -678,6 +678,33 @@ TEST(RemoteBackendTest, BackToBackMapsAskForWorkersOnce) {
   pool.join();
 }
 
+// Automatic chunks are sized by the slots serving the queue the map goes to (a with()
+// handle's, not the pool's), and kept small while none serves it: the workers that come
+// later must all get work (a map before any worker was cut into 4 chunks for ever).
+TEST(RemoteBackendTest, AMapSizesItsChunksByTheSlotsOfItsQueue) {
+  FakeService service;
+  Server server(&service);
+  Pool pool = Pool::connect(server.address());
+  TerminateOnFailure guard(pool);
+  TaskOptions elsewhere;
+  elsewhere.queue = "elsewhere";  // 7 slots; the pool's "default" has 5
+  std::vector<int> xs(5600);
+  for (int i = 0; i < 5600; ++i) xs[i] = i % 100;
+  int before = service.tasks_seen;
+  auto ys = pool.with(elsewhere).map(square, xs);
+  ASSERT_EQ(ys.size(), xs.size());
+  EXPECT_EQ(ys[99], 99 * 99);
+  EXPECT_EQ(service.tasks_seen - before, 28);  // 5600 / (4 x 7)
+  TaskOptions nowhere;
+  nowhere.queue = "nowhere";  // no worker yet
+  std::vector<int> many(100000, 3);
+  before = service.tasks_seen;
+  auto zs = pool.with(nowhere).map(square, many);
+  ASSERT_EQ(zs.size(), many.size());
+  EXPECT_EQ(zs.back(), 9);
+  EXPECT_EQ(service.tasks_seen - before, 100);  // chunks of 1,000
+}
+
 // join() is thread-safe: two threads joining a closed pool at once both return. (Both
 // joined the supervisor thread; the second hung for ever.) The broker is gone, so the
 // supervisor is slow to stop: it waits up to 200 ms for a connection.

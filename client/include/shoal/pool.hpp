@@ -74,7 +74,8 @@ class Pool {
   template <class R, class... A>
   Future<R> apply_async(std::string_view task, A&&... args);
   // f over every item, results in input order. chunksize 0: about len/(4*processes),
-  // fewer when the first item's arguments are big (a chunk's stay near 1 MiB).
+  // processes of the queue the items go to, fewer when the first item's arguments are big
+  // (a chunk's stay near 1 MiB); at most 1,000 while no worker serves the queue (remote).
   template <class F, class Range>
   auto map(F&& f, Range&& items, std::size_t chunksize = 0);
   template <class F, class Range>
@@ -168,6 +169,8 @@ typename Traits<F>::args convert_tuple(const Tuple& t) {
 // An automatic map chunk's most bytes of arguments: enough that per-task costs are small
 // beside copying them, few enough that big items keep flowing (and stay in memory once).
 inline constexpr std::size_t kAutoChunkBytes = std::size_t{1} << 20;
+// An automatic map chunk's most items while no worker serves its queue (remote).
+inline constexpr std::size_t kChunkItemsWithoutWorkers = 1000;
 
 // The most bytes of arguments an automatic chunk for `backend` takes: kAutoChunkBytes, or
 // a quarter of its max_task_bytes() when less (room for results bigger than arguments).
@@ -396,7 +399,7 @@ auto Pool::stream(F&& f, Range&& items, std::size_t chunksize, bool ordered) {
   if (chunksize == 0) chunksize = 1;
   internal::Submission proto = make_submission<Pointer, kRaw>(f);
   auto state = std::make_shared<internal::StreamState>(
-      ordered, proto.raw, internal::stream_window(backend().processes_hint()));
+      ordered, proto.raw, internal::stream_window(backend().processes_hint(options_.queue)));
   // The feeder owns the input (or a view of an lvalue) and its position.
   using Stored = std::conditional_t<std::is_lvalue_reference_v<Range>,
                                     std::ranges::ref_view<std::remove_reference_t<Range>>,

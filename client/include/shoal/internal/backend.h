@@ -56,8 +56,9 @@ class Backend : public Canceller {
   // Local: worker processes; remote: connected worker slots.
   virtual int processes() const = 0;
   // processes() as of at most a second ago, for sizing chunks and windows (remote: one
-  // broker round trip a second, not one per map). Thread-safe.
-  virtual int processes_hint() const { return processes(); }
+  // broker round trip a second, not one per map), counting the slots of `queue` (remote;
+  // "": the pool's own). Thread-safe.
+  virtual int processes_hint(const std::string& /*queue*/) const { return processes(); }
   // The most bytes of arguments one task may carry (0: no limit known). Thread-safe.
   virtual std::uint64_t max_task_bytes() const { return 0; }
   // A source of progress for waiting threads, or nullptr.
