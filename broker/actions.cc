@@ -57,6 +57,7 @@ void EncodedTaskBatch::add(const shoal::v1::Task& task, std::string_view args) {
     out.append(args);
   }
   size_ += entry;
+  leases_.push_back(task.lease());
 }
 
 size_t EncodedTaskBatch::frame_size() const {

@@ -24,6 +24,9 @@ class EncodedTaskBatch {
   // Appends `task` with `args` as its arguments (task.args() itself must be empty).
   void add(const shoal::v1::Task& task, std::string_view args);
   bool empty() const { return size_ == 0; }
+  // The `lease` of each task added, in order: what the scheduler takes back when the
+  // batch cannot be sent (Scheduler::undeliverable).
+  const std::vector<uint64_t>& leases() const { return leases_; }
   // The frame BrokerMessage{version: 1, tasks: <this batch>}: its size, and writing it
   // to `out` (which needs frame_size() bytes).
   size_t frame_size() const;
@@ -32,6 +35,7 @@ class EncodedTaskBatch {
 
  private:
   std::vector<std::string> pieces_;
+  std::vector<uint64_t> leases_;
   bool back_shared_ = false;  // small tasks may be appended to pieces_.back()
   size_t size_ = 0;           // of all pieces
 };
@@ -40,6 +44,13 @@ struct WorkerSend {
   std::string peer;  // ZeroMQ routing id
   shoal::v1::BrokerMessage message;  // unset body when this send is a task batch
   EncodedTaskBatch task_batch;       // non-empty only when `message` has no body
+};
+
+// Frames to one worker connection that could not be sent: the connection is gone
+// (ZeroMQ's EHOSTUNREACH), so none of them reached the worker.
+struct UndeliveredSend {
+  std::string peer;              // ZeroMQ routing id
+  std::vector<uint64_t> leases;  // of the tasks in the batches among them (may be none)
 };
 
 struct SessionSend {
