@@ -25,8 +25,9 @@ class EncodedTaskBatch {
   void add(const shoal::v1::Task& task, std::string_view args);
   bool empty() const { return size_ == 0; }
   // The `lease` of each task added, in order: what the scheduler takes back when the
-  // batch cannot be sent (Scheduler::undeliverable).
-  const std::vector<uint64_t>& leases() const { return leases_; }
+  // batch cannot be sent (Scheduler::undeliverable). Decoded from the batch (a rare
+  // path: keeping them as tasks are added cost an allocation per round and worker).
+  std::vector<uint64_t> leases() const;
   // The frame BrokerMessage{version: 1, tasks: <this batch>}: its size, and writing it
   // to `out` (which needs frame_size() bytes).
   size_t frame_size() const;
@@ -35,7 +36,6 @@ class EncodedTaskBatch {
 
  private:
   std::vector<std::string> pieces_;
-  std::vector<uint64_t> leases_;
   bool back_shared_ = false;  // small tasks may be appended to pieces_.back()
   size_t size_ = 0;           // of all pieces
 };

@@ -89,8 +89,6 @@ void SchedulerSim::observe() {
     auto sent = std::find_if(sent_.begin(), sent_.end(),
                              [&](const Sent& x) { return x.peer == send.peer; });
     if (sent == sent_.end()) sent = sent_.insert(sent_.end(), Sent{send.peer, {}, {}});
-    sent->leases.insert(sent->leases.end(), send.task_batch.leases().begin(),
-                        send.task_batch.leases().end());
     if (!send.task_batch.empty()) {
       shoal::v1::BrokerMessage frame;
       if (!with_tasks.insert(send.peer).second) {
@@ -100,11 +98,8 @@ void SchedulerSim::observe() {
       }
       for (const Task& task : frame.tasks().tasks()) {
         sent->tasks.emplace_back(task.id(), task.attempt());
+        sent->leases.push_back(task.lease());
         on_task_sent(w, send.peer, task);
-      }
-      if (sent->tasks.size() != sent->leases.size()) {
-        fail(absl::StrCat("a task batch to ", send.peer, " of ", frame.tasks().tasks_size(),
-                          " tasks names ", send.task_batch.leases().size(), " leases"));
       }
     } else if (send.message.has_welcome()) {
       if (kind_ != Call::kHello || !current) fail(absl::StrCat("a Welcome to ", send.peer));
