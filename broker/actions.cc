@@ -59,6 +59,18 @@ void EncodedTaskBatch::add(const shoal::v1::Task& task, std::string_view args) {
   size_ += entry;
 }
 
+std::vector<uint64_t> EncodedTaskBatch::leases() const {
+  std::vector<uint64_t> leases;
+  shoal::v1::TaskBatch tasks;
+  for (const std::string& piece : pieces_) {
+    // A piece is whole `tasks` entries: a TaskBatch of its own.
+    tasks.Clear();
+    tasks.ParseFromString(piece);
+    for (const shoal::v1::Task& task : tasks.tasks()) leases.push_back(task.lease());
+  }
+  return leases;
+}
+
 size_t EncodedTaskBatch::frame_size() const {
   // version (field 1, varint 1) + tasks (field 3, length-delimited).
   return 2 + 1 + WireFormatLite::UInt32Size(uint32_t(size_)) + size_;

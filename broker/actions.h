@@ -24,6 +24,10 @@ class EncodedTaskBatch {
   // Appends `task` with `args` as its arguments (task.args() itself must be empty).
   void add(const shoal::v1::Task& task, std::string_view args);
   bool empty() const { return size_ == 0; }
+  // The `lease` of each task added, in order: what the scheduler takes back when the
+  // batch cannot be sent (Scheduler::undeliverable). Decoded from the batch (a rare
+  // path: keeping them as tasks are added cost an allocation per round and worker).
+  std::vector<uint64_t> leases() const;
   // The frame BrokerMessage{version: 1, tasks: <this batch>}: its size, and writing it
   // to `out` (which needs frame_size() bytes).
   size_t frame_size() const;
@@ -40,6 +44,13 @@ struct WorkerSend {
   std::string peer;  // ZeroMQ routing id
   shoal::v1::BrokerMessage message;  // unset body when this send is a task batch
   EncodedTaskBatch task_batch;       // non-empty only when `message` has no body
+};
+
+// Frames to one worker connection that could not be sent: the connection is gone
+// (ZeroMQ's EHOSTUNREACH), so none of them reached the worker.
+struct UndeliveredSend {
+  std::string peer;              // ZeroMQ routing id
+  std::vector<uint64_t> leases;  // of the tasks in the batches among them (may be none)
 };
 
 struct SessionSend {

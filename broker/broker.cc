@@ -1,5 +1,7 @@
 #include "broker/broker.h"
 
+#include <pthread.h>
+
 #include <chrono>
 #include <climits>
 #include <mutex>
@@ -162,6 +164,9 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::start(BrokerConfig config, const
       .on_store_failure = config.on_store_failure,
   });
   b.loop_thread_ = std::thread([loop = b.loop_.get()] { loop->run(); });
+  // Named for tools (top -H, gdb) and for tests that stop the loop alone, its ZeroMQ I/O
+  // threads running on (a loop busy for seconds).
+  pthread_setname_np(b.loop_thread_.native_handle(), "shoal-loop");
   return broker;
 }
 

@@ -79,7 +79,8 @@ void BrokerLoop::run() {
   deps_.inbox->drain(events);
   for (ClientEvent& event : events) handle(event);
   scheduler.shutdown("the broker is shutting down", actions_);
-  flush();
+  send_actions();
+  undelivered_.clear();  // a worker gone now changes nothing: the broker leaves
   send_held_accepted(0);
   for (auto& [token, call] : waiting_) {
     call.responder->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the broker is shutting down"));
@@ -87,12 +88,20 @@ void BrokerLoop::run() {
   waiting_.clear();
 }
 
+// A hello may replace a worker's connection and a close ends one, and the scheduler
+// then takes the tasks leased to the old one and not named again for lost. Those sent in
+// this round are sent first: a connection that is gone refuses them, and they come back
+// (Scheduler::undeliverable) before they could cost a retry. After a stall the loop may
+// read several hellos of one worker at once, the earlier ones from connections that
+// closed since; each registered a worker that was given tasks.
 void BrokerLoop::on_frame(const std::string& peer, shoal::v1::WorkerMessage* msg) {
+  if (msg->has_hello()) flush();
   deps_.scheduler->worker_message(peer, msg, actions_);
 }
 
 void BrokerLoop::on_disconnect(const std::string& peer) {
   deps_.log->info("a worker's connection closed");
+  flush();
   deps_.scheduler->worker_disconnected(peer, actions_);
 }
 
@@ -168,12 +177,35 @@ bool BrokerLoop::commit_store() {
 }
 
 void BrokerLoop::flush() {
-  for (WorkerSend& send : actions_.to_workers) {
-    if (send.task_batch.empty()) {
-      deps_.workers->send(send.peer, send.message);
-    } else {
-      deps_.workers->send_task_batch(send.peer, send.task_batch);
+  send_actions();
+  // Each round of this removes or closes the workers whose frames failed, so it ends.
+  while (!undelivered_.empty()) {
+    size_t returned = deps_.scheduler->undeliverable(undelivered_, actions_);
+    if (returned > 0) {
+      deps_.log->info(returned,
+                      " tasks could not be sent (their worker's connection is "
+                      "gone): queued again, no retry spent");
     }
+    undelivered_.clear();
+    send_actions();
+  }
+}
+
+void BrokerLoop::send_actions() {
+  for (WorkerSend& send : actions_.to_workers) {
+    WorkerGateway& gw = *deps_.workers;
+    bool sent = send.task_batch.empty() ? gw.send(send.peer, send.message)
+                                        : gw.send_task_batch(send.peer, send.task_batch);
+    if (sent) continue;
+    // A Welcome and a batch to one peer make one entry: the peer is closed once, after
+    // every task of it came back.
+    auto it = std::find_if(undelivered_.begin(), undelivered_.end(),
+                           [&](const UndeliveredSend& u) { return u.peer == send.peer; });
+    if (it == undelivered_.end()) {
+      it = undelivered_.insert(undelivered_.end(), UndeliveredSend{send.peer, {}});
+    }
+    const std::vector<uint64_t>& leases = send.task_batch.leases();
+    it->leases.insert(it->leases.end(), leases.begin(), leases.end());
   }
   for (SessionSend& send : actions_.to_sessions) {
     if (send.message.body_case() == shoal::v1::ServerMessage::BODY_NOT_SET) continue;

@@ -68,7 +68,12 @@ class BrokerLoop final : private WorkerGateway::Handler {
   bool commit_store();
   // Rewrites the store's journal with the live tasks (logs how long the loop stopped).
   void rewrite_store();
+  // Sends this round's actions. Frames a worker's connection could not take (it is
+  // gone) go back to the scheduler (Scheduler::undeliverable), and what that causes is
+  // sent in turn.
   void flush();
+  // Sends the actions once; records the frames that could not be sent in undelivered_.
+  void send_actions();
   void hold_accepted(SessionId s, shoal::v1::ServerMessage& message);
   void send_held_accepted(SessionId s);  // 0: every session
   void fill_stats(shoal::v1::Stats* stats) const;
@@ -80,6 +85,7 @@ class BrokerLoop final : private WorkerGateway::Handler {
   uint64_t next_token_ = 1;
   absl::flat_hash_map<uint64_t, GetResultCall> waiting_;  // GetResult calls by token
   absl::flat_hash_map<SessionId, shoal::v1::ServerMessage> held_accepted_;
+  std::vector<UndeliveredSend> undelivered_;  // by send_actions(), one entry per peer
   internal::IdleMemoryRelease idle_memory_;  // busy: tasks queued or running
 };
 

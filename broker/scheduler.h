@@ -80,6 +80,13 @@ class Scheduler {
   // worker is only closed to new tasks instead: it may have reconnected meanwhile, its
   // hello not yet read (it then hands over what it runs), else liveness ends it.
   void worker_disconnected(const std::string& peer, Actions& out);
+  // Frames to these peers could not be sent: their connections are gone (a hello read
+  // after its connection closed registered a worker no frame reaches). The tasks of
+  // their batches still leased to the worker of that peer never left the broker: each
+  // goes back to the front of its queue as it was (same attempt, no retry spent, its
+  // time limit no longer running) and is never failed for it. Then each peer is taken
+  // as closed (worker_disconnected). Returns how many tasks went back.
+  size_t undeliverable(const std::vector<UndeliveredSend>& sends, Actions& out);
 
   // --- Time and lifetime -------------------------------------------------------------
   // Sends heartbeats, declares silent workers lost, expires leases past time limit +

@@ -74,6 +74,33 @@ void Scheduler::worker_disconnected(const std::string& peer, Actions& out) {
   dispatch(out);
 }
 
+size_t Scheduler::undeliverable(const std::vector<UndeliveredSend>& sends, Actions& out) {
+  // Every batch's tasks first: taking a peer as closed may take its tasks for lost.
+  size_t returned = 0;
+  for (const UndeliveredSend& send : sends) {
+    WorkerRef w = workers_.by_peer(send.peer);
+    if (w == kNoWorker) continue;
+    // Back to front, so that the batch's first task ends up first in its queue again.
+    for (auto it = send.leases.rbegin(); it != send.leases.rend(); ++it) {
+      TaskRef ref = TaskRef(*it);  // a ref this scheduler issued: its record exists
+      TaskRecord& rec = store_->get(ref);
+      // Still this very lease: not ended, retried or re-leased since.
+      if (rec.phase != TaskPhase::kRunning || rec.worker != w || lease_of(ref, rec.gen) != *it) {
+        continue;
+      }
+      unlease(rec, ref);
+      // A new generation: its lease timer (same attempt) must not end the next lease,
+      // and its next lease is another value. Nothing else holds this one: it never left.
+      ++rec.gen;
+      enqueue(ref, /*front=*/true);
+      ++returned;
+    }
+  }
+  for (const UndeliveredSend& send : sends) worker_disconnected(send.peer, out);
+  dispatch(out);
+  return returned;
+}
+
 void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello, Actions& out) {
   std::string name = hello.name().empty() ? "worker-" + absl::BytesToHexString(peer) : hello.name();
   // A name is an identity: another process taking it over would knock the live worker

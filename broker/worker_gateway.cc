@@ -54,6 +54,10 @@ absl::StatusOr<std::unique_ptr<WorkerGateway>> WorkerGateway::bind(zmq::context_
     }
     gw->router_.set(zmq::sockopt::ipv6, internal::zmq_bind_needs_ipv6(options.address));
     gw->router_.set(zmq::sockopt::sndhwm, 0);  // credits bound what we queue per worker
+    // A frame to a connection that is gone fails instead of vanishing: a hello read late
+    // can register a worker whose connection closed (the gateway cannot always tell, see
+    // receive()), and tasks sent to it must come back without costing a retry.
+    gw->router_.set(zmq::sockopt::router_mandatory, true);
     gw->router_.set(zmq::sockopt::rcvhwm, 0);
     gw->router_.set(zmq::sockopt::maxmsgsize, int64_t(options.max_message_bytes * 4 + (1 << 20)));
     gw->router_.bind(bind_spelling(options.address));
@@ -234,7 +238,7 @@ void WorkerGateway::answer_zap() {
   if (!status.ok()) log_->warning(status.message());
 }
 
-void WorkerGateway::send(const std::string& peer, shoal::v1::BrokerMessage& msg) {
+bool WorkerGateway::send(const std::string& peer, shoal::v1::BrokerMessage& msg) {
   if (msg.has_heartbeat()) {
     msg.mutable_heartbeat()->set_sent_unix_ms(uint64_t(
         std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -243,21 +247,32 @@ void WorkerGateway::send(const std::string& peer, shoal::v1::BrokerMessage& msg)
   }
   zmq::message_t body(msg.ByteSizeLong());
   msg.SerializeWithCachedSizesToArray(static_cast<uint8_t*>(body.data()));
-  send_frame(peer, body);
+  return send_frame(peer, body);
 }
 
-void WorkerGateway::send_task_batch(const std::string& peer, const EncodedTaskBatch& batch) {
+bool WorkerGateway::send_task_batch(const std::string& peer, const EncodedTaskBatch& batch) {
   zmq::message_t body(batch.frame_size());
   batch.write_frame(static_cast<uint8_t*>(body.data()));
-  send_frame(peer, body);
+  return send_frame(peer, body);
 }
 
-void WorkerGateway::send_frame(const std::string& peer, zmq::message_t& body) {
+bool WorkerGateway::send_frame(const std::string& peer, zmq::message_t& body) {
   try {
-    router_.send(zmq::buffer(peer), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    // With ZMQ_ROUTER_MANDATORY the routing id decides: EHOSTUNREACH (thrown) for a
+    // connection that is gone, EAGAIN (no throw with dontwait) for a full one. Either
+    // way nothing was queued, and the body must not follow as a message of its own.
+    if (!router_.send(zmq::buffer(peer), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      log_->warning("cannot send to worker ", absl::BytesToHexString(peer),
+                    ": its queue is full (ZeroMQ's sndhwm is meant to be unlimited)");
+      return false;
+    }
     router_.send(body, zmq::send_flags::dontwait);
+    return true;
   } catch (const zmq::error_t& e) {
-    log_->warning("cannot send to worker ", absl::BytesToHexString(peer), ": ", e.what());
+    if (e.num() != EHOSTUNREACH) {
+      log_->warning("cannot send to worker ", absl::BytesToHexString(peer), ": ", e.what());
+    }
+    return false;
   }
 }
 

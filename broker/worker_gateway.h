@@ -59,8 +59,10 @@ class WorkerGateway {
 
   // Reads up to `max` frames without blocking and hands the good ones to `handler`,
   // but for a hello whose connection has closed already (read late: the loop was busy
-  // or stopped), which no worker would answer and no close would ever name. Returns
-  // how many frames were read.
+  // or stopped), which no worker would answer and no close would ever name. Such a
+  // hello is not always told: when a later connection already has its descriptor again,
+  // it is handed over, and the first frame sent to its peer fails (send() is false).
+  // Returns how many frames were read.
   size_t receive(Handler& handler, size_t max);
   // Reads connection events without blocking; reports closed worker connections and
   // counts failed CURVE handshakes as refused. A closed connection is reported after
@@ -75,10 +77,13 @@ class WorkerGateway {
   // Worker connections refused so far: a failed CURVE handshake or an unlisted key.
   // Thread-safe.
   uint64_t refused_workers() const { return refused_workers_.load(std::memory_order_relaxed); }
-  // Sends `msg` to `peer` (dropped silently if the peer is gone). Stamps heartbeats.
-  void send(const std::string& peer, shoal::v1::BrokerMessage& msg);
-  // Sends a TaskBatch already encoded by Actions::add_task to `peer`.
-  void send_task_batch(const std::string& peer, const EncodedTaskBatch& batch);
+  // Sends `msg` to `peer`; stamps heartbeats. False when nothing was sent because the
+  // peer's connection is gone (ZMQ_ROUTER_MANDATORY's EHOSTUNREACH; also a closed
+  // connection whose last frames wait unread), or, which sndhwm 0 rules out, its queue
+  // is full: the worker will never see the frame.
+  bool send(const std::string& peer, shoal::v1::BrokerMessage& msg);
+  // Sends a TaskBatch already encoded by Actions::add_task to `peer`; false as send().
+  bool send_task_batch(const std::string& peer, const EncodedTaskBatch& batch);
   // Malformed or wrong-version frames so far. Thread-safe.
   uint64_t bad_frames() const { return bad_frames_.load(std::memory_order_relaxed); }
   // Closes the sockets, giving queued frames up to `linger_ms` to leave.
@@ -90,7 +95,7 @@ class WorkerGateway {
   };
   WorkerGateway(zmq::context_t& context, const Logger* log);
   void count_bad(BadFrame kind, const std::string& detail);
-  void send_frame(const std::string& peer, zmq::message_t& body);
+  bool send_frame(const std::string& peer, zmq::message_t& body);
 
   const Logger* log_;
   zmq::socket_t router_;

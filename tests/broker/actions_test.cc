@@ -49,6 +49,21 @@ TEST(ActionsTest, TaskBatchFrameHoldsEveryTaskInOrderWhateverTheirSizes) {
   }
 }
 
+// What the scheduler takes back when a batch cannot be sent: every task's lease, in
+// order, across pieces of every size.
+TEST(ActionsTest, ATaskBatchNamesTheLeaseOfEachTask) {
+  EncodedTaskBatch batch;
+  std::vector<uint64_t> leases;
+  for (uint64_t i = 0; i < 300; ++i) {
+    shoal::v1::Task t = task("t" + std::to_string(i));
+    t.set_lease((i << 32) | (i * 7));
+    leases.push_back(t.lease());
+    batch.add(t, i % 100 == 5 ? std::string(70'000, 'a') : std::string(20'000, 'b'));
+  }
+  EXPECT_EQ(batch.leases(), leases);
+  EXPECT_TRUE(EncodedTaskBatch().leases().empty());
+}
+
 TEST(ActionsTest, OneTaskBatchPerWorkerPerRound) {
   Actions out;
   out.add_task(1, "a", task("t1"), "x");

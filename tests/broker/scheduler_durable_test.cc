@@ -104,6 +104,23 @@ TEST_F(SchedulerDurableTest, RetriesUsedAreNotGivenAgain) {
   EXPECT_EQ(r.result().failure().kind(), shoal::v1::ERROR_KIND_WORKER_LOST);
 }
 
+// A task that could not be sent used no retry, in the journal too.
+TEST_F(SchedulerDurableTest, AnUndeliveredTaskKeepsItsRetriesAcrossARestart) {
+  hello("a");
+  submit({T("t1").max_retries(0)});
+  ASSERT_EQ(take_sent("a"), std::vector<std::string>{"t1"});
+  ASSERT_EQ(undeliverable("a"), 1u);
+  commit();
+  restart();
+  hello("b");
+  EXPECT_EQ(take_sent("b"), std::vector<std::string>{"t1"});
+  EXPECT_EQ(sent_["t1"].attempt(), 0u);
+  report("b", "t1");
+  auto r = get_result("t1");
+  ASSERT_EQ(r.state(), shoal::v1::TASK_STATE_DONE);
+  EXPECT_FALSE(r.result().has_failure());
+}
+
 TEST_F(SchedulerDurableTest, AResubmittedIdAfterARestartIsTheSameTask) {
   hello("a");
   submit({T("t1")});

@@ -200,6 +200,20 @@ class SchedulerTest : public ::testing::Test {
     return kinds;
   }
 
+  // The frames to `peer` in the current actions could not be sent (its connection is
+  // gone), as the broker's loop reports it once it sent the actions (so they are cleared
+  // first). Returns how many tasks went back to their queues.
+  size_t undeliverable(const std::string& peer) {
+    UndeliveredSend failed{peer, {}};
+    for (auto& send : out_.to_workers) {
+      if (send.peer != peer) continue;
+      const std::vector<uint64_t>& leases = send.task_batch.leases();
+      failed.leases.insert(failed.leases.end(), leases.begin(), leases.end());
+    }
+    out_.clear();
+    return scheduler_->undeliverable({failed}, out_);
+  }
+
   shoal::v1::GetResultResponse get_result(const std::string& id) {
     Actions out;
     scheduler_->get_result(id, 0, 7, out);

@@ -29,6 +29,7 @@ void SchedulerSim::begin(Call kind) {
   seen_exhausted_.clear();
   seen_unknown_.clear();
   welcomed_ = false;
+  sent_.clear();
 }
 
 void SchedulerSim::send(SimWorker& w, WorkerMessage& msg) {
@@ -85,6 +86,9 @@ void SchedulerSim::observe() {
     }
     SimWorker& w = workers_[owner->second];
     bool current = w.connected && w.peer == send.peer;
+    auto sent = std::find_if(sent_.begin(), sent_.end(),
+                             [&](const Sent& x) { return x.peer == send.peer; });
+    if (sent == sent_.end()) sent = sent_.insert(sent_.end(), Sent{send.peer, {}, {}});
     if (!send.task_batch.empty()) {
       shoal::v1::BrokerMessage frame;
       if (!with_tasks.insert(send.peer).second) {
@@ -92,7 +96,11 @@ void SchedulerSim::observe() {
       } else if (!frame.ParseFromString(send.task_batch.frame()) || frame.version() != 1) {
         fail(absl::StrCat("an undecodable task batch to ", send.peer));
       }
-      for (const Task& task : frame.tasks().tasks()) on_task_sent(w, send.peer, task);
+      for (const Task& task : frame.tasks().tasks()) {
+        sent->tasks.emplace_back(task.id(), task.attempt());
+        sent->leases.push_back(task.lease());
+        on_task_sent(w, send.peer, task);
+      }
     } else if (send.message.has_welcome()) {
       if (kind_ != Call::kHello || !current) fail(absl::StrCat("a Welcome to ", send.peer));
       welcomed_ = true;

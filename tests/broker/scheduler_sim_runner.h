@@ -43,6 +43,12 @@ class SchedulerSim {
   enum class Call { kOther, kSubmit, kResend, kHello };
   // What a worker does with the tasks it holds when it says hello again.
   enum class Running { kClaim, kKeepQuiet, kDrop };
+  // What the last call sent to one peer: the leases and (id, attempt) of its tasks.
+  struct Sent {
+    std::string peer;
+    std::vector<uint64_t> leases;
+    std::vector<std::pair<std::string, uint32_t>> tasks;
+  };
   struct Waiter {
     std::string id;
     uint32_t wait_ms;
@@ -67,6 +73,9 @@ class SchedulerSim {
   void disconnect(SimWorker& w, bool bye);
   // Bye{draining}: it stops taking tasks and finishes those it holds (SIGTERM).
   void start_draining(SimWorker& w);
+  // The frames the last call sent to one of its peers could not be sent: that
+  // connection is gone, and the tasks among them never reached the worker.
+  void undeliverable();
   void advance_time(int64_t ms);
   void drain();
 
@@ -133,6 +142,7 @@ class SchedulerSim {
   absl::flat_hash_set<std::string> results_now_;
   std::vector<std::string> seen_accepted_, seen_invalid_, seen_exhausted_, seen_unknown_;
   bool welcomed_ = false;
+  std::vector<Sent> sent_;  // by the call being observed, one entry per peer
 
   // Where we are, for failure messages; and counts for summary().
   int step_ = 0;

@@ -77,9 +77,12 @@ void SchedulerSim::random_step() {
   } else if (roll < 61) {
     what_ = "heartbeat from " + worker;
     heartbeat(w);
-  } else if (roll < 73) {
+  } else if (roll < 72) {
     what_ = "time passes";
     advance_time(1 + int64_t(rng_.below(300)));
+  } else if (roll < 73) {
+    what_ = "a send fails: its connection is gone";
+    undeliverable();
   } else if (roll < 75) {
     what_ = "much time passes";
     advance_time(1000 + int64_t(rng_.below(3000)));
@@ -434,6 +437,50 @@ void SchedulerSim::start_draining(SimWorker& w) {
   msg.mutable_bye()->set_reason("SIGTERM");
   msg.mutable_bye()->set_draining(true);
   send(w, msg);
+}
+
+void SchedulerSim::undeliverable() {
+  if (sent_.empty()) return;  // the last call sent no frame
+  Sent failed = rng_.pick(sent_);
+  begin(Call::kOther);
+  SimWorker& w = workers_[peer_owner_.at(failed.peer)];
+  if (w.connected && w.peer == failed.peer) {
+    w.connected = false;  // the broker takes it for closed (or holds it: never in the sim)
+    w.needs_hello = true;
+    removed_.push_back(index_of(w));
+  }
+  // None of its tasks arrived: the worker holds none of them, and the broker may send
+  // each again with the same attempt.
+  for (const auto& [id, attempt] : failed.tasks) {
+    w.held.erase(id);
+    tasks_.at(id).last_attempt = int(attempt) - 1;
+  }
+  ++counts_["undeliverable"];
+  counts_["undelivered-tasks"] += failed.tasks.size();
+  std::vector<UndeliveredSend> sends = {UndeliveredSend{failed.peer, failed.leases}};
+  size_t returned = scheduler_.undeliverable(sends, out_);
+  observe();
+  if (returned != failed.tasks.size()) {
+    fail(absl::StrCat(returned, " of the ", failed.tasks.size(), " tasks sent to ", failed.peer,
+                      " went back to their queues"));
+  }
+  // Not a run: no retry spent, and never failed for it. Queued again, it may end
+  // NOT_REGISTERED as any queued task does when its queue's last worker able to run it
+  // goes (this very one).
+  for (const auto& [id, attempt] : failed.tasks) {
+    TaskRef ref;
+    const TaskRecord* rec = store_.find(id, &ref) ? &store_.get(ref) : nullptr;
+    TaskResult ended;
+    if (rec != nullptr && rec->phase == TaskPhase::kDone) ended.ParseFromString(rec->result);
+    if (rec == nullptr || rec->attempt != attempt ||
+        (rec->phase == TaskPhase::kDone &&
+         ended.failure().kind() != shoal::v1::ERROR_KIND_NOT_REGISTERED)) {
+      fail(absl::StrCat(id, ", sent as attempt ", attempt, " and not delivered, is ",
+                        rec == nullptr ? "unknown"
+                                       : absl::StrCat("in phase ", int(rec->phase), " at attempt ",
+                                                      rec->attempt, " ", ended.ShortDebugString())));
+    }
+  }
 }
 
 void SchedulerSim::advance_time(int64_t ms) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <map>
 #include <random>
 #include <string>
 #include <thread>
@@ -194,6 +195,89 @@ TEST(WorkerGatewayTest, AHelloOnTheDescriptorOfAnEarlierClosedConnectionIsTaken)
   (*gw)->receive(handler, 10);
   EXPECT_EQ(handler.seen, std::vector<std::string>{"hello"});
   EXPECT_EQ((*gw)->bad_frames(), 1u);
+}
+
+// The routing id of each worker's hello, by the name it gave.
+struct HelloPeers : WorkerGateway::Handler {
+  void on_frame(const std::string& peer, shoal::v1::WorkerMessage* msg) override {
+    if (msg->has_hello()) peers[msg->hello().name()] = peer;
+  }
+  void on_disconnect(const std::string&) override {}
+  std::map<std::string, std::string> peers;
+};
+
+// A small frame FakeWorker::next() returns (it skips heartbeats).
+shoal::v1::BrokerMessage reconnect_frame() {
+  shoal::v1::BrokerMessage msg;
+  msg.set_version(1);
+  msg.mutable_reconnect()->set_reason("test");
+  return msg;
+}
+
+// ZMQ_ROUTER_MANDATORY: a frame to a connection that is gone is refused, not dropped,
+// so the broker's loop learns that the tasks in it never left.
+TEST(WorkerGatewayTest, AFrameToAConnectionThatClosedIsNotSent) {
+  zmq::context_t context;
+  Logger log;
+  auto gw = loopback_gateway(context, log);
+  ASSERT_TRUE(gw.ok()) << gw.status();
+  shoal::v1::BrokerMessage beat = reconnect_frame();
+  EXPECT_FALSE((*gw)->send("never connected", beat));
+  HelloPeers handler;
+  {
+    FakeWorker worker(context, (*gw)->endpoint());
+    worker.hello("w1");
+    ASSERT_TRUE(wait_readable((*gw)->router()));
+    (*gw)->receive(handler, 10);
+    ASSERT_TRUE(handler.peers.contains("w1"));
+    EXPECT_TRUE((*gw)->send(handler.peers["w1"], beat));
+    ASSERT_TRUE(worker.next().has_value());
+    worker.close();
+  }
+  ASSERT_TRUE(read_closes(**gw, handler, 1));
+  // The socket hears of the close just after its monitor does: it refuses from then on.
+  auto give_up = std::chrono::steady_clock::now() + testing::kWait;
+  bool refused = false;
+  while (!refused && std::chrono::steady_clock::now() < give_up) {
+    refused = !(*gw)->send(handler.peers["w1"], beat);
+    if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_TRUE(refused);
+}
+
+// docs/DESIGN.md: a hello read after its connection closed, when a later connection
+// already has the closed one's descriptor, is taken (the gateway cannot tell). A frame
+// to its peer is refused — at once: the later connection's hello, read too, proves the
+// socket knows the earlier one closed — while the live connection gets its tasks.
+TEST(WorkerGatewayTest, ATaskBatchToAStaleHellosConnectionIsNotSent) {
+  zmq::context_t context;
+  Logger log;
+  auto gw = loopback_gateway(context, log);
+  ASSERT_TRUE(gw.ok()) << gw.status();
+  HelloPeers handler;
+  {
+    FakeWorker first(context, (*gw)->endpoint());
+    first.hello("old");
+    ASSERT_TRUE(wait_readable((*gw)->router()));  // the hello waits unread
+    first.close();
+  }
+  ASSERT_TRUE(read_closes(**gw, handler, 1));
+  FakeWorker second(context, (*gw)->endpoint());  // on the first one's descriptor
+  second.hello("new");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // both hellos wait now
+  (*gw)->receive(handler, 10);
+  ASSERT_EQ(handler.peers.size(), 2u) << "the second connection got another descriptor";
+  EncodedTaskBatch batch;
+  shoal::v1::Task task = make_task("t1");
+  task.clear_args();
+  task.set_lease(7);
+  batch.add(task, "\x91\x07");
+  EXPECT_FALSE((*gw)->send_task_batch(handler.peers["old"], batch));
+  EXPECT_TRUE((*gw)->send_task_batch(handler.peers["new"], batch));
+  auto got = second.next();
+  ASSERT_TRUE(got.has_value());
+  ASSERT_EQ(got->tasks().tasks_size(), 1);
+  EXPECT_EQ(got->tasks().tasks(0).id(), "t1");
 }
 
 // Connection events wait for the loop, however many come while it is busy: with

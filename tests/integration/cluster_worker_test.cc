@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
 
 #include <filesystem>
 #include <fstream>
@@ -62,6 +64,71 @@ std::vector<pid_t> children_of(pid_t parent) {
     if (rest >> state >> ppid && ppid == parent) children.push_back(std::stoi(name));
   }
   return children;
+}
+
+// Stops the thread named `name` of process `pid` (ptrace), its other threads running
+// on, until this goes away. ok() is false when it could not (no such thread, or ptrace
+// not permitted here).
+class ThreadStop {
+ public:
+  ThreadStop(pid_t pid, const std::string& name) {
+    const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+    for (const auto& entry : std::filesystem::directory_iterator(tasks)) {
+      std::string comm;
+      std::getline(std::ifstream(entry.path() / "comm"), comm);
+      if (comm == name) tid_ = std::stoi(entry.path().filename());
+    }
+    if (tid_ <= 0 || ptrace(PTRACE_SEIZE, tid_, nullptr, nullptr) != 0) {
+      tid_ = -1;
+      return;
+    }
+    int status = 0;
+    if (ptrace(PTRACE_INTERRUPT, tid_, nullptr, nullptr) != 0 ||
+        waitpid(tid_, &status, __WALL) != tid_) {
+      ptrace(PTRACE_DETACH, tid_, nullptr, nullptr);
+      tid_ = -1;
+    }
+  }
+  ~ThreadStop() {
+    if (tid_ > 0) ptrace(PTRACE_DETACH, tid_, nullptr, nullptr);
+  }
+  ThreadStop(const ThreadStop&) = delete;
+  ThreadStop& operator=(const ThreadStop&) = delete;
+  bool ok() const { return tid_ > 0; }
+
+ private:
+  pid_t tid_ = -1;
+};
+
+// docs/DESIGN.md: the broker's loop busy for seconds while ZeroMQ's threads serve on. A
+// worker starting meanwhile says hello, gets no Welcome, and says it again on a new
+// connection every second, closing the last one, whose descriptor the next one gets. On
+// waking the loop read all the hellos at once: each registered the worker and was given
+// the waiting task, and the next one, not naming it, took it for lost: with
+// max_retries 0 it failed WORKER_LOST without having run.
+TEST(ClusterWorkerTest, ATaskWaitingThroughALoopStallRunsOnceOnTheWorkersLiveConnection) {
+  Cluster cluster;
+  cluster.start_broker();
+  Pool pool = Pool::connect(cluster.clients());
+  TerminateOnFailure guard(pool);
+  const std::string runs = cluster.temp_dir() + "/runs";
+  TaskOptions once;
+  once.max_retries = 0;
+  auto f = pool.with(once).apply_async(record, runs, std::string("q"));
+  ASSERT_TRUE(cluster.wait_stats([](const v1::Stats& s) { return s.queued() == 1; }));
+  std::unique_ptr<testutil::ChildProcess> worker;
+  {
+    ThreadStop stall(cluster.broker().pid(), "shoal-loop");
+    if (!stall.ok()) GTEST_SKIP() << "cannot stop the broker's loop thread (ptrace)";
+    worker = start_unlisted_worker(cluster, "w1");
+    // The stall itself, not a wait for something: hellos at 0 s and after each second.
+    std::this_thread::sleep_for(3500ms);
+  }
+  EXPECT_EQ(f.get(30s), 0);
+  EXPECT_EQ(read_lines(runs), std::vector<std::string>{"q"});
+  v1::Stats stats = cluster.stats();
+  EXPECT_EQ(stats.failed(), 0u);
+  EXPECT_EQ(stats.retried(), 0u);
 }
 
 // SIGTERM drains: the worker's running task finishes there and nowhere else (it used to
