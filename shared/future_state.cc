@@ -165,8 +165,18 @@ bool FutureState::resolve(std::string reply, std::unique_ptr<ErrorInfo> error) {
     callbacks.swap(callbacks_);
   }
   set_ready();
-  for (auto& cb : callbacks) run_callback(cb);
+  if (callbacks.empty()) return true;
+  if (CallbackDeferral* deferral = callback_deferral()) {
+    deferral->defer(std::move(callbacks));
+  } else {
+    for (auto& cb : callbacks) run_callback(cb);
+  }
   return true;
+}
+
+CallbackDeferral*& callback_deferral() {
+  thread_local CallbackDeferral* deferral = nullptr;
+  return deferral;
 }
 
 void FutureState::add_callback(std::function<void()> cb) {

@@ -207,6 +207,7 @@ void Engine::terminate() {
   }
   idle_cv_.notify_all();
   resolve(out);  // no lock held: callbacks may use the pool
+  run_deferred_callbacks();  // the supervisor has stopped: what it left runs here
 }
 
 absl::Status Engine::join() {
@@ -254,12 +255,40 @@ absl::Status Engine::join() {
     joined_ = true;
   }
   resolve(out);
+  run_deferred_callbacks();  // the supervisor has stopped: what it left runs here
   return absl::OkStatus();
 }
 
 bool Engine::poll() {
   if (stop_.load(std::memory_order_relaxed) || !has_news()) return false;
-  return collect(false);
+  internal::CallbackDeferral*& deferral = internal::callback_deferral();
+  internal::CallbackDeferral* outer = deferral;
+  deferral = this;
+  const bool any = collect(false);
+  deferral = outer;
+  if (has_deferred_.load(std::memory_order_acquire)) {  // wake the supervisor for them
+    WaitWord& results = shared_.control().results;
+    results.epoch.fetch_add(1);
+    futex_wake(&results.epoch, INT_MAX);
+  }
+  return any;
+}
+
+void Engine::defer(std::vector<std::function<void()>> callbacks) {
+  std::lock_guard lock(deferred_mu_);
+  for (auto& cb : callbacks) deferred_.push_back(std::move(cb));
+  has_deferred_.store(true, std::memory_order_release);
+}
+
+void Engine::run_deferred_callbacks() {
+  if (!has_deferred_.load(std::memory_order_acquire)) return;
+  std::vector<std::function<void()>> callbacks;
+  {
+    std::lock_guard lock(deferred_mu_);
+    callbacks.swap(deferred_);
+    has_deferred_.store(false, std::memory_order_relaxed);
+  }
+  for (auto& cb : callbacks) internal::run_callback(cb);
 }
 
 bool Engine::has_news() {
@@ -311,11 +340,12 @@ bool Engine::others_resolving() const {
 
 void Engine::supervise() {
   while (!stop_.load(std::memory_order_acquire)) {
+    run_deferred_callbacks();
     if (collect(true)) continue;
     bool news = false;
     const std::int64_t spin_until = now_ns() + kCollectorSpinNs;
     for (int i = 0; !news; ++i) {
-      news = has_news();
+      news = has_news() || has_deferred_.load(std::memory_order_relaxed);
       if ((i & 63) == 63) {
         if (now_ns() >= spin_until) break;
         sched_yield();
@@ -344,7 +374,8 @@ void Engine::sleep_until_news() {
     timeout = std::max<std::int64_t>(0, std::min(deadline - now, kTimeLimitTickNs));
   }
   std::uint32_t key = results.prepare_wait();
-  if (has_news() || stop_.load(std::memory_order_acquire)) {
+  if (has_news() || stop_.load(std::memory_order_acquire) ||
+      has_deferred_.load(std::memory_order_acquire)) {
     results.cancel_wait();
   } else {
     results.commit_wait(key, timeout);

@@ -56,7 +56,7 @@ struct EngineOptions {
   bool detached = false;
 };
 
-class Engine : public internal::ProgressSource {
+class Engine : public internal::ProgressSource, private internal::CallbackDeferral {
  public:
   // Maps the shared memory, forks the zygote (which forks the workers) and starts the
   // supervisor thread. Fails with kResourceExhausted when memory or processes are
@@ -98,7 +98,9 @@ class Engine : public internal::ProgressSource {
     return failed_.load(std::memory_order_acquire) ? failure_ : std::string();
   }
 
-  // ProgressSource: one bounded round of collection; true if anything happened.
+  // ProgressSource: one bounded round of collection; true if anything happened. The
+  // done-callbacks of what it resolves run on the supervisor thread (the pool's result
+  // thread), not in the caller, which may hold a lock one of them takes.
   bool poll() override;
   // True on the engine's supervisor thread, where the sinks it resolves run their
   // done-callbacks: the engine must not be destroyed there (it would join itself).
@@ -132,6 +134,10 @@ class Engine : public internal::ProgressSource {
   void wait_zygote();
   void stop_supervisor();
   static void resolve(std::vector<Outcome>& outcomes);
+  // CallbackDeferral: callbacks of futures poll() resolved, for the supervisor.
+  void defer(std::vector<std::function<void()>> callbacks) override;
+  // Runs the deferred callbacks (the supervisor; join/terminate once it stopped).
+  void run_deferred_callbacks();
   // Resolves outcomes taken under mu_ by this thread (which listed itself in resolving_
   // then), then drops it from the list and wakes join() if the pool is idle.
   void resolve_taken(std::vector<Outcome>& outcomes);
@@ -168,6 +174,10 @@ class Engine : public internal::ProgressSource {
   std::string failure_;
   std::atomic<bool> failed_{false};
   std::int64_t next_zygote_check_ns_ = 0;
+
+  std::mutex deferred_mu_;
+  std::vector<std::function<void()>> deferred_;  // guarded by deferred_mu_
+  std::atomic<bool> has_deferred_{false};
 
   std::mutex join_mu_;  // serialises join/terminate's teardown
   bool joined_ = false;

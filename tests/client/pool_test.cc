@@ -288,6 +288,29 @@ TEST(PoolTest, TimedGetThrowsTimeoutAndTheResultStillArrives) {
   EXPECT_EQ(f.get(std::chrono::seconds(30)), 5);
 }
 
+// A done-callback runs on the pool's result thread, never inside a thread waiting in
+// get() that collected the result itself (which may hold a lock the callback takes: it
+// deadlocked). The task waits for a go, so the callback is added before it ends.
+TEST(PoolTest, DoneCallbacksRunOnTheResultThreadNotInAWaiter) {
+  TestPipe go;
+  Pool pool(1);
+  int in_waiter = 0;
+  for (int i = 0; i < 300; ++i) {
+    Future<int> f = pool.apply_async(wait_for_go, go.read_fd(), i);
+    std::atomic<bool> called{false};
+    std::thread::id ran_on;
+    f.add_done_callback([&](const Future<int>&) {
+      ran_on = std::this_thread::get_id();
+      called = true;
+    });
+    ASSERT_EQ(write(go.write_fd(), "x", 1), 1);
+    ASSERT_EQ(f.get(), i);  // spins, collecting what arrives meanwhile
+    while (!called.load()) std::this_thread::yield();
+    in_waiter += ran_on == std::this_thread::get_id();
+  }
+  EXPECT_EQ(in_waiter, 0) << "callbacks ran inside the thread waiting in get()";
+}
+
 TEST(PoolTest, DoneCallbackRunsOnceWithTheFuture) {
   Pool pool(2);
   std::atomic<int> seen{0};

@@ -139,4 +139,17 @@ class FutureState : public Sink, public Waitable {
 // Runs a user callback, reporting (not propagating) what it throws.
 void run_callback(const std::function<void()>& cb) noexcept;
 
+// Takes the callbacks of futures a thread resolves for others (a thread waiting in get()
+// that collects results itself), so that they run on the pool's result thread as
+// promised, not inside that waiter (which may hold a lock a callback takes).
+class CallbackDeferral {
+ public:
+  virtual ~CallbackDeferral() = default;
+  // Runs `callbacks` later on the result thread. Thread-safe.
+  virtual void defer(std::vector<std::function<void()>> callbacks) = 0;
+};
+// This thread's deferral while it collects for others, else nullptr: FutureState runs
+// the callbacks of what it resolves on the resolving thread.
+CallbackDeferral*& callback_deferral();
+
 }  // namespace shoal::internal
