@@ -28,8 +28,7 @@
 ABSL_FLAG(std::string, client_address, "127.0.0.1:50051",
           "gRPC endpoint for clients, HOST:PORT; port 0 picks a free one");
 ABSL_FLAG(std::string, worker_address, "tcp://127.0.0.1:5555",
-          "ZeroMQ endpoint for workers, tcp://HOST:PORT with PORT 1..65535; port 0 picks a "
-          "free one");
+          "ZeroMQ endpoint for workers, tcp://HOST:PORT (PORT 0..65535; 0 picks a free one)");
 ABSL_FLAG(int, heartbeat_ms, 1000, "heartbeat period sent to workers, in ms");
 ABSL_FLAG(int, liveness, 3, "a worker silent for liveness x heartbeat-ms is lost");
 ABSL_FLAG(int64_t, client_keepalive_ms, 20000,

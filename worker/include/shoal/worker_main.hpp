@@ -15,7 +15,9 @@ namespace shoal {
 
 // Serves tasks for the broker until SIGTERM or SIGINT, then stops taking tasks,
 // finishes the running ones (up to the drain timeout) and returns 0. Returns 2 for bad
-// flags (after printing why), 1 for a fatal error. Forks its worker processes first,
+// flags (after printing why), 3 when the broker refuses its --name (a live worker of
+// another process holds it; a service manager should not restart it then), 1 for a
+// fatal error. Forks its worker processes first,
 // before any thread exists, so call it from main before starting threads of your own;
 // it installs handlers for SIGTERM and SIGINT. Call it once per process.
 int worker_main(int argc, char** argv);
