@@ -87,12 +87,13 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::start(BrokerConfig config, const
   uint64_t limit = std::min<uint64_t>(config.scheduler.max_message_bytes * 4 + (1 << 20), INT_MAX);
   // A client that does not read its results may leave as much unread as the broker keeps
   // of delivered ones (and at least one message of the largest kind) before its session
-  // is no longer read.
+  // is no longer read; all clients together as much, but for a merged message each.
   const uint64_t unread = std::max<uint64_t>(config.scheduler.max_retained_bytes, limit);
   b.clients_ = std::make_unique<ClientGateway>(
       ClientGateway::Options{.auth_token = config.auth_token,
                              .max_send_bytes = limit,
-                             .max_unread_bytes = static_cast<std::size_t>(unread)},
+                             .max_unread_bytes = static_cast<std::size_t>(unread),
+                             .max_unread_total_bytes = static_cast<std::size_t>(unread)},
       &b.inbox_, log);
   // gRPC's standard health service (grpc.health.v1.Health): SERVING for "" and for
   // shoal.v1.TaskService while the broker serves, NOT_SERVING once it shuts down; no

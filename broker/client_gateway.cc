@@ -92,7 +92,9 @@ class AsyncSession {
         absl::MutexLock lock(&mu_);
         done_ = true;
         finished_ = true;  // the call is over: no write or finish may start
+        const std::size_t before = outbox_.bytes();
         outbox_.clear();
+        count_unread(before);
         break;
       }
     }
@@ -113,7 +115,9 @@ class AsyncSession {
   void enqueue(ServerMessage&& message) {
     absl::MutexLock lock(&mu_);
     if (finished_ || abort_) return;
+    const std::size_t before = outbox_.bytes();
     outbox_.push(std::move(message));
+    count_unread(before);
     pump_locked();
   }
   // Finishes with OK once the outbox is written. Thread-safe.
@@ -187,8 +191,26 @@ class AsyncSession {
   // message just read waits, unposted and with no read after it, for pump_and_unpause.
   bool pause_if_unread() {
     absl::MutexLock lock(&mu_);
-    read_paused_ = outbox_.bytes() > gateway_->options_.max_unread_bytes;
+    const std::size_t unread = outbox_.bytes();
+    read_paused_ = unread > gateway_->options_.max_unread_bytes ||
+                   (all_over_bound() && unread > outbox_.merge_limit());
     return read_paused_;
+  }
+
+  // With mu_ held: every session together holds more than the gateway's total bound.
+  bool all_over_bound() const {
+    return gateway_->unread_total_.load(std::memory_order_relaxed) >
+           gateway_->options_.max_unread_total_bytes;
+  }
+
+  // With mu_ held: adds the outbox's change since it held `before` bytes to the total.
+  void count_unread(std::size_t before) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const std::size_t now = outbox_.bytes();
+    if (now >= before) {
+      gateway_->unread_total_.fetch_add(now - before, std::memory_order_relaxed);
+    } else {
+      gateway_->unread_total_.fetch_sub(before - now, std::memory_order_relaxed);
+    }
   }
 
   void read_into_new_arena() {
@@ -212,8 +234,9 @@ class AsyncSession {
   bool pump_and_unpause() {
     absl::MutexLock lock(&mu_);
     pump_locked();
-    if (!read_paused_ || finished_ ||
-        outbox_.bytes() > gateway_->options_.max_unread_bytes / 2) {
+    const std::size_t unread = outbox_.bytes();
+    if (!read_paused_ || finished_ || unread > gateway_->options_.max_unread_bytes / 2 ||
+        (all_over_bound() && unread > outbox_.merge_limit() / 2)) {
       return false;
     }
     read_paused_ = false;
@@ -225,11 +248,15 @@ class AsyncSession {
     if (finished_ || writing_) return;
     if (abort_) {
       finished_ = true;
+      const std::size_t before = outbox_.bytes();
       outbox_.clear();
+      count_unread(before);
       ++outstanding_;
       stream_.Finish(*abort_, static_cast<CqTag*>(&finish_tag_));
     } else if (!outbox_.empty()) {
+      const std::size_t before = outbox_.bytes();
       current_ = outbox_.pop();
+      count_unread(before);
       writing_ = true;
       ++outstanding_;
       stream_.Write(current_, static_cast<CqTag*>(&write_tag_));

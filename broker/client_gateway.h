@@ -38,6 +38,10 @@ class ClientGateway final : public shoal::v1::TaskService::AsyncService, public 
     // A session holding more than this of messages its client has not read yet is not
     // read from (its submissions wait in gRPC's flow control) until it is down to half.
     std::size_t max_unread_bytes = SIZE_MAX;
+    // Nor, while all sessions together hold more than this, is one holding more than a
+    // merged message (4 MiB, or the send limit when less), until it is down to half of
+    // that: many clients that do not read cannot add up past the bound either.
+    std::size_t max_unread_total_bytes = SIZE_MAX;
   };
   // `inbox` and `log` must outlive the gateway (and the gRPC server using it).
   ClientGateway(Options options, ClientInbox* inbox, const Logger* log);
@@ -68,6 +72,7 @@ class ClientGateway final : public shoal::v1::TaskService::AsyncService, public 
   const Logger* log_;
   std::string expected_authorization_;
   std::atomic<SessionId> next_session_{1};
+  std::atomic<std::size_t> unread_total_{0};  // of every session's outbox
   absl::Mutex mu_;
   absl::flat_hash_map<SessionId, AsyncSession*> sessions_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;

@@ -26,6 +26,8 @@ class SessionOutbox {
   bool empty() const { return queue_.empty(); }
   // The encoded size of what is queued (a merged message counts as the sum of its parts).
   std::size_t bytes() const { return bytes_; }
+  // The size messages are merged up to (the constructor's `bound`).
+  std::size_t merge_limit() const { return bound_; }
   // The oldest message. Requires !empty().
   shoal::v1::ServerMessage pop();
   // Drops everything queued.

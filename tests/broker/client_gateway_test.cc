@@ -63,9 +63,9 @@ class ClientGatewayTest : public ::testing::Test {
   // was sent them (fewer if the stream or the worker failed: the test says so).
   static std::vector<std::string> submit_to(
       grpc::ClientReaderWriter<shoal::v1::ClientMessage, shoal::v1::ServerMessage>& stream,
-      FakeWorker& worker, int n) {
+      FakeWorker& worker, int n, const std::string& prefix = "t") {
     std::vector<shoal::v1::Task> tasks;
-    for (int i = 0; i < n; ++i) tasks.push_back(make_task("t" + std::to_string(i)));
+    for (int i = 0; i < n; ++i) tasks.push_back(make_task(prefix + std::to_string(i)));
     std::vector<std::string> ids;
     if (!stream.Write(submit(std::move(tasks)))) return ids;
     while (ids.size() < static_cast<std::size_t>(n)) {
@@ -350,6 +350,61 @@ TEST_F(ClientGatewayTest, AClientThatDoesNotReadItsResultsIsNotReadEither) {
   ASSERT_TRUE(result.has_value());
   EXPECT_EQ(result->results().results(0).id(), "late");
   context->TryCancel();
+}
+
+// The unread bound holds across sessions too: two clients that do not read, each under
+// the bound by itself (18 MB of 20, less what gRPC took), together over it, are not read
+// from either.
+TEST_F(ClientGatewayTest, ClientsThatDoNotReadAreNotReadPastTheBoundTogether) {
+  BrokerConfig config = testing::loopback_config();
+  config.scheduler.max_message_bytes = 20000;  // send limit: 4 x 20000 + 1 MiB
+  config.scheduler.max_retained_bytes = 20'000'000;  // the unread bound
+  start(config);
+  auto w = std::make_unique<FakeWorker>(zmq_, b_->broker->worker_endpoint());
+  w->hello("w1", {"square"}, /*slots=*/3000);
+  ASSERT_TRUE(w->next().has_value());  // welcome
+  const std::string value = "\xda\x3a\x98" + std::string(15000, 'v');  // str16 of 15000
+  struct Client {
+    std::unique_ptr<grpc::ClientContext> context;
+    std::unique_ptr<grpc::ClientReaderWriter<shoal::v1::ClientMessage, shoal::v1::ServerMessage>>
+        stream;
+    std::vector<std::string> ids;
+  };
+  std::vector<Client> clients(2);
+  for (std::size_t c = 0; c < clients.size(); ++c) {
+    clients[c].context = make_context();
+    clients[c].stream = stub_->Session(clients[c].context.get());
+    clients[c].ids = submit_to(*clients[c].stream, *w, 1200, "c" + std::to_string(c) + "-");
+    ASSERT_EQ(clients[c].ids.size(), 1200u);
+    for (const auto& id : clients[c].ids) w->result(id, value);  // 18 MB, none of it read
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  for (std::size_t c = 0; c < clients.size(); ++c) {
+    ASSERT_TRUE(clients[c].stream->Write(submit({make_task("late" + std::to_string(c))})));
+  }
+  auto early = w->next(std::chrono::milliseconds(1000));
+  EXPECT_FALSE(early.has_value() && early->has_tasks())
+      << "the broker read a submission with 36 MB unread in all (bound 20 MB)";
+  // Once the clients read, their late submissions are taken, nothing lost.
+  std::set<std::string> late;
+  if (early.has_value() && early->has_tasks()) {
+    for (const auto& t : early->tasks().tasks()) late.insert(t.id());
+  }
+  for (auto& client : clients) {
+    std::set<std::string> got;
+    shoal::v1::ServerMessage msg;
+    while (got.size() < client.ids.size() && client.stream->Read(&msg)) {
+      for (const auto& r : msg.results().results()) got.insert(r.id());
+    }
+    EXPECT_EQ(got.size(), client.ids.size());
+  }
+  while (late.size() < 2) {
+    auto batch = w->next();
+    ASSERT_TRUE(batch.has_value());
+    for (const auto& t : batch->tasks().tasks()) late.insert(t.id());
+  }
+  EXPECT_EQ(late, (std::set<std::string>{"late0", "late1"}));
+  for (auto& client : clients) client.context->TryCancel();
 }
 
 // Accepted ids are held back briefly and sent in bulk (broker_loop.h); none may be lost,
