@@ -30,6 +30,22 @@ void MapState::finish_one() {
   if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) set_ready();
 }
 
+namespace {
+
+// What a chunk back and waiting for the consumer holds: its reply or its error, and the
+// bookkeeping around it (a map node, the outcome), so that many small results count too.
+constexpr std::size_t kWaitingChunkBytes = 256;
+std::size_t waiting_bytes(const ChunkOutcome& chunk) {
+  std::size_t bytes = kWaitingChunkBytes + chunk.reply.size();
+  if (chunk.error) {
+    bytes += chunk.error->type_name.size() + chunk.error->message.size() +
+             chunk.error->where.size();
+  }
+  return bytes;
+}
+
+}  // namespace
+
 void StreamState::expect(std::size_t index, std::size_t items, std::size_t bytes) {
   std::lock_guard lock(mu_);
   pending_[index] = Pending{items, bytes};
@@ -51,9 +67,10 @@ void StreamState::complete(std::size_t index, std::string reply) {
     std::lock_guard lock(mu_);
     auto it = pending_.find(index);
     if (it == pending_.end()) return;  // duplicate: already resolved
-    bytes_in_flight_ = bytes_in_flight_ - it->second.bytes + reply.size();
+    ChunkOutcome& chunk = arrived_[index];
+    chunk = ChunkOutcome{it->second.items, std::move(reply), std::nullopt};
+    bytes_in_flight_ = bytes_in_flight_ - it->second.bytes + waiting_bytes(chunk);
     items_running_ -= it->second.items;
-    arrived_[index] = ChunkOutcome{it->second.items, std::move(reply), std::nullopt};
     pending_.erase(it);
   }
   cv_.notify_all();
@@ -64,9 +81,10 @@ void StreamState::fail(std::size_t index, const ErrorInfo& error) {
     std::lock_guard lock(mu_);
     auto it = pending_.find(index);
     if (it == pending_.end()) return;
-    bytes_in_flight_ -= it->second.bytes;
+    ChunkOutcome& chunk = arrived_[index];
+    chunk = ChunkOutcome{it->second.items, {}, error};
+    bytes_in_flight_ = bytes_in_flight_ - it->second.bytes + waiting_bytes(chunk);
     items_running_ -= it->second.items;
-    arrived_[index] = ChunkOutcome{it->second.items, {}, error};
     pending_.erase(it);
   }
   cv_.notify_all();
@@ -83,7 +101,7 @@ std::optional<ChunkOutcome> StreamState::take(Clock::time_point deadline, bool* 
         arrived_.erase(it);
         ++next_index_;
         ++taken_;
-        bytes_in_flight_ -= out.reply.size();
+        bytes_in_flight_ -= waiting_bytes(out);
         return out;
       }
     }

@@ -56,6 +56,8 @@ std::uint64_t next_task_seq() {
   return counter.fetch_add(1, std::memory_order_relaxed);
 }
 
+void renew_task_id_prefix() { task_id_prefix_storage().renew(); }
+
 std::string_view task_id_prefix() {
   return {task_id_prefix_storage().text, kTaskIdPrefixSize};
 }

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "shared/engine/engine_internal.h"
 #include "shared/engine/zygote.h"
@@ -96,6 +97,7 @@ Engine::~Engine() {
     join().IgnoreError();
   }
   stop_supervisor();
+  run_deferred_callbacks();  // a waiter's, deferred as the pool stopped
   if (command_fd_ >= 0) close_command(command_fd_);
 }
 
@@ -175,8 +177,8 @@ bool Engine::cancel(std::uint64_t seq) {
   }
   if (out.empty()) return false;
   // The last job gone: a join() waiting for it returns once its sink is resolved, not at
-  // the supervisor's next idle tick (up to 200 ms).
-  resolve_taken(out);
+  // the supervisor's next idle tick (up to 200 ms). Its callbacks run here.
+  resolve_taken(out, /*defer_callbacks=*/false);
   return true;
 }
 
@@ -226,6 +228,7 @@ absl::Status Engine::join() {
       // here, and nobody else collects unasked: join() waited for ever.)
       while (!done()) {
         lock.unlock();
+        run_deferred_callbacks();  // this is the result thread: nobody else runs them
         if (!collect(true)) sleep_until_news();
         lock.lock();
       }
@@ -261,27 +264,26 @@ absl::Status Engine::join() {
 
 bool Engine::poll() {
   if (stop_.load(std::memory_order_relaxed) || !has_news()) return false;
-  internal::CallbackDeferral*& deferral = internal::callback_deferral();
-  internal::CallbackDeferral* outer = deferral;
-  deferral = this;
   const bool any = collect(false);
-  deferral = outer;
-  if (has_deferred_.load(std::memory_order_acquire)) {  // wake the supervisor for them
-    WaitWord& results = shared_.control().results;
-    results.epoch.fetch_add(1);
-    futex_wake(&results.epoch, INT_MAX);
-  }
+  // Stopping meanwhile: join() or terminate() may have run the deferred callbacks before
+  // ours came (both orders are seq_cst), and nobody would run these.
+  if (stop_.load(std::memory_order_seq_cst)) run_deferred_callbacks();
   return any;
 }
 
 void Engine::defer(std::vector<std::function<void()>> callbacks) {
-  std::lock_guard lock(deferred_mu_);
-  for (auto& cb : callbacks) deferred_.push_back(std::move(cb));
-  has_deferred_.store(true, std::memory_order_release);
+  {
+    std::lock_guard lock(deferred_mu_);
+    for (auto& cb : callbacks) deferred_.push_back(std::move(cb));
+    has_deferred_.store(true, std::memory_order_seq_cst);
+  }
+  WaitWord& results = shared_.control().results;  // wake the supervisor for them
+  results.epoch.fetch_add(1);
+  futex_wake(&results.epoch, INT_MAX);
 }
 
 void Engine::run_deferred_callbacks() {
-  if (!has_deferred_.load(std::memory_order_acquire)) return;
+  if (!has_deferred_.load(std::memory_order_seq_cst)) return;
   std::vector<std::function<void()>> callbacks;
   {
     std::lock_guard lock(deferred_mu_);
@@ -322,15 +324,53 @@ bool Engine::collect(bool wait_for_lock) {
     }
     resolving_.push_back(std::this_thread::get_id());
   }
-  resolve_taken(out);
+  // A waiter collecting for itself (poll) leaves the callbacks to the supervisor.
+  resolve_taken(out, /*defer_callbacks=*/!wait_for_lock);
   return true;
 }
 
-void Engine::resolve_taken(std::vector<Outcome>& out) {
-  resolve(out);
-  std::lock_guard lock(mu_);
-  resolving_.erase(std::find(resolving_.begin(), resolving_.end(), std::this_thread::get_id()));
-  if (active_ == 0 && pending_.empty()) idle_cv_.notify_all();
+namespace {
+
+// Takes the done-callbacks of what this thread resolves while it lives.
+class CallbackCollector final : public internal::CallbackDeferral {
+ public:
+  CallbackCollector() : outer_(internal::callback_deferral()) {
+    internal::callback_deferral() = this;
+  }
+  ~CallbackCollector() override { internal::callback_deferral() = outer_; }
+  void defer(std::vector<std::function<void()>> callbacks) override {
+    for (auto& cb : callbacks) callbacks_.push_back(std::move(cb));
+  }
+  std::vector<std::function<void()>>& callbacks() { return callbacks_; }
+
+ private:
+  internal::CallbackDeferral* outer_;
+  std::vector<std::function<void()>> callbacks_;
+};
+
+}  // namespace
+
+void Engine::resolve_taken(std::vector<Outcome>& out, bool defer_callbacks) {
+  std::vector<std::function<void()>> callbacks;
+  {
+    // join() waits for the sinks only, not for their callbacks: a callback may wait for
+    // something join()'s caller holds, or join() itself.
+    auto listed = absl::MakeCleanup([this] {
+      std::lock_guard lock(mu_);
+      resolving_.erase(
+          std::find(resolving_.begin(), resolving_.end(), std::this_thread::get_id()));
+      if (active_ == 0 && pending_.empty()) idle_cv_.notify_all();
+    });
+    CallbackCollector collector;
+    resolve(out);
+    callbacks.swap(collector.callbacks());
+  }
+  if (callbacks.empty()) return;
+  if (defer_callbacks) {
+    defer(std::move(callbacks));
+  } else {
+    for (auto& cb : callbacks) internal::run_callback(cb);
+  }
 }
 
 bool Engine::others_resolving() const {
@@ -393,7 +433,7 @@ void Engine::wait_zygote() {
 }
 
 void Engine::stop_supervisor() {
-  stop_.store(true, std::memory_order_release);
+  stop_.store(true, std::memory_order_seq_cst);  // against poll()'s deferral (see there)
   WaitWord& results = shared_.control().results;
   results.epoch.fetch_add(1);
   futex_wake(&results.epoch, INT_MAX);

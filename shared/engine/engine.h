@@ -56,7 +56,7 @@ struct EngineOptions {
   bool detached = false;
 };
 
-class Engine : public internal::ProgressSource, private internal::CallbackDeferral {
+class Engine : public internal::ProgressSource {
  public:
   // Maps the shared memory, forks the zygote (which forks the workers) and starts the
   // supervisor thread. Fails with kResourceExhausted when memory or processes are
@@ -134,13 +134,14 @@ class Engine : public internal::ProgressSource, private internal::CallbackDeferr
   void wait_zygote();
   void stop_supervisor();
   static void resolve(std::vector<Outcome>& outcomes);
-  // CallbackDeferral: callbacks of futures poll() resolved, for the supervisor.
-  void defer(std::vector<std::function<void()>> callbacks) override;
+  // Leaves callbacks of futures poll() resolved to the supervisor, and wakes it.
+  void defer(std::vector<std::function<void()>> callbacks);
   // Runs the deferred callbacks (the supervisor; join/terminate once it stopped).
   void run_deferred_callbacks();
   // Resolves outcomes taken under mu_ by this thread (which listed itself in resolving_
-  // then), then drops it from the list and wakes join() if the pool is idle.
-  void resolve_taken(std::vector<Outcome>& outcomes);
+  // then), drops it from the list and wakes join() if the pool is idle; then runs their
+  // done-callbacks, or leaves them to the supervisor if `defer_callbacks`.
+  void resolve_taken(std::vector<Outcome>& outcomes, bool defer_callbacks);
   // With mu_ held: a thread other than this one is resolving outcomes it took.
   bool others_resolving() const;
 

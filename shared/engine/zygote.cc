@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "shared/engine/worker_loop.h"
+#include "shoal/internal/future_state.h"
 
 namespace shoal::engine {
 namespace {
@@ -123,6 +124,7 @@ class Zygote {
     // here); this process is single-threaded, so libc's locks are all free.
     pid_t pid = _Fork();
     if (pid == 0) {
+      internal::renew_task_id_prefix();  // a task that submits must not name as its siblings
       close(fd_);
       close(sfd_);
       sigprocmask(SIG_SETMASK, &mask_, nullptr);

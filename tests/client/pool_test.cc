@@ -68,6 +68,9 @@ int head_waits(int x) {
   return x;
 }
 
+// This process's task id prefix (what tasks it submitted to a broker would start with).
+std::string task_id_prefix_here(int) { return std::string(internal::task_id_prefix()); }
+
 // Adds one to a shared counter (made before the pool) at `address`.
 void bump(std::uintptr_t address) { reinterpret_cast<std::atomic<int>*>(address)->fetch_add(1); }
 
@@ -520,6 +523,54 @@ TEST(PoolTest, MaxTasksPerChildReplacesTheProcess) {
   for (int i = 0; i < 7; ++i) ++tasks_per_pid[pool.apply(my_pid)];
   EXPECT_EQ(tasks_per_pid.size(), 4u);  // 2 + 2 + 2 + 1
   for (auto& [pid, n] : tasks_per_pid) EXPECT_LE(n, 2) << "pid " << pid;
+}
+
+// Each worker process names its tasks apart: its siblings, its replacements and the pool's
+// own process must not share a prefix (a task submitting to a broker got another's
+// result). Workers come from the zygote by _Fork, which runs no atfork handler.
+TEST(PoolTest, EveryWorkerProcessHasItsOwnTaskIdPrefix) {
+  const std::string parent(internal::task_id_prefix());  // made before the pool
+  PoolOptions options;
+  options.processes = 2;
+  options.max_tasks_per_child = 1;
+  Pool pool(options);
+  std::vector<std::string> prefixes = pool.map(task_id_prefix_here, iota_vec(6), 1);
+  std::set<std::string> distinct(prefixes.begin(), prefixes.end());
+  EXPECT_EQ(distinct.size(), 6u) << "worker processes shared a task id prefix";
+  EXPECT_FALSE(distinct.contains(parent));
+}
+
+// join() waits for the futures a cancel resolves, not for their done-callbacks, which may
+// wait for what join()'s caller holds (they deadlocked it).
+TEST(PoolTest, JoinDoesNotWaitForTheCallbacksOfACancelInAnotherThread) {
+  TestPipe go;
+  Pool pool(1);
+  Future<int> running = pool.apply_async(wait_for_go, go.read_fd(), 1);
+  Future<int> queued = pool.apply_async(square, 3);
+  // `released` stands for a lock join()'s caller holds until join() returns, which the
+  // callback waits for (10 s at most).
+  std::atomic<bool> joined{false}, released{false}, entered{false}, saw_joined{false};
+  queued.add_done_callback([&](const Future<int>&) {
+    entered = true;
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!released.load() && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    saw_joined = joined.load();
+  });
+  pool.close();
+  std::thread canceller([&] { EXPECT_TRUE(queued.cancel()); });
+  for (int i = 0; i < 10000 && !entered.load(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(entered.load());
+  ASSERT_EQ(write(go.write_fd(), "x", 1), 1);
+  pool.join();
+  joined = true;
+  released = true;
+  canceller.join();
+  EXPECT_TRUE(saw_joined.load()) << "join() waited for a callback that waited for its caller";
+  EXPECT_EQ(running.get(), 1);
 }
 
 TEST(PoolTest, TaskMayRunAPoolOfItsOwn) {

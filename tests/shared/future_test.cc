@@ -237,13 +237,13 @@ TEST(ResultStreamTest, OrderedStreamYieldsInInputOrderAndSkipsPastFailures) {
 }
 
 // The read-ahead window: min_chunks always; beyond, the items of chunks not yet back,
-// the bytes of all (arguments until their chunk is back, then its reply until taken) and
-// the number of chunks back and waiting bound it.
+// the bytes of all (arguments until their chunk is back, then its reply or error and 256
+// bytes of bookkeeping until taken) and the number of chunks back and waiting bound it.
 TEST(ResultStreamTest, TheWindowCountsChunksItemsBytesAndWaitingChunks) {
   auto state = std::make_shared<internal::StreamState>(
       true, false,
       internal::StreamWindow{
-          .min_chunks = 2, .max_items = 6, .max_bytes = 100, .max_waiting_chunks = 2});
+          .min_chunks = 2, .max_items = 6, .max_bytes = 1000, .max_waiting_chunks = 2});
   EXPECT_TRUE(state->has_room());
   state->expect(0, 3, 10);
   state->expect(1, 3, 10);  // 2 chunks, 6 items running: at the item bound
@@ -253,11 +253,11 @@ TEST(ResultStreamTest, TheWindowCountsChunksItemsBytesAndWaitingChunks) {
   state->complete(1, reply);  // back behind chunk 0: it counts by bytes, not items
   EXPECT_TRUE(state->has_room());  // 3 items running
   state->expect(2, 1, 60);
-  EXPECT_TRUE(state->has_room());  // 4 items; 10 + reply + 60 bytes
-  state->expect(3, 1, 40);
-  EXPECT_FALSE(state->has_room());  // 5 items, but over 100 bytes
+  EXPECT_TRUE(state->has_room());  // 4 items; 10 + (256 + reply) + 60 bytes
+  state->expect(3, 1, 700);
+  EXPECT_FALSE(state->has_room());  // 5 items, but over 1000 bytes
   state->fail(3, ErrorInfo{ErrorKind::kWorkerLost, "", "lost", ""});
-  EXPECT_FALSE(state->has_room());  // under 100 bytes, but 2 chunks back and waiting
+  EXPECT_FALSE(state->has_room());  // under 1000 bytes, but 2 chunks back and waiting
   state->complete(0, reply);
   ASSERT_TRUE(state->take(internal::Clock::time_point::max()).has_value());  // chunk 0
   ASSERT_TRUE(state->take(internal::Clock::time_point::max()).has_value());  // chunk 1
@@ -269,7 +269,7 @@ TEST(ResultStreamTest, TheWindowCountsChunksItemsBytesAndWaitingChunks) {
 // A stream of small chunks refills only once a quarter of its window is free.
 TEST(ResultStreamTest, TheWindowRefillsInBatches) {
   auto state = std::make_shared<internal::StreamState>(
-      true, false, internal::StreamWindow{.min_chunks = 1, .max_items = 8, .max_bytes = 1000});
+      true, false, internal::StreamWindow{.min_chunks = 1, .max_items = 8, .max_bytes = 100000});
   for (std::size_t i = 0; i < 8; ++i) state->expect(i, 1, 1);
   EXPECT_FALSE(state->has_room());
   state->complete(0, OkReply(0));
@@ -284,7 +284,7 @@ TEST(ResultStreamTest, TheWindowRefillsInBatches) {
 // not make it spin.
 TEST(ResultStreamTest, TakeAsksForARefillWhileTheHeadIsSlow) {
   auto state = std::make_shared<internal::StreamState>(
-      true, false, internal::StreamWindow{.min_chunks = 1, .max_items = 8, .max_bytes = 1000});
+      true, false, internal::StreamWindow{.min_chunks = 1, .max_items = 8, .max_bytes = 100000});
   for (std::size_t i = 0; i < 8; ++i) state->expect(i, 1, 1);
   state->complete(1, OkReply(1));
   bool refill = false;

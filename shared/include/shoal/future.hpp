@@ -57,10 +57,10 @@ class Future {
   // The unique task id.
   const std::string& id() const { return state_->id(); }
   // Runs `cb` exactly once: on the pool's result thread when the task ends (never
-  // inside a thread waiting in get(), even one that collected the result itself; a
-  // cancel() that succeeds runs it in the cancelling thread), or at once in the caller's
-  // thread if it has already ended. Exceptions from `cb` are reported on stderr and
-  // ignored.
+  // inside a thread waiting in get(), even one that collected the result itself), in the
+  // thread of a cancel() that succeeds or of the terminate()/join() that ends the task,
+  // or at once in the caller's thread if it has already ended. Exceptions from `cb` are
+  // reported on stderr and ignored.
   void add_done_callback(std::function<void(const Future<T>&)> cb);
 
   // For backends: wraps a state.

@@ -110,7 +110,9 @@ class StreamState : public Sink {
   std::size_t expected_ = 0;
   std::size_t taken_ = 0;
   std::size_t items_running_ = 0;    // of chunks expected and not yet back
-  std::size_t bytes_in_flight_ = 0;  // their arguments until they arrive, then replies
+  // Their arguments until they arrive, then what they hold (replies or errors, and 256
+  // bytes each for their bookkeeping).
+  std::size_t bytes_in_flight_ = 0;
   bool input_done_ = false;
   std::size_t refill_asked_at_ = SIZE_MAX;  // expected_ when take() last asked for a refill
 };

@@ -57,6 +57,9 @@ inline constexpr std::size_t kTaskIdPrefixSize = 9;
 // This process's 9 digits, random; a child of fork() makes its own, so processes forked
 // from one another never name two tasks alike. Thread-safe.
 std::string_view task_id_prefix();
+// Makes this process's prefix anew: for a child made without fork()'s atfork handlers
+// (_Fork, clone). Async-signal-safe once the prefix exists (task_id_prefix() was called).
+void renew_task_id_prefix();
 // The printable form of a task id: 9 digits naming the process, then the counter in
 // base 64 (most significant first). Up to 2^36 tasks per process the id has at most
 // 15 characters and fits a std::string's own buffer: every copy of it, in every
