@@ -10,6 +10,8 @@
 //     same; a worker's result counts only from a worker that was sent (or claimed) the
 //     task or that holds its lease; a broker-made failure is NOT_REGISTERED,
 //     WORKER_LOST after every retry, or CANCELLED after a successful cancel;
+//   - a cancel even_if_unknown of an unknown id is remembered: a submission of it while
+//     the broker keeps it gets its CANCELLED result and is never sent to a worker;
 //   - tasks go only to live, non-draining workers serving their queue and name, as
 //     submitted, each attempt once and within max_retries, never beyond a worker's
 //     slots x prefetch and credit;
@@ -275,7 +277,7 @@ class SchedulerHarness {
       if (a < accepted_.size() && accepted_[a] == id) {
         ++a;
         if (known) {
-          if (tasks_.at(id).outcome.has_value()) {
+          if (tasks_.at(id).outcome.has_value() || tasks_.at(id).remembered) {
             SHOAL_HARNESS_CHECK(results_now_.contains(id),
                                 "a resubmitted done task's result was not resent");
           }
@@ -331,22 +333,33 @@ class SchedulerHarness {
   }
 
   // A Cancel call.
-  void cancel(const std::string& id) {
-    trace("cancel ", absl::CEscape(id));
+  void cancel(const std::string& id, bool even_if_unknown) {
+    trace("cancel ", absl::CEscape(id), even_if_unknown ? " even if unknown" : "");
     shoal::v1::CancelRequest request;
     request.set_id(id);
+    request.set_even_if_unknown(even_if_unknown);
     if (!through_the_wire(request)) return;
     begin();
     TaskRef ref;
     bool known = store_.find(id, &ref);
     TaskPhase phase = known ? store_.get(ref).phase : TaskPhase::kDone;
-    shoal::v1::CancelResponse r = scheduler_.cancel(id, out_);
-    if (r.cancelled()) tasks_.at(id).cancelled = true;  // before its result is read
+    shoal::v1::CancelResponse r = scheduler_.cancel(id, even_if_unknown, out_);
+    if (r.cancelled() && known) tasks_.at(id).cancelled = true;  // before its result is read
+    if (r.cancelled() && !known) {  // a new task of that id, ended CANCELLED
+      auto [it, made] = tasks_.try_emplace(id);
+      if (made) ids_.push_back(id);
+      it->second = TaskModel{};
+      it->second.spec.set_id(id);
+      it->second.cancelled = it->second.remembered = true;
+      ++submitted_;
+    }
     observe();
     SHOAL_HARNESS_CHECK(r.state() == (known ? state_of(phase) : shoal::v1::TASK_STATE_UNKNOWN),
                         "cancel answered the wrong state");
-    SHOAL_HARNESS_CHECK(r.cancelled() == (known && phase == TaskPhase::kQueued),
+    SHOAL_HARNESS_CHECK(r.cancelled() == (known ? phase == TaskPhase::kQueued : even_if_unknown),
                         "cancel cancelled what was not queued, or not what was");
+    SHOAL_HARNESS_CHECK(known || !even_if_unknown || store_.find(id, &ref),
+                        "a cancel of an unknown id was not remembered");
     check_all();
   }
 
@@ -420,6 +433,7 @@ class SchedulerHarness {
     for (const auto& [id, t] : tasks_) {
       if (t.outcome.has_value()) continue;
       waiting.push_back(id);
+      if (t.remembered) continue;  // never runs: ends once watched, unless expired
       queues.insert(t.spec.queue());
       names.insert(t.spec.name());
     }
@@ -454,12 +468,13 @@ class SchedulerHarness {
       advance(100);
     }
     for (const auto& [id, t] : tasks_) {
-      SHOAL_HARNESS_CHECK(t.outcome.has_value(),
-                          absl::StrCat("task '", absl::CEscape(id), "' (name of ",
-                                       t.spec.name().size(), " bytes, queue '",
-                                       absl::CEscape(t.spec.queue()),
-                                       "') never ended once a worker for it joined",
-                                       joined ? "" : " (the gateway dropped its hello)"));
+      TaskRef ref;
+      SHOAL_HARNESS_CHECK(
+          t.outcome.has_value() || (t.remembered && !store_.find(id, &ref)),
+          absl::StrCat("task '", absl::CEscape(id), "' (name of ", t.spec.name().size(),
+                       " bytes, queue '", absl::CEscape(t.spec.queue()),
+                       "') never ended once a worker for it joined",
+                       joined ? "" : " (the gateway dropped its hello)"));
     }
   }
 
@@ -488,6 +503,7 @@ class SchedulerHarness {
   struct TaskModel {
     Task spec;  // as the broker should send it: queue and items normalised, retries resolved
     bool cancelled = false;
+    bool remembered = false;             // cancelled even_if_unknown before the broker knew it
     std::optional<std::string> outcome;  // the first result seen, serialized
     int last_attempt = -1;
     uint64_t lease = 0;
@@ -661,7 +677,7 @@ class SchedulerHarness {
     auto c = candidates_.find(id);
     if (c == candidates_.end()) return;
     auto [it, made] = tasks_.try_emplace(id);
-    SHOAL_HARNESS_CHECK(made || it->second.outcome.has_value(),
+    SHOAL_HARNESS_CHECK(made || it->second.outcome.has_value() || it->second.remembered,
                         "an id accepted anew before its task ended");
     if (made) ids_.push_back(id);
     for (auto& [other, session] : sessions_) {  // a new task: only `s` asked for it yet
@@ -783,8 +799,10 @@ class SchedulerHarness {
     for (const auto& [id, t] : tasks_) {
       if (t.outcome.has_value()) continue;
       TaskRef ref;
-      SHOAL_HARNESS_CHECK(store_.find(id, &ref),
+      // A remembered cancel may be forgotten unseen: nobody need ever come for it.
+      SHOAL_HARNESS_CHECK(store_.find(id, &ref) || t.remembered,
                           "a task was forgotten before its result reached a client");
+      if (!store_.find(id, &ref)) continue;
       if (store_.get(ref).phase != TaskPhase::kDone) continue;
       for (const auto& [s, session] : sessions_) {
         SHOAL_HARNESS_CHECK(!session.ids.contains(id),
