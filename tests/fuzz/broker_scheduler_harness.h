@@ -249,17 +249,38 @@ class SchedulerHarness {
     uint64_t queued_before = scheduler_.stats().queued();
     std::vector<bool> known_before;
     candidates_.clear();
+    droppable_.clear();
+    renewed_.clear();
+    old_resends_.clear();
+    renewed_results_.clear();
     for (const Task& t : tasks) {
       TaskRef ref;
       known_before.push_back(store_.find(t.id(), &ref));
-      if (!known_before.back() && !invalid(t)) candidates_.try_emplace(t.id(), t);
+      if (invalid(t)) continue;
+      if (!known_before.back()) {
+        candidates_.try_emplace(t.id(), t);
+      } else if (const TaskRecord& rec = store_.get(ref);
+                 rec.phase == TaskPhase::kDone &&
+                 rec.deadline_ms != std::numeric_limits<int64_t>::max()) {
+        droppable_.try_emplace(t.id(), Droppable{ref, rec.gen, t});
+      }
     }
     const Tasks submitted = tasks;
     scheduler_.submit(s, &tasks, out_);
     in_submit_ = true;
+    submitted_now_ = &submitted;
     observe();
     in_submit_ = false;
+    submitted_now_ = nullptr;
     candidates_.clear();
+    // A delivered result the memory cap dropped during the call (delivering another one
+    // drops the oldest): if before its turn, the id was a new task.
+    auto dropped = [&](const std::string& id) {
+      auto d = droppable_.find(id);
+      TaskRef ref;
+      return d != droppable_.end() &&
+             (!store_.find(id, &ref) || ref != d->second.ref || store_.get(ref).gen != d->second.gen);
+    };
     // Walk the batch: each task is the next accepted, invalid or exhausted id.
     size_t a = 0, inv = 0, ex = 0;
     uint64_t fresh = 0;
@@ -274,9 +295,10 @@ class SchedulerHarness {
         ++inv;
         continue;
       }
-      bool known = known_before[i] || made.contains(id);
+      bool known = (known_before[i] && !dropped(id)) || made.contains(id);
       if (a < accepted_.size() && accepted_[a] == id) {
         ++a;
+        if (!known && dropped(id) && results_now_.contains(id)) continue;  // dropped after its turn
         if (known) {
           if (tasks_.at(id).outcome.has_value() || tasks_.at(id).remembered) {
             SHOAL_HARNESS_CHECK(results_now_.contains(id),
@@ -661,6 +683,10 @@ class SchedulerHarness {
       }
     }
     for (const ResultReply& reply : out_.replies) on_reply(reply);
+    // Before the tasks it sent: one may be a renewed id's new task.
+    if (submitted_now_ != nullptr && !out_.to_sessions.empty()) {
+      renew_dropped(out_.to_sessions[0].session, *submitted_now_);
+    }
     std::set<std::string> batches;
     for (const WorkerSend& send : out_.to_workers) {
       if (!send.task_batch.empty()) {
@@ -694,7 +720,23 @@ class SchedulerHarness {
   void note_accepted(SessionId s, const std::string& id) {
     sessions_[s].ids.insert(id);
     auto c = candidates_.find(id);
-    if (c == candidates_.end()) return;
+    if (c == candidates_.end()) {
+      // An id whose delivered result was dropped during the call and that is a new task
+      // now: modelled once the call's results are read (renew_dropped).
+      auto d = droppable_.find(id);
+      TaskRef ref;
+      if (d != droppable_.end() && store_.find(id, &ref) &&
+          (ref != d->second.ref || store_.get(ref).gen != d->second.gen)) {
+        renewed_.insert(id);
+      }
+      return;
+    }
+    make_model(s, id, c->second);
+    candidates_.erase(c);
+  }
+
+  // Task `id` was made anew from `spec`, submitted on `s`.
+  void make_model(SessionId s, const std::string& id, const Task& spec) {
     auto [it, made] = tasks_.try_emplace(id);
     SHOAL_HARNESS_CHECK(made || it->second.outcome.has_value() || it->second.remembered,
                         "an id accepted anew before its task ended");
@@ -704,7 +746,7 @@ class SchedulerHarness {
     }
     TaskModel& t = it->second;
     t = TaskModel{};
-    t.spec = c->second;
+    t.spec = spec;
     if (t.spec.queue().empty()) t.spec.set_queue("default");
     t.spec.set_items(std::max(1u, t.spec.items()));
     int32_t retries = t.spec.max_retries();
@@ -712,7 +754,28 @@ class SchedulerHarness {
     t.spec.clear_attempt();
     t.spec.clear_lease();
     ++submitted_;
-    candidates_.erase(c);
+  }
+
+  // Models the renewed ids of submission `batch` on `s`: the occurrence that made each
+  // anew is the first after those the old result was sent again for; a result the new
+  // task already has is read again.
+  void renew_dropped(SessionId s, const Tasks& batch) {
+    for (const std::string& id : renewed_) {
+      int skip = old_resends_[id];
+      const Task* spec = nullptr;
+      for (const Task& t : batch) {
+        if (t.id() != id || invalid(t)) continue;
+        spec = &t;
+        if (skip-- == 0) break;
+      }
+      if (spec == nullptr) continue;
+      make_model(s, id, *spec);
+    }
+    // Results set aside as the new tasks' are read now: of a renewed id against its new
+    // model, of any other against its task (a result that differs is a task ended twice).
+    replaying_ = true;
+    for (const auto& [id, r] : renewed_results_) on_outcome(r);
+    replaying_ = false;
   }
 
   void on_outcome(const TaskResult& r) {
@@ -721,6 +784,19 @@ class SchedulerHarness {
     SHOAL_HARNESS_CHECK(it != tasks_.end(), "a result for a task never accepted");
     TaskModel& t = it->second;
     std::string bytes = r.SerializeAsString();
+    if (in_submit_ && !replaying_ && droppable_.contains(r.id()) &&
+        (t.outcome.has_value() || t.remembered)) {
+      // A remembered cancel no client has seen yet: its result is the broker's CANCELLED.
+      bool old = t.outcome.has_value()
+                     ? *t.outcome == bytes
+                     : r.failure().kind() == shoal::v1::ERROR_KIND_CANCELLED && r.attempts() == 0;
+      if (old) {
+        ++old_resends_[r.id()];  // the old result, sent before it was dropped
+      } else {
+        renewed_results_[r.id()] = r;  // the new task's, read once it is modelled
+        return;
+      }
+    }
     if (t.outcome.has_value()) {
       SHOAL_HARNESS_CHECK(*t.outcome == bytes,
                           absl::StrCat("task '", absl::CEscape(r.id()), "' ended twice: ",
@@ -903,6 +979,19 @@ class SchedulerHarness {
   // What the current call produced.
   bool in_submit_ = false, in_watch_ = false;
   std::map<std::string, Task> candidates_;  // a submission's tasks the store did not know
+  // A submission's ids whose results were delivered before: the memory cap may drop them
+  // during the call, before their turn (then they are new tasks).
+  struct Droppable {
+    TaskRef ref;
+    uint32_t gen;
+    Task task;
+  };
+  std::map<std::string, Droppable> droppable_;
+  std::set<std::string> renewed_;  // of those, the ones made anew (note_accepted)
+  std::map<std::string, int> old_resends_;  // their old results sent in the call
+  std::map<std::string, TaskResult> renewed_results_;  // results of the new tasks
+  const Tasks* submitted_now_ = nullptr;  // the submission being observed
+  bool replaying_ = false;  // renew_dropped() reads the results it set aside
   std::vector<std::string> accepted_, invalid_, exhausted_, unknown_;
   std::set<std::string> results_now_;
 };
