@@ -128,7 +128,7 @@ void BrokerLoop::handle(ClientEvent& event) {
           scheduler.get_result(e.request->id(), std::min(e.request->wait_ms(), deps_.max_wait_ms),
                                token, actions_);
         } else if constexpr (std::is_same_v<E, CancelCall>) {
-          *e.response = scheduler.cancel(e.request->id(), actions_);
+          *e.response = scheduler.cancel(e.request->id(), e.request->even_if_unknown(), actions_);
           // A cancel is acknowledged now, not at the round's end: commit it first.
           if (commit_store()) {
             e.responder->Finish(grpc::Status::OK);

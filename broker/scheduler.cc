@@ -261,11 +261,16 @@ void Scheduler::get_result(std::string_view id, uint32_t wait_ms, uint64_t token
   waiter_timers_.push({clock_->now_ms() + wait_ms, token});
 }
 
-shoal::v1::CancelResponse Scheduler::cancel(std::string_view id, Actions& out) {
+shoal::v1::CancelResponse Scheduler::cancel(std::string_view id, bool even_if_unknown,
+                                            Actions& out) {
   shoal::v1::CancelResponse response;
   TaskRef ref;
   if (!store_->find(id, &ref)) {
     response.set_state(shoal::v1::TASK_STATE_UNKNOWN);
+    if (even_if_unknown && !id.empty()) {
+      cancel_unknown(id, out);
+      response.set_cancelled(true);
+    }
     return response;
   }
   TaskRecord& rec = store_->get(ref);
@@ -276,6 +281,27 @@ shoal::v1::CancelResponse Scheduler::cancel(std::string_view id, Actions& out) {
          absl::StrCat("task ", rec.id, " was cancelled before it started"), rec.attempt, out);
   }
   return response;
+}
+
+void Scheduler::cancel_unknown(std::string_view id, Actions& out) {
+  // The submission may still be on its way (the Session stream and Cancel calls are not
+  // ordered): the id becomes what a submitted and cancelled task leaves, a done record
+  // with a CANCELLED result, which submit() answers with that result instead of queuing
+  // it, and which is counted, journaled, restored and expired as any task's result. Its
+  // task has no name (interned "", which no worker can register) and never reaches a
+  // queue; nobody may ever come for it, so its retention starts now.
+  shoal::v1::Task task;
+  task.set_id(std::string(id));
+  if (store_->durable()) store_->accepted(task);
+  TaskRef ref = store_->insert(task.id());
+  TaskRecord& rec = store_->get(ref);
+  fill_record(rec, task);
+  rec.phase = TaskPhase::kDone;  // never queued: finish() has no queue to take it out of
+  ++submitted_;
+  fail(ref, shoal::v1::ERROR_KIND_CANCELLED,
+       absl::StrCat("task ", rec.id, " was cancelled before the broker received it"),
+       /*attempts=*/0, out);
+  mark_delivered(rec, ref);
 }
 
 TaskQueue& Scheduler::queue_for(NameId name) {

@@ -63,9 +63,13 @@ class Scheduler {
   // Answers GetResult call `token` now, or when the task ends, or after wait_ms
   // (whichever is first), through Actions::replies.
   void get_result(std::string_view id, uint32_t wait_ms, uint64_t token, Actions& out);
-  // Cancels a queued task: it will never run and its result is CANCELLED. Running,
-  // done and unknown tasks are left alone (cancelled = false, with their state).
-  shoal::v1::CancelResponse cancel(std::string_view id, Actions& out);
+  // Cancels a queued task: it will never run and its result is CANCELLED. Running and
+  // done tasks are left alone (cancelled = false, with their state). An unknown id is
+  // left alone too, unless `even_if_unknown`: then it becomes a done task whose result
+  // is CANCELLED (cancelled = true, state UNKNOWN), retained like a delivered result
+  // (kept for the result ttl from now, or less under the memory cap), so a submission
+  // of it arriving meanwhile is answered with that result and never runs.
+  shoal::v1::CancelResponse cancel(std::string_view id, bool even_if_unknown, Actions& out);
   // Counts a malformed client message seen by a gateway (reported in Stats).
   void count_bad_client_message() { ++bad_client_messages_; }
 
@@ -151,6 +155,9 @@ class Scheduler {
                   shoal::v1::Rejected** exhausted, Actions& out);
   void reject(SessionId s, const std::string& id, shoal::v1::ErrorKind kind, std::string message,
               Actions& out);
+  // Makes unknown `id` a task that ended CANCELLED before the broker received it
+  // (cancel() with even_if_unknown).
+  void cancel_unknown(std::string_view id, Actions& out);
   // Why `task` could never run as it is, or "": an empty id or name, a name no worker
   // could register, a priority outside 0..9, a queue name no worker could serve.
   std::string unrunnable_problem(const shoal::v1::Task& task) const;

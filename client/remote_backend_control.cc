@@ -167,7 +167,11 @@ void RemoteBackend::terminate() {
     fail_all({ErrorKind::kCancelled, "", "the pool was terminated", ""}, out);
   }
   deliver(out);
-  // Best effort: queued tasks at the broker should not run for nobody.
+  // Best effort: queued tasks at the broker should not run for nobody. even_if_unknown:
+  // a task sent but not yet read by the broker (or a resend of one it rejected as full)
+  // may arrive after its cancel; the broker then remembers the cancel and refuses it. A
+  // task the broker lost in a restart is remembered too, harmlessly (for its result ttl):
+  // this pool sends nothing again.
   struct Call {
     std::unique_ptr<grpc::ClientContext> context;
     v1::CancelRequest request;
@@ -180,6 +184,7 @@ void RemoteBackend::terminate() {
     auto call = std::make_shared<Call>();
     call->context = make_context(options_, std::chrono::milliseconds(2000));
     call->request.set_id(id);
+    call->request.set_even_if_unknown(true);
     stub_->async()->Cancel(call->context.get(), &call->request, &call->response,
                            [call, left, pending](grpc::Status) {
                              absl::MutexLock lock(left.get());
@@ -211,6 +216,11 @@ bool RemoteBackend::cancel(std::uint64_t seq) {
   auto context = make_context(options_, options_.connect_timeout);
   v1::CancelRequest request;
   request.set_id(id);
+  // It left this process: written to the session, where the broker may read it only
+  // after this call (the two are not ordered), or rejected as full and maybe being
+  // resent. A broker that does not know it yet remembers the cancel and refuses it
+  // when it arrives (cancelled = true), so the task cannot run after a true answer.
+  request.set_even_if_unknown(true);
   v1::CancelResponse response;
   if (!stub_->Cancel(context.get(), request, &response).ok() || !response.cancelled()) {
     return false;

@@ -193,9 +193,17 @@ int run_submit(const CliConfig& config, const std::string& task) {
       std::string how = full ? fullness(*backend) : "";
       // Taken while the broker was asked how full it is (up to 2 s): submitted after all.
       if (backend->wait_accepted(std::chrono::milliseconds(0))) break;
-      // Withdrawn: cancelled at the broker, should it take the task after all. (A resend
-      // still on its way may yet be taken after the cancel: the two are not ordered.)
-      backend->terminate();
+      // Withdrawn: dropped here if it is waiting to be resent, else cancelled at the
+      // broker, which refuses it should a resend still on its way arrive after the cancel
+      // (the two are not ordered). Not withdrawn: the broker took it meanwhile (it is
+      // running or done, or its Accepted came since), or did not answer the cancel.
+      if (!backend->cancel(batch[0].seq)) {
+        if (backend->wait_accepted(std::chrono::milliseconds(0)) || sink->all_done()) break;
+        const std::string result_command = "shoal result " + id;
+        return fail("task " + id + " could not be withdrawn after " + seconds_text(limit) +
+                    ": the broker took it meanwhile or did not answer; it may run (" +
+                    result_command + " tells)");
+      }
       if (full) {
         return fail("task " + id + " was not submitted: the broker stayed full for " +
                     seconds_text(limit) + how +

@@ -75,16 +75,17 @@ constexpr char kUsage[] =
     "IPv6); flags may be spelled with dashes or underscores. submit and map wait for a\n"
     "worker of the queue, and for room in a full broker (its --max-queued reached),\n"
     "saying so on stderr after 2 s; submit --no-wait waits for room up to\n"
-    "--connect-timeout-ms. A broker lost meanwhile is said at once on stderr and waited\n"
-    "for up to --reconnect-timeout-ms; then what is not done fails. In --input, blank\n"
-    "lines are skipped (a result line per non-blank input line). Results on stdout are\n"
-    "JSON lines (a byte of a string that is not UTF-8 prints as U+FFFD).\n\n"
+    "--connect-timeout-ms, then withdraws the task (it will not run). A broker lost\n"
+    "meanwhile is said at once on stderr and waited for up to --reconnect-timeout-ms;\n"
+    "then what is not done fails. In --input, blank lines are skipped (a result line per\n"
+    "non-blank input line). Results on stdout are JSON lines (a byte of a string that is\n"
+    "not UTF-8 prints as U+FFFD).\n\n"
     "Exit status: 0 done; 1 a failure (a task failed, the broker could not be reached or,\n"
-    "for submit --no-wait, had no room in time, cancel found the task running or\n"
-    "finished, results could not be written to stdout); 2 a usage error (a flag, one the\n"
-    "command does not take, an argument or an --input file; one line on stderr); 3\n"
-    "result: the task is queued or running, not finished yet; 4 result, cancel: the\n"
-    "broker knows no such task (never seen, or its result expired).";
+    "for submit --no-wait, had no room in time or did not answer its withdrawal, cancel\n"
+    "found the task running or finished, results could not be written to stdout); 2 a\n"
+    "usage error (a flag, one the command does not take, an argument or an --input file;\n"
+    "one line on stderr); 3 result: the task is queued or running, not finished yet; 4\n"
+    "result, cancel: the broker knows no such task (never seen, or its result expired).";
 
 // Prints the usage and every flag of this program, as spelled on the command line.
 void print_help() {

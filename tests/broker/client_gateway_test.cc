@@ -199,6 +199,50 @@ TEST_F(ClientGatewayTest, CancelledQueuedTaskNeverRunsAndReportsCancelled) {
   context->TryCancel();
 }
 
+// The Session stream and a Cancel call are not ordered: the broker may answer a cancel
+// of a task a client has written on its stream before it reads the task. Played here in
+// that order: with even_if_unknown the broker remembers the cancel, and the submission
+// read after it ends CANCELLED on its session and never reaches the worker; without, the
+// id is unknown and the submission runs.
+TEST_F(ClientGatewayTest, ACancelThatOvertakesItsSubmissionKeepsItFromRunning) {
+  start();
+  auto w = worker("w1");  // one slot
+  auto cancel = [&](const std::string& id, bool even_if_unknown) {
+    shoal::v1::CancelRequest request;
+    request.set_id(id);
+    request.set_even_if_unknown(even_if_unknown);
+    shoal::v1::CancelResponse response;
+    auto context = make_context();
+    EXPECT_TRUE(stub_->Cancel(context.get(), request, &response).ok());
+    return response;
+  };
+  shoal::v1::CancelResponse barred = cancel("t1", /*even_if_unknown=*/true);
+  EXPECT_TRUE(barred.cancelled());
+  EXPECT_EQ(barred.state(), shoal::v1::TASK_STATE_UNKNOWN);
+  shoal::v1::CancelResponse lost = cancel("t2", /*even_if_unknown=*/false);
+  EXPECT_FALSE(lost.cancelled());
+  EXPECT_EQ(lost.state(), shoal::v1::TASK_STATE_UNKNOWN);
+
+  auto context = make_context();
+  auto stream = stub_->Session(context.get());
+  ASSERT_TRUE(stream->Write(submit({make_task("t1"), make_task("t2")})));
+  auto results = read_until(*stream, shoal::v1::ServerMessage::kResults);
+  ASSERT_TRUE(results.has_value());
+  ASSERT_EQ(results->results().results_size(), 1);
+  EXPECT_EQ(results->results().results(0).id(), "t1");
+  EXPECT_EQ(results->results().results(0).failure().kind(), shoal::v1::ERROR_KIND_CANCELLED);
+  auto batch = w->next();  // t2 runs; t1, submitted first, did not go before it
+  ASSERT_TRUE(batch.has_value() && batch->has_tasks());
+  ASSERT_EQ(batch->tasks().tasks_size(), 1);
+  EXPECT_EQ(batch->tasks().tasks(0).id(), "t2");
+  w->result("t2", "\x31");
+  results = read_until(*stream, shoal::v1::ServerMessage::kResults);
+  ASSERT_TRUE(results.has_value());
+  EXPECT_EQ(results->results().results(0).id(), "t2");
+  EXPECT_EQ(stats().queued(), 0u);  // and t1 waits nowhere
+  context->TryCancel();
+}
+
 TEST_F(ClientGatewayTest, ListsWorkersAndQueues) {
   start();
   auto w = worker("w1");

@@ -1,6 +1,7 @@
 // A seeded random walk of the scheduler over a durable store, crashed and restarted at
 // random: after every restart, whatever was committed (acceptances, results and
-// cancellations) is known again, with the same outcome; and every accepted task ends
+// cancellations, of unknown ids too) is known again, with the same outcome; a submission
+// of an id cancelled before it arrived never runs; and every accepted task ends
 // exactly once when workers serve it. A failure names the seed and the step and prints
 // the steps of its run, which replay it.
 #include <algorithm>
@@ -39,6 +40,9 @@ struct Seen {
   std::optional<std::string> outcome;  // its result, once it reached the session
   int64_t expires_ms = 0;              // with an outcome: when the broker forgets it
   bool forgotten = false;              // its result expired (it is unknown since)
+  // Cancelled with even_if_unknown while unknown: its outcome is CANCELLED from then on,
+  // a submission of it gets that result, and it expires one ttl after the cancel.
+  bool remembered = false;
 };
 
 // A worker process: a fixed configuration; its connection comes and goes.
@@ -159,17 +163,21 @@ class SchedulerDurableFuzzTest : public SchedulerTest {
 
   // The client submits again a task whose result it has not seen: one the broker lost in
   // a crash, or forgot, is a new task; a pending one stays the same task.
+  // A remembered cancel's id submitted again is the resend the cancel overtook.
   void step_resubmit() {
     std::vector<std::string> unanswered;
     for (const auto& [id, s] : seen_) {
-      if (!s.outcome) unanswered.push_back(id);
+      if ((!s.outcome || s.remembered) && specs_.contains(id)) unanswered.push_back(id);
     }
     if (unanswered.empty()) {
       log_.back() += "resubmit: nothing unanswered";
       return;
     }
     const std::string& id = unanswered[rng_->below(unanswered.size())];
-    log_.back() += absl::StrCat("resubmit ", id, seen_[id].known ? " (pending)" : " (unknown)");
+    log_.back() += absl::StrCat("resubmit ", id,
+                                seen_[id].remembered ? " (cancelled before)"
+                                : seen_[id].known    ? " (pending)"
+                                                     : " (unknown)");
     seen_[id].forgotten = false;
     submit({specs_.at(id)});
   }
@@ -233,10 +241,29 @@ class SchedulerDurableFuzzTest : public SchedulerTest {
     }
   }
 
+  // A cancel, half of them even_if_unknown: of an unknown id (unsubmitted, forgotten or
+  // lost in a crash) that one is remembered, as a task that ended CANCELLED.
   void step_cancel() {
     std::string id = absl::StrCat("t", 1 + rng_->below(next_id_ + 1));  // may be unsubmitted
-    bool cancelled = scheduler_->cancel(id, out_).cancelled();
-    log_.back() += absl::StrCat("cancel ", id, cancelled ? " -> cancelled" : " -> not cancelled");
+    bool even_if_unknown = rng_->chance(50);
+    bool was_known = seen_[id].known;
+    shoal::v1::CancelResponse response = scheduler_->cancel(id, even_if_unknown, out_);
+    bool cancelled = response.cancelled();
+    log_.back() += absl::StrCat("cancel ", id, even_if_unknown ? " even if unknown" : "",
+                                cancelled ? " -> cancelled" : " -> not cancelled");
+    EXPECT_EQ(response.state() == shoal::v1::TASK_STATE_UNKNOWN, !was_known) << id;
+    if (!was_known) {
+      EXPECT_EQ(cancelled, even_if_unknown) << id;
+      absorb();
+      if (!cancelled) return;
+      Seen& s = seen_[id];
+      s = Seen{};
+      s.known = true;
+      s.remembered = true;
+      s.outcome = "ERROR_KIND_CANCELLED";
+      s.expires_ms = clock_.now_ms() + options_.result_ttl_ms;  // from the cancel
+      return;
+    }
     if (!cancelled) return;
     EXPECT_TRUE(seen_[id].known && !seen_[id].outcome) << "cancelled " << id << ", not pending";
     absorb();
@@ -277,8 +304,10 @@ class SchedulerDurableFuzzTest : public SchedulerTest {
     google::protobuf::RepeatedPtrField<std::string> ids;
     for (auto& [id, s] : seen_) {
       *ids.Add() = id;
+      bool remembered = s.remembered;
       s = Seen{};
       s.known = true;  // until the answer to the watch says otherwise
+      s.remembered = remembered;
     }
     scheduler_->watch(kSession, ids, out_);
     absorb();
@@ -333,9 +362,16 @@ class SchedulerDurableFuzzTest : public SchedulerTest {
       const shoal::v1::ServerMessage& m = send.message;
       EXPECT_EQ(send.session, kSession);
       for (const std::string& id : m.accepted().ids()) seen_[id].known = true;
-      for (const std::string& id : m.unknown().ids()) seen_[id].known = false;
+      for (const std::string& id : m.unknown().ids()) {
+        seen_[id].known = false;
+        seen_[id].remembered = false;  // lost in a crash: a submission of it is a new task
+      }
       for (const TaskResult& r : m.results().results()) {
         Seen& s = seen_[r.id()];
+        if (s.remembered && s.outcome) {  // a submission of it: it ends as the cancel said
+          EXPECT_EQ(outcome_of(r), *s.outcome) << r.id();
+          continue;
+        }
         EXPECT_TRUE(s.known) << "a result for " << r.id() << ", which the broker does not know";
         EXPECT_FALSE(s.outcome.has_value())
             << r.id() << " ended twice: " << s.outcome.value_or("") << ", then " << outcome_of(r);

@@ -76,7 +76,7 @@ TEST_F(SchedulerDurableTest, WhatWasNotCommittedIsLost) {
 
 TEST_F(SchedulerDurableTest, ACancelledTaskStaysCancelled) {
   submit({T("t1"), T("t2")});
-  EXPECT_TRUE(scheduler_->cancel("t1", out_).cancelled());
+  EXPECT_TRUE(scheduler_->cancel("t1", /*even_if_unknown=*/false, out_).cancelled());
   commit();
   restart();
   auto r = get_result("t1");
@@ -84,6 +84,28 @@ TEST_F(SchedulerDurableTest, ACancelledTaskStaysCancelled) {
   EXPECT_EQ(r.result().failure().kind(), shoal::v1::ERROR_KIND_CANCELLED);
   hello("a", {"square"}, 2);
   EXPECT_EQ(take_sent("a"), std::vector<std::string>{"t2"});
+}
+
+// A cancel that overtook its submission (even_if_unknown) is journaled: the submission
+// arriving at a restarted broker does not run either, for one result ttl from the restart.
+TEST_F(SchedulerDurableTest, ACancelOfAnUnknownIdStillBarsItAfterARestart) {
+  EXPECT_TRUE(scheduler_->cancel("t1", /*even_if_unknown=*/true, out_).cancelled());
+  commit();
+  clock_.advance_ms(50'000);
+  restart();
+  ASSERT_TRUE(scheduler_->rewrite_store().ok());  // kept by a rewrite too
+  restart();
+  hello("a");
+  submit({T("t1")});
+  EXPECT_EQ(take_sent("a"), std::vector<std::string>{});
+  auto rs = results();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].failure().kind(), shoal::v1::ERROR_KIND_CANCELLED);
+  tick_after(60'001);  // one ttl after the restart: forgotten, and journalled so
+  EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_UNKNOWN);
+  commit();
+  restart();
+  EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_UNKNOWN);
 }
 
 TEST_F(SchedulerDurableTest, RetriesUsedAreNotGivenAgain) {

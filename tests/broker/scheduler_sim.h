@@ -70,6 +70,10 @@ struct SimTask {
   int max_retries = 0;     // as the broker resolves -1
   bool accepted = false;
   bool cancelled = false;  // cancel() answered cancelled = true
+  // Cancelled with even_if_unknown while the broker did not know it (rejected as full,
+  // never submitted, or expired): the broker holds it as ended CANCELLED from then on,
+  // counted as accepted and resolved at once, its retention started (delivered_ms).
+  bool remembered = false;
   SessionId session = 0;   // the last session that submitted or watched it: its result goes there
   int last_attempt = -1;   // highest attempt dispatched so far
   std::optional<shoal::v1::TaskResult> outcome;  // the first result a client saw

@@ -185,8 +185,12 @@ void SchedulerSim::on_outcome(SimTask& t, const TaskResult& r) {
   }
   check_first_outcome(t, r);
   t.outcome = r;
-  t.delivered_ms = now();
   --pending_[t.session];
+  if (t.remembered) {  // resolved at the cancel, which started its retention
+    ++counts_["cancel-remembered-delivered"];
+    return;
+  }
+  t.delivered_ms = now();
   ++resolved_;
   ++counts_[r.has_failure() ? shoal::v1::ErrorKind_Name(r.failure().kind()) : "ok"];
 }
@@ -379,9 +383,32 @@ std::string SchedulerSim::pick_id(SimClient& c) {
 std::vector<std::string> SchedulerSim::unresolved(const SimClient& c) const {
   std::vector<std::string> ids;
   for (const std::string& id : c.ids) {
-    if (!tasks_.at(id).outcome.has_value()) ids.push_back(id);
+    const SimTask& t = tasks_.at(id);
+    if (!t.outcome.has_value() && !expired(t)) ids.push_back(id);  // a remembered cancel expires so
   }
   return ids;
+}
+
+void SchedulerSim::remember_cancel(SimClient& c, const std::string& id) {
+  auto [it, made] = tasks_.try_emplace(id);
+  SimTask& t = it->second;
+  if (made) {  // an id never submitted: what a submission of it would have been
+    t.spec = random_task(rng_, c);
+    t.spec.set_id(id);
+    t.client = c.index;
+    t.queue = t.spec.queue().empty() ? "default" : t.spec.queue();
+    t.max_retries =
+        t.spec.max_retries() < 0 ? sim_options(config_).default_max_retries : t.spec.max_retries();
+  }
+  // A new record: whatever the id was before (rejected as full, expired) is over.
+  if (!t.accepted) c.ids.push_back(id);
+  t.accepted = t.cancelled = t.remembered = true;
+  t.session = 0;  // no session waits for it
+  t.outcome.reset();
+  t.delivered_ms = now();
+  ++accepted_count_;
+  ++resolved_;
+  ++counts_["cancel-remembered"];
 }
 
 // NOT_REGISTERED is right when, after the call, no live worker of the task's queue has

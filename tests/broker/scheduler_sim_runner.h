@@ -106,7 +106,14 @@ class SchedulerSim {
   // re-attaches the session).
   void attach(SimTask& t, SessionId s);
   std::string pick_id(SimClient& c);
+  // Ids of `c` whose result it has not seen and the broker still knows.
   std::vector<std::string> unresolved(const SimClient& c) const;
+  // True if `t`, rejected as full before, may be submitted again: the broker has not
+  // accepted it, or holds it as a remembered cancel (the resend the cancel overtook).
+  bool resendable(const SimTask& t) const { return !t.accepted || (t.remembered && !expired(t)); }
+  // Cancel with even_if_unknown of `id`, which the broker does not know: the model of
+  // what it remembers.
+  void remember_cancel(SimClient& c, const std::string& id);
   bool unrunnable(const SimTask& t) const;
   uint32_t credit_to_grant(SimWorker& w);
   // How many tasks `w` holds that the broker may still lease to it: not past the time

@@ -158,7 +158,7 @@ void SchedulerSim::submit_random(SimClient& c) {
     } else if (roll < 25 && !c.retry.empty()) {  // rejected for backpressure before
       const SimTask& t = tasks_.at(c.retry.back());
       c.retry.pop_back();
-      if (!t.accepted) *batch.Add() = t.spec;  // else a later submission got it in
+      if (resendable(t)) *batch.Add() = t.spec;  // else a later submission got it in
     } else {
       Task spec = random_task(rng_, c);
       SimTask t;
@@ -226,21 +226,27 @@ void SchedulerSim::submit(SimClient& c, Tasks batch) {
 
 void SchedulerSim::cancel(SimClient& c) {
   begin(Call::kOther);
-  std::string id = pick_id(c);
+  // Half even_if_unknown, some of those of a task rejected as full, whose resend the
+  // cancel may overtake (the CLI's withdrawal of a task waiting for room).
+  bool even_if_unknown = rng_.chance(50);
+  std::string id =
+      even_if_unknown && !c.retry.empty() && rng_.chance(30) ? rng_.pick(c.retry) : pick_id(c);
   SimTask* t = find_accepted(id);
   bool gone = t == nullptr || expired(*t);
   bool ended = t != nullptr && t->outcome.has_value();
-  shoal::v1::CancelResponse response = scheduler_.cancel(id, out_);
+  shoal::v1::CancelResponse response = scheduler_.cancel(id, even_if_unknown, out_);
   if (response.cancelled() && t != nullptr) t->cancelled = true;  // before its result shows
   if (response.cancelled()) ++counts_["cancelled"];
   observe();
   auto state = response.state();
-  std::string answer = absl::StrCat("cancel(", id, ") answered ", shoal::v1::TaskState_Name(state),
-                                    response.cancelled() ? ", cancelled" : "");
+  std::string answer =
+      absl::StrCat("cancel(", id, even_if_unknown ? ", even if unknown" : "", ") answered ",
+                   shoal::v1::TaskState_Name(state), response.cancelled() ? ", cancelled" : "");
   if (gone) {
-    if (state != shoal::v1::TASK_STATE_UNKNOWN || response.cancelled()) {
+    if (state != shoal::v1::TASK_STATE_UNKNOWN || response.cancelled() != even_if_unknown) {
       fail(absl::StrCat(answer, ", but the broker no longer knows it"));
     }
+    if (response.cancelled()) remember_cancel(c, id);
   } else if (ended) {
     if (state != shoal::v1::TASK_STATE_DONE || response.cancelled()) {
       fail(absl::StrCat(answer, ", but it ended"));
@@ -555,7 +561,7 @@ void SchedulerSim::drain() {
       if (!c.half_closed && !c.retry.empty()) {
         Tasks batch;
         for (const std::string& id : c.retry) {
-          if (!tasks_.at(id).accepted) *batch.Add() = tasks_.at(id).spec;
+          if (resendable(tasks_.at(id))) *batch.Add() = tasks_.at(id).spec;
         }
         c.retry.clear();
         submit(c, std::move(batch));

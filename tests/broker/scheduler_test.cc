@@ -54,7 +54,7 @@ TEST_F(SchedulerTest, BusyWorkerHoldsNoneSoQueuedTaskCanBeCancelled) {
   submit({T("t1"), T("t2")});
   EXPECT_THAT(take_sent("a"), ElementsAre("t1"));
   out_.clear();
-  auto cancel = scheduler_->cancel("t2", out_);
+  auto cancel = scheduler_->cancel("t2", /*even_if_unknown=*/false, out_);
   EXPECT_TRUE(cancel.cancelled());
   EXPECT_EQ(cancel.state(), shoal::v1::TASK_STATE_QUEUED);
   auto rs = results();
@@ -70,14 +70,14 @@ TEST_F(SchedulerTest, BusyWorkerHoldsNoneSoQueuedTaskCanBeCancelled) {
 TEST_F(SchedulerTest, CancelLeavesRunningDoneAndUnknownTasksAlone) {
   hello("a");
   submit({T("t1")});
-  auto running = scheduler_->cancel("t1", out_);
+  auto running = scheduler_->cancel("t1", /*even_if_unknown=*/false, out_);
   EXPECT_FALSE(running.cancelled());
   EXPECT_EQ(running.state(), shoal::v1::TASK_STATE_RUNNING);
   report("a", "t1");
-  auto done = scheduler_->cancel("t1", out_);
+  auto done = scheduler_->cancel("t1", /*even_if_unknown=*/false, out_);
   EXPECT_FALSE(done.cancelled());
   EXPECT_EQ(done.state(), shoal::v1::TASK_STATE_DONE);
-  auto unknown = scheduler_->cancel("nope", out_);
+  auto unknown = scheduler_->cancel("nope", /*even_if_unknown=*/false, out_);
   EXPECT_FALSE(unknown.cancelled());
   EXPECT_EQ(unknown.state(), shoal::v1::TASK_STATE_UNKNOWN);
 }
@@ -367,16 +367,16 @@ TEST_F(SchedulerTest, IdleQueuesAreForgottenAndBusyOnesKept) {
   submit({T("waits").queue("unserved"), T("done").queue("served"), T("runs").queue("served")});
   for (int i = 0; i < 100; ++i) {  // queues named once and cancelled
     submit({T("c" + std::to_string(i)).queue("q" + std::to_string(i))});
-    scheduler_->cancel("c" + std::to_string(i), out_);
+    scheduler_->cancel("c" + std::to_string(i), /*even_if_unknown=*/false, out_);
   }
   submit({T("d")});  // "default", idle once cancelled, is kept all the same
-  scheduler_->cancel("d", out_);
+  scheduler_->cancel("d", /*even_if_unknown=*/false, out_);
   take_sent("a");
   report("a", "done");  // "runs" goes to a now
   heartbeat("a");
   tick_after(10'001);
   EXPECT_THAT(names(), ElementsAre("default", "served", "unserved"));
-  scheduler_->cancel("waits", out_);
+  scheduler_->cancel("waits", /*even_if_unknown=*/false, out_);
   tick_after(10'001);
   EXPECT_THAT(names(), ElementsAre("default", "served"));  // a still serves it
   submit({T("again").queue("q7")});  // a forgotten name works as before

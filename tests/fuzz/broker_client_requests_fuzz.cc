@@ -145,7 +145,7 @@ SHOAL_FUZZ_TARGET(broker_client_requests) {
         if (id.empty()) {
           h.bad_client_message();  // INVALID_ARGUMENT "Cancel needs an id"
         } else {
-          h.cancel(id);
+          h.cancel(id, /*even_if_unknown=*/in.chance(50));
         }
         break;
       }

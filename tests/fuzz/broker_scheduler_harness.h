@@ -10,6 +10,8 @@
 //     same; a worker's result counts only from a worker that was sent (or claimed) the
 //     task or that holds its lease; a broker-made failure is NOT_REGISTERED,
 //     WORKER_LOST after every retry, or CANCELLED after a successful cancel;
+//   - a cancel even_if_unknown of an unknown id is remembered: a submission of it while
+//     the broker keeps it gets its CANCELLED result and is never sent to a worker;
 //   - tasks go only to live, non-draining workers serving their queue and name, as
 //     submitted, each attempt once and within max_retries, never beyond a worker's
 //     slots x prefetch and credit;
@@ -24,6 +26,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -246,17 +249,38 @@ class SchedulerHarness {
     uint64_t queued_before = scheduler_.stats().queued();
     std::vector<bool> known_before;
     candidates_.clear();
+    droppable_.clear();
+    renewed_.clear();
+    old_resends_.clear();
+    renewed_results_.clear();
     for (const Task& t : tasks) {
       TaskRef ref;
       known_before.push_back(store_.find(t.id(), &ref));
-      if (!known_before.back() && !invalid(t)) candidates_.try_emplace(t.id(), t);
+      if (invalid(t)) continue;
+      if (!known_before.back()) {
+        candidates_.try_emplace(t.id(), t);
+      } else if (const TaskRecord& rec = store_.get(ref);
+                 rec.phase == TaskPhase::kDone &&
+                 rec.deadline_ms != std::numeric_limits<int64_t>::max()) {
+        droppable_.try_emplace(t.id(), Droppable{ref, rec.gen, t});
+      }
     }
     const Tasks submitted = tasks;
     scheduler_.submit(s, &tasks, out_);
     in_submit_ = true;
+    submitted_now_ = &submitted;
     observe();
     in_submit_ = false;
+    submitted_now_ = nullptr;
     candidates_.clear();
+    // A delivered result the memory cap dropped during the call (delivering another one
+    // drops the oldest): if before its turn, the id was a new task.
+    auto dropped = [&](const std::string& id) {
+      auto d = droppable_.find(id);
+      TaskRef ref;
+      return d != droppable_.end() &&
+             (!store_.find(id, &ref) || ref != d->second.ref || store_.get(ref).gen != d->second.gen);
+    };
     // Walk the batch: each task is the next accepted, invalid or exhausted id.
     size_t a = 0, inv = 0, ex = 0;
     uint64_t fresh = 0;
@@ -271,11 +295,12 @@ class SchedulerHarness {
         ++inv;
         continue;
       }
-      bool known = known_before[i] || made.contains(id);
+      bool known = (known_before[i] && !dropped(id)) || made.contains(id);
       if (a < accepted_.size() && accepted_[a] == id) {
         ++a;
+        if (!known && dropped(id) && results_now_.contains(id)) continue;  // dropped after its turn
         if (known) {
-          if (tasks_.at(id).outcome.has_value()) {
+          if (tasks_.at(id).outcome.has_value() || tasks_.at(id).remembered) {
             SHOAL_HARNESS_CHECK(results_now_.contains(id),
                                 "a resubmitted done task's result was not resent");
           }
@@ -309,6 +334,7 @@ class SchedulerHarness {
     begin();
     google::protobuf::RepeatedPtrField<std::string> field;
     std::vector<std::string> unknown, done;
+    std::set<std::string> delivered;  // results the memory cap may drop during the watch
     for (const std::string& id : ids) {
       *field.Add() = id;
       TaskRef ref;
@@ -317,36 +343,64 @@ class SchedulerHarness {
         continue;
       }
       sessions_[s].ids.insert(id);
-      if (store_.get(ref).phase == TaskPhase::kDone) done.push_back(id);
+      const TaskRecord& rec = store_.get(ref);
+      if (rec.phase != TaskPhase::kDone) continue;
+      done.push_back(id);
+      if (rec.deadline_ms != std::numeric_limits<int64_t>::max()) delivered.insert(id);
     }
     in_watch_ = true;
     scheduler_.watch(s, field, out_);
     observe();
     in_watch_ = false;
-    SHOAL_HARNESS_CHECK(unknown_ == unknown, "watch's Unknown is not the unknown ids");
+    // Delivering a result the watch is the first to get may drop the oldest delivered
+    // ones under the memory cap: one of those the watch also names is then Unknown if
+    // it was dropped before its turn (remembered cancels, delivered at once, are many).
+    auto dropped = [&](const std::string& id) {
+      TaskRef ref;
+      return delivered.contains(id) && !store_.find(id, &ref);
+    };
+    std::vector<std::string> unknown_before;
+    std::copy_if(unknown_.begin(), unknown_.end(), std::back_inserter(unknown_before),
+                 [&](const std::string& id) { return !dropped(id); });
+    SHOAL_HARNESS_CHECK(unknown_before == unknown, "watch's Unknown is not the unknown ids");
     for (const std::string& id : done) {
-      SHOAL_HARNESS_CHECK(results_now_.contains(id), "watch did not resend a result");
+      SHOAL_HARNESS_CHECK(results_now_.contains(id) || dropped(id),
+                          "watch did not resend a result");
     }
     check_all();
   }
 
   // A Cancel call.
-  void cancel(const std::string& id) {
-    trace("cancel ", absl::CEscape(id));
+  void cancel(const std::string& id, bool even_if_unknown) {
+    trace("cancel ", absl::CEscape(id), even_if_unknown ? " even if unknown" : "");
     shoal::v1::CancelRequest request;
     request.set_id(id);
+    request.set_even_if_unknown(even_if_unknown);
     if (!through_the_wire(request)) return;
     begin();
     TaskRef ref;
     bool known = store_.find(id, &ref);
     TaskPhase phase = known ? store_.get(ref).phase : TaskPhase::kDone;
-    shoal::v1::CancelResponse r = scheduler_.cancel(id, out_);
-    if (r.cancelled()) tasks_.at(id).cancelled = true;  // before its result is read
+    shoal::v1::CancelResponse r = scheduler_.cancel(id, even_if_unknown, out_);
+    if (r.cancelled() && known) tasks_.at(id).cancelled = true;  // before its result is read
+    if (r.cancelled() && !known) {  // a new task of that id, ended CANCELLED
+      auto [it, made] = tasks_.try_emplace(id);
+      if (made) ids_.push_back(id);
+      it->second = TaskModel{};
+      it->second.spec.set_id(id);
+      it->second.cancelled = it->second.remembered = true;
+      ++submitted_;
+      // Sessions that asked for an earlier task of that id (whose result expired) do not
+      // wait for this one.
+      for (auto& [s, session] : sessions_) session.ids.erase(id);
+    }
     observe();
     SHOAL_HARNESS_CHECK(r.state() == (known ? state_of(phase) : shoal::v1::TASK_STATE_UNKNOWN),
                         "cancel answered the wrong state");
-    SHOAL_HARNESS_CHECK(r.cancelled() == (known && phase == TaskPhase::kQueued),
+    SHOAL_HARNESS_CHECK(r.cancelled() == (known ? phase == TaskPhase::kQueued : even_if_unknown),
                         "cancel cancelled what was not queued, or not what was");
+    SHOAL_HARNESS_CHECK(known || !even_if_unknown || store_.find(id, &ref),
+                        "a cancel of an unknown id was not remembered");
     check_all();
   }
 
@@ -420,6 +474,7 @@ class SchedulerHarness {
     for (const auto& [id, t] : tasks_) {
       if (t.outcome.has_value()) continue;
       waiting.push_back(id);
+      if (t.remembered) continue;  // never runs: ends once watched, unless expired
       queues.insert(t.spec.queue());
       names.insert(t.spec.name());
     }
@@ -454,12 +509,13 @@ class SchedulerHarness {
       advance(100);
     }
     for (const auto& [id, t] : tasks_) {
-      SHOAL_HARNESS_CHECK(t.outcome.has_value(),
-                          absl::StrCat("task '", absl::CEscape(id), "' (name of ",
-                                       t.spec.name().size(), " bytes, queue '",
-                                       absl::CEscape(t.spec.queue()),
-                                       "') never ended once a worker for it joined",
-                                       joined ? "" : " (the gateway dropped its hello)"));
+      TaskRef ref;
+      SHOAL_HARNESS_CHECK(
+          t.outcome.has_value() || (t.remembered && !store_.find(id, &ref)),
+          absl::StrCat("task '", absl::CEscape(id), "' (name of ", t.spec.name().size(),
+                       " bytes, queue '", absl::CEscape(t.spec.queue()),
+                       "') never ended once a worker for it joined",
+                       joined ? "" : " (the gateway dropped its hello)"));
     }
   }
 
@@ -488,6 +544,7 @@ class SchedulerHarness {
   struct TaskModel {
     Task spec;  // as the broker should send it: queue and items normalised, retries resolved
     bool cancelled = false;
+    bool remembered = false;             // cancelled even_if_unknown before the broker knew it
     std::optional<std::string> outcome;  // the first result seen, serialized
     int last_attempt = -1;
     uint64_t lease = 0;
@@ -626,6 +683,10 @@ class SchedulerHarness {
       }
     }
     for (const ResultReply& reply : out_.replies) on_reply(reply);
+    // Before the tasks it sent: one may be a renewed id's new task.
+    if (submitted_now_ != nullptr && !out_.to_sessions.empty()) {
+      renew_dropped(out_.to_sessions[0].session, *submitted_now_);
+    }
     std::set<std::string> batches;
     for (const WorkerSend& send : out_.to_workers) {
       if (!send.task_batch.empty()) {
@@ -659,9 +720,25 @@ class SchedulerHarness {
   void note_accepted(SessionId s, const std::string& id) {
     sessions_[s].ids.insert(id);
     auto c = candidates_.find(id);
-    if (c == candidates_.end()) return;
+    if (c == candidates_.end()) {
+      // An id whose delivered result was dropped during the call and that is a new task
+      // now: modelled once the call's results are read (renew_dropped).
+      auto d = droppable_.find(id);
+      TaskRef ref;
+      if (d != droppable_.end() && store_.find(id, &ref) &&
+          (ref != d->second.ref || store_.get(ref).gen != d->second.gen)) {
+        renewed_.insert(id);
+      }
+      return;
+    }
+    make_model(s, id, c->second);
+    candidates_.erase(c);
+  }
+
+  // Task `id` was made anew from `spec`, submitted on `s`.
+  void make_model(SessionId s, const std::string& id, const Task& spec) {
     auto [it, made] = tasks_.try_emplace(id);
-    SHOAL_HARNESS_CHECK(made || it->second.outcome.has_value(),
+    SHOAL_HARNESS_CHECK(made || it->second.outcome.has_value() || it->second.remembered,
                         "an id accepted anew before its task ended");
     if (made) ids_.push_back(id);
     for (auto& [other, session] : sessions_) {  // a new task: only `s` asked for it yet
@@ -669,7 +746,7 @@ class SchedulerHarness {
     }
     TaskModel& t = it->second;
     t = TaskModel{};
-    t.spec = c->second;
+    t.spec = spec;
     if (t.spec.queue().empty()) t.spec.set_queue("default");
     t.spec.set_items(std::max(1u, t.spec.items()));
     int32_t retries = t.spec.max_retries();
@@ -677,7 +754,28 @@ class SchedulerHarness {
     t.spec.clear_attempt();
     t.spec.clear_lease();
     ++submitted_;
-    candidates_.erase(c);
+  }
+
+  // Models the renewed ids of submission `batch` on `s`: the occurrence that made each
+  // anew is the first after those the old result was sent again for; a result the new
+  // task already has is read again.
+  void renew_dropped(SessionId s, const Tasks& batch) {
+    for (const std::string& id : renewed_) {
+      int skip = old_resends_[id];
+      const Task* spec = nullptr;
+      for (const Task& t : batch) {
+        if (t.id() != id || invalid(t)) continue;
+        spec = &t;
+        if (skip-- == 0) break;
+      }
+      if (spec == nullptr) continue;
+      make_model(s, id, *spec);
+    }
+    // Results set aside as the new tasks' are read now: of a renewed id against its new
+    // model, of any other against its task (a result that differs is a task ended twice).
+    replaying_ = true;
+    for (const auto& [id, r] : renewed_results_) on_outcome(r);
+    replaying_ = false;
   }
 
   void on_outcome(const TaskResult& r) {
@@ -686,6 +784,19 @@ class SchedulerHarness {
     SHOAL_HARNESS_CHECK(it != tasks_.end(), "a result for a task never accepted");
     TaskModel& t = it->second;
     std::string bytes = r.SerializeAsString();
+    if (in_submit_ && !replaying_ && droppable_.contains(r.id()) &&
+        (t.outcome.has_value() || t.remembered)) {
+      // A remembered cancel no client has seen yet: its result is the broker's CANCELLED.
+      bool old = t.outcome.has_value()
+                     ? *t.outcome == bytes
+                     : r.failure().kind() == shoal::v1::ERROR_KIND_CANCELLED && r.attempts() == 0;
+      if (old) {
+        ++old_resends_[r.id()];  // the old result, sent before it was dropped
+      } else {
+        renewed_results_[r.id()] = r;  // the new task's, read once it is modelled
+        return;
+      }
+    }
     if (t.outcome.has_value()) {
       SHOAL_HARNESS_CHECK(*t.outcome == bytes,
                           absl::StrCat("task '", absl::CEscape(r.id()), "' ended twice: ",
@@ -737,10 +848,15 @@ class SchedulerHarness {
         SHOAL_HARNESS_CHECK(!known, "GetResult says UNKNOWN of a known task");
         break;
       default:
-        // The state when answered: the same tick may re-queue, lease or end it after.
-        SHOAL_HARNESS_CHECK(known && (reply.response.state() == shoal::v1::TASK_STATE_QUEUED ||
-                                      reply.response.state() == shoal::v1::TASK_STATE_RUNNING),
-                            "GetResult answered neither QUEUED nor RUNNING of a pending task");
+        // The state when answered: the same tick may re-queue, lease or end it after, and
+        // then the memory cap may drop its result, delivered to its session, at once.
+        SHOAL_HARNESS_CHECK((known || results_now_.contains(w.id)) &&
+                                (reply.response.state() == shoal::v1::TASK_STATE_QUEUED ||
+                                 reply.response.state() == shoal::v1::TASK_STATE_RUNNING),
+                            absl::StrCat("GetResult answered ",
+                                         shoal::v1::TaskState_Name(reply.response.state()),
+                                         " of '", absl::CEscape(w.id), "'",
+                                         known ? "" : ", which the broker no longer knows"));
         SHOAL_HARNESS_CHECK(w.wait_ms == 0 || now() >= w.deadline_ms,
                             "GetResult timed out before its wait");
     }
@@ -756,7 +872,9 @@ class SchedulerHarness {
     auto it = tasks_.find(task.id());
     SHOAL_HARNESS_CHECK(it != tasks_.end(), "a task sent that was never accepted");
     TaskModel& t = it->second;
-    SHOAL_HARNESS_CHECK(!t.outcome.has_value() && !t.cancelled, "a task sent after it ended");
+    SHOAL_HARNESS_CHECK(!t.outcome.has_value() && !t.cancelled,
+                        absl::StrCat("task '", absl::CEscape(task.id()), "' sent after it ",
+                                     t.cancelled ? "was cancelled" : "ended"));
     SHOAL_HARNESS_CHECK(int(task.attempt()) > t.last_attempt &&
                             int(task.attempt()) <= t.spec.max_retries(),
                         absl::StrCat("attempt ", task.attempt(), " of '", task.id(),
@@ -783,8 +901,10 @@ class SchedulerHarness {
     for (const auto& [id, t] : tasks_) {
       if (t.outcome.has_value()) continue;
       TaskRef ref;
-      SHOAL_HARNESS_CHECK(store_.find(id, &ref),
+      // A remembered cancel may be forgotten unseen: nobody need ever come for it.
+      SHOAL_HARNESS_CHECK(store_.find(id, &ref) || t.remembered,
                           "a task was forgotten before its result reached a client");
+      if (!store_.find(id, &ref)) continue;
       if (store_.get(ref).phase != TaskPhase::kDone) continue;
       for (const auto& [s, session] : sessions_) {
         SHOAL_HARNESS_CHECK(!session.ids.contains(id),
@@ -859,6 +979,19 @@ class SchedulerHarness {
   // What the current call produced.
   bool in_submit_ = false, in_watch_ = false;
   std::map<std::string, Task> candidates_;  // a submission's tasks the store did not know
+  // A submission's ids whose results were delivered before: the memory cap may drop them
+  // during the call, before their turn (then they are new tasks).
+  struct Droppable {
+    TaskRef ref;
+    uint32_t gen;
+    Task task;
+  };
+  std::map<std::string, Droppable> droppable_;
+  std::set<std::string> renewed_;  // of those, the ones made anew (note_accepted)
+  std::map<std::string, int> old_resends_;  // their old results sent in the call
+  std::map<std::string, TaskResult> renewed_results_;  // results of the new tasks
+  const Tasks* submitted_now_ = nullptr;  // the submission being observed
+  bool replaying_ = false;  // renew_dropped() reads the results it set aside
   std::vector<std::string> accepted_, invalid_, exhausted_, unknown_;
   std::set<std::string> results_now_;
 };

@@ -179,9 +179,11 @@ SHOAL_FUZZ_TARGET(broker_worker_messages) {
         h.submit(s, std::move(tasks));
         break;
       }
-      case 12:
-        h.cancel(some_id(in));
+      case 12: {
+        std::string id = some_id(in);  // read first: argument order is unspecified
+        h.cancel(id, /*even_if_unknown=*/in.chance(50));
         break;
+      }
       case 13:
         if (in.chance(50)) {
           h.get_result(some_id(in), in.chance(50) ? 0 : 100 * in.below(50));

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "client/remote_backend.h"
@@ -45,6 +46,11 @@ class FakeService final : public v1::TaskService::Service {
   std::atomic<int> sessions{0};       // Session calls begun
   std::atomic<int> open_sessions{0};  // Session calls not yet ended
   std::atomic<int> list_workers_calls{0};
+  // Once a submission is read, handle nothing more until unstall(): the broker has not
+  // read it yet, as far as the client can tell (no Accepted).
+  std::atomic<bool> stall{false};
+  std::atomic<int> stalled{0};   // submissions read while stalled
+  std::atomic<int> refused{0};   // submitted tasks answered CANCELLED: cancelled before
   std::string last_auth;
 
   grpc::Status Session(grpc::ServerContext* context,
@@ -68,6 +74,11 @@ class FakeService final : public v1::TaskService::Service {
     }
     v1::ClientMessage in;
     while (stream->Read(&in)) {
+      if (in.has_submit() && stall) {
+        ++stalled;
+        std::unique_lock lock(mu_);
+        unstalled_.wait(lock, [this] { return !stall; });
+      }
       v1::ServerMessage out;
       if (int n = release.exchange(0); n > 0) {
         v1::ServerMessage held;
@@ -99,6 +110,13 @@ class FakeService final : public v1::TaskService::Service {
         }
         accepted.mutable_accepted()->add_ids(task.id());
         std::lock_guard lock(mu_);
+        if (barred_.erase(task.id()) > 0) {  // as the broker does (service.proto)
+          ++refused;
+          auto* r = results.mutable_results()->add_results();
+          r->set_id(task.id());
+          r->mutable_failure()->set_kind(v1::ERROR_KIND_CANCELLED);
+          continue;
+        }
         known_[task.id()] = task;
         if (hold) {
           held_.push_back(task);
@@ -132,6 +150,11 @@ class FakeService final : public v1::TaskService::Service {
   grpc::Status Cancel(grpc::ServerContext*, const v1::CancelRequest* request,
                       v1::CancelResponse* response) override {
     std::lock_guard lock(mu_);
+    if (known_.count(request->id()) == 0 && request->even_if_unknown()) {
+      barred_.insert(request->id());  // a submission of it arriving later is refused
+      response->set_cancelled(true);
+      return grpc::Status::OK;
+    }
     response->set_cancelled(known_.erase(request->id()) > 0 && hold);
     return grpc::Status::OK;
   }
@@ -155,6 +178,18 @@ class FakeService final : public v1::TaskService::Service {
   std::size_t known() {
     std::lock_guard lock(mu_);
     return known_.size();
+  }
+  // Ids cancelled even_if_unknown that no submission has claimed yet.
+  std::size_t barred() {
+    std::lock_guard lock(mu_);
+    return barred_.size();
+  }
+  void unstall() {
+    {
+      std::lock_guard lock(mu_);
+      stall = false;
+    }
+    unstalled_.notify_all();
   }
 
  private:
@@ -189,6 +224,8 @@ class FakeService final : public v1::TaskService::Service {
   }
 
   std::mutex mu_;
+  std::condition_variable unstalled_;
+  std::set<std::string> barred_;
   std::map<std::string, v1::Task> known_;
   std::vector<v1::Task> held_;  // accepted while hold: results not sent yet
 };
@@ -503,6 +540,41 @@ TEST(RemoteBackendTest, CancelStopsAHeldTask) {
   while (service.known() < 1) std::this_thread::yield();
   EXPECT_TRUE(f.cancel());
   EXPECT_THROW(f.get(5s), CancelledError);
+}
+
+// A task written to the session that the broker has not read yet (the Session stream and
+// a Cancel call are not ordered): cancel() has the broker refuse it though it does not
+// know the id yet, and is true, as the task will not run. (It was false, and the task
+// ran when the broker read it.)
+TEST(RemoteBackendTest, CancelOfATaskTheBrokerHasNotReadYetIsTrueAndItNeverRuns) {
+  FakeService service;
+  service.stall = true;
+  Server server(&service);
+  Pool pool = Pool::connect(server.address());
+  auto f = pool.apply_async(square, 3);
+  ASSERT_TRUE(eventually([&] { return service.stalled > 0; }));
+  EXPECT_TRUE(f.cancel());
+  EXPECT_EQ(service.barred(), 1u);
+  EXPECT_THROW(f.get(5s), CancelledError);
+  service.unstall();
+  EXPECT_TRUE(eventually([&] { return service.refused == 1; }));
+  EXPECT_EQ(service.known(), 0u);
+}
+
+// terminate() bars its tasks in flight the same way: none runs for nobody.
+TEST(RemoteBackendTest, TerminateKeepsATaskTheBrokerHasNotReadYetFromRunning) {
+  FakeService service;
+  service.stall = true;
+  Server server(&service);
+  Pool pool = Pool::connect(server.address());
+  auto f = pool.apply_async(square, 3);
+  ASSERT_TRUE(eventually([&] { return service.stalled > 0; }));
+  pool.terminate();  // waits for its cancels' answers (up to 3 s)
+  EXPECT_THROW(f.get(5s), CancelledError);
+  EXPECT_EQ(service.barred(), 1u);
+  service.unstall();
+  EXPECT_TRUE(eventually([&] { return service.refused == 1; }));
+  EXPECT_EQ(service.known(), 0u);
 }
 
 TEST(RemoteBackendTest, TerminateFailsOutstandingFutures) {
