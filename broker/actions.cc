@@ -18,8 +18,19 @@ shoal::v1::BrokerMessage* Actions::add_worker_message(const std::string& peer) {
 }
 
 void Actions::add_task(WorkerRef w, const std::string& peer, const shoal::v1::Task& task,
-                       std::string_view args) {
+                       std::string_view args, size_t max_frame_bytes) {
   auto [it, inserted] = batch_index_.try_emplace(w, to_workers.size());
+  if (!inserted) {
+    const EncodedTaskBatch& batch = to_workers[it->second].task_batch;
+    // Frame overhead (version and the length of `tasks`) is at most 16 bytes, and a
+    // task's fields but its arguments take well under 64 KiB (ids and names are bounded):
+    // entry_bytes() is only worked out near the limit.
+    if (batch.bytes() + args.size() + (64 << 10) > max_frame_bytes &&
+        batch.bytes() + EncodedTaskBatch::entry_bytes(task, args) + 16 > max_frame_bytes) {
+      it->second = to_workers.size();  // this one is full: a new batch to the same peer
+      inserted = true;
+    }
+  }
   if (inserted) to_workers.emplace_back().peer = peer;
   to_workers[it->second].task_batch.add(task, args);
 }
@@ -29,10 +40,17 @@ constexpr size_t kOwnPieceBytes = 64 << 10;  // arguments this big get a piece o
 constexpr size_t kPieceBytes = 1 << 20;      // small tasks fill pieces up to this
 }  // namespace
 
+size_t EncodedTaskBatch::entry_bytes(const shoal::v1::Task& task, std::string_view args) {
+  const size_t args_field =
+      args.empty() ? 0 : 1 + WireFormatLite::UInt32Size(uint32_t(args.size())) + args.size();
+  const size_t body = task.ByteSizeLong() + args_field;
+  return 1 + WireFormatLite::UInt32Size(uint32_t(body)) + body;
+}
+
 void EncodedTaskBatch::add(const shoal::v1::Task& task, std::string_view args) {
   // TaskBatch.tasks is field 1: tag, length, then the Task, whose field 3 (args) is
   // written after the others (protobuf accepts fields in any order).
-  const size_t head = task.ByteSizeLong();
+  const size_t head = task.ByteSizeLong();  // cached: SerializeWithCachedSizes follows
   const size_t args_field =
       args.empty() ? 0 : 1 + WireFormatLite::UInt32Size(uint32_t(args.size())) + args.size();
   const size_t body = head + args_field;

@@ -24,6 +24,10 @@ class EncodedTaskBatch {
   // Appends `task` with `args` as its arguments (task.args() itself must be empty).
   void add(const shoal::v1::Task& task, std::string_view args);
   bool empty() const { return size_ == 0; }
+  // The bytes of the `tasks` entries added so far.
+  size_t bytes() const { return size_; }
+  // What add(task, args) adds to bytes().
+  static size_t entry_bytes(const shoal::v1::Task& task, std::string_view args);
   // The `lease` of each task added, in order: what the scheduler takes back when the
   // batch cannot be sent (Scheduler::undeliverable). Decoded from the batch (a rare
   // path: keeping them as tasks are added cost an allocation per round and worker).
@@ -75,9 +79,11 @@ class Actions {
   // A new frame to `peer` (version already set).
   shoal::v1::BrokerMessage* add_worker_message(const std::string& peer);
   // Appends `task` (with `args` as its arguments) to the TaskBatch for worker `w` in
-  // this round (one per worker), which goes to `peer`.
+  // this round, which goes to `peer`: one batch per worker and round, but a new one
+  // whenever the task would take the batch's frame past `max_frame_bytes` (a task alone
+  // always gets a batch, whatever its size).
   void add_task(WorkerRef w, const std::string& peer, const shoal::v1::Task& task,
-                std::string_view args);
+                std::string_view args, size_t max_frame_bytes);
   // Worker `w` is gone: its batch of this round keeps going to its peer, and a worker
   // that takes the ref `w` later in the round gets a batch of its own, sent to its peer.
   void end_batch(WorkerRef w) { batch_index_.erase(w); }

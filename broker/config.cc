@@ -38,8 +38,9 @@ absl::Status validate(const BrokerConfig& config) {
   if (s.default_max_retries < 0 || s.default_max_retries > 30000) {
     return absl::InvalidArgumentError("--default-max-retries must be in 0..30000");
   }
-  if (s.max_message_bytes == 0) {
-    return absl::InvalidArgumentError("--max-message-bytes must be > 0");
+  if (s.max_message_bytes == 0 || s.max_message_bytes > kMaxMessageBytesLimit) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max-message-bytes must be in 1..", kMaxMessageBytesLimit, " (256 MiB)"));
   }
   return absl::OkStatus();
 }

@@ -10,6 +10,16 @@
 
 namespace shoal::broker {
 
+// The largest --max-message-bytes: 256 MiB, so that every frame either way (at most
+// max_frame_bytes()) and every journal frame stays below 2 GiB, protobuf's limit.
+inline constexpr uint64_t kMaxMessageBytesLimit = 256u << 20;
+
+// The largest frame either way between broker and workers with `max_message_bytes`:
+// room for several tasks or results of the largest size.
+constexpr uint64_t max_frame_bytes(uint64_t max_message_bytes) {
+  return max_message_bytes * 4 + (1u << 20);
+}
+
 // What the scheduler needs to know; every field has the documented flag default.
 struct SchedulerOptions {
   int64_t heartbeat_ms = 1000;            // heartbeat period sent to workers in Welcome

@@ -40,8 +40,8 @@ ABSL_FLAG(uint64_t, result_memory_mb, 256,
 ABSL_FLAG(uint64_t, max_queued, 1000000,
           "queued tasks beyond this are rejected with RESOURCE_EXHAUSTED (clients retry)");
 ABSL_FLAG(uint64_t, max_message_bytes, 67108864,
-          "largest task arguments, and largest task result, accepted, in bytes (a task "
-          "whose result is larger fails with RESOURCE_EXHAUSTED)");
+          "largest task arguments, and largest task result, accepted, in bytes, at most "
+          "268435456 (a task whose result is larger fails with RESOURCE_EXHAUSTED)");
 ABSL_FLAG(int, default_max_retries, 3, "re-runs after a lost worker when a task says -1");
 ABSL_FLAG(std::string, store_dir, "",
           "keep tasks in a journal in this directory: a restarted broker loses nothing it "

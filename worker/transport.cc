@@ -1,6 +1,8 @@
 #include "worker/transport.h"
 
 #include <atomic>
+#include <climits>
+#include <string>
 
 #include "shared/curve_keys.h"
 #include "shared/zmq_monitor.h"
@@ -95,6 +97,10 @@ absl::StatusOr<std::optional<v1::BrokerMessage>> Transport::receive() {
     return zmq_status(e, "receive");
   }
   v1::BrokerMessage message;
+  if (frame.size() > std::size_t(INT_MAX)) {  // protobuf's limit; no broker sends this much
+    return absl::InvalidArgumentError("frame of " + std::to_string(frame.size()) +
+                                      " bytes, over 2 GiB");
+  }
   if (!message.ParseFromArray(frame.data(), static_cast<int>(frame.size()))) {
     return absl::InvalidArgumentError("frame does not parse as a BrokerMessage");
   }

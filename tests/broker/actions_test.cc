@@ -1,6 +1,7 @@
 // Task batches encoded without building messages (broker/actions.h).
 #include "broker/actions.h"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -8,6 +9,8 @@
 
 namespace shoal::broker {
 namespace {
+
+constexpr size_t kNoLimit = SIZE_MAX;
 
 shoal::v1::Task task(const std::string& id) {
   shoal::v1::Task t;
@@ -27,7 +30,7 @@ TEST(ActionsTest, TaskBatchFrameHoldsEveryTaskInOrderWhateverTheirSizes) {
                                    "x", std::string(3 << 20, 'b'), "\x91\x08"};
   for (int i = 0; i < 2000; ++i) args.push_back(std::string(1 + i % 40, char('c' + i % 7)));
   for (size_t i = 0; i < args.size(); ++i) {
-    out.add_task(4, "peer", task("t" + std::to_string(i)), args[i]);
+    out.add_task(4, "peer", task("t" + std::to_string(i)), args[i], kNoLimit);
   }
   ASSERT_EQ(out.to_workers.size(), 1u);
   const WorkerSend& send = out.to_workers[0];
@@ -66,18 +69,49 @@ TEST(ActionsTest, ATaskBatchNamesTheLeaseOfEachTask) {
 
 TEST(ActionsTest, OneTaskBatchPerWorkerPerRound) {
   Actions out;
-  out.add_task(1, "a", task("t1"), "x");
-  out.add_task(2, "b", task("t2"), "y");
-  out.add_task(1, "a", task("t3"), "z");
+  out.add_task(1, "a", task("t1"), "x", kNoLimit);
+  out.add_task(2, "b", task("t2"), "y", kNoLimit);
+  out.add_task(1, "a", task("t3"), "z", kNoLimit);
   ASSERT_EQ(out.to_workers.size(), 2u);
   shoal::v1::BrokerMessage a;
   ASSERT_TRUE(a.ParseFromString(out.to_workers[0].task_batch.frame()));
   EXPECT_EQ(a.tasks().tasks_size(), 2);
   out.clear();
   EXPECT_TRUE(out.empty());
-  out.add_task(2, "b", task("t4"), "w");
+  out.add_task(2, "b", task("t4"), "w", kNoLimit);
   ASSERT_EQ(out.to_workers.size(), 1u);
   EXPECT_EQ(out.to_workers[0].peer, "b");
+}
+
+// A batch whose frame would pass the limit goes on in a new batch to the same worker: no
+// frame is over the limit unless one task alone is, and every task is sent, in order.
+TEST(ActionsTest, ABatchPastTheFrameLimitGoesOnInAnother) {
+  Actions out;
+  const size_t limit = 1 << 20;
+  std::vector<std::string> args;
+  for (int i = 0; i < 40; ++i) args.push_back(std::string(i == 7 ? 3 << 20 : 100'000, 'a'));
+  for (size_t i = 0; i < args.size(); ++i) {
+    out.add_task(1, "a", task("t" + std::to_string(i)), args[i], limit);
+    if (i == 20) out.add_task(2, "b", task("other"), "x", limit);
+  }
+  ASSERT_GT(out.to_workers.size(), 5u);
+  size_t next = 0;
+  for (const WorkerSend& send : out.to_workers) {
+    shoal::v1::BrokerMessage parsed;
+    ASSERT_TRUE(parsed.ParseFromString(send.task_batch.frame()));
+    if (send.peer == "b") continue;
+    ASSERT_EQ(send.peer, "a");
+    ASSERT_GT(parsed.tasks().tasks_size(), 0);
+    if (parsed.tasks().tasks_size() > 1) {
+      EXPECT_LE(send.task_batch.frame_size(), limit);
+    }
+    for (const shoal::v1::Task& t : parsed.tasks().tasks()) {
+      ASSERT_EQ(t.id(), "t" + std::to_string(next));
+      ASSERT_EQ(t.args().size(), args[next].size());
+      ++next;
+    }
+  }
+  EXPECT_EQ(next, args.size());
 }
 
 }  // namespace

@@ -36,6 +36,13 @@ TEST(ConfigTest, RejectsValuesThatCannotWorkNamingTheFlag) {
   c.client_keepalive_ms = 0;  // never
   EXPECT_TRUE(validate(c).ok());
   c = BrokerConfig{};
+  c.scheduler.max_message_bytes = (256u << 20) + 1;  // a frame of 4 of them would pass 1 GiB
+  EXPECT_NE(validate(c).message().find("--max-message-bytes must be in 1..268435456"),
+            std::string::npos)
+      << validate(c);
+  c.scheduler.max_message_bytes = 256u << 20;
+  EXPECT_TRUE(validate(c).ok());
+  c = BrokerConfig{};
   c.scheduler.default_max_retries = -1;
   EXPECT_NE(validate(c).message().find("--default-max-retries"), std::string::npos);
   c = BrokerConfig{};
