@@ -260,7 +260,7 @@ void BrokerLoop::send_held_accepted(SessionId s) {
 
 void BrokerLoop::fill_stats(shoal::v1::Stats* stats) const {
   *stats = deps_.scheduler->stats();
-  stats->set_bad_worker_frames(deps_.workers->bad_frames());
+  stats->set_bad_worker_frames(stats->bad_worker_frames() + deps_.workers->bad_frames());
   stats->set_refused_workers(deps_.workers->refused_workers());
   stats->set_journal_bytes(deps_.store->stored_bytes());
   rusage usage{};

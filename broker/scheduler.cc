@@ -18,10 +18,14 @@ using shoal::v1::TaskState;
 namespace {
 constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
 
-// Roughly the bytes a retained result holds: its payloads, plus an estimated 320 for the
-// record, the TaskResult object and its heap-allocated id and worker strings.
 // What a done record costs: the record and index entry, the id, the encoded result.
 uint64_t retained_size(const TaskRecord& rec) { return 160 + rec.id.size() + rec.result.size(); }
+
+// An id as echoed in Rejected and Unknown: one over the limit (no task can have it) is
+// cut to its first kMaxTaskIdBytes, so no answer grows with what a client sends.
+std::string_view clipped_id(std::string_view id) {
+  return id.substr(0, std::min(id.size(), internal::kMaxTaskIdBytes));
+}
 }  // namespace
 
 Scheduler::Scheduler(SchedulerOptions options, Deps deps)
@@ -160,6 +164,10 @@ void Scheduler::submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1
 std::string Scheduler::unrunnable_problem(const shoal::v1::Task& task) const {
   const std::string& id = task.id();
   if (id.empty()) return "task id is empty";
+  if (id.size() > internal::kMaxTaskIdBytes) {  // not repeated here: Rejected.ids has it
+    return absl::StrCat("the task id has ", id.size(), " bytes, more than ",
+                        internal::kMaxTaskIdBytes);
+  }
   if (task.name().empty()) return absl::StrCat("task ", id, " has an empty name");
   if (task.name().size() > internal::kMaxTaskNameBytes) {  // no worker could register it
     return absl::StrCat("task ", id, ": its name has ", task.name().size(),
@@ -214,7 +222,7 @@ void Scheduler::task_of(const TaskRecord& rec, shoal::v1::Task* task) const {
 void Scheduler::reject(SessionId s, const std::string& id, ErrorKind kind, std::string message,
                        Actions& out) {
   shoal::v1::Rejected* rejected = out.add_session_message(s)->mutable_rejected();
-  rejected->add_ids(id);
+  rejected->add_ids(std::string(clipped_id(id)));
   rejected->mutable_error()->set_kind(kind);
   rejected->mutable_error()->set_message(std::move(message));
 }
@@ -225,7 +233,7 @@ void Scheduler::watch(SessionId s, const google::protobuf::RepeatedPtrField<std:
   for (const std::string& id : ids) {
     TaskRef ref;
     if (!store_->find(id, &ref)) {
-      unknown.add_ids(id);
+      unknown.add_ids(std::string(clipped_id(id)));
       continue;
     }
     TaskRecord& rec = store_->get(ref);
@@ -267,7 +275,7 @@ shoal::v1::CancelResponse Scheduler::cancel(std::string_view id, bool even_if_un
   TaskRef ref;
   if (!store_->find(id, &ref)) {
     response.set_state(shoal::v1::TASK_STATE_UNKNOWN);
-    if (even_if_unknown && !id.empty()) {
+    if (even_if_unknown && !id.empty() && id.size() <= internal::kMaxTaskIdBytes) {
       cancel_unknown(id, out);
       response.set_cancelled(true);
     }
@@ -545,6 +553,7 @@ shoal::v1::Stats Scheduler::stats() const {
   stats.set_running(running_);
   stats.set_workers(uint32_t(workers_.size()));
   stats.set_bad_client_messages(bad_client_messages_);
+  stats.set_bad_worker_frames(bad_worker_results_);
   stats.set_results_retained(retained_);
   stats.set_uptime_ms(uint64_t(now - start_ms_));
   // Completions in the last five seconds (the current one included).

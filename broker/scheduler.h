@@ -116,7 +116,8 @@ class Scheduler {
   absl::Status rewrite_store();
 
   // --- Queries -----------------------------------------------------------------------
-  // Counters (bad_worker_frames and cpu_seconds are the gateway's to fill in).
+  // Counters (bad_worker_frames counts malformed results only: the gateway adds its bad
+  // frames; cpu_seconds is the broker's to fill in).
   shoal::v1::Stats stats() const;
   // Task, queue and worker names held (for tests: unused ones are forgotten).
   std::size_t interned_names() const { return names_.size(); }
@@ -268,6 +269,7 @@ class Scheduler {
 
   uint64_t submitted_ = 0, completed_ = 0, failed_ = 0, retried_ = 0;
   uint64_t queued_ = 0, running_ = 0, retained_ = 0, bad_client_messages_ = 0;
+  uint64_t bad_worker_results_ = 0;  // in none of TaskResult's forms
   static constexpr int kRateBuckets = 8;  // completions per second, last seconds
   mutable int64_t rate_second_[kRateBuckets] = {};
   mutable uint64_t rate_count_[kRateBuckets] = {};

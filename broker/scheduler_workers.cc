@@ -206,6 +206,20 @@ void Scheduler::on_results(WorkerRef w, shoal::v1::ResultBatch& batch, Actions& 
   add_credit(w, batch.credit());
 }
 
+namespace {
+// Why `result` of a task of `items` calls is not one of task.proto's three forms, or "".
+std::string outcome_problem(const TaskResult& result, uint32_t items) {
+  if (result.has_failure()) return "";
+  if (result.items_size() == 0) {
+    return result.values().empty() ? "no values, items or failure" : "";
+  }
+  if (uint32_t(result.items_size()) != items) {
+    return absl::StrCat(result.items_size(), " items for a task of ", items, " calls");
+  }
+  return "";
+}
+}  // namespace
+
 bool Scheduler::accept_result(WorkerRef w, std::unique_ptr<TaskResult> result, Actions& out) {
   TaskRef ref = TaskRef(result->lease());
   bool leased = store_->matches(ref, result->id()) &&
@@ -232,6 +246,15 @@ bool Scheduler::accept_result(WorkerRef w, std::unique_ptr<TaskResult> result, A
     std::string why = result->failure().message();
     lost_attempt(ref, why, std::move(result), out);
     return true;
+  }
+  if (std::string why = outcome_problem(*result, rec.items); !why.empty()) {
+    // What no client can read ends the task as the worker's fault, with a clear error.
+    ++bad_worker_results_;
+    result->clear_items();
+    result->clear_values();
+    result->mutable_failure()->set_kind(shoal::v1::ERROR_KIND_SERIALIZATION);
+    result->mutable_failure()->set_message(
+        absl::StrCat("worker '", result->worker(), "' sent a malformed result: ", why));
   }
   uint32_t runs = rec.attempt + (rec.phase == TaskPhase::kRunning ? 1 : 0);
   result->set_attempts(std::max<uint32_t>(1, runs));
@@ -356,7 +379,8 @@ void Scheduler::lease(TaskRef ref, WorkerRef w, TaskQueue& q, Actions& out) {
   shoal::v1::Task& task = lease_scratch_;  // every field but args is set: nothing stale
   task_of(rec, &task);
   task.set_lease(lease_of(ref, rec.gen));
-  out.add_task(w, st.peer, task, rec.args);  // args are copied once, into the batch
+  // args are copied once, into the batch
+  out.add_task(w, st.peer, task, rec.args, max_frame_bytes(options_.max_message_bytes));
 }
 
 uint64_t Scheduler::lease_of(TaskRef ref, uint32_t gen) const {

@@ -10,6 +10,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "broker/config.h"
 #include "shared/curve_keys.h"
 #include "shared/endpoint.h"
 #include "shared/zap_handler.h"
@@ -59,7 +60,7 @@ absl::StatusOr<std::unique_ptr<WorkerGateway>> WorkerGateway::bind(zmq::context_
     // receive()), and tasks sent to it must come back without costing a retry.
     gw->router_.set(zmq::sockopt::router_mandatory, true);
     gw->router_.set(zmq::sockopt::rcvhwm, 0);
-    gw->router_.set(zmq::sockopt::maxmsgsize, int64_t(options.max_message_bytes * 4 + (1 << 20)));
+    gw->router_.set(zmq::sockopt::maxmsgsize, int64_t(max_frame_bytes(options.max_message_bytes)));
     gw->router_.bind(bind_spelling(options.address));
     gw->endpoint_ = gw->router_.get(zmq::sockopt::last_endpoint);
     // Connection events, to notice a worker whose connection closed without a Bye.
@@ -106,6 +107,7 @@ constexpr size_t kMaxFramesBeforeClose = 16384;
 // so a worker cannot register names of any length or queues without number.
 std::string hello_problem(const shoal::v1::WorkerHello& hello) {
   using internal::kMaxNameBytes, internal::kMaxQueuesPerWorker, internal::kMaxTaskNameBytes;
+  using internal::kMaxTaskIdBytes;
   if (hello.name().size() > kMaxNameBytes) {
     return absl::StrCat("a hello with a name of ", hello.name().size(), " bytes (at most ",
                         kMaxNameBytes, ")");
@@ -124,6 +126,12 @@ std::string hello_problem(const shoal::v1::WorkerHello& hello) {
     if (t.size() > kMaxTaskNameBytes) {
       return absl::StrCat("a hello from '", hello.name(), "' with a task name of ", t.size(),
                           " bytes (at most ", kMaxTaskNameBytes, ")");
+    }
+  }
+  for (const std::string& id : hello.running()) {  // the broker sent none longer
+    if (id.size() > kMaxTaskIdBytes) {
+      return absl::StrCat("a hello from '", hello.name(), "' holding a task id of ", id.size(),
+                          " bytes (at most ", kMaxTaskIdBytes, ")");
     }
   }
   return "";

@@ -1,6 +1,8 @@
 // The remote backend's lifecycle: the supervisor (reconnects, backpressure resends),
 // close/join/terminate, cancel and the unary queries.
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <stdexcept>
 
 #include "client/remote_backend.h"
@@ -265,14 +267,14 @@ std::optional<int> RemoteBackend::slots_serving(const std::string& queue) const 
   if (!stub_->ListWorkers(context.get(), v1::ListWorkersRequest(), &response).ok()) {
     return std::nullopt;
   }
-  int slots = 0;
+  int64_t slots = 0;  // a worker may say up to 2^32 - 1: summed wide, then capped
   for (const auto& w : response.workers()) {
     // Only the workers that serve the queue run its tasks.
     if (std::find(w.queues().begin(), w.queues().end(), name) != w.queues().end()) {
-      slots += static_cast<int>(w.slots());
+      slots += w.slots();
     }
   }
-  return slots;
+  return static_cast<int>(std::min<int64_t>(slots, INT_MAX));
 }
 
 std::optional<v1::Stats> RemoteBackend::stats() const {

@@ -1,5 +1,7 @@
 // status, workers, queues, result, cancel: unary calls to the broker.
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -186,12 +188,12 @@ int run_status(const CliConfig& config) {
   if (auto s = stub->ListWorkers(context(config).get(), {}, &workers); !s.ok()) {
     return call_failed(s, "ListWorkers");
   }
-  std::uint32_t slots = 0;
+  std::uint64_t slots = 0;
   for (const auto& w : workers.workers()) slots += w.slots();
-  std::printf("broker %s: up %.1f s, %u workers (%u slots), %u client session%s, "
+  std::printf("broker %s: up %.1f s, %u workers (%llu slots), %u client session%s, "
               "%.1f tasks/s, cpu %.2f s\n",
               config.broker.c_str(), static_cast<double>(stats.uptime_ms()) / 1000.0,
-              stats.workers(), slots, stats.sessions(), stats.sessions() == 1 ? "" : "s",
+              stats.workers(), static_cast<unsigned long long>(slots), stats.sessions(), stats.sessions() == 1 ? "" : "s",
               stats.tasks_per_second(), stats.cpu_seconds());
   // The limit from a broker that says it (--max-queued): " (at most 1000000)".
   std::string limit = stats.max_queued() > 0
@@ -227,10 +229,22 @@ int run_result(const CliConfig& config, const std::string& id) {
   if (!stub) return 1;
   v1::GetResultRequest request;
   request.set_id(id);
-  request.set_wait_ms(static_cast<std::uint32_t>(config.wait.count()));
   v1::GetResultResponse response;
-  auto status = stub->GetResult(context(config, config.wait).get(), request, &response);
-  if (!status.ok()) return call_failed(status, "GetResult");
+  // The broker waits at most 10 minutes per call: a longer --wait-ms asks again, each
+  // call for at most a minute, until the task ends or the wait is over.
+  const auto deadline = std::chrono::steady_clock::now() + config.wait;
+  for (;;) {
+    const auto left = std::max(std::chrono::milliseconds(0),
+                               std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   deadline - std::chrono::steady_clock::now()));
+    const auto wait = std::min(left, std::chrono::milliseconds(60'000));
+    request.set_wait_ms(static_cast<std::uint32_t>(wait.count()));
+    auto status = stub->GetResult(context(config, wait).get(), request, &response);
+    if (!status.ok()) return call_failed(status, "GetResult");
+    const bool pending = response.state() == v1::TASK_STATE_QUEUED ||
+                         response.state() == v1::TASK_STATE_RUNNING;
+    if (!pending || wait == left) break;
+  }
   if (response.state() == v1::TASK_STATE_UNKNOWN) {
     return fail("task " + id + " is TASK_STATE_UNKNOWN (never seen, or expired)",
                 kExitUnknownTask);

@@ -414,6 +414,62 @@ TEST_F(SchedulerTest, RejectsATaskNameNoWorkerCouldRegister) {
   EXPECT_EQ(scheduler_->stats().bad_client_messages(), 1u);
 }
 
+// Found by review: ids had no bound, so a client could make the broker keep and echo ids
+// of any size (and answers past the 4 MiB message promise). Now at most 1,024 bytes, and
+// what is echoed of a longer one is cut to that.
+TEST_F(SchedulerTest, AnIdPastItsLimitIsRejectedAndEchoedCut) {
+  const std::string long_id(5000, 'i');
+  submit({T(long_id), T(std::string(1024, 'j'))});
+  ASSERT_EQ(out_.to_sessions.size(), 2u);
+  EXPECT_THAT(out_.to_sessions[0].message.accepted().ids(), ElementsAre(std::string(1024, 'j')));
+  const shoal::v1::Rejected& rejected = out_.to_sessions[1].message.rejected();
+  EXPECT_THAT(rejected.ids(), ElementsAre(long_id.substr(0, 1024)));
+  EXPECT_EQ(rejected.error().kind(), shoal::v1::ERROR_KIND_INVALID);
+  EXPECT_EQ(rejected.error().message(), "the task id has 5000 bytes, more than 1024");
+  out_.clear();
+  google::protobuf::RepeatedPtrField<std::string> ids;
+  *ids.Add() = long_id;
+  scheduler_->watch(kSession, ids, out_);
+  ASSERT_EQ(out_.to_sessions.size(), 1u);
+  EXPECT_THAT(out_.to_sessions[0].message.unknown().ids(), ElementsAre(long_id.substr(0, 1024)));
+  out_.clear();
+  // A cancel of such an id is no promise the broker could keep: nothing is remembered.
+  EXPECT_FALSE(scheduler_->cancel(long_id, /*even_if_unknown=*/true, out_).cancelled());
+  EXPECT_EQ(scheduler_->stats().results_retained(), 0u);
+}
+
+// Found by review: a result in none of TaskResult's forms (or with the wrong number of
+// items) counted as a success the client then failed to read. It now ends the task with a
+// SERIALIZATION failure naming the worker, counted as a bad worker frame.
+TEST_F(SchedulerTest, AMalformedResultFailsItsTaskNamingTheWorker) {
+  hello("a", {"square"}, /*slots=*/2);
+  submit({T("empty"), T("chunk").items(3)});
+  ASSERT_EQ(take_sent("a").size(), 2u);
+  out_.clear();
+  shoal::v1::WorkerMessage msg;
+  msg.set_version(1);
+  shoal::v1::TaskResult* empty = msg.mutable_results()->add_results();
+  empty->set_id("empty");
+  empty->set_lease(sent_["empty"].lease());
+  shoal::v1::TaskResult* chunk = msg.mutable_results()->add_results();
+  chunk->set_id("chunk");
+  chunk->set_lease(sent_["chunk"].lease());
+  chunk->add_items()->set_value("\x01");  // one outcome for three calls
+  scheduler_->worker_message("a", &msg, out_);
+  auto rs = results();
+  ASSERT_EQ(rs.size(), 2u);
+  for (const auto& r : rs) {
+    EXPECT_EQ(r.failure().kind(), shoal::v1::ERROR_KIND_SERIALIZATION) << r.id();
+    EXPECT_TRUE(r.items().empty());
+  }
+  EXPECT_EQ(rs[0].failure().message(),
+            "worker 'w-a' sent a malformed result: no values, items or failure");
+  EXPECT_EQ(rs[1].failure().message(),
+            "worker 'w-a' sent a malformed result: 1 items for a task of 3 calls");
+  EXPECT_EQ(scheduler_->stats().bad_worker_frames(), 2u);
+  EXPECT_EQ(scheduler_->stats().failed(), 2u);
+}
+
 TEST_F(SchedulerTest, GetResultWaitsForTheResultOrItsTimeout) {
   hello("a");
   submit({T("t1"), T("t2")});

@@ -9,5 +9,6 @@ namespace shoal::internal {
 inline constexpr std::size_t kMaxNameBytes = 256;      // a worker's name, a queue's name
 inline constexpr std::size_t kMaxQueuesPerWorker = 256;
 inline constexpr std::size_t kMaxTaskNameBytes = 1024;
+inline constexpr std::size_t kMaxTaskIdBytes = 1024;  // ids come back in every answer
 
 }  // namespace shoal::internal
