@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -14,6 +15,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "broker/config.h"
 
 namespace shoal::broker {
 namespace {
@@ -59,34 +61,73 @@ absl::Status sync_dir(const std::string& dir) {
   return rc == 0 ? absl::OkStatus() : errno_status("cannot sync", dir);
 }
 
-// Whether a whole frame (its length within the file, its CRC right) starts at `at`.
-bool whole_frame_at(int fd, uint64_t at, uint64_t size) {
-  char header[kHeader];
-  if (at + kHeader > size || ::pread(fd, header, kHeader, off_t(at)) != ssize_t(kHeader)) {
+// A read-only view of a journal file, for looking for whole frames after a bad one.
+class MappedFile {
+ public:
+  MappedFile(int fd, uint64_t size) : size_(size) {
+    if (size == 0) return;
+    void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p != MAP_FAILED) data_ = static_cast<const char*>(p);
+  }
+  ~MappedFile() {
+    if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
+  }
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  // The file's bytes, or nullptr if it could not be mapped.
+  const char* data() const { return data_; }
+  uint64_t size() const { return size_; }
+
+ private:
+  const char* data_ = nullptr;
+  uint64_t size_;
+};
+
+// No frame the broker writes is longer (a task or result within the largest frame) nor
+// starts with a kind byte of 0.
+constexpr uint64_t kMaxFrameBody = max_frame_bytes(kMaxMessageBytesLimit) + 1;
+// What looking for whole frames after a bad one may check in all (CRC), so that a damaged
+// journal of any size is judged in seconds: beyond it, the journal is taken as damaged.
+constexpr uint64_t kScanBudget = 16ull << 30;
+
+// Whether a whole frame (plausible length within the file, its CRC right) starts at
+// `at`; the bytes checked are taken from `*budget`.
+bool whole_frame_at(const MappedFile& file, uint64_t at, uint64_t* budget) {
+  const uint64_t size = file.size();
+  if (at + kHeader + 1 > size) return false;
+  const char* p = file.data() + at;
+  const uint32_t length = get_u32(p);
+  if (length == 0 || length > kMaxFrameBody || length > size - at - kHeader ||
+      p[kHeader] == 0 || length > *budget) {
     return false;
   }
-  uint32_t length = get_u32(header);
-  if (length == 0 || length > size - at - kHeader) return false;
-  std::string body(length, '\0');
-  if (::pread(fd, body.data(), length, off_t(at + kHeader)) != ssize_t(length)) return false;
-  return crc_of(body.data(), length) == get_u32(header + 4);
+  *budget -= length;
+  return crc_of(p + kHeader, length) == get_u32(p + 4);
 }
 
-// Where a whole frame starts after the bad one at `bad`, or nullopt. A write cut short by
-// a crash leaves no whole frame after its first bad one; damage within the file does.
-// Looked for where the bad frame's length points, then byte by byte for 64 KiB (its
-// length itself may be what is damaged).
-std::optional<uint64_t> whole_frame_after(int fd, uint64_t bad, uint64_t size) {
-  char header[kHeader];
-  if (::pread(fd, header, kHeader, off_t(bad)) == ssize_t(kHeader)) {
-    uint64_t next = bad + kHeader + get_u32(header);
-    if (next > bad + kHeader && whole_frame_at(fd, next, size)) return next;
+// What the search for a whole frame after a bad one found.
+struct FrameAfter {
+  std::optional<uint64_t> at;  // where a whole frame starts
+  bool gave_up = false;        // the budget ran out: not known
+};
+
+// Where a whole frame starts after the bad one at `bad`. A write cut short by a crash
+// leaves no whole frame after its first bad one; damage within the file does. Looked for
+// where the bad frame's length points, then byte by byte for 64 KiB (its length itself
+// may be what is damaged).
+FrameAfter whole_frame_after(const MappedFile& file, uint64_t bad) {
+  uint64_t budget = kScanBudget;
+  const uint64_t size = file.size();
+  if (bad + kHeader <= size) {
+    uint64_t next = bad + kHeader + get_u32(file.data() + bad);
+    if (next > bad + kHeader && whole_frame_at(file, next, &budget)) return {next};
   }
   const uint64_t end = std::min(size, bad + (64u << 10));
   for (uint64_t at = bad + 1; at < end; ++at) {
-    if (whole_frame_at(fd, at, size)) return at;
+    if (budget < kMaxFrameBody) return {std::nullopt, /*gave_up=*/true};
+    if (whole_frame_at(file, at, &budget)) return {at};
   }
-  return std::nullopt;
+  return {};
 }
 
 // Reads `path` frame by frame into `replay`; returns the length of its good prefix,
@@ -167,18 +208,31 @@ absl::StatusOr<uint64_t> replay_file(const std::string& path, JournalReplay* rep
     ++replay->frames;
   }
   // The loop stopped at a frame it could not read: whole (its CRC right, so no torn
-  // write) but of an unknown kind or unparsable, or bad with whole frames after it.
-  const bool whole_but_unread = good < size && whole_frame_at(fileno(f), good, size);
-  const std::optional<uint64_t> next = good < size && !whole_but_unread
-                                           ? whole_frame_after(fileno(f), good, size)
-                                           : std::nullopt;
+  // write) but of an unknown kind or unparsable, or bad with whole frames after it (or
+  // too much to look through to tell).
+  bool whole_but_unread = false;
+  FrameAfter next;
+  if (good < size) {
+    MappedFile file(fileno(f), size);
+    if (file.data() == nullptr) {
+      std::fclose(f);
+      return errno_status("cannot map", path);
+    }
+    uint64_t budget = kScanBudget;
+    whole_but_unread = whole_frame_at(file, good, &budget);
+    if (!whole_but_unread) next = whole_frame_after(file, good);
+  }
   std::fclose(f);
-  if (whole_but_unread || next) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        path, " is damaged at byte ", good, " of ", size,
+  if (whole_but_unread || next.at || next.gave_up) {
+    std::string why =
         whole_but_unread ? " (a whole frame this broker cannot read: written by a newer version?)"
-                : absl::StrCat(" (a whole frame follows at byte ", *next,
-                               ", so it is not a write cut short by a crash)"),
+        : next.at ? absl::StrCat(" (a whole frame follows at byte ", *next.at,
+                                 ", so it is not a write cut short by a crash)")
+                  : absl::StrCat(" (after checking ", kScanBudget >> 30,
+                                 " GiB for whole frames after it, it cannot be told from a "
+                                 "write cut short by a crash)");
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, " is damaged at byte ", good, " of ", size, why,
         "; it is left as it is. Move it aside to start with an empty store, or keep what "
         "precedes the damage with `truncate -s ",
         good, "` on it"));
