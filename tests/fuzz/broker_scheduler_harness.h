@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "broker/scheduler.h"
 #include "google/protobuf/stubs/logging.h"
@@ -95,7 +96,15 @@ inline std::string gateway_drops(const WorkerMessage& msg) {
   for (const std::string& t : h.tasks()) {
     if (t.size() > kMaxTaskNameBytes) return "long task name";
   }
+  for (const std::string& id : h.running()) {
+    if (id.size() > internal::kMaxTaskIdBytes) return "long running id";
+  }
   return "";
+}
+
+// An id as the broker echoes it in Rejected and Unknown: cut to the id limit.
+inline std::string echoed(const std::string& id) {
+  return id.substr(0, std::min(id.size(), internal::kMaxTaskIdBytes));
 }
 
 // With SHOAL_FUZZ_TRACE set, says what happens (to follow a failing input by eye).
@@ -290,7 +299,7 @@ class SchedulerHarness {
       const std::string& id = t.id();
       if (invalid(t)) {
         ++bad_messages_;
-        SHOAL_HARNESS_CHECK(inv < invalid_.size() && invalid_[inv] == id,
+        SHOAL_HARNESS_CHECK(inv < invalid_.size() && invalid_[inv] == echoed(id),
                             absl::StrCat("invalid task '", absl::CEscape(id), "' not rejected"));
         ++inv;
         continue;
@@ -339,7 +348,7 @@ class SchedulerHarness {
       *field.Add() = id;
       TaskRef ref;
       if (!store_.find(id, &ref)) {
-        unknown.push_back(id);
+        unknown.push_back(echoed(id));
         continue;
       }
       sessions_[s].ids.insert(id);
@@ -397,9 +406,12 @@ class SchedulerHarness {
     observe();
     SHOAL_HARNESS_CHECK(r.state() == (known ? state_of(phase) : shoal::v1::TASK_STATE_UNKNOWN),
                         "cancel answered the wrong state");
-    SHOAL_HARNESS_CHECK(r.cancelled() == (known ? phase == TaskPhase::kQueued : even_if_unknown),
+    // An id over the limit is no task's: its cancel is not remembered.
+    const bool rememberable =
+        even_if_unknown && !id.empty() && id.size() <= internal::kMaxTaskIdBytes;
+    SHOAL_HARNESS_CHECK(r.cancelled() == (known ? phase == TaskPhase::kQueued : rememberable),
                         "cancel cancelled what was not queued, or not what was");
-    SHOAL_HARNESS_CHECK(known || !even_if_unknown || store_.find(id, &ref),
+    SHOAL_HARNESS_CHECK(known || !rememberable || store_.find(id, &ref),
                         "a cancel of an unknown id was not remembered");
     check_all();
   }
@@ -533,7 +545,7 @@ class SchedulerHarness {
   const SchedulerOptions& options() const { return options_; }
   // True when the scheduler must reject `t` as INVALID (scheduler.h).
   bool invalid(const Task& t) const {
-    return t.id().empty() || t.name().empty() ||
+    return t.id().empty() || t.id().size() > internal::kMaxTaskIdBytes || t.name().empty() ||
            t.name().size() > internal::kMaxTaskNameBytes || t.priority() >= 10 ||
            t.max_retries() < -1 ||
            t.queue().size() > internal::kMaxNameBytes ||
@@ -560,7 +572,8 @@ class SchedulerHarness {
   };
   struct Report {
     std::string id;
-    bool legit;  // sent by a holder of the task or with its lease
+    bool legit;      // sent by a holder of the task or with its lease
+    bool malformed;  // items, but not as many as the task's calls
   };
   struct Session {
     bool half_closed = false;
@@ -593,9 +606,13 @@ class SchedulerHarness {
       legit = it->second.holders.contains(peer) ||
               (r.lease() != 0 && (lease == 0 || r.lease() == lease));
     }
+    // The broker fails a task whose result has the wrong number of items (an empty one
+    // is not left: the tag goes into its values).
+    const bool malformed = it != tasks_.end() && !r.has_failure() && r.items_size() > 0 &&
+                           uint32_t(r.items_size()) != it->second.spec.items();
     std::string* slot = token_slot(r);
     *slot = absl::StrCat("[r", reports_.size(), "]", *slot);
-    reports_.push_back({r.id(), legit});
+    reports_.push_back({r.id(), legit, malformed});
     auto held = held_.find(peer);
     if (held != held_.end()) held->second.erase(r.id());
   }
@@ -824,6 +841,16 @@ class SchedulerHarness {
       SHOAL_HARNESS_CHECK(report.id == r.id(), "a task ended with another task's result");
       SHOAL_HARNESS_CHECK(report.legit,
                           "a task ended with the result of a worker it was never sent to");
+      return;
+    }
+    if (kind == shoal::v1::ERROR_KIND_SERIALIZATION &&
+        absl::StrContains(r.failure().message(), "' sent a malformed result: ")) {
+      SHOAL_HARNESS_CHECK(std::any_of(reports_.begin(), reports_.end(),
+                                      [&](const Report& report) {
+                                        return report.id == r.id() && report.legit &&
+                                               report.malformed;
+                                      }),
+                          "a task failed as malformed with no malformed report for it");
       return;
     }
     SHOAL_HARNESS_CHECK(r.has_failure() && (kind == shoal::v1::ERROR_KIND_NOT_REGISTERED ||
