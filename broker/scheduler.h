@@ -219,8 +219,11 @@ class Scheduler {
   void remove_worker(WorkerRef w, const std::string& why, Actions& out,
                      std::vector<NameId>* unchecked_queues = nullptr);
   void unlease(TaskRecord& rec, TaskRef ref);
-  // Ends the lease of running `ref` time limit + grace after `now` (if it has a limit).
-  void arm_time_limit(TaskRef ref, const TaskRecord& rec, int64_t now);
+  // Arms the backstop of a task with a time limit just leased to `holder`: the limit and
+  // its grace, once for each round of the holder's slots the tasks it holds may take (a
+  // prefetched task starts when those ahead of it end, which the broker does not see).
+  void arm_time_limit(TaskRef ref, const TaskRecord& rec, const WorkerState& holder,
+                      int64_t now);
   // True while the lease timer `t` was armed for is still running.
   bool lease_timer_current(const Timer& t) const;
   void lost_attempt(TaskRef ref, const std::string& why,

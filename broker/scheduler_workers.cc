@@ -185,7 +185,7 @@ void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello,
     ws.leased.insert(ref);
     ++queue_for(rec.queue).in_flight;
     ++running_;
-    arm_time_limit(ref, rec, now);  // from now: when it started is not known here
+    arm_time_limit(ref, rec, ws, now);  // from now: when it started is not known here
   }
   shoal::v1::Welcome* welcome = out.add_worker_message(peer)->mutable_welcome();
   welcome->set_broker_id(options_.broker_id);
@@ -375,7 +375,7 @@ void Scheduler::lease(TaskRef ref, WorkerRef w, TaskQueue& q, Actions& out) {
   st.leased.insert(ref);
   --st.credit;
   st.last_sent_ms = now;
-  arm_time_limit(ref, rec, now);
+  arm_time_limit(ref, rec, st, now);
   shoal::v1::Task& task = lease_scratch_;  // every field but args is set: nothing stale
   task_of(rec, &task);
   task.set_lease(lease_of(ref, rec.gen));
@@ -394,14 +394,21 @@ uint64_t Scheduler::lease_of(TaskRef ref, uint32_t gen) const {
   return (tag & 0xffffffff00000000ull) | ref;
 }
 
-void Scheduler::arm_time_limit(TaskRef ref, const TaskRecord& rec, int64_t now) {
+void Scheduler::arm_time_limit(TaskRef ref, const TaskRecord& rec, const WorkerState& holder,
+                               int64_t now) {
   if (rec.time_limit_ms == 0) return;
-  // The limit applies to each item of a chunk (the worker's engine restarts it per item);
-  // capped at 2^50 ms (35,000 years) so that nothing overflows.
+  // The limit applies to each item of a chunk (the worker's engine restarts it per item).
+  // A worker holding more tasks than slots (--prefetch > 1) runs them in rounds, and this
+  // one may wait for all of them: held / slots rounds (rounded up), each taken as long as
+  // this task may take. Capped at 2^50 ms (35,000 years) so that nothing overflows.
+  constexpr uint64_t kCap = uint64_t{1} << 50;
   const uint64_t items = std::max<uint32_t>(rec.items, 1);
-  const uint64_t budget = std::min<uint64_t>(rec.time_limit_ms, (uint64_t{1} << 50) / items) * items;
-  lease_timers_.push({now + int64_t(budget) + options_.time_limit_grace_ms, ref, rec.gen,
-                      rec.attempt});
+  const uint64_t slots = std::max<uint32_t>(holder.slots, 1);
+  const uint64_t rounds = std::max<uint64_t>(1, (holder.leased.size() + slots - 1) / slots);
+  const uint64_t round = std::min<uint64_t>(rec.time_limit_ms, kCap / items) * items +
+                         uint64_t(options_.time_limit_grace_ms);
+  const uint64_t budget = round > kCap / rounds ? kCap : round * rounds;
+  lease_timers_.push({now + int64_t(budget), ref, rec.gen, rec.attempt});
   // A timer whose lease ended is skipped when it falls due, but with a long limit that
   // is far off: once such timers may outnumber the running tasks, drop them (amortised
   // O(1) per lease, as at most running_ timers are left).
@@ -439,7 +446,8 @@ void Scheduler::tick(Actions& out) {
     const TaskRecord& rec = store_->get(t.ref);
     lost_attempt(t.ref,
                  absl::StrCat("no result ", options_.time_limit_grace_ms,
-                              " ms after its time limit of ", rec.time_limit_ms, " ms"),
+                              " ms after its time limit of ", rec.time_limit_ms,
+                              " ms (for each round of tasks its worker held)"),
                  nullptr, out);
   }
   while (!waiter_timers_.empty() && waiter_timers_.top().deadline <= now) {

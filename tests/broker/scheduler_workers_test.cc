@@ -293,6 +293,54 @@ TEST_F(SchedulerTest, AChunksLeaseLastsItsTimeLimitPerItem) {
   EXPECT_THAT(take_sent("b"), ElementsAre("t1"));
 }
 
+// Found by review: a worker holding more tasks than processes (--prefetch > 1) runs
+// them in rounds, but every one's backstop ran from its sending: the fourth 3 s task of a
+// one-process worker with prefetch 4 and a 5 s limit was taken for lost at 10 s (and, with
+// retries left, run twice). Each now has as many periods as rounds of tasks were held.
+TEST_F(SchedulerTest, APrefetchedTaskHasItsTimeLimitForEachRoundAheadOfIt) {
+  shoal::v1::WorkerMessage msg;
+  msg.set_version(1);
+  auto* h = msg.mutable_hello();
+  h->set_name("w-a");
+  h->add_tasks("square");
+  h->set_slots(1);
+  h->set_prefetch(4);
+  h->set_credit(4);
+  scheduler_->worker_message("a", &msg, out_);
+  submit({T("t1").max_retries(0).time_limit_ms(5000), T("t2").max_retries(0).time_limit_ms(5000),
+          T("t3").max_retries(0).time_limit_ms(5000), T("t4").max_retries(0).time_limit_ms(5000)});
+  ASSERT_THAT(take_sent("a"), ElementsAre("t1", "t2", "t3", "t4"));
+  for (const char* id : {"t1", "t2", "t3"}) {  // 3 s each, one after the other
+    keep_alive("a", 3);
+    out_.clear();
+    report("a", id);
+    ASSERT_EQ(results().size(), 1u) << id;
+    EXPECT_FALSE(results()[0].has_failure()) << id;
+  }
+  keep_alive("a", 2);  // t = 11 s: t4 started at 9 s and has till 14 s
+  out_.clear();
+  scheduler_->tick(out_);
+  EXPECT_TRUE(results().empty()) << results()[0].ShortDebugString();
+  keep_alive("a", 1);
+  out_.clear();
+  report("a", "t4");
+  ASSERT_EQ(results().size(), 1u);
+  EXPECT_FALSE(results()[0].has_failure());
+  EXPECT_EQ(scheduler_->stats().retried(), 0u);
+  // A task held alone still has one period: lost 10 s after it was sent.
+  submit({T("t5").max_retries(0).time_limit_ms(5000)});
+  ASSERT_THAT(take_sent("a"), ElementsAre("t5"));
+  keep_alive("a", 9);
+  out_.clear();
+  scheduler_->tick(out_);
+  EXPECT_TRUE(results().empty());
+  keep_alive("a", 1);
+  out_.clear();
+  scheduler_->tick(out_);
+  ASSERT_EQ(results().size(), 1u);
+  EXPECT_EQ(results()[0].failure().kind(), shoal::v1::ERROR_KIND_WORKER_LOST);
+}
+
 TEST_F(SchedulerTest, QueuedTasksFailWhenOnlyIncapableWorkersArrive) {
   submit({T("c1").name("cube"), T("s1")});
   EXPECT_TRUE(results().empty());
