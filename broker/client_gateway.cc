@@ -157,16 +157,13 @@ class AsyncSession {
       refuse(unauthenticated());
       return;
     }
-    id_ = gateway_->next_session_.fetch_add(1);
+    id_ = gateway_->add(this);
     if (!gateway_->inbox_->post(SessionOpened{id_})) {
+      gateway_->forget(id_);
       refuse(unavailable());
       return;
     }
     registered_ = true;
-    {
-      absl::MutexLock lock(&gateway_->mu_);
-      gateway_->sessions_[id_] = this;
-    }
     read_into_new_arena();
   }
 
@@ -471,6 +468,22 @@ void ClientGateway::close(SessionId s) {
 void ClientGateway::abort_all_sessions() {
   absl::MutexLock lock(&mu_);
   for (auto& [id, session] : sessions_) session->abort(unavailable());
+}
+
+SessionId ClientGateway::add(AsyncSession* session) {
+  absl::MutexLock lock(&mu_);
+  // Past 2^32 - 1 the ids wrap: 0 means no session, and an id still open is taken. (Never
+  // all of them: each open session holds a connection's worth of memory.)
+  SessionId id = next_session_;
+  while (id == 0 || sessions_.contains(id)) ++id;
+  next_session_ = id + 1;
+  sessions_.emplace(id, session);
+  return id;
+}
+
+void ClientGateway::set_next_session_for_testing(SessionId id) {
+  absl::MutexLock lock(&mu_);
+  next_session_ = id;
 }
 
 void ClientGateway::forget(SessionId s) {

@@ -71,21 +71,26 @@ class ClientGateway final : public RawTaskService, public SessionSink {
   // Ends every open session with UNAVAILABLE (broker shutting down). Thread-safe.
   void abort_all_sessions();
 
+  // Tests only: the id the next session gets, if it is free (ids wrap past 2^32 - 1).
+  void set_next_session_for_testing(SessionId id) ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
   friend class AsyncSession;
   template <class Request, class Response, class Call>
   friend class AsyncUnary;
   bool authorized(const grpc::ServerContextBase& context) const;
-  void forget(SessionId s);  // the session's OnDone
+  // Registers `session` under a new id: never 0 (no session), never one still open.
+  SessionId add(AsyncSession* session) ABSL_LOCKS_EXCLUDED(mu_);
+  void forget(SessionId s) ABSL_LOCKS_EXCLUDED(mu_);  // the session's OnDone
 
   Options options_;
   ClientInbox* inbox_;
   const Logger* log_;
   std::string expected_authorization_;
-  std::atomic<SessionId> next_session_{1};
   std::atomic<std::size_t> unread_total_{0};  // of every session's outbox
   absl::Mutex mu_;
   absl::flat_hash_map<SessionId, AsyncSession*> sessions_ ABSL_GUARDED_BY(mu_);
+  SessionId next_session_ ABSL_GUARDED_BY(mu_) = 1;
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
   std::thread cq_thread_;
 };
