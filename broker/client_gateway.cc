@@ -6,6 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "broker/session_outbox.h"
+#include "grpcpp/impl/codegen/proto_utils.h"
+#include "grpcpp/support/byte_buffer.h"
 
 namespace shoal::broker {
 
@@ -25,6 +27,21 @@ grpc::Status unauthenticated() {
                       "missing or wrong 'authorization: Bearer <token>' metadata");
 }
 
+// Parses `bytes` (and clears them) into `*message` as gRPC's generated code does; bytes
+// that do not parse give INVALID_ARGUMENT: "a <what> did not parse as a <message type>
+// (<size> bytes)".
+template <class Message>
+grpc::Status parse(grpc::ByteBuffer& bytes, Message* message, const char* what) {
+  const std::size_t size = bytes.Length();
+  if (grpc::SerializationTraits<Message>::Deserialize(&bytes, message).ok()) {
+    return grpc::Status::OK;
+  }
+  bytes.Clear();
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                      absl::StrCat("a ", what, " did not parse as a ", message->GetTypeName(), " (",
+                                   size, " bytes)"));
+}
+
 // What a completion-queue tag of the gateway points at.
 class CqTag {
  public:
@@ -37,15 +54,16 @@ class CqTag {
 
 }  // namespace
 
-// One Session stream on the gateway's completion queue. Reads are turned into events
-// on the queue's thread; writes go out one at a time from an outbox in which
-// consecutive Results (or Accepted) messages are merged, so a slow reader costs fewer,
-// larger writes. A client that does not read its results cannot make the outbox grow
-// without end: past max_unread_bytes the message it sent is held and its stream is not
-// read (what it sends waits in gRPC's flow control) until writes took the outbox down
-// to half of that. Each object first waits for a call; once one arrives it asks for the
-// next. It deletes itself once gRPC has said the call is done and none of its operations
-// is outstanding.
+// One Session stream on the gateway's completion queue. Reads are parsed and turned into
+// events on the queue's thread (bytes that do not parse end the stream with
+// INVALID_ARGUMENT; what was read before them stands); writes go out one at a time from
+// an outbox in which consecutive Results (or Accepted) messages are merged, so a slow
+// reader costs fewer, larger writes. A client that does not read its results cannot
+// make the outbox grow without end: past max_unread_bytes the message it sent is held
+// and its stream is not read (what it sends waits in gRPC's flow control) until writes
+// took the outbox down to half of that. Each object first waits for a call; once one
+// arrives it asks for the next. It deletes itself once gRPC has said the call is done
+// and none of its operations is outstanding.
 class AsyncSession {
  public:
   enum class Op : std::uint8_t { kAccept, kRead, kWrite, kFinish, kDone };
@@ -139,16 +157,13 @@ class AsyncSession {
       refuse(unauthenticated());
       return;
     }
-    id_ = gateway_->next_session_.fetch_add(1);
+    id_ = gateway_->add(this);
     if (!gateway_->inbox_->post(SessionOpened{id_})) {
+      gateway_->forget(id_);
       refuse(unavailable());
       return;
     }
     registered_ = true;
-    {
-      absl::MutexLock lock(&gateway_->mu_);
-      gateway_->sessions_[id_] = this;
-    }
     read_into_new_arena();
   }
 
@@ -162,6 +177,11 @@ class AsyncSession {
   void on_read(bool ok) {
     if (!ok) {  // the client half-closed (or the call broke: kDone follows)
       if (registered_) gateway_->inbox_->post(SessionHalfClosed{id_});
+      return;
+    }
+    if (grpc::Status status = parse(read_, in_, "Session message"); !status.ok()) {
+      gateway_->inbox_->post(BadClientMessage{});
+      abort(std::move(status));
       return;
     }
     if (!pause_if_unread()) take_read();
@@ -226,7 +246,7 @@ class AsyncSession {
     absl::MutexLock lock(&mu_);
     if (finished_) return;
     ++outstanding_;
-    stream_.Read(in_, static_cast<CqTag*>(&read_tag_));
+    stream_.Read(&read_, static_cast<CqTag*>(&read_tag_));
   }
 
   // Starts the next write; true when reading was paused and may go on (the caller
@@ -255,11 +275,21 @@ class AsyncSession {
       stream_.Finish(*abort_, static_cast<CqTag*>(&finish_tag_));
     } else if (!outbox_.empty()) {
       const std::size_t before = outbox_.bytes();
-      current_ = outbox_.pop();
+      const ServerMessage message = outbox_.pop();
       count_unread(before);
+      // Serialized as gRPC did for a ServerMessage: once, into slices Write() takes refs to.
+      grpc::ByteBuffer bytes;
+      bool own;
+      if (grpc::Status status =
+              grpc::SerializationTraits<ServerMessage>::Serialize(message, &bytes, &own);
+          !status.ok()) {
+        abort_ = std::move(status);
+        pump_locked();  // finishes with it
+        return;
+      }
       writing_ = true;
       ++outstanding_;
-      stream_.Write(current_, static_cast<CqTag*>(&write_tag_));
+      stream_.Write(bytes, static_cast<CqTag*>(&write_tag_));
     } else if (close_when_drained_) {
       finished_ = true;
       ++outstanding_;
@@ -279,17 +309,17 @@ class AsyncSession {
   ClientGateway* gateway_;
   grpc::ServerCompletionQueue* cq_;
   grpc::ServerContext context_;
-  grpc::ServerAsyncReaderWriter<ServerMessage, ClientMessage> stream_;
+  grpc::ServerAsyncReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer> stream_;
   Tag accept_tag_{this, Op::kAccept}, read_tag_{this, Op::kRead}, write_tag_{this, Op::kWrite},
       finish_tag_{this, Op::kFinish}, done_tag_{this, Op::kDone};
   SessionId id_ = 0;
   bool registered_ = false;  // the queue's thread only
-  // The read in flight (the queue's thread only), parsed into its own arena, which a
-  // submit hands over to the scheduler's thread with the batch.
+  // The read in flight (the queue's thread only), as gRPC received it, then parsed into
+  // its own arena, which a submit hands over to the scheduler's thread with the batch.
+  grpc::ByteBuffer read_;
   std::unique_ptr<google::protobuf::Arena> arena_;
   ClientMessage* in_ = nullptr;
   absl::Mutex mu_;
-  ServerMessage current_ ABSL_GUARDED_BY(mu_);  // the write in flight
   SessionOutbox outbox_ ABSL_GUARDED_BY(mu_);
   int outstanding_ ABSL_GUARDED_BY(mu_) = 0;  // reads, writes and finishes in flight
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
@@ -334,26 +364,34 @@ const char* malformed(const Request&) {
 
 }  // namespace
 
-// One unary call: waits for a request, asks for the next one, checks it and posts it
-// to the scheduler's thread as `Call`, whose Finish() sends the answer. Deletes itself
-// when the answer has gone (or when the server shuts down before a call arrived).
+// One unary call: waits for a request, asks for the next one, parses and checks it and
+// posts it to the scheduler's thread as `Call`, whose Finish() sends the answer. Deletes
+// itself when the answer has gone (or when the server shuts down before a call arrived).
 template <class Request, class Response, class Call>
 class AsyncUnary final : public UnaryResponder, private CqTag {
  public:
-  using RequestFn = void (shoal::v1::TaskService::AsyncService::*)(
-      grpc::ServerContext*, Request*, grpc::ServerAsyncResponseWriter<Response>*,
-      grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*);
+  using RequestFn = void (RawTaskService::*)(grpc::ServerContext*, grpc::ByteBuffer*,
+                                             grpc::ServerAsyncResponseWriter<grpc::ByteBuffer>*,
+                                             grpc::CompletionQueue*, grpc::ServerCompletionQueue*,
+                                             void*);
 
   AsyncUnary(ClientGateway* gateway, grpc::ServerCompletionQueue* cq, RequestFn request_fn)
       : gateway_(gateway), cq_(cq), request_fn_(request_fn), writer_(&context_) {
-    (gateway_->*request_fn_)(&context_, &request_, &writer_, cq, cq, static_cast<CqTag*>(this));
+    (gateway_->*request_fn_)(&context_, &request_bytes_, &writer_, cq, cq,
+                             static_cast<CqTag*>(this));
   }
 
   void Finish(const grpc::Status& status) override {
-    if (status.ok()) {
-      writer_.Finish(response_, status, static_cast<CqTag*>(this));
+    grpc::ByteBuffer bytes;
+    bool own;
+    grpc::Status answer = status;
+    if (answer.ok()) {
+      answer = grpc::SerializationTraits<Response>::Serialize(response_, &bytes, &own);
+    }
+    if (answer.ok()) {
+      writer_.Finish(bytes, answer, static_cast<CqTag*>(this));  // takes refs to the bytes
     } else {
-      writer_.FinishWithError(status, static_cast<CqTag*>(this));
+      writer_.FinishWithError(answer, static_cast<CqTag*>(this));
     }
   }
 
@@ -367,6 +405,9 @@ class AsyncUnary final : public UnaryResponder, private CqTag {
     new AsyncUnary(gateway_, cq_, request_fn_);
     if (!gateway_->authorized(context_)) {
       Finish(unauthenticated());
+    } else if (grpc::Status status = parse(request_bytes_, &request_, "request"); !status.ok()) {
+      gateway_->inbox_->post(BadClientMessage{});
+      Finish(status);
     } else if (const char* why = malformed(request_)) {
       gateway_->inbox_->post(BadClientMessage{});
       Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, why));
@@ -379,9 +420,10 @@ class AsyncUnary final : public UnaryResponder, private CqTag {
   grpc::ServerCompletionQueue* cq_;
   RequestFn request_fn_;
   grpc::ServerContext context_;
+  grpc::ByteBuffer request_bytes_;
   Request request_;
   Response response_;
-  grpc::ServerAsyncResponseWriter<Response> writer_;
+  grpc::ServerAsyncResponseWriter<grpc::ByteBuffer> writer_;
   bool answered_ = false;  // the queue's thread only
 };
 
@@ -391,15 +433,13 @@ void ClientGateway::serve(std::unique_ptr<grpc::ServerCompletionQueue> cq) {
   grpc::ServerCompletionQueue* q = cq_.get();
   new AsyncSession(this, q);
   new AsyncUnary<GetResultRequest, GetResultResponse, GetResultCall>(
-      this, q, &TaskService::AsyncService::RequestGetResult);
-  new AsyncUnary<CancelRequest, CancelResponse, CancelCall>(
-      this, q, &TaskService::AsyncService::RequestCancel);
-  new AsyncUnary<StatsRequest, Stats, StatsCall>(this, q,
-                                                 &TaskService::AsyncService::RequestGetStats);
+      this, q, &ClientGateway::RequestGetResult);
+  new AsyncUnary<CancelRequest, CancelResponse, CancelCall>(this, q, &ClientGateway::RequestCancel);
+  new AsyncUnary<StatsRequest, Stats, StatsCall>(this, q, &ClientGateway::RequestGetStats);
   new AsyncUnary<ListWorkersRequest, ListWorkersResponse, ListWorkersCall>(
-      this, q, &TaskService::AsyncService::RequestListWorkers);
+      this, q, &ClientGateway::RequestListWorkers);
   new AsyncUnary<ListQueuesRequest, ListQueuesResponse, ListQueuesCall>(
-      this, q, &TaskService::AsyncService::RequestListQueues);
+      this, q, &ClientGateway::RequestListQueues);
   cq_thread_ = std::thread([this] {
     void* tag;
     bool ok;
@@ -428,6 +468,22 @@ void ClientGateway::close(SessionId s) {
 void ClientGateway::abort_all_sessions() {
   absl::MutexLock lock(&mu_);
   for (auto& [id, session] : sessions_) session->abort(unavailable());
+}
+
+SessionId ClientGateway::add(AsyncSession* session) {
+  absl::MutexLock lock(&mu_);
+  // Past 2^32 - 1 the ids wrap: 0 means no session, and an id still open is taken. (Never
+  // all of them: each open session holds a connection's worth of memory.)
+  SessionId id = next_session_;
+  while (id == 0 || sessions_.contains(id)) ++id;
+  next_session_ = id + 1;
+  sessions_.emplace(id, session);
+  return id;
+}
+
+void ClientGateway::set_next_session_for_testing(SessionId id) {
+  absl::MutexLock lock(&mu_);
+  next_session_ = id;
 }
 
 void ClientGateway::forget(SessionId s) {

@@ -7,7 +7,10 @@
 // Every call uses gRPC's completion-queue API, served by one thread of ours: a read is
 // parsed and posted on the thread that polled it. (With the callback API each message
 // crossed several of gRPC's own threads: about five more wake-ups per round trip, on
-// the latency path.)
+// the latency path.) Every method is served raw, as bytes the gateway parses itself:
+// gRPC's own parsing took a Session message that does not parse for the client's
+// half-close, and answered a unary request that does not with INTERNAL; the gateway
+// counts either (Stats.bad_client_messages) and ends the call with INVALID_ARGUMENT.
 
 #include <atomic>
 #include <cstdint>
@@ -29,7 +32,15 @@ class AsyncSession;
 template <class Request, class Response, class Call>
 class AsyncUnary;
 
-class ClientGateway final : public shoal::v1::TaskService::AsyncService, public SessionSink {
+// TaskService with every method raw (requests and responses as grpc::ByteBuffer).
+using RawTaskService =
+    shoal::v1::TaskService::WithRawMethod_Session<shoal::v1::TaskService::WithRawMethod_GetResult<
+        shoal::v1::TaskService::WithRawMethod_Cancel<shoal::v1::TaskService::WithRawMethod_GetStats<
+            shoal::v1::TaskService::WithRawMethod_ListWorkers<
+                shoal::v1::TaskService::WithRawMethod_ListQueues<
+                    shoal::v1::TaskService::Service>>>>>>;
+
+class ClientGateway final : public RawTaskService, public SessionSink {
  public:
   struct Options {
     std::string auth_token;  // "" = no authentication
@@ -60,21 +71,26 @@ class ClientGateway final : public shoal::v1::TaskService::AsyncService, public 
   // Ends every open session with UNAVAILABLE (broker shutting down). Thread-safe.
   void abort_all_sessions();
 
+  // Tests only: the id the next session gets, if it is free (ids wrap past 2^32 - 1).
+  void set_next_session_for_testing(SessionId id) ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
   friend class AsyncSession;
   template <class Request, class Response, class Call>
   friend class AsyncUnary;
   bool authorized(const grpc::ServerContextBase& context) const;
-  void forget(SessionId s);  // the session's OnDone
+  // Registers `session` under a new id: never 0 (no session), never one still open.
+  SessionId add(AsyncSession* session) ABSL_LOCKS_EXCLUDED(mu_);
+  void forget(SessionId s) ABSL_LOCKS_EXCLUDED(mu_);  // the session's OnDone
 
   Options options_;
   ClientInbox* inbox_;
   const Logger* log_;
   std::string expected_authorization_;
-  std::atomic<SessionId> next_session_{1};
   std::atomic<std::size_t> unread_total_{0};  // of every session's outbox
   absl::Mutex mu_;
   absl::flat_hash_map<SessionId, AsyncSession*> sessions_ ABSL_GUARDED_BY(mu_);
+  SessionId next_session_ ABSL_GUARDED_BY(mu_) = 1;
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
   std::thread cq_thread_;
 };

@@ -1,0 +1,178 @@
+// The client gateway against bytes a foreign client may put on the wire: gRPC's generic
+// stub sends them as they are, not through shoal.v1's generated code.
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "broker/client_gateway.h"
+#include "fake_worker.h"
+#include "gmock/gmock.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+
+namespace shoal::broker {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::InProcessBroker;
+using testing::make_context;
+using testing::make_stub;
+using testing::make_task;
+
+// A Task whose id is the byte 0xff, not UTF-8: proto3 refuses it when parsing.
+const std::string kBadUtf8Submit("\x0a\x05\x0a\x03\x0a\x01\xff", 7);
+// A submit whose length says 5 bytes, followed by 2.
+const std::string kTruncatedSubmit("\x0a\x05\x0a\x03", 4);
+
+grpc::ByteBuffer to_buffer(const std::string& bytes) {
+  grpc::Slice slice(bytes.data(), bytes.size());
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+// One call of gRPC's generic (byte) API, each operation waited for in turn.
+class RawCall {
+ public:
+  RawCall(const std::shared_ptr<grpc::Channel>& channel, const std::string& method)
+      : stub_(channel), context_(make_context()) {
+    call_ = stub_.PrepareCall(context_.get(), method, &cq_);
+    call_->StartCall(this);
+    started_ = wait();
+  }
+  ~RawCall() {
+    context_->TryCancel();
+    cq_.Shutdown();
+    void* tag;
+    bool ok;
+    while (cq_.Next(&tag, &ok)) {
+    }
+  }
+
+  bool started() const { return started_; }
+  // Sends `bytes` as one message; false once the call is over.
+  bool write(const std::string& bytes) {
+    call_->Write(to_buffer(bytes), this);
+    return wait();
+  }
+  // Half-closes the call.
+  bool writes_done() {
+    call_->WritesDone(this);
+    return wait();
+  }
+  // Reads one message; false at the end of the stream.
+  bool read(grpc::ByteBuffer* message) {
+    call_->Read(message, this);
+    return wait();
+  }
+  // Reads to the end and returns the call's status.
+  grpc::Status finish() {
+    grpc::ByteBuffer message;
+    while (read(&message)) {
+    }
+    grpc::Status status;
+    call_->Finish(&status, this);
+    wait();
+    return status;
+  }
+
+ private:
+  bool wait() {
+    void* tag;
+    bool ok = false;
+    EXPECT_TRUE(cq_.Next(&tag, &ok));
+    return ok;
+  }
+
+  grpc::GenericStub stub_;
+  std::unique_ptr<grpc::ClientContext> context_;
+  grpc::CompletionQueue cq_;
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call_;
+  bool started_ = false;
+};
+
+class ClientGatewayWireTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    b_ = InProcessBroker::start();
+    ASSERT_NE(b_->broker, nullptr);
+    channel_ =
+        grpc::CreateChannel(b_->broker->client_endpoint(), grpc::InsecureChannelCredentials());
+    stub_ = make_stub(b_->broker->client_endpoint());
+  }
+  shoal::v1::Stats stats() {
+    shoal::v1::Stats s;
+    auto context = make_context();
+    EXPECT_TRUE(stub_->GetStats(context.get(), {}, &s).ok());
+    return s;
+  }
+  shoal::v1::TaskState state_of(const std::string& id) {
+    shoal::v1::GetResultRequest request;
+    request.set_id(id);
+    shoal::v1::GetResultResponse response;
+    auto context = make_context();
+    EXPECT_TRUE(stub_->GetResult(context.get(), request, &response).ok());
+    return response.state();
+  }
+  static std::string submit_bytes(const std::string& id) {
+    shoal::v1::ClientMessage message;
+    *message.mutable_submit()->add_tasks() = make_task(id);
+    return message.SerializeAsString();
+  }
+
+  std::unique_ptr<InProcessBroker> b_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<shoal::v1::TaskService::Stub> stub_;
+};
+
+// gRPC's own parsing failed such a message as a half-close: the session ended OK once
+// its tasks were done, uncounted, and nothing sent after it was read.
+TEST_F(ClientGatewayWireTest, AMessageThatDoesNotParseEndsTheSessionWithInvalidArgument) {
+  for (const std::string& bad : {kBadUtf8Submit, kTruncatedSubmit}) {
+    SCOPED_TRACE(bad.size());
+    const std::string good = "good" + std::to_string(bad.size());
+    RawCall session(channel_, "/shoal.v1.TaskService/Session");
+    ASSERT_TRUE(session.started());
+    ASSERT_TRUE(session.write(submit_bytes(good)));
+    session.write(bad);
+    session.write(submit_bytes("after"));  // not read: the session is over
+    grpc::Status status = session.finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(status.error_message(),
+              "a Session message did not parse as a shoal.v1.ClientMessage (" +
+                  std::to_string(bad.size()) + " bytes)");
+    // The submission before it was taken (no worker: it waits in its queue).
+    EXPECT_EQ(state_of(good), shoal::v1::TASK_STATE_QUEUED);
+  }
+  EXPECT_EQ(state_of("after"), shoal::v1::TASK_STATE_UNKNOWN);
+  shoal::v1::Stats s = stats();
+  EXPECT_EQ(s.bad_client_messages(), 2u);
+  EXPECT_EQ(s.submitted(), 2u);
+  EXPECT_EQ(s.queued(), 2u);
+}
+
+// gRPC's own parsing answered INTERNAL "Unable to parse request", uncounted.
+TEST_F(ClientGatewayWireTest, AUnaryRequestThatDoesNotParseIsInvalidArgument) {
+  const std::string bad_id("\x0a\x01\xff", 3);  // GetResultRequest / CancelRequest id "\xff"
+  for (const char* method : {"GetResult", "Cancel"}) {
+    SCOPED_TRACE(method);
+    RawCall call(channel_, std::string("/shoal.v1.TaskService/") + method);
+    ASSERT_TRUE(call.started());
+    call.write(bad_id);
+    call.writes_done();
+    grpc::Status status = call.finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(status.error_message(), HasSubstr("did not parse as a shoal.v1."));
+  }
+  for (const char* method : {"GetStats", "ListWorkers", "ListQueues"}) {
+    SCOPED_TRACE(method);
+    RawCall call(channel_, std::string("/shoal.v1.TaskService/") + method);
+    ASSERT_TRUE(call.started());
+    call.write(kTruncatedSubmit);
+    call.writes_done();
+    EXPECT_EQ(call.finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  EXPECT_EQ(stats().bad_client_messages(), 5u);
+}
+
+}  // namespace
+}  // namespace shoal::broker
