@@ -318,7 +318,10 @@ void RemoteBackend::on_message(RemoteSession* session, v1::ServerMessage& messag
           auto it = key ? outstanding_.find(*key) : outstanding_.end();
           if (it != outstanding_.end()) set_state(it->second, State::kAccepted);
         }
-        backoff_delay_ = std::chrono::milliseconds(0);
+        // Room was made: the next resend comes sooner, and may be as large as what it
+        // took (a broker that stays nearly full took a few, and still refuses the rest).
+        backoff_delay_ /= 2;
+        accepted_since_resend_ += static_cast<std::size_t>(message.accepted().ids_size());
         break;
       case v1::ServerMessage::kRejected: {
         const auto& rejected = message.rejected();

@@ -179,6 +179,10 @@ class RemoteBackend final : public Backend, private SessionListener {
   // resend (its condition cannot wake it when backoff_until_ passes).
   bool backoff_armed_ ABSL_GUARDED_BY(mu_) = false;
   std::chrono::milliseconds backoff_delay_ ABSL_GUARDED_BY(mu_){0};
+  // Ids in Accepted since the last resend of backoff_: the next resends up to twice as
+  // many (at least kMinResend).
+  std::size_t accepted_since_resend_ ABSL_GUARDED_BY(mu_) = 0;
+  static constexpr std::size_t kMinResend = 1024;
   std::size_t unaccepted_ ABSL_GUARDED_BY(mu_) = 0;
   std::size_t unaccepted_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   // The live session, if any. Sessions are shared: pump() holds one while it writes

@@ -55,13 +55,22 @@ void RemoteBackend::supervise() {
     if (stopping_) return;
     bool kick = false;
     if (!backoff_.empty() && Clock::now() >= backoff_until_) {
-      for (Key key : backoff_) {
-        auto it = outstanding_.find(key);
+      // Resent in order, but not all at once: a full broker takes about as many as it
+      // accepted lately, and a backlog of many thousands sent again each round only to be
+      // refused again cost both sides their CPU. The rest wait for the next round.
+      const std::size_t quota = std::max(kMinResend, 2 * accepted_since_resend_);
+      accepted_since_resend_ = 0;
+      std::size_t taken = 0;
+      for (; taken < backoff_.size() && taken < quota; ++taken) {
+        auto it = outstanding_.find(backoff_[taken]);
         if (it == outstanding_.end() || it->second.state != State::kBackoff) continue;
         set_state(it->second, State::kPending);
-        pending_.push_back(key);
+        pending_.push_back(backoff_[taken]);
       }
-      backoff_.clear();
+      backoff_.erase(backoff_.begin(), backoff_.begin() + std::ptrdiff_t(taken));
+      if (!backoff_.empty()) {
+        backoff_until_ = Clock::now() + std::max(backoff_delay_, std::chrono::milliseconds(1));
+      }
       kick = true;
     }
     std::vector<Delivery> out;
