@@ -1,6 +1,7 @@
 #include "worker/session.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <string_view>
 
 #include "absl/container/flat_hash_set.h"
@@ -264,13 +265,19 @@ void WorkerSession::handle(v1::BrokerMessage& message, const std::function<void(
       if (stopping_) break;
       log_.info("the broker is shutting down (" + message.shutdown().reason() +
                 "); waiting for it to come back");
-      reconnect("broker shutdown").IgnoreError();  // the endpoint worked before
+      // The endpoint worked before; a socket that cannot be made now (no descriptors
+      // left) ends the session as the same failure in run() does.
+      if (absl::Status s = reconnect("broker shutdown"); !s.ok()) fatal_ = s;
       break;
     case v1::BrokerMessage::kReconnect:
       // Stopping: from a broker that forgot us at our Bye (one before Bye.draining) or
       // one restarted meanwhile; our results still get through.
       if (stopping_) break;
-      reconnect("the broker does not know us: " + message.reconnect().reason()).IgnoreError();
+      if (absl::Status s =
+              reconnect("the broker does not know us: " + message.reconnect().reason());
+          !s.ok()) {
+        fatal_ = s;
+      }
       break;
     case v1::BrokerMessage::BODY_NOT_SET:
       break;
@@ -282,7 +289,8 @@ std::uint32_t WorkerSession::grant(std::int64_t reporting) {
   std::int64_t capacity = static_cast<std::int64_t>(config_.slots) * config_.prefetch;
   std::int64_t held =
       std::max(leased_ - reporting, static_cast<std::int64_t>(runner_.running()));
-  std::int64_t more = capacity - held - outstanding_credit_;
+  // Credit travels as 32 bits: what cannot be said is not counted as given.
+  std::int64_t more = std::min<std::int64_t>(capacity - held - outstanding_credit_, UINT32_MAX);
   if (more <= 0) return 0;
   // While busy, grant in quarters of the capacity, not one slot at a time: single-task
   // grants would make the broker send single-task batches, and the link would settle

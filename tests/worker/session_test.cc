@@ -588,6 +588,15 @@ TEST_F(SessionTest, AStopAfterTheBrokersConnectionClosedDoesNotWaitForQueuedFram
   EXPECT_EQ(session_->stats().exit_linger_ms, 0);
 }
 
+// Found by review: credit travels as 32 bits, but a capacity past 2^32 (1,024 processes,
+// --prefetch 2^23) was counted as given in full and sent cut: the hello offered 0 and the
+// worker, owed 2^33, never offered more.
+TEST_F(SessionTest, CreditPastThirtyTwoBitsIsOfferedAsMuchAsCanBeSaid) {
+  start(/*slots=*/1024, /*prefetch=*/1 << 23);
+  EXPECT_EQ(broker_.expect(v1::WorkerMessage::kHello).hello().credit(), UINT32_MAX);
+  stop();
+}
+
 // Credit goes out in quarters of the capacity while busy, but never leaves a process
 // slot idle: with 7 long tasks on 8 slots, a finished eighth task asked for nothing more
 // (a quarter is 2), so its slot stayed idle while tasks waited at the broker.
