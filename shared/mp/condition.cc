@@ -52,9 +52,9 @@ bool Condition::wait_until(const internal::Deadline& deadline) {
   ++state_->sleepers;
   for (;;) {
     uint32_t s = state_->seq.load(std::memory_order_acquire);
-    lock_.release();
+    const uint32_t levels = lock_.release_save();  // a re-entrant lock: every level
     bool in_time = internal::futex_wait(&state_->seq, s, deadline);
-    lock_.acquire();
+    lock_.acquire_restore(levels);
     if (state_->tokens > 0) {
       --state_->tokens;
       return true;

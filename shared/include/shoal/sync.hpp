@@ -14,11 +14,13 @@
 // kernel tid. A waiter that finds the holder gone (exited, killed, or a zombie not yet
 // reaped) takes the lock over, so a SIGKILLed holder never deadlocks the others; a
 // blocked waiter notices within about 50 ms, try_acquire() and a timed acquire that
-// expires look at once. Like Python's, a Lock may be released by any
-// process or thread (the recorded holder is only used to detect death); an RLock may
-// only be released by its owner thread. A dead holder is only detected by waiters on
-// the same host (pids are local). A holder whose pid is reused by a new process before
-// anyone looks is indistinguishable from a live holder (pid reuse is rare on Linux).
+// expires look at once. This holds in pool workers too (forked without atfork handlers,
+// they renew the cached pid themselves). Like Python's, a Lock may be released by any
+// process or thread (the recorded holder is only used to detect death); an RLock, and
+// the re-entrant Lock of a Value or Array, may only be released by their owner thread.
+// A dead holder is only detected by waiters on the same host (pids are local). A holder
+// whose pid is reused by a new process before anyone looks is indistinguishable from a
+// live holder (pid reuse is rare on Linux).
 
 #include <atomic>
 #include <chrono>
@@ -75,12 +77,18 @@ uint32_t self_tid_u32();
 
 // A non-recursive lock shared by processes. BasicLockable and Lockable, so
 // std::lock_guard / std::unique_lock / std::scoped_lock work.
+//
+// The lock of a Value or Array (get_lock()) is re-entrant instead, like the RLock Python
+// gives them: the thread holding it may acquire it again (each acquire needs a release),
+// so their own load()/store()/to_vector() work under it; only that thread may release
+// it (others: std::logic_error). A Condition on it releases it whole while it waits.
 class Lock {
  public:
   // A new, unlocked lock. Throws shoal::Error if shared memory cannot be mapped.
   Lock();
-  // Internal: a lock living in `slot` (used by Value, Array, Condition, Queue).
-  explicit Lock(internal::Slot slot);
+  // Internal: a lock living in `slot` (used by Value, Array, Condition, Queue);
+  // `recursive`: re-entrant, as described above (Value's and Array's).
+  explicit Lock(internal::Slot slot, bool recursive = false);
 
   // Blocks until acquired. A holder that died is replaced by the caller.
   void acquire();
@@ -92,6 +100,7 @@ class Lock {
   // Never blocks; true if acquired (also from a holder that died).
   bool try_acquire();
   // Releases; any process or thread may (like Python). std::logic_error if not held.
+  // A re-entrant lock: one level, by its holding thread only, else std::logic_error.
   void release();
   // True while some process holds it (a snapshot).
   bool locked() const;
@@ -104,12 +113,18 @@ class Lock {
   bool acquire_until(const internal::Deadline& deadline);
   // True if the calling thread acquired it and it was not released since.
   bool held_by_this_thread() const;
+  // Internal (Condition::wait): releases every level the caller holds; returns how many.
+  uint32_t release_save();
+  // Internal: acquires (blocking) and holds `levels` levels, as release_save() found.
+  void acquire_restore(uint32_t levels);
 
  private:
-  std::atomic<uint32_t>* tid_word() const;  // the acquiring thread's tid, 0 when free
-  bool acquired(bool acquired);             // notes the caller as the holder if `acquired`
+  std::atomic<uint32_t>* tid_word() const;    // the acquiring thread's tid, 0 when free
+  std::atomic<uint32_t>* depth_word() const;  // re-entrant: the levels held
+  bool acquired(bool acquired);               // notes the caller as the holder if `acquired`
   std::shared_ptr<internal::SharedRegion> region_;
   std::atomic<uint32_t>* word_;
+  bool recursive_ = false;
 };
 
 // A re-entrant lock: the owning thread (of the owning process) may acquire it again;
@@ -194,7 +209,8 @@ class Event {
 
 // A condition variable bound to a Lock (its own, or one given). wait/notify need the
 // lock held by the calling thread (as in Python), else std::logic_error. No spurious wake-ups:
-// wait() returns after a notify; notify(n) wakes at most n waiters.
+// wait() returns after a notify; notify(n) wakes at most n waiters. On a re-entrant lock
+// (a Value's or Array's), wait() releases every level it holds and takes them back.
 class Condition {
  public:
   Condition();
