@@ -208,29 +208,45 @@ int Semaphore::get_value() const {
 }
 
 // ---- Event ----------------------------------------------------------------------------
+// One word: bit 0 is the flag, the bits above count the set() calls that raised it. A
+// waiter returns once either changes from what it saw at the start, so a set() at once
+// undone by clear() still wakes whoever was waiting then (as Python's Event does).
+
+namespace {
+constexpr uint32_t kEventFlag = 1;
+}
 
 Event::Event() : region_(internal::SharedRegion::create(sizeof(uint32_t))) {
   flag_ = reinterpret_cast<std::atomic<uint32_t>*>(region_->data());
 }
 
 void Event::set() {
-  if (flag_->exchange(1) == 0) internal::futex_wake(flag_, std::numeric_limits<int>::max());
+  uint32_t w = flag_->load(std::memory_order_relaxed);
+  do {
+    if (w & kEventFlag) return;
+  } while (!flag_->compare_exchange_weak(w, (w + 2) | kEventFlag, std::memory_order_release,
+                                         std::memory_order_relaxed));
+  internal::futex_wake(flag_, std::numeric_limits<int>::max());
 }
 
-void Event::clear() { flag_->store(0); }
+void Event::clear() { flag_->fetch_and(~kEventFlag, std::memory_order_relaxed); }
 
-bool Event::is_set() const { return flag_->load() != 0; }
+bool Event::is_set() const { return (flag_->load() & kEventFlag) != 0; }
 
 void Event::wait() { wait_until(std::nullopt); }
 
 bool Event::wait_until(const internal::Deadline& deadline) {
+  const uint32_t start = flag_->load(std::memory_order_acquire);
+  if (start & kEventFlag) return true;
+  // Set since the start (even if cleared again since).
+  auto was_set = [&] { return flag_->load(std::memory_order_acquire) != start; };
   for (int i = 0; i < kSpins; ++i) {
-    if (flag_->load(std::memory_order_acquire) != 0) return true;
+    if (was_set()) return true;
     internal::cpu_relax();
   }
-  while (flag_->load(std::memory_order_acquire) == 0) {
-    if (!internal::futex_wait(flag_, 0, deadline) || internal::expired(deadline)) {
-      return flag_->load(std::memory_order_acquire) != 0;
+  while (!was_set()) {
+    if (!internal::futex_wait(flag_, start, deadline) || internal::expired(deadline)) {
+      return was_set();
     }
   }
   return true;

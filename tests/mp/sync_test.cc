@@ -16,11 +16,15 @@
 #include "shoal/process.hpp"
 #include "shoal/queue.hpp"
 #include "shoal/shared_value.hpp"
+#include "tests/mp/child_test_util.h"
 
 namespace shoal {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::finishes_in_a_child;
+using testing::wait_for_futex_sleep;
+using testing::wait_for_state;
 
 TEST(LockTest, MutualExclusionAcrossProcesses) {
   Lock lock;
@@ -185,6 +189,37 @@ TEST(EventTest, SetWakesWaitersInOtherProcesses) {
   p.join();
   go.clear();
   EXPECT_FALSE(go.is_set());
+}
+
+// set() at once followed by clear(): waiters asleep at set() return true, as with
+// Python's threading.Event; they used to find the flag clear and sleep on for ever (or,
+// timed, until their timeout, returning false).
+TEST(EventTest, SetThenClearAtOnceWakesWhoWasWaiting) {
+  Event event;
+  Process untimed([&] { event.wait(); });
+  Process timed([&] {
+    if (!event.wait(60s)) ::_exit(3);
+  });
+  untimed.start();
+  timed.start();
+  // Both asleep inside wait(), then stopped, so that neither can look at the flag before
+  // clear() (as one woken slowly would not).
+  for (Process* p : {&untimed, &timed}) {
+    ASSERT_TRUE(wait_for_futex_sleep(*p->pid()));
+    ::kill(*p->pid(), SIGSTOP);
+    ASSERT_TRUE(wait_for_state(*p->pid(), 'T'));
+  }
+  event.set();
+  event.clear();
+  for (Process* p : {&untimed, &timed}) ::kill(*p->pid(), SIGCONT);
+  const bool untimed_returned = untimed.join(30s);
+  if (!untimed_returned) untimed.kill();
+  EXPECT_TRUE(untimed_returned) << "an untimed wait() slept through set(); clear()";
+  untimed.join();
+  timed.join();
+  EXPECT_EQ(timed.exitcode(), 0) << "a timed wait() returned false after set(); clear()";
+  EXPECT_FALSE(event.is_set());
+  EXPECT_FALSE(event.wait(1ms));  // a wait that starts after clear() waits for the next set()
 }
 
 TEST(ConditionTest, ProducerConsumer) {

@@ -192,12 +192,16 @@ class BoundedSemaphore : public Semaphore {
 class Event {
  public:
   Event();
-  void set();  // wakes every waiter
+  // Raises the flag and wakes every waiter. Each one waiting then returns true, even if
+  // clear() follows at once (as in Python).
+  void set();
   void clear();
   bool is_set() const;
-  void wait();  // blocks until set
+  // Blocks until the flag is set, or until a set() since the call began.
+  void wait();
+  // As wait(), at most `timeout`; true if set (or set since the call began).
   template <class Rep, class Period>
-  bool wait(std::chrono::duration<Rep, Period> timeout) {  // true if set
+  bool wait(std::chrono::duration<Rep, Period> timeout) {
     return wait_until(internal::deadline_after(timeout));
   }
   bool wait_until(const internal::Deadline& deadline);
