@@ -21,14 +21,30 @@ void bump(std::atomic<uint32_t>* seq, int wake) {
 }  // namespace
 
 // ---- Condition ------------------------------------------------------------------------
-// A waiter counts itself in `sleepers`; notify(n) turns up to n sleepers into `tokens`
-// and each woken waiter consumes one token, so at most n return per notify even though
-// tokens are not tied to particular waiters.
+// Every waiter draws a ticket and counts itself in `sleepers`. notify(n) hands out up to n
+// tokens (no more than there are sleepers without one) in a batch that only tickets
+// drawn before it may claim: a waiter that came after the notify (or one that gave up at
+// once) cannot take the token of one asleep at the notify, as Python's Condition
+// guarantees. A waiter claims from the oldest batch it may, so that every token finds a
+// claimant (the sets of claimants grow from batch to batch). Batches are kept in a fixed
+// array; if it is ever full, the newest batch is widened to the new notify's claimants.
+
+namespace {
+
+constexpr uint32_t kMaxBatches = 64;
+
+}  // namespace
 
 struct Condition::State {
   std::atomic<uint32_t> seq;
-  uint32_t sleepers;
-  uint32_t tokens;
+  uint32_t sleepers;     // waiters in wait(), notified or not
+  uint32_t tokens;       // notified but not yet returned: the batches' counts summed
+  uint32_t batches;      // batch[0, batches), oldest first
+  uint64_t next_ticket;  // the next waiter's ticket
+  struct Batch {
+    uint64_t before;  // claimable by tickets below this
+    uint32_t count;
+  } batch[kMaxBatches];
 };
 
 Condition::Condition() : region_(internal::SharedRegion::create(sizeof(State))) {
@@ -47,16 +63,37 @@ void Condition::check_held(const char* what) const {
   }
 }
 
+namespace {
+
+// Takes a token `ticket` may claim (from the oldest such batch); false if there is none.
+// Under the lock.
+template <class State>
+bool claim(State& st, uint64_t ticket) {
+  for (uint32_t i = 0; i < st.batches; ++i) {
+    if (st.batch[i].before <= ticket) continue;
+    --st.tokens;
+    if (--st.batch[i].count == 0) {
+      std::copy(st.batch + i + 1, st.batch + st.batches, st.batch + i);
+      --st.batches;
+    }
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 bool Condition::wait_until(const internal::Deadline& deadline) {
   check_held("wait");
+  const uint64_t ticket = state_->next_ticket++;
   ++state_->sleepers;
   for (;;) {
     uint32_t s = state_->seq.load(std::memory_order_acquire);
     const uint32_t levels = lock_.release_save();  // a re-entrant lock: every level
     bool in_time = internal::futex_wait(&state_->seq, s, deadline);
     lock_.acquire_restore(levels);
-    if (state_->tokens > 0) {
-      --state_->tokens;
+    if (claim(*state_, ticket)) {
+      --state_->sleepers;
       return true;
     }
     if (!in_time || internal::expired(deadline)) {
@@ -69,10 +106,21 @@ bool Condition::wait_until(const internal::Deadline& deadline) {
 void Condition::notify(int n) {
   check_held("notify");
   if (n <= 0) return;
-  uint32_t k = std::min<uint32_t>(static_cast<uint32_t>(n), state_->sleepers);
+  // Sleepers without a token (a dead waiter's token is never claimed: it stays counted).
+  const uint32_t unnotified =
+      state_->sleepers > state_->tokens ? state_->sleepers - state_->tokens : 0;
+  const uint32_t k = std::min<uint32_t>(static_cast<uint32_t>(n), unnotified);
   if (k == 0) return;
-  state_->sleepers -= k;
+  const uint64_t before = state_->next_ticket;
+  State::Batch* last = state_->batches > 0 ? &state_->batch[state_->batches - 1] : nullptr;
+  if (last != nullptr && (last->before == before || state_->batches == kMaxBatches)) {
+    last->before = before;  // the same claimants (or, the array full, more of them)
+    last->count += k;
+  } else {
+    state_->batch[state_->batches++] = State::Batch{before, k};
+  }
   state_->tokens += k;
+  // Every waiter asleep now drew its ticket before this batch: any k of them can claim.
   bump(&state_->seq, static_cast<int>(k));
 }
 

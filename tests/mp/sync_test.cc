@@ -281,6 +281,40 @@ TEST(ConditionTest, NotifyWakesAtMostN) {
   EXPECT_EQ(woken.load(), 3);
 }
 
+// A notify goes to a waiter asleep when it came. A wait that began after it (here one
+// that gives up at once) took its token, and the notified waiter slept on.
+TEST(ConditionTest, ANotifyIsNotTakenByALaterWaiter) {
+  Lock lock;
+  Condition cond(lock);
+  Value<int> waiting(0);
+  Process child([&] {
+    bool notified;
+    {
+      std::lock_guard guard(lock);
+      waiting.value() = 1;
+      notified = cond.wait(20s);
+    }
+    ::_exit(notified ? 0 : 3);
+  });
+  child.start();
+  // Once we hold the lock and see waiting == 1, the child is inside wait(); stopped, it
+  // cannot take the lock back before our own wait does.
+  for (;;) {
+    std::lock_guard guard(lock);
+    if (waiting.value() == 1) break;
+  }
+  ::kill(*child.pid(), SIGSTOP);
+  ASSERT_TRUE(wait_for_state(*child.pid(), 'T'));
+  {
+    std::lock_guard guard(lock);
+    cond.notify();
+    EXPECT_FALSE(cond.wait(0ms)) << "a later waiter took the notify";
+  }
+  ::kill(*child.pid(), SIGCONT);
+  child.join();
+  EXPECT_EQ(child.exitcode(), 0) << "the notified waiter was not woken";
+}
+
 TEST(ConditionTest, TimedWaitAndMisuse) {
   Condition cond;
   EXPECT_THROW(cond.wait(1ms), std::logic_error);  // lock not held

@@ -213,8 +213,9 @@ class Event {
 
 // A condition variable bound to a Lock (its own, or one given). wait/notify need the
 // lock held by the calling thread (as in Python), else std::logic_error. No spurious wake-ups:
-// wait() returns after a notify; notify(n) wakes at most n waiters. On a re-entrant lock
-// (a Value's or Array's), wait() releases every level it holds and takes them back.
+// wait() returns after a notify; notify(n) wakes at most n waiters, all of them asleep in
+// wait() when it was called (a wait begun later never takes their place). On a re-entrant
+// lock (a Value's or Array's), wait() releases every level it holds and takes them back.
 class Condition {
  public:
   Condition();
@@ -247,8 +248,9 @@ class Condition {
     }
     return true;
   }
-  // Wakes at most n waiters.
+  // Wakes at most n of the waiters asleep now (as many as there are, up to n).
   void notify(int n = 1);
+  // Wakes every waiter asleep now.
   void notify_all();
   bool wait_until(const internal::Deadline& deadline);
 
