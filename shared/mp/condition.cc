@@ -127,6 +127,9 @@ void Condition::notify(int n) {
 void Condition::notify_all() { notify(kAll); }
 
 // ---- Barrier --------------------------------------------------------------------------
+// The action runs under the barrier's lock, in the thread whose tid `action_tid` holds:
+// abort() and reset() from it go ahead without taking the lock again, and broken() and
+// n_waiting() never take it (atomic snapshots).
 
 namespace {
 enum BarrierPhase : uint32_t { kFilling = 0, kBroken = 1, kResetting = 2 };
@@ -135,16 +138,20 @@ enum BarrierPhase : uint32_t { kFilling = 0, kBroken = 1, kResetting = 2 };
 struct Barrier::State {
   std::atomic<uint32_t> lock;
   std::atomic<uint32_t> seq;
-  uint32_t count;
+  std::atomic<uint32_t> count;  // written under the lock
   uint32_t generation;
-  uint32_t phase;
+  std::atomic<uint32_t> phase;       // written under the lock
+  std::atomic<uint32_t> action_tid;  // the thread running the action, 0 if none
 };
 
 namespace {
 
 class BarrierGuard {
  public:
-  explicit BarrierGuard(std::atomic<uint32_t>* word) : word_(word) { lock(); }
+  // `already_held`: the caller is the action, which runs under the lock.
+  explicit BarrierGuard(std::atomic<uint32_t>* word, bool already_held = false) : word_(word) {
+    if (!already_held) lock();
+  }
   ~BarrierGuard() {
     if (held_) internal::owner_release(word_);
   }
@@ -194,13 +201,23 @@ int Barrier::wait_until(const internal::Deadline& deadline) {
   int index = static_cast<int>(state_->count++);
   if (index + 1 == parties_) {
     if (action_) {
+      state_->action_tid.store(internal::self_tid_u32());
       try {
         action_();
       } catch (...) {
+        state_->action_tid.store(0);
         --state_->count;
         state_->phase = kBroken;
         bump(&state_->seq, kAll);
         throw;
+      }
+      state_->action_tid.store(0);
+      if (state_->phase != kFilling) {
+        // The action called abort() or reset(): this round breaks, for its caller too
+        // (the others learn it from the phase).
+        if (--state_->count == 0 && state_->phase == kResetting) state_->phase = kFilling;
+        bump(&state_->seq, kAll);
+        throw BrokenBarrierError("shoal::Barrier: the action aborted or reset the barrier");
       }
     }
     state_->count = 0;
@@ -231,26 +248,32 @@ int Barrier::wait_until(const internal::Deadline& deadline) {
   }
 }
 
+namespace {
+
+// True when the calling thread is running `state`'s action (and so holds its lock).
+template <class State>
+bool in_action(const State& state) {
+  return state.action_tid.load() == internal::self_tid_u32();
+}
+
+}  // namespace
+
 void Barrier::abort() {
-  BarrierGuard guard(&state_->lock);
+  BarrierGuard guard(&state_->lock, in_action(*state_));
   state_->phase = kBroken;
   bump(&state_->seq, kAll);
 }
 
 void Barrier::reset() {
-  BarrierGuard guard(&state_->lock);
+  BarrierGuard guard(&state_->lock, in_action(*state_));
   state_->phase = state_->count > 0 ? kResetting : kFilling;
   bump(&state_->seq, kAll);
 }
 
-bool Barrier::broken() const {
-  BarrierGuard guard(&state_->lock);
-  return state_->phase == kBroken;
-}
+bool Barrier::broken() const { return state_->phase.load(std::memory_order_relaxed) == kBroken; }
 
 int Barrier::n_waiting() const {
-  BarrierGuard guard(&state_->lock);
-  return static_cast<int>(state_->count);
+  return static_cast<int>(state_->count.load(std::memory_order_relaxed));
 }
 
 }  // namespace shoal

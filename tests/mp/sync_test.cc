@@ -417,6 +417,66 @@ TEST(BarrierTest, ATimedWaitKeepsItsTimeoutWhileAResetWaitsForAKilledWaiter) {
   EXPECT_TRUE(barrier.broken());
 }
 
+// The action runs while the barrier's state is held by its caller: broken(), n_waiting(),
+// abort() and reset() called from it hung.
+TEST(BarrierTest, TheActionMayLookAtAndBreakItsBarrier) {
+  Value<int> seen_waiting(-1);
+  Value<int> seen_broken(-1);
+  EXPECT_TRUE(finishes_in_a_child([&] {
+    Barrier* self = nullptr;
+    Barrier barrier(1, [&] {
+      seen_waiting.value() = self->n_waiting();
+      seen_broken.value() = self->broken() ? 1 : 0;
+    });
+    self = &barrier;
+    if (barrier.wait() != 0) ::_exit(3);
+  }));
+  EXPECT_EQ(seen_waiting.load(), 1);  // the caller itself, as in Python
+  EXPECT_EQ(seen_broken.load(), 0);
+
+  // abort() from the action breaks this round: every waiter gets BrokenBarrierError.
+  EXPECT_TRUE(finishes_in_a_child([] {
+    Barrier* self = nullptr;
+    Barrier barrier(2, [&] { self->abort(); });
+    self = &barrier;
+    Process other([&] {
+      try {
+        barrier.wait();
+      } catch (const BrokenBarrierError&) {
+        ::_exit(0);
+      }
+      ::_exit(3);
+    });
+    other.set_daemon(true);  // killed with this child if the action hangs
+    other.start();
+    bool broken = false;
+    try {
+      barrier.wait();
+    } catch (const BrokenBarrierError&) {
+      broken = true;
+    }
+    other.join();
+    if (!broken || other.exitcode() != 0 || !barrier.broken()) ::_exit(4);
+  }));
+
+  // reset() from the action breaks this round too, then the barrier is usable again.
+  EXPECT_TRUE(finishes_in_a_child([] {
+    Barrier* self = nullptr;
+    int actions = 0;
+    Barrier barrier(1, [&] {
+      if (actions++ == 0) self->reset();
+    });
+    self = &barrier;
+    try {
+      barrier.wait();
+      ::_exit(3);
+    } catch (const BrokenBarrierError&) {
+    }
+    if (barrier.broken() || barrier.n_waiting() != 0) ::_exit(4);
+    if (barrier.wait() != 0) ::_exit(5);
+  }));
+}
+
 TEST(BarrierTest, AbortAndResetWakeWaitersWithBrokenBarrierError) {
   Barrier barrier(3);
   Value<int> broken_seen(0);

@@ -264,7 +264,9 @@ class Condition {
 
 // A barrier for `parties` processes (or threads). The last to arrive runs `action`
 // (in its own process) before anyone is released. `timeout`: the default for wait().
-// std::invalid_argument if parties < 1.
+// std::invalid_argument if parties < 1. The action may call broken(), n_waiting(),
+// abort() and reset(); abort() or reset() there breaks its round (every waiter of it,
+// the action's caller included, gets BrokenBarrierError).
 class Barrier {
  public:
   explicit Barrier(int parties, std::function<void()> action = {},
@@ -282,9 +284,10 @@ class Barrier {
   void abort();
   // Back to the initial state; current waiters get BrokenBarrierError.
   void reset();
+  // True while the barrier is broken (a snapshot; never blocks).
   bool broken() const;
   int parties() const { return parties_; }
-  // Callers waiting now (a snapshot).
+  // Callers waiting now (a snapshot; never blocks). In the action: all parties.
   int n_waiting() const;
   int wait_until(const internal::Deadline& deadline);
 
