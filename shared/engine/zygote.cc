@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "shared/engine/worker_loop.h"
+#include "shared/mp/futex.h"
 #include "shoal/internal/future_state.h"
 
 namespace shoal::engine {
@@ -121,10 +122,12 @@ class Zygote {
     WorkerSlot& slot = shared_.slot(w);
     slot.current.store(0);
     // _Fork: no atfork handlers (they belong to the pool's threads, which do not exist
-    // here); this process is single-threaded, so libc's locks are all free.
+    // here); this process is single-threaded, so libc's locks are all free. The per-process
+    // caches those handlers renew are renewed here instead.
     pid_t pid = _Fork();
     if (pid == 0) {
       internal::renew_task_id_prefix();  // a task that submits must not name as its siblings
+      internal::refresh_self_pid();      // a Lock it takes records its pid, not the zygote's
       close(fd_);
       close(sfd_);
       sigprocmask(SIG_SETMASK, &mask_, nullptr);

@@ -77,15 +77,23 @@ uint64_t read_record(const std::byte* ring, uint64_t cap, uint64_t pos, std::str
   return pos + record_size(len);
 }
 
+// A side's lock, taken within the caller's limit: !block, only if free now (or held by
+// a dead process); else by `deadline` (nullopt: however long it takes). A consumer
+// copying a big item out, or one stopped by SIGSTOP, holds it for a long time.
 class SideLock {
  public:
-  explicit SideLock(std::atomic<uint32_t>* word) : word_(word) {
-    owner_acquire(word_, self_pid_u32(), std::nullopt);
+  SideLock(std::atomic<uint32_t>* word, bool block, const Deadline& deadline)
+      : word_(word),
+        held_(block ? owner_acquire(word_, self_pid_u32(), deadline)
+                    : owner_try_acquire(word_, self_pid_u32())) {}
+  ~SideLock() {
+    if (held_) owner_release(word_);
   }
-  ~SideLock() { owner_release(word_); }
+  bool held() const { return held_; }
 
  private:
   std::atomic<uint32_t>* word_;
+  bool held_;
 };
 
 // Where one side's last operation moves that side's positions. It counts only once the
@@ -174,23 +182,26 @@ bool ByteQueue::put(std::string_view item, bool block, const Deadline& deadline)
                 " bytes is larger than a queue can hold");
   }
   for (;;) {
-    uint32_t seen_gets;
-    if (try_put(item, rec, seen_gets)) return true;
+    uint32_t seen_gets = 0;
+    const Try tried = try_put(item, rec, block, deadline, seen_gets);
+    if (tried != Try::kNotNow) return tried == Try::kDone;
     if (!block) return false;
     if (!wait_changed(&h_->gets, seen_gets, &h_->put_waiters, deadline)) {
-      return try_put(item, rec, seen_gets);
+      return try_put(item, rec, false, std::nullopt, seen_gets) == Try::kDone;
     }
   }
 }
 
-bool ByteQueue::try_put(std::string_view item, uint64_t rec, uint32_t& seen_gets) {
+ByteQueue::Try ByteQueue::try_put(std::string_view item, uint64_t rec, bool block,
+                                  const Deadline& lock_deadline, uint32_t& seen_gets) {
   {
-    SideLock lock(&h_->put_lock);
+    SideLock lock(&h_->put_lock, block, lock_deadline);
+    if (!lock.held()) return Try::kLockBusy;
     finish_put();  // in case the last producer died after its commit point
     seen_gets = h_->gets.load(std::memory_order_acquire);
     const uint64_t items_put = h_->items_put.load(std::memory_order_relaxed);
     const uint64_t count = items_put - h_->items_got.load(std::memory_order_acquire);
-    if (h_->maxsize != 0 && count >= h_->maxsize) return false;
+    if (h_->maxsize != 0 && count >= h_->maxsize) return Try::kNotNow;
     bool spilling = h_->spilling.load(std::memory_order_relaxed) != 0;
     uint64_t main_tail = h_->main_tail.load(std::memory_order_relaxed);
     uint64_t spill_tail = h_->spill_tail.load(std::memory_order_relaxed);
@@ -209,7 +220,9 @@ bool ByteQueue::try_put(std::string_view item, uint64_t rec, uint32_t& seen_gets
     }
     // Not into the next lap of the consumers' current chunk: they give its memory back
     // before they move past it.
-    if (spilling && spill_tail + rec > chunk_start(spill_head) + h_->spill_cap) return false;
+    if (spilling && spill_tail + rec > chunk_start(spill_head) + h_->spill_cap) {
+      return Try::kNotNow;
+    }
     if (!spilling) {
       write_record(main_, kMainBytes, main_tail, item);
       main_tail += rec;
@@ -222,7 +235,7 @@ bool ByteQueue::try_put(std::string_view item, uint64_t rec, uint32_t& seen_gets
     h_->puts.fetch_add(1, std::memory_order_seq_cst);
   }
   if (h_->get_waiters.load(std::memory_order_seq_cst) > 0) futex_wake(&h_->puts, 1);
-  return true;
+  return Try::kDone;
 }
 
 // Moves the tails as the last committed put says (a no-op if they are there already).
@@ -240,22 +253,25 @@ void ByteQueue::finish_put() {
 
 bool ByteQueue::get(std::string& out, bool block, const Deadline& deadline) {
   for (;;) {
-    uint32_t seen_puts;
-    if (try_get(out, seen_puts)) return true;
+    uint32_t seen_puts = 0;
+    const Try tried = try_get(out, block, deadline, seen_puts);
+    if (tried != Try::kNotNow) return tried == Try::kDone;
     if (!block) return false;
     if (!wait_changed(&h_->puts, seen_puts, &h_->get_waiters, deadline)) {
-      return try_get(out, seen_puts);
+      return try_get(out, false, std::nullopt, seen_puts) == Try::kDone;
     }
   }
 }
 
-bool ByteQueue::try_get(std::string& out, uint32_t& seen_puts) {
+ByteQueue::Try ByteQueue::try_get(std::string& out, bool block, const Deadline& lock_deadline,
+                                  uint32_t& seen_puts) {
   {
-    SideLock lock(&h_->get_lock);
+    SideLock lock(&h_->get_lock, block, lock_deadline);
+    if (!lock.held()) return Try::kLockBusy;
     finish_get();  // in case the last consumer died after its commit point
     seen_puts = h_->puts.load(std::memory_order_acquire);
     const uint64_t items_got = h_->items_got.load(std::memory_order_relaxed);
-    if (items_got == h_->items_put.load(std::memory_order_acquire)) return false;
+    if (items_got == h_->items_put.load(std::memory_order_acquire)) return Try::kNotNow;
     uint64_t main_head = h_->main_head.load(std::memory_order_relaxed);
     uint64_t spill_head = h_->spill_head.load(std::memory_order_relaxed);
     // Where the oldest item is: see the file comment.
@@ -270,7 +286,7 @@ bool ByteQueue::try_get(std::string& out, uint32_t& seen_puts) {
     h_->gets.fetch_add(1, std::memory_order_seq_cst);
   }
   if (h_->put_waiters.load(std::memory_order_seq_cst) > 0) futex_wake(&h_->gets, 1);
-  return true;
+  return Try::kDone;
 }
 
 // Moves the heads as the last committed get says (a no-op if they are there already).

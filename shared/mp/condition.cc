@@ -21,14 +21,30 @@ void bump(std::atomic<uint32_t>* seq, int wake) {
 }  // namespace
 
 // ---- Condition ------------------------------------------------------------------------
-// A waiter counts itself in `sleepers`; notify(n) turns up to n sleepers into `tokens`
-// and each woken waiter consumes one token, so at most n return per notify even though
-// tokens are not tied to particular waiters.
+// Every waiter draws a ticket and counts itself in `sleepers`. notify(n) hands out up to n
+// tokens (no more than there are sleepers without one) in a batch that only tickets
+// drawn before it may claim: a waiter that came after the notify (or one that gave up at
+// once) cannot take the token of one asleep at the notify, as Python's Condition
+// guarantees. A waiter claims from the oldest batch it may, so that every token finds a
+// claimant (the sets of claimants grow from batch to batch). Batches are kept in a fixed
+// array; if it is ever full, the newest batch is widened to the new notify's claimants.
+
+namespace {
+
+constexpr uint32_t kMaxBatches = 64;
+
+}  // namespace
 
 struct Condition::State {
   std::atomic<uint32_t> seq;
-  uint32_t sleepers;
-  uint32_t tokens;
+  uint32_t sleepers;     // waiters in wait(), notified or not
+  uint32_t tokens;       // notified but not yet returned: the batches' counts summed
+  uint32_t batches;      // batch[0, batches), oldest first
+  uint64_t next_ticket;  // the next waiter's ticket
+  struct Batch {
+    uint64_t before;  // claimable by tickets below this
+    uint32_t count;
+  } batch[kMaxBatches];
 };
 
 Condition::Condition() : region_(internal::SharedRegion::create(sizeof(State))) {
@@ -47,16 +63,37 @@ void Condition::check_held(const char* what) const {
   }
 }
 
+namespace {
+
+// Takes a token `ticket` may claim (from the oldest such batch); false if there is none.
+// Under the lock.
+template <class State>
+bool claim(State& st, uint64_t ticket) {
+  for (uint32_t i = 0; i < st.batches; ++i) {
+    if (st.batch[i].before <= ticket) continue;
+    --st.tokens;
+    if (--st.batch[i].count == 0) {
+      std::copy(st.batch + i + 1, st.batch + st.batches, st.batch + i);
+      --st.batches;
+    }
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 bool Condition::wait_until(const internal::Deadline& deadline) {
   check_held("wait");
+  const uint64_t ticket = state_->next_ticket++;
   ++state_->sleepers;
   for (;;) {
     uint32_t s = state_->seq.load(std::memory_order_acquire);
-    lock_.release();
+    const uint32_t levels = lock_.release_save();  // a re-entrant lock: every level
     bool in_time = internal::futex_wait(&state_->seq, s, deadline);
-    lock_.acquire();
-    if (state_->tokens > 0) {
-      --state_->tokens;
+    lock_.acquire_restore(levels);
+    if (claim(*state_, ticket)) {
+      --state_->sleepers;
       return true;
     }
     if (!in_time || internal::expired(deadline)) {
@@ -69,16 +106,30 @@ bool Condition::wait_until(const internal::Deadline& deadline) {
 void Condition::notify(int n) {
   check_held("notify");
   if (n <= 0) return;
-  uint32_t k = std::min<uint32_t>(static_cast<uint32_t>(n), state_->sleepers);
+  // Sleepers without a token (a dead waiter's token is never claimed: it stays counted).
+  const uint32_t unnotified =
+      state_->sleepers > state_->tokens ? state_->sleepers - state_->tokens : 0;
+  const uint32_t k = std::min<uint32_t>(static_cast<uint32_t>(n), unnotified);
   if (k == 0) return;
-  state_->sleepers -= k;
+  const uint64_t before = state_->next_ticket;
+  State::Batch* last = state_->batches > 0 ? &state_->batch[state_->batches - 1] : nullptr;
+  if (last != nullptr && (last->before == before || state_->batches == kMaxBatches)) {
+    last->before = before;  // the same claimants (or, the array full, more of them)
+    last->count += k;
+  } else {
+    state_->batch[state_->batches++] = State::Batch{before, k};
+  }
   state_->tokens += k;
+  // Every waiter asleep now drew its ticket before this batch: any k of them can claim.
   bump(&state_->seq, static_cast<int>(k));
 }
 
 void Condition::notify_all() { notify(kAll); }
 
 // ---- Barrier --------------------------------------------------------------------------
+// The action runs under the barrier's lock, in the thread whose tid `action_tid` holds:
+// abort() and reset() from it go ahead without taking the lock again, and broken() and
+// n_waiting() never take it (atomic snapshots).
 
 namespace {
 enum BarrierPhase : uint32_t { kFilling = 0, kBroken = 1, kResetting = 2 };
@@ -87,16 +138,20 @@ enum BarrierPhase : uint32_t { kFilling = 0, kBroken = 1, kResetting = 2 };
 struct Barrier::State {
   std::atomic<uint32_t> lock;
   std::atomic<uint32_t> seq;
-  uint32_t count;
+  std::atomic<uint32_t> count;  // written under the lock
   uint32_t generation;
-  uint32_t phase;
+  std::atomic<uint32_t> phase;       // written under the lock
+  std::atomic<uint32_t> action_tid;  // the thread running the action, 0 if none
 };
 
 namespace {
 
 class BarrierGuard {
  public:
-  explicit BarrierGuard(std::atomic<uint32_t>* word) : word_(word) { lock(); }
+  // `already_held`: the caller is the action, which runs under the lock.
+  explicit BarrierGuard(std::atomic<uint32_t>* word, bool already_held = false) : word_(word) {
+    if (!already_held) lock();
+  }
   ~BarrierGuard() {
     if (held_) internal::owner_release(word_);
   }
@@ -146,13 +201,23 @@ int Barrier::wait_until(const internal::Deadline& deadline) {
   int index = static_cast<int>(state_->count++);
   if (index + 1 == parties_) {
     if (action_) {
+      state_->action_tid.store(internal::self_tid_u32());
       try {
         action_();
       } catch (...) {
+        state_->action_tid.store(0);
         --state_->count;
         state_->phase = kBroken;
         bump(&state_->seq, kAll);
         throw;
+      }
+      state_->action_tid.store(0);
+      if (state_->phase != kFilling) {
+        // The action called abort() or reset(): this round breaks, for its caller too
+        // (the others learn it from the phase).
+        if (--state_->count == 0 && state_->phase == kResetting) state_->phase = kFilling;
+        bump(&state_->seq, kAll);
+        throw BrokenBarrierError("shoal::Barrier: the action aborted or reset the barrier");
       }
     }
     state_->count = 0;
@@ -183,26 +248,32 @@ int Barrier::wait_until(const internal::Deadline& deadline) {
   }
 }
 
+namespace {
+
+// True when the calling thread is running `state`'s action (and so holds its lock).
+template <class State>
+bool in_action(const State& state) {
+  return state.action_tid.load() == internal::self_tid_u32();
+}
+
+}  // namespace
+
 void Barrier::abort() {
-  BarrierGuard guard(&state_->lock);
+  BarrierGuard guard(&state_->lock, in_action(*state_));
   state_->phase = kBroken;
   bump(&state_->seq, kAll);
 }
 
 void Barrier::reset() {
-  BarrierGuard guard(&state_->lock);
+  BarrierGuard guard(&state_->lock, in_action(*state_));
   state_->phase = state_->count > 0 ? kResetting : kFilling;
   bump(&state_->seq, kAll);
 }
 
-bool Barrier::broken() const {
-  BarrierGuard guard(&state_->lock);
-  return state_->phase == kBroken;
-}
+bool Barrier::broken() const { return state_->phase.load(std::memory_order_relaxed) == kBroken; }
 
 int Barrier::n_waiting() const {
-  BarrierGuard guard(&state_->lock);
-  return static_cast<int>(state_->count);
+  return static_cast<int>(state_->count.load(std::memory_order_relaxed));
 }
 
 }  // namespace shoal

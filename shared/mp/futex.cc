@@ -61,6 +61,8 @@ pid_t self_pid() {
   return g_pid;
 }
 
+void refresh_self_pid() { refresh_pid(); }
+
 pid_t self_tid() {
   pid_t pid = self_pid();
   if (t_tid == 0 || t_tid_pid != pid) {  // the forked child's thread has a new tid

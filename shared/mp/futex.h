@@ -31,8 +31,11 @@ inline void cpu_relax() {
 #endif
 }
 
-// The calling process's pid, cached (refreshed in fork children).
+// The calling process's pid, cached (refreshed in fork() children by an atfork handler).
 pid_t self_pid();
+// Refreshes self_pid()'s cache: for a child made without fork()'s atfork handlers
+// (_Fork, clone), which otherwise goes on with its parent's pid. Async-signal-safe.
+void refresh_self_pid();
 // The calling thread's kernel tid (unique system-wide), cached per thread.
 pid_t self_tid();
 

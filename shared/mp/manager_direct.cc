@@ -128,25 +128,60 @@ bool take_frame(std::string& buffer, std::string& payload) {
   return true;
 }
 
-bool write_all(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
+namespace {
+
+// Sends `frame` on `s` by `deadline`, which busy notices read meanwhile extend (the
+// server stops reading while it copies a big payload). A server that reads nothing (one
+// stopped by SIGSTOP) must not hold the caller in send() past its timeout; a frame sent
+// in part leaves the connection unusable, so unreachable() closes it.
+void send_frame(DirectSocket& s, const std::string& endpoint, std::string_view frame,
+                std::chrono::steady_clock::time_point& deadline) {
+  char chunk[16384];
+  std::string body;
+  while (!frame.empty()) {
+    ssize_t n = ::send(s.fd, frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n >= 0) {
+      frame.remove_prefix(static_cast<std::size_t>(n));
+      continue;
     }
-    bytes.remove_prefix(static_cast<std::size_t>(n));
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      unreachable(s, endpoint, "the server closed the connection");
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) unreachable(s, endpoint, "timed out sending the request");
+    pollfd p{s.fd, POLLOUT | POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count()) + 1) <= 0) continue;
+    if (!(p.revents & POLLIN)) continue;
+    const ssize_t got = ::recv(s.fd, chunk, sizeof chunk, MSG_DONTWAIT);
+    if (got == 0) unreachable(s, endpoint, "the server closed the connection");
+    if (got < 0) continue;
+    s.in.append(chunk, static_cast<std::size_t>(got));
+    // Whole busy notices are taken in now (a reply cannot come before the request is
+    // whole); anything else stays for the reading loop.
+    while (whole_frame(s.in)) {
+      const std::size_t size = *frame_size(s.in);
+      const std::string_view first(s.in.data() + 4, size);
+      const auto reply = decode<ManagerReply>(first);
+      const auto until = busy_until(reply, std::chrono::steady_clock::now());
+      if (!until) break;
+      s.busy_until = std::max(s.busy_until, *until);
+      deadline = std::max(deadline, *until + kReplyMargin);
+      s.in.erase(0, 4 + size);
+    }
   }
-  return true;
 }
+
+}  // namespace
 
 ManagerReply direct_call(const std::string& endpoint, const std::string& payload, uint64_t id,
                          std::chrono::steady_clock::time_point deadline) {
   DirectSocket& s = connected(endpoint);
   std::string frame;
   append_frame(frame, payload);
-  if (!write_all(s.fd, frame)) unreachable(s, endpoint, "the server closed the connection");
   deadline = std::max(deadline, s.busy_until + kReplyMargin);
+  send_frame(s, endpoint, frame, deadline);
   const auto spin_until = std::chrono::steady_clock::now() + kSpinFor;
   std::string body;
   char chunk[16384];

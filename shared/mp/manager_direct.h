@@ -18,8 +18,9 @@ namespace shoal::internal {
 bool is_direct_endpoint(const std::string& endpoint);
 
 // One round trip to a direct endpoint; ConnectionError if the server is not there, the
-// connection breaks, or no reply comes by `deadline` (then the server is first sent a
-// cancel of request `id`, and the connection is closed).
+// connection breaks, the request cannot be sent whole by `deadline` (a server that stopped
+// reading), or no reply comes by `deadline` (then the server is first sent a cancel of
+// request `id`, and the connection is closed). Busy notices extend `deadline`.
 ManagerReply direct_call(const std::string& endpoint, const std::string& payload, uint64_t id,
                          std::chrono::steady_clock::time_point deadline);
 
@@ -39,7 +40,5 @@ bool whole_frame(std::string_view buffer);
 // If `buffer` holds a whole frame, moves its payload to `payload`, drops it from
 // `buffer` and returns true.
 bool take_frame(std::string& buffer, std::string& payload);
-// Writes all of `bytes` to blocking socket `fd`; false if the peer is gone.
-bool write_all(int fd, std::string_view bytes);
 
 }  // namespace shoal::internal

@@ -22,35 +22,69 @@ internal::Slot new_slot() {
 
 // ---- Lock -----------------------------------------------------------------------------
 // The owner word holds the holder's pid (for death detection); the next word of the slot
-// holds the tid of the thread that acquired it, for Condition's holder check only.
+// holds the tid of the thread that acquired it, for Condition's holder check and for
+// re-entry; the third, for a re-entrant lock, the levels held (touched by the holder only).
 
 Lock::Lock() : Lock(new_slot()) {}
 
-Lock::Lock(internal::Slot slot)
-    : region_(std::move(slot.region)), word_(static_cast<std::atomic<uint32_t>*>(slot.at)) {}
+Lock::Lock(internal::Slot slot, bool recursive)
+    : region_(std::move(slot.region)),
+      word_(static_cast<std::atomic<uint32_t>*>(slot.at)),
+      recursive_(recursive) {}
 
 std::atomic<uint32_t>* Lock::tid_word() const { return word_ + 1; }
+std::atomic<uint32_t>* Lock::depth_word() const { return word_ + 2; }
 
 bool Lock::acquired(bool acquired) {
-  if (acquired) tid_word()->store(internal::self_tid_u32(), std::memory_order_relaxed);
+  if (acquired) {
+    tid_word()->store(internal::self_tid_u32(), std::memory_order_relaxed);
+    depth_word()->store(1, std::memory_order_relaxed);  // also after a dead holder's levels
+  }
   return acquired;
 }
 
 void Lock::acquire() { acquire_until(std::nullopt); }
 
 bool Lock::acquire_until(const internal::Deadline& deadline) {
+  if (recursive_ && held_by_this_thread()) {
+    depth_word()->fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
   return acquired(internal::owner_acquire(word_, internal::self_pid_u32(), deadline));
 }
 
 bool Lock::try_acquire() {
+  if (recursive_ && held_by_this_thread()) {
+    depth_word()->fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
   return acquired(internal::owner_try_acquire(word_, internal::self_pid_u32()));
 }
 
 void Lock::release() {
+  if (recursive_) {
+    if (!held_by_this_thread()) {
+      throw std::logic_error(
+          "shoal::Lock::release: the calling thread does not hold this re-entrant lock");
+    }
+    if (depth_word()->fetch_sub(1, std::memory_order_relaxed) > 1) return;
+  }
   tid_word()->store(0, std::memory_order_relaxed);  // before: then it is the next holder's
   if (internal::owner_release(word_) == 0) {
     throw std::logic_error("shoal::Lock::release: the lock is not held");
   }
+}
+
+uint32_t Lock::release_save() {
+  const uint32_t levels = recursive_ ? depth_word()->load(std::memory_order_relaxed) : 1;
+  if (recursive_) depth_word()->store(1, std::memory_order_relaxed);
+  release();
+  return levels;
+}
+
+void Lock::acquire_restore(uint32_t levels) {
+  acquire();
+  if (recursive_) depth_word()->store(levels, std::memory_order_relaxed);
 }
 
 bool Lock::locked() const { return word_->load(std::memory_order_relaxed) != 0; }
@@ -174,29 +208,45 @@ int Semaphore::get_value() const {
 }
 
 // ---- Event ----------------------------------------------------------------------------
+// One word: bit 0 is the flag, the bits above count the set() calls that raised it. A
+// waiter returns once either changes from what it saw at the start, so a set() at once
+// undone by clear() still wakes whoever was waiting then (as Python's Event does).
+
+namespace {
+constexpr uint32_t kEventFlag = 1;
+}
 
 Event::Event() : region_(internal::SharedRegion::create(sizeof(uint32_t))) {
   flag_ = reinterpret_cast<std::atomic<uint32_t>*>(region_->data());
 }
 
 void Event::set() {
-  if (flag_->exchange(1) == 0) internal::futex_wake(flag_, std::numeric_limits<int>::max());
+  uint32_t w = flag_->load(std::memory_order_relaxed);
+  do {
+    if (w & kEventFlag) return;
+  } while (!flag_->compare_exchange_weak(w, (w + 2) | kEventFlag, std::memory_order_release,
+                                         std::memory_order_relaxed));
+  internal::futex_wake(flag_, std::numeric_limits<int>::max());
 }
 
-void Event::clear() { flag_->store(0); }
+void Event::clear() { flag_->fetch_and(~kEventFlag, std::memory_order_relaxed); }
 
-bool Event::is_set() const { return flag_->load() != 0; }
+bool Event::is_set() const { return (flag_->load() & kEventFlag) != 0; }
 
 void Event::wait() { wait_until(std::nullopt); }
 
 bool Event::wait_until(const internal::Deadline& deadline) {
+  const uint32_t start = flag_->load(std::memory_order_acquire);
+  if (start & kEventFlag) return true;
+  // Set since the start (even if cleared again since).
+  auto was_set = [&] { return flag_->load(std::memory_order_acquire) != start; };
   for (int i = 0; i < kSpins; ++i) {
-    if (flag_->load(std::memory_order_acquire) != 0) return true;
+    if (was_set()) return true;
     internal::cpu_relax();
   }
-  while (flag_->load(std::memory_order_acquire) == 0) {
-    if (!internal::futex_wait(flag_, 0, deadline) || internal::expired(deadline)) {
-      return flag_->load(std::memory_order_acquire) != 0;
+  while (!was_set()) {
+    if (!internal::futex_wait(flag_, start, deadline) || internal::expired(deadline)) {
+      return was_set();
     }
   }
   return true;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "shoal/pool.hpp"
+#include "shoal/sync.hpp"
 #include "tests/client/pool_test_util.h"
 
 namespace shoal {
@@ -66,6 +67,18 @@ int sleep_forever(int) {
 int count_and_sleep(std::uintptr_t runs_address) {
   reinterpret_cast<std::atomic<int>*>(runs_address)->fetch_add(1);
   return sleep_forever(0);
+}
+
+// A lock made by the test before its pool, so the workers share it.
+Lock& pool_lock() {
+  static Lock lock;
+  return lock;
+}
+
+// Takes pool_lock() and dies holding it.
+int die_holding_the_lock(int) {
+  pool_lock().acquire();
+  std::abort();
 }
 
 std::string lost_message(Future<int>& f) {
@@ -127,6 +140,20 @@ TEST(PoolFaultTest, AbortSegfaultAndExitAreReportedWithTheirCause) {
   EXPECT_THAT(lost_message(segv), HasSubstr("SIGSEGV"));
   EXPECT_THAT(lost_message(exited), HasSubstr("exited with code 3"));
   EXPECT_EQ(pool.apply(square, 9), 81);
+}
+
+// A worker comes from the zygote by _Fork, which runs no atfork handler: the lock must
+// record the worker's own pid (not the zygote's, which lives on), or no one ever takes
+// over the lock of a worker that died holding it.
+TEST(PoolFaultTest, ALockHeldByAWorkerThatDiedIsTakenOver) {
+  Lock& lock = pool_lock();
+  lock.acquire();  // this process's pid is known (and cached) before the pool forks
+  lock.release();
+  Pool pool(1);
+  Future<int> f = pool.apply_async(die_holding_the_lock, 0);
+  EXPECT_THAT(lost_message(f), HasSubstr("SIGABRT"));
+  ASSERT_TRUE(lock.acquire(std::chrono::seconds(10)));
+  lock.release();
 }
 
 TEST(PoolFaultTest, TimeLimitKillsTheTaskAndThePoolGoesOn) {

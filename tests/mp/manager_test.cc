@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <optional>
 #include <set>
@@ -256,6 +257,30 @@ TEST(ManagerTest, DeadServerIsAConnectionErrorWithinASecond) {
   t0 = Clock::now();
   EXPECT_THROW(d.set(2, 2), ConnectionError);
   EXPECT_LT(Clock::now() - t0, 1s);
+}
+
+// A request bigger than the socket's buffers, to a server that is stopped (not dead): the
+// sending has the call's deadline too, so the call throws ConnectionError instead of
+// blocking in send() for as long as the server stays stopped.
+TEST(ManagerTest, ABigRequestToAStoppedServerIsAConnectionError) {
+  Manager m;
+  auto d = m.dict<int, std::string>();
+  d.set(0, "reachable");
+  const pid_t server = *m.server_pid();
+  ASSERT_EQ(::kill(server, SIGSTOP), 0);
+  auto call = std::async(std::launch::async, [&] {
+    try {
+      d.set(1, std::string(std::size_t{4} << 20, 'x'));
+    } catch (const ConnectionError&) {
+      return true;
+    }
+    return false;
+  });
+  const bool returned = call.wait_for(60s) == std::future_status::ready;
+  ::kill(server, SIGCONT);  // lets a call still blocked go on
+  EXPECT_TRUE(returned) << "the call blocked while the server was stopped";
+  EXPECT_TRUE(call.get()) << "no ConnectionError";
+  EXPECT_EQ(d.get(0), "reachable");  // the server goes on once resumed
 }
 
 TEST(ManagerTest, ConnectWithNothingAnsweringFailsWithinFiveSeconds) {

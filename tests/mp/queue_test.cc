@@ -6,10 +6,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -17,11 +19,42 @@
 #include "shoal/process.hpp"
 #include "shoal/shared_value.hpp"
 #include "shoal/sync.hpp"
+#include "tests/mp/child_test_util.h"
 
 namespace shoal {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::finishes_in_a_child;
+using testing::rss_kb;
+using testing::wait_for_state;
+
+// The sum of `fields` of /proc/PID/status (see rss_kb), in kB.
+long rss_sum_kb(pid_t pid, std::initializer_list<std::string_view> fields) {
+  long sum = 0;
+  for (std::string_view field : fields) sum += rss_kb(pid, field);
+  return sum;
+}
+
+// Stops (SIGSTOP) process `pid` once its `fields` memory has grown by 16 MiB (it is
+// copying a big item, holding its side's lock) and, stopped, `pending()` still holds (its
+// operation has not committed). False if it got through first (or 60 s passed): then it
+// was resumed.
+template <class Pending>
+bool stop_while_copying(pid_t pid, std::initializer_list<std::string_view> fields,
+                        Pending pending) {
+  const long base = rss_sum_kb(pid, fields);
+  const auto give_up = std::chrono::steady_clock::now() + 60s;
+  while (rss_sum_kb(pid, fields) < base + (16 << 10)) {
+    if (std::chrono::steady_clock::now() >= give_up || testing::process_state(pid) == 'Z') {
+      return false;
+    }
+  }
+  ::kill(pid, SIGSTOP);
+  if (wait_for_state(pid, 'T') && pending()) return true;
+  ::kill(pid, SIGCONT);
+  return false;
+}
 
 TEST(QueueTest, FifoAndNonBlocking) {
   Queue<int> q;
@@ -288,6 +321,95 @@ TEST(QueueTest, ConsumersKilledMidGetLeaveOnlyWholeItems) {
   EXPECT_EQ(q.get(1s), "fine");
   q.put(std::string(3u << 20, 'z'));
   EXPECT_EQ(q.get(1s), std::string(3u << 20, 'z'));
+}
+
+// A side's lock honours the call's deadline: with a consumer stopped (SIGSTOP) while it
+// copies a big item out, holding the consumers' lock, get_nowait() and get(10ms) report
+// Empty instead of waiting for it (they hung), and producers go on.
+TEST(QueueTest, AStoppedConsumerDoesNotHangTimedOrNonBlockingGets) {
+  Queue<std::string> q;
+  const std::string big(std::size_t{256} << 20, 'x');
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    q.put(big);
+    Event ready;
+    Process consumer([&] {
+      ready.set();
+      (void)q.get();
+    });
+    consumer.start();
+    ASSERT_TRUE(ready.wait(30s));
+    // Its buffer grows (unless malloc reuses pages inherited from us), and the ring's
+    // shared pages it reads are mapped in as it copies.
+    if (!stop_while_copying(*consumer.pid(), {"RssAnon", "RssShmem"},
+                            [&] { return q.qsize() == 1; })) {
+      consumer.join();
+      continue;  // it got its item first: again
+    }
+    EXPECT_TRUE(finishes_in_a_child([&] {
+      try {
+        (void)q.get_nowait();
+        ::_exit(3);
+      } catch (const Empty&) {
+      }
+      try {
+        (void)q.get(10ms);
+        ::_exit(4);
+      } catch (const Empty&) {
+      }
+      q.put_nowait("small");  // the producers' side is free
+    }));
+    ::kill(*consumer.pid(), SIGCONT);
+    consumer.join();
+    EXPECT_EQ(consumer.exitcode(), 0);
+    EXPECT_EQ(q.get(30s), "small");
+    return;
+  }
+  FAIL() << "the consumer was never stopped inside its get";
+}
+
+// The same on the producers' side: a producer stopped while it copies a big item in.
+TEST(QueueTest, AStoppedProducerDoesNotHangTimedOrNonBlockingPuts) {
+  Queue<std::string> q;
+  const std::string big(std::size_t{256} << 20, 'x');
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    Event ready;
+    Process producer([&] {
+      ready.set();
+      q.put(big);
+    });
+    producer.start();
+    ASSERT_TRUE(ready.wait(30s));
+    // Only the ring's pages: its encoding buffer grows before it takes the lock.
+    if (!stop_while_copying(*producer.pid(), {"RssShmem"}, [&] { return q.qsize() == 0; })) {
+      producer.join();
+      EXPECT_EQ(q.get(30s).size(), big.size());
+      continue;  // it put its item first: again
+    }
+    EXPECT_TRUE(finishes_in_a_child([&] {
+      try {
+        q.put_nowait("small");
+        ::_exit(3);
+      } catch (const Full&) {
+      }
+      try {
+        q.put("small", 10ms);
+        ::_exit(4);
+      } catch (const Full&) {
+      }
+      try {
+        (void)q.get_nowait();  // the consumers' side is free (and nothing is in)
+        ::_exit(5);
+      } catch (const Empty&) {
+      }
+    }));
+    ::kill(*producer.pid(), SIGCONT);
+    producer.join();
+    EXPECT_EQ(producer.exitcode(), 0);
+    EXPECT_EQ(q.get(30s).size(), big.size());
+    EXPECT_EQ(q.qsize(), 0u);
+    return;
+  }
+  FAIL() << "the producer was never stopped inside its put";
 }
 
 TEST(JoinableQueueTest, ProducersKilledMidPutLeaveNoPhantomItems) {

@@ -16,11 +16,15 @@
 #include "shoal/process.hpp"
 #include "shoal/queue.hpp"
 #include "shoal/shared_value.hpp"
+#include "tests/mp/child_test_util.h"
 
 namespace shoal {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::finishes_in_a_child;
+using testing::wait_for_futex_sleep;
+using testing::wait_for_state;
 
 TEST(LockTest, MutualExclusionAcrossProcesses) {
   Lock lock;
@@ -187,6 +191,37 @@ TEST(EventTest, SetWakesWaitersInOtherProcesses) {
   EXPECT_FALSE(go.is_set());
 }
 
+// set() at once followed by clear(): waiters asleep at set() return true, as with
+// Python's threading.Event; they used to find the flag clear and sleep on for ever (or,
+// timed, until their timeout, returning false).
+TEST(EventTest, SetThenClearAtOnceWakesWhoWasWaiting) {
+  Event event;
+  Process untimed([&] { event.wait(); });
+  Process timed([&] {
+    if (!event.wait(60s)) ::_exit(3);
+  });
+  untimed.start();
+  timed.start();
+  // Both asleep inside wait(), then stopped, so that neither can look at the flag before
+  // clear() (as one woken slowly would not).
+  for (Process* p : {&untimed, &timed}) {
+    ASSERT_TRUE(wait_for_futex_sleep(*p->pid()));
+    ::kill(*p->pid(), SIGSTOP);
+    ASSERT_TRUE(wait_for_state(*p->pid(), 'T'));
+  }
+  event.set();
+  event.clear();
+  for (Process* p : {&untimed, &timed}) ::kill(*p->pid(), SIGCONT);
+  const bool untimed_returned = untimed.join(30s);
+  if (!untimed_returned) untimed.kill();
+  EXPECT_TRUE(untimed_returned) << "an untimed wait() slept through set(); clear()";
+  untimed.join();
+  timed.join();
+  EXPECT_EQ(timed.exitcode(), 0) << "a timed wait() returned false after set(); clear()";
+  EXPECT_FALSE(event.is_set());
+  EXPECT_FALSE(event.wait(1ms));  // a wait that starts after clear() waits for the next set()
+}
+
 TEST(ConditionTest, ProducerConsumer) {
   Condition cond;
   Value<int> items(0);
@@ -244,6 +279,40 @@ TEST(ConditionTest, NotifyWakesAtMostN) {
   }
   for (auto& p : procs) p.join();
   EXPECT_EQ(woken.load(), 3);
+}
+
+// A notify goes to a waiter asleep when it came. A wait that began after it (here one
+// that gives up at once) took its token, and the notified waiter slept on.
+TEST(ConditionTest, ANotifyIsNotTakenByALaterWaiter) {
+  Lock lock;
+  Condition cond(lock);
+  Value<int> waiting(0);
+  Process child([&] {
+    bool notified;
+    {
+      std::lock_guard guard(lock);
+      waiting.value() = 1;
+      notified = cond.wait(20s);
+    }
+    ::_exit(notified ? 0 : 3);
+  });
+  child.start();
+  // Once we hold the lock and see waiting == 1, the child is inside wait(); stopped, it
+  // cannot take the lock back before our own wait does.
+  for (;;) {
+    std::lock_guard guard(lock);
+    if (waiting.value() == 1) break;
+  }
+  ::kill(*child.pid(), SIGSTOP);
+  ASSERT_TRUE(wait_for_state(*child.pid(), 'T'));
+  {
+    std::lock_guard guard(lock);
+    cond.notify();
+    EXPECT_FALSE(cond.wait(0ms)) << "a later waiter took the notify";
+  }
+  ::kill(*child.pid(), SIGCONT);
+  child.join();
+  EXPECT_EQ(child.exitcode(), 0) << "the notified waiter was not woken";
 }
 
 TEST(ConditionTest, TimedWaitAndMisuse) {
@@ -346,6 +415,66 @@ TEST(BarrierTest, ATimedWaitKeepsItsTimeoutWhileAResetWaitsForAKilledWaiter) {
   EXPECT_THROW(barrier.wait(200ms), BrokenBarrierError);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
   EXPECT_TRUE(barrier.broken());
+}
+
+// The action runs while the barrier's state is held by its caller: broken(), n_waiting(),
+// abort() and reset() called from it hung.
+TEST(BarrierTest, TheActionMayLookAtAndBreakItsBarrier) {
+  Value<int> seen_waiting(-1);
+  Value<int> seen_broken(-1);
+  EXPECT_TRUE(finishes_in_a_child([&] {
+    Barrier* self = nullptr;
+    Barrier barrier(1, [&] {
+      seen_waiting.value() = self->n_waiting();
+      seen_broken.value() = self->broken() ? 1 : 0;
+    });
+    self = &barrier;
+    if (barrier.wait() != 0) ::_exit(3);
+  }));
+  EXPECT_EQ(seen_waiting.load(), 1);  // the caller itself, as in Python
+  EXPECT_EQ(seen_broken.load(), 0);
+
+  // abort() from the action breaks this round: every waiter gets BrokenBarrierError.
+  EXPECT_TRUE(finishes_in_a_child([] {
+    Barrier* self = nullptr;
+    Barrier barrier(2, [&] { self->abort(); });
+    self = &barrier;
+    Process other([&] {
+      try {
+        barrier.wait();
+      } catch (const BrokenBarrierError&) {
+        ::_exit(0);
+      }
+      ::_exit(3);
+    });
+    other.set_daemon(true);  // killed with this child if the action hangs
+    other.start();
+    bool broken = false;
+    try {
+      barrier.wait();
+    } catch (const BrokenBarrierError&) {
+      broken = true;
+    }
+    other.join();
+    if (!broken || other.exitcode() != 0 || !barrier.broken()) ::_exit(4);
+  }));
+
+  // reset() from the action breaks this round too, then the barrier is usable again.
+  EXPECT_TRUE(finishes_in_a_child([] {
+    Barrier* self = nullptr;
+    int actions = 0;
+    Barrier barrier(1, [&] {
+      if (actions++ == 0) self->reset();
+    });
+    self = &barrier;
+    try {
+      barrier.wait();
+      ::_exit(3);
+    } catch (const BrokenBarrierError&) {
+    }
+    if (barrier.broken() || barrier.n_waiting() != 0) ::_exit(4);
+    if (barrier.wait() != 0) ::_exit(5);
+  }));
 }
 
 TEST(BarrierTest, AbortAndResetWakeWaitersWithBrokenBarrierError) {

@@ -56,9 +56,12 @@ class ByteQueue {
   ByteQueue& operator=(const ByteQueue&) = delete;
 
   // Appends `item`; false if the queue stayed full until `deadline` (or at once when
-  // !block). Throws shoal::Error for an item larger than the ring can hold.
+  // !block). Throws shoal::Error for an item larger than the ring can hold. The
+  // producers' lock is waited for within the same limit: false too if another producer
+  // (one copying a big item, or stopped) held it throughout.
   bool put(std::string_view item, bool block, const Deadline& deadline);
-  // Moves the oldest item into `out`; false if none came by `deadline` (or !block).
+  // Moves the oldest item into `out`; false if none came by `deadline` (or !block), or
+  // if another consumer held the consumers' lock throughout.
   bool get(std::string& out, bool block, const Deadline& deadline);
   std::size_t qsize() const;
   std::size_t maxsize() const;
@@ -70,8 +73,12 @@ class ByteQueue {
 
  private:
   struct Header;
-  bool try_put(std::string_view item, uint64_t rec, uint32_t& seen_gets);
-  bool try_get(std::string& out, uint32_t& seen_puts);
+  // What one look under a side lock found.
+  enum class Try { kDone, kNotNow, kLockBusy };
+  // kLockBusy: the side lock was not free by `lock_deadline` (!block: not free at once).
+  Try try_put(std::string_view item, uint64_t rec, bool block, const Deadline& lock_deadline,
+              uint32_t& seen_gets);
+  Try try_get(std::string& out, bool block, const Deadline& lock_deadline, uint32_t& seen_puts);
   static bool wait_changed(std::atomic<uint32_t>* counter, uint32_t seen,
                            std::atomic<uint32_t>* waiters, const Deadline& deadline);
   void finish_put();  // completes the last committed put (see byte_queue.cc)
@@ -95,22 +102,25 @@ class Queue {
 
   // Blocks while the queue is full. std::logic_error after close().
   void put(const T& item) { put_impl(item, true, std::nullopt); }
-  // Blocks at most `timeout`; throws Full if the queue stayed full.
+  // Blocks at most `timeout`; throws Full if the queue stayed full, or if another
+  // producer (one copying a big item in, or a stopped one) kept the producers' side
+  // busy until then.
   template <class Rep, class Period>
   void put(const T& item, std::chrono::duration<Rep, Period> timeout) {
     put_impl(item, true, internal::deadline_after(timeout));
   }
-  // Never blocks; throws Full.
+  // Never blocks; throws Full (also while another producer is busy putting).
   void put_nowait(const T& item) { put_impl(item, false, std::nullopt); }
 
   // Blocks until an item is there and removes it. std::logic_error after close().
   T get() { return get_impl(true, std::nullopt); }
-  // Blocks at most `timeout`; throws Empty.
+  // Blocks at most `timeout`; throws Empty if no item came, or if another consumer (one
+  // copying a big item out, or a stopped one) kept the consumers' side busy until then.
   template <class Rep, class Period>
   T get(std::chrono::duration<Rep, Period> timeout) {
     return get_impl(true, internal::deadline_after(timeout));
   }
-  // Never blocks; throws Empty.
+  // Never blocks; throws Empty (also while another consumer is busy getting).
   T get_nowait() { return get_impl(false, std::nullopt); }
 
   // Items queued now (a snapshot, as in Python).

@@ -9,8 +9,15 @@
 // The data lives in an anonymous MAP_SHARED mapping made by the constructor; processes
 // forked afterwards share it. Objects are handles: copies share the data and the lock.
 // value()/operator[] give the shared object itself: plain reads and writes of it are not
-// synchronised, so hold get_lock() for read-modify-write. Value::load/store are atomic
-// each (lock-free for types up to 8 bytes, under the lock otherwise).
+// synchronised, so hold get_lock() for read-modify-write.
+//
+// get_lock() is re-entrant, as the RLock Python gives a Value or Array by default: the
+// thread holding it may call load(), store() and to_vector(), which take it too, or take
+// it again (each acquire needs a release; only the holding thread may release it).
+// Value::store takes the lock, as Python's setter does, so it never lands in the middle
+// of a read-modify-write under get_lock(). Value::load is an atomic read: lock-free for
+// types of 1, 2, 4 or 8 bytes (it does not wait for a holder of the lock, so it may see a
+// value the holder is about to change again), under the lock otherwise.
 
 #include <atomic>
 #include <cstddef>
@@ -38,12 +45,13 @@ class Value {
   // A shared T holding `initial`. Throws shoal::Error if shared memory cannot be mapped.
   explicit Value(T initial = T{})
       : region_(internal::SharedRegion::create(internal::kSlotBytes + sizeof(T))),
-        lock_(internal::Slot{region_, region_->data()}),
+        lock_(internal::Slot{region_, region_->data()}, /*recursive=*/true),
         data_(reinterpret_cast<T*>(region_->data() + internal::kSlotBytes)) {
     std::memcpy(static_cast<void*>(data_), &initial, sizeof(T));
   }
 
-  // An atomic read.
+  // An atomic read. Lock-free for 1, 2, 4 and 8-byte types; else it takes get_lock()
+  // (blocking while another thread holds it). Thread-safe and process-safe.
   T load() const {
     if constexpr (kLockFree) {
       return std::atomic_ref<T>(*data_).load();
@@ -52,19 +60,21 @@ class Value {
       return *data_;
     }
   }
-  // An atomic write.
+  // An atomic write under get_lock(): blocks while another thread (of any process) holds
+  // it; may be called by its holder. Thread-safe and process-safe.
   void store(T v) {
+    std::lock_guard guard(lock_);
     if constexpr (kLockFree) {
-      std::atomic_ref<T>(*data_).store(v);
+      std::atomic_ref<T>(*data_).store(v);  // lock-free loads never see it torn
     } else {
-      std::lock_guard guard(lock_);
       *data_ = v;
     }
   }
   // The shared object itself; hold get_lock() to read-modify-write it.
   T& value() { return *data_; }
   const T& value() const { return *data_; }
-  // The lock that guards this value (shared by every copy and process).
+  // The re-entrant lock that guards this value (shared by every copy and process); see
+  // the file comment. Lives as long as any copy of this Value in this process.
   Lock& get_lock() { return lock_; }
 
  private:
@@ -96,11 +106,14 @@ class Array {
   T* end() { return data_ + size_; }
   const T* begin() const { return data_; }
   const T* end() const { return data_ + size_; }
-  // A copy of the elements, taken under the lock.
+  // A copy of the elements, taken under get_lock() (blocks while another thread holds
+  // it; may be called by its holder).
   std::vector<T> to_vector() const {
     std::lock_guard guard(lock_);
     return std::vector<T>(data_, data_ + size_);
   }
+  // The re-entrant lock that guards the elements (shared by every copy and process); see
+  // the file comment.
   Lock& get_lock() { return lock_; }
 
  private:
@@ -114,7 +127,7 @@ class Array {
   }
   Array(std::size_t n, const T* init)
       : region_(internal::SharedRegion::create(bytes_for(n))),
-        lock_(internal::Slot{region_, region_->data()}),
+        lock_(internal::Slot{region_, region_->data()}, /*recursive=*/true),
         data_(reinterpret_cast<T*>(region_->data() + internal::kSlotBytes)),
         size_(n) {
     for (std::size_t i = 0; i < n; ++i) {

@@ -14,11 +14,13 @@
 // kernel tid. A waiter that finds the holder gone (exited, killed, or a zombie not yet
 // reaped) takes the lock over, so a SIGKILLed holder never deadlocks the others; a
 // blocked waiter notices within about 50 ms, try_acquire() and a timed acquire that
-// expires look at once. Like Python's, a Lock may be released by any
-// process or thread (the recorded holder is only used to detect death); an RLock may
-// only be released by its owner thread. A dead holder is only detected by waiters on
-// the same host (pids are local). A holder whose pid is reused by a new process before
-// anyone looks is indistinguishable from a live holder (pid reuse is rare on Linux).
+// expires look at once. This holds in pool workers too (forked without atfork handlers,
+// they renew the cached pid themselves). Like Python's, a Lock may be released by any
+// process or thread (the recorded holder is only used to detect death); an RLock, and
+// the re-entrant Lock of a Value or Array, may only be released by their owner thread.
+// A dead holder is only detected by waiters on the same host (pids are local). A holder
+// whose pid is reused by a new process before anyone looks is indistinguishable from a
+// live holder (pid reuse is rare on Linux).
 
 #include <atomic>
 #include <chrono>
@@ -75,12 +77,18 @@ uint32_t self_tid_u32();
 
 // A non-recursive lock shared by processes. BasicLockable and Lockable, so
 // std::lock_guard / std::unique_lock / std::scoped_lock work.
+//
+// The lock of a Value or Array (get_lock()) is re-entrant instead, like the RLock Python
+// gives them: the thread holding it may acquire it again (each acquire needs a release),
+// so their own load()/store()/to_vector() work under it; only that thread may release
+// it (others: std::logic_error). A Condition on it releases it whole while it waits.
 class Lock {
  public:
   // A new, unlocked lock. Throws shoal::Error if shared memory cannot be mapped.
   Lock();
-  // Internal: a lock living in `slot` (used by Value, Array, Condition, Queue).
-  explicit Lock(internal::Slot slot);
+  // Internal: a lock living in `slot` (used by Value, Array, Condition, Queue);
+  // `recursive`: re-entrant, as described above (Value's and Array's).
+  explicit Lock(internal::Slot slot, bool recursive = false);
 
   // Blocks until acquired. A holder that died is replaced by the caller.
   void acquire();
@@ -92,6 +100,7 @@ class Lock {
   // Never blocks; true if acquired (also from a holder that died).
   bool try_acquire();
   // Releases; any process or thread may (like Python). std::logic_error if not held.
+  // A re-entrant lock: one level, by its holding thread only, else std::logic_error.
   void release();
   // True while some process holds it (a snapshot).
   bool locked() const;
@@ -104,12 +113,18 @@ class Lock {
   bool acquire_until(const internal::Deadline& deadline);
   // True if the calling thread acquired it and it was not released since.
   bool held_by_this_thread() const;
+  // Internal (Condition::wait): releases every level the caller holds; returns how many.
+  uint32_t release_save();
+  // Internal: acquires (blocking) and holds `levels` levels, as release_save() found.
+  void acquire_restore(uint32_t levels);
 
  private:
-  std::atomic<uint32_t>* tid_word() const;  // the acquiring thread's tid, 0 when free
-  bool acquired(bool acquired);             // notes the caller as the holder if `acquired`
+  std::atomic<uint32_t>* tid_word() const;    // the acquiring thread's tid, 0 when free
+  std::atomic<uint32_t>* depth_word() const;  // re-entrant: the levels held
+  bool acquired(bool acquired);               // notes the caller as the holder if `acquired`
   std::shared_ptr<internal::SharedRegion> region_;
   std::atomic<uint32_t>* word_;
+  bool recursive_ = false;
 };
 
 // A re-entrant lock: the owning thread (of the owning process) may acquire it again;
@@ -177,12 +192,16 @@ class BoundedSemaphore : public Semaphore {
 class Event {
  public:
   Event();
-  void set();  // wakes every waiter
+  // Raises the flag and wakes every waiter. Each one waiting then returns true, even if
+  // clear() follows at once (as in Python).
+  void set();
   void clear();
   bool is_set() const;
-  void wait();  // blocks until set
+  // Blocks until the flag is set, or until a set() since the call began.
+  void wait();
+  // As wait(), at most `timeout`; true if set (or set since the call began).
   template <class Rep, class Period>
-  bool wait(std::chrono::duration<Rep, Period> timeout) {  // true if set
+  bool wait(std::chrono::duration<Rep, Period> timeout) {
     return wait_until(internal::deadline_after(timeout));
   }
   bool wait_until(const internal::Deadline& deadline);
@@ -194,7 +213,9 @@ class Event {
 
 // A condition variable bound to a Lock (its own, or one given). wait/notify need the
 // lock held by the calling thread (as in Python), else std::logic_error. No spurious wake-ups:
-// wait() returns after a notify; notify(n) wakes at most n waiters.
+// wait() returns after a notify; notify(n) wakes at most n waiters, all of them asleep in
+// wait() when it was called (a wait begun later never takes their place). On a re-entrant
+// lock (a Value's or Array's), wait() releases every level it holds and takes them back.
 class Condition {
  public:
   Condition();
@@ -227,8 +248,9 @@ class Condition {
     }
     return true;
   }
-  // Wakes at most n waiters.
+  // Wakes at most n of the waiters asleep now (as many as there are, up to n).
   void notify(int n = 1);
+  // Wakes every waiter asleep now.
   void notify_all();
   bool wait_until(const internal::Deadline& deadline);
 
@@ -242,7 +264,9 @@ class Condition {
 
 // A barrier for `parties` processes (or threads). The last to arrive runs `action`
 // (in its own process) before anyone is released. `timeout`: the default for wait().
-// std::invalid_argument if parties < 1.
+// std::invalid_argument if parties < 1. The action may call broken(), n_waiting(),
+// abort() and reset(); abort() or reset() there breaks its round (every waiter of it,
+// the action's caller included, gets BrokenBarrierError).
 class Barrier {
  public:
   explicit Barrier(int parties, std::function<void()> action = {},
@@ -260,9 +284,10 @@ class Barrier {
   void abort();
   // Back to the initial state; current waiters get BrokenBarrierError.
   void reset();
+  // True while the barrier is broken (a snapshot; never blocks).
   bool broken() const;
   int parties() const { return parties_; }
-  // Callers waiting now (a snapshot).
+  // Callers waiting now (a snapshot; never blocks). In the action: all parties.
   int n_waiting() const;
   int wait_until(const internal::Deadline& deadline);
 

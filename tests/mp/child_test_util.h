@@ -1,0 +1,91 @@
+#pragma once
+// Helpers of the mp/ tests: running what may hang in a child process, and reading what
+// the kernel says of a process (its state, its resident memory) where no handshake can
+// say it, such as "it is asleep inside wait()" or "it is copying an item".
+
+#include <sys/syscall.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+
+#include "shoal/process.hpp"
+
+namespace shoal::testing {
+
+// Runs `body` in a child process; true if the child exits with code 0 within `timeout`.
+// A child still running then is killed: what it ran hung.
+template <class F>
+bool finishes_in_a_child(F body, std::chrono::seconds timeout = std::chrono::seconds(30)) {
+  Process child(std::move(body));
+  child.start();
+  if (!child.join(timeout)) {
+    child.kill();
+    child.join();
+    return false;
+  }
+  return child.exitcode() == 0;
+}
+
+// The state letter of process (or thread) `pid` in /proc/PID/stat ('R', 'S', 'T', ...);
+// '?' if it cannot be read.
+inline char process_state(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::size_t paren = stat.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= stat.size()) return '?';
+  return stat[paren + 2];
+}
+
+// Waits (up to `timeout`) until process `pid` is in state `state`; false if it never was.
+inline bool wait_for_state(pid_t pid, char state,
+                           std::chrono::seconds timeout = std::chrono::seconds(30)) {
+  const auto give_up = std::chrono::steady_clock::now() + timeout;
+  while (process_state(pid) != state) {
+    if (std::chrono::steady_clock::now() >= give_up) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  return true;
+}
+
+// Waits (up to `timeout`) until process `pid` sleeps in a futex wait (the system call
+// every mp/ primitive blocks in); false if it never did.
+inline bool wait_for_futex_sleep(pid_t pid,
+                                 std::chrono::seconds timeout = std::chrono::seconds(30)) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/syscall";
+  const std::string futex = std::to_string(SYS_futex) + " ";
+  const auto give_up = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    std::ifstream in(path);
+    std::string call;
+    std::getline(in, call);
+    if (call.compare(0, futex.size(), futex) == 0 && process_state(pid) == 'S') return true;
+    if (std::chrono::steady_clock::now() >= give_up) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
+
+// One "Rss...:" line of /proc/PID/status ("RssAnon", "RssShmem"), in kB; -1 if absent.
+inline long rss_kb(pid_t pid, std::string_view field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.size() > field.size() && line.compare(0, field.size(), field) == 0 &&
+        line[field.size()] == ':') {
+      std::istringstream value(line.substr(field.size() + 1));
+      long kb = -1;
+      value >> kb;
+      return kb;
+    }
+  }
+  return -1;
+}
+
+}  // namespace shoal::testing
