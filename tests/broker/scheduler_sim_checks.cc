@@ -259,12 +259,19 @@ void SchedulerSim::on_task_sent(SimWorker& w, const std::string& peer, const Tas
   }
   t->last_attempt = int(task.attempt());
   ++dispatched_;
-  // The broker allows the time limit once per item of a chunk.
-  int64_t lease_ends_ms = task.time_limit_ms() == 0
-                              ? std::numeric_limits<int64_t>::max()
-                              : now() + int64_t(task.time_limit_ms()) * task.items() +
-                                    sim_options(config_).time_limit_grace_ms;
-  w.held[task.id()] = Held{task.lease(), task.attempt(), lease_ends_ms};
+  // The broker allows the time limit (once per item of a chunk) and its grace once for
+  // each round of the worker's slots the tasks it holds fill. The model's count of what
+  // the worker holds is at least the broker's (it also counts tasks whose lease the
+  // broker ended), so its lease end is never earlier than the broker's.
+  w.held[task.id()] = Held{task.lease(), task.attempt()};
+  const int64_t slots = std::max<int64_t>(1, w.slots);
+  const int64_t rounds = (int64_t(w.held.size()) + slots - 1) / slots;
+  w.held[task.id()].lease_ends_ms =
+      task.time_limit_ms() == 0
+          ? std::numeric_limits<int64_t>::max()
+          : now() + (int64_t(task.time_limit_ms()) * task.items() +
+                     sim_options(config_).time_limit_grace_ms) *
+                        rounds;
   if (w.greedy) return;  // only the broker-side cap applies: check_workers()
   if (w.outstanding == 0) {
     return fail(absl::StrCat(sent, ", which had no credit left (it holds ", w.held.size() - 1,
