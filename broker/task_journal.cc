@@ -16,6 +16,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "broker/config.h"
+#include "shoal/internal/name_limits.h"
 
 namespace shoal::broker {
 namespace {
@@ -86,19 +87,37 @@ class MappedFile {
 // No frame the broker writes is longer (a task or result within the largest frame) nor
 // starts with a kind byte of 0.
 constexpr uint64_t kMaxFrameBody = max_frame_bytes(kMaxMessageBytesLimit) + 1;
+
+// Whether the `length` bytes at `body` start as a frame this broker writes: a Task or
+// TaskResult, whose first field is its id (tag 0x0a), or a forgotten id. Checked before a
+// candidate's CRC when looking past a bad frame: random bytes (a torn frame's arguments)
+// then rarely cost a CRC of up to a frame's length.
+bool plausible_body(const char* body, uint64_t length) {
+  switch (JournalKind(body[0])) {
+    case JournalKind::kAccepted:
+    case JournalKind::kEnded:
+    case JournalKind::kRetried:
+      return length >= 3 && body[1] == 0x0a;
+    case JournalKind::kForgotten:
+      return length >= 2 && length <= internal::kMaxTaskIdBytes + 1;
+  }
+  return false;
+}
 // What looking for whole frames after a bad one may check in all (CRC), so that a damaged
 // journal of any size is judged in seconds: beyond it, the journal is taken as damaged.
 constexpr uint64_t kScanBudget = 16ull << 30;
 
 // Whether a whole frame (plausible length within the file, its CRC right) starts at
-// `at`; the bytes checked are taken from `*budget`.
-bool whole_frame_at(const MappedFile& file, uint64_t at, uint64_t* budget) {
+// `at`; the bytes checked are taken from `*budget`. With `known_kinds`, only a frame
+// that starts as this broker's do (plausible_body) is checked.
+bool whole_frame_at(const MappedFile& file, uint64_t at, uint64_t* budget, bool known_kinds) {
   const uint64_t size = file.size();
   if (at + kHeader + 1 > size) return false;
   const char* p = file.data() + at;
   const uint32_t length = get_u32(p);
   if (length == 0 || length > kMaxFrameBody || length > size - at - kHeader ||
-      p[kHeader] == 0 || length > *budget) {
+      p[kHeader] == 0 || length > *budget ||
+      (known_kinds && !plausible_body(p + kHeader, length))) {
     return false;
   }
   *budget -= length;
@@ -120,12 +139,14 @@ FrameAfter whole_frame_after(const MappedFile& file, uint64_t bad) {
   const uint64_t size = file.size();
   if (bad + kHeader <= size) {
     uint64_t next = bad + kHeader + get_u32(file.data() + bad);
-    if (next > bad + kHeader && whole_frame_at(file, next, &budget)) return {next};
+    if (next > bad + kHeader && whole_frame_at(file, next, &budget, /*known_kinds=*/false)) {
+      return {next};
+    }
   }
   const uint64_t end = std::min(size, bad + (64u << 10));
   for (uint64_t at = bad + 1; at < end; ++at) {
     if (budget < kMaxFrameBody) return {std::nullopt, /*gave_up=*/true};
-    if (whole_frame_at(file, at, &budget)) return {at};
+    if (whole_frame_at(file, at, &budget, /*known_kinds=*/true)) return {at};
   }
   return {};
 }
@@ -219,7 +240,7 @@ absl::StatusOr<uint64_t> replay_file(const std::string& path, JournalReplay* rep
       return errno_status("cannot map", path);
     }
     uint64_t budget = kScanBudget;
-    whole_but_unread = whole_frame_at(file, good, &budget);
+    whole_but_unread = whole_frame_at(file, good, &budget, /*known_kinds=*/false);
     if (!whole_but_unread) next = whole_frame_after(file, good);
   }
   std::fclose(f);

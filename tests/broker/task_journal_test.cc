@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -178,6 +179,33 @@ TEST_F(JournalTest, ADamagedLengthOrAnUnknownKindIsRefusedToo) {
   EXPECT_NE(journal.status().message().find("newer version"), std::string::npos)
       << journal.status();
   EXPECT_EQ(read_file(), bytes);
+}
+
+// Found by review: the search for whole frames after a bad one checked the CRC of every
+// candidate whose length fit the file, so a crash in the middle of writing a task with
+// 64 MiB of random arguments left a torn tail that cost ~32 GiB of checking: past the
+// budget, the journal was refused instead of cut. Only candidates that start as the
+// broker's frames do are checked now.
+TEST_F(JournalTest, ATornFrameOfRandomBytesIsCutNotRefused) {
+  std::string args(64u << 20, '\0');
+  std::mt19937_64 rng(7);
+  for (size_t i = 0; i + 8 <= args.size(); i += 8) {
+    const uint64_t v = rng();
+    std::memcpy(args.data() + i, &v, 8);
+  }
+  {
+    JournalReplay replay;
+    auto journal = open(&replay);
+    journal->pending().add(JournalKind::kAccepted, task("kept"));
+    journal->pending().add(JournalKind::kAccepted, task("torn", args));
+    ASSERT_TRUE(journal->commit().ok());
+  }
+  const std::string whole = read_file();
+  write_file(whole.substr(0, whole.size() - (1u << 20)));  // the last MiB never written
+  JournalReplay replay = reopen();
+  ASSERT_EQ(replay.live.size(), 1u);
+  EXPECT_EQ(replay.live[0].task.id(), "kept");
+  EXPECT_GT(replay.dropped_bytes, 60u << 20);
 }
 
 TEST_F(JournalTest, EveryCutAndFlipGivesAPrefixNeverACrash) {
