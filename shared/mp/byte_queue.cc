@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <limits>
 
@@ -77,15 +78,22 @@ uint64_t read_record(const std::byte* ring, uint64_t cap, uint64_t pos, std::str
   return pos + record_size(len);
 }
 
-// A side's lock, taken within the caller's limit: !block, only if free now (or held by
-// a dead process); else by `deadline` (nullopt: however long it takes). A consumer
-// copying a big item out, or one stopped by SIGSTOP, holds it for a long time.
+// How long a call that does not block waits for its side's lock: another process's put
+// or get of a small item holds it for microseconds, which must not pass for a full (or
+// empty) queue; one copying a very big item, or one stopped, holds it far longer.
+constexpr auto kBusySideWait = std::chrono::milliseconds(10);
+
+// A side's lock, taken within the caller's limit: !block, within kBusySideWait (taken
+// over at once from a dead holder); else by `deadline` (nullopt: however long it takes).
+// A consumer copying a big item out, or one stopped by SIGSTOP, holds it for a long time.
 class SideLock {
  public:
   SideLock(std::atomic<uint32_t>* word, bool block, const Deadline& deadline)
       : word_(word),
-        held_(block ? owner_acquire(word_, self_pid_u32(), deadline)
-                    : owner_try_acquire(word_, self_pid_u32())) {}
+        held_(owner_try_acquire(word_, self_pid_u32()) ||
+              owner_acquire(word_, self_pid_u32(),
+                            block ? deadline
+                                  : Deadline(std::chrono::steady_clock::now() + kBusySideWait))) {}
   ~SideLock() {
     if (held_) owner_release(word_);
   }

@@ -109,7 +109,8 @@ class Queue {
   void put(const T& item, std::chrono::duration<Rep, Period> timeout) {
     put_impl(item, true, internal::deadline_after(timeout));
   }
-  // Never blocks; throws Full (also while another producer is busy putting).
+  // Never waits for room; throws Full, also when another producer stays busy putting
+  // for 10 ms (one copying a very big item, or stopped): a momentary one is waited for.
   void put_nowait(const T& item) { put_impl(item, false, std::nullopt); }
 
   // Blocks until an item is there and removes it. std::logic_error after close().
@@ -120,7 +121,8 @@ class Queue {
   T get(std::chrono::duration<Rep, Period> timeout) {
     return get_impl(true, internal::deadline_after(timeout));
   }
-  // Never blocks; throws Empty (also while another consumer is busy getting).
+  // Never waits for an item; throws Empty, also when another consumer stays busy getting
+  // for 10 ms (one copying a very big item, or stopped): a momentary one is waited for.
   T get_nowait() { return get_impl(false, std::nullopt); }
 
   // Items queued now (a snapshot, as in Python).
