@@ -38,8 +38,7 @@ constexpr uint32_t kMaxBatches = 64;
 struct Condition::State {
   std::atomic<uint32_t> seq;
   uint32_t sleepers;     // waiters in wait(), notified or not
-  uint32_t tokens;       // notified but not yet returned: the batches' counts summed
-  uint32_t batches;      // batch[0, batches), oldest first
+  uint32_t batches;      // batch[0, batches), oldest first; their counts are the tokens
   uint64_t next_ticket;  // the next waiter's ticket
   struct Batch {
     uint64_t before;  // claimable by tickets below this
@@ -66,12 +65,19 @@ void Condition::check_held(const char* what) const {
 namespace {
 
 // Takes a token `ticket` may claim (from the oldest such batch); false if there is none.
-// Under the lock.
+// Under the lock. A batch left empty by a process killed in here is dropped on the way.
 template <class State>
 bool claim(State& st, uint64_t ticket) {
-  for (uint32_t i = 0; i < st.batches; ++i) {
-    if (st.batch[i].before <= ticket) continue;
-    --st.tokens;
+  for (uint32_t i = 0; i < st.batches;) {
+    if (st.batch[i].count == 0) {
+      std::copy(st.batch + i + 1, st.batch + st.batches, st.batch + i);
+      --st.batches;
+      continue;
+    }
+    if (st.batch[i].before <= ticket) {
+      ++i;
+      continue;
+    }
     if (--st.batch[i].count == 0) {
       std::copy(st.batch + i + 1, st.batch + st.batches, st.batch + i);
       --st.batches;
@@ -79,6 +85,15 @@ bool claim(State& st, uint64_t ticket) {
     return true;
   }
   return false;
+}
+
+// Tokens handed out and not yet claimed: the batches' counts summed (kept nowhere else, so
+// that a process killed while changing them cannot leave two counts that disagree).
+template <class State>
+uint64_t tokens(const State& st) {
+  uint64_t sum = 0;
+  for (uint32_t i = 0; i < st.batches; ++i) sum += st.batch[i].count;
+  return sum;
 }
 
 }  // namespace
@@ -107,8 +122,9 @@ void Condition::notify(int n) {
   check_held("notify");
   if (n <= 0) return;
   // Sleepers without a token (a dead waiter's token is never claimed: it stays counted).
+  const uint64_t handed = tokens(*state_);
   const uint32_t unnotified =
-      state_->sleepers > state_->tokens ? state_->sleepers - state_->tokens : 0;
+      state_->sleepers > handed ? static_cast<uint32_t>(state_->sleepers - handed) : 0;
   const uint32_t k = std::min<uint32_t>(static_cast<uint32_t>(n), unnotified);
   if (k == 0) return;
   const uint64_t before = state_->next_ticket;
@@ -119,7 +135,6 @@ void Condition::notify(int n) {
   } else {
     state_->batch[state_->batches++] = State::Batch{before, k};
   }
-  state_->tokens += k;
   // Every waiter asleep now drew its ticket before this batch: any k of them can claim.
   bump(&state_->seq, static_cast<int>(k));
 }
