@@ -107,7 +107,6 @@ constexpr size_t kMaxFramesBeforeClose = 16384;
 // so a worker cannot register names of any length or queues without number.
 std::string hello_problem(const shoal::v1::WorkerHello& hello) {
   using internal::kMaxNameBytes, internal::kMaxQueuesPerWorker, internal::kMaxTaskNameBytes;
-  using internal::kMaxTaskIdBytes;
   if (hello.name().size() > kMaxNameBytes) {
     return absl::StrCat("a hello with a name of ", hello.name().size(), " bytes (at most ",
                         kMaxNameBytes, ")");
@@ -126,12 +125,6 @@ std::string hello_problem(const shoal::v1::WorkerHello& hello) {
     if (t.size() > kMaxTaskNameBytes) {
       return absl::StrCat("a hello from '", hello.name(), "' with a task name of ", t.size(),
                           " bytes (at most ", kMaxTaskNameBytes, ")");
-    }
-  }
-  for (const std::string& id : hello.running()) {  // the broker sent none longer
-    if (id.size() > kMaxTaskIdBytes) {
-      return absl::StrCat("a hello from '", hello.name(), "' holding a task id of ", id.size(),
-                          " bytes (at most ", kMaxTaskIdBytes, ")");
     }
   }
   return "";

@@ -327,6 +327,9 @@ void RemoteBackend::on_message(RemoteSession* session, v1::ServerMessage& messag
         const auto& rejected = message.rejected();
         if (rejected.error().kind() == v1::ERROR_KIND_RESOURCE_EXHAUSTED) {
           // Backpressure: resend after a growing delay; nothing is dropped.
+          // A new episode of backpressure: its first resend is sized by what the broker
+          // accepts from now on, not by all it accepted while it had room.
+          if (backoff_.empty()) accepted_since_resend_ = 0;
           backoff_delay_ = std::clamp(backoff_delay_ * 2, std::chrono::milliseconds(1),
                                       std::chrono::milliseconds(200));
           backoff_until_ = Clock::now() + backoff_delay_;

@@ -96,9 +96,6 @@ inline std::string gateway_drops(const WorkerMessage& msg) {
   for (const std::string& t : h.tasks()) {
     if (t.size() > kMaxTaskNameBytes) return "long task name";
   }
-  for (const std::string& id : h.running()) {
-    if (id.size() > internal::kMaxTaskIdBytes) return "long running id";
-  }
   return "";
 }
 
