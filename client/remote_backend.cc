@@ -439,13 +439,22 @@ void RemoteBackend::open_session() {
   writing_ = false;
   answered_ = false;
   sessions_.push_back(std::move(session));
-  // Whatever an earlier session sent may be unknown to this broker: ask about it, after
-  // the id the broker answers at once.
+  // Whatever an earlier session had accepted may be unknown to this broker: ask about it,
+  // after the id the broker answers at once. What it sent without an Accepted back is
+  // sent again, first, in order: a broker that has it answers Accepted (resubmission is
+  // idempotent) and so frees its place in the window, which a Watch never does.
   watch_.clear();
   watch_.push_back(kHelloKey);
+  std::vector<Key> resend;
   for (auto& [key, e] : outstanding_) {
-    if (e.state == State::kSent || e.state == State::kAccepted) watch_.push_back(key);
+    if (e.state == State::kAccepted) watch_.push_back(key);
+    if (e.state == State::kSent) {
+      e.state = State::kPending;  // both count against the window
+      resend.push_back(key);
+    }
   }
+  std::sort(resend.begin(), resend.end());  // keys grow with submission
+  pending_.insert(pending_.begin(), resend.begin(), resend.end());
 }
 
 }  // namespace shoal::internal

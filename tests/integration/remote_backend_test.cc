@@ -42,6 +42,7 @@ class FakeService final : public v1::TaskService::Service {
   std::atomic<int> watched{0};        // watched ids of this process's tasks
   std::atomic<int> refuse_code{0};    // end every Session at once with this grpc::StatusCode
   std::atomic<bool> full{false};      // reject every task as full
+  std::atomic<bool> no_accepted{false};  // take submissions, but never say Accepted
   std::atomic<int> room_per_batch{0};  // > 0: take this many of each submission, refuse the rest as full
   std::atomic<int> release{0};        // on the next message, send this many held results
   std::atomic<int> sessions{0};       // Session calls begun
@@ -131,7 +132,7 @@ class FakeService final : public v1::TaskService::Service {
         stream->Write(results);
         results.Clear();
       }
-      if (accepted.has_accepted()) stream->Write(accepted);
+      if (accepted.has_accepted() && !no_accepted) stream->Write(accepted);
       if (foreign && results.has_results()) {
         v1::ServerMessage junk;
         std::string real = results.results().results(0).id();
@@ -545,6 +546,32 @@ TEST(RemoteBackendTest, ReconnectsWatchesAndResubmitsUnknownTasks) {
   for (int i = 0; i < 50; ++i) EXPECT_EQ(futures[i].get(20s), i * i);
   EXPECT_EQ(map.get(20s), (std::vector<int>{49, 64, 81}));
   EXPECT_EQ(second.watched.load(), 53);
+}
+
+// Found by review: after a reconnect, tasks the broker had taken but whose Accepted never
+// came were only watched, and a Watch of a known task answers nothing until its result:
+// they stayed in the submission window (wait_accepted(), which `shoal submit --no-wait`
+// waits on, stayed false) until their results came. They are sent again now, and the
+// broker's idempotent resubmission answers Accepted.
+TEST(RemoteBackendTest, TasksSentButNeverAcceptedAreSentAgainAfterAReconnect) {
+  FakeService service;
+  service.hold = true;
+  service.no_accepted = true;
+  auto server = std::make_unique<Server>(&service);
+  const int port = server->port();
+  auto backend = internal::RemoteBackend::connect(server->address(), {}, {});
+  std::vector<std::shared_ptr<RecordingSink>> sinks;
+  for (int i = 0; i < 5; ++i) {
+    sinks.push_back(std::make_shared<RecordingSink>());
+    submit_square(*backend, i, sinks.back());
+  }
+  ASSERT_TRUE(eventually([&] { return service.known() == 5; }));
+  EXPECT_FALSE(backend->wait_accepted(0ms));
+  server.reset();  // the stream breaks; the same broker is back at once
+  service.no_accepted = false;
+  Server again(&service, port);
+  EXPECT_TRUE(backend->wait_accepted(20s));
+  backend->terminate();  // fails the held tasks: nothing left to wait for
 }
 
 // link() counts a broker lost once its answered session ends, and says when a new one is
