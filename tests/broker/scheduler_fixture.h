@@ -67,8 +67,9 @@ class SchedulerTest : public ::testing::Test {
     scheduler_->submit(s, &tasks, out_);
   }
 
+  // A hello from connection `peer` (worker "w-<peer>") offering slots x prefetch credit.
   void hello(const std::string& peer, std::vector<std::string> tasks = {"square"},
-             uint32_t slots = 1, std::vector<std::string> queues = {}) {
+             uint32_t slots = 1, std::vector<std::string> queues = {}, uint32_t prefetch = 1) {
     shoal::v1::WorkerMessage msg;
     msg.set_version(1);
     auto* h = msg.mutable_hello();
@@ -76,8 +77,8 @@ class SchedulerTest : public ::testing::Test {
     for (auto& t : tasks) h->add_tasks(t);
     for (auto& q : queues) h->add_queues(q);
     h->set_slots(slots);
-    h->set_prefetch(1);
-    h->set_credit(slots);
+    h->set_prefetch(prefetch);
+    h->set_credit(slots * prefetch);
     scheduler_->worker_message(peer, &msg, out_);
   }
 

@@ -298,15 +298,7 @@ TEST_F(SchedulerTest, AChunksLeaseLastsItsTimeLimitPerItem) {
 // one-process worker with prefetch 4 and a 5 s limit was taken for lost at 10 s (and, with
 // retries left, run twice). Each now has as many periods as rounds of tasks were held.
 TEST_F(SchedulerTest, APrefetchedTaskHasItsTimeLimitForEachRoundAheadOfIt) {
-  shoal::v1::WorkerMessage msg;
-  msg.set_version(1);
-  auto* h = msg.mutable_hello();
-  h->set_name("w-a");
-  h->add_tasks("square");
-  h->set_slots(1);
-  h->set_prefetch(4);
-  h->set_credit(4);
-  scheduler_->worker_message("a", &msg, out_);
+  hello("a", {"square"}, /*slots=*/1, /*queues=*/{}, /*prefetch=*/4);
   submit({T("t1").max_retries(0).time_limit_ms(5000), T("t2").max_retries(0).time_limit_ms(5000),
           T("t3").max_retries(0).time_limit_ms(5000), T("t4").max_retries(0).time_limit_ms(5000)});
   ASSERT_THAT(take_sent("a"), ElementsAre("t1", "t2", "t3", "t4"));
