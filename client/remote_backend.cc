@@ -80,10 +80,11 @@ std::shared_ptr<RemoteBackend> RemoteBackend::connect(const std::string& address
                      "broker at " + address);
   if (!status.ok()) throw_status(status);
   backend->broker_max_bytes_ = stats.max_message_bytes();
+  std::vector<Delivery> none;  // nothing is outstanding yet
   {
     absl::MutexLock lock(&backend->mu_);
     backend->disconnected_since_ = Clock::now();  // the broker answered GetStats
-    backend->open_session();
+    backend->open_session(none);
   }
   backend->supervisor_ = std::thread([b = backend.get()] { b->supervise(); });
   backend->pump();  // the session's hello (open_session), so that the broker answers it
@@ -124,11 +125,7 @@ void RemoteBackend::submit(std::vector<Submission>& batch) {
     e.index = s.index;
     std::optional<ErrorInfo> refusal;
     if (max_bytes > 0 && e.args.size() > max_bytes) {
-      refusal = ErrorInfo{ErrorKind::kResourceExhausted, "",
-                          absl::StrCat("task arguments are ", e.args.size(),
-                                       " bytes, more than the broker's limit of ", max_bytes,
-                                       " (--max-message-bytes)"),
-                          ""};
+      refusal = too_big(e.args.size(), max_bytes);
     } else if (e.name.empty() || !is_utf8(e.name)) {  // no worker can have it
       refusal = ErrorInfo{ErrorKind::kNotRegistered, "",
                           "no task is registered as '" + utf8_or_escaped(e.name) + "'" +
@@ -242,6 +239,21 @@ std::size_t RemoteBackend::batch_bytes() const {
   if (max_bytes == 0) return limits_.max_batch_bytes;
   return static_cast<std::size_t>(
       std::min<std::uint64_t>(limits_.max_batch_bytes, 2 * max_bytes + (512 << 10)));
+}
+
+ErrorInfo RemoteBackend::too_big(std::size_t bytes, std::uint64_t max_bytes) {
+  return ErrorInfo{ErrorKind::kResourceExhausted, "",
+                   absl::StrCat("task arguments are ", bytes,
+                                " bytes, more than the broker's limit of ", max_bytes,
+                                " (--max-message-bytes)"),
+                   ""};
+}
+
+bool RemoteBackend::fits(Entry& entry, std::vector<Delivery>& out) {
+  const std::uint64_t max_bytes = broker_max_bytes_.load(std::memory_order_relaxed);
+  if (max_bytes == 0 || entry.args.size() <= max_bytes) return true;
+  drop(entry.key, too_big(entry.args.size(), max_bytes), out);
+  return false;
 }
 
 void RemoteBackend::set_state(Entry& entry, State state) {
@@ -372,6 +384,7 @@ void RemoteBackend::on_message(RemoteSession* session, v1::ServerMessage& messag
           auto it = key ? outstanding_.find(*key) : outstanding_.end();
           if (it == outstanding_.end() || it->second.state == State::kPending) continue;
           if (it->second.state == State::kBackoff) continue;
+          if (!fits(it->second, out)) continue;  // a restarted broker may take less
           set_state(it->second, State::kPending);
           pending_.push_back(*key);
           resubmit = true;
@@ -431,7 +444,7 @@ void RemoteBackend::on_done(RemoteSession* session, const grpc::Status& status) 
   finished_.push_back(session);
 }
 
-void RemoteBackend::open_session() {
+void RemoteBackend::open_session(std::vector<Delivery>& out) {
   auto session = std::make_shared<RemoteSession>(
       stub_.get(), make_context(options_, std::chrono::milliseconds(0)),
       static_cast<SessionListener*>(this));
@@ -452,6 +465,18 @@ void RemoteBackend::open_session() {
       e.state = State::kPending;  // both count against the window
       resend.push_back(key);
     }
+  }
+  // What a restarted broker no longer takes fails now: sent, it would end the session
+  // (a batch over its receive limit) again at every reconnect.
+  std::vector<Key> over;
+  const std::uint64_t max_bytes = broker_max_bytes_.load(std::memory_order_relaxed);
+  for (auto& [key, e] : outstanding_) {
+    if (e.state != State::kAccepted && max_bytes > 0 && e.args.size() > max_bytes) {
+      over.push_back(key);
+    }
+  }
+  for (Key key : over) {
+    drop(key, too_big(outstanding_.at(key).args.size(), max_bytes), out);
   }
   std::sort(resend.begin(), resend.end());  // keys grow with submission
   pending_.insert(pending_.begin(), resend.begin(), resend.end());

@@ -144,7 +144,13 @@ class RemoteBackend final : public Backend, private SessionListener {
   bool build_message(v1::ClientMessage& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The most argument bytes one SubmitBatch may carry (one task may exceed it).
   std::size_t batch_bytes() const;
-  void open_session() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Opens a session: its hello, Watches of what the broker accepted, what it did not
+  // accept sent again; what no longer fits the broker's limit fails into `out`.
+  void open_session(std::vector<Delivery>& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The failure of a task whose arguments are over the broker's limit.
+  static ErrorInfo too_big(std::size_t bytes, std::uint64_t max_bytes);
+  // True if `entry`'s arguments fit the broker's limit; else drops it into `out`.
+  bool fits(Entry& entry, std::vector<Delivery>& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes `id` (if outstanding) and queues its failure into `out`.
   void drop(Key key, const ErrorInfo& error, std::vector<Delivery>& out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -88,8 +88,22 @@ void RemoteBackend::supervise() {
         fail_all({ErrorKind::kConnection, "", message, ""}, out);
       }
       if (up && session_ == nullptr) {
-        open_session();
-        kick = true;
+        // The broker may have restarted with another --max-message-bytes: batches are
+        // sized by it, and what it no longer takes must fail rather than be sent again.
+        mu_.Unlock();
+        auto context = make_context(
+            options_, std::min(options_.connect_timeout, std::chrono::milliseconds(2000)));
+        v1::Stats stats;
+        const bool asked = stub_->GetStats(context.get(), v1::StatsRequest(), &stats).ok();
+        mu_.Lock();
+        if (stopping_) return;
+        if (asked && stats.max_message_bytes() > 0) {
+          broker_max_bytes_ = stats.max_message_bytes();
+        }
+        if (session_ == nullptr) {
+          open_session(out);
+          kick = true;
+        }
       }
     }
     if (kick || !out.empty()) {

@@ -42,6 +42,7 @@ class FakeService final : public v1::TaskService::Service {
   std::atomic<int> watched{0};        // watched ids of this process's tasks
   std::atomic<int> refuse_code{0};    // end every Session at once with this grpc::StatusCode
   std::atomic<bool> full{false};      // reject every task as full
+  std::atomic<std::uint64_t> max_message_bytes{0};  // what GetStats says (0: not said)
   std::atomic<bool> no_accepted{false};  // take submissions, but never say Accepted
   std::atomic<int> room_per_batch{0};  // > 0: take this many of each submission, refuse the rest as full
   std::atomic<int> release{0};        // on the next message, send this many held results
@@ -161,7 +162,8 @@ class FakeService final : public v1::TaskService::Service {
     response->set_cancelled(known_.erase(request->id()) > 0 && hold);
     return grpc::Status::OK;
   }
-  grpc::Status GetStats(grpc::ServerContext*, const v1::StatsRequest*, v1::Stats*) override {
+  grpc::Status GetStats(grpc::ServerContext*, const v1::StatsRequest*, v1::Stats* stats) override {
+    stats->set_max_message_bytes(max_message_bytes);
     return grpc::Status::OK;
   }
   grpc::Status ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*,
@@ -572,6 +574,42 @@ TEST(RemoteBackendTest, TasksSentButNeverAcceptedAreSentAgainAfterAReconnect) {
   Server again(&service, port);
   EXPECT_TRUE(backend->wait_accepted(20s));
   backend->terminate();  // fails the held tasks: nothing left to wait for
+}
+
+// Found by review: the broker's limit was read once, at connect. A broker restarted with
+// a lower --max-message-bytes got the same big task again at every reconnect (sent again
+// or, Unknown, resubmitted), which ended each session over its receive limit, and the
+// future never resolved. The limit is read again at each reconnect, and what no longer
+// fits fails.
+TEST(RemoteBackendTest, WhatARestartedBrokerNoLongerTakesFailsInsteadOfBeingResent) {
+  FakeService service;
+  service.hold = true;
+  service.max_message_bytes = 64u << 20;
+  auto server = std::make_unique<Server>(&service);
+  const int port = server->port();
+  auto backend = internal::RemoteBackend::connect(server->address(), {}, {});
+  auto small = std::make_shared<RecordingSink>();
+  auto big = std::make_shared<RecordingSink>();
+  submit_square(*backend, 3, small);
+  std::vector<internal::Submission> batch(1);
+  batch[0].seq = internal::next_task_seq();
+  batch[0].name = "remote_backend_test.square";
+  batch[0].args = encode(std::make_tuple(std::string(2u << 20, 'x')));  // the wrong type:
+  batch[0].sink = big;                                                // it never runs here
+  backend->submit(batch);
+  ASSERT_TRUE(eventually([&] { return service.known() == 2; }));
+  server.reset();
+  FakeService restarted;  // forgets both, and takes at most 1 MiB now
+  restarted.max_message_bytes = 1u << 20;
+  Server again(&restarted, port);
+  ASSERT_TRUE(big->wait(20s));
+  EXPECT_FALSE(big->completed());
+  EXPECT_NE(big->error().message.find("more than the broker's limit of 1048576"),
+            std::string::npos)
+      << big->error().message;
+  ASSERT_TRUE(small->wait(20s));  // resubmitted after its Unknown, and run
+  EXPECT_TRUE(small->completed()) << small->error().message;
+  EXPECT_EQ(restarted.tasks_seen.load(), 1);
 }
 
 // link() counts a broker lost once its answered session ends, and says when a new one is
