@@ -458,26 +458,22 @@ void RemoteBackend::open_session(std::vector<Delivery>& out) {
   // idempotent) and so frees its place in the window, which a Watch never does.
   watch_.clear();
   watch_.push_back(kHelloKey);
-  std::vector<Key> resend;
+  std::vector<Key> resend, unaccepted;
   for (auto& [key, e] : outstanding_) {
-    if (e.state == State::kAccepted) watch_.push_back(key);
+    if (e.state == State::kAccepted) {
+      watch_.push_back(key);
+      continue;
+    }
+    unaccepted.push_back(key);
     if (e.state == State::kSent) {
       e.state = State::kPending;  // both count against the window
       resend.push_back(key);
     }
   }
   // What a restarted broker no longer takes fails now: sent, it would end the session
-  // (a batch over its receive limit) again at every reconnect.
-  std::vector<Key> over;
-  const std::uint64_t max_bytes = broker_max_bytes_.load(std::memory_order_relaxed);
-  for (auto& [key, e] : outstanding_) {
-    if (e.state != State::kAccepted && max_bytes > 0 && e.args.size() > max_bytes) {
-      over.push_back(key);
-    }
-  }
-  for (Key key : over) {
-    drop(key, too_big(outstanding_.at(key).args.size(), max_bytes), out);
-  }
+  // (a batch over its receive limit) again at every reconnect. (A key dropped here but
+  // left in pending_ is skipped when the batch is built.)
+  for (Key key : unaccepted) fits(outstanding_.at(key), out);
   std::sort(resend.begin(), resend.end());  // keys grow with submission
   pending_.insert(pending_.begin(), resend.begin(), resend.end());
 }

@@ -193,7 +193,8 @@ int run_status(const CliConfig& config) {
   std::printf("broker %s: up %.1f s, %u workers (%llu slots), %u client session%s, "
               "%.1f tasks/s, cpu %.2f s\n",
               config.broker.c_str(), static_cast<double>(stats.uptime_ms()) / 1000.0,
-              stats.workers(), static_cast<unsigned long long>(slots), stats.sessions(), stats.sessions() == 1 ? "" : "s",
+              stats.workers(), static_cast<unsigned long long>(slots), stats.sessions(),
+              stats.sessions() == 1 ? "" : "s",
               stats.tasks_per_second(), stats.cpu_seconds());
   // The limit from a broker that says it (--max-queued): " (at most 1000000)".
   std::string limit = stats.max_queued() > 0

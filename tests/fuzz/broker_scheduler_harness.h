@@ -284,8 +284,8 @@ class SchedulerHarness {
     auto dropped = [&](const std::string& id) {
       auto d = droppable_.find(id);
       TaskRef ref;
-      return d != droppable_.end() &&
-             (!store_.find(id, &ref) || ref != d->second.ref || store_.get(ref).gen != d->second.gen);
+      return d != droppable_.end() && (!store_.find(id, &ref) || ref != d->second.ref ||
+                                       store_.get(ref).gen != d->second.gen);
     };
     // Walk the batch: each task is the next accepted, invalid or exhausted id.
     size_t a = 0, inv = 0, ex = 0;

@@ -44,7 +44,8 @@ class FakeService final : public v1::TaskService::Service {
   std::atomic<bool> full{false};      // reject every task as full
   std::atomic<std::uint64_t> max_message_bytes{0};  // what GetStats says (0: not said)
   std::atomic<bool> no_accepted{false};  // take submissions, but never say Accepted
-  std::atomic<int> room_per_batch{0};  // > 0: take this many of each submission, refuse the rest as full
+  // > 0: take this many tasks of each submission, refuse the rest as full.
+  std::atomic<int> room_per_batch{0};
   std::atomic<int> release{0};        // on the next message, send this many held results
   std::atomic<int> sessions{0};       // Session calls begun
   std::atomic<int> open_sessions{0};  // Session calls not yet ended
