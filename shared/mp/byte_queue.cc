@@ -45,10 +45,13 @@ constexpr auto kSpinFor = std::chrono::microseconds(40);
 // look again this often.
 constexpr auto kRecheck = std::chrono::milliseconds(100);
 
+constexpr uint64_t kMinSpillBytes = 64u << 20;
+
+// The largest overflow ring wanted: 4 GiB, or half of RAM if less.
 uint64_t spill_capacity() {
   uint64_t phys = static_cast<uint64_t>(::sysconf(_SC_PHYS_PAGES)) *
                   static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-  uint64_t cap = 64u << 20;
+  uint64_t cap = kMinSpillBytes;
   while (cap * 2 <= std::min<uint64_t>(phys / 2, 4ull << 30)) cap *= 2;
   return cap;
 }
@@ -166,8 +169,18 @@ struct ByteQueue::Header {
 
 ByteQueue::ByteQueue(std::size_t maxsize, bool /*joinable*/) {
   static_assert(sizeof(Header) <= kHeaderBytes);
-  const uint64_t spill_cap = spill_capacity();
-  region_ = SharedRegion::create(kHeaderBytes + kMainBytes + spill_cap, /*reserve_only=*/true);
+  // Where address space cannot be reserved freely (vm.overcommit_memory=2, a ulimit -v),
+  // the overflow ring is halved until it fits, down to 64 MiB.
+  uint64_t spill_cap = spill_capacity();
+  for (;;) {
+    try {
+      region_ = SharedRegion::create(kHeaderBytes + kMainBytes + spill_cap, /*reserve_only=*/true);
+      break;
+    } catch (const Error&) {
+      if (spill_cap <= kMinSpillBytes) throw;
+      spill_cap /= 2;
+    }
+  }
   h_ = new (region_->data()) Header();
   h_->maxsize = maxsize;
   h_->spill_cap = spill_cap;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -131,6 +132,24 @@ TEST(QueueTest, CodecTypesAndBigItems) {
   EXPECT_TRUE(got == payload);
   EXPECT_TRUE(big.get().empty());
   writer.join();
+}
+
+// Before: a Queue reserved 4 GiB of address space (half of RAM if less) or threw, so no
+// Queue could be made under `ulimit -v` or vm.overcommit_memory=2. Its overflow ring now
+// shrinks to what can be reserved.
+TEST(QueueTest, WorksWhereLittleAddressSpaceCanBeReserved) {
+  EXPECT_TRUE(finishes_in_a_child([] {
+    const long vm_kb = rss_kb(::getpid(), "VmSize");
+    if (vm_kb <= 0) ::_exit(2);
+    const rlim_t limit = (static_cast<rlim_t>(vm_kb) << 10) + (rlim_t{1} << 30);
+    const rlimit as{limit, limit};
+    if (::setrlimit(RLIMIT_AS, &as) != 0) ::_exit(3);
+    Queue<Bytes> q;
+    Bytes payload(16u << 20, std::byte{7});
+    q.put(payload);  // over 1 MiB: it goes through the overflow ring
+    q.put(Bytes{});
+    if (q.get() != payload || !q.get().empty()) ::_exit(4);
+  }));
 }
 
 TEST(QueueTest, ManySmallItemsWithoutAConsumerThenDrained) {

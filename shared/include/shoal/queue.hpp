@@ -14,7 +14,9 @@
 // ring that reserves address space only (MAP_NORESERVE): its memory is used for the
 // bytes actually queued and given back as consumers move on. So maxsize = 0 means
 // "bounded by memory" (a put blocks only once 4 GiB, or half of RAM if less, are
-// queued). One item may take up to a quarter of that.
+// queued; less where the address space cannot be reserved, as under `ulimit -v` or
+// vm.overcommit_memory=2: then the ring is halved until it can, down to 64 MiB). One item
+// may take up to a quarter of that.
 //
 // Queues are handles: copies (in this process, or inherited by fork) are the same
 // queue. close() is per process, as in Python: it marks this process's handles closed,
