@@ -5,6 +5,8 @@
 namespace shoal::engine {
 namespace {
 
+constexpr std::size_t kMinSlabBytes = std::size_t{64} << 20;
+
 std::size_t align64(std::size_t n) { return (n + 63) & ~std::size_t{63}; }
 
 }  // namespace
@@ -32,7 +34,15 @@ absl::StatusOr<SharedState> SharedState::create(const LayoutOptions& options) {
   const std::size_t ring_bytes = align64(ByteRing::bytes_for(options.result_ring_bytes));
   auto results = SharedRegion::create(ring_bytes * n, true);
   if (!results.ok()) return results.status();
-  auto slab = SharedRegion::create(options.slab_bytes, true);
+  // Where address space cannot be reserved freely (vm.overcommit_memory=2, a ulimit -v),
+  // the slab is halved until it fits, down to 64 MiB: larger arguments then fail their
+  // tasks with an error that names the slab's size.
+  std::size_t slab_bytes = options.slab_bytes;
+  auto slab = SharedRegion::create(slab_bytes, true);
+  while (!slab.ok() && slab_bytes / 2 >= kMinSlabBytes) {
+    slab_bytes /= 2;
+    slab = SharedRegion::create(slab_bytes, true);
+  }
   if (!slab.ok()) return slab.status();
 
   s.control_region_ = std::move(*control);

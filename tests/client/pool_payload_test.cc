@@ -1,8 +1,12 @@
 // Payloads from 0 bytes to 256 MiB each way through the local engine.
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstddef>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -52,6 +56,48 @@ TEST(PayloadTest, ManyDistinctMegabytesInOneMap) {
   std::vector<Bytes> out = pool.map(echo, in, 1);
   ASSERT_EQ(out.size(), in.size());
   for (std::size_t i = 0; i < in.size(); ++i) EXPECT_TRUE(out[i] == in[i]) << "item " << i;
+}
+
+// This process's address space in bytes (VmSize), or 0 if it cannot be read.
+std::size_t address_space_bytes() {
+  std::ifstream in("/proc/self/status");
+  std::string word;
+  while (in >> word) {
+    if (word == "VmSize:") {
+      std::size_t kb = 0;
+      in >> kb;
+      return kb << 10;
+    }
+  }
+  return 0;
+}
+
+// Before: a pool reserved an 8 GiB payload slab or failed to start, so no Pool could be
+// made under `ulimit -v` or vm.overcommit_memory=2. The slab now shrinks to what can be
+// reserved.
+TEST(PayloadTest, APoolStartsWhereLittleAddressSpaceCanBeReserved) {
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::alarm(60);
+    const std::size_t vm = address_space_bytes();
+    if (vm == 0) ::_exit(2);
+    const rlim_t limit = static_cast<rlim_t>(vm) + (rlim_t{2} << 30);
+    const rlimit as{limit, limit};
+    if (::setrlimit(RLIMIT_AS, &as) != 0) ::_exit(3);
+    int code = 4;
+    try {
+      Pool pool(2);
+      Bytes in = make_bytes(std::size_t{4} << 20, 3);  // over the inline limit: in the slab
+      code = pool.apply(echo, in) == in ? 0 : 5;
+    } catch (...) {
+    }
+    ::_exit(code);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << "signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 TEST(PayloadTest, StringsAcrossTheInlineLimit) {
