@@ -472,8 +472,9 @@ void ClientGateway::abort_all_sessions() {
 
 SessionId ClientGateway::add(AsyncSession* session) {
   absl::MutexLock lock(&mu_);
-  // Past 2^32 - 1 the ids wrap: 0 means no session, and an id still open is taken. (Never
-  // all of them: each open session holds a connection's worth of memory.)
+  // Ids are 64 bits, so they do not wrap in practice (a task keeps its session's id after
+  // the session closes, and must not reach the next holder of that id). Were they to wrap,
+  // 0 means no session and an id still open is skipped.
   SessionId id = next_session_;
   while (id == 0 || sessions_.contains(id)) ++id;
   next_session_ = id + 1;

@@ -71,7 +71,7 @@ class ClientGateway final : public RawTaskService, public SessionSink {
   // Ends every open session with UNAVAILABLE (broker shutting down). Thread-safe.
   void abort_all_sessions();
 
-  // Tests only: the id the next session gets, if it is free (ids wrap past 2^32 - 1).
+  // Tests only: the id the next session gets, if it is free (ids wrap past 2^64 - 1).
   void set_next_session_for_testing(SessionId id) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:

@@ -19,7 +19,7 @@ namespace shoal::broker {
 using TaskRef = uint32_t;    // index of a record in its store
 using NameId = uint32_t;     // an interned queue or task name
 using WorkerRef = uint32_t;  // index of a worker in the scheduler
-using SessionId = uint32_t;  // a client session (0 = none)
+using SessionId = uint64_t;  // a client session (0 = none; 64 bits, so ids never wrap)
 inline constexpr WorkerRef kNoWorker = ~0u;
 inline constexpr NameId kNoName = ~0u;
 

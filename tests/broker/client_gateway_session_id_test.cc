@@ -93,16 +93,21 @@ class ClientGatewaySessionIdTest : public ::testing::Test {
   std::optional<ClientEvent> last_;
 };
 
-// Session ids are 32 bits; past 2^32 - 1 sessions they wrap. 0 means "no session" (its
-// results were never sent), and an id still open would take the other session's results.
+// Session ids are 64 bits: the 2^32-nd session does not wrap to an id a closed session's
+// unfinished tasks still name (before: 32 bits, and the next holder of that id got their
+// results). Were they to wrap, 0 means "no session" (its results were never sent), and an
+// id still open would take the other session's results.
 TEST_F(ClientGatewaySessionIdTest, IdsWrapPastZeroAndTheIdsOfOpenSessions) {
   EXPECT_EQ(open(), 1u);
   gateway_.set_next_session_for_testing(UINT32_MAX);
   EXPECT_EQ(open(), UINT32_MAX);
+  EXPECT_EQ(open(), uint64_t{UINT32_MAX} + 1);  // no wrap at 32 bits
+  gateway_.set_next_session_for_testing(UINT64_MAX);
+  EXPECT_EQ(open(), UINT64_MAX);
   EXPECT_EQ(open(), 2u);  // not 0, not 1 (open)
   EXPECT_EQ(close(0), 1u);
-  gateway_.set_next_session_for_testing(UINT32_MAX);
-  EXPECT_EQ(open(), 1u);  // not UINT32_MAX (open), not 0; 1 is free again
+  gateway_.set_next_session_for_testing(UINT64_MAX);
+  EXPECT_EQ(open(), 1u);  // not UINT64_MAX (open), not 0; 1 is free again
   EXPECT_EQ(open(), 3u);
 }
 
