@@ -34,7 +34,7 @@ ABSL_FLAG(int, liveness, 3, "a worker silent for liveness x heartbeat-ms is lost
 ABSL_FLAG(int64_t, client_keepalive_ms, 20000,
           "ping a client connection silent for this long; drop it when the ping goes "
           "unanswered for max(1 s, half of it) (0 = never; else >= 1000)");
-ABSL_FLAG(int64_t, result_ttl_s, 3600, "how long a delivered result is kept, in s");
+ABSL_FLAG(int64_t, result_ttl_s, 3600, "how long a result is kept after its delivery (or its end, if no client took it), in s");
 ABSL_FLAG(uint64_t, result_memory_mb, 256,
           "delivered results kept beyond this many MiB are dropped, oldest first, before their ttl");
 ABSL_FLAG(uint64_t, max_queued, 1000000,

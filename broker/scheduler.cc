@@ -388,6 +388,10 @@ void Scheduler::finish(TaskRef ref, std::unique_ptr<TaskResult> result, Actions&
   detach(rec.session, out);
   for (SessionId other : others) detach(other, out);
   answer_waiters(ref, out);
+  // Nobody took it (its session closed, no watcher or waiter): its retention starts now
+  // all the same, so that results no client comes back for neither stay for good nor,
+  // unevictable, hold the memory cap down for the results that were delivered.
+  mark_delivered(rec, ref);
 }
 
 void Scheduler::retain_result(TaskRecord& rec, TaskResult& result) {

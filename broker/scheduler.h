@@ -189,6 +189,8 @@ class Scheduler {
   // else decoded from the record.
   void deliver(SessionId s, TaskRef ref, Actions& out,
                std::unique_ptr<shoal::v1::TaskResult> result = nullptr);
+  // Starts the retention of done record `rec` (kept for the result ttl from now, or less
+  // under the memory cap), unless it started already.
   void mark_delivered(TaskRecord& rec, TaskRef ref);
   // The full result of done record `rec` (its id and worker put back).
   void decode_result(const TaskRecord& rec, shoal::v1::TaskResult* out) const;
@@ -267,8 +269,8 @@ class Scheduler {
   static constexpr int64_t kQueueSweepMs = 10'000;
   int64_t next_queue_sweep_ms_ = 0;
   std::size_t names_sweep_at_ = 1024;  // forget_unused_names when more are interned
-  std::deque<Timer> expiry_;  // delivered results, by expiry (ttl is constant)
-  uint64_t retained_bytes_ = 0;  // of results in the store (delivered or not)
+  std::deque<Timer> expiry_;  // retained results, by expiry (ttl is constant)
+  uint64_t retained_bytes_ = 0;  // of results in the store
 
   uint64_t submitted_ = 0, completed_ = 0, failed_ = 0, retried_ = 0;
   uint64_t queued_ = 0, running_ = 0, retained_ = 0, bad_client_messages_ = 0;

@@ -35,7 +35,7 @@ struct TaskRecord {
   // string's own buffer and retaining it allocates nothing.
   std::string result;
   uint64_t time_limit_ms = 0;
-  int64_t deadline_ms = 0;   // done: expiry (INT64_MAX until delivered)
+  int64_t deadline_ms = 0;   // done: when its retention ends (INT64_MAX inside finish())
   uint32_t seq = 0;          // queued: matches its queue entry (stale entries are skipped)
   uint32_t gen = 0;          // bumped on each reuse of the slot (stale timers are skipped)
   NameId name = 0;

@@ -78,6 +78,11 @@ struct SimTask {
   int last_attempt = -1;   // highest attempt dispatched so far
   std::optional<shoal::v1::TaskResult> outcome;  // the first result a client saw
   int64_t delivered_ms = -1;  // when: the broker's retention of the result starts then
+  // When its session closed while its result had not come (-1: not since it was last
+  // attached to an open session). The broker keeps a result nobody took for the ttl from
+  // its end, which the model cannot see: from orphaned_ms + ttl on it may be gone.
+  int64_t orphaned_ms = -1;
+  bool dropped = false;  // a broker's answer showed its result gone
 };
 
 // A task a worker received and has not reported.

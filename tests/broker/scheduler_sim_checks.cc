@@ -123,6 +123,7 @@ void SchedulerSim::observe() {
       continue;
     }
     scheduler_.close_session(s);  // as the gateway does
+    orphan_tasks(*c, s);
     ++counts_["session-ended"];
     c->session = 0;
     c->half_closed = false;
@@ -164,6 +165,7 @@ void SchedulerSim::on_reply(const ResultReply& reply) {
       }
       return on_outcome(*t, response.result());
     case shoal::v1::TASK_STATE_UNKNOWN:
+      if (!gone && uncertain(*t)) return learn_dropped(*t);
       if (!gone) fail(absl::StrCat(answer, " for a task the broker holds"));
       return;
     default:
@@ -371,6 +373,31 @@ SimTask* SchedulerSim::find_accepted(const std::string& id) {
   return it == tasks_.end() || !it->second.accepted ? nullptr : &it->second;
 }
 
+void SchedulerSim::learn_dropped(SimTask& t) {
+  t.dropped = true;
+  ++counts_["orphan-dropped"];
+  if (t.outcome.has_value()) return;
+  --pending_[t.session];
+  ++resolved_;
+}
+
+void SchedulerSim::orphan_tasks(const SimClient& c, SessionId s) {
+  for (const std::string& id : c.ids) {
+    SimTask& t = tasks_.at(id);
+    if (t.session == s && t.accepted && !t.outcome.has_value() && !expired(t) &&
+        t.orphaned_ms < 0) {
+      t.orphaned_ms = now();
+    }
+  }
+}
+
+void SchedulerSim::adopt(const std::vector<std::string>& ids) {
+  for (const std::string& id : ids) {
+    SimTask* t = find_accepted(id);
+    if (t != nullptr && !t->outcome.has_value() && !expired(*t)) t->orphaned_ms = -1;
+  }
+}
+
 void SchedulerSim::attach(SimTask& t, SessionId s) {
   if (!t.outcome.has_value()) {
     --pending_[t.session];
@@ -413,6 +440,8 @@ void SchedulerSim::remember_cancel(SimClient& c, const std::string& id) {
   t.session = 0;  // no session waits for it
   t.outcome.reset();
   t.delivered_ms = now();
+  t.orphaned_ms = -1;
+  t.dropped = false;
   ++accepted_count_;
   ++resolved_;
   ++counts_["cancel-remembered"];

@@ -97,11 +97,28 @@ class SchedulerSim {
   int64_t now() const { return clock_.now_ms(); }
   SimTask* find_accepted(const std::string& id);
   // True once the broker has dropped the result of `t`: a tick came after the retention
-  // that started with its first delivery (the memory cap is never reached here).
+  // that started with its first delivery at the latest (a result nobody took starts it
+  // at its end, before), or an answer showed it gone (the memory cap is never reached
+  // here).
   bool expired(const SimTask& t) const {
-    return t.delivered_ms >= 0 &&
-           last_tick_ms_ >= t.delivered_ms + sim_options(config_).result_ttl_ms;
+    return t.dropped || (t.delivered_ms >= 0 &&
+                         last_tick_ms_ >= t.delivered_ms + sim_options(config_).result_ttl_ms);
   }
+  // True while the broker may or may not hold the result of `t`: it ended at a time the
+  // model does not know, after its session closed, and the ttl from then may have passed.
+  // Calls accept either answer and learn from it (learn_dropped); no resubmission.
+  bool uncertain(const SimTask& t) const {
+    return !expired(t) && t.orphaned_ms >= 0 &&
+           last_tick_ms_ >= t.orphaned_ms + sim_options(config_).result_ttl_ms;
+  }
+  // An answer showed the result of `t` gone: it ended, unseen by its client if it had no
+  // outcome.
+  void learn_dropped(SimTask& t);
+  // Session `s` of client `c` closes: its tasks without a result become orphans.
+  void orphan_tasks(const SimClient& c, SessionId s);
+  // Tasks `ids` were attached to an open session: those still without an outcome will
+  // be delivered when they end, so they are orphans no longer.
+  void adopt(const std::vector<std::string>& ids);
   // The scheduler sends the result of `t` to `s` from now on (scheduler.h: a known id
   // re-attaches the session).
   void attach(SimTask& t, SessionId s);
@@ -110,7 +127,9 @@ class SchedulerSim {
   std::vector<std::string> unresolved(const SimClient& c) const;
   // True if `t`, rejected as full before, may be submitted again: the broker has not
   // accepted it, or holds it as a remembered cancel (the resend the cancel overtook).
-  bool resendable(const SimTask& t) const { return !t.accepted || (t.remembered && !expired(t)); }
+  bool resendable(const SimTask& t) const {
+    return !t.accepted || (t.remembered && !expired(t) && !uncertain(t));
+  }
   // Cancel with even_if_unknown of `id`, which the broker does not know: the model of
   // what it remembers.
   void remember_cancel(SimClient& c, const std::string& id);

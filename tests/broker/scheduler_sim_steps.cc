@@ -151,7 +151,8 @@ void SchedulerSim::submit_random(SimClient& c) {
       *batch.Add() = invalid_task(rng_, c);
     } else if (roll < 6 && !c.ids.empty()) {  // an id it submitted before: idempotent
       const SimTask& t = tasks_.at(rng_.pick(c.ids));
-      if (!expired(t)) *batch.Add() = t.spec;  // an expired id would be a new task
+      // An expired id would be a new task; one that may have expired, either.
+      if (!expired(t) && !uncertain(t)) *batch.Add() = t.spec;
     } else if (roll < 8 && !batch.empty()) {  // twice in one batch
       Task again = batch.Get(int(rng_.below(batch.size())));
       *batch.Add() = std::move(again);
@@ -187,7 +188,7 @@ void SchedulerSim::submit(SimClient& c, Tasks batch) {
       continue;
     }
     SimTask& t = tasks_.at(task.id());
-    if (expired(t)) {  // the broker would take it for a new task
+    if (expired(t) || uncertain(t)) {  // the broker would (or might) take it for a new task
       return fail(absl::StrCat("simulator error: ", t.spec.id(), " submitted after it expired"));
     }
     if (!t.accepted) {
@@ -207,6 +208,7 @@ void SchedulerSim::submit(SimClient& c, Tasks batch) {
   for (const std::string& id : exhausted) c.retry.push_back(id);
   scheduler_.submit(c.session, &batch, out_);
   observe();
+  adopt(accepted);
   if (seen_accepted_ != accepted) {
     fail(absl::StrCat("Accepted [", absl::StrJoin(seen_accepted_, ","), "], expected [",
                       absl::StrJoin(accepted, ","), "] (rejected [",
@@ -232,9 +234,11 @@ void SchedulerSim::cancel(SimClient& c) {
   std::string id =
       even_if_unknown && !c.retry.empty() && rng_.chance(30) ? rng_.pick(c.retry) : pick_id(c);
   SimTask* t = find_accepted(id);
+  const bool was_uncertain = t != nullptr && uncertain(*t);
+  shoal::v1::CancelResponse response = scheduler_.cancel(id, even_if_unknown, out_);
+  if (was_uncertain && response.state() == shoal::v1::TASK_STATE_UNKNOWN) learn_dropped(*t);
   bool gone = t == nullptr || expired(*t);
   bool ended = t != nullptr && t->outcome.has_value();
-  shoal::v1::CancelResponse response = scheduler_.cancel(id, even_if_unknown, out_);
   if (response.cancelled() && t != nullptr) t->cancelled = true;  // before its result shows
   if (response.cancelled()) ++counts_["cancelled"];
   observe();
@@ -276,7 +280,7 @@ void SchedulerSim::get_result(SimClient& c) {
 void SchedulerSim::watch(SimClient& c, const std::vector<std::string>& ids) {
   begin(Call::kResend);
   google::protobuf::RepeatedPtrField<std::string> field;
-  std::vector<std::string> unknown, known_results;
+  std::vector<std::string> unknown, known_results, maybe, attached;
   for (const std::string& id : ids) {
     *field.Add() = id;
     SimTask* t = find_accepted(id);
@@ -284,11 +288,27 @@ void SchedulerSim::watch(SimClient& c, const std::vector<std::string>& ids) {
       unknown.push_back(id);
       continue;
     }
-    if (t->outcome.has_value()) known_results.push_back(id);
+    if (uncertain(*t)) maybe.push_back(id);
+    if (t->outcome.has_value() && !uncertain(*t)) known_results.push_back(id);
     attach(*t, c.session);
+    attached.push_back(id);
   }
   scheduler_.watch(c.session, field, out_);
   observe();
+  // What the broker no longer had of those that may have gone: learnt, and expected.
+  for (const std::string& id : maybe) {
+    if (std::find(seen_unknown_.begin(), seen_unknown_.end(), id) != seen_unknown_.end()) {
+      learn_dropped(*find_accepted(id));
+    }
+  }
+  if (!maybe.empty()) {
+    unknown.clear();
+    for (const std::string& id : ids) {
+      const SimTask* t = find_accepted(id);
+      if (t == nullptr || expired(*t)) unknown.push_back(id);
+    }
+  }
+  adopt(attached);
   if (seen_unknown_ != unknown) {
     fail(absl::StrCat("watch answered Unknown [", absl::StrJoin(seen_unknown_, ","),
                       "], expected [", absl::StrJoin(unknown, ","), "]"));
@@ -299,7 +319,10 @@ void SchedulerSim::watch(SimClient& c, const std::vector<std::string>& ids) {
 }
 
 void SchedulerSim::reopen(SimClient& c, bool recover) {
-  if (c.session != 0) scheduler_.close_session(c.session);  // its stream ends first
+  if (c.session != 0) {
+    scheduler_.close_session(c.session);  // its stream ends first
+    orphan_tasks(c, c.session);
+  }
   c.session = next_session_++;
   c.half_closed = false;
   session_owner_[c.session] = c.index;
@@ -310,7 +333,10 @@ void SchedulerSim::reopen(SimClient& c, bool recover) {
   std::vector<std::string> waiting = unresolved(c);
   uint64_t how = rng_.below(10);
   if (waiting.empty() || how >= 8) return;
-  if (how < 6) return watch(c, waiting);
+  const bool any_uncertain = std::any_of(waiting.begin(), waiting.end(), [&](const auto& id) {
+    return uncertain(tasks_.at(id));
+  });
+  if (how < 6 || any_uncertain) return watch(c, waiting);  // not resubmitted: maybe new
   Tasks batch;
   for (const std::string& id : waiting) *batch.Add() = tasks_.at(id).spec;
   submit(c, std::move(batch));
@@ -319,6 +345,7 @@ void SchedulerSim::reopen(SimClient& c, bool recover) {
 void SchedulerSim::close(SimClient& c) {
   if (c.session == 0) return;
   scheduler_.close_session(c.session);
+  orphan_tasks(c, c.session);
   c.session = 0;
   c.half_closed = false;
 }

@@ -105,25 +105,80 @@ TEST_F(SchedulerTest, TaskWaitsForFirstWorkerOfItsQueue) {
   EXPECT_EQ(sent_["t1"].queue(), "gpu");
 }
 
-TEST_F(SchedulerTest, ResultKeptUntilDeliveredThenForTtl) {
+TEST_F(SchedulerTest, ResultKeptForTtlFromItsDelivery) {
   hello("a");
   submit({T("t1")});
-  scheduler_->close_session(kSession);  // the client went away
-  report("a", "t1");
-  tick_after(10 * 60'000);  // far past the ttl: never delivered, so still kept
-  EXPECT_EQ(scheduler_->stats().results_retained(), 1u);
-  auto first = get_result("t1");  // delivers it: ttl starts now
+  report("a", "t1");  // delivered to the session: ttl starts now
+  tick_after(30'000);
+  auto first = get_result("t1");  // a second delivery does not start it again
   EXPECT_EQ(first.state(), shoal::v1::TASK_STATE_DONE);
   EXPECT_EQ(first.result().items(0).value(), "\x31");
   // Kept without id and worker name (the record has both): both come back.
   EXPECT_EQ(first.result().id(), "t1");
   EXPECT_EQ(first.result().worker(), "w-a");
   EXPECT_EQ(first.result().attempts(), 1u);
-  tick_after(59'999);
+  tick_after(29'999);
   EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_DONE);
   tick_after(2);
   EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_UNKNOWN);
   EXPECT_EQ(scheduler_->stats().results_retained(), 0u);
+}
+
+// Before: a result whose session had closed (a client killed with tasks outstanding) was
+// kept until some client asked for it, so for good: memory nothing bounded.
+TEST_F(SchedulerTest, AResultNobodyTookIsKeptForTtlFromItsEnd) {
+  hello("a");
+  submit({T("t1")});
+  scheduler_->close_session(kSession);  // the client went away
+  report("a", "t1");
+  tick_after(59'999);  // a client that comes back within the ttl gets it
+  scheduler_->open_session(kSession + 1);
+  Actions watched;
+  google::protobuf::RepeatedPtrField<std::string> ids;
+  ids.Add("t1");
+  scheduler_->watch(kSession + 1, ids, watched);
+  ASSERT_EQ(watched.to_sessions.size(), 1u);
+  ASSERT_EQ(watched.to_sessions[0].message.results().results_size(), 1);
+  EXPECT_EQ(watched.to_sessions[0].message.results().results(0).id(), "t1");
+  tick_after(2);  // its ttl ran from its end, not from the Watch
+  EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_UNKNOWN);
+  EXPECT_EQ(scheduler_->stats().results_retained(), 0u);
+}
+
+// Before: results nobody took counted against --result-memory-mb but could not be
+// evicted; once they filled it, each delivery dropped every other delivered result, a
+// remembered cancel among them (its task then ran when it arrived).
+TEST_F(SchedulerTest, ResultsNobodyTookDoNotPinTheMemoryCap) {
+  SchedulerOptions options = options_;
+  options.max_retained_bytes = 4096;
+  reset(options);
+  hello("a", {"square"}, 4);
+  scheduler_->open_session(kSession + 1);
+  for (int i = 0; i < 40; ++i) {
+    submit({T("orphan" + std::to_string(i)).args(std::string(100, 'x'))}, kSession + 1);
+  }
+  scheduler_->close_session(kSession + 1);
+  // Each report's credit sends the next task: one round of actions per report.
+  auto run_sent = [&](const std::string& value) {
+    for (std::vector<std::string> sent = take_sent("a"); !sent.empty(); sent = take_sent("a")) {
+      out_.clear();
+      for (const std::string& id : sent) report("a", id, value);
+    }
+  };
+  run_sent(std::string(200, 'v'));
+  EXPECT_EQ(scheduler_->stats().completed(), 40u);
+  EXPECT_LT(scheduler_->stats().results_retained(), 40u);  // the oldest went
+  Actions cancelled;
+  EXPECT_TRUE(scheduler_->cancel("late", /*even_if_unknown=*/true, cancelled).cancelled());
+  submit({T("t1")});
+  run_sent("\x31");
+  submit({T("t2")});
+  run_sent("\x31");
+  EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_DONE);
+  EXPECT_EQ(get_result("late").state(), shoal::v1::TASK_STATE_DONE);
+  out_.clear();
+  submit({T("late")});
+  EXPECT_THAT(take_sent("a"), ElementsAre());  // remembered: it never runs
 }
 
 TEST_F(SchedulerTest, DeliveredResultsBeyondTheMemoryCapAreDroppedOldestFirst) {
