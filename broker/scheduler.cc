@@ -267,6 +267,11 @@ void Scheduler::get_result(std::string_view id, uint32_t wait_ms, uint64_t token
   waiters_[ref].push_back(token);
   waiter_task_[token] = ref;
   waiter_timers_.push({clock_->now_ms() + wait_ms, token});
+  // An answered call's timer is skipped when it falls due, up to 10 minutes on: once such
+  // timers may outnumber the calls waiting, drop them (amortised O(1) per call).
+  if (waiter_timers_.size() > 2 * waiter_task_.size() + 64) {
+    waiter_timers_.erase_if([this](const Waiter& w) { return !waiter_task_.contains(w.token); });
+  }
 }
 
 shoal::v1::CancelResponse Scheduler::cancel(std::string_view id, bool even_if_unknown,
@@ -346,7 +351,7 @@ void Scheduler::unqueue(TaskRecord& rec) {
   rec.seq = next_seq();  // and stays stale if the task is queued again (a retry)
 }
 
-uint32_t Scheduler::next_seq() {
+uint64_t Scheduler::next_seq() {
   if (next_seq_ == 0) next_seq_ = 1;  // 0 marks erased records
   return next_seq_++;
 }
@@ -444,7 +449,7 @@ absl::Status Scheduler::rewrite_store() {
   live.reserve(store_->size());
   store_->for_each([&](TaskRef ref) {
     const TaskRecord& rec = store_->get(ref);
-    live.emplace_back(rec.phase == TaskPhase::kDone ? uint64_t{1} << 32 : rec.seq, ref);
+    live.emplace_back(rec.phase == TaskPhase::kDone ? UINT64_MAX : rec.seq, ref);
   });
   std::sort(live.begin(), live.end());
   return store_->rewrite([&](const TaskStore::LiveTaskSink& sink) {

@@ -123,8 +123,12 @@ class Scheduler {
   std::size_t interned_names() const { return names_.size(); }
   // Lease time-limit timers held (for tests: those of ended leases do not pile up).
   std::size_t lease_timers() const { return lease_timers_.size(); }
+  // GetResult wait timers held (for tests: those of answered calls do not pile up).
+  std::size_t waiter_timers() const { return waiter_timers_.size(); }
   shoal::v1::ListWorkersResponse list_workers() const;
   shoal::v1::ListQueuesResponse list_queues() const;
+  // Tests only: the seq the next queued task gets (FIFO order across lanes).
+  void set_next_seq_for_testing(uint64_t seq) { next_seq_ = seq; }
 
  private:
   struct Timer {
@@ -139,17 +143,19 @@ class Scheduler {
     uint64_t token;
     bool operator>(const Waiter& o) const { return deadline > o.deadline; }
   };
-  using TimerHeap = std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>>;
-  // Lease timers, from which those of ended leases can also be dropped before they fall
-  // due (with long time limits they would pile up).
-  struct LeaseTimerHeap : TimerHeap {
+  // A min-heap of timers from which those no longer current can be dropped before they
+  // fall due (of leases that ended, of GetResult calls answered): with long time limits
+  // and waits they would pile up.
+  template <typename T>
+  struct PrunableHeap : std::priority_queue<T, std::vector<T>, std::greater<T>> {
     template <typename Pred>
     void erase_if(Pred pred) {
-      std::erase_if(c, pred);
-      std::make_heap(c.begin(), c.end(), comp);
+      std::erase_if(this->c, pred);
+      std::make_heap(this->c.begin(), this->c.end(), this->comp);
     }
   };
-  using WaiterHeap = std::priority_queue<Waiter, std::vector<Waiter>, std::greater<Waiter>>;
+  using LeaseTimerHeap = PrunableHeap<Timer>;
+  using WaiterHeap = PrunableHeap<Waiter>;
 
   // Task life (scheduler.cc).
   void submit_one(SessionId s, shoal::v1::Task& task, shoal::v1::Accepted* accepted,
@@ -173,7 +179,7 @@ class Scheduler {
   // Takes a queued task out of the count; its entry in the lane goes stale.
   void unqueue(TaskRecord& rec);
   // A new queue sequence number (never 0).
-  uint32_t next_seq();
+  uint64_t next_seq();
   // Fills a new record's fields from its submission (moving args out).
   void fill_record(TaskRecord& rec, shoal::v1::Task& task);
   // The Task a record describes, without args (id, name, queue, limits, attempt).
@@ -250,7 +256,7 @@ class Scheduler {
   absl::flat_hash_set<SessionId> sessions_;
   absl::flat_hash_map<SessionId, uint64_t> pending_;  // open session -> its unfinished tasks
   absl::flat_hash_set<SessionId> half_closed_;
-  uint32_t next_seq_ = 1;
+  uint64_t next_seq_ = 1;
   bool grace_checked_;  // queues checked for unrunnable tasks since the grace ended
 
   // The Task.lease of `ref` at generation `gen`: the ref in the low half, and in the high

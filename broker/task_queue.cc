@@ -1,5 +1,6 @@
 #include "broker/task_queue.h"
 
+#include <algorithm>
 #include <bit>
 
 namespace shoal::broker {
@@ -21,7 +22,13 @@ Lane* TaskQueue::find_lane(NameId task_name) {
 void TaskQueue::push(Lane& lane, QueueEntry entry, int priority, bool front) {
   auto& fifo = lane.by_priority[priority];
   if (front) {
-    fifo.push_front(entry);
+    // A retry goes back where its seq puts it, among the retries before it (pushed to the
+    // front one by one, a lost worker's tasks came back reversed) and ahead of the tasks
+    // queued after it. Entries are in seq order, stale ones too; retries are near the
+    // front, so the insertion moves few entries.
+    auto at = std::upper_bound(fifo.begin(), fifo.end(), entry.seq,
+                               [](uint64_t seq, const QueueEntry& e) { return seq < e.seq; });
+    fifo.insert(at, entry);
   } else {
     fifo.push_back(entry);
   }

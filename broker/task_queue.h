@@ -1,7 +1,7 @@
 #pragma once
-// A named queue: per task name a lane of ten FIFOs (priorities 0-9). Entries are 8
-// bytes; a cancelled or re-leased task leaves a stale entry behind that is skipped
-// lazily (its record's seq no longer matches), so removal is O(1).
+// A named queue: per task name a lane of ten FIFOs (priorities 0-9), each in seq order.
+// Entries are 16 bytes; a cancelled or re-leased task leaves a stale entry behind that is
+// skipped lazily (its record's seq no longer matches), so removal is O(1).
 
 #include <array>
 #include <cstdint>
@@ -19,7 +19,7 @@ inline constexpr int kPriorities = 10;
 
 struct QueueEntry {
   TaskRef ref;
-  uint32_t seq;  // the record's seq when queued
+  uint64_t seq;  // the record's seq when queued (64 bits: FIFO order never wraps)
 };
 
 // The queued tasks of one name in one queue.
@@ -46,7 +46,8 @@ class TaskQueue {
   // All lanes, for scans on worker arrival and departure.
   const std::vector<std::unique_ptr<Lane>>& lanes() const { return lanes_; }
 
-  // Queues `entry` at the back (or the front, for a retry) of its priority in `lane`.
+  // Queues `entry` at the back of its priority in `lane`; a retry (`front`) goes where
+  // its seq puts it (it waited its turn already).
   void push(Lane& lane, QueueEntry entry, int priority, bool front);
   // Removes and returns (in *ref) the next live task a worker able to run `can_run`
   // should get: highest priority first, FIFO within a priority across lanes. False when

@@ -197,6 +197,41 @@ TEST_F(SchedulerTest, ARetriedTaskKeepsItsPlaceInTheQueue) {
   EXPECT_EQ(sent_["a1"].attempt(), 1u);
 }
 
+// Before: each of a lost worker's tasks was pushed to the front of its queue in turn, so
+// they came back reversed (t3, t2, t1), and a worker lost later put its older task
+// behind the retries of a worker lost before.
+TEST_F(SchedulerTest, RetriedTasksComeBackInTheirOrder) {
+  hello("a", {"square"}, 3);
+  submit({T("t1"), T("t2"), T("t3"), T("t4"), T("t5")});
+  ASSERT_THAT(take_sent("a"), ElementsAre("t1", "t2", "t3"));
+  out_.clear();
+  bye("a");
+  hello("b", {"square"}, 5);
+  EXPECT_THAT(take_sent("b"), ElementsAre("t1", "t2", "t3", "t4", "t5"));
+  out_.clear();
+  bye("b");
+  hello("c", {"square"});
+  ASSERT_THAT(take_sent("c"), ElementsAre("t1"));
+  hello("d", {"square"});
+  ASSERT_THAT(take_sent("d"), ElementsAre("t2"));
+  out_.clear();
+  bye("c");  // t1 back first, then t2: t2 must still go before it
+  bye("d");
+  hello("e", {"square"}, 5);
+  EXPECT_THAT(take_sent("e"), ElementsAre("t1", "t2", "t3", "t4", "t5"));
+}
+
+// Before: seqs were 32 bits; past 2^32 queued tasks (four hours at 300,000 tasks/s) a
+// lane whose first task came before the wrap lost every comparison to the others, and
+// its task starved while they had a backlog.
+TEST_F(SchedulerTest, FifoAcrossTaskNamesHoldsPastThirtyTwoBitsOfSeqs) {
+  scheduler_->set_next_seq_for_testing(UINT32_MAX);
+  submit({T("old").name("cube")});
+  submit({T("n1"), T("n2"), T("n3")});
+  hello("a", {"square", "cube"}, 4);
+  EXPECT_THAT(take_sent("a"), ElementsAre("old", "n1", "n2", "n3"));
+}
+
 // A queued task claimed back in a hello leaves its queue entry behind; queued again
 // (its worker lost once more), it must be queued once, not twice.
 TEST_F(SchedulerTest, ATaskClaimedBackAndRetriedIsQueuedOnce) {
@@ -276,6 +311,34 @@ TEST_F(SchedulerTest, TimersOfEndedLeasesDoNotPileUp) {
   out_.clear();
   scheduler_->tick(out_);
   EXPECT_THAT(take_sent("b"), ElementsAre("long"));
+}
+
+// Before: a GetResult answered when its task ended left its wait timer behind for up to
+// 10 minutes, so memory grew with the rate of such calls.
+TEST_F(SchedulerTest, TimersOfAnsweredGetResultCallsDoNotPileUp) {
+  hello("a", {"square"}, 2);
+  submit({T("long")});  // runs throughout
+  scheduler_->get_result("long", 600'000, 1, out_);
+  for (int i = 0; i < 10'000; ++i) {
+    out_.clear();
+    std::string id = "t" + std::to_string(i);
+    submit({T(id)});
+    ASSERT_THAT(take_sent("a"), ElementsAre(id));
+    scheduler_->get_result(id, 600'000, 2 + i, out_);
+    report("a", id);
+    ASSERT_EQ(out_.replies.size(), 1u);
+    clock_.advance_ms(1);
+    heartbeat("a");
+  }
+  EXPECT_LE(scheduler_->waiter_timers(), 100u);
+  // The call still waiting is answered at the end of its wait all the same.
+  out_.clear();
+  clock_.advance_ms(600'000 - 10'000);
+  heartbeat("a");
+  scheduler_->tick(out_);
+  ASSERT_EQ(out_.replies.size(), 1u);
+  EXPECT_EQ(out_.replies[0].token, 1u);
+  EXPECT_EQ(out_.replies[0].response.state(), shoal::v1::TASK_STATE_RUNNING);
 }
 
 TEST_F(SchedulerTest, AChunksLeaseLastsItsTimeLimitPerItem) {
