@@ -10,11 +10,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "broker/durable_task_store.h"
-#include "broker/grpc_log_capture.h"
 #include "broker/status_macros.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "shared/grpc_log_capture.h"
 #include "shared/zmq_term.h"
 #include "shoal/internal/keepalive.h"
 
@@ -126,7 +126,7 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::start(BrokerConfig config, const
     // gRPC's reason for a failed bind is a long log line of nested statuses: the
     // system's part goes into our one line, the whole to the debug log. Other messages
     // (a bad certificate) stay visible.
-    GrpcLogCapture grpc_log;
+    internal::GrpcLogCapture grpc_log;
     b.server_ = builder.BuildAndStart();
     bind_error = b.server_ != nullptr && port != 0 ? "" : grpc_log.os_error();
     for (const std::string& message : grpc_log.messages()) {

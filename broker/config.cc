@@ -31,8 +31,17 @@ absl::Status validate(const BrokerConfig& config) {
   if (config.client_keepalive_ms != 0 && config.client_keepalive_ms < internal::kMinKeepaliveMs) {
     return absl::InvalidArgumentError("--client-keepalive-ms must be 0 (never) or >= 1000");
   }
-  if (s.heartbeat_ms <= 0 || s.liveness <= 0) {
-    return absl::InvalidArgumentError("--heartbeat-ms and --liveness must be > 0");
+  if (s.heartbeat_ms < kMinHeartbeatMs || s.heartbeat_ms > kMaxHeartbeatMs) {
+    return absl::InvalidArgumentError(absl::StrCat("--heartbeat-ms must be in ", kMinHeartbeatMs,
+                                                   "..", kMaxHeartbeatMs, ", not ",
+                                                   s.heartbeat_ms));
+  }
+  if (s.liveness < kMinLiveness || s.liveness > kMaxLiveness) {
+    return absl::InvalidArgumentError(absl::StrCat("--liveness must be in ", kMinLiveness, "..",
+                                                   kMaxLiveness, ", not ", s.liveness));
+  }
+  if (s.max_queued == 0) {  // no task could ever be queued
+    return absl::InvalidArgumentError("--max-queued must be at least 1, not 0");
   }
   if (s.result_ttl_ms < 0) return absl::InvalidArgumentError("--result-ttl-s must be >= 0");
   if (s.default_max_retries < 0 || s.default_max_retries > 30000) {

@@ -14,6 +14,14 @@ namespace shoal::broker {
 // max_frame_bytes()) and every journal frame stays below 2 GiB, protobuf's limit.
 inline constexpr uint64_t kMaxMessageBytesLimit = 256u << 20;
 
+// --heartbeat-ms and --liveness ranges: a heartbeat of a few ms lost workers to any
+// scheduling hiccup (they reconnected over and over), and one of hours never noticed a
+// lost worker; a liveness of 1 took a worker a moment late for a lost one.
+inline constexpr int64_t kMinHeartbeatMs = 50;
+inline constexpr int64_t kMaxHeartbeatMs = 60'000;
+inline constexpr int kMinLiveness = 2;
+inline constexpr int kMaxLiveness = 100;
+
 // The largest frame either way between broker and workers with `max_message_bytes`:
 // room for several tasks or results of the largest size.
 constexpr uint64_t max_frame_bytes(uint64_t max_message_bytes) {

@@ -9,13 +9,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "broker/broker.h"
@@ -29,8 +28,8 @@ ABSL_FLAG(std::string, client_address, "127.0.0.1:50051",
           "gRPC endpoint for clients, HOST:PORT; port 0 picks a free one");
 ABSL_FLAG(std::string, worker_address, "tcp://127.0.0.1:5555",
           "ZeroMQ endpoint for workers, tcp://HOST:PORT (PORT 0..65535; 0 picks a free one)");
-ABSL_FLAG(int, heartbeat_ms, 1000, "heartbeat period sent to workers, in ms");
-ABSL_FLAG(int, liveness, 3, "a worker silent for liveness x heartbeat-ms is lost");
+ABSL_FLAG(int, heartbeat_ms, 1000, "heartbeat period sent to workers, in ms, 50..60000");
+ABSL_FLAG(int, liveness, 3, "a worker silent for liveness x heartbeat-ms is lost, 2..100");
 ABSL_FLAG(int64_t, client_keepalive_ms, 20000,
           "ping a client connection silent for this long; drop it when the ping goes "
           "unanswered for max(1 s, half of it) (0 = never; else >= 1000)");
@@ -38,7 +37,7 @@ ABSL_FLAG(int64_t, result_ttl_s, 3600, "how long a result is kept after its deli
 ABSL_FLAG(uint64_t, result_memory_mb, 256,
           "delivered results kept beyond this many MiB are dropped, oldest first, before their ttl");
 ABSL_FLAG(uint64_t, max_queued, 1000000,
-          "queued tasks beyond this are rejected with RESOURCE_EXHAUSTED (clients retry)");
+          "queued tasks beyond this are rejected with RESOURCE_EXHAUSTED (clients retry), >= 1");
 ABSL_FLAG(uint64_t, max_message_bytes, 67108864,
           "largest task arguments, and largest task result, accepted, in bytes, at most "
           "268435456 (a task whose result is larger fails with RESOURCE_EXHAUSTED)");
@@ -84,7 +83,9 @@ constexpr const char* kFlags[] = {"client_address", "worker_address", "heartbeat
 void print_help() {
   std::string text =
       "usage: shoal-broker [--flag=value ...]\n"
-      "Shoal's broker: clients submit tasks over gRPC, workers run them over ZeroMQ.\n\n";
+      "Shoal's broker: clients submit tasks over gRPC, workers run them over ZeroMQ.\n"
+      "Flags are spelled with dashes or underscores, a value after '=' or a space (one\n"
+      "that starts with \"--\" only after '=').\n\n";
   for (const char* name : kFlags) {
     absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
     std::string dashed = name;
@@ -93,13 +94,60 @@ void print_help() {
                     "\n");
   }
   absl::StrAppend(&text,
-                  "  --help\n      this text\n\n"
+                  "  -h, --help\n      this text\n\n"
                   "First line on stdout once both endpoints accept:\n"
                   "  shoal-broker listening clients=HOST:PORT workers=tcp://HOST:PORT\n"
                   "SIGTERM/SIGINT: stop accepting, send Shutdown to workers, exit 0.\n"
+                  "Exit 2 on a bad flag: an unknown one, a missing or malformed value, one\n"
+                  "out of range, or a file it names that cannot be read (one line on stderr).\n"
                   "Exit 1 if it cannot start (e.g. a port is in use, even by another\n"
                   "broker), or if its --store-dir journal cannot be written.\n");
   std::fputs(text.c_str(), stdout);
+}
+
+// What the type of `flag` takes, for an error message: "a 32-bit integer".
+std::string expected_value(const absl::CommandLineFlag& flag) {
+  if (flag.IsOfType<int>()) return "an integer in -2147483648..2147483647";
+  if (flag.IsOfType<int64_t>()) return "a 64-bit integer";
+  if (flag.IsOfType<uint64_t>()) return "an integer in 0..18446744073709551615";
+  return "a valid value";
+}
+
+// Sets the flags in `argv` (--name=VALUE or --name VALUE, names with '-' or '_'); "" or
+// the one error to print: an unknown flag, a missing value, or one its type does not
+// parse (Abseil's own parser exits 1 on those, naming the flag with '_').
+std::string parse_flags(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--", 0) != 0 || arg.size() == 2) {
+      return arg.rfind("-", 0) == 0 && arg.size() > 1
+                 ? "unknown flag '" + arg + "' (see --help)"
+                 : "unexpected argument '" + arg + "' (see --help)";
+    }
+    std::size_t eq = arg.find('=');
+    std::string dashed = arg.substr(0, eq);
+    std::string name = dashed.substr(2);
+    std::replace(name.begin(), name.end(), '-', '_');
+    std::replace(dashed.begin(), dashed.end(), '_', '-');
+    absl::CommandLineFlag* flag = nullptr;
+    if (std::find(std::begin(kFlags), std::end(kFlags), name) != std::end(kFlags)) {
+      flag = absl::FindCommandLineFlag(name);
+    }
+    if (flag == nullptr) return "unknown flag '" + arg.substr(0, eq) + "' (see --help)";
+    std::string value;
+    if (eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+    } else if (i + 1 < argc && std::string_view(argv[i + 1]).rfind("--", 0) != 0) {
+      value = argv[++i];  // --flag VALUE; "--auth-token --tls-cert=F" is no value
+    } else {
+      return dashed + " needs a value";
+    }
+    std::string error;
+    if (!flag->ParseFrom(value, &error)) {
+      return dashed + ": '" + value + "' is not " + expected_value(*flag);
+    }
+  }
+  return "";
 }
 
 }  // namespace
@@ -112,26 +160,13 @@ int main(int argc, char** argv) {
       return 0;
     }
   }
-  std::vector<std::string> args = shoal::internal::underscore_flag_names(argc, argv);
-  for (size_t i = 1; i < args.size(); ++i) {  // unknown flags: exit 2 like other misuse
-    std::string name = args[i].substr(0, args[i].find('='));
-    bool known = false;
-    for (const char* flag : kFlags) known = known || name == absl::StrCat("--", flag);
-    if (!known) {
-      std::fprintf(stderr, "shoal-broker: unknown flag '%s' (see --help)\n", argv[i]);
-      return 2;
-    }
+  if (std::string error = parse_flags(argc, argv); !error.empty()) {
+    std::fprintf(stderr, "shoal-broker: %s\n", error.c_str());
+    return 2;
   }
   // Task arguments and results of many MiB pass through this process; the loop gives
   // freed memory back when no task is queued or running.
   shoal::internal::retain_payload_memory_until_idle();
-  std::vector<char*> arg_ptrs = shoal::internal::argv_of(args);
-  absl::SetProgramUsageMessage("see --help");
-  std::vector<char*> rest = absl::ParseCommandLine(int(arg_ptrs.size()), arg_ptrs.data());
-  if (rest.size() > 1) {
-    std::fprintf(stderr, "shoal-broker: unexpected argument '%s' (see --help)\n", rest[1]);
-    return 2;
-  }
 
   auto level = shoal::broker::parse_log_level(absl::GetFlag(FLAGS_log_level));
   if (!level.ok()) {

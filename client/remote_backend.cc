@@ -69,7 +69,7 @@ std::shared_ptr<RemoteBackend> RemoteBackend::connect(const std::string& address
                                            }
                                          });
   auto start = Clock::now();
-  absl::Status status = wait_connected(*backend->channel_, address, options);
+  absl::Status status = wait_connected(*backend->channel_, address, options, limits.tls_names);
   if (!status.ok()) throw_status(status);
   // One unary call checks the credentials and the service before the session opens.
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -27,6 +27,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "client/remote_channel.h"
 #include "client/remote_session.h"
 #include "shoal/internal/backend.h"
 #include "shoal/internal/malloc_tuning.h"
@@ -45,6 +46,7 @@ class RemoteBackend final : public Backend, private SessionListener {
     std::size_t max_batch_tasks = 16384;
     std::chrono::milliseconds reconnect_window{30000};  // then outstanding fail: ConnectionError
     std::chrono::milliseconds supervisor_tick{1000};    // the supervisor wakes at least this often
+    TlsSettingNames tls_names;  // how connect()'s error names the TLS settings
   };
 
   // Connects to `address`; throws ConnectionError when nothing answers within

@@ -66,18 +66,22 @@ std::unique_ptr<grpc::ClientContext> make_context(const ConnectOptions& options,
   return context;
 }
 
+TlsSettingNames cli_tls_setting_names() { return {"--tls", "--root-certs", "--cert"}; }
+
 absl::Status wait_connected(grpc::Channel& channel, const std::string& address,
-                            const ConnectOptions& options) {
+                            const ConnectOptions& options, const TlsSettingNames& names) {
   auto timeout = options.connect_timeout;
   if (channel.WaitForConnected(system_deadline(timeout))) {
     return absl::OkStatus();
   }
   // gRPC does not say why; a TLS mismatch looks the same as nothing listening.
-  const char* hint = options.tls
-                         ? " over TLS (is it running, serving TLS, with a certificate that "
-                           "root_certs_pem trusts and that names this host? and if it wants "
-                           "a client certificate, one it trusts in cert_chain_pem?)"
-                         : " (is it running? one started with --tls-cert needs tls)";
+  const std::string hint =
+      options.tls ? " over TLS (is it running, serving TLS, with a certificate that " +
+                        names.root_certs +
+                        " trusts and that names this host? and if it wants a client "
+                        "certificate, one it trusts in " +
+                        names.cert + "?)"
+                  : " (is it running? one started with --tls-cert needs " + names.tls + ")";
   return absl::UnavailableError("could not reach the broker at " + address + " within " +
                                 std::to_string(timeout.count()) + " ms" + hint);
 }

@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <iostream>
 #include <shoal/shoal.hpp>
 #include <stdexcept>
@@ -37,12 +39,16 @@ int main(int argc, char** argv) {
   std::string src = argv[1], dst = argv[2];
   struct stat st;
   if (stat(src.c_str(), &st) != 0) {
-    std::cerr << "cannot stat " << src << "\n";
+    std::cerr << "cannot stat " << src << ": " << std::strerror(errno) << "\n";
     return 1;
   }
   // Create the destination at full size first, so both halves can be written at once.
   int fd = open(dst.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0 || ftruncate(fd, st.st_size) != 0) return 1;
+  if (fd < 0 || ftruncate(fd, st.st_size) != 0) {
+    std::cerr << "cannot create " << dst << ": " << std::strerror(errno) << "\n";
+    if (fd >= 0) close(fd);
+    return 1;
+  }
   close(fd);
 
   off_t half = st.st_size / 2;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <string_view>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -29,13 +30,33 @@ absl::StatusOr<int> parse_int(const std::string& flag, const std::string& value,
   return n;
 }
 
+// Every flag that takes a value (--load only where `allow_load`).
+constexpr std::string_view kFlags[] = {
+    "broker",           "processes",         "queues",
+    "prefetch",         "log-level",         "name",
+    "drain-timeout-ms", "broker-public-key", "curve-secret-key-file",
+    "load"};
+
+bool is_flag(const std::string& name) {
+  return std::find(std::begin(kFlags), std::end(kFlags), name) != std::end(kFlags);
+}
+
 }  // namespace
 
 absl::StatusOr<WorkerConfig> parse_worker_flags(int argc, char** argv, bool allow_load) {
   WorkerConfig config;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg.rfind("--", 0) != 0) return absl::InvalidArgumentError("unexpected argument '" + arg + "'");
+    if (arg == "-h") {  // as the broker and the CLI take it
+      config.help = true;
+      continue;
+    }
+    if (arg.rfind("-", 0) == 0 && arg.rfind("--", 0) != 0 && arg.size() > 1) {
+      return absl::InvalidArgumentError("unknown flag " + arg + " (see --help)");
+    }
+    if (arg.rfind("--", 0) != 0) {
+      return absl::InvalidArgumentError("unexpected argument '" + arg + "' (see --help)");
+    }
     std::string flag = arg.substr(2);
     std::string value;
     bool has_value = false;
@@ -49,8 +70,14 @@ absl::StatusOr<WorkerConfig> parse_worker_flags(int argc, char** argv, bool allo
       config.help = true;
       continue;
     }
+    if (!is_flag(flag) || (flag == "load" && !allow_load)) {
+      return absl::InvalidArgumentError("unknown flag --" + flag + " (see --help)");
+    }
     if (!has_value) {
-      if (i + 1 >= argc) return bad(flag, "needs a value (--" + flag + "=VALUE)");
+      // "--name --load=x.so": the next flag is not the value of this one.
+      if (i + 1 >= argc || std::string_view(argv[i + 1]).starts_with("--")) {
+        return absl::InvalidArgumentError("--" + flag + " needs a value");
+      }
       value = argv[++i];
     }
     if (flag == "broker") {
@@ -137,7 +164,9 @@ std::string worker_usage(const std::string& program, bool allow_load) {
   if (allow_load) {
     text += "  --load=path/to/lib.so      load a library that registers tasks (repeatable)\n";
   }
-  text += "  --help                     this text\n\n"
+  text += "  -h, --help                 this text\n\n"
+          "A value may follow its flag after '=' or a space; one that starts with \"--\"\n"
+          "only after '=' (--name=--odd).\n\n"
           "Prints \"shoal-worker ready name=NAME slots=N queues=a,b\" once registered.\n"
           "SIGTERM: stop taking tasks, finish the ones it holds (the broker runs them\n"
           "nowhere else meanwhile; those still running after --drain-timeout-ms are\n"

@@ -24,7 +24,8 @@ using Stub = v1::TaskService::Stub;
 // A connected stub, or an error line (returned as nullptr).
 std::unique_ptr<Stub> connect(const CliConfig& config) {
   auto channel = internal::make_channel(config.broker, config.connect);
-  absl::Status status = internal::wait_connected(*channel, config.broker, config.connect);
+  absl::Status status = internal::wait_connected(*channel, config.broker, config.connect,
+                                                 internal::cli_tls_setting_names());
   if (!status.ok()) {
     fail(std::string(status.message()));
     return nullptr;

@@ -1,11 +1,13 @@
 // submit and map: tasks go through the remote backend (batched, reconnecting), the
 // same one Pool::connect uses, with JSON arguments converted to MessagePack.
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -17,6 +19,7 @@
 #include "client/cli/commands.h"
 #include "client/cli/json_msgpack.h"
 #include "client/remote_backend.h"
+#include "client/remote_channel.h"
 #include "client/remote_wire.h"
 #include "shared/command_line.h"
 #include "shoal/errors.hpp"
@@ -60,6 +63,11 @@ class CollectSink final : public internal::Sink {
     std::lock_guard lock(mu_);
     return chunks_done_ == sizes_.size();
   }
+  // Whether submission `index` has ended (either way).
+  bool done(std::size_t index) {
+    std::lock_guard lock(mu_);
+    return outcomes_[index].has_value();
+  }
   Outcome& outcome(std::size_t index) { return *outcomes_[index]; }
 
  private:
@@ -83,12 +91,67 @@ std::shared_ptr<internal::RemoteBackend> connect(const CliConfig& config) {
   // A lost broker is waited for --reconnect-timeout-ms: then its tasks fail.
   internal::RemoteBackend::Limits limits;
   limits.reconnect_window = config.reconnect_timeout;
+  limits.tls_names = internal::cli_tls_setting_names();
   try {
     return internal::RemoteBackend::connect(config.broker, config.connect, limits);
   } catch (const Error& e) {
     fail(e.what());
     return nullptr;
   }
+}
+
+// The SIGINT or SIGTERM that asked submit or map to stop, 0 if none came.
+volatile std::sig_atomic_t g_stop_signal = 0;
+
+void on_stop_signal(int signal_number) { g_stop_signal = signal_number; }
+
+// From now on SIGINT and SIGTERM set g_stop_signal, for the waiting loop to see: the
+// tasks submitted then are cancelled at the broker, not left queued for nobody. A second
+// one kills the process as usual (SA_RESETHAND), should the broker not answer.
+void catch_stop_signals() {
+  struct sigaction action = {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESETHAND;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+// The task ids (seq) of `batch`, by index: submit() empties it.
+std::vector<std::uint64_t> seqs_of(const std::vector<internal::Submission>& batch) {
+  std::vector<std::uint64_t> seqs;
+  for (const internal::Submission& s : batch) seqs.push_back(s.seq);
+  return seqs;
+}
+
+// After SIGINT or SIGTERM: cancels at the broker each submission (`seqs`, by index) that
+// has not ended, says on stderr how many it cancelled (and how many it could not: running
+// or ended already, or the broker did not answer), and returns the exit status, 128 +
+// the signal's number.
+int cancel_on_signal(internal::RemoteBackend& backend, const std::vector<std::uint64_t>& seqs,
+                     CollectSink& sink) {
+  const int signal_number = g_stop_signal;
+  std::size_t cancelled = 0;
+  std::vector<std::string> not_cancelled;
+  for (std::size_t i = 0; i < seqs.size(); ++i) {
+    if (sink.done(i)) continue;
+    if (backend.cancel(seqs[i])) {
+      ++cancelled;
+    } else if (!sink.done(i)) {  // not its result meanwhile: running, or no answer
+      not_cancelled.push_back(internal::task_id_string(seqs[i]));
+    }
+  }
+  auto tasks = [](std::size_t n) { return std::to_string(n) + (n == 1 ? " task" : " tasks"); };
+  std::string text = "interrupted: cancelled " + tasks(cancelled) + " at the broker";
+  if (not_cancelled.empty()) {
+    text += cancelled == 1 ? " (it will not run)" : " (they will not run)";
+  } else {
+    text += "; " + tasks(not_cancelled.size()) +
+            " could not be (running or ended already, or the broker did not answer";
+    text += not_cancelled.size() == 1 ? "; shoal result " + not_cancelled[0] + " tells)" : ")";
+  }
+  fail(text);
+  return 128 + signal_number;
 }
 
 // True when `msgpack` starts with an array header (fixarray, array16, array32).
@@ -170,6 +233,8 @@ int run_submit(const CliConfig& config, const std::string& task) {
   batch[0].options = config.task;
   batch[0].sink = sink;
   std::string id = internal::task_id_string(batch[0].seq);
+  const std::vector<std::uint64_t> seqs = seqs_of(batch);
+  if (!config.no_wait) catch_stop_signals();
   backend->submit(batch);
   if (config.no_wait) {
     // A full broker (--max-queued) holds the task back as it would a blocking submission
@@ -197,7 +262,7 @@ int run_submit(const CliConfig& config, const std::string& task) {
       // broker, which refuses it should a resend still on its way arrive after the cancel
       // (the two are not ordered). Not withdrawn: the broker took it meanwhile (it is
       // running or done, or its Accepted came since), or did not answer the cancel.
-      if (!backend->cancel(batch[0].seq)) {
+      if (!backend->cancel(seqs[0])) {  // (submit() emptied batch)
         if (backend->wait_accepted(std::chrono::milliseconds(0)) || sink->all_done()) break;
         const std::string result_command = "shoal result " + id;
         return fail("task " + id + " could not be withdrawn after " + seconds_text(limit) +
@@ -222,6 +287,7 @@ int run_submit(const CliConfig& config, const std::string& task) {
   const auto start = Clock::now();
   for (bool checked = false; !sink->all_done();) {
     sink->wait(std::chrono::milliseconds(100));
+    if (g_stop_signal != 0) return cancel_on_signal(*backend, seqs, *sink);
     link.report("", /*newline_first=*/false);
     if (!checked && !sink->all_done() && Clock::now() - start >= std::chrono::seconds(2)) {
       checked = true;  // nothing back yet: anyone there?
@@ -288,12 +354,18 @@ int run_map(const CliConfig& config, const std::string& task) {
     for (std::size_t i = 0; i < sizes[c]; ++i) s.args += items[at++];
     batch.push_back(std::move(s));
   }
+  const std::vector<std::uint64_t> seqs = seqs_of(batch);
+  catch_stop_signals();
   backend->submit(batch);
   bool bar = config.progress && isatty(STDERR_FILENO);
   bool checked_workers = false;
   BrokerLinkNotices link(*backend, config.broker, config.reconnect_timeout);
   for (;;) {
     const CollectSink::Progress now = sink->wait(std::chrono::milliseconds(100));
+    if (g_stop_signal != 0) {
+      if (bar) std::fprintf(stderr, "\n");
+      return cancel_on_signal(*backend, seqs, *sink);
+    }
     double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     std::string progress = " with " + std::to_string(now.ended - now.failed) + "/" +
                            std::to_string(items.size()) + " items done";

@@ -16,6 +16,7 @@
 #include <map>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -27,6 +28,7 @@
 #include "client/cli/commands.h"
 #include "shared/command_line.h"
 #include "shared/endpoint.h"
+#include "shared/grpc_log_capture.h"
 
 ABSL_FLAG(std::string, broker, "127.0.0.1:50051",
           "the broker's client address HOST:PORT, PORT 1..65535 ([::1]:PORT for IPv6)");
@@ -38,7 +40,7 @@ ABSL_FLAG(int, reconnect_timeout_ms, 30000,
           "what is not done");
 ABSL_FLAG(std::string, auth_token, "", "sent as 'authorization: Bearer TOKEN'");
 ABSL_FLAG(bool, tls, false, "use TLS (system roots unless --root-certs is given)");
-ABSL_FLAG(std::string, root_certs, "", "PEM file of root certificates for --tls");
+ABSL_FLAG(std::string, root_certs, "", "PEM file of root certificates (with --tls)");
 ABSL_FLAG(std::string, cert, "",
           "PEM file of this client's certificate chain, for a broker that requires one "
           "(mutual TLS; with --key and --tls)");
@@ -72,12 +74,15 @@ constexpr char kUsage[] =
     "  shoal keygen PATH                  write a CURVE key pair (PATH, PATH.pub) for\n"
     "                                     shoal-broker/shoal-worker; print the public key\n\n"
     "All but keygen take --broker=HOST:PORT (the broker's client address; [::1]:PORT for\n"
-    "IPv6); flags may be spelled with dashes or underscores. submit and map wait for a\n"
+    "IPv6); flags may be spelled with dashes or underscores, a value after '=' or a\n"
+    "space (one that starts with \"--\" only after '='). submit and map wait for a\n"
     "worker of the queue, and for room in a full broker (its --max-queued reached),\n"
     "saying so on stderr after 2 s; submit --no-wait waits for room up to\n"
     "--connect-timeout-ms, then withdraws the task (it will not run). A broker lost\n"
     "meanwhile is said at once on stderr and waited for up to --reconnect-timeout-ms;\n"
-    "then what is not done fails. In --input, blank lines are skipped (a result line per\n"
+    "then what is not done fails. Ctrl-C (SIGINT) or SIGTERM while submit or map waits\n"
+    "cancels at the broker what they submitted and is not done, and says how many. In\n"
+    "--input, blank lines are skipped (a result line per\n"
     "non-blank input line). Results on stdout are JSON lines (a byte of a string that is\n"
     "not UTF-8 prints as U+FFFD).\n\n"
     "Exit status: 0 done; 1 a failure (a task failed, the broker could not be reached or,\n"
@@ -85,7 +90,8 @@ constexpr char kUsage[] =
     "found the task running or finished, results could not be written to stdout); 2 a\n"
     "usage error (a flag, one the command does not take, an argument or an --input file;\n"
     "one line on stderr); 3 result: the task is queued or running, not finished yet; 4\n"
-    "result, cancel: the broker knows no such task (never seen, or its result expired).";
+    "result, cancel: the broker knows no such task (never seen, or its result expired);\n"
+    "130 or 143 submit, map: interrupted by SIGINT or SIGTERM.";
 
 // Prints the usage and every flag of this program, as spelled on the command line.
 void print_help() {
@@ -134,8 +140,8 @@ std::string flag_syntax_error(const std::vector<std::string>& args,
     std::string value;
     if (eq != std::string::npos) {
       value = body.substr(eq + 1);
-    } else if (i + 1 < args.size()) {
-      value = args[++i];  // --flag VALUE
+    } else if (i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0) {
+      value = args[++i];  // --flag VALUE; "--queue --args=[4]" is no value for --queue
     } else {
       return "--" + dashed + " needs a value";
     }
@@ -194,6 +200,12 @@ int run_command(const std::string& command, const std::string& arg,
                 const shoal::cli::CliConfig& config) {
   using shoal::cli::fail;
   if (command == "keygen") return shoal::cli::run_keygen(arg);
+  if (config.broker.rfind("tcp://", 0) == 0) {  // what shoal-worker --broker takes
+    return fail("--broker: '" + config.broker +
+                    "' looks like the broker's worker endpoint; give its client (gRPC) "
+                    "address, HOST:PORT (its --client-address)",
+                2);
+  }
   // gRPC would take a malformed address, log about it and wait out the connect timeout.
   if (config.broker.rfind("unix:", 0) == 0) {
     return fail("--broker: '" + config.broker +
@@ -230,6 +242,9 @@ int main(int argc, char** argv) {
       }
     }
   }
+  // gRPC logs to stderr what the CLI says in its one line (a TLS handshake that failed,
+  // once per retry): it is kept out of sight.
+  shoal::internal::GrpcLogCapture grpc_log;
   absl::SetProgramUsageMessage(kUsage);
   absl::FlagsUsageConfig usage;
   usage.contains_help_flags = [](absl::string_view file) {
@@ -289,6 +304,12 @@ int main(int argc, char** argv) {
       std::chrono::milliseconds(absl::GetFlag(FLAGS_connect_timeout_ms));
   config.connect.auth_token = absl::GetFlag(FLAGS_auth_token);
   config.connect.tls = absl::GetFlag(FLAGS_tls);
+  for (auto [flag, path] : {std::pair{"--root-certs", absl::GetFlag(FLAGS_root_certs)},
+                            std::pair{"--cert", absl::GetFlag(FLAGS_cert)},
+                            std::pair{"--key", absl::GetFlag(FLAGS_key)}}) {
+    // Else a plaintext connection, the file ignored without a word.
+    if (!path.empty() && !config.connect.tls) return fail(std::string(flag) + " needs --tls", 2);
+  }
   if (std::string path = absl::GetFlag(FLAGS_root_certs); !path.empty()) {
     if (!shoal::internal::read_whole_file(path, &config.connect.root_certs_pem) ||
         config.connect.root_certs_pem.empty()) {
@@ -305,9 +326,6 @@ int main(int argc, char** argv) {
   }
   if (config.connect.cert_chain_pem.empty() != config.connect.private_key_pem.empty()) {
     return fail("--cert and --key go together", 2);
-  }
-  if (!config.connect.cert_chain_pem.empty() && !config.connect.tls) {
-    return fail("--cert needs --tls", 2);
   }
   config.task.queue = absl::GetFlag(FLAGS_queue);
   config.task.priority = absl::GetFlag(FLAGS_priority);

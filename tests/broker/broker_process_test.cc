@@ -181,6 +181,56 @@ TEST(BrokerProcessTest, RejectsBadFlagsWithExitCode2) {
   }
 }
 
+// Every flag error is one line naming the flag as it is spelled, and exit status 2:
+// Abseil's parser said "ERROR: Illegal value '1.5' specified for flag 'heartbeat_ms'"
+// and exited 1, and took neither "--heartbeat-ms 500" nor a missing value.
+TEST(BrokerProcessTest, EveryFlagErrorIsOneLineNamingTheFlagAndExitCode2) {
+  struct Case {
+    std::vector<std::string> flags;
+    std::string error;
+  };
+  const std::string int32 = "an integer in -2147483648..2147483647";
+  const std::string uint64 = "an integer in 0..18446744073709551615";
+  for (const Case& c : std::vector<Case>{
+           {{"--heartbeat-ms=abc"}, "--heartbeat-ms: 'abc' is not " + int32},
+           {{"--heartbeat-ms=1.5"}, "--heartbeat-ms: '1.5' is not " + int32},
+           {{"--max-queued=-1"}, "--max-queued: '-1' is not " + uint64},
+           {{"--result-memory-mb=99999999999999999999"},
+            "--result-memory-mb: '99999999999999999999' is not " + uint64},
+           {{"--max-message-bytes=-1"}, "--max-message-bytes: '-1' is not " + uint64},
+           {{"--auth-token"}, "--auth-token needs a value"},
+           {{"--auth-token", "--log-level=warning"}, "--auth-token needs a value"},
+           {{"--heartbeat-ms=1"}, "--heartbeat-ms must be in 50..60000, not 1"},
+           {{"--liveness=101"}, "--liveness must be in 2..100, not 101"},
+           {{"--max-queued=0"}, "--max-queued must be at least 1, not 0"},
+           {{"--version"}, "unknown flag '--version' (see --help)"},
+           {{"-v"}, "unknown flag '-v' (see --help)"},
+       }) {
+    std::vector<std::string> flags = {"--client-address=127.0.0.1:0",
+                                      "--worker-address=tcp://127.0.0.1:0"};
+    flags.insert(flags.end(), c.flags.begin(), c.flags.end());
+    BrokerProcess broker(flags, /*capture_stderr=*/true);
+    std::string line = broker.first_line();
+    EXPECT_EQ(line, "") << c.flags[0] << " was accepted";
+    if (!line.empty()) continue;
+    int status = broker.wait_exit();
+    ASSERT_TRUE(WIFEXITED(status)) << c.flags[0] << ": status " << status;
+    EXPECT_EQ(WEXITSTATUS(status), 2) << c.flags[0];
+    EXPECT_EQ(broker.stderr_text(), "shoal-broker: " + c.error + "\n") << c.flags[0];
+  }
+}
+
+// A value may follow its flag after a space, as for shoal-worker and shoal.
+TEST(BrokerProcessTest, TakesAValueAfterASpace) {
+  BrokerProcess broker({"--client-address", "127.0.0.1:0", "--worker-address",
+                        "tcp://127.0.0.1:0", "--heartbeat-ms", "500", "--log_level", "warning"});
+  std::string line = broker.first_line();
+  EXPECT_EQ(line.rfind("shoal-broker listening clients=127.0.0.1:", 0), 0u) << line;
+  int status = broker.terminate();
+  ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
 TEST(BrokerProcessTest, FailsWithExitCode1OnACertificateThatIsNotPem) {
   char path[] = "/tmp/shoal-not-pem-XXXXXX";
   int fd = mkstemp(path);

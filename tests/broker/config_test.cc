@@ -1,5 +1,8 @@
 #include "broker/config.h"
 
+#include <string>
+#include <vector>
+
 #include "gtest/gtest.h"
 
 namespace shoal::broker {
@@ -58,6 +61,36 @@ TEST(ConfigTest, RejectsValuesThatCannotWorkNamingTheFlag) {
   c = BrokerConfig{};
   c.curve_worker_keys = {"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"};
   EXPECT_NE(validate(c).message().find("--curve-secret-key-file"), std::string::npos);
+}
+
+// --heartbeat-ms=1 was taken and its workers reconnected over and over; --max-queued=0
+// was taken and the broker then refused every task.
+TEST(ConfigTest, HeartbeatLivenessAndMaxQueuedMustBeUsable) {
+  struct Case {
+    int64_t heartbeat_ms;
+    int liveness;
+    uint64_t max_queued;
+    std::string error;  // "" = valid
+  };
+  for (const Case& c : std::vector<Case>{
+           {1, 3, 1, "--heartbeat-ms must be in 50..60000, not 1"},
+           {49, 3, 1, "--heartbeat-ms must be in 50..60000, not 49"},
+           {50, 3, 1, ""},
+           {60'000, 3, 1, ""},
+           {60'001, 3, 1, "--heartbeat-ms must be in 50..60000, not 60001"},
+           {1000, 1, 1, "--liveness must be in 2..100, not 1"},
+           {1000, 2, 1, ""},
+           {1000, 100, 1, ""},
+           {1000, 101, 1, "--liveness must be in 2..100, not 101"},
+           {1000, 3, 0, "--max-queued must be at least 1, not 0"},
+       }) {
+    BrokerConfig config;
+    config.scheduler.heartbeat_ms = c.heartbeat_ms;
+    config.scheduler.liveness = c.liveness;
+    config.scheduler.max_queued = c.max_queued;
+    EXPECT_EQ(std::string(validate(config).message()), c.error)
+        << c.heartbeat_ms << " " << c.liveness << " " << c.max_queued;
+  }
 }
 
 }  // namespace

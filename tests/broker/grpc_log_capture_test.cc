@@ -1,13 +1,17 @@
-// gRPC's log lines collected instead of written to stderr (broker/grpc_log_capture.cc).
-#include "broker/grpc_log_capture.h"
+// gRPC's log lines collected instead of written to stderr (shared/grpc_log_capture.cc,
+// which shoal-broker and the `shoal` CLI use).
+#include "shared/grpc_log_capture.h"
 
 #include <grpc/grpc.h>
 #include <grpc/support/log.h>
 
+#include <string>
+#include <vector>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace shoal::broker {
+namespace shoal::internal {
 namespace {
 
 using ::testing::ElementsAre;
@@ -46,5 +50,17 @@ TEST_F(GrpcLogCaptureTest, CapturesLivingTogetherEachGetEveryMessageFromTheirSta
   EXPECT_THAT(outer.messages(), ElementsAre("first", "second", "third"));
 }
 
+// The CLI captures for its whole life: a line per retry must not pile up.
+TEST_F(GrpcLogCaptureTest, KeepsTheFirstMessagesOnly) {
+  GrpcLogCapture capture;
+  for (std::size_t i = 0; i < GrpcLogCapture::kMaxMessages + 5; ++i) {
+    gpr_log(GPR_ERROR, "message %zu", i);
+  }
+  std::vector<std::string> messages = capture.messages();
+  ASSERT_EQ(messages.size(), GrpcLogCapture::kMaxMessages);
+  EXPECT_EQ(messages.front(), "message 0");
+  EXPECT_EQ(messages.back(), "message " + std::to_string(GrpcLogCapture::kMaxMessages - 1));
+}
+
 }  // namespace
-}  // namespace shoal::broker
+}  // namespace shoal::internal

@@ -7,7 +7,8 @@ Checks that the example flags are accepted; that a worker started as shoal-worke
 the broker; that the example's durable store keeps a result across a broker restart; that
 SIGTERM (the units' KillSignal) stops both with exit 0 within their TimeoutStopSec; and,
 where systemd-analyze exists, that systemd reads both units without a complaint. What only
-systemd itself can show (DynamicUser, ProtectSystem, restart policies) is not tested here.
+systemd itself can show (DynamicUser, ProtectSystem, restarts) is not tested here, but
+the units must not restart on a flag error (exit 2), which would fail again every second.
 
 usage: units_test.py BUILD_DIR      (every child is stopped by pid on the way out)
 """
@@ -184,10 +185,32 @@ def verify_with_systemd(build, scratch):
     print("systemd-analyze verify: both units read without a complaint")
 
 
+def check_restart_policy(units):
+    """A flag error (exit 2) fails the same way on every restart: neither unit restarts on
+    it (they did, once a second, for ever); a worker refused its name (exit 3) neither."""
+    for name, unit, codes in (("shoal-broker.service", units.broker_unit, {"2"}),
+                              ("shoal-worker@.service", units.worker_unit, {"2", "3"})):
+        prevent = set(unit.get("RestartPreventExitStatus", "").split())
+        check(codes <= prevent, "%s: RestartPreventExitStatus=%s leaves out %s"
+              % (name, " ".join(sorted(prevent)), " ".join(sorted(codes - prevent))))
+    # And a flag error is exit 2 from both binaries as the units start them.
+    env = dict(units.env, SHOAL_BROKER_FLAGS="--heartbeat-ms=abc")
+    argv = expand_exec(units.broker_unit["ExecStart"], env, "", "host")
+    argv[0] = os.path.join(units.build, "broker", "shoal-broker")
+    code = subprocess.run(argv, capture_output=True, timeout=60).returncode
+    check(code == 2, "shoal-broker with a bad flag: exit %s, not 2" % code)
+    env = dict(units.env, SHOAL_BROKER="tcp://127.0.0.1:1", SHOAL_WORKER_FLAGS="--prefetch=0")
+    argv = expand_exec(units.worker_unit["ExecStart"], env, "1", "host")
+    code = subprocess.run(argv, capture_output=True, timeout=60,
+                          env=dict(os.environ, **env)).returncode
+    check(code == 2, "shoal-worker with a bad flag: exit %s, not 2" % code)
+
+
 def main():
     units = Units(sys.argv[1])
     try:
         verify_with_systemd(units.build, units.scratch)
+        check_restart_policy(units)
         broker = units.start_broker()
         worker = units.start_worker("1")
         check(units.cli("submit", "demo.square", "--args=[12]").strip() == "144",

@@ -5,6 +5,8 @@
 
 #include <sys/stat.h>
 
+#include <csignal>
+
 #include <algorithm>
 #include <fstream>
 #include <memory>
@@ -101,6 +103,32 @@ TEST(CliTest, NumericFlagsOutOfRangeAreUsageErrors) {
     EXPECT_EQ(run.exit_code, 2) << c.error;
     EXPECT_EQ(run.lines, std::vector<std::string>{c.error});
   }
+}
+
+// A flag given without its value took the next flag as its value: "--queue
+// --args='[4]'" queued the task on queue "--args=[4]" with no arguments, after a raw
+// line of Abseil's, and waited for ever.
+TEST(CliTest, AFlagWithoutItsValueDoesNotSwallowTheNextFlag) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string error;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"submit", "demo.square", "--queue", "--args=[4]"}, "shoal: --queue needs a value"},
+           {{"submit", "demo.square", "--args", "--queue=q"}, "shoal: --args needs a value"},
+           {{"status", "--broker", "--connect-timeout-ms=100"}, "shoal: --broker needs a value"},
+           {{"map", "t", "--input", "--"}, "shoal: --input needs a value"},
+           {{"status", "--auth-token"}, "shoal: --auth-token needs a value"},
+       }) {
+    CliRun run = run_cli(c.args);
+    EXPECT_EQ(run.exit_code, 2) << c.error;
+    EXPECT_EQ(run.lines, std::vector<std::string>{c.error});
+  }
+  // A value after a space is still taken (here, on to a broker that is not there).
+  CliRun spaced = run_cli({"submit", "t", "--queue", "q", "--args", "[4]"});
+  EXPECT_EQ(spaced.exit_code, 1);
+  ASSERT_EQ(spaced.lines.size(), 1u);
+  EXPECT_EQ(spaced.lines[0].rfind("shoal: could not reach the broker", 0), 0u) << spaced.lines[0];
 }
 
 TEST(CliTest, MaxRetriesMinusOneStillMeansTheBrokersDefault) {
@@ -423,6 +451,89 @@ TEST(CliFullBrokerTest, SubmitWaitsForRoomAndSaysTheBrokerIsFull) {
   EXPECT_EQ(queued.lines, std::vector<std::string>{"shoal: task " + *id +
                                                    " is TASK_STATE_QUEUED (not finished yet; "
                                                    "--wait-ms=N waits for it)"});
+}
+
+// The queued line of `shoal status` against `cluster`: "N queued (at most M), ...".
+std::string queued_line(const Cluster& cluster) {
+  CliRun status = run_cli(aimed_at(cluster, {"status"}));
+  for (const std::string& line : status.lines) {
+    if (line.find(" queued") != std::string::npos) return line;
+  }
+  return "";
+}
+
+// Ctrl-C on a waiting submit or map left its tasks queued at the broker, to run for
+// nobody; now they are cancelled there, the CLI says how many, and exits 128 + signal.
+TEST(CliInterruptTest, SigintOrSigtermCancelsTheTasksItSubmitted) {
+  Cluster cluster;
+  cluster.start_broker();  // no worker: what is submitted stays queued
+  testutil::TempDir dir("shoal-cli");
+  std::string in = dir.path() + "/in.jsonl";
+  std::ofstream(in) << "[1]\n[2]\n[3]\n";
+  struct Case {
+    std::vector<std::string> args;
+    int signal;
+    std::string said;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"submit", "test.square", "--args=[4]", "--queue=nobody"}, SIGINT,
+            "shoal: interrupted: cancelled 1 task at the broker (it will not run)"},
+           {{"map", "test.square", "--input=" + in, "--chunksize=1", "--queue=nobody"}, SIGTERM,
+            "shoal: interrupted: cancelled 3 tasks at the broker (they will not run)"},
+       }) {
+    auto cli = start_cli(aimed_at(cluster, c.args));
+    // Said after 2 s without a result: by then every task is at the broker.
+    EXPECT_EQ(cli->wait_for_line("shoal: no worker serves queue", 60s),
+              "shoal: no worker serves queue 'nobody' yet; waiting for one (Ctrl-C to stop)");
+    std::string before = queued_line(cluster);
+    EXPECT_EQ(before.find(", 0 queued (at most "), std::string::npos) << before;
+    cli->signal(c.signal);
+    EXPECT_EQ(cli->read_line(60s), c.said);
+    EXPECT_EQ(cli->read_line(60s), std::nullopt);
+    EXPECT_EQ(cli->wait(60s), std::optional<int>(128 + c.signal));
+    std::string queued = queued_line(cluster);
+    EXPECT_NE(queued.find(", 0 queued (at most "), std::string::npos) << queued;
+  }
+}
+
+// A TLS client of a plaintext broker printed gRPC's own log lines (a "Handshake failed"
+// each retry) before its one line, which named the C++ API's fields (root_certs_pem).
+TEST_F(CliClusterTest, TlsToAPlaintextBrokerIsOneLineNamingTheCliFlags) {
+  CliRun run = run_cli(at_broker({"status", "--tls", "--connect-timeout-ms=1500"}));
+  EXPECT_EQ(run.exit_code, 1);
+  ASSERT_EQ(run.lines.size(), 1u) << ::testing::PrintToString(run.lines);
+  EXPECT_TRUE(run.lines[0].starts_with("shoal: could not reach the broker at ")) << run.lines[0];
+  EXPECT_NE(run.lines[0].find("--root-certs"), std::string::npos) << run.lines[0];
+  EXPECT_NE(run.lines[0].find("--cert"), std::string::npos) << run.lines[0];
+  EXPECT_EQ(run.lines[0].find("_pem"), std::string::npos) << run.lines[0];
+  // Plaintext to a plaintext broker that is not there: the hint names --tls.
+  CliRun plain = run_cli({"status"});
+  ASSERT_EQ(plain.lines.size(), 1u) << ::testing::PrintToString(plain.lines);
+  EXPECT_NE(plain.lines[0].find("needs --tls)"), std::string::npos) << plain.lines[0];
+}
+
+// --root-certs without --tls was ignored without a word, while --cert without --tls was
+// an error; the worker endpoint given as --broker was "not HOST:PORT".
+TEST(CliTest, TlsFilesNeedTlsAndTheWorkerEndpointIsNamed) {
+  testutil::TempDir dir("shoal-cli");
+  std::string pem = dir.path() + "/roots.pem";
+  std::ofstream(pem) << "-----BEGIN CERTIFICATE-----\n";
+  struct Case {
+    std::vector<std::string> args;
+    std::string error;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"status", "--root-certs=" + pem}, "shoal: --root-certs needs --tls"},
+           {{"status", "--cert=" + pem, "--key=" + pem}, "shoal: --cert needs --tls"},
+           {{"status", "--key=" + pem}, "shoal: --key needs --tls"},
+           {{"status", "--broker=tcp://127.0.0.1:5555"},
+            "shoal: --broker: 'tcp://127.0.0.1:5555' looks like the broker's worker endpoint; "
+            "give its client (gRPC) address, HOST:PORT (its --client-address)"},
+       }) {
+    CliRun run = run_cli(c.args);
+    EXPECT_EQ(run.exit_code, 2) << c.error;
+    EXPECT_EQ(run.lines, std::vector<std::string>{c.error});
+  }
 }
 
 TEST(CliTest, ATaskIdThatIsNotUtf8OrTooLongIsAUsageError) {

@@ -181,6 +181,19 @@ TEST(ExamplesTest, ParallelCopyIsByteForByte) {
 }
 #endif
 
+#ifdef SHOAL_EXAMPLE_PARALLEL_COPY
+// A destination it cannot create used to end it with exit status 1 and not a word.
+TEST(ExamplesTest, ParallelCopySaysWhyItCannotCreateTheDestination) {
+  const std::string src = ::testing::TempDir() + "/shoal_copy_src_" + std::to_string(::getpid());
+  std::ofstream(src) << "data";
+  const std::string dst = "/nonexistent/shoal_copy_dst";
+  auto r = run_command(std::string(SHOAL_EXAMPLE_PARALLEL_COPY) + " " + src + " " + dst + " 2>&1");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.output, "cannot create " + dst + ": No such file or directory\n");
+  ::unlink(src.c_str());
+}
+#endif
+
 #ifdef SHOAL_EXAMPLE_READER_WRITER
 TEST(ExamplesTest, ReaderSawABCInOrderAndWasTerminated) {
   auto r = run_command(SHOAL_EXAMPLE_READER_WRITER);

@@ -61,6 +61,42 @@ TEST(WorkerConfigTest, RejectsBadInput) {
   EXPECT_NE(worker_usage("w", true).find("--load"), std::string::npos);
 }
 
+// A flag given without its value used to take the next flag as the value: the worker
+// was named "--load=x.so", or served a queue "--log-level=warning".
+TEST(WorkerConfigTest, AFlagWithoutItsValueDoesNotSwallowTheNextFlag) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--broker=tcp://h:1", "--name", "--load=x.so"},
+        {"--broker=tcp://h:1", "--queues", "--log-level=warning"},
+        {"--broker", "--name=w1"},
+        {"--broker=tcp://h:1", "--name"}}) {
+    auto c = parse(args, /*load=*/true);
+    ASSERT_FALSE(c.ok()) << args[1] << " was accepted";
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+    std::string flag = args[0] == "--broker" ? "--broker" : args[1];
+    EXPECT_EQ(c.status().message(), flag + " needs a value");
+  }
+  // The value may still follow after a space.
+  auto spaced = parse({"--broker", "tcp://h:1", "--name", "w1"});
+  ASSERT_TRUE(spaced.ok()) << spaced.status();
+  EXPECT_EQ(spaced->name, "w1");
+}
+
+// -h asks for help as it does of shoal-broker and shoal; an unknown flag says so, with or
+// without a value after it (--version used to be "--version: needs a value").
+TEST(WorkerConfigTest, DashHIsHelpAndUnknownFlagsSaySo) {
+  auto help = parse({"-h"});
+  ASSERT_TRUE(help.ok()) << help.status();
+  EXPECT_TRUE(help->help);
+  for (std::string flag : {"--version", "-v", "--version=1"}) {
+    auto c = parse({"--broker=tcp://h:1", flag});
+    ASSERT_FALSE(c.ok()) << flag;
+    std::string name = flag.substr(0, flag.find('='));
+    EXPECT_EQ(c.status().message(), "unknown flag " + name + " (see --help)");
+  }
+  EXPECT_EQ(parse({"--broker=tcp://h:1", "--load", "x.so"}).status().message(),
+            "unknown flag --load (see --help)");  // worker_main has no --load
+}
+
 TEST(WorkerConfigTest, RejectsABrokerPortOutsideOneTo65535) {
   // libzmq would connect to port 34463 (99999 mod 65536) and retry there for ever.
   for (std::string broker :

@@ -1,13 +1,16 @@
 #pragma once
 // gRPC writes its own errors straight to stderr (gpr_log): for a port it cannot bind,
-// one long line of nested statuses before the broker's own message. While a
-// GrpcLogCapture lives they are collected instead, so the broker can give the reason in
-// its one line and pass gRPC's text on to its Logger.
+// one long line of nested statuses before the broker's own message; for a TLS client of
+// a plaintext broker, a "Handshake failed" line each time it retries. While a
+// GrpcLogCapture lives they are collected instead, so that shoal-broker and the `shoal`
+// CLI can give the reason in their one line (the broker passes gRPC's text on to its
+// Logger).
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
-namespace shoal::broker {
+namespace shoal::internal {
 
 class GrpcLogCapture {
  public:
@@ -20,7 +23,11 @@ class GrpcLogCapture {
   GrpcLogCapture(const GrpcLogCapture&) = delete;
   GrpcLogCapture& operator=(const GrpcLogCapture&) = delete;
 
-  // What gRPC logged so far, oldest first. Thread-safe.
+  // The most messages a capture keeps: the first ones, which say what went wrong (a
+  // process that captures for its whole life must not grow with each retry's line).
+  static constexpr std::size_t kMaxMessages = 1000;
+
+  // What gRPC logged so far (its first kMaxMessages), oldest first. Thread-safe.
   std::vector<std::string> messages() const;
   // The system's reason given in those messages (gRPC's os_error, e.g. "Address already
   // in use"), or "" when there is none. Thread-safe.
@@ -30,4 +37,4 @@ class GrpcLogCapture {
   std::vector<std::string> messages_;  // guarded by the lock of grpc_log_capture.cc
 };
 
-}  // namespace shoal::broker
+}  // namespace shoal::internal

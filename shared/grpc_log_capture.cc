@@ -1,4 +1,4 @@
-#include "broker/grpc_log_capture.h"
+#include "shared/grpc_log_capture.h"
 
 #include <grpc/support/log.h>
 
@@ -9,7 +9,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 
-namespace shoal::broker {
+namespace shoal::internal {
 namespace {
 
 // gpr_log calls a plain function: the captures it feeds must be found through a global.
@@ -20,6 +20,7 @@ void collect(gpr_log_func_args* args) {
   absl::MutexLock lock(&mu);
   if (active == nullptr) return;
   for (std::vector<std::string>* messages : *active) {
+    if (messages->size() >= GrpcLogCapture::kMaxMessages) continue;
     messages->emplace_back(args->message == nullptr ? "" : args->message);
   }
 }
@@ -62,4 +63,4 @@ std::string GrpcLogCapture::os_error() const {
   return "";
 }
 
-}  // namespace shoal::broker
+}  // namespace shoal::internal
