@@ -88,6 +88,18 @@ absl::StatusOr<std::string> read_curve_key(const std::string& path) {
 }
 
 absl::StatusOr<std::string> curve_key_or_file(const std::string& value, absl::string_view what) {
+  // A file first: a path of exactly 40 characters, all of them Z85 ('/', '.', '-',
+  // letters and digits are), also reads as a key, which would be the wrong one.
+  struct stat st {};
+  if (stat(value.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+    auto key = read_curve_key(value);
+    if (!key.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": the key file ", value, " has no key (", key.status().message(),
+                       ")"));
+    }
+    return key;
+  }
   if (auto key = parse_curve_key(value, what); key.ok()) return key;
   auto key = read_curve_key(value);
   if (key.ok()) return key;

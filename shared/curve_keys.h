@@ -42,7 +42,8 @@ absl::StatusOr<std::vector<std::string>> read_curve_keys(const std::string& path
 // The one key in the key file `path` (kInvalidArgument for none or several).
 absl::StatusOr<std::string> read_curve_key(const std::string& path);
 
-// `value` itself if it is a key, else the one key in the key file `value`.
+// The one key in the key file `value` if that names a file, else `value` itself if it is
+// a key.
 absl::StatusOr<std::string> curve_key_or_file(const std::string& value, absl::string_view what);
 
 // The pair of the one secret key in the key file `path`.

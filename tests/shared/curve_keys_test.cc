@@ -71,6 +71,19 @@ TEST_F(CurveKeysTest, AKeyOrItsFile) {
   EXPECT_FALSE(curve_key_or_file(dir_ + "/missing", "k").ok());
 }
 
+// Before: a key file's path of exactly 40 characters, all Z85 (as /tmp/shoal-units-
+// i4jbcha9/etc/broker.pub is), was taken for the key itself, and the worker failed every
+// CURVE handshake with the broker.
+TEST_F(CurveKeysTest, AFilesPathThatReadsAsAKeyIsTheFile) {
+  std::string key = new_curve_key_pair()->public_key;
+  std::string path = dir_ + "/";
+  path += std::string(40 - path.size() - 4, 'k') + ".pub";
+  ASSERT_EQ(path.size(), 40u);
+  ASSERT_TRUE(parse_curve_key(path, "path").ok()) << "the path must read as a key";
+  write(path.substr(dir_.size() + 1), key + "\n");
+  EXPECT_EQ(*curve_key_or_file(path, "k"), key);
+}
+
 TEST_F(CurveKeysTest, WritesASecretFileOnlyItsOwnerReadsAndNeverOverwrites) {
   auto pair = new_curve_key_pair();
   std::string path = dir_ + "/broker";
