@@ -56,6 +56,34 @@ def read_service(path):
     return keys
 
 
+def read_dropin(path):
+    """A drop-in's LoadCredential= pairs (ID, PATH) and its Environment= variables."""
+    credentials, env = [], {}
+    for key, value in read_lines(path):
+        if key == "LoadCredential":
+            cred_id, _, source = value.partition(":")
+            credentials.append((cred_id, source))
+        elif key == "Environment":
+            for assignment in shlex.split(value):
+                name, _, setting = assignment.partition("=")
+                env[name] = setting
+    return credentials, env
+
+
+def read_lines(path):
+    """KEY=VALUE lines of a unit file's [Service] section, in order (keys may repeat)."""
+    lines, section = [], None
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("["):
+                section = line
+            elif section == "[Service]" and "=" in line and not line.startswith("#"):
+                key, _, value = line.partition("=")
+                lines.append((key.strip(), value.strip()))
+    return lines
+
+
 def expand_exec(line, env, instance, host):
     """ExecStart as systemd runs it: specifiers first, then words; a word "$X" alone is X
     split at whitespace, "${X}" anywhere is X as it is; "$X" inside a word stays."""
@@ -137,6 +165,22 @@ class Units:
         f.seek(0)
         return f.read()[-2000:]
 
+    def load_credentials(self, dropin, etc, name):
+        """The drop-in `dropin` as systemd applies it, its key files read from `etc` in
+        place of /etc/shoal: each credential copied (mode 0400) into a credentials
+        directory of its own, %d in its Environment= values that directory."""
+        credentials, env = read_dropin(os.path.join(DEPLOY, dropin))
+        check(credentials and env, dropin + ": no LoadCredential= or no Environment=")
+        directory = os.path.join(self.scratch, "credentials-" + name)
+        os.makedirs(directory)
+        for cred_id, source in credentials:
+            check(source.startswith("/etc/shoal/"), dropin + ": loads " + source)
+            target = os.path.join(directory, cred_id)
+            shutil.copyfile(source.replace("/etc/shoal", etc), target)
+            os.chmod(target, 0o400)
+        for key, value in env.items():
+            self.env[key] = value.replace("%d", directory).replace("/etc/shoal", etc)
+
     def cli(self, *args):
         shoal = os.path.join(self.build, "client", "cli", "shoal")
         done = subprocess.run([shoal, *args, "--broker=" + self.clients], capture_output=True,
@@ -177,6 +221,10 @@ def verify_with_systemd(build, scratch):
                                     os.path.join(build, "broker", "shoal-broker"))
         with open(os.path.join(units, name), "w") as f:
             f.write(text)
+        # Its key drop-in, where systemd looks for drop-ins beside a unit.
+        os.makedirs(os.path.join(units, name + ".d"))
+        shutil.copyfile(os.path.join(DEPLOY, name.split("@")[0].split(".")[0] + "-keys.conf"),
+                        os.path.join(units, name + ".d", "keys.conf"))
     done = subprocess.run([analyze, "verify", os.path.join(units, "shoal-broker.service"),
                            os.path.join(units, "shoal-worker@.service")],
                           capture_output=True, text=True, timeout=60)
@@ -206,7 +254,42 @@ def check_restart_policy(units):
     check(code == 2, "shoal-worker with a bad flag: exit %s, not 2" % code)
 
 
+def run_with_keys(build):
+    """Both units with their key drop-ins (TLS to clients, CURVE both ways): the private
+    keys reach the daemons only as credentials, and a task runs through."""
+    units = Units(build)
+    try:
+        etc = os.path.join(units.scratch, "etc")
+        os.makedirs(etc)
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
+                        "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                        "-keyout", os.path.join(etc, "broker-key.pem"),
+                        "-out", os.path.join(etc, "broker-cert.pem")],
+                       check=True, capture_output=True, timeout=60)
+        shoal = os.path.join(units.build, "client", "cli", "shoal")
+        for name in ("broker", "worker"):
+            subprocess.run([shoal, "keygen", os.path.join(etc, name)], check=True,
+                           capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+        shutil.copyfile(os.path.join(etc, "worker.pub"), os.path.join(etc, "workers"))
+        # The public file the broker's part of shoal.env names (its comments say so).
+        units.env["SHOAL_BROKER_FLAGS"] += " --curve-worker-keys-file=" + os.path.join(etc, "workers")
+        units.load_credentials("shoal-broker-keys.conf", etc, "broker")
+        units.load_credentials("shoal-worker-keys.conf", etc, "worker")
+        broker = units.start_broker()
+        worker = units.start_worker("1")
+        root = "--root-certs=" + os.path.join(etc, "broker-cert.pem")
+        check(units.cli("submit", "demo.square", "--args=[12]", "--tls", root).strip() == "144",
+              "demo.square(12) through the units with their key drop-ins")
+        Units.stop(worker, units.worker_unit, "shoal-worker@1 (keys)")
+        Units.stop(broker, units.broker_unit, "shoal-broker (keys)")
+        print("deploy units with the key drop-ins: TLS and CURVE from credentials")
+    finally:
+        units.close()
+
+
 def main():
+    run_with_keys(sys.argv[1])
     units = Units(sys.argv[1])
     try:
         verify_with_systemd(units.build, units.scratch)
