@@ -9,12 +9,14 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <new>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "shared/engine/engine_internal.h"
 #include "shared/engine/zygote.h"
+#include "shared/mp/futex.h"
 
 namespace shoal::engine {
 
@@ -48,6 +50,15 @@ void lock_for_submit(std::unique_lock<std::mutex>& lock) {
   lock.lock();
 }
 
+// Sets aside, never joined nor destroyed, the handle of a thread that does not exist in
+// this process (a fork() child's copy of its parent's): a joinable std::thread's destructor
+// would std::terminate, and join() or detach() would act on a thread id of the parent's.
+void abandon(std::thread& thread) {
+  if (!thread.joinable()) return;
+  alignas(std::thread) static unsigned char set_aside[sizeof(std::thread)];
+  new (set_aside) std::thread(std::move(thread));  // a move only copies the id
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::start(EngineOptions options) {
@@ -76,6 +87,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::start(EngineOptions options) {
 
 Engine::Engine(EngineOptions options, SharedState shared)
     : options_(std::move(options)),
+      owner_pid_(getpid()),
       shared_(std::move(shared)),
       slab_(shared_.slab_region().size()),
       inflight_(shared_.record_count()),
@@ -86,7 +98,21 @@ Engine::Engine(EngineOptions options, SharedState shared)
   }
 }
 
+bool Engine::in_other_process(bool cached) const {
+  return (cached ? internal::self_pid() : getpid()) != owner_pid_;
+}
+
 Engine::~Engine() {
+  if (in_other_process(false)) {
+    // A fork() child's copy (exit() or a return from main destroys it there): the pool is
+    // the parent's, which goes on using it. Only our copy of the command socket goes; the
+    // supervisor thread does not exist here. The parent's threads that waited on idle_cv_
+    // do not either: its destructor must not wait for them.
+    if (command_fd_ >= 0) close_command(command_fd_);
+    abandon(supervisor_);
+    new (&idle_cv_) std::condition_variable();
+    return;
+  }
   bool joined;
   {
     std::lock_guard lock(join_mu_);
@@ -110,6 +136,10 @@ absl::Status Engine::submit(std::vector<Job>& jobs) {
 absl::Status Engine::submit(Job& job) { return submit_jobs(&job, 1); }
 
 absl::Status Engine::submit_jobs(Job* jobs, std::size_t count) {
+  if (in_other_process(true)) {
+    return absl::FailedPreconditionError(absl::StrCat("the pool belongs to process ", owner_pid_,
+                                                      "; a process forked from it cannot use it"));
+  }
   std::vector<Outcome> out;
   int pushed = 0;
   {
@@ -149,6 +179,7 @@ absl::Status Engine::submit_jobs(Job* jobs, std::size_t count) {
 }
 
 bool Engine::cancel(std::uint64_t seq) {
+  if (in_other_process(true)) return false;
   std::vector<Outcome> out;
   {
     std::lock_guard lock(mu_);
@@ -183,11 +214,13 @@ bool Engine::cancel(std::uint64_t seq) {
 }
 
 void Engine::close() {
+  if (in_other_process(false)) return;  // a fork() child: the pool is its parent's
   std::lock_guard lock(mu_);
   closed_ = true;
 }
 
 void Engine::terminate() {
+  if (in_other_process(false)) return;  // a fork() child: the pool is its parent's
   {
     std::lock_guard lock(mu_);
     closed_ = terminated_ = shutting_down_ = true;
@@ -213,6 +246,7 @@ void Engine::terminate() {
 }
 
 absl::Status Engine::join() {
+  if (in_other_process(false)) return absl::OkStatus();  // the parent's pool: not ours to end
   {
     std::unique_lock lock(mu_);
     if (!closed_) {
@@ -263,6 +297,7 @@ absl::Status Engine::join() {
 }
 
 bool Engine::poll() {
+  if (in_other_process(true)) return false;  // a fork() child: the rings are the parent's
   if (stop_.load(std::memory_order_relaxed) || !has_news()) return false;
   const bool any = collect(false);
   // Stopping meanwhile: join() or terminate() may have run the deferred callbacks before

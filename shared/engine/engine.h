@@ -64,22 +64,29 @@ class Engine : public internal::ProgressSource {
   static absl::StatusOr<std::unique_ptr<Engine>> start(EngineOptions options);
 
   // Terminates and reaps everything unless join() already returned: no process of
-  // this pool outlives the engine, and every accepted job has been resolved.
+  // this pool outlives the engine, and every accepted job has been resolved. In another
+  // process (a fork() child's copy of its parent's engine, destroyed by exit() or a return
+  // from main) it only closes that process's copy of the command socket: the pool, its
+  // shared memory and its processes are left to the process that started it.
   ~Engine() override;
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
   // Accepts `jobs` (moving from them) in order; never blocks: what does not fit the
-  // shared records waits in the engine. kFailedPrecondition after close()/terminate().
+  // shared records waits in the engine. kFailedPrecondition after close()/terminate(),
+  // and in a process other than the one that started the engine (a fork() child).
   // Thread-safe.
   absl::Status submit(std::vector<Job>& jobs);
   // As submit() with one job (moving from it), without a batch to allocate.
   // Thread-safe.
   absl::Status submit(Job& job);
   // True if job `seq` had not started: its sink then fails with kCancelled and it
-  // never runs. Thread-safe.
+  // never runs. False in another process than the one that started the engine.
+  // Thread-safe.
   bool cancel(std::uint64_t seq);
-  // No new jobs; accepted ones still run. Idempotent. Thread-safe.
+  // No new jobs; accepted ones still run. Idempotent. Thread-safe. This and terminate()
+  // and join() do nothing in another process than the one that started the engine (a
+  // fork() child): the pool is its parent's.
   void close();
   // Kills the workers now and fails every unfinished job with kCancelled (a reply that
   // had already arrived still wins). Returns once every process of the pool is reaped.
@@ -100,7 +107,8 @@ class Engine : public internal::ProgressSource {
 
   // ProgressSource: one bounded round of collection; true if anything happened. The
   // done-callbacks of what it resolves run on the supervisor thread (the pool's result
-  // thread), not in the caller, which may hold a lock one of them takes.
+  // thread), not in the caller, which may hold a lock one of them takes. False at once in
+  // another process than the one that started the engine.
   bool poll() override;
   // True on the engine's supervisor thread, where the sinks it resolves run their
   // done-callbacks: the engine must not be destroyed there (it would join itself).
@@ -110,6 +118,11 @@ class Engine : public internal::ProgressSource {
   struct Inflight;
   struct Outcome;
   explicit Engine(EngineOptions options, SharedState shared);
+
+  // True in a process other than the one that started the engine: a fork() child's copy,
+  // which must touch no shared state and send no command (the pool is its parent's).
+  // `cached`: internal::self_pid() (hot paths), else getpid() (the teardown).
+  bool in_other_process(bool cached) const;
 
   absl::Status submit_jobs(Job* jobs, std::size_t count);
   bool collect(bool wait_for_lock);
@@ -146,6 +159,7 @@ class Engine : public internal::ProgressSource {
   bool others_resolving() const;
 
   const EngineOptions options_;
+  const pid_t owner_pid_;  // the process that started the engine
   SharedState shared_;
   pid_t zygote_ = 0;
   int command_fd_ = -1;

@@ -10,11 +10,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "shoal/pool.hpp"
+#include "shoal/process.hpp"
 #include "shoal/sync.hpp"
 #include "tests/client/pool_test_util.h"
 
@@ -404,6 +406,75 @@ TEST(PoolFaultTest, ChildrenExitWhenTheOwnerIsKilled) {
   }
   EXPECT_TRUE(survivors.empty()) << survivors.size() << " processes survived their owner";
   children = survivors;  // only those are killed on the way out (pids of exited ones may be reused)
+}
+
+// A program-wide pool, destroyed by exit() (in a forked child too).
+std::optional<Pool>& static_pool() {
+  static std::optional<Pool> pool;
+  return pool;
+}
+
+// Forks a child that runs `body` and leaves with _exit(its result); its exit code.
+template <class Body>
+int exit_code_of_child(Body body) {
+  pid_t child = fork();
+  if (child < 0) return -1;
+  if (child == 0) {
+    int code = 99;
+    try {
+      code = body();
+    } catch (...) {
+    }
+    _exit(code);
+  }
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// A pool belongs to the process that made it (as Python's Finalize): a forked child's copy
+// is not the child's to end. A child that destroyed its copy (by exit(), a return from main,
+// or as here) told the parent's zygote to quit and set the shared shutdown flag, and the
+// parent's pool stopped ("the pool stopped: its zygote process ... exited with code 0").
+TEST(PoolFaultTest, AForkedChildThatDestroysItsCopyLeavesThePoolWorking) {
+  std::optional<Pool>& pool = static_pool();
+  pool.emplace(2);
+  ASSERT_EQ(pool->apply(square, 3), 9);
+
+  EXPECT_EQ(exit_code_of_child([&] {
+              pool.reset();  // ~Pool, as leaving main or exit() runs it
+              return 0;
+            }),
+            0);
+  EXPECT_EQ(pool->apply_async(square, 4).get(std::chrono::seconds(30)), 16);
+
+  // exit() in a shoal::Process runs the static destructors, this pool's among them.
+  Process exiting([] { std::exit(0); });
+  exiting.start();
+  exiting.join();
+  EXPECT_EQ(exiting.exitcode().value_or(-1), 0);
+  EXPECT_EQ(pool->apply_async(square, 5).get(std::chrono::seconds(30)), 25);
+
+  // Nothing the child does with its copy reaches the parent's pool: a submission would
+  // take the parent's shared records.
+  EXPECT_EQ(exit_code_of_child([&] {
+              try {
+                pool->apply_async(square, 2);
+                return 1;
+              } catch (const PoolClosedError&) {
+              }
+              pool->close();
+              pool->terminate();
+              pool->join();
+              pool.reset();
+              return 0;
+            }),
+            0);
+  EXPECT_EQ(pool->map(square, std::vector<int>{1, 2, 3}), (std::vector<int>{1, 4, 9}));
+  pool->close();
+  pool->join();
+  pool.reset();
 }
 
 TEST(PoolFaultTest, PoolMadeWhileOtherThreadsRun) {

@@ -11,6 +11,11 @@
 // Fork caveats: a local pool may be made in a process that already runs threads, but
 // only the calling thread exists in the children: a task must not wait on a lock or a
 // thread of the parent, and the initializer runs in each worker, not in the parent.
+// A process forked from the pool's (fork(), shoal::Process) does not own its copy of the
+// pool, as Python's Finalize runs in the creating process only: there ~Pool(), close(),
+// terminate() and join() do nothing (a child that calls exit() or returns from main, and so
+// destroys a static or local Pool, leaves the parent's pool working), and submitting to it
+// throws PoolClosedError; futures pending at the fork never resolve in the child.
 // Memory: making the first local pool raises glibc's mmap threshold to 32 MiB and its
 // trim threshold to 256 MiB in the calling process (MiB-sized payloads then reuse heap
 // pages instead of faulting in fresh ones); GLIBC_TUNABLES with malloc settings, or
@@ -53,7 +58,8 @@ class Pool {
   Pool& operator=(Pool&&) noexcept;
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
-  // close() then join(): nothing submitted is lost. A with() handle does neither.
+  // close() then join(): nothing submitted is lost. A with() handle does neither, nor a
+  // local pool's copy in a forked child (the parent's pool goes on).
   ~Pool();
 
   // A handle to the same pool whose submissions use `options`; std::invalid_argument for
