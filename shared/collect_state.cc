@@ -62,13 +62,24 @@ void StreamState::input_done() {
   cv_.notify_all();
 }
 
+void StreamState::fail_input(std::size_t index, std::exception_ptr error) {
+  {
+    std::lock_guard lock(mu_);
+    ChunkOutcome& chunk = arrived_[index];
+    chunk = ChunkOutcome{1, {}, std::nullopt, std::move(error)};
+    ++expected_;
+    bytes_in_flight_ += waiting_bytes(chunk);
+  }
+  cv_.notify_all();
+}
+
 void StreamState::complete(std::size_t index, std::string reply) {
   {
     std::lock_guard lock(mu_);
     auto it = pending_.find(index);
     if (it == pending_.end()) return;  // duplicate: already resolved
     ChunkOutcome& chunk = arrived_[index];
-    chunk = ChunkOutcome{it->second.items, std::move(reply), std::nullopt};
+    chunk = ChunkOutcome{it->second.items, std::move(reply), std::nullopt, nullptr};
     bytes_in_flight_ = bytes_in_flight_ - it->second.bytes + waiting_bytes(chunk);
     items_running_ -= it->second.items;
     pending_.erase(it);
@@ -82,7 +93,7 @@ void StreamState::fail(std::size_t index, const ErrorInfo& error) {
     auto it = pending_.find(index);
     if (it == pending_.end()) return;
     ChunkOutcome& chunk = arrived_[index];
-    chunk = ChunkOutcome{it->second.items, {}, error};
+    chunk = ChunkOutcome{it->second.items, {}, error, nullptr};
     bytes_in_flight_ = bytes_in_flight_ - it->second.bytes + waiting_bytes(chunk);
     items_running_ -= it->second.items;
     pending_.erase(it);

@@ -23,6 +23,7 @@
 // that consumed results gave back: up to 256 MiB of them stay allocated for that.
 
 #include <algorithm>
+#include <exception>
 #include <iterator>
 #include <memory>
 #include <ranges>
@@ -93,7 +94,8 @@ class Pool {
   // the items behind it while the consumer waits for it. An lvalue
   // range must outlive the stream. Once the pool is closed or terminated the stream
   // submits no more: the chunks it could not submit fail with PoolClosedError and it ends
-  // after them.
+  // after them. When reading or converting an input item throws, the items read before it
+  // still run, next() throws that exception in the item's place, and the stream ends.
   template <class F, class Range>
   auto imap(F&& f, Range&& items, std::size_t chunksize = 1);
   template <class F, class Range>
@@ -456,18 +458,40 @@ auto Pool::stream(F&& f, Range&& items, std::size_t chunksize, bool ordered) {
       s.sink = state;
       s.index = input->next_chunk++;
       s.items = 0;
-      for (; s.items < chunksize && input->it != std::ranges::end(input->range);
-           ++input->it, ++s.items) {
-        auto args = internal::convert_args<F>(*input->it);
-        if (proto.raw) {
-          internal::encode_args<kRaw>(s.args, args);
-        } else {
-          internal::encode_args<false>(s.args, args);
+      std::exception_ptr bad;  // reading, converting or encoding an item threw
+      while (s.items < chunksize && input->it != std::ranges::end(input->range)) {
+        const std::size_t size = s.args.size();
+        bool read = false;
+        try {
+          auto args = internal::convert_args<F>(*input->it);
+          if (proto.raw) {
+            internal::encode_args<kRaw>(s.args, args);
+          } else {
+            internal::encode_args<false>(s.args, args);
+          }
+          read = true;
+          ++s.items;
+          ++input->it;
+        } catch (...) {
+          if (!read) s.args.resize(size);  // a half-encoded item
+          bad = std::current_exception();
+          break;
         }
       }
-      state->expect(s.index, s.items, s.args.size());
-      chunks.push_back(s.index);
-      batch.push_back(std::move(s));
+      const std::size_t index = s.index;
+      const bool any = s.items > 0;
+      if (any) {
+        state->expect(s.index, s.items, s.args.size());
+        chunks.push_back(s.index);
+        batch.push_back(std::move(s));
+      }
+      if (bad) {
+        // As Python's imap: what was read before goes, the error takes the next item's
+        // place (a chunk of its own: the stream reads no further) and the stream ends.
+        state->fail_input(any ? input->next_chunk++ : index, bad);
+        if (flush()) state->input_done();
+        return;
+      }
       // An input slow to read: what was read goes to the workers every millisecond, and
       // the consumer gets its results as soon as there are some, not a window later.
       if (internal::Clock::now() - flushed >= std::chrono::milliseconds(1)) {

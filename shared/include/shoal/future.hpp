@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <iterator>
 #include <memory>
@@ -109,7 +110,9 @@ class ResultStream {
   using Feeder = std::function<void()>;
 
   // The next result; nullopt when exhausted. A failed item throws its error, and the
-  // stream goes on with the next item.
+  // stream goes on with the next item. An item the input threw on (reading or converting
+  // it) throws that exception in its place, after every result before it; the stream
+  // then ends (as Python's imap, which reads no further).
   std::optional<T> next() { return next_until(internal::Clock::time_point::max()); }
   // As next(), but throws TimeoutError when nothing arrives within `timeout`.
   template <class Rep, class Period>
@@ -327,6 +330,7 @@ std::optional<T> ResultStream<T>::next_until(internal::Clock::time_point deadlin
         // A failed chunk fails each of its items in turn.
         internal::throw_error(*chunk_->error);
       }
+      if (chunk_->input_error) std::rethrow_exception(chunk_->input_error);
       return internal::unwrap<T>(internal::take_item<T>(*reader_, state_->raw()));
     }
     chunk_.reset();
