@@ -58,6 +58,7 @@ void StreamState::input_done() {
   {
     std::lock_guard lock(mu_);
     input_done_ = true;
+    changes_.fetch_add(1, std::memory_order_release);
   }
   cv_.notify_all();
 }
@@ -69,6 +70,7 @@ void StreamState::fail_input(std::size_t index, std::exception_ptr error) {
     chunk = ChunkOutcome{1, {}, std::nullopt, std::move(error)};
     ++expected_;
     bytes_in_flight_ += waiting_bytes(chunk);
+    changes_.fetch_add(1, std::memory_order_release);
   }
   cv_.notify_all();
 }
@@ -83,6 +85,7 @@ void StreamState::complete(std::size_t index, std::string reply) {
     bytes_in_flight_ = bytes_in_flight_ - it->second.bytes + waiting_bytes(chunk);
     items_running_ -= it->second.items;
     pending_.erase(it);
+    changes_.fetch_add(1, std::memory_order_release);
   }
   cv_.notify_all();
 }
@@ -97,6 +100,7 @@ void StreamState::fail(std::size_t index, const ErrorInfo& error) {
     bytes_in_flight_ = bytes_in_flight_ - it->second.bytes + waiting_bytes(chunk);
     items_running_ -= it->second.items;
     pending_.erase(it);
+    changes_.fetch_add(1, std::memory_order_release);
   }
   cv_.notify_all();
 }
@@ -123,6 +127,20 @@ std::optional<ChunkOutcome> StreamState::take(Clock::time_point deadline, bool* 
       refill_asked_at_ = expected_;
       *refill = true;
       return std::nullopt;
+    }
+    if (auto source = progress.lock()) {
+      // A done-callback on the pool's result thread: nobody else would collect the chunks.
+      const std::uint64_t seen = changes_.load(std::memory_order_acquire);
+      lock.unlock();
+      const bool collected = source->collect_until(
+          [this, seen] { return changes_.load(std::memory_order_acquire) != seen; }, deadline);
+      lock.lock();
+      if (collected) {
+        if (changes_.load(std::memory_order_acquire) == seen && Clock::now() >= deadline) {
+          throw TimeoutError("no result arrived within the timeout");
+        }
+        continue;
+      }
     }
     if (deadline == Clock::time_point::max()) {
       cv_.wait(lock);

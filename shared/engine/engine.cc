@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstring>
 #include <new>
@@ -235,8 +236,7 @@ void Engine::terminate() {
     stop_supervisor();
     {
       std::lock_guard lock(mu_);
-      for (int w = 0; w < shared_.workers(); ++w) drain_ring(w, out, SIZE_MAX);
-      fail_everything(out, ErrorInfo{ErrorKind::kCancelled, "", "the pool was terminated", ""});
+      take_what_is_left(out);
     }
     joined_ = true;
   }
@@ -286,8 +286,7 @@ absl::Status Engine::join() {
       // Nothing is left after an orderly quit; this only guards the contract that
       // every accepted job is resolved once join() returns.
       std::lock_guard lock(mu_);
-      for (int w = 0; w < shared_.workers(); ++w) drain_ring(w, out, SIZE_MAX);
-      fail_everything(out, ErrorInfo{ErrorKind::kCancelled, "", "the pool was terminated", ""});
+      take_what_is_left(out);
     }
     joined_ = true;
   }
@@ -304,6 +303,45 @@ bool Engine::poll() {
   // ours came (both orders are seq_cst), and nobody would run these.
   if (stop_.load(std::memory_order_seq_cst)) run_deferred_callbacks();
   return any;
+}
+
+void Engine::take_what_is_left(std::vector<Outcome>& out) {
+  for (int w = 0; w < shared_.workers(); ++w) drain_ring(w, out, SIZE_MAX);
+  fail_everything(out, ErrorInfo{ErrorKind::kCancelled, "", "the pool was terminated", ""});
+}
+
+bool Engine::collect_until(const std::function<bool()>& done,
+                           internal::Clock::time_point deadline) {
+  if (!on_supervisor_thread() || in_other_process(true)) return false;
+  // A done-callback waits (get(), apply(), map() ...): this is the result thread, and
+  // nobody else collects unasked. Collect here, as join() does, running the callbacks of
+  // what is resolved on the way (they may wait in turn).
+  supervisor_waits_.fetch_add(1, std::memory_order_seq_cst);
+  absl::Cleanup unlisted = [this] { supervisor_waits_.fetch_sub(1, std::memory_order_relaxed); };
+  while (!done()) {
+    if (stop_.load(std::memory_order_seq_cst)) {
+      // terminate() or join() waits for this thread to end before it fails what is left;
+      // the pool's processes are gone by then (stop_ is set after the zygote is reaped).
+      std::vector<Outcome> out;
+      {
+        std::lock_guard lock(mu_);
+        take_what_is_left(out);
+      }
+      resolve(out);
+      return done();
+    }
+    const internal::Clock::time_point now = internal::Clock::now();
+    if (now >= deadline) return true;  // the caller sees it is not ready: a timeout
+    run_deferred_callbacks();
+    if (collect(true)) continue;
+    std::int64_t until_ns = 0;
+    if (deadline != internal::Clock::time_point::max()) {
+      until_ns =
+          now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now).count();
+    }
+    sleep_until_news(done, until_ns);
+  }
+  return true;
 }
 
 void Engine::defer(std::vector<std::function<void()>> callbacks) {
@@ -400,6 +438,10 @@ void Engine::resolve_taken(std::vector<Outcome>& out, bool defer_callbacks) {
     resolve(out);
     callbacks.swap(collector.callbacks());
   }
+  // A done-callback on the supervisor thread may be waiting for one of these.
+  if (supervisor_waits_.load(std::memory_order_seq_cst) > 0 && !on_supervisor_thread()) {
+    shared_.control().results.notify(INT_MAX);
+  }
   if (callbacks.empty()) return;
   if (defer_callbacks) {
     defer(std::move(callbacks));
@@ -432,7 +474,7 @@ void Engine::supervise() {
   }
 }
 
-void Engine::sleep_until_news() {
+void Engine::sleep_until_news(const std::function<bool()>& done, std::int64_t until_ns) {
   WaitWord& results = shared_.control().results;
   std::int64_t now = now_ns();
   if (now >= next_zygote_check_ns_) {
@@ -448,9 +490,10 @@ void Engine::sleep_until_news() {
   if (std::int64_t deadline = next_deadline_ns_.load(std::memory_order_relaxed)) {
     timeout = std::max<std::int64_t>(0, std::min(deadline - now, kTimeLimitTickNs));
   }
+  if (until_ns != 0) timeout = std::max<std::int64_t>(0, std::min(timeout, until_ns - now));
   std::uint32_t key = results.prepare_wait();
   if (has_news() || stop_.load(std::memory_order_acquire) ||
-      has_deferred_.load(std::memory_order_acquire)) {
+      has_deferred_.load(std::memory_order_acquire) || (done && done())) {
     results.cancel_wait();
   } else {
     results.commit_wait(key, timeout);

@@ -110,6 +110,12 @@ class Engine : public internal::ProgressSource {
   // thread), not in the caller, which may hold a lock one of them takes. False at once in
   // another process than the one that started the engine.
   bool poll() override;
+  // ProgressSource: on the supervisor thread (a done-callback waiting for a result, which
+  // only this thread would collect), collects until `done()` or `deadline`, running the
+  // done-callbacks of what it resolves meanwhile; once terminate() or join() waits for this
+  // thread, fails what is left as they would (kCancelled) instead. False on other threads.
+  bool collect_until(const std::function<bool()>& done,
+                     internal::Clock::time_point deadline) override;
   // True on the engine's supervisor thread, where the sinks it resolves run their
   // done-callbacks: the engine must not be destroyed there (it would join itself).
   bool on_supervisor_thread() const { return std::this_thread::get_id() == supervisor_id_; }
@@ -128,8 +134,9 @@ class Engine : public internal::ProgressSource {
   bool collect(bool wait_for_lock);
   void supervise();
   // The supervisor's idle step: checks the zygote now and then, and sleeps until a reply,
-  // a death or a time limit is news (at most kIdleTickNs). Supervisor thread only.
-  void sleep_until_news();
+  // a death or a time limit is news (at most kIdleTickNs), or `done()` holds (if given),
+  // or now_ns() reaches `until_ns` (if not 0). Supervisor thread only.
+  void sleep_until_news(const std::function<bool()>& done = nullptr, std::int64_t until_ns = 0);
   bool has_news();
   // All below: with mu_ held.
   void drain_ring(int worker, std::vector<Outcome>& out, std::size_t limit);
@@ -140,6 +147,9 @@ class Engine : public internal::ProgressSource {
   void release(std::uint32_t index);
   void requeue(std::uint32_t index);
   void fail_everything(std::vector<Outcome>& out, const internal::ErrorInfo& error);
+  // Once the pool's processes are gone (terminate/join): takes the replies left in the
+  // rings and fails every other unfinished job with kCancelled.
+  void take_what_is_left(std::vector<Outcome>& out);
   void drop(Job& job, std::vector<Outcome>& out, const internal::ErrorInfo& error);
   bool stage(Job& job);
   void check_zygote(std::vector<Outcome>& out);
@@ -179,6 +189,9 @@ class Engine : public internal::ProgressSource {
   // listed more than once: a done-callback that collects or cancels); guarded by mu_.
   // join() waits for the others' (its own callbacks may join).
   std::vector<std::thread::id> resolving_;
+  // Done-callbacks waiting in collect_until() on the supervisor thread: a thread that
+  // resolves outcomes (poll, cancel) wakes it.
+  std::atomic<int> supervisor_waits_{0};
   std::atomic<std::uint32_t> deaths_seen_{0};
   std::atomic<std::int64_t> next_deadline_ns_{0};  // nearest time limit; 0: none
   bool closed_ = false;

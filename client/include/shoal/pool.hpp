@@ -408,6 +408,7 @@ auto Pool::stream(F&& f, Range&& items, std::size_t chunksize, bool ordered) {
   internal::Submission proto = make_submission<Pointer, kRaw>(f);
   auto state = std::make_shared<internal::StreamState>(
       ordered, proto.raw, internal::stream_window(backend().processes_hint(options_.queue)));
+  state->progress = progress_;
   // The feeder owns the input (or a view of an lvalue) and its position.
   using Stored = std::conditional_t<std::is_lvalue_reference_v<Range>,
                                     std::ranges::ref_view<std::remove_reference_t<Range>>,

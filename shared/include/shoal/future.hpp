@@ -61,7 +61,11 @@ class Future {
   // inside a thread waiting in get(), even one that collected the result itself), in the
   // thread of a cancel() that succeeds or of the terminate()/join() that ends the task,
   // or at once in the caller's thread if it has already ended. Exceptions from `cb` are
-  // reported on stderr and ignored.
+  // reported on stderr and ignored. On a local pool `cb` may wait for more work of its
+  // pool (get(), apply(), map(), imap: chaining): the result thread then collects replies
+  // itself meanwhile, running the callbacks of what it collects; terminate() ends such a
+  // wait with CancelledError. On a remote pool it must not block on another future: it
+  // may run on the thread that would deliver that future's result, which then never comes.
   void add_done_callback(std::function<void(const Future<T>&)> cb);
 
   // For backends: wraps a state.

@@ -94,6 +94,10 @@ class StreamState : public Sink {
   // stream of small chunks refills in batches rather than a chunk per result.
   bool wants_refill() const;
 
+  // Where take() collects results itself when it runs on the thread that alone delivers
+  // them (a done-callback on a local pool's result thread), or nothing.
+  std::weak_ptr<ProgressSource> progress;
+
  private:
   struct Pending {
     std::size_t items;
@@ -121,6 +125,7 @@ class StreamState : public Sink {
   // bytes each for their bookkeeping).
   std::size_t bytes_in_flight_ = 0;
   bool input_done_ = false;
+  std::atomic<std::uint64_t> changes_{0};   // chunks arrived, input ended: take() looks again
   std::size_t refill_asked_at_ = SIZE_MAX;  // expected_ when take() last asked for a refill
 };
 
