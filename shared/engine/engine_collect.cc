@@ -135,6 +135,8 @@ void Engine::handle_deaths(std::vector<Outcome>& out) {
 
 namespace {
 constexpr std::int64_t kLongestTimeLimitMs = std::int64_t{100} * 366 * 24 * 3600 * 1000;
+// A task over its limit on a worker whose pid is not in its slot yet: checked again after.
+constexpr std::int64_t kPidRetryNs = 1'000'000;
 }  // namespace
 
 void Engine::check_time_limits() {
@@ -158,14 +160,20 @@ void Engine::check_time_limits() {
       const std::int64_t deadline =
           slot.started_ns.load(std::memory_order_relaxed) +
           std::min(in.job.time_limit_ms, kLongestTimeLimitMs) * 1'000'000;
-      if (now >= deadline) {
+      const pid_t pid = slot.pid.load();
+      if (now >= deadline && pid == 0) {
+        // Not known yet (the worker stores it as it starts): a kill naming pid 0 would be
+        // ignored, and the worker would wait for it for ever. Look again soon.
+        const std::int64_t soon = now + kPidRetryNs;
+        if (next == 0 || soon < next) next = soon;
+      } else if (now >= deadline) {
         // Marked first: a worker that ends the task meanwhile sees the mark and waits
         // for the kill instead of taking another task the kill would hit.
         std::uint64_t running = token;
         if (slot.current.compare_exchange_strong(running, token | kKillPending,
                                                  std::memory_order_acq_rel)) {
           in.timed_out = true;
-          send_command(command_fd_, {ZygoteCommand::kKill, w, slot.pid.load()});
+          send_command(command_fd_, {ZygoteCommand::kKill, w, pid});
         }  // else it has just ended: its reply is on the way
       } else if (next == 0 || deadline < next) {
         next = deadline;
