@@ -92,7 +92,8 @@ Engine::Engine(EngineOptions options, SharedState shared)
       shared_(std::move(shared)),
       slab_(shared_.slab_region().size()),
       inflight_(shared_.record_count()),
-      partial_(static_cast<std::size_t>(options_.processes)) {
+      partial_(static_cast<std::size_t>(options_.processes)),
+      discarding_(static_cast<std::size_t>(options_.processes), false) {
   free_records_.reserve(inflight_.size());
   for (std::size_t i = inflight_.size(); i-- > 0;) {
     free_records_.push_back(static_cast<std::uint32_t>(i));

@@ -182,6 +182,8 @@ class Engine : public internal::ProgressSource {
   std::deque<Job> pending_;                  // accepted, not yet placed; guarded by mu_
   std::vector<std::uint64_t> repush_;        // tokens to push again; guarded by mu_
   std::vector<std::string> partial_;         // per worker: a reply being reassembled
+  // Per worker: the rest of a reply too big to allocate is skipped (its job has failed).
+  std::vector<bool> discarding_;
   std::size_t active_ = 0;                   // placed, unresolved records; guarded by mu_
   std::size_t timed_ = 0;                    // active records with a time limit
   std::size_t staging_ = 0;                  // submit() calls copying without the lock

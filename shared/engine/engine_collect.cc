@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <new>
 
 #include "absl/strings/str_cat.h"
 #include "shared/engine/engine_internal.h"
@@ -39,26 +40,50 @@ void Engine::drain_ring(int worker, std::vector<Outcome>& out, std::size_t limit
     if (!m) return;
     if (n == 0) out.reserve(out.size() + std::min(limit, kDrainBatch));  // one allocation
     const std::uint64_t token = m->token;
+    const std::uint64_t total = m->total;
     const bool last = !(m->flags & ByteRing::kMore);
     const char* data = reinterpret_cast<const char*>(ByteRing::payload(m));
     std::string reply;
-    if (last && part.empty()) {
-      if (m->length >= internal::kRecycledReplyBytes) {
-        reply = internal::take_reply_buffer(m->length);
+    bool unheld = discarding_[worker];  // an earlier fragment of this reply did not fit
+    if (!unheld) {
+      try {
+        if (last && part.empty()) {
+          if (m->length >= internal::kRecycledReplyBytes) {
+            reply = internal::take_reply_buffer(m->length);
+          }
+          reply.assign(data, m->length);
+        } else {
+          if (part.empty()) part = internal::take_reply_buffer(m->total);
+          part.append(data, m->length);
+          if (last) reply.swap(part);
+        }
+      } catch (const std::bad_alloc&) {
+        // Too big for this process's memory: the job fails, not the process (it escaped
+        // supervise() and std::terminate()d it). Its other fragments are skipped.
+        std::string().swap(part);
+        unheld = true;
       }
-      reply.assign(data, m->length);
-    } else {
-      if (part.empty()) part = internal::take_reply_buffer(m->total);
-      part.append(data, m->length);
-      if (last) reply.swap(part);
     }
+    discarding_[worker] = unheld && !last;
     ring.pop(m);
     if (!last) continue;
     const std::uint32_t index = token_index(token);
     if (index >= inflight_.size()) continue;
     Inflight& in = inflight_[index];
     if (!in.active || in.gen != token_gen(token)) continue;
-    out.push_back(Outcome{std::move(in.job.sink), in.job.index, std::move(reply), std::nullopt});
+    if (unheld) {
+      out.push_back(Outcome{
+          std::move(in.job.sink),
+          in.job.index,
+          {},
+          ErrorInfo{ErrorKind::kOther, "",
+                    absl::StrCat("the reply of task ", internal::task_id_string(in.job.seq), " (",
+                                 total, " bytes) could not be allocated in the pool's ",
+                                 "process: out of memory"),
+                    ""}});
+    } else {
+      out.push_back(Outcome{std::move(in.job.sink), in.job.index, std::move(reply), std::nullopt});
+    }
     release(index);
     ++n;
   }
@@ -76,6 +101,7 @@ void Engine::handle_deaths(std::vector<Outcome>& out) {
     // Replies sent before the death win over it: exactly once.
     drain_ring(w, out, SIZE_MAX);
     std::string().swap(partial_[w]);
+    discarding_[w] = false;
     const int status = slot.wait_status.load();
     const pid_t pid = slot.dead_pid.load();
     const std::uint64_t token = slot.current.load(std::memory_order_acquire);

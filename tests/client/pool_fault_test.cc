@@ -4,11 +4,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -512,6 +514,49 @@ TEST(PoolFaultTest, AForkedChildThatDestroysItsCopyLeavesThePoolWorking) {
   pool->close();
   pool->join();
   pool.reset();
+}
+
+// A string of `mib` MiB.
+std::string big_reply(int mib) { return std::string(static_cast<std::size_t>(mib) << 20, 'r'); }
+
+// This process's address space in bytes (VmSize), or 0 if unknown.
+std::size_t vm_size() {
+  std::FILE* status = std::fopen("/proc/self/status", "r");
+  if (!status) return 0;
+  char line[256];
+  std::size_t kib = 0;
+  while (std::fgets(line, sizeof(line), status)) {
+    if (std::sscanf(line, "VmSize: %zu kB", &kib) == 1) break;
+  }
+  std::fclose(status);
+  return kib << 10;
+}
+
+// A reply too big for the pool's process to hold fails its task, and only it: its other
+// fragments are skipped and the pool goes on. (The std::bad_alloc escaped the supervisor
+// thread: std::terminate, SIGABRT.) The pool's address space is limited in a child once
+// the pool's processes exist, so the worker still makes the reply.
+TEST(PoolFaultTest, AReplyTooBigForThePoolsMemoryFailsItsTaskOnly) {
+  const int code = exit_code_of_child([] {
+    Pool pool(1);
+    if (pool.apply(square, 2) != 4) return 1;
+    const std::size_t vm = vm_size();
+    if (vm == 0) return 2;
+    const rlimit limit{vm + (std::size_t{128} << 20), vm + (std::size_t{128} << 20)};
+    if (setrlimit(RLIMIT_AS, &limit) != 0) return 3;
+    try {
+      pool.apply(big_reply, 320);  // more than the headroom, and than recycled buffers
+      return 4;
+    } catch (const Error& e) {
+      if (std::string(e.what()).find("could not be allocated") == std::string::npos) return 5;
+    }
+    if (pool.apply(big_reply, 1).size() != std::size_t{1} << 20) return 6;
+    if (pool.apply(square, 3) != 9) return 7;
+    pool.close();
+    pool.join();
+    return 0;
+  });
+  EXPECT_EQ(code, 0) << "128 + n: the child died of signal n";
 }
 
 TEST(PoolFaultTest, PoolMadeWhileOtherThreadsRun) {
