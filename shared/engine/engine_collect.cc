@@ -346,6 +346,8 @@ void Engine::check_zygote(std::vector<Outcome>& out) {
   if (reaped != zygote_ && !(reaped < 0 && errno == ECHILD)) return;
   zygote_reaped_ = true;
   closed_ = shutting_down_ = true;
+  // Replies already written win over the death, as a worker's do (handle_deaths).
+  for (int w = 0; w < shared_.workers(); ++w) drain_ring(w, out, SIZE_MAX);
   const std::string death =
       reaped == zygote_
           ? describe_death("its zygote process", zygote_, status)
