@@ -58,6 +58,19 @@ void StreamState::input_done() {
   {
     std::lock_guard lock(mu_);
     input_done_ = true;
+    changes_.fetch_add(1, std::memory_order_release);
+  }
+  cv_.notify_all();
+}
+
+void StreamState::fail_input(std::size_t index, std::exception_ptr error) {
+  {
+    std::lock_guard lock(mu_);
+    ChunkOutcome& chunk = arrived_[index];
+    chunk = ChunkOutcome{1, {}, std::nullopt, std::move(error)};
+    ++expected_;
+    bytes_in_flight_ += waiting_bytes(chunk);
+    changes_.fetch_add(1, std::memory_order_release);
   }
   cv_.notify_all();
 }
@@ -68,10 +81,11 @@ void StreamState::complete(std::size_t index, std::string reply) {
     auto it = pending_.find(index);
     if (it == pending_.end()) return;  // duplicate: already resolved
     ChunkOutcome& chunk = arrived_[index];
-    chunk = ChunkOutcome{it->second.items, std::move(reply), std::nullopt};
+    chunk = ChunkOutcome{it->second.items, std::move(reply), std::nullopt, nullptr};
     bytes_in_flight_ = bytes_in_flight_ - it->second.bytes + waiting_bytes(chunk);
     items_running_ -= it->second.items;
     pending_.erase(it);
+    changes_.fetch_add(1, std::memory_order_release);
   }
   cv_.notify_all();
 }
@@ -82,10 +96,11 @@ void StreamState::fail(std::size_t index, const ErrorInfo& error) {
     auto it = pending_.find(index);
     if (it == pending_.end()) return;
     ChunkOutcome& chunk = arrived_[index];
-    chunk = ChunkOutcome{it->second.items, {}, error};
+    chunk = ChunkOutcome{it->second.items, {}, error, nullptr};
     bytes_in_flight_ = bytes_in_flight_ - it->second.bytes + waiting_bytes(chunk);
     items_running_ -= it->second.items;
     pending_.erase(it);
+    changes_.fetch_add(1, std::memory_order_release);
   }
   cv_.notify_all();
 }
@@ -112,6 +127,20 @@ std::optional<ChunkOutcome> StreamState::take(Clock::time_point deadline, bool* 
       refill_asked_at_ = expected_;
       *refill = true;
       return std::nullopt;
+    }
+    if (auto source = progress.lock()) {
+      // A done-callback on the pool's result thread: nobody else would collect the chunks.
+      const std::uint64_t seen = changes_.load(std::memory_order_acquire);
+      lock.unlock();
+      const bool collected = source->collect_until(
+          [this, seen] { return changes_.load(std::memory_order_acquire) != seen; }, deadline);
+      lock.lock();
+      if (collected) {
+        if (changes_.load(std::memory_order_acquire) == seen && Clock::now() >= deadline) {
+          throw TimeoutError("no result arrived within the timeout");
+        }
+        continue;
+      }
     }
     if (deadline == Clock::time_point::max()) {
       cv_.wait(lock);

@@ -116,6 +116,11 @@ void Waitable::wait() const { wait_until(Clock::time_point::max()); }
 
 bool Waitable::wait_until(Clock::time_point deadline) const {
   if (ready() || spin_until(deadline)) return true;  // ready: no clock, no lock()
+  // A done-callback on the pool's result thread: nobody else would collect the result.
+  if (auto source = progress.lock();
+      source && source->collect_until([this] { return ready(); }, deadline)) {
+    return ready();
+  }
   // Dekker with set_ready(): either it sees us counted, or we see the flag.
   sleepers_.fetch_add(1, std::memory_order_seq_cst);
   while (ready_.load(std::memory_order_seq_cst) == 0) {

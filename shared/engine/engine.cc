@@ -7,14 +7,17 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstring>
+#include <new>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "shared/engine/engine_internal.h"
 #include "shared/engine/zygote.h"
+#include "shared/mp/futex.h"
 
 namespace shoal::engine {
 
@@ -48,6 +51,15 @@ void lock_for_submit(std::unique_lock<std::mutex>& lock) {
   lock.lock();
 }
 
+// Sets aside, never joined nor destroyed, the handle of a thread that does not exist in
+// this process (a fork() child's copy of its parent's): a joinable std::thread's destructor
+// would std::terminate, and join() or detach() would act on a thread id of the parent's.
+void abandon(std::thread& thread) {
+  if (!thread.joinable()) return;
+  alignas(std::thread) static unsigned char set_aside[sizeof(std::thread)];
+  new (set_aside) std::thread(std::move(thread));  // a move only copies the id
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::start(EngineOptions options) {
@@ -76,17 +88,33 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::start(EngineOptions options) {
 
 Engine::Engine(EngineOptions options, SharedState shared)
     : options_(std::move(options)),
+      owner_pid_(getpid()),
       shared_(std::move(shared)),
       slab_(shared_.slab_region().size()),
       inflight_(shared_.record_count()),
-      partial_(static_cast<std::size_t>(options_.processes)) {
+      partial_(static_cast<std::size_t>(options_.processes)),
+      discarding_(static_cast<std::size_t>(options_.processes), false) {
   free_records_.reserve(inflight_.size());
   for (std::size_t i = inflight_.size(); i-- > 0;) {
     free_records_.push_back(static_cast<std::uint32_t>(i));
   }
 }
 
+bool Engine::in_other_process(bool cached) const {
+  return (cached ? internal::self_pid() : getpid()) != owner_pid_;
+}
+
 Engine::~Engine() {
+  if (in_other_process(false)) {
+    // A fork() child's copy (exit() or a return from main destroys it there): the pool is
+    // the parent's, which goes on using it. Only our copy of the command socket goes; the
+    // supervisor thread does not exist here. The parent's threads that waited on idle_cv_
+    // do not either: its destructor must not wait for them.
+    if (command_fd_ >= 0) close_command(command_fd_);
+    abandon(supervisor_);
+    new (&idle_cv_) std::condition_variable();
+    return;
+  }
   bool joined;
   {
     std::lock_guard lock(join_mu_);
@@ -110,8 +138,13 @@ absl::Status Engine::submit(std::vector<Job>& jobs) {
 absl::Status Engine::submit(Job& job) { return submit_jobs(&job, 1); }
 
 absl::Status Engine::submit_jobs(Job* jobs, std::size_t count) {
+  if (in_other_process(true)) {
+    return absl::FailedPreconditionError(absl::StrCat("the pool belongs to process ", owner_pid_,
+                                                      "; a process forked from it cannot use it"));
+  }
   std::vector<Outcome> out;
   int pushed = 0;
+  bool wake_join = false;
   {
     std::unique_lock lock(mu_, std::defer_lock);
     lock_for_submit(lock);
@@ -141,14 +174,18 @@ absl::Status Engine::submit_jobs(Job* jobs, std::size_t count) {
       const ErrorInfo cancelled{ErrorKind::kCancelled, "", "the pool was terminated", ""};
       for (; i < count; ++i) drop(jobs[i], out, cancelled);
     }
-    --staging_;
+    // A join() that waits for this call alone returns now, not at the supervisor's next
+    // idle tick (up to 200 ms).
+    wake_join = --staging_ == 0 && closed_;
   }
+  if (wake_join) idle_cv_.notify_all();
   if (pushed) shared_.wake_workers(pushed);
   resolve(out);
   return absl::OkStatus();
 }
 
 bool Engine::cancel(std::uint64_t seq) {
+  if (in_other_process(true)) return false;
   std::vector<Outcome> out;
   {
     std::lock_guard lock(mu_);
@@ -183,11 +220,13 @@ bool Engine::cancel(std::uint64_t seq) {
 }
 
 void Engine::close() {
+  if (in_other_process(false)) return;  // a fork() child: the pool is its parent's
   std::lock_guard lock(mu_);
   closed_ = true;
 }
 
 void Engine::terminate() {
+  if (in_other_process(false)) return;  // a fork() child: the pool is its parent's
   {
     std::lock_guard lock(mu_);
     closed_ = terminated_ = shutting_down_ = true;
@@ -202,8 +241,7 @@ void Engine::terminate() {
     stop_supervisor();
     {
       std::lock_guard lock(mu_);
-      for (int w = 0; w < shared_.workers(); ++w) drain_ring(w, out, SIZE_MAX);
-      fail_everything(out, ErrorInfo{ErrorKind::kCancelled, "", "the pool was terminated", ""});
+      take_what_is_left(out);
     }
     joined_ = true;
   }
@@ -213,6 +251,7 @@ void Engine::terminate() {
 }
 
 absl::Status Engine::join() {
+  if (in_other_process(false)) return absl::OkStatus();  // the parent's pool: not ours to end
   {
     std::unique_lock lock(mu_);
     if (!closed_) {
@@ -252,8 +291,7 @@ absl::Status Engine::join() {
       // Nothing is left after an orderly quit; this only guards the contract that
       // every accepted job is resolved once join() returns.
       std::lock_guard lock(mu_);
-      for (int w = 0; w < shared_.workers(); ++w) drain_ring(w, out, SIZE_MAX);
-      fail_everything(out, ErrorInfo{ErrorKind::kCancelled, "", "the pool was terminated", ""});
+      take_what_is_left(out);
     }
     joined_ = true;
   }
@@ -263,12 +301,52 @@ absl::Status Engine::join() {
 }
 
 bool Engine::poll() {
+  if (in_other_process(true)) return false;  // a fork() child: the rings are the parent's
   if (stop_.load(std::memory_order_relaxed) || !has_news()) return false;
   const bool any = collect(false);
   // Stopping meanwhile: join() or terminate() may have run the deferred callbacks before
   // ours came (both orders are seq_cst), and nobody would run these.
   if (stop_.load(std::memory_order_seq_cst)) run_deferred_callbacks();
   return any;
+}
+
+void Engine::take_what_is_left(std::vector<Outcome>& out) {
+  for (int w = 0; w < shared_.workers(); ++w) drain_ring(w, out, SIZE_MAX);
+  fail_everything(out, ErrorInfo{ErrorKind::kCancelled, "", "the pool was terminated", ""});
+}
+
+bool Engine::collect_until(const std::function<bool()>& done,
+                           internal::Clock::time_point deadline) {
+  if (!on_supervisor_thread() || in_other_process(true)) return false;
+  // A done-callback waits (get(), apply(), map() ...): this is the result thread, and
+  // nobody else collects unasked. Collect here, as join() does, running the callbacks of
+  // what is resolved on the way (they may wait in turn).
+  supervisor_waits_.fetch_add(1, std::memory_order_seq_cst);
+  absl::Cleanup unlisted = [this] { supervisor_waits_.fetch_sub(1, std::memory_order_relaxed); };
+  while (!done()) {
+    if (stop_.load(std::memory_order_seq_cst)) {
+      // terminate() or join() waits for this thread to end before it fails what is left;
+      // the pool's processes are gone by then (stop_ is set after the zygote is reaped).
+      std::vector<Outcome> out;
+      {
+        std::lock_guard lock(mu_);
+        take_what_is_left(out);
+      }
+      resolve(out);
+      return done();
+    }
+    const internal::Clock::time_point now = internal::Clock::now();
+    if (now >= deadline) return true;  // the caller sees it is not ready: a timeout
+    run_deferred_callbacks();
+    if (collect(true)) continue;
+    std::int64_t until_ns = 0;
+    if (deadline != internal::Clock::time_point::max()) {
+      until_ns =
+          now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now).count();
+    }
+    sleep_until_news(done, until_ns);
+  }
+  return true;
 }
 
 void Engine::defer(std::vector<std::function<void()>> callbacks) {
@@ -365,6 +443,10 @@ void Engine::resolve_taken(std::vector<Outcome>& out, bool defer_callbacks) {
     resolve(out);
     callbacks.swap(collector.callbacks());
   }
+  // A done-callback on the supervisor thread may be waiting for one of these.
+  if (supervisor_waits_.load(std::memory_order_seq_cst) > 0 && !on_supervisor_thread()) {
+    shared_.control().results.notify(INT_MAX);
+  }
   if (callbacks.empty()) return;
   if (defer_callbacks) {
     defer(std::move(callbacks));
@@ -397,7 +479,7 @@ void Engine::supervise() {
   }
 }
 
-void Engine::sleep_until_news() {
+void Engine::sleep_until_news(const std::function<bool()>& done, std::int64_t until_ns) {
   WaitWord& results = shared_.control().results;
   std::int64_t now = now_ns();
   if (now >= next_zygote_check_ns_) {
@@ -413,9 +495,10 @@ void Engine::sleep_until_news() {
   if (std::int64_t deadline = next_deadline_ns_.load(std::memory_order_relaxed)) {
     timeout = std::max<std::int64_t>(0, std::min(deadline - now, kTimeLimitTickNs));
   }
+  if (until_ns != 0) timeout = std::max<std::int64_t>(0, std::min(timeout, until_ns - now));
   std::uint32_t key = results.prepare_wait();
   if (has_news() || stop_.load(std::memory_order_acquire) ||
-      has_deferred_.load(std::memory_order_acquire)) {
+      has_deferred_.load(std::memory_order_acquire) || (done && done())) {
     results.cancel_wait();
   } else {
     results.commit_wait(key, timeout);

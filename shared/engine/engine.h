@@ -64,22 +64,29 @@ class Engine : public internal::ProgressSource {
   static absl::StatusOr<std::unique_ptr<Engine>> start(EngineOptions options);
 
   // Terminates and reaps everything unless join() already returned: no process of
-  // this pool outlives the engine, and every accepted job has been resolved.
+  // this pool outlives the engine, and every accepted job has been resolved. In another
+  // process (a fork() child's copy of its parent's engine, destroyed by exit() or a return
+  // from main) it only closes that process's copy of the command socket: the pool, its
+  // shared memory and its processes are left to the process that started it.
   ~Engine() override;
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
   // Accepts `jobs` (moving from them) in order; never blocks: what does not fit the
-  // shared records waits in the engine. kFailedPrecondition after close()/terminate().
+  // shared records waits in the engine. kFailedPrecondition after close()/terminate(),
+  // and in a process other than the one that started the engine (a fork() child).
   // Thread-safe.
   absl::Status submit(std::vector<Job>& jobs);
   // As submit() with one job (moving from it), without a batch to allocate.
   // Thread-safe.
   absl::Status submit(Job& job);
   // True if job `seq` had not started: its sink then fails with kCancelled and it
-  // never runs. Thread-safe.
+  // never runs. False in another process than the one that started the engine.
+  // Thread-safe.
   bool cancel(std::uint64_t seq);
-  // No new jobs; accepted ones still run. Idempotent. Thread-safe.
+  // No new jobs; accepted ones still run. Idempotent. Thread-safe. This and terminate()
+  // and join() do nothing in another process than the one that started the engine (a
+  // fork() child): the pool is its parent's.
   void close();
   // Kills the workers now and fails every unfinished job with kCancelled (a reply that
   // had already arrived still wins). Returns once every process of the pool is reaped.
@@ -100,8 +107,15 @@ class Engine : public internal::ProgressSource {
 
   // ProgressSource: one bounded round of collection; true if anything happened. The
   // done-callbacks of what it resolves run on the supervisor thread (the pool's result
-  // thread), not in the caller, which may hold a lock one of them takes.
+  // thread), not in the caller, which may hold a lock one of them takes. False at once in
+  // another process than the one that started the engine.
   bool poll() override;
+  // ProgressSource: on the supervisor thread (a done-callback waiting for a result, which
+  // only this thread would collect), collects until `done()` or `deadline`, running the
+  // done-callbacks of what it resolves meanwhile; once terminate() or join() waits for this
+  // thread, fails what is left as they would (kCancelled) instead. False on other threads.
+  bool collect_until(const std::function<bool()>& done,
+                     internal::Clock::time_point deadline) override;
   // True on the engine's supervisor thread, where the sinks it resolves run their
   // done-callbacks: the engine must not be destroyed there (it would join itself).
   bool on_supervisor_thread() const { return std::this_thread::get_id() == supervisor_id_; }
@@ -111,12 +125,18 @@ class Engine : public internal::ProgressSource {
   struct Outcome;
   explicit Engine(EngineOptions options, SharedState shared);
 
+  // True in a process other than the one that started the engine: a fork() child's copy,
+  // which must touch no shared state and send no command (the pool is its parent's).
+  // `cached`: internal::self_pid() (hot paths), else getpid() (the teardown).
+  bool in_other_process(bool cached) const;
+
   absl::Status submit_jobs(Job* jobs, std::size_t count);
   bool collect(bool wait_for_lock);
   void supervise();
   // The supervisor's idle step: checks the zygote now and then, and sleeps until a reply,
-  // a death or a time limit is news (at most kIdleTickNs). Supervisor thread only.
-  void sleep_until_news();
+  // a death or a time limit is news (at most kIdleTickNs), or `done()` holds (if given),
+  // or now_ns() reaches `until_ns` (if not 0). Supervisor thread only.
+  void sleep_until_news(const std::function<bool()>& done = nullptr, std::int64_t until_ns = 0);
   bool has_news();
   // All below: with mu_ held.
   void drain_ring(int worker, std::vector<Outcome>& out, std::size_t limit);
@@ -127,6 +147,9 @@ class Engine : public internal::ProgressSource {
   void release(std::uint32_t index);
   void requeue(std::uint32_t index);
   void fail_everything(std::vector<Outcome>& out, const internal::ErrorInfo& error);
+  // Once the pool's processes are gone (terminate/join): takes the replies left in the
+  // rings and fails every other unfinished job with kCancelled.
+  void take_what_is_left(std::vector<Outcome>& out);
   void drop(Job& job, std::vector<Outcome>& out, const internal::ErrorInfo& error);
   bool stage(Job& job);
   void check_zygote(std::vector<Outcome>& out);
@@ -146,6 +169,7 @@ class Engine : public internal::ProgressSource {
   bool others_resolving() const;
 
   const EngineOptions options_;
+  const pid_t owner_pid_;  // the process that started the engine
   SharedState shared_;
   pid_t zygote_ = 0;
   int command_fd_ = -1;
@@ -158,6 +182,8 @@ class Engine : public internal::ProgressSource {
   std::deque<Job> pending_;                  // accepted, not yet placed; guarded by mu_
   std::vector<std::uint64_t> repush_;        // tokens to push again; guarded by mu_
   std::vector<std::string> partial_;         // per worker: a reply being reassembled
+  // Per worker: the rest of a reply too big to allocate is skipped (its job has failed).
+  std::vector<bool> discarding_;
   std::size_t active_ = 0;                   // placed, unresolved records; guarded by mu_
   std::size_t timed_ = 0;                    // active records with a time limit
   std::size_t staging_ = 0;                  // submit() calls copying without the lock
@@ -165,6 +191,9 @@ class Engine : public internal::ProgressSource {
   // listed more than once: a done-callback that collects or cancels); guarded by mu_.
   // join() waits for the others' (its own callbacks may join).
   std::vector<std::thread::id> resolving_;
+  // Done-callbacks waiting in collect_until() on the supervisor thread: a thread that
+  // resolves outcomes (poll, cancel) wakes it.
+  std::atomic<int> supervisor_waits_{0};
   std::atomic<std::uint32_t> deaths_seen_{0};
   std::atomic<std::int64_t> next_deadline_ns_{0};  // nearest time limit; 0: none
   bool closed_ = false;

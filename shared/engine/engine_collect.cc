@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <new>
 
 #include "absl/strings/str_cat.h"
 #include "shared/engine/engine_internal.h"
@@ -39,26 +40,50 @@ void Engine::drain_ring(int worker, std::vector<Outcome>& out, std::size_t limit
     if (!m) return;
     if (n == 0) out.reserve(out.size() + std::min(limit, kDrainBatch));  // one allocation
     const std::uint64_t token = m->token;
+    const std::uint64_t total = m->total;
     const bool last = !(m->flags & ByteRing::kMore);
     const char* data = reinterpret_cast<const char*>(ByteRing::payload(m));
     std::string reply;
-    if (last && part.empty()) {
-      if (m->length >= internal::kRecycledReplyBytes) {
-        reply = internal::take_reply_buffer(m->length);
+    bool unheld = discarding_[worker];  // an earlier fragment of this reply did not fit
+    if (!unheld) {
+      try {
+        if (last && part.empty()) {
+          if (m->length >= internal::kRecycledReplyBytes) {
+            reply = internal::take_reply_buffer(m->length);
+          }
+          reply.assign(data, m->length);
+        } else {
+          if (part.empty()) part = internal::take_reply_buffer(m->total);
+          part.append(data, m->length);
+          if (last) reply.swap(part);
+        }
+      } catch (const std::bad_alloc&) {
+        // Too big for this process's memory: the job fails, not the process (it escaped
+        // supervise() and std::terminate()d it). Its other fragments are skipped.
+        std::string().swap(part);
+        unheld = true;
       }
-      reply.assign(data, m->length);
-    } else {
-      if (part.empty()) part = internal::take_reply_buffer(m->total);
-      part.append(data, m->length);
-      if (last) reply.swap(part);
     }
+    discarding_[worker] = unheld && !last;
     ring.pop(m);
     if (!last) continue;
     const std::uint32_t index = token_index(token);
     if (index >= inflight_.size()) continue;
     Inflight& in = inflight_[index];
     if (!in.active || in.gen != token_gen(token)) continue;
-    out.push_back(Outcome{std::move(in.job.sink), in.job.index, std::move(reply), std::nullopt});
+    if (unheld) {
+      out.push_back(Outcome{
+          std::move(in.job.sink),
+          in.job.index,
+          {},
+          ErrorInfo{ErrorKind::kOther, "",
+                    absl::StrCat("the reply of task ", internal::task_id_string(in.job.seq), " (",
+                                 total, " bytes) could not be allocated in the pool's ",
+                                 "process: out of memory"),
+                    ""}});
+    } else {
+      out.push_back(Outcome{std::move(in.job.sink), in.job.index, std::move(reply), std::nullopt});
+    }
     release(index);
     ++n;
   }
@@ -76,6 +101,7 @@ void Engine::handle_deaths(std::vector<Outcome>& out) {
     // Replies sent before the death win over it: exactly once.
     drain_ring(w, out, SIZE_MAX);
     std::string().swap(partial_[w]);
+    discarding_[w] = false;
     const int status = slot.wait_status.load();
     const pid_t pid = slot.dead_pid.load();
     const std::uint64_t token = slot.current.load(std::memory_order_acquire);
@@ -135,6 +161,8 @@ void Engine::handle_deaths(std::vector<Outcome>& out) {
 
 namespace {
 constexpr std::int64_t kLongestTimeLimitMs = std::int64_t{100} * 366 * 24 * 3600 * 1000;
+// A task over its limit on a worker whose pid is not in its slot yet: checked again after.
+constexpr std::int64_t kPidRetryNs = 1'000'000;
 }  // namespace
 
 void Engine::check_time_limits() {
@@ -158,14 +186,20 @@ void Engine::check_time_limits() {
       const std::int64_t deadline =
           slot.started_ns.load(std::memory_order_relaxed) +
           std::min(in.job.time_limit_ms, kLongestTimeLimitMs) * 1'000'000;
-      if (now >= deadline) {
+      const pid_t pid = slot.pid.load();
+      if (now >= deadline && pid == 0) {
+        // Not known yet (the worker stores it as it starts): a kill naming pid 0 would be
+        // ignored, and the worker would wait for it for ever. Look again soon.
+        const std::int64_t soon = now + kPidRetryNs;
+        if (next == 0 || soon < next) next = soon;
+      } else if (now >= deadline) {
         // Marked first: a worker that ends the task meanwhile sees the mark and waits
         // for the kill instead of taking another task the kill would hit.
         std::uint64_t running = token;
         if (slot.current.compare_exchange_strong(running, token | kKillPending,
                                                  std::memory_order_acq_rel)) {
           in.timed_out = true;
-          send_command(command_fd_, {ZygoteCommand::kKill, w, slot.pid.load()});
+          send_command(command_fd_, {ZygoteCommand::kKill, w, pid});
         }  // else it has just ended: its reply is on the way
       } else if (next == 0 || deadline < next) {
         next = deadline;
@@ -312,6 +346,8 @@ void Engine::check_zygote(std::vector<Outcome>& out) {
   if (reaped != zygote_ && !(reaped < 0 && errno == ECHILD)) return;
   zygote_reaped_ = true;
   closed_ = shutting_down_ = true;
+  // Replies already written win over the death, as a worker's do (handle_deaths).
+  for (int w = 0; w < shared_.workers(); ++w) drain_ring(w, out, SIZE_MAX);
   const std::string death =
       reaped == zygote_
           ? describe_death("its zygote process", zygote_, status)

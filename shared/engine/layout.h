@@ -69,7 +69,8 @@ enum Life : std::uint32_t { kStarting = 0, kAlive = 1, kDead = 2 };
 struct alignas(64) WorkerSlot {
   std::atomic<std::uint64_t> current;     // token being claimed or run (| kKillPending); 0: none
   std::atomic<std::int64_t> started_ns;   // when `current` started (now_ns clock)
-  std::atomic<std::int32_t> pid;          // the live worker's pid, 0 when none (zygote)
+  std::atomic<std::int32_t> pid;          // the live worker's pid, 0 when none (zygote; the
+                                          // worker stores it too, before its first task)
   std::atomic<std::int32_t> dead_pid;     // the pid that died, once kDead (zygote)
   std::atomic<std::int32_t> wait_status;  // its waitpid status; -1: fork failed (zygote)
   std::atomic<std::uint32_t> life;        // Life: kAlive/kDead by the zygote, kStarting

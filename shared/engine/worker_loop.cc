@@ -96,6 +96,12 @@ void send_reply(ByteRing& ring, WaitWord& results, std::uint64_t token, const ch
 void run_worker(const WorkerConfig& config) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != config.zygote) _exit(0);  // the zygote died before prctl
+  SharedState& shared = *config.shared;
+  WorkerSlot& slot = shared.slot(config.worker);
+  // Before the first claim: the zygote stores it too, but only once fork() has returned
+  // there, maybe after this process has taken a task, and a time-limit kill the pool sent
+  // meanwhile named pid 0, which the zygote ignores.
+  slot.pid.store(getpid());
   prctl(PR_SET_NAME, "shoal-worker");
   // Tasks with big payloads allocate and free megabytes per call: keep that memory in
   // the heap instead of mapping and faulting in fresh pages every time.
@@ -110,8 +116,6 @@ void run_worker(const WorkerConfig& config) {
       std::fprintf(stderr, "shoal: pool initializer threw in worker %d\n", getpid());
     }
   }
-  SharedState& shared = *config.shared;
-  WorkerSlot& slot = shared.slot(config.worker);
   g_started_ns = &slot.started_ns;
   ByteRing& out = shared.results(config.worker);
   WaitWord& results = shared.control().results;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ranges>
 #include <stdexcept>
@@ -103,6 +104,51 @@ TEST(PoolMisuseTest, AStreamEndsWithPoolClosedErrorOnceThePoolIsClosed) {
   auto late = pool.imap_unordered(twice, iota_vec(5));
   for (int i = 0; i < 5; ++i) EXPECT_THROW(late.next(30s), PoolClosedError);
   EXPECT_FALSE(late.next(30s).has_value());
+}
+
+// An input item that throws as the stream reads it (as Python 3.8+'s imap): every item
+// before it arrives, the exception itself takes its place, and the stream ends. The
+// exception escaped from some next() instead, the chunks read before it (counted, never
+// submitted) were lost, and every later refill read the bad item again: the stream threw
+// for ever and never ended.
+TEST(PoolMisuseTest, AnInputItemThatThrowsEndsTheStreamInItsPlace) {
+  Pool pool(2);
+  const int window = static_cast<int>(internal::stream_window(2).max_items);
+  // In the first read ahead and past it; in a chunk's middle and at its start.
+  for (int bad : {3, 2 * window + 5}) {
+    for (std::size_t chunksize : {std::size_t{1}, std::size_t{7}}) {
+      for (bool ordered : {true, false}) {
+        SCOPED_TRACE(::testing::Message() << "bad item " << bad << ", chunksize " << chunksize
+                                          << (ordered ? ", imap" : ", imap_unordered"));
+        auto input = std::views::iota(0, 3 * window) | std::views::transform([bad](int i) {
+                       if (i == bad) throw std::out_of_range("bad input item");
+                       return i;
+                     });
+        auto stream = ordered ? pool.imap(twice, input, chunksize)
+                              : pool.imap_unordered(twice, input, chunksize);
+        std::vector<int> got;
+        int errors = 0;
+        for (;;) {
+          try {
+            std::optional<int> v = stream.next(30s);  // never hangs
+            if (!v) break;
+            got.push_back(*v);
+          } catch (const std::out_of_range& e) {
+            EXPECT_STREQ(e.what(), "bad input item");
+            if (ordered) {
+              EXPECT_EQ(got.size(), static_cast<std::size_t>(bad));
+            }
+            if (++errors > 1) break;
+          }
+        }
+        EXPECT_EQ(errors, 1);
+        std::sort(got.begin(), got.end());
+        std::vector<int> want;
+        for (int i = 0; i < bad; ++i) want.push_back(2 * i);
+        EXPECT_EQ(got, want);
+      }
+    }
+  }
 }
 
 TEST(PoolMisuseTest, AStreamEndsOnceThePoolIsTerminated) {

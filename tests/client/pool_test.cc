@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <functional>
+#include <future>
 #include <map>
 #include <numeric>
 #include <optional>
@@ -366,6 +367,79 @@ TEST(PoolTest, JoinInADoneCallbackCollectsTheRemainingResultsItself) {
   EXPECT_TRUE(g.ready());
   EXPECT_EQ(g.get(), 2);
   EXPECT_EQ(f.get(), 1);
+}
+
+// A done-callback may wait for more work of its pool (chaining): it runs on the thread
+// that collects the pool's replies, which then collects them itself while it waits, and
+// runs the callbacks of what it collects (which may wait in turn). It slept for ever
+// instead, and the pool with it (here the callback's get() timed out after 30 s).
+TEST(PoolTest, ADoneCallbackMayWaitForMoreWorkOfItsPool) {
+  TestPipe go;
+  Pool pool(2);
+  Future<int> first = pool.apply_async(wait_for_go, go.read_fd(), 3);
+  std::promise<std::vector<int>> got;
+  std::promise<int> nested;
+  first.add_done_callback([&](const Future<int>& f) {
+    std::vector<int> values;
+    try {
+      values.push_back(pool.apply_async(square, f.get()).get(std::chrono::seconds(30)));
+      for (int v : pool.map_async(square, iota_vec(3)).get(std::chrono::seconds(30))) {
+        values.push_back(v);
+      }
+      auto stream = pool.imap(square, std::vector<int>{4, 5});
+      while (std::optional<int> v = stream.next(std::chrono::seconds(30))) values.push_back(*v);
+      // A callback of a future this callback waits for, which waits in turn.
+      Future<int> inner = pool.apply_async(square, 6);
+      inner.add_done_callback([&](const Future<int>& g) {
+        try {
+          nested.set_value(pool.apply_async(add, g.get(), 1).get(std::chrono::seconds(30)));
+        } catch (const std::exception& e) {
+          ADD_FAILURE() << "in the nested done-callback: " << e.what();
+          nested.set_value(-1);
+        }
+      });
+      values.push_back(inner.get(std::chrono::seconds(30)));
+      values.push_back(pool.apply_async(square, 7).get(std::chrono::seconds(30)));
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "in the done-callback: " << e.what();
+    }
+    got.set_value(values);
+  });
+  go.write_int(1);
+  std::future<std::vector<int>> done = got.get_future();  // no pool future: nobody polls
+  ASSERT_EQ(done.wait_for(std::chrono::seconds(300)), std::future_status::ready);
+  EXPECT_EQ(done.get(), (std::vector<int>{9, 0, 1, 4, 16, 25, 36, 49}));
+  std::future<int> nested_done = nested.get_future();
+  ASSERT_EQ(nested_done.wait_for(std::chrono::seconds(60)), std::future_status::ready);
+  EXPECT_EQ(nested_done.get(), 37);
+}
+
+// terminate() while a done-callback waits for a result on the pool's result thread, which
+// terminate() waits for: the wait ends with CancelledError, and terminate() returns.
+TEST(PoolTest, TerminateEndsTheWaitOfADoneCallback) {
+  TestPipe go, never;
+  Pool pool(1);
+  Future<int> first = pool.apply_async(wait_for_go, go.read_fd(), 1);
+  std::promise<void> waiting;
+  std::promise<std::string> outcome;
+  first.add_done_callback([&](const Future<int>&) {
+    Future<int> hung = pool.apply_async(wait_for_go, never.read_fd(), 2);
+    waiting.set_value();
+    try {
+      hung.get(std::chrono::seconds(30));
+      outcome.set_value("a result");
+    } catch (const CancelledError&) {
+      outcome.set_value("CancelledError");
+    } catch (const std::exception& e) {
+      outcome.set_value(e.what());
+    }
+  });
+  go.write_int(1);
+  ASSERT_EQ(waiting.get_future().wait_for(std::chrono::seconds(60)), std::future_status::ready);
+  pool.terminate();
+  std::future<std::string> result = outcome.get_future();
+  ASSERT_EQ(result.wait_for(std::chrono::seconds(60)), std::future_status::ready);
+  EXPECT_EQ(result.get(), "CancelledError");
 }
 
 // The last handle of a pool dropped in one of its done-callbacks: ~Pool() waits for the

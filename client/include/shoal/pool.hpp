@@ -11,6 +11,11 @@
 // Fork caveats: a local pool may be made in a process that already runs threads, but
 // only the calling thread exists in the children: a task must not wait on a lock or a
 // thread of the parent, and the initializer runs in each worker, not in the parent.
+// A process forked from the pool's (fork(), shoal::Process) does not own its copy of the
+// pool, as Python's Finalize runs in the creating process only: there ~Pool(), close(),
+// terminate() and join() do nothing (a child that calls exit() or returns from main, and so
+// destroys a static or local Pool, leaves the parent's pool working), and submitting to it
+// throws PoolClosedError; futures pending at the fork never resolve in the child.
 // Memory: making the first local pool raises glibc's mmap threshold to 32 MiB and its
 // trim threshold to 256 MiB in the calling process (MiB-sized payloads then reuse heap
 // pages instead of faulting in fresh ones); GLIBC_TUNABLES with malloc settings, or
@@ -18,6 +23,7 @@
 // that consumed results gave back: up to 256 MiB of them stay allocated for that.
 
 #include <algorithm>
+#include <exception>
 #include <iterator>
 #include <memory>
 #include <ranges>
@@ -53,7 +59,8 @@ class Pool {
   Pool& operator=(Pool&&) noexcept;
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
-  // close() then join(): nothing submitted is lost. A with() handle does neither.
+  // close() then join(): nothing submitted is lost. A with() handle does neither, nor a
+  // local pool's copy in a forked child (the parent's pool goes on).
   ~Pool();
 
   // A handle to the same pool whose submissions use `options`; std::invalid_argument for
@@ -87,7 +94,8 @@ class Pool {
   // the items behind it while the consumer waits for it. An lvalue
   // range must outlive the stream. Once the pool is closed or terminated the stream
   // submits no more: the chunks it could not submit fail with PoolClosedError and it ends
-  // after them.
+  // after them. When reading or converting an input item throws, the items read before it
+  // still run, next() throws that exception in the item's place, and the stream ends.
   template <class F, class Range>
   auto imap(F&& f, Range&& items, std::size_t chunksize = 1);
   template <class F, class Range>
@@ -400,6 +408,7 @@ auto Pool::stream(F&& f, Range&& items, std::size_t chunksize, bool ordered) {
   internal::Submission proto = make_submission<Pointer, kRaw>(f);
   auto state = std::make_shared<internal::StreamState>(
       ordered, proto.raw, internal::stream_window(backend().processes_hint(options_.queue)));
+  state->progress = progress_;
   // The feeder owns the input (or a view of an lvalue) and its position.
   using Stored = std::conditional_t<std::is_lvalue_reference_v<Range>,
                                     std::ranges::ref_view<std::remove_reference_t<Range>>,
@@ -450,18 +459,40 @@ auto Pool::stream(F&& f, Range&& items, std::size_t chunksize, bool ordered) {
       s.sink = state;
       s.index = input->next_chunk++;
       s.items = 0;
-      for (; s.items < chunksize && input->it != std::ranges::end(input->range);
-           ++input->it, ++s.items) {
-        auto args = internal::convert_args<F>(*input->it);
-        if (proto.raw) {
-          internal::encode_args<kRaw>(s.args, args);
-        } else {
-          internal::encode_args<false>(s.args, args);
+      std::exception_ptr bad;  // reading, converting or encoding an item threw
+      while (s.items < chunksize && input->it != std::ranges::end(input->range)) {
+        const std::size_t size = s.args.size();
+        bool read = false;
+        try {
+          auto args = internal::convert_args<F>(*input->it);
+          if (proto.raw) {
+            internal::encode_args<kRaw>(s.args, args);
+          } else {
+            internal::encode_args<false>(s.args, args);
+          }
+          read = true;
+          ++s.items;
+          ++input->it;
+        } catch (...) {
+          if (!read) s.args.resize(size);  // a half-encoded item
+          bad = std::current_exception();
+          break;
         }
       }
-      state->expect(s.index, s.items, s.args.size());
-      chunks.push_back(s.index);
-      batch.push_back(std::move(s));
+      const std::size_t index = s.index;
+      const bool any = s.items > 0;
+      if (any) {
+        state->expect(s.index, s.items, s.args.size());
+        chunks.push_back(s.index);
+        batch.push_back(std::move(s));
+      }
+      if (bad) {
+        // As Python's imap: what was read before goes, the error takes the next item's
+        // place (a chunk of its own: the stream reads no further) and the stream ends.
+        state->fail_input(any ? input->next_chunk++ : index, bad);
+        if (flush()) state->input_done();
+        return;
+      }
       // An input slow to read: what was read goes to the workers every millisecond, and
       // the consumer gets its results as soon as there are some, not a window later.
       if (internal::Clock::now() - flushed >= std::chrono::milliseconds(1)) {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <iterator>
 #include <memory>
@@ -60,7 +61,11 @@ class Future {
   // inside a thread waiting in get(), even one that collected the result itself), in the
   // thread of a cancel() that succeeds or of the terminate()/join() that ends the task,
   // or at once in the caller's thread if it has already ended. Exceptions from `cb` are
-  // reported on stderr and ignored.
+  // reported on stderr and ignored. On a local pool `cb` may wait for more work of its
+  // pool (get(), apply(), map(), imap: chaining): the result thread then collects replies
+  // itself meanwhile, running the callbacks of what it collects; terminate() ends such a
+  // wait with CancelledError. On a remote pool it must not block on another future: it
+  // may run on the thread that would deliver that future's result, which then never comes.
   void add_done_callback(std::function<void(const Future<T>&)> cb);
 
   // For backends: wraps a state.
@@ -109,7 +114,9 @@ class ResultStream {
   using Feeder = std::function<void()>;
 
   // The next result; nullopt when exhausted. A failed item throws its error, and the
-  // stream goes on with the next item.
+  // stream goes on with the next item. An item the input threw on (reading or converting
+  // it) throws that exception in its place, after every result before it; the stream
+  // then ends (as Python's imap, which reads no further).
   std::optional<T> next() { return next_until(internal::Clock::time_point::max()); }
   // As next(), but throws TimeoutError when nothing arrives within `timeout`.
   template <class Rep, class Period>
@@ -327,6 +334,7 @@ std::optional<T> ResultStream<T>::next_until(internal::Clock::time_point deadlin
         // A failed chunk fails each of its items in turn.
         internal::throw_error(*chunk_->error);
       }
+      if (chunk_->input_error) std::rethrow_exception(chunk_->input_error);
       return internal::unwrap<T>(internal::take_item<T>(*reader_, state_->raw()));
     }
     chunk_.reset();

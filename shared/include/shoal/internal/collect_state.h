@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <map>
 #include <string>
@@ -18,6 +19,8 @@ struct ChunkOutcome {
   std::size_t items = 0;
   std::string reply;
   std::optional<ErrorInfo> error;
+  // A stream's input threw while this (one-item) chunk was read: rethrown as it was.
+  std::exception_ptr input_error;
 };
 
 // Collects the chunks of a map; ready when every chunk has ended.
@@ -74,6 +77,10 @@ class StreamState : public Sink {
   void expect(std::size_t index, std::size_t items, std::size_t bytes = 0);
   // Marks the input exhausted: no chunk beyond those expected.
   void input_done();
+  // Called by the feeder when reading or converting the input threw: chunk `index`, one
+  // item, arrives at once holding `error`, which the consumer rethrows in that item's place.
+  // The feeder then submits what it read before and calls input_done().
+  void fail_input(std::size_t index, std::exception_ptr error);
   // Takes the next chunk to consume (in input order if ordered), waiting until
   // `deadline`. nullopt: the stream is exhausted, or (only when `refill` is given) the
   // window has room for a refill while none is ready to take: *refill is then true, and
@@ -86,6 +93,10 @@ class StreamState : public Sink {
   // As has_room(), but past min_chunks only once a quarter of the window is free, so a
   // stream of small chunks refills in batches rather than a chunk per result.
   bool wants_refill() const;
+
+  // Where take() collects results itself when it runs on the thread that alone delivers
+  // them (a done-callback on a local pool's result thread), or nothing.
+  std::weak_ptr<ProgressSource> progress;
 
  private:
   struct Pending {
@@ -114,6 +125,7 @@ class StreamState : public Sink {
   // bytes each for their bookkeeping).
   std::size_t bytes_in_flight_ = 0;
   bool input_done_ = false;
+  std::atomic<std::uint64_t> changes_{0};   // chunks arrived, input ended: take() looks again
   std::size_t refill_asked_at_ = SIZE_MAX;  // expected_ when take() last asked for a refill
 };
 

@@ -45,6 +45,14 @@ class ProgressSource {
   virtual ~ProgressSource() = default;
   // Does one bounded round of result collection; true if anything was collected.
   virtual bool poll() = 0;
+  // On a thread that alone would deliver the results waited for (a local pool's result
+  // thread, in a done-callback): collects them itself until `done()` or `deadline`, and
+  // returns true. False at once on any other thread, which waits as usual.
+  virtual bool collect_until(const std::function<bool()>& done, Clock::time_point deadline) {
+    (void)done;
+    (void)deadline;
+    return false;
+  }
 };
 
 // A process-wide unique task id: a random per-process prefix and a counter.
@@ -84,7 +92,8 @@ class SpinLock {
 
 // Waits on a ready flag: spins briefly (wake-ups across cores cost ~90 µs here),
 // polls `progress` if given, then sleeps on the flag itself (a futex: no mutex or
-// condition variable per future).
+// condition variable per future) -- or, on the thread that collects `progress`'s results
+// (a done-callback on a local pool's result thread), collects until ready.
 class Waitable {
  public:
   bool ready() const { return ready_.load(std::memory_order_acquire) != 0; }
