@@ -84,6 +84,10 @@ class WorkerSession {
 
   const SessionStats& stats() const { return stats_; }
 
+  // For tests: the current connection's socket (null between connections). Only on
+  // run()'s thread, e.g. from an engine's submit().
+  zmq::socket_t* socket_for_testing() { return transport_ ? &transport_->socket() : nullptr; }
+
  private:
   using Clock = std::chrono::steady_clock;
 

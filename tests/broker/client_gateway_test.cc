@@ -43,6 +43,19 @@ class ClientGatewayTest : public ::testing::Test {
     EXPECT_TRUE(stub_->GetStats(context.get(), {}, &s).ok());
     return s;
   }
+  // Waits (up to 30 s) until the broker has taken in `n` results in all and handed them
+  // to their sessions; false if not.
+  bool wait_completed(uint64_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (stats().completed() < n) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    // The loop sends a round's actions after answering that round's stats: one more
+    // request, answered in a later round, comes after the results reached the outboxes.
+    stats();
+    return true;
+  }
   // Reads session messages until one of kind `want` arrives (or the stream ends).
   static std::optional<shoal::v1::ServerMessage> read_until(
       grpc::ClientReaderWriter<shoal::v1::ClientMessage, shoal::v1::ServerMessage>& stream,
@@ -341,7 +354,7 @@ TEST_F(ClientGatewayTest, ResultsForASlowReaderStayWithinTheSendLimit) {
   ASSERT_EQ(ids.size(), 200u);
   const std::string value = "\xda\x3a\x98" + std::string(15000, 'v');  // str16 of 15000
   for (const auto& id : ids) w->result(id, value);  // 3 MB, none of it read yet
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_TRUE(wait_completed(ids.size())) << "the broker did not take in all the results";
   std::set<std::string> got;
   shoal::v1::ServerMessage msg;
   while (got.size() < ids.size() && stream->Read(&msg)) {
@@ -373,7 +386,7 @@ TEST_F(ClientGatewayTest, AClientThatDoesNotReadItsResultsIsNotReadEither) {
   ASSERT_EQ(ids.size(), 600u);
   const std::string value = "\xda\x3a\x98" + std::string(15000, 'v');  // str16 of 15000
   for (const auto& id : ids) w->result(id, value);  // 9 MB, none of it read
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_TRUE(wait_completed(ids.size())) << "the broker did not take in all the results";
   ASSERT_TRUE(stream->Write(submit({make_task("late")})));
   auto early = w->next(std::chrono::milliseconds(1000));
   EXPECT_FALSE(early.has_value() && early->has_tasks())
@@ -422,7 +435,7 @@ TEST_F(ClientGatewayTest, ClientsThatDoNotReadAreNotReadPastTheBoundTogether) {
     ASSERT_EQ(clients[c].ids.size(), 1200u);
     for (const auto& id : clients[c].ids) w->result(id, value);  // 18 MB, none of it read
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_TRUE(wait_completed(2 * 1200)) << "the broker did not take in all the results";
   for (std::size_t c = 0; c < clients.size(); ++c) {
     ASSERT_TRUE(clients[c].stream->Write(submit({make_task("late" + std::to_string(c))})));
   }

@@ -16,7 +16,7 @@
 
 namespace shoal::broker::testing {
 
-inline constexpr auto kWait = std::chrono::seconds(10);  // generous upper bound
+inline constexpr auto kWait = std::chrono::seconds(30);  // generous upper bound
 
 // A broker config on 127.0.0.1 with ports picked by the OS.
 BrokerConfig loopback_config();

@@ -105,32 +105,6 @@ absl::StatusOr<std::unique_ptr<WorkerGateway>> loopback_gateway(zmq::context_t& 
   return WorkerGateway::bind(context, options, &log);
 }
 
-// A worker sends its last result and leaves at once. Its close was reported before the
-// result still waiting in the socket when both were there by the time the broker
-// looked (it reads events first): the broker retried a task that had ended.
-TEST(WorkerGatewayTest, AClosedConnectionIsReportedAfterItsLastFrames) {
-  zmq::context_t context;
-  Logger log;
-  auto gw = loopback_gateway(context, log);
-  ASSERT_TRUE(gw.ok()) << gw.status();
-  RecordingHandler handler;
-  {
-    FakeWorker worker(context, (*gw)->endpoint());
-    worker.hello("w1");
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (handler.seen.empty() && std::chrono::steady_clock::now() < deadline) {
-      (*gw)->receive(handler, 10);
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    worker.result("t1", "\x31");
-    worker.close();
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // both are waiting now
-  (*gw)->receive_events(handler);  // as the broker's loop does: events first
-  (*gw)->receive(handler, 10);
-  EXPECT_EQ(handler.seen, (std::vector<std::string>{"hello", "results", "closed"}));
-}
-
 // Waits until `socket` is readable; false after `bound` (a hang guard).
 bool wait_readable(zmq::socket_ref socket,
                    std::chrono::milliseconds bound = std::chrono::milliseconds(testing::kWait)) {
@@ -149,6 +123,31 @@ bool read_closes(WorkerGateway& gw, WorkerGateway::Handler& handler, size_t clos
     seen += gw.receive_events(handler);
   }
   return true;
+}
+
+// A worker sends its last result and leaves at once. Its close was reported before the
+// result still waiting in the socket when both were there by the time the broker
+// looked (it reads events first): the broker retried a task that had ended.
+TEST(WorkerGatewayTest, AClosedConnectionIsReportedAfterItsLastFrames) {
+  zmq::context_t context;
+  Logger log;
+  auto gw = loopback_gateway(context, log);
+  ASSERT_TRUE(gw.ok()) << gw.status();
+  RecordingHandler handler;
+  {
+    FakeWorker worker(context, (*gw)->endpoint());
+    worker.hello("w1");
+    ASSERT_TRUE(wait_readable((*gw)->router()));
+    (*gw)->receive(handler, 10);
+    ASSERT_EQ(handler.seen, std::vector<std::string>{"hello"});
+    worker.result("t1", "\x31");
+    ASSERT_TRUE(wait_readable((*gw)->router()));  // the result waits in the socket
+    worker.close();
+  }
+  // As the broker's loop does: events first, with the result still unread.
+  ASSERT_TRUE(read_closes(**gw, handler, 1));
+  (*gw)->receive(handler, 10);
+  EXPECT_EQ(handler.seen, (std::vector<std::string>{"hello", "results", "closed"}));
 }
 
 // A worker says hello and its connection closes before the broker reads the hello (its

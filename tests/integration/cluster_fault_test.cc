@@ -243,7 +243,7 @@ TEST(ClusterFaultTest, NothingListeningIsConnectionErrorAfterTheTimeout) {
   EXPECT_THROW(Pool::connect(address, options), ConnectionError);
   auto took = std::chrono::steady_clock::now() - start;
   EXPECT_GE(took, 450ms);
-  EXPECT_LT(took, 10s);
+  EXPECT_LT(took, 30s);  // a hang guard
 }
 
 }  // namespace

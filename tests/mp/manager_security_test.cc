@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -176,9 +177,11 @@ TEST(ManagerSecurityTest, KeysFollowFromTheAuthkeyAlone) {
 }
 
 // A raw DEALER that knows the server's public key (a key CURVE never treats as secret):
-// true if a ping gets an answer within a second.
+// true if a ping gets an answer within `wait` (a fresh handshake and a reply: generous
+// where an answer is expected, short where none should come).
 bool raw_ping_answered(const std::string& endpoint, const std::string& server_public,
-                       const std::string& client_public, const std::string& client_secret) {
+                       const std::string& client_public, const std::string& client_secret,
+                       std::chrono::milliseconds wait) {
   zmq::context_t ctx(1);
   zmq::socket_t s(ctx, zmq::socket_type::dealer);
   s.set(zmq::sockopt::linger, 0);
@@ -193,21 +196,21 @@ bool raw_ping_answered(const std::string& endpoint, const std::string& server_pu
   s.send(zmq::message_t(), zmq::send_flags::sndmore);
   s.send(zmq::buffer(payload), zmq::send_flags::none);
   zmq::pollitem_t item{s.handle(), 0, ZMQ_POLLIN, 0};
-  return zmq::poll(&item, 1, std::chrono::milliseconds(1000)) == 1;
+  return zmq::poll(&item, 1, wait) == 1;
 }
 
 TEST(ManagerSecurityTest, TheServerAdmitsOnlyTheClientKeyOfItsAuthkey) {
   Manager m = Manager::serve("tcp://127.0.0.1:0", {.authkey = kKey});
   const internal::ManagerKeys keys = internal::derive_manager_keys(kKey);
   EXPECT_TRUE(raw_ping_answered(m.endpoint(), keys.server_public, keys.client_public,
-                                keys.client_secret));
+                                keys.client_secret, std::chrono::seconds(30)));
   char public_z85[41], secret_z85[41];
   ASSERT_EQ(zmq_curve_keypair(public_z85, secret_z85), 0);
   std::string stranger_public(32, '\0'), stranger_secret(32, '\0');
   zmq_z85_decode(reinterpret_cast<uint8_t*>(stranger_public.data()), public_z85);
   zmq_z85_decode(reinterpret_cast<uint8_t*>(stranger_secret.data()), secret_z85);
   EXPECT_FALSE(raw_ping_answered(m.endpoint(), keys.server_public, stranger_public,
-                                 stranger_secret));
+                                 stranger_secret, std::chrono::seconds(1)));
 }
 
 TEST(ManagerSecurityTest, ForkedChildrenUseTheKeyOfTheirParent) {

@@ -98,7 +98,7 @@ class FakeEngine : public internal::Backend {
   // Waits until `n` submissions are held.
   bool wait_held(std::size_t n) {
     std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, std::chrono::seconds(5), [&] { return held_.size() >= n; });
+    return cv_.wait_for(lock, std::chrono::seconds(30), [&] { return held_.size() >= n; });
   }
   // Fails the held submissions as if their process had been killed.
   void lose_held() {
@@ -139,21 +139,21 @@ class FakeBroker {
  public:
   FakeBroker() : socket_(context_, zmq::socket_type::router) {
     socket_.set(zmq::sockopt::linger, 0);
-    socket_.set(zmq::sockopt::rcvtimeo, 5000);
+    socket_.set(zmq::sockopt::rcvtimeo, 30000);
     socket_.bind("tcp://127.0.0.1:*");
     endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
   }
   const std::string& endpoint() const { return endpoint_; }
 
-  // The next message of kind `kind` (others are skipped); fails the test after 5 s.
+  // The next message of kind `kind` (others are skipped); fails the test after 30 s.
   v1::WorkerMessage expect(v1::WorkerMessage::BodyCase kind) {
     auto m = next(kind);
-    if (!m) throw std::runtime_error("no frame from the worker within 5 s");
+    if (!m) throw std::runtime_error("no frame from the worker within 30 s");
     return *std::move(m);
   }
   // The next message of kind `kind`, or nullopt if no frame came within `timeout`.
   std::optional<v1::WorkerMessage> next(v1::WorkerMessage::BodyCase kind,
-                                        std::chrono::milliseconds timeout = 5s) {
+                                        std::chrono::milliseconds timeout = 30s) {
     socket_.set(zmq::sockopt::rcvtimeo, static_cast<int>(timeout.count()));
     for (;;) {
       zmq::message_t id, body;
@@ -254,11 +254,11 @@ class PlainPort {
   }
   bool bound() const { return fd_ >= 0; }
   std::string endpoint() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
-  // Listens and takes one connection; false if none came within 10 s (a hang guard).
+  // Listens and takes one connection; false if none came within 30 s (a hang guard).
   bool accept_one() {
     if (listen(fd_, 8) != 0) return false;
     pollfd item{fd_, POLLIN, 0};
-    if (poll(&item, 1, 10000) != 1) return false;
+    if (poll(&item, 1, 30000) != 1) return false;
     peer_ = accept(fd_, nullptr, nullptr);
     return peer_ >= 0;
   }
@@ -317,7 +317,7 @@ class SessionTest : public ::testing::Test {
       returned_ = true;
     });
   }
-  bool wait_ready(std::chrono::milliseconds timeout = 5s) {
+  bool wait_ready(std::chrono::milliseconds timeout = 30s) {
     std::unique_lock lock(mu_);
     return cv_.wait_for(lock, timeout, [&] { return ready_; });
   }
@@ -509,10 +509,14 @@ TEST_F(SessionTest, AReconnectNamesATaskThatEndedJustBefore) {
   broker_.welcome();
   std::promise<void> in_submit, reconnect_sent;
   std::shared_future<void> sent = reconnect_sent.get_future().share();
-  engine_->set_on_submit([&in_submit, sent] {
+  engine_->set_on_submit([this, &in_submit, sent] {
     in_submit.set_value();
     sent.wait();
-    std::this_thread::sleep_for(200ms);  // the Reconnect frame reaches the worker's socket
+    // On the session's thread: wait until the Reconnect frame is in the worker's socket.
+    zmq::socket_t* socket = session_->socket_for_testing();
+    ASSERT_NE(socket, nullptr);
+    zmq::pollitem_t item{socket->handle(), 0, ZMQ_POLLIN, 0};
+    ASSERT_EQ(zmq::poll(&item, 1, std::chrono::milliseconds(30s)), 1) << "no Reconnect";
   });
   broker_.tasks({make_task("e1", "session_test.square", {3})});
   in_submit.get_future().wait();
@@ -751,11 +755,11 @@ TEST_F(SessionTest, RefusedNameIsFatalAfterRetryMs) {
   EXPECT_EQ(hello.instance(), "instance-1");
   broker_.refuse(/*retry_ms=*/200);
   int hellos = 1;
-  auto give_up = std::chrono::steady_clock::now() + 10s;
+  auto give_up = std::chrono::steady_clock::now() + 30s;
   while (!returned_) {
     if (std::chrono::steady_clock::now() > give_up) {
       stop();  // the session still says hello: end it, and fail
-      FAIL() << "still saying hello 10 s after a refusal with retry_ms = 200";
+      FAIL() << "still saying hello 30 s after a refusal with retry_ms = 200";
     }
     if (!broker_.next(v1::WorkerMessage::kHello, 100ms)) continue;
     ++hellos;
@@ -777,7 +781,7 @@ TEST_F(SessionTest, RefusedWorkerIsWelcomedOnceTheNameIsFree) {
   broker_.expect(v1::WorkerMessage::kHello);
   broker_.refuse(/*retry_ms=*/60000);
   // Each hello comes on a new socket: welcome them until one Welcome is in time.
-  auto give_up = std::chrono::steady_clock::now() + 5s;
+  auto give_up = std::chrono::steady_clock::now() + 30s;
   while (!wait_ready(0ms)) {
     ASSERT_LT(std::chrono::steady_clock::now(), give_up) << "no hello after the refusal";
     auto hello = broker_.next(v1::WorkerMessage::kHello, 100ms);
