@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <thread>
@@ -21,6 +22,7 @@
 #include "shoal/process.hpp"
 #include "shoal/sync.hpp"
 #include "tests/client/pool_test_util.h"
+#include "tests/mp/child_test_util.h"
 
 namespace shoal {
 namespace {
@@ -197,19 +199,26 @@ int spin_ms(int ms) {
 
 TEST(PoolFaultTest, TheTimeLimitAppliesToEachItemOfAMap) {
   Pool pool(1);
-  Pool limited = pool.with(TaskOptions{"", 0, std::chrono::milliseconds(300), 0});
-  // One chunk of 8 items of 100 ms: 800 ms in all, each well within 300 ms.
-  EXPECT_EQ(limited.map(sleep_ms, std::vector<int>(8, 100), 8), std::vector<int>(8, 100));
+  Pool limited = pool.with(TaskOptions{"", 0, std::chrono::milliseconds(1000), 0});
+  // One chunk of 5 items of 300 ms: 1.5 s in all, over the limit, each well within it.
+  EXPECT_EQ(limited.map(sleep_ms, std::vector<int>(5, 300), 5), std::vector<int>(5, 300));
   // One item over the limit in a chunk fails it, however short the others.
   try {
-    limited.map(sleep_ms, std::vector<int>{10, 10, 5000}, 3);
+    limited.map(sleep_ms, std::vector<int>{10, 10, 60'000}, 3);
     FAIL() << "no exception";
   } catch (const TaskTimeLimitError& e) {
-    EXPECT_THAT(e.what(), HasSubstr("time limit of 300 ms"));
+    EXPECT_THAT(e.what(), HasSubstr("time limit of 1000 ms"));
   }
 }
 
 int parent_pid(int) { return static_cast<int>(getppid()); }
+
+// Tells the test (through the pipe `fd`) its pid, then sleeps `ms` milliseconds.
+int report_and_sleep(int fd, int ms) {
+  const int pid = static_cast<int>(getpid());
+  if (write(fd, &pid, sizeof(pid)) != sizeof(pid)) return -1;
+  return sleep_ms(ms);
+}
 
 // A task that ends after the pool decided to kill it for its limit, but before the kill
 // landed, must not take the next task down with it: the kill hit task B, run by the same
@@ -217,21 +226,30 @@ int parent_pid(int) { return static_cast<int>(getppid()); }
 // 60 with a task ending just at its limit). Stopping the zygote, which carries out kills,
 // holds that window open.
 TEST(PoolFaultTest, ATimeLimitKillNeverHitsTheNextTask) {
+  TestPipe started;
   Pool pool(1);
   const pid_t zygote = pool.apply(parent_pid, 0);
   ASSERT_GT(zygote, 1);
   Pool limited = pool.with(TaskOptions{"", 0, std::chrono::milliseconds(50), 0});
   ASSERT_EQ(kill(zygote, SIGSTOP), 0);
   Future<int> a = limited.apply_async(sleep_ms, 150);  // over its limit, ends unkilled
-  Future<int> b = pool.apply_async(sleep_ms, 300);     // no limit: must succeed
-  std::this_thread::sleep_for(std::chrono::milliseconds(250));  // A has ended
+  // No limit: must succeed. Long enough to be running still when the kill lands.
+  Future<int> b = pool.apply_async(report_and_sleep, started.write_fd(), 2000);
+  const int b_started = [&] {
+    try {
+      return started.read_int();  // B runs: A has ended (one process)
+    } catch (const std::exception&) {
+      return 0;
+    }
+  }();
   ASSERT_EQ(kill(zygote, SIGCONT), 0);
+  ASSERT_NE(b_started, 0) << "task B never started";
   try {
     EXPECT_EQ(a.get(), 150);  // its result was sent before the kill: it counts
   } catch (const TaskTimeLimitError&) {
     // or the kill came first
   }
-  EXPECT_EQ(b.get(), 300);
+  EXPECT_EQ(b.get(), 2000);
   EXPECT_EQ(pool.apply(square, 7), 49);
 }
 
@@ -277,13 +295,14 @@ TEST(PoolFaultTest, AShortTimeLimitIsEnforcedOnAnIdlePool) {
 
 // ...and on a busy one: a limited task placed while the supervisor still spun after its
 // last collection went unwatched for its idle tick (200 ms), so a 120 ms task ran past
-// its 30 ms limit to the end (most rounds).
+// its 30 ms limit to the end (most rounds). The task stays shorter than that tick (so
+// the bug lets it end), its limit as short as can be: 155 ms for the kill to land.
 TEST(PoolFaultTest, ATimeLimitIsEnforcedRightAfterOtherWork) {
   Pool pool(1);
-  Pool limited = pool.with(TaskOptions{"", 0, std::chrono::milliseconds(30), 0});
+  Pool limited = pool.with(TaskOptions{"", 0, std::chrono::milliseconds(5), 0});
   for (int i = 0; i < 8; ++i) {
     EXPECT_EQ(pool.apply(square, i), i * i);  // the supervisor collects, then spins
-    EXPECT_THROW(limited.apply(sleep_ms, 120), TaskTimeLimitError) << "try " << i;
+    EXPECT_THROW(limited.apply(sleep_ms, 160), TaskTimeLimitError) << "try " << i;
   }
 }
 
@@ -312,7 +331,7 @@ TEST(PoolFaultTest, TerminateStopsInfiniteLoopsAndLeavesNoProcess) {
   }
   auto start = Clock::now();
   pool.terminate();
-  EXPECT_LT(Clock::now() - start, std::chrono::seconds(1));
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(30));  // a hang guard
   EXPECT_THROW(a.get(), CancelledError);
   EXPECT_THROW(b.get(), CancelledError);
   EXPECT_THROW(queued.get(), CancelledError);
@@ -352,6 +371,30 @@ TEST(PoolFaultTest, JoinLeavesNoProcess) {
   }
 }
 
+// The pids of process `pid`'s children (those its main thread forked).
+std::vector<pid_t> children_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) +
+                   "/children");
+  std::vector<pid_t> out;
+  for (pid_t child; in >> child;) out.push_back(child);
+  return out;
+}
+
+// Waits (up to 30 s) until the `n` workers of the pool whose zygote is `zygote` (its
+// children) all sleep in a futex wait; false if they never did.
+bool wait_workers_asleep(pid_t zygote, std::size_t n) {
+  const auto give_up = Clock::now() + std::chrono::seconds(30);
+  std::vector<pid_t> workers;
+  while ((workers = children_of(zygote)).size() < n) {
+    if (Clock::now() > give_up) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  for (pid_t worker : workers) {
+    if (!testing::wait_for_futex_sleep(worker)) return false;
+  }
+  return true;
+}
+
 // Two tasks submitted back to back to a pool whose two workers sleep: each goes to its
 // own worker. (A worker woken but not yet running used to count as asleep, so the
 // second wake-up went to it again and the quick task waited behind the hung one.)
@@ -359,11 +402,12 @@ TEST(PoolFaultTest, AQueuedTaskNeverWaitsForABusyWorkerWhileAnotherSleeps) {
   TestPipe pids;
   for (int i = 0; i < 40; ++i) {
     Pool pool(2);
-    EXPECT_EQ(pool.apply(square, 2), 4);
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // both workers asleep
+    const pid_t zygote = pool.apply(parent_pid, 0);
+    ASSERT_GT(zygote, 1);
+    ASSERT_TRUE(wait_workers_asleep(zygote, 2)) << "round " << i;
     Future<int> hung = pool.apply_async(report_and_hang, pids.write_fd());
     Future<int> quick = pool.apply_async(square, 3);
-    EXPECT_EQ(quick.get(std::chrono::seconds(10)), 9) << "round " << i;
+    EXPECT_EQ(quick.get(std::chrono::seconds(30)), 9) << "round " << i;
     pids.read_int();
     pids.read_int();
     pool.terminate();
