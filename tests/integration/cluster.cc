@@ -74,7 +74,8 @@ void Cluster::start_broker(const std::string& client_address, const std::string&
                            std::vector<std::string> extra) {
   std::vector<std::string> argv{broker_bin(), "--client-address=" + client_address,
                                 "--worker-address=" + worker_address, "--heartbeat-ms=200",
-                                "--liveness=3", "--log-level=warning"};
+                                quick_loss_ ? "--liveness=3" : "--liveness=25",
+                                "--log-level=warning"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   broker_ = testutil::ChildProcess::start(launched(argv));
   auto line = broker_->wait_for_line("shoal-broker listening", 20s);

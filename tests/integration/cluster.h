@@ -25,6 +25,12 @@ class Cluster {
   // Hosts::launcher(), which runs them on another host); {} starts them directly.
   void run_on(std::vector<std::string> launcher) { launcher_ = std::move(launcher); }
 
+  // Brokers started from now on declare a silent worker lost after 3 x 200 ms (and their
+  // workers give a silent broker up as soon): for tests about losing workers or the
+  // broker (stopped, cut off). Otherwise the window is 25 x 200 ms, so that a worker
+  // starved of CPU on a loaded machine is not taken for lost (its tasks retried).
+  void use_quick_loss() { quick_loss_ = true; }
+
   // Starts shoal-broker (port 0: any free port) and waits for its "listening" line.
   void start_broker(const std::string& client_address = "127.0.0.1:0",
                     const std::string& worker_address = "tcp://127.0.0.1:0",
@@ -55,6 +61,7 @@ class Cluster {
   std::vector<std::string> launched(std::vector<std::string> argv) const;
 
   std::vector<std::string> launcher_;
+  bool quick_loss_ = false;
   std::unique_ptr<testutil::ChildProcess> broker_;
   std::map<std::string, std::unique_ptr<testutil::ChildProcess>> workers_;
   std::string clients_, workers_address_;

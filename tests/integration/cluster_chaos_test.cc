@@ -81,6 +81,7 @@ TEST(ClusterChaosTest, RandomFaultsLoseNoTaskAndFailNone) {
   SCOPED_TRACE("SHOAL_CHAOS_SEED=" + std::to_string(seed));
   std::mt19937 rng(seed);
   Cluster cluster;
+  cluster.use_quick_loss();  // stalled workers and broker are lost after 600 ms
   const std::string store = "--store-dir=" + cluster.temp_dir() + "/store";
   cluster.start_broker("127.0.0.1:0", "tcp://127.0.0.1:0", {store});
   const std::string clients = cluster.clients(), workers = cluster.workers();

@@ -57,7 +57,7 @@ TEST(ClusterTest, MapOfAHundredThousandItemsInOrder) {
   EXPECT_EQ(small, (std::vector<long long>{1, 4, 9}));
   EXPECT_EQ(pool.apply(echo, std::string("hello")), "hello");
   EXPECT_THROW(pool.apply(fail, 1), RemoteError);
-  EXPECT_THROW(pool.apply_async<int>("test.missing", 1).get(10s), NotRegisteredError);
+  EXPECT_THROW(pool.apply_async<int>("test.missing", 1).get(30s), NotRegisteredError);
 }
 
 // Both endpoints on IPv6 (ZeroMQ takes IPv6 addresses only when asked to), and a worker

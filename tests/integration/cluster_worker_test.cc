@@ -283,6 +283,7 @@ TEST(ClusterWorkerTest, ASecondProcessUnderALiveWorkersNameIsRefusedAndExits) {
 // declares the old one lost, then welcomed.
 TEST(ClusterWorkerTest, ARestartedWorkerGetsItsNameBackOnceTheOldOneIsKnownGone) {
   Cluster cluster;
+  cluster.use_quick_loss();
   cluster.start_broker();  // a silent worker is lost after 3 x 200 ms
   auto& old = cluster.start_worker("w1", 1);
   old.signal(SIGSTOP);

@@ -29,7 +29,9 @@ class HostsTest : public ::testing::Test {
 
   Hosts& hosts() { return *test_hosts(); }
   // The broker on host "broker", on any free ports of its address.
+  // Hosts cut off and replaced: a silent worker or broker is lost after 3 x 200 ms.
   void start_broker(std::vector<std::string> extra = {}) {
+    cluster_.use_quick_loss();
     cluster_.run_on(hosts().launcher("broker"));
     std::string at = hosts().address("broker");
     cluster_.start_broker(at + ":0", "tcp://" + at + ":0", std::move(extra));
