@@ -1,12 +1,18 @@
 // The shoal-broker binary as users run it: ephemeral ports read from its first stdout
 // line, a worker and a client on loopback, SIGTERM for a clean exit.
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -24,7 +30,8 @@ using testing::FakeWorker;
 using testing::make_context;
 using testing::make_stub;
 
-// A child shoal-broker, killed (by pid) if the test ends early.
+// A child shoal-broker, killed (SIGKILL, by pid) and reaped when the test ends, however it
+// ends; it gets SIGKILL too if the test process dies first (PR_SET_PDEATHSIG).
 class BrokerProcess {
  public:
   // Starts the broker with `flags`; its stderr is kept for stderr_text() when
@@ -32,37 +39,48 @@ class BrokerProcess {
   explicit BrokerProcess(std::vector<std::string> flags, bool capture_stderr = false) {
     int out[2];
     int err[2] = {-1, -1};
-    if (pipe(out) != 0 || (capture_stderr && pipe(err) != 0)) return;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&actions, out[0]);
-    if (capture_stderr) {
-      posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
-      posix_spawn_file_actions_addclose(&actions, err[0]);
+    if (pipe2(out, O_CLOEXEC) != 0) return;
+    if (capture_stderr && pipe2(err, O_CLOEXEC) != 0) {
+      ::close(out[0]);
+      ::close(out[1]);
+      return;
     }
+    // Everything the child needs is made before fork: after it, only system calls.
     std::vector<std::string> args = {SHOAL_BROKER_BINARY};
     args.insert(args.end(), flags.begin(), flags.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    if (posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
+    const pid_t parent = getpid();
+    pid_ = fork();
+    if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(127);
+      dup2(out[1], STDOUT_FILENO);
+      if (capture_stderr) dup2(err[1], STDERR_FILENO);
+      execve(argv[0], argv.data(), environ);
+      _exit(127);
+    }
     ::close(out[1]);
     stdout_ = out[0];
     if (capture_stderr) {
       ::close(err[1]);
       stderr_ = err[0];
     }
+    if (pid_ < 0) pid_ = -1;
   }
   ~BrokerProcess() {
     if (pid_ > 0) {
       kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
+      while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+      }
     }
     if (stdout_ >= 0) ::close(stdout_);
     if (stderr_ >= 0) ::close(stderr_);
   }
+  BrokerProcess(const BrokerProcess&) = delete;
+  BrokerProcess& operator=(const BrokerProcess&) = delete;
+
   // Everything the broker wrote to stderr (captured), read until it closed: call it
   // once the process has exited.
   std::string stderr_text() {
@@ -72,13 +90,18 @@ class BrokerProcess {
     while (stderr_ >= 0 && (n = read(stderr_, buffer, sizeof buffer)) > 0) text.append(buffer, n);
     return text;
   }
-  // The first stdout line, or "" if none came within the test's bound.
+  // The first stdout line, or "" if none came within 30 s (a hang guard) or stdout closed.
   std::string first_line() {
     std::string line;
     char c;
+    const auto give_up = std::chrono::steady_clock::now() + kExitBound;
     while (line.empty() || line.back() != '\n') {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          give_up - std::chrono::steady_clock::now());
       pollfd p{stdout_, POLLIN, 0};
-      if (poll(&p, 1, 10'000) <= 0 || read(stdout_, &c, 1) != 1) return "";
+      const int n = poll(&p, 1, static_cast<int>(std::max<int64_t>(0, left.count())));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0 || read(stdout_, &c, 1) != 1) return "";
       line += c;
     }
     return line;
@@ -88,16 +111,33 @@ class BrokerProcess {
     kill(pid_, SIGTERM);
     return wait_exit();
   }
-  // Waits for the process to exit by itself; returns its status (as from waitpid).
+  // Waits for the process to exit by itself and returns its status (as from waitpid).
+  // One still running after 30 s (a hang guard) fails the test and is killed.
   int wait_exit() {
+    if (pid_ <= 0) return -1;
+    const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
+    if (pidfd >= 0) {
+      pollfd p{pidfd, POLLIN, 0};
+      int n;
+      do {
+        n = poll(&p, 1, static_cast<int>(std::chrono::milliseconds(kExitBound).count()));
+      } while (n < 0 && errno == EINTR);
+      ::close(pidfd);
+      if (n == 0) {
+        ADD_FAILURE() << "shoal-broker (pid " << pid_ << ") still running after 30 s; killed";
+        kill(pid_, SIGKILL);
+      }
+    }
     int status = 0;
-    waitpid(pid_, &status, 0);
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
     pid_ = -1;
     return status;
   }
   pid_t pid() const { return pid_; }
 
  private:
+  static constexpr std::chrono::seconds kExitBound{30};
   pid_t pid_ = -1;
   int stdout_ = -1;
   int stderr_ = -1;

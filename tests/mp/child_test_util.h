@@ -3,9 +3,14 @@
 // the kernel says of a process (its state, its resident memory) where no handshake can
 // say it, such as "it is asleep inside wait()" or "it is copying an item".
 
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -32,6 +37,54 @@ bool finishes_in_a_child(F body, std::chrono::seconds timeout = std::chrono::sec
     return false;
   }
   return child.exitcode() == 0;
+}
+
+// A child the test forked itself: SIGKILLed and reaped (by pid) when this goes out of
+// scope, on every path of the test (a failed ASSERT included), unless reaped before.
+class ForkedChild {
+ public:
+  ForkedChild() = default;
+  explicit ForkedChild(pid_t pid) : pid_(pid) {}
+  ~ForkedChild() { kill_and_reap(); }
+  ForkedChild(ForkedChild&& other) noexcept : pid_(std::exchange(other.pid_, -1)) {}
+  ForkedChild& operator=(ForkedChild&& other) noexcept {
+    if (this != &other) {
+      kill_and_reap();
+      pid_ = std::exchange(other.pid_, -1);
+    }
+    return *this;
+  }
+  pid_t pid() const { return pid_; }  // -1: none (fork failed, or reaped)
+  void kill_and_reap() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// Forks a child that runs `body` and exits: 0, or 1 if `body` threw (an exception never
+// escapes into the test's code in the child). The child gets SIGKILL if the test process
+// dies first (PR_SET_PDEATHSIG). Returns the child (pid -1 if fork failed).
+template <class F>
+ForkedChild fork_child(F body) {
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(1);
+    try {
+      body();
+    } catch (...) {
+      ::_exit(1);
+    }
+    ::_exit(0);
+  }
+  return ForkedChild(pid < 0 ? -1 : pid);
 }
 
 // The state letter of process (or thread) `pid` in /proc/PID/stat ('R', 'S', 'T', ...);

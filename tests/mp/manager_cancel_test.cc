@@ -53,7 +53,7 @@ TEST_P(ManagerCancelTest, AnAcquireGivenUpOnDoesNotTakeTheLock) {
   auto lock = manager_.lock();
   give_up_on([&] { lock.acquire(100ms); });
   bool got = false;
-  std::thread([&] { got = lock.acquire(3s); }).join();  // another thread, another connection
+  std::thread([&] { got = lock.acquire(30s); }).join();  // another thread, another connection
   EXPECT_TRUE(got);
   lock.release();
 }
@@ -66,7 +66,7 @@ TEST_P(ManagerCancelTest, AGetGivenUpOnLosesNoItem) {
   give_up_on([&] { queue.get(100ms); });
   // The server reads the cancel when it can; a get of another connection read before
   // it would take 8 first (7 is then given back behind it: nothing lost, order not kept).
-  auto give_up = std::chrono::steady_clock::now() + 10s;
+  auto give_up = std::chrono::steady_clock::now() + 30s;
   while (queue.qsize() != 2 && std::chrono::steady_clock::now() < give_up) {
     std::this_thread::sleep_for(10ms);
   }
@@ -74,8 +74,8 @@ TEST_P(ManagerCancelTest, AGetGivenUpOnLosesNoItem) {
   std::optional<int> first, second;
   std::thread([&] {
     try {
-      first = queue.get(3s);
-      second = queue.get(3s);
+      first = queue.get(30s);
+      second = queue.get(30s);
     } catch (const Empty&) {
     }
   }).join();

@@ -3,7 +3,9 @@
 // kinds, values and waits (ZeroMQ endpoint); random and truncated frames and absurd
 // lengths (the private Unix-socket endpoint).
 #include <gtest/gtest.h>
+#include <linux/sockios.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -157,6 +159,29 @@ int connect_direct(const std::string& endpoint) {
   return fd;
 }
 
+// Bytes sent on raw connection `fd` (AF_UNIX) that the server has not read yet.
+int unread_by_server(int fd) {
+  int n = -1;
+  return ::ioctl(fd, SIOCOUTQ, &n) == 0 ? n : -1;
+}
+
+// Bytes the server sent on raw connection `fd` that wait for us to read them.
+int waiting_for_us(int fd) {
+  int n = -1;
+  return ::ioctl(fd, FIONREAD, &n) == 0 ? n : -1;
+}
+
+// Waits (up to 30 s) until `condition()` holds; false if it never did.
+template <class F>
+bool eventually(F condition) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
 TEST(ManagerFuzzTest, ThePrivateEndpointSurvivesGarbage) {
   Manager m;
   auto kept = m.dict<std::string, int>("kept");
@@ -226,8 +251,10 @@ TEST(ManagerFuzzTest, AClaimedLengthReservesNoMoreThanABoundedBuffer) {
     ASSERT_EQ(::send(fds.back(), out.data(), out.size(), MSG_NOSIGNAL),
               static_cast<ssize_t>(out.size()));
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  EXPECT_EQ(kept.get("answer"), 42);  // the server read them meanwhile, and still serves
+  for (int fd : fds) {
+    ASSERT_TRUE(eventually([fd] { return unread_by_server(fd) == 0; })) << "never read";
+  }
+  EXPECT_EQ(kept.get("answer"), 42);  // the server read them, and still serves
   EXPECT_EQ(kept.get("answer"), 42);
   const long grown_kib = status_kib(*m.server_pid(), "VmSize:") - before;
   EXPECT_LT(grown_kib, 1L << 20) << "the server reserved " << grown_kib / 1024 << " MiB";
@@ -323,7 +350,8 @@ TEST(ManagerFuzzTest, AClientStalledMidReplyDelaysABigRequestOnlyBriefly) {
   internal::append_frame(frame, encode(r));
   ASSERT_EQ(::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL),
             static_cast<ssize_t>(frame.size()));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // its reply is partway out
+  // Its reply (4 MiB, more than the socket holds) is partway out.
+  ASSERT_TRUE(eventually([fd] { return waiting_for_us(fd) > 0; })) << "no reply began";
   auto set = std::async(std::launch::async, [&] {
     big.set("w", std::string(std::size_t{12} << 20, 'z'));  // a busy notice for everyone
     return big.size();

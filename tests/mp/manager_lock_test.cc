@@ -3,8 +3,8 @@
 // connection closes); a holder thread that ends does not, since any thread or process
 // may release a Lock. Every case runs on both endpoints.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -12,6 +12,7 @@
 
 #include "shoal/manager.hpp"
 #include "shoal/process.hpp"
+#include "tests/mp/child_test_util.h"
 
 namespace shoal {
 namespace {
@@ -26,34 +27,44 @@ class ManagerLockTest : public ::testing::TestWithParam<const char*> {
   }
 };
 
+using testing::ForkedChild;
+
 // Forks a child that acquires `lock`, says so on a pipe, and waits to be killed; returns
-// its pid once it holds the lock.
-pid_t child_holding(LockProxy lock) {
+// it once it holds the lock (killed and reaped, pid -1, if it did not within 30 s).
+ForkedChild child_holding(LockProxy lock) {
   int fds[2];
-  EXPECT_EQ(::pipe(fds), 0);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
+  if (::pipe(fds) != 0) {
+    ADD_FAILURE() << "pipe failed";
+    return ForkedChild();
+  }
+  ForkedChild child = testing::fork_child([&] {
     ::close(fds[0]);
     lock.acquire();
-    (void)!::write(fds[1], "x", 1);
+    if (::write(fds[1], "x", 1) != 1) ::_exit(1);
     for (;;) ::pause();
-  }
+  });
   ::close(fds[1]);
+  pollfd p{fds[0], POLLIN, 0};
   char c = 0;
-  EXPECT_EQ(::read(fds[0], &c, 1), 1);
+  const bool holds = ::poll(&p, 1, 30'000) == 1 && ::read(fds[0], &c, 1) == 1;
   ::close(fds[0]);
-  return pid;
+  if (!holds) {
+    ADD_FAILURE() << "the child did not take the lock within 30 s";
+    child.kill_and_reap();
+  }
+  return child;
 }
 
 TEST_P(ManagerLockTest, ALockOfAKilledProcessPassesOn) {
   Manager m = manager();
   auto lock = m.lock();
-  const pid_t holder = child_holding(lock);
+  ForkedChild holder = child_holding(lock);
+  ASSERT_GT(holder.pid(), 0);
   EXPECT_FALSE(lock.acquire(300ms));  // held while the holder lives
-  ::kill(holder, SIGKILL);
+  ::kill(holder.pid(), SIGKILL);
   // Not reaped yet: a zombie is gone for the server too.
-  EXPECT_TRUE(lock.acquire(5s));
-  ::waitpid(holder, nullptr, 0);
+  EXPECT_TRUE(lock.acquire(30s));
+  holder.kill_and_reap();
   lock.release();
   EXPECT_TRUE(lock.try_acquire());  // and it works as before
 }
@@ -62,19 +73,19 @@ TEST_P(ManagerLockTest, AWaiterGetsTheLockWhenItsHolderIsKilled) {
   Manager m = manager();
   auto lock = m.lock();
   auto d = m.dict<int, int>();
-  const pid_t holder = child_holding(lock);
+  ForkedChild holder = child_holding(lock);
+  ASSERT_GT(holder.pid(), 0);
   Process waiter([lock, d]() mutable {
-    if (lock.acquire(10s)) d.set(1, 1);
+    if (lock.acquire(30s)) d.set(1, 1);
   });
   waiter.start();
   std::this_thread::sleep_for(200ms);  // the waiter is parked in the server
   EXPECT_FALSE(d.contains(1));
-  ::kill(holder, SIGKILL);
-  ::waitpid(holder, nullptr, 0);
+  holder.kill_and_reap();
   waiter.join();
   EXPECT_EQ(d.get(1, 0), 1);
   // The waiter exited holding it: the lock passes on again.
-  EXPECT_TRUE(lock.acquire(5s));
+  EXPECT_TRUE(lock.acquire(30s));
 }
 
 TEST_P(ManagerLockTest, ALockOfAThreadThatEndedStaysHeld) {
@@ -92,25 +103,25 @@ TEST_P(ManagerLockTest, OnlyTheLocksOfTheDeadHolderPassOn) {
   Manager m = manager();
   auto theirs = m.lock();
   auto ours = m.lock();
-  const pid_t holder = child_holding(theirs);
+  ForkedChild holder = child_holding(theirs);
+  ASSERT_GT(holder.pid(), 0);
   ours.acquire();
-  ::kill(holder, SIGKILL);
-  ::waitpid(holder, nullptr, 0);
-  EXPECT_TRUE(theirs.acquire(5s));
+  holder.kill_and_reap();
+  EXPECT_TRUE(theirs.acquire(30s));
   EXPECT_FALSE(ours.try_acquire());  // still ours
 }
 
 TEST_P(ManagerLockTest, AReleasedLockIsNotTakenFromItsNextHolder) {
   Manager m = manager();
   auto lock = m.lock();
-  const pid_t first = child_holding(lock);
+  ForkedChild first = child_holding(lock);
+  ASSERT_GT(first.pid(), 0);
   // Another process releases it (allowed) and a third takes it; then the first dies.
   Process releaser([lock]() mutable { lock.release(); });
   releaser.start();
   releaser.join();
   EXPECT_TRUE(lock.try_acquire());
-  ::kill(first, SIGKILL);
-  ::waitpid(first, nullptr, 0);
+  first.kill_and_reap();
   std::this_thread::sleep_for(200ms);
   EXPECT_FALSE(lock.try_acquire());  // still ours
   lock.release();
@@ -124,12 +135,12 @@ INSTANTIATE_TEST_SUITE_P(Endpoints, ManagerLockTest, ::testing::Values("private"
 TEST(ManagerLockTcpTest, ALockOfAHolderThatStopsAnsweringPassesOn) {
   Manager m = Manager::serve("tcp://127.0.0.1:0");
   auto lock = m.lock();
-  const pid_t holder = child_holding(lock);
-  ::kill(holder, SIGSTOP);
+  ForkedChild holder = child_holding(lock);  // SIGKILLed, stopped or not, on every path
+  ASSERT_GT(holder.pid(), 0);
+  ::kill(holder.pid(), SIGSTOP);
   EXPECT_FALSE(lock.acquire(2s));  // a pause is not yet a departure
   EXPECT_TRUE(lock.acquire(30s));
-  ::kill(holder, SIGKILL);
-  ::waitpid(holder, nullptr, 0);
+  holder.kill_and_reap();
 }
 
 // A lock taken over tcp by a thread that then ended stays held until released, and the

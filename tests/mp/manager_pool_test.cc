@@ -26,7 +26,7 @@ int hold_forever(LockProxy lock) {
   for (;;) ::pause();
 }
 
-bool take_lock(LockProxy lock) { return lock.acquire(std::chrono::seconds(10)); }
+bool take_lock(LockProxy lock) { return lock.acquire(std::chrono::seconds(30)); }
 
 std::string take_and_tag(QueueProxy<std::string> q, LockProxy lock) {
   std::lock_guard guard(lock);

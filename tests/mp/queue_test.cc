@@ -454,7 +454,7 @@ TEST(JoinableQueueTest, ProducersKilledMidPutLeaveNoPhantomItems) {
   for (int i = 0; i < 4; ++i) q.task_done();
   Process joiner([&] { q.join(); });
   joiner.start();
-  EXPECT_TRUE(joiner.join(2s)) << "join() waits for an item never queued";
+  EXPECT_TRUE(joiner.join(30s)) << "join() waits for an item never queued";
   if (joiner.is_alive()) joiner.kill();
 }
 
