@@ -3,8 +3,10 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -220,30 +222,64 @@ int report_and_sleep(int fd, int ms) {
   return sleep_ms(ms);
 }
 
+// Waits (up to 30 s) until `condition()` holds; false if it never did.
+template <class F>
+bool eventually(F condition) {
+  const auto give_up = Clock::now() + std::chrono::seconds(30);
+  while (!condition()) {
+    if (Clock::now() > give_up) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  return true;
+}
+
+// Whether something waits to be read on `fd`.
+bool readable(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 1;
+}
+
+// Whether process `pid` sleeps in pause() (as a worker waiting for its kill does).
+bool sleeps_in_pause(pid_t pid) {
+#ifdef SYS_pause
+  const long pause_call = SYS_pause;
+#else
+  const long pause_call = SYS_ppoll;  // glibc's pause() where there is no pause call
+#endif
+  std::ifstream in("/proc/" + std::to_string(pid) + "/syscall");
+  long call = -1;
+  in >> call;
+  return call == pause_call && testing::process_state(pid) == 'S';
+}
+
 // A task that ends after the pool decided to kill it for its limit, but before the kill
 // landed, must not take the next task down with it: the kill hit task B, run by the same
 // process meanwhile (WorkerLostError for a task with no limit; seen about one round in
 // 60 with a task ending just at its limit). Stopping the zygote, which carries out kills,
 // holds that window open.
 TEST(PoolFaultTest, ATimeLimitKillNeverHitsTheNextTask) {
-  TestPipe started;
+  TestPipe a_started, b_started;
   Pool pool(1);
   const pid_t zygote = pool.apply(parent_pid, 0);
   ASSERT_GT(zygote, 1);
   Pool limited = pool.with(TaskOptions{"", 0, std::chrono::milliseconds(50), 0});
   ASSERT_EQ(kill(zygote, SIGSTOP), 0);
-  Future<int> a = limited.apply_async(sleep_ms, 150);  // over its limit, ends unkilled
+  // Over its limit, ends unkilled.
+  Future<int> a = limited.apply_async(report_and_sleep, a_started.write_fd(), 150);
   // No limit: must succeed. Long enough to be running still when the kill lands.
-  Future<int> b = pool.apply_async(report_and_sleep, started.write_fd(), 2000);
-  const int b_started = [&] {
-    try {
-      return started.read_int();  // B runs: A has ended (one process)
-    } catch (const std::exception&) {
-      return 0;
-    }
-  }();
+  Future<int> b = pool.apply_async(report_and_sleep, b_started.write_fd(), 2000);
+  // A has ended (its result is in), and its process then either waits for the kill (the
+  // fix), or runs B. Waited for up to 30 s each.
+  bool a_ended = false;
+  try {
+    const pid_t worker = a_started.read_int(std::chrono::seconds(30));
+    a_ended = a.wait_for(std::chrono::seconds(30)) && eventually([&] {
+                return readable(b_started.read_fd()) || sleeps_in_pause(worker);
+              });
+  } catch (const std::exception&) {
+  }
   ASSERT_EQ(kill(zygote, SIGCONT), 0);
-  ASSERT_NE(b_started, 0) << "task B never started";
+  ASSERT_TRUE(a_ended) << "task A did not end, or its process neither ran B nor paused";
   try {
     EXPECT_EQ(a.get(), 150);  // its result was sent before the kill: it counts
   } catch (const TaskTimeLimitError&) {
