@@ -43,17 +43,8 @@ def read_env_file(path):
 
 
 def read_service(path):
-    """The [Service] section of a unit as a dict of its keys."""
-    keys, section = {}, None
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if line.startswith("["):
-                section = line
-            elif section == "[Service]" and "=" in line and not line.startswith("#"):
-                key, _, value = line.partition("=")
-                keys[key.strip()] = value.strip()
-    return keys
+    """The [Service] section of a unit as a dict of its keys (the last of a repeated one)."""
+    return dict(read_lines(path))
 
 
 def read_dropin(path):
