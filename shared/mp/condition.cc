@@ -46,7 +46,9 @@ struct Condition::State {
   } batch[kMaxBatches];
 };
 
-Condition::Condition() : region_(internal::SharedRegion::create(sizeof(State))) {
+Condition::Condition()
+    : lock_(internal::new_slot(), /*recursive=*/true),
+      region_(internal::SharedRegion::create(sizeof(State))) {
   state_ = reinterpret_cast<State*>(region_->data());
 }
 

@@ -62,10 +62,38 @@ void reap_server(pid_t pid, int timeout_ms) {
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, timeout_ms) <= 0) ::kill(pid, SIGKILL);
     ::close(fd);
+  } else if (errno == ESRCH) {
+    return;  // reaped already (SIGCHLD ignored, or the program's own waitpid): the pid may
+             // be another process's by now
   } else {
-    ::kill(pid, SIGKILL);
+    ::kill(pid, SIGKILL);  // no pidfds (Linux < 5.3)
   }
   while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+// Does nothing: stands in for the owner's handler of a signal in the server.
+void ignore_signal(int) {}
+
+// The owner's signal handlers belong to its program and none may run in the server (one
+// that calls exit() would run the owner's atexit code there); a signal the owner catches
+// is caught and dropped instead, so the server survives what its owner survives (a
+// SIGWINCH or SIGTERM sent to the process group) and ends with it. Handlers of faults
+// (a sanitizer's, a crash reporter's) are kept.
+void quiet_owner_handlers() {
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP || sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE ||
+        sig == SIGILL || sig == SIGTRAP || sig == SIGABRT || sig == SIGSYS) {
+      continue;
+    }
+    struct sigaction old{};
+    if (::sigaction(sig, nullptr, &old) != 0) continue;
+    if (old.sa_handler == SIG_DFL || old.sa_handler == SIG_IGN) continue;
+    struct sigaction quiet{};
+    quiet.sa_handler = ignore_signal;
+    sigemptyset(&quiet.sa_mask);
+    quiet.sa_flags = SA_RESTART;
+    ::sigaction(sig, &quiet, nullptr);
   }
 }
 
@@ -121,6 +149,7 @@ Manager Manager::spawn(const std::string& bind_endpoint, const std::string& dire
     }
     if (::getppid() != parent) ::_exit(1);  // the owner died before the watch began
     ::signal(SIGINT, SIG_IGN);
+    quiet_owner_handlers();
     ::close_range(owner < 0 ? 4 : 5, ~0u, 0);
     // Nothing may leave this branch but _exit: an exception escaping the server would
     // unwind into the owner's code, and the child would go on running the owner's program.

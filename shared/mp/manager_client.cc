@@ -265,6 +265,18 @@ void send_cancel(zmq::socket_t& socket, uint64_t id) {
   }
 }
 
+// Runs `op`, a ZeroMQ call, again while a signal the process handles interrupts it.
+template <typename Op>
+auto retry_eintr(Op&& op) {
+  for (;;) {
+    try {
+      return op();
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+    }
+  }
+}
+
 ManagerReply zmq_call(const std::string& endpoint, const std::string& authkey,
                       ManagerRequest& request, std::chrono::milliseconds wait) {
   ClientSocket& s = socket_for(endpoint, authkey);
@@ -273,26 +285,39 @@ ManagerReply zmq_call(const std::string& endpoint, const std::string& authkey,
   auto deadline = std::max(
       std::chrono::steady_clock::now() + wait + kReplyMargin + transfer_allowance(payload.size()),
       s.busy_until + kReplyMargin);
+  bool sent = false;  // once it is, a failure must give back what the server may grant
   try {
-    if (!s.socket->send(zmq::message_t(), zmq::send_flags::sndmore) ||
-        !s.socket->send(zmq::buffer(payload), zmq::send_flags::none)) {
+    if (!retry_eintr([&] { return s.socket->send(zmq::message_t(), zmq::send_flags::sndmore); }) ||
+        !retry_eintr([&] { return s.socket->send(zmq::buffer(payload), zmq::send_flags::none); })) {
       retire(endpoint, s);
       unreachable(endpoint, "send timed out");
     }
+    sent = true;
     for (;;) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
       zmq::pollitem_t item{s.socket->handle(), 0, ZMQ_POLLIN, 0};
-      if (left.count() <= 0 || zmq::poll(&item, 1, left) == 0) {
+      int ready = 0;
+      if (left.count() > 0) {
+        try {
+          ready = zmq::poll(&item, 1, left);
+        } catch (const zmq::error_t& e) {
+          if (e.num() != EINTR) throw;
+          continue;  // a handled signal: wait again for what is left of the deadline
+        }
+      }
+      if (ready == 0) {
         send_cancel(*s.socket, request.id);
         retire(endpoint, s);  // a late reply must not meet the next request
         unreachable(endpoint, why_no_answer(endpoint, authkey));
       }
       zmq::message_t delimiter, body;
-      (void)s.socket->recv(delimiter, zmq::recv_flags::none);
+      (void)retry_eintr([&] { return s.socket->recv(delimiter, zmq::recv_flags::none); });
       if (!delimiter.more()) continue;
-      (void)s.socket->recv(body, zmq::recv_flags::none);
-      while (body.more()) (void)s.socket->recv(body, zmq::recv_flags::none);
+      (void)retry_eintr([&] { return s.socket->recv(body, zmq::recv_flags::none); });
+      while (body.more()) {
+        (void)retry_eintr([&] { return s.socket->recv(body, zmq::recv_flags::none); });
+      }
       auto reply = decode<ManagerReply>(std::string_view(body.data<char>(), body.size()));
       if (reply.id == request.id) return reply;
       // A busy notice, maybe one that came before this request: it is taken as fresh.
@@ -302,6 +327,7 @@ ManagerReply zmq_call(const std::string& endpoint, const std::string& authkey,
       }
     }
   } catch (const zmq::error_t& e) {
+    if (sent) send_cancel(*s.socket, request.id);  // the reply may have granted something
     retire(endpoint, s);
     unreachable(endpoint, e.what());
   }

@@ -458,7 +458,14 @@ int run_manager_server(const std::string& endpoint, const std::string& direct_na
       timeout = std::max<long>(0, left.count() + 1);
     }
     if (spinning) timeout = 0;
-    if (zmq::poll(items.data(), items.size(), std::chrono::milliseconds(timeout)) == 0) {
+    int ready = 0;
+    try {
+      ready = zmq::poll(items.data(), items.size(), std::chrono::milliseconds(timeout));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+      continue;  // a signal the owner handles (SIGCHLD, SIGWINCH...) is no reason to stop
+    }
+    if (ready == 0) {
       if (spinning) ::sched_yield();
       store.expire(ServerClock::now());
       continue;

@@ -12,20 +12,20 @@ namespace {
 constexpr uint32_t kIdMask = 0x7fffffffu;
 constexpr int kSpins = 200;
 
-internal::Slot new_slot() {
+}  // namespace
+
+internal::Slot internal::new_slot() {
   auto region = internal::SharedRegion::create(internal::kSlotBytes);
   void* at = region->data();
   return internal::Slot{std::move(region), at};
 }
-
-}  // namespace
 
 // ---- Lock -----------------------------------------------------------------------------
 // The owner word holds the holder's pid (for death detection); the next word of the slot
 // holds the tid of the thread that acquired it, for Condition's holder check and for
 // re-entry; the third, for a re-entrant lock, the levels held (touched by the holder only).
 
-Lock::Lock() : Lock(new_slot()) {}
+Lock::Lock() : Lock(internal::new_slot()) {}
 
 Lock::Lock(internal::Slot slot, bool recursive)
     : region_(std::move(slot.region)),

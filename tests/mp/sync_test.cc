@@ -337,6 +337,29 @@ TEST(ConditionTest, AnotherThreadOfTheHoldersProcessMayNotWaitOrNotify) {
   EXPECT_FALSE(cond.wait(10ms));  // still held by this thread, as before
 }
 
+// Condition() is on a re-entrant lock, as Python's (an RLock): a helper that takes the
+// condition while its caller holds it does not deadlock, and wait() releases every level.
+TEST(ConditionTest, ADefaultConditionIsReentrant) {
+  Condition cond;
+  cond.acquire();
+  ASSERT_TRUE(cond.acquire(1s));  // was a self-deadlock (timed out)
+  Value<int> woken(0);
+  Process waker([&] {
+    std::lock_guard guard(cond);  // only once the waiter released both levels
+    woken.value() = 1;
+    cond.notify();
+  });
+  waker.start();
+  EXPECT_TRUE(cond.wait(30s));
+  EXPECT_EQ(woken.value(), 1);
+  cond.release();
+  cond.release();
+  waker.join();
+  EXPECT_EQ(waker.exitcode(), 0);
+  EXPECT_TRUE(cond.acquire(1s));  // free again
+  cond.release();
+}
+
 TEST(BarrierTest, FiveProcessesThousandRoundsInLockstep) {
   constexpr int kParties = 5;
   constexpr int kRounds = 1000;

@@ -63,6 +63,8 @@ struct Slot {
   void* at = nullptr;  // 8-byte aligned, zero-filled, kSlotBytes long
 };
 inline constexpr std::size_t kSlotBytes = 64;
+// A slot in a new region of its own. Throws shoal::Error if it cannot be mapped.
+Slot new_slot();
 
 // The owner-word lock every mp/ primitive builds on: 0 = free, else the holder's id
 // (pid or tid) with bit 31 set when someone may be waiting.
@@ -218,6 +220,8 @@ class Event {
 // lock (a Value's or Array's), wait() releases every level it holds and takes them back.
 class Condition {
  public:
+  // On a re-entrant lock of its own, as Python's Condition() (an RLock): the holder may
+  // acquire it again, and only the holder may release it.
   Condition();
   // Shares `lock` (a handle copy): acquiring either acquires both.
   explicit Condition(Lock& lock);
