@@ -258,6 +258,75 @@ bool RemoteBackend::cancel(std::uint64_t seq) {
   return true;
 }
 
+std::vector<RemoteBackend::CancelOutcome> RemoteBackend::cancel_all(
+    const std::vector<std::uint64_t>& seqs) {
+  const ErrorInfo cancelled{ErrorKind::kCancelled, "", "the task was cancelled", ""};
+  std::vector<CancelOutcome> outcomes(seqs.size(), CancelOutcome::kNoAnswer);
+  std::vector<std::size_t> remote;  // indexes of the tasks that left this process
+  std::vector<Delivery> out;
+  {
+    absl::MutexLock lock(&mu_);
+    if (terminated_) return outcomes;
+    for (std::size_t i = 0; i < seqs.size(); ++i) {
+      auto it = outstanding_.find(seqs[i]);
+      if (it == outstanding_.end()) {
+        outcomes[i] = CancelOutcome::kEnded;
+      } else if (it->second.state == State::kPending || it->second.state == State::kBackoff) {
+        drop(seqs[i], cancelled, out);  // never left this process
+        outcomes[i] = CancelOutcome::kCancelled;
+      } else {
+        remote.push_back(i);
+      }
+    }
+  }
+  deliver(out);
+  // even_if_unknown, as cancel() says. A call answers up to kMaxCancelIds; a broker that
+  // ignored more_ids (older than it) answered `id` only: the rest go one call each.
+  auto answer = [&](std::size_t i, bool was_cancelled, v1::TaskState state) {
+    if (was_cancelled) {
+      outcomes[i] = CancelOutcome::kCancelled;
+    } else if (state == v1::TASK_STATE_RUNNING || state == v1::TASK_STATE_QUEUED) {
+      outcomes[i] = CancelOutcome::kRunning;  // (queued: a retry, about to run again)
+    } else if (state == v1::TASK_STATE_DONE) {
+      outcomes[i] = CancelOutcome::kEnded;
+    }
+  };
+  bool batches = true;  // until the broker shows it ignores more_ids
+  for (std::size_t at = 0; at < remote.size();) {
+    const std::size_t n = batches ? std::min(kMaxCancelIds, remote.size() - at) : 1;
+    v1::CancelRequest request;
+    request.set_even_if_unknown(true);
+    request.set_id(task_id_string(seqs[remote[at]]));
+    for (std::size_t k = 1; k < n; ++k) request.add_more_ids(task_id_string(seqs[remote[at + k]]));
+    v1::CancelResponse response;
+    auto context = make_context(options_, options_.connect_timeout);
+    if (!stub_->Cancel(context.get(), request, &response).ok()) {
+      at += n;  // kNoAnswer; a broker that does not answer one call would not answer more
+      continue;
+    }
+    answer(remote[at], response.cancelled(), response.state());
+    if (static_cast<std::size_t>(response.more_cancelled_size()) == n - 1 &&
+        response.more_states_size() == response.more_cancelled_size()) {
+      for (std::size_t k = 1; k < n; ++k) {
+        answer(remote[at + k], response.more_cancelled(static_cast<int>(k - 1)),
+               response.more_states(static_cast<int>(k - 1)));
+      }
+      at += n;
+    } else {
+      at += 1;  // an older broker: one id a call from now on
+      batches = false;
+    }
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    for (std::size_t i : remote) {
+      if (outcomes[i] == CancelOutcome::kCancelled) drop(seqs[i], cancelled, out);
+    }
+  }
+  deliver(out);
+  return outcomes;
+}
+
 int RemoteBackend::processes() const { return slots_hint(options_.queue, Clock::duration::zero()); }
 
 int RemoteBackend::processes_hint(const std::string& queue) const {
