@@ -1,22 +1,20 @@
 // submit and map: tasks go through the remote backend (batched, reconnecting), the
 // same one Pool::connect uses, with JSON arguments converted to MessagePack.
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
-#include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <mutex>
 #include <optional>
 #include <sstream>
 #include <vector>
 
 #include "client/cli/broker_link.h"
+#include "client/cli/collect_sink.h"
 #include "client/cli/commands.h"
+#include "client/cli/interrupt.h"
 #include "client/cli/json_msgpack.h"
 #include "client/remote_backend.h"
 #include "client/remote_channel.h"
@@ -29,71 +27,6 @@ namespace shoal::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Collects the outcome of every submission (chunk) by index.
-class CollectSink final : public internal::Sink {
- public:
-  struct Outcome {
-    std::string reply;
-    std::optional<internal::ErrorInfo> error;
-  };
-
-  explicit CollectSink(std::vector<std::size_t> sizes)
-      : sizes_(std::move(sizes)), outcomes_(sizes_.size()) {}
-
-  void complete(std::size_t index, std::string reply) override {
-    resolve(index, {std::move(reply), std::nullopt});
-  }
-  void fail(std::size_t index, const internal::ErrorInfo& error) override {
-    resolve(index, {"", error});
-  }
-  // Items of the chunks ended so far: `ended` in all, `failed` of them in chunks that failed
-  // whole (an item's own error inside a chunk is only known once decoded).
-  struct Progress {
-    std::size_t ended = 0;
-    std::size_t failed = 0;
-  };
-  // Waits up to `timeout` for every chunk to end; returns the progress so far.
-  Progress wait(std::chrono::milliseconds timeout) {
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, timeout, [&] { return chunks_done_ == sizes_.size(); });
-    return progress_;
-  }
-  bool all_done() {
-    std::lock_guard lock(mu_);
-    return chunks_done_ == sizes_.size();
-  }
-  // Waits up to `timeout` for every submission in `indexes` to end; true if they have.
-  bool wait_done(const std::vector<std::size_t>& indexes, std::chrono::milliseconds timeout) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] {
-      return std::all_of(indexes.begin(), indexes.end(),
-                         [&](std::size_t i) { return outcomes_[i].has_value(); });
-    });
-  }
-  // Whether submission `index` has ended (either way).
-  bool done(std::size_t index) {
-    std::lock_guard lock(mu_);
-    return outcomes_[index].has_value();
-  }
-  Outcome& outcome(std::size_t index) { return *outcomes_[index]; }
-
- private:
-  void resolve(std::size_t index, Outcome outcome) {
-    std::lock_guard lock(mu_);
-    outcomes_[index] = std::move(outcome);
-    progress_.failed += outcomes_[index]->error ? sizes_[index] : 0;
-    ++chunks_done_;
-    progress_.ended += sizes_[index];
-    cv_.notify_all();
-  }
-  const std::vector<std::size_t> sizes_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::optional<Outcome>> outcomes_;
-  std::size_t chunks_done_ = 0;
-  Progress progress_;
-};
 
 std::shared_ptr<internal::RemoteBackend> connect(const CliConfig& config) {
   // A lost broker is waited for --reconnect-timeout-ms: then its tasks fail.
@@ -108,23 +41,6 @@ std::shared_ptr<internal::RemoteBackend> connect(const CliConfig& config) {
   }
 }
 
-// The SIGINT or SIGTERM that asked submit or map to stop, 0 if none came.
-volatile std::sig_atomic_t g_stop_signal = 0;
-
-void on_stop_signal(int signal_number) { g_stop_signal = signal_number; }
-
-// From now on SIGINT and SIGTERM set g_stop_signal, for the waiting loop to see: the
-// tasks submitted then are cancelled at the broker, not left queued for nobody. A second
-// one kills the process as usual (SA_RESETHAND), should the broker not answer.
-void catch_stop_signals() {
-  struct sigaction action = {};
-  action.sa_handler = on_stop_signal;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESETHAND;
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-}
-
 // The task ids (seq) of `batch`, by index: submit() empties it.
 std::vector<std::uint64_t> seqs_of(const std::vector<internal::Submission>& batch) {
   std::vector<std::uint64_t> seqs;
@@ -134,39 +50,10 @@ std::vector<std::uint64_t> seqs_of(const std::vector<internal::Submission>& batc
 
 using CancelOutcome = internal::RemoteBackend::CancelOutcome;
 
-// After SIGINT or SIGTERM: cancels at the broker, in as few calls as that takes
-// (RemoteBackend::cancel_all), every submission (`seqs`, by index) that has not ended,
-// then waits up to `wait` for the results of those the broker says have ended (they are
-// on their way), to be printed with the others. Returns the outcome of each submission:
-// kEnded for one that had ended before.
-std::vector<CancelOutcome> cancel_unended(internal::RemoteBackend& backend,
-                                          const std::vector<std::uint64_t>& seqs, CollectSink& sink,
-                                          std::chrono::milliseconds wait) {
-  std::vector<CancelOutcome> outcomes(seqs.size(), CancelOutcome::kEnded);
-  std::vector<std::size_t> unended;
-  std::vector<std::uint64_t> to_cancel;
-  for (std::size_t i = 0; i < seqs.size(); ++i) {
-    if (sink.done(i)) continue;
-    unended.push_back(i);
-    to_cancel.push_back(seqs[i]);
-  }
-  std::vector<CancelOutcome> cancels = backend.cancel_all(to_cancel);
-  std::vector<std::size_t> coming;  // ended at the broker: their results are on their way
-  for (std::size_t k = 0; k < unended.size(); ++k) {
-    outcomes[unended[k]] = cancels[k];
-    if (cancels[k] == CancelOutcome::kEnded) coming.push_back(unended[k]);
-  }
-  sink.wait_done(coming, wait);
-  return outcomes;
-}
-
 // "3 tasks", "1 item".
 std::string count_of(std::size_t n, const std::string& noun) {
   return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
 }
-
-// The exit status after SIGINT or SIGTERM: 128 + the signal's number.
-int interrupted_status() { return 128 + g_stop_signal; }
 
 // True when `msgpack` starts with an array header (fixarray, array16, array32).
 bool is_array(const std::string& msgpack) {
@@ -338,7 +225,7 @@ int run_submit(const CliConfig& config, const std::string& task) {
   const auto start = Clock::now();
   for (bool checked = false; !sink->all_done();) {
     sink->wait(std::chrono::milliseconds(100));
-    if (g_stop_signal != 0) {
+    if (stop_signal() != 0) {
       return interrupt_submit(*backend, id, seqs, *sink, config.connect.connect_timeout);
     }
     link.report("", /*newline_first=*/false);
@@ -414,7 +301,7 @@ int run_map(const CliConfig& config, const std::string& task) {
   std::optional<std::vector<CancelOutcome>> interrupted;
   for (;;) {
     const CollectSink::Progress now = sink->wait(std::chrono::milliseconds(100));
-    if (g_stop_signal != 0) {
+    if (stop_signal() != 0) {
       interrupted = cancel_unended(*backend, seqs, *sink, config.connect.connect_timeout);
       break;
     }
