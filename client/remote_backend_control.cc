@@ -12,7 +12,9 @@
 namespace shoal::internal {
 namespace {
 
-constexpr std::size_t kMaxRemoteCancels = 10000;  // terminate(): best effort beyond this
+// terminate() on a broker older than CancelRequest.more_ids: one call per task, up to
+// this many (best effort beyond).
+constexpr std::size_t kMaxRemoteCancels = 10000;
 
 }  // namespace
 
@@ -179,14 +181,14 @@ void RemoteBackend::join() {
 
 void RemoteBackend::terminate() {
   std::vector<Delivery> out;
-  auto cancels = std::make_shared<std::vector<std::string>>();
+  std::vector<std::string> cancels;
   {
     absl::MutexLock lock(&mu_);
     if (terminated_) return;
     terminated_ = closed_ = true;
     for (auto& [key, e] : outstanding_) {
       if (e.state == State::kSent || e.state == State::kAccepted) {
-        if (cancels->size() < kMaxRemoteCancels) cancels->push_back(task_id_string(e.key));
+        cancels.push_back(task_id_string(e.key));
       }
     }
     fail_all({ErrorKind::kCancelled, "", "the pool was terminated", ""}, out);
@@ -196,30 +198,60 @@ void RemoteBackend::terminate() {
   // a task sent but not yet read by the broker (or a resend of one it rejected as full)
   // may arrive after its cancel; the broker then remembers the cancel and refuses it. A
   // task the broker lost in a restart is remembered too, harmlessly (for its result ttl):
-  // this pool sends nothing again.
+  // this pool sends nothing again. Up to kMaxCancelIds ids a call (more_ids); a broker
+  // older than more_ids answers only each call's first, and is sent the others one call
+  // each, the whole within about 3 s.
   struct Call {
     std::unique_ptr<grpc::ClientContext> context;
     v1::CancelRequest request;
     v1::CancelResponse response;
+    bool ok = false;
   };
   auto left = std::make_shared<absl::Mutex>();
-  auto pending = std::make_shared<std::size_t>(cancels->size());
-  std::vector<std::shared_ptr<Call>> calls;
-  for (const auto& id : *cancels) {
+  auto pending = std::make_shared<std::size_t>(0);
+  const absl::Time deadline = absl::Now() + absl::Seconds(3);
+  auto send = [&](std::vector<std::string>::const_iterator first,
+                  std::vector<std::string>::const_iterator last) {
     auto call = std::make_shared<Call>();
     call->context = make_context(options_, std::chrono::milliseconds(2000));
-    call->request.set_id(id);
+    call->request.set_id(*first);
+    for (auto it = first + 1; it != last; ++it) call->request.add_more_ids(*it);
     call->request.set_even_if_unknown(true);
+    {
+      absl::MutexLock lock(left.get());
+      ++*pending;
+    }
     stub_->async()->Cancel(call->context.get(), &call->request, &call->response,
-                           [call, left, pending](grpc::Status) {
+                           [call, left, pending](grpc::Status status) {
                              absl::MutexLock lock(left.get());
+                             call->ok = status.ok();
                              --*pending;
                            });
+    return call;
+  };
+  auto wait_all = [&] {
+    absl::MutexLock lock(left.get());
+    return left->AwaitWithDeadline(absl::Condition(
+                                       +[](std::size_t* n) { return *n == 0; }, pending.get()),
+                                   deadline);
+  };
+  std::vector<std::shared_ptr<Call>> batches;
+  for (std::size_t at = 0; at < cancels.size(); at += kMaxCancelIds) {
+    const std::size_t n = std::min(kMaxCancelIds, cancels.size() - at);
+    batches.push_back(send(cancels.cbegin() + at, cancels.cbegin() + at + n));
   }
-  absl::MutexLock lock(left.get());
-  left->AwaitWithTimeout(absl::Condition(
-                             +[](std::size_t* n) { return *n == 0; }, pending.get()),
-                         absl::Seconds(3));
+  if (!wait_all()) return;  // (else every callback has run: the calls may be read)
+  std::vector<std::string> singles;
+  for (const auto& call : batches) {
+    if (!call->ok || call->response.more_cancelled_size() == call->request.more_ids_size()) {
+      continue;
+    }
+    for (const std::string& id : call->request.more_ids()) {
+      if (singles.size() < kMaxRemoteCancels) singles.push_back(id);
+    }
+  }
+  for (auto it = singles.cbegin(); it != singles.cend(); ++it) send(it, it + 1);
+  wait_all();
 }
 
 bool RemoteBackend::cancel(std::uint64_t seq) {

@@ -729,6 +729,27 @@ TEST(RemoteBackendTest, CancelAllTakesOneCallForManyTasksOrOneEachOnAnOlderBroke
   }
 }
 
+// terminate() cancels its tasks at the broker in one Cancel call (more_ids), where it
+// made one call per task; still one call each on a broker older than more_ids.
+TEST(RemoteBackendTest, TerminateCancelsManyTasksInOneCallOrOneEachOnAnOlderBroker) {
+  for (bool more_ids : {true, false}) {
+    SCOPED_TRACE(more_ids ? "a broker that takes more_ids" : "an older broker");
+    FakeService service;
+    service.hold = true;
+    service.cancel_more_ids = more_ids;
+    Server server(&service);
+    auto backend = internal::RemoteBackend::connect(server.address(), {}, {});
+    constexpr int kTasks = 50;
+    auto sink = std::make_shared<CountingSink>();
+    for (int i = 0; i < kTasks; ++i) submit_square(*backend, i, sink);
+    ASSERT_TRUE(backend->wait_accepted(10s));  // all at the broker, held there
+    backend->terminate();                      // waits for its cancels' answers (up to 3 s)
+    EXPECT_EQ(sink->failed, kTasks);
+    EXPECT_EQ(service.cancel_calls, more_ids ? 1 : kTasks);
+    EXPECT_EQ(service.known(), 0u);  // none left to run for nobody
+  }
+}
+
 TEST(RemoteBackendTest, TerminateFailsOutstandingFutures) {
   FakeService service;
   service.hold = true;
