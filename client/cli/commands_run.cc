@@ -292,7 +292,7 @@ int run_map(const CliConfig& config, const std::string& task) {
   // Never blocks, however full the broker: submit() waits only while the backend's
   // window of unaccepted tasks is full when called, and this first call finds it empty.
   // What the broker has no room for is held in the backend (resent until it has), where
-  // a signal's cancel_all() drops it: the loop below sees a signal within its 0.1 s wait.
+  // a signal's cancel_all() drops it; the loop below looks for a signal at every turn.
   backend->submit(batch);
   bool bar = config.progress && isatty(STDERR_FILENO);
   bool checked_workers = false;
