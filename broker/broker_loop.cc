@@ -128,7 +128,15 @@ void BrokerLoop::handle(ClientEvent& event) {
           scheduler.get_result(e.request->id(), std::min(e.request->wait_ms(), deps_.max_wait_ms),
                                token, actions_);
         } else if constexpr (std::is_same_v<E, CancelCall>) {
-          *e.response = scheduler.cancel(e.request->id(), e.request->even_if_unknown(), actions_);
+          const bool even_if_unknown = e.request->even_if_unknown();
+          *e.response = scheduler.cancel(e.request->id(), even_if_unknown, actions_);
+          // Several ids in one call (a CLI interrupted in a map of 100,000 tasks): each as
+          // `id`, answered in order.
+          for (const std::string& id : e.request->more_ids()) {
+            shoal::v1::CancelResponse one = scheduler.cancel(id, even_if_unknown, actions_);
+            e.response->add_more_cancelled(one.cancelled());
+            e.response->add_more_states(one.state());
+          }
           // A cancel is acknowledged now, not at the round's end: commit it first.
           if (commit_store()) {
             e.responder->Finish(grpc::Status::OK);

@@ -76,6 +76,20 @@ class RemoteBackend final : public Backend, private SessionListener {
     return broker_max_bytes_.load(std::memory_order_relaxed);
   }
   bool cancel(std::uint64_t seq) override;
+  // What cancel_all() did with one task.
+  enum class CancelOutcome {
+    kCancelled,  // it will not run: dropped here, or cancelled at the broker
+    kEnded,      // its result had come already, or the broker says it is done (on its way)
+    kRunning,    // the broker says it is running: left alone
+    kNoAnswer,   // the broker did not answer (or the backend was terminated)
+  };
+  // As cancel() for each of `seqs`, in few calls: one Cancel RPC carries up to
+  // kMaxCancelIds ids (CancelRequest.more_ids); a broker that does not know more_ids is
+  // asked one call per id. Returns one outcome per seq, in order. A cancelled task's sink
+  // fails with kCancelled, as cancel() does. Blocks for those calls (each up to
+  // connect_timeout). Thread-safe.
+  std::vector<CancelOutcome> cancel_all(const std::vector<std::uint64_t>& seqs);
+  static constexpr std::size_t kMaxCancelIds = 10000;
   // Worker slots serving `queue` ("" = "default"), as the broker says now; nullopt when
   // it does not answer within 2 s.
   std::optional<int> slots_serving(const std::string& queue) const;

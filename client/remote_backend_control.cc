@@ -12,7 +12,9 @@
 namespace shoal::internal {
 namespace {
 
-constexpr std::size_t kMaxRemoteCancels = 10000;  // terminate(): best effort beyond this
+// terminate() on a broker older than CancelRequest.more_ids: one call per task, up to
+// this many (best effort beyond).
+constexpr std::size_t kMaxRemoteCancels = 10000;
 
 }  // namespace
 
@@ -179,14 +181,14 @@ void RemoteBackend::join() {
 
 void RemoteBackend::terminate() {
   std::vector<Delivery> out;
-  auto cancels = std::make_shared<std::vector<std::string>>();
+  std::vector<std::string> cancels;
   {
     absl::MutexLock lock(&mu_);
     if (terminated_) return;
     terminated_ = closed_ = true;
     for (auto& [key, e] : outstanding_) {
       if (e.state == State::kSent || e.state == State::kAccepted) {
-        if (cancels->size() < kMaxRemoteCancels) cancels->push_back(task_id_string(e.key));
+        cancels.push_back(task_id_string(e.key));
       }
     }
     fail_all({ErrorKind::kCancelled, "", "the pool was terminated", ""}, out);
@@ -196,30 +198,60 @@ void RemoteBackend::terminate() {
   // a task sent but not yet read by the broker (or a resend of one it rejected as full)
   // may arrive after its cancel; the broker then remembers the cancel and refuses it. A
   // task the broker lost in a restart is remembered too, harmlessly (for its result ttl):
-  // this pool sends nothing again.
+  // this pool sends nothing again. Up to kMaxCancelIds ids a call (more_ids); a broker
+  // older than more_ids answers only each call's first, and is sent the others one call
+  // each, the whole within about 3 s.
   struct Call {
     std::unique_ptr<grpc::ClientContext> context;
     v1::CancelRequest request;
     v1::CancelResponse response;
+    bool ok = false;
   };
   auto left = std::make_shared<absl::Mutex>();
-  auto pending = std::make_shared<std::size_t>(cancels->size());
-  std::vector<std::shared_ptr<Call>> calls;
-  for (const auto& id : *cancels) {
+  auto pending = std::make_shared<std::size_t>(0);
+  const absl::Time deadline = absl::Now() + absl::Seconds(3);
+  auto send = [&](std::vector<std::string>::const_iterator first,
+                  std::vector<std::string>::const_iterator last) {
     auto call = std::make_shared<Call>();
     call->context = make_context(options_, std::chrono::milliseconds(2000));
-    call->request.set_id(id);
+    call->request.set_id(*first);
+    for (auto it = first + 1; it != last; ++it) call->request.add_more_ids(*it);
     call->request.set_even_if_unknown(true);
+    {
+      absl::MutexLock lock(left.get());
+      ++*pending;
+    }
     stub_->async()->Cancel(call->context.get(), &call->request, &call->response,
-                           [call, left, pending](grpc::Status) {
+                           [call, left, pending](grpc::Status status) {
                              absl::MutexLock lock(left.get());
+                             call->ok = status.ok();
                              --*pending;
                            });
+    return call;
+  };
+  auto wait_all = [&] {
+    absl::MutexLock lock(left.get());
+    return left->AwaitWithDeadline(absl::Condition(
+                                       +[](std::size_t* n) { return *n == 0; }, pending.get()),
+                                   deadline);
+  };
+  std::vector<std::shared_ptr<Call>> batches;
+  for (std::size_t at = 0; at < cancels.size(); at += kMaxCancelIds) {
+    const std::size_t n = std::min(kMaxCancelIds, cancels.size() - at);
+    batches.push_back(send(cancels.cbegin() + at, cancels.cbegin() + at + n));
   }
-  absl::MutexLock lock(left.get());
-  left->AwaitWithTimeout(absl::Condition(
-                             +[](std::size_t* n) { return *n == 0; }, pending.get()),
-                         absl::Seconds(3));
+  if (!wait_all()) return;  // (else every callback has run: the calls may be read)
+  std::vector<std::string> singles;
+  for (const auto& call : batches) {
+    if (!call->ok || call->response.more_cancelled_size() == call->request.more_ids_size()) {
+      continue;
+    }
+    for (const std::string& id : call->request.more_ids()) {
+      if (singles.size() < kMaxRemoteCancels) singles.push_back(id);
+    }
+  }
+  for (auto it = singles.cbegin(); it != singles.cend(); ++it) send(it, it + 1);
+  wait_all();
 }
 
 bool RemoteBackend::cancel(std::uint64_t seq) {
@@ -256,6 +288,75 @@ bool RemoteBackend::cancel(std::uint64_t seq) {
   }
   deliver(out);
   return true;
+}
+
+std::vector<RemoteBackend::CancelOutcome> RemoteBackend::cancel_all(
+    const std::vector<std::uint64_t>& seqs) {
+  const ErrorInfo cancelled{ErrorKind::kCancelled, "", "the task was cancelled", ""};
+  std::vector<CancelOutcome> outcomes(seqs.size(), CancelOutcome::kNoAnswer);
+  std::vector<std::size_t> remote;  // indexes of the tasks that left this process
+  std::vector<Delivery> out;
+  {
+    absl::MutexLock lock(&mu_);
+    if (terminated_) return outcomes;
+    for (std::size_t i = 0; i < seqs.size(); ++i) {
+      auto it = outstanding_.find(seqs[i]);
+      if (it == outstanding_.end()) {
+        outcomes[i] = CancelOutcome::kEnded;
+      } else if (it->second.state == State::kPending || it->second.state == State::kBackoff) {
+        drop(seqs[i], cancelled, out);  // never left this process
+        outcomes[i] = CancelOutcome::kCancelled;
+      } else {
+        remote.push_back(i);
+      }
+    }
+  }
+  deliver(out);
+  // even_if_unknown, as cancel() says. A call answers up to kMaxCancelIds; a broker that
+  // ignored more_ids (older than it) answered `id` only: the rest go one call each.
+  auto answer = [&](std::size_t i, bool was_cancelled, v1::TaskState state) {
+    if (was_cancelled) {
+      outcomes[i] = CancelOutcome::kCancelled;
+    } else if (state == v1::TASK_STATE_RUNNING || state == v1::TASK_STATE_QUEUED) {
+      outcomes[i] = CancelOutcome::kRunning;  // (queued: a retry, about to run again)
+    } else if (state == v1::TASK_STATE_DONE) {
+      outcomes[i] = CancelOutcome::kEnded;
+    }
+  };
+  bool batches = true;  // until the broker shows it ignores more_ids
+  for (std::size_t at = 0; at < remote.size();) {
+    const std::size_t n = batches ? std::min(kMaxCancelIds, remote.size() - at) : 1;
+    v1::CancelRequest request;
+    request.set_even_if_unknown(true);
+    request.set_id(task_id_string(seqs[remote[at]]));
+    for (std::size_t k = 1; k < n; ++k) request.add_more_ids(task_id_string(seqs[remote[at + k]]));
+    v1::CancelResponse response;
+    auto context = make_context(options_, options_.connect_timeout);
+    if (!stub_->Cancel(context.get(), request, &response).ok()) {
+      at += n;  // kNoAnswer; a broker that does not answer one call would not answer more
+      continue;
+    }
+    answer(remote[at], response.cancelled(), response.state());
+    if (static_cast<std::size_t>(response.more_cancelled_size()) == n - 1 &&
+        response.more_states_size() == response.more_cancelled_size()) {
+      for (std::size_t k = 1; k < n; ++k) {
+        answer(remote[at + k], response.more_cancelled(static_cast<int>(k - 1)),
+               response.more_states(static_cast<int>(k - 1)));
+      }
+      at += n;
+    } else {
+      at += 1;  // an older broker: one id a call from now on
+      batches = false;
+    }
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    for (std::size_t i : remote) {
+      if (outcomes[i] == CancelOutcome::kCancelled) drop(seqs[i], cancelled, out);
+    }
+  }
+  deliver(out);
+  return outcomes;
 }
 
 int RemoteBackend::processes() const { return slots_hint(options_.queue, Clock::duration::zero()); }

@@ -1,22 +1,20 @@
 // submit and map: tasks go through the remote backend (batched, reconnecting), the
 // same one Pool::connect uses, with JSON arguments converted to MessagePack.
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
-#include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <mutex>
 #include <optional>
 #include <sstream>
 #include <vector>
 
 #include "client/cli/broker_link.h"
+#include "client/cli/collect_sink.h"
 #include "client/cli/commands.h"
+#include "client/cli/interrupt.h"
 #include "client/cli/json_msgpack.h"
 #include "client/remote_backend.h"
 #include "client/remote_channel.h"
@@ -29,63 +27,6 @@ namespace shoal::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Collects the outcome of every submission (chunk) by index.
-class CollectSink final : public internal::Sink {
- public:
-  struct Outcome {
-    std::string reply;
-    std::optional<internal::ErrorInfo> error;
-  };
-
-  explicit CollectSink(std::vector<std::size_t> sizes)
-      : sizes_(std::move(sizes)), outcomes_(sizes_.size()) {}
-
-  void complete(std::size_t index, std::string reply) override {
-    resolve(index, {std::move(reply), std::nullopt});
-  }
-  void fail(std::size_t index, const internal::ErrorInfo& error) override {
-    resolve(index, {"", error});
-  }
-  // Items of the chunks ended so far: `ended` in all, `failed` of them in chunks that failed
-  // whole (an item's own error inside a chunk is only known once decoded).
-  struct Progress {
-    std::size_t ended = 0;
-    std::size_t failed = 0;
-  };
-  // Waits up to `timeout` for every chunk to end; returns the progress so far.
-  Progress wait(std::chrono::milliseconds timeout) {
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, timeout, [&] { return chunks_done_ == sizes_.size(); });
-    return progress_;
-  }
-  bool all_done() {
-    std::lock_guard lock(mu_);
-    return chunks_done_ == sizes_.size();
-  }
-  // Whether submission `index` has ended (either way).
-  bool done(std::size_t index) {
-    std::lock_guard lock(mu_);
-    return outcomes_[index].has_value();
-  }
-  Outcome& outcome(std::size_t index) { return *outcomes_[index]; }
-
- private:
-  void resolve(std::size_t index, Outcome outcome) {
-    std::lock_guard lock(mu_);
-    outcomes_[index] = std::move(outcome);
-    progress_.failed += outcomes_[index]->error ? sizes_[index] : 0;
-    ++chunks_done_;
-    progress_.ended += sizes_[index];
-    cv_.notify_all();
-  }
-  const std::vector<std::size_t> sizes_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::optional<Outcome>> outcomes_;
-  std::size_t chunks_done_ = 0;
-  Progress progress_;
-};
 
 std::shared_ptr<internal::RemoteBackend> connect(const CliConfig& config) {
   // A lost broker is waited for --reconnect-timeout-ms: then its tasks fail.
@@ -100,23 +41,6 @@ std::shared_ptr<internal::RemoteBackend> connect(const CliConfig& config) {
   }
 }
 
-// The SIGINT or SIGTERM that asked submit or map to stop, 0 if none came.
-volatile std::sig_atomic_t g_stop_signal = 0;
-
-void on_stop_signal(int signal_number) { g_stop_signal = signal_number; }
-
-// From now on SIGINT and SIGTERM set g_stop_signal, for the waiting loop to see: the
-// tasks submitted then are cancelled at the broker, not left queued for nobody. A second
-// one kills the process as usual (SA_RESETHAND), should the broker not answer.
-void catch_stop_signals() {
-  struct sigaction action = {};
-  action.sa_handler = on_stop_signal;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESETHAND;
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-}
-
 // The task ids (seq) of `batch`, by index: submit() empties it.
 std::vector<std::uint64_t> seqs_of(const std::vector<internal::Submission>& batch) {
   std::vector<std::uint64_t> seqs;
@@ -124,34 +48,11 @@ std::vector<std::uint64_t> seqs_of(const std::vector<internal::Submission>& batc
   return seqs;
 }
 
-// After SIGINT or SIGTERM: cancels at the broker each submission (`seqs`, by index) that
-// has not ended, says on stderr how many it cancelled (and how many it could not: running
-// or ended already, or the broker did not answer), and returns the exit status, 128 +
-// the signal's number.
-int cancel_on_signal(internal::RemoteBackend& backend, const std::vector<std::uint64_t>& seqs,
-                     CollectSink& sink) {
-  const int signal_number = g_stop_signal;
-  std::size_t cancelled = 0;
-  std::vector<std::string> not_cancelled;
-  for (std::size_t i = 0; i < seqs.size(); ++i) {
-    if (sink.done(i)) continue;
-    if (backend.cancel(seqs[i])) {
-      ++cancelled;
-    } else if (!sink.done(i)) {  // not its result meanwhile: running, or no answer
-      not_cancelled.push_back(internal::task_id_string(seqs[i]));
-    }
-  }
-  auto tasks = [](std::size_t n) { return std::to_string(n) + (n == 1 ? " task" : " tasks"); };
-  std::string text = "interrupted: cancelled " + tasks(cancelled) + " at the broker";
-  if (not_cancelled.empty()) {
-    text += cancelled == 1 ? " (it will not run)" : " (they will not run)";
-  } else {
-    text += "; " + tasks(not_cancelled.size()) +
-            " could not be (running or ended already, or the broker did not answer";
-    text += not_cancelled.size() == 1 ? "; shoal result " + not_cancelled[0] + " tells)" : ")";
-  }
-  fail(text);
-  return 128 + signal_number;
+using CancelOutcome = internal::RemoteBackend::CancelOutcome;
+
+// "3 tasks", "1 item".
+std::string count_of(std::size_t n, const std::string& noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
 }
 
 // True when `msgpack` starts with an array header (fixarray, array16, array32).
@@ -207,6 +108,43 @@ void draw_progress(std::size_t ended, std::size_t failed, std::size_t total, dou
                std::string(filled, '#').c_str(), std::string(kWidth - filled, ' ').c_str(),
                done, total, seconds > 0 ? static_cast<double>(done) / seconds : 0.0,
                failures.c_str());
+}
+
+// submit's task's result as JSON on stdout, or its failure on stderr; the exit status.
+int print_outcome(const std::string& id, const CollectSink::Outcome& outcome) {
+  if (outcome.error) return fail("task " + id + " failed: " + describe(*outcome.error));
+  v1::TaskResult result;
+  result.set_id(id);
+  if (!internal::reply_to_items(outcome.reply, 1, &result).ok()) {
+    return fail("task " + id + ": malformed result");
+  }
+  return print_task_result(result);
+}
+
+// submit after SIGINT or SIGTERM: cancels its task `id` at the broker, or prints its
+// result if it ended (before, or while the cancel was on its way: waited for up to
+// `wait`), and says which on stderr. Returns 128 + the signal's number.
+int interrupt_submit(internal::RemoteBackend& backend, const std::string& id,
+                     const std::vector<std::uint64_t>& seqs, CollectSink& sink,
+                     std::chrono::milliseconds wait) {
+  const CancelOutcome outcome = cancel_unended(backend, seqs, sink, wait)[0];
+  const std::string tells = "shoal result " + id + " tells";
+  if (outcome == CancelOutcome::kCancelled) {
+    fail("interrupted: cancelled 1 task at the broker (it will not run)");
+  } else if (sink.done(0)) {
+    print_outcome(id, sink.outcome(0));
+    if (!flush_output()) return interrupted_status();
+    fail("interrupted: task " + id + " had ended; its outcome is above");
+  } else if (outcome == CancelOutcome::kRunning) {
+    fail("interrupted: task " + id + " is running, not cancelled (a running task is not " +
+         "interrupted; " + tells + ")");
+  } else if (outcome == CancelOutcome::kEnded) {
+    fail("interrupted: task " + id + " had ended, but its result did not come (" + tells + ")");
+  } else {
+    fail("interrupted: the broker did not answer the cancel of task " + id + "; it may run (" +
+         tells + ")");
+  }
+  return interrupted_status();
 }
 
 }  // namespace
@@ -287,21 +225,16 @@ int run_submit(const CliConfig& config, const std::string& task) {
   const auto start = Clock::now();
   for (bool checked = false; !sink->all_done();) {
     sink->wait(std::chrono::milliseconds(100));
-    if (g_stop_signal != 0) return cancel_on_signal(*backend, seqs, *sink);
+    if (stop_signal() != 0) {
+      return interrupt_submit(*backend, id, seqs, *sink, config.connect.connect_timeout);
+    }
     link.report("", /*newline_first=*/false);
     if (!checked && !sink->all_done() && Clock::now() - start >= std::chrono::seconds(2)) {
       checked = true;  // nothing back yet: anyone there?
       warn_if_unserved(*backend, config.task.queue, link, "");
     }
   }
-  auto& outcome = sink->outcome(0);
-  if (outcome.error) return fail("task " + id + " failed: " + describe(*outcome.error));
-  v1::TaskResult result;
-  result.set_id(id);
-  if (!internal::reply_to_items(outcome.reply, 1, &result).ok()) {
-    return fail("task " + id + ": malformed result");
-  }
-  return print_task_result(result);
+  return print_outcome(id, sink->outcome(0));
 }
 
 int run_map(const CliConfig& config, const std::string& task) {
@@ -356,15 +289,21 @@ int run_map(const CliConfig& config, const std::string& task) {
   }
   const std::vector<std::uint64_t> seqs = seqs_of(batch);
   catch_stop_signals();
+  // Never blocks, however full the broker: submit() waits only while the backend's
+  // window of unaccepted tasks is full when called, and this first call finds it empty.
+  // What the broker has no room for is held in the backend (resent until it has), where
+  // a signal's cancel_all() drops it; the loop below looks for a signal at every turn.
   backend->submit(batch);
   bool bar = config.progress && isatty(STDERR_FILENO);
   bool checked_workers = false;
   BrokerLinkNotices link(*backend, config.broker, config.reconnect_timeout);
+  // After SIGINT or SIGTERM: each chunk's outcome (kEnded: its result is in).
+  std::optional<std::vector<CancelOutcome>> interrupted;
   for (;;) {
     const CollectSink::Progress now = sink->wait(std::chrono::milliseconds(100));
-    if (g_stop_signal != 0) {
-      if (bar) std::fprintf(stderr, "\n");
-      return cancel_on_signal(*backend, seqs, *sink);
+    if (stop_signal() != 0) {
+      interrupted = cancel_unended(*backend, seqs, *sink, config.connect.connect_timeout);
+      break;
     }
     double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     std::string progress = " with " + std::to_string(now.ended - now.failed) + "/" +
@@ -383,7 +322,30 @@ int run_map(const CliConfig& config, const std::string& task) {
   if (bar) std::fprintf(stderr, "\n");
   std::size_t failed = 0;
   std::size_t unreachable = 0;  // items whose chunk failed because the broker was gone
+  std::size_t cancelled = 0;    // interrupted: items cancelled, and items not waited for
+  std::size_t not_waited = 0;
   for (std::size_t c = 0; c < sizes.size(); ++c) {
+    // Interrupted, every input line still has its line: a finished item's result, or an
+    // error saying that it was cancelled, or not waited for.
+    if (interrupted && (*interrupted)[c] == CancelOutcome::kCancelled) {
+      cancelled += sizes[c];
+      for (std::size_t i = 0; i < sizes[c]; ++i) {
+        std::printf("{\"error\":\"ERROR_KIND_CANCELLED: interrupted: cancelled before it ran\"}\n");
+      }
+      continue;
+    }
+    if (interrupted && !sink->done(c)) {
+      not_waited += sizes[c];
+      const std::string id = internal::task_id_string(seqs[c]);
+      const std::string line =
+          "{\"error\":" +
+          json_string("interrupted: not waited for (task " + id +
+                      ": running, or the broker did not answer its cancel; shoal result " + id +
+                      " tells)") +
+          "}\n";
+      for (std::size_t i = 0; i < sizes[c]; ++i) std::fputs(line.c_str(), stdout);
+      continue;
+    }
     auto& outcome = sink->outcome(c);
     if (outcome.error && outcome.error->kind == internal::ErrorKind::kConnection) {
       unreachable += sizes[c];
@@ -410,7 +372,22 @@ int run_map(const CliConfig& config, const std::string& task) {
       }
     }
   }
-  if (!flush_output()) return 1;  // the summary would hide the one line that matters
+  // The summary would hide the one line that matters.
+  if (!flush_output()) return interrupted ? interrupted_status() : 1;
+  if (interrupted) {
+    const std::size_t ended = items.size() - cancelled - not_waited;
+    std::string text = "interrupted: " + count_of(items.size(), "item") + ": " +
+                       std::to_string(ended) + " ended" +
+                       (failed ? " (" + std::to_string(failed) + " failed)" : "") + ", " +
+                       std::to_string(cancelled) + " cancelled at the broker (" +
+                       (cancelled == 1 ? "it" : "they") + " will not run)";
+    if (not_waited > 0) {
+      text += ", " + std::to_string(not_waited) +
+              " not cancelled (running, or the broker did not answer; see their lines)";
+    }
+    fail(text);
+    return interrupted_status();
+  }
   if (link.lost() && unreachable > 0) {
     fail("gave up on the broker at " + config.broker + ": not back within " +
          seconds_text(config.reconnect_timeout) + " (--reconnect-timeout-ms); " +

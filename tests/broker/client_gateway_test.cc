@@ -256,6 +256,61 @@ TEST_F(ClientGatewayTest, ACancelThatOvertakesItsSubmissionKeepsItFromRunning) {
   context->TryCancel();
 }
 
+// One Cancel call cancels many tasks (more_ids), each answered in order as `id` is:
+// an interrupted CLI map of 100,000 tasks made 100,000 calls.
+TEST_F(ClientGatewayTest, OneCancelCallCancelsSeveralIdsAndAnswersEach) {
+  start();  // no worker at first: the tasks wait in their queue
+  auto context = make_context();
+  auto stream = stub_->Session(context.get());
+  ASSERT_TRUE(stream->Write(submit({make_task("t0"), make_task("t1"), make_task("t2")})));
+  ASSERT_TRUE(read_until(*stream, shoal::v1::ServerMessage::kAccepted).has_value());
+  ASSERT_EQ(stats().queued(), 3u);
+
+  shoal::v1::CancelRequest request;
+  request.set_id("t0");
+  for (const char* id : {"t1", "nobody", "t2"}) request.add_more_ids(id);
+  shoal::v1::CancelResponse response;
+  auto c1 = make_context();
+  ASSERT_TRUE(stub_->Cancel(c1.get(), request, &response).ok());
+  EXPECT_TRUE(response.cancelled());
+  EXPECT_EQ(response.state(), shoal::v1::TASK_STATE_QUEUED);
+  EXPECT_THAT(response.more_cancelled(), ElementsAre(true, false, true));
+  EXPECT_THAT(response.more_states(),
+              ElementsAre(shoal::v1::TASK_STATE_QUEUED, shoal::v1::TASK_STATE_UNKNOWN,
+                          shoal::v1::TASK_STATE_QUEUED));
+  EXPECT_EQ(stats().queued(), 0u);
+  std::set<std::string> cancelled;
+  while (cancelled.size() < 3) {
+    auto results = read_until(*stream, shoal::v1::ServerMessage::kResults);
+    ASSERT_TRUE(results.has_value());
+    for (const auto& r : results->results().results()) {
+      EXPECT_EQ(r.failure().kind(), shoal::v1::ERROR_KIND_CANCELLED) << r.id();
+      cancelled.insert(r.id());
+    }
+  }
+  EXPECT_THAT(cancelled, ElementsAre("t0", "t1", "t2"));
+
+  // even_if_unknown holds for every id; a done task is left alone.
+  request.Clear();
+  request.set_id("t1");
+  request.add_more_ids("later");
+  request.set_even_if_unknown(true);
+  auto c2 = make_context();
+  ASSERT_TRUE(stub_->Cancel(c2.get(), request, &response).ok());
+  EXPECT_FALSE(response.cancelled());
+  EXPECT_EQ(response.state(), shoal::v1::TASK_STATE_DONE);
+  EXPECT_THAT(response.more_cancelled(), ElementsAre(true));
+  EXPECT_THAT(response.more_states(), ElementsAre(shoal::v1::TASK_STATE_UNKNOWN));
+  auto w = worker("w1");
+  ASSERT_TRUE(stream->Write(submit({make_task("later")})));  // remembered as cancelled
+  auto results = read_until(*stream, shoal::v1::ServerMessage::kResults);
+  ASSERT_TRUE(results.has_value());
+  EXPECT_EQ(results->results().results(0).id(), "later");
+  EXPECT_EQ(results->results().results(0).failure().kind(), shoal::v1::ERROR_KIND_CANCELLED);
+  EXPECT_FALSE(w->next(std::chrono::milliseconds(200)).has_value());
+  context->TryCancel();
+}
+
 TEST_F(ClientGatewayTest, ListsWorkersAndQueues) {
   start();
   auto w = worker("w1");

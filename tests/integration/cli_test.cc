@@ -8,10 +8,13 @@
 #include <csignal>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/integration/cluster.h"
@@ -464,22 +467,29 @@ std::string queued_line(const Cluster& cluster) {
 
 // Ctrl-C on a waiting submit or map left its tasks queued at the broker, to run for
 // nobody; now they are cancelled there, the CLI says how many, and exits 128 + signal.
+// map still prints a line per input line: here each says its item was cancelled.
 TEST(CliInterruptTest, SigintOrSigtermCancelsTheTasksItSubmitted) {
   Cluster cluster;
   cluster.start_broker();  // no worker: what is submitted stays queued
   testutil::TempDir dir("shoal-cli");
   std::string in = dir.path() + "/in.jsonl";
   std::ofstream(in) << "[1]\n[2]\n[3]\n";
+  const std::string kCancelled =
+      R"({"error":"ERROR_KIND_CANCELLED: interrupted: cancelled before it ran"})";
   struct Case {
     std::vector<std::string> args;
     int signal;
-    std::string said;
+    std::vector<std::string> said;
   };
   for (const Case& c : std::vector<Case>{
-           {{"submit", "test.square", "--args=[4]", "--queue=nobody"}, SIGINT,
-            "shoal: interrupted: cancelled 1 task at the broker (it will not run)"},
-           {{"map", "test.square", "--input=" + in, "--chunksize=1", "--queue=nobody"}, SIGTERM,
-            "shoal: interrupted: cancelled 3 tasks at the broker (they will not run)"},
+           {{"submit", "test.square", "--args=[4]", "--queue=nobody"},
+            SIGINT,
+            {"shoal: interrupted: cancelled 1 task at the broker (it will not run)"}},
+           {{"map", "test.square", "--input=" + in, "--chunksize=1", "--queue=nobody"},
+            SIGTERM,
+            {kCancelled, kCancelled, kCancelled,
+             "shoal: interrupted: 3 items: 0 ended, 3 cancelled at the broker (they will not "
+             "run)"}},
        }) {
     auto cli = start_cli(aimed_at(cluster, c.args));
     // Said after 2 s without a result: by then every task is at the broker.
@@ -488,12 +498,95 @@ TEST(CliInterruptTest, SigintOrSigtermCancelsTheTasksItSubmitted) {
     std::string before = queued_line(cluster);
     EXPECT_EQ(before.find(", 0 queued (at most "), std::string::npos) << before;
     cli->signal(c.signal);
-    EXPECT_EQ(cli->read_line(60s), c.said);
+    for (const std::string& line : c.said) EXPECT_EQ(cli->read_line(60s), line);
     EXPECT_EQ(cli->read_line(60s), std::nullopt);
     EXPECT_EQ(cli->wait(60s), std::optional<int>(128 + c.signal));
     std::string queued = queued_line(cluster);
     EXPECT_NE(queued.find(", 0 queued (at most "), std::string::npos) << queued;
   }
+}
+
+// Results that had come when Ctrl-C came were not printed: map printed nothing but the
+// count of what it cancelled. Now each input line still has its line, in input order:
+// the results of the items that ended (the broker's word that one has ended has the CLI
+// wait for its result), then errors for the item still running (not waited for) and the
+// one cancelled before it ran.
+TEST(CliInterruptTest, MapPrintsTheResultsThatEndedBeforeTheSignal) {
+  Cluster cluster;
+  cluster.start_broker();
+  // One task at a time (--prefetch=1 on one process): the third starts only once the
+  // broker has the second's result, and the fourth stays queued while the third runs.
+  cluster.start_worker("w1", 1, "default", {"--prefetch=1"});
+  testutil::TempDir dir("shoal-cli");
+  const std::string log = dir.path() + "/log";
+  const std::string open = dir.path() + "/open";
+  const std::string closed = dir.path() + "/closed";
+  std::ofstream(open) << "";
+  std::string in = dir.path() + "/in.jsonl";
+  {
+    std::ofstream out(in);
+    for (const std::string& gate : {open, open, closed, closed}) {
+      out << "[\"" << log << "\",\"" << gate << "\"]\n";
+    }
+  }
+  auto cli =
+      start_cli(aimed_at(cluster, {"map", "test.logged_gate", "--input=" + in, "--chunksize=1"}));
+  // The third item has started: the first two have ended at the broker.
+  auto runs = [&] {
+    std::ifstream file(log);
+    return static_cast<int>(
+        std::count(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>(), '\n'));
+  };
+  const auto guard = std::chrono::steady_clock::now() + 60s;  // a hang guard only
+  while (runs() < 3 && std::chrono::steady_clock::now() < guard) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(runs(), 3);
+  cli->signal(SIGINT);
+  EXPECT_EQ(cli->read_line(60s), "1");
+  EXPECT_EQ(cli->read_line(60s), "1");
+  std::optional<std::string> running = cli->read_line(60s);
+  ASSERT_TRUE(running.has_value());
+  EXPECT_TRUE(running->starts_with(R"x({"error":"interrupted: not waited for (task )x"))
+      << *running;
+  EXPECT_TRUE(running->ends_with(R"x( tells)"})x")) << *running;
+  EXPECT_EQ(cli->read_line(60s),
+            R"({"error":"ERROR_KIND_CANCELLED: interrupted: cancelled before it ran"})");
+  EXPECT_EQ(cli->read_line(60s),
+            "shoal: interrupted: 4 items: 2 ended, 1 cancelled at the broker (it will not run), "
+            "1 not cancelled (running, or the broker did not answer; see their lines)");
+  EXPECT_EQ(cli->read_line(60s), std::nullopt);
+  EXPECT_EQ(cli->wait(60s), std::optional<int>(128 + SIGINT));
+  std::ofstream(closed) << "";  // the running one may end
+}
+
+// Ctrl-C while the broker is full (--max-queued) acts at once too: the CLI does not wait
+// for room first. Its submission never blocks (one submit() call, the backend's window
+// empty before it): what waits for room is held in the backend, which cancels it there.
+TEST(CliInterruptTest, SigintWhileTheBrokerIsFullCancelsWhatWaitsForRoom) {
+  Cluster cluster;
+  cluster.start_broker("127.0.0.1:0", "tcp://127.0.0.1:0", {"--max-queued=1"});  // no worker
+  testutil::TempDir dir("shoal-cli");
+  std::string in = dir.path() + "/in.jsonl";
+  std::ofstream(in) << "[1]\n[2]\n[3]\n";
+  auto cli = start_cli(aimed_at(cluster, {"map", "test.square", "--input=" + in, "--chunksize=1"}));
+  EXPECT_EQ(cli->wait_for_line("shoal: the broker is full", 60s),
+            "shoal: the broker is full (1 task queued, its --max-queued limit is 1); waiting for "
+            "room (Ctrl-C to stop)");
+  EXPECT_EQ(cli->read_line(60s),
+            "shoal: no worker serves queue 'default' yet; waiting for one (Ctrl-C to stop)");
+  cli->signal(SIGINT);
+  const std::string kCancelled =
+      R"({"error":"ERROR_KIND_CANCELLED: interrupted: cancelled before it ran"})";
+  std::vector<std::string> lines;
+  while (auto line = cli->read_line(60s)) lines.push_back(*line);
+  EXPECT_EQ(lines, (std::vector<std::string>{
+                       kCancelled, kCancelled, kCancelled,
+                       "shoal: interrupted: 3 items: 0 ended, 3 cancelled at the broker (they "
+                       "will not run)"}));
+  EXPECT_EQ(cli->wait(60s), std::optional<int>(128 + SIGINT));
+  std::string queued = queued_line(cluster);
+  EXPECT_NE(queued.find(", 0 queued (at most 1)"), std::string::npos) << queued;
 }
 
 // A TLS client of a plaintext broker printed gRPC's own log lines (a "Handshake failed"

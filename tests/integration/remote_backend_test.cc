@@ -55,6 +55,10 @@ class FakeService final : public v1::TaskService::Service {
   std::atomic<bool> stall{false};
   std::atomic<int> stalled{0};   // submissions read while stalled
   std::atomic<int> refused{0};   // submitted tasks answered CANCELLED: cancelled before
+  std::atomic<int> cancel_calls{0};
+  // Answers CancelRequest.more_ids, as a broker does since it has them (false: an older
+  // broker, which ignores them).
+  std::atomic<bool> cancel_more_ids{true};
   std::string last_auth;
 
   grpc::Status Session(grpc::ServerContext* context,
@@ -154,13 +158,14 @@ class FakeService final : public v1::TaskService::Service {
 
   grpc::Status Cancel(grpc::ServerContext*, const v1::CancelRequest* request,
                       v1::CancelResponse* response) override {
+    ++cancel_calls;
     std::lock_guard lock(mu_);
-    if (known_.count(request->id()) == 0 && request->even_if_unknown()) {
-      barred_.insert(request->id());  // a submission of it arriving later is refused
-      response->set_cancelled(true);
-      return grpc::Status::OK;
+    response->set_cancelled(cancel_one(request->id(), request->even_if_unknown()));
+    if (!cancel_more_ids) return grpc::Status::OK;
+    for (const std::string& id : request->more_ids()) {
+      response->add_more_cancelled(cancel_one(id, request->even_if_unknown()));
+      response->add_more_states(v1::TASK_STATE_QUEUED);  // (the backend reads it if not)
     }
-    response->set_cancelled(known_.erase(request->id()) > 0 && hold);
     return grpc::Status::OK;
   }
   grpc::Status GetStats(grpc::ServerContext*, const v1::StatsRequest*, v1::Stats* stats) override {
@@ -227,6 +232,15 @@ class FakeService final : public v1::TaskService::Service {
       result.add_items()->set_value(reply.substr(start, at - start));
     }
     return result;
+  }
+
+  // Cancel of one id: whether it was cancelled.
+  bool cancel_one(const std::string& id, bool even_if_unknown) {
+    if (known_.count(id) == 0 && even_if_unknown) {
+      barred_.insert(id);  // a submission of it arriving later is refused
+      return true;
+    }
+    return known_.erase(id) > 0 && hold;
   }
 
   std::mutex mu_;
@@ -675,6 +689,65 @@ TEST(RemoteBackendTest, TerminateKeepsATaskTheBrokerHasNotReadYetFromRunning) {
   service.unstall();
   EXPECT_TRUE(eventually([&] { return service.refused == 1; }));
   EXPECT_EQ(service.known(), 0u);
+}
+
+// cancel_all() cancels many tasks in one Cancel call (more_ids), where cancel() took
+// one call each; a broker older than more_ids is asked one call per task instead.
+TEST(RemoteBackendTest, CancelAllTakesOneCallForManyTasksOrOneEachOnAnOlderBroker) {
+  for (bool more_ids : {true, false}) {
+    SCOPED_TRACE(more_ids ? "a broker that takes more_ids" : "an older broker");
+    FakeService service;
+    service.hold = true;
+    service.cancel_more_ids = more_ids;
+    Server server(&service);
+    auto backend = internal::RemoteBackend::connect(server.address(), {}, {});
+    constexpr int kTasks = 50;
+    std::vector<std::shared_ptr<RecordingSink>> sinks;
+    std::vector<std::uint64_t> seqs;
+    for (int i = 0; i < kTasks; ++i) {
+      sinks.push_back(std::make_shared<RecordingSink>());
+      std::vector<internal::Submission> batch(1);
+      batch[0].seq = internal::next_task_seq();
+      batch[0].name = "remote_backend_test.square";
+      batch[0].args = encode(std::make_tuple(i));
+      batch[0].sink = sinks.back();
+      seqs.push_back(batch[0].seq);
+      backend->submit(batch);
+    }
+    ASSERT_TRUE(backend->wait_accepted(10s));  // all at the broker, held there
+    using Outcome = internal::RemoteBackend::CancelOutcome;
+    EXPECT_EQ(backend->cancel_all(seqs), std::vector<Outcome>(kTasks, Outcome::kCancelled));
+    EXPECT_EQ(service.cancel_calls, more_ids ? 1 : kTasks);
+    EXPECT_EQ(service.known(), 0u);
+    for (auto& sink : sinks) {
+      ASSERT_TRUE(sink->wait(10s));
+      EXPECT_EQ(sink->error().kind, internal::ErrorKind::kCancelled);
+    }
+    // Ended ones are not asked about again.
+    EXPECT_EQ(backend->cancel_all({seqs[0]}), std::vector<Outcome>{Outcome::kEnded});
+    EXPECT_EQ(service.cancel_calls, more_ids ? 1 : kTasks);
+  }
+}
+
+// terminate() cancels its tasks at the broker in one Cancel call (more_ids), where it
+// made one call per task; still one call each on a broker older than more_ids.
+TEST(RemoteBackendTest, TerminateCancelsManyTasksInOneCallOrOneEachOnAnOlderBroker) {
+  for (bool more_ids : {true, false}) {
+    SCOPED_TRACE(more_ids ? "a broker that takes more_ids" : "an older broker");
+    FakeService service;
+    service.hold = true;
+    service.cancel_more_ids = more_ids;
+    Server server(&service);
+    auto backend = internal::RemoteBackend::connect(server.address(), {}, {});
+    constexpr int kTasks = 50;
+    auto sink = std::make_shared<CountingSink>();
+    for (int i = 0; i < kTasks; ++i) submit_square(*backend, i, sink);
+    ASSERT_TRUE(backend->wait_accepted(10s));  // all at the broker, held there
+    backend->terminate();                      // waits for its cancels' answers (up to 3 s)
+    EXPECT_EQ(sink->failed, kTasks);
+    EXPECT_EQ(service.cancel_calls, more_ids ? 1 : kTasks);
+    EXPECT_EQ(service.known(), 0u);  // none left to run for nobody
+  }
 }
 
 TEST(RemoteBackendTest, TerminateFailsOutstandingFutures) {
