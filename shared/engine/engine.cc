@@ -279,9 +279,22 @@ absl::Status Engine::join() {
       shared_.control().shutdown.store(1, std::memory_order_seq_cst);
     }
   }
+  std::unique_lock teardown(join_mu_, std::defer_lock);
+  if (!on_supervisor_thread()) {
+    teardown.lock();
+  } else {
+    // terminate() or a join() in another thread may hold join_mu_ while it waits for this
+    // thread to end: waiting for the lock would deadlock. Once it has stopped the
+    // supervisor, the pool's processes are gone (and, after terminate(), it fails what is
+    // left once this thread ends): return. Meanwhile collect, as the supervisor would.
+    while (!teardown.try_lock()) {
+      if (stop_.load(std::memory_order_seq_cst)) return absl::OkStatus();
+      run_deferred_callbacks();
+      if (!collect(true)) sleep_until_news();
+    }
+  }
   std::vector<Outcome> out;
   {
-    std::lock_guard teardown(join_mu_);
     if (joined_) return absl::OkStatus();
     shared_.wake_workers(INT_MAX);
     send_command(command_fd_, {ZygoteCommand::kQuit, 0, 0});
@@ -294,6 +307,7 @@ absl::Status Engine::join() {
       take_what_is_left(out);
     }
     joined_ = true;
+    teardown.unlock();
   }
   resolve(out);
   run_deferred_callbacks();  // the supervisor has stopped: what it left runs here

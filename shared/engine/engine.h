@@ -94,7 +94,10 @@ class Engine : public internal::ProgressSource {
   // After close(): waits until every job has been resolved and every process has
   // exited; after terminate(): returns at once. kFailedPrecondition otherwise.
   // In a done-callback on the supervisor thread (the one that collects replies), it
-  // collects them itself meanwhile, running other callbacks on the way.
+  // collects them itself meanwhile, running other callbacks on the way. There, while
+  // terminate() or join() in another thread tears the pool down (which waits for this
+  // thread to end), it returns once the pool's processes are gone instead of waiting for
+  // that teardown; after terminate() what is left is failed when this thread ends.
   absl::Status join();
 
   int processes() const { return options_.processes; }
