@@ -177,10 +177,12 @@ absl::Status Engine::submit_jobs(Job* jobs, std::size_t count) {
     // A join() that waits for this call alone returns now, not at the supervisor's next
     // idle tick (up to 200 ms).
     wake_join = --staging_ == 0 && closed_;
+    // Failures found here are resolved below, without the lock: join() waits for them.
+    if (!out.empty()) resolving_.push_back(std::this_thread::get_id());
   }
   if (wake_join) idle_cv_.notify_all();
   if (pushed) shared_.wake_workers(pushed);
-  resolve(out);
+  if (!out.empty()) resolve_taken(out, /*defer_callbacks=*/false);
   return absl::OkStatus();
 }
 

@@ -91,8 +91,9 @@ class Engine : public internal::ProgressSource {
   // Kills the workers now and fails every unfinished job with kCancelled (a reply that
   // had already arrived still wins). Returns once every process of the pool is reaped.
   void terminate();
-  // After close(): waits until every job has been resolved and every process has
-  // exited; after terminate(): returns at once. kFailedPrecondition otherwise.
+  // After close(): waits until every job has been resolved (including failures another
+  // thread's submit() or cancel() is still resolving) and every process has exited; after
+  // terminate(): returns at once. kFailedPrecondition otherwise. Thread-safe.
   // In a done-callback on the supervisor thread (the one that collects replies), it
   // collects them itself meanwhile, running other callbacks on the way. There, while
   // terminate() or join() in another thread tears the pool down (which waits for this
@@ -190,8 +191,9 @@ class Engine : public internal::ProgressSource {
   std::size_t active_ = 0;                   // placed, unresolved records; guarded by mu_
   std::size_t timed_ = 0;                    // active records with a time limit
   std::size_t staging_ = 0;                  // submit() calls copying without the lock
-  // Threads resolving, without the lock, outcomes they took under it (a thread may be
-  // listed more than once: a done-callback that collects or cancels); guarded by mu_.
+  // Threads resolving, without the lock, outcomes they took under it (collect, cancel, and
+  // submit's own failures; a thread may be listed more than once: a done-callback that
+  // collects or cancels); guarded by mu_.
   // join() waits for the others' (its own callbacks may join).
   std::vector<std::thread::id> resolving_;
   // Done-callbacks waiting in collect_until() on the supervisor thread: a thread that

@@ -1,5 +1,5 @@
 // The local engine's join(): every accepted job is resolved when it returns, even one
-// another thread cancelled and is still resolving.
+// another thread cancelled or failed and is still resolving.
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -34,14 +34,25 @@ SHOAL_TASK_AS(wait_for_go, "engine_join_test.wait_for_go");
 class SlowSink final : public internal::Sink {
  public:
   void complete(std::size_t, std::string) override { resolved.store(true); }
-  void fail(std::size_t, const internal::ErrorInfo&) override {
+  void fail(std::size_t, const internal::ErrorInfo& error) override {
+    message = error.message;
     failing.store(true);
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     resolved.store(true);
   }
+  std::string message;  // written before `failing`
   std::atomic<bool> failing{false};
   std::atomic<bool> resolved{false};
 };
+
+// Waits (10 s at most) until `flag` is set; false if it never was.
+bool within_10s(const std::atomic<bool>& flag) {
+  for (auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+       !flag.load() && std::chrono::steady_clock::now() < give_up;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return flag.load();
+}
 
 Job wait_for_go_job(std::uint64_t seq, int fd, std::shared_ptr<internal::Sink> sink) {
   const internal::TaskEntry* task = internal::find_task("engine_join_test.wait_for_go");
@@ -80,6 +91,30 @@ TEST(EngineJoinTest, WaitsForACancelledJobStillBeingResolved) {
   EXPECT_TRUE(queued->resolved.load()) << "join() returned while a cancelled job's sink was "
                                           "still being resolved on another thread";
   canceller.join();
+}
+
+// A failure submit() finds itself (here arguments larger than the payload slab) is resolved
+// after submit() releases the engine lock; a join() in another thread meanwhile waits for
+// it. (It returned with the job's sink still being failed: join() saw nothing queued,
+// placed or staging and no thread listed as resolving.)
+TEST(EngineJoinTest, WaitsForAFailureSubmitIsStillResolving) {
+  EngineOptions options;
+  options.processes = 1;
+  options.layout.slab_bytes = std::size_t{1} << 20;
+  auto engine = Engine::start(options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  auto too_big = std::make_shared<SlowSink>();
+  Job job = wait_for_go_job(1, -1, too_big);
+  job.args.assign(std::size_t{4} << 20, 'x');  // more than the whole slab
+  std::thread submitter([&] { EXPECT_TRUE((*engine)->submit(job).ok()); });
+  ASSERT_TRUE(within_10s(too_big->failing)) << "submit() never failed the job";
+  (*engine)->close();
+  ASSERT_TRUE((*engine)->join().ok());
+  EXPECT_TRUE(too_big->resolved.load()) << "join() returned while a job submit() failed was "
+                                           "still being resolved on another thread";
+  EXPECT_NE(too_big->message.find("exceed the pool's payload slab"), std::string::npos)
+      << too_big->message;
+  submitter.join();
 }
 
 }  // namespace
