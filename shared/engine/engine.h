@@ -95,10 +95,11 @@ class Engine : public internal::ProgressSource {
   // thread's submit() or cancel() is still resolving) and every process has exited; after
   // terminate(): returns at once. kFailedPrecondition otherwise. Thread-safe.
   // In a done-callback on the supervisor thread (the one that collects replies), it
-  // collects them itself meanwhile, running other callbacks on the way. There, while
-  // terminate() or join() in another thread tears the pool down (which waits for this
-  // thread to end), it returns once the pool's processes are gone instead of waiting for
-  // that teardown; after terminate() what is left is failed when this thread ends.
+  // collects them itself meanwhile, running other callbacks on the way, and returns as soon
+  // as the work is done. There, while terminate() or join() in another thread tears the pool
+  // down (which waits for this thread to end), it returns once the pool's processes are gone
+  // instead of waiting for that teardown; after terminate() what is left is failed when this
+  // thread ends.
   absl::Status join();
 
   int processes() const { return options_.processes; }
@@ -169,6 +170,9 @@ class Engine : public internal::ProgressSource {
   // then), drops it from the list and wakes join() if the pool is idle; then runs their
   // done-callbacks, or leaves them to the supervisor if `defer_callbacks`.
   void resolve_taken(std::vector<Outcome>& outcomes, bool defer_callbacks);
+  // Without mu_, after a change it guards: wakes a done-callback waiting on the supervisor
+  // thread (collect_until() or join()), which sleeps on the results word, not on idle_cv_.
+  void wake_supervisor_waits();
   // With mu_ held: a thread other than this one is resolving outcomes it took.
   bool others_resolving() const;
 
@@ -196,8 +200,9 @@ class Engine : public internal::ProgressSource {
   // collects or cancels); guarded by mu_.
   // join() waits for the others' (its own callbacks may join).
   std::vector<std::thread::id> resolving_;
-  // Done-callbacks waiting in collect_until() on the supervisor thread: a thread that
-  // resolves outcomes (poll, cancel) wakes it.
+  // Done-callbacks waiting in collect_until() or join() on the supervisor thread: a thread
+  // that resolves outcomes (poll, cancel, submit) or ends a submit() join() waited for
+  // wakes it (wake_supervisor_waits).
   std::atomic<int> supervisor_waits_{0};
   std::atomic<std::uint32_t> deaths_seen_{0};
   std::atomic<std::int64_t> next_deadline_ns_{0};  // nearest time limit; 0: none
