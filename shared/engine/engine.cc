@@ -177,10 +177,15 @@ absl::Status Engine::submit_jobs(Job* jobs, std::size_t count) {
     // A join() that waits for this call alone returns now, not at the supervisor's next
     // idle tick (up to 200 ms).
     wake_join = --staging_ == 0 && closed_;
+    // Failures found here are resolved below, without the lock: join() waits for them.
+    if (!out.empty()) resolving_.push_back(std::this_thread::get_id());
   }
-  if (wake_join) idle_cv_.notify_all();
+  if (wake_join) {
+    idle_cv_.notify_all();
+    wake_supervisor_waits();
+  }
   if (pushed) shared_.wake_workers(pushed);
-  resolve(out);
+  if (!out.empty()) resolve_taken(out, /*defer_callbacks=*/false);
   return absl::OkStatus();
 }
 
@@ -264,11 +269,21 @@ absl::Status Engine::join() {
     };
     if (on_supervisor_thread()) {
       // A done-callback: the replies waited for are this thread's to collect. (It slept
-      // here, and nobody else collects unasked: join() waited for ever.)
+      // here, and nobody else collects unasked: join() waited for ever.) Listed as waiting,
+      // it is woken when another thread resolves what it waits for or ends a submit(), as
+      // it is by a reply, not at the next idle tick.
+      supervisor_waits_.fetch_add(1, std::memory_order_seq_cst);
+      absl::Cleanup unlisted = [this] {
+        supervisor_waits_.fetch_sub(1, std::memory_order_relaxed);
+      };
+      auto done_now = [&] {
+        std::lock_guard relock(mu_);
+        return done();
+      };
       while (!done()) {
         lock.unlock();
         run_deferred_callbacks();  // this is the result thread: nobody else runs them
-        if (!collect(true)) sleep_until_news();
+        if (!collect(true)) sleep_until_news(done_now);
         lock.lock();
       }
     } else {
@@ -279,9 +294,22 @@ absl::Status Engine::join() {
       shared_.control().shutdown.store(1, std::memory_order_seq_cst);
     }
   }
+  std::unique_lock teardown(join_mu_, std::defer_lock);
+  if (!on_supervisor_thread()) {
+    teardown.lock();
+  } else {
+    // terminate() or a join() in another thread may hold join_mu_ while it waits for this
+    // thread to end: waiting for the lock would deadlock. Once it has stopped the
+    // supervisor, the pool's processes are gone (and, after terminate(), it fails what is
+    // left once this thread ends): return. Meanwhile collect, as the supervisor would.
+    while (!teardown.try_lock()) {
+      if (stop_.load(std::memory_order_seq_cst)) return absl::OkStatus();
+      run_deferred_callbacks();
+      if (!collect(true)) sleep_until_news();
+    }
+  }
   std::vector<Outcome> out;
   {
-    std::lock_guard teardown(join_mu_);
     if (joined_) return absl::OkStatus();
     shared_.wake_workers(INT_MAX);
     send_command(command_fd_, {ZygoteCommand::kQuit, 0, 0});
@@ -294,6 +322,7 @@ absl::Status Engine::join() {
       take_what_is_left(out);
     }
     joined_ = true;
+    teardown.unlock();
   }
   resolve(out);
   run_deferred_callbacks();  // the supervisor has stopped: what it left runs here
@@ -444,14 +473,18 @@ void Engine::resolve_taken(std::vector<Outcome>& out, bool defer_callbacks) {
     callbacks.swap(collector.callbacks());
   }
   // A done-callback on the supervisor thread may be waiting for one of these.
-  if (supervisor_waits_.load(std::memory_order_seq_cst) > 0 && !on_supervisor_thread()) {
-    shared_.control().results.notify(INT_MAX);
-  }
+  wake_supervisor_waits();
   if (callbacks.empty()) return;
   if (defer_callbacks) {
     defer(std::move(callbacks));
   } else {
     for (auto& cb : callbacks) internal::run_callback(cb);
+  }
+}
+
+void Engine::wake_supervisor_waits() {
+  if (supervisor_waits_.load(std::memory_order_seq_cst) > 0 && !on_supervisor_thread()) {
+    shared_.control().results.notify(INT_MAX);
   }
 }
 

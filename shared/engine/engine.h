@@ -91,10 +91,15 @@ class Engine : public internal::ProgressSource {
   // Kills the workers now and fails every unfinished job with kCancelled (a reply that
   // had already arrived still wins). Returns once every process of the pool is reaped.
   void terminate();
-  // After close(): waits until every job has been resolved and every process has
-  // exited; after terminate(): returns at once. kFailedPrecondition otherwise.
+  // After close(): waits until every job has been resolved (including failures another
+  // thread's submit() or cancel() is still resolving) and every process has exited; after
+  // terminate(): returns at once. kFailedPrecondition otherwise. Thread-safe.
   // In a done-callback on the supervisor thread (the one that collects replies), it
-  // collects them itself meanwhile, running other callbacks on the way.
+  // collects them itself meanwhile, running other callbacks on the way, and returns as soon
+  // as the work is done. There, while terminate() or join() in another thread tears the pool
+  // down (which waits for this thread to end), it returns once the pool's processes are gone
+  // instead of waiting for that teardown; after terminate() what is left is failed when this
+  // thread ends.
   absl::Status join();
 
   int processes() const { return options_.processes; }
@@ -165,6 +170,9 @@ class Engine : public internal::ProgressSource {
   // then), drops it from the list and wakes join() if the pool is idle; then runs their
   // done-callbacks, or leaves them to the supervisor if `defer_callbacks`.
   void resolve_taken(std::vector<Outcome>& outcomes, bool defer_callbacks);
+  // Without mu_, after a change it guards: wakes a done-callback waiting on the supervisor
+  // thread (collect_until() or join()), which sleeps on the results word, not on idle_cv_.
+  void wake_supervisor_waits();
   // With mu_ held: a thread other than this one is resolving outcomes it took.
   bool others_resolving() const;
 
@@ -187,12 +195,14 @@ class Engine : public internal::ProgressSource {
   std::size_t active_ = 0;                   // placed, unresolved records; guarded by mu_
   std::size_t timed_ = 0;                    // active records with a time limit
   std::size_t staging_ = 0;                  // submit() calls copying without the lock
-  // Threads resolving, without the lock, outcomes they took under it (a thread may be
-  // listed more than once: a done-callback that collects or cancels); guarded by mu_.
+  // Threads resolving, without the lock, outcomes they took under it (collect, cancel, and
+  // submit's own failures; a thread may be listed more than once: a done-callback that
+  // collects or cancels); guarded by mu_.
   // join() waits for the others' (its own callbacks may join).
   std::vector<std::thread::id> resolving_;
-  // Done-callbacks waiting in collect_until() on the supervisor thread: a thread that
-  // resolves outcomes (poll, cancel) wakes it.
+  // Done-callbacks waiting in collect_until() or join() on the supervisor thread: a thread
+  // that resolves outcomes (poll, cancel, submit) or ends a submit() join() waited for
+  // wakes it (wake_supervisor_waits).
   std::atomic<int> supervisor_waits_{0};
   std::atomic<std::uint32_t> deaths_seen_{0};
   std::atomic<std::int64_t> next_deadline_ns_{0};  // nearest time limit; 0: none

@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <future>
 #include <map>
@@ -59,6 +61,8 @@ int wait_for_go(int fd, int v) {
   }
   return v;
 }
+// As wait_for_go, then returns the pid of the worker process that ran it.
+int pid_after_go(int fd) { return wait_for_go(fd, static_cast<int>(getpid())); }
 // Set before a pool is made (its processes inherit them): item 0 of head_waits waits for
 // a write to kHeadGate's pipe, the others count themselves in kHeadDone.
 int g_head_gate = -1;
@@ -440,6 +444,84 @@ TEST(PoolTest, TerminateEndsTheWaitOfADoneCallback) {
   std::future<std::string> result = outcome.get_future();
   ASSERT_EQ(result.wait_for(std::chrono::seconds(60)), std::future_status::ready);
   EXPECT_EQ(result.get(), "CancelledError");
+}
+
+// Ends the test binary, failing, unless `done` is ready within a minute: a deadlock that
+// hangs a pool's teardown would hang the rest of the binary too.
+void exit_unless_ready_in_60s(std::future<void>& done, const char* what) {
+  if (done.wait_for(std::chrono::seconds(60)) == std::future_status::ready) return;
+  ADD_FAILURE() << what;
+  std::fflush(stdout);
+  std::_Exit(1);
+}
+
+// terminate() in another thread while a done-callback waits in join(): both return, and the
+// unfinished work fails with CancelledError. (They deadlocked: terminate() waited for the
+// result thread to end while holding the teardown's lock, which the callback's join() waited
+// for.)
+TEST(PoolTest, TerminateWhileADoneCallbackJoins) {
+  TestPipe go, never;
+  Pool pool(1);
+  Future<int> first = pool.apply_async(wait_for_go, go.read_fd(), 1);
+  Future<int> hung = pool.apply_async(wait_for_go, never.read_fd(), 2);  // runs after first
+  std::promise<void> joining, joined, terminated;
+  first.add_done_callback([&](const Future<int>&) {
+    pool.close();
+    joining.set_value();
+    pool.join();
+    joined.set_value();
+  });
+  go.write_int(1);
+  ASSERT_EQ(joining.get_future().wait_for(std::chrono::seconds(60)), std::future_status::ready);
+  std::thread terminator([&] {
+    pool.terminate();
+    terminated.set_value();
+  });
+  std::future<void> terminate_returned = terminated.get_future();
+  std::future<void> join_returned = joined.get_future();
+  exit_unless_ready_in_60s(terminate_returned, "terminate() did not return");
+  exit_unless_ready_in_60s(join_returned, "join() in the done-callback did not return");
+  terminator.join();
+  EXPECT_THROW(hung.get(), CancelledError);
+  EXPECT_EQ(first.get(), 1);
+}
+
+// join() in another thread while a done-callback waits in join(): both return once the work
+// is done. (The same deadlock, when the other thread's join() took the teardown first: here
+// the callback of the last job holds the result thread until that join() has stopped the
+// pool's processes.)
+TEST(PoolTest, JoinInAnotherThreadWhileADoneCallbackJoins) {
+  TestPipe go_f, go_g;
+  Pool pool(1);
+  Future<int> f = pool.apply_async(wait_for_go, go_f.read_fd(), 1);
+  Future<int> g = pool.apply_async(pid_after_go, go_g.read_fd());  // runs after f
+  std::promise<void> joining, joined, other_joined;
+  std::atomic<bool> worker_exited{false};
+  f.add_done_callback([&](const Future<int>&) {
+    pool.close();
+    joining.set_value();
+    pool.join();
+    joined.set_value();
+  });
+  g.add_done_callback([&](const Future<int>& done) {
+    // Runs on the result thread inside the join() above, once the other thread's join() may
+    // tear the pool down (nothing is left to do): it returns when that has begun.
+    worker_exited = testing::wait_for_exit(done.get(), std::chrono::seconds(30));
+  });
+  go_f.write_int(1);
+  ASSERT_EQ(joining.get_future().wait_for(std::chrono::seconds(60)), std::future_status::ready);
+  std::thread joiner([&] {
+    pool.join();
+    other_joined.set_value();
+  });
+  go_g.write_int(1);  // the last job ends: both join()s may return
+  std::future<void> other_returned = other_joined.get_future();
+  std::future<void> join_returned = joined.get_future();
+  exit_unless_ready_in_60s(other_returned, "join() in another thread did not return");
+  exit_unless_ready_in_60s(join_returned, "join() in the done-callback did not return");
+  joiner.join();
+  EXPECT_TRUE(worker_exited.load());
+  EXPECT_EQ(f.get(), 1);
 }
 
 // The last handle of a pool dropped in one of its done-callbacks: ~Pool() waits for the
