@@ -122,6 +122,7 @@ void BrokerLoop::handle(ClientEvent& event) {
           scheduler.watch(e.session, e.watch.ids(), actions_);
         } else if constexpr (std::is_same_v<E, BadClientMessage>) {
           scheduler.count_bad_client_message();
+          if (e.session != 0) end_session(e.session, std::move(e.status));
         } else if constexpr (std::is_same_v<E, GetResultCall>) {
           uint64_t token = next_token_++;
           waiting_.emplace(token, e);
@@ -156,6 +157,17 @@ void BrokerLoop::handle(ClientEvent& event) {
         }
       },
       event);
+}
+
+void BrokerLoop::end_session(SessionId s, grpc::Status status) {
+  // The replies to what the session sent before are in this round's actions and the
+  // held Accepted: they go first (the Accepted once the store has committed them).
+  flush();
+  send_held_accepted(s);
+  // Results of its tasks that end from now on are kept for a Watch (from a new session),
+  // not written to a stream that is ending.
+  deps_.scheduler->close_session(s);
+  deps_.sessions->fail(s, std::move(status));
 }
 
 void BrokerLoop::rewrite_store() {

@@ -64,6 +64,9 @@ class BrokerLoop final : private WorkerGateway::Handler {
   void on_frame(const std::string& peer, shoal::v1::WorkerMessage* msg) override;
   void on_disconnect(const std::string& peer) override;
   void handle(ClientEvent& event);
+  // Session `s` sent a bad message: writes what its earlier messages are owed, then ends
+  // it with `status`.
+  void end_session(SessionId s, grpc::Status status);
   // Commits the store; on failure stops the loop (false: acknowledge nothing more).
   bool commit_store();
   // Rewrites the store's journal with the live tasks (logs how long the loop stopped).

@@ -27,7 +27,13 @@ struct WatchEvent {
   SessionId session;
   shoal::v1::Watch watch;
 };
-struct BadClientMessage {};
+// A message that does not parse, or a request that cannot be served. On a session
+// (`session` not 0) it ends the stream with `status` once the replies owed to what the
+// session sent before it are written; a unary call the gateway answers itself.
+struct BadClientMessage {
+  SessionId session = 0;
+  grpc::Status status;
+};
 
 // Answers one unary call.
 class UnaryResponder {
@@ -66,6 +72,9 @@ class SessionSink {
   virtual void send(SessionId s, shoal::v1::ServerMessage&& message) = 0;
   // Ends session `s` with OK once everything queued on it is written.
   virtual void close(SessionId s) = 0;
+  // Ends session `s` with `status` (an error) once everything queued on it is written;
+  // nothing more is read from it.
+  virtual void fail(SessionId s, grpc::Status status) = 0;
 };
 
 }  // namespace shoal::broker

@@ -56,7 +56,8 @@ class CqTag {
 
 // One Session stream on the gateway's completion queue. Reads are parsed and turned into
 // events on the queue's thread (bytes that do not parse end the stream with
-// INVALID_ARGUMENT; what was read before them stands); writes go out one at a time from
+// INVALID_ARGUMENT once the replies owed to what was read before them are written: the
+// scheduler's thread sends them, then fail()s the session); writes go out one at a time from
 // an outbox in which consecutive Results (or Accepted) messages are merged, so a slow
 // reader costs fewer, larger writes. A client that does not read its results cannot
 // make the outbox grow without end: past max_unread_bytes the message it sent is held
@@ -138,10 +139,14 @@ class AsyncSession {
     count_unread(before);
     pump_locked();
   }
-  // Finishes with OK once the outbox is written. Thread-safe.
-  void close_when_drained() {
+  // Finishes with `status` (OK unless given) once the outbox is written; a later call
+  // changes nothing. Thread-safe.
+  void close_when_drained(grpc::Status status = grpc::Status::OK) {
     absl::MutexLock lock(&mu_);
-    close_when_drained_ = true;
+    if (!close_when_drained_) {
+      close_when_drained_ = true;
+      close_status_ = std::move(status);
+    }
     pump_locked();
   }
   // Finishes now with `status`, dropping what is queued. Thread-safe.
@@ -180,8 +185,7 @@ class AsyncSession {
       return;
     }
     if (grpc::Status status = parse(read_, in_, "Session message"); !status.ok()) {
-      gateway_->inbox_->post(BadClientMessage{});
-      abort(std::move(status));
+      reject(std::move(status));
       return;
     }
     if (!pause_if_unread()) take_read();
@@ -198,13 +202,21 @@ class AsyncSession {
         gateway_->inbox_->post(WatchEvent{id_, *in_->mutable_watch()});
         break;
       default:
-        gateway_->inbox_->post(BadClientMessage{});
-        abort(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                           "a ClientMessage must hold a submit or a watch"));
+        reject(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "a ClientMessage must hold a submit or a watch"));
         return;
     }
     in_->Clear();
     start_read();
+  }
+
+  // The message read is bad: nothing more is read, and the scheduler's thread, once it
+  // has sent the replies owed to the messages before it (their Accepted, results it
+  // has), ends the stream with `status` (ClientGateway::fail). Without that thread (the
+  // broker is stopping) it ends now.
+  void reject(grpc::Status status) {
+    in_->Clear();
+    if (!gateway_->inbox_->post(BadClientMessage{id_, status})) abort(std::move(status));
   }
 
   // True while the client has more than max_unread_bytes of messages to read: the
@@ -293,7 +305,7 @@ class AsyncSession {
     } else if (close_when_drained_) {
       finished_ = true;
       ++outstanding_;
-      stream_.Finish(grpc::Status::OK, static_cast<CqTag*>(&finish_tag_));
+      stream_.Finish(close_status_, static_cast<CqTag*>(&finish_tag_));
     }
   }
 
@@ -324,6 +336,7 @@ class AsyncSession {
   int outstanding_ ABSL_GUARDED_BY(mu_) = 0;  // reads, writes and finishes in flight
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool close_when_drained_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status close_status_ ABSL_GUARDED_BY(mu_);  // with close_when_drained_
   bool read_paused_ ABSL_GUARDED_BY(mu_) = false;  // in_ waits: too much unread
   bool finished_ ABSL_GUARDED_BY(mu_) = false;  // no more operations may start
   bool done_ ABSL_GUARDED_BY(mu_) = false;      // gRPC said the call is over
@@ -463,6 +476,12 @@ void ClientGateway::close(SessionId s) {
   absl::MutexLock lock(&mu_);
   auto it = sessions_.find(s);
   if (it != sessions_.end()) it->second->close_when_drained();
+}
+
+void ClientGateway::fail(SessionId s, grpc::Status status) {
+  absl::MutexLock lock(&mu_);
+  auto it = sessions_.find(s);
+  if (it != sessions_.end()) it->second->close_when_drained(std::move(status));
 }
 
 void ClientGateway::abort_all_sessions() {

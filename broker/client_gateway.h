@@ -10,7 +10,8 @@
 // the latency path.) Every method is served raw, as bytes the gateway parses itself:
 // gRPC's own parsing took a Session message that does not parse for the client's
 // half-close, and answered a unary request that does not with INTERNAL; the gateway
-// counts either (Stats.bad_client_messages) and ends the call with INVALID_ARGUMENT.
+// counts either (Stats.bad_client_messages) and ends the call with INVALID_ARGUMENT (a
+// Session once the replies owed to the messages before the bad one are written).
 
 #include <atomic>
 #include <cstdint>
@@ -68,6 +69,7 @@ class ClientGateway final : public RawTaskService, public SessionSink {
   // SessionSink. Thread-safe.
   void send(SessionId s, shoal::v1::ServerMessage&& message) override;
   void close(SessionId s) override;
+  void fail(SessionId s, grpc::Status status) override;
   // Ends every open session with UNAVAILABLE (broker shutting down). Thread-safe.
   void abort_all_sessions();
 

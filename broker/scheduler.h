@@ -226,12 +226,17 @@ class Scheduler {
   // the queues are appended to it, for the caller to check when it is done.
   void remove_worker(WorkerRef w, const std::string& why, Actions& out,
                      std::vector<NameId>* unchecked_queues = nullptr);
+  // Ends the lease of `rec` (running); its worker's next waiting task may start.
   void unlease(TaskRecord& rec, TaskRef ref);
-  // Arms the backstop of a task with a time limit just leased to `holder`: the limit and
-  // its grace, once for each round of the holder's slots the tasks it holds may take (a
-  // prefetched task starts when those ahead of it end, which the broker does not see).
-  void arm_time_limit(TaskRef ref, const TaskRecord& rec, const WorkerState& holder,
-                      int64_t now);
+  // Adds running `ref` to what `w` holds, behind the tasks it was sent before: started
+  // (its time limit armed from `now`) if `w` has a process free for it, else waiting.
+  void hold(TaskRef ref, TaskRecord& rec, WorkerRef w, int64_t now);
+  // Starts the tasks waiting on `w`, oldest first, while it has processes free for them,
+  // arming their time limits from now.
+  void start_waiting(WorkerRef w);
+  // Arms the backstop of `ref`, which its worker started at `now`: the attempt is lost
+  // once its limit (per item of a chunk) and the grace have passed with no result.
+  void arm_time_limit(TaskRef ref, const TaskRecord& rec, int64_t now);
   // True while the lease timer `t` was armed for is still running.
   bool lease_timer_current(const Timer& t) const;
   void lost_attempt(TaskRef ref, const std::string& why,

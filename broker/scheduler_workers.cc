@@ -123,15 +123,24 @@ void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello,
   std::vector<NameId> replaced_queues;
   // Tasks a replaced connection holds that the hello says still run are handed over as
   // they are (same attempt, same time limit), not lost: they use no retry and never
-  // fail WORKER_LOST while the worker runs them.
-  std::vector<TaskRef> handed_over;
+  // fail WORKER_LOST while the worker runs them. Those started stay started (their
+  // time limits keep running); those waiting keep waiting, in their order.
+  std::vector<TaskRef> handed_over, handed_over_waiting;
   absl::flat_hash_set<std::string_view> still_running(hello.running().begin(),
                                                       hello.running().end());
   auto replace = [&](WorkerRef old, const char* why) {
     WorkerState& st = workers_.get(old);
+    for (const HeldTask& h : st.waiting) {
+      const TaskRecord& rec = store_->get(h.ref);
+      if (rec.phase == TaskPhase::kRunning && rec.worker == old && rec.waiting &&
+          rec.gen == h.gen && rec.attempt == h.attempt && still_running.contains(rec.id)) {
+        handed_over_waiting.push_back(h.ref);
+      }
+    }
     for (auto it = st.leased.begin(); it != st.leased.end();) {
-      if (still_running.contains(store_->get(*it).id)) {
-        handed_over.push_back(*it);
+      const TaskRecord& rec = store_->get(*it);
+      if (still_running.contains(rec.id)) {
+        if (!rec.waiting) handed_over.push_back(*it);
         st.leased.erase(it++);
       } else {
         ++it;
@@ -169,8 +178,17 @@ void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello,
   for (TaskRef ref : handed_over) {
     store_->get(ref).worker = w;
     ws.leased.insert(ref);
+    ++ws.started;
   }
-  // Tasks it still runs from before a reconnect: lease them to it again, if queued.
+  for (TaskRef ref : handed_over_waiting) {
+    TaskRecord& rec = store_->get(ref);
+    rec.worker = w;
+    ws.leased.insert(ref);
+    ws.waiting.push_back({ref, rec.gen, rec.attempt});
+  }
+  start_waiting(w);
+  // Tasks it still runs from before a reconnect: lease them to it again, if queued (in
+  // the order listed: a worker lists them in the order it received them).
   for (const std::string& id : hello.running()) {
     TaskRef ref;
     if (!store_->find(id, &ref)) continue;
@@ -182,10 +200,9 @@ void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello,
     unqueue(rec);
     rec.phase = TaskPhase::kRunning;
     rec.worker = w;
-    ws.leased.insert(ref);
     ++queue_for(rec.queue).in_flight;
     ++running_;
-    arm_time_limit(ref, rec, ws, now);  // from now: when it started is not known here
+    hold(ref, rec, w, now);  // from now: when it started is not known here
   }
   shoal::v1::Welcome* welcome = out.add_worker_message(peer)->mutable_welcome();
   welcome->set_broker_id(options_.broker_id);
@@ -278,6 +295,7 @@ void Scheduler::remove_worker(WorkerRef w, const std::string& why, Actions& out,
                               std::vector<NameId>* unchecked_queues) {
   WorkerState& st = workers_.get(w);
   std::string reason = absl::StrCat("worker '", st.name, "' lost: ", why);
+  st.waiting.clear();  // what it held goes elsewhere: none of it starts there now
   std::vector<TaskRef> leased(st.leased.begin(), st.leased.end());
   std::sort(leased.begin(), leased.end());
   for (TaskRef ref : leased) lost_attempt(ref, reason, nullptr, out);
@@ -297,10 +315,61 @@ void Scheduler::remove_worker(WorkerRef w, const std::string& why, Actions& out,
 }
 
 void Scheduler::unlease(TaskRecord& rec, TaskRef ref) {
-  if (rec.worker != kNoWorker) workers_.get(rec.worker).leased.erase(ref);
+  if (rec.worker != kNoWorker) {
+    WorkerState& st = workers_.get(rec.worker);
+    st.leased.erase(ref);
+    if (rec.waiting) {
+      rec.waiting = false;  // its entry in st.waiting is skipped
+    } else if (st.started > 0) {
+      // A process of the worker is free (the worker reported the task, or it is lost).
+      --st.started;
+      start_waiting(rec.worker);
+    }
+  }
+  rec.waiting = false;
   --queue_for(rec.queue).in_flight;
   --running_;
   rec.worker = kNoWorker;
+}
+
+void Scheduler::hold(TaskRef ref, TaskRecord& rec, WorkerRef w, int64_t now) {
+  WorkerState& st = workers_.get(w);
+  st.leased.insert(ref);
+  if (st.started < std::max<uint32_t>(st.slots, 1)) {  // then nothing waits (start_waiting)
+    ++st.started;
+    rec.waiting = false;
+    arm_time_limit(ref, rec, now);
+    return;
+  }
+  rec.waiting = true;
+  st.waiting.push_back({ref, rec.gen, rec.attempt});
+  // Entries of tasks that ended while waiting (reported before the broker saw them start)
+  // are skipped when they reach the front; should they pile up behind long tasks, drop
+  // them (amortised O(1) per lease: at most `leased` entries are left).
+  if (st.waiting.size() > 2 * st.leased.size() + 64) {
+    std::erase_if(st.waiting, [&](const HeldTask& h) {
+      const TaskRecord& r = store_->get(h.ref);
+      return !(r.phase == TaskPhase::kRunning && r.worker == w && r.waiting && r.gen == h.gen &&
+               r.attempt == h.attempt);
+    });
+  }
+}
+
+void Scheduler::start_waiting(WorkerRef w) {
+  WorkerState& st = workers_.get(w);
+  const uint32_t slots = std::max<uint32_t>(st.slots, 1);
+  while (st.started < slots && !st.waiting.empty()) {
+    const HeldTask h = st.waiting.front();
+    st.waiting.pop_front();
+    TaskRecord& rec = store_->get(h.ref);
+    if (rec.phase != TaskPhase::kRunning || rec.worker != w || !rec.waiting || rec.gen != h.gen ||
+        rec.attempt != h.attempt) {
+      continue;  // it left meanwhile
+    }
+    rec.waiting = false;
+    ++st.started;
+    arm_time_limit(h.ref, rec, clock_->now_ms());
+  }
 }
 
 void Scheduler::lost_attempt(TaskRef ref, const std::string& why,
@@ -372,10 +441,9 @@ void Scheduler::lease(TaskRef ref, WorkerRef w, TaskQueue& q, Actions& out) {
   --queued_;
   ++q.in_flight;
   ++running_;
-  st.leased.insert(ref);
   --st.credit;
   st.last_sent_ms = now;
-  arm_time_limit(ref, rec, st, now);
+  hold(ref, rec, w, now);
   shoal::v1::Task& task = lease_scratch_;  // every field but args is set: nothing stale
   task_of(rec, &task);
   task.set_lease(lease_of(ref, rec.gen));
@@ -394,21 +462,15 @@ uint64_t Scheduler::lease_of(TaskRef ref, uint32_t gen) const {
   return (tag & 0xffffffff00000000ull) | ref;
 }
 
-void Scheduler::arm_time_limit(TaskRef ref, const TaskRecord& rec, const WorkerState& holder,
-                               int64_t now) {
+void Scheduler::arm_time_limit(TaskRef ref, const TaskRecord& rec, int64_t now) {
   if (rec.time_limit_ms == 0) return;
   // The limit applies to each item of a chunk (the worker's engine restarts it per item).
-  // A worker holding more tasks than slots (--prefetch > 1) runs them in rounds, and this
-  // one may wait for all of them: held / slots rounds (rounded up), each taken as long as
-  // this task may take. Capped at 2^50 ms (35,000 years) so that nothing overflows.
-  constexpr uint64_t kCap = uint64_t{1} << 50;
+  // Capped at 2^50 ms (35,000 years) so that nothing overflows.
   const uint64_t items = std::max<uint32_t>(rec.items, 1);
-  const uint64_t slots = std::max<uint32_t>(holder.slots, 1);
-  const uint64_t rounds = std::max<uint64_t>(1, (holder.leased.size() + slots - 1) / slots);
-  const uint64_t round = std::min<uint64_t>(rec.time_limit_ms, kCap / items) * items +
-                         uint64_t(options_.time_limit_grace_ms);
-  const uint64_t budget = round > kCap / rounds ? kCap : round * rounds;
-  lease_timers_.push({now + int64_t(budget), ref, rec.gen, rec.attempt});
+  const uint64_t budget =
+      std::min<uint64_t>(rec.time_limit_ms, (uint64_t{1} << 50) / items) * items;
+  lease_timers_.push(
+      {now + int64_t(budget) + options_.time_limit_grace_ms, ref, rec.gen, rec.attempt});
   // A timer whose lease ended is skipped when it falls due, but with a long limit that
   // is far off: once such timers may outnumber the running tasks, drop them (amortised
   // O(1) per lease, as at most running_ timers are left).
@@ -444,11 +506,11 @@ void Scheduler::tick(Actions& out) {
     lease_timers_.pop();
     if (!lease_timer_current(t)) continue;
     const TaskRecord& rec = store_->get(t.ref);
-    lost_attempt(t.ref,
-                 absl::StrCat("no result ", options_.time_limit_grace_ms,
-                              " ms after its time limit of ", rec.time_limit_ms,
-                              " ms (for each round of tasks its worker held)"),
-                 nullptr, out);
+    lost_attempt(
+        t.ref,
+        absl::StrCat("no result ", options_.time_limit_grace_ms, " ms after its time limit of ",
+                     rec.time_limit_ms, " ms (from when its worker had a process free for it)"),
+        nullptr, out);
   }
   while (!waiter_timers_.empty() && waiter_timers_.top().deadline <= now) {
     uint64_t token = waiter_timers_.top().token;

@@ -48,6 +48,9 @@ struct TaskRecord {
   uint16_t attempt = 0;          // 0 for the first run
   uint8_t priority = 0;
   TaskPhase phase = TaskPhase::kQueued;
+  // Running: its worker holds it behind tasks it has yet to end (prefetched), so it has
+  // not started and its time limit does not count yet (WorkerState::waiting).
+  bool waiting = false;
 };
 
 // Owner of all task records, addressed by TaskRef and found by id. Not thread-safe:

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,14 @@
 #include "broker/task_store.h"
 
 namespace shoal::broker {
+
+// A task leased to a worker, as it was leased: `ref` at generation `gen`, attempt `attempt`
+// (an entry whose record has moved on since is stale).
+struct HeldTask {
+  TaskRef ref;
+  uint32_t gen;
+  uint16_t attempt;
+};
 
 // One connected worker as the scheduler sees it.
 struct WorkerState {
@@ -26,6 +35,12 @@ struct WorkerState {
   uint32_t prefetch = 1;
   uint32_t credit = 0;                 // tasks it may be sent now
   absl::flat_hash_set<TaskRef> leased;  // tasks it holds
+  // A worker starts the tasks it holds in the order it received them, at most `slots` at
+  // once (worker.proto). Of `leased`, `started` have a process (their time limits
+  // count) as far as the broker can tell: a result frees one for the first of `waiting`,
+  // the others in the order they were sent (entries of tasks that left are skipped).
+  uint32_t started = 0;
+  std::deque<HeldTask> waiting;
   int64_t last_seen_ms = 0;            // last frame received
   int64_t last_sent_ms = 0;            // last frame sent
   bool live = false;

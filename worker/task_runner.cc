@@ -3,6 +3,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -146,7 +147,11 @@ void TaskRunner::start(const std::vector<v1::Task*>& tasks) {
   }
   {
     std::lock_guard lock(mu_);
-    for (const auto& s : batch) ++running_[static_cast<ResultSink*>(s.sink.get())->id()];
+    for (const auto& s : batch) {
+      Running& r = running_[static_cast<ResultSink*>(s.sink.get())->id()];
+      if (r.copies++ == 0) r.order = started_;
+      ++started_;
+    }
     count_ += batch.size();
   }
   for (auto& [task, error] : refused) {  // `tasks` still holds them: nothing was moved
@@ -179,7 +184,7 @@ void TaskRunner::finish(const std::string& id, v1::TaskResult result) {
     std::lock_guard lock(mu_);
     if (auto it = running_.find(id); it != running_.end()) {
       --count_;
-      if (--it->second == 0) running_.erase(it);
+      if (--it->second.copies == 0) running_.erase(it);
     }
     if (terminating_ && result.failure().kind() == v1::ERROR_KIND_CANCELLED) {
       // Killed by our own shutdown, not cancelled by anyone: the broker should retry it.
@@ -198,9 +203,13 @@ std::size_t TaskRunner::running() const {
 
 std::vector<std::string> TaskRunner::running_ids() const {
   std::lock_guard lock(mu_);
+  std::vector<std::pair<std::uint64_t, std::string>> ordered;
+  ordered.reserve(running_.size());
+  for (const auto& [id, r] : running_) ordered.emplace_back(r.order, id);
+  std::sort(ordered.begin(), ordered.end());
   std::vector<std::string> ids;
-  ids.reserve(running_.size());
-  for (const auto& [id, copies] : running_) ids.push_back(id);
+  ids.reserve(ordered.size());
+  for (auto& [order, id] : ordered) ids.push_back(std::move(id));
   return ids;
 }
 

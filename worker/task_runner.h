@@ -58,6 +58,8 @@ class TaskRunner {
 
   // Tasks started and not yet finished.
   std::size_t running() const;
+  // Their ids, in the order they were started (the order the engine runs them in: the
+  // broker counts a waiting task's time limit from when those ahead of it end).
   std::vector<std::string> running_ids() const;
 
   // Why the engine stopped by itself (its processes are gone), or "" while it works.
@@ -75,8 +77,13 @@ class TaskRunner {
   const std::string name_;
   CompletionQueue* done_;
   mutable std::mutex mu_;
-  absl::flat_hash_map<std::string, int> running_;  // guarded by mu_: id -> copies
-  std::size_t count_ = 0;                          // guarded by mu_: sum of copies
+  struct Running {
+    int copies = 0;
+    std::uint64_t order = 0;  // of the first copy started
+  };
+  absl::flat_hash_map<std::string, Running> running_;  // guarded by mu_: by id
+  std::size_t count_ = 0;                              // guarded by mu_: sum of copies
+  std::uint64_t started_ = 0;                          // guarded by mu_: tasks started
   bool terminating_ = false;                       // guarded by mu_
 };
 

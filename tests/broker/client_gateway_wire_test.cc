@@ -3,17 +3,20 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "broker/client_gateway.h"
 #include "fake_worker.h"
 #include "gmock/gmock.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/impl/codegen/proto_utils.h"
 #include "gtest/gtest.h"
 
 namespace shoal::broker {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::InProcessBroker;
 using testing::make_context;
@@ -64,10 +67,14 @@ class RawCall {
     call_->Read(message, this);
     return wait();
   }
-  // Reads to the end and returns the call's status.
-  grpc::Status finish() {
+  // Reads to the end (into `*messages` if given) and returns the call's status.
+  grpc::Status finish(std::vector<shoal::v1::ServerMessage>* messages = nullptr) {
     grpc::ByteBuffer message;
     while (read(&message)) {
+      if (messages == nullptr) continue;
+      EXPECT_TRUE(grpc::SerializationTraits<shoal::v1::ServerMessage>::Deserialize(
+                      &message, &messages->emplace_back())
+                      .ok());
     }
     grpc::Status status;
     call_->Finish(&status, this);
@@ -118,6 +125,11 @@ class ClientGatewayWireTest : public ::testing::Test {
     *message.mutable_submit()->add_tasks() = make_task(id);
     return message.SerializeAsString();
   }
+  static std::string watch_bytes(const std::string& id) {
+    shoal::v1::ClientMessage message;
+    message.mutable_watch()->add_ids(id);
+    return message.SerializeAsString();
+  }
 
   std::unique_ptr<InProcessBroker> b_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -148,6 +160,41 @@ TEST_F(ClientGatewayWireTest, AMessageThatDoesNotParseEndsTheSessionWithInvalidA
   EXPECT_EQ(s.bad_client_messages(), 2u);
   EXPECT_EQ(s.submitted(), 2u);
   EXPECT_EQ(s.queued(), 2u);
+}
+
+// Found by review: the stream ended as soon as the bad message was read, before the
+// replies owed to the messages ahead of it were written: the Accepted of a submission
+// (held until the broker's next tick) and the result of a watched task that had ended.
+// A client then had to submit again what the broker had taken.
+TEST_F(ClientGatewayWireTest, RepliesOwedBeforeAMessageThatDoesNotParseAreWrittenFirst) {
+  shoal::v1::CancelRequest cancel;  // a task that ended (CANCELLED) before it arrived
+  cancel.set_id("ended");
+  cancel.set_even_if_unknown(true);
+  shoal::v1::CancelResponse cancelled;
+  auto context = make_context();
+  ASSERT_TRUE(stub_->Cancel(context.get(), cancel, &cancelled).ok());
+  RawCall session(channel_, "/shoal.v1.TaskService/Session");
+  ASSERT_TRUE(session.started());
+  ASSERT_TRUE(session.write(submit_bytes("queued")));
+  ASSERT_TRUE(session.write(watch_bytes("ended")));
+  session.write(kTruncatedSubmit);
+  std::vector<shoal::v1::ServerMessage> messages;
+  grpc::Status status = session.finish(&messages);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "a Session message did not parse as a shoal.v1.ClientMessage (4 bytes)");
+  std::vector<std::string> accepted, results;
+  for (const shoal::v1::ServerMessage& m : messages) {
+    for (const std::string& id : m.accepted().ids()) accepted.push_back(id);
+    for (const shoal::v1::TaskResult& r : m.results().results()) {
+      results.push_back(r.id());
+      EXPECT_EQ(r.failure().kind(), shoal::v1::ERROR_KIND_CANCELLED);
+    }
+  }
+  EXPECT_THAT(accepted, ElementsAre("queued"));
+  EXPECT_THAT(results, ElementsAre("ended"));
+  EXPECT_EQ(state_of("queued"), shoal::v1::TASK_STATE_QUEUED);
+  EXPECT_EQ(stats().bad_client_messages(), 1u);
 }
 
 // gRPC's own parsing answered INTERNAL "Unable to parse request", uncounted.

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <deque>
 #include <limits>
 #include <map>
 #include <optional>
@@ -89,10 +90,17 @@ struct SimTask {
 struct Held {
   uint64_t lease = 0;
   uint32_t attempt = 0;
-  // The first tick from then on ends the broker's lease (time limit + grace passed); a
-  // task claimed back in a hello keeps it (the broker still leased it to the old
-  // connection) or gets a new one from the hello (it had been re-queued); the model does
-  // not track which, and lets its lease last.
+  // Its time limit (per item, times its items) and grace; 0: no limit.
+  int64_t budget_ms = 0;
+  // Behind the tasks ahead of it (the worker starts them in the order received, at most
+  // `slots` at once): the broker's backstop does not count yet. It starts once a result
+  // frees a process for it (SchedulerSim::start_waiting).
+  bool waiting = false;
+  // The first tick from then on ends the broker's lease (time limit + grace passed since
+  // it started, as the model sees it: never before the broker does); a task claimed back
+  // in a hello keeps it (the broker still leased it to the old connection) or gets a new
+  // one from the hello (it had been re-queued); the model does not track which, and
+  // lets its lease last.
   int64_t lease_ends_ms = std::numeric_limits<int64_t>::max();
 };
 
@@ -120,6 +128,15 @@ struct SimWorker {
   // what it holds (worker.proto), so the broker's credit for it always equals this.
   uint64_t outstanding = 0;
   std::map<std::string, Held> held;  // ordered: iteration must replay with the seed
+  // The held tasks that wait (Held::waiting), in the order sent; those no longer held or
+  // waiting as sent then are skipped. (A retry keeps the lease, a send that failed keeps
+  // the attempt: the two together tell one send from another.)
+  struct Waiting {
+    std::string id;
+    uint64_t lease;
+    uint32_t attempt;
+  };
+  std::deque<Waiting> waiting;
   // Tasks its last hello said it still runs. A worker past its time limits can hold more
   // than slots x prefetch; the broker leases them all to it rather than run them twice.
   uint32_t claimed = 0;

@@ -261,19 +261,21 @@ void SchedulerSim::on_task_sent(SimWorker& w, const std::string& peer, const Tas
   }
   t->last_attempt = int(task.attempt());
   ++dispatched_;
-  // The broker allows the time limit (once per item of a chunk) and its grace once for
-  // each round of the worker's slots the tasks it holds fill. The model's count of what
-  // the worker holds is at least the broker's (it also counts tasks whose lease the
-  // broker ended), so its lease end is never earlier than the broker's.
-  w.held[task.id()] = Held{task.lease(), task.attempt()};
-  const int64_t slots = std::max<int64_t>(1, w.slots);
-  const int64_t rounds = (int64_t(w.held.size()) + slots - 1) / slots;
-  w.held[task.id()].lease_ends_ms =
-      task.time_limit_ms() == 0
-          ? std::numeric_limits<int64_t>::max()
-          : now() + (int64_t(task.time_limit_ms()) * task.items() +
-                     sim_options(config_).time_limit_grace_ms) *
-                        rounds;
+  // The broker counts the time limit (once per item of a chunk) and its grace from when
+  // the worker has a process free for the task: at once, or when results of the tasks
+  // ahead of it free one. The model's count of what the worker holds is at least the
+  // broker's (it also counts tasks whose lease the broker ended), so its lease end is
+  // never earlier than the broker's.
+  if (w.held.contains(task.id())) drop_held(w, task.id());  // sent again: a new run
+  Held& held = w.held[task.id()];
+  held = Held{task.lease(), task.attempt()};
+  if (task.time_limit_ms() > 0) {
+    held.budget_ms =
+        int64_t(task.time_limit_ms()) * task.items() + sim_options(config_).time_limit_grace_ms;
+  }
+  held.waiting = true;
+  w.waiting.push_back({task.id(), task.lease(), task.attempt()});
+  start_waiting(w);
   if (w.greedy) return;  // only the broker-side cap applies: check_workers()
   if (w.outstanding == 0) {
     return fail(absl::StrCat(sent, ", which had no credit left (it holds ", w.held.size() - 1,
@@ -481,6 +483,30 @@ size_t SchedulerSim::leasable(const SimWorker& w) const {
   return size_t(std::count_if(w.held.begin(), w.held.end(), [&](const auto& entry) {
     return entry.second.lease_ends_ms > last_tick_ms_;
   }));
+}
+
+void SchedulerSim::drop_held(SimWorker& w, const std::string& id) {
+  w.held.erase(id);
+  start_waiting(w);
+}
+
+void SchedulerSim::start_waiting(SimWorker& w) {
+  size_t started = size_t(std::count_if(w.held.begin(), w.held.end(),
+                                        [](const auto& entry) { return !entry.second.waiting; }));
+  while (started < std::max<size_t>(1, w.slots) && !w.waiting.empty()) {
+    const SimWorker::Waiting next = w.waiting.front();
+    w.waiting.pop_front();
+    auto it = w.held.find(next.id);
+    if (it == w.held.end() || !it->second.waiting || it->second.lease != next.lease ||
+        it->second.attempt != next.attempt) {
+      continue;
+    }
+    Held& held = it->second;
+    held.waiting = false;
+    held.lease_ends_ms =
+        held.budget_ms == 0 ? std::numeric_limits<int64_t>::max() : now() + held.budget_ms;
+    ++started;
+  }
 }
 
 size_t SchedulerSim::connected_count() const {

@@ -138,6 +138,12 @@ class SchedulerSim {
   // How many tasks `w` holds that the broker may still lease to it: not past the time
   // limit + grace at the last tick.
   size_t leasable(const SimWorker& w) const;
+  // Task `id` left what `w` holds (reported, or never arrived): a process it ran on
+  // is free for the next task waiting.
+  void drop_held(SimWorker& w, const std::string& id);
+  // The tasks waiting on `w` start while it has processes free (as its results tell the
+  // broker): their time limits count from now.
+  void start_waiting(SimWorker& w);
   int index_of(const SimWorker& w) const { return int(&w - workers_.data()); }
   size_t connected_count() const;
 

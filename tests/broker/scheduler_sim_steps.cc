@@ -366,6 +366,7 @@ void SchedulerSim::hello(SimWorker& w, Running running, bool new_peer) {
     peer_owner_[w.peer] = index_of(w);
   }
   if (running == Running::kDrop) w.held.clear();  // it killed what it ran
+  w.waiting.clear();  // what it still holds counts as started: see below
   uint32_t holding = uint32_t(std::min<size_t>(w.held.size(), w.capacity()));
   uint32_t credit =
       w.greedy ? uint32_t(rng_.below(3 * w.capacity() + 1)) : w.capacity() - holding;
@@ -376,7 +377,11 @@ void SchedulerSim::hello(SimWorker& w, Running running, bool new_peer) {
     // Whether the broker still leased it to the old connection (then handed over with
     // its time limit) or had re-queued it (then leased again without one) is the
     // broker's view, which the model does not track: the lease may last.
-    for (auto& [id, held] : w.held) held.lease_ends_ms = std::numeric_limits<int64_t>::max();
+    // Counted as started, all of them: the broker starts those it keeps waiting no later.
+    for (auto& [id, held] : w.held) {
+      held.lease_ends_ms = std::numeric_limits<int64_t>::max();
+      held.waiting = false;
+    }
   }
   w.connected = true;
   w.needs_hello = false;
@@ -403,7 +408,7 @@ void SchedulerSim::finish(SimWorker& w, bool everything) {
     std::string token = absl::StrCat("[r", ++report_count_, "]");
     reports_[token] = id;
     TaskResult r = random_result(rng_, tasks_.at(id).spec, w.held[id], token, everything);
-    w.held.erase(id);
+    drop_held(w, id);
     w.reported.push_back(r);
     if (w.reported.size() > 8) w.reported.erase(w.reported.begin());
     *batch->add_results() = std::move(r);
@@ -485,7 +490,7 @@ void SchedulerSim::undeliverable() {
   // None of its tasks arrived: the worker holds none of them, and the broker may send
   // each again with the same attempt.
   for (const auto& [id, attempt] : failed.tasks) {
-    w.held.erase(id);
+    drop_held(w, id);
     tasks_.at(id).last_attempt = int(attempt) - 1;
   }
   ++counts_["undeliverable"];

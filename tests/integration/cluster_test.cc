@@ -189,6 +189,25 @@ TEST(ClusterTest, AStuckTaskIsKilledAtItsTimeLimit) {
   EXPECT_EQ(pool.with(options).apply(nap, 20), 20);
 }
 
+// Found by review: the broker counted a prefetched task's time limit from its sending
+// (db845e4: once per round of tasks its worker held), so a task queued on a one-process
+// worker behind a task with no limit was taken for lost while it waited: WorkerLostError
+// at 12 s (2 x (1 s + 5 s of grace)) with no retry left. It counts from its start now.
+TEST(ClusterTest, APrefetchedTaskWaitingBehindALongOneKeepsItsTimeLimit) {
+  Cluster cluster;
+  cluster.start_broker();
+  cluster.start_worker("w1", 1, "default", {"--prefetch=2"});
+  Pool pool = Pool::connect(cluster.clients());
+  TerminateOnFailure guard(pool);
+  Future<int> slow = pool.apply_async(nap, 13000);  // no limit
+  TaskOptions options;
+  options.time_limit = 1s;
+  options.max_retries = 0;
+  Future<long long> queued = pool.with(options).apply_async(square, 7);  // waits behind it
+  EXPECT_EQ(queued.get(60s), 49);
+  EXPECT_EQ(slow.get(60s), 13000);
+}
+
 TEST(ClusterTest, NoCreditIsLostUnderLoad) {
   Cluster cluster;
   cluster.start_broker();

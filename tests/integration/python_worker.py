@@ -249,7 +249,7 @@ class Worker:
         self.send(hello=worker_pb2.WorkerHello(
             name=name, queues=queues, tasks=sorted(set(TASKS) | set(claimed)), slots=slots,
             prefetch=prefetch, credit=0 if self.stopping else free,
-            host=socket.gethostname(), pid=os.getpid(), running=sorted(self.held),
+            host=socket.gethostname(), pid=os.getpid(), running=list(self.held),  # as received
             instance=instance))
         self.hello_sent_at = self.last_heard = time.monotonic()
 

@@ -459,6 +459,29 @@ TEST_F(SessionTest, ReconnectRequestSendsANewHelloWithRunningIds) {
   EXPECT_EQ(session_->stats().reconnects, 1u);
 }
 
+// The broker counts the time limit of a task that waits behind others from when those
+// ahead of it end, and takes the tasks a hello lists in that order: they were listed in
+// the order of a hash map, so a task still waiting could be taken for one running.
+TEST_F(SessionTest, AHelloListsTheTasksItRunsInTheOrderItStartedThem) {
+  engine_->set_hold(true);
+  start(/*slots=*/1, /*prefetch=*/8);
+  broker_.expect(v1::WorkerMessage::kHello);
+  broker_.welcome();
+  const std::vector<std::string> ids = {"t7", "t3", "t5", "t1", "t8", "t2", "t6", "t4"};
+  std::vector<v1::Task> tasks;
+  for (const std::string& id : ids) tasks.push_back(make_task(id, "session_test.square", {2}));
+  broker_.tasks(tasks);
+  v1::BrokerMessage reconnect;
+  reconnect.mutable_reconnect()->set_reason("restarted");
+  broker_.send(reconnect);
+  auto hello = broker_.expect(v1::WorkerMessage::kHello).hello();
+  EXPECT_THAT(hello.running(), ::testing::ElementsAreArray(ids));
+  broker_.welcome();
+  engine_->release();
+  EXPECT_EQ(broker_.results(8).size(), 8u);
+  stop();
+}
+
 TEST_F(SessionTest, SilentBrokerIsLostAndRecentResultsAreSentAgain) {
   start();
   broker_.expect(v1::WorkerMessage::kHello);
