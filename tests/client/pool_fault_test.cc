@@ -295,12 +295,14 @@ TEST(PoolFaultTest, ATimeLimitKillNeverHitsTheNextTask) {
 // join() with it). A queue never empty makes each replacement take a task at once, and
 // busy tasks keep the zygote waiting for a CPU after its fork. The race is timing-dependent:
 // this test failed before the fix in some runs only (2 in 6: a task over its limit
-// succeeded).
+// succeeded). Each task is killed ~1 ms in, so its length costs nothing unless a kill is
+// lost; it is long so that a supervisor starved of CPU on a loaded machine still kills it
+// in time (with 20 ms tasks, 1 run in 8 failed so under a load of 4-7 on 2 cores).
 TEST(PoolFaultTest, AReplacementWorkerIsKilledForItsFirstTasksLimit) {
   Pool pool(2);
   Pool limited = pool.with(TaskOptions{"", 0, std::chrono::milliseconds(1), 0});
   std::vector<Future<int>> futures;
-  for (int i = 0; i < 300; ++i) futures.push_back(limited.apply_async(spin_ms, 20));
+  for (int i = 0; i < 300; ++i) futures.push_back(limited.apply_async(spin_ms, 500));
   int succeeded = 0;
   int hung = 0;
   for (Future<int>& f : futures) {
