@@ -239,20 +239,54 @@ void Engine::terminate() {
   idle_cv_.notify_all();
   std::vector<Outcome> out;
   {
-    std::lock_guard teardown(join_mu_);
-    if (joined_) return;
-    send_command(command_fd_, {ZygoteCommand::kTerminate, 0, 0});
-    wait_zygote();  // the zygote kills and reaps every worker first
-    stop_supervisor();
-    {
-      std::lock_guard lock(mu_);
-      take_what_is_left(out);
-    }
-    joined_ = true;
+    std::unique_lock teardown(join_mu_, std::defer_lock);
+    // In a done-callback while another thread tears the pool down: that one fails what
+    // is left once this thread ends.
+    if (!lock_teardown(teardown) || !tear_down(out)) return;
   }
   idle_cv_.notify_all();
   resolve(out);  // no lock held: callbacks may use the pool
   run_deferred_callbacks();  // the supervisor has stopped: what it left runs here
+}
+
+bool Engine::lock_teardown(std::unique_lock<std::mutex>& teardown) {
+  if (!on_supervisor_thread()) {
+    teardown.lock();
+    return true;
+  }
+  // terminate() or join() in another thread may hold join_mu_ while it waits for this
+  // thread to end: waiting for the lock would deadlock. Once that one has stopped the
+  // supervisor, the pool's processes are gone. Meanwhile collect, as the supervisor would.
+  while (!teardown.try_lock()) {
+    if (stop_.load(std::memory_order_seq_cst)) return false;
+    run_deferred_callbacks();
+    if (!collect(true)) sleep_until_news();
+  }
+  return true;
+}
+
+bool Engine::tear_down(std::vector<Outcome>& out) {
+  if (joined_) return false;
+  bool kill;
+  {
+    // Read here, under join_mu_: a join() that found the work done may take the teardown
+    // after a terminate() began, and its workers wait for a shutdown flag it never set
+    // (a quit then waited for ever), so a terminate() requested by then always kills.
+    std::lock_guard lock(mu_);
+    kill = terminated_;
+  }
+  if (!kill) shared_.wake_workers(INT_MAX);
+  send_command(command_fd_, {kill ? ZygoteCommand::kTerminate : ZygoteCommand::kQuit, 0, 0});
+  wait_zygote();  // the zygote kills (or waits for) and reaps every worker first
+  stop_supervisor();
+  {
+    // After an orderly quit nothing is left; this only guards the contract that every
+    // accepted job is resolved once join() returns.
+    std::lock_guard lock(mu_);
+    take_what_is_left(out);
+  }
+  joined_ = true;
+  return true;
 }
 
 absl::Status Engine::join() {
@@ -294,35 +328,12 @@ absl::Status Engine::join() {
       shared_.control().shutdown.store(1, std::memory_order_seq_cst);
     }
   }
-  std::unique_lock teardown(join_mu_, std::defer_lock);
-  if (!on_supervisor_thread()) {
-    teardown.lock();
-  } else {
-    // terminate() or a join() in another thread may hold join_mu_ while it waits for this
-    // thread to end: waiting for the lock would deadlock. Once it has stopped the
-    // supervisor, the pool's processes are gone (and, after terminate(), it fails what is
-    // left once this thread ends): return. Meanwhile collect, as the supervisor would.
-    while (!teardown.try_lock()) {
-      if (stop_.load(std::memory_order_seq_cst)) return absl::OkStatus();
-      run_deferred_callbacks();
-      if (!collect(true)) sleep_until_news();
-    }
-  }
   std::vector<Outcome> out;
   {
-    if (joined_) return absl::OkStatus();
-    shared_.wake_workers(INT_MAX);
-    send_command(command_fd_, {ZygoteCommand::kQuit, 0, 0});
-    wait_zygote();
-    stop_supervisor();
-    {
-      // Nothing is left after an orderly quit; this only guards the contract that
-      // every accepted job is resolved once join() returns.
-      std::lock_guard lock(mu_);
-      take_what_is_left(out);
-    }
-    joined_ = true;
-    teardown.unlock();
+    std::unique_lock teardown(join_mu_, std::defer_lock);
+    // In a done-callback while another thread tears the pool down: after terminate(), that
+    // one fails what is left once this thread ends.
+    if (!lock_teardown(teardown) || !tear_down(out)) return absl::OkStatus();
   }
   resolve(out);
   run_deferred_callbacks();  // the supervisor has stopped: what it left runs here

@@ -170,6 +170,15 @@ class Engine : public internal::ProgressSource {
   // then), drops it from the list and wakes join() if the pool is idle; then runs their
   // done-callbacks, or leaves them to the supervisor if `defer_callbacks`.
   void resolve_taken(std::vector<Outcome>& outcomes, bool defer_callbacks);
+  // Without mu_: takes `teardown` (on join_mu_) for terminate() or join(); false, without
+  // it, when called in a done-callback while another thread's teardown has stopped the
+  // supervisor (waiting for the lock there would deadlock: that teardown waits for this
+  // thread to end).
+  bool lock_teardown(std::unique_lock<std::mutex>& teardown);
+  // With join_mu_: ends the pool's processes (killed if terminate() was called, else once
+  // they finish), stops the supervisor and takes what is left into `out`; false if the
+  // pool was torn down already.
+  bool tear_down(std::vector<Outcome>& out);
   // Without mu_, after a change it guards: wakes a done-callback waiting on the supervisor
   // thread (collect_until() or join()), which sleeps on the results word, not on idle_cv_.
   void wake_supervisor_waits();

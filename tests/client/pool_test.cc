@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -522,6 +523,67 @@ TEST(PoolTest, JoinInAnotherThreadWhileADoneCallbackJoins) {
   joiner.join();
   EXPECT_TRUE(worker_exited.load());
   EXPECT_EQ(f.get(), 1);
+}
+
+// terminate() in a done-callback while join() in another thread tears the pool down (an
+// error callback stopping the pool as main joins): both return. (They deadlocked: the
+// callback's terminate() waited for the teardown lock that join() held while it waited for
+// the result thread to end. Found by review: hung every run.)
+TEST(PoolTest, TerminateInADoneCallbackWhileAnotherThreadJoins) {
+  TestPipe go;
+  Pool pool(1);
+  Future<int> f = pool.apply_async(pid_after_go, go.read_fd());
+  std::promise<void> terminated, joined;
+  f.add_done_callback([&](const Future<int>& done) {
+    // The worker exits only once the other thread's join() holds the teardown lock.
+    testing::wait_for_exit(done.get(), std::chrono::seconds(30));
+    pool.terminate();
+    terminated.set_value();
+  });
+  pool.close();
+  std::thread joiner([&] {
+    pool.join();
+    joined.set_value();
+  });
+  go.write_int(1);
+  std::future<void> terminate_returned = terminated.get_future();
+  std::future<void> join_returned = joined.get_future();
+  exit_unless_ready_in_60s(terminate_returned, "terminate() in the done-callback did not return");
+  exit_unless_ready_in_60s(join_returned, "join() in another thread did not return");
+  joiner.join();
+}
+
+// join() in other threads racing terminate() while a job never ends: all return. (A join()
+// that took the teardown after terminate() began sent an orderly quit without the shutdown
+// flag, which the zygote waited on for ever, holding up terminate() too. Found by review:
+// hung in the first round.)
+TEST(PoolTest, JoinsRacingTerminateAllReturn) {
+  for (int round = 0; round < 50; ++round) {
+    TestPipe never;
+    auto pool = std::make_unique<Pool>(1);
+    Future<int> hung = pool->apply_async(wait_for_go, never.read_fd(), 1);
+    pool->close();
+    std::atomic<int> joining{0};
+    std::vector<std::thread> joiners;
+    for (int k = 0; k < 4; ++k) {
+      joiners.emplace_back([&] {
+        ++joining;
+        (void)pool->join();
+      });
+    }
+    while (joining.load() < 4) std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // they wait for the work
+    std::promise<void> all_returned;
+    std::thread terminator([&] {
+      pool->terminate();
+      for (std::thread& j : joiners) j.join();
+      all_returned.set_value();
+    });
+    std::future<void> returned = all_returned.get_future();
+    exit_unless_ready_in_60s(returned, "terminate() or a join() racing it did not return");
+    terminator.join();
+    EXPECT_THROW(hung.get(), CancelledError) << "round " << round;
+  }
 }
 
 // The last handle of a pool dropped in one of its done-callbacks: ~Pool() waits for the
