@@ -85,9 +85,10 @@ class RemoteBackend final : public Backend, private SessionListener {
   };
   // As cancel() for each of `seqs`, in few calls: one Cancel RPC carries up to
   // kMaxCancelIds ids (CancelRequest.more_ids); a broker that does not know more_ids is
-  // asked one call per id. Returns one outcome per seq, in order. A cancelled task's sink
-  // fails with kCancelled, as cancel() does. Blocks for those calls (each up to
-  // connect_timeout). Thread-safe.
+  // asked one call per id, for at most max(connect_timeout, 3 s). Returns one outcome per
+  // seq, in order (kNoAnswer for all from a call the broker did not answer: none is sent
+  // after it). A cancelled task's sink fails with kCancelled, as cancel() does. Blocks for
+  // those calls (each up to connect_timeout). Thread-safe.
   std::vector<CancelOutcome> cancel_all(const std::vector<std::uint64_t>& seqs);
   static constexpr std::size_t kMaxCancelIds = 10000;
   // Worker slots serving `queue` ("" = "default"), as the broker says now; nullopt when

@@ -324,7 +324,9 @@ std::vector<RemoteBackend::CancelOutcome> RemoteBackend::cancel_all(
     }
   };
   bool batches = true;  // until the broker shows it ignores more_ids
+  Clock::time_point singles_until = Clock::time_point::max();  // once batches is false
   for (std::size_t at = 0; at < remote.size();) {
+    if (!batches && Clock::now() >= singles_until) break;  // the rest: kNoAnswer
     const std::size_t n = batches ? std::min(kMaxCancelIds, remote.size() - at) : 1;
     v1::CancelRequest request;
     request.set_even_if_unknown(true);
@@ -333,8 +335,8 @@ std::vector<RemoteBackend::CancelOutcome> RemoteBackend::cancel_all(
     v1::CancelResponse response;
     auto context = make_context(options_, options_.connect_timeout);
     if (!stub_->Cancel(context.get(), request, &response).ok()) {
-      at += n;  // kNoAnswer; a broker that does not answer one call would not answer more
-      continue;
+      break;  // kNoAnswer, for the rest too: a broker that did not answer would not answer
+              // more, and each call would wait connect_timeout again
     }
     answer(remote[at], response.cancelled(), response.state());
     if (static_cast<std::size_t>(response.more_cancelled_size()) == n - 1 &&
@@ -345,8 +347,10 @@ std::vector<RemoteBackend::CancelOutcome> RemoteBackend::cancel_all(
       }
       at += n;
     } else {
-      at += 1;  // an older broker: one id a call from now on
+      at += 1;  // an older broker: one id a call from now on, for at most a few seconds
       batches = false;
+      singles_until = Clock::now() + std::max<Clock::duration>(options_.connect_timeout,
+                                                                std::chrono::seconds(3));
     }
   }
   {

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <csignal>
 
 namespace shoal::cli {
@@ -10,10 +11,22 @@ using CancelOutcome = internal::RemoteBackend::CancelOutcome;
 
 namespace {
 
-// The SIGINT or SIGTERM that asked submit or map to stop, 0 if none came.
-volatile std::sig_atomic_t g_stop_signal = 0;
+// The SIGINT or SIGTERM that asked submit or map to stop, 0 if none came. Written by
+// whichever thread the signal lands on (often one of gRPC's), read by the main thread.
+std::atomic<int> g_stop_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free, "used in a signal handler");
 
-void on_stop_signal(int signal_number) { g_stop_signal = signal_number; }
+// Notes the first stop signal; a second one, of either kind, ends the CLI at once (both go
+// back to their default action here: SA_RESETHAND would reset only the one delivered).
+void on_stop_signal(int signal_number) {
+  int none = 0;
+  g_stop_signal.compare_exchange_strong(none, signal_number);
+  struct sigaction fallback = {};
+  fallback.sa_handler = SIG_DFL;
+  sigemptyset(&fallback.sa_mask);
+  sigaction(SIGINT, &fallback, nullptr);  // async-signal-safe
+  sigaction(SIGTERM, &fallback, nullptr);
+}
 
 }  // namespace
 
@@ -21,14 +34,16 @@ void catch_stop_signals() {
   struct sigaction action = {};
   action.sa_handler = on_stop_signal;
   sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESETHAND;
+  sigaddset(&action.sa_mask, SIGINT);  // one handler at a time
+  sigaddset(&action.sa_mask, SIGTERM);
+  action.sa_flags = SA_RESTART;  // a write to stdout is not cut short by EINTR
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
 }
 
-int stop_signal() { return g_stop_signal; }
+int stop_signal() { return g_stop_signal.load(); }
 
-int interrupted_status() { return 128 + g_stop_signal; }
+int interrupted_status() { return 128 + g_stop_signal.load(); }
 
 std::vector<CancelOutcome> cancel_unended(internal::RemoteBackend& backend,
                                           const std::vector<std::uint64_t>& seqs, CollectSink& sink,

@@ -12,8 +12,8 @@
 namespace shoal::cli {
 
 // From now on SIGINT and SIGTERM are noted (stop_signal()), not fatal: the tasks
-// submitted then are cancelled at the broker, not left queued for nobody. A second one
-// kills the process as usual (SA_RESETHAND), should the broker not answer.
+// submitted then are cancelled at the broker, not left queued for nobody. A second one,
+// of either kind, kills the process as usual, should the broker not answer.
 void catch_stop_signals();
 
 // The SIGINT or SIGTERM noted since catch_stop_signals(), 0 if none came.

@@ -589,6 +589,24 @@ TEST(CliInterruptTest, SigintWhileTheBrokerIsFullCancelsWhatWaitsForRoom) {
   EXPECT_NE(queued.find(", 0 queued (at most 1)"), std::string::npos) << queued;
 }
 
+// A second stop signal, of either kind, ends the CLI at once, here while its cancel waits
+// for a broker that does not answer. (SIGINT then SIGTERM: the SIGTERM was caught too, and
+// only turned the exit status from 130 into 143 once the cancel call gave up. Found by
+// review.)
+TEST(CliInterruptTest, ASecondSignalOfTheOtherKindEndsTheCliAtOnce) {
+  Cluster cluster;
+  cluster.start_broker();  // no worker: the task stays queued
+  auto cli = start_cli(aimed_at(cluster, {"submit", "test.square", "--args=[4]",
+                                          "--queue=nobody", "--connect-timeout-ms=60000"}));
+  EXPECT_EQ(cli->wait_for_line("shoal: no worker serves queue", 60s),
+            "shoal: no worker serves queue 'nobody' yet; waiting for one (Ctrl-C to stop)");
+  cluster.broker().signal(SIGSTOP);  // its cancel now waits up to the 60 s timeout
+  cli->signal(SIGINT);
+  cli->signal(SIGTERM);
+  EXPECT_EQ(cli->wait(30s), std::optional<int>(-SIGTERM));
+  cluster.broker().signal(SIGCONT);
+}
+
 // A TLS client of a plaintext broker printed gRPC's own log lines (a "Handshake failed"
 // each retry) before its one line, which named the C++ API's fields (root_certs_pem).
 TEST_F(CliClusterTest, TlsToAPlaintextBrokerIsOneLineNamingTheCliFlags) {
