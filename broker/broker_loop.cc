@@ -6,6 +6,8 @@
 #include <chrono>
 #include <type_traits>
 
+#include "absl/strings/str_cat.h"
+
 namespace shoal::broker {
 
 void BrokerLoop::stop() {
@@ -129,6 +131,13 @@ void BrokerLoop::handle(ClientEvent& event) {
           scheduler.get_result(e.request->id(), std::min(e.request->wait_ms(), deps_.max_wait_ms),
                                token, actions_);
         } else if constexpr (std::is_same_v<E, CancelCall>) {
+          if (e.request->more_ids_size() > kMaxCancelIds) {  // refused whole: none cancelled
+            e.responder->Finish(grpc::Status(
+                grpc::StatusCode::INVALID_ARGUMENT,
+                absl::StrCat("more than ", kMaxCancelIds, " more_ids in one Cancel call (",
+                             e.request->more_ids_size(), "): split it")));
+            return;
+          }
           const bool even_if_unknown = e.request->even_if_unknown();
           *e.response = scheduler.cancel(e.request->id(), even_if_unknown, actions_);
           // Several ids in one call (a CLI interrupted in a map of 100,000 tasks): each as

@@ -60,6 +60,9 @@ class BrokerLoop final : private WorkerGateway::Handler {
   // implies its task was accepted. One Accepted per round trip was a third of the
   // messages of sequential calls.
   static constexpr int kMaxHeldAccepted = 4096;
+  // At most this many CancelRequest.more_ids in one call (service.proto): one call's
+  // work in the loop stays bounded.
+  static constexpr int kMaxCancelIds = 10'000;
 
   void on_frame(const std::string& peer, shoal::v1::WorkerMessage* msg) override;
   void on_disconnect(const std::string& peer) override;

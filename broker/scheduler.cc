@@ -365,7 +365,8 @@ void Scheduler::fail(TaskRef ref, ErrorKind kind, std::string message, uint32_t 
   finish(ref, std::move(result), out);
 }
 
-void Scheduler::finish(TaskRef ref, std::unique_ptr<TaskResult> result, Actions& out) {
+void Scheduler::finish(TaskRef ref, std::unique_ptr<TaskResult> result, Actions& out,
+                       HolderCopy copy) {
   TaskRecord& rec = store_->get(ref);
   rec.result_worker = kNoName;
   if (rec.phase == TaskPhase::kRunning && rec.worker != kNoWorker) {
@@ -373,7 +374,7 @@ void Scheduler::finish(TaskRef ref, std::unique_ptr<TaskResult> result, Actions&
     if (result->worker() == holder.name) rec.result_worker = holder.name_id;
   }
   if (rec.phase == TaskPhase::kQueued) unqueue(rec);
-  if (rec.phase == TaskPhase::kRunning) unlease(rec, ref);
+  if (rec.phase == TaskPhase::kRunning) unlease(rec, ref, copy);
   if (result->id() != rec.id) result->set_id(rec.id);
   if (store_->durable()) store_->ended(*result);
   bool failed = result->has_failure() ||

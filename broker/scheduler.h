@@ -188,7 +188,16 @@ class Scheduler {
   void retain_result(TaskRecord& rec, shoal::v1::TaskResult& result);
   // True until registration_grace_ms after start: unrunnable tasks wait meanwhile.
   bool in_registration_grace() const;
-  void finish(TaskRef ref, std::unique_ptr<shoal::v1::TaskResult> result, Actions& out);
+  // What became of the copy a running task's holder runs, when its lease ends.
+  enum class HolderCopy {
+    kEnded,         // it reported it, died, never got it, or is gone: its process is free
+    kStillRuns,     // another copy's result ended the task: it becomes a phantom
+    kTakenForLost,  // the backstop: its process counts as free, a late result frees none
+  };
+  // Ends task `ref` with `result` (retained, delivered); a running task's lease ends, its
+  // holder's copy as `copy` says.
+  void finish(TaskRef ref, std::unique_ptr<shoal::v1::TaskResult> result, Actions& out,
+              HolderCopy copy = HolderCopy::kEnded);
   void fail(TaskRef ref, shoal::v1::ErrorKind kind, std::string message, uint32_t attempts,
             Actions& out);
   // Sends the result of done task `ref` to session `s`, if open: `result` when given,
@@ -226,8 +235,21 @@ class Scheduler {
   // the queues are appended to it, for the caller to check when it is done.
   void remove_worker(WorkerRef w, const std::string& why, Actions& out,
                      std::vector<NameId>* unchecked_queues = nullptr);
-  // Ends the lease of `rec` (running); its worker's next waiting task may start.
-  void unlease(TaskRecord& rec, TaskRef ref);
+  // Ends the lease of `rec` (running); unless `copy` still runs, its worker's next
+  // waiting task may start.
+  void unlease(TaskRecord& rec, TaskRef ref, HolderCopy copy);
+  // `w` runs a copy of task `id` that is not its lease, in its order behind what it holds
+  // (`ref`: the task's record, if the broker has one, else it counts as started at once).
+  void hold_phantom(WorkerRef w, const std::string& id, const TaskRef* ref);
+  // A result `w` sent for task `id` ends one of its phantom copies of it, if it has one
+  // (freeing its process, or its place among the waiting): true if it did.
+  bool end_phantom(WorkerRef w, const std::string& id);
+  // Waiting entry `h` of `w`, whose task has left or moved on, stands for a waiting
+  // phantom of the task if there is one: it starts, taking a process.
+  void start_phantom(WorkerState& st, const HeldTask& h);
+  // Keeps `w`'s phantoms bounded: a worker holds at most capacity() copies, so beyond
+  // that the oldest knowledge is wrong (copies it lost without a result); amortised O(1).
+  void prune_phantoms(WorkerRef w);
   // Adds running `ref` to what `w` holds, behind the tasks it was sent before: started
   // (its time limit armed from `now`) if `w` has a process free for it, else waiting.
   void hold(TaskRef ref, TaskRecord& rec, WorkerRef w, int64_t now);
@@ -239,8 +261,11 @@ class Scheduler {
   void arm_time_limit(TaskRef ref, const TaskRecord& rec, int64_t now);
   // True while the lease timer `t` was armed for is still running.
   bool lease_timer_current(const Timer& t) const;
+  // Attempt of running `ref` lost (its holder's copy as `copy` says): retried while its
+  // retries allow, else ended with `reported` or a WORKER_LOST failure saying `why`.
   void lost_attempt(TaskRef ref, const std::string& why,
-                    std::unique_ptr<shoal::v1::TaskResult> reported, Actions& out);
+                    std::unique_ptr<shoal::v1::TaskResult> reported, Actions& out,
+                    HolderCopy copy = HolderCopy::kEnded);
   void fail_unrunnable(TaskQueue& q, Actions& out);
   void mark_dirty(TaskQueue& q);
   void dispatch(Actions& out);

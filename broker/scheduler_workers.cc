@@ -88,7 +88,7 @@ size_t Scheduler::undeliverable(const std::vector<UndeliveredSend>& sends, Actio
       if (rec.phase != TaskPhase::kRunning || rec.worker != w || lease_of(ref, rec.gen) != *it) {
         continue;
       }
-      unlease(rec, ref);
+      unlease(rec, ref, HolderCopy::kEnded);  // it never got it
       // A new generation: its lease timer (same attempt) must not end the next lease,
       // and its next lease is another value. Nothing else holds this one: it never left.
       ++rec.gen;
@@ -124,23 +124,16 @@ void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello,
   // Tasks a replaced connection holds that the hello says still run are handed over as
   // they are (same attempt, same time limit), not lost: they use no retry and never
   // fail WORKER_LOST while the worker runs them. Those started stay started (their
-  // time limits keep running); those waiting keep waiting, in their order.
-  std::vector<TaskRef> handed_over, handed_over_waiting;
+  // time limits keep running); those waiting keep waiting, in the hello's order.
+  absl::flat_hash_set<TaskRef> handed_over;
   absl::flat_hash_set<std::string_view> still_running(hello.running().begin(),
                                                       hello.running().end());
   auto replace = [&](WorkerRef old, const char* why) {
     WorkerState& st = workers_.get(old);
-    for (const HeldTask& h : st.waiting) {
-      const TaskRecord& rec = store_->get(h.ref);
-      if (rec.phase == TaskPhase::kRunning && rec.worker == old && rec.waiting &&
-          rec.gen == h.gen && rec.attempt == h.attempt && still_running.contains(rec.id)) {
-        handed_over_waiting.push_back(h.ref);
-      }
-    }
     for (auto it = st.leased.begin(); it != st.leased.end();) {
       const TaskRecord& rec = store_->get(*it);
       if (still_running.contains(rec.id)) {
-        if (!rec.waiting) handed_over.push_back(*it);
+        handed_over.insert(*it);
         st.leased.erase(it++);
       } else {
         ++it;
@@ -175,28 +168,42 @@ void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello,
     q.workers.push_back(w);
     for (const auto& lane : q.lanes()) lane->capable_workers += ws.tasks.contains(lane->name);
   }
-  for (TaskRef ref : handed_over) {
-    store_->get(ref).worker = w;
-    ws.leased.insert(ref);
-    ++ws.started;
-  }
-  for (TaskRef ref : handed_over_waiting) {
-    TaskRecord& rec = store_->get(ref);
-    rec.worker = w;
-    ws.leased.insert(ref);
-    ws.waiting.push_back({ref, rec.gen, rec.attempt});
-  }
-  start_waiting(w);
-  // Tasks it still runs from before a reconnect: lease them to it again, if queued (in
-  // the order listed: a worker lists them in the order it received them).
-  for (const std::string& id : hello.running()) {
-    TaskRef ref;
-    if (!store_->find(id, &ref)) continue;
-    TaskRecord& rec = store_->get(ref);
-    if (rec.phase != TaskPhase::kQueued ||
-        std::find(ws.queues.begin(), ws.queues.end(), rec.queue) == ws.queues.end()) {
+  // Handed over started, they stay started: their time limits keep running.
+  for (auto it = handed_over.begin(); it != handed_over.end();) {
+    TaskRecord& rec = store_->get(*it);
+    if (rec.waiting) {
+      ++it;
       continue;
     }
+    rec.worker = w;
+    ws.leased.insert(*it);
+    ++ws.started;
+    handed_over.erase(it++);
+  }
+  // Then what it still runs in the order listed (the order it runs them in): the tasks
+  // handed over that waited, those queued again meanwhile (leased to it again), and
+  // phantoms of the others (leased elsewhere since, done, or unknown), each taking a
+  // process in turn.
+  for (const std::string& id : hello.running()) {
+    TaskRef ref;
+    const bool known = store_->find(id, &ref);
+    if (known && handed_over.erase(ref) == 1) {
+      TaskRecord& rec = store_->get(ref);
+      rec.worker = w;
+      hold(ref, rec, w, now);  // armed from now if it has a process now
+      continue;
+    }
+    TaskRecord* found = known ? &store_->get(ref) : nullptr;
+    if (found != nullptr && found->phase == TaskPhase::kRunning && found->worker == w) {
+      continue;  // handed over started, above (or listed twice)
+    }
+    if (found == nullptr || found->phase != TaskPhase::kQueued ||
+        std::find(ws.queues.begin(), ws.queues.end(), found->queue) == ws.queues.end()) {
+      // At most what it may hold: a hello listing more cannot grow the broker's memory.
+      if (ws.phantoms.size() < ws.capacity()) hold_phantom(w, id, known ? &ref : nullptr);
+      continue;
+    }
+    TaskRecord& rec = *found;
     unqueue(rec);
     rec.phase = TaskPhase::kRunning;
     rec.worker = w;
@@ -238,6 +245,9 @@ std::string outcome_problem(const TaskResult& result, uint32_t items) {
 }  // namespace
 
 bool Scheduler::accept_result(WorkerRef w, std::unique_ptr<TaskResult> result, Actions& out) {
+  // First, what it says about the worker's processes: a result for a copy of a task it
+  // runs though it is not its lease (whatever became of the task) frees that copy's.
+  const bool phantom_copy = w != kNoWorker && end_phantom(w, result->id());
   TaskRef ref = TaskRef(result->lease());
   bool leased = store_->matches(ref, result->id()) &&
                 lease_of(ref, store_->get(ref).gen) == result->lease();
@@ -258,8 +268,9 @@ bool Scheduler::accept_result(WorkerRef w, std::unique_ptr<TaskResult> result, A
     result->clear_worker();
   }
   if (result->has_failure() && result->failure().kind() == shoal::v1::ERROR_KIND_WORKER_LOST) {
-    // The worker's child process died. Only the current holder's report counts.
-    if (!from_holder) return false;
+    // The worker's child process died. Only the current holder's report counts, and not
+    // one taken for an older copy's (the holder's own copy still runs).
+    if (!from_holder || phantom_copy) return false;
     std::string why = result->failure().message();
     lost_attempt(ref, why, std::move(result), out);
     return true;
@@ -275,7 +286,10 @@ bool Scheduler::accept_result(WorkerRef w, std::unique_ptr<TaskResult> result, A
   }
   uint32_t runs = rec.attempt + (rec.phase == TaskPhase::kRunning ? 1 : 0);
   result->set_attempts(std::max<uint32_t>(1, runs));
-  finish(ref, std::move(result), out);
+  // Another's result, or an older copy's (the oldest copy ends first: it started first):
+  // the holder's own copy still runs, and keeps its process until it reports it.
+  finish(ref, std::move(result), out,
+         from_holder && !phantom_copy ? HolderCopy::kEnded : HolderCopy::kStillRuns);
   return from_holder;
 }
 
@@ -296,6 +310,7 @@ void Scheduler::remove_worker(WorkerRef w, const std::string& why, Actions& out,
   WorkerState& st = workers_.get(w);
   std::string reason = absl::StrCat("worker '", st.name, "' lost: ", why);
   st.waiting.clear();  // what it held goes elsewhere: none of it starts there now
+  st.phantoms.clear();
   std::vector<TaskRef> leased(st.leased.begin(), st.leased.end());
   std::sort(leased.begin(), leased.end());
   for (TaskRef ref : leased) lost_attempt(ref, reason, nullptr, out);
@@ -314,15 +329,29 @@ void Scheduler::remove_worker(WorkerRef w, const std::string& why, Actions& out,
   for (NameId qn : queues) fail_unrunnable(queue_for(qn), out);
 }
 
-void Scheduler::unlease(TaskRecord& rec, TaskRef ref) {
+void Scheduler::unlease(TaskRecord& rec, TaskRef ref, HolderCopy copy) {
   if (rec.worker != kNoWorker) {
     WorkerState& st = workers_.get(rec.worker);
     st.leased.erase(ref);
-    if (rec.waiting) {
+    if (copy == HolderCopy::kStillRuns) {
+      // Nothing tells the worker that the task ended: its copy keeps its process, or its
+      // place among the waiting (its entry there now stands for the phantom).
+      PhantomCopies& p = st.phantoms[rec.id];
+      if (rec.waiting) {
+        p.waiting.push_back({ref, rec.gen, rec.attempt});
+      } else {
+        ++p.started;
+      }
+      prune_phantoms(rec.worker);
+    } else if (rec.waiting) {
       rec.waiting = false;  // its entry in st.waiting is skipped
     } else if (st.started > 0) {
       // A process of the worker is free (the worker reported the task, or it is lost).
       --st.started;
+      if (copy == HolderCopy::kTakenForLost) {
+        ++st.phantoms[rec.id].freed;
+        prune_phantoms(rec.worker);
+      }
       start_waiting(rec.worker);
     }
   }
@@ -345,12 +374,17 @@ void Scheduler::hold(TaskRef ref, TaskRecord& rec, WorkerRef w, int64_t now) {
   st.waiting.push_back({ref, rec.gen, rec.attempt});
   // Entries of tasks that ended while waiting (reported before the broker saw them start)
   // are skipped when they reach the front; should they pile up behind long tasks, drop
-  // them (amortised O(1) per lease: at most `leased` entries are left).
-  if (st.waiting.size() > 2 * st.leased.size() + 64) {
+  // them (amortised O(1) per lease: at most `leased` entries are left, and those of
+  // tasks with waiting phantoms, which prune_phantoms() keeps below capacity()).
+  if (st.waiting.size() > 2 * (st.leased.size() + st.phantoms.size()) + 64) {
     std::erase_if(st.waiting, [&](const HeldTask& h) {
       const TaskRecord& r = store_->get(h.ref);
-      return !(r.phase == TaskPhase::kRunning && r.worker == w && r.waiting && r.gen == h.gen &&
-               r.attempt == h.attempt);
+      if (r.phase == TaskPhase::kRunning && r.worker == w && r.waiting && r.gen == h.gen &&
+          r.attempt == h.attempt) {
+        return false;
+      }
+      auto it = st.phantoms.find(r.id);
+      return it == st.phantoms.end() || !it->second.stands_for(h);
     });
   }
 }
@@ -364,6 +398,7 @@ void Scheduler::start_waiting(WorkerRef w) {
     TaskRecord& rec = store_->get(h.ref);
     if (rec.phase != TaskPhase::kRunning || rec.worker != w || !rec.waiting || rec.gen != h.gen ||
         rec.attempt != h.attempt) {
+      if (!st.phantoms.empty()) start_phantom(st, h);
       continue;  // it left meanwhile
     }
     rec.waiting = false;
@@ -372,11 +407,78 @@ void Scheduler::start_waiting(WorkerRef w) {
   }
 }
 
+void Scheduler::hold_phantom(WorkerRef w, const std::string& id, const TaskRef* ref) {
+  WorkerState& st = workers_.get(w);
+  PhantomCopies& p = st.phantoms[id];
+  if (ref == nullptr || st.started < std::max<uint32_t>(st.slots, 1)) {
+    // With no record to name its place among the waiting, it counts as started at once:
+    // the tasks behind it wait no less long for that.
+    ++p.started;
+    ++st.started;
+    return;
+  }
+  const TaskRecord& rec = store_->get(*ref);
+  // Not this worker's lease: the entry stands for the phantom (start_phantom).
+  st.waiting.push_back({*ref, rec.gen, rec.attempt});
+  p.waiting.push_back(st.waiting.back());
+}
+
+bool Scheduler::end_phantom(WorkerRef w, const std::string& id) {
+  WorkerState& st = workers_.get(w);
+  if (st.phantoms.empty()) return false;
+  auto it = st.phantoms.find(id);
+  if (it == st.phantoms.end()) return false;
+  PhantomCopies& p = it->second;
+  bool freed_process = false;
+  if (p.freed > 0) {
+    --p.freed;  // its process was counted as free when the backstop took it for lost
+  } else if (p.started > 0) {
+    --p.started;
+    freed_process = st.started > 0;
+    if (freed_process) --st.started;
+  } else {
+    p.waiting.erase(p.waiting.begin());  // its entry among the waiting is skipped
+  }
+  if (p.freed == 0 && p.started == 0 && p.waiting.empty()) st.phantoms.erase(it);
+  if (freed_process) start_waiting(w);
+  return true;
+}
+
+void Scheduler::start_phantom(WorkerState& st, const HeldTask& h) {
+  auto it = st.phantoms.find(store_->get(h.ref).id);
+  if (it == st.phantoms.end()) return;
+  std::vector<HeldTask>& waiting = it->second.waiting;
+  auto entry = std::find_if(waiting.begin(), waiting.end(), [&](const HeldTask& e) {
+    return e.ref == h.ref && e.gen == h.gen && e.attempt == h.attempt;
+  });
+  if (entry == waiting.end()) return;  // an entry of another copy, which left
+  waiting.erase(entry);
+  ++it->second.started;
+  ++st.started;
+}
+
+void Scheduler::prune_phantoms(WorkerRef w) {
+  WorkerState& st = workers_.get(w);
+  const uint64_t bound = 2 * uint64_t(st.capacity()) + 64;
+  if (st.phantoms.size() <= bound) return;
+  // Copies taken for lost that never reported go first: they hold no process.
+  absl::erase_if(st.phantoms, [](const auto& entry) {
+    return entry.second.started == 0 && entry.second.waiting.empty();
+  });
+  if (st.phantoms.size() <= st.capacity()) return;  // then `bound` is far again
+  // More copies than it may hold: it lost some without a result. Forget them all, and
+  // count as started only its leases that are.
+  st.phantoms.clear();
+  st.started = 0;
+  for (TaskRef ref : st.leased) st.started += !store_->get(ref).waiting;
+  start_waiting(w);
+}
+
 void Scheduler::lost_attempt(TaskRef ref, const std::string& why,
-                             std::unique_ptr<TaskResult> reported, Actions& out) {
+                             std::unique_ptr<TaskResult> reported, Actions& out, HolderCopy copy) {
   TaskRecord& rec = store_->get(ref);
   if (rec.attempt < rec.max_retries) {
-    if (rec.phase == TaskPhase::kRunning) unlease(rec, ref);
+    if (rec.phase == TaskPhase::kRunning) unlease(rec, ref, copy);
     ++rec.attempt;
     ++retried_;
     if (store_->durable()) store_->retried(rec.id, rec.attempt);
@@ -389,7 +491,7 @@ void Scheduler::lost_attempt(TaskRef ref, const std::string& why,
     reported->mutable_failure()->set_message(why);
   }
   reported->set_attempts(rec.attempt + 1u);
-  finish(ref, std::move(reported), out);  // which ends the lease (once)
+  finish(ref, std::move(reported), out, copy);  // which ends the lease (once)
 }
 
 void Scheduler::fail_unrunnable(TaskQueue& q, Actions& out) {
@@ -510,7 +612,7 @@ void Scheduler::tick(Actions& out) {
         t.ref,
         absl::StrCat("no result ", options_.time_limit_grace_ms, " ms after its time limit of ",
                      rec.time_limit_ms, " ms (from when its worker had a process free for it)"),
-        nullptr, out);
+        nullptr, out, HolderCopy::kTakenForLost);
   }
   while (!waiter_timers_.empty() && waiter_timers_.top().deadline <= now) {
     uint64_t token = waiter_timers_.top().token;

@@ -21,6 +21,25 @@ struct HeldTask {
   uint16_t attempt;
 };
 
+// Copies of one task a worker still runs though they are not its lease (a "phantom"):
+// the task ended by another copy's result, or the hello listed it as running while the
+// broker leases it elsewhere or knows it no more. Each takes a process while it runs.
+struct PhantomCopies {
+  uint32_t started = 0;  // counted in WorkerState::started
+  // Taken for lost by the backstop (their process counted as free then): a result of
+  // such a copy frees nothing. Oldest: a result is taken for one of these first.
+  uint32_t freed = 0;
+  // Those waiting: the entries of WorkerState::waiting that stand for them, oldest first.
+  std::vector<HeldTask> waiting;
+
+  // True if waiting entry `h` stands for one of these copies.
+  bool stands_for(const HeldTask& h) const {
+    return std::any_of(waiting.begin(), waiting.end(), [&](const HeldTask& e) {
+      return e.ref == h.ref && e.gen == h.gen && e.attempt == h.attempt;
+    });
+  }
+};
+
 // One connected worker as the scheduler sees it.
 struct WorkerState {
   std::string peer;  // ZeroMQ routing id
@@ -39,10 +58,15 @@ struct WorkerState {
   // once (worker.proto). Of `leased`, `started` have a process (their time limits
   // count) as far as the broker can tell: a result frees one for the first of `waiting`,
   // the others in the order they were sent (entries of tasks that left are skipped).
+  // Phantoms (PhantomCopies) count too: in `started`, or in order among `waiting` (an
+  // entry whose task has left, or moved on, stands for a waiting phantom of its task id).
   uint32_t started = 0;
   std::deque<HeldTask> waiting;
-  int64_t last_seen_ms = 0;            // last frame received
-  int64_t last_sent_ms = 0;            // last frame sent
+  // By task id; empty but for the rare cases PhantomCopies names. A result the worker
+  // sends for one of these ids ends one copy (WorkerState::started or waiting).
+  absl::flat_hash_map<std::string, PhantomCopies> phantoms;
+  int64_t last_seen_ms = 0;  // last frame received
+  int64_t last_sent_ms = 0;  // last frame sent
   bool live = false;
   // Said Bye{draining}: gets no tasks or credit any more, but keeps those it holds until
   // it leaves (or is lost).

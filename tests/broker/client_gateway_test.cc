@@ -256,6 +256,39 @@ TEST_F(ClientGatewayTest, ACancelThatOvertakesItsSubmissionKeepsItFromRunning) {
   context->TryCancel();
 }
 
+// A Cancel call may name at most 10,000 more_ids (the client's batches): one with more
+// is refused whole, cancelling nothing. An id named twice is cancelled the first time.
+TEST_F(ClientGatewayTest, ACancelCallWithTooManyIdsCancelsNone) {
+  start();  // no worker: the tasks wait in their queue
+  auto context = make_context();
+  auto stream = stub_->Session(context.get());
+  ASSERT_TRUE(stream->Write(submit({make_task("t0"), make_task("t1")})));
+  ASSERT_TRUE(read_until(*stream, shoal::v1::ServerMessage::kAccepted).has_value());
+  ASSERT_EQ(stats().queued(), 2u);
+
+  shoal::v1::CancelRequest request;
+  request.set_id("t0");
+  request.add_more_ids("t1");
+  for (int i = 0; i < 10'000; ++i) request.add_more_ids("x" + std::to_string(i));
+  shoal::v1::CancelResponse response;
+  auto c1 = make_context();
+  grpc::Status status = stub_->Cancel(c1.get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_EQ(stats().queued(), 2u);
+
+  request.mutable_more_ids()->RemoveLast();  // 10,000: the most one call takes
+  request.set_more_ids(1, "t0");             // t0 again
+  auto c2 = make_context();
+  ASSERT_TRUE(stub_->Cancel(c2.get(), request, &response).ok());
+  EXPECT_TRUE(response.cancelled());
+  ASSERT_EQ(response.more_cancelled_size(), 10'000);
+  EXPECT_TRUE(response.more_cancelled(0));   // t1
+  EXPECT_FALSE(response.more_cancelled(1));  // t0, cancelled already
+  EXPECT_EQ(response.more_states(1), shoal::v1::TASK_STATE_DONE);
+  EXPECT_EQ(stats().queued(), 0u);
+  context->TryCancel();
+}
+
 // One Cancel call cancels many tasks (more_ids), each answered in order as `id` is:
 // an interrupted CLI map of 100,000 tasks made 100,000 calls.
 TEST_F(ClientGatewayTest, OneCancelCallCancelsSeveralIdsAndAnswersEach) {

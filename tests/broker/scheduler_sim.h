@@ -137,6 +137,10 @@ struct SimWorker {
     uint32_t attempt;
   };
   std::deque<Waiting> waiting;
+  // Results of copies it still ran when it was sent the same task again (its backstop
+  // passed): a worker runs both copies (each takes a process, the old one first) and
+  // reports both; these go first in its next batch. Its next hello drops them.
+  std::vector<shoal::v1::TaskResult> replaced;
   // Tasks its last hello said it still runs. A worker past its time limits can hold more
   // than slots x prefetch; the broker leases them all to it rather than run them twice.
   uint32_t claimed = 0;

@@ -266,7 +266,13 @@ void SchedulerSim::on_task_sent(SimWorker& w, const std::string& peer, const Tas
   // ahead of it free one. The model's count of what the worker holds is at least the
   // broker's (it also counts tasks whose lease the broker ended), so its lease end is
   // never earlier than the broker's.
-  if (w.held.contains(task.id())) drop_held(w, task.id());  // sent again: a new run
+  if (auto old = w.held.find(task.id()); old != w.held.end()) {
+    // Sent again (its backstop passed): the old copy runs on, and is reported first.
+    std::string token = absl::StrCat("[r", ++report_count_, "]");
+    reports_[token] = task.id();
+    w.replaced.push_back(random_result(rng_, t->spec, old->second, token, /*success_only=*/true));
+    drop_held(w, task.id());
+  }
   Held& held = w.held[task.id()];
   held = Held{task.lease(), task.attempt()};
   if (task.time_limit_ms() > 0) {
@@ -491,7 +497,8 @@ void SchedulerSim::drop_held(SimWorker& w, const std::string& id) {
 }
 
 void SchedulerSim::start_waiting(SimWorker& w) {
-  size_t started = size_t(std::count_if(w.held.begin(), w.held.end(),
+  size_t started = w.replaced.size() +
+                   size_t(std::count_if(w.held.begin(), w.held.end(),
                                         [](const auto& entry) { return !entry.second.waiting; }));
   while (started < std::max<size_t>(1, w.slots) && !w.waiting.empty()) {
     const SimWorker::Waiting next = w.waiting.front();

@@ -366,7 +366,8 @@ void SchedulerSim::hello(SimWorker& w, Running running, bool new_peer) {
     peer_owner_[w.peer] = index_of(w);
   }
   if (running == Running::kDrop) w.held.clear();  // it killed what it ran
-  w.waiting.clear();  // what it still holds counts as started: see below
+  w.waiting.clear();   // what it still holds counts as started: see below
+  w.replaced.clear();  // the broker's phantoms of them go with its old connection
   uint32_t holding = uint32_t(std::min<size_t>(w.held.size(), w.capacity()));
   uint32_t credit =
       w.greedy ? uint32_t(rng_.below(3 * w.capacity() + 1)) : w.capacity() - holding;
@@ -400,6 +401,11 @@ void SchedulerSim::finish(SimWorker& w, bool everything) {
   begin(Call::kOther);
   WorkerMessage msg = worker_frame();
   shoal::v1::ResultBatch* batch = msg.mutable_results();
+  if (!w.replaced.empty()) {  // the oldest copies end first
+    for (TaskResult& r : w.replaced) *batch->add_results() = std::move(r);
+    w.replaced.clear();
+    start_waiting(w);
+  }
   std::vector<std::string> done;
   for (const auto& [id, held] : w.held) {
     if (everything || rng_.chance(40)) done.push_back(id);

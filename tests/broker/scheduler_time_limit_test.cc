@@ -3,6 +3,7 @@
 // others starts only when enough of those ahead of it have ended: the broker counts its
 // limit from the moment its worker's results say a process is free for it.
 #include "scheduler_fixture.h"
+#include "tests/testutil/temp_dir.h"
 
 namespace shoal::broker {
 namespace {
@@ -22,6 +23,21 @@ class SchedulerTimeLimitTest : public SchedulerTest {
     out_.clear();
     scheduler_->tick(out_);
     return !results().empty();
+  }
+  // A hello from `peer` (named w-`peer`) with `slots` x `prefetch`, listing `running` as
+  // the tasks it still runs, in its run order (a reconnect, or after a broker restart).
+  void hello_running(const std::string& peer, uint32_t slots, uint32_t prefetch,
+                     const std::vector<std::string>& running) {
+    shoal::v1::WorkerMessage msg;
+    msg.set_version(1);
+    auto* h = msg.mutable_hello();
+    h->set_name("w-" + peer);
+    h->add_tasks("square");
+    h->set_slots(slots);
+    h->set_prefetch(prefetch);
+    h->set_credit(uint32_t(slots * prefetch - running.size()));
+    for (const std::string& id : running) h->add_running(id);
+    scheduler_->worker_message(peer, &msg, out_);
   }
 };
 
@@ -112,6 +128,117 @@ TEST_F(SchedulerTimeLimitTest, ALostWorkersWaitingTasksGoBackWithoutArmingTheirL
   EXPECT_EQ(scheduler_->stats().retried(), 3u);
   EXPECT_EQ(scheduler_->stats().queued(), 3u);
   EXPECT_EQ(scheduler_->lease_timers(), 0u);
+}
+
+// Found by review (of 42ff903): a result from a worker that is not the task's holder (one
+// declared lost, here by its connection closing; the same with a worker whose backstop
+// fired and which finishes late) ended the task and freed a process of the HOLDER, which
+// still runs its own copy (nothing tells it the task ended). The task waiting behind that
+// copy started its time limit at once and was taken for lost while it waited. The
+// holder's copy is now a phantom that keeps its process until the holder reports it.
+TEST_F(SchedulerTimeLimitTest, ANonHoldersResultFreesNoProcessOfTheHolder) {
+  hello("a");
+  submit({T("long")});  // no time limit, retries left
+  ASSERT_THAT(take_sent("a"), ElementsAre("long"));
+  out_.clear();
+  scheduler_->worker_disconnected("a", out_);  // "long" back to its queue, attempt 1
+  hello("b", {"square"}, /*slots=*/1, {}, /*prefetch=*/2);
+  ASSERT_THAT(take_sent("b"), ElementsAre("long"));  // same lease: gen unchanged
+  out_.clear();
+  submit({T("short").max_retries(0).time_limit_ms(1000)});
+  ASSERT_THAT(take_sent("b"), ElementsAre("short"));  // waits behind "long" on b
+  out_.clear();
+  report("a", "long");  // a's late result (by lease): "long" is done, b still runs it
+  ASSERT_EQ(results().size(), 1u);
+  // b runs its copy of "long" for 60 s more; "short" has not started.
+  EXPECT_FALSE(lost_after("b", 7))
+      << "short lost while it waits behind b's copy of long: " << results()[0].ShortDebugString();
+}
+
+// Found by review, same cause with one worker: its backstop fired for an attempt that was
+// merely slow, the retry went back to the same worker (same lease value: lost_attempt
+// keeps gen), then the first attempt's result came in from the holder and ended the task
+// while the worker still holds the second copy.
+TEST_F(SchedulerTimeLimitTest, ALateResultOfAnEarlierAttemptFreesNoProcess) {
+  hello("a", {"square"}, /*slots=*/1, {}, /*prefetch=*/3);
+  submit({T("slow").max_retries(1).time_limit_ms(1000)});
+  ASSERT_THAT(take_sent("a"), ElementsAre("slow"));
+  out_.clear();
+  keep_alive("a", 7);
+  scheduler_->tick(out_);  // 7 s: attempt 0 taken for lost, retried on "a" at once
+  ASSERT_THAT(take_sent("a"), ElementsAre("slow"));
+  EXPECT_EQ(scheduler_->stats().retried(), 1u);
+  submit({T("short").max_retries(0).time_limit_ms(1000)});
+  ASSERT_THAT(take_sent("a"), ElementsAre("slow", "short"));  // short waits behind it
+  out_.clear();
+  report("a", "slow");  // attempt 0 ends at last: "slow" done, attempt 1 still held
+  ASSERT_EQ(results().size(), 1u);
+  // The worker now runs attempt 1 of "slow" (its own limit 1 s, +5 s grace); "short" waits.
+  // The broker freed the process here and armed "short", so a worker that took most of
+  // slow's limit for its second copy saw "short" lost while it waited.
+  keep_alive("a", 5);
+  out_.clear();
+  scheduler_->tick(out_);
+  EXPECT_TRUE(results().empty());
+  // The broker leases only "short" to "a" now, which the worker has not started.
+  EXPECT_FALSE(lost_after("a", 2)) << "short lost though a still held slow's second copy";
+}
+
+// Found by review (of 42ff903): the hello lists what the worker runs in its run order
+// (c7b9292), but on_hello() only re-leased the listed tasks still queued and ignored the
+// ones ahead of them that the broker had meanwhile leased elsewhere: a re-leased task
+// behind a task the worker still runs was taken as started, armed from the hello, and
+// lost while it waited.
+TEST_F(SchedulerTimeLimitTest, AReleasedTaskBehindOneLeasedElsewhereWaits) {
+  hello("a", {"square"}, /*slots=*/1, {}, /*prefetch=*/2);
+  submit({T("long"), T("short").time_limit_ms(1000)});  // retries left
+  ASSERT_THAT(take_sent("a"), ElementsAre("long", "short"));
+  out_.clear();
+  scheduler_->worker_disconnected("a", out_);  // both back to the front of the queue
+  EXPECT_EQ(scheduler_->stats().queued(), 2u);
+  hello("b");  // one credit: takes "long" (a runs it too: worker.proto's known double run)
+  ASSERT_THAT(take_sent("b"), ElementsAre("long"));
+  out_.clear();
+  // a comes back: it still runs "long" (60 s, no limit), "short" waits behind it.
+  hello_running("a", 1, 2, {"long", "short"});
+  EXPECT_TRUE(take_sent("a").empty());
+  out_.clear();
+  for (int i = 0; i < 7; ++i) {
+    clock_.advance_ms(1000);
+    heartbeat("a");
+    heartbeat("b");
+  }
+  scheduler_->tick(out_);
+  EXPECT_EQ(scheduler_->stats().retried(), 2u)
+      << "short lost (and run again) while a still runs long";
+  EXPECT_EQ(scheduler_->stats().running(), 2u);
+}
+
+// After a durable restart the worker's hello, in its run order, rebuilds started/waiting:
+// the task behind one with no limit is not armed until that one ends.
+TEST_F(SchedulerTimeLimitTest, ARestartRebuildsWaitingFromTheHelloOrder) {
+  testutil::TempDir dir("shoal-time-limit");
+  restart_durable(dir.path());
+  hello("a", {"square"}, 1, {}, 2);
+  submit({T("long").max_retries(0), T("short").max_retries(0).time_limit_ms(1000)});
+  ASSERT_THAT(take_sent("a"), ElementsAre("long", "short"));
+  ASSERT_TRUE(store_->commit().ok());
+  restart_durable(dir.path());
+  hello_running("a", 1, 2, {"long", "short"});
+  EXPECT_TRUE(take_sent("a").empty());  // re-leased, not sent again
+  // No session waits for restored tasks: watch the running count instead of results.
+  keep_alive("a", 30);
+  scheduler_->tick(out_);
+  EXPECT_EQ(scheduler_->stats().running(), 2u);  // "short" waits, unarmed
+  out_.clear();
+  report("a", "long");
+  keep_alive("a", 5);
+  scheduler_->tick(out_);
+  EXPECT_EQ(scheduler_->stats().running(), 1u);
+  keep_alive("a", 2);
+  scheduler_->tick(out_);
+  EXPECT_EQ(scheduler_->stats().running(), 0u);  // "short" lost 6 s after "long" ended
+  close_store();
 }
 
 }  // namespace
