@@ -1,0 +1,178 @@
+// Scheduler, the time-limit backstop: which tasks a worker holds have started (their
+// limits armed from then), which wait behind them in the order sent, and the copies it
+// runs that are no longer its lease (phantoms), which keep their process.
+#include <algorithm>
+#include <utility>
+
+#include "broker/scheduler.h"
+
+namespace shoal::broker {
+
+void Scheduler::unlease(TaskRecord& rec, TaskRef ref, HolderCopy copy) {
+  if (rec.worker != kNoWorker) {
+    WorkerState& st = workers_.get(rec.worker);
+    st.leased.erase(ref);
+    if (copy == HolderCopy::kStillRuns) {
+      // Nothing tells the worker that the task ended: its copy keeps its process, or its
+      // place among the waiting (its entry there now stands for the phantom).
+      PhantomCopies& p = st.phantoms[rec.id];
+      if (rec.waiting) {
+        p.waiting.push_back({ref, rec.gen, rec.attempt});
+      } else {
+        ++p.started;
+      }
+      prune_phantoms(rec.worker);
+    } else if (rec.waiting) {
+      rec.waiting = false;  // its entry in st.waiting is skipped
+    } else if (st.started > 0) {
+      // A process of the worker is free (the worker reported the task, or it is lost).
+      --st.started;
+      if (copy == HolderCopy::kTakenForLost) {
+        ++st.phantoms[rec.id].freed;
+        prune_phantoms(rec.worker);
+      }
+      start_waiting(rec.worker);
+    }
+  }
+  rec.waiting = false;
+  --queue_for(rec.queue).in_flight;
+  --running_;
+  rec.worker = kNoWorker;
+}
+
+void Scheduler::hold(TaskRef ref, TaskRecord& rec, WorkerRef w, int64_t now) {
+  WorkerState& st = workers_.get(w);
+  st.leased.insert(ref);
+  if (st.started < std::max<uint32_t>(st.slots, 1)) {  // then nothing waits (start_waiting)
+    ++st.started;
+    rec.waiting = false;
+    arm_time_limit(ref, rec, now);
+    return;
+  }
+  rec.waiting = true;
+  st.waiting.push_back({ref, rec.gen, rec.attempt});
+  // Entries of tasks that ended while waiting (reported before the broker saw them start)
+  // are skipped when they reach the front; should they pile up behind long tasks, drop
+  // them (amortised O(1) per lease: at most `leased` entries are left, and those of
+  // tasks with waiting phantoms, which prune_phantoms() keeps below capacity()).
+  if (st.waiting.size() > 2 * (st.leased.size() + st.phantoms.size()) + 64) {
+    std::erase_if(st.waiting, [&](const HeldTask& h) {
+      const TaskRecord& r = store_->get(h.ref);
+      if (r.phase == TaskPhase::kRunning && r.worker == w && r.waiting && r.gen == h.gen &&
+          r.attempt == h.attempt) {
+        return false;
+      }
+      auto it = st.phantoms.find(r.id);
+      return it == st.phantoms.end() || !it->second.stands_for(h);
+    });
+  }
+}
+
+void Scheduler::start_waiting(WorkerRef w) {
+  WorkerState& st = workers_.get(w);
+  const uint32_t slots = std::max<uint32_t>(st.slots, 1);
+  while (st.started < slots && !st.waiting.empty()) {
+    const HeldTask h = st.waiting.front();
+    st.waiting.pop_front();
+    TaskRecord& rec = store_->get(h.ref);
+    if (rec.phase != TaskPhase::kRunning || rec.worker != w || !rec.waiting || rec.gen != h.gen ||
+        rec.attempt != h.attempt) {
+      if (!st.phantoms.empty()) start_phantom(st, h);
+      continue;  // it left meanwhile
+    }
+    rec.waiting = false;
+    ++st.started;
+    arm_time_limit(h.ref, rec, clock_->now_ms());
+  }
+}
+
+void Scheduler::hold_phantom(WorkerRef w, const std::string& id, const TaskRef* ref) {
+  WorkerState& st = workers_.get(w);
+  PhantomCopies& p = st.phantoms[id];
+  if (ref == nullptr || st.started < std::max<uint32_t>(st.slots, 1)) {
+    // With no record to name its place among the waiting, it counts as started at once:
+    // the tasks behind it wait no less long for that.
+    ++p.started;
+    ++st.started;
+    return;
+  }
+  const TaskRecord& rec = store_->get(*ref);
+  // Not this worker's lease: the entry stands for the phantom (start_phantom).
+  st.waiting.push_back({*ref, rec.gen, rec.attempt});
+  p.waiting.push_back(st.waiting.back());
+}
+
+bool Scheduler::end_phantom(WorkerRef w, const std::string& id) {
+  WorkerState& st = workers_.get(w);
+  if (st.phantoms.empty()) return false;
+  auto it = st.phantoms.find(id);
+  if (it == st.phantoms.end()) return false;
+  PhantomCopies& p = it->second;
+  bool freed_process = false;
+  if (p.freed > 0) {
+    --p.freed;  // its process was counted as free when the backstop took it for lost
+  } else if (p.started > 0) {
+    --p.started;
+    freed_process = st.started > 0;
+    if (freed_process) --st.started;
+  } else {
+    p.waiting.erase(p.waiting.begin());  // its entry among the waiting is skipped
+  }
+  if (p.freed == 0 && p.started == 0 && p.waiting.empty()) st.phantoms.erase(it);
+  if (freed_process) start_waiting(w);
+  return true;
+}
+
+void Scheduler::start_phantom(WorkerState& st, const HeldTask& h) {
+  auto it = st.phantoms.find(store_->get(h.ref).id);
+  if (it == st.phantoms.end()) return;
+  std::vector<HeldTask>& waiting = it->second.waiting;
+  auto entry = std::find_if(waiting.begin(), waiting.end(), [&](const HeldTask& e) {
+    return e.ref == h.ref && e.gen == h.gen && e.attempt == h.attempt;
+  });
+  if (entry == waiting.end()) return;  // an entry of another copy, which left
+  waiting.erase(entry);
+  ++it->second.started;
+  ++st.started;
+}
+
+void Scheduler::prune_phantoms(WorkerRef w) {
+  WorkerState& st = workers_.get(w);
+  const uint64_t bound = 2 * uint64_t(st.capacity()) + 64;
+  if (st.phantoms.size() <= bound) return;
+  // Copies taken for lost that never reported go first: they hold no process.
+  absl::erase_if(st.phantoms, [](const auto& entry) {
+    return entry.second.started == 0 && entry.second.waiting.empty();
+  });
+  if (st.phantoms.size() <= st.capacity()) return;  // then `bound` is far again
+  // More copies than it may hold: it lost some without a result. Forget them all, and
+  // count as started only its leases that are.
+  st.phantoms.clear();
+  st.started = 0;
+  for (TaskRef ref : st.leased) st.started += !store_->get(ref).waiting;
+  start_waiting(w);
+}
+
+void Scheduler::arm_time_limit(TaskRef ref, const TaskRecord& rec, int64_t now) {
+  if (rec.time_limit_ms == 0) return;
+  // The limit applies to each item of a chunk (the worker's engine restarts it per item).
+  // Capped at 2^50 ms (35,000 years) so that nothing overflows.
+  const uint64_t items = std::max<uint32_t>(rec.items, 1);
+  const uint64_t budget =
+      std::min<uint64_t>(rec.time_limit_ms, (uint64_t{1} << 50) / items) * items;
+  lease_timers_.push(
+      {now + int64_t(budget) + options_.time_limit_grace_ms, ref, rec.gen, rec.attempt});
+  // A timer whose lease ended is skipped when it falls due, but with a long limit that
+  // is far off: once such timers may outnumber the running tasks, drop them (amortised
+  // O(1) per lease, as at most running_ timers are left).
+  if (lease_timers_.size() > 2 * running_ + 64) {
+    lease_timers_.erase_if([this](const Timer& t) { return !lease_timer_current(t); });
+  }
+}
+
+bool Scheduler::lease_timer_current(const Timer& t) const {
+  const TaskRecord& rec = store_->get(t.ref);
+  return rec.gen == t.gen && rec.phase == TaskPhase::kRunning && rec.attempt == t.attempt;
+}
+
+}  // namespace shoal::broker
