@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <climits>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -59,6 +60,8 @@ class FakeService final : public v1::TaskService::Service {
   // Answers CancelRequest.more_ids, as a broker does since it has them (false: an older
   // broker, which ignores them).
   std::atomic<bool> cancel_more_ids{true};
+  // Cancel calls after this many fail UNAVAILABLE (a broker that stopped answering).
+  std::atomic<int> cancel_answers{INT_MAX};
   std::string last_auth;
 
   grpc::Status Session(grpc::ServerContext* context,
@@ -158,7 +161,9 @@ class FakeService final : public v1::TaskService::Service {
 
   grpc::Status Cancel(grpc::ServerContext*, const v1::CancelRequest* request,
                       v1::CancelResponse* response) override {
-    ++cancel_calls;
+    if (++cancel_calls > cancel_answers) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the fake broker stopped answering");
+    }
     std::lock_guard lock(mu_);
     response->set_cancelled(cancel_one(request->id(), request->even_if_unknown()));
     if (!cancel_more_ids) return grpc::Status::OK;
@@ -308,13 +313,16 @@ class RecordingSink final : public internal::Sink {
 };
 
 // Submits square(x) to `backend`, resolving `sink`.
-void submit_square(internal::RemoteBackend& backend, int x, std::shared_ptr<internal::Sink> sink) {
+std::uint64_t submit_square(internal::RemoteBackend& backend, int x,
+                            std::shared_ptr<internal::Sink> sink) {
   std::vector<internal::Submission> batch(1);
   batch[0].seq = internal::next_task_seq();
   batch[0].name = "remote_backend_test.square";
   batch[0].args = encode(std::make_tuple(x));
   batch[0].sink = std::move(sink);
+  const std::uint64_t seq = batch[0].seq;
   backend.submit(batch);
+  return seq;
 }
 
 // Counts outcomes of any number of submissions.
@@ -706,13 +714,7 @@ TEST(RemoteBackendTest, CancelAllTakesOneCallForManyTasksOrOneEachOnAnOlderBroke
     std::vector<std::uint64_t> seqs;
     for (int i = 0; i < kTasks; ++i) {
       sinks.push_back(std::make_shared<RecordingSink>());
-      std::vector<internal::Submission> batch(1);
-      batch[0].seq = internal::next_task_seq();
-      batch[0].name = "remote_backend_test.square";
-      batch[0].args = encode(std::make_tuple(i));
-      batch[0].sink = sinks.back();
-      seqs.push_back(batch[0].seq);
-      backend->submit(batch);
+      seqs.push_back(submit_square(*backend, i, sinks.back()));
     }
     ASSERT_TRUE(backend->wait_accepted(10s));  // all at the broker, held there
     using Outcome = internal::RemoteBackend::CancelOutcome;
@@ -727,6 +729,27 @@ TEST(RemoteBackendTest, CancelAllTakesOneCallForManyTasksOrOneEachOnAnOlderBroke
     EXPECT_EQ(backend->cancel_all({seqs[0]}), std::vector<Outcome>{Outcome::kEnded});
     EXPECT_EQ(service.cancel_calls, more_ids ? 1 : kTasks);
   }
+}
+
+// cancel_all() stops at a Cancel call the broker does not answer: the rest are kNoAnswer,
+// not each asked in turn (an older broker's one call per id waited connect_timeout each).
+TEST(RemoteBackendTest, CancelAllStopsAtACallTheBrokerDoesNotAnswer) {
+  FakeService service;
+  service.hold = true;
+  service.cancel_more_ids = false;  // an older broker: one call per id after the first
+  service.cancel_answers = 1;
+  Server server(&service);
+  auto backend = internal::RemoteBackend::connect(server.address(), {}, {});
+  constexpr int kTasks = 20;
+  auto sink = std::make_shared<CountingSink>();
+  std::vector<std::uint64_t> seqs;
+  for (int i = 0; i < kTasks; ++i) seqs.push_back(submit_square(*backend, i, sink));
+  ASSERT_TRUE(backend->wait_accepted(10s));  // all at the broker, held there
+  using Outcome = internal::RemoteBackend::CancelOutcome;
+  std::vector<Outcome> expected(kTasks, Outcome::kNoAnswer);
+  expected[0] = Outcome::kCancelled;
+  EXPECT_EQ(backend->cancel_all(seqs), expected);
+  EXPECT_EQ(service.cancel_calls, 2);  // the answered one, and the first unanswered
 }
 
 // terminate() cancels its tasks at the broker in one Cancel call (more_ids), where it
