@@ -1,6 +1,7 @@
 #include "client/cli/interrupt.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <csignal>
@@ -16,15 +17,20 @@ namespace {
 std::atomic<int> g_stop_signal{0};
 static_assert(std::atomic<int>::is_always_lock_free, "used in a signal handler");
 
-// Notes the first stop signal; a second one, of either kind, ends the CLI at once (both go
-// back to their default action here: SA_RESETHAND would reset only the one delivered).
+// Notes the first stop signal; a second one, of either kind, ends the CLI at once: both go
+// back to their default action here (SA_RESETHAND would reset only the one delivered),
+// and a second one handled meanwhile, on another thread, is raised again to that action.
 void on_stop_signal(int signal_number) {
-  int none = 0;
-  g_stop_signal.compare_exchange_strong(none, signal_number);
   struct sigaction fallback = {};
   fallback.sa_handler = SIG_DFL;
   sigemptyset(&fallback.sa_mask);
-  sigaction(SIGINT, &fallback, nullptr);  // async-signal-safe
+  int none = 0;
+  if (!g_stop_signal.compare_exchange_strong(none, signal_number)) {
+    sigaction(signal_number, &fallback, nullptr);  // all async-signal-safe
+    kill(getpid(), signal_number);
+    return;
+  }
+  sigaction(SIGINT, &fallback, nullptr);
   sigaction(SIGTERM, &fallback, nullptr);
 }
 

@@ -603,7 +603,9 @@ TEST(CliInterruptTest, ASecondSignalOfTheOtherKindEndsTheCliAtOnce) {
   cluster.broker().signal(SIGSTOP);  // its cancel now waits up to the 60 s timeout
   cli->signal(SIGINT);
   cli->signal(SIGTERM);
-  EXPECT_EQ(cli->wait(30s), std::optional<int>(-SIGTERM));
+  // Killed by one of them: the two may be handled at once, on two threads.
+  const std::optional<int> status = cli->wait(30s);
+  EXPECT_TRUE(status == -SIGTERM || status == -SIGINT) << ::testing::PrintToString(status);
   cluster.broker().signal(SIGCONT);
 }
 
