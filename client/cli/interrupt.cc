@@ -40,7 +40,7 @@ void catch_stop_signals() {
   struct sigaction action = {};
   action.sa_handler = on_stop_signal;
   sigemptyset(&action.sa_mask);
-  sigaddset(&action.sa_mask, SIGINT);  // one handler at a time
+  sigaddset(&action.sa_mask, SIGINT);  // on one thread, neither interrupts the other
   sigaddset(&action.sa_mask, SIGTERM);
   action.sa_flags = SA_RESTART;  // a write to stdout is not cut short by EINTR
   sigaction(SIGINT, &action, nullptr);
