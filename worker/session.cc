@@ -20,6 +20,11 @@ constexpr std::uint32_t kMaxLiveness = 1000;
 // and length and the credit (well within 32 bytes).
 constexpr std::size_t kFrameBytesPerResult = 11;
 constexpr std::size_t kFrameBytes = 32;
+// The largest hello: every broker takes a frame of 1 MiB (worker.proto, Limits), and the
+// hello's credit and version, added after its size is taken, fit in the margin. What
+// one more `running` id adds besides its bytes: a field tag and a length.
+constexpr std::size_t kMaxHelloBytes = (1u << 20) - 64;
+constexpr std::size_t kHelloBytesPerId = 11;
 
 std::uint64_t unix_ms() {
   using namespace std::chrono;
@@ -174,9 +179,16 @@ absl::Status WorkerSession::reconnect(const std::string& why) {
   hello->set_instance(config_.instance);
   for (const auto& id : running) hello->add_running(id);
   // Finished but not yet reported: held too, so that the broker takes their results
-  // from us (it takes another's only with the lease of its own dispatch).
+  // from us (it takes another's only with the lease of its own dispatch). Only while the
+  // hello stays within what any broker takes: a larger one would be dropped with its
+  // connection, again at every retry, and the worker would never be welcomed. Results
+  // not listed are still sent; the broker takes them while it leases their tasks to us.
+  std::size_t hello_bytes = message.ByteSizeLong();
   for (const auto& r : unsent_) {
-    if (!is_running.contains(r.id())) hello->add_running(r.id());
+    if (is_running.contains(r.id())) continue;
+    hello_bytes += r.id().size() + kHelloBytesPerId;
+    if (hello_bytes > kMaxHelloBytes) break;
+    hello->add_running(r.id());
   }
   outstanding_credit_ = 0;
   // Running tasks (re-leased by a broker that knows them) and results still to send.

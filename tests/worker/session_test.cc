@@ -23,6 +23,7 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "shoal/codec.hpp"
 #include "shoal/task.hpp"
 
@@ -520,6 +521,35 @@ TEST_F(SessionTest, AReconnectDoesNotResendTheLossOfATaskRunningAgain) {
   auto results = broker_.results(1);
   ASSERT_FALSE(results["r1"].has_failure()) << results["r1"].failure().message();
   EXPECT_EQ(decode<std::tuple<int>>(results["r1"].values()), std::make_tuple(16));
+  stop();
+}
+
+// After many results the hello listed every id among those sent lately, and with them
+// grew past the frame a broker with a small --max-message-bytes takes (4 x it + 1 MiB):
+// that broker dropped it, and the next, and the worker was never welcomed again.
+TEST_F(SessionTest, AHelloAfterManyResultsStaysWithinTheFrameEveryBrokerTakes) {
+  start();
+  broker_.expect(v1::WorkerMessage::kHello);
+  broker_.welcome();
+  constexpr int kTasks = 40000;  // ids of 40 bytes: 1.7 MB of ids
+  for (int first = 0; first < kTasks; first += 5000) {
+    std::vector<v1::Task> tasks;
+    for (int i = first; i < first + 5000; ++i) {
+      tasks.push_back(make_task(absl::StrFormat("a-task-id-of-forty-bytes-%015d", i),
+                                "session_test.square", {i % 100}));
+    }
+    broker_.tasks(std::move(tasks));
+  }
+  ASSERT_EQ(broker_.results(kTasks).size(), std::size_t{kTasks});
+  v1::BrokerMessage reconnect;
+  reconnect.mutable_reconnect()->set_reason("restarted");
+  broker_.send(reconnect);
+  auto hello = broker_.expect(v1::WorkerMessage::kHello).hello();
+  EXPECT_LE(broker_.last_frame_bytes(), std::size_t{1} << 20);
+  EXPECT_GT(hello.running_size(), 10000);  // as many as fit
+  broker_.welcome();
+  // The results are sent again, the listed ones and the others.
+  EXPECT_EQ(broker_.results(kTasks).size(), std::size_t{kTasks});
   stop();
 }
 
