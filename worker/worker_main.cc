@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "shoal/internal/backend.h"
 #include "shoal/internal/malloc_tuning.h"
+#include "shoal/internal/name_limits.h"
 #include "shoal/internal/utf8.h"
 #include "shoal/process.hpp"
 #include "shoal/task.hpp"
@@ -94,6 +95,11 @@ int run_worker(int argc, char** argv, bool allow_load) {
     return fail(std::string("could not start the worker processes: ") + e.what(), 1);
   }
 
+  // A log reader that went away (a pipe to `tee` or a log shipper) must not kill the
+  // worker at its next line: a write to stderr fails instead. After the fork above, so
+  // that the task processes keep the default.
+  signal(SIGPIPE, SIG_IGN);
+
   g_stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   struct sigaction action = {};
   action.sa_handler = on_stop_signal;
@@ -117,11 +123,17 @@ int run_worker(int argc, char** argv, bool allow_load) {
     session_config.pid = static_cast<std::uint64_t>(getpid());
     session_config.queues = config.queues;
     for (std::string& task : internal::task_names()) {
-      if (internal::is_utf8(task)) {
-        session_config.tasks.push_back(std::move(task));
-      } else {  // the hello could not carry it (protobuf strings are UTF-8)
+      // A hello naming it could not be sent: protobuf strings are UTF-8, and the broker
+      // drops a hello with a name over its limit (the worker would never be welcomed).
+      if (!internal::is_utf8(task)) {
         log.warning("task '" + internal::utf8_or_escaped(task) +
                     "' is not served: a task name must be UTF-8");
+      } else if (task.size() > internal::kMaxTaskNameBytes) {
+        log.warning("task '" + internal::utf8_or_escaped(task.substr(0, 64)) +
+                    "...' is not served: its name is " + std::to_string(task.size()) +
+                    " bytes, more than " + std::to_string(internal::kMaxTaskNameBytes));
+      } else {
+        session_config.tasks.push_back(std::move(task));
       }
     }
     if (session_config.tasks.empty()) {

@@ -3,9 +3,11 @@
 // worker's name is refused; a restarted one gets its name back once the old is gone).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -296,6 +298,52 @@ TEST(ClusterWorkerTest, ARestartedWorkerGetsItsNameBackOnceTheOldOneIsKnownGone)
   TerminateOnFailure guard(pool);
   EXPECT_EQ(pool.apply(square, 7), 49);
   EXPECT_EQ(cluster.stats().workers(), 1u);
+}
+
+// A worker's stderr whose reader went away (`shoal-worker ... 2>&1 | tee` with tee gone, a
+// restarted log shipper): its next log line killed it with SIGPIPE, here the "registered"
+// line at its first Welcome, at a broker's restart, or at the "stopping" of a SIGTERM
+// (no drain, no results, no Bye).
+TEST(ClusterWorkerTest, AWorkerWhoseLogReaderIsGoneServesAndStops) {
+  Cluster cluster;
+  cluster.start_broker();
+  int fds[2];
+  ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
+  close(fds[0]);                      // nobody reads what the worker logs
+  ASSERT_EQ(fcntl(fds[1], F_SETFD, 0), 0);  // inherited by the worker (as its stderr)
+  auto worker = testutil::ChildProcess::start(
+      {"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&" + std::to_string(fds[1]), worker_bin(),
+       "--broker=" + cluster.workers(), "--processes=1", "--name=w1", "--log-level=info"},
+      {"SHOAL_TEST_WORKER_NAME=w1"});
+  close(fds[1]);
+  auto line = worker->read_line(20s);
+  ASSERT_TRUE(line) << "the worker exited: " << worker->wait(5s).value_or(999);
+  EXPECT_EQ(*line, "shoal-worker ready name=w1 slots=1 queues=default");
+  Pool pool = Pool::connect(cluster.clients());
+  TerminateOnFailure guard(pool);
+  EXPECT_EQ(pool.apply_async(square, 7).get(30s), 49);
+  worker->signal(SIGTERM);
+  EXPECT_EQ(worker->wait(30s), 0);
+}
+
+// A task name longer than a hello may carry (the broker drops such a hello): the worker
+// said that hello again and again and was never welcomed, its other tasks never ran.
+TEST(ClusterWorkerTest, ATaskNameTooLongForTheBrokerIsNotServedAndTheOthersAre) {
+  Cluster cluster;
+  cluster.start_broker();
+  auto worker = testutil::ChildProcess::start(
+      {"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1", SHOAL_STOCK_WORKER_BIN,
+       "--broker=" + cluster.workers(), "--processes=1", "--name=w1", "--log-level=warning",
+       std::string("--load=") + SHOAL_LONG_NAME_TASKS});
+  auto warning = worker->read_line(20s);
+  ASSERT_TRUE(warning);
+  EXPECT_THAT(*warning, HasSubstr("is not served: its name is 1100 bytes, more than 1024"));
+  auto ready = worker->read_line(20s);
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(*ready, "shoal-worker ready name=w1 slots=1 queues=default");
+  Pool pool = Pool::connect(cluster.clients());
+  TerminateOnFailure guard(pool);
+  EXPECT_EQ(pool.apply_async<int>("long_name.triple", 5).get(30s), 15);
 }
 
 }  // namespace
