@@ -52,9 +52,10 @@ absl::Status WorkerSession::run(int stop_fd, const std::function<void()>& on_rea
       if (e.num() != EINTR) return zmq_status(e, "poll");
     }
     auto now = Clock::now();
-    if (!stopping_ && (items[3].revents & ZMQ_POLLIN)) begin_stop();
     if (items[2].revents & ZMQ_POLLIN) transport_->connected();  // takes the events in
     if (items[0].revents & ZMQ_POLLIN) receive_all(now, on_ready);
+    // After what came: a Welcome read first spares the stop a new hello (begin_stop).
+    if (fatal_.ok() && !stopping_ && (items[3].revents & ZMQ_POLLIN)) begin_stop();
     if (!fatal_.ok()) {
       transport_.reset();
       return fatal_;
@@ -67,6 +68,7 @@ absl::Status WorkerSession::run(int stop_fd, const std::function<void()>& on_rea
         log_.error(failure + "; leaving the broker");
         engine_lost_ = absl::UnavailableError(failure);
         begin_stop();
+        if (!fatal_.ok()) return fatal_;
       }
     }
     if (idle_memory_.due(leased_ > 0, now.time_since_epoch() / std::chrono::milliseconds(1))) {
@@ -412,7 +414,13 @@ void WorkerSession::begin_stop() {
   log_.info("stopping: no new tasks; " + std::to_string(runner_.running()) +
             " running tasks may take up to " + std::to_string(config_.drain_timeout.count()) +
             " ms");
-  if (ready_) send_bye(/*draining=*/true);
+  if (ready_) {
+    send_bye(/*draining=*/true);
+  } else if (transport_) {
+    // Our hello, unanswered yet, granted credit: a broker welcoming it would send tasks
+    // before it reads a Bye. A new one grants none (stopping_).
+    if (absl::Status s = reconnect("stopping before a Welcome"); !s.ok()) fatal_ = s;
+  }
 }
 
 void WorkerSession::send_bye(bool draining) {

@@ -105,6 +105,7 @@ class WorkerSession {
   std::uint32_t grant(std::int64_t reporting = 0);
   void send(v1::WorkerMessage& message);
   void bad_frame(const absl::Status& status);
+  // Stops taking tasks: Bye{draining} when welcomed, else a new hello granting nothing.
   void begin_stop();
   // Bye{draining: true} when the stop begins (no more tasks, the held ones still run),
   // Bye{draining: false} when leaving.

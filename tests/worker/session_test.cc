@@ -592,12 +592,9 @@ TEST_F(SessionTest, StopSaysByeFinishesRunningTasksAndReturns) {
   EXPECT_EQ(broker_.expect(v1::WorkerMessage::kHello).hello().credit(), 2u);
   broker_.welcome();
   broker_.tasks({make_task("d1", "session_test.square", {9})});
-  // The hello below proves the task is in the engine before we stop.
-  v1::BrokerMessage reconnect;
-  reconnect.mutable_reconnect();
-  broker_.send(reconnect);
-  broker_.expect(v1::WorkerMessage::kHello);
-  broker_.welcome();
+  // In the engine, so the Welcome before it was read: a stop before a Welcome is read
+  // says hello again (AStopBeforeTheWelcomeSaysHelloAgainWithNoCredit).
+  ASSERT_TRUE(engine_->wait_held(1));
   std::uint64_t one = 1;
   ASSERT_EQ(write(stop_fd_, &one, sizeof(one)), 8);
   EXPECT_TRUE(broker_.expect(v1::WorkerMessage::kBye).bye().draining());
@@ -611,6 +608,34 @@ TEST_F(SessionTest, StopSaysByeFinishesRunningTasksAndReturns) {
   EXPECT_TRUE(status_.ok()) << status_;
   // Sent over a live connection, the last frames were given their time to leave.
   EXPECT_EQ(session_->stats().exit_linger_ms, kExitLingerMs);
+}
+
+// A stop while a hello is unanswered (the broker restarting) and a task runs: that hello
+// granted credit, and the broker that welcomed it sent tasks before it read the Bye, which
+// the draining worker then ran (or had killed at the drain deadline, a retry each).
+TEST_F(SessionTest, AStopBeforeTheWelcomeSaysHelloAgainWithNoCredit) {
+  engine_->set_hold(true);
+  start();
+  broker_.expect(v1::WorkerMessage::kHello);
+  broker_.welcome();
+  broker_.tasks({make_task("r1", "session_test.square", {4})});
+  ASSERT_TRUE(engine_->wait_held(1));
+  v1::BrokerMessage reconnect;
+  reconnect.mutable_reconnect()->set_reason("restarted");
+  broker_.send(reconnect);
+  EXPECT_EQ(broker_.expect(v1::WorkerMessage::kHello).hello().credit(), 1u);
+  std::uint64_t one = 1;
+  ASSERT_EQ(write(stop_fd_, &one, sizeof(one)), 8);  // SIGTERM, still unwelcomed
+  auto again = broker_.next(v1::WorkerMessage::kHello, 5s);
+  ASSERT_TRUE(again) << "no new hello";
+  EXPECT_EQ(again->hello().credit(), 0u);
+  EXPECT_THAT(again->hello().running(), ::testing::ElementsAre("r1"));
+  broker_.welcome();
+  EXPECT_TRUE(broker_.expect(v1::WorkerMessage::kBye).bye().draining());
+  engine_->release();
+  EXPECT_EQ(decode<std::tuple<int>>(broker_.results(1)["r1"].values()), std::make_tuple(16));
+  thread_.join();
+  EXPECT_TRUE(status_.ok()) << status_;
 }
 
 // A worker whose broker never answered leaves without lingering on its unsent hello:
