@@ -251,39 +251,47 @@ TEST(WorkerGatewayTest, AFrameToAConnectionThatClosedIsNotSent) {
 TEST(WorkerGatewayTest, ATaskBatchToAStaleHellosConnectionIsNotSent) {
   zmq::context_t context;
   Logger log;
-  auto gw = loopback_gateway(context, log);
-  ASSERT_TRUE(gw.ok()) << gw.status();
-  HelloPeers handler;
-  {
-    FakeWorker first(context, (*gw)->endpoint());
-    first.hello("old");
-    ASSERT_TRUE(wait_readable((*gw)->router()));  // the hello waits unread
-    first.close();
-  }
-  ASSERT_TRUE(read_closes(**gw, handler, 1));
-  FakeWorker second(context, (*gw)->endpoint());  // on the first one's descriptor
-  second.hello("new");
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // both hellos wait now
-  (*gw)->receive(handler, 10);
-  // On a loaded machine the second may come later (this test failed now and then).
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (handler.peers.size() < 2 && std::chrono::steady_clock::now() < give_up) {
-    if (wait_readable((*gw)->router(), std::chrono::milliseconds(100))) {
-      (*gw)->receive(handler, 10);
+  // The case needs the second connection on the first one's descriptor, which it gets
+  // only when nothing took the number in between (on a loaded machine something did 1
+  // run in 6, and the stale hello was rightly ignored): tried again until it does.
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    auto gw = loopback_gateway(context, log);
+    ASSERT_TRUE(gw.ok()) << gw.status();
+    HelloPeers handler;
+    {
+      FakeWorker first(context, (*gw)->endpoint());
+      first.hello("old");
+      ASSERT_TRUE(wait_readable((*gw)->router()));  // the hello waits unread
+      first.close();
     }
+    ASSERT_TRUE(read_closes(**gw, handler, 1));
+    FakeWorker second(context, (*gw)->endpoint());  // on the first one's descriptor?
+    second.hello("new");
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // both hellos wait now
+    (*gw)->receive(handler, 10);
+    // On a loaded machine the second may come later; it comes after the first.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!handler.peers.contains("new") && std::chrono::steady_clock::now() < give_up) {
+      if (wait_readable((*gw)->router(), std::chrono::milliseconds(100))) {
+        (*gw)->receive(handler, 10);
+      }
+    }
+    ASSERT_TRUE(handler.peers.contains("new"));
+    if (!handler.peers.contains("old")) continue;  // another descriptor
+    EncodedTaskBatch batch;
+    shoal::v1::Task task = make_task("t1");
+    task.clear_args();
+    task.set_lease(7);
+    batch.add(task, "\x91\x07");
+    EXPECT_FALSE((*gw)->send_task_batch(handler.peers["old"], batch));
+    EXPECT_TRUE((*gw)->send_task_batch(handler.peers["new"], batch));
+    auto got = second.next();
+    ASSERT_TRUE(got.has_value());
+    ASSERT_EQ(got->tasks().tasks_size(), 1);
+    EXPECT_EQ(got->tasks().tasks(0).id(), "t1");
+    return;
   }
-  ASSERT_EQ(handler.peers.size(), 2u) << "the second connection got another descriptor";
-  EncodedTaskBatch batch;
-  shoal::v1::Task task = make_task("t1");
-  task.clear_args();
-  task.set_lease(7);
-  batch.add(task, "\x91\x07");
-  EXPECT_FALSE((*gw)->send_task_batch(handler.peers["old"], batch));
-  EXPECT_TRUE((*gw)->send_task_batch(handler.peers["new"], batch));
-  auto got = second.next();
-  ASSERT_TRUE(got.has_value());
-  ASSERT_EQ(got->tasks().tasks_size(), 1);
-  EXPECT_EQ(got->tasks().tasks(0).id(), "t1");
+  GTEST_SKIP() << "the second connection never got the first one's descriptor";
 }
 
 // Connection events wait for the loop, however many come while it is busy: with
