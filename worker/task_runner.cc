@@ -67,7 +67,7 @@ class TaskRunner::ResultSink final : public internal::Sink {
                                internal::where_am_i()},
                               result.mutable_failure());
     }
-    runner_->finish(id_, std::move(result));
+    runner_->finish(id_, engine_seq_, std::move(result));
   }
 
   void fail(std::size_t, const internal::ErrorInfo& error) override {
@@ -79,7 +79,7 @@ class TaskRunner::ResultSink final : public internal::Sink {
     named.message = absl::StrReplaceAll(
         error.message, {{internal::task_id_string(engine_seq_), id_}});
     internal::to_task_error(named, result.mutable_failure());
-    runner_->finish(id_, std::move(result));
+    runner_->finish(id_, engine_seq_, std::move(result));
   }
 
  private:
@@ -148,9 +148,7 @@ void TaskRunner::start(const std::vector<v1::Task*>& tasks) {
   {
     std::lock_guard lock(mu_);
     for (const auto& s : batch) {
-      Running& r = running_[static_cast<ResultSink*>(s.sink.get())->id()];
-      if (r.copies++ == 0) r.order = started_;
-      ++started_;
+      running_[static_cast<ResultSink*>(s.sink.get())->id()].push_back(s.seq);
     }
     count_ += batch.size();
   }
@@ -175,7 +173,7 @@ void TaskRunner::start(const std::vector<v1::Task*>& tasks) {
   }
 }
 
-void TaskRunner::finish(const std::string& id, v1::TaskResult result) {
+void TaskRunner::finish(const std::string& id, std::uint64_t engine_seq, v1::TaskResult result) {
   // Queued under mu_: once running() reads 0, every result is in `done_`. The session
   // thread is woken after mu_ is released: woken at once, it reads running() (credit),
   // and would otherwise sleep on mu_ and need a second wake-up.
@@ -183,8 +181,12 @@ void TaskRunner::finish(const std::string& id, v1::TaskResult result) {
   {
     std::lock_guard lock(mu_);
     if (auto it = running_.find(id); it != running_.end()) {
-      --count_;
-      if (--it->second.copies == 0) running_.erase(it);
+      auto& seqs = it->second;
+      if (auto copy = std::find(seqs.begin(), seqs.end(), engine_seq); copy != seqs.end()) {
+        --count_;
+        seqs.erase(copy);
+        if (seqs.empty()) running_.erase(it);
+      }
     }
     if (terminating_ && result.failure().kind() == v1::ERROR_KIND_CANCELLED) {
       // Killed by our own shutdown, not cancelled by anyone: the broker should retry it.
@@ -205,7 +207,7 @@ std::vector<std::string> TaskRunner::running_ids() const {
   std::lock_guard lock(mu_);
   std::vector<std::pair<std::uint64_t, std::string>> ordered;
   ordered.reserve(running_.size());
-  for (const auto& [id, r] : running_) ordered.emplace_back(r.order, id);
+  for (const auto& [id, seqs] : running_) ordered.emplace_back(seqs.front(), id);
   std::sort(ordered.begin(), ordered.end());
   std::vector<std::string> ids;
   ids.reserve(ordered.size());

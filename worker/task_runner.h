@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
 #include "shoal/internal/backend.h"
 #include "shoal/v1/task.pb.h"
@@ -71,19 +72,17 @@ class TaskRunner {
 
  private:
   class ResultSink;
-  void finish(const std::string& id, v1::TaskResult result);
+  // Ends the copy of task `id` the engine knew as `engine_seq`, with `result`.
+  void finish(const std::string& id, std::uint64_t engine_seq, v1::TaskResult result);
 
   std::shared_ptr<internal::Backend> backend_;
   const std::string name_;
   CompletionQueue* done_;
   mutable std::mutex mu_;
-  struct Running {
-    int copies = 0;
-    std::uint64_t order = 0;  // of the first copy started
-  };
-  absl::flat_hash_map<std::string, Running> running_;  // guarded by mu_: by id
+  // By id, the engine seqs of its copies still running, in the order they were started
+  // (seqs grow with it): a copy that ended leaves the others' place, not its own.
+  absl::flat_hash_map<std::string, absl::InlinedVector<std::uint64_t, 1>> running_;  // mu_
   std::size_t count_ = 0;                              // guarded by mu_: sum of copies
-  std::uint64_t started_ = 0;                          // guarded by mu_: tasks started
   bool terminating_ = false;                       // guarded by mu_
 };
 

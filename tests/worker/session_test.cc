@@ -112,6 +112,16 @@ class FakeEngine : public internal::Backend {
       s.sink->fail(s.index, {internal::ErrorKind::kWorkerLost, "", "killed by SIGKILL", ""});
     }
   }
+  // Runs the first held submission only.
+  void release_first() {
+    Submission first;
+    {
+      std::lock_guard lock(mu_);
+      first = std::move(held_.front());
+      held_.erase(held_.begin());
+    }
+    execute(first);
+  }
   void release() {
     std::vector<Submission> held;
     {
@@ -480,6 +490,32 @@ TEST_F(SessionTest, AHelloListsTheTasksItRunsInTheOrderItStartedThem) {
   broker_.welcome();
   engine_->release();
   EXPECT_EQ(broker_.results(8).size(), 8u);
+  stop();
+}
+
+// A second copy of a task (sent again after the broker took the first for lost) waits
+// behind the tasks started before it: once the first copy ended, a hello listed the task
+// in the first copy's place, ahead of them, and the broker armed its time limit early.
+TEST_F(SessionTest, AHelloListsASecondCopyInItsOwnPlaceOnceTheFirstEnded) {
+  engine_->set_hold(true);
+  start(/*slots=*/1, /*prefetch=*/4);
+  broker_.expect(v1::WorkerMessage::kHello);
+  broker_.welcome();
+  broker_.tasks({make_task("a", "session_test.square", {2}),
+                 make_task("b", "session_test.square", {3})});
+  ASSERT_TRUE(engine_->wait_held(2));
+  broker_.tasks({make_task("a", "session_test.square", {2})});
+  ASSERT_TRUE(engine_->wait_held(3));
+  engine_->release_first();  // a's first copy
+  EXPECT_EQ(broker_.results(1).count("a"), 1u);
+  v1::BrokerMessage reconnect;
+  reconnect.mutable_reconnect()->set_reason("restarted");
+  broker_.send(reconnect);
+  auto hello = broker_.expect(v1::WorkerMessage::kHello).hello();
+  EXPECT_THAT(hello.running(), ::testing::ElementsAre("b", "a"));
+  broker_.welcome();
+  engine_->release();
+  EXPECT_EQ(broker_.results(2).size(), 2u);
   stop();
 }
 
