@@ -150,7 +150,7 @@ std::string worker_usage(const std::string& program, bool allow_load) {
       "  --broker=tcp://HOST:PORT   the broker's worker endpoint, PORT 1..65535 (required)\n"
       "  --processes=N              worker processes, up to 1024 (default: cpu_count)\n"
       "  --queues=a,b               queues to serve (default: default)\n"
-      "  --prefetch=N               tasks held per free process (default: 1)\n"
+      "  --prefetch=N               tasks held per process, running ones included (default: 1)\n"
       "  --log-level=LEVEL          debug, info, warning or error (default: info)\n"
       "  --name=NAME                this worker's identity at the broker (default:\n"
       "                             HOST-PID); one live process per name\n"
