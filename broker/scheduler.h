@@ -229,6 +229,9 @@ class Scheduler {
   void on_hello(const std::string& peer, shoal::v1::WorkerHello& hello, Actions& out);
   void on_results(WorkerRef w, shoal::v1::ResultBatch& batch, Actions& out);
   bool accept_result(WorkerRef w, std::unique_ptr<shoal::v1::TaskResult> result, Actions& out);
+  // Queues again a task worker `w` hands back unstarted under the lease it holds it by
+  // (no attempt counted); any other entry is ignored.
+  void take_back(WorkerRef w, const shoal::v1::ReturnedTask& returned);
   void add_credit(WorkerRef w, uint64_t grant);
   // Forgets worker `w` and re-queues or fails its leased tasks. Tasks of its queues that
   // no live worker can run then fail NOT_REGISTERED, unless `unchecked_queues` is given:

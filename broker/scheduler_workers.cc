@@ -225,6 +225,7 @@ void Scheduler::on_results(WorkerRef w, shoal::v1::ResultBatch& batch, Actions& 
   for (TaskResult& r : *batch.mutable_results()) {
     accept_result(w, std::make_unique<TaskResult>(std::move(r)), out);
   }
+  for (const shoal::v1::ReturnedTask& r : batch.returned()) take_back(w, r);
   // Credit is explicit (worker.proto): a result frees the worker's slot, and the worker
   // grants it again in `credit` when it wants more work.
   add_credit(w, batch.credit());
@@ -291,6 +292,19 @@ bool Scheduler::accept_result(WorkerRef w, std::unique_ptr<TaskResult> result, A
   finish(ref, std::move(result), out,
          from_holder && !phantom_copy ? HolderCopy::kEnded : HolderCopy::kStillRuns);
   return from_holder;
+}
+
+void Scheduler::take_back(WorkerRef w, const shoal::v1::ReturnedTask& returned) {
+  TaskRef ref = TaskRef(returned.lease());
+  if (!store_->matches(ref, returned.id())) return;
+  TaskRecord& rec = store_->get(ref);
+  // Only the copy it holds under that lease: never started, so no attempt is spent.
+  if (rec.phase != TaskPhase::kRunning || rec.worker != w ||
+      lease_of(ref, rec.gen) != returned.lease()) {
+    return;
+  }
+  unlease(rec, ref, HolderCopy::kEnded);
+  enqueue(ref, /*front=*/true);  // it waited its turn already
 }
 
 void Scheduler::add_credit(WorkerRef w, uint64_t grant) {

@@ -110,7 +110,9 @@ absl::Status WorkerSession::run(int stop_fd, const std::function<void()>& on_rea
       std::size_t running = runner_.running();
       if (running == 0) {
         flush_results(true);  // running() hit 0 only after the last result was queued
-        if (unsent_.empty() || now >= drain_deadline_) break;  // unsent: queue full
+        if ((unsent_.empty() && to_return_.empty()) || now >= drain_deadline_) {
+          break;  // unsent: queue full
+        }
       }
       if (running > 0 && !killed_ && now >= drain_deadline_) {
         log_.warning("drain timeout: killing " + std::to_string(running) + " running tasks");
@@ -252,6 +254,7 @@ void WorkerSession::handle(v1::BrokerMessage& message, const std::function<void(
           0, outstanding_credit_ - static_cast<std::int64_t>(tasks.size()));
       leased_ += static_cast<std::int64_t>(tasks.size());
       runner_.start(tasks);
+      if (stopping_) return_unstarted();  // sent before the broker read our Bye
       break;
     }
     case v1::BrokerMessage::kHeartbeat:
@@ -320,28 +323,42 @@ void WorkerSession::flush_results(bool take) {
   if (take) {
     for (auto& r : done_.take()) unsent_.push_back(std::move(r));
   }
-  if ((!ready_ && !stopping_) || unsent_.empty()) return;
+  if ((!ready_ && !stopping_) || (unsent_.empty() && to_return_.empty())) return;
   auto now = Clock::now();
   // A frame above the broker's limit would make it drop the connection (and the result
   // would be sent again, forever): several results share a frame only while it stays
   // within the limit, and a result the broker does not take at all fails its task.
   const std::size_t batch_bytes =
       static_cast<std::size_t>(std::min<std::uint64_t>(kMaxBatchBytes, max_message_bytes_));
-  while (!unsent_.empty()) {
+  while (!unsent_.empty() || !to_return_.empty()) {
     v1::WorkerMessage message;
     auto* batch = message.mutable_results();
     std::size_t bytes = kFrameBytes;
+    while (!to_return_.empty() && batch->returned_size() < kMaxBatchResults) {
+      TaskRunner::Returned& next = to_return_.back();
+      const std::size_t size = next.id.size() + kFrameBytesPerResult * 2;  // and its lease
+      if (batch->returned_size() > 0 && bytes + size > batch_bytes) break;
+      bytes += size;
+      v1::ReturnedTask* returned = batch->add_returned();
+      returned->set_id(std::move(next.id));
+      returned->set_lease(next.lease);
+      to_return_.pop_back();
+    }
     while (!unsent_.empty() && batch->results_size() < kMaxBatchResults) {
       v1::TaskResult& next = unsent_.front();
       // Exact, and cheap for the usual packed `values`; items only when a call failed.
       std::size_t size = next.ByteSizeLong();
       if (size > max_message_bytes_) size = fail_oversized(next, size);
-      if (batch->results_size() > 0 && bytes + size + kFrameBytesPerResult > batch_bytes) break;
+      if (batch->results_size() + batch->returned_size() > 0 &&
+          bytes + size + kFrameBytesPerResult > batch_bytes) {
+        break;
+      }
       bytes += size + kFrameBytesPerResult;
       *batch->add_results() = std::move(next);
       unsent_.pop_front();
     }
-    if (unsent_.empty()) batch->set_credit(grant(batch->results_size()));
+    const int ended = batch->results_size() + batch->returned_size();
+    if (unsent_.empty() && to_return_.empty()) batch->set_credit(grant(ended));
     message.set_version(kProtocolVersion);
     std::string frame = message.SerializeAsString();
     absl::Status status = transport_->send_bytes(frame);
@@ -351,12 +368,16 @@ void WorkerSession::flush_results(bool take) {
       for (int i = batch->results_size() - 1; i >= 0; --i) {
         unsent_.push_front(std::move(*batch->mutable_results(i)));
       }
+      for (auto& r : *batch->mutable_returned()) {
+        to_return_.push_back({std::move(*r.mutable_id()), r.lease()});
+      }
       log_.warning("could not send results: " + std::string(status.message()));
       return;
     }
     last_send_ = now;
     stats_.results += static_cast<std::uint64_t>(batch->results_size());
-    leased_ = std::max<std::int64_t>(0, leased_ - batch->results_size());
+    stats_.returned += static_cast<std::uint64_t>(batch->returned_size());
+    leased_ = std::max<std::int64_t>(0, leased_ - ended);
     remember(std::move(frame), now);
   }
 }
@@ -411,6 +432,9 @@ void WorkerSession::bad_frame(const absl::Status& status) {
 void WorkerSession::begin_stop() {
   stopping_ = true;
   drain_deadline_ = Clock::now() + config_.drain_timeout;
+  // What has not started goes back to the broker now, to run elsewhere at once (no
+  // attempt counted), as a Celery worker's warm shutdown gives back its prefetched tasks.
+  return_unstarted();
   log_.info("stopping: no new tasks; " + std::to_string(runner_.running()) +
             " running tasks may take up to " + std::to_string(config_.drain_timeout.count()) +
             " ms");
@@ -421,6 +445,10 @@ void WorkerSession::begin_stop() {
     // before it reads a Bye. A new one grants none (stopping_).
     if (absl::Status s = reconnect("stopping before a Welcome"); !s.ok()) fatal_ = s;
   }
+}
+
+void WorkerSession::return_unstarted() {
+  for (auto& r : runner_.return_unstarted()) to_return_.push_back(std::move(r));
 }
 
 void WorkerSession::send_bye(bool draining) {

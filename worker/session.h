@@ -57,6 +57,7 @@ struct SessionStats {
   std::uint64_t tasks = 0;       // tasks received
   std::uint64_t results = 0;     // results sent (re-sends included)
   std::uint64_t reconnects = 0;
+  std::uint64_t returned = 0;    // tasks handed back unstarted (stopping)
   // How long run()'s last frames (results, Bye) were given to leave when it returned:
   // kExitLingerMs over a live connection, 0 with the broker unreachable (never reached,
   // or its connection closed), when they had nowhere to go.
@@ -107,6 +108,8 @@ class WorkerSession {
   void bad_frame(const absl::Status& status);
   // Stops taking tasks: Bye{draining} when welcomed, else a new hello granting nothing.
   void begin_stop();
+  // Takes the tasks the engine has not started back from it, to hand to the broker.
+  void return_unstarted();
   // Bye{draining: true} when the stop begins (no more tasks, the held ones still run),
   // Bye{draining: false} when leaving.
   void send_bye(bool draining);
@@ -138,6 +141,7 @@ class WorkerSession {
   // outstanding_credit_ until the worker granted one task at a time.
   std::int64_t leased_ = 0;
   std::deque<v1::TaskResult> unsent_;
+  std::vector<TaskRunner::Returned> to_return_;  // unstarted, handed back when stopping
   // ResultBatch frames sent within the last two liveness windows: a broker that died
   // may not have read them, so their results are sent again after the next Welcome.
   std::deque<std::pair<Clock::time_point, std::string>> recent_;

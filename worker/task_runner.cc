@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/str_replace.h"
 #include "client/remote_wire.h"
@@ -188,6 +189,11 @@ void TaskRunner::finish(const std::string& id, std::uint64_t engine_seq, v1::Tas
         if (seqs.empty()) running_.erase(it);
       }
     }
+    if (returning_.erase(engine_seq) > 0 &&
+        result.failure().kind() == v1::ERROR_KIND_CANCELLED) {
+      returned_.push_back({id, result.lease()});  // return_unstarted() takes it
+      return;
+    }
     if (terminating_ && result.failure().kind() == v1::ERROR_KIND_CANCELLED) {
       // Killed by our own shutdown, not cancelled by anyone: the broker should retry it.
       result.mutable_failure()->set_kind(v1::ERROR_KIND_WORKER_LOST);
@@ -213,6 +219,24 @@ std::vector<std::string> TaskRunner::running_ids() const {
   ids.reserve(ordered.size());
   for (auto& [order, id] : ordered) ids.push_back(std::move(id));
   return ids;
+}
+
+std::vector<TaskRunner::Returned> TaskRunner::return_unstarted() {
+  std::vector<std::uint64_t> seqs;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, copies] : running_) {
+      for (std::uint64_t seq : copies) {
+        seqs.push_back(seq);
+        returning_.insert(seq);
+      }
+    }
+  }
+  // The engine fails a copy it takes back (one not started) with kCancelled, here.
+  for (std::uint64_t seq : seqs) backend_->cancel(seq);
+  std::lock_guard lock(mu_);
+  for (std::uint64_t seq : seqs) returning_.erase(seq);  // started: they end as they do
+  return std::exchange(returned_, {});
 }
 
 void TaskRunner::terminate() {

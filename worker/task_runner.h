@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
 #include "shoal/internal/backend.h"
@@ -70,6 +71,15 @@ class TaskRunner {
   // broker runs them elsewhere.
   void terminate();
 
+  // A task handed back unstarted: its id and the lease it came with.
+  struct Returned {
+    std::string id;
+    std::uint64_t lease = 0;
+  };
+  // Takes back from the engine every task it has not started (they never run here) and
+  // returns them; their results never come through `done`.
+  std::vector<Returned> return_unstarted();
+
  private:
   class ResultSink;
   // Ends the copy of task `id` the engine knew as `engine_seq`, with `result`.
@@ -84,6 +94,9 @@ class TaskRunner {
   absl::flat_hash_map<std::string, absl::InlinedVector<std::uint64_t, 1>> running_;  // mu_
   std::size_t count_ = 0;                              // guarded by mu_: sum of copies
   bool terminating_ = false;                       // guarded by mu_
+  // Engine seqs of copies return_unstarted() is taking back, and those it took.
+  absl::flat_hash_set<std::uint64_t> returning_;  // guarded by mu_
+  std::vector<Returned> returned_;                 // guarded by mu_
 };
 
 }  // namespace shoal::worker

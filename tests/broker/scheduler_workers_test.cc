@@ -491,6 +491,46 @@ TEST_F(SchedulerTest, DrainingWorkerKeepsItsTasksGetsNothingNewAndLeavesTheRestT
   EXPECT_EQ(sent_["t2"].attempt(), 1u);
 }
 
+// A draining worker hands back what it has not started: queued again at once, ahead of
+// the others, with no attempt spent; an entry not under the task's current lease to that
+// worker (a stale lease, another worker's task, an unknown id) changes nothing.
+TEST_F(SchedulerTest, ATaskADrainingWorkerHandsBackRunsElsewhereWithNoAttemptSpent) {
+  hello("a", {"square"}, 3);
+  submit({T("t1"), T("t2"), T("t3"), T("t4")});
+  ASSERT_THAT(take_sent("a"), ElementsAre("t1", "t2", "t3"));
+  out_.clear();
+  hello("b", {"square"}, 1);
+  ASSERT_THAT(take_sent("b"), ElementsAre("t4"));
+  bye("a", /*draining=*/true);
+  out_.clear();
+  shoal::v1::WorkerMessage msg;
+  msg.set_version(1);
+  auto add = [&](const std::string& id, uint64_t lease) {
+    auto* r = msg.mutable_results()->add_returned();
+    r->set_id(id);
+    r->set_lease(lease);
+  };
+  add("t3", sent_["t3"].lease());
+  add("t2", sent_["t2"].lease() + 1);  // not its lease
+  add("t4", sent_["t4"].lease());      // b's
+  add("nope", 5);
+  scheduler_->worker_message("a", &msg, out_);
+  EXPECT_EQ(scheduler_->stats().running(), 3u);  // t1, t2 on a; t4 on b
+  EXPECT_EQ(scheduler_->stats().queued(), 1u);
+  EXPECT_EQ(get_result("t3").state(), shoal::v1::TASK_STATE_QUEUED);
+  out_.clear();
+  submit({T("t5")});
+  report("b", "t4");
+  EXPECT_THAT(take_sent("b"), ElementsAre("t3"));  // at the front, before t5
+  EXPECT_EQ(sent_["t3"].attempt(), 0u);
+  EXPECT_EQ(scheduler_->stats().retried(), 0u);
+  report("a", "t1");
+  report("a", "t2");
+  out_.clear();
+  bye("a");
+  EXPECT_EQ(scheduler_->stats().retried(), 0u);  // it held nothing more
+}
+
 // A draining worker that dies (falls silent) loses its tasks like any other.
 TEST_F(SchedulerTest, DrainingWorkerThatFallsSilentIsLost) {
   hello("a");

@@ -170,6 +170,33 @@ TEST(ClusterWorkerTest, SigtermDrainsTheRunningTaskWithoutRunningItTwice) {
   EXPECT_EQ(cluster.stats().retried(), 0u);
 }
 
+// SIGTERM hands the prefetched tasks a worker has not started back to the broker, which
+// runs them elsewhere at once with no attempt spent (they waited for the drain, and a
+// task still waiting at its deadline was killed and cost a retry: under max_retries 0
+// it failed with WorkerLostError without having run).
+TEST(ClusterWorkerTest, SigtermHandsThePrefetchedTasksBackToRunElsewhereAtOnce) {
+  Cluster cluster;
+  cluster.start_broker();
+  auto& w1 = cluster.start_worker("w1", 1, "default", {"--prefetch=4"});
+  Pool pool = Pool::connect(cluster.clients());
+  TerminateOnFailure guard(pool);
+  Pool once = pool.with(TaskOptions{"", 0, {}, /*max_retries=*/0});
+  std::string runs = cluster.temp_dir() + "/runs", gate_file = cluster.temp_dir() + "/gate";
+  auto f = pool.apply_async(logged_gate, runs, gate_file);
+  ASSERT_TRUE(wait_for_lines(runs, 1));  // running on w1
+  std::vector<Future<std::string>> others;
+  for (int i = 0; i < 3; ++i) others.push_back(once.apply_async(whoami, i));
+  ASSERT_TRUE(cluster.wait_stats([](const v1::Stats& s) { return s.running() == 4; }));
+  cluster.start_worker("w2", 1);
+  w1.signal(SIGTERM);
+  for (auto& other : others) EXPECT_EQ(other.get(30s), "w2");  // while w1's gate is shut
+  EXPECT_EQ(cluster.stats().retried(), 0u);
+  std::ofstream(gate_file) << "open";
+  EXPECT_EQ(f.get(30s), 1);
+  EXPECT_EQ(w1.wait(30s), 0);
+  EXPECT_EQ(cluster.stats().retried(), 0u);
+}
+
 // Ctrl-C in a terminal signals the whole foreground process group: the worker drains,
 // but its task processes, in its group, were killed by the SIGINT (the task failed with
 // WorkerLostError while the worker's log still spoke of a drain). They are in a group of

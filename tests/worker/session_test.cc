@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
 #include <condition_variable>
 #include <functional>
 #include <future>
@@ -75,7 +76,26 @@ class FakeEngine : public internal::Backend {
   }
   void join() override {}
   int processes() const override { return 2; }
-  bool cancel(std::uint64_t) override { return false; }
+  // Takes back a held submission after the first `started` held ones (those run; all,
+  // unless set_started() said otherwise).
+  bool cancel(std::uint64_t seq) override {
+    Submission taken;
+    {
+      std::lock_guard lock(mu_);
+      auto it = std::find_if(held_.begin(), held_.end(),
+                             [seq](const Submission& s) { return s.seq == seq; });
+      if (it == held_.end() || it - held_.begin() < started_) return false;
+      taken = std::move(*it);
+      held_.erase(it);
+    }
+    taken.sink->fail(taken.index, {internal::ErrorKind::kCancelled, "", "cancelled", ""});
+    return true;
+  }
+  // The first `n` held submissions count as started: cancel() cannot take them back.
+  void set_started(std::ptrdiff_t n) {
+    std::lock_guard lock(mu_);
+    started_ = n;
+  }
 
   std::string failure() const override {
     std::lock_guard lock(mu_);
@@ -141,6 +161,7 @@ class FakeEngine : public internal::Backend {
   std::condition_variable cv_;
   bool hold_ = false;
   std::vector<Submission> held_;
+  std::ptrdiff_t started_ = PTRDIFF_MAX;  // every held one runs, unless a test says
   std::string failure_;
   std::function<void()> on_submit_;
 };
@@ -644,6 +665,45 @@ TEST_F(SessionTest, StopSaysByeFinishesRunningTasksAndReturns) {
   EXPECT_TRUE(status_.ok()) << status_;
   // Sent over a live connection, the last frames were given their time to leave.
   EXPECT_EQ(session_->stats().exit_linger_ms, kExitLingerMs);
+}
+
+// A stop hands back at once what the engine has not started, to run elsewhere without an
+// attempt spent (they waited for the drain and, killed at its deadline, cost a retry
+// each, failing with WorkerLostError under max_retries 0); tasks the broker sent before
+// it read the Bye go back as they come.
+TEST_F(SessionTest, AStopHandsBackTheTasksNotStarted) {
+  engine_->set_hold(true);
+  engine_->set_started(1);
+  start(/*slots=*/1, /*prefetch=*/4);
+  broker_.expect(v1::WorkerMessage::kHello);
+  broker_.welcome();
+  std::vector<v1::Task> tasks;
+  for (std::string id : {"a", "b", "c"}) {
+    tasks.push_back(make_task(id, "session_test.square", {2}));
+    tasks.back().set_lease(id == "b" ? 11 : 12);
+  }
+  broker_.tasks(tasks);
+  ASSERT_TRUE(engine_->wait_held(3));
+  std::uint64_t one = 1;
+  ASSERT_EQ(write(stop_fd_, &one, sizeof(one)), 8);
+  EXPECT_TRUE(broker_.expect(v1::WorkerMessage::kBye).bye().draining());
+  auto back = broker_.expect(v1::WorkerMessage::kResults).results();
+  EXPECT_EQ(back.results_size(), 0);
+  ASSERT_EQ(back.returned_size(), 2);
+  std::set<std::pair<std::string, std::uint64_t>> returned;
+  for (const auto& r : back.returned()) returned.insert({r.id(), r.lease()});
+  EXPECT_THAT(returned, ::testing::ElementsAre(std::pair<std::string, std::uint64_t>{"b", 11},
+                                               std::pair<std::string, std::uint64_t>{"c", 12}));
+  broker_.tasks({make_task("d", "session_test.square", {2})});  // sent before our Bye was read
+  auto late = broker_.expect(v1::WorkerMessage::kResults).results();
+  ASSERT_EQ(late.returned_size(), 1);
+  EXPECT_EQ(late.returned(0).id(), "d");
+  engine_->release();  // a ends
+  auto results = broker_.results(1);
+  EXPECT_EQ(decode<std::tuple<int>>(results["a"].values()), std::make_tuple(4));
+  EXPECT_FALSE(broker_.expect(v1::WorkerMessage::kBye).bye().draining());
+  thread_.join();
+  EXPECT_EQ(session_->stats().returned, 3u);
 }
 
 // A stop while a hello is unanswered (the broker restarting) and a task runs: that hello
