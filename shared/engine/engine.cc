@@ -586,13 +586,20 @@ void Engine::stop_supervisor() {
   }
 }
 
-void Engine::resolve(std::vector<Outcome>& outcomes) {
+void Engine::resolve(std::vector<Outcome>& outcomes) noexcept {
   for (Outcome& o : outcomes) {
     if (!o.sink) continue;
-    if (o.error) {
-      o.sink->fail(o.index, *o.error);
-    } else {
-      o.sink->complete(o.index, std::move(o.reply));
+    // Each on its own: a sink that throws (a collector out of memory) fails its own
+    // submission, and neither strands the rest nor escapes into the supervisor thread
+    // (std::terminate) or a caller of submit(), cancel(), poll(), terminate() or join().
+    try {
+      if (o.error) {
+        o.sink->fail(o.index, *o.error);
+      } else {
+        o.sink->complete(o.index, std::move(o.reply));
+      }
+    } catch (...) {
+      internal::fail_undelivered(*o.sink, o.index);
     }
   }
   outcomes.clear();

@@ -161,7 +161,9 @@ class Engine : public internal::ProgressSource {
   // Without mu_.
   void wait_zygote();
   void stop_supervisor();
-  static void resolve(std::vector<Outcome>& outcomes);
+  // Resolves every outcome, each on its own (internal::fail_undelivered when its sink
+  // throws), and clears `outcomes`. Never throws.
+  static void resolve(std::vector<Outcome>& outcomes) noexcept;
   // Leaves callbacks of futures poll() resolved to the supervisor, and wakes it.
   void defer(std::vector<std::function<void()>> callbacks);
   // Runs the deferred callbacks (the supervisor; join/terminate once it stopped).
