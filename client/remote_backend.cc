@@ -301,12 +301,17 @@ void RemoteBackend::fail_all(const ErrorInfo& error, std::vector<Delivery>& out)
   unaccepted_bytes_ = 0;
 }
 
-void RemoteBackend::deliver(std::vector<Delivery>& deliveries) {
+void RemoteBackend::deliver(std::vector<Delivery>& deliveries) noexcept {
   for (Delivery& d : deliveries) {
-    if (d.failed) {
-      d.sink->fail(d.index, d.error);
-    } else {
-      resolve_with_result(*d.result, d.items, *d.sink, d.index);
+    // Each on its own: a sink that throws (out of memory) fails its own task only.
+    try {
+      if (d.failed) {
+        d.sink->fail(d.index, d.error);
+      } else {
+        resolve_with_result(*d.result, d.items, *d.sink, d.index);
+      }
+    } catch (...) {
+      internal::fail_undelivered(*d.sink, d.index);
     }
   }
   deliveries.clear();

@@ -174,7 +174,9 @@ class RemoteBackend final : public Backend, private SessionListener {
   void fail_all(const ErrorInfo& error, std::vector<Delivery>& out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void set_state(Entry& entry, State state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  static void deliver(std::vector<Delivery>& deliveries);
+  // Resolves every delivery, each on its own (internal::fail_undelivered when its sink
+  // throws), and clears `deliveries`. Never throws.
+  static void deliver(std::vector<Delivery>& deliveries) noexcept;
   // Stops the supervisor and every session and waits for them. Thread-safe: callers
   // take turns (the threads are joined once), and later ones find nothing left to stop.
   void stop_sessions() ABSL_LOCKS_EXCLUDED(mu_, stop_mu_);

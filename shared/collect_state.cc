@@ -95,8 +95,12 @@ void StreamState::fail(std::size_t index, const ErrorInfo& error) {
     std::lock_guard lock(mu_);
     auto it = pending_.find(index);
     if (it == pending_.end()) return;
+    // Copied before the chunk is inserted: if the copy throws (out of memory), nothing has
+    // changed, and the consumer cannot take a half-made chunk before the engine fails this
+    // one again (fail_undelivered).
+    ChunkOutcome failed{it->second.items, {}, error, nullptr};
     ChunkOutcome& chunk = arrived_[index];
-    chunk = ChunkOutcome{it->second.items, {}, error, nullptr};
+    chunk = std::move(failed);
     bytes_in_flight_ = bytes_in_flight_ - it->second.bytes + waiting_bytes(chunk);
     items_running_ -= it->second.items;
     pending_.erase(it);

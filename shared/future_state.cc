@@ -204,6 +204,30 @@ bool FutureState::cancel() {
   return c && c->cancel(seq_);
 }
 
+void fail_undelivered(Sink& sink, std::size_t index) noexcept {
+  try {
+    std::string why = "a non-standard exception";
+    try {
+      throw;
+    } catch (const std::exception& e) {
+      why = e.what();
+    } catch (...) {
+    }
+    sink.fail(index,
+              {ErrorKind::kOther, "", "the outcome of a task could not be delivered: " + why, ""});
+    return;
+  } catch (...) {
+  }
+  try {
+    sink.fail(index, {ErrorKind::kOther, "", "out of memory", ""});  // short: no allocation
+    return;
+  } catch (...) {
+  }
+  std::fprintf(stderr,
+               "shoal: the outcome of a task could not be delivered; whoever waits "
+               "for it may wait for ever\n");
+}
+
 void run_callback(const std::function<void()>& cb) noexcept {
   try {
     cb();

@@ -143,6 +143,7 @@ absl::Status Engine::submit_jobs(Job* jobs, std::size_t count) {
                                                       "; a process forked from it cannot use it"));
   }
   std::vector<Outcome> out;
+  Resolver resolver;
   int pushed = 0;
   bool wake_join = false;
   {
@@ -178,20 +179,21 @@ absl::Status Engine::submit_jobs(Job* jobs, std::size_t count) {
     // idle tick (up to 200 ms).
     wake_join = --staging_ == 0 && closed_;
     // Failures found here are resolved below, without the lock: join() waits for them.
-    if (!out.empty()) resolving_.push_back(std::this_thread::get_id());
+    if (!out.empty()) list_resolver(resolver);
   }
   if (wake_join) {
     idle_cv_.notify_all();
     wake_supervisor_waits();
   }
   if (pushed) shared_.wake_workers(pushed);
-  if (!out.empty()) resolve_taken(out, /*defer_callbacks=*/false);
+  if (!out.empty()) resolve_taken(resolver, out, /*defer_callbacks=*/false);
   return absl::OkStatus();
 }
 
 bool Engine::cancel(std::uint64_t seq) {
   if (in_other_process(true)) return false;
   std::vector<Outcome> out;
+  Resolver resolver;
   {
     std::lock_guard lock(mu_);
     const ErrorInfo cancelled{
@@ -215,12 +217,12 @@ bool Engine::cancel(std::uint64_t seq) {
       out.push_back(Outcome{std::move(in.job.sink), in.job.index, {}, cancelled});
       release(i);
     }
-    if (!out.empty()) resolving_.push_back(std::this_thread::get_id());
+    if (!out.empty()) list_resolver(resolver);
   }
   if (out.empty()) return false;
   // The last job gone: a join() waiting for it returns once its sink is resolved, not at
   // the supervisor's next idle tick (up to 200 ms). Its callbacks run here.
-  resolve_taken(out, /*defer_callbacks=*/false);
+  resolve_taken(resolver, out, /*defer_callbacks=*/false);
   return true;
 }
 
@@ -425,6 +427,7 @@ bool Engine::has_news() {
 
 bool Engine::collect(bool wait_for_lock) {
   std::vector<Outcome> out;
+  Resolver resolver;
   {
     std::unique_lock lock(mu_, std::defer_lock);
     if (wait_for_lock) {
@@ -440,10 +443,10 @@ bool Engine::collect(bool wait_for_lock) {
       if (active_ == 0 && pending_.empty()) idle_cv_.notify_all();
       return false;
     }
-    resolving_.push_back(std::this_thread::get_id());
+    list_resolver(resolver);
   }
   // A waiter collecting for itself (poll) leaves the callbacks to the supervisor.
-  resolve_taken(out, /*defer_callbacks=*/!wait_for_lock);
+  resolve_taken(resolver, out, /*defer_callbacks=*/!wait_for_lock);
   return true;
 }
 
@@ -468,15 +471,27 @@ class CallbackCollector final : public internal::CallbackDeferral {
 
 }  // namespace
 
-void Engine::resolve_taken(std::vector<Outcome>& out, bool defer_callbacks) {
+void Engine::list_resolver(Resolver& resolver) noexcept {
+  resolver.id = std::this_thread::get_id();
+  resolver.prev = nullptr;
+  resolver.next = resolving_;
+  if (resolving_ != nullptr) resolving_->prev = &resolver;
+  resolving_ = &resolver;
+}
+
+void Engine::resolve_taken(Resolver& resolver, std::vector<Outcome>& out, bool defer_callbacks) {
   std::vector<std::function<void()>> callbacks;
   {
     // join() waits for the sinks only, not for their callbacks: a callback may wait for
     // something join()'s caller holds, or join() itself.
-    auto listed = absl::MakeCleanup([this] {
+    auto listed = absl::MakeCleanup([this, &resolver] {
       std::lock_guard lock(mu_);
-      resolving_.erase(
-          std::find(resolving_.begin(), resolving_.end(), std::this_thread::get_id()));
+      if (resolver.prev != nullptr) {
+        resolver.prev->next = resolver.next;
+      } else {
+        resolving_ = resolver.next;
+      }
+      if (resolver.next != nullptr) resolver.next->prev = resolver.prev;
       if (active_ == 0 && pending_.empty()) idle_cv_.notify_all();
     });
     CallbackCollector collector;
@@ -500,8 +515,10 @@ void Engine::wake_supervisor_waits() {
 }
 
 bool Engine::others_resolving() const {
-  return std::any_of(resolving_.begin(), resolving_.end(),
-                     [](std::thread::id id) { return id != std::this_thread::get_id(); });
+  for (const Resolver* r = resolving_; r != nullptr; r = r->next) {
+    if (r->id != std::this_thread::get_id()) return true;
+  }
+  return false;
 }
 
 void Engine::supervise() {
@@ -569,13 +586,20 @@ void Engine::stop_supervisor() {
   }
 }
 
-void Engine::resolve(std::vector<Outcome>& outcomes) {
+void Engine::resolve(std::vector<Outcome>& outcomes) noexcept {
   for (Outcome& o : outcomes) {
     if (!o.sink) continue;
-    if (o.error) {
-      o.sink->fail(o.index, *o.error);
-    } else {
-      o.sink->complete(o.index, std::move(o.reply));
+    // Each on its own: a sink that throws (a collector out of memory) fails its own
+    // submission, and neither strands the rest nor escapes into the supervisor thread
+    // (std::terminate) or a caller of submit(), cancel(), poll(), terminate() or join().
+    try {
+      if (o.error) {
+        o.sink->fail(o.index, *o.error);
+      } else {
+        o.sink->complete(o.index, std::move(o.reply));
+      }
+    } catch (...) {
+      internal::fail_undelivered(*o.sink, o.index);
     }
   }
   outcomes.clear();

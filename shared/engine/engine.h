@@ -161,15 +161,27 @@ class Engine : public internal::ProgressSource {
   // Without mu_.
   void wait_zygote();
   void stop_supervisor();
-  static void resolve(std::vector<Outcome>& outcomes);
+  // Resolves every outcome, each on its own (internal::fail_undelivered when its sink
+  // throws), and clears `outcomes`. Never throws.
+  static void resolve(std::vector<Outcome>& outcomes) noexcept;
   // Leaves callbacks of futures poll() resolved to the supervisor, and wakes it.
   void defer(std::vector<std::function<void()>> callbacks);
   // Runs the deferred callbacks (the supervisor; join/terminate once it stopped).
   void run_deferred_callbacks();
-  // Resolves outcomes taken under mu_ by this thread (which listed itself in resolving_
-  // then), drops it from the list and wakes join() if the pool is idle; then runs their
-  // done-callbacks, or leaves them to the supervisor if `defer_callbacks`.
-  void resolve_taken(std::vector<Outcome>& outcomes, bool defer_callbacks);
+  // A thread resolving, without mu_, outcomes it took under it: a node on that thread's
+  // stack, linked into resolving_ under mu_. Listing it cannot fail: had it thrown
+  // (bad_alloc), what was taken would never have been resolved.
+  struct Resolver {
+    std::thread::id id;
+    Resolver* prev = nullptr;
+    Resolver* next = nullptr;
+  };
+  // With mu_ held: lists `resolver` (this thread) in resolving_. Never throws.
+  void list_resolver(Resolver& resolver) noexcept;
+  // Resolves outcomes taken under mu_ by this thread (which listed `resolver` then), drops
+  // it from the list and wakes join() if the pool is idle; then runs their done-callbacks,
+  // or leaves them to the supervisor if `defer_callbacks`.
+  void resolve_taken(Resolver& resolver, std::vector<Outcome>& outcomes, bool defer_callbacks);
   // Without mu_: takes `teardown` (on join_mu_) for terminate() or join(); false, without
   // it, when called in a done-callback while another thread's teardown has stopped the
   // supervisor (waiting for the lock there would deadlock: that teardown waits for this
@@ -206,9 +218,9 @@ class Engine : public internal::ProgressSource {
   std::size_t staging_ = 0;                  // submit() calls copying without the lock
   // Threads resolving, without the lock, outcomes they took under it (collect, cancel, and
   // submit's own failures; a thread may be listed more than once: a done-callback that
-  // collects or cancels); guarded by mu_.
+  // collects or cancels): a list of their Resolver nodes, newest first; guarded by mu_.
   // join() waits for the others' (its own callbacks may join).
-  std::vector<std::thread::id> resolving_;
+  Resolver* resolving_ = nullptr;
   // Done-callbacks waiting in collect_until() or join() on the supervisor thread: a thread
   // that resolves outcomes (poll, cancel, submit) or ends a submit() join() waited for
   // wakes it (wake_supervisor_waits).

@@ -146,7 +146,11 @@ void Condition::notify_all() { notify(kAll); }
 // ---- Barrier --------------------------------------------------------------------------
 // The action runs under the barrier's lock, in the thread whose tid `action_tid` holds:
 // abort() and reset() from it go ahead without taking the lock again, and broken() and
-// n_waiting() never take it (atomic snapshots).
+// n_waiting() never take it (atomic snapshots). Anyone else who takes the lock and finds
+// `action_tid` set took it over from a process that died in the action (the owner-word
+// lock passes on from a dead holder): that breaks the barrier, as an action that throws
+// does. So that the waiters notice, the action's caller wakes them before it runs it: they
+// then wait for the lock, which watches its holder, instead of for a round that never ends.
 
 namespace {
 enum BarrierPhase : uint32_t { kFilling = 0, kBroken = 1, kResetting = 2 };
@@ -163,26 +167,39 @@ struct Barrier::State {
 
 namespace {
 
+// Under the lock, taken by anyone but the action's caller: breaks the barrier if a
+// process died in its action (see above). The dead one no longer counts as waiting.
+template <class State>
+void break_if_action_died(State& st) {
+  if (st.action_tid.load() == 0) return;
+  st.action_tid.store(0);
+  --st.count;
+  st.phase = kBroken;
+  bump(&st.seq, kAll);
+}
+
+template <class State>
 class BarrierGuard {
  public:
   // `already_held`: the caller is the action, which runs under the lock.
-  explicit BarrierGuard(std::atomic<uint32_t>* word, bool already_held = false) : word_(word) {
+  explicit BarrierGuard(State* state, bool already_held = false) : state_(state) {
     if (!already_held) lock();
   }
   ~BarrierGuard() {
-    if (held_) internal::owner_release(word_);
+    if (held_) internal::owner_release(&state_->lock);
   }
   void lock() {
-    internal::owner_acquire(word_, internal::self_pid_u32(), std::nullopt);
+    internal::owner_acquire(&state_->lock, internal::self_pid_u32(), std::nullopt);
     held_ = true;
+    break_if_action_died(*state_);
   }
   void unlock() {
     held_ = false;
-    internal::owner_release(word_);
+    internal::owner_release(&state_->lock);
   }
 
  private:
-  std::atomic<uint32_t>* word_;
+  State* state_;
   bool held_ = false;
 };
 
@@ -201,7 +218,7 @@ int Barrier::wait() {
 }
 
 int Barrier::wait_until(const internal::Deadline& deadline) {
-  BarrierGuard guard(&state_->lock);
+  BarrierGuard guard(state_);
   while (state_->phase == kResetting) {  // the last round's waiters are still leaving
     uint32_t s = state_->seq.load();
     guard.unlock();
@@ -219,6 +236,7 @@ int Barrier::wait_until(const internal::Deadline& deadline) {
   if (index + 1 == parties_) {
     if (action_) {
       state_->action_tid.store(internal::self_tid_u32());
+      bump(&state_->seq, kAll);  // the waiters wait for the lock meanwhile (see above)
       try {
         action_();
       } catch (...) {
@@ -254,7 +272,8 @@ int Barrier::wait_until(const internal::Deadline& deadline) {
         state_->phase = kFilling;
         bump(&state_->seq, kAll);
       }
-      throw BrokenBarrierError("shoal::Barrier: the barrier was aborted or reset");
+      throw BrokenBarrierError(
+          "shoal::Barrier: the barrier was broken (aborted, or its action failed) or reset");
     }
     if (!in_time || internal::expired(deadline)) {
       --state_->count;
@@ -273,21 +292,31 @@ bool in_action(const State& state) {
   return state.action_tid.load() == internal::self_tid_u32();
 }
 
+// True when a process died in `state`'s action, before anyone took the lock over.
+template <class State>
+bool action_died(const State& state) {
+  const uint32_t tid = state.action_tid.load();
+  return tid != 0 && tid != internal::self_tid_u32() &&
+         !internal::task_alive(static_cast<pid_t>(tid));
+}
+
 }  // namespace
 
 void Barrier::abort() {
-  BarrierGuard guard(&state_->lock, in_action(*state_));
+  BarrierGuard guard(state_, in_action(*state_));
   state_->phase = kBroken;
   bump(&state_->seq, kAll);
 }
 
 void Barrier::reset() {
-  BarrierGuard guard(&state_->lock, in_action(*state_));
+  BarrierGuard guard(state_, in_action(*state_));
   state_->phase = state_->count > 0 ? kResetting : kFilling;
   bump(&state_->seq, kAll);
 }
 
-bool Barrier::broken() const { return state_->phase.load(std::memory_order_relaxed) == kBroken; }
+bool Barrier::broken() const {
+  return state_->phase.load(std::memory_order_relaxed) == kBroken || action_died(*state_);
+}
 
 int Barrier::n_waiting() const {
   return static_cast<int>(state_->count.load(std::memory_order_relaxed));

@@ -9,6 +9,7 @@
 #include <climits>
 #include <condition_variable>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <set>
 #include <thread>
@@ -278,6 +279,7 @@ class Server {
 class RecordingSink final : public internal::Sink {
  public:
   std::function<void()> on_complete;
+  std::function<void()> on_fail;
 
   void complete(std::size_t, std::string) override {
     if (on_complete) on_complete();
@@ -286,6 +288,7 @@ class RecordingSink final : public internal::Sink {
     cv_.notify_all();
   }
   void fail(std::size_t, const internal::ErrorInfo& error) override {
+    if (on_fail) on_fail();
     std::lock_guard lock(mu_);
     done_ = true;
     error_ = error;
@@ -597,6 +600,39 @@ TEST(RemoteBackendTest, TasksSentButNeverAcceptedAreSentAgainAfterAReconnect) {
   Server again(&service, port);
   EXPECT_TRUE(backend->wait_accepted(20s));
   backend->terminate();  // fails the held tasks: nothing left to wait for
+}
+
+// A sink that throws (out of memory in a collector) fails its own task, not the others
+// delivered with it: terminate() threw bad_alloc, and the sinks after it were never resolved.
+TEST(RemoteBackendTest, ASinkThatThrowsStrandsNoOtherOutcome) {
+  FakeService service;
+  service.hold = true;
+  Server server(&service);
+  auto backend = internal::RemoteBackend::connect(server.address(), {}, {});
+  std::atomic<bool> throw_once{true};  // the first failure delivered throws
+  std::vector<std::shared_ptr<RecordingSink>> sinks;
+  for (int i = 0; i < 3; ++i) {
+    sinks.push_back(std::make_shared<RecordingSink>());
+    sinks.back()->on_fail = [&] {
+      if (throw_once.exchange(false)) throw std::bad_alloc();
+    };
+    submit_square(*backend, i, sinks.back());
+  }
+  ASSERT_TRUE(eventually([&] { return service.known() == 3; }));
+  EXPECT_NO_THROW(backend->terminate());
+  int cancelled = 0;
+  int undelivered = 0;
+  for (auto& sink : sinks) {
+    ASSERT_TRUE(sink->wait(0ms)) << "a task's outcome was stranded";
+    const internal::ErrorInfo error = sink->error();
+    if (error.kind == internal::ErrorKind::kCancelled) ++cancelled;
+    if (error.kind == internal::ErrorKind::kOther &&
+        error.message.find("could not be delivered") != std::string::npos) {
+      ++undelivered;
+    }
+  }
+  EXPECT_EQ(cancelled, 2);
+  EXPECT_EQ(undelivered, 1);
 }
 
 // Found by review: the broker's limit was read once, at connect. A broker restarted with

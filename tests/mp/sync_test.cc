@@ -5,11 +5,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
 #include <set>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -438,6 +440,48 @@ TEST(BarrierTest, ATimedWaitKeepsItsTimeoutWhileAResetWaitsForAKilledWaiter) {
   EXPECT_THROW(barrier.wait(200ms), BrokenBarrierError);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
   EXPECT_TRUE(barrier.broken());
+}
+
+// A process that dies in the action breaks the barrier, as an action that throws does
+// (Python: BrokenBarrierError for every waiter). The waiters slept for ever (a timed wait
+// timed out), and the dead process stayed counted: even reset() left the barrier unusable.
+TEST(BarrierTest, AProcessThatDiesInTheActionBreaksTheBarrier) {
+  const pid_t parent = ::getpid();
+  Barrier barrier(2, [parent] {
+    if (::getpid() != parent) ::_exit(7);
+  });
+  Process arriving_last([&] {
+    while (barrier.n_waiting() != 1) std::this_thread::yield();
+    barrier.wait();  // the last to arrive: runs the action, which ends this process
+  });
+  arriving_last.start();
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    barrier.wait(10s);
+    ADD_FAILURE() << "the round passed although its action never ended";
+  } catch (const BrokenBarrierError& e) {
+    EXPECT_EQ(std::string(e.what()).find("timed out"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  arriving_last.join();
+  EXPECT_EQ(arriving_last.exitcode(), 7);
+  EXPECT_TRUE(barrier.broken());
+  EXPECT_THROW(barrier.wait(), BrokenBarrierError);  // broken until reset(), as in Python
+
+  barrier.reset();
+  EXPECT_FALSE(barrier.broken());
+  EXPECT_EQ(barrier.n_waiting(), 0);
+  std::atomic<bool> other_passed{false};
+  std::thread other([&] {
+    try {
+      barrier.wait(10s);
+      other_passed.store(true);
+    } catch (const BrokenBarrierError&) {
+    }
+  });
+  EXPECT_NO_THROW(barrier.wait(10s));  // a full round again; the action runs here
+  other.join();
+  EXPECT_TRUE(other_passed.load());
 }
 
 // The action runs while the barrier's state is held by its caller: broken(), n_waiting(),

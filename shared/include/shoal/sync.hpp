@@ -270,14 +270,17 @@ class Condition {
 // (in its own process) before anyone is released. `timeout`: the default for wait().
 // std::invalid_argument if parties < 1. The action may call broken(), n_waiting(),
 // abort() and reset(); abort() or reset() there breaks its round (every waiter of it,
-// the action's caller included, gets BrokenBarrierError).
+// the action's caller included, gets BrokenBarrierError). An action that throws, or whose
+// process dies in it, breaks the barrier (as in Python, where an action that raises does):
+// the other waiters get BrokenBarrierError, and the dead process no longer counts as one.
 class Barrier {
  public:
   explicit Barrier(int parties, std::function<void()> action = {},
                    std::optional<std::chrono::milliseconds> timeout = {});
   // Blocks until `parties` callers wait; returns this caller's arrival index in
   // [0, parties). Throws BrokenBarrierError if the barrier is or becomes broken
-  // (abort, reset while waiting, a timeout, or an action that threw).
+  // (abort, reset while waiting, a timeout, or an action that threw or whose process
+  // died in it).
   int wait();
   // As wait(); after `timeout` the barrier breaks and BrokenBarrierError is thrown.
   template <class Rep, class Period>
@@ -288,7 +291,8 @@ class Barrier {
   void abort();
   // Back to the initial state; current waiters get BrokenBarrierError.
   void reset();
-  // True while the barrier is broken (a snapshot; never blocks).
+  // True while the barrier is broken, also by a process that died in the action (a
+  // snapshot; never blocks).
   bool broken() const;
   int parties() const { return parties_; }
   // Callers waiting now (a snapshot; never blocks). In the action: all parties.

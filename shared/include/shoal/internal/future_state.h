@@ -31,6 +31,13 @@ class Sink {
   virtual void fail(std::size_t index, const ErrorInfo& error) = 0;
 };
 
+// Call in a catch block, when `sink`'s complete() or fail() for submission `index` threw
+// (out of memory, most likely): fails it again with an error saying why (kOther, "the
+// outcome of a task could not be delivered: <what()>"), or, if that throws too, with one
+// that allocates nothing itself; if even that throws, reports it on stderr (its waiters may
+// then wait for ever). Never throws, so a backend resolving a batch strands no other sink.
+void fail_undelivered(Sink& sink, std::size_t index) noexcept;
+
 // Lets a future stop a task that has not started. Implemented by backends.
 class Canceller {
  public:

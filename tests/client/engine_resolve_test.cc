@@ -1,0 +1,135 @@
+// The local engine resolves every outcome it took on its own: a sink that throws (out of
+// memory in a map's collector, say) strands none of the others, and its own submission is
+// failed with an error saying why instead of waiting for ever.
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <memory>
+#include <new>
+#include <optional>
+#include <string>
+#include <thread>
+#include <tuple>
+
+#include "shared/engine/engine.h"
+#include "shoal/task.hpp"
+#include "tests/client/pool_test_util.h"
+
+namespace shoal::engine {
+namespace {
+
+using shoal::testing::TestPipe;
+
+// Blocks until the test writes a byte to the pipe whose read end is `fd`, then returns `v`.
+int wait_for_byte(int fd, int v) {
+  char c;
+  while (read(fd, &c, 1) < 0 && errno == EINTR) {
+  }
+  return v;
+}
+SHOAL_TASK_AS(wait_for_byte, "engine_resolve_test.wait_for_byte");
+
+// Records the outcome of one submission. With `throws_first`, its first complete() or
+// fail() throws std::bad_alloc (as a collector short of memory would) and records nothing.
+class RecordingSink final : public internal::Sink {
+ public:
+  explicit RecordingSink(bool throws_first = false) : throws_(throws_first) {}
+  void complete(std::size_t, std::string) override {
+    if (throws_.exchange(false)) throw std::bad_alloc();
+    completed.store(true);
+  }
+  void fail(std::size_t, const internal::ErrorInfo& error) override {
+    if (throws_.exchange(false)) throw std::bad_alloc();
+    kind = error.kind;
+    message = error.message;
+    failed.store(true);
+  }
+  std::optional<internal::ErrorKind> kind;  // written before `failed`
+  std::string message;                      // written before `failed`
+  std::atomic<bool> completed{false};
+  std::atomic<bool> failed{false};
+
+ private:
+  std::atomic<bool> throws_;
+};
+
+// Waits (10 s at most) until `flag` is set; false if it never was.
+bool within_10s(const std::atomic<bool>& flag) {
+  for (auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+       !flag.load() && std::chrono::steady_clock::now() < give_up;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return flag.load();
+}
+
+Job wait_for_byte_job(std::uint64_t seq, int fd, std::shared_ptr<internal::Sink> sink) {
+  const internal::TaskEntry* task = internal::find_task("engine_resolve_test.wait_for_byte");
+  Job job;
+  job.seq = seq;
+  job.invoke = task->invoke;
+  job.fn = task->fn;
+  internal::encode_args<false>(job.args, std::tuple<int, int>{fd, int(seq)});
+  job.sink = std::move(sink);
+  return job;
+}
+
+// terminate() fails the three unfinished jobs in one batch, the thrower's first. The
+// exception escaped terminate() and the two others were never resolved.
+TEST(EngineResolveTest, ASinkThatThrowsStrandsNoOtherOutcomeOfItsBatch) {
+  TestPipe go;  // never written: the jobs wait until terminate() kills their worker
+  EngineOptions options;
+  options.processes = 1;
+  auto engine = Engine::start(options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  auto thrower = std::make_shared<RecordingSink>(/*throws_first=*/true);
+  auto second = std::make_shared<RecordingSink>();
+  auto third = std::make_shared<RecordingSink>();
+  std::vector<Job> jobs;
+  jobs.push_back(wait_for_byte_job(1, go.read_fd(), thrower));
+  jobs.push_back(wait_for_byte_job(2, go.read_fd(), second));
+  jobs.push_back(wait_for_byte_job(3, go.read_fd(), third));
+  ASSERT_TRUE((*engine)->submit(jobs).ok());
+
+  EXPECT_NO_THROW((*engine)->terminate());
+  EXPECT_TRUE(second->failed.load()) << "an outcome after the sink that threw was stranded";
+  EXPECT_EQ(second->kind, internal::ErrorKind::kCancelled);
+  EXPECT_TRUE(third->failed.load()) << "an outcome after the sink that threw was stranded";
+  EXPECT_EQ(third->kind, internal::ErrorKind::kCancelled);
+  // The sink that threw is failed again, with the reason its outcome did not arrive.
+  ASSERT_TRUE(thrower->failed.load());
+  EXPECT_EQ(thrower->kind, internal::ErrorKind::kOther);
+  EXPECT_NE(thrower->message.find("could not be delivered"), std::string::npos) << thrower->message;
+  EXPECT_NE(thrower->message.find("bad_alloc"), std::string::npos) << thrower->message;
+}
+
+// On the supervisor thread (the pool's result thread) the exception escaped supervise()
+// and std::terminate()d the process.
+TEST(EngineResolveTest, ASinkThatThrowsOnTheResultThreadFailsItsOwnJobOnly) {
+  TestPipe go;
+  EngineOptions options;
+  options.processes = 1;
+  auto engine = Engine::start(options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  auto thrower = std::make_shared<RecordingSink>(/*throws_first=*/true);
+  auto after = std::make_shared<RecordingSink>();
+  Job first = wait_for_byte_job(1, go.read_fd(), thrower);
+  Job second = wait_for_byte_job(2, go.read_fd(), after);
+  ASSERT_TRUE((*engine)->submit(first).ok());
+  ASSERT_TRUE((*engine)->submit(second).ok());
+  ASSERT_EQ(write(go.write_fd(), "ab", 2), 2);  // both jobs end
+
+  ASSERT_TRUE(within_10s(thrower->failed)) << "the job whose sink threw was never failed";
+  EXPECT_FALSE(thrower->completed.load());
+  EXPECT_EQ(thrower->kind, internal::ErrorKind::kOther);
+  EXPECT_NE(thrower->message.find("could not be delivered"), std::string::npos) << thrower->message;
+  ASSERT_TRUE(within_10s(after->completed)) << "the pool stopped delivering results";
+  (*engine)->close();
+  EXPECT_TRUE((*engine)->join().ok());
+}
+
+}  // namespace
+}  // namespace shoal::engine
