@@ -247,6 +247,10 @@ class Scheduler {
   // Waiting entry `h` of `w`, whose task has left or moved on, stands for a waiting
   // phantom of the task if there is one: it starts, taking a process.
   void start_phantom(WorkerState& st, const HeldTask& h);
+  // The phantom copies of `st` that waiting entry `h` stands for, or nullptr. Found by the
+  // id of the entry's record while it still holds the entry's task (same gen), else (the
+  // task's result expired, its record erased or reused) by a search of st's phantoms.
+  PhantomCopies* phantom_for(WorkerState& st, const HeldTask& h);
   // Keeps `w`'s phantoms bounded: a worker holds at most capacity() copies, so beyond
   // that the oldest knowledge is wrong (copies it lost without a result); amortised O(1).
   void prune_phantoms(WorkerRef w);

@@ -2,6 +2,7 @@
 // limits armed from then), which wait behind them in the order sent, and the copies it
 // runs that are no longer its lease (phantoms), which keep their process.
 #include <algorithm>
+#include <tuple>
 #include <utility>
 
 #include "broker/scheduler.h"
@@ -56,14 +57,18 @@ void Scheduler::hold(TaskRef ref, TaskRecord& rec, WorkerRef w, int64_t now) {
   // them (amortised O(1) per lease: at most `leased` entries are left, and those of
   // tasks with waiting phantoms, which prune_phantoms() keeps below capacity()).
   if (st.waiting.size() > 2 * (st.leased.size() + st.phantoms.size()) + 64) {
+    // Those of phantoms by the entry itself: a record may have been reused since.
+    absl::flat_hash_set<std::tuple<TaskRef, uint32_t, uint16_t>> phantom_entries;
+    for (const auto& [id, p] : st.phantoms) {
+      for (const HeldTask& e : p.waiting) phantom_entries.insert({e.ref, e.gen, e.attempt});
+    }
     std::erase_if(st.waiting, [&](const HeldTask& h) {
       const TaskRecord& r = store_->get(h.ref);
       if (r.phase == TaskPhase::kRunning && r.worker == w && r.waiting && r.gen == h.gen &&
           r.attempt == h.attempt) {
         return false;
       }
-      auto it = st.phantoms.find(r.id);
-      return it == st.phantoms.end() || !it->second.stands_for(h);
+      return !phantom_entries.contains({h.ref, h.gen, h.attempt});
     });
   }
 }
@@ -123,16 +128,28 @@ bool Scheduler::end_phantom(WorkerRef w, const std::string& id) {
   return true;
 }
 
+PhantomCopies* Scheduler::phantom_for(WorkerState& st, const HeldTask& h) {
+  const TaskRecord& rec = store_->get(h.ref);
+  if (rec.gen == h.gen) {
+    auto it = st.phantoms.find(rec.id);
+    return it != st.phantoms.end() && it->second.stands_for(h) ? &it->second : nullptr;
+  }
+  // The record no longer names the entry's task: its id may be another task's now, whose
+  // phantoms are not these. Rare (a result expired while its phantom waited), and bounded
+  // by prune_phantoms().
+  for (auto& [id, p] : st.phantoms) {
+    if (p.stands_for(h)) return &p;
+  }
+  return nullptr;
+}
+
 void Scheduler::start_phantom(WorkerState& st, const HeldTask& h) {
-  auto it = st.phantoms.find(store_->get(h.ref).id);
-  if (it == st.phantoms.end()) return;
-  std::vector<HeldTask>& waiting = it->second.waiting;
-  auto entry = std::find_if(waiting.begin(), waiting.end(), [&](const HeldTask& e) {
+  PhantomCopies* p = phantom_for(st, h);
+  if (p == nullptr) return;  // an entry of a task that left, or of another copy, which left
+  p->waiting.erase(std::find_if(p->waiting.begin(), p->waiting.end(), [&](const HeldTask& e) {
     return e.ref == h.ref && e.gen == h.gen && e.attempt == h.attempt;
-  });
-  if (entry == waiting.end()) return;  // an entry of another copy, which left
-  waiting.erase(entry);
-  ++it->second.started;
+  }));
+  ++p->started;
   ++st.started;
 }
 

@@ -59,7 +59,9 @@ struct WorkerState {
   // count) as far as the broker can tell: a result frees one for the first of `waiting`,
   // the others in the order they were sent (entries of tasks that left are skipped).
   // Phantoms (PhantomCopies) count too: in `started`, or in order among `waiting` (an
-  // entry whose task has left, or moved on, stands for a waiting phantom of its task id).
+  // entry whose task has left, or moved on, stands for a waiting phantom of that task if
+  // one of its PhantomCopies::waiting is that entry, even once the task's record has been
+  // erased or reused by another task).
   uint32_t started = 0;
   std::deque<HeldTask> waiting;
   // By task id; empty but for the rare cases PhantomCopies names. A result the worker

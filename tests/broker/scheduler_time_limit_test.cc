@@ -214,6 +214,63 @@ TEST_F(SchedulerTimeLimitTest, AReleasedTaskBehindOneLeasedElsewhereWaits) {
   EXPECT_EQ(scheduler_->stats().running(), 2u);
 }
 
+// Found by review (item 1 of the backstop's leftovers): a waiting phantom's entry names
+// its task by record (ref, gen); start_phantom() looked the phantom up by the id the
+// record has *now*. Once the task's result expired and its record was reused by another
+// task, the phantom was dropped instead of started: the task behind it was armed while
+// the worker still ran the phantom, and taken for lost.
+TEST_F(SchedulerTimeLimitTest, AWaitingPhantomWhoseRecordWasReusedStillStarts) {
+  hello("a", {"square"}, /*slots=*/1, {}, /*prefetch=*/2);
+  submit({T("x"), T("long")});  // no limits, retries left
+  ASSERT_THAT(take_sent("a"), ElementsAre("x", "long"));
+  out_.clear();
+  scheduler_->worker_disconnected("a", out_);  // both back, in order
+  hello("b");
+  ASSERT_THAT(take_sent("b"), ElementsAre("x"));
+  out_.clear();
+  report("b", "x");  // "x" done; b gets "long" with its new credit
+  ASSERT_THAT(take_sent("b"), ElementsAre("long"));
+  out_.clear();
+  // a comes back: it runs its copy of "long", and its copy of "x" waits behind it. Both
+  // are phantoms (one leased to b, one done).
+  hello_running("a", 1, 3, {"long", "x"});
+  for (int i = 0; i < 61; ++i) {  // x's result expires (ttl 60 s)
+    clock_.advance_ms(1000);
+    heartbeat("a");
+    heartbeat("b");
+  }
+  scheduler_->tick(out_);
+  ASSERT_EQ(get_result("x").state(), shoal::v1::TASK_STATE_UNKNOWN);
+  submit({T("y").name("other")});  // takes x's record (no worker runs "other")
+  submit({T("short").max_retries(0).time_limit_ms(1000)});
+  ASSERT_THAT(take_sent("a"), ElementsAre("short"));  // waits behind long and x on a
+  out_.clear();
+  report("a", "long");  // a's copy of long ends: its copy of x starts, short still waits
+  out_.clear();
+  for (int i = 0; i < 7; ++i) {
+    clock_.advance_ms(1000);
+    heartbeat("a");
+    heartbeat("b");
+  }
+  scheduler_->tick(out_);
+  EXPECT_TRUE(results().empty()) << "short lost while it waits behind a's copy of x: "
+                                 << results()[0].ShortDebugString();
+  EXPECT_EQ(scheduler_->stats().running(), 1u);  // short, waiting on a
+  // x's copy ends (its result is dropped: nothing knows x any more): short starts now.
+  out_.clear();
+  report("a", "x");
+  EXPECT_TRUE(results().empty());
+  for (int i = 0; i < 7; ++i) {
+    clock_.advance_ms(1000);
+    heartbeat("a");
+    heartbeat("b");
+  }
+  out_.clear();
+  scheduler_->tick(out_);
+  ASSERT_EQ(results().size(), 1u);  // lost 6 s after x's copy ended
+  EXPECT_EQ(results()[0].id(), "short");
+}
+
 // After a durable restart the worker's hello, in its run order, rebuilds started/waiting:
 // the task behind one with no limit is not armed until that one ends.
 TEST_F(SchedulerTimeLimitTest, ARestartRebuildsWaitingFromTheHelloOrder) {
