@@ -496,13 +496,25 @@ void Scheduler::decode_result(const TaskRecord& rec, TaskResult* out) const {
 void Scheduler::mark_delivered(TaskRecord& rec, TaskRef ref) {
   if (rec.deadline_ms != kNever) return;
   rec.deadline_ms = clock_->now_ms() + options_.result_ttl_ms;
-  expiry_.push_back({rec.deadline_ms, ref, rec.gen, 0});
+  const bool cancel = remembered_cancel(rec);
+  (cancel ? cancel_expiry_ : expiry_).push_back({rec.deadline_ms, ref, rec.gen, 0});
   // Over the memory cap, the oldest delivered results go before their time (big
-  // payloads would otherwise pile up for the whole ttl); never the one just delivered,
-  // which its caller may still be reading (to send it to another session or waiter).
-  while (retained_bytes_ > options_.max_retained_bytes && expiry_.size() > 1) {
-    Timer t = expiry_.front();
-    expiry_.pop_front();
+  // payloads would otherwise pile up for the whole ttl); never the one just delivered
+  // (the back of its deque), which its caller may still be reading (to send it to another
+  // session or waiter). Remembered cancels go only when no result is left: one dropped
+  // early would let the submission it cancels run. At a few hundred bytes each, the cap
+  // still bounds them.
+  while (retained_bytes_ > options_.max_retained_bytes) {
+    std::deque<Timer>* oldest = nullptr;
+    if (expiry_.size() > (cancel ? 0u : 1u)) {
+      oldest = &expiry_;
+    } else if (cancel_expiry_.size() > (cancel ? 1u : 0u)) {
+      oldest = &cancel_expiry_;
+    } else {
+      break;
+    }
+    Timer t = oldest->front();
+    oldest->pop_front();
     expire(t);
   }
 }

@@ -67,8 +67,9 @@ class Scheduler {
   // done tasks are left alone (cancelled = false, with their state). An unknown id is
   // left alone too, unless `even_if_unknown`: then it becomes a done task whose result
   // is CANCELLED (cancelled = true, state UNKNOWN), retained like a delivered result
-  // (kept for the result ttl from now, or less under the memory cap), so a submission
-  // of it arriving meanwhile is answered with that result and never runs.
+  // (kept for the result ttl from now), so a submission of it arriving meanwhile is
+  // answered with that result and never runs. Under the memory cap results are dropped
+  // first: remembered cancels go early, oldest first, only when they alone exceed it.
   shoal::v1::CancelResponse cancel(std::string_view id, bool even_if_unknown, Actions& out);
   // Counts a malformed client message seen by a gateway (reported in Stats).
   void count_bad_client_message() { ++bad_client_messages_; }
@@ -205,8 +206,12 @@ class Scheduler {
   void deliver(SessionId s, TaskRef ref, Actions& out,
                std::unique_ptr<shoal::v1::TaskResult> result = nullptr);
   // Starts the retention of done record `rec` (kept for the result ttl from now, or less
-  // under the memory cap), unless it started already.
+  // under the memory cap), unless it started already. A remembered cancel is dropped
+  // early only once no result is left to drop: when remembered cancels alone fill the cap.
   void mark_delivered(TaskRecord& rec, TaskRef ref);
+  // True if done record `rec` is a remembered cancel (cancel_unknown(), or restored from
+  // one): the only records with no task name, which submit() refuses.
+  bool remembered_cancel(const TaskRecord& rec) const { return names_.name(rec.name).empty(); }
   // The full result of done record `rec` (its id and worker put back).
   void decode_result(const TaskRecord& rec, shoal::v1::TaskResult* out) const;
   // Drops the result `t` points to, unless the record has moved on since.
@@ -310,6 +315,9 @@ class Scheduler {
   int64_t next_queue_sweep_ms_ = 0;
   std::size_t names_sweep_at_ = 1024;  // forget_unused_names when more are interned
   std::deque<Timer> expiry_;  // retained results, by expiry (ttl is constant)
+  // Remembered cancels (cancel_unknown()), by expiry: kept apart because under the memory
+  // cap they give way only to each other, never to results (mark_delivered()).
+  std::deque<Timer> cancel_expiry_;
   uint64_t retained_bytes_ = 0;  // of results in the store
 
   uint64_t submitted_ = 0, completed_ = 0, failed_ = 0, retried_ = 0;

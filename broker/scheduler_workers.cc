@@ -461,10 +461,12 @@ void Scheduler::tick(Actions& out) {
     reply.token = token;
     reply.response.set_state(state_of(store_->get(ref)));
   }
-  while (!expiry_.empty() && expiry_.front().deadline <= now) {
-    Timer t = expiry_.front();
-    expiry_.pop_front();
-    expire(t);
+  for (std::deque<Timer>* expiry : {&expiry_, &cancel_expiry_}) {
+    while (!expiry->empty() && expiry->front().deadline <= now) {
+      Timer t = expiry->front();
+      expiry->pop_front();
+      expire(t);
+    }
   }
   if (!grace_checked_ && !in_registration_grace()) {
     grace_checked_ = true;
@@ -535,6 +537,7 @@ int64_t Scheduler::next_deadline_ms() const {
   if (!lease_timers_.empty()) next = std::min(next, lease_timers_.top().deadline);
   if (!waiter_timers_.empty()) next = std::min(next, waiter_timers_.top().deadline);
   if (!expiry_.empty()) next = std::min(next, expiry_.front().deadline);
+  if (!cancel_expiry_.empty()) next = std::min(next, cancel_expiry_.front().deadline);
   if (!grace_checked_) next = std::min(next, start_ms_ + options_.registration_grace_ms);
   return next;
 }
