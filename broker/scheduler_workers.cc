@@ -205,6 +205,15 @@ void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello,
     }
     TaskRecord& rec = *found;
     unqueue(rec);
+    if (rec.result_worker == ws.name_id && rec.attempt > 0) {
+      // Re-queued when this worker was taken for lost, and started nowhere since: the
+      // copy it runs is that attempt, which was not lost after all. As if this hello had
+      // come within the hold window, it costs no retry.
+      --rec.attempt;
+      --retried_;
+      if (store_->durable()) store_->retried(rec.id, rec.attempt);
+    }
+    rec.result_worker = kNoName;
     rec.phase = TaskPhase::kRunning;
     rec.worker = w;
     ++queue_for(rec.queue).in_flight;
@@ -313,7 +322,12 @@ void Scheduler::remove_worker(WorkerRef w, const std::string& why, Actions& out,
   st.phantoms.clear();
   std::vector<TaskRef> leased(st.leased.begin(), st.leased.end());
   std::sort(leased.begin(), leased.end());
-  for (TaskRef ref : leased) lost_attempt(ref, reason, nullptr, out);
+  for (TaskRef ref : leased) {
+    lost_attempt(ref, reason, nullptr, out);
+    // Remembered until it is leased again: a hello of this worker may yet claim it back.
+    TaskRecord& rec = store_->get(ref);
+    if (rec.phase == TaskPhase::kQueued) rec.result_worker = st.name_id;
+  }
   std::vector<NameId> queues = st.queues;
   for (NameId qn : queues) {
     TaskQueue& q = queue_for(qn);
@@ -394,6 +408,7 @@ void Scheduler::lease(TaskRef ref, WorkerRef w, TaskQueue& q, Actions& out) {
   int64_t now = clock_->now_ms();
   rec.phase = TaskPhase::kRunning;
   rec.worker = w;
+  rec.result_worker = kNoName;  // started anew: no hello claims back the lost attempt
   --q.depth;
   --queued_;
   ++q.in_flight;
