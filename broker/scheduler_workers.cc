@@ -462,6 +462,7 @@ void Scheduler::tick(Actions& out) {
                      rec.time_limit_ms, " ms (from when its worker had a process free for it)"),
         nullptr, out, HolderCopy::kTakenForLost);
   }
+  expire_phantoms(now);
   while (!waiter_timers_.empty() && waiter_timers_.top().deadline <= now) {
     uint64_t token = waiter_timers_.top().token;
     waiter_timers_.pop();
@@ -551,6 +552,7 @@ int64_t Scheduler::next_deadline_ms() const {
   }
   if (!lease_timers_.empty()) next = std::min(next, lease_timers_.top().deadline);
   if (!waiter_timers_.empty()) next = std::min(next, waiter_timers_.top().deadline);
+  if (!phantom_timers_.empty()) next = std::min(next, phantom_timers_.top().deadline);
   if (!expiry_.empty()) next = std::min(next, expiry_.front().deadline);
   if (!cancel_expiry_.empty()) next = std::min(next, cancel_expiry_.front().deadline);
   if (!grace_checked_) next = std::min(next, start_ms_ + options_.registration_grace_ms);

@@ -23,9 +23,13 @@ struct HeldTask {
 
 // Copies of one task a worker still runs though they are not its lease (a "phantom"):
 // the task ended by another copy's result, or the hello listed it as running while the
-// broker leases it elsewhere or knows it no more. Each takes a process while it runs.
+// broker leases it elsewhere or knows it no more. Each takes a process while it runs, at
+// most until its time limit and grace have passed (then it is taken for lost: `freed`).
 struct PhantomCopies {
-  uint32_t started = 0;  // counted in WorkerState::started
+  // Those started (counted in WorkerState::started), oldest first: when each one's time
+  // limit and grace are over, from when it started or from when it became a phantom
+  // (INT64_MAX: no limit, or none known). A result ends the oldest.
+  std::deque<int64_t> started;
   // Taken for lost by the backstop (their process counted as free then): a result of
   // such a copy frees nothing. Oldest: a result is taken for one of these first.
   uint32_t freed = 0;

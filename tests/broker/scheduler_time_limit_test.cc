@@ -184,6 +184,29 @@ TEST_F(SchedulerTimeLimitTest, ALateResultOfAnEarlierAttemptFreesNoProcess) {
   EXPECT_FALSE(lost_after("a", 2)) << "short lost though a still held slow's second copy";
 }
 
+// Item 2 of the backstop's leftovers: the same events as above, but the worker's first
+// copy never reports (it vanished), so the one result was the retry's. The broker cannot
+// tell the two apart (both copies carry the same lease, and a result names no attempt):
+// it credits the result to the lost copy and keeps the retry's copy as a phantom, which
+// held its process until the worker's next hello, so "short" behind it was never armed.
+// The phantom now counts as taken for lost once its own limit + grace have passed.
+TEST_F(SchedulerTimeLimitTest, ARetrysPhantomKeepsItsProcessNoLongerThanItsLimit) {
+  hello("a", {"square"}, /*slots=*/1, {}, /*prefetch=*/3);
+  submit({T("slow").max_retries(1).time_limit_ms(1000)});
+  ASSERT_THAT(take_sent("a"), ElementsAre("slow"));
+  out_.clear();
+  keep_alive("a", 7);
+  scheduler_->tick(out_);  // attempt 0 taken for lost, retried on "a" at once
+  submit({T("short").max_retries(0).time_limit_ms(1000)});
+  ASSERT_THAT(take_sent("a"), ElementsAre("slow", "short"));
+  out_.clear();
+  report("a", "slow");  // the retry's result, credited to attempt 0: "slow" done
+  ASSERT_EQ(results().size(), 1u);
+  EXPECT_FALSE(lost_after("a", 7));  // the phantom's limit + grace pass: short starts
+  EXPECT_TRUE(lost_after("a", 7)) << "short, stuck behind a phantom, never taken for lost";
+  EXPECT_EQ(results()[0].id(), "short");
+}
+
 // Found by review (of 42ff903): the hello lists what the worker runs in its run order
 // (c7b9292), but on_hello() only re-leased the listed tasks still queued and ignored the
 // ones ahead of them that the broker had meanwhile leased elsewhere: a re-leased task
