@@ -295,6 +295,44 @@ TEST_F(SchedulerTimeLimitTest, AWaitingPhantomWhoseRecordWasReusedStillStarts) {
   EXPECT_EQ(results()[0].id(), "short");
 }
 
+// The same phantom, when the worker's waiting list is compacted (hold(): entries of tasks
+// reported before the broker saw them start pile up) after its record was reused: the
+// compaction looked the phantom up by the record's id too, and dropped its entry.
+TEST_F(SchedulerTimeLimitTest, CompactingTheWaitingKeepsAPhantomWhoseRecordWasReused) {
+  hello("a", {"square"}, /*slots=*/1, {}, /*prefetch=*/2);
+  submit({T("x"), T("long")});
+  ASSERT_THAT(take_sent("a"), ElementsAre("x", "long"));
+  out_.clear();
+  scheduler_->worker_disconnected("a", out_);
+  hello("b");
+  ASSERT_THAT(take_sent("b"), ElementsAre("x"));
+  out_.clear();
+  report("b", "x");
+  ASSERT_THAT(take_sent("b"), ElementsAre("long"));
+  out_.clear();
+  hello_running("a", 1, 3, {"long", "x"});  // long started, x waits behind it
+  for (int i = 0; i < 61; ++i) {
+    clock_.advance_ms(1000);
+    heartbeat("a");
+    heartbeat("b");
+  }
+  scheduler_->tick(out_);
+  submit({T("y").name("other")});  // takes x's record
+  // 80 tasks a reports before the broker sees them start: their entries go stale.
+  for (int i = 0; i < 80; ++i) {
+    const std::string id = "q" + std::to_string(i);
+    submit({T(id)});
+    ASSERT_THAT(take_sent("a"), ElementsAre(id));
+    report("a", id);
+    out_.clear();
+  }
+  submit({T("short").max_retries(0).time_limit_ms(1000)});
+  ASSERT_THAT(take_sent("a"), ElementsAre("short"));
+  report("a", "long");  // x's copy starts; short still waits
+  out_.clear();
+  EXPECT_FALSE(lost_after("a", 7)) << "short lost while it waits behind a's copy of x";
+}
+
 // After a durable restart the worker's hello, in its run order, rebuilds started/waiting:
 // the task behind one with no limit is not armed until that one ends.
 TEST_F(SchedulerTimeLimitTest, ARestartRebuildsWaitingFromTheHelloOrder) {
