@@ -125,7 +125,7 @@ bool Scheduler::end_phantom(WorkerRef w, const std::string& id) {
   if (p.freed > 0) {
     --p.freed;  // its process was counted as free when the backstop took it for lost
   } else if (!p.started.empty()) {
-    p.started.pop_front();
+    p.started.erase(p.started.begin());
     freed_process = st.started > 0;
     if (freed_process) --st.started;
   } else {
@@ -183,7 +183,7 @@ void Scheduler::expire_phantoms(int64_t now) {
     PhantomCopies& p = it->second;
     bool freed_process = false;
     while (!p.started.empty() && p.started.front() <= now) {
-      p.started.pop_front();
+      p.started.erase(p.started.begin());
       ++p.freed;
       if (st.started > 0) {
         --st.started;

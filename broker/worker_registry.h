@@ -29,7 +29,7 @@ struct PhantomCopies {
   // Those started (counted in WorkerState::started), oldest first: when each one's time
   // limit and grace are over, from when it started or from when it became a phantom
   // (INT64_MAX: no limit, or none known). A result ends the oldest.
-  std::deque<int64_t> started;
+  std::vector<int64_t> started;  // a few at most: erased from the front
   // Taken for lost by the backstop (their process counted as free then): a result of
   // such a copy frees nothing. Oldest: a result is taken for one of these first.
   uint32_t freed = 0;
