@@ -35,7 +35,8 @@ ABSL_FLAG(int64_t, client_keepalive_ms, 20000,
           "unanswered for max(1 s, half of it) (0 = never; else >= 1000)");
 ABSL_FLAG(int64_t, result_ttl_s, 3600, "how long a result is kept after its delivery (or its end, if no client took it), in s");
 ABSL_FLAG(uint64_t, result_memory_mb, 256,
-          "delivered results kept beyond this many MiB are dropped, oldest first, before their ttl");
+          "delivered results kept beyond this many MiB are dropped, oldest first (remembered "
+          "cancels last), before their ttl");
 ABSL_FLAG(uint64_t, max_queued, 1000000,
           "queued tasks beyond this are rejected with RESOURCE_EXHAUSTED (clients retry), >= 1");
 ABSL_FLAG(uint64_t, max_message_bytes, 67108864,

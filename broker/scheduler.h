@@ -67,8 +67,9 @@ class Scheduler {
   // done tasks are left alone (cancelled = false, with their state). An unknown id is
   // left alone too, unless `even_if_unknown`: then it becomes a done task whose result
   // is CANCELLED (cancelled = true, state UNKNOWN), retained like a delivered result
-  // (kept for the result ttl from now, or less under the memory cap), so a submission
-  // of it arriving meanwhile is answered with that result and never runs.
+  // (kept for the result ttl from now), so a submission of it arriving meanwhile is
+  // answered with that result and never runs. Under the memory cap results are dropped
+  // first: remembered cancels go early, oldest first, only when they alone exceed it.
   shoal::v1::CancelResponse cancel(std::string_view id, bool even_if_unknown, Actions& out);
   // Counts a malformed client message seen by a gateway (reported in Stats).
   void count_bad_client_message() { ++bad_client_messages_; }
@@ -154,6 +155,15 @@ class Scheduler {
       std::make_heap(this->c.begin(), this->c.end(), this->comp);
     }
   };
+  // When a phantom copy of task `id` on `worker` (named `worker_name`) is over.
+  struct PhantomTimer {
+    int64_t deadline;
+    WorkerRef worker;
+    NameId worker_name;
+    std::string id;
+    bool operator>(const PhantomTimer& o) const { return deadline > o.deadline; }
+  };
+  using PhantomMap = decltype(WorkerState::phantoms);
   using LeaseTimerHeap = PrunableHeap<Timer>;
   using WaiterHeap = PrunableHeap<Waiter>;
 
@@ -205,8 +215,12 @@ class Scheduler {
   void deliver(SessionId s, TaskRef ref, Actions& out,
                std::unique_ptr<shoal::v1::TaskResult> result = nullptr);
   // Starts the retention of done record `rec` (kept for the result ttl from now, or less
-  // under the memory cap), unless it started already.
+  // under the memory cap), unless it started already. A remembered cancel is dropped
+  // early only once no result is left to drop: when remembered cancels alone fill the cap.
   void mark_delivered(TaskRecord& rec, TaskRef ref);
+  // True if done record `rec` is a remembered cancel (cancel_unknown(), or restored from
+  // one): the only records with no task name, which submit() refuses.
+  bool remembered_cancel(const TaskRecord& rec) const { return names_.name(rec.name).empty(); }
   // The full result of done record `rec` (its id and worker put back).
   void decode_result(const TaskRecord& rec, shoal::v1::TaskResult* out) const;
   // Drops the result `t` points to, unless the record has moved on since.
@@ -249,7 +263,19 @@ class Scheduler {
   bool end_phantom(WorkerRef w, const std::string& id);
   // Waiting entry `h` of `w`, whose task has left or moved on, stands for a waiting
   // phantom of the task if there is one: it starts, taking a process.
-  void start_phantom(WorkerState& st, const HeldTask& h);
+  void start_phantom(WorkerRef w, const HeldTask& h);
+  // The phantom copies of `st` that waiting entry `h` stands for, or phantoms.end(). Found
+  // by the id of the entry's record while it still holds the entry's task (same gen), else
+  // (its result expired, its record erased or reused) by a search of st's phantoms.
+  PhantomMap::iterator phantom_for(WorkerState& st, const HeldTask& h);
+  // A phantom copy of task `id` (`rec`: its record, or nullptr if unknown) starts on `w`
+  // now, taking a process; with a known time limit, it holds it until limit + grace at
+  // most (expire_phantoms).
+  void start_phantom_copy(WorkerRef w, PhantomCopies& p, const std::string& id,
+                          const TaskRecord* rec);
+  // Phantom copies whose limit + grace have passed are taken for lost, as the backstop
+  // takes a lease: their processes count as free (a later result of one frees none).
+  void expire_phantoms(int64_t now);
   // Keeps `w`'s phantoms bounded: a worker holds at most capacity() copies, so beyond
   // that the oldest knowledge is wrong (copies it lost without a result); amortised O(1).
   void prune_phantoms(WorkerRef w);
@@ -262,6 +288,9 @@ class Scheduler {
   // Arms the backstop of `ref`, which its worker started at `now`: the attempt is lost
   // once its limit (per item of a chunk) and the grace have passed with no result.
   void arm_time_limit(TaskRef ref, const TaskRecord& rec, int64_t now);
+  // When a run of `rec` started at `now` is over: its limit (per item of a chunk) and the
+  // grace from now, or INT64_MAX with no limit.
+  int64_t run_deadline(const TaskRecord& rec, int64_t now) const;
   // True while the lease timer `t` was armed for is still running.
   bool lease_timer_current(const Timer& t) const;
   // Attempt of running `ref` lost (its holder's copy as `copy` says): retried while its
@@ -299,6 +328,8 @@ class Scheduler {
   std::array<unsigned char, 16> lease_key_{};
   shoal::v1::Task lease_scratch_;  // reused by lease(): its strings keep their buffers
   LeaseTimerHeap lease_timers_;
+  PrunableHeap<PhantomTimer> phantom_timers_;
+  std::size_t phantom_timers_prune_at_ = 64;  // drop those of ended copies past this
   WaiterHeap waiter_timers_;
   absl::flat_hash_map<uint64_t, TaskRef> waiter_task_;            // token -> task
   absl::flat_hash_map<TaskRef, std::vector<uint64_t>> waiters_;  // task -> tokens
@@ -309,6 +340,9 @@ class Scheduler {
   int64_t next_queue_sweep_ms_ = 0;
   std::size_t names_sweep_at_ = 1024;  // forget_unused_names when more are interned
   std::deque<Timer> expiry_;  // retained results, by expiry (ttl is constant)
+  // Remembered cancels (cancel_unknown()), by expiry: kept apart because under the memory
+  // cap they give way only to each other, never to results (mark_delivered()).
+  std::deque<Timer> cancel_expiry_;
   uint64_t retained_bytes_ = 0;  // of results in the store
 
   uint64_t submitted_ = 0, completed_ = 0, failed_ = 0, retried_ = 0;

@@ -205,6 +205,15 @@ void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello,
     }
     TaskRecord& rec = *found;
     unqueue(rec);
+    if (rec.result_worker == ws.name_id && rec.attempt > 0) {
+      // Re-queued when this worker was taken for lost, and started nowhere since: the
+      // copy it runs is that attempt, which was not lost after all. As if this hello had
+      // come within the hold window, it costs no retry.
+      --rec.attempt;
+      --retried_;
+      if (store_->durable()) store_->retried(rec.id, rec.attempt);
+    }
+    rec.result_worker = kNoName;
     rec.phase = TaskPhase::kRunning;
     rec.worker = w;
     ++queue_for(rec.queue).in_flight;
@@ -327,7 +336,12 @@ void Scheduler::remove_worker(WorkerRef w, const std::string& why, Actions& out,
   st.phantoms.clear();
   std::vector<TaskRef> leased(st.leased.begin(), st.leased.end());
   std::sort(leased.begin(), leased.end());
-  for (TaskRef ref : leased) lost_attempt(ref, reason, nullptr, out);
+  for (TaskRef ref : leased) {
+    lost_attempt(ref, reason, nullptr, out);
+    // Remembered until it is leased again: a hello of this worker may yet claim it back.
+    TaskRecord& rec = store_->get(ref);
+    if (rec.phase == TaskPhase::kQueued) rec.result_worker = st.name_id;
+  }
   std::vector<NameId> queues = st.queues;
   for (NameId qn : queues) {
     TaskQueue& q = queue_for(qn);
@@ -408,6 +422,7 @@ void Scheduler::lease(TaskRef ref, WorkerRef w, TaskQueue& q, Actions& out) {
   int64_t now = clock_->now_ms();
   rec.phase = TaskPhase::kRunning;
   rec.worker = w;
+  rec.result_worker = kNoName;  // started anew: no hello claims back the lost attempt
   --q.depth;
   --queued_;
   ++q.in_flight;
@@ -461,6 +476,7 @@ void Scheduler::tick(Actions& out) {
                      rec.time_limit_ms, " ms (from when its worker had a process free for it)"),
         nullptr, out, HolderCopy::kTakenForLost);
   }
+  expire_phantoms(now);
   while (!waiter_timers_.empty() && waiter_timers_.top().deadline <= now) {
     uint64_t token = waiter_timers_.top().token;
     waiter_timers_.pop();
@@ -475,10 +491,12 @@ void Scheduler::tick(Actions& out) {
     reply.token = token;
     reply.response.set_state(state_of(store_->get(ref)));
   }
-  while (!expiry_.empty() && expiry_.front().deadline <= now) {
-    Timer t = expiry_.front();
-    expiry_.pop_front();
-    expire(t);
+  for (std::deque<Timer>* expiry : {&expiry_, &cancel_expiry_}) {
+    while (!expiry->empty() && expiry->front().deadline <= now) {
+      Timer t = expiry->front();
+      expiry->pop_front();
+      expire(t);
+    }
   }
   if (!grace_checked_ && !in_registration_grace()) {
     grace_checked_ = true;
@@ -548,7 +566,9 @@ int64_t Scheduler::next_deadline_ms() const {
   }
   if (!lease_timers_.empty()) next = std::min(next, lease_timers_.top().deadline);
   if (!waiter_timers_.empty()) next = std::min(next, waiter_timers_.top().deadline);
+  if (!phantom_timers_.empty()) next = std::min(next, phantom_timers_.top().deadline);
   if (!expiry_.empty()) next = std::min(next, expiry_.front().deadline);
+  if (!cancel_expiry_.empty()) next = std::min(next, cancel_expiry_.front().deadline);
   if (!grace_checked_) next = std::min(next, start_ms_ + options_.registration_grace_ms);
   return next;
 }

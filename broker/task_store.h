@@ -40,7 +40,10 @@ struct TaskRecord {
   uint32_t gen = 0;          // bumped on each reuse of the slot (stale timers are skipped)
   NameId name = 0;
   NameId queue = 0;
-  NameId result_worker = kNoName;  // done: the interned worker name left out of `result`
+  // Done: the interned worker name left out of `result`. Queued: the worker whose loss
+  // re-queued it (a retry spent), kNoName once it is leased again: if that worker's
+  // hello says it still runs the task, it takes it back and the retry is given back.
+  NameId result_worker = kNoName;
   uint32_t items = 0;
   WorkerRef worker = kNoWorker;  // running: the lease holder
   SessionId session = 0;         // where the result goes

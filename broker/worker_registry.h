@@ -23,9 +23,13 @@ struct HeldTask {
 
 // Copies of one task a worker still runs though they are not its lease (a "phantom"):
 // the task ended by another copy's result, or the hello listed it as running while the
-// broker leases it elsewhere or knows it no more. Each takes a process while it runs.
+// broker leases it elsewhere or knows it no more. Each takes a process while it runs, at
+// most until its time limit and grace have passed (then it is taken for lost: `freed`).
 struct PhantomCopies {
-  uint32_t started = 0;  // counted in WorkerState::started
+  // Those started (counted in WorkerState::started), oldest first: when each one's time
+  // limit and grace are over, from when it started or from when it became a phantom
+  // (INT64_MAX: no limit, or none known). A result ends the oldest.
+  std::vector<int64_t> started;  // a few at most: erased from the front
   // Taken for lost by the backstop (their process counted as free then): a result of
   // such a copy frees nothing. Oldest: a result is taken for one of these first.
   uint32_t freed = 0;
@@ -59,7 +63,9 @@ struct WorkerState {
   // count) as far as the broker can tell: a result frees one for the first of `waiting`,
   // the others in the order they were sent (entries of tasks that left are skipped).
   // Phantoms (PhantomCopies) count too: in `started`, or in order among `waiting` (an
-  // entry whose task has left, or moved on, stands for a waiting phantom of its task id).
+  // entry whose task has left, or moved on, stands for a waiting phantom of that task if
+  // one of its PhantomCopies::waiting is that entry, even once the task's record has been
+  // erased or reused by another task).
   uint32_t started = 0;
   std::deque<HeldTask> waiting;
   // By task id; empty but for the rare cases PhantomCopies names. A result the worker

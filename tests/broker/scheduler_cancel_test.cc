@@ -152,6 +152,35 @@ TEST_F(SchedulerTest, RememberedCancelsGiveWayUnderTheResultMemoryCapOldestFirst
   EXPECT_EQ(scheduler_->interned_names(), 1u);  // "default"
 }
 
+// Item 4 of the broker's leftovers: results over --result-memory-mb evicted the oldest
+// retained records first, remembered cancels among them, so a burst of big results
+// right after a Cancel let the submission it cancelled run after all. A remembered
+// cancel now gives way only to newer remembered cancels (the test above).
+TEST_F(SchedulerTest, ARememberedCancelOutlivesResultsOverTheMemoryCap) {
+  SchedulerOptions options = options_;
+  options.max_retained_bytes = 4096;  // four results of 1000 bytes
+  reset(options);
+  hello("a");
+  ASSERT_TRUE(scheduler_->cancel("c1", kEvenIfUnknown, out_).cancelled());
+  for (int i = 0; i < 20; ++i) {
+    const std::string id = "r" + std::to_string(i);
+    submit({T(id)});
+    ASSERT_THAT(take_sent("a"), ElementsAre(id));
+    report("a", id, std::string(1000, 'x'));
+    out_.clear();
+  }
+  EXPECT_EQ(get_result("r0").state(), shoal::v1::TASK_STATE_UNKNOWN);  // results give way
+  EXPECT_LE(scheduler_->stats().results_retained(), 5u);
+  submit({T("c1")});  // the submission the cancel overtook
+  EXPECT_THAT(take_sent("a"), ElementsAre()) << "c1 ran though it was cancelled";
+  ASSERT_EQ(results().size(), 1u);
+  EXPECT_EQ(results()[0].failure().kind(), shoal::v1::ERROR_KIND_CANCELLED);
+  // Kept for the result ttl from the cancel, then forgotten as before.
+  out_.clear();
+  tick_after(60'000);
+  EXPECT_EQ(get_result("c1").state(), shoal::v1::TASK_STATE_UNKNOWN);
+}
+
 TEST_F(SchedulerTest, EvenIfUnknownOfAnEmptyIdRemembersNothing) {
   auto cancel = scheduler_->cancel("", kEvenIfUnknown, out_);
   EXPECT_FALSE(cancel.cancelled());

@@ -184,6 +184,29 @@ TEST_F(SchedulerTimeLimitTest, ALateResultOfAnEarlierAttemptFreesNoProcess) {
   EXPECT_FALSE(lost_after("a", 2)) << "short lost though a still held slow's second copy";
 }
 
+// Item 2 of the backstop's leftovers: the same events as above, but the worker's first
+// copy never reports (it vanished), so the one result was the retry's. The broker cannot
+// tell the two apart (both copies carry the same lease, and a result names no attempt):
+// it credits the result to the lost copy and keeps the retry's copy as a phantom, which
+// held its process until the worker's next hello, so "short" behind it was never armed.
+// The phantom now counts as taken for lost once its own limit + grace have passed.
+TEST_F(SchedulerTimeLimitTest, ARetrysPhantomKeepsItsProcessNoLongerThanItsLimit) {
+  hello("a", {"square"}, /*slots=*/1, {}, /*prefetch=*/3);
+  submit({T("slow").max_retries(1).time_limit_ms(1000)});
+  ASSERT_THAT(take_sent("a"), ElementsAre("slow"));
+  out_.clear();
+  keep_alive("a", 7);
+  scheduler_->tick(out_);  // attempt 0 taken for lost, retried on "a" at once
+  submit({T("short").max_retries(0).time_limit_ms(1000)});
+  ASSERT_THAT(take_sent("a"), ElementsAre("slow", "short"));
+  out_.clear();
+  report("a", "slow");  // the retry's result, credited to attempt 0: "slow" done
+  ASSERT_EQ(results().size(), 1u);
+  EXPECT_FALSE(lost_after("a", 7));  // the phantom's limit + grace pass: short starts
+  EXPECT_TRUE(lost_after("a", 7)) << "short, stuck behind a phantom, never taken for lost";
+  EXPECT_EQ(results()[0].id(), "short");
+}
+
 // Found by review (of 42ff903): the hello lists what the worker runs in its run order
 // (c7b9292), but on_hello() only re-leased the listed tasks still queued and ignored the
 // ones ahead of them that the broker had meanwhile leased elsewhere: a re-leased task
@@ -209,9 +232,105 @@ TEST_F(SchedulerTimeLimitTest, AReleasedTaskBehindOneLeasedElsewhereWaits) {
     heartbeat("b");
   }
   scheduler_->tick(out_);
-  EXPECT_EQ(scheduler_->stats().retried(), 2u)
+  // long's retry (it started on b); short's was given back when a took it back.
+  EXPECT_EQ(scheduler_->stats().retried(), 1u)
       << "short lost (and run again) while a still runs long";
   EXPECT_EQ(scheduler_->stats().running(), 2u);
+}
+
+// Found by review (item 1 of the backstop's leftovers): a waiting phantom's entry names
+// its task by record (ref, gen); start_phantom() looked the phantom up by the id the
+// record has *now*. Once the task's result expired and its record was reused by another
+// task, the phantom was dropped instead of started: the task behind it was armed while
+// the worker still ran the phantom, and taken for lost.
+TEST_F(SchedulerTimeLimitTest, AWaitingPhantomWhoseRecordWasReusedStillStarts) {
+  hello("a", {"square"}, /*slots=*/1, {}, /*prefetch=*/2);
+  submit({T("x"), T("long")});  // no limits, retries left
+  ASSERT_THAT(take_sent("a"), ElementsAre("x", "long"));
+  out_.clear();
+  scheduler_->worker_disconnected("a", out_);  // both back, in order
+  hello("b");
+  ASSERT_THAT(take_sent("b"), ElementsAre("x"));
+  out_.clear();
+  report("b", "x");  // "x" done; b gets "long" with its new credit
+  ASSERT_THAT(take_sent("b"), ElementsAre("long"));
+  out_.clear();
+  // a comes back: it runs its copy of "long", and its copy of "x" waits behind it. Both
+  // are phantoms (one leased to b, one done).
+  hello_running("a", 1, 3, {"long", "x"});
+  for (int i = 0; i < 61; ++i) {  // x's result expires (ttl 60 s)
+    clock_.advance_ms(1000);
+    heartbeat("a");
+    heartbeat("b");
+  }
+  scheduler_->tick(out_);
+  ASSERT_EQ(get_result("x").state(), shoal::v1::TASK_STATE_UNKNOWN);
+  submit({T("y").name("other")});  // takes x's record (no worker runs "other")
+  submit({T("short").max_retries(0).time_limit_ms(1000)});
+  ASSERT_THAT(take_sent("a"), ElementsAre("short"));  // waits behind long and x on a
+  out_.clear();
+  report("a", "long");  // a's copy of long ends: its copy of x starts, short still waits
+  out_.clear();
+  for (int i = 0; i < 7; ++i) {
+    clock_.advance_ms(1000);
+    heartbeat("a");
+    heartbeat("b");
+  }
+  scheduler_->tick(out_);
+  EXPECT_TRUE(results().empty()) << "short lost while it waits behind a's copy of x: "
+                                 << results()[0].ShortDebugString();
+  EXPECT_EQ(scheduler_->stats().running(), 1u);  // short, waiting on a
+  // x's copy ends (its result is dropped: nothing knows x any more): short starts now.
+  out_.clear();
+  report("a", "x");
+  EXPECT_TRUE(results().empty());
+  for (int i = 0; i < 7; ++i) {
+    clock_.advance_ms(1000);
+    heartbeat("a");
+    heartbeat("b");
+  }
+  out_.clear();
+  scheduler_->tick(out_);
+  ASSERT_EQ(results().size(), 1u);  // lost 6 s after x's copy ended
+  EXPECT_EQ(results()[0].id(), "short");
+}
+
+// The same phantom, when the worker's waiting list is compacted (hold(): entries of tasks
+// reported before the broker saw them start pile up) after its record was reused: the
+// compaction looked the phantom up by the record's id too, and dropped its entry.
+TEST_F(SchedulerTimeLimitTest, CompactingTheWaitingKeepsAPhantomWhoseRecordWasReused) {
+  hello("a", {"square"}, /*slots=*/1, {}, /*prefetch=*/2);
+  submit({T("x"), T("long")});
+  ASSERT_THAT(take_sent("a"), ElementsAre("x", "long"));
+  out_.clear();
+  scheduler_->worker_disconnected("a", out_);
+  hello("b");
+  ASSERT_THAT(take_sent("b"), ElementsAre("x"));
+  out_.clear();
+  report("b", "x");
+  ASSERT_THAT(take_sent("b"), ElementsAre("long"));
+  out_.clear();
+  hello_running("a", 1, 3, {"long", "x"});  // long started, x waits behind it
+  for (int i = 0; i < 61; ++i) {
+    clock_.advance_ms(1000);
+    heartbeat("a");
+    heartbeat("b");
+  }
+  scheduler_->tick(out_);
+  submit({T("y").name("other")});  // takes x's record
+  // 80 tasks a reports before the broker sees them start: their entries go stale.
+  for (int i = 0; i < 80; ++i) {
+    const std::string id = "q" + std::to_string(i);
+    submit({T(id)});
+    ASSERT_THAT(take_sent("a"), ElementsAre(id));
+    report("a", id);
+    out_.clear();
+  }
+  submit({T("short").max_retries(0).time_limit_ms(1000)});
+  ASSERT_THAT(take_sent("a"), ElementsAre("short"));
+  report("a", "long");  // x's copy starts; short still waits
+  out_.clear();
+  EXPECT_FALSE(lost_after("a", 7)) << "short lost while it waits behind a's copy of x";
 }
 
 // After a durable restart the worker's hello, in its run order, rebuilds started/waiting:
