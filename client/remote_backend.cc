@@ -147,7 +147,7 @@ void RemoteBackend::submit(std::vector<Submission>& batch) {
     entries.push_back(std::move(e));
   }
   batch.clear();
-  deliver(refused);
+  for (Delivery& d : refused) d.sink->fail(d.index, d.error);  // never outstanding
   if (entries.empty()) {  // still an error after close(), as it is for any submission
     absl::MutexLock lock(&mu_);
     if (closed_ || terminated_) throw PoolClosedError("the pool is closed");
@@ -282,6 +282,7 @@ void RemoteBackend::drop(Key key, const ErrorInfo& error, std::vector<Delivery>&
   d.failed = true;
   out.push_back(std::move(d));
   outstanding_.erase(it);
+  ++undelivered_;
 }
 
 void RemoteBackend::fail_all(const ErrorInfo& error, std::vector<Delivery>& out) {
@@ -293,6 +294,7 @@ void RemoteBackend::fail_all(const ErrorInfo& error, std::vector<Delivery>& out)
     d.failed = true;
     out.push_back(std::move(d));
   }
+  undelivered_ += outstanding_.size();
   outstanding_.clear();
   pending_.clear();
   watch_.clear();
@@ -309,7 +311,11 @@ void RemoteBackend::deliver(std::vector<Delivery>& deliveries) {
       resolve_with_result(*d.result, d.items, *d.sink, d.index);
     }
   }
+  if (deliveries.empty()) return;
+  const std::size_t n = deliveries.size();
   deliveries.clear();
+  absl::MutexLock lock(&mu_);
+  undelivered_ -= n;
 }
 
 void RemoteBackend::on_message(RemoteSession* session, v1::ServerMessage& message) {
@@ -375,6 +381,7 @@ void RemoteBackend::on_message(RemoteSession* session, v1::ServerMessage& messag
           d.items = it->second.items;
           out.push_back(std::move(d));
           outstanding_.erase(it);
+          ++undelivered_;
         }
         break;
       case v1::ServerMessage::kUnknown:

@@ -174,7 +174,9 @@ class RemoteBackend final : public Backend, private SessionListener {
   void fail_all(const ErrorInfo& error, std::vector<Delivery>& out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void set_state(Entry& entry, State state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  static void deliver(std::vector<Delivery>& deliveries);
+  // Makes the sink calls of `deliveries` (taken out of outstanding_: each counted in
+  // undelivered_ until made) and clears it. Call without mu_.
+  void deliver(std::vector<Delivery>& deliveries) ABSL_LOCKS_EXCLUDED(mu_);
   // Stops the supervisor and every session and waits for them. Thread-safe: callers
   // take turns (the threads are joined once), and later ones find nothing left to stop.
   void stop_sessions() ABSL_LOCKS_EXCLUDED(mu_, stop_mu_);
@@ -206,6 +208,9 @@ class RemoteBackend final : public Backend, private SessionListener {
   // many (at least kMinResend).
   std::size_t accepted_since_resend_ ABSL_GUARDED_BY(mu_) = 0;
   static constexpr std::size_t kMinResend = 1024;
+  // Tasks taken out of outstanding_ whose sink calls are not made yet: join() waits for
+  // them too.
+  std::size_t undelivered_ ABSL_GUARDED_BY(mu_) = 0;
   std::size_t unaccepted_ ABSL_GUARDED_BY(mu_) = 0;
   std::size_t unaccepted_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   // The live session, if any. Sessions are shared: pump() holds one while it writes

@@ -37,6 +37,10 @@ void RemoteBackend::supervise() {
            (wants_session() && Clock::now() >= reopen_at_) ||
            (!backoff_.empty() && Clock::now() >= backoff_until_);
   };
+  // Failures taken out of outstanding_ are delivered on every way out of the loop: join()
+  // waits for them (undelivered_), and a sink dropped here never resolved (join() returned
+  // while its future waited for ever).
+  std::vector<Delivery> out;
   for (;;) {
     absl::Duration wait = absl::FromChrono(limits_.supervisor_tick);
     auto wake_at = [&wait](Clock::time_point at) {
@@ -54,7 +58,7 @@ void RemoteBackend::supervise() {
     }
     std::erase(sessions_, nullptr);
     finished_.clear();
-    if (stopping_) return;
+    if (stopping_) break;
     bool kick = false;
     if (!backoff_.empty() && Clock::now() >= backoff_until_) {
       // Resent in order, but not all at once: a full broker takes about as many as it
@@ -75,19 +79,19 @@ void RemoteBackend::supervise() {
       }
       kick = true;
     }
-    std::vector<Delivery> out;
     if (wants_session() && Clock::now() >= reopen_at_) {
       mu_.Unlock();
       bool up = channel_->WaitForConnected(std::chrono::system_clock::now() +
                                            std::chrono::milliseconds(200));
       mu_.Lock();
-      if (stopping_) return;
+      if (stopping_) break;
       // A connection whose sessions the broker ends unanswered is no reconnection.
       if (session_ == nullptr && !outstanding_.empty() &&
           Clock::now() - disconnected_since_ > limits_.reconnect_window) {
         std::string message = "lost the broker at " + address_ + " and could not reconnect";
         if (!last_refusal_.empty()) message += "; it ended the session: " + last_refusal_;
         fail_all({ErrorKind::kConnection, "", message, ""}, out);
+        up = false;  // delivered first; a session is opened next round if one is wanted
       }
       if (up && session_ == nullptr) {
         // The broker may have restarted with another --max-message-bytes: batches are
@@ -98,7 +102,7 @@ void RemoteBackend::supervise() {
         v1::Stats stats;
         const bool asked = stub_->GetStats(context.get(), v1::StatsRequest(), &stats).ok();
         mu_.Lock();
-        if (stopping_) return;
+        if (stopping_) break;
         if (asked && stats.max_message_bytes() > 0) {
           broker_max_bytes_ = stats.max_message_bytes();
         }
@@ -121,6 +125,9 @@ void RemoteBackend::supervise() {
       mu_.Lock();
     }
   }
+  mu_.Unlock();
+  deliver(out);
+  mu_.Lock();
 }
 
 void RemoteBackend::stop_sessions() {
@@ -172,7 +179,7 @@ void RemoteBackend::join() {
     }
     auto drained = [this] {
       mu_.AssertHeld();
-      return outstanding_.empty();
+      return outstanding_.empty() && undelivered_ == 0;
     };
     mu_.Await(absl::Condition(&drained));
   }

@@ -173,7 +173,9 @@ class FakeService final : public v1::TaskService::Service {
     }
     return grpc::Status::OK;
   }
+  std::atomic<int> stats_delay_ms{0};  // GetStats answers this late
   grpc::Status GetStats(grpc::ServerContext*, const v1::StatsRequest*, v1::Stats* stats) override {
+    if (int ms = stats_delay_ms; ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
     stats->set_max_message_bytes(max_message_bytes);
     return grpc::Status::OK;
   }
@@ -257,8 +259,11 @@ class FakeService final : public v1::TaskService::Service {
 
 class Server {
  public:
-  Server(FakeService* service, int port = 0) {
+  // max_receive > 0: the server's gRPC receive limit (a broker's is 4 × its
+  // --max-message-bytes + 1 MiB); a bigger message ends the session RESOURCE_EXHAUSTED.
+  Server(FakeService* service, int port = 0, int max_receive = 0) {
     grpc::ServerBuilder builder;
+    if (max_receive > 0) builder.SetMaxReceiveMessageSize(max_receive);
     builder.AddListeningPort("127.0.0.1:" + std::to_string(port),
                              grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(service);
@@ -878,6 +883,35 @@ TEST(RemoteBackendTest, SessionsTheBrokerEndsUnansweredDoNotRestartTheReconnectW
   EXPECT_LE(second.sessions.load(), 10);  // with backoff: about 4 in that second
   backend->terminate();
   backend->join();
+}
+
+// Found by review: when the reconnect window closed, the supervisor took the outstanding
+// tasks' failures and then, the port answering again, asked the broker's limit (GetStats)
+// without its lock. join() saw nothing outstanding and stopped the supervisor, which
+// returned without delivering them: join() returned and the futures never resolved. They
+// are delivered at once now, and join() returns only after they are.
+TEST(RemoteBackendTest, JoinReturnsOnlyOnceTheReconnectWindowsFailuresAreDelivered) {
+  FakeService service;
+  service.hold = true;
+  auto server = std::make_unique<Server>(&service);
+  const int port = server->port();
+  internal::RemoteBackend::Limits limits;
+  limits.reconnect_window = 300ms;
+  auto backend = internal::RemoteBackend::connect(server->address(), {}, limits);
+  auto sink = std::make_shared<RecordingSink>();
+  submit_square(*backend, 3, sink);
+  ASSERT_TRUE(eventually([&] { return service.known() == 1; }));
+  server.reset();
+  // The port answers again, but every session ends unanswered (a proxy before a broker
+  // that is down, say), and GetStats is slow.
+  service.refuse_code = grpc::StatusCode::UNAVAILABLE;
+  service.stats_delay_ms = 500;
+  Server again(&service, port);
+  backend->close();
+  backend->join();
+  ASSERT_TRUE(sink->wait(0ms)) << "join() returned before the task's sink was resolved";
+  EXPECT_EQ(sink->error().kind, internal::ErrorKind::kConnection);
+  EXPECT_TRUE(sink->wait(3s)) << "the task's sink was never resolved";
 }
 
 // A done-callback runs on the session's thread, the only one that reads the broker's
