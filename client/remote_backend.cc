@@ -25,6 +25,14 @@ constexpr std::uint64_t kHelloKey = 0;
 // Between sessions that end unanswered: doubling, as gRPC's reconnects (remote_channel.cc).
 constexpr std::chrono::milliseconds kMinReopenDelay{100};
 constexpr std::chrono::milliseconds kMaxReopenDelay{1000};
+// A session the broker had answered this long before its first submission was working:
+// one whose submissions only end it is sent them at once, before or just after the answer.
+constexpr std::chrono::milliseconds kSettled{1000};
+// What a Task adds to a SubmitBatch beyond its strings: the tags and lengths of its 8
+// fields (numbers at their widest) and its own tag and length in the batch.
+constexpr std::size_t kTaskOverhead = 64;
+// What an id adds to a Watch beyond its bytes: its tag and length.
+constexpr std::size_t kWatchIdOverhead = 6;
 
 }  // namespace
 
@@ -196,28 +204,40 @@ void RemoteBackend::pump() {
 }
 
 bool RemoteBackend::build_message(v1::ClientMessage& message) {
+  // Every message stays under the broker's receive limit (batch_bytes()), counted from
+  // all its fields: a batch over it ends the session (RESOURCE_EXHAUSTED).
+  const std::size_t max_bytes = batch_bytes();
   if (!watch_.empty()) {
     auto* watch = message.mutable_watch();
+    std::size_t bytes = 0;
     while (!watch_.empty() && watch->ids_size() < kMaxWatchIds) {
-      watch->add_ids(task_id_string(watch_.front()));
+      std::string id = task_id_string(watch_.front());
+      if (watch->ids_size() > 0 && bytes + id.size() + kWatchIdOverhead > max_bytes) break;
+      bytes += id.size() + kWatchIdOverhead;
+      watch->add_ids(std::move(id));
       watch_.pop_front();
     }
     return true;
   }
   auto* submit = message.mutable_submit();
+  // The first submission after sessions that it ended goes alone (see on_done()).
+  const bool first = !submitted_;
+  const std::size_t max_tasks = first && solo_next_ ? 1 : limits_.max_batch_tasks;
   std::size_t bytes = 0;
-  while (!pending_.empty() && static_cast<std::size_t>(submit->tasks_size()) <
-                                  limits_.max_batch_tasks) {
+  while (!pending_.empty() && static_cast<std::size_t>(submit->tasks_size()) < max_tasks) {
     auto it = outstanding_.find(pending_.front());
     if (it == outstanding_.end() || it->second.state != State::kPending) {
       pending_.pop_front();  // cancelled, or already resolved
       continue;
     }
-    const Entry& e = it->second;
-    std::size_t size = e.args.size() + 64;
-    if (submit->tasks_size() > 0 && bytes + size > batch_bytes()) break;
+    Entry& e = it->second;
+    std::string id = task_id_string(e.key);
+    const std::size_t size =
+        id.size() + e.name.size() + e.args.size() + e.queue.size() + kTaskOverhead;
+    if (submit->tasks_size() > 0 && bytes + size > max_bytes) break;
+    if (first && submit->tasks_size() == 0) first_head_ = e.key;
     v1::Task* task = submit->add_tasks();  // in the session's arena: short strings allocate nothing
-    task->set_id(task_id_string(e.key));
+    task->set_id(std::move(id));
     task->set_name(e.name);
     task->set_args(e.args);
     task->set_items(e.items);
@@ -225,16 +245,22 @@ bool RemoteBackend::build_message(v1::ClientMessage& message) {
     task->set_priority(e.priority);
     task->set_time_limit_ms(e.time_limit_ms);
     task->set_max_retries(e.max_retries);
-    it->second.state = State::kSent;
+    e.state = State::kSent;
     bytes += size;
     pending_.pop_front();
   }
-  return submit->tasks_size() > 0;
+  if (submit->tasks_size() == 0) return false;
+  if (first) {
+    submitted_ = true;
+    first_submit_at_ = Clock::now();
+    head_alone_ = submit->tasks_size() == 1;
+  }
+  return true;
 }
 
 std::size_t RemoteBackend::batch_bytes() const {
-  // The broker takes messages up to 4 × its limit + 1 MiB: half of that leaves room for
-  // the fields around the arguments.
+  // The broker takes messages up to 4 × its limit + 1 MiB: half of that, so that one task
+  // of up to its limit (which may go alone over this) still fits.
   const std::uint64_t max_bytes = broker_max_bytes_.load(std::memory_order_relaxed);
   if (max_bytes == 0) return limits_.max_batch_bytes;
   return static_cast<std::size_t>(
@@ -324,10 +350,15 @@ void RemoteBackend::on_message(RemoteSession* session, v1::ServerMessage& messag
   bool resubmit = false;
   {
     absl::MutexLock lock(&mu_);
-    if (session == session_.get() && !answered_) {  // reconnected: the session was accepted
-      answered_ = true;
-      reopen_delay_ = std::chrono::milliseconds(0);
-      last_refusal_.clear();
+    if (session == session_.get()) {
+      if (!answered_) {  // the session was accepted (on_done() says if it did any good)
+        answered_ = true;
+        answered_at_ = Clock::now();
+      }
+      // The broker took or answered tasks on it: the pool has reconnected.
+      if (message.has_accepted() || message.has_rejected() || message.has_results()) {
+        progressed_ = true;
+      }
     }
     switch (message.body_case()) {
       case v1::ServerMessage::kAccepted:
@@ -426,15 +457,49 @@ void RemoteBackend::on_done(RemoteSession* session, const grpc::Status& status) 
       std::string how =
           absl::StrCat(status.error_message(), " (",
                        absl::StatusCodeToString(static_cast<absl::StatusCode>(code)), ")");
-      if (answered_) {
+      if (answered_) ++losses_;
+      // A session counts as a reconnection once it did some good: the broker took or
+      // answered tasks on it, or had answered it and was sent nothing it left unanswered
+      // (or only long after). One it ended right after its submissions (as the broker's
+      // gRPC server does with a message over its receive limit) was sent them again at
+      // once, about 75 times a second for ever, its tasks never failing.
+      const bool reconnected =
+          answered_ && (progressed_ || !submitted_ || first_submit_at_ - answered_at_ >= kSettled);
+      if (reconnected) {
         disconnected_since_ = Clock::now();
-        ++losses_;
+        reopen_delay_ = std::chrono::milliseconds(0);
+        last_refusal_.clear();
       } else {
         // Refused, or the broker went at once: the reconnect window runs on, and the
         // next session waits (it was reopened at once, for ever, both sides spinning).
         reopen_delay_ = std::clamp(reopen_delay_ * 2, kMinReopenDelay, kMaxReopenDelay);
         reopen_at_ = Clock::now() + reopen_delay_;
         last_refusal_ = how;
+      }
+      if (progressed_) {
+        strikes_ = 0;
+        solo_next_ = false;
+      } else if (submitted_ && (code == grpc::StatusCode::RESOURCE_EXHAUSTED ||
+                                code == grpc::StatusCode::INVALID_ARGUMENT)) {
+        // The broker refused what it was sent: the same first task twice in a row is sent
+        // alone next, and fails if the session ends after it alone again.
+        strikes_ = first_head_ == strike_head_ ? strikes_ + 1 : 1;
+        strike_head_ = first_head_;
+        if (strikes_ >= 2 && head_alone_) {
+          const ErrorKind kind = code == grpc::StatusCode::INVALID_ARGUMENT
+                                     ? ErrorKind::kInvalid
+                                     : ErrorKind::kResourceExhausted;
+          drop(first_head_,
+               {kind, "",
+                absl::StrCat("the broker at ", address_,
+                             " ended the session each time this task was sent: ", how),
+                ""},
+               out);
+          strikes_ = 0;
+          solo_next_ = false;
+        } else if (strikes_ >= 2) {
+          solo_next_ = true;
+        }
       }
       if (code == grpc::StatusCode::UNAUTHENTICATED ||
           code == grpc::StatusCode::PERMISSION_DENIED) {
@@ -458,6 +523,10 @@ void RemoteBackend::open_session(std::vector<Delivery>& out) {
   session_ = session;
   writing_ = false;
   answered_ = false;
+  progressed_ = false;
+  submitted_ = false;
+  first_head_ = 0;
+  head_alone_ = false;
   sessions_.push_back(std::move(session));
   // Whatever an earlier session had accepted may be unknown to this broker: ask about it,
   // after the id the broker answers at once. What it sent without an Accepted back is

@@ -8,10 +8,14 @@
 // writer sends what accumulated while the previous write was in flight as one batch.
 // A supervisor thread reconnects and re-sends tasks the broker rejected as full
 // (RESOURCE_EXHAUSTED) after a backoff; submit() blocks while too much is unaccepted.
-// A session counts as reconnected once the broker has answered on it; one it refuses
+// A session counts as reconnected once it did some good: the broker took or answered
+// tasks on it (or answered it and was sent nothing it left unanswered). One it refuses
 // (UNAUTHENTICATED, PERMISSION_DENIED) fails the outstanding tasks at once, since the
-// pool's credentials never change; others that end unanswered are retried after a
-// growing delay until reconnect_window has passed since the last answered session.
+// pool's credentials never change; others are retried after a growing delay until
+// reconnect_window has passed since the last good session. A task the broker ends the
+// session on (RESOURCE_EXHAUSTED, INVALID_ARGUMENT) each time it is sent first, twice in a
+// row and then alone, fails with the broker's words. Every message is sized by all its
+// fields to stay under the broker's receive limit (4 × --max-message-bytes + 1 MiB).
 // When nothing has been outstanding for a few seconds it returns freed memory (MiB
 // payloads keep it mapped while busy: retain_payload_memory_until_idle).
 
@@ -159,7 +163,8 @@ class RemoteBackend final : public Backend, private SessionListener {
   // Sends the next batch if nothing is being written. Call without mu_.
   void pump();
   bool build_message(v1::ClientMessage& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The most argument bytes one SubmitBatch may carry (one task may exceed it).
+  // The most bytes one SubmitBatch or Watch may carry, every field counted (one task may
+  // exceed it): half the broker's receive limit.
   std::size_t batch_bytes() const;
   // Opens a session: its hello, Watches of what the broker accepted, what it did not
   // accept sent again; what no longer fits the broker's limit fails into `out`.
@@ -222,6 +227,19 @@ class RemoteBackend final : public Backend, private SessionListener {
   // broker that refuses the session ends it unanswered). Every session's first message
   // is a Watch of an id no task has, which the broker answers with Unknown.
   bool answered_ ABSL_GUARDED_BY(mu_) = false;
+  Clock::time_point answered_at_ ABSL_GUARDED_BY(mu_);  // when answered_ became true
+  // The broker said Accepted, Rejected or Results on session_: it works.
+  bool progressed_ ABSL_GUARDED_BY(mu_) = false;
+  // A SubmitBatch was built on session_: when, its first task, and whether it went alone.
+  bool submitted_ ABSL_GUARDED_BY(mu_) = false;
+  Clock::time_point first_submit_at_ ABSL_GUARDED_BY(mu_);
+  Key first_head_ ABSL_GUARDED_BY(mu_) = 0;
+  bool head_alone_ ABSL_GUARDED_BY(mu_) = false;
+  // Sessions in a row that the broker ended (RESOURCE_EXHAUSTED or INVALID_ARGUMENT) on
+  // their first submission, headed by strike_head_: at 2, the next sends it alone.
+  int strikes_ ABSL_GUARDED_BY(mu_) = 0;
+  Key strike_head_ ABSL_GUARDED_BY(mu_) = 0;
+  bool solo_next_ ABSL_GUARDED_BY(mu_) = false;
   std::uint64_t losses_ ABSL_GUARDED_BY(mu_) = 0;  // answered sessions that ended (link())
   // After a session that ended unanswered, the next opens no earlier than reopen_at_;
   // the delay doubles per such session (kMinReopenDelay..kMaxReopenDelay).

@@ -914,6 +914,71 @@ TEST(RemoteBackendTest, JoinReturnsOnlyOnceTheReconnectWindowsFailuresAreDeliver
   EXPECT_TRUE(sink->wait(3s)) << "the task's sink was never resolved";
 }
 
+// The receive limit of a broker started with --max-message-bytes=`m`.
+int broker_receive_limit(std::uint64_t m) { return static_cast<int>(4 * m + (1u << 20)); }
+
+// Found by review: a batch was sized by its tasks' arguments alone (+64 bytes each), so
+// many small tasks with long names made a SubmitBatch over the broker's receive limit,
+// which ended the session (RESOURCE_EXHAUSTED); the pool reconnected and sent the same
+// batch again, for ever. Batches are sized by every field now.
+TEST(RemoteBackendTest, ManySmallTasksWithLongNamesStayUnderTheBrokersReceiveLimit) {
+  constexpr std::uint64_t kMaxMessageBytes = 65536;
+  FakeService service;  // runs none of them: their name is no task's (NOT_REGISTERED)
+  service.max_message_bytes = kMaxMessageBytes;
+  Server server(&service, 0, broker_receive_limit(kMaxMessageBytes));
+  auto backend = internal::RemoteBackend::connect(server.address(), {}, {});
+  auto sink = std::make_shared<CountingSink>();
+  constexpr int kTasks = 20000;  // 20 MB of names: many batches
+  std::vector<internal::Submission> batch;
+  for (int i = 0; i < kTasks; ++i) {
+    internal::Submission s;
+    s.seq = internal::next_task_seq();
+    s.name = std::string(1000, 'n');
+    s.args = encode(std::make_tuple(i));
+    s.sink = sink;
+    batch.push_back(std::move(s));
+  }
+  backend->submit(batch);
+  EXPECT_TRUE(eventually([&] { return sink->completed + sink->failed == kTasks; }, 20s))
+      << sink->failed + sink->completed << " of " << kTasks << " resolved";
+  EXPECT_EQ(backend->link().losses, 0u);
+  EXPECT_EQ(service.tasks_seen.load(), kTasks);
+  backend->terminate();
+}
+
+// Found by review: a session the broker answered (the hello) and then ended counted as a
+// reconnection, with no delay before the next: a task the broker's gRPC server refuses
+// every time (here a message over its receive limit, which the broker's limit said
+// fitted) was sent again about 75 times a second, for ever, and its future never resolved.
+// Sessions that make no progress are retried after a growing delay, and a task that ends
+// the session each time it is sent fails with the broker's words; the others run.
+TEST(RemoteBackendTest, ATaskThatEndsEverySessionFailsInsteadOfBeingSentForEver) {
+  FakeService service;
+  service.max_message_bytes = 1u << 20;  // says 1 MiB: a 200 KiB task is sent
+  Server server(&service, 0, 64 << 10);  // takes 64 KiB
+  auto backend = internal::RemoteBackend::connect(server.address(), {}, {});
+  auto big = std::make_shared<RecordingSink>();
+  auto small = std::make_shared<RecordingSink>();
+  std::vector<internal::Submission> batch(2);
+  batch[0].seq = internal::next_task_seq();
+  batch[0].name = "remote_backend_test.square";
+  batch[0].args = encode(std::make_tuple(std::string(200 << 10, 'x')));
+  batch[0].sink = big;
+  batch[1].seq = internal::next_task_seq();
+  batch[1].name = "remote_backend_test.square";
+  batch[1].args = encode(std::make_tuple(4));
+  batch[1].sink = small;
+  backend->submit(batch);
+  ASSERT_TRUE(big->wait(20s)) << service.sessions.load() << " sessions";
+  EXPECT_FALSE(big->completed());
+  EXPECT_NE(big->error().message.find("RESOURCE_EXHAUSTED"), std::string::npos)
+      << big->error().message;
+  ASSERT_TRUE(small->wait(20s));
+  EXPECT_TRUE(small->completed()) << small->error().message;
+  EXPECT_LE(service.sessions.load(), 10);
+  backend->terminate();
+}
+
 // A done-callback runs on the session's thread, the only one that reads the broker's
 // Accepted. Submitting from it while the unaccepted window is full must not wait for
 // room: it waited for good, since the window could not drain while that thread waited.
