@@ -246,6 +246,7 @@ bool RemoteBackend::build_message(v1::ClientMessage& message) {
     task->set_time_limit_ms(e.time_limit_ms);
     task->set_max_retries(e.max_retries);
     e.state = State::kSent;
+    e.maybe_at_broker = true;
     bytes += size;
     pending_.pop_front();
   }
@@ -388,6 +389,7 @@ void RemoteBackend::on_message(RemoteSession* session, v1::ServerMessage& messag
             if (it == outstanding_.end() || it->second.state == State::kAccepted) continue;
             set_state(it->second, State::kBackoff);
             it->second.rejected_full = true;
+            it->second.maybe_at_broker = false;
             backoff_.push_back(*key);
             backoff_armed_ = true;
           }
@@ -424,6 +426,7 @@ void RemoteBackend::on_message(RemoteSession* session, v1::ServerMessage& messag
           if (it->second.state == State::kBackoff) continue;
           if (!fits(it->second, out)) continue;  // a restarted broker may take less
           set_state(it->second, State::kPending);
+          it->second.maybe_at_broker = false;
           pending_.push_back(*key);
           resubmit = true;
         }
@@ -542,7 +545,7 @@ void RemoteBackend::open_session(std::vector<Delivery>& out) {
     }
     unaccepted.push_back(key);
     if (e.state == State::kSent) {
-      e.state = State::kPending;  // both count against the window
+      e.state = State::kPending;  // both count against the window; still maybe_at_broker
       resend.push_back(key);
     }
   }

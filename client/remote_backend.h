@@ -79,6 +79,10 @@ class RemoteBackend final : public Backend, private SessionListener {
   std::uint64_t max_task_bytes() const override {
     return broker_max_bytes_.load(std::memory_order_relaxed);
   }
+  // Cancels `seq`: one that never reached the broker is dropped here; one the broker may
+  // hold (sent, even on a session that ended since) is cancelled there (even_if_unknown)
+  // and true only if the broker says so. Blocks for that call (up to connect_timeout).
+  // Thread-safe.
   bool cancel(std::uint64_t seq) override;
   // What cancel_all() did with one task.
   enum class CancelOutcome {
@@ -142,7 +146,14 @@ class RemoteBackend final : public Backend, private SessionListener {
     std::size_t index = 0;
     State state = State::kPending;
     bool rejected_full = false;  // the broker said it was full, and has not accepted it since
+    // Put in a SubmitBatch since the broker last said Unknown or Rejected(FULL) of it: the
+    // broker may hold it even while it is kPending again (to resend after a reconnect).
+    bool maybe_at_broker = false;
   };
+  // True if the broker may hold `entry`: cancelling it takes a Cancel call.
+  static bool may_be_at_broker(const Entry& entry) {
+    return entry.maybe_at_broker || entry.state == State::kSent || entry.state == State::kAccepted;
+  }
   // A sink call to make once mu_ is released.
   struct Delivery {
     std::shared_ptr<Sink> sink;

@@ -194,9 +194,7 @@ void RemoteBackend::terminate() {
     if (terminated_) return;
     terminated_ = closed_ = true;
     for (auto& [key, e] : outstanding_) {
-      if (e.state == State::kSent || e.state == State::kAccepted) {
-        cancels.push_back(task_id_string(e.key));
-      }
+      if (may_be_at_broker(e)) cancels.push_back(task_id_string(e.key));
     }
     fail_all({ErrorKind::kCancelled, "", "the pool was terminated", ""}, out);
   }
@@ -269,9 +267,7 @@ bool RemoteBackend::cancel(std::uint64_t seq) {
     absl::MutexLock lock(&mu_);
     auto it = outstanding_.find(seq);
     if (it == outstanding_.end() || terminated_) return false;
-    if (it->second.state == State::kPending || it->second.state == State::kBackoff) {
-      drop(seq, cancelled, out);  // never left this process
-    }
+    if (!may_be_at_broker(it->second)) drop(seq, cancelled, out);  // never left this process
   }
   if (!out.empty()) {
     deliver(out);
@@ -280,10 +276,11 @@ bool RemoteBackend::cancel(std::uint64_t seq) {
   auto context = make_context(options_, options_.connect_timeout);
   v1::CancelRequest request;
   request.set_id(id);
-  // It left this process: written to the session, where the broker may read it only
-  // after this call (the two are not ordered), or rejected as full and maybe being
-  // resent. A broker that does not know it yet remembers the cancel and refuses it
-  // when it arrives (cancelled = true), so the task cannot run after a true answer.
+  // It may have left this process: written to the session, where the broker may read it
+  // only after this call (the two are not ordered), or written to a session that ended
+  // before its Accepted and waiting to be sent again on the next. A broker that does not
+  // know it yet remembers the cancel and refuses it when it arrives (cancelled = true), so
+  // the task cannot run after a true answer.
   request.set_even_if_unknown(true);
   v1::CancelResponse response;
   if (!stub_->Cancel(context.get(), request, &response).ok() || !response.cancelled()) {
@@ -310,7 +307,7 @@ std::vector<RemoteBackend::CancelOutcome> RemoteBackend::cancel_all(
       auto it = outstanding_.find(seqs[i]);
       if (it == outstanding_.end()) {
         outcomes[i] = CancelOutcome::kEnded;
-      } else if (it->second.state == State::kPending || it->second.state == State::kBackoff) {
+      } else if (!may_be_at_broker(it->second)) {
         drop(seqs[i], cancelled, out);  // never left this process
         outcomes[i] = CancelOutcome::kCancelled;
       } else {
