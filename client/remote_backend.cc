@@ -47,6 +47,12 @@ std::shared_ptr<Backend> make_remote_backend(const std::string& address,
   if (!options.cert_chain_pem.empty() && !options.tls) {
     throw std::invalid_argument("shoal::Pool::connect: a client certificate needs tls = true");
   }
+  if (options.connect_timeout.count() <= 0) {
+    throw std::invalid_argument(
+        "shoal::Pool::connect: connect_timeout must be positive (milliseconds::max(): no "
+        "limit), not " +
+        std::to_string(options.connect_timeout.count()) + " ms");
+  }
   if (options.keepalive.count() < 0 ||
       (options.keepalive.count() > 0 && options.keepalive.count() < kMinKeepaliveMs)) {
     throw std::invalid_argument(
@@ -80,8 +86,11 @@ std::shared_ptr<RemoteBackend> RemoteBackend::connect(const std::string& address
   absl::Status status = wait_connected(*backend->channel_, address, options, limits.tls_names);
   if (!status.ok()) throw_status(status);
   // One unary call checks the credentials and the service before the session opens.
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      options.connect_timeout - (Clock::now() - start));
+  // In milliseconds, and none below 0: milliseconds::max() (no limit) overflowed in
+  // nanoseconds, which left 100 ms.
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  const auto left = options.connect_timeout > elapsed ? options.connect_timeout - elapsed
+                                                      : std::chrono::milliseconds(0);
   auto context = make_context(options, std::max(left, std::chrono::milliseconds(100)));
   v1::Stats stats;
   status = from_grpc(backend->stub_->GetStats(context.get(), v1::StatsRequest(), &stats),

@@ -8,6 +8,7 @@
 #include "client/remote_backend.h"
 #include "client/remote_channel.h"
 #include "shoal/errors.hpp"
+#include "shoal/internal/deadline.h"
 
 namespace shoal::internal {
 namespace {
@@ -353,8 +354,9 @@ std::vector<RemoteBackend::CancelOutcome> RemoteBackend::cancel_all(
     } else {
       at += 1;  // an older broker: one id a call from now on, for at most a few seconds
       batches = false;
-      singles_until = Clock::now() + std::max<Clock::duration>(options_.connect_timeout,
-                                                                std::chrono::seconds(3));
+      // Saturating: connect_timeout may be milliseconds::max(), over Clock's range.
+      singles_until =
+          deadline_after(std::max(options_.connect_timeout, std::chrono::milliseconds(3000)));
     }
   }
   {

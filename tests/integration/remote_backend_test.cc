@@ -1041,6 +1041,23 @@ TEST(RemoteBackendTest, TerminateCancelsATaskSentBeforeAReconnectAtTheBroker) {
   }
 }
 
+// Found by review: connect_timeout = milliseconds::max() ("no limit") overflowed when
+// connect() took what was left of it for GetStats: 100 ms, and a broker slower than that
+// to answer was "unreachable". A timeout of 0 or less is refused, as a keepalive is.
+TEST(RemoteBackendTest, AnUnlimitedConnectTimeoutDoesNotOverflowAndZeroIsRefused) {
+  FakeService service;
+  service.stats_delay_ms = 300;
+  Server server(&service);
+  ConnectOptions options;
+  options.connect_timeout = std::chrono::milliseconds::max();
+  Pool pool = Pool::connect(server.address(), options);
+  EXPECT_EQ(pool.apply(square, 3), 9);
+  for (auto timeout : {0ms, -1ms}) {
+    options.connect_timeout = timeout;
+    EXPECT_THROW(Pool::connect(server.address(), options), std::invalid_argument);
+  }
+}
+
 // A done-callback runs on the session's thread, the only one that reads the broker's
 // Accepted. Submitting from it while the unaccepted window is full must not wait for
 // room: it waited for good, since the window could not drain while that thread waited.

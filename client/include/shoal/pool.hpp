@@ -52,7 +52,8 @@ class Pool {
   explicit Pool(PoolOptions options);
   // A remote pool: tasks go to the broker at `address` ("HOST:PORT", the broker's
   // client address). Throws ConnectionError when nothing answers within
-  // options.connect_timeout.
+  // options.connect_timeout, std::invalid_argument when an option is out of range (a
+  // connect_timeout not positive, a keepalive under 1 s).
   static Pool connect(const std::string& address, ConnectOptions options = {});
 
   Pool(Pool&&) noexcept;
