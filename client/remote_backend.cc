@@ -120,6 +120,26 @@ RemoteBackend::~RemoteBackend() {
 }
 
 void RemoteBackend::submit(std::vector<Submission>& batch) {
+  submit_until(batch, Clock::time_point::max());
+}
+
+bool RemoteBackend::submit_until(std::vector<Submission>& batch, Clock::time_point deadline) {
+  auto room = [this] {
+    mu_.AssertHeld();
+    return closed_ || terminated_ ||
+           (unaccepted_ < limits_.max_unaccepted &&
+            unaccepted_bytes_ < limits_.max_unaccepted_bytes);
+  };
+  // Only a session's thread makes room (it reads Accepted): on one, or on the supervisor
+  // (which resends what waits for room), a callback's submission must not wait for it.
+  const bool may_wait = own_thread_of_ == nullptr;
+  const bool timed = deadline != Clock::time_point::max();
+  if (timed && may_wait) {  // waits before taking the batch, which it may leave as it was
+    absl::MutexLock lock(&mu_);
+    if (!mu_.AwaitWithTimeout(absl::Condition(&room), absl::FromChrono(deadline - Clock::now()))) {
+      return false;
+    }
+  }
   std::vector<Entry> entries;
   entries.reserve(batch.size());
   std::vector<Delivery> refused;  // bigger than the broker takes: failed here, never sent
@@ -168,19 +188,13 @@ void RemoteBackend::submit(std::vector<Submission>& batch) {
   if (entries.empty()) {  // still an error after close(), as it is for any submission
     absl::MutexLock lock(&mu_);
     if (closed_ || terminated_) throw PoolClosedError("the pool is closed");
-    return;
+    return true;
   }
   {
     absl::MutexLock lock(&mu_);
-    auto room = [this] {
-      mu_.AssertHeld();
-      return closed_ || terminated_ ||
-             (unaccepted_ < limits_.max_unaccepted &&
-              unaccepted_bytes_ < limits_.max_unaccepted_bytes);
-    };
-    // Only a session's thread makes room (it reads Accepted): on one, or on the supervisor
-    // (which resends what waits for room), a callback's submission must not wait for it.
-    if (!room() && own_thread_of_ == nullptr) mu_.Await(absl::Condition(&room));
+    // (A timed submission found room above: by what others took since, it may exceed the
+    // window, as a callback's does.)
+    if (!timed && may_wait && !room()) mu_.Await(absl::Condition(&room));
     if (closed_ || terminated_) throw PoolClosedError("the pool is closed");
     for (Entry& e : entries) {
       Key key = e.key;
@@ -191,6 +205,7 @@ void RemoteBackend::submit(std::vector<Submission>& batch) {
     }
   }
   pump();
+  return true;
 }
 
 void RemoteBackend::pump() {

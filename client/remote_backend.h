@@ -67,6 +67,8 @@ class RemoteBackend final : public Backend, private SessionListener {
   // (a done-callback): that thread may be the one that frees the window, so the window
   // is exceeded by what such callbacks submit.
   void submit(std::vector<Submission>& batch) override;
+  // As submit(), waiting for room only until `deadline` (Backend::submit_until()).
+  bool submit_until(std::vector<Submission>& batch, Clock::time_point deadline) override;
   void close() override;
   void terminate() override;
   // As Backend::join(); throws shoal::Error on the backend's own threads (in a

@@ -1058,6 +1058,74 @@ TEST(RemoteBackendTest, AnUnlimitedConnectTimeoutDoesNotOverflowAndZeroIsRefused
   }
 }
 
+// Found by review: next(timeout) fed the stream first, and the feeder's submit() waited
+// for room in the pool's window for as long as the broker stayed full: next(200ms) took
+// seconds. The feeder gives up at the deadline now (its chunks go at a later next()).
+TEST(RemoteBackendTest, ATimedNextDoesNotWaitForRoomInThePoolsWindow) {
+  FakeService service;
+  Server server(&service);
+  Pool pool = Pool::connect(server.address());
+  TerminateOnFailure guard(pool);
+  constexpr int kItems = 20000;
+  auto stream = pool.imap(square, std::vector<int>(kItems, 2), 1);
+  long long sum = *stream.next(10s);
+  service.full = true;  // the broker fills up (other clients)
+  // Another thread of the program fills the pool's window (65,536 unaccepted tasks).
+  constexpr int kWindow = 65536;
+  std::atomic<int> flooded{0};
+  std::thread flood([&] {
+    std::vector<Future<int>> fs;
+    try {
+      for (int i = 0; i < kWindow + 10; ++i) {
+        fs.push_back(pool.apply_async(square, 1));
+        ++flooded;
+      }
+    } catch (const Error&) {
+    }
+  });
+  ASSERT_TRUE(eventually([&] { return flooded >= kWindow; }, 60s));
+  // Frees the broker after 5 s if next() is stuck (it was: this test would hang).
+  std::mutex watchdog_mu;
+  std::condition_variable watchdog_cv;
+  bool looped = false;
+  std::thread watchdog([&] {
+    std::unique_lock lock(watchdog_mu);
+    watchdog_cv.wait_for(lock, 5s, [&] { return looped; });
+    service.full = false;
+  });
+  // The stream's ready results come, then it needs a refill that has no room.
+  int timeouts = 0;
+  int taken = 1;
+  auto worst = 0ms;
+  while (timeouts == 0 && taken < kItems) {
+    auto start = std::chrono::steady_clock::now();
+    try {
+      sum += *stream.next(200ms);
+      ++taken;
+    } catch (const TimeoutError&) {
+      ++timeouts;
+    }
+    worst = std::max(worst, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::steady_clock::now() - start));
+    if (worst > 2s) break;
+  }
+  {
+    std::lock_guard lock(watchdog_mu);
+    looped = true;
+  }
+  watchdog_cv.notify_all();
+  watchdog.join();  // room again: the flood and the stream go on
+  EXPECT_LT(worst, 1s) << "next(200ms) waited for room in the pool's window";
+  EXPECT_EQ(timeouts, 1);
+  while (taken < kItems) {
+    sum += *stream.next(30s);
+    ++taken;
+  }
+  EXPECT_FALSE(stream.next(30s).has_value());
+  EXPECT_EQ(sum, 4LL * kItems);
+  flood.join();
+}
+
 // A done-callback runs on the session's thread, the only one that reads the broker's
 // Accepted. Submitting from it while the unaccepted window is full must not wait for
 // room: it waited for good, since the window could not drain while that thread waited.
