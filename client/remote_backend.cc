@@ -25,9 +25,6 @@ constexpr std::uint64_t kHelloKey = 0;
 // Between sessions that end unanswered: doubling, as gRPC's reconnects (remote_channel.cc).
 constexpr std::chrono::milliseconds kMinReopenDelay{100};
 constexpr std::chrono::milliseconds kMaxReopenDelay{1000};
-// A session the broker had answered this long before its first submission was working:
-// one whose submissions only end it is sent them at once, before or just after the answer.
-constexpr std::chrono::milliseconds kSettled{1000};
 // What a Task adds to a SubmitBatch beyond its strings: the tags and lengths of its 8
 // fields (numbers at their widest) and its own tag and length in the batch.
 constexpr std::size_t kTaskOverhead = 64;
@@ -277,7 +274,6 @@ bool RemoteBackend::build_message(v1::ClientMessage& message) {
   if (submit->tasks_size() == 0) return false;
   if (first) {
     submitted_ = true;
-    first_submit_at_ = Clock::now();
     head_alone_ = submit->tasks_size() == 1;
   }
   return true;
@@ -376,10 +372,7 @@ void RemoteBackend::on_message(RemoteSession* session, v1::ServerMessage& messag
   {
     absl::MutexLock lock(&mu_);
     if (session == session_.get()) {
-      if (!answered_) {  // the session was accepted (on_done() says if it did any good)
-        answered_ = true;
-        answered_at_ = Clock::now();
-      }
+      answered_ = true;  // the session was accepted (on_done() says if it did any good)
       // The broker took or answered tasks on it: the pool has reconnected.
       if (message.has_accepted() || message.has_rejected() || message.has_results()) {
         progressed_ = true;
@@ -485,13 +478,16 @@ void RemoteBackend::on_done(RemoteSession* session, const grpc::Status& status) 
           absl::StrCat(status.error_message(), " (",
                        absl::StatusCodeToString(static_cast<absl::StatusCode>(code)), ")");
       if (answered_) ++losses_;
-      // A session counts as a reconnection once it did some good: the broker took or
-      // answered tasks on it, or had answered it and was sent nothing it left unanswered
-      // (or only long after). One it ended right after its submissions (as the broker's
-      // gRPC server does with a message over its receive limit) was sent them again at
-      // once, about 75 times a second for ever, its tasks never failing.
-      const bool reconnected =
-          answered_ && (progressed_ || !submitted_ || first_submit_at_ - answered_at_ >= kSettled);
+      // The broker refused what the session sent (as its gRPC server does a message over
+      // its receive limit) before it took or answered any task on it.
+      const bool refused_submission = submitted_ && !progressed_ &&
+                                      (code == grpc::StatusCode::RESOURCE_EXHAUSTED ||
+                                       code == grpc::StatusCode::INVALID_ARGUMENT);
+      // Such a session is no reconnection: it counted as one, and the same submission was
+      // sent again at once, about 75 times a second for ever, its tasks never failing.
+      // (Any other answered session is: a broker may hold its Accepted a while, and one
+      // killed before sending it had still been working.)
+      const bool reconnected = answered_ && !refused_submission;
       if (reconnected) {
         disconnected_since_ = Clock::now();
         reopen_delay_ = std::chrono::milliseconds(0);
@@ -506,8 +502,7 @@ void RemoteBackend::on_done(RemoteSession* session, const grpc::Status& status) 
       if (progressed_) {
         strikes_ = 0;
         solo_next_ = false;
-      } else if (submitted_ && (code == grpc::StatusCode::RESOURCE_EXHAUSTED ||
-                                code == grpc::StatusCode::INVALID_ARGUMENT)) {
+      } else if (refused_submission) {
         // The broker refused what it was sent: the same first task twice in a row is sent
         // alone next, and fails if the session ends after it alone again.
         strikes_ = first_head_ == strike_head_ ? strikes_ + 1 : 1;

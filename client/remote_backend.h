@@ -8,12 +8,12 @@
 // writer sends what accumulated while the previous write was in flight as one batch.
 // A supervisor thread reconnects and re-sends tasks the broker rejected as full
 // (RESOURCE_EXHAUSTED) after a backoff; submit() blocks while too much is unaccepted.
-// A session counts as reconnected once it did some good: the broker took or answered
-// tasks on it (or answered it and was sent nothing it left unanswered). One it refuses
-// (UNAUTHENTICATED, PERMISSION_DENIED) fails the outstanding tasks at once, since the
-// pool's credentials never change; others are retried after a growing delay until
-// reconnect_window has passed since the last good session. A task the broker ends the
-// session on (RESOURCE_EXHAUSTED, INVALID_ARGUMENT) each time it is sent first, twice in a
+// A session counts as reconnected once the broker answered it, unless it ended it for
+// what it was sent (RESOURCE_EXHAUSTED, INVALID_ARGUMENT) before it took or answered any
+// task on it. One it refuses (UNAUTHENTICATED, PERMISSION_DENIED) fails the outstanding
+// tasks at once, since the pool's credentials never change; others are retried after a
+// growing delay until reconnect_window has passed since the last good session. A task the broker
+// ends the session on (RESOURCE_EXHAUSTED, INVALID_ARGUMENT) each time it is sent first, twice in a
 // row and then alone, fails with the broker's words. Every message is sized by all its
 // fields to stay under the broker's receive limit (4 × --max-message-bytes + 1 MiB).
 // When nothing has been outstanding for a few seconds it returns freed memory (MiB
@@ -240,12 +240,10 @@ class RemoteBackend final : public Backend, private SessionListener {
   // broker that refuses the session ends it unanswered). Every session's first message
   // is a Watch of an id no task has, which the broker answers with Unknown.
   bool answered_ ABSL_GUARDED_BY(mu_) = false;
-  Clock::time_point answered_at_ ABSL_GUARDED_BY(mu_);  // when answered_ became true
   // The broker said Accepted, Rejected or Results on session_: it works.
   bool progressed_ ABSL_GUARDED_BY(mu_) = false;
-  // A SubmitBatch was built on session_: when, its first task, and whether it went alone.
+  // A SubmitBatch was built on session_: its first task, and whether it went alone.
   bool submitted_ ABSL_GUARDED_BY(mu_) = false;
-  Clock::time_point first_submit_at_ ABSL_GUARDED_BY(mu_);
   Key first_head_ ABSL_GUARDED_BY(mu_) = 0;
   bool head_alone_ ABSL_GUARDED_BY(mu_) = false;
   // Sessions in a row that the broker ended (RESOURCE_EXHAUSTED or INVALID_ARGUMENT) on
