@@ -237,8 +237,9 @@ class RemoteBackend final : public Backend, private SessionListener {
   std::shared_ptr<RemoteSession> session_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;              // a write of session_ in flight
   // The broker has sent something on session_: only then has the pool reconnected (a
-  // broker that refuses the session ends it unanswered). Every session's first message
-  // is a Watch of an id no task has, which the broker answers with Unknown.
+  // broker that refuses the session ends it unanswered; see also on_done()). Every
+  // session's first message is a Watch of an id no task has, which the broker answers
+  // with Unknown.
   bool answered_ ABSL_GUARDED_BY(mu_) = false;
   // The broker said Accepted, Rejected or Results on session_: it works.
   bool progressed_ ABSL_GUARDED_BY(mu_) = false;
