@@ -25,6 +25,11 @@ constexpr std::uint64_t kHelloKey = 0;
 // Between sessions that end unanswered: doubling, as gRPC's reconnects (remote_channel.cc).
 constexpr std::chrono::milliseconds kMinReopenDelay{100};
 constexpr std::chrono::milliseconds kMaxReopenDelay{1000};
+// What a Task adds to a SubmitBatch beyond its strings: the tags and lengths of its 8
+// fields (numbers at their widest) and its own tag and length in the batch.
+constexpr std::size_t kTaskOverhead = 64;
+// What an id adds to a Watch beyond its bytes: its tag and length.
+constexpr std::size_t kWatchIdOverhead = 6;
 
 }  // namespace
 
@@ -38,6 +43,12 @@ std::shared_ptr<Backend> make_remote_backend(const std::string& address,
   }
   if (!options.cert_chain_pem.empty() && !options.tls) {
     throw std::invalid_argument("shoal::Pool::connect: a client certificate needs tls = true");
+  }
+  if (options.connect_timeout.count() <= 0) {
+    throw std::invalid_argument(
+        "shoal::Pool::connect: connect_timeout must be positive (milliseconds::max(): no "
+        "limit), not " +
+        std::to_string(options.connect_timeout.count()) + " ms");
   }
   if (options.keepalive.count() < 0 ||
       (options.keepalive.count() > 0 && options.keepalive.count() < kMinKeepaliveMs)) {
@@ -72,8 +83,11 @@ std::shared_ptr<RemoteBackend> RemoteBackend::connect(const std::string& address
   absl::Status status = wait_connected(*backend->channel_, address, options, limits.tls_names);
   if (!status.ok()) throw_status(status);
   // One unary call checks the credentials and the service before the session opens.
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      options.connect_timeout - (Clock::now() - start));
+  // In milliseconds, and none below 0: milliseconds::max() (no limit) overflowed in
+  // nanoseconds, which left 100 ms.
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  const auto left = options.connect_timeout > elapsed ? options.connect_timeout - elapsed
+                                                      : std::chrono::milliseconds(0);
   auto context = make_context(options, std::max(left, std::chrono::milliseconds(100)));
   v1::Stats stats;
   status = from_grpc(backend->stub_->GetStats(context.get(), v1::StatsRequest(), &stats),
@@ -103,6 +117,26 @@ RemoteBackend::~RemoteBackend() {
 }
 
 void RemoteBackend::submit(std::vector<Submission>& batch) {
+  submit_until(batch, Clock::time_point::max());
+}
+
+bool RemoteBackend::submit_until(std::vector<Submission>& batch, Clock::time_point deadline) {
+  auto room = [this] {
+    mu_.AssertHeld();
+    return closed_ || terminated_ ||
+           (unaccepted_ < limits_.max_unaccepted &&
+            unaccepted_bytes_ < limits_.max_unaccepted_bytes);
+  };
+  // Only a session's thread makes room (it reads Accepted): on one, or on the supervisor
+  // (which resends what waits for room), a callback's submission must not wait for it.
+  const bool may_wait = own_thread_of_ == nullptr;
+  const bool timed = deadline != Clock::time_point::max();
+  if (timed && may_wait) {  // waits before taking the batch, which it may leave as it was
+    absl::MutexLock lock(&mu_);
+    if (!mu_.AwaitWithTimeout(absl::Condition(&room), absl::FromChrono(deadline - Clock::now()))) {
+      return false;
+    }
+  }
   std::vector<Entry> entries;
   entries.reserve(batch.size());
   std::vector<Delivery> refused;  // bigger than the broker takes: failed here, never sent
@@ -147,23 +181,17 @@ void RemoteBackend::submit(std::vector<Submission>& batch) {
     entries.push_back(std::move(e));
   }
   batch.clear();
-  deliver(refused);
+  for (Delivery& d : refused) d.sink->fail(d.index, d.error);  // never outstanding
   if (entries.empty()) {  // still an error after close(), as it is for any submission
     absl::MutexLock lock(&mu_);
     if (closed_ || terminated_) throw PoolClosedError("the pool is closed");
-    return;
+    return true;
   }
   {
     absl::MutexLock lock(&mu_);
-    auto room = [this] {
-      mu_.AssertHeld();
-      return closed_ || terminated_ ||
-             (unaccepted_ < limits_.max_unaccepted &&
-              unaccepted_bytes_ < limits_.max_unaccepted_bytes);
-    };
-    // Only a session's thread makes room (it reads Accepted): on one, or on the supervisor
-    // (which resends what waits for room), a callback's submission must not wait for it.
-    if (!room() && own_thread_of_ == nullptr) mu_.Await(absl::Condition(&room));
+    // (A timed submission found room above: by what others took since, it may exceed the
+    // window, as a callback's does.)
+    if (!timed && may_wait && !room()) mu_.Await(absl::Condition(&room));
     if (closed_ || terminated_) throw PoolClosedError("the pool is closed");
     for (Entry& e : entries) {
       Key key = e.key;
@@ -174,6 +202,7 @@ void RemoteBackend::submit(std::vector<Submission>& batch) {
     }
   }
   pump();
+  return true;
 }
 
 void RemoteBackend::pump() {
@@ -196,28 +225,40 @@ void RemoteBackend::pump() {
 }
 
 bool RemoteBackend::build_message(v1::ClientMessage& message) {
+  // Every message stays under the broker's receive limit (batch_bytes()), counted from
+  // all its fields: a batch over it ends the session (RESOURCE_EXHAUSTED).
+  const std::size_t max_bytes = batch_bytes();
   if (!watch_.empty()) {
     auto* watch = message.mutable_watch();
+    std::size_t bytes = 0;
     while (!watch_.empty() && watch->ids_size() < kMaxWatchIds) {
-      watch->add_ids(task_id_string(watch_.front()));
+      std::string id = task_id_string(watch_.front());
+      if (watch->ids_size() > 0 && bytes + id.size() + kWatchIdOverhead > max_bytes) break;
+      bytes += id.size() + kWatchIdOverhead;
+      watch->add_ids(std::move(id));
       watch_.pop_front();
     }
     return true;
   }
   auto* submit = message.mutable_submit();
+  // The first submission after sessions that it ended goes alone (see on_done()).
+  const bool first = !submitted_;
+  const std::size_t max_tasks = first && solo_next_ ? 1 : limits_.max_batch_tasks;
   std::size_t bytes = 0;
-  while (!pending_.empty() && static_cast<std::size_t>(submit->tasks_size()) <
-                                  limits_.max_batch_tasks) {
+  while (!pending_.empty() && static_cast<std::size_t>(submit->tasks_size()) < max_tasks) {
     auto it = outstanding_.find(pending_.front());
     if (it == outstanding_.end() || it->second.state != State::kPending) {
       pending_.pop_front();  // cancelled, or already resolved
       continue;
     }
-    const Entry& e = it->second;
-    std::size_t size = e.args.size() + 64;
-    if (submit->tasks_size() > 0 && bytes + size > batch_bytes()) break;
+    Entry& e = it->second;
+    std::string id = task_id_string(e.key);
+    const std::size_t size =
+        id.size() + e.name.size() + e.args.size() + e.queue.size() + kTaskOverhead;
+    if (submit->tasks_size() > 0 && bytes + size > max_bytes) break;
+    if (first && submit->tasks_size() == 0) first_head_ = e.key;
     v1::Task* task = submit->add_tasks();  // in the session's arena: short strings allocate nothing
-    task->set_id(task_id_string(e.key));
+    task->set_id(std::move(id));
     task->set_name(e.name);
     task->set_args(e.args);
     task->set_items(e.items);
@@ -225,16 +266,22 @@ bool RemoteBackend::build_message(v1::ClientMessage& message) {
     task->set_priority(e.priority);
     task->set_time_limit_ms(e.time_limit_ms);
     task->set_max_retries(e.max_retries);
-    it->second.state = State::kSent;
+    e.state = State::kSent;
+    e.maybe_at_broker = true;
     bytes += size;
     pending_.pop_front();
   }
-  return submit->tasks_size() > 0;
+  if (submit->tasks_size() == 0) return false;
+  if (first) {
+    submitted_ = true;
+    head_alone_ = submit->tasks_size() == 1;
+  }
+  return true;
 }
 
 std::size_t RemoteBackend::batch_bytes() const {
-  // The broker takes messages up to 4 × its limit + 1 MiB: half of that leaves room for
-  // the fields around the arguments.
+  // The broker takes messages up to 4 × its limit + 1 MiB: half of that, so that one task
+  // of up to its limit (which may go alone over this) still fits.
   const std::uint64_t max_bytes = broker_max_bytes_.load(std::memory_order_relaxed);
   if (max_bytes == 0) return limits_.max_batch_bytes;
   return static_cast<std::size_t>(
@@ -282,6 +329,7 @@ void RemoteBackend::drop(Key key, const ErrorInfo& error, std::vector<Delivery>&
   d.failed = true;
   out.push_back(std::move(d));
   outstanding_.erase(it);
+  ++undelivered_;
 }
 
 void RemoteBackend::fail_all(const ErrorInfo& error, std::vector<Delivery>& out) {
@@ -293,6 +341,7 @@ void RemoteBackend::fail_all(const ErrorInfo& error, std::vector<Delivery>& out)
     d.failed = true;
     out.push_back(std::move(d));
   }
+  undelivered_ += outstanding_.size();
   outstanding_.clear();
   pending_.clear();
   watch_.clear();
@@ -314,7 +363,11 @@ void RemoteBackend::deliver(std::vector<Delivery>& deliveries) noexcept {
       internal::fail_undelivered(*d.sink, d.index);
     }
   }
+  if (deliveries.empty()) return;
+  const std::size_t n = deliveries.size();
   deliveries.clear();
+  absl::MutexLock lock(&mu_);
+  undelivered_ -= n;
 }
 
 void RemoteBackend::on_message(RemoteSession* session, v1::ServerMessage& message) {
@@ -323,10 +376,12 @@ void RemoteBackend::on_message(RemoteSession* session, v1::ServerMessage& messag
   bool resubmit = false;
   {
     absl::MutexLock lock(&mu_);
-    if (session == session_.get() && !answered_) {  // reconnected: the session was accepted
-      answered_ = true;
-      reopen_delay_ = std::chrono::milliseconds(0);
-      last_refusal_.clear();
+    if (session == session_.get()) {
+      answered_ = true;  // the session was accepted (on_done() says if it did any good)
+      // The broker took or answered tasks on it: the pool has reconnected.
+      if (message.has_accepted() || message.has_rejected() || message.has_results()) {
+        progressed_ = true;
+      }
     }
     switch (message.body_case()) {
       case v1::ServerMessage::kAccepted:
@@ -356,6 +411,7 @@ void RemoteBackend::on_message(RemoteSession* session, v1::ServerMessage& messag
             if (it == outstanding_.end() || it->second.state == State::kAccepted) continue;
             set_state(it->second, State::kBackoff);
             it->second.rejected_full = true;
+            it->second.maybe_at_broker = false;
             backoff_.push_back(*key);
             backoff_armed_ = true;
           }
@@ -380,6 +436,7 @@ void RemoteBackend::on_message(RemoteSession* session, v1::ServerMessage& messag
           d.items = it->second.items;
           out.push_back(std::move(d));
           outstanding_.erase(it);
+          ++undelivered_;
         }
         break;
       case v1::ServerMessage::kUnknown:
@@ -391,6 +448,7 @@ void RemoteBackend::on_message(RemoteSession* session, v1::ServerMessage& messag
           if (it->second.state == State::kBackoff) continue;
           if (!fits(it->second, out)) continue;  // a restarted broker may take less
           set_state(it->second, State::kPending);
+          it->second.maybe_at_broker = false;
           pending_.push_back(*key);
           resubmit = true;
         }
@@ -424,15 +482,51 @@ void RemoteBackend::on_done(RemoteSession* session, const grpc::Status& status) 
       std::string how =
           absl::StrCat(status.error_message(), " (",
                        absl::StatusCodeToString(static_cast<absl::StatusCode>(code)), ")");
-      if (answered_) {
+      if (answered_) ++losses_;
+      // The broker refused what the session sent (as its gRPC server does a message over
+      // its receive limit) before it took or answered any task on it.
+      const bool refused_submission = submitted_ && !progressed_ &&
+                                      (code == grpc::StatusCode::RESOURCE_EXHAUSTED ||
+                                       code == grpc::StatusCode::INVALID_ARGUMENT);
+      // Such a session is no reconnection: it counted as one, and the same submission was
+      // sent again at once, about 75 times a second for ever, its tasks never failing.
+      // (Any other answered session is: a broker may hold its Accepted a while, and one
+      // killed before sending it had still been working.)
+      const bool reconnected = answered_ && !refused_submission;
+      if (reconnected) {
         disconnected_since_ = Clock::now();
-        ++losses_;
+        reopen_delay_ = std::chrono::milliseconds(0);
+        last_refusal_.clear();
       } else {
         // Refused, or the broker went at once: the reconnect window runs on, and the
         // next session waits (it was reopened at once, for ever, both sides spinning).
         reopen_delay_ = std::clamp(reopen_delay_ * 2, kMinReopenDelay, kMaxReopenDelay);
         reopen_at_ = Clock::now() + reopen_delay_;
         last_refusal_ = how;
+      }
+      if (progressed_) {
+        strikes_ = 0;
+        solo_next_ = false;
+      } else if (refused_submission) {
+        // The broker refused what it was sent: the same first task twice in a row is sent
+        // alone next, and fails if the session ends after it alone again.
+        strikes_ = first_head_ == strike_head_ ? strikes_ + 1 : 1;
+        strike_head_ = first_head_;
+        if (strikes_ >= 2 && head_alone_) {
+          const ErrorKind kind = code == grpc::StatusCode::INVALID_ARGUMENT
+                                     ? ErrorKind::kInvalid
+                                     : ErrorKind::kResourceExhausted;
+          drop(first_head_,
+               {kind, "",
+                absl::StrCat("the broker at ", address_,
+                             " ended the session each time this task was sent: ", how),
+                ""},
+               out);
+          strikes_ = 0;
+          solo_next_ = false;
+        } else if (strikes_ >= 2) {
+          solo_next_ = true;
+        }
       }
       if (code == grpc::StatusCode::UNAUTHENTICATED ||
           code == grpc::StatusCode::PERMISSION_DENIED) {
@@ -456,6 +550,10 @@ void RemoteBackend::open_session(std::vector<Delivery>& out) {
   session_ = session;
   writing_ = false;
   answered_ = false;
+  progressed_ = false;
+  submitted_ = false;
+  first_head_ = 0;
+  head_alone_ = false;
   sessions_.push_back(std::move(session));
   // Whatever an earlier session had accepted may be unknown to this broker: ask about it,
   // after the id the broker answers at once. What it sent without an Accepted back is
@@ -471,7 +569,7 @@ void RemoteBackend::open_session(std::vector<Delivery>& out) {
     }
     unaccepted.push_back(key);
     if (e.state == State::kSent) {
-      e.state = State::kPending;  // both count against the window
+      e.state = State::kPending;  // both count against the window; still maybe_at_broker
       resend.push_back(key);
     }
   }

@@ -8,10 +8,14 @@
 // writer sends what accumulated while the previous write was in flight as one batch.
 // A supervisor thread reconnects and re-sends tasks the broker rejected as full
 // (RESOURCE_EXHAUSTED) after a backoff; submit() blocks while too much is unaccepted.
-// A session counts as reconnected once the broker has answered on it; one it refuses
-// (UNAUTHENTICATED, PERMISSION_DENIED) fails the outstanding tasks at once, since the
-// pool's credentials never change; others that end unanswered are retried after a
-// growing delay until reconnect_window has passed since the last answered session.
+// A session counts as reconnected once the broker answered it, unless it ended it for
+// what it was sent (RESOURCE_EXHAUSTED, INVALID_ARGUMENT) before it took or answered any
+// task on it. One it refuses (UNAUTHENTICATED, PERMISSION_DENIED) fails the outstanding
+// tasks at once, since the pool's credentials never change; others are retried after a
+// growing delay until reconnect_window has passed since the last good session. A task the broker
+// ends the session on (RESOURCE_EXHAUSTED, INVALID_ARGUMENT) each time it is sent first, twice in a
+// row and then alone, fails with the broker's words. Every message is sized by all its
+// fields to stay under the broker's receive limit (4 × --max-message-bytes + 1 MiB).
 // When nothing has been outstanding for a few seconds it returns freed memory (MiB
 // payloads keep it mapped while busy: retain_payload_memory_until_idle).
 
@@ -63,6 +67,8 @@ class RemoteBackend final : public Backend, private SessionListener {
   // (a done-callback): that thread may be the one that frees the window, so the window
   // is exceeded by what such callbacks submit.
   void submit(std::vector<Submission>& batch) override;
+  // As submit(), waiting for room only until `deadline` (Backend::submit_until()).
+  bool submit_until(std::vector<Submission>& batch, Clock::time_point deadline) override;
   void close() override;
   void terminate() override;
   // As Backend::join(); throws shoal::Error on the backend's own threads (in a
@@ -75,6 +81,10 @@ class RemoteBackend final : public Backend, private SessionListener {
   std::uint64_t max_task_bytes() const override {
     return broker_max_bytes_.load(std::memory_order_relaxed);
   }
+  // Cancels `seq`: one that never reached the broker is dropped here; one the broker may
+  // hold (sent, even on a session that ended since) is cancelled there (even_if_unknown)
+  // and true only if the broker says so. Blocks for that call (up to connect_timeout).
+  // Thread-safe.
   bool cancel(std::uint64_t seq) override;
   // What cancel_all() did with one task.
   enum class CancelOutcome {
@@ -138,7 +148,14 @@ class RemoteBackend final : public Backend, private SessionListener {
     std::size_t index = 0;
     State state = State::kPending;
     bool rejected_full = false;  // the broker said it was full, and has not accepted it since
+    // Put in a SubmitBatch since the broker last said Unknown or Rejected(FULL) of it: the
+    // broker may hold it even while it is kPending again (to resend after a reconnect).
+    bool maybe_at_broker = false;
   };
+  // True if the broker may hold `entry`: cancelling it takes a Cancel call.
+  static bool may_be_at_broker(const Entry& entry) {
+    return entry.maybe_at_broker || entry.state == State::kSent || entry.state == State::kAccepted;
+  }
   // A sink call to make once mu_ is released.
   struct Delivery {
     std::shared_ptr<Sink> sink;
@@ -159,7 +176,8 @@ class RemoteBackend final : public Backend, private SessionListener {
   // Sends the next batch if nothing is being written. Call without mu_.
   void pump();
   bool build_message(v1::ClientMessage& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The most argument bytes one SubmitBatch may carry (one task may exceed it).
+  // The most bytes one SubmitBatch or Watch may carry, every field counted (one task may
+  // exceed it): half the broker's receive limit.
   std::size_t batch_bytes() const;
   // Opens a session: its hello, Watches of what the broker accepted, what it did not
   // accept sent again; what no longer fits the broker's limit fails into `out`.
@@ -174,9 +192,10 @@ class RemoteBackend final : public Backend, private SessionListener {
   void fail_all(const ErrorInfo& error, std::vector<Delivery>& out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void set_state(Entry& entry, State state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Resolves every delivery, each on its own (internal::fail_undelivered when its sink
-  // throws), and clears `deliveries`. Never throws.
-  static void deliver(std::vector<Delivery>& deliveries) noexcept;
+  // Makes the sink calls of `deliveries` (taken out of outstanding_: each counted in
+  // undelivered_ until made), each on its own (internal::fail_undelivered when its sink
+  // throws), and clears it. Call without mu_. Never throws.
+  void deliver(std::vector<Delivery>& deliveries) noexcept ABSL_LOCKS_EXCLUDED(mu_);
   // Stops the supervisor and every session and waits for them. Thread-safe: callers
   // take turns (the threads are joined once), and later ones find nothing left to stop.
   void stop_sessions() ABSL_LOCKS_EXCLUDED(mu_, stop_mu_);
@@ -208,6 +227,9 @@ class RemoteBackend final : public Backend, private SessionListener {
   // many (at least kMinResend).
   std::size_t accepted_since_resend_ ABSL_GUARDED_BY(mu_) = 0;
   static constexpr std::size_t kMinResend = 1024;
+  // Tasks taken out of outstanding_ whose sink calls are not made yet: join() waits for
+  // them too.
+  std::size_t undelivered_ ABSL_GUARDED_BY(mu_) = 0;
   std::size_t unaccepted_ ABSL_GUARDED_BY(mu_) = 0;
   std::size_t unaccepted_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   // The live session, if any. Sessions are shared: pump() holds one while it writes
@@ -216,9 +238,21 @@ class RemoteBackend final : public Backend, private SessionListener {
   std::shared_ptr<RemoteSession> session_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;              // a write of session_ in flight
   // The broker has sent something on session_: only then has the pool reconnected (a
-  // broker that refuses the session ends it unanswered). Every session's first message
-  // is a Watch of an id no task has, which the broker answers with Unknown.
+  // broker that refuses the session ends it unanswered; see also on_done()). Every
+  // session's first message is a Watch of an id no task has, which the broker answers
+  // with Unknown.
   bool answered_ ABSL_GUARDED_BY(mu_) = false;
+  // The broker said Accepted, Rejected or Results on session_: it works.
+  bool progressed_ ABSL_GUARDED_BY(mu_) = false;
+  // A SubmitBatch was built on session_: its first task, and whether it went alone.
+  bool submitted_ ABSL_GUARDED_BY(mu_) = false;
+  Key first_head_ ABSL_GUARDED_BY(mu_) = 0;
+  bool head_alone_ ABSL_GUARDED_BY(mu_) = false;
+  // Sessions in a row that the broker ended (RESOURCE_EXHAUSTED or INVALID_ARGUMENT) on
+  // their first submission, headed by strike_head_: at 2, the next sends it alone.
+  int strikes_ ABSL_GUARDED_BY(mu_) = 0;
+  Key strike_head_ ABSL_GUARDED_BY(mu_) = 0;
+  bool solo_next_ ABSL_GUARDED_BY(mu_) = false;
   std::uint64_t losses_ ABSL_GUARDED_BY(mu_) = 0;  // answered sessions that ended (link())
   // After a session that ended unanswered, the next opens no earlier than reopen_at_;
   // the delay doubles per such session (kMinReopenDelay..kMaxReopenDelay).

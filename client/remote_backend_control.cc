@@ -8,6 +8,7 @@
 #include "client/remote_backend.h"
 #include "client/remote_channel.h"
 #include "shoal/errors.hpp"
+#include "shoal/internal/deadline.h"
 
 namespace shoal::internal {
 namespace {
@@ -37,6 +38,10 @@ void RemoteBackend::supervise() {
            (wants_session() && Clock::now() >= reopen_at_) ||
            (!backoff_.empty() && Clock::now() >= backoff_until_);
   };
+  // Failures taken out of outstanding_ are delivered on every way out of the loop: join()
+  // waits for them (undelivered_), and a sink dropped here never resolved (join() returned
+  // while its future waited for ever).
+  std::vector<Delivery> out;
   for (;;) {
     absl::Duration wait = absl::FromChrono(limits_.supervisor_tick);
     auto wake_at = [&wait](Clock::time_point at) {
@@ -54,7 +59,7 @@ void RemoteBackend::supervise() {
     }
     std::erase(sessions_, nullptr);
     finished_.clear();
-    if (stopping_) return;
+    if (stopping_) break;
     bool kick = false;
     if (!backoff_.empty() && Clock::now() >= backoff_until_) {
       // Resent in order, but not all at once: a full broker takes about as many as it
@@ -75,19 +80,19 @@ void RemoteBackend::supervise() {
       }
       kick = true;
     }
-    std::vector<Delivery> out;
     if (wants_session() && Clock::now() >= reopen_at_) {
       mu_.Unlock();
       bool up = channel_->WaitForConnected(std::chrono::system_clock::now() +
                                            std::chrono::milliseconds(200));
       mu_.Lock();
-      if (stopping_) return;
+      if (stopping_) break;
       // A connection whose sessions the broker ends unanswered is no reconnection.
       if (session_ == nullptr && !outstanding_.empty() &&
           Clock::now() - disconnected_since_ > limits_.reconnect_window) {
         std::string message = "lost the broker at " + address_ + " and could not reconnect";
         if (!last_refusal_.empty()) message += "; it ended the session: " + last_refusal_;
         fail_all({ErrorKind::kConnection, "", message, ""}, out);
+        up = false;  // delivered first; a session is opened next round if one is wanted
       }
       if (up && session_ == nullptr) {
         // The broker may have restarted with another --max-message-bytes: batches are
@@ -98,7 +103,7 @@ void RemoteBackend::supervise() {
         v1::Stats stats;
         const bool asked = stub_->GetStats(context.get(), v1::StatsRequest(), &stats).ok();
         mu_.Lock();
-        if (stopping_) return;
+        if (stopping_) break;
         if (asked && stats.max_message_bytes() > 0) {
           broker_max_bytes_ = stats.max_message_bytes();
         }
@@ -121,6 +126,9 @@ void RemoteBackend::supervise() {
       mu_.Lock();
     }
   }
+  mu_.Unlock();
+  deliver(out);
+  mu_.Lock();
 }
 
 void RemoteBackend::stop_sessions() {
@@ -172,7 +180,7 @@ void RemoteBackend::join() {
     }
     auto drained = [this] {
       mu_.AssertHeld();
-      return outstanding_.empty();
+      return outstanding_.empty() && undelivered_ == 0;
     };
     mu_.Await(absl::Condition(&drained));
   }
@@ -187,9 +195,7 @@ void RemoteBackend::terminate() {
     if (terminated_) return;
     terminated_ = closed_ = true;
     for (auto& [key, e] : outstanding_) {
-      if (e.state == State::kSent || e.state == State::kAccepted) {
-        cancels.push_back(task_id_string(e.key));
-      }
+      if (may_be_at_broker(e)) cancels.push_back(task_id_string(e.key));
     }
     fail_all({ErrorKind::kCancelled, "", "the pool was terminated", ""}, out);
   }
@@ -262,9 +268,7 @@ bool RemoteBackend::cancel(std::uint64_t seq) {
     absl::MutexLock lock(&mu_);
     auto it = outstanding_.find(seq);
     if (it == outstanding_.end() || terminated_) return false;
-    if (it->second.state == State::kPending || it->second.state == State::kBackoff) {
-      drop(seq, cancelled, out);  // never left this process
-    }
+    if (!may_be_at_broker(it->second)) drop(seq, cancelled, out);  // never left this process
   }
   if (!out.empty()) {
     deliver(out);
@@ -273,10 +277,11 @@ bool RemoteBackend::cancel(std::uint64_t seq) {
   auto context = make_context(options_, options_.connect_timeout);
   v1::CancelRequest request;
   request.set_id(id);
-  // It left this process: written to the session, where the broker may read it only
-  // after this call (the two are not ordered), or rejected as full and maybe being
-  // resent. A broker that does not know it yet remembers the cancel and refuses it
-  // when it arrives (cancelled = true), so the task cannot run after a true answer.
+  // It may have left this process: written to the session, where the broker may read it
+  // only after this call (the two are not ordered), or written to a session that ended
+  // before its Accepted and waiting to be sent again on the next. A broker that does not
+  // know it yet remembers the cancel and refuses it when it arrives (cancelled = true), so
+  // the task cannot run after a true answer.
   request.set_even_if_unknown(true);
   v1::CancelResponse response;
   if (!stub_->Cancel(context.get(), request, &response).ok() || !response.cancelled()) {
@@ -303,7 +308,7 @@ std::vector<RemoteBackend::CancelOutcome> RemoteBackend::cancel_all(
       auto it = outstanding_.find(seqs[i]);
       if (it == outstanding_.end()) {
         outcomes[i] = CancelOutcome::kEnded;
-      } else if (it->second.state == State::kPending || it->second.state == State::kBackoff) {
+      } else if (!may_be_at_broker(it->second)) {
         drop(seqs[i], cancelled, out);  // never left this process
         outcomes[i] = CancelOutcome::kCancelled;
       } else {
@@ -349,8 +354,9 @@ std::vector<RemoteBackend::CancelOutcome> RemoteBackend::cancel_all(
     } else {
       at += 1;  // an older broker: one id a call from now on, for at most a few seconds
       batches = false;
-      singles_until = Clock::now() + std::max<Clock::duration>(options_.connect_timeout,
-                                                                std::chrono::seconds(3));
+      // Saturating: connect_timeout may be milliseconds::max(), over Clock's range.
+      singles_until =
+          deadline_after(std::max(options_.connect_timeout, std::chrono::milliseconds(3000)));
     }
   }
   {

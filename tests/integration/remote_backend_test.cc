@@ -174,7 +174,9 @@ class FakeService final : public v1::TaskService::Service {
     }
     return grpc::Status::OK;
   }
+  std::atomic<int> stats_delay_ms{0};  // GetStats answers this late
   grpc::Status GetStats(grpc::ServerContext*, const v1::StatsRequest*, v1::Stats* stats) override {
+    if (int ms = stats_delay_ms; ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
     stats->set_max_message_bytes(max_message_bytes);
     return grpc::Status::OK;
   }
@@ -258,8 +260,11 @@ class FakeService final : public v1::TaskService::Service {
 
 class Server {
  public:
-  Server(FakeService* service, int port = 0) {
+  // max_receive > 0: the server's gRPC receive limit (a broker's is 4 × its
+  // --max-message-bytes + 1 MiB); a bigger message ends the session RESOURCE_EXHAUSTED.
+  Server(FakeService* service, int port = 0, int max_receive = 0) {
     grpc::ServerBuilder builder;
+    if (max_receive > 0) builder.SetMaxReceiveMessageSize(max_receive);
     builder.AddListeningPort("127.0.0.1:" + std::to_string(port),
                              grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(service);
@@ -914,6 +919,255 @@ TEST(RemoteBackendTest, SessionsTheBrokerEndsUnansweredDoNotRestartTheReconnectW
   EXPECT_LE(second.sessions.load(), 10);  // with backoff: about 4 in that second
   backend->terminate();
   backend->join();
+}
+
+// Found by review: when the reconnect window closed, the supervisor took the outstanding
+// tasks' failures and then, the port answering again, asked the broker's limit (GetStats)
+// without its lock. join() saw nothing outstanding and stopped the supervisor, which
+// returned without delivering them: join() returned and the futures never resolved. They
+// are delivered at once now, and join() returns only after they are.
+TEST(RemoteBackendTest, JoinReturnsOnlyOnceTheReconnectWindowsFailuresAreDelivered) {
+  FakeService service;
+  service.hold = true;
+  auto server = std::make_unique<Server>(&service);
+  const int port = server->port();
+  internal::RemoteBackend::Limits limits;
+  limits.reconnect_window = 300ms;
+  auto backend = internal::RemoteBackend::connect(server->address(), {}, limits);
+  auto sink = std::make_shared<RecordingSink>();
+  submit_square(*backend, 3, sink);
+  ASSERT_TRUE(eventually([&] { return service.known() == 1; }));
+  server.reset();
+  // The port answers again, but every session ends unanswered (a proxy before a broker
+  // that is down, say), and GetStats is slow.
+  service.refuse_code = grpc::StatusCode::UNAVAILABLE;
+  service.stats_delay_ms = 500;
+  Server again(&service, port);
+  backend->close();
+  backend->join();
+  ASSERT_TRUE(sink->wait(0ms)) << "join() returned before the task's sink was resolved";
+  EXPECT_EQ(sink->error().kind, internal::ErrorKind::kConnection);
+  EXPECT_TRUE(sink->wait(3s)) << "the task's sink was never resolved";
+}
+
+// The receive limit of a broker started with --max-message-bytes=`m`.
+int broker_receive_limit(std::uint64_t m) { return static_cast<int>(4 * m + (1u << 20)); }
+
+// Found by review: a batch was sized by its tasks' arguments alone (+64 bytes each), so
+// many small tasks with long names made a SubmitBatch over the broker's receive limit,
+// which ended the session (RESOURCE_EXHAUSTED); the pool reconnected and sent the same
+// batch again, for ever. Batches are sized by every field now.
+TEST(RemoteBackendTest, ManySmallTasksWithLongNamesStayUnderTheBrokersReceiveLimit) {
+  constexpr std::uint64_t kMaxMessageBytes = 65536;
+  FakeService service;  // runs none of them: their name is no task's (NOT_REGISTERED)
+  service.max_message_bytes = kMaxMessageBytes;
+  Server server(&service, 0, broker_receive_limit(kMaxMessageBytes));
+  auto backend = internal::RemoteBackend::connect(server.address(), {}, {});
+  auto sink = std::make_shared<CountingSink>();
+  constexpr int kTasks = 20000;  // 20 MB of names: many batches
+  std::vector<internal::Submission> batch;
+  for (int i = 0; i < kTasks; ++i) {
+    internal::Submission s;
+    s.seq = internal::next_task_seq();
+    s.name = std::string(1000, 'n');
+    s.args = encode(std::make_tuple(i));
+    s.sink = sink;
+    batch.push_back(std::move(s));
+  }
+  backend->submit(batch);
+  EXPECT_TRUE(eventually([&] { return sink->completed + sink->failed == kTasks; }, 20s))
+      << sink->failed + sink->completed << " of " << kTasks << " resolved";
+  EXPECT_EQ(backend->link().losses, 0u);
+  EXPECT_EQ(service.tasks_seen.load(), kTasks);
+  backend->terminate();
+}
+
+// Found by review: a session the broker answered (the hello) and then ended counted as a
+// reconnection, with no delay before the next: a task the broker's gRPC server refuses
+// every time (here a message over its receive limit, which the broker's limit said
+// fitted) was sent again about 75 times a second, for ever, and its future never resolved.
+// Sessions that make no progress are retried after a growing delay, and a task that ends
+// the session each time it is sent fails with the broker's words; the others run.
+TEST(RemoteBackendTest, ATaskThatEndsEverySessionFailsInsteadOfBeingSentForEver) {
+  FakeService service;
+  service.max_message_bytes = 1u << 20;  // says 1 MiB: a 200 KiB task is sent
+  Server server(&service, 0, 64 << 10);  // takes 64 KiB
+  auto backend = internal::RemoteBackend::connect(server.address(), {}, {});
+  auto big = std::make_shared<RecordingSink>();
+  auto small = std::make_shared<RecordingSink>();
+  std::vector<internal::Submission> batch(2);
+  batch[0].seq = internal::next_task_seq();
+  batch[0].name = "remote_backend_test.square";
+  batch[0].args = encode(std::make_tuple(std::string(200 << 10, 'x')));
+  batch[0].sink = big;
+  batch[1].seq = internal::next_task_seq();
+  batch[1].name = "remote_backend_test.square";
+  batch[1].args = encode(std::make_tuple(4));
+  batch[1].sink = small;
+  backend->submit(batch);
+  ASSERT_TRUE(big->wait(20s)) << service.sessions.load() << " sessions";
+  EXPECT_FALSE(big->completed());
+  EXPECT_NE(big->error().message.find("RESOURCE_EXHAUSTED"), std::string::npos)
+      << big->error().message;
+  ASSERT_TRUE(small->wait(20s));
+  EXPECT_TRUE(small->completed()) << small->error().message;
+  EXPECT_LE(service.sessions.load(), 10);
+  backend->terminate();
+}
+
+// Submits square(3) to a broker that takes it without saying Accepted, then breaks the
+// stream and has the broker (which keeps the task) end every new session at once: the
+// task was sent, and is to be sent again once a session holds. Returns its seq.
+std::uint64_t send_then_lose_the_session(FakeService& service, std::unique_ptr<Server>& server,
+                                         internal::RemoteBackend& backend,
+                                         std::shared_ptr<internal::Sink> sink) {
+  const std::size_t known = service.known();
+  std::uint64_t seq = submit_square(backend, 3, std::move(sink));
+  EXPECT_TRUE(eventually([&] { return service.known() == known + 1; }));
+  const int port = server->port();
+  const int before = service.sessions;
+  server.reset();  // the stream breaks; the broker keeps the task
+  service.refuse_code = grpc::StatusCode::UNAVAILABLE;  // its sessions refused a while
+  server = std::make_unique<Server>(&service, port);
+  EXPECT_TRUE(eventually([&] { return service.sessions > before; }));  // reconnecting
+  return seq;
+}
+
+// Found by review: a task written to a session that broke before its Accepted went back to
+// "not sent" at the reconnect; cancel() and cancel_all() then took it for one that never
+// left this process and dropped it here without telling the broker, which had it and ran
+// it. (Whether the new session wrote it again before it ended is a race: a few rounds.)
+TEST(RemoteBackendTest, CancelOfATaskSentBeforeAReconnectReachesTheBroker) {
+  using Outcome = internal::RemoteBackend::CancelOutcome;
+  for (int round = 0; round < 4; ++round) {
+    SCOPED_TRACE(round);
+    FakeService service;
+    service.hold = true;
+    service.no_accepted = true;
+    auto server = std::make_unique<Server>(&service);
+    auto backend = internal::RemoteBackend::connect(server->address(), {}, {});
+    auto sink = std::make_shared<RecordingSink>();
+    std::uint64_t seq = send_then_lose_the_session(service, server, *backend, sink);
+    if (round % 2 == 0) {
+      EXPECT_TRUE(backend->cancel(seq));
+    } else {
+      EXPECT_EQ(backend->cancel_all({seq}), std::vector<Outcome>{Outcome::kCancelled});
+    }
+    ASSERT_TRUE(sink->wait(1s));
+    EXPECT_EQ(sink->error().kind, internal::ErrorKind::kCancelled);
+    EXPECT_EQ(service.cancel_calls.load(), 1);
+    EXPECT_EQ(service.known(), 0u) << "the broker still holds the task and will run it";
+    backend->terminate();
+  }
+}
+
+// terminate() cancels such a task at the broker too.
+TEST(RemoteBackendTest, TerminateCancelsATaskSentBeforeAReconnectAtTheBroker) {
+  for (int round = 0; round < 4; ++round) {
+    SCOPED_TRACE(round);
+    FakeService service;
+    service.hold = true;
+    service.no_accepted = true;
+    auto server = std::make_unique<Server>(&service);
+    auto backend = internal::RemoteBackend::connect(server->address(), {}, {});
+    send_then_lose_the_session(service, server, *backend, std::make_shared<RecordingSink>());
+    backend->terminate();  // waits for its cancels' answers (up to 3 s)
+    EXPECT_EQ(service.cancel_calls.load(), 1);
+    EXPECT_EQ(service.known(), 0u);
+  }
+}
+
+// Found by review: connect_timeout = milliseconds::max() ("no limit") overflowed when
+// connect() took what was left of it for GetStats: 100 ms, and a broker slower than that
+// to answer was "unreachable". A timeout of 0 or less is refused, as a keepalive is.
+TEST(RemoteBackendTest, AnUnlimitedConnectTimeoutDoesNotOverflowAndZeroIsRefused) {
+  FakeService service;
+  service.stats_delay_ms = 300;
+  Server server(&service);
+  ConnectOptions options;
+  options.connect_timeout = std::chrono::milliseconds::max();
+  Pool pool = Pool::connect(server.address(), options);
+  EXPECT_EQ(pool.apply(square, 3), 9);
+  for (auto timeout : {0ms, -1ms}) {
+    options.connect_timeout = timeout;
+    EXPECT_THROW(Pool::connect(server.address(), options), std::invalid_argument);
+  }
+}
+
+// Found by review: next(timeout) fed the stream first, and the feeder's submit() waited
+// for room in the pool's window for as long as the broker stayed full: next(200ms) took
+// seconds. The feeder gives up at the deadline now (its chunks go at a later next()).
+TEST(RemoteBackendTest, ATimedNextDoesNotWaitForRoomInThePoolsWindow) {
+  FakeService service;
+  Server server(&service);
+  Pool pool = Pool::connect(server.address());
+  TerminateOnFailure guard(pool);
+  constexpr int kItems = 20000;
+  auto stream = pool.imap(square, std::vector<int>(kItems, 2), 1);
+  long long sum = *stream.next(10s);
+  service.full = true;  // the broker fills up (other clients)
+  // Another thread of the program fills the pool's window (65,536 unaccepted tasks).
+  constexpr int kWindow = 65536;
+  std::atomic<int> flooded{0};
+  std::thread flood([&] {
+    std::vector<Future<int>> fs;
+    try {
+      for (int i = 0; i < kWindow + 10; ++i) {
+        fs.push_back(pool.apply_async(square, 1));
+        ++flooded;
+      }
+    } catch (const Error&) {
+    }
+  });
+  // Full once the flood and the stream's chunks rejected with it (up to its window) fill
+  // it; the stream refills below until the window is full, whichever comes first.
+  const int stream_chunks = static_cast<int>(internal::stream_window(5).max_items);
+  const bool filled = eventually([&] { return flooded >= kWindow - stream_chunks; }, 60s);
+  if (!filled) {
+    pool.terminate();  // frees the flood thread
+    flood.join();
+  }
+  ASSERT_TRUE(filled);
+  // Frees the broker after 5 s if next() is stuck (it was: this test would hang).
+  std::mutex watchdog_mu;
+  std::condition_variable watchdog_cv;
+  bool looped = false;
+  std::thread watchdog([&] {
+    std::unique_lock lock(watchdog_mu);
+    watchdog_cv.wait_for(lock, 5s, [&] { return looped; });
+    service.full = false;
+  });
+  // The stream's ready results come, then it needs a refill that has no room.
+  int timeouts = 0;
+  int taken = 1;
+  auto worst = 0ms;
+  while (timeouts == 0 && taken < kItems) {
+    auto start = std::chrono::steady_clock::now();
+    try {
+      sum += *stream.next(200ms);
+      ++taken;
+    } catch (const TimeoutError&) {
+      ++timeouts;
+    }
+    worst = std::max(worst, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::steady_clock::now() - start));
+    if (worst > 2s) break;
+  }
+  {
+    std::lock_guard lock(watchdog_mu);
+    looped = true;
+  }
+  watchdog_cv.notify_all();
+  watchdog.join();  // room again: the flood and the stream go on
+  EXPECT_LT(worst, 1s) << "next(200ms) waited for room in the pool's window";
+  EXPECT_EQ(timeouts, 1);
+  while (taken < kItems) {
+    sum += *stream.next(30s);
+    ++taken;
+  }
+  EXPECT_FALSE(stream.next(30s).has_value());
+  EXPECT_EQ(sum, 4LL * kItems);
+  flood.join();
 }
 
 // A done-callback runs on the session's thread, the only one that reads the broker's

@@ -224,7 +224,7 @@ TEST(ResultStreamTest, OrderedStreamYieldsInInputOrderAndSkipsPastFailures) {
   state->expect(1, 1);
   state->expect(2, 1);
   state->input_done();
-  ResultStream<int> stream(state, [] {});
+  ResultStream<int> stream(state, [](internal::Clock::time_point) { return false; });
   state->complete(2, OkReply(3));
   std::string bad;
   internal::reply_failed(bad, ErrorInfo{ErrorKind::kRemote, "std::logic_error", "x", ""});
@@ -309,7 +309,7 @@ TEST(ResultStreamTest, TakeAsksForARefillWhileTheHeadIsSlow) {
 TEST(ResultStreamTest, TimedNextThrowsTimeout) {
   auto state = std::make_shared<internal::StreamState>(false, false);
   state->expect(0, 1);
-  ResultStream<int> stream(state, [] {});
+  ResultStream<int> stream(state, [](internal::Clock::time_point) { return false; });
   EXPECT_THROW(stream.next(std::chrono::milliseconds(5)), TimeoutError);
   state->complete(0, OkReply(9));
   state->input_done();

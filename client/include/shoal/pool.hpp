@@ -52,7 +52,8 @@ class Pool {
   explicit Pool(PoolOptions options);
   // A remote pool: tasks go to the broker at `address` ("HOST:PORT", the broker's
   // client address). Throws ConnectionError when nothing answers within
-  // options.connect_timeout.
+  // options.connect_timeout, std::invalid_argument when an option is out of range (a
+  // connect_timeout not positive, a keepalive under 1 s).
   static Pool connect(const std::string& address, ConnectOptions options = {});
 
   Pool(Pool&&) noexcept;
@@ -409,7 +410,8 @@ auto Pool::stream(F&& f, Range&& items, std::size_t chunksize, bool ordered) {
   auto state = std::make_shared<internal::StreamState>(
       ordered, proto.raw, internal::stream_window(backend().processes_hint(options_.queue)));
   state->progress = progress_;
-  // The feeder owns the input (or a view of an lvalue) and its position.
+  // The feeder owns the input (or a view of an lvalue), its position, and the chunks read
+  // that the pool had no room for yet.
   using Stored = std::conditional_t<std::is_lvalue_reference_v<Range>,
                                     std::ranges::ref_view<std::remove_reference_t<Range>>,
                                     std::remove_cvref_t<Range>>;
@@ -417,24 +419,29 @@ auto Pool::stream(F&& f, Range&& items, std::size_t chunksize, bool ordered) {
     Stored range;
     std::ranges::iterator_t<Stored> it;
     std::size_t next_chunk = 0;
-  };
-  auto input = std::make_shared<Input>(Input{Stored(std::forward<Range>(items)), {}, 0});
-  input->it = std::ranges::begin(input->range);
-  std::weak_ptr<internal::Backend> weak = backend_;
-  auto feeder = [input, state, proto, chunksize, weak] {
-    auto backend = weak.lock();
     std::vector<internal::Submission> batch;
     std::vector<std::size_t> chunks;  // their indices: submit() empties the batch
-    // Submits the batch; false once the pool refused it (closed or terminated): its
-    // chunks fail, and the stream ends after them (the rest of the input is never read).
-    auto flush = [&]() -> bool {
-      if (batch.empty()) return true;
+  };
+  auto input = std::make_shared<Input>(Input{Stored(std::forward<Range>(items)), {}, 0, {}, {}});
+  input->it = std::ranges::begin(input->range);
+  std::weak_ptr<internal::Backend> weak = backend_;
+  auto feeder = [input, state, proto, chunksize, weak](internal::Clock::time_point deadline) {
+    auto backend = weak.lock();
+    std::vector<internal::Submission>& batch = input->batch;
+    std::vector<std::size_t>& chunks = input->chunks;
+    enum class Flushed { kAll, kHeld, kRefused };
+    // Submits the batch: kHeld when the pool had no room for it by `deadline` (it is
+    // submitted first at the next call); kRefused once the pool refused it (closed or
+    // terminated): its chunks fail, and the stream ends after them (the rest of the input
+    // is never read).
+    auto flush = [&]() -> Flushed {
+      if (batch.empty()) return Flushed::kAll;
       std::string refused;
       if (!backend) {
         refused = "the pool is gone";
       } else {
         try {
-          backend->submit(batch);
+          if (!backend->submit_until(batch, deadline)) return Flushed::kHeld;
         } catch (const Error& e) {
           refused = e.what();
         }
@@ -442,15 +449,19 @@ auto Pool::stream(F&& f, Range&& items, std::size_t chunksize, bool ordered) {
       if (refused.empty()) {
         batch.clear();
         chunks.clear();
-        return true;
+        return Flushed::kAll;
       }
       for (std::size_t index : chunks) {
         state->fail(index, {internal::ErrorKind::kPoolClosed, "",
                             refused + "; the rest of this stream was not submitted", ""});
       }
+      batch.clear();
+      chunks.clear();
       state->input_done();
-      return false;
+      return Flushed::kRefused;
     };
+    // What the pool had no room for at the last call goes first.
+    if (Flushed first = flush(); first != Flushed::kAll) return first == Flushed::kHeld;
     auto flushed = internal::Clock::now();
     while (state->has_room()) {  // expect() below counts each chunk in flight
       if (input->it == std::ranges::end(input->range)) break;
@@ -490,21 +501,24 @@ auto Pool::stream(F&& f, Range&& items, std::size_t chunksize, bool ordered) {
         // As Python's imap: what was read before goes, the error takes the next item's
         // place (a chunk of its own: the stream reads no further) and the stream ends.
         state->fail_input(any ? input->next_chunk++ : index, bad);
-        if (flush()) state->input_done();
-        return;
+        const Flushed flushed_bad = flush();
+        if (flushed_bad != Flushed::kRefused) state->input_done();
+        return flushed_bad == Flushed::kHeld;
       }
       // An input slow to read: what was read goes to the workers every millisecond, and
       // the consumer gets its results as soon as there are some, not a window later.
       if (internal::Clock::now() - flushed >= std::chrono::milliseconds(1)) {
-        if (!flush()) return;
+        if (Flushed f = flush(); f != Flushed::kAll) return f == Flushed::kHeld;
         flushed = internal::Clock::now();
         if (state->has_ready()) break;
       }
     }
-    if (!flush()) return;
+    const Flushed last = flush();
+    if (last == Flushed::kRefused) return false;
     if (input->it == std::ranges::end(input->range)) state->input_done();
+    return last == Flushed::kHeld;
   };
-  feeder();  // start work before the first next()
+  feeder(internal::Clock::time_point::max());  // start work before the first next()
   return ResultStream<R>(std::move(state), std::move(feeder));
 }
 

@@ -110,15 +110,19 @@ class MapResult {
 template <class T>
 class ResultStream {
  public:
-  // Submits chunks while the state has room (internal::StreamWindow).
-  using Feeder = std::function<void()>;
+  // Submits chunks while the state has room (internal::StreamWindow), waiting for room in
+  // the pool until the deadline at most; true if it holds chunks it could not submit by
+  // then (it submits them first when called again).
+  using Feeder = std::function<bool(internal::Clock::time_point)>;
 
   // The next result; nullopt when exhausted. A failed item throws its error, and the
   // stream goes on with the next item. An item the input threw on (reading or converting
   // it) throws that exception in its place, after every result before it; the stream
   // then ends (as Python's imap, which reads no further).
   std::optional<T> next() { return next_until(internal::Clock::time_point::max()); }
-  // As next(), but throws TimeoutError when nothing arrives within `timeout`.
+  // As next(), but throws TimeoutError when nothing arrives within `timeout`; feeding the
+  // stream waits for room in the pool no longer than that either (the chunks it could not
+  // submit go at a later call).
   template <class Rep, class Period>
   std::optional<T> next(std::chrono::duration<Rep, Period> timeout) {
     return next_until(internal::deadline_after(timeout));
@@ -159,6 +163,7 @@ class ResultStream {
 
   std::shared_ptr<internal::StreamState> state_;
   Feeder feeder_;
+  bool unsent_ = false;  // the feeder holds chunks the pool had no room for
   std::optional<internal::ChunkOutcome> chunk_;
   std::optional<internal::ReplyReader> reader_;
   std::size_t left_in_chunk_ = 0;
@@ -339,7 +344,11 @@ std::optional<T> ResultStream<T>::next_until(internal::Clock::time_point deadlin
     }
     chunk_.reset();
     reader_.reset();
-    if (state_->wants_refill()) feeder_();
+    // The feeder waits for room in the pool no later than the deadline (next(timeout) took
+    // as long as the pool stayed full), and not at all while a result is ready.
+    if (unsent_ || state_->wants_refill()) {
+      unsent_ = feeder_(state_->has_ready() ? internal::Clock::now() : deadline);
+    }
     bool refill = false;
     auto next = state_->take(deadline, &refill);
     if (refill) continue;  // room while none is ready: feed the stream, then wait again

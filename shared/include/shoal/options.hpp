@@ -27,6 +27,9 @@ struct TaskOptions {
 // How Pool::connect reaches a broker.
 struct ConnectOptions {
   std::string queue = "default";
+  // How long connect() waits for the broker, and a call that asks it (cancel) for an
+  // answer. Positive (milliseconds::max(): no limit), or Pool::connect throws
+  // std::invalid_argument.
   std::chrono::milliseconds connect_timeout{5000};
   std::string auth_token;  // sent as gRPC metadata when set
   // Ping the broker when its connection has been silent this long; a ping unanswered

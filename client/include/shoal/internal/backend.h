@@ -38,6 +38,13 @@ class Backend : public Canceller {
   // Throws PoolClosedError after close()/terminate(), even for an empty batch.
   // Thread-safe.
   virtual void submit(std::vector<Submission>& batch) = 0;
+  // As submit(), but waits for room only until `deadline`: false, with `batch` left as
+  // it was, if the backend was still full then. Thread-safe. The default submits (a
+  // backend that never waits for room).
+  virtual bool submit_until(std::vector<Submission>& batch, Clock::time_point /*deadline*/) {
+    submit(batch);
+    return true;
+  }
   // As submit() with a batch of one: hands `s` over (moving from it). Blocks and throws
   // as submit() does. Thread-safe. The default wraps submit(); a backend may override
   // it to skip the batch's allocation (the local pool's per-task path).
