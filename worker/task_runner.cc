@@ -56,8 +56,10 @@ class TaskRunner::ResultSink final : public internal::Sink {
 
   const std::string& id() const { return id_; }
 
+  // Both build the result before claiming the sink: one that throws (out of memory)
+  // leaves it unclaimed, for the engine to fail it again (internal::fail_undelivered).
   void complete(std::size_t, std::string reply) override {
-    if (resolved_.exchange(true)) return;
+    if (resolved_.load()) return;
     v1::TaskResult result = base();
     absl::Status status = internal::reply_to_result(std::move(reply), items_, &result);
     if (!status.ok()) {
@@ -68,11 +70,12 @@ class TaskRunner::ResultSink final : public internal::Sink {
                                internal::where_am_i()},
                               result.mutable_failure());
     }
+    if (resolved_.exchange(true)) return;
     runner_->finish(id_, engine_seq_, std::move(result));
   }
 
   void fail(std::size_t, const internal::ErrorInfo& error) override {
-    if (resolved_.exchange(true)) return;
+    if (resolved_.load()) return;
     v1::TaskResult result = base();
     // The engine names the task by its own id ("task X exceeded its time limit"); the
     // broker's id is the one its client knows.
@@ -80,6 +83,7 @@ class TaskRunner::ResultSink final : public internal::Sink {
     named.message = absl::StrReplaceAll(
         error.message, {{internal::task_id_string(engine_seq_), id_}});
     internal::to_task_error(named, result.mutable_failure());
+    if (resolved_.exchange(true)) return;
     runner_->finish(id_, engine_seq_, std::move(result));
   }
 
