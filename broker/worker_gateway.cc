@@ -1,6 +1,7 @@
 #include "broker/worker_gateway.h"
 
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <iterator>
@@ -64,8 +65,11 @@ absl::StatusOr<std::unique_ptr<WorkerGateway>> WorkerGateway::bind(zmq::context_
     gw->router_.bind(bind_spelling(options.address));
     gw->endpoint_ = gw->router_.get(zmq::sockopt::last_endpoint);
     // Connection events, to notice a worker whose connection closed without a Bye.
-    std::string monitor_address =
-        absl::StrCat("inproc://shoal-router-monitor-", reinterpret_cast<uintptr_t>(gw.get()));
+    // Named by a count, not by the gateway's address: a gateway made where a closed one
+    // was found its monitor endpoint still bound (ZeroMQ closes it a moment later).
+    static std::atomic<uint64_t> gateways{0};
+    std::string monitor_address = absl::StrCat(
+        "inproc://shoal-router-monitor-", gateways.fetch_add(1, std::memory_order_relaxed));
     // Opens too: a connection's descriptor number is reused by a later one (the lowest
     // free), and a hello is from a closed connection only while its number is closed.
     // With CURVE also failed handshakes: a worker without CURVE or the broker's key.

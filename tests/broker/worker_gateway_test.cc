@@ -128,6 +128,18 @@ bool read_closes(WorkerGateway& gw, WorkerGateway::Handler& handler, size_t clos
 // A worker sends its last result and leaves at once. Its close was reported before the
 // result still waiting in the socket when both were there by the time the broker
 // looked (it reads events first): the broker retried a task that had ended.
+// A gateway made in the same context right after another closed: its monitor endpoint was
+// named by the gateway's address, which the new one often has, while ZeroMQ still had the
+// old endpoint bound ("zmq_socket_monitor: Address already in use").
+TEST(WorkerGatewayTest, AGatewayMadeWhereAClosedOneWasStarts) {
+  zmq::context_t context;
+  Logger log;
+  for (int i = 0; i < 50; ++i) {
+    auto gw = loopback_gateway(context, log);
+    ASSERT_TRUE(gw.ok()) << "gateway " << i << ": " << gw.status();
+  }
+}
+
 TEST(WorkerGatewayTest, AClosedConnectionIsReportedAfterItsLastFrames) {
   zmq::context_t context;
   Logger log;
