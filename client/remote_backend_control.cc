@@ -207,57 +207,76 @@ void RemoteBackend::terminate() {
   // this pool sends nothing again. Up to kMaxCancelIds ids a call (more_ids); a broker
   // older than more_ids answers only each call's first, and is sent the others one call
   // each, the whole within about 3 s.
+  //
+  // On a completion queue of this call's own, not gRPC's callback API: its callbacks run
+  // on threads of a queue all channels share, which the last channel's end shuts down,
+  // and a pool destroyed just after terminate() aborted the process now and then (gRPC
+  // 1.51: "ref_counted.h: assertion failed: prior > 0" on its "nexting_thread").
   struct Call {
     std::unique_ptr<grpc::ClientContext> context;
     v1::CancelRequest request;
     v1::CancelResponse response;
-    bool ok = false;
+    grpc::Status status;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<v1::CancelResponse>> reader;
   };
-  auto left = std::make_shared<absl::Mutex>();
-  auto pending = std::make_shared<std::size_t>(0);
-  const absl::Time deadline = absl::Now() + absl::Seconds(3);
+  grpc::CompletionQueue cq;
+  std::vector<std::unique_ptr<Call>> calls;
+  std::size_t pending = 0;
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(3);
   auto send = [&](std::vector<std::string>::const_iterator first,
                   std::vector<std::string>::const_iterator last) {
-    auto call = std::make_shared<Call>();
+    auto call = std::make_unique<Call>();
     call->context = make_context(options_, std::chrono::milliseconds(2000));
     call->request.set_id(*first);
     for (auto it = first + 1; it != last; ++it) call->request.add_more_ids(*it);
     call->request.set_even_if_unknown(true);
-    {
-      absl::MutexLock lock(left.get());
-      ++*pending;
-    }
-    stub_->async()->Cancel(call->context.get(), &call->request, &call->response,
-                           [call, left, pending](grpc::Status status) {
-                             absl::MutexLock lock(left.get());
-                             call->ok = status.ok();
-                             --*pending;
-                           });
-    return call;
+    call->reader = stub_->AsyncCancel(call->context.get(), call->request, &cq);
+    call->reader->Finish(&call->response, &call->status, call.get());
+    ++pending;
+    calls.push_back(std::move(call));
   };
+  // Waits for every call sent; false when the deadline passed first (those left are
+  // cancelled and their ends taken, so that the queue may go).
   auto wait_all = [&] {
-    absl::MutexLock lock(left.get());
-    return left->AwaitWithDeadline(absl::Condition(
-                                       +[](std::size_t* n) { return *n == 0; }, pending.get()),
-                                   deadline);
+    bool in_time = true;
+    void* tag;
+    bool ok;
+    while (pending > 0) {
+      auto got = in_time ? cq.AsyncNext(&tag, &ok, deadline)
+                         : cq.AsyncNext(&tag, &ok, gpr_inf_future(GPR_CLOCK_REALTIME));
+      if (got == grpc::CompletionQueue::TIMEOUT) {
+        in_time = false;
+        for (auto& call : calls) call->context->TryCancel();
+        continue;
+      }
+      if (got != grpc::CompletionQueue::GOT_EVENT) break;  // shut down: cannot happen
+      --pending;
+    }
+    return in_time;
   };
-  std::vector<std::shared_ptr<Call>> batches;
   for (std::size_t at = 0; at < cancels.size(); at += kMaxCancelIds) {
     const std::size_t n = std::min(kMaxCancelIds, cancels.size() - at);
-    batches.push_back(send(cancels.cbegin() + at, cancels.cbegin() + at + n));
+    send(cancels.cbegin() + at, cancels.cbegin() + at + n);
   }
-  if (!wait_all()) return;  // (else every callback has run: the calls may be read)
   std::vector<std::string> singles;
-  for (const auto& call : batches) {
-    if (!call->ok || call->response.more_cancelled_size() == call->request.more_ids_size()) {
-      continue;
+  if (wait_all()) {
+    for (const auto& call : calls) {
+      if (!call->status.ok() ||
+          call->response.more_cancelled_size() == call->request.more_ids_size()) {
+        continue;
+      }
+      for (const std::string& id : call->request.more_ids()) {
+        if (singles.size() < kMaxRemoteCancels) singles.push_back(id);
+      }
     }
-    for (const std::string& id : call->request.more_ids()) {
-      if (singles.size() < kMaxRemoteCancels) singles.push_back(id);
-    }
+    for (auto it = singles.cbegin(); it != singles.cend(); ++it) send(it, it + 1);
+    wait_all();
   }
-  for (auto it = singles.cbegin(); it != singles.cend(); ++it) send(it, it + 1);
-  wait_all();
+  cq.Shutdown();
+  void* tag;
+  bool ok;
+  while (cq.Next(&tag, &ok)) {
+  }
 }
 
 bool RemoteBackend::cancel(std::uint64_t seq) {
