@@ -18,21 +18,15 @@
 
 #include "shared/engine/engine.h"
 #include "shoal/task.hpp"
+#include "tests/client/engine_test_util.h"
 #include "tests/client/pool_test_util.h"
 
 namespace shoal::engine {
 namespace {
 
 using shoal::testing::TestPipe;
-
-// Blocks until the test writes to the pipe whose read end is `fd`, then returns `v`.
-int wait_for_go(int fd, int v) {
-  char c;
-  while (read(fd, &c, 1) < 0 && errno == EINTR) {
-  }
-  return v;
-}
-SHOAL_TASK_AS(wait_for_go, "engine_join_test.wait_for_go");
+using testing::gated_job;
+using testing::within_10s;
 
 // A sink slow to take a failure, as a future with slow done-callbacks would be.
 class SlowSink final : public internal::Sink {
@@ -51,26 +45,6 @@ class SlowSink final : public internal::Sink {
   std::atomic<bool> resolved{false};
 };
 
-// Waits (10 s at most) until `flag` is set; false if it never was.
-bool within_10s(const std::atomic<bool>& flag) {
-  for (auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-       !flag.load() && std::chrono::steady_clock::now() < give_up;) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return flag.load();
-}
-
-Job wait_for_go_job(std::uint64_t seq, int fd, std::shared_ptr<internal::Sink> sink) {
-  const internal::TaskEntry* task = internal::find_task("engine_join_test.wait_for_go");
-  Job job;
-  job.seq = seq;
-  job.invoke = task->invoke;
-  job.fn = task->fn;
-  internal::encode_args<false>(job.args, std::tuple<int, int>{fd, int(seq)});
-  job.sink = std::move(sink);
-  return job;
-}
-
 TEST(EngineJoinTest, WaitsForACancelledJobStillBeingResolved) {
   TestPipe go;
   EngineOptions options;
@@ -79,8 +53,8 @@ TEST(EngineJoinTest, WaitsForACancelledJobStillBeingResolved) {
   ASSERT_TRUE(engine.ok()) << engine.status();
   auto running = std::make_shared<SlowSink>();
   auto queued = std::make_shared<SlowSink>();  // waits behind `running` on the one process
-  Job first = wait_for_go_job(1, go.read_fd(), running);
-  Job second = wait_for_go_job(2, go.read_fd(), queued);
+  Job first = gated_job(1, go.read_fd(), running);
+  Job second = gated_job(2, go.read_fd(), queued);
   ASSERT_TRUE((*engine)->submit(first).ok());
   ASSERT_TRUE((*engine)->submit(second).ok());
   (*engine)->close();
@@ -110,7 +84,7 @@ TEST(EngineJoinTest, WaitsForAFailureSubmitIsStillResolving) {
   auto engine = Engine::start(options);
   ASSERT_TRUE(engine.ok()) << engine.status();
   auto too_big = std::make_shared<SlowSink>();
-  Job job = wait_for_go_job(1, -1, too_big);
+  Job job = gated_job(1, -1, too_big);
   job.args.assign(std::size_t{4} << 20, 'x');  // more than the whole slab
   std::thread submitter([&] { EXPECT_TRUE((*engine)->submit(job).ok()); });
   ASSERT_TRUE(within_10s(too_big->failing)) << "submit() never failed the job";
@@ -142,8 +116,8 @@ TEST(EngineJoinTest, AJoinInADoneCallbackReturnsWhenAnotherThreadResolvesTheLast
     EXPECT_TRUE(e->join().ok());
     joined.set_value(std::chrono::steady_clock::now());
   });
-  Job job1 = wait_for_go_job(1, go.read_fd(), first);
-  Job job2 = wait_for_go_job(2, go.read_fd(), queued);
+  Job job1 = gated_job(1, go.read_fd(), first);
+  Job job2 = gated_job(2, go.read_fd(), queued);
   ASSERT_TRUE(e->submit(job1).ok());
   ASSERT_TRUE(e->submit(job2).ok());
 

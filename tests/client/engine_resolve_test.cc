@@ -17,21 +17,15 @@
 
 #include "shared/engine/engine.h"
 #include "shoal/task.hpp"
+#include "tests/client/engine_test_util.h"
 #include "tests/client/pool_test_util.h"
 
 namespace shoal::engine {
 namespace {
 
 using shoal::testing::TestPipe;
-
-// Blocks until the test writes a byte to the pipe whose read end is `fd`, then returns `v`.
-int wait_for_byte(int fd, int v) {
-  char c;
-  while (read(fd, &c, 1) < 0 && errno == EINTR) {
-  }
-  return v;
-}
-SHOAL_TASK_AS(wait_for_byte, "engine_resolve_test.wait_for_byte");
+using testing::gated_job;
+using testing::within_10s;
 
 // Records the outcome of one submission. With `throws_first`, its first complete() or
 // fail() throws std::bad_alloc (as a collector short of memory would) and records nothing.
@@ -57,26 +51,6 @@ class RecordingSink final : public internal::Sink {
   std::atomic<bool> throws_;
 };
 
-// Waits (10 s at most) until `flag` is set; false if it never was.
-bool within_10s(const std::atomic<bool>& flag) {
-  for (auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-       !flag.load() && std::chrono::steady_clock::now() < give_up;) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return flag.load();
-}
-
-Job wait_for_byte_job(std::uint64_t seq, int fd, std::shared_ptr<internal::Sink> sink) {
-  const internal::TaskEntry* task = internal::find_task("engine_resolve_test.wait_for_byte");
-  Job job;
-  job.seq = seq;
-  job.invoke = task->invoke;
-  job.fn = task->fn;
-  internal::encode_args<false>(job.args, std::tuple<int, int>{fd, int(seq)});
-  job.sink = std::move(sink);
-  return job;
-}
-
 // terminate() fails the three unfinished jobs in one batch, the thrower's first. The
 // exception escaped terminate() and the two others were never resolved.
 TEST(EngineResolveTest, ASinkThatThrowsStrandsNoOtherOutcomeOfItsBatch) {
@@ -89,9 +63,9 @@ TEST(EngineResolveTest, ASinkThatThrowsStrandsNoOtherOutcomeOfItsBatch) {
   auto second = std::make_shared<RecordingSink>();
   auto third = std::make_shared<RecordingSink>();
   std::vector<Job> jobs;
-  jobs.push_back(wait_for_byte_job(1, go.read_fd(), thrower));
-  jobs.push_back(wait_for_byte_job(2, go.read_fd(), second));
-  jobs.push_back(wait_for_byte_job(3, go.read_fd(), third));
+  jobs.push_back(gated_job(1, go.read_fd(), thrower));
+  jobs.push_back(gated_job(2, go.read_fd(), second));
+  jobs.push_back(gated_job(3, go.read_fd(), third));
   ASSERT_TRUE((*engine)->submit(jobs).ok());
 
   EXPECT_NO_THROW((*engine)->terminate());
@@ -116,8 +90,8 @@ TEST(EngineResolveTest, ASinkThatThrowsOnTheResultThreadFailsItsOwnJobOnly) {
   ASSERT_TRUE(engine.ok()) << engine.status();
   auto thrower = std::make_shared<RecordingSink>(/*throws_first=*/true);
   auto after = std::make_shared<RecordingSink>();
-  Job first = wait_for_byte_job(1, go.read_fd(), thrower);
-  Job second = wait_for_byte_job(2, go.read_fd(), after);
+  Job first = gated_job(1, go.read_fd(), thrower);
+  Job second = gated_job(2, go.read_fd(), after);
   ASSERT_TRUE((*engine)->submit(first).ok());
   ASSERT_TRUE((*engine)->submit(second).ok());
   ASSERT_EQ(write(go.write_fd(), "ab", 2), 2);  // both jobs end

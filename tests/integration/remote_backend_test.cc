@@ -1018,6 +1018,19 @@ TEST(RemoteBackendTest, ATaskThatEndsEverySessionFailsInsteadOfBeingSentForEver)
 // Submits square(3) to a broker that takes it without saying Accepted, then breaks the
 // stream and has the broker (which keeps the task) end every new session at once: the
 // task was sent, and is to be sent again once a session holds. Returns its seq.
+// A broker that holds what it is sent and sends no Accepted, and a backend connected to it.
+struct LostSession {
+  LostSession() {
+    service.hold = true;
+    service.no_accepted = true;
+    server = std::make_unique<Server>(&service);
+    backend = internal::RemoteBackend::connect(server->address(), {}, {});
+  }
+  FakeService service;
+  std::unique_ptr<Server> server;
+  std::shared_ptr<internal::RemoteBackend> backend;
+};
+
 std::uint64_t send_then_lose_the_session(FakeService& service, std::unique_ptr<Server>& server,
                                          internal::RemoteBackend& backend,
                                          std::shared_ptr<internal::Sink> sink) {
@@ -1041,11 +1054,8 @@ TEST(RemoteBackendTest, CancelOfATaskSentBeforeAReconnectReachesTheBroker) {
   using Outcome = internal::RemoteBackend::CancelOutcome;
   for (int round = 0; round < 4; ++round) {
     SCOPED_TRACE(round);
-    FakeService service;
-    service.hold = true;
-    service.no_accepted = true;
-    auto server = std::make_unique<Server>(&service);
-    auto backend = internal::RemoteBackend::connect(server->address(), {}, {});
+    LostSession lost;
+    auto& [service, server, backend] = lost;
     auto sink = std::make_shared<RecordingSink>();
     std::uint64_t seq = send_then_lose_the_session(service, server, *backend, sink);
     if (round % 2 == 0) {
@@ -1065,11 +1075,8 @@ TEST(RemoteBackendTest, CancelOfATaskSentBeforeAReconnectReachesTheBroker) {
 TEST(RemoteBackendTest, TerminateCancelsATaskSentBeforeAReconnectAtTheBroker) {
   for (int round = 0; round < 4; ++round) {
     SCOPED_TRACE(round);
-    FakeService service;
-    service.hold = true;
-    service.no_accepted = true;
-    auto server = std::make_unique<Server>(&service);
-    auto backend = internal::RemoteBackend::connect(server->address(), {}, {});
+    LostSession lost;
+    auto& [service, server, backend] = lost;
     send_then_lose_the_session(service, server, *backend, std::make_shared<RecordingSink>());
     backend->terminate();  // waits for its cancels' answers (up to 3 s)
     EXPECT_EQ(service.cancel_calls.load(), 1);

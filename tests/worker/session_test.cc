@@ -212,6 +212,12 @@ class FakeBroker {
                    i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
     }
   }
+  // Sends Reconnect (a broker that does not know the worker): it answers with a hello.
+  void ask_reconnect() {
+    v1::BrokerMessage m;
+    m.mutable_reconnect()->set_reason("restarted");
+    send(m);
+  }
   // Closes the socket: the broker is gone.
   void close() { socket_.close(); }
   void welcome(std::uint32_t heartbeat_ms = 1000, std::uint32_t liveness = 3,
@@ -475,10 +481,8 @@ TEST_F(SessionTest, ReconnectRequestSendsANewHelloWithRunningIds) {
   broker_.expect(v1::WorkerMessage::kHello);
   broker_.welcome();
   broker_.tasks({make_task("r1", "session_test.square", {4})});
-  v1::BrokerMessage reconnect;
-  reconnect.mutable_reconnect()->set_reason("restarted");
   // The task has reached the engine once the worker says so in a new hello.
-  broker_.send(reconnect);
+  broker_.ask_reconnect();
   auto hello = broker_.expect(v1::WorkerMessage::kHello).hello();
   ASSERT_EQ(hello.running_size(), 1);
   EXPECT_EQ(hello.running(0), "r1");
@@ -503,9 +507,7 @@ TEST_F(SessionTest, AHelloListsTheTasksItRunsInTheOrderItStartedThem) {
   std::vector<v1::Task> tasks;
   for (const std::string& id : ids) tasks.push_back(make_task(id, "session_test.square", {2}));
   broker_.tasks(tasks);
-  v1::BrokerMessage reconnect;
-  reconnect.mutable_reconnect()->set_reason("restarted");
-  broker_.send(reconnect);
+  broker_.ask_reconnect();
   auto hello = broker_.expect(v1::WorkerMessage::kHello).hello();
   EXPECT_THAT(hello.running(), ::testing::ElementsAreArray(ids));
   broker_.welcome();
@@ -529,9 +531,7 @@ TEST_F(SessionTest, AHelloListsASecondCopyInItsOwnPlaceOnceTheFirstEnded) {
   ASSERT_TRUE(engine_->wait_held(3));
   engine_->release_first();  // a's first copy
   EXPECT_EQ(broker_.results(1).count("a"), 1u);
-  v1::BrokerMessage reconnect;
-  reconnect.mutable_reconnect()->set_reason("restarted");
-  broker_.send(reconnect);
+  broker_.ask_reconnect();
   auto hello = broker_.expect(v1::WorkerMessage::kHello).hello();
   EXPECT_THAT(hello.running(), ::testing::ElementsAre("b", "a"));
   broker_.welcome();
@@ -568,9 +568,7 @@ TEST_F(SessionTest, AReconnectDoesNotResendTheLossOfATaskRunningAgain) {
   ASSERT_EQ(broker_.results(1)["r1"].failure().kind(), v1::ERROR_KIND_WORKER_LOST);
   broker_.tasks({make_task("r1", "session_test.square", {4})});  // attempt 1
   ASSERT_TRUE(engine_->wait_held(1));
-  v1::BrokerMessage reconnect;
-  reconnect.mutable_reconnect()->set_reason("restarted");
-  broker_.send(reconnect);
+  broker_.ask_reconnect();
   auto hello = broker_.expect(v1::WorkerMessage::kHello).hello();
   ASSERT_EQ(hello.running_size(), 1);
   broker_.welcome();
@@ -598,9 +596,7 @@ TEST_F(SessionTest, AHelloAfterManyResultsStaysWithinTheFrameEveryBrokerTakes) {
     broker_.tasks(std::move(tasks));
   }
   ASSERT_EQ(broker_.results(kTasks).size(), std::size_t{kTasks});
-  v1::BrokerMessage reconnect;
-  reconnect.mutable_reconnect()->set_reason("restarted");
-  broker_.send(reconnect);
+  broker_.ask_reconnect();
   auto hello = broker_.expect(v1::WorkerMessage::kHello).hello();
   EXPECT_LE(broker_.last_frame_bytes(), std::size_t{1} << 20);
   EXPECT_GT(hello.running_size(), 10000);  // as many as fit
@@ -631,9 +627,7 @@ TEST_F(SessionTest, AReconnectNamesATaskThatEndedJustBefore) {
   broker_.tasks({make_task("e1", "session_test.square", {3})});
   in_submit.get_future().wait();
   engine_->set_on_submit(nullptr);
-  v1::BrokerMessage reconnect;
-  reconnect.mutable_reconnect()->set_reason("restarted");
-  broker_.send(reconnect);
+  broker_.ask_reconnect();
   reconnect_sent.set_value();  // e1 now ends, on the session's thread, before it reads on
   auto hello = broker_.expect(v1::WorkerMessage::kHello).hello();
   EXPECT_THAT(hello.running(), ::testing::ElementsAre("e1"));
@@ -716,9 +710,7 @@ TEST_F(SessionTest, AStopBeforeTheWelcomeSaysHelloAgainWithNoCredit) {
   broker_.welcome();
   broker_.tasks({make_task("r1", "session_test.square", {4})});
   ASSERT_TRUE(engine_->wait_held(1));
-  v1::BrokerMessage reconnect;
-  reconnect.mutable_reconnect()->set_reason("restarted");
-  broker_.send(reconnect);
+  broker_.ask_reconnect();
   EXPECT_EQ(broker_.expect(v1::WorkerMessage::kHello).hello().credit(), 1u);
   std::uint64_t one = 1;
   ASSERT_EQ(write(stop_fd_, &one, sizeof(one)), 8);  // SIGTERM, still unwelcomed
