@@ -192,7 +192,7 @@ absl::Status Broker::open_store(BrokerConfig& config) {
   if (replay.dropped_bytes > 0) {
     log_->warning("store ", config.store_dir, ": cut off ", replay.dropped_bytes,
                   " bytes at the end of the journal (a write cut short by a crash; no whole "
-                  "frame follows)");
+                  "frame follows); they are kept in ", replay.cut_path);
   }
   return absl::OkStatus();
 }
