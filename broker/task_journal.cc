@@ -215,6 +215,8 @@ absl::StatusOr<uint64_t> replay_file(const std::string& path, JournalReplay* rep
         parsed = result.ParseFromArray(payload.data(), int(payload.size()));
         if (!parsed) break;
         if (auto it = index.find(result.id()); it != index.end()) {
+          // An ended task is not run again: its arguments would only hold memory.
+          std::string().swap(*tasks[it->second].task.mutable_args());
           tasks[it->second].result = std::move(result);
         }
         break;
@@ -232,6 +234,7 @@ absl::StatusOr<uint64_t> replay_file(const std::string& path, JournalReplay* rep
         if (auto it = index.find(absl::string_view(payload.data(), payload.size()));
             it != index.end()) {
           alive[it->second] = false;
+          tasks[it->second] = JournaledTask();  // releases what it held
           index.erase(it);
         }
         break;
