@@ -148,19 +148,36 @@ bool plausible_next(const MappedFile& file, uint64_t end) {
 // leaves no whole frame after its first bad one; damage within the file does. Looked for
 // where the bad frame's length points, then byte by byte to the end of the file (its
 // length itself may be what is damaged, and a frame may be of any size).
+//
+// A bad frame whose length a broker could have written but which runs past the end is
+// most likely a write cut short, and all after its header its body: a whole frame there
+// (within a task's arguments) counts only if whole frames run from it to the very end of
+// the file, as they do after damage to a length.
 FrameAfter whole_frame_after(const MappedFile& file, uint64_t bad) {
   uint64_t budget = kScanBudget;
   const uint64_t size = file.size();
-  if (bad + kHeader <= size) {
-    uint64_t next = bad + kHeader + get_u32(file.data() + bad);
-    if (next > bad + kHeader && whole_frame_at(file, next, &budget, /*known_kinds=*/false)) {
-      return {next};
-    }
+  const uint32_t length = bad + kHeader <= size ? get_u32(file.data() + bad) : 0;
+  const bool cut_short = length != 0 && length <= kMaxFrameBody && bad + kHeader + length > size;
+  if (length != 0 && whole_frame_at(file, bad + kHeader + length, &budget, /*known_kinds=*/false)) {
+    return {bad + kHeader + length};
   }
+  auto whole_to_end = [&](uint64_t at) {
+    while (at < size) {
+      if (budget < kMaxFrameBody || !whole_frame_at(file, at, &budget, /*known_kinds=*/false)) {
+        return false;
+      }
+      at += kHeader + get_u32(file.data() + at);
+    }
+    return true;
+  };
   for (uint64_t at = bad + 1; at + kHeader < size; ++at) {
-    if (!plausible_next(file, at + kHeader + get_u32(file.data() + at))) continue;
+    const uint64_t end = at + kHeader + get_u32(file.data() + at);
+    if (!plausible_next(file, end)) continue;
     if (budget < kMaxFrameBody) return {std::nullopt, /*gave_up=*/true};
-    if (whole_frame_at(file, at, &budget, /*known_kinds=*/true)) return {at};
+    if (whole_frame_at(file, at, &budget, /*known_kinds=*/true) &&
+        (!cut_short || whole_to_end(end))) {
+      return {at};
+    }
   }
   return {};
 }

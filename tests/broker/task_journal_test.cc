@@ -311,6 +311,30 @@ TEST_F(JournalTest, ATornTailIsKeptInACutFile) {
   EXPECT_EQ(cut.str(), torn.substr(kept));
 }
 
+// Found by review: a write cut short inside a task whose arguments hold whole frames (a
+// journal's bytes) was refused, the whole frames taken for ones after damage. Within a
+// frame that runs past the end, a whole frame counts only if whole frames run from it to
+// the end of the file.
+TEST_F(JournalTest, ATornTaskWhoseArgumentsHoldFramesIsCutNotRefused) {
+  JournalBuffer inner;
+  inner.add(JournalKind::kAccepted, task("inner1"));
+  inner.add(JournalKind::kAccepted, task("inner2"));
+  {
+    JournalReplay replay;
+    auto journal = open(&replay);
+    journal->pending().add(JournalKind::kAccepted, task("kept"));
+    journal->pending().add(JournalKind::kAccepted,
+                           task("torn", "args:" + inner.bytes() + std::string(5000, 'z')));
+    ASSERT_TRUE(journal->commit().ok());
+  }
+  const std::string whole = read_file();
+  write_file(whole.substr(0, whole.size() - 1000));  // cut within the z's
+  JournalReplay replay = reopen();
+  ASSERT_EQ(replay.live.size(), 1u);
+  EXPECT_EQ(replay.live[0].task.id(), "kept");
+  EXPECT_GT(replay.dropped_bytes, 4000u);
+}
+
 TEST_F(JournalTest, EveryCutAndFlipGivesAPrefixNeverACrash) {
   {
     JournalReplay replay;
