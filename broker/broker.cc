@@ -185,14 +185,20 @@ absl::Status Broker::open_store(BrokerConfig& config) {
     results += t.result.has_value();
     scheduler_->restore(t.task, t.result ? &*t.result : nullptr);
   }
-  // The journal starts again from what is live: a restart also compacts it.
-  RETURN_IF_ERROR(scheduler_->rewrite_store());
+  // The journal starts again from what is live: a restart also compacts it. A rewrite that
+  // fails before its rename leaves the old journal intact: the broker goes on with it, as
+  // at runtime, unless the store's failure sticks (commit() then returns it).
+  if (absl::Status s = scheduler_->rewrite_store(); !s.ok()) {
+    RETURN_IF_ERROR(store_->commit());
+    log_->warning("store ", config.store_dir, ": cannot rewrite the journal (going on with it "
+                  "as it is): ", s.message());
+  }
   log_->info("store ", config.store_dir, ": ", replay.live.size() - results, " tasks to run and ",
              results, " results restored");
   if (replay.dropped_bytes > 0) {
     log_->warning("store ", config.store_dir, ": cut off ", replay.dropped_bytes,
                   " bytes at the end of the journal (a write cut short by a crash; no whole "
-                  "frame follows)");
+                  "frame follows); they are kept in ", replay.cut_path);
   }
   return absl::OkStatus();
 }

@@ -435,6 +435,17 @@ void Scheduler::restore(shoal::v1::Task& task, TaskResult* result) {
   TaskRecord& rec = store_->get(ref);
   fill_record(rec, task);
   rec.attempt = uint16_t(std::min<uint32_t>(task.attempt(), uint32_t(rec.max_retries)));
+  if (result == nullptr && in_registration_grace()) {
+    // Queued as enqueue() does, but out of its lane until the grace ends: the worker that
+    // may still run it may yet say hello (which claims a queued task it lists).
+    rec.phase = TaskPhase::kQueued;
+    rec.worker = kNoWorker;
+    rec.seq = next_seq();
+    ++queue_for(rec.queue).depth;
+    ++queued_;
+    held_restored_.push_back({ref, rec.seq});
+    return;
+  }
   if (result == nullptr) {
     enqueue(ref, /*front=*/false);
     return;

@@ -108,8 +108,9 @@ class Scheduler {
 
   // --- Durability ----------------------------------------------------------------------
   // Brings back a task a durable store kept across a restart (before any event): queued
-  // again when it had not ended (it may have been running), else done with `result`,
-  // kept for one result ttl from now. A task submit() would refuse as unrunnable (bad
+  // again when it had not ended (it may have been running: during the registration grace
+  // it is leased to no one, waiting for a hello that says it still runs it), else done
+  // with `result`, kept for one result ttl from now. A task submit() would refuse as unrunnable (bad
   // priority, name or queue) is not queued: it ends INVALID. No session waits for it; a
   // known id is skipped.
   void restore(shoal::v1::Task& task, shoal::v1::TaskResult* result);
@@ -301,6 +302,7 @@ class Scheduler {
   void fail_unrunnable(TaskQueue& q, Actions& out);
   void mark_dirty(TaskQueue& q);
   void dispatch(Actions& out);
+  void release_restored();  // puts held_restored_ in their lanes
   void lease(TaskRef ref, WorkerRef w, TaskQueue& q, Actions& out);
   void send_to(WorkerRef w, Actions& out);
 
@@ -320,6 +322,9 @@ class Scheduler {
   absl::flat_hash_set<SessionId> half_closed_;
   uint64_t next_seq_ = 1;
   bool grace_checked_;  // queues checked for unrunnable tasks since the grace ended
+  // Restored unfinished tasks, counted as queued but kept out of their lanes (so leased to
+  // no one) until the registration grace ends: a worker still running one may yet claim it.
+  std::vector<QueueEntry> held_restored_;
 
   // The Task.lease of `ref` at generation `gen`: the ref in the low half, and in the high
   // half a hash of both keyed by options_.lease_key, which no worker can compute.

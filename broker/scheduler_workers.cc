@@ -416,6 +416,19 @@ void Scheduler::dispatch(Actions& out) {
   dirty_.clear();
 }
 
+void Scheduler::release_restored() {
+  // Ahead of what was queued meanwhile (front: by seq), in the order they were restored.
+  // Those claimed, cancelled or forgotten since are stale (is_live) and skipped.
+  for (QueueEntry e : held_restored_) {
+    if (!is_live(*store_, e)) continue;
+    const TaskRecord& rec = store_->get(e.ref);
+    TaskQueue& q = queue_for(rec.queue);
+    q.push(lane_of(q, rec.name), e, rec.priority, /*front=*/true);
+    mark_dirty(q);
+  }
+  std::vector<QueueEntry>().swap(held_restored_);
+}
+
 void Scheduler::lease(TaskRef ref, WorkerRef w, TaskQueue& q, Actions& out) {
   TaskRecord& rec = store_->get(ref);
   WorkerState& st = workers_.get(w);
@@ -500,6 +513,7 @@ void Scheduler::tick(Actions& out) {
   }
   if (!grace_checked_ && !in_registration_grace()) {
     grace_checked_ = true;
+    release_restored();
     for (auto& [name, q] : queues_) fail_unrunnable(*q, out);
   }
   if (names_.size() > names_sweep_at_) forget_unused_names();  // after expiries

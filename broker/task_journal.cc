@@ -7,9 +7,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <utility>
 
@@ -130,23 +132,52 @@ struct FrameAfter {
   bool gave_up = false;        // the budget ran out: not known
 };
 
+// Whether what follows a candidate frame ending at `end` could be the journal going on:
+// its end, or a header whose length and kind byte a broker could have written (the next
+// frame may be torn, so its length is not checked against the file). A cheap filter that
+// keeps random bytes (a torn frame's arguments) from costing CRCs.
+bool plausible_next(const MappedFile& file, uint64_t end) {
+  if (end == file.size()) return true;
+  if (end + kHeader + 1 > file.size()) return false;
+  const uint32_t length = get_u32(file.data() + end);
+  const uint8_t kind = uint8_t(file.data()[end + kHeader]);
+  return length != 0 && length <= kMaxFrameBody && kind >= 1 && kind <= 4;
+}
+
 // Where a whole frame starts after the bad one at `bad`. A write cut short by a crash
 // leaves no whole frame after its first bad one; damage within the file does. Looked for
-// where the bad frame's length points, then byte by byte for 64 KiB (its length itself
-// may be what is damaged).
+// where the bad frame's length points, then byte by byte to the end of the file (its
+// length itself may be what is damaged, and a frame may be of any size).
+//
+// A bad frame whose length a broker could have written but which runs past the end is
+// most likely a write cut short, and all after its header its body: a whole frame there
+// (within a task's arguments) counts only if whole frames run from it to the very end of
+// the file, as they do after damage to a length.
 FrameAfter whole_frame_after(const MappedFile& file, uint64_t bad) {
   uint64_t budget = kScanBudget;
   const uint64_t size = file.size();
-  if (bad + kHeader <= size) {
-    uint64_t next = bad + kHeader + get_u32(file.data() + bad);
-    if (next > bad + kHeader && whole_frame_at(file, next, &budget, /*known_kinds=*/false)) {
-      return {next};
-    }
+  const uint32_t length = bad + kHeader <= size ? get_u32(file.data() + bad) : 0;
+  const bool cut_short = length != 0 && length <= kMaxFrameBody && bad + kHeader + length > size;
+  if (length != 0 && whole_frame_at(file, bad + kHeader + length, &budget, /*known_kinds=*/false)) {
+    return {bad + kHeader + length};
   }
-  const uint64_t end = std::min(size, bad + (64u << 10));
-  for (uint64_t at = bad + 1; at < end; ++at) {
+  auto whole_to_end = [&](uint64_t at) {
+    while (at < size) {
+      if (budget < kMaxFrameBody || !whole_frame_at(file, at, &budget, /*known_kinds=*/false)) {
+        return false;
+      }
+      at += kHeader + get_u32(file.data() + at);
+    }
+    return true;
+  };
+  for (uint64_t at = bad + 1; at + kHeader < size; ++at) {
+    const uint64_t end = at + kHeader + get_u32(file.data() + at);
+    if (!plausible_next(file, end)) continue;
     if (budget < kMaxFrameBody) return {std::nullopt, /*gave_up=*/true};
-    if (whole_frame_at(file, at, &budget, /*known_kinds=*/true)) return {at};
+    if (whole_frame_at(file, at, &budget, /*known_kinds=*/true) &&
+        (!cut_short || whole_to_end(end))) {
+      return {at};
+    }
   }
   return {};
 }
@@ -201,6 +232,8 @@ absl::StatusOr<uint64_t> replay_file(const std::string& path, JournalReplay* rep
         parsed = result.ParseFromArray(payload.data(), int(payload.size()));
         if (!parsed) break;
         if (auto it = index.find(result.id()); it != index.end()) {
+          // An ended task is not run again: its arguments would only hold memory.
+          std::string().swap(*tasks[it->second].task.mutable_args());
           tasks[it->second].result = std::move(result);
         }
         break;
@@ -218,6 +251,7 @@ absl::StatusOr<uint64_t> replay_file(const std::string& path, JournalReplay* rep
         if (auto it = index.find(absl::string_view(payload.data(), payload.size()));
             it != index.end()) {
           alive[it->second] = false;
+          tasks[it->second] = JournaledTask();  // releases what it held
           index.erase(it);
         }
         break;
@@ -263,6 +297,43 @@ absl::StatusOr<uint64_t> replay_file(const std::string& path, JournalReplay* rep
   }
   replay->dropped_bytes = size - good;
   return good;
+}
+
+// Copies the bytes of `fd` from `from` to its end into a new file DIR/journal.cut-<time>
+// (made durable), so that cutting a tail never destroys what it held; returns its path.
+absl::StatusOr<std::string> keep_cut_bytes(int fd, uint64_t from, uint64_t size,
+                                           const std::string& dir) {
+  char stamp[32];
+  std::time_t now = std::time(nullptr);
+  std::tm tm {};
+  gmtime_r(&now, &tm);
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  std::string path;
+  int out = -1;
+  for (int n = 0; out < 0; ++n) {  // a name not taken yet
+    path = absl::StrCat(dir, "/journal.cut-", stamp, n == 0 ? "" : absl::StrCat("-", n));
+    out = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (out < 0 && (errno != EEXIST || n > 1000)) return errno_status("cannot create", path);
+  }
+  absl::Status s;
+  std::string chunk;
+  for (uint64_t at = from; s.ok() && at < size;) {
+    chunk.resize(std::min<uint64_t>(size - at, 1u << 20));
+    ssize_t n = ::pread(fd, chunk.data(), chunk.size(), off_t(at));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      s = n < 0 ? errno_status("cannot read", dir + "/journal")
+                : absl::UnavailableError(absl::StrCat(dir, "/journal shrank while read"));
+      break;
+    }
+    s = write_all(out, std::string_view(chunk.data(), size_t(n)), path);
+    at += uint64_t(n);
+  }
+  if (s.ok() && ::fsync(out) != 0) s = errno_status("cannot sync", path);
+  ::close(out);
+  if (s.ok()) s = sync_dir(dir);
+  if (!s.ok()) return s;
+  return path;
 }
 
 }  // namespace
@@ -324,8 +395,13 @@ absl::StatusOr<std::unique_ptr<TaskJournal>> TaskJournal::open(const std::string
     journal->file_bytes_ = kMagic.size();
     journal->synced_bytes_ = journal->file_bytes_;
   } else {
-    if (replay->dropped_bytes > 0 && ::ftruncate(journal->fd_, off_t(*good)) != 0) {
-      return errno_status("cannot truncate", path);
+    if (replay->dropped_bytes > 0) {
+      auto kept = keep_cut_bytes(journal->fd_, *good, *good + replay->dropped_bytes, dir);
+      if (!kept.ok()) return kept.status();  // nothing cut: the journal is as it was
+      replay->cut_path = *std::move(kept);
+      if (::ftruncate(journal->fd_, off_t(*good)) != 0) {
+        return errno_status("cannot truncate", path);
+      }
     }
     journal->file_bytes_ = *good;
     journal->synced_bytes_ = journal->file_bytes_;

@@ -9,8 +9,9 @@
 //   2 ended:     a serialized shoal.v1.TaskResult (its `id` set)
 //   3 forgotten: the task id (its result expired)
 //   4 retried:   a serialized shoal.v1.Task holding only `id` and `attempt` (retries used)
-// A frame cut short or failing its CRC ends the journal: a crash can leave a torn
-// tail, which open() cuts off (and reports).
+// A frame cut short or failing its CRC with no whole frame anywhere after it is a tail
+// torn by a crash, which open() cuts off, keeping the cut bytes in DIR/journal.cut-<time>
+// (and reports it). A bad frame with a whole one after it is damage: open() refuses.
 
 #include <cstdint>
 #include <functional>
@@ -38,7 +39,8 @@ struct JournaledTask {
 struct JournalReplay {
   std::vector<JournaledTask> live;  // in order of acceptance
   uint64_t frames = 0;              // frames read
-  uint64_t dropped_bytes = 0;       // torn or corrupt tail cut off
+  uint64_t dropped_bytes = 0;       // torn tail cut off
+  std::string cut_path;             // where the cut-off bytes were kept (DIR/journal.cut-*)
 };
 
 // Frames appended to a string: what a journal and a snapshot both write.
@@ -70,7 +72,9 @@ class JournalBuffer {
 class TaskJournal {
  public:
   // Creates DIR (and its parents) if missing, takes its lock (kFailedPrecondition "in use" when another
-  // process holds it), replays DIR/journal into `replay` and cuts off a bad tail.
+  // process holds it), replays DIR/journal into `replay` and cuts off a torn tail, first
+  // copying it to DIR/journal.cut-<time> (replay->cut_path). Refuses (kFailedPrecondition)
+  // a journal damaged before its end, leaving it as it is.
   static absl::StatusOr<std::unique_ptr<TaskJournal>> open(const std::string& dir,
                                                            JournalReplay* replay);
   ~TaskJournal();

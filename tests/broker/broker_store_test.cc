@@ -64,5 +64,33 @@ TEST(BrokerStoreTest, AStoreThatCannotBeWrittenStopsTheBrokerBeforeItAcknowledge
   EXPECT_TRUE(replay.live.empty());
 }
 
+// Found by review: a startup compaction that failed stopped the broker (exit 1) although
+// the journal it would have replaced was intact; at runtime the same failure is only a
+// warning. Here DIR/journal.new cannot be created ("Is a directory").
+TEST(BrokerStoreTest, AFailedStartupRewriteKeepsTheOldJournal) {
+  testutil::TempDir temp("shoal-broker-store");
+  const std::string& dir = temp.path();
+  {
+    JournalReplay replay;
+    auto journal = TaskJournal::open(dir, &replay);
+    ASSERT_TRUE(journal.ok()) << journal.status();
+    (*journal)->pending().add(JournalKind::kAccepted, make_task("t1"));
+    ASSERT_TRUE((*journal)->commit().ok());
+  }
+  ASSERT_TRUE(std::filesystem::create_directory(dir + "/journal.new"));
+  BrokerConfig config = testing::loopback_config();
+  config.store_dir = dir;
+  auto b = InProcessBroker::start(config);
+  ASSERT_NE(b->broker, nullptr);
+  b.reset();
+
+  std::filesystem::remove(dir + "/journal.new");
+  JournalReplay replay;
+  auto journal = TaskJournal::open(dir, &replay);
+  ASSERT_TRUE(journal.ok()) << journal.status();
+  ASSERT_EQ(replay.live.size(), 1u);
+  EXPECT_EQ(replay.live[0].task.id(), "t1");
+}
+
 }  // namespace
 }  // namespace shoal::broker

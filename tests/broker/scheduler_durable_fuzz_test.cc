@@ -319,9 +319,19 @@ class SchedulerDurableFuzzTest : public SchedulerTest {
     committed_ = seen_;  // the restart rewrote the store with what it restored
   }
 
-  // Workers with every task name on both queues serve everything; so do the others,
-  // and the ones holding tasks from before the crash answer them.
+  // Once the registration grace is over, workers with every task name on both queues
+  // serve everything; so do the others, and the ones holding tasks from before the crash
+  // answer them.
   void drain() {
+    if (options_.registration_grace_ms > 0) {  // restored tasks nobody claimed wait for its end
+      for (SimWorker& w : workers_) {
+        if (w.connected) heartbeat(w.peer);
+      }
+      absorb();
+      tick_after(options_.registration_grace_ms);
+      absorb();
+      check_expiry();
+    }
     workers_.push_back({"drain", {"square", "cube"}, {"default", kSecondQueue}});
     hello("drain", workers_.back().tasks, /*slots=*/4, workers_.back().queues);
     absorb();

@@ -196,6 +196,50 @@ TEST_F(SchedulerDurableTest, AJournaledTaskSubmitWouldRefuseEndsInvalid) {
   EXPECT_EQ(take_sent("a"), std::vector<std::string>{"ok"});
 }
 
+// Found by review: restored tasks were leased to the first worker to say hello after a
+// restart, though one of them may still run on a worker that had not said hello yet (its
+// later hello then made its copy a phantom: the task ran twice). During the registration
+// grace a restored task waits for a hello to claim it; it runs as any queued task after.
+TEST_F(SchedulerDurableTest, DuringTheGraceARestoredTaskWaitsForItsWorkerToClaimIt) {
+  options_.registration_grace_ms = 3000;
+  hello("a");
+  submit({T("t1")});
+  ASSERT_EQ(take_sent("a"), std::vector<std::string>{"t1"});
+  commit();
+  restart();
+  hello("b");
+  EXPECT_EQ(take_sent("b"), std::vector<std::string>{});
+  reconnect("a", "a", {"t1"});  // a still runs it
+  EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_RUNNING);
+  tick_after(3001);
+  EXPECT_EQ(take_sent("b"), std::vector<std::string>{});
+  EXPECT_EQ(take_sent("a"), std::vector<std::string>{});
+  report("a", "t1", "\x31");
+  EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_DONE);
+}
+
+TEST_F(SchedulerDurableTest, ARestoredTaskNobodyClaimsRunsWhenTheGraceEnds) {
+  options_.registration_grace_ms = 3000;
+  hello("a");
+  submit({T("t1"), T("t2")});
+  ASSERT_EQ(take_sent("a"), std::vector<std::string>{"t1"});
+  commit();
+  restart();
+  hello("b");
+  submit({T("t3")});  // a new task need not wait
+  EXPECT_EQ(take_sent("b"), std::vector<std::string>{"t3"});
+  out_.clear();
+  report("b", "t3");
+  tick_after(2000);
+  EXPECT_EQ(take_sent("b"), std::vector<std::string>{});
+  heartbeat("b");  // alive
+  tick_after(1001);  // the grace is over: nobody claimed them
+  EXPECT_EQ(take_sent("b"), std::vector<std::string>{"t1"});
+  out_.clear();
+  report("b", "t1");
+  EXPECT_EQ(take_sent("b"), std::vector<std::string>{"t2"});
+}
+
 TEST_F(SchedulerTest, DuringTheRegistrationGraceUnrunnableTasksWait) {
   SchedulerOptions options = options_;
   options.registration_grace_ms = 3000;

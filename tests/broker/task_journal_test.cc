@@ -11,6 +11,8 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "tests/testutil/temp_dir.h"
@@ -206,6 +208,131 @@ TEST_F(JournalTest, ATornFrameOfRandomBytesIsCutNotRefused) {
   ASSERT_EQ(replay.live.size(), 1u);
   EXPECT_EQ(replay.live[0].task.id(), "kept");
   EXPECT_GT(replay.dropped_bytes, 60u << 20);
+}
+
+// Found by review: the replay held every task's arguments until its end, those of tasks
+// that had ended (never run again) and been forgotten included, so a 400 MiB journal of
+// finished work took 425 MB to start. An ended task's arguments are released now, and a
+// forgotten task's record too.
+TEST_F(JournalTest, ReplayKeepsNoArgumentsOfEndedTasks) {
+  {
+    JournalReplay replay;
+    auto journal = open(&replay);
+    journal->pending().add(JournalKind::kAccepted, task("ended", std::string(100'000, 'e')));
+    journal->pending().add(JournalKind::kAccepted, task("gone", std::string(100'000, 'g')));
+    journal->pending().add(JournalKind::kAccepted, task("queued", "q"));
+    journal->pending().add(JournalKind::kEnded, result("ended", "\x31"));
+    journal->pending().add(JournalKind::kEnded, result("gone", "\x32"));
+    journal->pending().add(JournalKind::kForgotten, std::string("gone"));
+    ASSERT_TRUE(journal->commit().ok());
+  }
+  JournalReplay replay = reopen();
+  ASSERT_EQ(replay.live.size(), 2u);
+  EXPECT_EQ(replay.live[0].task.id(), "ended");
+  EXPECT_TRUE(replay.live[0].result.has_value());
+  EXPECT_TRUE(replay.live[0].task.args().empty()) << replay.live[0].task.args().size();
+  EXPECT_EQ(replay.live[0].task.args().capacity(), std::string().capacity());
+  EXPECT_EQ(replay.live[1].task.id(), "queued");
+  EXPECT_EQ(replay.live[1].task.args(), "q");
+}
+
+// Found by review: damage to the header of a frame over 64 KiB was taken for a torn tail
+// (whole frames were looked for only 64 KiB on), and so were lengths no broker writes (0,
+// or over the largest frame): the journal was cut there and every later acknowledged task
+// dropped for good. Whole frames are looked for to the end of the file now.
+class JournalDamagedHeaderTest : public JournalTest {
+ protected:
+  // Five tasks with 200 KB arguments; returns where the second frame starts.
+  size_t write_five_big_tasks() {
+    JournalReplay replay;
+    auto journal = open(&replay);
+    for (const char* id : {"a", "b", "c", "d", "e"}) {
+      journal->pending().add(JournalKind::kAccepted, task(id, std::string(200'000, 'x')));
+    }
+    EXPECT_TRUE(journal->commit().ok());
+    const std::string bytes = read_file();
+    return 8 + 8 + (uint8_t(bytes[8]) | uint8_t(bytes[9]) << 8 | uint8_t(bytes[10]) << 16);
+  }
+  void expect_refused(const std::string& bytes) {
+    write_file(bytes);
+    JournalReplay replay;
+    auto journal = TaskJournal::open(dir_, &replay);
+    ASSERT_FALSE(journal.ok());
+    EXPECT_EQ(journal.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_NE(journal.status().message().find("a whole frame follows"), std::string::npos)
+        << journal.status();
+    EXPECT_EQ(read_file(), bytes);
+  }
+};
+
+TEST_F(JournalDamagedHeaderTest, AFlippedLengthBitOfABigFrameIsRefused) {
+  const size_t second = write_five_big_tasks();
+  const std::string whole = read_file();
+  for (int bit : {22, 31}) {
+    std::string bytes = whole;
+    bytes[second + bit / 8] = char(bytes[second + bit / 8] ^ (1 << (bit % 8)));
+    expect_refused(bytes);
+  }
+}
+
+TEST_F(JournalDamagedHeaderTest, AHeaderOfZerosBeforeWholeFramesIsRefused) {
+  const size_t second = write_five_big_tasks();
+  std::string bytes = read_file();
+  std::memset(bytes.data() + second, 0, 8);
+  expect_refused(bytes);
+}
+
+// A tail torn by a crash is still cut off, but what it held is kept beside the journal.
+TEST_F(JournalTest, ATornTailIsKeptInACutFile) {
+  {
+    JournalReplay replay;
+    auto journal = open(&replay);
+    journal->pending().add(JournalKind::kAccepted, task("a"));
+    journal->pending().add(JournalKind::kAccepted, task("b", std::string(200'000, 'x')));
+    ASSERT_TRUE(journal->commit().ok());
+  }
+  const std::string whole = read_file();
+  const std::string torn = whole.substr(0, whole.size() - 1000);
+  write_file(torn);
+  JournalReplay replay = reopen();
+  ASSERT_EQ(replay.live.size(), 1u);
+  const size_t kept = fs::file_size(file());
+  EXPECT_EQ(kept + replay.dropped_bytes, torn.size());
+  std::vector<std::string> cut_files;
+  for (const auto& entry : fs::directory_iterator(dir_)) {
+    if (entry.path().filename().string().starts_with("journal.cut-")) {
+      cut_files.push_back(entry.path().string());
+    }
+  }
+  ASSERT_EQ(cut_files.size(), 1u);
+  std::ifstream in(cut_files[0], std::ios::binary);
+  std::stringstream cut;
+  cut << in.rdbuf();
+  EXPECT_EQ(cut.str(), torn.substr(kept));
+}
+
+// Found by review: a write cut short inside a task whose arguments hold whole frames (a
+// journal's bytes) was refused, the whole frames taken for ones after damage. Within a
+// frame that runs past the end, a whole frame counts only if whole frames run from it to
+// the end of the file.
+TEST_F(JournalTest, ATornTaskWhoseArgumentsHoldFramesIsCutNotRefused) {
+  JournalBuffer inner;
+  inner.add(JournalKind::kAccepted, task("inner1"));
+  inner.add(JournalKind::kAccepted, task("inner2"));
+  {
+    JournalReplay replay;
+    auto journal = open(&replay);
+    journal->pending().add(JournalKind::kAccepted, task("kept"));
+    journal->pending().add(JournalKind::kAccepted,
+                           task("torn", "args:" + inner.bytes() + std::string(5000, 'z')));
+    ASSERT_TRUE(journal->commit().ok());
+  }
+  const std::string whole = read_file();
+  write_file(whole.substr(0, whole.size() - 1000));  // cut within the z's
+  JournalReplay replay = reopen();
+  ASSERT_EQ(replay.live.size(), 1u);
+  EXPECT_EQ(replay.live[0].task.id(), "kept");
+  EXPECT_GT(replay.dropped_bytes, 4000u);
 }
 
 TEST_F(JournalTest, EveryCutAndFlipGivesAPrefixNeverACrash) {
