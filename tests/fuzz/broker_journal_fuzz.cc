@@ -330,7 +330,11 @@ SHOAL_FUZZ_TARGET(broker_journal) {
   hello.mutable_hello()->set_credit(1u << 20);
   SHOAL_HARNESS_CHECK(gateway_drops(hello).empty(),
                       "restored tasks that no worker can register for");
+  // Restored tasks wait out the registration grace for a worker that may still run them
+  // to claim them; then any worker may.
   Actions out;
+  clock.advance_ms(options.registration_grace_ms + 1);
+  scheduler->tick(out);
   scheduler->worker_message("sweeper", &hello, out);
   SHOAL_HARNESS_CHECK(scheduler->stats().queued() == 0, "a restored task that never runs");
 
