@@ -44,6 +44,17 @@ class JournalTest : public ::testing::Test {
   void write_file(const std::string& bytes) const {
     std::ofstream(file(), std::ios::binary | std::ios::trunc) << bytes;
   }
+  // Writes `bytes` as the journal and expects it refused as damaged, left as it was.
+  void expect_refused(const std::string& bytes) {
+    write_file(bytes);
+    JournalReplay replay;
+    auto journal = TaskJournal::open(dir_, &replay);
+    ASSERT_FALSE(journal.ok());
+    EXPECT_EQ(journal.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_NE(journal.status().message().find("a whole frame follows"), std::string::npos)
+        << journal.status();
+    EXPECT_EQ(read_file(), bytes);
+  }
 
   testutil::TempDir temp_{"shoal-journal"};
   const std::string dir_ = temp_.path();
@@ -138,14 +149,7 @@ TEST_F(JournalTest, AFrameFailingItsChecksumBeforeWholeOnesIsRefusedAndLeftAlone
   size_t at = bytes.find("payload-of-b");
   ASSERT_NE(at, std::string::npos);
   bytes[at] ^= 0x20;  // one flipped bit in b's frame
-  write_file(bytes);
-  JournalReplay replay;
-  auto journal = TaskJournal::open(dir_, &replay);
-  ASSERT_FALSE(journal.ok());
-  EXPECT_EQ(journal.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(journal.status().message().find("a whole frame follows"), std::string::npos)
-      << journal.status();
-  EXPECT_EQ(read_file(), bytes);
+  expect_refused(bytes);
 }
 
 // The same for a damaged length (where the next frame starts is not known) and for a
@@ -252,16 +256,6 @@ class JournalDamagedHeaderTest : public JournalTest {
     EXPECT_TRUE(journal->commit().ok());
     const std::string bytes = read_file();
     return 8 + 8 + (uint8_t(bytes[8]) | uint8_t(bytes[9]) << 8 | uint8_t(bytes[10]) << 16);
-  }
-  void expect_refused(const std::string& bytes) {
-    write_file(bytes);
-    JournalReplay replay;
-    auto journal = TaskJournal::open(dir_, &replay);
-    ASSERT_FALSE(journal.ok());
-    EXPECT_EQ(journal.status().code(), absl::StatusCode::kFailedPrecondition);
-    EXPECT_NE(journal.status().message().find("a whole frame follows"), std::string::npos)
-        << journal.status();
-    EXPECT_EQ(read_file(), bytes);
   }
 };
 
