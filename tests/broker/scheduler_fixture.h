@@ -2,6 +2,7 @@
 // The scheduler test fixture: a Scheduler on a fake clock, helpers that play a client
 // session and workers, and accessors for what came out.
 
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
@@ -123,10 +124,13 @@ class SchedulerTest : public ::testing::Test {
   }
 
   // Lets `seconds` s pass with a heartbeat from `peer` after each: it alone stays alive.
-  void keep_alive(const std::string& peer, int seconds) {
+  void keep_alive(const std::string& peer, int seconds) { keep_alive({peer}, seconds); }
+  // Lets `seconds` s pass with a heartbeat from each of `peers` after each: they alone
+  // stay alive.
+  void keep_alive(std::initializer_list<std::string> peers, int seconds) {
     for (int i = 0; i < seconds; ++i) {
       clock_.advance_ms(1000);
-      heartbeat(peer);
+      for (const std::string& peer : peers) heartbeat(peer);
     }
   }
 

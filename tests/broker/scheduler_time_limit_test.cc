@@ -226,11 +226,7 @@ TEST_F(SchedulerTimeLimitTest, AReleasedTaskBehindOneLeasedElsewhereWaits) {
   hello_running("a", 1, 2, {"long", "short"});
   EXPECT_TRUE(take_sent("a").empty());
   out_.clear();
-  for (int i = 0; i < 7; ++i) {
-    clock_.advance_ms(1000);
-    heartbeat("a");
-    heartbeat("b");
-  }
+  keep_alive({"a", "b"}, 7);
   scheduler_->tick(out_);
   // long's retry (it started on b); short's was given back when a took it back.
   EXPECT_EQ(scheduler_->stats().retried(), 1u)
@@ -258,11 +254,7 @@ TEST_F(SchedulerTimeLimitTest, AWaitingPhantomWhoseRecordWasReusedStillStarts) {
   // a comes back: it runs its copy of "long", and its copy of "x" waits behind it. Both
   // are phantoms (one leased to b, one done).
   hello_running("a", 1, 3, {"long", "x"});
-  for (int i = 0; i < 61; ++i) {  // x's result expires (ttl 60 s)
-    clock_.advance_ms(1000);
-    heartbeat("a");
-    heartbeat("b");
-  }
+  keep_alive({"a", "b"}, 61);  // x's result expires (ttl 60 s)
   scheduler_->tick(out_);
   ASSERT_EQ(get_result("x").state(), shoal::v1::TASK_STATE_UNKNOWN);
   submit({T("y").name("other")});  // takes x's record (no worker runs "other")
@@ -271,11 +263,7 @@ TEST_F(SchedulerTimeLimitTest, AWaitingPhantomWhoseRecordWasReusedStillStarts) {
   out_.clear();
   report("a", "long");  // a's copy of long ends: its copy of x starts, short still waits
   out_.clear();
-  for (int i = 0; i < 7; ++i) {
-    clock_.advance_ms(1000);
-    heartbeat("a");
-    heartbeat("b");
-  }
+  keep_alive({"a", "b"}, 7);
   scheduler_->tick(out_);
   EXPECT_TRUE(results().empty()) << "short lost while it waits behind a's copy of x: "
                                  << results()[0].ShortDebugString();
@@ -284,11 +272,7 @@ TEST_F(SchedulerTimeLimitTest, AWaitingPhantomWhoseRecordWasReusedStillStarts) {
   out_.clear();
   report("a", "x");
   EXPECT_TRUE(results().empty());
-  for (int i = 0; i < 7; ++i) {
-    clock_.advance_ms(1000);
-    heartbeat("a");
-    heartbeat("b");
-  }
+  keep_alive({"a", "b"}, 7);
   out_.clear();
   scheduler_->tick(out_);
   ASSERT_EQ(results().size(), 1u);  // lost 6 s after x's copy ended
@@ -311,11 +295,7 @@ TEST_F(SchedulerTimeLimitTest, CompactingTheWaitingKeepsAPhantomWhoseRecordWasRe
   ASSERT_THAT(take_sent("b"), ElementsAre("long"));
   out_.clear();
   hello_running("a", 1, 3, {"long", "x"});  // long started, x waits behind it
-  for (int i = 0; i < 61; ++i) {
-    clock_.advance_ms(1000);
-    heartbeat("a");
-    heartbeat("b");
-  }
+  keep_alive({"a", "b"}, 61);
   scheduler_->tick(out_);
   submit({T("y").name("other")});  // takes x's record
   // 80 tasks a reports before the broker sees them start: their entries go stale.
