@@ -56,8 +56,11 @@ absl::Status write_all(int fd, std::string_view bytes, const std::string& path) 
   return absl::OkStatus();
 }
 
-absl::Status sync_dir(const std::string& dir) {
+// Makes the entries of `dir` durable; one this user may not read is skipped if
+// `unreadable_ok` (it cannot be opened to sync).
+absl::Status sync_dir(const std::string& dir, bool unreadable_ok = false) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 && unreadable_ok && errno == EACCES) return absl::OkStatus();
   if (fd < 0) return errno_status("cannot open", dir);
   int rc = ::fsync(fd);
   ::close(fd);
@@ -367,9 +370,12 @@ void JournalBuffer::add(JournalKind kind, const google::protobuf::MessageLite& m
 absl::StatusOr<std::unique_ptr<TaskJournal>> TaskJournal::open(const std::string& dir,
                                                                JournalReplay* replay) {
   std::error_code error;  // parents like mkdir -p; the store itself private to its owner
-  std::filesystem::path parent = std::filesystem::path(dir).parent_path();
+  std::filesystem::path store(dir);
+  if (!store.has_filename()) store = store.parent_path();  // "a/store/" names "a/store"
+  std::filesystem::path parent = store.parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent, error);
-  if (error || (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)) {
+  bool made = !error && ::mkdir(dir.c_str(), 0700) == 0;
+  if (error || (!made && errno != EEXIST)) {
     return absl::UnavailableError(absl::StrCat("cannot create ", dir, ": ",
                                                error ? error.message() : std::strerror(errno)));
   }
@@ -392,6 +398,12 @@ absl::StatusOr<std::unique_ptr<TaskJournal>> TaskJournal::open(const std::string
     if (auto s = write_all(journal->fd_, kMagic, path); !s.ok()) return s;
     if (::fdatasync(journal->fd_) != 0) return errno_status("cannot sync", path);
     if (auto s = sync_dir(dir); !s.ok()) return s;
+    // A store just made: its name in its parent must outlive a power loss too. A parent
+    // this user may write but not read cannot be synced; the store works without.
+    if (made) {
+      std::string above = parent.empty() ? "." : parent.string();
+      if (auto s = sync_dir(above, /*unreadable_ok=*/true); !s.ok()) return s;
+    }
     journal->file_bytes_ = kMagic.size();
     journal->synced_bytes_ = journal->file_bytes_;
   } else {
