@@ -117,6 +117,11 @@ TEST(PoolTest, ApplyAsyncByFunctionAndByName) {
   // by-function overload, and a const char* has no encoding).
   EXPECT_EQ(pool.apply_async<std::string>("pool_test.greet", "y", 2).get(), "hello y;hello y;");
   EXPECT_TRUE(pool.apply_async<bool>("pool_test.is_even", 4).get());
+  // A name in a temporary string with a string result (chose the by-function overload
+  // and did not compile), and in a string_view.
+  EXPECT_EQ(pool.apply_async<std::string>(std::string("pool_test.greet"), "z", 1).get(),
+            "hello z;");
+  EXPECT_EQ(pool.apply_async<int>(std::string_view("pool_test.add"), 1, 2).get(), 3);
   // An unknown name fails through its future, as on a remote pool (it threw here).
   Future<int> unknown = pool.apply_async<int>("pool_test.no_such_task", 1);
   EXPECT_THROW(unknown.get(), NotRegisteredError);

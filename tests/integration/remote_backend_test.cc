@@ -366,8 +366,10 @@ bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds tim
 TEST(RemoteBackendTest, ApplyMapAndChunksResolveInOrder) {
   FakeService service;
   Server server(&service);
-  ConnectOptions options;
-  options.auth_token = "s3cret";
+  // Made as API.md lists its fields, then ours (keepalive stood between auth_token and
+  // tls); all of them, as -Wextra warns of any left out.
+  ConnectOptions options{"default", std::chrono::milliseconds(5000), "s3cret", false, "",
+                         std::chrono::milliseconds(10000), "", ""};
   Pool pool = Pool::connect(server.address(), options);
   EXPECT_EQ(pool.apply(square, 12), 144);
   EXPECT_EQ(pool.apply_async<int>("remote_backend_test.square", 5).get(), 25);

@@ -41,6 +41,16 @@
 #include "shoal/task.hpp"
 
 namespace shoal {
+namespace internal {
+
+// What apply_async takes as a task rather than a name: an explicit result type (an
+// arithmetic one, apply_async<bool>("name")) or any string (apply_async<std::string>(
+// std::string(name))) names the by-name overload's R instead.
+template <class F>
+concept NotByName = !std::is_arithmetic_v<std::remove_cvref_t<F>> &&
+                    !std::is_convertible_v<F, std::string_view>;
+
+}  // namespace internal
 
 class Pool {
  public:
@@ -74,7 +84,7 @@ class Pool {
   // Submits f(args...); args are converted to f's parameter types as a call would.
   // Remote pools need f registered (SHOAL_TASK), else NotRegisteredError.
   template <class F, class... A>
-    requires(!std::is_arithmetic_v<std::remove_cvref_t<F>>)  // apply_async<bool>("name")
+    requires internal::NotByName<F>
   auto apply_async(F&& f, A&&... args);
   // Submits the registered task `task` by name; the result is decoded as R. A name no
   // task (or, remotely, no worker of the queue) has fails the future with
@@ -244,7 +254,7 @@ auto Pool::apply(F&& f, A&&... args) {
 }
 
 template <class F, class... A>
-  requires(!std::is_arithmetic_v<std::remove_cvref_t<F>>)
+  requires internal::NotByName<F>
 auto Pool::apply_async(F&& f, A&&... args) {
   internal::check_task<F>();
   using R = typename internal::Traits<F>::result;

@@ -32,14 +32,16 @@ struct ConnectOptions {
   // std::invalid_argument.
   std::chrono::milliseconds connect_timeout{5000};
   std::string auth_token;  // sent as gRPC metadata when set
+  bool tls = false;
+  std::string root_certs_pem;  // "" = the system's roots
+  // Beyond API.md, after its fields so that their order (and aggregate initialization
+  // in it) holds:
   // Ping the broker when its connection has been silent this long; a ping unanswered
   // within max(1 s, half of it) means the broker's host is gone: the pool reconnects
   // and resumes its tasks (or fails them after 30 s without a broker). 0 = never ping
   // (a broker host that vanishes while the pool only waits is then never noticed);
   // otherwise at least 1 s, or Pool::connect throws std::invalid_argument.
   std::chrono::milliseconds keepalive{10000};
-  bool tls = false;
-  std::string root_certs_pem;  // "" = the system's roots
   // For a broker that requires client certificates (mutual TLS, --tls-client-ca): this
   // client's PEM certificate chain and its private key; both or neither.
   std::string cert_chain_pem;
