@@ -1,3 +1,6 @@
+#include <cxxabi.h>
+#include <dlfcn.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -23,6 +26,35 @@ Registry& registry() {
   return *r;
 }
 
+// Where the function at `fn` is: its symbol when the dynamic table has it, else its
+// object file and offset (register_task knows no name of its own for it).
+std::string function_at(std::uintptr_t fn) {
+  Dl_info info{};
+  if (::dladdr(reinterpret_cast<void*>(fn), &info) != 0 && info.dli_sname != nullptr) {
+    int status = 0;
+    char* plain = abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status);
+    std::string name = status == 0 && plain != nullptr ? plain : info.dli_sname;
+    std::free(plain);
+    return name;
+  }
+  char where[64];
+  if (info.dli_fname == nullptr || *info.dli_fname == '\0') {
+    std::snprintf(where, sizeof where, "at %#zx", std::size_t(fn));
+    return where;
+  }
+  // As addr2line -e FILE takes it.
+  std::snprintf(where, sizeof where, "+%#zx",
+                std::size_t(fn - reinterpret_cast<std::uintptr_t>(info.dli_fbase)));
+  return std::string("at ") + info.dli_fname + where;
+}
+
+// An entry for an error message: register_task's "function: TYPE" gains where it is.
+std::string describe(const TaskEntry& entry) {
+  constexpr std::string_view kUnnamed = "function: ";
+  if (!entry.signature.starts_with(kUnnamed)) return entry.signature;
+  return "function " + function_at(entry.fn) + entry.signature.substr(kUnnamed.size() - 2);
+}
+
 }  // namespace
 
 void (*item_started)() = nullptr;
@@ -33,8 +65,8 @@ void add_task(TaskEntry entry) {
   auto it = r.by_name.find(entry.name);
   if (it != r.by_name.end()) {
     throw std::invalid_argument("shoal: task name '" + entry.name + "' is taken by " +
-                                it->second->signature + "; cannot register " +
-                                entry.signature);
+                                describe(*it->second) + "; cannot register " +
+                                describe(entry));
   }
   auto owned = std::make_unique<TaskEntry>(std::move(entry));
   r.by_fn.emplace(owned->fn, owned.get());  // first name wins for address lookups

@@ -146,6 +146,28 @@ TEST(TaskRegistryTest, TakenNameThrowsNamingBothFunctions) {
   }
 }
 
+int first_of_two(int x) { return x; }
+int second_of_two(int x) { return -x; }
+
+TEST(TaskRegistryTest, TakenNameAtRunTimeTellsTheTwoFunctionsApart) {
+  register_task("test.twice_named", &first_of_two);
+  try {
+    register_task("test.twice_named", &second_of_two);
+    FAIL() << "expected std::invalid_argument";
+  } catch (const std::invalid_argument& e) {
+    // Named by symbol where the executable exports it, else by place in it: either way
+    // the two differ (both read "function: int (*)(int)" before).
+    std::string what = e.what();
+    std::size_t taken = what.find(" is taken by "), cannot = what.find("; cannot register ");
+    ASSERT_NE(taken, std::string::npos) << what;
+    ASSERT_NE(cannot, std::string::npos) << what;
+    std::string first = what.substr(taken + 13, cannot - taken - 13);
+    std::string second = what.substr(cannot + 18);
+    EXPECT_NE(first, second);
+    EXPECT_NE(first, "function: int (*)(int)");
+  }
+}
+
 TEST(TaskRegistryTest, RegistersLambdasAtRunTime) {
   register_task("test.add", [](int a, int b) { return a + b; });
   const auto* entry = internal::find_task("test.add");
