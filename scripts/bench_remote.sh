@@ -35,6 +35,6 @@ start_broker "$build" "${broker_flags[@]}" >&2
 "$build/bench/shoal-bench-worker" --broker="$workers" --processes=2 --prefetch="$prefetch" \
   --name=bench-worker --log-level=warning "${worker_flags[@]}" >"$run/worker.out" &
 pids+=($!)
-first_line "$run/worker.out" >&2
+first_line "$run/worker.out" "$!" >&2
 
 "$build/bench/shoal-bench" --mode=remote --broker="$clients" "${bench_flags[@]}" "$@"

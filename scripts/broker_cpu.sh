@@ -20,7 +20,7 @@ start_broker "$build" "$@" >/dev/null
   --name=bench-worker --log-level=warning >"$run/worker.out" &
 pids+=($!)
 worker_pid=$!
-first_line "$run/worker.out" >/dev/null
+first_line "$run/worker.out" "$worker_pid" >/dev/null
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # utime + stime of one process
 tree_ticks() {  # a process and all its descendants

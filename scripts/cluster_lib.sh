@@ -12,10 +12,17 @@ stop_children() {
 }
 trap stop_children EXIT
 
-# Prints the first line of file $1 once there is one (20 s at most); else shows $1.err.
+# Prints the first line of file $1 once there is one (20 s at most, less if process $2
+# has exited first); else shows $1.err.
 first_line() {
   for _ in $(seq 200); do
     if [ -s "$1" ]; then head -n1 "$1"; return 0; fi
+    if [ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null; then
+      [ -s "$1" ] && { head -n1 "$1"; return 0; }
+      echo "$(basename "$0"): $(basename "$1") exited before its first line; log:" >&2
+      cat "$1.err" >&2 || true
+      return 1
+    fi
     sleep 0.1
   done
   echo "$(basename "$0"): nothing in $1; log:" >&2
@@ -34,7 +41,7 @@ start_broker() {
   pids+=($!)
   broker_pid=$!
   local line
-  line=$(first_line "$run/broker")
+  line=$(first_line "$run/broker" "$broker_pid")
   echo "$line"
   clients=$(sed -n 's/.*clients=\([^ ]*\).*/\1/p' <<<"$line")
   workers=$(sed -n 's/.*workers=\([^ ]*\).*/\1/p' <<<"$line")
