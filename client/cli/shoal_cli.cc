@@ -38,7 +38,11 @@ ABSL_FLAG(int, connect_timeout_ms, 5000,
 ABSL_FLAG(int, reconnect_timeout_ms, 30000,
           "submit/map: wait this long (> 0) for a broker lost meanwhile to be back, then fail "
           "what is not done");
-ABSL_FLAG(std::string, auth_token, "", "sent as 'authorization: Bearer TOKEN'");
+ABSL_FLAG(std::string, auth_token, "",
+          "sent as 'authorization: Bearer TOKEN' (visible to other users in ps: prefer "
+          "--auth-token-file)");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "read the auth token from this file (its first line), in place of --auth-token");
 ABSL_FLAG(bool, tls, false, "use TLS (system roots unless --root-certs is given)");
 ABSL_FLAG(std::string, root_certs, "", "PEM file of root certificates (with --tls)");
 ABSL_FLAG(std::string, cert, "",
@@ -304,6 +308,17 @@ int main(int argc, char** argv) {
   config.connect.connect_timeout =
       std::chrono::milliseconds(absl::GetFlag(FLAGS_connect_timeout_ms));
   config.connect.auth_token = absl::GetFlag(FLAGS_auth_token);
+  if (std::string path = absl::GetFlag(FLAGS_auth_token_file); !path.empty()) {
+    if (!config.connect.auth_token.empty()) {
+      return fail("--auth-token and --auth-token-file: give one", 2);
+    }
+    std::string text;
+    if (!shoal::internal::read_whole_file(path, &text)) {
+      return fail("--auth-token-file: cannot read " + path, 2);
+    }
+    config.connect.auth_token = text.substr(0, text.find_first_of("\r\n"));
+    if (config.connect.auth_token.empty()) return fail("--auth-token-file: " + path + " is empty", 2);
+  }
   config.connect.tls = absl::GetFlag(FLAGS_tls);
   for (auto [flag, path] : {std::pair{"--root-certs", absl::GetFlag(FLAGS_root_certs)},
                             std::pair{"--cert", absl::GetFlag(FLAGS_cert)},

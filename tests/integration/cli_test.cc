@@ -80,6 +80,29 @@ TEST(CliTest, HelpExitsZero) {
   }
 }
 
+TEST(CliTest, AnAuthTokenFileThatCannotServeIsAUsageError) {
+  testutil::TempDir dir("shoal-cli");
+  const std::string empty = dir.path() + "/empty", token = dir.path() + "/token";
+  std::ofstream(empty) << "\n";
+  std::ofstream(token) << "s3cret\n";
+  struct Case {
+    std::vector<std::string> args;
+    std::string error;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"status", "--auth-token-file=" + dir.path() + "/missing"},
+            "shoal: --auth-token-file: cannot read " + dir.path() + "/missing"},
+           {{"status", "--auth-token-file=" + empty},
+            "shoal: --auth-token-file: " + empty + " is empty"},
+           {{"status", "--auth-token=x", "--auth-token-file=" + token},
+            "shoal: --auth-token and --auth-token-file: give one"},
+       }) {
+    CliRun run = run_cli(c.args);
+    EXPECT_EQ(run.exit_code, 2) << c.error;
+    EXPECT_EQ(run.lines, std::vector<std::string>{c.error});
+  }
+}
+
 TEST(CliTest, NumericFlagsOutOfRangeAreUsageErrors) {
   struct Case {
     std::vector<std::string> args;

@@ -11,6 +11,7 @@
 #include "shoal/v1/worker.pb.h"
 #include "tests/integration/cluster.h"
 #include "tests/integration/test_tasks.h"
+#include "tests/testutil/temp_dir.h"
 
 namespace shoal::itest {
 namespace {
@@ -182,6 +183,12 @@ TEST(ClusterFaultTest, AnswersTheStandardHealthCheckWithoutAToken) {
   auto status = testutil::ChildProcess::start(
       {cli_bin(), "status", "--broker=" + cluster.clients()});
   EXPECT_NE(status->wait(30s), 0);
+  // Read from a file (its first line), it is the token.
+  testutil::TempDir dir("shoal-token");
+  std::ofstream(dir.path() + "/token") << "s3cret\nnot part of it\n";
+  auto with_file = testutil::ChildProcess::start(
+      {cli_bin(), "status", "--broker=" + cluster.clients(), "--auth-token-file=" + dir.path() + "/token"});
+  EXPECT_EQ(with_file->wait(30s), 0);
   // A watcher hears NOT_SERVING when the broker shuts down.
   auto watch = testutil::ChildProcess::start(
       {"/usr/bin/python3", SHOAL_HEALTH_CHECK, "--watch", cluster.clients()});
