@@ -297,7 +297,7 @@ template <class State>
 bool action_died(const State& state) {
   const uint32_t tid = state.action_tid.load();
   return tid != 0 && tid != internal::self_tid_u32() &&
-         !internal::task_alive(static_cast<pid_t>(tid));
+         !internal::task_alive(static_cast<pid_t>(tid), internal::TaskKind::kThread);
 }
 
 }  // namespace

@@ -39,7 +39,9 @@ void refresh_self_pid();
 // The calling thread's kernel tid (unique system-wide), cached per thread.
 pid_t self_tid();
 
-// False when process (or thread) `id` no longer runs: gone, or a zombie not yet reaped.
-bool task_alive(pid_t id);
+// False when process (`kind` kProcess: a thread group, which lives while any of its
+// threads does) or thread `id` no longer runs: gone, or a zombie not yet reaped. Without
+// pidfds and /proc (a sandbox), a zombie not yet reaped counts as alive.
+bool task_alive(pid_t id, TaskKind kind);
 
 }  // namespace shoal::internal

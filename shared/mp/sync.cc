@@ -115,7 +115,9 @@ bool RLock::acquire_until(const internal::Deadline& deadline) {
     ++state_->count;
     return true;
   }
-  if (!internal::owner_acquire(&state_->word, self, deadline)) return false;
+  if (!internal::owner_acquire(&state_->word, self, deadline, internal::TaskKind::kThread)) {
+    return false;
+  }
   state_->count = 1;  // also right after taking over from a dead owner
   return true;
 }
@@ -126,7 +128,7 @@ bool RLock::try_acquire() {
     ++state_->count;
     return true;
   }
-  if (!internal::owner_try_acquire(&state_->word, self)) return false;
+  if (!internal::owner_try_acquire(&state_->word, self, internal::TaskKind::kThread)) return false;
   state_->count = 1;
   return true;
 }

@@ -1,0 +1,135 @@
+// How the sync primitives tell a live holder or waiter from a dead one: without /proc,
+// with a process whose main thread ended, with a process killed mid-operation.
+#include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "shoal/process.hpp"
+#include "shoal/shared_value.hpp"
+#include "shoal/sync.hpp"
+#include "tests/mp/child_test_util.h"
+
+namespace shoal {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::wait_for_state;
+
+// The exit code of a child that cannot set up what its test needs (not root, no namespaces).
+constexpr int kCannotSetUp = 77;
+
+// Four processes count under `lock` with a read-modify-write that other processes would
+// undo if they took the lock while it is held; true if no count was lost.
+template <class L>
+bool counts_under(L& lock) {
+  constexpr int kProcesses = 4;
+  constexpr int kEach = 5000;
+  Value<long> counter(0);
+  std::vector<Process> procs;
+  for (int i = 0; i < kProcesses; ++i) {
+    procs.emplace_back([&] {
+      for (int k = 0; k < kEach; ++k) {
+        std::lock_guard guard(lock);
+        long& value = counter.value();
+        const long seen = value;
+        std::this_thread::yield();  // the others run meanwhile, and find the lock held
+        value = seen + 1;
+      }
+    });
+  }
+  for (auto& p : procs) p.start();
+  for (auto& p : procs) p.join();
+  return counter.load() == long{kProcesses} * kEach;
+}
+
+// Without /proc (a chroot, a sandbox) every live holder looked dead: a contended Lock or
+// RLock was taken while held, and counts were lost.
+TEST(LockLivenessTest, LiveHoldersCountAsAliveWithoutProc) {
+  Process child([] {
+    // A mount namespace of our own, private, with an empty /proc over the real one.
+    if (::unshare(CLONE_NEWNS) != 0 ||
+        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        ::mount("none", "/proc", "tmpfs", 0, nullptr) != 0) {
+      ::_exit(kCannotSetUp);
+    }
+    if (::access("/proc/self/stat", F_OK) == 0) ::_exit(kCannotSetUp);
+    Lock lock;
+    if (!counts_under(lock)) ::_exit(2);
+    RLock rlock;
+    if (!counts_under(rlock)) ::_exit(3);
+  });
+  child.start();
+  if (!child.join(120s)) {
+    child.kill();
+    child.join();
+    FAIL() << "the counting processes hung";
+  }
+  if (child.exitcode() == kCannotSetUp) {
+    GTEST_SKIP() << "needs root: unshare(CLONE_NEWNS) and mount";
+  }
+  EXPECT_NE(child.exitcode(), 2) << "a Lock was taken while held";
+  EXPECT_NE(child.exitcode(), 3) << "an RLock was taken while held";
+  EXPECT_EQ(child.exitcode(), 0);
+}
+
+// A process whose main thread ended while another thread holds its Lock: /proc calls the
+// main thread a zombie, and the lock was taken over at once although its holder lives.
+TEST(LockLivenessTest, AProcessWhoseMainThreadEndedStillHoldsItsLock) {
+  Lock lock;
+  Event held;
+  Event let_go;
+  Process holder([&] {
+    std::thread([&] {
+      lock.acquire();
+      held.set();
+      let_go.wait();
+      lock.release();
+      ::_exit(0);
+    }).detach();
+    ::syscall(SYS_exit, 0);  // the main thread alone ends (pthread_exit would unwind)
+  });
+  holder.start();
+  held.wait();
+  ASSERT_TRUE(wait_for_state(*holder.pid(), 'Z'));  // the main thread has ended
+  EXPECT_FALSE(lock.try_acquire());
+  EXPECT_FALSE(lock.acquire(200ms));
+  let_go.set();
+  holder.join();
+  EXPECT_EQ(holder.exitcode(), 0);
+  EXPECT_TRUE(lock.try_acquire());
+  lock.release();
+}
+
+// An RLock records the thread: held by a main thread that ended, it is free for the taking
+// although the thread's process lives on.
+TEST(LockLivenessTest, AnRLockHeldByAnEndedMainThreadIsTakenOver) {
+  RLock rlock;
+  Event held;
+  Event let_go;
+  Process holder([&] {
+    rlock.acquire();
+    std::thread([&] {
+      held.set();
+      let_go.wait();
+      ::_exit(0);
+    }).detach();
+    ::syscall(SYS_exit, 0);
+  });
+  holder.start();
+  held.wait();
+  ASSERT_TRUE(wait_for_state(*holder.pid(), 'Z'));
+  EXPECT_TRUE(rlock.try_acquire());
+  rlock.release();
+  let_go.set();
+  holder.join();
+  EXPECT_EQ(holder.exitcode(), 0);
+}
+
+}  // namespace
+}  // namespace shoal
