@@ -107,13 +107,15 @@ bool Condition::wait_until(const internal::Deadline& deadline) {
   for (;;) {
     uint32_t s = state_->seq.load(std::memory_order_acquire);
     const uint32_t levels = lock_.release_save();  // a re-entrant lock: every level
-    bool in_time = internal::futex_wait(&state_->seq, s, deadline);
+    // In slices: a notifier killed between its batch and its wake-up leaves a token that
+    // no wake-up announces.
+    internal::futex_wait(&state_->seq, s, internal::sleep_slice(deadline));
     lock_.acquire_restore(levels);
     if (claim(*state_, ticket)) {
       --state_->sleepers;
       return true;
     }
-    if (!in_time || internal::expired(deadline)) {
+    if (internal::expired(deadline)) {
       --state_->sleepers;
       return false;
     }

@@ -1,17 +1,17 @@
 #include "shared/mp/futex.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <optional>
@@ -52,6 +52,11 @@ void futex_wake(std::atomic<uint32_t>* word, int count) {
 
 bool expired(const Deadline& deadline) {
   return deadline && std::chrono::steady_clock::now() >= *deadline;
+}
+
+Deadline sleep_slice(const Deadline& deadline) {
+  const auto slice = std::chrono::steady_clock::now() + kSleepSlice;
+  return deadline && *deadline < slice ? deadline : Deadline(slice);
 }
 
 pid_t self_pid() {

@@ -90,7 +90,7 @@ bool owner_acquire(std::atomic<uint32_t>* word, uint32_t self, const Deadline& d
     bool deadline_first = deadline && *deadline < slice;
     bool woken = futex_wait(word, w, deadline_first ? deadline : Deadline(slice));
     if (!woken) {
-      if (deadline_first) return owner_try_acquire(word, self, kind);
+      if (deadline_first) return try_acquire(word, self, kind, kWaiters);
       // A slice passed with the same holder: take the lock over if the holder is dead.
       uint32_t now = word->load(std::memory_order_relaxed);
       if (now == w && !task_alive(static_cast<pid_t>(w & kIdMask), kind)) {
@@ -100,7 +100,7 @@ bool owner_acquire(std::atomic<uint32_t>* word, uint32_t self, const Deadline& d
         }
       }
     }
-    if (expired(deadline)) return owner_try_acquire(word, self, kind);
+    if (expired(deadline)) return try_acquire(word, self, kind, kWaiters);
   }
 }
 

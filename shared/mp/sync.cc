@@ -182,7 +182,10 @@ bool Semaphore::acquire_until(const internal::Deadline& deadline) {
       ok = true;
       break;
     }
-    if (!internal::futex_wait(&state_->value, 0, deadline) || internal::expired(deadline)) {
+    // In slices: a releaser killed before its wake-up, or a waiter woken and killed before
+    // taking the unit, leaves a unit no wake-up announces.
+    internal::futex_wait(&state_->value, 0, internal::sleep_slice(deadline));
+    if (internal::expired(deadline)) {
       ok = try_acquire();
       break;
     }
@@ -247,9 +250,9 @@ bool Event::wait_until(const internal::Deadline& deadline) {
     internal::cpu_relax();
   }
   while (!was_set()) {
-    if (!internal::futex_wait(flag_, start, deadline) || internal::expired(deadline)) {
-      return was_set();
-    }
+    // In slices: a set() killed before its wake-up leaves no wake-up to wait for.
+    internal::futex_wait(flag_, start, internal::sleep_slice(deadline));
+    if (internal::expired(deadline)) return was_set();
   }
   return true;
 }

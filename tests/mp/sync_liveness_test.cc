@@ -2,12 +2,14 @@
 // with a process whose main thread ended, with a process killed mid-operation.
 #include <gtest/gtest.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "shoal/process.hpp"
@@ -129,6 +131,70 @@ TEST(LockLivenessTest, AnRLockHeldByAnEndedMainThreadIsTakenOver) {
   let_go.set();
   holder.join();
   EXPECT_EQ(holder.exitcode(), 0);
+}
+
+// Runs `wait` in a child process, and once it sleeps, `wake` in another one that dies at
+// its futex wake-up, after changing the state `wait` waits on. Returns how the sleeper
+// fared: 0 if it returned (its wait looked again on its own), -1 if it still slept after
+// 30 s, kCannotSetUp if no seccomp filter could make the waker die there.
+template <class Wait, class Wake>
+int exit_of_sleeper_whose_waker_dies_at_its_wake_up(Wait wait, Wake wake) {
+  Process sleeper(std::move(wait));
+  sleeper.start();
+  if (!testing::wait_for_futex_sleep(*sleeper.pid())) {
+    ADD_FAILURE() << "the sleeper never slept";
+  }
+  Process waker([wake = std::move(wake)]() mutable {
+    if (!testing::die_at_next_shared_futex_wake()) ::_exit(kCannotSetUp);
+    wake();
+  });
+  waker.start();
+  waker.join();
+  if (waker.exitcode() == kCannotSetUp) {
+    sleeper.kill();
+    sleeper.join();
+    return kCannotSetUp;
+  }
+  EXPECT_EQ(waker.exitcode(), -SIGSYS) << "the waker did not die at its wake-up";
+  if (!sleeper.join(30s)) {
+    sleeper.kill();
+    sleeper.join();
+    return -1;
+  }
+  return *sleeper.exitcode();
+}
+
+// A process killed between changing a primitive's state and waking its sleepers left them
+// asleep for good: they sleep in slices now, and look again after each.
+TEST(LostWakeUpTest, SemaphoreRelease) {
+  Semaphore sem(0);
+  const int code = exit_of_sleeper_whose_waker_dies_at_its_wake_up([&] { sem.acquire(); },
+                                                                   [&] { sem.release(); });
+  if (code == kCannotSetUp) GTEST_SKIP() << "no seccomp filters here";
+  EXPECT_EQ(code, 0) << "the acquire never saw the release";
+}
+
+TEST(LostWakeUpTest, EventSet) {
+  Event event;
+  const int code =
+      exit_of_sleeper_whose_waker_dies_at_its_wake_up([&] { event.wait(); }, [&] { event.set(); });
+  if (code == kCannotSetUp) GTEST_SKIP() << "no seccomp filters here";
+  EXPECT_EQ(code, 0) << "the wait never saw the set";
+}
+
+TEST(LostWakeUpTest, ConditionNotify) {
+  Condition cond;
+  const int code = exit_of_sleeper_whose_waker_dies_at_its_wake_up(
+      [&] {
+        std::lock_guard guard(cond);
+        cond.wait();
+      },
+      [&] {
+        cond.acquire();
+        cond.notify();  // dies holding the lock: the sleeper takes it over
+      });
+  if (code == kCannotSetUp) GTEST_SKIP() << "no seccomp filters here";
+  EXPECT_EQ(code, 0) << "the wait never saw the notify";
 }
 
 }  // namespace
