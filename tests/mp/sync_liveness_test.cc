@@ -1,5 +1,6 @@
-// How the sync primitives tell a live holder or waiter from a dead one: without /proc,
-// with a process whose main thread ended, with a process killed mid-operation.
+// How the sync primitives tell a live holder or waiter from a dead one (without /proc, with
+// a process whose main thread ended, a waiter killed mid-wait), and how their sleepers get
+// past a process killed between a state change and its wake-up.
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <signal.h>
@@ -7,7 +8,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -195,6 +198,97 @@ TEST(LostWakeUpTest, ConditionNotify) {
       });
   if (code == kCannotSetUp) GTEST_SKIP() << "no seccomp filters here";
   EXPECT_EQ(code, 0) << "the wait never saw the notify";
+}
+
+TEST(LostWakeUpTest, BarrierWait) {
+  Barrier barrier(2);
+  const int code = exit_of_sleeper_whose_waker_dies_at_its_wake_up(
+      [&] { barrier.wait(); },
+      [&] { barrier.wait(); });  // the last to arrive: dies holding the barrier's lock
+  if (code == kCannotSetUp) GTEST_SKIP() << "no seccomp filters here";
+  EXPECT_EQ(code, 0) << "the first waiter never saw its round pass";
+}
+
+// A process killed while asleep in Barrier::wait() stayed counted: the next live parties
+// passed a party short. The round breaks instead, as a wait interrupted does in Python.
+TEST(BarrierLivenessTest, AWaiterKilledMidWaitDoesNotCountAsAParty) {
+  Barrier barrier(3);
+  Process killed([&] { barrier.wait(); });
+  killed.start();
+  while (barrier.n_waiting() != 1) std::this_thread::yield();
+  killed.kill();
+  killed.join();
+  std::atomic<bool> other_passed{false};
+  std::thread other([&] {
+    try {
+      barrier.wait(10s);
+      other_passed.store(true);
+    } catch (const BrokenBarrierError&) {
+    }
+  });
+  try {
+    barrier.wait(10s);
+    ADD_FAILURE() << "a round of three passed with two live parties";
+  } catch (const BrokenBarrierError& e) {
+    EXPECT_EQ(std::string(e.what()).find("timed out"), std::string::npos) << e.what();
+  }
+  other.join();
+  EXPECT_FALSE(other_passed.load()) << "a round of three passed with two live parties";
+  EXPECT_TRUE(barrier.broken());
+  EXPECT_EQ(barrier.n_waiting(), 0);
+}
+
+// A sleeper learns of a peer killed mid-wait without anyone else arriving: it slept for
+// ever, waiting for a round that could not fill.
+TEST(BarrierLivenessTest, ASleeperLearnsThatAPeerWasKilledMidWait) {
+  constexpr int kBroken = 5;
+  Barrier barrier(3);
+  Process killed([&] { barrier.wait(); });
+  killed.start();
+  while (barrier.n_waiting() != 1) std::this_thread::yield();
+  Process sleeper([&] {
+    try {
+      barrier.wait();
+    } catch (const BrokenBarrierError&) {
+      ::_exit(kBroken);
+    }
+  });
+  sleeper.start();
+  while (barrier.n_waiting() != 2) std::this_thread::yield();
+  killed.kill();
+  killed.join();
+  if (!sleeper.join(30s)) {
+    sleeper.kill();
+    sleeper.join();
+    FAIL() << "the sleeper still waited for a round that cannot fill";
+  }
+  EXPECT_EQ(sleeper.exitcode(), kBroken);
+  EXPECT_TRUE(barrier.broken());
+}
+
+// reset() waited for ever for a waiter killed mid-wait to leave (a timed wait then timed
+// out, breaking the barrier): it forgets it, and the barrier is usable at once.
+TEST(BarrierLivenessTest, AResetForgetsAWaiterKilledMidWait) {
+  Barrier barrier(2);
+  Process killed([&] { barrier.wait(); });
+  killed.start();
+  while (barrier.n_waiting() != 1) std::this_thread::yield();
+  killed.kill();
+  killed.join();
+  barrier.reset();
+  EXPECT_FALSE(barrier.broken());
+  EXPECT_EQ(barrier.n_waiting(), 0);
+  std::atomic<bool> other_passed{false};
+  std::thread other([&] {
+    try {
+      barrier.wait(10s);
+      other_passed.store(true);
+    } catch (const BrokenBarrierError&) {
+    }
+  });
+  EXPECT_NO_THROW(barrier.wait(10s));
+  other.join();
+  EXPECT_TRUE(other_passed.load());
 }
 
 }  // namespace

@@ -283,6 +283,9 @@ class Condition {
 // the action's caller included, gets BrokenBarrierError). An action that throws, or whose
 // process dies in it, breaks the barrier (as in Python, where an action that raises does):
 // the other waiters get BrokenBarrierError, and the dead process no longer counts as one.
+// So does a process killed while waiting (Python's waiters would wait for ever): no round
+// passes with it counted as a party, a waiter asleep learns of it within about 100 ms,
+// and reset() forgets it.
 class Barrier {
  public:
   explicit Barrier(int parties, std::function<void()> action = {},
@@ -299,7 +302,8 @@ class Barrier {
   }
   // Breaks the barrier: current and future waiters get BrokenBarrierError until reset().
   void abort();
-  // Back to the initial state; current waiters get BrokenBarrierError.
+  // Back to the initial state; current waiters get BrokenBarrierError. A waiter whose
+  // process was killed no longer counts.
   void reset();
   // True while the barrier is broken, also by a process that died in the action (a
   // snapshot; never blocks).
