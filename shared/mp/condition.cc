@@ -107,13 +107,15 @@ bool Condition::wait_until(const internal::Deadline& deadline) {
   for (;;) {
     uint32_t s = state_->seq.load(std::memory_order_acquire);
     const uint32_t levels = lock_.release_save();  // a re-entrant lock: every level
-    bool in_time = internal::futex_wait(&state_->seq, s, deadline);
+    // In slices: a notifier killed between its batch and its wake-up leaves a token that
+    // no wake-up announces.
+    internal::futex_wait(&state_->seq, s, internal::sleep_slice(deadline));
     lock_.acquire_restore(levels);
     if (claim(*state_, ticket)) {
       --state_->sleepers;
       return true;
     }
-    if (!in_time || internal::expired(deadline)) {
+    if (internal::expired(deadline)) {
       --state_->sleepers;
       return false;
     }
@@ -151,6 +153,13 @@ void Condition::notify_all() { notify(kAll); }
 // lock passes on from a dead holder): that breaks the barrier, as an action that throws
 // does. So that the waiters notice, the action's caller wakes them before it runs it: they
 // then wait for the lock, which watches its holder, instead of for a round that never ends.
+//
+// A process killed while asleep in wait() never leaves either: it would count as waiting
+// for ever (a round would pass with a party short, a reset() would never end). So every
+// sleeper records its pid in a slot, and dead ones are looked for: all of them by the last
+// arrival before it lets a round pass, and by reset(); a few at each look of a sleeper
+// that woke on its slice. A dead sleeper is forgotten and breaks the barrier, as a wait
+// interrupted does in Python.
 
 namespace {
 enum BarrierPhase : uint32_t { kFilling = 0, kBroken = 1, kResetting = 2 };
@@ -163,6 +172,9 @@ struct Barrier::State {
   uint32_t generation;
   std::atomic<uint32_t> phase;       // written under the lock
   std::atomic<uint32_t> action_tid;  // the thread running the action, 0 if none
+  uint32_t next_check;               // the slot a sleeper's look checks first
+  // Followed by `parties` slots, under the lock: the pid of each caller asleep in wait()
+  // (at most parties - 1 at a time), 0 when free.
 };
 
 namespace {
@@ -176,6 +188,62 @@ void break_if_action_died(State& st) {
   --st.count;
   st.phase = kBroken;
   bump(&st.seq, kAll);
+}
+
+template <class State>
+uint32_t* sleeper_slots(State& st) {
+  return reinterpret_cast<uint32_t*>(&st + 1);
+}
+
+// Under the lock: forgets the sleepers of slots [from, from + n) (modulo `parties`) whose
+// process has died, and if there was one, breaks the barrier (a reset waits for one less
+// waiter). True if one was found.
+template <class State>
+bool drop_dead_sleepers(State& st, uint32_t parties, uint32_t from, uint32_t n) {
+  uint32_t* slots = sleeper_slots(st);
+  bool found = false;
+  for (uint32_t i = 0; i < n; ++i) {
+    uint32_t& slot = slots[(from + i) % parties];
+    if (slot == 0 || internal::task_alive(static_cast<pid_t>(slot), internal::TaskKind::kProcess)) {
+      continue;
+    }
+    slot = 0;
+    if (st.count > 0) --st.count;
+    found = true;
+  }
+  if (!found) return false;
+  if (st.phase == kFilling) {
+    st.phase = kBroken;
+  } else if (st.phase == kResetting && st.count == 0) {
+    st.phase = kFilling;
+  }
+  bump(&st.seq, kAll);
+  return true;
+}
+
+// Under the lock, by a sleeper that woke on its slice: checks the next few slots, so that
+// the sleepers together look at every slot about once a slice.
+template <class State>
+void check_some_sleepers(State& st, uint32_t parties) {
+  constexpr uint32_t kSlotsPerLook = 2;
+  const uint32_t from = st.next_check % parties;
+  const uint32_t n = std::min(kSlotsPerLook, parties);
+  st.next_check = (from + n) % parties;
+  drop_dead_sleepers(st, parties, from, n);
+}
+
+// Under the lock: a free slot for the caller, about to sleep; `parties` if none is free
+// (cannot happen: at most parties - 1 sleep).
+template <class State>
+uint32_t take_slot(State& st, uint32_t parties) {
+  uint32_t* slots = sleeper_slots(st);
+  for (uint32_t i = 0; i < parties; ++i) {
+    if (slots[i] == 0) {
+      slots[i] = internal::self_pid_u32();
+      return i;
+    }
+  }
+  return parties;
 }
 
 template <class State>
@@ -209,7 +277,8 @@ Barrier::Barrier(int parties, std::function<void()> action,
                  std::optional<std::chrono::milliseconds> timeout)
     : parties_(parties), action_(std::move(action)), timeout_(timeout) {
   if (parties < 1) throw std::invalid_argument("shoal::Barrier: parties must be >= 1");
-  region_ = internal::SharedRegion::create(sizeof(State));
+  region_ = internal::SharedRegion::create(sizeof(State) +
+                                           static_cast<std::size_t>(parties) * sizeof(uint32_t));
   state_ = reinterpret_cast<State*>(region_->data());
 }
 
@@ -218,14 +287,16 @@ int Barrier::wait() {
 }
 
 int Barrier::wait_until(const internal::Deadline& deadline) {
+  const auto parties = static_cast<uint32_t>(parties_);
   BarrierGuard guard(state_);
   while (state_->phase == kResetting) {  // the last round's waiters are still leaving
     uint32_t s = state_->seq.load();
     guard.unlock();
-    const bool in_time = internal::futex_wait(&state_->seq, s, deadline);
+    const bool woken = internal::futex_wait(&state_->seq, s, internal::sleep_slice(deadline));
     guard.lock();
-    // The timeout holds here too: a waiter killed in the last round never leaves.
-    if (state_->phase == kResetting && (!in_time || internal::expired(deadline))) {
+    if (!woken) check_some_sleepers(*state_, parties);  // one killed while leaving
+    // The timeout holds here too: a waiter stopped in the last round does not leave.
+    if (state_->phase == kResetting && internal::expired(deadline)) {
       state_->phase = kBroken;
       bump(&state_->seq, kAll);
       throw BrokenBarrierError("shoal::Barrier: wait timed out; the barrier is broken");
@@ -234,6 +305,11 @@ int Barrier::wait_until(const internal::Deadline& deadline) {
   if (state_->phase == kBroken) throw BrokenBarrierError("shoal::Barrier: the barrier is broken");
   int index = static_cast<int>(state_->count++);
   if (index + 1 == parties_) {
+    // A dead sleeper must not pass for a party: the round breaks instead.
+    if (drop_dead_sleepers(*state_, parties, 0, parties)) {
+      --state_->count;
+      throw BrokenBarrierError("shoal::Barrier: a waiter died; the barrier is broken");
+    }
     if (action_) {
       state_->action_tid.store(internal::self_tid_u32());
       bump(&state_->seq, kAll);  // the waiters wait for the lock meanwhile (see above)
@@ -255,28 +331,38 @@ int Barrier::wait_until(const internal::Deadline& deadline) {
         throw BrokenBarrierError("shoal::Barrier: the action aborted or reset the barrier");
       }
     }
+    std::fill_n(sleeper_slots(*state_), parties, 0u);  // they leave without the lock's help
     state_->count = 0;
     ++state_->generation;
     bump(&state_->seq, kAll);
     return index;
   }
   const uint32_t generation = state_->generation;
+  const uint32_t slot = take_slot(*state_, parties);
+  auto leave = [&] {
+    if (slot < parties) sleeper_slots(*state_)[slot] = 0;
+    return --state_->count;
+  };
   for (;;) {
     uint32_t s = state_->seq.load();
     guard.unlock();
-    bool in_time = internal::futex_wait(&state_->seq, s, deadline);
+    // In slices: the last arrival killed before its wake-up would leave us asleep, and
+    // another sleeper killed would keep the round from ever filling.
+    const bool woken = internal::futex_wait(&state_->seq, s, internal::sleep_slice(deadline));
     guard.lock();
     if (state_->generation != generation) return index;
+    if (!woken && state_->phase == kFilling) check_some_sleepers(*state_, parties);
     if (state_->phase != kFilling) {
-      if (--state_->count == 0 && state_->phase == kResetting) {
+      if (leave() == 0 && state_->phase == kResetting) {
         state_->phase = kFilling;
         bump(&state_->seq, kAll);
       }
       throw BrokenBarrierError(
-          "shoal::Barrier: the barrier was broken (aborted, or its action failed) or reset");
+          "shoal::Barrier: the barrier was broken (aborted, a waiter died, or its action "
+          "failed) or reset");
     }
-    if (!in_time || internal::expired(deadline)) {
-      --state_->count;
+    if (internal::expired(deadline)) {
+      leave();
       state_->phase = kBroken;
       bump(&state_->seq, kAll);
       throw BrokenBarrierError("shoal::Barrier: wait timed out; the barrier is broken");
@@ -297,7 +383,7 @@ template <class State>
 bool action_died(const State& state) {
   const uint32_t tid = state.action_tid.load();
   return tid != 0 && tid != internal::self_tid_u32() &&
-         !internal::task_alive(static_cast<pid_t>(tid));
+         !internal::task_alive(static_cast<pid_t>(tid), internal::TaskKind::kThread);
 }
 
 }  // namespace
@@ -310,6 +396,8 @@ void Barrier::abort() {
 
 void Barrier::reset() {
   BarrierGuard guard(state_, in_action(*state_));
+  // A dead sleeper never leaves: the reset would wait for it for ever.
+  drop_dead_sleepers(*state_, static_cast<uint32_t>(parties_), 0, static_cast<uint32_t>(parties_));
   state_->phase = state_->count > 0 ? kResetting : kFilling;
   bump(&state_->seq, kAll);
 }

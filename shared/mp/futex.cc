@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -10,8 +11,10 @@
 #include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <optional>
 
 namespace shoal::internal {
 namespace {
@@ -51,6 +54,11 @@ bool expired(const Deadline& deadline) {
   return deadline && std::chrono::steady_clock::now() >= *deadline;
 }
 
+Deadline sleep_slice(const Deadline& deadline) {
+  const auto slice = std::chrono::steady_clock::now() + kSleepSlice;
+  return deadline && *deadline < slice ? deadline : Deadline(slice);
+}
+
 pid_t self_pid() {
   static const bool registered = [] {
     refresh_pid();
@@ -72,14 +80,58 @@ pid_t self_tid() {
   return t_tid;
 }
 
-bool task_alive(pid_t id) {
+namespace {
+
+// Whether process `pid` has ended (its thread group: a leader that exited while other
+// threads run has not), asked of a pidfd, which needs no /proc. nullopt: no pidfd here
+// (a kernel before 5.3, or a sandbox that forbids pidfd_open).
+std::optional<bool> process_ended(pid_t pid) {
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) {
+    if (errno == ESRCH) return true;
+    return std::nullopt;
+  }
+  pollfd p{fd, POLLIN, 0};
+  const int r = ::poll(&p, 1, 0);
+  ::close(fd);
+  if (r < 0) return std::nullopt;
+  return r > 0;
+}
+
+// The "Threads:" count of /proc/PID/status, -1 if it cannot be read. A thread-group
+// leader that exited while other threads run is a zombie that still counts itself.
+int thread_count(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/status", static_cast<int>(pid));
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[4096];
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  const char* line = std::strstr(buf, "\nThreads:");
+  return line == nullptr ? -1 : std::atoi(line + std::strlen("\nThreads:"));
+}
+
+}  // namespace
+
+bool task_alive(pid_t id, TaskKind kind) {
   if (id <= 0) return false;
   if (::kill(id, 0) == -1 && errno == ESRCH) return false;
   // kill() succeeds on zombies: a SIGKILLed holder not yet reaped by its parent is dead.
+  if (kind == TaskKind::kProcess) {
+    if (std::optional<bool> ended = process_ended(id)) return !*ended;
+  }
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(id));
   int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno != ENOENT;
+  if (fd < 0) {
+    // No such file while kill() found the task: /proc is missing or not ours (a chroot,
+    // a sandbox, hidepid), or the task ended since. Only kill() can tell, unable to see
+    // a zombie: one not yet reaped counts as alive.
+    return errno != ENOENT || ::kill(id, 0) == 0 || errno != ESRCH;
+  }
   char buf[512];
   ssize_t n = ::read(fd, buf, sizeof buf - 1);
   ::close(fd);
@@ -88,7 +140,10 @@ bool task_alive(pid_t id) {
   const char* paren = std::strrchr(buf, ')');
   if (paren == nullptr || paren[1] == '\0' || paren[2] == '\0') return true;
   char state = paren[2];
-  return state != 'Z' && state != 'X' && state != 'x';
+  if (state == 'X' || state == 'x') return false;
+  if (state != 'Z') return true;
+  // A zombie thread is dead; a zombie leader's process lives on while its other threads do.
+  return kind == TaskKind::kProcess && thread_count(id) > 1;
 }
 
 }  // namespace shoal::internal

@@ -22,6 +22,14 @@ void futex_wake(std::atomic<uint32_t>* word, int count);
 // True when `deadline` is set and has passed.
 bool expired(const Deadline& deadline);
 
+// The longest a sleeper sleeps before it looks at what it waits for again. A process
+// killed between changing a shared state and its futex_wake() (or woken and killed
+// before acting on it) leaves the others asleep: a lost wake-up costs at most this.
+inline constexpr auto kSleepSlice = std::chrono::milliseconds(100);
+// One sleep of a waiter bound by `deadline`: the deadline or kSleepSlice from now,
+// whichever comes first.
+Deadline sleep_slice(const Deadline& deadline);
+
 // One spin-loop pause (the x86 `pause` instruction, or a compiler barrier elsewhere).
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -39,7 +47,9 @@ void refresh_self_pid();
 // The calling thread's kernel tid (unique system-wide), cached per thread.
 pid_t self_tid();
 
-// False when process (or thread) `id` no longer runs: gone, or a zombie not yet reaped.
-bool task_alive(pid_t id);
+// False when process (`kind` kProcess: a thread group, which lives while any of its
+// threads does) or thread `id` no longer runs: gone, or a zombie not yet reaped. Without
+// pidfds and /proc (a sandbox), a zombie not yet reaped counts as alive.
+bool task_alive(pid_t id, TaskKind kind);
 
 }  // namespace shoal::internal

@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cxxabi.h>
+
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -25,6 +27,9 @@
 
 namespace shoal {
 namespace {
+
+// How long a daemon child has to leave after SIGTERM when its Process is destroyed.
+constexpr auto kDaemonGrace = std::chrono::seconds(1);
 
 std::atomic<int> g_constructed{0};
 std::string& current_name() {
@@ -107,7 +112,13 @@ Process::~Process() { finish(); }
 void Process::finish() noexcept {
   if (!state_) return;
   if (state_->started && state_->creator == ::getpid() && !state_->exitcode) {
-    if (state_->daemon) ::kill(state_->pid, SIGTERM);
+    if (state_->daemon) {
+      // A child that ignores or handles SIGTERM without leaving must not block us for ever.
+      ::kill(state_->pid, SIGTERM);
+      if (!join_until(std::chrono::steady_clock::now() + kDaemonGrace)) {
+        ::kill(state_->pid, SIGKILL);
+      }
+    }
     state_->reap(true);
   }
   if (state_->pidfd >= 0) {
@@ -143,9 +154,20 @@ void Process::start() {
       }
     }
     current_name() = state().name;
+    // pthread_exit() in run() unwinds the stack with abi::__forced_unwind, which must be
+    // rethrown; the child then ends here, with exit code 0 as a program whose main thread
+    // calls pthread_exit: the parent's frames that fork copied are never unwound.
+    struct ExitWhenUnwound {
+      ~ExitWhenUnwound() {
+        flush_all();
+        ::_exit(0);
+      }
+    } exit_when_unwound;
     int code = 0;
     try {
       run();
+    } catch (abi::__forced_unwind&) {
+      throw;
     } catch (const std::exception& e) {
       flush_all();
       std::fprintf(stderr, "Process %s: %s: %s\n", state().name.c_str(),

@@ -38,24 +38,38 @@ SharedRegion::~SharedRegion() { ::munmap(data_, size_); }
 uint32_t self_pid_u32() { return static_cast<uint32_t>(self_pid()); }
 uint32_t self_tid_u32() { return static_cast<uint32_t>(self_tid()); }
 
-bool owner_try_acquire(std::atomic<uint32_t>* word, uint32_t self) {
+namespace {
+
+// owner_try_acquire, taking a free word with `flags` (kWaiters, for a caller that was
+// asleep in the word: a wake-up it took may have been meant for another sleeper, whose
+// wake-up must then come from our release).
+bool try_acquire(std::atomic<uint32_t>* word, uint32_t self, TaskKind kind, uint32_t flags) {
   uint32_t held = 0;
-  if (word->compare_exchange_strong(held, self, std::memory_order_acquire,
+  if (word->compare_exchange_strong(held, self | flags, std::memory_order_acquire,
                                     std::memory_order_relaxed)) {
     return true;
   }
   // Held: by a holder that is dead, the lock is ours (keeping the waiters' flag, so that
   // our release wakes the next one). A failed try costs a look at the holder's /proc.
-  if (task_alive(static_cast<pid_t>(held & kIdMask))) return false;
-  return word->compare_exchange_strong(held, self | (held & kWaiters), std::memory_order_acquire,
-                                       std::memory_order_relaxed);
+  if (task_alive(static_cast<pid_t>(held & kIdMask), kind)) return false;
+  return word->compare_exchange_strong(held, self | flags | (held & kWaiters),
+                                       std::memory_order_acquire, std::memory_order_relaxed);
 }
 
-bool owner_acquire(std::atomic<uint32_t>* word, uint32_t self, const Deadline& deadline) {
-  if (owner_try_acquire(word, self)) return true;
+}  // namespace
+
+bool owner_try_acquire(std::atomic<uint32_t>* word, uint32_t self, TaskKind kind) {
+  return try_acquire(word, self, kind, 0);
+}
+
+bool owner_acquire(std::atomic<uint32_t>* word, uint32_t self, const Deadline& deadline,
+                   TaskKind kind) {
+  if (owner_try_acquire(word, self, kind)) return true;
   for (int i = 0; i < kSpins; ++i) {
     cpu_relax();
-    if (word->load(std::memory_order_relaxed) == 0 && owner_try_acquire(word, self)) return true;
+    if (word->load(std::memory_order_relaxed) == 0 && owner_try_acquire(word, self, kind)) {
+      return true;
+    }
   }
   for (;;) {
     uint32_t w = word->load(std::memory_order_relaxed);
@@ -76,19 +90,17 @@ bool owner_acquire(std::atomic<uint32_t>* word, uint32_t self, const Deadline& d
     bool deadline_first = deadline && *deadline < slice;
     bool woken = futex_wait(word, w, deadline_first ? deadline : Deadline(slice));
     if (!woken) {
-      if (deadline_first) return owner_try_acquire(word, self);
+      if (deadline_first) return try_acquire(word, self, kind, kWaiters);
       // A slice passed with the same holder: take the lock over if the holder is dead.
       uint32_t now = word->load(std::memory_order_relaxed);
-      if (now == w && !task_alive(static_cast<pid_t>(w & kIdMask))) {
+      if (now == w && !task_alive(static_cast<pid_t>(w & kIdMask), kind)) {
         if (word->compare_exchange_strong(now, self | kWaiters, std::memory_order_acquire,
                                           std::memory_order_relaxed)) {
           return true;
         }
       }
     }
-    if (expired(deadline)) {
-      return owner_try_acquire(word, self);
-    }
+    if (expired(deadline)) return try_acquire(word, self, kind, kWaiters);
   }
 }
 

@@ -115,7 +115,9 @@ bool RLock::acquire_until(const internal::Deadline& deadline) {
     ++state_->count;
     return true;
   }
-  if (!internal::owner_acquire(&state_->word, self, deadline)) return false;
+  if (!internal::owner_acquire(&state_->word, self, deadline, internal::TaskKind::kThread)) {
+    return false;
+  }
   state_->count = 1;  // also right after taking over from a dead owner
   return true;
 }
@@ -126,7 +128,7 @@ bool RLock::try_acquire() {
     ++state_->count;
     return true;
   }
-  if (!internal::owner_try_acquire(&state_->word, self)) return false;
+  if (!internal::owner_try_acquire(&state_->word, self, internal::TaskKind::kThread)) return false;
   state_->count = 1;
   return true;
 }
@@ -180,7 +182,10 @@ bool Semaphore::acquire_until(const internal::Deadline& deadline) {
       ok = true;
       break;
     }
-    if (!internal::futex_wait(&state_->value, 0, deadline) || internal::expired(deadline)) {
+    // In slices: a releaser killed before its wake-up, or a waiter woken and killed before
+    // taking the unit, leaves a unit no wake-up announces.
+    internal::futex_wait(&state_->value, 0, internal::sleep_slice(deadline));
+    if (internal::expired(deadline)) {
       ok = try_acquire();
       break;
     }
@@ -245,9 +250,9 @@ bool Event::wait_until(const internal::Deadline& deadline) {
     internal::cpu_relax();
   }
   while (!was_set()) {
-    if (!internal::futex_wait(flag_, start, deadline) || internal::expired(deadline)) {
-      return was_set();
-    }
+    // In slices: a set() killed before its wake-up leaves no wake-up to wait for.
+    internal::futex_wait(flag_, start, internal::sleep_slice(deadline));
+    if (internal::expired(deadline)) return was_set();
   }
   return true;
 }

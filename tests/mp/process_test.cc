@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -17,6 +18,7 @@
 
 #include "shoal/connection.hpp"
 #include "shoal/queue.hpp"
+#include "shoal/shared_value.hpp"
 #include "shoal/sync.hpp"
 
 namespace shoal {
@@ -187,6 +189,51 @@ TEST(ProcessTest, DestructorJoinsNonDaemonAndTerminatesDaemon) {
   EXPECT_EQ(q.get_nowait(), 1);
   EXPECT_EQ(::waitpid(daemon_pid, nullptr, WNOHANG), -1);
   EXPECT_EQ(errno, ECHILD);
+}
+
+// A daemon that ignores SIGTERM made its Process's destructor wait for it for ever; it
+// is killed after a grace instead.
+TEST(ProcessTest, DestroyingADaemonThatIgnoresSigtermDoesNotHang) {
+  Value<int> daemon_pid(0);
+  Process owner([&] {
+    Event ignoring;
+    Process d([&] {
+      ::signal(SIGTERM, SIG_IGN);
+      ignoring.set();
+      for (;;) ::pause();
+    });
+    d.set_daemon(true);
+    d.start();
+    daemon_pid.store(static_cast<int>(*d.pid()));
+    ignoring.wait();
+  });  // destroys `d`
+  owner.start();
+  if (!owner.join(30s)) {
+    owner.kill();
+    owner.join();
+    FAIL() << "the daemon's destructor hung";
+  }
+  EXPECT_EQ(owner.exitcode(), 0);
+  EXPECT_TRUE(wait_gone(daemon_pid.load(), 5000ms));
+}
+
+// pthread_exit() in run() unwinds with abi::__forced_unwind, which the child's catch-all
+// swallowed: the child aborted ("FATAL: exception not rethrown"). It ends with code 0, and
+// the unwinding stops at run(): the frames the child copied from its parent stay as they are.
+TEST(ProcessTest, PthreadExitInRunEndsTheChildWithCodeZero) {
+  Value<int> unwound_past_run(0);
+  struct Frame {
+    Value<int>& unwound;
+    pid_t owner = ::getpid();
+    ~Frame() {
+      if (::getpid() != owner) unwound.store(1);
+    }
+  } frame{unwound_past_run};
+  Process p([] { ::pthread_exit(nullptr); });
+  p.start();
+  p.join();
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(unwound_past_run.load(), 0);
 }
 
 TEST(ProcessTest, DaemonChildrenDieWithTheirKilledParent) {

@@ -13,8 +13,10 @@
 // copy of the handle. stdout/stderr (C and C++ streams) are flushed before the fork.
 // In the child: run() returning ends the process with exit code 0; run() throwing
 // prints "Process <name>: <type>: <what>" to stderr and ends it with exit code 1;
-// std::exit(n) gives n. The child leaves with _exit, so no static destructors or
-// atexit handlers of the parent run twice (std::exit inside run() does run them).
+// std::exit(n) gives n; pthread_exit() ends it with exit code 0 (its other threads too,
+// and the stack is unwound only as far as run()). The child leaves with _exit, so no
+// static destructors or atexit handlers of the parent run twice (std::exit inside run()
+// does run them).
 //
 // A Process is used from the process that created it (join/is_alive elsewhere throw
 // std::logic_error). Members are not thread-safe: one thread drives a Process.
@@ -80,7 +82,8 @@ class Process {
   Process& operator=(Process&&) noexcept;
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
-  // A started non-daemon process is joined (blocks); a daemon one is terminated and reaped.
+  // A started non-daemon process is joined (blocks); a daemon one gets SIGTERM, then
+  // SIGKILL if it has not exited within 1 s, and is reaped (blocks up to about 1 s).
   virtual ~Process();
 
   // What the child runs; by default the target given to the constructor.

@@ -18,6 +18,9 @@
 // they renew the cached pid themselves). Like Python's, a Lock may be released by any
 // process or thread (the recorded holder is only used to detect death); an RLock, and
 // the re-entrant Lock of a Value or Array, may only be released by their owner thread.
+// A Lock's holder is its process, alive while any of its threads runs (its main thread
+// may have ended). Without /proc and pidfds (some sandboxes) a holder killed but not yet
+// reaped by its parent looks alive until it is reaped.
 // A dead holder is only detected by waiters on the same host (pids are local). A holder
 // whose pid is reused by a new process before anyone looks is indistinguishable from a
 // live holder (pid reuse is rare on Linux).
@@ -66,10 +69,17 @@ inline constexpr std::size_t kSlotBytes = 64;
 // A slot in a new region of its own. Throws shoal::Error if it cannot be mapped.
 Slot new_slot();
 
+// What an owner word's ids name: processes (pids: a Lock, whose holder is its process)
+// or threads (kernel tids: an RLock). A process lives while any of its threads does.
+enum class TaskKind { kProcess, kThread };
+
 // The owner-word lock every mp/ primitive builds on: 0 = free, else the holder's id
-// (pid or tid) with bit 31 set when someone may be waiting.
-bool owner_acquire(std::atomic<uint32_t>* word, uint32_t self, const Deadline& deadline);
-bool owner_try_acquire(std::atomic<uint32_t>* word, uint32_t self);
+// (pid or tid, as `kind` says) with bit 31 set when someone may be waiting. Both take the
+// lock over from a holder that has died; owner_acquire blocks until `deadline` at most.
+bool owner_acquire(std::atomic<uint32_t>* word, uint32_t self, const Deadline& deadline,
+                   TaskKind kind = TaskKind::kProcess);
+bool owner_try_acquire(std::atomic<uint32_t>* word, uint32_t self,
+                       TaskKind kind = TaskKind::kProcess);
 // Returns the previous word (0 if it was not held).
 uint32_t owner_release(std::atomic<uint32_t>* word);
 uint32_t self_pid_u32();
@@ -273,6 +283,9 @@ class Condition {
 // the action's caller included, gets BrokenBarrierError). An action that throws, or whose
 // process dies in it, breaks the barrier (as in Python, where an action that raises does):
 // the other waiters get BrokenBarrierError, and the dead process no longer counts as one.
+// So does a process killed while waiting (Python's waiters would wait for ever): no round
+// passes with it counted as a party, a waiter asleep learns of it within about 100 ms,
+// and reset() forgets it.
 class Barrier {
  public:
   explicit Barrier(int parties, std::function<void()> action = {},
@@ -289,7 +302,8 @@ class Barrier {
   }
   // Breaks the barrier: current and future waiters get BrokenBarrierError until reset().
   void abort();
-  // Back to the initial state; current waiters get BrokenBarrierError.
+  // Back to the initial state; current waiters get BrokenBarrierError. A waiter whose
+  // process was killed no longer counts.
   void reset();
   // True while the barrier is broken, also by a process that died in the action (a
   // snapshot; never blocks).
