@@ -22,7 +22,8 @@
 // std::logic_error). Members are not thread-safe: one thread drives a Process.
 // Daemon children get SIGKILL when the thread that started them ends (the parent's
 // exit included, even by SIGKILL; Linux PR_SET_PDEATHSIG), so start daemons from a
-// thread that lives as long as they should.
+// thread that lives as long as they should; one whose starting thread had already ended
+// by the time it was set up exits at once with status 1.
 
 #include <sys/types.h>
 
@@ -102,8 +103,8 @@ class Process {
   // True between start() and the child's exit; reaps an exited child (exitcode() is
   // then known). Never blocks.
   bool is_alive() const;
-  // nullopt until the child has exited and been reaped (join or is_alive); then its exit
-  // status, or -N if it was killed by signal N.
+  // nullopt while the child runs (it reaps an exited child itself, as is_alive does);
+  // then its exit status, or -N if it was killed by signal N.
   std::optional<int> exitcode() const;
   // nullopt before start().
   std::optional<pid_t> pid() const;
