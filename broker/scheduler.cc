@@ -43,6 +43,14 @@ void Scheduler::open_session(SessionId s) { sessions_.insert(s); }
 
 void Scheduler::close_session(SessionId s) {
   sessions_.erase(s);
+  if (auto it = watching_.find(s); it != watching_.end()) {
+    for (TaskRef ref : it->second) {
+      auto w = watchers_.find(ref);
+      w->second.erase(s);
+      if (w->second.empty()) watchers_.erase(w);
+    }
+    watching_.erase(it);
+  }
   pending_.erase(s);
   half_closed_.erase(s);
 }
@@ -61,23 +69,31 @@ void Scheduler::attach(TaskRef ref, TaskRecord& rec, SessionId s) {
   // Called for unfinished tasks only.
   if (rec.session == s) return;
   if (rec.session != 0 && sessions_.contains(rec.session)) {
-    std::vector<SessionId>& others = watchers_[ref];
-    if (std::find(others.begin(), others.end(), s) != others.end()) return;
-    others.push_back(s);
+    if (!sessions_.contains(s) || !watchers_[ref].insert(s).second) return;
+    watching_[s].insert(ref);
   } else {
     rec.session = s;  // its session is gone (closed, so its count is too)
     // A watcher taking the task over waits for it once: as its owner, counted already.
-    if (auto it = watchers_.find(ref); it != watchers_.end()) {
-      std::vector<SessionId>& others = it->second;
-      auto self = std::find(others.begin(), others.end(), s);
-      if (self != others.end()) {
-        others.erase(self);
-        if (others.empty()) watchers_.erase(it);
-        return;
-      }
+    if (auto it = watchers_.find(ref); it != watchers_.end() && it->second.erase(s) > 0) {
+      if (it->second.empty()) watchers_.erase(it);
+      unwatch(s, ref);
+      return;
     }
   }
   if (sessions_.contains(s)) ++pending_[s];
+}
+
+void Scheduler::unwatch(SessionId s, TaskRef ref) {
+  auto it = watching_.find(s);
+  if (it == watching_.end()) return;
+  it->second.erase(ref);
+  if (it->second.empty()) watching_.erase(it);
+}
+
+std::size_t Scheduler::watcher_entries() const {
+  std::size_t n = 0;
+  for (const auto& [ref, sessions] : watchers_) n += sessions.size();
+  return n;
 }
 
 void Scheduler::detach(SessionId s, Actions& out) {
@@ -386,8 +402,10 @@ void Scheduler::finish(TaskRef ref, std::unique_ptr<TaskResult> result, Actions&
   count_completion();
   std::vector<SessionId> others;
   if (auto it = watchers_.find(ref); it != watchers_.end()) {
-    others = std::move(it->second);
+    others.assign(it->second.begin(), it->second.end());
+    std::sort(others.begin(), others.end());  // the same order on every run
     watchers_.erase(it);
+    for (SessionId other : others) unwatch(other, ref);
   }
   for (SessionId other : others) deliver(other, ref, out, std::make_unique<TaskResult>(*result));
   deliver(rec.session, ref, out, std::move(result));

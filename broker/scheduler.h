@@ -127,6 +127,9 @@ class Scheduler {
   std::size_t lease_timers() const { return lease_timers_.size(); }
   // GetResult wait timers held (for tests: those of answered calls do not pile up).
   std::size_t waiter_timers() const { return waiter_timers_.size(); }
+  // Sessions waiting for another session's task, counted per task (for tests: those of
+  // closed sessions do not pile up).
+  std::size_t watcher_entries() const;
   shoal::v1::ListWorkersResponse list_workers() const;
   shoal::v1::ListQueuesResponse list_queues() const;
   // Tests only: the seq the next queued task gets (FIFO order across lanes).
@@ -237,6 +240,8 @@ class Scheduler {
   // their lanes, workers); run when the table has doubled since the last time.
   void forget_unused_names();
   void attach(TaskRef ref, TaskRecord& rec, SessionId s);
+  // Drops `ref` from what `s` watches (watching_), as its watchers_ entry went.
+  void unwatch(SessionId s, TaskRef ref);
   // One task `s` waited for ended: a half-closed session with none left is closed.
   void detach(SessionId s, Actions& out);
 
@@ -339,8 +344,11 @@ class Scheduler {
   absl::flat_hash_map<uint64_t, TaskRef> waiter_task_;            // token -> task
   absl::flat_hash_map<TaskRef, std::vector<uint64_t>> waiters_;  // task -> tokens
   // Unfinished task -> live sessions other than its record's that wait for it too (a
-  // second client watching it). Rarely any.
-  absl::flat_hash_map<TaskRef, std::vector<SessionId>> watchers_;
+  // second client watching it). Rarely any. watching_ is the same pairs by session, so
+  // that a session's entries go when it closes (a task that never ends would otherwise
+  // collect every session that ever watched it).
+  absl::flat_hash_map<TaskRef, absl::flat_hash_set<SessionId>> watchers_;
+  absl::flat_hash_map<SessionId, absl::flat_hash_set<TaskRef>> watching_;
   static constexpr int64_t kQueueSweepMs = 10'000;
   int64_t next_queue_sweep_ms_ = 0;
   std::size_t names_sweep_at_ = 1024;  // forget_unused_names when more are interned

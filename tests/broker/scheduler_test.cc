@@ -310,6 +310,32 @@ TEST_F(SchedulerTest, AWatchFromASecondLiveSessionDoesNotTakeTheResultAway) {
   EXPECT_TRUE(results(3).empty());
 }
 
+// Found by review: a watcher's entry stayed after its session closed, so a task that
+// waits long collected one per session that ever watched it (and each new watch scanned
+// them all). Closing a session drops what it watched.
+TEST_F(SchedulerTest, AClosedWatcherLeavesNoEntryBehind) {
+  submit({T("t1")});  // no worker: it waits
+  google::protobuf::RepeatedPtrField<std::string> ids;
+  *ids.Add() = "t1";
+  for (SessionId s = 2; s < 1002; ++s) {
+    scheduler_->open_session(s);
+    scheduler_->watch(s, ids, out_);
+    scheduler_->watch(s, ids, out_);  // twice: one entry
+    EXPECT_EQ(scheduler_->watcher_entries(), 1u);
+    scheduler_->close_session(s);
+    EXPECT_EQ(scheduler_->watcher_entries(), 0u);
+  }
+  scheduler_->open_session(2000);
+  scheduler_->watch(2000, ids, out_);
+  hello("a");
+  take_sent("a");
+  out_.clear();
+  report("a", "t1");
+  EXPECT_EQ(results(kSession).size(), 1u);
+  EXPECT_EQ(results(2000).size(), 1u);
+  EXPECT_EQ(scheduler_->watcher_entries(), 0u);
+}
+
 // A session watching a task another live session submitted, which resubmits it once
 // that session is gone, waits for it once: one result, and a half-close ends it then.
 TEST_F(SchedulerTest, AWatcherThatTakesATaskOverGetsItsResultOnce) {
