@@ -174,17 +174,30 @@ class Scheduler {
   // Task life (scheduler.cc).
   void submit_one(SessionId s, shoal::v1::Task& task, shoal::v1::Accepted* accepted,
                   shoal::v1::Rejected** exhausted, Actions& out);
-  void reject(SessionId s, const std::string& id, shoal::v1::ErrorKind kind, std::string message,
-              Actions& out);
   // Makes unknown `id` a task that ended CANCELLED before the broker received it
   // (cancel() with even_if_unknown).
   void cancel_unknown(std::string_view id, Actions& out);
-  // Why `task` could never run as it is, or "": an empty id or name, a name no worker
+  // What makes a task invalid. A batch's invalid tasks get one Rejected per problem.
+  enum class TaskProblem : uint8_t {
+    kNone,
+    kEmptyId,
+    kLongId,
+    kEmptyName,
+    kLongName,
+    kPriority,
+    kLongQueue,  // unrunnable
+    kRetries,
+    kBigArgs,
+    kCount
+  };
+  // Why `task` could never run as it is, or kNone: an empty id or name, a name no worker
   // could register, a priority outside 0..9, a queue name no worker could serve.
-  std::string unrunnable_problem(const shoal::v1::Task& task) const;
-  // Why a submitted `task` is refused (the message of its INVALID rejection), or "": it
-  // is unrunnable, or its max_retries is below -1, or its arguments are over the limit.
-  std::string task_problem(const shoal::v1::Task& task) const;
+  TaskProblem unrunnable_problem(const shoal::v1::Task& task) const;
+  // Why a submitted `task` is refused, or kNone: it is unrunnable, or its max_retries is
+  // below -1, or its arguments are over the limit.
+  TaskProblem task_problem(const shoal::v1::Task& task) const;
+  // `problem` of `task` in one line: names the task by its quoted, shortened id.
+  std::string describe(TaskProblem problem, const shoal::v1::Task& task) const;
   TaskQueue& queue_for(NameId name);
   // The lane of task name `name` in `q`, made with its count of capable workers when new.
   Lane& lane_of(TaskQueue& q, NameId name);
