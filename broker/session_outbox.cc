@@ -13,8 +13,13 @@ using shoal::v1::ServerMessage;
 
 namespace {
 
-// Moves the results (or accepted ids) of `from` into `into`; false when the two are
-// not of one mergeable kind.
+bool same_error(const shoal::v1::TaskError& a, const shoal::v1::TaskError& b) {
+  return a.kind() == b.kind() && a.message() == b.message() && a.type_name() == b.type_name() &&
+         a.where() == b.where();
+}
+
+// Moves the results (or accepted ids, or the ids rejected with the same error) of `from`
+// into `into`; false when the two are not of one mergeable kind.
 bool merge_into(ServerMessage& into, ServerMessage& from) {
   if (into.has_results() && from.has_results()) {
     for (auto& r : *from.mutable_results()->mutable_results()) {
@@ -25,6 +30,13 @@ bool merge_into(ServerMessage& into, ServerMessage& from) {
   if (into.has_accepted() && from.has_accepted()) {
     for (auto& id : *from.mutable_accepted()->mutable_ids()) {
       into.mutable_accepted()->add_ids(std::move(id));
+    }
+    return true;
+  }
+  if (into.has_rejected() && from.has_rejected() &&
+      same_error(into.rejected().error(), from.rejected().error())) {
+    for (auto& id : *from.mutable_rejected()->mutable_ids()) {
+      into.mutable_rejected()->add_ids(std::move(id));
     }
     return true;
   }

@@ -1,8 +1,8 @@
 #pragma once
 // What the broker has still to write to one client session. Consecutive Results (or
-// Accepted) messages are merged, so a slow reader costs fewer, larger writes, but never
-// past a size bound: a client in another language reads with gRPC's default receive
-// limit of 4 MiB, and the broker's own send limit must hold too. Not thread-safe.
+// Accepted, or Rejected with one error) messages are merged, so a slow reader costs fewer, larger
+// writes, but never past a size bound: a client in another language reads with gRPC's default
+// receive limit of 4 MiB, and the broker's own send limit must hold too. Not thread-safe.
 #include <cstddef>
 #include <deque>
 #include <vector>
