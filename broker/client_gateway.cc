@@ -119,7 +119,7 @@ class AsyncSession {
         absl::MutexLock lock(&mu_);
         done_ = true;
         finished_ = true;  // the call is over: no write or finish may start
-        const std::size_t before = outbox_.bytes();
+        const std::size_t before = outbox_.memory();
         outbox_.clear();
         count_unread(before);
         // What is posted is the scheduler's now: no more is read, so it stops counting.
@@ -150,7 +150,7 @@ class AsyncSession {
   void enqueue(ServerMessage&& message) {
     absl::MutexLock lock(&mu_);
     if (finished_ || abort_) return;
-    const std::size_t before = outbox_.bytes();
+    const std::size_t before = outbox_.memory();
     outbox_.push(std::move(message));
     count_unread(before);
     pump_locked();
@@ -283,7 +283,7 @@ class AsyncSession {
   // With mu_ held: what the client has not read, and what was read from it and is not
   // handled yet (it becomes replies).
   std::size_t unanswered() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return outbox_.bytes() + in_flight_;
+    return outbox_.memory() + in_flight_;
   }
 
   // With mu_ held: a paused read may go on, being down to half of the bound that paused it.
@@ -301,7 +301,7 @@ class AsyncSession {
 
   // With mu_ held: adds the outbox's change since it held `before` bytes to the total.
   void count_unread(std::size_t before) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    const std::size_t now = outbox_.bytes();
+    const std::size_t now = outbox_.memory();
     if (now >= before) {
       gateway_->unread_total_.fetch_add(now - before, std::memory_order_relaxed);
     } else {
@@ -340,13 +340,13 @@ class AsyncSession {
     if (finished_ || writing_) return;
     if (abort_) {
       finished_ = true;
-      const std::size_t before = outbox_.bytes();
+      const std::size_t before = outbox_.memory();
       outbox_.clear();
       count_unread(before);
       ++outstanding_;
       stream_.Finish(*abort_, static_cast<CqTag*>(&finish_tag_));
     } else if (!outbox_.empty()) {
-      const std::size_t before = outbox_.bytes();
+      const std::size_t before = outbox_.memory();
       const ServerMessage message = outbox_.pop();
       count_unread(before);
       // Serialized as gRPC did for a ServerMessage: once, into slices Write() takes refs to.
