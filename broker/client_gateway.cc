@@ -47,6 +47,57 @@ grpc::Status parse(grpc::ByteBuffer& bytes, Message* message, const char* what) 
                                    size, " bytes)"));
 }
 
+// How many tasks (SubmitBatch.tasks) and ids (Watch.ids) an encoded ClientMessage holds,
+// counted on the wire without parsing it: a message of a few bytes per entry would
+// otherwise become as many objects of a hundred bytes or more before it could be
+// refused. Bytes that are not a message stop the count (parsing refuses them).
+struct Entries {
+  std::size_t tasks = 0;
+  std::size_t ids = 0;
+};
+Entries count_entries(grpc::ByteBuffer& bytes) {
+  using google::protobuf::internal::WireFormatLite;
+  constexpr std::uint32_t kListTag =  // field 1 of SubmitBatch and of Watch
+      WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  Entries entries;
+  grpc::ProtoBufferReader reader(&bytes);
+  google::protobuf::io::CodedInputStream in(&reader);
+  while (std::uint32_t tag = in.ReadTag()) {
+    const int field = WireFormatLite::GetTagFieldNumber(tag);
+    if ((field != ClientMessage::kSubmitFieldNumber && field != ClientMessage::kWatchFieldNumber) ||
+        WireFormatLite::GetTagWireType(tag) != WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      if (!WireFormatLite::SkipField(&in, tag)) break;
+      continue;
+    }
+    std::uint32_t length;
+    if (!in.ReadVarint32(&length)) break;
+    const auto limit = in.PushLimit(static_cast<int>(std::min<std::uint32_t>(length, INT_MAX)));
+    std::size_t& count = field == ClientMessage::kSubmitFieldNumber ? entries.tasks : entries.ids;
+    while (std::uint32_t inner = in.ReadTag()) {
+      count += inner == kListTag;
+      if (!WireFormatLite::SkipField(&in, inner)) return entries;
+    }
+    in.PopLimit(limit);
+  }
+  return entries;
+}
+
+// Why a Session message is refused before it is parsed ("": it is not): more entries
+// than a message may hold.
+std::string too_many_entries(grpc::ByteBuffer& bytes) {
+  const Entries entries = count_entries(bytes);
+  constexpr std::size_t kMax = internal::kMaxSessionEntries;
+  if (entries.tasks > kMax) {
+    return absl::StrCat("a SubmitBatch holds ", entries.tasks, " tasks, more than the ", kMax,
+                        " a message may hold: split it");
+  }
+  if (entries.ids > kMax) {
+    return absl::StrCat("a Watch holds ", entries.ids, " ids, more than the ", kMax,
+                        " a message may hold: split it");
+  }
+  return "";
+}
+
 // What a completion-queue tag of the gateway points at.
 class CqTag {
  public:
@@ -215,6 +266,11 @@ class AsyncSession {
   void on_read(bool ok) {
     if (!ok) {  // the client half-closed (or the call broke: kDone follows)
       if (registered_) gateway_->inbox_->post(SessionHalfClosed{id_});
+      return;
+    }
+    if (std::string why = too_many_entries(read_); !why.empty()) {
+      read_.Clear();
+      reject(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, why));
       return;
     }
     if (grpc::Status status = parse(read_, in_, "Session message"); !status.ok()) {
