@@ -75,6 +75,7 @@ void BrokerLoop::run() {
       next_tick = std::min(next_tick, scheduler.next_deadline_ms());
     }
     flush();
+    release_handled(events);
   }
   // Shutting down: take in what was posted, answer it, tell the workers, and leave.
   deps_.inbox->close();
@@ -121,7 +122,7 @@ void BrokerLoop::handle(ClientEvent& event) {
         } else if constexpr (std::is_same_v<E, SubmitEvent>) {
           scheduler.submit(e.session, e.batch->mutable_tasks(), actions_);
         } else if constexpr (std::is_same_v<E, WatchEvent>) {
-          scheduler.watch(e.session, e.watch.ids(), actions_);
+          scheduler.watch(e.session, e.watch->ids(), actions_);
         } else if constexpr (std::is_same_v<E, BadClientMessage>) {
           scheduler.count_bad_client_message();
           if (e.session != 0) end_session(e.session, std::move(e.status));
@@ -166,6 +167,18 @@ void BrokerLoop::handle(ClientEvent& event) {
         }
       },
       event);
+}
+
+void BrokerLoop::release_handled(std::vector<ClientEvent>& events) {
+  // After flush(): the replies are in their sessions' outboxes, where they count instead.
+  for (ClientEvent& event : events) {
+    if (const auto* e = std::get_if<SubmitEvent>(&event)) {
+      deps_.sessions->handled(e->session, e->bytes);
+    } else if (const auto* e = std::get_if<WatchEvent>(&event)) {
+      deps_.sessions->handled(e->session, e->bytes);
+    }
+  }
+  events.clear();  // frees the batches' arenas now, not at the next drain
 }
 
 void BrokerLoop::end_session(SessionId s, grpc::Status status) {

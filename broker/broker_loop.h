@@ -70,6 +70,8 @@ class BrokerLoop final : private WorkerGateway::Handler {
   // Session `s` sent a bad message: writes what its earlier messages are owed, then ends
   // it with `status`.
   void end_session(SessionId s, grpc::Status status);
+  // Tells the sessions that `events` (this round's, flushed) are handled, and clears them.
+  void release_handled(std::vector<ClientEvent>& events);
   // Commits the store; on failure stops the loop (false: acknowledge nothing more).
   bool commit_store();
   // Rewrites the store's journal with the live tasks (logs how long the loop stopped).

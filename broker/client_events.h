@@ -2,12 +2,13 @@
 // Events the client gateway (its completion-queue thread) hands to the scheduler's
 // thread, and the seam through which that thread answers sessions.
 
+#include <cstddef>
 #include <memory>
 #include <variant>
 
-#include "google/protobuf/arena.h"
 #include "broker/event_inbox.h"
 #include "broker/task_store.h"
+#include "google/protobuf/arena.h"
 #include "grpcpp/support/status.h"
 #include "shoal/v1/service.pb.h"
 
@@ -17,15 +18,21 @@ struct SessionOpened { SessionId session; };
 struct SessionClosed { SessionId session; };
 struct SessionHalfClosed { SessionId session; };
 // A batch parsed into its own arena: one block allocation per batch instead of several
-// per task, and freeing it is one call. `batch` lives in `arena`.
+// per task, and freeing it is one call. `batch` lives in `arena`. `bytes` (the arena's
+// size) counts against what its session may have read and not had handled, until the
+// scheduler's thread says it handled it (SessionSink::handled).
 struct SubmitEvent {
   SessionId session;
   std::unique_ptr<google::protobuf::Arena> arena;
   shoal::v1::SubmitBatch* batch;
+  std::size_t bytes = 0;
 };
+// Ids to watch, parsed and counted as a SubmitEvent's batch.
 struct WatchEvent {
   SessionId session;
-  shoal::v1::Watch watch;
+  std::unique_ptr<google::protobuf::Arena> arena;
+  shoal::v1::Watch* watch;
+  std::size_t bytes = 0;
 };
 // A message that does not parse, or a request that cannot be served. On a session
 // (`session` not 0) it ends the stream with `status` once the replies owed to what the
@@ -75,6 +82,10 @@ class SessionSink {
   // Ends session `s` with `status` (an error) once everything queued on it is written;
   // nothing more is read from it.
   virtual void fail(SessionId s, grpc::Status status) = 0;
+  // A SubmitEvent or WatchEvent of session `s` holding `bytes` (its `bytes`) was handled
+  // and its replies sent: it no longer counts against what the session may have read
+  // and not had answered, so reading it may go on.
+  virtual void handled(SessionId s, std::size_t bytes) = 0;
 };
 
 }  // namespace shoal::broker

@@ -6,8 +6,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "broker/session_outbox.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
+#include "grpcpp/alarm.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
 #include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/proto_buffer_reader.h"
+#include "shoal/internal/name_limits.h"
 
 namespace shoal::broker {
 
@@ -42,6 +47,57 @@ grpc::Status parse(grpc::ByteBuffer& bytes, Message* message, const char* what) 
                                    size, " bytes)"));
 }
 
+// How many tasks (SubmitBatch.tasks) and ids (Watch.ids) an encoded ClientMessage holds,
+// counted on the wire without parsing it: a message of a few bytes per entry would
+// otherwise become as many objects of a hundred bytes or more before it could be
+// refused. Bytes that are not a message stop the count (parsing refuses them).
+struct Entries {
+  std::size_t tasks = 0;
+  std::size_t ids = 0;
+};
+Entries count_entries(grpc::ByteBuffer& bytes) {
+  using google::protobuf::internal::WireFormatLite;
+  constexpr std::uint32_t kListTag =  // field 1 of SubmitBatch and of Watch
+      WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  Entries entries;
+  grpc::ProtoBufferReader reader(&bytes);
+  google::protobuf::io::CodedInputStream in(&reader);
+  while (std::uint32_t tag = in.ReadTag()) {
+    const int field = WireFormatLite::GetTagFieldNumber(tag);
+    if ((field != ClientMessage::kSubmitFieldNumber && field != ClientMessage::kWatchFieldNumber) ||
+        WireFormatLite::GetTagWireType(tag) != WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      if (!WireFormatLite::SkipField(&in, tag)) break;
+      continue;
+    }
+    std::uint32_t length;
+    if (!in.ReadVarint32(&length)) break;
+    const auto limit = in.PushLimit(static_cast<int>(std::min<std::uint32_t>(length, INT_MAX)));
+    std::size_t& count = field == ClientMessage::kSubmitFieldNumber ? entries.tasks : entries.ids;
+    while (std::uint32_t inner = in.ReadTag()) {
+      count += inner == kListTag;
+      if (!WireFormatLite::SkipField(&in, inner)) return entries;
+    }
+    in.PopLimit(limit);
+  }
+  return entries;
+}
+
+// Why a Session message is refused before it is parsed ("": it is not): more entries
+// than a message may hold.
+std::string too_many_entries(grpc::ByteBuffer& bytes) {
+  const Entries entries = count_entries(bytes);
+  constexpr std::size_t kMax = internal::kMaxSessionEntries;
+  if (entries.tasks > kMax) {
+    return absl::StrCat("a SubmitBatch holds ", entries.tasks, " tasks, more than the ", kMax,
+                        " a message may hold: split it");
+  }
+  if (entries.ids > kMax) {
+    return absl::StrCat("a Watch holds ", entries.ids, " ids, more than the ", kMax,
+                        " a message may hold: split it");
+  }
+  return "";
+}
+
 // What a completion-queue tag of the gateway points at.
 class CqTag {
  public:
@@ -60,14 +116,17 @@ class CqTag {
 // scheduler's thread sends them, then fail()s the session); writes go out one at a time from
 // an outbox in which consecutive Results (or Accepted) messages are merged, so a slow
 // reader costs fewer, larger writes. A client that does not read its results cannot
-// make the outbox grow without end: past max_unread_bytes the message it sent is held
-// and its stream is not read (what it sends waits in gRPC's flow control) until writes
-// took the outbox down to half of that. Each object first waits for a call; once one
+// make the broker hold more and more for it: what it has not read (the outbox) and what
+// was read from it but not yet handled by the scheduler's thread (the posted messages'
+// arenas, which become replies in the outbox) count together; past max_unread_bytes the
+// message it sent is held and its stream is not read (what it sends waits in gRPC's
+// flow control) until writes and the scheduler's thread took that down to half. Each
+// object first waits for a call; once one
 // arrives it asks for the next. It deletes itself once gRPC has said the call is done
 // and none of its operations is outstanding.
 class AsyncSession {
  public:
-  enum class Op : std::uint8_t { kAccept, kRead, kWrite, kFinish, kDone };
+  enum class Op : std::uint8_t { kAccept, kRead, kWrite, kFinish, kDone, kResume };
   struct Tag final : CqTag {
     Tag(AsyncSession* s, Op o) : session(s), op(o) {}
     void proceed(bool ok) override { session->on_event(op, ok); }
@@ -111,9 +170,17 @@ class AsyncSession {
         absl::MutexLock lock(&mu_);
         done_ = true;
         finished_ = true;  // the call is over: no write or finish may start
-        const std::size_t before = outbox_.bytes();
+        const std::size_t before = outbox_.memory();
         outbox_.clear();
         count_unread(before);
+        // What is posted is the scheduler's now: no more is read, so it stops counting.
+        gateway_->unread_total_.fetch_sub(in_flight_, std::memory_order_relaxed);
+        in_flight_ = 0;
+        break;
+      }
+      case Op::kResume: {
+        absl::MutexLock lock(&mu_);
+        resume_pending_ = false;
         break;
       }
     }
@@ -127,14 +194,14 @@ class AsyncSession {
       end();
       return;
     }
-    if (op == Op::kWrite && pump_and_unpause()) take_read();
+    if ((op == Op::kWrite || op == Op::kResume) && pump_and_unpause()) take_read();
   }
 
   // Queues a message (the scheduler's thread). Thread-safe.
   void enqueue(ServerMessage&& message) {
     absl::MutexLock lock(&mu_);
     if (finished_ || abort_) return;
-    const std::size_t before = outbox_.bytes();
+    const std::size_t before = outbox_.memory();
     outbox_.push(std::move(message));
     count_unread(before);
     pump_locked();
@@ -149,11 +216,28 @@ class AsyncSession {
     }
     pump_locked();
   }
+  // The scheduler's thread handled a message of `bytes` posted by take_read(): reading
+  // goes on (on the queue's thread) if it waited for that. Thread-safe.
+  void release(std::size_t bytes) {
+    absl::MutexLock lock(&mu_);
+    bytes = std::min(bytes, in_flight_);  // 0 once the call is done
+    in_flight_ -= bytes;
+    gateway_->unread_total_.fetch_sub(bytes, std::memory_order_relaxed);
+    if (!read_paused_ || resume_pending_ || finished_ || !may_resume()) return;
+    resume_pending_ = true;
+    ++outstanding_;
+    resume_alarm_.Set(cq_, gpr_now(GPR_CLOCK_MONOTONIC), static_cast<CqTag*>(&resume_tag_));
+  }
   // Finishes now with `status`, dropping what is queued. Thread-safe.
   void abort(grpc::Status status) {
     absl::MutexLock lock(&mu_);
     if (!abort_) abort_ = std::move(status);
     pump_locked();
+  }
+  // Tests only: reading waits for the client to read (or the scheduler to catch up).
+  bool read_paused_for_testing() {
+    absl::MutexLock lock(&mu_);
+    return read_paused_;
   }
 
  private:
@@ -184,6 +268,11 @@ class AsyncSession {
       if (registered_) gateway_->inbox_->post(SessionHalfClosed{id_});
       return;
     }
+    if (std::string why = too_many_entries(read_); !why.empty()) {
+      read_.Clear();
+      reject(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, why));
+      return;
+    }
     if (grpc::Status status = parse(read_, in_, "Session message"); !status.ok()) {
       reject(std::move(status));
       return;
@@ -191,23 +280,40 @@ class AsyncSession {
     if (!pause_if_unread()) take_read();
   }
 
-  // Posts the message read and starts the next read.
+  // Posts the message read (with its arena, counted as in flight) and starts the next read.
   void take_read() {
+    bool posted;
     switch (in_->body_case()) {
-      case ClientMessage::kSubmit:
-        gateway_->inbox_->post(SubmitEvent{id_, std::move(arena_), in_->mutable_submit()});
-        read_into_new_arena();  // the batch went away with its arena
-        return;
-      case ClientMessage::kWatch:
-        gateway_->inbox_->post(WatchEvent{id_, *in_->mutable_watch()});
+      case ClientMessage::kSubmit: {
+        const std::size_t bytes = charge();
+        posted = gateway_->inbox_->post(
+            SubmitEvent{id_, std::move(arena_), in_->mutable_submit(), bytes});
+        if (!posted) release(bytes);
         break;
+      }
+      case ClientMessage::kWatch: {
+        const std::size_t bytes = charge();
+        posted =
+            gateway_->inbox_->post(WatchEvent{id_, std::move(arena_), in_->mutable_watch(), bytes});
+        if (!posted) release(bytes);
+        break;
+      }
       default:
         reject(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                             "a ClientMessage must hold a submit or a watch"));
         return;
     }
-    in_->Clear();
-    start_read();
+    read_into_new_arena();  // the message went away with its arena
+  }
+
+  // Counts the message read (its arena's size) as posted and not yet handled; before it
+  // is posted, as the scheduler's thread may handle it at once. Returns the count.
+  std::size_t charge() {
+    const std::size_t bytes = static_cast<std::size_t>(arena_->SpaceAllocated());
+    absl::MutexLock lock(&mu_);
+    in_flight_ += bytes;
+    gateway_->unread_total_.fetch_add(bytes, std::memory_order_relaxed);
+    return bytes;
   }
 
   // The message read is bad: nothing more is read, and the scheduler's thread, once it
@@ -219,14 +325,28 @@ class AsyncSession {
     if (!gateway_->inbox_->post(BadClientMessage{id_, status})) abort(std::move(status));
   }
 
-  // True while the client has more than max_unread_bytes of messages to read: the
-  // message just read waits, unposted and with no read after it, for pump_and_unpause.
+  // True while the client has more than max_unread_bytes of messages to read or in
+  // flight: the message just read waits, unposted and with no read after it, for
+  // pump_and_unpause (after a write, or a release()).
   bool pause_if_unread() {
     absl::MutexLock lock(&mu_);
-    const std::size_t unread = outbox_.bytes();
+    const std::size_t unread = unanswered();
     read_paused_ = unread > gateway_->options_.max_unread_bytes ||
                    (all_over_bound() && unread > outbox_.merge_limit());
     return read_paused_;
+  }
+
+  // With mu_ held: what the client has not read, and what was read from it and is not
+  // handled yet (it becomes replies).
+  std::size_t unanswered() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return outbox_.memory() + in_flight_;
+  }
+
+  // With mu_ held: a paused read may go on, being down to half of the bound that paused it.
+  bool may_resume() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const std::size_t unread = unanswered();
+    return unread <= gateway_->options_.max_unread_bytes / 2 &&
+           !(all_over_bound() && unread > outbox_.merge_limit() / 2);
   }
 
   // With mu_ held: every session together holds more than the gateway's total bound.
@@ -237,7 +357,7 @@ class AsyncSession {
 
   // With mu_ held: adds the outbox's change since it held `before` bytes to the total.
   void count_unread(std::size_t before) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    const std::size_t now = outbox_.bytes();
+    const std::size_t now = outbox_.memory();
     if (now >= before) {
       gateway_->unread_total_.fetch_add(now - before, std::memory_order_relaxed);
     } else {
@@ -266,11 +386,7 @@ class AsyncSession {
   bool pump_and_unpause() {
     absl::MutexLock lock(&mu_);
     pump_locked();
-    const std::size_t unread = outbox_.bytes();
-    if (!read_paused_ || finished_ || unread > gateway_->options_.max_unread_bytes / 2 ||
-        (all_over_bound() && unread > outbox_.merge_limit() / 2)) {
-      return false;
-    }
+    if (!read_paused_ || finished_ || !may_resume()) return false;
     read_paused_ = false;
     return true;
   }
@@ -280,13 +396,13 @@ class AsyncSession {
     if (finished_ || writing_) return;
     if (abort_) {
       finished_ = true;
-      const std::size_t before = outbox_.bytes();
+      const std::size_t before = outbox_.memory();
       outbox_.clear();
       count_unread(before);
       ++outstanding_;
       stream_.Finish(*abort_, static_cast<CqTag*>(&finish_tag_));
     } else if (!outbox_.empty()) {
-      const std::size_t before = outbox_.bytes();
+      const std::size_t before = outbox_.memory();
       const ServerMessage message = outbox_.pop();
       count_unread(before);
       // Serialized as gRPC did for a ServerMessage: once, into slices Write() takes refs to.
@@ -323,7 +439,8 @@ class AsyncSession {
   grpc::ServerContext context_;
   grpc::ServerAsyncReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer> stream_;
   Tag accept_tag_{this, Op::kAccept}, read_tag_{this, Op::kRead}, write_tag_{this, Op::kWrite},
-      finish_tag_{this, Op::kFinish}, done_tag_{this, Op::kDone};
+      finish_tag_{this, Op::kFinish}, done_tag_{this, Op::kDone}, resume_tag_{this, Op::kResume};
+  grpc::Alarm resume_alarm_;  // brings a release() to the queue's thread
   SessionId id_ = 0;
   bool registered_ = false;  // the queue's thread only
   // The read in flight (the queue's thread only), as gRPC received it, then parsed into
@@ -338,6 +455,9 @@ class AsyncSession {
   bool close_when_drained_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status close_status_ ABSL_GUARDED_BY(mu_);  // with close_when_drained_
   bool read_paused_ ABSL_GUARDED_BY(mu_) = false;  // in_ waits: too much unread
+  bool resume_pending_ ABSL_GUARDED_BY(mu_) = false;  // resume_alarm_ is set
+  // The `bytes` of posted messages the scheduler's thread has not handled yet.
+  std::size_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;  // no more operations may start
   bool done_ ABSL_GUARDED_BY(mu_) = false;      // gRPC said the call is over
   std::optional<grpc::Status> abort_ ABSL_GUARDED_BY(mu_);
@@ -482,6 +602,19 @@ void ClientGateway::fail(SessionId s, grpc::Status status) {
   absl::MutexLock lock(&mu_);
   auto it = sessions_.find(s);
   if (it != sessions_.end()) it->second->close_when_drained(std::move(status));
+}
+
+void ClientGateway::handled(SessionId s, std::size_t bytes) {
+  absl::MutexLock lock(&mu_);
+  auto it = sessions_.find(s);
+  if (it != sessions_.end()) it->second->release(bytes);
+}
+
+std::size_t ClientGateway::paused_reads_for_testing() {
+  absl::MutexLock lock(&mu_);
+  std::size_t paused = 0;
+  for (auto& [id, session] : sessions_) paused += session->read_paused_for_testing();
+  return paused;
 }
 
 void ClientGateway::abort_all_sessions() {

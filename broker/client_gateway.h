@@ -47,8 +47,10 @@ class ClientGateway final : public RawTaskService, public SessionSink {
     std::string auth_token;  // "" = no authentication
     // gRPC's send limit: Results to a client are merged or split to stay within it.
     std::size_t max_send_bytes = INT_MAX;
-    // A session holding more than this of messages its client has not read yet is not
-    // read from (its submissions wait in gRPC's flow control) until it is down to half.
+    // A session holding more than this of messages its client has not read yet, and of
+    // messages read from it that the scheduler's thread has not handled yet (their
+    // parsed size), is not read from (its submissions wait in gRPC's flow control) until
+    // it is down to half.
     std::size_t max_unread_bytes = SIZE_MAX;
     // Nor, while all sessions together hold more than this, is one holding more than a
     // merged message (4 MiB, or the send limit when less), until it is down to half of
@@ -70,9 +72,12 @@ class ClientGateway final : public RawTaskService, public SessionSink {
   void send(SessionId s, shoal::v1::ServerMessage&& message) override;
   void close(SessionId s) override;
   void fail(SessionId s, grpc::Status status) override;
+  void handled(SessionId s, std::size_t bytes) override;
   // Ends every open session with UNAVAILABLE (broker shutting down). Thread-safe.
   void abort_all_sessions();
 
+  // Tests only: how many sessions are not read from now (too much unread or in flight).
+  std::size_t paused_reads_for_testing() ABSL_LOCKS_EXCLUDED(mu_);
   // Tests only: the id the next session gets, if it is free (ids wrap past 2^64 - 1).
   void set_next_session_for_testing(SessionId id) ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -89,7 +94,7 @@ class ClientGateway final : public RawTaskService, public SessionSink {
   ClientInbox* inbox_;
   const Logger* log_;
   std::string expected_authorization_;
-  std::atomic<std::size_t> unread_total_{0};  // of every session's outbox
+  std::atomic<std::size_t> unread_total_{0};  // of every session's outbox and in flight
   absl::Mutex mu_;
   absl::flat_hash_map<SessionId, AsyncSession*> sessions_ ABSL_GUARDED_BY(mu_);
   SessionId next_session_ ABSL_GUARDED_BY(mu_) = 1;

@@ -3,11 +3,13 @@
 #include "broker/scheduler.h"
 
 #include <algorithm>
+#include <array>
 #include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "shoal/internal/name_limits.h"
+#include "shoal/internal/utf8.h"
 
 namespace shoal::broker {
 
@@ -43,6 +45,14 @@ void Scheduler::open_session(SessionId s) { sessions_.insert(s); }
 
 void Scheduler::close_session(SessionId s) {
   sessions_.erase(s);
+  if (auto it = watching_.find(s); it != watching_.end()) {
+    for (TaskRef ref : it->second) {
+      auto w = watchers_.find(ref);
+      w->second.erase(s);
+      if (w->second.empty()) watchers_.erase(w);
+    }
+    watching_.erase(it);
+  }
   pending_.erase(s);
   half_closed_.erase(s);
 }
@@ -61,23 +71,31 @@ void Scheduler::attach(TaskRef ref, TaskRecord& rec, SessionId s) {
   // Called for unfinished tasks only.
   if (rec.session == s) return;
   if (rec.session != 0 && sessions_.contains(rec.session)) {
-    std::vector<SessionId>& others = watchers_[ref];
-    if (std::find(others.begin(), others.end(), s) != others.end()) return;
-    others.push_back(s);
+    if (!sessions_.contains(s) || !watchers_[ref].insert(s).second) return;
+    watching_[s].insert(ref);
   } else {
     rec.session = s;  // its session is gone (closed, so its count is too)
     // A watcher taking the task over waits for it once: as its owner, counted already.
-    if (auto it = watchers_.find(ref); it != watchers_.end()) {
-      std::vector<SessionId>& others = it->second;
-      auto self = std::find(others.begin(), others.end(), s);
-      if (self != others.end()) {
-        others.erase(self);
-        if (others.empty()) watchers_.erase(it);
-        return;
-      }
+    if (auto it = watchers_.find(ref); it != watchers_.end() && it->second.erase(s) > 0) {
+      if (it->second.empty()) watchers_.erase(it);
+      unwatch(s, ref);
+      return;
     }
   }
   if (sessions_.contains(s)) ++pending_[s];
+}
+
+void Scheduler::unwatch(SessionId s, TaskRef ref) {
+  auto it = watching_.find(s);
+  if (it == watching_.end()) return;
+  it->second.erase(ref);
+  if (it->second.empty()) watching_.erase(it);
+}
+
+std::size_t Scheduler::watcher_entries() const {
+  std::size_t n = 0;
+  for (const auto& [ref, sessions] : watchers_) n += sessions.size();
+  return n;
 }
 
 void Scheduler::detach(SessionId s, Actions& out) {
@@ -93,12 +111,22 @@ void Scheduler::submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1
   out.add_session_message(s)->mutable_accepted();
   shoal::v1::Accepted accepted;
   shoal::v1::Rejected exhausted;
+  // One Rejected per problem, in the order first met: a batch of many bad tasks costs a
+  // few messages, not one (of a few hundred bytes) per task.
+  std::array<shoal::v1::Rejected, size_t(TaskProblem::kCount)> invalid;
+  std::vector<TaskProblem> invalid_order;
   std::vector<TaskRef> unrunnable;
   std::vector<TaskQueue*> touched;  // the queues tasks went to, for the lane sweep
   for (shoal::v1::Task& task : *tasks) {
-    if (std::string why = task_problem(task); !why.empty()) {
+    if (TaskProblem problem = task_problem(task); problem != TaskProblem::kNone) {
       ++bad_client_messages_;
-      reject(s, task.id(), shoal::v1::ERROR_KIND_INVALID, std::move(why), out);
+      shoal::v1::Rejected& rejected = invalid[size_t(problem)];
+      if (rejected.ids_size() == 0) {
+        invalid_order.push_back(problem);
+        rejected.mutable_error()->set_kind(shoal::v1::ERROR_KIND_INVALID);
+        rejected.mutable_error()->set_message(describe(problem, task));
+      }
+      rejected.add_ids(std::string(clipped_id(task.id())));
       continue;
     }
     TaskRef ref;
@@ -136,6 +164,14 @@ void Scheduler::submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1
     }
   }
   *out.to_sessions[accepted_at].message.mutable_accepted() = std::move(accepted);
+  for (TaskProblem problem : invalid_order) {
+    shoal::v1::Rejected& rejected = invalid[size_t(problem)];
+    if (rejected.ids_size() > 1) {
+      absl::StrAppend(rejected.mutable_error()->mutable_message(), "; ", rejected.ids_size() - 1,
+                      " more tasks of the batch have the same problem");
+    }
+    *out.add_session_message(s)->mutable_rejected() = std::move(rejected);
+  }
   if (exhausted.ids_size() > 0) {
     shoal::v1::TaskError* error = exhausted.mutable_error();
     error->set_kind(shoal::v1::ERROR_KIND_RESOURCE_EXHAUSTED);
@@ -146,8 +182,9 @@ void Scheduler::submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1
   for (TaskRef ref : unrunnable) {
     const TaskRecord& rec = store_->get(ref);
     fail(ref, shoal::v1::ERROR_KIND_NOT_REGISTERED,
-         absl::StrCat("no worker of queue '", names_.name(rec.queue), "' has the task '",
-                      names_.name(rec.name), "' registered"),
+         absl::StrCat("no worker of queue ", internal::quoted_excerpt(names_.name(rec.queue)),
+                      " has the task ", internal::quoted_excerpt(names_.name(rec.name)),
+                      " registered"),
          rec.attempt, out);
   }
   // Lanes of names that came and went (the unregistered ones just failed, say) are
@@ -161,38 +198,52 @@ void Scheduler::submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1
   dispatch(out);
 }
 
-std::string Scheduler::unrunnable_problem(const shoal::v1::Task& task) const {
-  const std::string& id = task.id();
-  if (id.empty()) return "task id is empty";
-  if (id.size() > internal::kMaxTaskIdBytes) {  // not repeated here: Rejected.ids has it
-    return absl::StrCat("the task id has ", id.size(), " bytes, more than ",
-                        internal::kMaxTaskIdBytes);
-  }
-  if (task.name().empty()) return absl::StrCat("task ", id, " has an empty name");
-  if (task.name().size() > internal::kMaxTaskNameBytes) {  // no worker could register it
-    return absl::StrCat("task ", id, ": its name has ", task.name().size(),
-                        " bytes, more than ", internal::kMaxTaskNameBytes);
-  }
-  if (task.priority() >= kPriorities) {
-    return absl::StrCat("task ", id, ": priority ", task.priority(), " is outside 0..9");
-  }
-  if (task.queue().size() > internal::kMaxNameBytes) {  // no worker could serve it
-    return absl::StrCat("task ", id, ": its queue name has ", task.queue().size(),
-                        " bytes, more than ", internal::kMaxNameBytes);
-  }
-  return "";
+Scheduler::TaskProblem Scheduler::unrunnable_problem(const shoal::v1::Task& task) const {
+  if (task.id().empty()) return TaskProblem::kEmptyId;
+  if (task.id().size() > internal::kMaxTaskIdBytes) return TaskProblem::kLongId;
+  if (task.name().empty()) return TaskProblem::kEmptyName;
+  // No worker could register such a name, nor serve such a queue.
+  if (task.name().size() > internal::kMaxTaskNameBytes) return TaskProblem::kLongName;
+  if (task.priority() >= kPriorities) return TaskProblem::kPriority;
+  if (task.queue().size() > internal::kMaxNameBytes) return TaskProblem::kLongQueue;
+  return TaskProblem::kNone;
 }
 
-std::string Scheduler::task_problem(const shoal::v1::Task& task) const {
-  if (std::string why = unrunnable_problem(task); !why.empty()) return why;
-  const std::string& id = task.id();
-  if (task.max_retries() < -1) {
-    return absl::StrCat("task ", id, ": max_retries ", task.max_retries(),
-                        " is below -1 (-1: the broker's default)");
+Scheduler::TaskProblem Scheduler::task_problem(const shoal::v1::Task& task) const {
+  if (TaskProblem problem = unrunnable_problem(task); problem != TaskProblem::kNone) {
+    return problem;
   }
-  if (task.args().size() > options_.max_message_bytes) {
-    return absl::StrCat("task ", id, ": arguments are ", task.args().size(),
-                        " bytes, more than the broker's limit of ", options_.max_message_bytes);
+  if (task.max_retries() < -1) return TaskProblem::kRetries;
+  if (task.args().size() > options_.max_message_bytes) return TaskProblem::kBigArgs;
+  return TaskProblem::kNone;
+}
+
+std::string Scheduler::describe(TaskProblem problem, const shoal::v1::Task& task) const {
+  // Ids are the client's: quoted and shortened, so that the message stays one readable
+  // line (Rejected.ids has the id itself).
+  const std::string task_id = absl::StrCat("task ", internal::quoted_excerpt(task.id()));
+  switch (problem) {
+    case TaskProblem::kNone:
+    case TaskProblem::kCount: break;
+    case TaskProblem::kEmptyId: return "task id is empty";
+    case TaskProblem::kLongId:
+      return absl::StrCat("the task id has ", task.id().size(), " bytes, more than ",
+                          internal::kMaxTaskIdBytes);
+    case TaskProblem::kEmptyName: return absl::StrCat(task_id, " has an empty name");
+    case TaskProblem::kLongName:
+      return absl::StrCat(task_id, ": its name has ", task.name().size(), " bytes, more than ",
+                          internal::kMaxTaskNameBytes);
+    case TaskProblem::kPriority:
+      return absl::StrCat(task_id, ": priority ", task.priority(), " is outside 0..9");
+    case TaskProblem::kLongQueue:
+      return absl::StrCat(task_id, ": its queue name has ", task.queue().size(),
+                          " bytes, more than ", internal::kMaxNameBytes);
+    case TaskProblem::kRetries:
+      return absl::StrCat(task_id, ": max_retries ", task.max_retries(),
+                          " is below -1 (-1: the broker's default)");
+    case TaskProblem::kBigArgs:
+      return absl::StrCat(task_id, ": arguments are ", task.args().size(),
+                          " bytes, more than the broker's limit of ", options_.max_message_bytes);
   }
   return "";
 }
@@ -217,14 +268,6 @@ void Scheduler::task_of(const TaskRecord& rec, shoal::v1::Task* task) const {
   task->set_time_limit_ms(rec.time_limit_ms);
   task->set_max_retries(rec.max_retries);
   task->set_attempt(rec.attempt);
-}
-
-void Scheduler::reject(SessionId s, const std::string& id, ErrorKind kind, std::string message,
-                       Actions& out) {
-  shoal::v1::Rejected* rejected = out.add_session_message(s)->mutable_rejected();
-  rejected->add_ids(std::string(clipped_id(id)));
-  rejected->mutable_error()->set_kind(kind);
-  rejected->mutable_error()->set_message(std::move(message));
 }
 
 void Scheduler::watch(SessionId s, const google::protobuf::RepeatedPtrField<std::string>& ids,
@@ -290,8 +333,10 @@ shoal::v1::CancelResponse Scheduler::cancel(std::string_view id, bool even_if_un
   response.set_state(state_of(rec));
   if (rec.phase == TaskPhase::kQueued) {
     response.set_cancelled(true);
-    fail(ref, shoal::v1::ERROR_KIND_CANCELLED,
-         absl::StrCat("task ", rec.id, " was cancelled before it started"), rec.attempt, out);
+    fail(
+        ref, shoal::v1::ERROR_KIND_CANCELLED,
+        absl::StrCat("task ", internal::quoted_excerpt(rec.id), " was cancelled before it started"),
+        rec.attempt, out);
   }
   return response;
 }
@@ -312,7 +357,8 @@ void Scheduler::cancel_unknown(std::string_view id, Actions& out) {
   rec.phase = TaskPhase::kDone;  // never queued: finish() has no queue to take it out of
   ++submitted_;
   fail(ref, shoal::v1::ERROR_KIND_CANCELLED,
-       absl::StrCat("task ", rec.id, " was cancelled before the broker received it"),
+       absl::StrCat("task ", internal::quoted_excerpt(rec.id),
+                    " was cancelled before the broker received it"),
        /*attempts=*/0, out);
   mark_delivered(rec, ref);
 }
@@ -386,8 +432,10 @@ void Scheduler::finish(TaskRef ref, std::unique_ptr<TaskResult> result, Actions&
   count_completion();
   std::vector<SessionId> others;
   if (auto it = watchers_.find(ref); it != watchers_.end()) {
-    others = std::move(it->second);
+    others.assign(it->second.begin(), it->second.end());
+    std::sort(others.begin(), others.end());  // the same order on every run
     watchers_.erase(it);
+    for (SessionId other : others) unwatch(other, ref);
   }
   for (SessionId other : others) deliver(other, ref, out, std::make_unique<TaskResult>(*result));
   deliver(rec.session, ref, out, std::move(result));
@@ -423,13 +471,14 @@ void Scheduler::restore(shoal::v1::Task& task, TaskResult* result) {
   // damaged past its CRCs): such a task is not queued but ends INVALID, which a client
   // watching it learns. Its priority must still fit the record.
   TaskResult refused;
-  if (std::string why = unrunnable_problem(task); !why.empty()) {
-    task.set_priority(std::min<uint32_t>(task.priority(), kPriorities - 1));
+  if (TaskProblem problem = unrunnable_problem(task); problem != TaskProblem::kNone) {
     if (result == nullptr) {
       refused.mutable_failure()->set_kind(shoal::v1::ERROR_KIND_INVALID);
-      refused.mutable_failure()->set_message(absl::StrCat("restored from the journal: ", why));
+      refused.mutable_failure()->set_message(
+          absl::StrCat("restored from the journal: ", describe(problem, task)));
       result = &refused;
     }
+    task.set_priority(std::min<uint32_t>(task.priority(), kPriorities - 1));
   }
   ref = store_->insert(task.id());
   TaskRecord& rec = store_->get(ref);

@@ -127,6 +127,9 @@ class Scheduler {
   std::size_t lease_timers() const { return lease_timers_.size(); }
   // GetResult wait timers held (for tests: those of answered calls do not pile up).
   std::size_t waiter_timers() const { return waiter_timers_.size(); }
+  // Sessions waiting for another session's task, counted per task (for tests: those of
+  // closed sessions do not pile up).
+  std::size_t watcher_entries() const;
   shoal::v1::ListWorkersResponse list_workers() const;
   shoal::v1::ListQueuesResponse list_queues() const;
   // Tests only: the seq the next queued task gets (FIFO order across lanes).
@@ -171,17 +174,30 @@ class Scheduler {
   // Task life (scheduler.cc).
   void submit_one(SessionId s, shoal::v1::Task& task, shoal::v1::Accepted* accepted,
                   shoal::v1::Rejected** exhausted, Actions& out);
-  void reject(SessionId s, const std::string& id, shoal::v1::ErrorKind kind, std::string message,
-              Actions& out);
   // Makes unknown `id` a task that ended CANCELLED before the broker received it
   // (cancel() with even_if_unknown).
   void cancel_unknown(std::string_view id, Actions& out);
-  // Why `task` could never run as it is, or "": an empty id or name, a name no worker
+  // What makes a task invalid. A batch's invalid tasks get one Rejected per problem.
+  enum class TaskProblem : uint8_t {
+    kNone,
+    kEmptyId,
+    kLongId,
+    kEmptyName,
+    kLongName,
+    kPriority,
+    kLongQueue,  // unrunnable
+    kRetries,
+    kBigArgs,
+    kCount
+  };
+  // Why `task` could never run as it is, or kNone: an empty id or name, a name no worker
   // could register, a priority outside 0..9, a queue name no worker could serve.
-  std::string unrunnable_problem(const shoal::v1::Task& task) const;
-  // Why a submitted `task` is refused (the message of its INVALID rejection), or "": it
-  // is unrunnable, or its max_retries is below -1, or its arguments are over the limit.
-  std::string task_problem(const shoal::v1::Task& task) const;
+  TaskProblem unrunnable_problem(const shoal::v1::Task& task) const;
+  // Why a submitted `task` is refused, or kNone: it is unrunnable, or its max_retries is
+  // below -1, or its arguments are over the limit.
+  TaskProblem task_problem(const shoal::v1::Task& task) const;
+  // `problem` of `task` in one line: names the task by its quoted, shortened id.
+  std::string describe(TaskProblem problem, const shoal::v1::Task& task) const;
   TaskQueue& queue_for(NameId name);
   // The lane of task name `name` in `q`, made with its count of capable workers when new.
   Lane& lane_of(TaskQueue& q, NameId name);
@@ -237,6 +253,8 @@ class Scheduler {
   // their lanes, workers); run when the table has doubled since the last time.
   void forget_unused_names();
   void attach(TaskRef ref, TaskRecord& rec, SessionId s);
+  // Drops `ref` from what `s` watches (watching_), as its watchers_ entry went.
+  void unwatch(SessionId s, TaskRef ref);
   // One task `s` waited for ended: a half-closed session with none left is closed.
   void detach(SessionId s, Actions& out);
 
@@ -339,8 +357,11 @@ class Scheduler {
   absl::flat_hash_map<uint64_t, TaskRef> waiter_task_;            // token -> task
   absl::flat_hash_map<TaskRef, std::vector<uint64_t>> waiters_;  // task -> tokens
   // Unfinished task -> live sessions other than its record's that wait for it too (a
-  // second client watching it). Rarely any.
-  absl::flat_hash_map<TaskRef, std::vector<SessionId>> watchers_;
+  // second client watching it). Rarely any. watching_ is the same pairs by session, so
+  // that a session's entries go when it closes (a task that never ends would otherwise
+  // collect every session that ever watched it).
+  absl::flat_hash_map<TaskRef, absl::flat_hash_set<SessionId>> watchers_;
+  absl::flat_hash_map<SessionId, absl::flat_hash_set<TaskRef>> watching_;
   static constexpr int64_t kQueueSweepMs = 10'000;
   int64_t next_queue_sweep_ms_ = 0;
   std::size_t names_sweep_at_ = 1024;  // forget_unused_names when more are interned

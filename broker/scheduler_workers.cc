@@ -9,6 +9,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "broker/scheduler.h"
+#include "shoal/internal/utf8.h"
 
 namespace shoal::broker {
 
@@ -385,8 +386,9 @@ void Scheduler::fail_unrunnable(TaskQueue& q, Actions& out) {
     for (TaskRef ref : q.drain(*store_, *lane)) {
       const TaskRecord& rec = store_->get(ref);
       fail(ref, shoal::v1::ERROR_KIND_NOT_REGISTERED,
-           absl::StrCat("no worker of queue '", names_.name(q.name()), "' has the task '",
-                        names_.name(lane->name), "' registered"),
+           absl::StrCat("no worker of queue ", internal::quoted_excerpt(names_.name(q.name())),
+                        " has the task ", internal::quoted_excerpt(names_.name(lane->name)),
+                        " registered"),
            rec.attempt, out);
     }
   }

@@ -13,8 +13,13 @@ using shoal::v1::ServerMessage;
 
 namespace {
 
-// Moves the results (or accepted ids) of `from` into `into`; false when the two are
-// not of one mergeable kind.
+bool same_error(const shoal::v1::TaskError& a, const shoal::v1::TaskError& b) {
+  return a.kind() == b.kind() && a.message() == b.message() && a.type_name() == b.type_name() &&
+         a.where() == b.where();
+}
+
+// Moves the results (or accepted ids, or the ids rejected with the same error) of `from`
+// into `into`; false when the two are not of one mergeable kind.
 bool merge_into(ServerMessage& into, ServerMessage& from) {
   if (into.has_results() && from.has_results()) {
     for (auto& r : *from.mutable_results()->mutable_results()) {
@@ -28,7 +33,25 @@ bool merge_into(ServerMessage& into, ServerMessage& from) {
     }
     return true;
   }
+  if (into.has_rejected() && from.has_rejected() &&
+      same_error(into.rejected().error(), from.rejected().error())) {
+    for (auto& id : *from.mutable_rejected()->mutable_ids()) {
+      into.mutable_rejected()->add_ids(std::move(id));
+    }
+    return true;
+  }
   return false;
+}
+
+// The results or ids `message` holds.
+std::size_t entries(const ServerMessage& message) {
+  switch (message.body_case()) {
+    case ServerMessage::kResults: return message.results().results_size();
+    case ServerMessage::kAccepted: return message.accepted().ids_size();
+    case ServerMessage::kRejected: return message.rejected().ids_size();
+    case ServerMessage::kUnknown: return message.unknown().ids_size();
+    default: return 0;
+  }
 }
 
 }  // namespace
@@ -46,13 +69,17 @@ void SessionOutbox::push(ServerMessage&& message) {
 }
 
 void SessionOutbox::push_one(ServerMessage&& message, std::size_t bytes) {
+  const std::size_t memory = bytes + entries(message) * kEntryOverheadBytes;
   bytes_ += bytes;
+  memory_ += memory;
   if (!queue_.empty() && sizes_.back() + bytes <= bound_ && merge_into(queue_.back(), message)) {
     sizes_.back() += bytes;
+    memories_.back() += memory;
     return;
   }
   queue_.push_back(std::move(message));
   sizes_.push_back(bytes);
+  memories_.push_back(memory);
 }
 
 ServerMessage SessionOutbox::pop() {
@@ -60,6 +87,8 @@ ServerMessage SessionOutbox::pop() {
   queue_.pop_front();
   bytes_ -= sizes_.front();
   sizes_.pop_front();
+  memory_ -= memories_.front();
+  memories_.pop_front();
   return front;
 }
 
@@ -67,6 +96,8 @@ void SessionOutbox::clear() {
   queue_.clear();
   sizes_.clear();
   bytes_ = 0;
+  memories_.clear();
+  memory_ = 0;
 }
 
 std::vector<ServerMessage> split_message(ServerMessage&& message, std::size_t limit) {

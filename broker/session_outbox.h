@@ -1,8 +1,8 @@
 #pragma once
 // What the broker has still to write to one client session. Consecutive Results (or
-// Accepted) messages are merged, so a slow reader costs fewer, larger writes, but never
-// past a size bound: a client in another language reads with gRPC's default receive
-// limit of 4 MiB, and the broker's own send limit must hold too. Not thread-safe.
+// Accepted, or Rejected with one error) messages are merged, so a slow reader costs fewer, larger
+// writes, but never past a size bound: a client in another language reads with gRPC's default
+// receive limit of 4 MiB, and the broker's own send limit must hold too. Not thread-safe.
 #include <cstddef>
 #include <deque>
 #include <vector>
@@ -15,6 +15,10 @@ namespace shoal::broker {
 // receive limit, what a client that never raised it can read.
 inline constexpr std::size_t kMergedMessageBytes = 4u << 20;
 
+// What a queued result or id costs in memory beyond its encoded bytes (its object or
+// string, and the pointer to it): an empty id is 2 bytes on the wire, about 40 here.
+inline constexpr std::size_t kEntryOverheadBytes = 64;
+
 class SessionOutbox {
  public:
   // Messages up to `bound` bytes; a single result larger than it goes alone.
@@ -26,6 +30,9 @@ class SessionOutbox {
   bool empty() const { return queue_.empty(); }
   // The encoded size of what is queued (a merged message counts as the sum of its parts).
   std::size_t bytes() const { return bytes_; }
+  // What is queued costs in memory, estimated: bytes() and kEntryOverheadBytes for each
+  // result or id. What a bound on a session's unread replies should count.
+  std::size_t memory() const { return memory_; }
   // The size messages are merged up to (the constructor's `bound`).
   std::size_t merge_limit() const { return bound_; }
   // The oldest message. Requires !empty().
@@ -40,6 +47,8 @@ class SessionOutbox {
   std::deque<shoal::v1::ServerMessage> queue_;
   std::deque<std::size_t> sizes_;  // of each message of queue_
   std::size_t bytes_ = 0;          // their sum
+  std::deque<std::size_t> memories_;  // memory() of each message of queue_
+  std::size_t memory_ = 0;            // their sum
 };
 
 // `message` as one or more messages of its kind, in order, of at most `limit` bytes

@@ -12,12 +12,14 @@
 #include "shoal/errors.hpp"
 #include "shoal/internal/keepalive.h"
 #include "shoal/internal/malloc_tuning.h"
+#include "shoal/internal/name_limits.h"
 #include "shoal/internal/utf8.h"
 
 namespace shoal::internal {
 namespace {
 
 constexpr int kMaxWatchIds = 65536;
+static_assert(kMaxWatchIds <= internal::kMaxSessionEntries, "the broker refuses such a Watch");
 // The id (task_id_string(0)) of no task (sequence numbers start at 1): watched first on
 // every session so that the broker answers at once (Unknown), which tells an accepted
 // session from a refused one.
@@ -243,7 +245,9 @@ bool RemoteBackend::build_message(v1::ClientMessage& message) {
   auto* submit = message.mutable_submit();
   // The first submission after sessions that it ended goes alone (see on_done()).
   const bool first = !submitted_;
-  const std::size_t max_tasks = first && solo_next_ ? 1 : limits_.max_batch_tasks;
+  // More tasks than kMaxSessionEntries would end the session (INVALID_ARGUMENT).
+  const std::size_t max_tasks =
+      first && solo_next_ ? 1 : std::min(limits_.max_batch_tasks, internal::kMaxSessionEntries);
   std::size_t bytes = 0;
   while (!pending_.empty() && static_cast<std::size_t>(submit->tasks_size()) < max_tasks) {
     auto it = outstanding_.find(pending_.front());

@@ -1,5 +1,6 @@
 #include "shoal/internal/utf8.h"
 
+#include <algorithm>
 #include <cstdint>
 
 namespace shoal::internal {
@@ -41,9 +42,12 @@ bool is_utf8(std::string_view text) {
   return true;
 }
 
+namespace {
+constexpr char kHex[] = "0123456789abcdef";
+}  // namespace
+
 std::string utf8_or_escaped(std::string_view text) {
   if (is_utf8(text)) return std::string(text);
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(text.size() + 16);
   for (std::size_t i = 0; i < text.size();) {
@@ -58,6 +62,43 @@ std::string utf8_or_escaped(std::string_view text) {
     out += kHex[b >> 4];
     out += kHex[b & 15];
   }
+  return out;
+}
+
+std::string quoted_excerpt(std::string_view text, std::size_t max_bytes) {
+  std::string out = "'";
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const std::size_t n = utf8_sequence_at(text, i);
+    if (i + std::max<std::size_t>(n, 1) > max_bytes) break;
+    const auto b = static_cast<std::uint8_t>(text[i]);
+    const auto hex = [&out](const char* prefix, std::uint8_t v) {
+      out += prefix;
+      out += kHex[v >> 4];
+      out += kHex[v & 15];
+    };
+    if (n == 0) {
+      hex("\\x", b);
+    } else if (b == '\n') {
+      out += "\\n";
+    } else if (b == '\t') {
+      out += "\\t";
+    } else if (b == '\r') {
+      out += "\\r";
+    } else if (b == '\'' || b == '\\') {
+      out += '\\';
+      out += char(b);
+    } else if (b < 0x20 || b == 0x7f) {
+      hex("\\x", b);
+    } else if (n == 2 && b == 0xc2 && static_cast<std::uint8_t>(text[i + 1]) < 0xa0) {
+      hex("\\u00", static_cast<std::uint8_t>(text[i + 1]));  // C1: U+0080..U+009F
+    } else {
+      out.append(text.substr(i, n));
+    }
+    i += std::max<std::size_t>(n, 1);
+  }
+  if (i < text.size()) out += "\u2026";  // …
+  out += '\'';
   return out;
 }
 

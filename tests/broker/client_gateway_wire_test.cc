@@ -197,6 +197,65 @@ TEST_F(ClientGatewayWireTest, RepliesOwedBeforeAMessageThatDoesNotParseAreWritte
   EXPECT_EQ(stats().bad_client_messages(), 1u);
 }
 
+// `count` entries of field 1 holding `entry`, as field `field` of a ClientMessage (1:
+// SubmitBatch.tasks, 2: Watch.ids).
+std::string list_bytes(int field, std::size_t count, const std::string& entry) {
+  std::string body;
+  for (std::size_t i = 0; i < count; ++i) {
+    body += '\x0a';
+    body += static_cast<char>(entry.size());
+    body += entry;
+  }
+  std::string message(1, static_cast<char>(field << 3 | 2));
+  for (std::size_t n = body.size();; n >>= 7) {  // the length as a varint
+    message += static_cast<char>(n < 0x80 ? n : (n & 0x7f) | 0x80);
+    if (n < 0x80) break;
+  }
+  return message + body;
+}
+
+// Found by review: one SubmitBatch of 2 million empty tasks (4 MB, well within the
+// receive limit) became 2 million parsed tasks and as many Rejected messages (1 GB),
+// and 32 MB of them made the broker abort for want of memory. A message of more than
+// 100,000 entries is refused, counted on the wire before it is parsed, with a clear
+// status; one of 100,000 is answered (one Rejected for all its empty ids).
+TEST_F(ClientGatewayWireTest, AMessageOfTooManyEntriesEndsTheSessionUnparsed) {
+  struct Case {
+    std::string bytes;
+    std::string why;
+  };
+  for (const Case& c :
+       {Case{list_bytes(1, 100'001, ""),
+             "a SubmitBatch holds 100001 tasks, more than the 100000 a message may hold: "
+             "split it"},
+        Case{list_bytes(2, 2'000'000, "x"),
+             "a Watch holds 2000000 ids, more than the 100000 a message may hold: split it"}}) {
+    RawCall session(channel_, "/shoal.v1.TaskService/Session");
+    ASSERT_TRUE(session.started());
+    ASSERT_TRUE(session.write(submit_bytes("before")));
+    session.write(c.bytes);
+    session.writes_done();
+    std::vector<shoal::v1::ServerMessage> messages;
+    grpc::Status status = session.finish(&messages);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(status.error_message(), c.why);
+    for (const shoal::v1::ServerMessage& m : messages) EXPECT_FALSE(m.has_rejected());
+  }
+  EXPECT_EQ(state_of("before"), shoal::v1::TASK_STATE_QUEUED);  // taken, not lost
+  EXPECT_EQ(stats().bad_client_messages(), 2u);
+
+  RawCall session(channel_, "/shoal.v1.TaskService/Session");
+  ASSERT_TRUE(session.started());
+  ASSERT_TRUE(session.write(list_bytes(1, 100'000, "")));
+  session.writes_done();
+  std::vector<shoal::v1::ServerMessage> messages;
+  EXPECT_TRUE(session.finish(&messages).ok());
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_EQ(messages[0].rejected().ids_size(), 100'000);
+  EXPECT_EQ(messages[0].rejected().error().kind(), shoal::v1::ERROR_KIND_INVALID);
+  EXPECT_EQ(stats().bad_client_messages(), 2u + 100'000u);
+}
+
 // gRPC's own parsing answered INTERNAL "Unable to parse request", uncounted.
 TEST_F(ClientGatewayWireTest, AUnaryRequestThatDoesNotParseIsInvalidArgument) {
   const std::string bad_id("\x0a\x01\xff", 3);  // GetResultRequest / CancelRequest id "\xff"

@@ -189,7 +189,7 @@ TEST_F(SchedulerDurableTest, AJournaledTaskSubmitWouldRefuseEndsInvalid) {
       EXPECT_EQ(r.result().failure().kind(), shoal::v1::ERROR_KIND_INVALID) << id;
     }
     EXPECT_EQ(get_result("high").result().failure().message(),
-              "restored from the journal: task high: priority 12 is outside 0..9");
+              "restored from the journal: task 'high': priority 12 is outside 0..9");
     EXPECT_EQ(get_result("ok").state(), shoal::v1::TASK_STATE_QUEUED);
   }
   hello("a", {"square"}, /*slots=*/3);

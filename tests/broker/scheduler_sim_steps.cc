@@ -177,7 +177,7 @@ void SchedulerSim::submit_random(SimClient& c) {
 
 void SchedulerSim::submit(SimClient& c, Tasks batch) {
   begin(Call::kSubmit);
-  // Predict the answer: invalid tasks rejected one by one (task.proto), known ids
+  // Predict the answer: invalid tasks rejected (one Rejected per problem), known ids
   // accepted again, new ones accepted while fewer than max_queued tasks are queued.
   std::vector<std::string> accepted, invalid, exhausted;
   uint64_t queued = scheduler_.stats().queued();
@@ -215,6 +215,9 @@ void SchedulerSim::submit(SimClient& c, Tasks batch) {
                       absl::StrJoin(seen_invalid_, ","), "] as invalid, [",
                       absl::StrJoin(seen_exhausted_, ","), "] for backpressure)"));
   }
+  // Invalid tasks come in one Rejected per problem: in order within it, not across.
+  std::sort(seen_invalid_.begin(), seen_invalid_.end());
+  std::sort(invalid.begin(), invalid.end());
   if (seen_invalid_ != invalid) {
     fail(absl::StrCat("rejected as invalid [", absl::StrJoin(seen_invalid_, ","),
                       "], expected [", absl::StrJoin(invalid, ","), "]"));

@@ -310,6 +310,32 @@ TEST_F(SchedulerTest, AWatchFromASecondLiveSessionDoesNotTakeTheResultAway) {
   EXPECT_TRUE(results(3).empty());
 }
 
+// Found by review: a watcher's entry stayed after its session closed, so a task that
+// waits long collected one per session that ever watched it (and each new watch scanned
+// them all). Closing a session drops what it watched.
+TEST_F(SchedulerTest, AClosedWatcherLeavesNoEntryBehind) {
+  submit({T("t1")});  // no worker: it waits
+  google::protobuf::RepeatedPtrField<std::string> ids;
+  *ids.Add() = "t1";
+  for (SessionId s = 2; s < 1002; ++s) {
+    scheduler_->open_session(s);
+    scheduler_->watch(s, ids, out_);
+    scheduler_->watch(s, ids, out_);  // twice: one entry
+    EXPECT_EQ(scheduler_->watcher_entries(), 1u);
+    scheduler_->close_session(s);
+    EXPECT_EQ(scheduler_->watcher_entries(), 0u);
+  }
+  scheduler_->open_session(2000);
+  scheduler_->watch(2000, ids, out_);
+  hello("a");
+  take_sent("a");
+  out_.clear();
+  report("a", "t1");
+  EXPECT_EQ(results(kSession).size(), 1u);
+  EXPECT_EQ(results(2000).size(), 1u);
+  EXPECT_EQ(scheduler_->watcher_entries(), 0u);
+}
+
 // A session watching a task another live session submitted, which resubmits it once
 // that session is gone, waits for it once: one result, and a half-close ends it then.
 TEST_F(SchedulerTest, AWatcherThatTakesATaskOverGetsItsResultOnce) {
@@ -455,6 +481,48 @@ TEST_F(SchedulerTest, RejectsInvalidTasksAndCountsThem) {
   EXPECT_EQ(scheduler_->stats().submitted(), 2u);
 }
 
+// Found by review: each invalid task had its own Rejected message (a few hundred bytes
+// in memory for a 2-byte task on the wire), so one batch of empty tasks became millions
+// of messages. Now one per problem, in the order first met, all its ids in it.
+TEST_F(SchedulerTest, InvalidTasksOfABatchShareOneRejectedPerProblem) {
+  std::vector<TaskSpec> specs;
+  for (int i = 0; i < 1000; ++i) {
+    specs.push_back(T(""));
+    specs.push_back(T("p" + std::to_string(i)).priority(10 + i));
+    specs.push_back(T("ok" + std::to_string(i)));
+  }
+  submit(specs);
+  ASSERT_EQ(out_.to_sessions.size(), 3u);
+  EXPECT_EQ(out_.to_sessions[0].message.accepted().ids_size(), 1000);
+  const shoal::v1::Rejected& empty = out_.to_sessions[1].message.rejected();
+  EXPECT_EQ(empty.ids_size(), 1000);
+  EXPECT_EQ(empty.error().kind(), shoal::v1::ERROR_KIND_INVALID);
+  EXPECT_EQ(empty.error().message(),
+            "task id is empty; 999 more tasks of the batch have the same problem");
+  const shoal::v1::Rejected& priority = out_.to_sessions[2].message.rejected();
+  ASSERT_EQ(priority.ids_size(), 1000);
+  EXPECT_EQ(priority.ids(0), "p0");
+  EXPECT_EQ(priority.ids(999), "p999");
+  EXPECT_EQ(priority.error().message(),
+            "task 'p0': priority 10 is outside 0..9; 999 more tasks of the batch have the same "
+            "problem");
+  EXPECT_EQ(scheduler_->stats().bad_client_messages(), 2000u);
+}
+
+// Found by review: a rejection quoted the client's id as it was, so an id holding a
+// newline and escape codes forged lines in a CLI's output or a log. The message names
+// it escaped and shortened; Rejected.ids has it whole.
+TEST_F(SchedulerTest, ARejectionQuotesTheIdOnOneLine) {
+  const std::string id = "a\nFAKE: all good\x1b[2J" + std::string(100, 'x');
+  submit({T(id).priority(10)});
+  ASSERT_EQ(out_.to_sessions.size(), 2u);
+  const shoal::v1::Rejected& rejected = out_.to_sessions[1].message.rejected();
+  EXPECT_THAT(rejected.ids(), ElementsAre(id));
+  EXPECT_EQ(rejected.error().message(), "task 'a\\nFAKE: all good\\x1b[2J" +
+                                            std::string(64 - 20, 'x') +
+                                            "\u2026': priority 10 is outside 0..9");
+}
+
 // Found by fuzzing (tests/fuzz/broker_client_requests_fuzz.cc): a task whose name is
 // longer than any worker may register (the gateway drops such hellos) was accepted and
 // waited forever.
@@ -465,7 +533,7 @@ TEST_F(SchedulerTest, RejectsATaskNameNoWorkerCouldRegister) {
   const shoal::v1::Rejected& rejected = out_.to_sessions[1].message.rejected();
   EXPECT_THAT(rejected.ids(), ElementsAre("long"));
   EXPECT_EQ(rejected.error().kind(), shoal::v1::ERROR_KIND_INVALID);
-  EXPECT_EQ(rejected.error().message(), "task long: its name has 1025 bytes, more than 1024");
+  EXPECT_EQ(rejected.error().message(), "task 'long': its name has 1025 bytes, more than 1024");
   EXPECT_EQ(scheduler_->stats().bad_client_messages(), 1u);
 }
 

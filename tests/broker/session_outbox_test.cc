@@ -98,6 +98,47 @@ TEST(SessionOutboxTest, MergesAcceptedIdsButNotMessagesOfDifferentKinds) {
   EXPECT_TRUE(outbox.empty());
 }
 
+// Batch after batch rejected as the broker is full: one message for them all (each
+// batch's Rejected would otherwise be its own write and its own object in memory),
+// while a Rejected with another error stays apart.
+TEST(SessionOutboxTest, MergesRejectedIdsWithTheSameError) {
+  SessionOutbox outbox(kMergedMessageBytes);
+  auto rejected = [](const std::string& id, const std::string& why) {
+    shoal::v1::ServerMessage m;
+    m.mutable_rejected()->add_ids(id);
+    m.mutable_rejected()->mutable_error()->set_kind(shoal::v1::ERROR_KIND_RESOURCE_EXHAUSTED);
+    m.mutable_rejected()->mutable_error()->set_message(why);
+    return m;
+  };
+  for (int i = 0; i < 1000; ++i) outbox.push(rejected("t" + std::to_string(i), "full"));
+  outbox.push(rejected("u", "other"));
+  shoal::v1::ServerMessage first = outbox.pop();
+  ASSERT_EQ(first.rejected().ids_size(), 1000);
+  EXPECT_EQ(first.rejected().ids(999), "t999");
+  EXPECT_EQ(first.rejected().error().message(), "full");
+  EXPECT_EQ(outbox.pop().rejected().error().message(), "other");
+  EXPECT_TRUE(outbox.empty());
+}
+
+// memory() is what the gateway's read bound counts: a list of short ids costs far more
+// in memory than on the wire (100,000 empty ids: 200 kB encoded, several MB here), and
+// the bound must see that.
+TEST(SessionOutboxTest, CountsWhatEachIdAndResultCostsInMemory) {
+  SessionOutbox outbox(kMergedMessageBytes);
+  shoal::v1::ServerMessage rejected;
+  for (int i = 0; i < 100'000; ++i) rejected.mutable_rejected()->add_ids("");
+  const std::size_t bytes = rejected.ByteSizeLong();
+  outbox.push(std::move(rejected));
+  outbox.push(results(0, 2, 10));  // another kind: not merged
+  const std::size_t result_bytes = results(0, 2, 10).ByteSizeLong();
+  EXPECT_EQ(outbox.bytes(), bytes + result_bytes);
+  EXPECT_EQ(outbox.memory(), bytes + result_bytes + 100'002 * kEntryOverheadBytes);
+  outbox.pop();
+  EXPECT_EQ(outbox.memory(), result_bytes + 2 * kEntryOverheadBytes);
+  outbox.clear();
+  EXPECT_EQ(outbox.memory(), 0u);
+}
+
 // One SubmitBatch of 250,000 tasks is accepted in one go: its Accepted ids (6 MB) must
 // still reach a client with gRPC's default 4 MiB receive limit, in messages within it.
 TEST(SessionOutboxTest, SplitsIdListsOverTheBoundBetweenTheirIds) {

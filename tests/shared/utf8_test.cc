@@ -37,5 +37,18 @@ TEST(Utf8Test, EscapesOnlyTheBadBytes) {
   EXPECT_EQ(utf8_or_escaped("ab\xc3"), "ab\\xc3");
 }
 
+// Names a client chose go into one-line messages (the broker's rejections, the CLI's
+// output): no newline or escape sequence of theirs may reach a terminal or a log.
+TEST(Utf8Test, QuotedExcerptIsOneSafeLine) {
+  EXPECT_EQ(quoted_excerpt("a\nFAKE: all good\x1b[2J"), "'a\\nFAKE: all good\\x1b[2J'");
+  EXPECT_EQ(quoted_excerpt("it's a\\b\t\r\x7f"), "'it\\'s a\\\\b\\t\\r\\x7f'");
+  EXPECT_EQ(quoted_excerpt("csi\xc2\x9b caf\xc3\xa9 \xff"), "'csi\\u009b caf\xc3\xa9 \\xff'");
+  EXPECT_EQ(quoted_excerpt(std::string(64, 'x')), "'" + std::string(64, 'x') + "'");
+  EXPECT_EQ(quoted_excerpt(std::string(1000, 'x')), "'" + std::string(64, 'x') + "\u2026'");
+  // Cut between characters: a 2-byte character that would pass the limit is left out.
+  EXPECT_EQ(quoted_excerpt("abc\xc3\xa9", 4), "'abc\u2026'");
+  EXPECT_EQ(quoted_excerpt(""), "''");
+}
+
 }  // namespace
 }  // namespace shoal::internal

@@ -10,5 +10,8 @@ inline constexpr std::size_t kMaxNameBytes = 256;      // a worker's name, a que
 inline constexpr std::size_t kMaxQueuesPerWorker = 256;
 inline constexpr std::size_t kMaxTaskNameBytes = 1024;
 inline constexpr std::size_t kMaxTaskIdBytes = 1024;  // ids come back in every answer
+// Tasks in one SubmitBatch, ids in one Watch: a broker refuses a message with more
+// (a few bytes each on the wire, they would be a hundred or more each in its memory).
+inline constexpr std::size_t kMaxSessionEntries = 100'000;
 
 }  // namespace shoal::internal

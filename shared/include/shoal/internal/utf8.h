@@ -20,4 +20,10 @@ bool is_utf8(std::string_view text);
 // part of a valid sequence written as "\xNN" (Python's "backslashreplace").
 std::string utf8_or_escaped(std::string_view text);
 
+// `text` in single quotes for a one-line message that a terminal or a log shows safely:
+// control characters (C0, DEL, C1), quotes and backslashes escaped ("\n", "\x1b",
+// "\u009b", "\'"), bytes that are not UTF-8 as "\xNN"; past its first `max_bytes`
+// (cut between characters) it ends in "…". For names a client or worker chose.
+std::string quoted_excerpt(std::string_view text, std::size_t max_bytes = 64);
+
 }  // namespace shoal::internal
