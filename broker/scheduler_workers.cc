@@ -112,8 +112,10 @@ void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello,
     if (st.peer != peer &&
         (st.instance != hello.instance() || st.host != hello.host() || st.pid != hello.pid())) {
       shoal::v1::Refused* refused = out.add_worker_message(peer)->mutable_refused();
-      refused->set_reason(absl::StrCat("the name '", name, "' belongs to a live worker (", st.host,
-                                       ":", st.pid, "); give each worker its own --name"));
+      refused->set_reason(absl::StrCat("the name ", internal::quoted_excerpt(name),
+                                       " belongs to a live worker (",
+                                       internal::quoted_excerpt(st.host), ":", st.pid,
+                                       "); give each worker its own --name"));
       refused->set_retry_ms(uint32_t(std::min<int64_t>(
           options_.heartbeat_ms * (int64_t{options_.liveness} + 1), UINT32_MAX)));
       return;
@@ -332,7 +334,7 @@ void Scheduler::add_credit(WorkerRef w, uint64_t grant) {
 void Scheduler::remove_worker(WorkerRef w, const std::string& why, Actions& out,
                               std::vector<NameId>* unchecked_queues) {
   WorkerState& st = workers_.get(w);
-  std::string reason = absl::StrCat("worker '", st.name, "' lost: ", why);
+  std::string reason = absl::StrCat("worker ", internal::quoted_excerpt(st.name), " lost: ", why);
   st.waiting.clear();  // what it held goes elsewhere: none of it starts there now
   st.phantoms.clear();
   std::vector<TaskRef> leased(st.leased.begin(), st.leased.end());

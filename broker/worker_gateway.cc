@@ -17,6 +17,7 @@
 #include "shared/zap_handler.h"
 #include "shared/zmq_monitor.h"
 #include "shoal/internal/name_limits.h"
+#include "shoal/internal/utf8.h"
 #include "zmq_addon.hpp"
 
 namespace shoal::broker {
@@ -116,18 +117,18 @@ std::string hello_problem(const shoal::v1::WorkerHello& hello) {
                         kMaxNameBytes, ")");
   }
   if (hello.queues_size() > int(kMaxQueuesPerWorker)) {
-    return absl::StrCat("a hello from '", hello.name(), "' with ", hello.queues_size(),
+    return absl::StrCat("a hello from ", internal::quoted_excerpt(hello.name()), " with ", hello.queues_size(),
                         " queues (at most ", kMaxQueuesPerWorker, ")");
   }
   for (const std::string& q : hello.queues()) {
     if (q.size() > kMaxNameBytes) {
-      return absl::StrCat("a hello from '", hello.name(), "' with a queue name of ", q.size(),
+      return absl::StrCat("a hello from ", internal::quoted_excerpt(hello.name()), " with a queue name of ", q.size(),
                           " bytes (at most ", kMaxNameBytes, ")");
     }
   }
   for (const std::string& t : hello.tasks()) {
     if (t.size() > kMaxTaskNameBytes) {
-      return absl::StrCat("a hello from '", hello.name(), "' with a task name of ", t.size(),
+      return absl::StrCat("a hello from ", internal::quoted_excerpt(hello.name()), " with a task name of ", t.size(),
                           " bytes (at most ", kMaxTaskNameBytes, ")");
     }
   }
@@ -162,8 +163,9 @@ size_t WorkerGateway::receive(Handler& handler, size_t max) {
       continue;
     }
     if (msg.has_hello() && msg.hello().slots() == 0) {  // it could never take a task
-      count_bad(BadFrame::kNoSlots, absl::StrCat("a hello from '", msg.hello().name(),
-                                                 "' with 0 slots; a worker needs at least one"));
+      count_bad(BadFrame::kNoSlots, absl::StrCat("a hello from ",
+                                                 internal::quoted_excerpt(msg.hello().name()),
+                                                 " with 0 slots; a worker needs at least one"));
       continue;
     }
     if (msg.has_hello()) {
@@ -181,13 +183,15 @@ size_t WorkerGateway::receive(Handler& handler, size_t max) {
       if (fd >= 0 && closed_fds_.contains(fd)) {
         // Its connection closed before we read it (this loop was busy or stopped), and
         // no close would ever name it: registered, it would be sent tasks until liveness.
-        log_->info("worker '", msg.hello().name(), "' (", msg.hello().host(), ":",
-                   msg.hello().pid(), ") said hello on a connection closed since; ignored");
+        log_->info("worker ", internal::quoted_excerpt(msg.hello().name()), " (",
+                   internal::quoted_excerpt(msg.hello().host()), ":", msg.hello().pid(),
+                   ") said hello on a connection closed since; ignored");
         continue;
       }
       if (fd >= 0) peer_by_fd_[fd] = peer;
-      log_->info("worker '", msg.hello().name(), "' (", msg.hello().host(), ":",
-                 msg.hello().pid(), ") said hello: ", msg.hello().slots(), " slots");
+      log_->info("worker ", internal::quoted_excerpt(msg.hello().name()), " (",
+                 internal::quoted_excerpt(msg.hello().host()), ":", msg.hello().pid(),
+                 ") said hello: ", msg.hello().slots(), " slots");
     }
     handler.on_frame(peer, &msg);
   }

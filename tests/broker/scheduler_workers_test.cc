@@ -117,6 +117,20 @@ TEST_F(SchedulerTest, RetriesUpToMaxRetriesThenFailsWithWorkerLost) {
   EXPECT_EQ(rs[0].attempts(), 2u);
 }
 
+// A worker chooses its name: the message a lost task's client reads quotes it on one
+// line (a name with a newline and a terminal escape came through raw).
+TEST_F(SchedulerTest, AWorkerLostMessageQuotesTheWorkersName) {
+  submit({T("t1").max_retries(0)});
+  hello_as("a", "w\nFAKE\x1b[2J", "first");
+  ASSERT_THAT(take_sent("a"), ElementsAre("t1"));
+  out_.clear();
+  scheduler_->worker_disconnected("a", out_);
+  auto rs = results();
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_THAT(rs[0].failure().message(), HasSubstr("worker 'w\\nFAKE\\x1b[2J' lost"));
+  EXPECT_EQ(rs[0].failure().message().find_first_of("\n\x1b"), std::string::npos);
+}
+
 TEST_F(SchedulerTest, DefaultMaxRetriesMeansThreeReRuns) {
   submit({T("t1")});
   for (int run = 0; run < 4; ++run) {
@@ -561,7 +575,7 @@ TEST_F(SchedulerTest, HelloUnderALiveWorkersNameFromAnotherProcessIsRefused) {
   hello_as("b", "w", "second", /*pid=*/20);
   ASSERT_THAT(frames("b"), ElementsAre("refused"));
   const shoal::v1::Refused& refused = out_.to_workers[0].message.refused();
-  EXPECT_THAT(refused.reason(), HasSubstr("'w' belongs to a live worker (h:10)"));
+  EXPECT_THAT(refused.reason(), HasSubstr("'w' belongs to a live worker ('h':10)"));
   EXPECT_EQ(refused.retry_ms(), 4000u);  // liveness 3 x 1000 ms, and one heartbeat more
   EXPECT_TRUE(take_sent("b").empty());
   auto workers = scheduler_->list_workers();
