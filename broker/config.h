@@ -28,6 +28,12 @@ constexpr uint64_t max_frame_bytes(uint64_t max_message_bytes) {
   return max_message_bytes * 4 + (1u << 20);
 }
 
+// The smallest --result-memory-mb with `max_message_bytes`: one result of the largest
+// size, in whole MiB (at least 1).
+constexpr uint64_t min_result_memory_mb(uint64_t max_message_bytes) {
+  return max_message_bytes <= (1u << 20) ? 1 : (max_message_bytes + (1u << 20) - 1) >> 20;
+}
+
 // What the scheduler needs to know; every field has the documented flag default.
 struct SchedulerOptions {
   int64_t heartbeat_ms = 1000;            // heartbeat period sent to workers in Welcome

@@ -36,7 +36,7 @@ ABSL_FLAG(int64_t, client_keepalive_ms, 20000,
 ABSL_FLAG(int64_t, result_ttl_s, 3600, "how long a result is kept after its delivery (or its end, if no client took it), in s");
 ABSL_FLAG(uint64_t, result_memory_mb, 256,
           "delivered results kept beyond this many MiB are dropped, oldest first (remembered "
-          "cancels last), before their ttl");
+          "cancels last), before their ttl; at least --max-message-bytes in MiB (64)");
 ABSL_FLAG(uint64_t, max_queued, 1000000,
           "queued tasks beyond this are rejected with RESOURCE_EXHAUSTED (clients retry), >= 1");
 ABSL_FLAG(uint64_t, max_message_bytes, 67108864,

@@ -463,7 +463,7 @@ TEST_F(ClientGatewayTest, ResultsForASlowReaderStayWithinTheSendLimit) {
 TEST_F(ClientGatewayTest, AClientThatDoesNotReadItsResultsIsNotReadEither) {
   BrokerConfig config = testing::loopback_config();
   config.scheduler.max_message_bytes = 20000;  // send limit: 4 x 20000 + 1 MiB
-  config.scheduler.max_retained_bytes = 0;     // the unread bound is the send limit
+  config.scheduler.max_retained_bytes = 1 << 20;  // the unread bound is the send limit
   start(config);
   auto w = std::make_unique<FakeWorker>(zmq_, b_->broker->worker_endpoint());
   w->hello("w1", {"square"}, /*slots=*/1000);
