@@ -117,7 +117,7 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::start(BrokerConfig config, const
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   set_keepalive(builder, config.client_keepalive_ms);
   builder.AddListeningPort(config.client_address, credentials, &port);
-  builder.RegisterService(b.clients_.get());
+  b.clients_->register_with(builder);
   builder.SetMaxReceiveMessageSize(int(limit));
   builder.SetMaxSendMessageSize(int(limit));
   std::unique_ptr<grpc::ServerCompletionQueue> call_cq = builder.AddCompletionQueue();

@@ -88,6 +88,7 @@ void BrokerLoop::run() {
     call.responder->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the broker is shutting down"));
   }
   waiting_.clear();
+  waiting_tokens_.clear();
 }
 
 // A hello may replace a worker's connection and a close ends one, and the scheduler
@@ -127,17 +128,27 @@ void BrokerLoop::handle(ClientEvent& event) {
           if (e.session != 0) end_session(e.session, std::move(e.status));
         } else if constexpr (std::is_same_v<E, GetResultCall>) {
           uint64_t token = next_token_++;
-          waiting_.emplace(token, e);
-          scheduler.get_result(e.request->id(), std::min(e.request->wait_ms(), deps_.max_wait_ms),
-                               token, actions_);
-        } else if constexpr (std::is_same_v<E, CancelCall>) {
-          if (e.request->more_ids_size() > kMaxCancelIds) {  // refused whole: none cancelled
+          if (!scheduler.get_result(e.request->id(),
+                                    std::min(e.request->wait_ms(), deps_.max_wait_ms), token,
+                                    actions_)) {
             e.responder->Finish(grpc::Status(
-                grpc::StatusCode::INVALID_ARGUMENT,
-                absl::StrCat("more than ", kMaxCancelIds, " more_ids in one Cancel call (",
-                             e.request->more_ids_size(), "): split it")));
+                grpc::StatusCode::RESOURCE_EXHAUSTED,
+                absl::StrCat("too many GetResult calls wait already (",
+                             scheduler.waiting_results(),
+                             "): ask again later, with wait_ms 0, or watch on a Session")));
             return;
           }
+          waiting_.emplace(token, e);  // answered in send_actions(), maybe this round
+          waiting_tokens_.emplace(e.responder, token);
+        } else if constexpr (std::is_same_v<E, UnaryCallEnded>) {
+          auto it = waiting_tokens_.find(e.responder);
+          if (it == waiting_tokens_.end()) return;  // answered already
+          scheduler.forget_waiter(it->second);
+          waiting_.erase(it->second);
+          waiting_tokens_.erase(it);
+          e.responder->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the call ended"));
+        } else if constexpr (std::is_same_v<E, CancelCall>) {
+          // At most kMaxCancelIds more_ids: the gateway refused calls with more.
           const bool even_if_unknown = e.request->even_if_unknown();
           *e.response = scheduler.cancel(e.request->id(), even_if_unknown, actions_);
           // Several ids in one call (a CLI interrupted in a map of 100,000 tasks): each as
@@ -249,6 +260,7 @@ void BrokerLoop::send_actions() {
     if (it == waiting_.end()) continue;
     *it->second.response = std::move(reply.response);
     it->second.responder->Finish(grpc::Status::OK);
+    waiting_tokens_.erase(it->second.responder);
     waiting_.erase(it);
   }
   for (SessionId s : actions_.sessions_to_close) {

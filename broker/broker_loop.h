@@ -60,9 +60,6 @@ class BrokerLoop final : private WorkerGateway::Handler {
   // implies its task was accepted. One Accepted per round trip was a third of the
   // messages of sequential calls.
   static constexpr int kMaxHeldAccepted = 4096;
-  // At most this many CancelRequest.more_ids in one call (service.proto): one call's
-  // work in the loop stays bounded.
-  static constexpr int kMaxCancelIds = 10'000;
 
   void on_frame(const std::string& peer, shoal::v1::WorkerMessage* msg) override;
   void on_disconnect(const std::string& peer) override;
@@ -90,6 +87,7 @@ class BrokerLoop final : private WorkerGateway::Handler {
   bool store_failed_ = false;
   uint64_t next_token_ = 1;
   absl::flat_hash_map<uint64_t, GetResultCall> waiting_;  // GetResult calls by token
+  absl::flat_hash_map<UnaryResponder*, uint64_t> waiting_tokens_;  // their tokens
   absl::flat_hash_map<SessionId, shoal::v1::ServerMessage> held_accepted_;
   std::vector<UndeliveredSend> undelivered_;  // by send_actions(), one entry per peer
   internal::IdleMemoryRelease idle_memory_;  // busy: tasks queued or running

@@ -48,7 +48,8 @@ ABSL_FLAG(std::string, store_dir, "",
           "acknowledged (default: in memory only)");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error (to stderr)");
 ABSL_FLAG(std::string, auth_token, "",
-          "when set, clients must send metadata 'authorization: Bearer <token>'");
+          "when set, clients must send metadata 'authorization: Bearer <token>' (a unary "
+          "call without it is refused before its request is read)");
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM certificate chain: clients must then connect with TLS (needs --tls-key)");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert");
