@@ -55,6 +55,7 @@ void BrokerLoop::run() {
     if (items[2].revents & ZMQ_POLLIN) {
       deps_.inbox->drain(events);
       for (ClientEvent& event : events) handle(event);
+      answer_cancels();
       client_events = !events.empty();
     }
     // Deadlines are looked up after a tick or a client event (GetResult waits); worker
@@ -80,6 +81,7 @@ void BrokerLoop::run() {
   deps_.inbox->close();
   deps_.inbox->drain(events);
   for (ClientEvent& event : events) handle(event);
+  answer_cancels();
   scheduler.shutdown("the broker is shutting down", actions_);
   send_actions();
   undelivered_.clear();  // a worker gone now changes nothing: the broker leaves
@@ -158,13 +160,7 @@ void BrokerLoop::handle(ClientEvent& event) {
             e.response->add_more_cancelled(one.cancelled());
             e.response->add_more_states(one.state());
           }
-          // A cancel is acknowledged now, not at the round's end: commit it first.
-          if (commit_store()) {
-            e.responder->Finish(grpc::Status::OK);
-          } else {
-            e.responder->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                             "the broker cannot write its task store"));
-          }
+          cancels_.push_back(e.responder);  // answered after the round's one commit
         } else if constexpr (std::is_same_v<E, StatsCall>) {
           fill_stats(e.response);
           e.responder->Finish(grpc::Status::OK);
@@ -202,6 +198,18 @@ void BrokerLoop::rewrite_store() {
     deps_.log->info("rewrote the task store's journal: ", stats.queued(), " queued and ",
                     stats.results_retained(), " retained results in ", ms, " ms");
   }
+}
+
+void BrokerLoop::answer_cancels() {
+  if (cancels_.empty()) return;
+  // A cancel is acknowledged now, not at the round's end: committed first, once for the
+  // round's cancels (each alone cost an fdatasync, and the loop waited for each).
+  const grpc::Status status =
+      commit_store() ? grpc::Status::OK
+                     : grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                    "the broker cannot write its task store");
+  for (UnaryResponder* responder : cancels_) responder->Finish(status);
+  cancels_.clear();
 }
 
 bool BrokerLoop::commit_store() {

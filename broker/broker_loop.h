@@ -4,8 +4,8 @@
 // kMaxFramesPerRound worker frames, then every waiting client event) and sends the
 // resulting actions once per round, so a burst costs one wake-up, not one per task.
 // With a durable store, the store is committed (one fdatasync) before held Accepted ids
-// go out (once a tick) and before a Cancel is answered: what the broker acknowledges
-// survives a crash. Tasks and results go out at once; a crash before their commit means
+// go out (once a tick) and before the round's Cancel calls are answered: what the broker
+// acknowledges survives a crash. Tasks and results go out at once; a crash before their commit means
 // a task runs again (at least once), never a task lost.
 
 #include <atomic>
@@ -67,6 +67,8 @@ class BrokerLoop final : private WorkerGateway::Handler {
   // Session `s` sent a bad message: writes what its earlier messages are owed, then ends
   // it with `status`.
   void end_session(SessionId s, grpc::Status status);
+  // Answers the Cancel calls handled this round, after one commit of the store.
+  void answer_cancels();
   // Commits the store; on failure stops the loop (false: acknowledge nothing more).
   bool commit_store();
   // Rewrites the store's journal with the live tasks (logs how long the loop stopped).
@@ -88,6 +90,7 @@ class BrokerLoop final : private WorkerGateway::Handler {
   uint64_t next_token_ = 1;
   absl::flat_hash_map<uint64_t, GetResultCall> waiting_;  // GetResult calls by token
   absl::flat_hash_map<UnaryResponder*, uint64_t> waiting_tokens_;  // their tokens
+  std::vector<UnaryResponder*> cancels_;  // Cancel calls handled, answered by round's end
   absl::flat_hash_map<SessionId, shoal::v1::ServerMessage> held_accepted_;
   std::vector<UndeliveredSend> undelivered_;  // by send_actions(), one entry per peer
   internal::IdleMemoryRelease idle_memory_;  // busy: tasks queued or running
