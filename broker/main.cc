@@ -25,7 +25,8 @@
 // Flag names use '_' inside (C identifiers); the command line spells them with '-'
 // (API.md §8) and both spellings are accepted.
 ABSL_FLAG(std::string, client_address, "127.0.0.1:50051",
-          "gRPC endpoint for clients, HOST:PORT; port 0 picks a free one");
+          "gRPC endpoint for clients, HOST:PORT; port 0 picks a free one; host *, 0.0.0.0 "
+          "or [::] listens on every address (shown as 127.0.0.1 or [::1])");
 ABSL_FLAG(std::string, worker_address, "tcp://127.0.0.1:5555",
           "ZeroMQ endpoint for workers, tcp://HOST:PORT (PORT 0..65535; 0 picks a free one)");
 ABSL_FLAG(int, heartbeat_ms, 1000, "heartbeat period sent to workers, in ms, 50..60000");

@@ -753,5 +753,16 @@ TEST_F(ClientGatewayTest, AuthTokenIsRequiredWhenConfigured) {
   EXPECT_TRUE(stub_->GetStats(right.get(), {}, &s).ok());
 }
 
+// A wildcard host listens on every address; the endpoint reported (and printed by
+// shoal-broker) is one a client connects to, not "*:PORT".
+TEST_F(ClientGatewayTest, AWildcardClientAddressIsReportedAsOneClientsCanReach) {
+  BrokerConfig config = testing::loopback_config();
+  config.client_address = "*:0";
+  start(config);
+  EXPECT_EQ(b_->broker->client_endpoint().rfind("127.0.0.1:", 0), 0u)
+      << b_->broker->client_endpoint();
+  EXPECT_EQ(stats().workers(), 0u);
+}
+
 }  // namespace
 }  // namespace shoal::broker
