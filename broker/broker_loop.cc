@@ -135,8 +135,7 @@ void BrokerLoop::handle(ClientEvent& event) {
                                     actions_)) {
             e.responder->Finish(grpc::Status(
                 grpc::StatusCode::RESOURCE_EXHAUSTED,
-                absl::StrCat("too many GetResult calls wait already (",
-                             scheduler.waiting_results(),
+                absl::StrCat("too many GetResult calls wait already (", scheduler.waiting_results(),
                              "): ask again later, with wait_ms 0, or watch on a Session")));
             return;
           }
@@ -205,9 +204,9 @@ void BrokerLoop::answer_cancels() {
   // A cancel is acknowledged now, not at the round's end: committed first, once for the
   // round's cancels (each alone cost an fdatasync, and the loop waited for each).
   const grpc::Status status =
-      commit_store() ? grpc::Status::OK
-                     : grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                    "the broker cannot write its task store");
+      commit_store()
+          ? grpc::Status::OK
+          : grpc::Status(grpc::StatusCode::UNAVAILABLE, "the broker cannot write its task store");
   for (UnaryResponder* responder : cancels_) responder->Finish(status);
   cancels_.clear();
 }

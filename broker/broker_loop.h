@@ -5,8 +5,8 @@
 // resulting actions once per round, so a burst costs one wake-up, not one per task.
 // With a durable store, the store is committed (one fdatasync) before held Accepted ids
 // go out (once a tick) and before the round's Cancel calls are answered: what the broker
-// acknowledges survives a crash. Tasks and results go out at once; a crash before their commit means
-// a task runs again (at least once), never a task lost.
+// acknowledges survives a crash. Tasks and results go out at once; a crash before their
+// commit means a task runs again (at least once), never a task lost.
 
 #include <atomic>
 #include <cstdint>

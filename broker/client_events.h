@@ -69,10 +69,9 @@ struct UnaryCallEnded {
   UnaryResponder* responder;
 };
 
-using ClientEvent =
-    std::variant<SessionOpened, SessionClosed, SessionHalfClosed, SubmitEvent, WatchEvent,
-                 BadClientMessage, GetResultCall, CancelCall, StatsCall, ListWorkersCall,
-                 ListQueuesCall, UnaryCallEnded>;
+using ClientEvent = std::variant<SessionOpened, SessionClosed, SessionHalfClosed, SubmitEvent,
+                                 WatchEvent, BadClientMessage, GetResultCall, CancelCall, StatsCall,
+                                 ListWorkersCall, ListQueuesCall, UnaryCallEnded>;
 using ClientInbox = EventInbox<ClientEvent>;
 
 // Where the scheduler's thread sends session traffic. Implementations are thread-safe.

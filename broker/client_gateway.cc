@@ -395,9 +395,8 @@ const char* malformed(const Request&) {
 // precedes bytes that do not parse (parsing then refuses them).
 std::size_t count_more_ids(grpc::ByteBuffer& bytes) {
   using google::protobuf::internal::WireFormatLite;
-  constexpr uint32_t kMoreIdsTag =
-      WireFormatLite::MakeTag(shoal::v1::CancelRequest::kMoreIdsFieldNumber,
-                              WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  constexpr uint32_t kMoreIdsTag = WireFormatLite::MakeTag(
+      shoal::v1::CancelRequest::kMoreIdsFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
   grpc::ProtoBufferReader reader(&bytes);  // reads the slices; leaves them in `bytes`
   google::protobuf::io::CodedInputStream in(&reader);
   std::size_t n = 0;
@@ -412,7 +411,9 @@ std::size_t count_more_ids(grpc::ByteBuffer& bytes) {
 class UnaryBody {
  public:
   virtual ~UnaryBody() = default;
+  // The request, parsed into by the gateway's thread before the call is posted.
   virtual google::protobuf::Message& request() = 0;
+  // The response, filled in by the scheduler's thread before it finishes the call.
   virtual const google::protobuf::Message& response() const = 0;
   // Why the parsed request cannot be served (nullptr: it can).
   virtual const char* malformed() const = 0;
@@ -494,7 +495,7 @@ class AsyncUnary final : public UnaryResponder {
     grpc::Status answer = status;
     if (answer.ok()) {
       answer = grpc::SerializationTraits<google::protobuf::Message>::Serialize(body_->response(),
-                                                                              &bytes, &own);
+                                                                               &bytes, &own);
     }
     if (answer.ok()) {  // takes refs to the bytes
       stream_.WriteAndFinish(bytes, grpc::WriteOptions(), answer,
@@ -516,12 +517,8 @@ class AsyncUnary final : public UnaryResponder {
         new AsyncUnary(gateway_, cq_);  // the next client's call
         accept();
         return;
-      case Op::kRead:
-        on_read(ok);
-        return;
-      case Op::kFinish:
-        finished_ = true;
-        break;
+      case Op::kRead: on_read(ok); return;
+      case Op::kFinish: finished_ = true; break;
       case Op::kDone:
         done_ = true;
         // Unanswered and the client gone: the scheduler's thread need not wait for it.
@@ -568,8 +565,7 @@ class AsyncUnary final : public UnaryResponder {
         return;
       }
     }
-    if (grpc::Status status = parse(request_bytes_, &body_->request(), "request");
-        !status.ok()) {
+    if (grpc::Status status = parse(request_bytes_, &body_->request(), "request"); !status.ok()) {
       gateway_->inbox_->post(BadClientMessage{});
       Finish(status);
     } else if (const char* why = body_->malformed()) {
@@ -586,8 +582,8 @@ class AsyncUnary final : public UnaryResponder {
   grpc::ServerCompletionQueue* cq_;
   grpc::GenericServerContext context_;
   grpc::GenericServerAsyncReaderWriter stream_;
-  Tag accept_tag_{this, Op::kAccept}, read_tag_{this, Op::kRead},
-      finish_tag_{this, Op::kFinish}, done_tag_{this, Op::kDone};
+  Tag accept_tag_{this, Op::kAccept}, read_tag_{this, Op::kRead}, finish_tag_{this, Op::kFinish},
+      done_tag_{this, Op::kDone};
   grpc::ByteBuffer request_bytes_;
   std::unique_ptr<UnaryBody> body_;
   // The queue's thread only:

@@ -15,10 +15,10 @@
 // Session once the replies owed to the messages before the bad one are written).
 
 #include <atomic>
+#include <climits>
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <climits>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"

@@ -56,10 +56,9 @@ absl::Status validate(const BrokerConfig& config) {
   // soon as the next one ended (--result-memory-mb=0 lost all but the newest).
   if (const uint64_t floor_mb = min_result_memory_mb(s.max_message_bytes);
       s.max_retained_bytes < (floor_mb << 20)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--result-memory-mb must be at least ", floor_mb,
-                     " (room for one result of --max-message-bytes), not ",
-                     s.max_retained_bytes >> 20));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--result-memory-mb must be at least ", floor_mb,
+        " (room for one result of --max-message-bytes), not ", s.max_retained_bytes >> 20));
   }
   return absl::OkStatus();
 }

@@ -24,9 +24,7 @@ class CountingStore final : public TaskStore {
     return inner_.insert(std::move(id));
   }
   bool find(std::string_view id, TaskRef* ref) const override { return inner_.find(id, ref); }
-  bool matches(TaskRef ref, std::string_view id) const override {
-    return inner_.matches(ref, id);
-  }
+  bool matches(TaskRef ref, std::string_view id) const override { return inner_.matches(ref, id); }
   TaskRecord& get(TaskRef ref) override { return inner_.get(ref); }
   const TaskRecord& get(TaskRef ref) const override { return inner_.get(ref); }
   void erase(TaskRef ref) override {

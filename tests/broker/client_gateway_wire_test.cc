@@ -257,9 +257,9 @@ TEST_F(ClientGatewayWireTest, AUnaryRequestOverTheLimitIsRefusedUnparsed) {
   get.writes_done();
   grpc::Status status = get.finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(status.error_message(),
-            "a shoal.v1.GetResultRequest of " + std::to_string(huge.ByteSizeLong()) +
-                " bytes; at most 16777216 are taken");
+  EXPECT_EQ(status.error_message(), "a shoal.v1.GetResultRequest of " +
+                                        std::to_string(huge.ByteSizeLong()) +
+                                        " bytes; at most 16777216 are taken");
   RawCall unknown(channel_, "/shoal.v1.TaskService/NoSuchMethod");
   ASSERT_TRUE(unknown.started());
   unknown.writes_done();
@@ -270,7 +270,7 @@ TEST_F(ClientGatewayWireTest, AUnaryRequestOverTheLimitIsRefusedUnparsed) {
 // A Cancel's more_ids are counted on the wire, before it is parsed: 2 million empty ids
 // (4 MB) took 134 MB parsed before they were refused.
 TEST_F(ClientGatewayWireTest, ACancelWithTooManyIdsIsRefusedUnparsed) {
-  std::string many("\x0a\x01\x61", 3);  // id "a"
+  std::string many("\x0a\x01\x61", 3);                             // id "a"
   for (int i = 0; i < 2'000'000; ++i) many.append("\x1a\x00", 2);  // an empty more_ids
   RawCall cancel(channel_, "/shoal.v1.TaskService/Cancel");
   ASSERT_TRUE(cancel.started());
@@ -278,7 +278,8 @@ TEST_F(ClientGatewayWireTest, ACancelWithTooManyIdsIsRefusedUnparsed) {
   cancel.writes_done();
   grpc::Status status = cancel.finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(status.error_message(), "more than 10000 more_ids in one Cancel call (2000000): split it");
+  EXPECT_EQ(status.error_message(),
+            "more than 10000 more_ids in one Cancel call (2000000): split it");
   EXPECT_EQ(state_of("a"), shoal::v1::TASK_STATE_UNKNOWN);  // not cancelled
 }
 
