@@ -55,6 +55,14 @@ void set_keepalive(grpc::ServerBuilder& builder, int64_t keepalive_ms) {
   // with it gRPC's flow-control pings cost a W3 round trip ~50 µs.
 }
 
+// The host a client of this machine connects to when the broker listens on `host`: a
+// wildcard ("*", "0.0.0.0", "[::]") means every address, and is none a client can use.
+std::string connectable_host(const std::string& host) {
+  if (host == "*" || host == "0.0.0.0") return "127.0.0.1";
+  if (host == "[::]" || host == "[::0]") return "[::1]";
+  return host;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Broker>> Broker::start(BrokerConfig config, const Logger* log) {
@@ -117,7 +125,7 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::start(BrokerConfig config, const
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   set_keepalive(builder, config.client_keepalive_ms);
   builder.AddListeningPort(config.client_address, credentials, &port);
-  builder.RegisterService(b.clients_.get());
+  b.clients_->register_with(builder);
   builder.SetMaxReceiveMessageSize(int(limit));
   builder.SetMaxSendMessageSize(int(limit));
   std::unique_ptr<grpc::ServerCompletionQueue> call_cq = builder.AddCompletionQueue();
@@ -152,7 +160,10 @@ absl::StatusOr<std::unique_ptr<Broker>> Broker::start(BrokerConfig config, const
             : " (or --tls-cert/--tls-key hold no valid PEM pair, or --tls-client-ca no "
               "certificate)"));
   }
-  b.client_endpoint_ = absl::StrCat(config.client_address.substr(0, colon), ":", port);
+  const std::string host = config.client_address.substr(0, colon);
+  const std::string reachable = connectable_host(host);
+  if (reachable != host) log->info("listening for clients on every address, port ", port);
+  b.client_endpoint_ = absl::StrCat(reachable, ":", port);
 
   b.loop_ = std::make_unique<BrokerLoop>(BrokerLoop::Deps{
       .scheduler = b.scheduler_.get(),

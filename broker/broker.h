@@ -32,7 +32,8 @@ class Broker {
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
 
-  // "HOST:PORT" clients connect to (the real port when 0 was asked for).
+  // "HOST:PORT" clients connect to (the real port when 0 was asked for; for a wildcard
+  // host, which listens on every address, 127.0.0.1 or [::1]).
   const std::string& client_endpoint() const { return client_endpoint_; }
   // "tcp://HOST:PORT" workers connect to.
   const std::string& worker_endpoint() const { return workers_->endpoint(); }

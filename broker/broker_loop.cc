@@ -55,6 +55,7 @@ void BrokerLoop::run() {
     if (items[2].revents & ZMQ_POLLIN) {
       deps_.inbox->drain(events);
       for (ClientEvent& event : events) handle(event);
+      answer_cancels();
       client_events = !events.empty();
     }
     // Deadlines are looked up after a tick or a client event (GetResult waits); worker
@@ -81,6 +82,7 @@ void BrokerLoop::run() {
   deps_.inbox->close();
   deps_.inbox->drain(events);
   for (ClientEvent& event : events) handle(event);
+  answer_cancels();
   scheduler.shutdown("the broker is shutting down", actions_);
   send_actions();
   undelivered_.clear();  // a worker gone now changes nothing: the broker leaves
@@ -89,6 +91,7 @@ void BrokerLoop::run() {
     call.responder->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the broker is shutting down"));
   }
   waiting_.clear();
+  waiting_tokens_.clear();
 }
 
 // A hello may replace a worker's connection and a close ends one, and the scheduler
@@ -128,17 +131,26 @@ void BrokerLoop::handle(ClientEvent& event) {
           if (e.session != 0) end_session(e.session, std::move(e.status));
         } else if constexpr (std::is_same_v<E, GetResultCall>) {
           uint64_t token = next_token_++;
-          waiting_.emplace(token, e);
-          scheduler.get_result(e.request->id(), std::min(e.request->wait_ms(), deps_.max_wait_ms),
-                               token, actions_);
-        } else if constexpr (std::is_same_v<E, CancelCall>) {
-          if (e.request->more_ids_size() > kMaxCancelIds) {  // refused whole: none cancelled
+          if (!scheduler.get_result(e.request->id(),
+                                    std::min(e.request->wait_ms(), deps_.max_wait_ms), token,
+                                    actions_)) {
             e.responder->Finish(grpc::Status(
-                grpc::StatusCode::INVALID_ARGUMENT,
-                absl::StrCat("more than ", kMaxCancelIds, " more_ids in one Cancel call (",
-                             e.request->more_ids_size(), "): split it")));
+                grpc::StatusCode::RESOURCE_EXHAUSTED,
+                absl::StrCat("too many GetResult calls wait already (", scheduler.waiting_results(),
+                             "): ask again later, with wait_ms 0, or watch on a Session")));
             return;
           }
+          waiting_.emplace(token, e);  // answered in send_actions(), maybe this round
+          waiting_tokens_.emplace(e.responder, token);
+        } else if constexpr (std::is_same_v<E, UnaryCallEnded>) {
+          auto it = waiting_tokens_.find(e.responder);
+          if (it == waiting_tokens_.end()) return;  // answered already
+          scheduler.forget_waiter(it->second);
+          waiting_.erase(it->second);
+          waiting_tokens_.erase(it);
+          e.responder->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the call ended"));
+        } else if constexpr (std::is_same_v<E, CancelCall>) {
+          // At most kMaxCancelIds more_ids: the gateway refused calls with more.
           const bool even_if_unknown = e.request->even_if_unknown();
           *e.response = scheduler.cancel(e.request->id(), even_if_unknown, actions_);
           // Several ids in one call (a CLI interrupted in a map of 100,000 tasks): each as
@@ -148,13 +160,7 @@ void BrokerLoop::handle(ClientEvent& event) {
             e.response->add_more_cancelled(one.cancelled());
             e.response->add_more_states(one.state());
           }
-          // A cancel is acknowledged now, not at the round's end: commit it first.
-          if (commit_store()) {
-            e.responder->Finish(grpc::Status::OK);
-          } else {
-            e.responder->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                             "the broker cannot write its task store"));
-          }
+          cancels_.push_back(e.responder);  // answered after the round's one commit
         } else if constexpr (std::is_same_v<E, StatsCall>) {
           fill_stats(e.response);
           e.responder->Finish(grpc::Status::OK);
@@ -204,6 +210,18 @@ void BrokerLoop::rewrite_store() {
     deps_.log->info("rewrote the task store's journal: ", stats.queued(), " queued and ",
                     stats.results_retained(), " retained results in ", ms, " ms");
   }
+}
+
+void BrokerLoop::answer_cancels() {
+  if (cancels_.empty()) return;
+  // A cancel is acknowledged now, not at the round's end: committed first, once for the
+  // round's cancels (each alone cost an fdatasync, and the loop waited for each).
+  const grpc::Status status =
+      commit_store()
+          ? grpc::Status::OK
+          : grpc::Status(grpc::StatusCode::UNAVAILABLE, "the broker cannot write its task store");
+  for (UnaryResponder* responder : cancels_) responder->Finish(status);
+  cancels_.clear();
 }
 
 bool BrokerLoop::commit_store() {
@@ -262,6 +280,7 @@ void BrokerLoop::send_actions() {
     if (it == waiting_.end()) continue;
     *it->second.response = std::move(reply.response);
     it->second.responder->Finish(grpc::Status::OK);
+    waiting_tokens_.erase(it->second.responder);
     waiting_.erase(it);
   }
   for (SessionId s : actions_.sessions_to_close) {

@@ -4,9 +4,9 @@
 // kMaxFramesPerRound worker frames, then every waiting client event) and sends the
 // resulting actions once per round, so a burst costs one wake-up, not one per task.
 // With a durable store, the store is committed (one fdatasync) before held Accepted ids
-// go out (once a tick) and before a Cancel is answered: what the broker acknowledges
-// survives a crash. Tasks and results go out at once; a crash before their commit means
-// a task runs again (at least once), never a task lost.
+// go out (once a tick) and before the round's Cancel calls are answered: what the broker
+// acknowledges survives a crash. Tasks and results go out at once; a crash before their
+// commit means a task runs again (at least once), never a task lost.
 
 #include <atomic>
 #include <cstdint>
@@ -60,9 +60,6 @@ class BrokerLoop final : private WorkerGateway::Handler {
   // implies its task was accepted. One Accepted per round trip was a third of the
   // messages of sequential calls.
   static constexpr int kMaxHeldAccepted = 4096;
-  // At most this many CancelRequest.more_ids in one call (service.proto): one call's
-  // work in the loop stays bounded.
-  static constexpr int kMaxCancelIds = 10'000;
 
   void on_frame(const std::string& peer, shoal::v1::WorkerMessage* msg) override;
   void on_disconnect(const std::string& peer) override;
@@ -72,6 +69,8 @@ class BrokerLoop final : private WorkerGateway::Handler {
   void end_session(SessionId s, grpc::Status status);
   // Tells the sessions that `events` (this round's, flushed) are handled, and clears them.
   void release_handled(std::vector<ClientEvent>& events);
+  // Answers the Cancel calls handled this round, after one commit of the store.
+  void answer_cancels();
   // Commits the store; on failure stops the loop (false: acknowledge nothing more).
   bool commit_store();
   // Rewrites the store's journal with the live tasks (logs how long the loop stopped).
@@ -92,6 +91,8 @@ class BrokerLoop final : private WorkerGateway::Handler {
   bool store_failed_ = false;
   uint64_t next_token_ = 1;
   absl::flat_hash_map<uint64_t, GetResultCall> waiting_;  // GetResult calls by token
+  absl::flat_hash_map<UnaryResponder*, uint64_t> waiting_tokens_;  // their tokens
+  std::vector<UnaryResponder*> cancels_;  // Cancel calls handled, answered by round's end
   absl::flat_hash_map<SessionId, shoal::v1::ServerMessage> held_accepted_;
   std::vector<UndeliveredSend> undelivered_;  // by send_actions(), one entry per peer
   internal::IdleMemoryRelease idle_memory_;  // busy: tasks queued or running

@@ -65,10 +65,20 @@ using StatsCall = UnaryCall<shoal::v1::StatsRequest, shoal::v1::Stats>;
 using ListWorkersCall = UnaryCall<shoal::v1::ListWorkersRequest, shoal::v1::ListWorkersResponse>;
 using ListQueuesCall = UnaryCall<shoal::v1::ListQueuesRequest, shoal::v1::ListQueuesResponse>;
 
-using ClientEvent =
-    std::variant<SessionOpened, SessionClosed, SessionHalfClosed, SubmitEvent, WatchEvent,
-                 BadClientMessage, GetResultCall, CancelCall, StatsCall, ListWorkersCall,
-                 ListQueuesCall>;
+// At most this many CancelRequest.more_ids in one call (service.proto): one call's work
+// in the scheduler's thread stays bounded. The gateway refuses more before parsing.
+inline constexpr int kMaxCancelIds = 10'000;
+
+// A unary call posted to the scheduler's thread ended before its answer (the client
+// cancelled it, or its deadline passed): a GetResult waiting for its task is dropped
+// and finished. `responder` lives until finished; an answered call's event is ignored.
+struct UnaryCallEnded {
+  UnaryResponder* responder;
+};
+
+using ClientEvent = std::variant<SessionOpened, SessionClosed, SessionHalfClosed, SubmitEvent,
+                                 WatchEvent, BadClientMessage, GetResultCall, CancelCall, StatsCall,
+                                 ListWorkersCall, ListQueuesCall, UnaryCallEnded>;
 using ClientInbox = EventInbox<ClientEvent>;
 
 // Where the scheduler's thread sends session traffic. Implementations are thread-safe.

@@ -10,6 +10,7 @@
 #include "google/protobuf/wire_format_lite.h"
 #include "grpcpp/alarm.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
+#include "grpcpp/server_builder.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "shoal/internal/name_limits.h"
@@ -30,6 +31,17 @@ const grpc::Status& unavailable() {
 grpc::Status unauthenticated() {
   return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                       "missing or wrong 'authorization: Bearer <token>' metadata");
+}
+
+// Compares in a time that depends on the lengths only, not on where the bytes first
+// differ: timing refusals tells a client nothing of the token.
+bool equal_in_constant_time(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  volatile unsigned char differ = 0;  // volatile: no early exit compiled in
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    differ = differ | static_cast<unsigned char>(a[i] ^ b[i]);
+  }
+  return differ == 0;
 }
 
 // Parses `bytes` (and clears them) into `*message` as gRPC's generated code does; bytes
@@ -477,9 +489,9 @@ bool ClientGateway::authorized(const grpc::ServerContextBase& context) const {
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
   return it != metadata.end() &&
-         std::string_view(it->second.data(), it->second.size()) == expected_authorization_;
+         equal_in_constant_time(std::string_view(it->second.data(), it->second.size()),
+                                expected_authorization_);
 }
-
 
 namespace {
 
@@ -495,23 +507,103 @@ const char* malformed(const Request&) {
   return nullptr;
 }
 
+// The more_ids of CancelRequest bytes, counted on the wire: a call with too many is
+// refused before it is parsed (2 million empty ids took 134 MB parsed). Counts what
+// precedes bytes that do not parse (parsing then refuses them).
+std::size_t count_more_ids(grpc::ByteBuffer& bytes) {
+  using google::protobuf::internal::WireFormatLite;
+  constexpr uint32_t kMoreIdsTag = WireFormatLite::MakeTag(
+      shoal::v1::CancelRequest::kMoreIdsFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  grpc::ProtoBufferReader reader(&bytes);  // reads the slices; leaves them in `bytes`
+  google::protobuf::io::CodedInputStream in(&reader);
+  std::size_t n = 0;
+  while (uint32_t tag = in.ReadTag()) {
+    n += tag == kMoreIdsTag;
+    if (!WireFormatLite::SkipField(&in, tag)) break;
+  }
+  return n;
+}
+
+// One unary method's request and response, and the event its call becomes.
+class UnaryBody {
+ public:
+  virtual ~UnaryBody() = default;
+  // The request, parsed into by the gateway's thread before the call is posted.
+  virtual google::protobuf::Message& request() = 0;
+  // The response, filled in by the scheduler's thread before it finishes the call.
+  virtual const google::protobuf::Message& response() const = 0;
+  // Why the parsed request cannot be served (nullptr: it can).
+  virtual const char* malformed() const = 0;
+  // Posts the call to the scheduler's thread; false once the inbox is closed.
+  virtual bool post(ClientInbox& inbox, UnaryResponder* responder) = 0;
+};
+
+template <class Request, class Response, class Call>
+class UnaryBodyOf final : public UnaryBody {
+ public:
+  google::protobuf::Message& request() override { return request_; }
+  const google::protobuf::Message& response() const override { return response_; }
+  const char* malformed() const override { return shoal::broker::malformed(request_); }
+  bool post(ClientInbox& inbox, UnaryResponder* responder) override {
+    return inbox.post(Call{responder, &request_, &response_});
+  }
+
+ private:
+  Request request_;
+  Response response_;
+};
+
+// The body for a call of `method` ("/shoal.v1.TaskService/GetResult"); nullptr for a
+// method TaskService does not have.
+std::unique_ptr<UnaryBody> body_for(std::string_view method) {
+  using namespace shoal::v1;
+  constexpr std::string_view kPrefix = "/shoal.v1.TaskService/";
+  if (!method.starts_with(kPrefix)) return nullptr;
+  method.remove_prefix(kPrefix.size());
+  if (method == "GetResult") {
+    return std::make_unique<UnaryBodyOf<GetResultRequest, GetResultResponse, GetResultCall>>();
+  }
+  if (method == "Cancel") {
+    return std::make_unique<UnaryBodyOf<CancelRequest, CancelResponse, CancelCall>>();
+  }
+  if (method == "GetStats") return std::make_unique<UnaryBodyOf<StatsRequest, Stats, StatsCall>>();
+  if (method == "ListWorkers") {
+    return std::make_unique<
+        UnaryBodyOf<ListWorkersRequest, ListWorkersResponse, ListWorkersCall>>();
+  }
+  if (method == "ListQueues") {
+    return std::make_unique<UnaryBodyOf<ListQueuesRequest, ListQueuesResponse, ListQueuesCall>>();
+  }
+  return nullptr;
+}
+
 }  // namespace
 
-// One unary call: waits for a request, asks for the next one, parses and checks it and
-// posts it to the scheduler's thread as `Call`, whose Finish() sends the answer. Deletes
-// itself when the answer has gone (or when the server shuts down before a call arrived).
-template <class Request, class Response, class Call>
-class AsyncUnary final : public UnaryResponder, private CqTag {
+// One unary call, served through gRPC's generic API: the call arrives with its metadata
+// only, so a caller without the token is refused before its request is read (a
+// registered method received the whole request first: up to the receive limit, 257 MB
+// by default, held for any peer). The request is then read, checked (size, and for a
+// Cancel its id count, before parsing), parsed and posted to the scheduler's thread,
+// whose Finish() sends the answer. A call that ends before its answer (the client
+// cancelled it, or its deadline passed: a GetResult may wait for 10 minutes) is posted
+// as UnaryCallEnded, and the scheduler's thread drops it and finishes it. The object
+// deletes itself once both gRPC's done notification and its finish have completed
+// (or when the server shuts down before a call arrived: then neither comes).
+class AsyncUnary final : public UnaryResponder {
  public:
-  using RequestFn = void (RawTaskService::*)(grpc::ServerContext*, grpc::ByteBuffer*,
-                                             grpc::ServerAsyncResponseWriter<grpc::ByteBuffer>*,
-                                             grpc::CompletionQueue*, grpc::ServerCompletionQueue*,
-                                             void*);
+  enum class Op : std::uint8_t { kAccept, kRead, kFinish, kDone };
+  struct Tag final : CqTag {
+    Tag(AsyncUnary* c, Op o) : call(c), op(o) {}
+    void proceed(bool ok) override { call->on_event(op, ok); }
+    AsyncUnary* call;
+    Op op;
+  };
 
-  AsyncUnary(ClientGateway* gateway, grpc::ServerCompletionQueue* cq, RequestFn request_fn)
-      : gateway_(gateway), cq_(cq), request_fn_(request_fn), writer_(&context_) {
-    (gateway_->*request_fn_)(&context_, &request_bytes_, &writer_, cq, cq,
-                             static_cast<CqTag*>(this));
+  // Asks gRPC for the next unary call on `cq`.
+  AsyncUnary(ClientGateway* gateway, grpc::ServerCompletionQueue* cq)
+      : gateway_(gateway), cq_(cq), stream_(&context_) {
+    context_.AsyncNotifyWhenDone(static_cast<CqTag*>(&done_tag_));
+    gateway_->unary_.RequestCall(&context_, &stream_, cq, cq, static_cast<CqTag*>(&accept_tag_));
   }
 
   void Finish(const grpc::Status& status) override {
@@ -519,60 +611,114 @@ class AsyncUnary final : public UnaryResponder, private CqTag {
     bool own;
     grpc::Status answer = status;
     if (answer.ok()) {
-      answer = grpc::SerializationTraits<Response>::Serialize(response_, &bytes, &own);
+      answer = grpc::SerializationTraits<google::protobuf::Message>::Serialize(body_->response(),
+                                                                               &bytes, &own);
     }
-    if (answer.ok()) {
-      writer_.Finish(bytes, answer, static_cast<CqTag*>(this));  // takes refs to the bytes
+    if (answer.ok()) {  // takes refs to the bytes
+      stream_.WriteAndFinish(bytes, grpc::WriteOptions(), answer,
+                             static_cast<CqTag*>(&finish_tag_));
     } else {
-      writer_.FinishWithError(answer, static_cast<CqTag*>(this));
+      stream_.Finish(answer, static_cast<CqTag*>(&finish_tag_));
     }
   }
 
  private:
-  void proceed(bool ok) override {
-    if (!ok || answered_) {  // shutting down before a call came, or the answer went
-      delete this;
+  // One completion of this call's operations (the queue's thread). May delete this.
+  void on_event(Op op, bool ok) {
+    switch (op) {
+      case Op::kAccept:
+        if (!ok) {  // the server is shutting down; the call never started
+          delete this;
+          return;
+        }
+        new AsyncUnary(gateway_, cq_);  // the next client's call
+        accept();
+        return;
+      case Op::kRead: on_read(ok); return;
+      case Op::kFinish: finished_ = true; break;
+      case Op::kDone:
+        done_ = true;
+        // Unanswered and the client gone: the scheduler's thread need not wait for it.
+        if (posted_ && !finished_ && context_.IsCancelled()) {
+          gateway_->inbox_->post(UnaryCallEnded{this});
+        }
+        break;
+    }
+    if (finished_ && done_) delete this;
+  }
+
+  void accept() {
+    body_ = body_for(context_.method());
+    if (body_ == nullptr) {
+      Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                          absl::StrCat("no method ", context_.method())));
+    } else if (!gateway_->authorized(context_)) {
+      Finish(unauthenticated());  // its request is not read
+    } else {
+      stream_.Read(&request_bytes_, static_cast<CqTag*>(&read_tag_));
+    }
+  }
+
+  void on_read(bool ok) {
+    if (!ok) {  // no request: the client half-closed without one, or the call broke
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the call sent no request"));
       return;
     }
-    answered_ = true;  // the next completion is Finish's
-    new AsyncUnary(gateway_, cq_, request_fn_);
-    if (!gateway_->authorized(context_)) {
-      Finish(unauthenticated());
-    } else if (grpc::Status status = parse(request_bytes_, &request_, "request"); !status.ok()) {
+    const std::size_t size = request_bytes_.Length();
+    if (size > kMaxUnaryRequestBytes) {
+      request_bytes_.Clear();
+      gateway_->inbox_->post(BadClientMessage{});
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("a ", body_->request().GetTypeName(), " of ", size,
+                                       " bytes; at most ", kMaxUnaryRequestBytes, " are taken")));
+      return;
+    }
+    if (std::string_view(context_.method()).ends_with("/Cancel")) {
+      if (std::size_t ids = count_more_ids(request_bytes_); ids > std::size_t{kMaxCancelIds}) {
+        request_bytes_.Clear();  // refused whole: none cancelled
+        Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            absl::StrCat("more than ", kMaxCancelIds,
+                                         " more_ids in one Cancel call (", ids, "): split it")));
+        return;
+      }
+    }
+    if (grpc::Status status = parse(request_bytes_, &body_->request(), "request"); !status.ok()) {
       gateway_->inbox_->post(BadClientMessage{});
       Finish(status);
-    } else if (const char* why = malformed(request_)) {
+    } else if (const char* why = body_->malformed()) {
       gateway_->inbox_->post(BadClientMessage{});
       Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, why));
-    } else if (!gateway_->inbox_->post(Call{this, &request_, &response_})) {
+    } else if (body_->post(*gateway_->inbox_, this)) {
+      posted_ = true;  // the done notification comes later, on this thread
+    } else {
       Finish(unavailable());
     }
   }
 
   ClientGateway* gateway_;
   grpc::ServerCompletionQueue* cq_;
-  RequestFn request_fn_;
-  grpc::ServerContext context_;
+  grpc::GenericServerContext context_;
+  grpc::GenericServerAsyncReaderWriter stream_;
+  Tag accept_tag_{this, Op::kAccept}, read_tag_{this, Op::kRead}, finish_tag_{this, Op::kFinish},
+      done_tag_{this, Op::kDone};
   grpc::ByteBuffer request_bytes_;
-  Request request_;
-  Response response_;
-  grpc::ServerAsyncResponseWriter<grpc::ByteBuffer> writer_;
-  bool answered_ = false;  // the queue's thread only
+  std::unique_ptr<UnaryBody> body_;
+  // The queue's thread only:
+  bool posted_ = false;    // the scheduler's thread has the call
+  bool finished_ = false;  // the finish completed
+  bool done_ = false;      // gRPC said the call is over
 };
 
+void ClientGateway::register_with(grpc::ServerBuilder& builder) {
+  builder.RegisterService(this);
+  builder.RegisterAsyncGenericService(&unary_);
+}
+
 void ClientGateway::serve(std::unique_ptr<grpc::ServerCompletionQueue> cq) {
-  using namespace shoal::v1;
   cq_ = std::move(cq);
   grpc::ServerCompletionQueue* q = cq_.get();
   new AsyncSession(this, q);
-  new AsyncUnary<GetResultRequest, GetResultResponse, GetResultCall>(
-      this, q, &ClientGateway::RequestGetResult);
-  new AsyncUnary<CancelRequest, CancelResponse, CancelCall>(this, q, &ClientGateway::RequestCancel);
-  new AsyncUnary<StatsRequest, Stats, StatsCall>(this, q, &ClientGateway::RequestGetStats);
-  new AsyncUnary<ListWorkersRequest, ListWorkersResponse, ListWorkersCall>(
-      this, q, &ClientGateway::RequestListWorkers);
-  new AsyncUnary<ListQueuesRequest, ListQueuesResponse, ListQueuesCall>(
-      this, q, &ClientGateway::RequestListQueues);
+  new AsyncUnary(this, q);
   cq_thread_ = std::thread([this] {
     void* tag;
     bool ok;

@@ -7,17 +7,18 @@
 // Every call uses gRPC's completion-queue API, served by one thread of ours: a read is
 // parsed and posted on the thread that polled it. (With the callback API each message
 // crossed several of gRPC's own threads: about five more wake-ups per round trip, on
-// the latency path.) Every method is served raw, as bytes the gateway parses itself:
+// the latency path.) Every method is served as bytes the gateway parses itself (the
+// unary ones through the generic API, to check the token before reading a request):
 // gRPC's own parsing took a Session message that does not parse for the client's
 // half-close, and answered a unary request that does not with INTERNAL; the gateway
 // counts either (Stats.bad_client_messages) and ends the call with INVALID_ARGUMENT (a
 // Session once the replies owed to the messages before the bad one are written).
 
 #include <atomic>
+#include <climits>
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <climits>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -25,21 +26,30 @@
 #include "absl/synchronization/mutex.h"
 #include "broker/client_events.h"
 #include "broker/logger.h"
+#include "grpcpp/generic/async_generic_service.h"
+#include "grpcpp/server_builder.h"
 #include "shoal/v1/service.grpc.pb.h"
 
 namespace shoal::broker {
 
 class AsyncSession;
-template <class Request, class Response, class Call>
 class AsyncUnary;
 
-// TaskService with every method raw (requests and responses as grpc::ByteBuffer).
-using RawTaskService =
-    shoal::v1::TaskService::WithRawMethod_Session<shoal::v1::TaskService::WithRawMethod_GetResult<
-        shoal::v1::TaskService::WithRawMethod_Cancel<shoal::v1::TaskService::WithRawMethod_GetStats<
-            shoal::v1::TaskService::WithRawMethod_ListWorkers<
-                shoal::v1::TaskService::WithRawMethod_ListQueues<
-                    shoal::v1::TaskService::Service>>>>>>;
+// The largest request a unary call may carry: a Cancel of 1 + kMaxCancelIds ids of the
+// longest kind (1,024 bytes; 10.3 MB on the wire), with room to spare. Larger ones are
+// refused (INVALID_ARGUMENT) before they are parsed.
+inline constexpr std::size_t kMaxUnaryRequestBytes = 16 << 20;
+
+// TaskService with Session raw (messages as grpc::ByteBuffer) and the unary methods
+// generic: those calls come through the gateway's AsyncGenericService, which sees a
+// call's metadata before its request.
+using RawTaskService = shoal::v1::TaskService::WithRawMethod_Session<
+    shoal::v1::TaskService::WithGenericMethod_GetResult<
+        shoal::v1::TaskService::WithGenericMethod_Cancel<
+            shoal::v1::TaskService::WithGenericMethod_GetStats<
+                shoal::v1::TaskService::WithGenericMethod_ListWorkers<
+                    shoal::v1::TaskService::WithGenericMethod_ListQueues<
+                        shoal::v1::TaskService::Service>>>>>>;
 
 class ClientGateway final : public RawTaskService, public SessionSink {
  public:
@@ -61,6 +71,9 @@ class ClientGateway final : public RawTaskService, public SessionSink {
   ClientGateway(Options options, ClientInbox* inbox, const Logger* log);
   ~ClientGateway() override;
 
+  // Registers the gateway's services (Session, and the unary methods' generic service)
+  // with `builder`. Call once, before the server is built.
+  void register_with(grpc::ServerBuilder& builder);
   // Serves every call from `cq` (added to the server's builder before it was built) on
   // a thread of the gateway's own. Call once, after the server started.
   void serve(std::unique_ptr<grpc::ServerCompletionQueue> cq);
@@ -83,7 +96,6 @@ class ClientGateway final : public RawTaskService, public SessionSink {
 
  private:
   friend class AsyncSession;
-  template <class Request, class Response, class Call>
   friend class AsyncUnary;
   bool authorized(const grpc::ServerContextBase& context) const;
   // Registers `session` under a new id: never 0 (no session), never one still open.
@@ -98,6 +110,7 @@ class ClientGateway final : public RawTaskService, public SessionSink {
   absl::Mutex mu_;
   absl::flat_hash_map<SessionId, AsyncSession*> sessions_ ABSL_GUARDED_BY(mu_);
   SessionId next_session_ ABSL_GUARDED_BY(mu_) = 1;
+  grpc::AsyncGenericService unary_;  // the unary methods' calls
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
   std::thread cq_thread_;
 };

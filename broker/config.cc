@@ -51,6 +51,15 @@ absl::Status validate(const BrokerConfig& config) {
     return absl::InvalidArgumentError(
         absl::StrCat("--max-message-bytes must be in 1..", kMaxMessageBytesLimit, " (256 MiB)"));
   }
+  // Results that no client took yet count against the cap too (their retention starts at
+  // their end): a cap that cannot hold one result of the largest size dropped them as
+  // soon as the next one ended (--result-memory-mb=0 lost all but the newest).
+  if (const uint64_t floor_mb = min_result_memory_mb(s.max_message_bytes);
+      s.max_retained_bytes < (floor_mb << 20)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--result-memory-mb must be at least ", floor_mb,
+        " (room for one result of --max-message-bytes), not ", s.max_retained_bytes >> 20));
+  }
   return absl::OkStatus();
 }
 

@@ -28,6 +28,12 @@ constexpr uint64_t max_frame_bytes(uint64_t max_message_bytes) {
   return max_message_bytes * 4 + (1u << 20);
 }
 
+// The smallest --result-memory-mb with `max_message_bytes`: one result of the largest
+// size, in whole MiB (at least 1).
+constexpr uint64_t min_result_memory_mb(uint64_t max_message_bytes) {
+  return max_message_bytes <= (1u << 20) ? 1 : (max_message_bytes + (1u << 20) - 1) >> 20;
+}
+
 // What the scheduler needs to know; every field has the documented flag default.
 struct SchedulerOptions {
   int64_t heartbeat_ms = 1000;            // heartbeat period sent to workers in Welcome
@@ -35,6 +41,9 @@ struct SchedulerOptions {
   int64_t result_ttl_ms = 3'600'000;      // retention of a delivered result
   uint64_t max_retained_bytes = 256u << 20;  // delivered results beyond: oldest dropped early
   uint64_t max_queued = 1'000'000;        // queued tasks beyond this are rejected
+  // GetResult calls waiting for their task at once (each holds about 16 KB of gRPC's);
+  // one more that would wait is refused with RESOURCE_EXHAUSTED. Not a flag.
+  uint64_t max_waiting_results = 100'000;
   // Larger args are rejected as invalid; workers learn it in Welcome and fail a task
   // whose result is larger (RESOURCE_EXHAUSTED).
   uint64_t max_message_bytes = 64 << 20;

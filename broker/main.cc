@@ -25,7 +25,8 @@
 // Flag names use '_' inside (C identifiers); the command line spells them with '-'
 // (API.md §8) and both spellings are accepted.
 ABSL_FLAG(std::string, client_address, "127.0.0.1:50051",
-          "gRPC endpoint for clients, HOST:PORT; port 0 picks a free one");
+          "gRPC endpoint for clients, HOST:PORT; port 0 picks a free one; host *, 0.0.0.0 "
+          "or [::] listens on every address (shown as 127.0.0.1 or [::1])");
 ABSL_FLAG(std::string, worker_address, "tcp://127.0.0.1:5555",
           "ZeroMQ endpoint for workers, tcp://HOST:PORT (PORT 0..65535; 0 picks a free one)");
 ABSL_FLAG(int, heartbeat_ms, 1000, "heartbeat period sent to workers, in ms, 50..60000");
@@ -36,7 +37,7 @@ ABSL_FLAG(int64_t, client_keepalive_ms, 20000,
 ABSL_FLAG(int64_t, result_ttl_s, 3600, "how long a result is kept after its delivery (or its end, if no client took it), in s");
 ABSL_FLAG(uint64_t, result_memory_mb, 256,
           "delivered results kept beyond this many MiB are dropped, oldest first (remembered "
-          "cancels last), before their ttl");
+          "cancels last), before their ttl; at least --max-message-bytes in MiB (64)");
 ABSL_FLAG(uint64_t, max_queued, 1000000,
           "queued tasks beyond this are rejected with RESOURCE_EXHAUSTED (clients retry), >= 1");
 ABSL_FLAG(uint64_t, max_message_bytes, 67108864,
@@ -48,7 +49,8 @@ ABSL_FLAG(std::string, store_dir, "",
           "acknowledged (default: in memory only)");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error (to stderr)");
 ABSL_FLAG(std::string, auth_token, "",
-          "when set, clients must send metadata 'authorization: Bearer <token>'");
+          "when set, clients must send metadata 'authorization: Bearer <token>' (a unary "
+          "call without it is refused before its request is read)");
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM certificate chain: clients must then connect with TLS (needs --tls-key)");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert");

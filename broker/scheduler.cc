@@ -289,12 +289,12 @@ void Scheduler::watch(SessionId s, const google::protobuf::RepeatedPtrField<std:
   if (unknown.ids_size() > 0) *out.add_session_message(s)->mutable_unknown() = std::move(unknown);
 }
 
-void Scheduler::get_result(std::string_view id, uint32_t wait_ms, uint64_t token, Actions& out) {
+bool Scheduler::get_result(std::string_view id, uint32_t wait_ms, uint64_t token, Actions& out) {
   TaskRef ref;
   if (!store_->find(id, &ref)) {
     out.replies.push_back({token, {}});
     out.replies.back().response.set_state(shoal::v1::TASK_STATE_UNKNOWN);
-    return;
+    return true;
   }
   TaskRecord& rec = store_->get(ref);
   if (rec.phase == TaskPhase::kDone || wait_ms == 0) {
@@ -305,13 +305,29 @@ void Scheduler::get_result(std::string_view id, uint32_t wait_ms, uint64_t token
       decode_result(rec, reply.response.mutable_result());
       mark_delivered(rec, ref);
     }
-    return;
+    return true;
   }
+  if (waiter_task_.size() >= options_.max_waiting_results) return false;
   waiters_[ref].push_back(token);
   waiter_task_[token] = ref;
   waiter_timers_.push({clock_->now_ms() + wait_ms, token});
-  // An answered call's timer is skipped when it falls due, up to 10 minutes on: once such
-  // timers may outnumber the calls waiting, drop them (amortised O(1) per call).
+  prune_waiter_timers();
+  return true;
+}
+
+void Scheduler::forget_waiter(uint64_t token) {
+  auto it = waiter_task_.find(token);
+  if (it == waiter_task_.end()) return;
+  auto waiters = waiters_.find(it->second);
+  if (waiters != waiters_.end()) {
+    std::erase(waiters->second, token);
+    if (waiters->second.empty()) waiters_.erase(waiters);
+  }
+  waiter_task_.erase(it);
+  prune_waiter_timers();
+}
+
+void Scheduler::prune_waiter_timers() {
   if (waiter_timers_.size() > 2 * waiter_task_.size() + 64) {
     waiter_timers_.erase_if([this](const Waiter& w) { return !waiter_task_.contains(w.token); });
   }

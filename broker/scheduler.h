@@ -61,8 +61,13 @@ class Scheduler {
   void watch(SessionId s, const google::protobuf::RepeatedPtrField<std::string>& ids,
              Actions& out);
   // Answers GetResult call `token` now, or when the task ends, or after wait_ms
-  // (whichever is first), through Actions::replies.
-  void get_result(std::string_view id, uint32_t wait_ms, uint64_t token, Actions& out);
+  // (whichever is first), through Actions::replies. False, and nothing answered, when
+  // the call would wait but max_waiting_results calls wait already (the caller refuses
+  // it): each holds a gRPC call in the broker.
+  bool get_result(std::string_view id, uint32_t wait_ms, uint64_t token, Actions& out);
+  // GetResult call `token` ended unanswered (its client went away): it waits no more.
+  // Nothing happens for a call answered or never seen.
+  void forget_waiter(uint64_t token);
   // Cancels a queued task: it will never run and its result is CANCELLED. Running and
   // done tasks are left alone (cancelled = false, with their state). An unknown id is
   // left alone too, unless `even_if_unknown`: then it becomes a done task whose result
@@ -130,6 +135,8 @@ class Scheduler {
   // Sessions waiting for another session's task, counted per task (for tests: those of
   // closed sessions do not pile up).
   std::size_t watcher_entries() const;
+  // GetResult calls waiting for their task to end.
+  std::size_t waiting_results() const { return waiter_task_.size(); }
   shoal::v1::ListWorkersResponse list_workers() const;
   shoal::v1::ListQueuesResponse list_queues() const;
   // Tests only: the seq the next queued task gets (FIFO order across lanes).
@@ -244,6 +251,10 @@ class Scheduler {
   void expire(const Timer& t);
   shoal::v1::TaskState state_of(const TaskRecord& rec) const;
   void answer_waiters(TaskRef ref, Actions& out);
+  // Drops the timers of calls no longer waiting once they outnumber those waiting: an
+  // answered or ended call's timer is otherwise skipped only when it falls due, up to 10
+  // minutes on (amortised O(1) per call).
+  void prune_waiter_timers();
   // Session `s` now waits for unfinished task `ref`: it takes the task over from a
   // session that is gone (a reconnect) or joins a live one (both get the result).
   // Drops queues with no task (queued or running) and no worker, but "default": any

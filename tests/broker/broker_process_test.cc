@@ -243,6 +243,9 @@ TEST(BrokerProcessTest, EveryFlagErrorIsOneLineNamingTheFlagAndExitCode2) {
            {{"--heartbeat-ms=1"}, "--heartbeat-ms must be in 50..60000, not 1"},
            {{"--liveness=101"}, "--liveness must be in 2..100, not 101"},
            {{"--max-queued=0"}, "--max-queued must be at least 1, not 0"},
+           {{"--result-memory-mb=0"},
+            "--result-memory-mb must be at least 64 (room for one result of "
+            "--max-message-bytes), not 0"},
            {{"--version"}, "unknown flag '--version' (see --help)"},
            {{"-v"}, "unknown flag '-v' (see --help)"},
        }) {

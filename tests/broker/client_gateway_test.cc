@@ -185,6 +185,80 @@ TEST_F(ClientGatewayTest, GetResultWaitsForTheTaskToEnd) {
   context->TryCancel();
 }
 
+// GetResult calls that wait are capped (each holds gRPC's call, about 16 KB, for up to
+// 10 minutes): one more is refused RESOURCE_EXHAUSTED. A call its client gave up on
+// (cancelled, or past its deadline) frees its place at once: abandoned long polls held
+// their memory for their whole wait (60,000 of them took the broker to 970 MB).
+TEST_F(ClientGatewayTest, WaitingGetResultCallsAreCappedAndFreedWhenAbandoned) {
+  BrokerConfig config = testing::loopback_config();
+  config.scheduler.max_waiting_results = 1;
+  start(config);  // no worker: t1 stays queued
+  auto session = make_context();
+  auto stream = stub_->Session(session.get());
+  ASSERT_TRUE(stream->Write(submit({make_task("t1")})));
+  ASSERT_TRUE(read_until(*stream, shoal::v1::ServerMessage::kAccepted).has_value());
+
+  shoal::v1::GetResultRequest wait_long;
+  wait_long.set_id("t1");
+  wait_long.set_wait_ms(600'000);
+  // A probe waits 1 ms if let in: either way it is answered at once.
+  auto probe = [&] {
+    shoal::v1::GetResultRequest request;
+    request.set_id("t1");
+    request.set_wait_ms(1);
+    shoal::v1::GetResultResponse response;
+    auto context = make_context();
+    grpc::Status status = stub_->GetResult(context.get(), request, &response);
+    EXPECT_TRUE(status.ok() || status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED)
+        << status.error_message();
+    return status;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+
+  // The long call waits once a probe is refused; it is refused itself if it came while a
+  // probe waited (then it goes again).
+  grpc::CompletionQueue cq;
+  std::unique_ptr<grpc::ClientContext> waiter;
+  shoal::v1::GetResultResponse waited;
+  grpc::Status waiter_status;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<shoal::v1::GetResultResponse>> call;
+  auto start_waiter = [&] {
+    waiter = make_context();
+    call = stub_->AsyncGetResult(waiter.get(), wait_long, &cq);
+    call->Finish(&waited, &waiter_status, nullptr);
+  };
+  auto waiter_ended = [&] {  // without waiting
+    void* tag;
+    bool ok;
+    return cq.AsyncNext(&tag, &ok, std::chrono::system_clock::now()) ==
+           grpc::CompletionQueue::GOT_EVENT;
+  };
+  start_waiter();
+  grpc::Status refused;
+  while ((refused = probe()).ok()) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no call was refused";
+    if (waiter_ended()) {
+      ASSERT_EQ(waiter_status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+      start_waiter();
+    }
+  }
+  EXPECT_THAT(refused.error_message(), HasSubstr("too many GetResult calls wait already (1)"));
+
+  // Its client gives up: its place is free again.
+  waiter->TryCancel();
+  void* tag;
+  bool ok;
+  ASSERT_TRUE(cq.Next(&tag, &ok));
+  EXPECT_EQ(waiter_status.error_code(), grpc::StatusCode::CANCELLED);
+  grpc::Status let_in;
+  while (!(let_in = probe()).ok()) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+        << "the abandoned call still holds its place: " << let_in.error_message();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // the broker sees the cancel
+  }
+  session->TryCancel();
+}
+
 TEST_F(ClientGatewayTest, CancelledQueuedTaskNeverRunsAndReportsCancelled) {
   start();  // no worker: the task waits in its queue
   auto context = make_context();
@@ -463,7 +537,7 @@ TEST_F(ClientGatewayTest, ResultsForASlowReaderStayWithinTheSendLimit) {
 TEST_F(ClientGatewayTest, AClientThatDoesNotReadItsResultsIsNotReadEither) {
   BrokerConfig config = testing::loopback_config();
   config.scheduler.max_message_bytes = 20000;  // send limit: 4 x 20000 + 1 MiB
-  config.scheduler.max_retained_bytes = 0;     // the unread bound is the send limit
+  config.scheduler.max_retained_bytes = 1 << 20;  // the unread bound is the send limit
   start(config);
   auto w = std::make_unique<FakeWorker>(zmq_, b_->broker->worker_endpoint());
   w->hello("w1", {"square"}, /*slots=*/1000);
@@ -669,8 +743,25 @@ TEST_F(ClientGatewayTest, AuthTokenIsRequiredWhenConfigured) {
   shoal::v1::ServerMessage msg;
   EXPECT_FALSE(stream->Read(&msg));
   EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  // Compared in constant time: a token of the right length, or its prefix, is refused.
+  for (const char* token : {"s3creT", "s3cre", "s3crets"}) {
+    auto near = make_context(token);
+    EXPECT_EQ(stub_->GetStats(near.get(), {}, &s).error_code(), grpc::StatusCode::UNAUTHENTICATED)
+        << token;
+  }
   auto right = make_context("s3cret");
   EXPECT_TRUE(stub_->GetStats(right.get(), {}, &s).ok());
+}
+
+// A wildcard host listens on every address; the endpoint reported (and printed by
+// shoal-broker) is one a client connects to, not "*:PORT".
+TEST_F(ClientGatewayTest, AWildcardClientAddressIsReportedAsOneClientsCanReach) {
+  BrokerConfig config = testing::loopback_config();
+  config.client_address = "*:0";
+  start(config);
+  EXPECT_EQ(b_->broker->client_endpoint().rfind("127.0.0.1:", 0), 0u)
+      << b_->broker->client_endpoint();
+  EXPECT_EQ(stats().workers(), 0u);
 }
 
 }  // namespace

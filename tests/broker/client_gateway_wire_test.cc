@@ -36,8 +36,9 @@ grpc::ByteBuffer to_buffer(const std::string& bytes) {
 // One call of gRPC's generic (byte) API, each operation waited for in turn.
 class RawCall {
  public:
-  RawCall(const std::shared_ptr<grpc::Channel>& channel, const std::string& method)
-      : stub_(channel), context_(make_context()) {
+  RawCall(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
+          const std::string& token = "")
+      : stub_(channel), context_(make_context(token)) {
     call_ = stub_.PrepareCall(context_.get(), method, &cq_);
     call_->StartCall(this);
     started_ = wait();
@@ -278,6 +279,67 @@ TEST_F(ClientGatewayWireTest, AUnaryRequestThatDoesNotParseIsInvalidArgument) {
     EXPECT_EQ(call.finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   }
   EXPECT_EQ(stats().bad_client_messages(), 5u);
+}
+
+// With --auth-token, a unary call without the token is refused on its metadata, before
+// its request is read: the broker received and parsed the whole request first (up to its
+// receive limit, 257 MB by default) for any peer. Here no request ever comes.
+TEST_F(ClientGatewayWireTest, AUnaryCallWithoutTheTokenIsRefusedBeforeItsRequest) {
+  BrokerConfig config = testing::loopback_config();
+  config.auth_token = "s3cret";
+  auto b = InProcessBroker::start(config);
+  ASSERT_NE(b->broker, nullptr);
+  auto channel =
+      grpc::CreateChannel(b->broker->client_endpoint(), grpc::InsecureChannelCredentials());
+  for (const char* method : {"GetResult", "Cancel", "GetStats", "ListWorkers", "ListQueues"}) {
+    SCOPED_TRACE(method);
+    RawCall call(channel, std::string("/shoal.v1.TaskService/") + method);
+    ASSERT_TRUE(call.started());
+    grpc::Status status = call.finish();  // nothing written, not half-closed
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << status.error_message();
+  }
+  RawCall call(channel, "/shoal.v1.TaskService/GetStats", "s3cret");
+  ASSERT_TRUE(call.started());
+  ASSERT_TRUE(call.write(""));  // an empty StatsRequest
+  call.writes_done();
+  EXPECT_TRUE(call.finish().ok());
+}
+
+// A unary request is checked before it is parsed: at most kMaxUnaryRequestBytes (the
+// broker took, and parsed, any up to its receive limit of 257 MB).
+TEST_F(ClientGatewayWireTest, AUnaryRequestOverTheLimitIsRefusedUnparsed) {
+  shoal::v1::GetResultRequest huge;
+  huge.set_id(std::string(kMaxUnaryRequestBytes, 'x'));
+  RawCall get(channel_, "/shoal.v1.TaskService/GetResult");
+  ASSERT_TRUE(get.started());
+  get.write(huge.SerializeAsString());
+  get.writes_done();
+  grpc::Status status = get.finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "a shoal.v1.GetResultRequest of " +
+                                        std::to_string(huge.ByteSizeLong()) +
+                                        " bytes; at most 16777216 are taken");
+  RawCall unknown(channel_, "/shoal.v1.TaskService/NoSuchMethod");
+  ASSERT_TRUE(unknown.started());
+  unknown.writes_done();
+  EXPECT_EQ(unknown.finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(stats().bad_client_messages(), 1u);  // the huge request
+}
+
+// A Cancel's more_ids are counted on the wire, before it is parsed: 2 million empty ids
+// (4 MB) took 134 MB parsed before they were refused.
+TEST_F(ClientGatewayWireTest, ACancelWithTooManyIdsIsRefusedUnparsed) {
+  std::string many("\x0a\x01\x61", 3);                             // id "a"
+  for (int i = 0; i < 2'000'000; ++i) many.append("\x1a\x00", 2);  // an empty more_ids
+  RawCall cancel(channel_, "/shoal.v1.TaskService/Cancel");
+  ASSERT_TRUE(cancel.started());
+  cancel.write(many);
+  cancel.writes_done();
+  grpc::Status status = cancel.finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "more than 10000 more_ids in one Cancel call (2000000): split it");
+  EXPECT_EQ(state_of("a"), shoal::v1::TASK_STATE_UNKNOWN);  // not cancelled
 }
 
 }  // namespace

@@ -93,5 +93,29 @@ TEST(ConfigTest, HeartbeatLivenessAndMaxQueuedMustBeUsable) {
   }
 }
 
+// --result-memory-mb=0 was taken, and then every result a client had not collected yet
+// went as soon as the next one ended (a stream that broke lost all but the newest).
+TEST(ConfigTest, ResultMemoryMustHoldTheLargestResult) {
+  BrokerConfig c;
+  c.scheduler.max_retained_bytes = 0;
+  EXPECT_EQ(std::string(validate(c).message()),
+            "--result-memory-mb must be at least 64 (room for one result of "
+            "--max-message-bytes), not 0");
+  c.scheduler.max_retained_bytes = 63u << 20;
+  EXPECT_EQ(validate(c).code(), absl::StatusCode::kInvalidArgument);
+  c.scheduler.max_retained_bytes = 64u << 20;
+  EXPECT_TRUE(validate(c).ok()) << validate(c);
+  c.scheduler.max_message_bytes = 1000;  // at least 1 MiB all the same
+  c.scheduler.max_retained_bytes = 0;
+  EXPECT_EQ(std::string(validate(c).message()),
+            "--result-memory-mb must be at least 1 (room for one result of "
+            "--max-message-bytes), not 0");
+  c.scheduler.max_retained_bytes = 1u << 20;
+  EXPECT_TRUE(validate(c).ok()) << validate(c);
+  c.scheduler.max_message_bytes = (64u << 20) + 1;  // rounded up
+  c.scheduler.max_retained_bytes = 64u << 20;
+  EXPECT_NE(validate(c).message().find("at least 65 "), std::string::npos) << validate(c);
+}
+
 }  // namespace
 }  // namespace shoal::broker
