@@ -267,7 +267,8 @@ def shipped_image(podman, image, user):
     broker = podman.tag + "-broker"
     podman.start(broker, "--network=none", "-v", volume + ":/var/lib/shoal", image)
     line = podman.wait_line(broker, r"^shoal-broker listening")
-    check("clients=0.0.0.0:50051" in line and "workers=tcp://0.0.0.0:5555" in line, line)
+    # A wildcard client address is shown as the loopback address clients may use.
+    check("clients=127.0.0.1:50051" in line and "workers=tcp://0.0.0.0:5555" in line, line)
     uid = podman.run("exec", broker, "id", "-u").stdout.strip()
     check(uid != "0", "the broker runs as root")
     # Two workers with no --processes: one process per CPU the container may use (the
