@@ -31,7 +31,7 @@ class ClientGatewayReadBoundTest : public ::testing::Test {
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(&gateway_);
+    gateway_.register_with(builder);
     std::unique_ptr<grpc::ServerCompletionQueue> cq = builder.AddCompletionQueue();
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
