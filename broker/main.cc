@@ -50,7 +50,10 @@ ABSL_FLAG(std::string, store_dir, "",
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error (to stderr)");
 ABSL_FLAG(std::string, auth_token, "",
           "when set, clients must send metadata 'authorization: Bearer <token>' (a unary "
-          "call without it is refused before its request is read)");
+          "call without it is refused before its request is read); visible to other users "
+          "in ps: prefer --auth-token-file");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "read --auth-token from this file (its first line; e.g. a systemd credential)");
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM certificate chain: clients must then connect with TLS (needs --tls-key)");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert");
@@ -80,7 +83,7 @@ constexpr int64_t kMaxResultTtlS = int64_t{100} * 366 * 24 * 3600;
 constexpr const char* kFlags[] = {"client_address", "worker_address", "heartbeat_ms",
                                   "liveness",       "client_keepalive_ms", "result_ttl_s",   "result_memory_mb",   "max_queued",
                                   "max_message_bytes", "default_max_retries", "store_dir", "log_level",
-                                  "auth_token", "tls_cert", "tls_key", "tls_client_ca", "curve_secret_key_file",
+                                  "auth_token", "auth_token_file", "tls_cert", "tls_key", "tls_client_ca", "curve_secret_key_file",
                                   "curve_worker_keys_file"};
 
 void print_help() {
@@ -181,6 +184,23 @@ int main(int argc, char** argv) {
   config.client_address = absl::GetFlag(FLAGS_client_address);
   config.worker_address = absl::GetFlag(FLAGS_worker_address);
   config.auth_token = absl::GetFlag(FLAGS_auth_token);
+  if (std::string path = absl::GetFlag(FLAGS_auth_token_file); !path.empty()) {
+    std::string text;
+    if (!config.auth_token.empty()) {
+      std::fprintf(stderr, "shoal-broker: --auth-token and --auth-token-file: give one\n");
+      return 2;
+    }
+    if (!shoal::internal::read_whole_file(path, &text)) {
+      std::fprintf(stderr, "shoal-broker: --auth-token-file: cannot read '%s': %s\n",
+                   path.c_str(), std::strerror(errno));
+      return 2;
+    }
+    config.auth_token = text.substr(0, text.find_first_of("\r\n"));
+    if (config.auth_token.empty()) {  // must not fall back to no token at all
+      std::fprintf(stderr, "shoal-broker: --auth-token-file: '%s' is empty\n", path.c_str());
+      return 2;
+    }
+  }
   config.store_dir = absl::GetFlag(FLAGS_store_dir);
   config.on_store_failure = [](const absl::Status&) {
     unsigned char store_failed = 0;  // not a signal: main exits 1

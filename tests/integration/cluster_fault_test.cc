@@ -166,8 +166,12 @@ TEST(ClusterFaultTest, PythonClientFromTheProtoFilesSubmitsByName) {
 // The standard gRPC health service answers probes without the auth token the task service
 // wants: SERVING for the server and for shoal.v1.TaskService, NOT_FOUND for other names.
 TEST(ClusterFaultTest, AnswersTheStandardHealthCheckWithoutAToken) {
+  // The broker reads its token from a file (its first line), as the CLI below.
+  testutil::TempDir dir("shoal-token");
+  std::ofstream(dir.path() + "/token") << "s3cret\nnot part of it\n";
   Cluster cluster;
-  cluster.start_broker("127.0.0.1:0", "tcp://127.0.0.1:0", {"--auth-token=s3cret"});
+  cluster.start_broker("127.0.0.1:0", "tcp://127.0.0.1:0",
+                       {"--auth-token-file=" + dir.path() + "/token"});
   auto check = [&](std::vector<std::string> service) {
     std::vector<std::string> argv = {"/usr/bin/python3", SHOAL_HEALTH_CHECK, cluster.clients()};
     argv.insert(argv.end(), service.begin(), service.end());
@@ -183,9 +187,6 @@ TEST(ClusterFaultTest, AnswersTheStandardHealthCheckWithoutAToken) {
   auto status = testutil::ChildProcess::start(
       {cli_bin(), "status", "--broker=" + cluster.clients()});
   EXPECT_NE(status->wait(30s), 0);
-  // Read from a file (its first line), it is the token.
-  testutil::TempDir dir("shoal-token");
-  std::ofstream(dir.path() + "/token") << "s3cret\nnot part of it\n";
   auto with_file = testutil::ChildProcess::start(
       {cli_bin(), "status", "--broker=" + cluster.clients(), "--auth-token-file=" + dir.path() + "/token"});
   EXPECT_EQ(with_file->wait(30s), 0);
