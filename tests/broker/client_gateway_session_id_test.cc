@@ -24,15 +24,10 @@ using testing::make_stub;
 class ClientGatewaySessionIdTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    grpc::ServerBuilder builder;
     int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    gateway_.register_with(builder);
-    std::unique_ptr<grpc::ServerCompletionQueue> cq = builder.AddCompletionQueue();
-    server_ = builder.BuildAndStart();
+    server_ = testing::serve_gateway(gateway_, &port);
     ASSERT_NE(server_, nullptr);
     ASSERT_NE(port, 0);
-    gateway_.serve(std::move(cq));
     stub_ = make_stub("127.0.0.1:" + std::to_string(port));
   }
   void TearDown() override {

@@ -79,6 +79,17 @@ std::optional<shoal::v1::BrokerMessage> FakeWorker::next(std::chrono::millisecon
 
 void FakeWorker::close() { socket_.close(); }
 
+std::unique_ptr<grpc::Server> serve_gateway(ClientGateway& gateway, int* port) {
+  grpc::ServerBuilder builder;
+  *port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), port);
+  gateway.register_with(builder);
+  std::unique_ptr<grpc::ServerCompletionQueue> cq = builder.AddCompletionQueue();
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server != nullptr) gateway.serve(std::move(cq));
+  return server;
+}
+
 std::unique_ptr<shoal::v1::TaskService::Stub> make_stub(const std::string& endpoint) {
   return shoal::v1::TaskService::NewStub(
       grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()));

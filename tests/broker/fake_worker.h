@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "broker/broker.h"
+#include "broker/client_gateway.h"
 #include "grpcpp/grpcpp.h"
 #include "shoal/v1/service.grpc.pb.h"
 #include "shoal/v1/worker.pb.h"
@@ -49,6 +50,10 @@ class FakeWorker {
  private:
   zmq::socket_t socket_;
 };
+
+// A gRPC server on 127.0.0.1 (a free port, set in *port) serving `gateway` on its own
+// completion queue; nullptr if it could not start.
+std::unique_ptr<grpc::Server> serve_gateway(ClientGateway& gateway, int* port);
 
 // A stub for the broker's client endpoint, sending `token` when not empty.
 std::unique_ptr<shoal::v1::TaskService::Stub> make_stub(const std::string& endpoint);

@@ -209,13 +209,20 @@ TEST(LostWakeUpTest, BarrierWait) {
   EXPECT_EQ(code, 0) << "the first waiter never saw its round pass";
 }
 
+// A process started to sleep in barrier.wait(), returned once the barrier counts it.
+Process asleep_in(Barrier& barrier) {
+  const int before = barrier.n_waiting();
+  Process waiter([&barrier] { barrier.wait(); });
+  waiter.start();
+  while (barrier.n_waiting() != before + 1) std::this_thread::yield();
+  return waiter;
+}
+
 // A process killed while asleep in Barrier::wait() stayed counted: the next live parties
 // passed a party short. The round breaks instead, as a wait interrupted does in Python.
 TEST(BarrierLivenessTest, AWaiterKilledMidWaitDoesNotCountAsAParty) {
   Barrier barrier(3);
-  Process killed([&] { barrier.wait(); });
-  killed.start();
-  while (barrier.n_waiting() != 1) std::this_thread::yield();
+  Process killed = asleep_in(barrier);
   killed.kill();
   killed.join();
   std::atomic<bool> other_passed{false};
@@ -243,9 +250,7 @@ TEST(BarrierLivenessTest, AWaiterKilledMidWaitDoesNotCountAsAParty) {
 TEST(BarrierLivenessTest, ASleeperLearnsThatAPeerWasKilledMidWait) {
   constexpr int kBroken = 5;
   Barrier barrier(3);
-  Process killed([&] { barrier.wait(); });
-  killed.start();
-  while (barrier.n_waiting() != 1) std::this_thread::yield();
+  Process killed = asleep_in(barrier);
   Process sleeper([&] {
     try {
       barrier.wait();
@@ -270,9 +275,7 @@ TEST(BarrierLivenessTest, ASleeperLearnsThatAPeerWasKilledMidWait) {
 // out, breaking the barrier): it forgets it, and the barrier is usable at once.
 TEST(BarrierLivenessTest, AResetForgetsAWaiterKilledMidWait) {
   Barrier barrier(2);
-  Process killed([&] { barrier.wait(); });
-  killed.start();
-  while (barrier.n_waiting() != 1) std::this_thread::yield();
+  Process killed = asleep_in(barrier);
   killed.kill();
   killed.join();
   barrier.reset();
