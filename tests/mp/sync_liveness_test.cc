@@ -209,6 +209,17 @@ TEST(LostWakeUpTest, BarrierWait) {
   EXPECT_EQ(code, 0) << "the first waiter never saw its round pass";
 }
 
+// A thread waiting at `barrier` (10 s at most); `passed` is set if its wait returned.
+std::thread waiting_thread(Barrier& barrier, std::atomic<bool>& passed) {
+  return std::thread([&barrier, &passed] {
+    try {
+      barrier.wait(10s);
+      passed.store(true);
+    } catch (const BrokenBarrierError&) {
+    }
+  });
+}
+
 // A process started to sleep in barrier.wait(), returned once the barrier counts it.
 Process asleep_in(Barrier& barrier) {
   const int before = barrier.n_waiting();
@@ -226,13 +237,7 @@ TEST(BarrierLivenessTest, AWaiterKilledMidWaitDoesNotCountAsAParty) {
   killed.kill();
   killed.join();
   std::atomic<bool> other_passed{false};
-  std::thread other([&] {
-    try {
-      barrier.wait(10s);
-      other_passed.store(true);
-    } catch (const BrokenBarrierError&) {
-    }
-  });
+  std::thread other = waiting_thread(barrier, other_passed);
   try {
     barrier.wait(10s);
     ADD_FAILURE() << "a round of three passed with two live parties";
@@ -282,13 +287,7 @@ TEST(BarrierLivenessTest, AResetForgetsAWaiterKilledMidWait) {
   EXPECT_FALSE(barrier.broken());
   EXPECT_EQ(barrier.n_waiting(), 0);
   std::atomic<bool> other_passed{false};
-  std::thread other([&] {
-    try {
-      barrier.wait(10s);
-      other_passed.store(true);
-    } catch (const BrokenBarrierError&) {
-    }
-  });
+  std::thread other = waiting_thread(barrier, other_passed);
   EXPECT_NO_THROW(barrier.wait(10s));
   other.join();
   EXPECT_TRUE(other_passed.load());
