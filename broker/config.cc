@@ -60,6 +60,14 @@ absl::Status validate(const BrokerConfig& config) {
         "--result-memory-mb must be at least ", floor_mb,
         " (room for one result of --max-message-bytes), not ", s.max_retained_bytes >> 20));
   }
+  // A bound below one task of the largest size would refuse that task for ever.
+  if (const uint64_t floor_mb = min_task_memory_mb(s.max_message_bytes);
+      s.max_task_bytes < (floor_mb << 20)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--task-memory-mb must be at least ", floor_mb,
+        " (room for the arguments of one task of --max-message-bytes), not ",
+        s.max_task_bytes >> 20));
+  }
   return absl::OkStatus();
 }
 

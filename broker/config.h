@@ -34,6 +34,12 @@ constexpr uint64_t min_result_memory_mb(uint64_t max_message_bytes) {
   return max_message_bytes <= (1u << 20) ? 1 : (max_message_bytes + (1u << 20) - 1) >> 20;
 }
 
+// The smallest --task-memory-mb with `max_message_bytes`: the arguments of one task of
+// the largest size, in whole MiB (at least 1); the same floor as the results'.
+constexpr uint64_t min_task_memory_mb(uint64_t max_message_bytes) {
+  return min_result_memory_mb(max_message_bytes);
+}
+
 // What the scheduler needs to know; every field has the documented flag default.
 struct SchedulerOptions {
   int64_t heartbeat_ms = 1000;            // heartbeat period sent to workers in Welcome
@@ -41,6 +47,9 @@ struct SchedulerOptions {
   int64_t result_ttl_ms = 3'600'000;      // retention of a delivered result
   uint64_t max_retained_bytes = 256u << 20;  // delivered results beyond: oldest dropped early
   uint64_t max_queued = 1'000'000;        // queued tasks beyond this are rejected
+  // The arguments of tasks not done yet (queued or running: a running task's are kept for
+  // its retry), in bytes: a submission that would hold more is rejected as max_queued's.
+  uint64_t max_task_bytes = uint64_t{2048} << 20;
   // GetResult calls waiting for their task at once (each holds about 16 KB of gRPC's);
   // one more that would wait is refused with RESOURCE_EXHAUSTED. Not a flag.
   uint64_t max_waiting_results = 100'000;

@@ -40,6 +40,10 @@ ABSL_FLAG(uint64_t, result_memory_mb, 256,
           "cancels last), before their ttl; at least --max-message-bytes in MiB (64)");
 ABSL_FLAG(uint64_t, max_queued, 1000000,
           "queued tasks beyond this are rejected with RESOURCE_EXHAUSTED (clients retry), >= 1");
+ABSL_FLAG(uint64_t, task_memory_mb, 2048,
+          "tasks whose arguments would take those of the tasks not done yet (queued or "
+          "running) past this many MiB are rejected as --max-queued's; at least "
+          "--max-message-bytes in MiB (64)");
 ABSL_FLAG(uint64_t, max_message_bytes, 67108864,
           "largest task arguments, and largest task result, accepted, in bytes, at most "
           "268435456 (a task whose result is larger fails with RESOURCE_EXHAUSTED)");
@@ -80,11 +84,12 @@ void on_stop_signal(int signal_number) {
 // Retention beyond a century is as good as for ever (and stays within int64 ms).
 constexpr int64_t kMaxResultTtlS = int64_t{100} * 366 * 24 * 3600;
 
-constexpr const char* kFlags[] = {"client_address", "worker_address", "heartbeat_ms",
-                                  "liveness",       "client_keepalive_ms", "result_ttl_s",   "result_memory_mb",   "max_queued",
-                                  "max_message_bytes", "default_max_retries", "store_dir", "log_level",
-                                  "auth_token", "auth_token_file", "tls_cert", "tls_key", "tls_client_ca", "curve_secret_key_file",
-                                  "curve_worker_keys_file"};
+constexpr const char* kFlags[] = {
+    "client_address",    "worker_address",      "heartbeat_ms",     "liveness",
+    "client_keepalive_ms", "result_ttl_s",      "result_memory_mb", "max_queued",
+    "task_memory_mb",    "max_message_bytes",   "default_max_retries", "store_dir",
+    "log_level",         "auth_token",          "auth_token_file",  "tls_cert",
+    "tls_key",           "tls_client_ca",       "curve_secret_key_file", "curve_worker_keys_file"};
 
 void print_help() {
   std::string text =
@@ -255,14 +260,19 @@ int main(int argc, char** argv) {
                  static_cast<long long>(kMaxResultTtlS));
     return 2;
   }
-  if (memory_mb > (UINT64_MAX >> 20)) {
-    std::fprintf(stderr, "shoal-broker: --result-memory-mb must be at most %llu\n",
-                 static_cast<unsigned long long>(UINT64_MAX >> 20));
-    return 2;
+  const uint64_t task_memory_mb = absl::GetFlag(FLAGS_task_memory_mb);
+  for (auto [flag, mb] :
+       {std::pair{"result-memory-mb", memory_mb}, {"task-memory-mb", task_memory_mb}}) {
+    if (mb > (UINT64_MAX >> 20)) {
+      std::fprintf(stderr, "shoal-broker: --%s must be at most %llu\n", flag,
+                   static_cast<unsigned long long>(UINT64_MAX >> 20));
+      return 2;
+    }
   }
   config.scheduler.result_ttl_ms = ttl_s * 1000;
   config.scheduler.max_retained_bytes = memory_mb << 20;
   config.scheduler.max_queued = absl::GetFlag(FLAGS_max_queued);
+  config.scheduler.max_task_bytes = task_memory_mb << 20;
   config.scheduler.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   config.scheduler.default_max_retries = absl::GetFlag(FLAGS_default_max_retries);
   if (absl::Status valid = shoal::broker::validate(config); !valid.ok()) {

@@ -110,7 +110,10 @@ void Scheduler::submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1
   size_t accepted_at = out.to_sessions.size();
   out.add_session_message(s)->mutable_accepted();
   shoal::v1::Accepted accepted;
+  // Once a new task finds the broker full (--max-queued or --task-memory-mb), so do the
+  // batch's later ones: a smaller one that fits does not overtake it.
   shoal::v1::Rejected exhausted;
+  std::string full;
   // One Rejected per problem, in the order first met: a batch of many bad tasks costs a
   // few messages, not one (of a few hundred bytes) per task.
   std::array<shoal::v1::Rejected, size_t(TaskProblem::kCount)> invalid;
@@ -140,7 +143,8 @@ void Scheduler::submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1
       }
       continue;
     }
-    if (queued_ >= options_.max_queued) {
+    if (full.empty()) full = fullness(task.args().size());
+    if (!full.empty()) {
       exhausted.add_ids(std::move(*task.mutable_id()));
       continue;
     }
@@ -175,8 +179,7 @@ void Scheduler::submit(SessionId s, google::protobuf::RepeatedPtrField<shoal::v1
   if (exhausted.ids_size() > 0) {
     shoal::v1::TaskError* error = exhausted.mutable_error();
     error->set_kind(shoal::v1::ERROR_KIND_RESOURCE_EXHAUSTED);
-    error->set_message(absl::StrCat("the broker holds ", queued_,
-                                    " queued tasks (--max-queued); submit again later"));
+    error->set_message(absl::StrCat(full, "; submit again later"));
     *out.add_session_message(s)->mutable_rejected() = std::move(exhausted);
   }
   for (TaskRef ref : unrunnable) {
@@ -248,8 +251,25 @@ std::string Scheduler::describe(TaskProblem problem, const shoal::v1::Task& task
   return "";
 }
 
+std::string Scheduler::fullness(uint64_t args_bytes) const {
+  if (queued_ >= options_.max_queued) {
+    return absl::StrCat("the broker holds ", queued_, " queued tasks (--max-queued)");
+  }
+  // A task fits an empty broker whatever its size (validate() keeps the bound above one
+  // task of --max-message-bytes anyway).
+  if (task_bytes_ > 0 &&
+      args_bytes > options_.max_task_bytes - std::min(options_.max_task_bytes, task_bytes_)) {
+    return absl::StrCat("the broker holds ", task_bytes_,
+                        " bytes of arguments of tasks not done yet, and ", args_bytes,
+                        " more would take it past its limit of ", options_.max_task_bytes,
+                        " (--task-memory-mb)");
+  }
+  return "";
+}
+
 void Scheduler::fill_record(TaskRecord& rec, shoal::v1::Task& task) {
   rec.args = std::move(*task.mutable_args());
+  task_bytes_ += rec.args.size();
   rec.name = names_.intern(task.name());
   rec.queue = task.queue().empty() ? default_queue_ : names_.intern(task.queue());
   rec.items = std::max<uint32_t>(1, task.items());
@@ -466,6 +486,7 @@ void Scheduler::finish(TaskRef ref, std::unique_ptr<TaskResult> result, Actions&
 
 void Scheduler::retain_result(TaskRecord& rec, TaskResult& result) {
   rec.phase = TaskPhase::kDone;
+  task_bytes_ -= rec.args.size();
   std::string().swap(rec.args);
   // Retained encoded (one string instead of a message tree) and without what the record
   // already knows; the message itself goes to the session without a copy.

@@ -205,6 +205,9 @@ class Scheduler {
   TaskProblem task_problem(const shoal::v1::Task& task) const;
   // `problem` of `task` in one line: names the task by its quoted, shortened id.
   std::string describe(TaskProblem problem, const shoal::v1::Task& task) const;
+  // Why a new task with `args_bytes` of arguments finds the broker full (--max-queued,
+  // --task-memory-mb), for a Rejected's message, or "" when there is room for it.
+  std::string fullness(uint64_t args_bytes) const;
   TaskQueue& queue_for(NameId name);
   // The lane of task name `name` in `q`, made with its count of capable workers when new.
   Lane& lane_of(TaskQueue& q, NameId name);
@@ -384,6 +387,7 @@ class Scheduler {
 
   uint64_t submitted_ = 0, completed_ = 0, failed_ = 0, retried_ = 0;
   uint64_t queued_ = 0, running_ = 0, retained_ = 0, bad_client_messages_ = 0;
+  uint64_t task_bytes_ = 0;  // args of the records not done (fill_record to retain_result)
   uint64_t bad_worker_results_ = 0;  // in none of TaskResult's forms
   static constexpr int kRateBuckets = 8;  // completions per second, last seconds
   mutable int64_t rate_second_[kRateBuckets] = {};

@@ -22,6 +22,8 @@ shoal::v1::Stats Scheduler::stats() const {
   shoal::v1::Stats stats;
   stats.set_max_message_bytes(options_.max_message_bytes);
   stats.set_max_queued(options_.max_queued);
+  stats.set_task_bytes(task_bytes_);
+  stats.set_max_task_bytes(options_.max_task_bytes);
   stats.set_sessions(static_cast<uint32_t>(sessions_.size()));
   stats.set_submitted(submitted_);
   stats.set_completed(completed_);

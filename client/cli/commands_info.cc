@@ -210,6 +210,12 @@ int run_status(const CliConfig& config) {
               static_cast<unsigned long long>(stats.queued()), limit.c_str(),
               static_cast<unsigned long long>(stats.running()),
               static_cast<unsigned long long>(stats.results_retained()));
+  // From a broker that says its bound (--task-memory-mb).
+  if (stats.max_task_bytes() > 0) {
+    std::printf("arguments held: %.1f MiB of the tasks not done (at most %llu MiB)\n",
+                static_cast<double>(stats.task_bytes()) / (1 << 20),
+                static_cast<unsigned long long>(stats.max_task_bytes() >> 20));
+  }
   if (stats.journal_bytes() > 0) {
     std::printf("store: journal of %.1f MB (a restart keeps acknowledged tasks)\n",
                 static_cast<double>(stats.journal_bytes()) / 1e6);

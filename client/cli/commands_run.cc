@@ -68,12 +68,26 @@ std::string describe(const internal::ErrorInfo& e) {
 }
 
 // How full the broker says it is now: " (3 tasks queued, its --max-queued limit is 3)"
-// (without the limit from a broker that does not say it), or "" when it does not answer.
+// (without the limit from a broker that does not say it), or, when its bound on the
+// arguments held is what it reached, " (3 tasks queued, 2048.0 MiB of arguments held by
+// tasks not done, its --task-memory-mb limit is 2048 MiB)"; "" when it does not answer.
 std::string fullness(const internal::RemoteBackend& backend) {
   std::optional<v1::Stats> stats = backend.stats();
   if (!stats) return "";
   std::string text = " (" + std::to_string(stats->queued()) +
                      (stats->queued() == 1 ? " task" : " tasks") + " queued";
+  // No task is larger than max_message_bytes: the bound on arguments refuses one only
+  // when they are within that of it.
+  const bool by_count = stats->max_queued() > 0 && stats->queued() >= stats->max_queued();
+  const uint64_t room =
+      stats->max_task_bytes() - std::min(stats->task_bytes(), stats->max_task_bytes());
+  if (!by_count && stats->max_task_bytes() > 0 && room < stats->max_message_bytes()) {
+    char held[64];
+    std::snprintf(held, sizeof held, ", %.1f MiB of arguments held by tasks not done",
+                  static_cast<double>(stats->task_bytes()) / (1 << 20));
+    return text + held + ", its --task-memory-mb limit is " +
+           std::to_string(stats->max_task_bytes() >> 20) + " MiB)";
+  }
   if (stats->max_queued() > 0) {
     text += ", its --max-queued limit is " + std::to_string(stats->max_queued());
   }

@@ -117,5 +117,23 @@ TEST(ConfigTest, ResultMemoryMustHoldTheLargestResult) {
   EXPECT_NE(validate(c).message().find("at least 65 "), std::string::npos) << validate(c);
 }
 
+// --task-memory-mb below one task of --max-message-bytes would refuse such a task for ever
+// once any other is held.
+TEST(ConfigTest, TaskMemoryMustHoldTheLargestTask) {
+  BrokerConfig c;
+  EXPECT_EQ(c.scheduler.max_task_bytes, uint64_t{2048} << 20);  // the flag's default
+  c.scheduler.max_task_bytes = 63u << 20;
+  EXPECT_EQ(std::string(validate(c).message()),
+            "--task-memory-mb must be at least 64 (room for the arguments of one task of "
+            "--max-message-bytes), not 63");
+  c.scheduler.max_task_bytes = 64u << 20;
+  EXPECT_TRUE(validate(c).ok()) << validate(c);
+  c.scheduler.max_message_bytes = 1000;
+  c.scheduler.max_task_bytes = 1u << 20;
+  EXPECT_TRUE(validate(c).ok()) << validate(c);
+  c.scheduler.max_task_bytes = 0;
+  EXPECT_EQ(validate(c).code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace shoal::broker

@@ -37,10 +37,13 @@ struct SimConfig {
 };
 
 // Short periods, so that liveness, time limits and retention all come into play within
-// a few thousand steps.
+// a few thousand steps. Arguments are 0..39 bytes: the bound on those of tasks not done
+// bites about as often as max_queued.
 inline SchedulerOptions sim_options(const SimConfig& config) {
   return SchedulerOptions{.heartbeat_ms = 1000, .liveness = 3, .result_ttl_ms = 20'000,
-                          .max_queued = config.max_queued, .max_message_bytes = 256,
+                          .max_queued = config.max_queued,
+                          .max_task_bytes = config.max_queued * 24,
+                          .max_message_bytes = 256,
                           .default_max_retries = 2, .time_limit_grace_ms = 2000,
                           .broker_id = "sim"};
 }

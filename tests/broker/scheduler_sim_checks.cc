@@ -310,6 +310,7 @@ void SchedulerSim::check_counters() {
   shoal::v1::Stats st = scheduler_.stats();
   max_queued_seen_ = std::max<uint64_t>(max_queued_seen_, st.queued());
   if (st.queued() >= config_.max_queued) ++counts_["steps-full"];
+  if (st.task_bytes() + 40 > st.max_task_bytes()) ++counts_["steps-args-full"];  // args < 40 B
   if (st.submitted() != st.queued() + st.running() + st.completed() ||
       st.submitted() != accepted_count_ || st.completed() < resolved_ ||
       st.workers() != connected_count() || st.results_retained() > st.completed()) {

@@ -178,9 +178,13 @@ void SchedulerSim::submit_random(SimClient& c) {
 void SchedulerSim::submit(SimClient& c, Tasks batch) {
   begin(Call::kSubmit);
   // Predict the answer: invalid tasks rejected (one Rejected per problem), known ids
-  // accepted again, new ones accepted while fewer than max_queued tasks are queued.
+  // accepted again, new ones accepted while fewer than max_queued tasks are queued and
+  // their arguments fit beside those of the tasks not done (or none are held), until the
+  // first new one that does not: the batch's later ones are refused with it.
   std::vector<std::string> accepted, invalid, exhausted;
   uint64_t queued = scheduler_.stats().queued();
+  uint64_t held = scheduler_.stats().task_bytes();
+  const uint64_t max_held = sim_options(config_).max_task_bytes;
   for (const Task& task : batch) {
     if (task.id().empty() || task.name().empty() || task.priority() > 9 ||
         task.args().size() > sim_options(config_).max_message_bytes) {
@@ -192,11 +196,13 @@ void SchedulerSim::submit(SimClient& c, Tasks batch) {
       return fail(absl::StrCat("simulator error: ", t.spec.id(), " submitted after it expired"));
     }
     if (!t.accepted) {
-      if (queued >= config_.max_queued) {
+      if (!exhausted.empty() || queued >= config_.max_queued ||
+          (held > 0 && held + task.args().size() > max_held)) {
         exhausted.push_back(task.id());
         continue;
       }
       ++queued;
+      held += task.args().size();
       t.accepted = true;
       ++accepted_count_;
       c.ids.push_back(task.id());

@@ -435,6 +435,57 @@ TEST_F(SchedulerTest, RejectsWithResourceExhaustedWhenFull) {
   EXPECT_THAT(out_.to_sessions[0].message.accepted().ids(), ElementsAre("t3"));
 }
 
+// The arguments of tasks not done (queued or running) are bounded too (--task-memory-mb):
+// a task that would take them past it is refused as at --max-queued, and so are the
+// batch's later ones (a smaller one does not overtake it); room comes when a task ends,
+// not when it starts (a running task's arguments are kept for its retry).
+TEST_F(SchedulerTest, RejectsWhenTheArgumentsOfTasksNotDoneFillTheBound) {
+  SchedulerOptions options = options_;
+  options.max_task_bytes = 100;
+  reset(options);
+  submit({T("t1").args(std::string(60, 'a')), T("t2").args(std::string(30, 'b')),
+          T("t3").args(std::string(20, 'c')), T("t4").args(std::string(5, 'd'))});
+  ASSERT_EQ(out_.to_sessions.size(), 2u);
+  EXPECT_THAT(out_.to_sessions[0].message.accepted().ids(), ElementsAre("t1", "t2"));
+  const auto& rejected = out_.to_sessions[1].message.rejected();
+  EXPECT_THAT(rejected.ids(), ElementsAre("t3", "t4"));
+  EXPECT_EQ(rejected.error().kind(), shoal::v1::ERROR_KIND_RESOURCE_EXHAUSTED);
+  EXPECT_EQ(rejected.error().message(),
+            "the broker holds 90 bytes of arguments of tasks not done yet, and 20 more would "
+            "take it past its limit of 100 (--task-memory-mb); submit again later");
+  EXPECT_EQ(scheduler_->stats().task_bytes(), 90u);
+  EXPECT_EQ(scheduler_->stats().max_task_bytes(), 100u);
+
+  hello("a");  // t1 runs: its arguments stay
+  EXPECT_THAT(take_sent("a"), ElementsAre("t1"));
+  out_.clear();
+  submit({T("t3").args(std::string(20, 'c'))});
+  EXPECT_TRUE(out_.to_sessions[1].message.has_rejected());
+  EXPECT_EQ(scheduler_->stats().task_bytes(), 90u);
+
+  report("a", "t1");  // t1 ends: room for t3
+  EXPECT_EQ(scheduler_->stats().task_bytes(), 30u);
+  out_.clear();
+  submit({T("t3").args(std::string(20, 'c'))});
+  EXPECT_THAT(out_.to_sessions[0].message.accepted().ids(), ElementsAre("t3"));
+  EXPECT_EQ(scheduler_->stats().task_bytes(), 50u);
+
+  // Cancelled while queued: its arguments go with it.
+  scheduler_->cancel("t3", /*even_if_unknown=*/false, out_);
+  EXPECT_EQ(scheduler_->stats().task_bytes(), 30u);
+}
+
+// A broker that holds no arguments takes a task of any size it allows (the flag's floor is
+// one task of --max-message-bytes, but a bound below it must not refuse it for ever).
+TEST_F(SchedulerTest, AnEmptyBrokerTakesATaskOverTheArgumentBound) {
+  SchedulerOptions options = options_;
+  options.max_task_bytes = 10;
+  reset(options);
+  submit({T("big").args(std::string(500, 'a')), T("next").args("x")});
+  EXPECT_THAT(out_.to_sessions[0].message.accepted().ids(), ElementsAre("big"));
+  EXPECT_THAT(out_.to_sessions[1].message.rejected().ids(), ElementsAre("next"));
+}
+
 // Queues named by tasks or workers go once they have neither (a client naming queue
 // after queue grew the broker for good), but not before, and "default" stays.
 TEST_F(SchedulerTest, IdleQueuesAreForgottenAndBusyOnesKept) {

@@ -63,21 +63,26 @@ using Tasks = google::protobuf::RepeatedPtrField<Task>;
   } while (0)
 
 // Options with short periods, so that liveness, time limits and retention all matter
-// within a few events; `small` also makes the retained-results cap bite.
-inline SchedulerOptions harness_options(bool small_memory, int64_t registration_grace_ms) {
+// within a few events; `small_memory` also makes the retained-results cap bite, and
+// `small_task_memory` the bound on the arguments of tasks not done.
+inline SchedulerOptions harness_options(bool small_memory, int64_t registration_grace_ms,
+                                        bool small_task_memory = false) {
   return SchedulerOptions{.heartbeat_ms = 1000, .liveness = 3, .result_ttl_ms = 20'000,
                           .max_retained_bytes = small_memory ? 2048u : 256u << 20,
-                          .max_queued = 24, .max_message_bytes = 256,
+                          .max_queued = 24,
+                          .max_task_bytes = small_task_memory ? 600u : 2048u << 20,
+                          .max_message_bytes = 256,
                           .default_max_retries = 2, .time_limit_grace_ms = 2000,
                           .registration_grace_ms = registration_grace_ms,
                           .broker_id = "fuzz"};
 }
 
 // The options the input's first byte picks: bit 0 the small results cap, bit 1 a 3 s
-// registration grace (a name no worker has yet waits that long before NOT_REGISTERED).
+// registration grace (a name no worker has yet waits that long before NOT_REGISTERED),
+// bit 2 the small bound on the arguments of tasks not done.
 inline SchedulerOptions harness_options(FuzzInput& in) {
   uint8_t setup = in.byte();
-  return harness_options(setup & 1, setup & 2 ? 3000 : 0);
+  return harness_options(setup & 1, setup & 2 ? 3000 : 0, setup & 4);
 }
 
 // Why the worker gateway drops `msg` (worker_gateway.cc), or "" when it passes it on.
@@ -253,6 +258,7 @@ class SchedulerHarness {
     tasks.Swap(batch.mutable_tasks());
     begin();
     uint64_t queued_before = scheduler_.stats().queued();
+    const uint64_t bytes_before = scheduler_.stats().task_bytes();
     std::vector<bool> known_before;
     candidates_.clear();
     droppable_.clear();
@@ -289,7 +295,14 @@ class SchedulerHarness {
     };
     // Walk the batch: each task is the next accepted, invalid or exhausted id.
     size_t a = 0, inv = 0, ex = 0;
-    uint64_t fresh = 0;
+    uint64_t fresh = 0, fresh_bytes = 0;
+    // Whether a new task of `size` bytes of arguments finds the broker full; once one of
+    // the batch did, all later ones do.
+    auto full = [&](uint64_t size) {
+      const uint64_t held = bytes_before + fresh_bytes;
+      return ex > 0 || queued_before + fresh >= options_.max_queued ||
+             (held > 0 && held + size > options_.max_task_bytes);
+    };
     std::set<std::string> made;  // new in this batch
     for (int i = 0; i < submitted.size(); ++i) {
       const Task& t = submitted[i];
@@ -312,17 +325,18 @@ class SchedulerHarness {
           }
           continue;
         }
-        SHOAL_HARNESS_CHECK(queued_before + fresh < options_.max_queued,
-                            "accepted beyond --max-queued");
+        SHOAL_HARNESS_CHECK(!full(t.args().size()),
+                            "accepted beyond --max-queued or --task-memory-mb");
         ++fresh;
+        fresh_bytes += t.args().size();
         made.insert(id);
         continue;  // its model was made when its Accepted was read
       }
       SHOAL_HARNESS_CHECK(ex < exhausted_.size() && exhausted_[ex] == id && !known,
                           absl::StrCat("task '", absl::CEscape(id),
                                        "' neither accepted nor rejected"));
-      SHOAL_HARNESS_CHECK(queued_before + fresh >= options_.max_queued,
-                          "rejected as full below --max-queued");
+      SHOAL_HARNESS_CHECK(full(t.args().size()),
+                          "rejected as full below --max-queued and --task-memory-mb");
       ++ex;
     }
     SHOAL_HARNESS_CHECK(a == accepted_.size() && inv == invalid_.size() &&
@@ -923,6 +937,17 @@ class SchedulerHarness {
   }
 
   void check_all() {
+    // The arguments counted are those of the tasks not done.
+    uint64_t held = 0;
+    for (const auto& [id, t] : tasks_) {
+      TaskRef ref;
+      if (store_.find(id, &ref) && store_.get(ref).phase != TaskPhase::kDone) {
+        held += store_.get(ref).args.size();
+      }
+    }
+    SHOAL_HARNESS_CHECK(scheduler_.stats().task_bytes() == held,
+                        absl::StrCat("task_bytes ", scheduler_.stats().task_bytes(),
+                                     " but the tasks not done hold ", held));
     // Nothing is lost: a task an open session asked for is forgotten only after its
     // result reached a client, and an ended task's result went to every open session
     // that asked for it, and to every GetResult call waiting for it.

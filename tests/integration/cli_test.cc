@@ -479,6 +479,26 @@ TEST(CliFullBrokerTest, SubmitWaitsForRoomAndSaysTheBrokerIsFull) {
                                                    "--wait-ms=N waits for it)"});
 }
 
+// A broker full by its bound on the arguments of tasks not done (--task-memory-mb), not by
+// their count, holds a map back the same way, and the CLI names that bound.
+TEST(CliFullBrokerTest, MapSaysWhenTheArgumentsHeldFillTheBroker) {
+  Cluster cluster;
+  cluster.start_broker("127.0.0.1:0", "tcp://127.0.0.1:0",
+                       {"--max-message-bytes=1048576", "--task-memory-mb=1"});  // no worker
+  testutil::TempDir dir("shoal-cli");
+  std::string in = dir.path() + "/in.jsonl";
+  const std::string line = "[\"" + std::string(600'000, 'x') + "\"]";
+  std::ofstream(in) << line << "\n" << line << "\n";
+  auto map = start_cli(aimed_at(cluster, {"map", "test.square", "--input=" + in}));
+  EXPECT_EQ(map->wait_for_line("shoal: the broker is full", 60s),
+            "shoal: the broker is full (1 task queued, 0.6 MiB of arguments held by tasks not "
+            "done, its --task-memory-mb limit is 1 MiB); waiting for room (Ctrl-C to stop)");
+  CliRun status = run_cli(aimed_at(cluster, {"status"}));
+  ASSERT_GE(status.lines.size(), 3u);
+  EXPECT_EQ(status.lines[2], "arguments held: 0.6 MiB of the tasks not done (at most 1 MiB)");
+  map.reset();  // SIGKILL by pid
+}
+
 // The queued line of `shoal status` against `cluster`: "N queued (at most M), ...".
 std::string queued_line(const Cluster& cluster) {
   CliRun status = run_cli(aimed_at(cluster, {"status"}));
