@@ -160,6 +160,10 @@ TEST(CodecTest, CodableConceptMatchesTheSupportedTypes) {
   static_assert(!Codable<std::vector<void*>>);
   struct NotCodable {};
   static_assert(!Codable<NotCodable>);
+  // One nil for both empties: optional<optional<int>>{optional<int>{}} came back empty.
+  static_assert(Codable<std::optional<int>>);
+  static_assert(!Codable<std::optional<std::optional<int>>>);
+  static_assert(!Codable<std::vector<std::optional<std::optional<int>>>>);
 }
 
 }  // namespace
@@ -173,6 +177,9 @@ TEST(CodecTest, TuplesDecodeElementByElementAndCheckTheirLength) {
   auto t = std::make_tuple(Bytes{std::byte{0}, std::byte{1}}, std::string("s"), big);
   EXPECT_EQ(decode<decltype(t)>(encode(t)), t);
   EXPECT_THROW((decode<std::tuple<int, int>>(encode(std::make_tuple(1)))), SerializationError);
+  // A longer array is not this tuple with its tail dropped ([1,2,3] became (1,2)).
+  EXPECT_THROW((decode<std::tuple<int, int>>(encode(std::make_tuple(1, 2, 3)))),
+               SerializationError);
   EXPECT_THROW((decode<std::tuple<Bytes>>(encode(std::make_tuple(5)))), SerializationError);
 }
 

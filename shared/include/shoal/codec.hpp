@@ -80,8 +80,13 @@ struct is_codable<std::map<K, V, C, A>>
 template <class K, class V, class H, class E, class A>
 struct is_codable<std::unordered_map<K, V, H, E, A>>
     : std::bool_constant<is_codable<K>::value && is_codable<V>::value> {};
+// Not an optional of an optional: MessagePack has one nil, so an engaged outer holding
+// an empty inner would come back as the empty outer (and a local pool, which copies
+// trivially copyable values, would give the other answer).
 template <class T>
 struct is_codable<std::optional<T>> : is_codable<T> {};
+template <class T>
+struct is_codable<std::optional<std::optional<T>>> : std::false_type {};
 template <class A, class B>
 struct is_codable<std::pair<A, B>>
     : std::bool_constant<is_codable<A>::value && is_codable<B>::value> {};
@@ -325,9 +330,11 @@ T from_object(const msgpack::object& object) {
     }
     internal::throw_decode_error(object, type_name<T>());
   } else if constexpr (internal::is_tuple<T>::value) {
-    // Element by element, so each element takes its own fast path (Bytes above).
+    // Element by element, so each element takes its own fast path (Bytes above). Of the
+    // tuple's length exactly, as std::pair and std::array are: a longer array is another
+    // type, not this one with its tail dropped.
     constexpr std::size_t n = std::tuple_size_v<T>;
-    if (object.type != msgpack::type::ARRAY || object.via.array.size < n) {
+    if (object.type != msgpack::type::ARRAY || object.via.array.size != n) {
       internal::throw_decode_error(object, type_name<T>());
     }
     return [&]<std::size_t... I>(std::index_sequence<I...>) {
