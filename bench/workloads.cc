@@ -4,12 +4,13 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <unordered_map>
 
 namespace shoal::bench {
@@ -86,6 +87,7 @@ double median(std::vector<double> v) {
 }
 
 double percentile(std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;  // no samples (--k3=0)
   long k = static_cast<long>(std::ceil(p / 100.0 * sorted.size())) - 1;
   k = std::clamp<long>(k, 0, static_cast<long>(sorted.size()) - 1);
   return sorted[k];
@@ -132,21 +134,38 @@ Metrics bandwidth(double bytes_moved, double ops, const Clock& c) {
   return m;
 }
 
-void measure(const Settings& s, const std::string& workload,
-             const std::function<Metrics()>& fn) {
+void measure(const Settings& s, const std::string& workload, const std::function<Metrics()>& fn) {
   std::map<std::string, std::vector<double>> values;
   std::map<std::string, std::string> units;
   std::vector<std::string> order;
+  // As the peers' Runner: a repetition during which other processes kept more than
+  // FOREIGN_MAX cores (default 0.2) busy is repeated after 2 s, up to FOREIGN_RETRIES
+  // (default 3) times, then kept anyway.
+  const char* max_env = std::getenv("FOREIGN_MAX");
+  const char* retries_env = std::getenv("FOREIGN_RETRIES");
+  const double foreign_max = max_env ? std::atof(max_env) : 0.2;
+  const int retries = retries_env ? std::atoi(retries_env) : 3;
   for (int r = 0; r < s.reps; ++r) {
-    Metrics m = fn();
-    std::fprintf(stderr, "# raw shoal %s rep=%d", workload.c_str(), r + 1);
+    Metrics m;
+    for (int attempt = 0;; ++attempt) {
+      m = fn();
+      std::fprintf(stderr, "# raw shoal %s rep=%d try=%d", workload.c_str(), r + 1, attempt + 1);
+      for (auto& [name, vu] : m)
+        std::fprintf(stderr, " %s=%s", name.c_str(), fmt(vu.first).c_str());
+      std::fprintf(stderr, "\n");
+      auto foreign = m.find("foreign_cores");
+      if (foreign == m.end() || foreign->second.first <= foreign_max) break;
+      std::fprintf(stderr, "# foreign load %.2f cores > %.2f during shoal %s rep=%d%s\n",
+                   foreign->second.first, foreign_max, workload.c_str(), r + 1,
+                   attempt < retries ? ", repeating" : ", kept anyway");
+      if (attempt >= retries) break;
+      std::this_thread::sleep_for(std::chrono::seconds(2));
+    }
     for (auto& [name, vu] : m) {
-      std::fprintf(stderr, " %s=%s", name.c_str(), fmt(vu.first).c_str());
       if (!values.count(name)) order.push_back(name);
       values[name].push_back(vu.first);
       units[name] = vu.second;
     }
-    std::fprintf(stderr, "\n");
   }
   // Main metrics first, then CPU accounting, as the peers print them.
   std::stable_partition(order.begin(), order.end(), [](const std::string& n) {

@@ -16,7 +16,9 @@
 namespace shoal::bench {
 namespace {
 
-int sq(int x) { return x * x; }
+// 64-bit, as Python's: W2's 10 M squares overflow int (undefined behaviour, and the check
+// compared against the same overflow).
+long long sq(long long x) { return x * x; }
 Bytes echo(Bytes b) { return b; }
 
 void run_local(const Settings& s) {

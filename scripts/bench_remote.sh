@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks the distributed path on this machine: a shoal-broker and one
-# shoal-bench-worker with 2 processes on loopback, then
+# shoal-bench-worker with 2 processes (shoal-bench's --workers) on loopback, then
 # `shoal-bench --mode=remote --broker=...` (the peers' W1-W4), then both are stopped.
 #
 # usage: bash scripts/bench_remote.sh [BUILD_DIR] [shoal-bench flags...]
@@ -14,6 +14,18 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 shift || true
 prefetch=${PREFETCH:-256}
+# The worker's processes: shoal-bench's --workers (as the peers harness passes it), or 2.
+processes=2
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[i]}" in
+    --workers=*) processes=${args[i]#--workers=} ;;
+    --workers) processes=${args[i + 1]:-2} ;;
+  esac
+done
+# CPU per operation counts this script's tree (broker and worker too), also outside
+# the peers harness, which sets it to its own root.
+export PEERS_ROOT_PID=${PEERS_ROOT_PID:-$$}
 source scripts/cluster_lib.sh
 broker_flags=() worker_flags=() bench_flags=()
 if [ "${SECURE:-0}" = 1 ]; then
@@ -32,7 +44,7 @@ if [ "${DURABLE:-0}" = 1 ]; then
 fi
 start_broker "$build" "${broker_flags[@]}" >&2
 
-"$build/bench/shoal-bench-worker" --broker="$workers" --processes=2 --prefetch="$prefetch" \
+"$build/bench/shoal-bench-worker" --broker="$workers" --processes="$processes" --prefetch="$prefetch" \
   --name=bench-worker --log-level=warning "${worker_flags[@]}" >"$run/worker.out" &
 pids+=($!)
 first_line "$run/worker.out" "$!" >&2
