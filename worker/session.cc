@@ -1,5 +1,7 @@
 #include "worker/session.h"
 
+#include <poll.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <string_view>
@@ -39,6 +41,7 @@ WorkerSession::WorkerSession(SessionConfig config, zmq::context_t& context, Task
     : config_(std::move(config)), context_(context), runner_(runner), done_(done), log_(log) {}
 
 absl::Status WorkerSession::run(int stop_fd, const std::function<void()>& on_ready) {
+  stop_fd_ = stop_fd;
   if (absl::Status s = reconnect(""); !s.ok()) return s;
   for (;;) {
     auto poll_ms = std::clamp<long>(heartbeat_.count() / 4, 10, 250);
@@ -136,6 +139,29 @@ absl::Status WorkerSession::run(int stop_fd, const std::function<void()>& on_rea
   return engine_lost_;
 }
 
+absl::StatusOr<std::unique_ptr<Transport>> WorkerSession::connect() {
+  auto transport = Transport::connect(context_, config_.broker, config_.curve);
+  if (transport.ok() || transport.status().code() != absl::StatusCode::kResourceExhausted) {
+    return transport;
+  }
+  // Short of descriptors or memory (a task's process may hold many for a while): the
+  // tasks running go on, their results wait, and a worker that left would lose them.
+  log_.warning(std::string(transport.status().message()) + "; trying again each second for " +
+               std::to_string(config_.connect_retry / std::chrono::seconds(1)) + " s");
+  const auto since = Clock::now();
+  while (!transport.ok() && transport.status().code() == absl::StatusCode::kResourceExhausted &&
+         Clock::now() - since < config_.connect_retry) {
+    pollfd stop{stop_fd_, POLLIN, 0};  // (poll skips a negative fd: a plain 1 s wait)
+    if (::poll(&stop, 1, 1000) > 0) break;  // asked to stop: no link to wait for
+    transport = Transport::connect(context_, config_.broker, config_.curve);
+  }
+  if (transport.ok()) {
+    log_.info("connected again after " +
+              std::to_string((Clock::now() - since) / std::chrono::milliseconds(1)) + " ms");
+  }
+  return transport;
+}
+
 absl::Status WorkerSession::reconnect(const std::string& why) {
   if (transport_) {
     ++stats_.reconnects;
@@ -164,7 +190,7 @@ absl::Status WorkerSession::reconnect(const std::string& why) {
   }
   recent_.clear();
   recent_bytes_ = 0;
-  auto transport = Transport::connect(context_, config_.broker, config_.curve);
+  auto transport = connect();
   if (!transport.ok()) return transport.status();
   transport_ = std::move(*transport);
   ready_ = false;

@@ -48,6 +48,9 @@ struct SessionConfig {
   int prefetch = 1;                    // tasks held per slot
   std::chrono::milliseconds hello_retry{1000};     // new socket + hello while unanswered
   std::chrono::milliseconds drain_timeout{30000};  // stop: then running tasks are killed
+  // How long a new connection is tried again, each second, while the process is out of
+  // file descriptors or memory for it (EMFILE, ENFILE, ENOMEM, ENOBUFS); then run() fails.
+  std::chrono::milliseconds connect_retry{60000};
   std::size_t resend_bytes = 64u << 20;            // results kept to re-send after a loss
 };
 
@@ -93,6 +96,9 @@ class WorkerSession {
   using Clock = std::chrono::steady_clock;
 
   absl::Status reconnect(const std::string& why);
+  // A new Transport; one that fails for want of descriptors or memory is tried again each
+  // second for up to config_.connect_retry, or until `stop_fd_` is readable.
+  absl::StatusOr<std::unique_ptr<Transport>> connect();
   void receive_all(Clock::time_point now, const std::function<void()>& on_ready);
   void handle(v1::BrokerMessage& message, const std::function<void()>& on_ready);
   // Sends the waiting results (taking the engine's first when `take`), in frames
@@ -127,6 +133,7 @@ class WorkerSession {
   // Since the first Refused without a Welcome after it (nullopt: not refused).
   std::optional<Clock::time_point> refused_since_;
   absl::Status fatal_;  // run() returns it once set
+  int stop_fd_ = -1;    // run()'s
   absl::Status engine_lost_;  // the engine stopped by itself: run() drains, returns it
   bool announced_ = false;
   Clock::time_point hello_sent_, last_recv_, last_send_;

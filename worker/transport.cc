@@ -22,7 +22,11 @@ std::string monitor_endpoint() {
 absl::Status zmq_status(const zmq::error_t& error, const std::string& what) {
   std::string message = what + ": " + error.what();
   switch (error.num()) {
-    case EAGAIN: return absl::ResourceExhaustedError(message);
+    case EAGAIN:
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+    case ENOBUFS: return absl::ResourceExhaustedError(message);
     case EINVAL:
     case EPROTONOSUPPORT:
     case ENOCOMPATPROTO: return absl::InvalidArgumentError(message);

@@ -71,8 +71,9 @@ class Transport {
   bool connected_ = false;
 };
 
-// The canonical status for a ZeroMQ error (EAGAIN -> kResourceExhausted,
-// EINVAL/EPROTONOSUPPORT -> kInvalidArgument, others -> kUnavailable).
+// The canonical status for a ZeroMQ error (EAGAIN and a want of descriptors or memory:
+// EMFILE, ENFILE, ENOMEM, ENOBUFS -> kResourceExhausted; EINVAL/EPROTONOSUPPORT ->
+// kInvalidArgument; others -> kUnavailable).
 absl::Status zmq_status(const zmq::error_t& error, const std::string& what);
 
 }  // namespace shoal::worker

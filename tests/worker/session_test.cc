@@ -8,12 +8,14 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
 #include <condition_variable>
+#include <filesystem>
 #include <functional>
 #include <future>
 #include <mutex>
@@ -493,6 +495,40 @@ TEST_F(SessionTest, ReconnectRequestSendsANewHelloWithRunningIds) {
   EXPECT_EQ(decode<std::tuple<int>>(results["r1"].values()), std::make_tuple(16));
   stop();
   EXPECT_EQ(session_->stats().reconnects, 1u);
+}
+
+// Out of file descriptors when the link is made again (EMFILE: a task's process may hold
+// many for a while), the worker used to exit, its running tasks with it; now it tries again
+// each second and goes on once descriptors are free.
+TEST_F(SessionTest, AReconnectOutOfFileDescriptorsIsTriedAgain) {
+  engine_->set_hold(true);
+  start();
+  broker_.expect(v1::WorkerMessage::kHello);
+  broker_.welcome();
+  broker_.tasks({make_task("r1", "session_test.square", {4})});
+  rlimit before{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &before), 0);
+  int open_fds = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    (void)entry;
+    ++open_fds;
+  }
+  rlimit tight = before;
+  tight.rlim_cur = static_cast<rlim_t>(open_fds);  // no new descriptor at all
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
+  broker_.ask_reconnect();
+  std::this_thread::sleep_for(1500ms);  // at least one try fails
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &before), 0);
+  EXPECT_FALSE(returned_.load()) << status_;
+  auto hello = broker_.expect(v1::WorkerMessage::kHello).hello();
+  ASSERT_EQ(hello.running_size(), 1);
+  EXPECT_EQ(hello.running(0), "r1");
+  broker_.welcome();
+  engine_->release();
+  auto results = broker_.results(1);
+  EXPECT_EQ(decode<std::tuple<int>>(results["r1"].values()), std::make_tuple(16));
+  stop();
+  EXPECT_TRUE(status_.ok()) << status_;
 }
 
 // The broker counts the time limit of a task that waits behind others from when those
