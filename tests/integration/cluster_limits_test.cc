@@ -89,6 +89,23 @@ TEST(ClusterLimitsTest, StreamsFlowThroughABrokerThatQueuesFewTasks) {
   EXPECT_EQ(sum, (kItems - 1LL) * kItems * (2LL * kItems - 1) / 6);
 }
 
+// A broker that holds at most 1 MiB of arguments (--task-memory-mb=1) takes a map of 6 MB
+// of them a few tasks at a time: the pool resends what it refused, nothing is dropped, and
+// every result comes back in order.
+TEST(ClusterLimitsTest, AMapOfMoreArgumentsThanTheBrokerHoldsFlowsThrough) {
+  Cluster cluster;
+  cluster.start_broker("127.0.0.1:0", "tcp://127.0.0.1:0",
+                       {"--max-message-bytes=1048576", "--task-memory-mb=1"});
+  cluster.start_worker("w1", 2);
+  Pool pool = Pool::connect(cluster.clients());
+  TerminateOnFailure guard(pool);
+  std::vector<std::string> big;
+  for (int i = 0; i < 20; ++i) big.push_back(std::string(300'000, char('a' + i)));
+  EXPECT_EQ(pool.map_async(echo, big, 1).get(120s), big);
+  EXPECT_EQ(cluster.stats().task_bytes(), 0u);  // none held once all ended
+  EXPECT_EQ(cluster.stats().max_task_bytes(), 1u << 20);
+}
+
 // Protobuf strings must be UTF-8. A task's exception message that is not ended its
 // task never (the worker's frame did not parse at the broker, the slot stayed taken);
 // a task name or queue that is not made the pool resend its batch for ever.
