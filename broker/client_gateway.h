@@ -13,6 +13,10 @@
 // half-close, and answered a unary request that does not with INTERNAL; the gateway
 // counts either (Stats.bad_client_messages) and ends the call with INVALID_ARGUMENT (a
 // Session once the replies owed to the messages before the bad one are written).
+//
+// ClientGateway holds the open sessions and the queue's thread; each call is an object
+// of its own: a Session stream an AsyncSession (broker/client_session.h), a unary call
+// an AsyncUnary (broker/client_unary.h).
 
 #include <atomic>
 #include <climits>
