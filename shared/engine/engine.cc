@@ -163,9 +163,17 @@ absl::Status Engine::submit_jobs(Job* jobs, std::size_t count) {
         // their replies are collected meanwhile.
         if (pushed) shared_.wake_workers(std::exchange(pushed, 0));
         lock.unlock();
+        if (options_.while_copying) options_.while_copying();
         std::memcpy(shared_.slab() + job.staged, job.args.data(), job.args.size());
         lock.lock();
         if (terminated_) break;  // accepted, then terminated before it was placed
+        if (!(pending_.empty() && repush_.empty())) {
+          // Another thread's job was queued meanwhile and goes first, maybe waiting for
+          // the slab room this block holds: queued behind it with the block, neither would
+          // ever run. Give the block back (placing copies the arguments again).
+          unstage(job);
+          pump(out);
+        }
       }
       if (!(pending_.empty() && repush_.empty() && place(job, out, &pushed))) {
         pending_.push_back(std::move(job));

@@ -54,6 +54,9 @@ struct EngineOptions {
   // signals to the caller's group (a terminal's Ctrl-C, a group-wide SIGTERM) leave
   // running tasks alone (shoal-worker drains them instead).
   bool detached = false;
+  // Tests only: run by submit() without the engine lock while it copies a job's big
+  // arguments into shared memory, to hold that window open.
+  std::function<void()> while_copying;
 };
 
 class Engine : public internal::ProgressSource {
@@ -157,6 +160,8 @@ class Engine : public internal::ProgressSource {
   void take_what_is_left(std::vector<Outcome>& out);
   void drop(Job& job, std::vector<Outcome>& out, const internal::ErrorInfo& error);
   bool stage(Job& job);
+  // Gives back the slab block `job` was staged in, if any; its arguments stay in job.args.
+  void unstage(Job& job);
   void check_zygote(std::vector<Outcome>& out);
   // Without mu_.
   void wait_zygote();
@@ -208,7 +213,9 @@ class Engine : public internal::ProgressSource {
   SlabAllocator slab_;                       // guarded by mu_
   std::vector<Inflight> inflight_;           // by record index; guarded by mu_
   std::vector<std::uint32_t> free_records_;  // guarded by mu_
-  std::deque<Job> pending_;                  // accepted, not yet placed; guarded by mu_
+  // Accepted, not yet placed; guarded by mu_. Only the front may hold a slab block (staged
+  // by submit()), and then it waits for a record or ring slot, never for slab room.
+  std::deque<Job> pending_;
   std::vector<std::uint64_t> repush_;        // tokens to push again; guarded by mu_
   std::vector<std::string> partial_;         // per worker: a reply being reassembled
   // Per worker: the rest of a reply too big to allocate is skipped (its job has failed).

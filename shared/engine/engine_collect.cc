@@ -324,9 +324,13 @@ void Engine::fail_everything(std::vector<Outcome>& out, const ErrorInfo& error) 
 }
 
 void Engine::drop(Job& job, std::vector<Outcome>& out, const ErrorInfo& error) {
+  unstage(job);
+  out.push_back(Outcome{std::move(job.sink), job.index, {}, error});
+}
+
+void Engine::unstage(Job& job) {
   if (job.staged != Job::kNotStaged) slab_.free(job.staged, job.args.size());
   job.staged = Job::kNotStaged;
-  out.push_back(Outcome{std::move(job.sink), job.index, {}, error});
 }
 
 bool Engine::stage(Job& job) {

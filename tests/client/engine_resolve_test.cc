@@ -1,6 +1,7 @@
-// The local engine resolves every outcome it took on its own: a sink that throws (out of
-// memory in a map's collector, say) strands none of the others, and its own submission is
-// failed with an error saying why instead of waiting for ever.
+// The local engine resolves every job it accepted: a sink that throws (out of memory in a
+// map's collector, say) strands none of the others, and its own submission is failed with
+// an error saying why instead of waiting for ever. Nor does a job wait for ever behind one
+// whose big arguments submit() copies outside the lock meanwhile.
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <new>
 #include <optional>
@@ -26,6 +28,19 @@ namespace {
 using shoal::testing::TestPipe;
 using testing::gated_job;
 using testing::within_10s;
+
+std::size_t length_of(std::string s) { return s.size(); }
+
+// A job (sequence `seq`, ending in `sink`) of length_of() on `bytes` bytes of arguments.
+Job sized_job(std::uint64_t seq, std::size_t bytes, std::shared_ptr<internal::Sink> sink) {
+  Job job;
+  job.seq = seq;
+  job.invoke = &internal::invoke_items<false, std::size_t (*)(std::string)>;
+  job.fn = reinterpret_cast<std::uintptr_t>(&length_of);
+  internal::encode_args<false>(job.args, std::tuple<std::string>{std::string(bytes, 'x')});
+  job.sink = std::move(sink);
+  return job;
+}
 
 // Records the outcome of one submission. With `throws_first`, its first complete() or
 // fail() throws std::bad_alloc (as a collector short of memory would) and records nothing.
@@ -103,6 +118,38 @@ TEST(EngineResolveTest, ASinkThatThrowsOnTheResultThreadFailsItsOwnJobOnly) {
   ASSERT_TRUE(within_10s(after->completed)) << "the pool stopped delivering results";
   (*engine)->close();
   EXPECT_TRUE((*engine)->join().ok());
+}
+
+// Job 1's 60 MiB of arguments are copied into the 64 MiB slab without the lock; meanwhile
+// job 2 (10 MiB, submitted as another thread would) finds no slab room and is queued. Both
+// run, job 2 first (it was queued first).
+// Job 1 was queued behind job 2 holding its block, which job 2 waited for: neither ever
+// ran, nor anything submitted after them, and join() and ~Pool waited for ever.
+TEST(EngineResolveTest, AJobQueuedWhileBigArgumentsAreCopiedDoesNotWaitForThem) {
+  auto big = std::make_shared<RecordingSink>();
+  auto other = std::make_shared<RecordingSink>();
+  Engine* e = nullptr;
+  bool submitted = false;
+  EngineOptions options;
+  options.processes = 1;
+  options.layout.slab_bytes = std::size_t{64} << 20;
+  options.while_copying = [&] {
+    if (std::exchange(submitted, true)) return;
+    Job queued = sized_job(2, std::size_t{10} << 20, other);
+    EXPECT_TRUE(e->submit(queued).ok());
+  };
+  auto engine = Engine::start(options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  e = engine->get();
+  Job copied = sized_job(1, std::size_t{60} << 20, big);
+  ASSERT_TRUE(e->submit(copied).ok());
+  ASSERT_TRUE(submitted);
+
+  EXPECT_TRUE(within_10s(other->completed)) << "the job queued meanwhile never ran";
+  EXPECT_TRUE(within_10s(big->completed)) << "the job whose arguments were copied never ran";
+  if (!other->completed.load() || !big->completed.load()) return;  // ~Engine terminates
+  e->close();
+  EXPECT_TRUE(e->join().ok());
 }
 
 }  // namespace
