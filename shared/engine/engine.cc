@@ -166,7 +166,9 @@ absl::Status Engine::submit_jobs(Job* jobs, std::size_t count) {
         if (options_.while_copying) options_.while_copying();
         std::memcpy(shared_.slab() + job.staged, job.args.data(), job.args.size());
         lock.lock();
-        if (terminated_) break;  // accepted, then terminated before it was placed
+        // Accepted, then the pool ended before it was placed: terminated, or its zygote
+        // died (check_zygote() failed what was queued, but not this batch, on our stack).
+        if (terminated_ || failed_.load(std::memory_order_relaxed)) break;
         if (!(pending_.empty() && repush_.empty())) {
           // Another thread's job was queued meanwhile and goes first, maybe waiting for
           // the slab room this block holds: queued behind it with the block, neither would
@@ -180,8 +182,11 @@ absl::Status Engine::submit_jobs(Job* jobs, std::size_t count) {
       }
     }
     if (i < count) {
-      const ErrorInfo cancelled{ErrorKind::kCancelled, "", "the pool was terminated", ""};
-      for (; i < count; ++i) drop(jobs[i], out, cancelled);
+      // As the jobs queued by then were failed.
+      const ErrorInfo ended =
+          terminated_ ? ErrorInfo{ErrorKind::kCancelled, "", "the pool was terminated", ""}
+                      : ErrorInfo{ErrorKind::kWorkerLost, "", failure_, ""};
+      for (; i < count; ++i) drop(jobs[i], out, ended);
     }
     // A join() that waits for this call alone returns now, not at the supervisor's next
     // idle tick (up to 200 ms).

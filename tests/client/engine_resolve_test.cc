@@ -1,9 +1,11 @@
 // The local engine resolves every job it accepted: a sink that throws (out of memory in a
 // map's collector, say) strands none of the others, and its own submission is failed with
 // an error saying why instead of waiting for ever. Nor does a job wait for ever behind one
-// whose big arguments submit() copies outside the lock meanwhile.
+// whose big arguments submit() copies outside the lock meanwhile, nor that job itself when
+// the zygote dies during the copy.
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -150,6 +152,41 @@ TEST(EngineResolveTest, AJobQueuedWhileBigArgumentsAreCopiedDoesNotWaitForThem) 
   if (!other->completed.load() || !big->completed.load()) return;  // ~Engine terminates
   e->close();
   EXPECT_TRUE(e->join().ok());
+}
+
+// The zygote dies while submit() copies a job's big arguments without the lock: that job
+// and the rest of its batch fail with the pool (WorkerLostError naming the zygote), as
+// the jobs queued by then did. They were placed for workers that no longer existed and
+// waited for ever (terminate() or ~Pool failed them with "the pool was terminated").
+TEST(EngineResolveTest, JobsBeingSubmittedWhenTheZygoteDiesFailWithThePool) {
+  auto copied = std::make_shared<RecordingSink>();
+  auto after = std::make_shared<RecordingSink>();
+  Engine* e = nullptr;
+  std::atomic<bool> pool_failed{false};
+  EngineOptions options;
+  options.processes = 1;
+  options.while_copying = [&] {
+    ASSERT_EQ(kill(e->zygote_pid(), SIGKILL), 0);
+    for (auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+         e->failure().empty() && std::chrono::steady_clock::now() < give_up;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    pool_failed.store(!e->failure().empty());
+  };
+  auto engine = Engine::start(options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  e = engine->get();
+  std::vector<Job> batch;
+  batch.push_back(sized_job(1, std::size_t{1} << 20, copied));  // copied without the lock
+  batch.push_back(sized_job(2, 10, after));
+  ASSERT_TRUE(e->submit(batch).ok());
+  ASSERT_TRUE(pool_failed.load()) << "the engine never saw its zygote die";
+
+  for (auto* sink : {copied.get(), after.get()}) {
+    ASSERT_TRUE(within_10s(sink->failed)) << "a job of the batch was never resolved";
+    EXPECT_EQ(sink->kind, internal::ErrorKind::kWorkerLost) << sink->message;
+    EXPECT_NE(sink->message.find("zygote"), std::string::npos) << sink->message;
+  }
 }
 
 }  // namespace
