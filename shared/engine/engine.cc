@@ -94,6 +94,7 @@ Engine::Engine(EngineOptions options, SharedState shared)
       inflight_(shared_.record_count()),
       partial_(static_cast<std::size_t>(options_.processes)),
       discarding_(static_cast<std::size_t>(options_.processes), false) {
+  for (Inflight& in : inflight_) in.gen = options_.first_generation;
   free_records_.reserve(inflight_.size());
   for (std::size_t i = inflight_.size(); i-- > 0;) {
     free_records_.push_back(static_cast<std::uint32_t>(i));

@@ -57,6 +57,9 @@ struct EngineOptions {
   // Tests only: run by submit() without the engine lock while it copies a job's big
   // arguments into shared memory, to hold that window open.
   std::function<void()> while_copying;
+  // Tests only: the generation every task record starts at (a test of its wrap-around
+  // starts near 2^32 instead of running 4 billion tasks). Never 0.
+  std::uint32_t first_generation = 1;
 };
 
 class Engine : public internal::ProgressSource {

@@ -294,7 +294,7 @@ void Engine::release(std::uint32_t index) {
     slab_.free(in.slab_offset, in.slab_size);
     if (in.slab_size >= kReleaseBytes) shared_.slab_region().release(in.slab_offset, in.slab_size);
   }
-  ++in.gen;
+  in.gen = next_gen(in.gen);
   shared_.record(index).state.store(make_state(in.gen, 0, kFree), std::memory_order_release);
   if (in.job.time_limit_ms > 0) --timed_;
   in.job = Job{};
@@ -305,7 +305,7 @@ void Engine::release(std::uint32_t index) {
 
 void Engine::requeue(std::uint32_t index) {
   Inflight& in = inflight_[index];
-  ++in.gen;
+  in.gen = next_gen(in.gen);
   in.timed_out = false;
   shared_.record(index).state.store(make_state(in.gen, 0, kQueued), std::memory_order_release);
   repush_.push_back(make_token(in.gen, index));

@@ -2,7 +2,7 @@
 // map's collector, say) strands none of the others, and its own submission is failed with
 // an error saying why instead of waiting for ever. Nor does a job wait for ever behind one
 // whose big arguments submit() copies outside the lock meanwhile, nor that job itself when
-// the zygote dies during the copy.
+// the zygote dies during the copy, nor a task whose record's generation wrapped.
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -187,6 +187,31 @@ TEST(EngineResolveTest, JobsBeingSubmittedWhenTheZygoteDiesFailWithThePool) {
     EXPECT_EQ(sink->kind, internal::ErrorKind::kWorkerLost) << sink->message;
     EXPECT_NE(sink->message.find("zygote"), std::string::npos) << sink->message;
   }
+}
+
+// After 2^32 - 1 tasks through one record its generation wraps: it skips 0, whose token
+// for record 0 is 0, which the workers' slots and the time-limit watch read as "no task".
+// The task that got it was never killed at its time limit (nor failed if its worker died).
+TEST(EngineResolveTest, ATaskAfterItsRecordsGenerationWrapsKeepsItsTimeLimit) {
+  TestPipe go;
+  EngineOptions options;
+  options.processes = 1;
+  options.layout.records = 1;  // every task goes through record 0
+  options.first_generation = UINT32_MAX;
+  auto engine = Engine::start(options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  auto last_before_wrap = std::make_shared<RecordingSink>();
+  auto first_after_wrap = std::make_shared<RecordingSink>();
+  Job before = gated_job(1, go.read_fd(), last_before_wrap);
+  ASSERT_TRUE((*engine)->submit(before).ok());
+  ASSERT_EQ(write(go.write_fd(), "g", 1), 1);  // `before` ends; `after` will wait
+  ASSERT_TRUE(within_10s(last_before_wrap->completed));
+  Job after = gated_job(2, go.read_fd(), first_after_wrap);
+  after.time_limit_ms = 50;
+  ASSERT_TRUE((*engine)->submit(after).ok());
+
+  ASSERT_TRUE(within_10s(first_after_wrap->failed)) << "the time limit was not enforced";
+  EXPECT_EQ(first_after_wrap->kind, internal::ErrorKind::kTimeLimit) << first_after_wrap->message;
 }
 
 }  // namespace
