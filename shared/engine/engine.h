@@ -65,8 +65,11 @@ struct EngineOptions {
 class Engine : public internal::ProgressSource {
  public:
   // Maps the shared memory, forks the zygote (which forks the workers) and starts the
-  // supervisor thread. Fails with kResourceExhausted when memory or processes are
-  // short, kInvalidArgument when options.processes < 1.
+  // supervisor thread. Fails with kResourceExhausted when the shared memory cannot be
+  // mapped or the zygote cannot be forked, kInvalidArgument when options.processes < 1.
+  // Workers that cannot be forked are retried; once none has been alive and forks kept
+  // failing for 10 s, the pool stops (failure() says why, naming fork's error) and every
+  // job fails with kWorkerLost.
   static absl::StatusOr<std::unique_ptr<Engine>> start(EngineOptions options);
 
   // Terminates and reaps everything unless join() already returned: no process of
@@ -111,7 +114,8 @@ class Engine : public internal::ProgressSource {
   int processes() const { return options_.processes; }
   pid_t zygote_pid() const { return zygote_; }
   // Why the pool stopped by itself ("the pool stopped: its zygote process ... was
-  // killed ..."), or "" while it works. Thread-safe.
+  // killed ...", or "... no worker process could be forked for 10 s (fork: ...)"), or ""
+  // while it works. Thread-safe.
   std::string failure() const {
     return failed_.load(std::memory_order_acquire) ? failure_ : std::string();
   }
@@ -166,6 +170,10 @@ class Engine : public internal::ProgressSource {
   // Gives back the slab block `job` was staged in, if any; its arguments stay in job.args.
   void unstage(Job& job);
   void check_zygote(std::vector<Outcome>& out);
+  // After a worker could not be forked (fork's `fork_errno`): once none has been alive
+  // and forks kept failing for kForkFailureLimitNs, fails the pool (kWorkerLost, as a
+  // dead zygote does) and returns true.
+  bool give_up_on_forks(std::vector<Outcome>& out, int fork_errno);
   // Without mu_.
   void wait_zygote();
   void stop_supervisor();
@@ -245,6 +253,8 @@ class Engine : public internal::ProgressSource {
   std::string failure_;
   std::atomic<bool> failed_{false};
   std::int64_t next_zygote_check_ns_ = 0;
+  // Since when no worker has been alive and forks of workers have failed; 0: they work.
+  std::int64_t forks_failing_since_ns_ = 0;  // guarded by mu_
 
   std::mutex deferred_mu_;
   std::vector<std::function<void()>> deferred_;  // guarded by deferred_mu_

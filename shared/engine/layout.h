@@ -78,6 +78,7 @@ struct alignas(64) WorkerSlot {
                                           // worker stores it too, before its first task)
   std::atomic<std::int32_t> dead_pid;     // the pid that died, once kDead (zygote)
   std::atomic<std::int32_t> wait_status;  // its waitpid status; -1: fork failed (zygote)
+  std::atomic<std::int32_t> fork_errno;   // fork's errno when wait_status is -1 (zygote)
   std::atomic<std::uint32_t> life;        // Life: kAlive/kDead by the zygote, kStarting
                                           // by the pool once it has handled a death
   alignas(64) SingleWaiterWord wake;      // the worker sleeps here for tasks
