@@ -94,6 +94,7 @@ Engine::Engine(EngineOptions options, SharedState shared)
       inflight_(shared_.record_count()),
       partial_(static_cast<std::size_t>(options_.processes)),
       discarding_(static_cast<std::size_t>(options_.processes), false) {
+  for (Inflight& in : inflight_) in.gen = options_.first_generation;
   free_records_.reserve(inflight_.size());
   for (std::size_t i = inflight_.size(); i-- > 0;) {
     free_records_.push_back(static_cast<std::uint32_t>(i));
@@ -163,17 +164,30 @@ absl::Status Engine::submit_jobs(Job* jobs, std::size_t count) {
         // their replies are collected meanwhile.
         if (pushed) shared_.wake_workers(std::exchange(pushed, 0));
         lock.unlock();
+        if (options_.while_copying) options_.while_copying();
         std::memcpy(shared_.slab() + job.staged, job.args.data(), job.args.size());
         lock.lock();
-        if (terminated_) break;  // accepted, then terminated before it was placed
+        // Accepted, then the pool ended before it was placed: terminated, or its zygote
+        // died (check_zygote() failed what was queued, but not this batch, on our stack).
+        if (terminated_ || failed_.load(std::memory_order_relaxed)) break;
+        if (!(pending_.empty() && repush_.empty())) {
+          // Another thread's job was queued meanwhile and goes first, maybe waiting for
+          // the slab room this block holds: queued behind it with the block, neither would
+          // ever run. Give the block back (placing copies the arguments again).
+          unstage(job);
+          pump(out);
+        }
       }
       if (!(pending_.empty() && repush_.empty() && place(job, out, &pushed))) {
         pending_.push_back(std::move(job));
       }
     }
     if (i < count) {
-      const ErrorInfo cancelled{ErrorKind::kCancelled, "", "the pool was terminated", ""};
-      for (; i < count; ++i) drop(jobs[i], out, cancelled);
+      // As the jobs queued by then were failed.
+      const ErrorInfo ended =
+          terminated_ ? ErrorInfo{ErrorKind::kCancelled, "", "the pool was terminated", ""}
+                      : ErrorInfo{ErrorKind::kWorkerLost, "", failure_, ""};
+      for (; i < count; ++i) drop(jobs[i], out, ended);
     }
     // A join() that waits for this call alone returns now, not at the supervisor's next
     // idle tick (up to 200 ms).

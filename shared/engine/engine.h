@@ -54,13 +54,22 @@ struct EngineOptions {
   // signals to the caller's group (a terminal's Ctrl-C, a group-wide SIGTERM) leave
   // running tasks alone (shoal-worker drains them instead).
   bool detached = false;
+  // Tests only: run by submit() without the engine lock while it copies a job's big
+  // arguments into shared memory, to hold that window open.
+  std::function<void()> while_copying;
+  // Tests only: the generation every task record starts at (a test of its wrap-around
+  // starts near 2^32 instead of running 4 billion tasks). Never 0.
+  std::uint32_t first_generation = 1;
 };
 
 class Engine : public internal::ProgressSource {
  public:
   // Maps the shared memory, forks the zygote (which forks the workers) and starts the
-  // supervisor thread. Fails with kResourceExhausted when memory or processes are
-  // short, kInvalidArgument when options.processes < 1.
+  // supervisor thread. Fails with kResourceExhausted when the shared memory cannot be
+  // mapped or the zygote cannot be forked, kInvalidArgument when options.processes < 1.
+  // Workers that cannot be forked are retried; once none has been alive and forks kept
+  // failing for 10 s, the pool stops (failure() says why, naming fork's error) and every
+  // job fails with kWorkerLost.
   static absl::StatusOr<std::unique_ptr<Engine>> start(EngineOptions options);
 
   // Terminates and reaps everything unless join() already returned: no process of
@@ -105,7 +114,8 @@ class Engine : public internal::ProgressSource {
   int processes() const { return options_.processes; }
   pid_t zygote_pid() const { return zygote_; }
   // Why the pool stopped by itself ("the pool stopped: its zygote process ... was
-  // killed ..."), or "" while it works. Thread-safe.
+  // killed ...", or "... no worker process could be forked for 10 s (fork: ...)"), or ""
+  // while it works. Thread-safe.
   std::string failure() const {
     return failed_.load(std::memory_order_acquire) ? failure_ : std::string();
   }
@@ -157,7 +167,13 @@ class Engine : public internal::ProgressSource {
   void take_what_is_left(std::vector<Outcome>& out);
   void drop(Job& job, std::vector<Outcome>& out, const internal::ErrorInfo& error);
   bool stage(Job& job);
+  // Gives back the slab block `job` was staged in, if any; its arguments stay in job.args.
+  void unstage(Job& job);
   void check_zygote(std::vector<Outcome>& out);
+  // After a worker could not be forked (fork's `fork_errno`): once none has been alive
+  // and forks kept failing for kForkFailureLimitNs, fails the pool (kWorkerLost, as a
+  // dead zygote does) and returns true.
+  bool give_up_on_forks(std::vector<Outcome>& out, int fork_errno);
   // Without mu_.
   void wait_zygote();
   void stop_supervisor();
@@ -208,7 +224,9 @@ class Engine : public internal::ProgressSource {
   SlabAllocator slab_;                       // guarded by mu_
   std::vector<Inflight> inflight_;           // by record index; guarded by mu_
   std::vector<std::uint32_t> free_records_;  // guarded by mu_
-  std::deque<Job> pending_;                  // accepted, not yet placed; guarded by mu_
+  // Accepted, not yet placed; guarded by mu_. Only the front may hold a slab block (staged
+  // by submit()), and then it waits for a record or ring slot, never for slab room.
+  std::deque<Job> pending_;
   std::vector<std::uint64_t> repush_;        // tokens to push again; guarded by mu_
   std::vector<std::string> partial_;         // per worker: a reply being reassembled
   // Per worker: the rest of a reply too big to allocate is skipped (its job has failed).
@@ -235,6 +253,8 @@ class Engine : public internal::ProgressSource {
   std::string failure_;
   std::atomic<bool> failed_{false};
   std::int64_t next_zygote_check_ns_ = 0;
+  // Since when no worker has been alive and forks of workers have failed; 0: they work.
+  std::int64_t forks_failing_since_ns_ = 0;  // guarded by mu_
 
   std::mutex deferred_mu_;
   std::vector<std::function<void()>> deferred_;  // guarded by deferred_mu_

@@ -94,6 +94,7 @@ void Engine::handle_deaths(std::vector<Outcome>& out) {
   if (deaths == deaths_seen_.load(std::memory_order_relaxed)) return;
   deaths_seen_.store(deaths, std::memory_order_relaxed);
   bool any = false;
+  int fork_errno = 0;  // of a worker that could not be forked; 0: none
   for (int w = 0; w < shared_.workers(); ++w) {
     WorkerSlot& slot = shared_.slot(w);
     if (slot.life.load(std::memory_order_acquire) != kDead) continue;
@@ -104,6 +105,11 @@ void Engine::handle_deaths(std::vector<Outcome>& out) {
     discarding_[w] = false;
     const int status = slot.wait_status.load();
     const pid_t pid = slot.dead_pid.load();
+    if (status == -1) {
+      fork_errno = slot.fork_errno.load();
+    } else {
+      forks_failing_since_ns_ = 0;  // a worker ran
+    }
     const std::uint64_t token = slot.current.load(std::memory_order_acquire);
     if (token != 0 && !shutting_down_) {
       const std::uint32_t index = token_index(token);
@@ -147,6 +153,7 @@ void Engine::handle_deaths(std::vector<Outcome>& out) {
     if (!shutting_down_) send_command(command_fd_, {ZygoteCommand::kSpawn, w, 0});
   }
   if (!any || shutting_down_) return;
+  if (fork_errno != 0 && give_up_on_forks(out, fork_errno)) return;
   // A worker that died between taking a token and claiming its record took the token
   // with it: push every such token again (a duplicate of a live claim is harmless).
   const std::uint64_t head = shared_.tasks().head();
@@ -157,6 +164,28 @@ void Engine::handle_deaths(std::vector<Outcome>& out) {
       repush_.push_back(make_token(in.gen, i));
     }
   }
+}
+
+bool Engine::give_up_on_forks(std::vector<Outcome>& out, int fork_errno) {
+  for (int w = 0; w < shared_.workers(); ++w) {
+    if (shared_.slot(w).life.load(std::memory_order_acquire) == kAlive) {
+      forks_failing_since_ns_ = 0;  // the pool still works, if with fewer processes
+      return false;
+    }
+  }
+  const std::int64_t now = now_ns();
+  if (forks_failing_since_ns_ == 0) forks_failing_since_ns_ = now;
+  if (now - forks_failing_since_ns_ < kForkFailureLimitNs) return false;
+  // Nothing would ever run: fail the pool as a dead zygote does (check_zygote). The
+  // zygote stays, idle, until join(), terminate() or ~Engine ends it.
+  closed_ = shutting_down_ = true;
+  failure_ = absl::StrCat("the pool stopped: no worker process could be forked for ",
+                          kForkFailureLimitNs / 1'000'000'000,
+                          " s (fork: ", std::strerror(fork_errno), ")");
+  failed_.store(true, std::memory_order_release);
+  fail_everything(out, ErrorInfo{ErrorKind::kWorkerLost, "", failure_, ""});
+  idle_cv_.notify_all();
+  return true;
 }
 
 namespace {
@@ -294,7 +323,7 @@ void Engine::release(std::uint32_t index) {
     slab_.free(in.slab_offset, in.slab_size);
     if (in.slab_size >= kReleaseBytes) shared_.slab_region().release(in.slab_offset, in.slab_size);
   }
-  ++in.gen;
+  in.gen = next_gen(in.gen);
   shared_.record(index).state.store(make_state(in.gen, 0, kFree), std::memory_order_release);
   if (in.job.time_limit_ms > 0) --timed_;
   in.job = Job{};
@@ -305,7 +334,7 @@ void Engine::release(std::uint32_t index) {
 
 void Engine::requeue(std::uint32_t index) {
   Inflight& in = inflight_[index];
-  ++in.gen;
+  in.gen = next_gen(in.gen);
   in.timed_out = false;
   shared_.record(index).state.store(make_state(in.gen, 0, kQueued), std::memory_order_release);
   repush_.push_back(make_token(in.gen, index));
@@ -324,9 +353,13 @@ void Engine::fail_everything(std::vector<Outcome>& out, const ErrorInfo& error) 
 }
 
 void Engine::drop(Job& job, std::vector<Outcome>& out, const ErrorInfo& error) {
+  unstage(job);
+  out.push_back(Outcome{std::move(job.sink), job.index, {}, error});
+}
+
+void Engine::unstage(Job& job) {
   if (job.staged != Job::kNotStaged) slab_.free(job.staged, job.args.size());
   job.staged = Job::kNotStaged;
-  out.push_back(Outcome{std::move(job.sink), job.index, {}, error});
 }
 
 bool Engine::stage(Job& job) {

@@ -44,6 +44,8 @@ struct Engine::Outcome {
 inline constexpr std::size_t kReleaseBytes = std::size_t{32} << 20;
 // Arguments this large are copied into the slab outside the engine lock.
 inline constexpr std::size_t kStageBytes = std::size_t{64} << 10;
+// A pool with no worker alive whose forks of workers kept failing this long stops.
+inline constexpr std::int64_t kForkFailureLimitNs = 10'000'000'000;
 // Replies collected per ring in one round (bounds a poll()).
 inline constexpr std::size_t kDrainBatch = 256;
 

@@ -4,7 +4,8 @@
 // worker, and the payload slab. Made before the zygote is forked, so every process
 // sees the same pages at the same addresses.
 //
-// A task travels as a token (generation << 32 | record index) through the task ring.
+// A task travels as a token (generation << 32 | record index, never 0: generations skip
+// 0 when they wrap) through the task ring.
 // The record's state word decides who runs it: a worker runs a record only after its
 // CAS (gen, kQueued) -> (gen, worker, kRunning) succeeds, so stale or duplicate tokens
 // are harmless, and the pool cancels a task by winning that race instead.
@@ -27,6 +28,10 @@ inline constexpr std::size_t kInlineArgs = 72;
 inline std::uint64_t make_token(std::uint32_t gen, std::uint32_t index) {
   return std::uint64_t{gen} << 32 | index;
 }
+// A record's generation after `gen`, never 0: record 0's token would then be 0, which a
+// worker's slot (WorkerSlot::current) and the pool's watch of it read as "no task" (its
+// time limit went unenforced, and the death of its worker unnoticed).
+inline std::uint32_t next_gen(std::uint32_t gen) { return gen == UINT32_MAX ? 1 : gen + 1; }
 inline std::uint32_t token_gen(std::uint64_t token) {
   return static_cast<std::uint32_t>(token >> 32);
 }
@@ -73,6 +78,7 @@ struct alignas(64) WorkerSlot {
                                           // worker stores it too, before its first task)
   std::atomic<std::int32_t> dead_pid;     // the pid that died, once kDead (zygote)
   std::atomic<std::int32_t> wait_status;  // its waitpid status; -1: fork failed (zygote)
+  std::atomic<std::int32_t> fork_errno;   // fork's errno when wait_status is -1 (zygote)
   std::atomic<std::uint32_t> life;        // Life: kAlive/kDead by the zygote, kStarting
                                           // by the pool once it has handled a death
   alignas(64) SingleWaiterWord wake;      // the worker sleeps here for tasks

@@ -145,6 +145,7 @@ class Zygote {
       _exit(70);
     }
     if (pid < 0) {
+      slot.fork_errno.store(errno);   // for the pool's error, should forks keep failing
       timespec pause{0, 50'000'000};  // a failing fork retries at a slow pace
       nanosleep(&pause, nullptr);
       report(w, 0, -1);

@@ -2,6 +2,7 @@
 // and the death of the pool's own process.
 
 #include <gmock/gmock.h>
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -596,6 +598,67 @@ TEST(PoolFaultTest, AForkedChildThatDestroysItsCopyLeavesThePoolWorking) {
   pool->close();
   pool->join();
   pool.reset();
+}
+
+// Tells the test its parent (the zygote) through `report_fd`, then returns once a byte can
+// be read from `go_fd`.
+int report_zygote_then_wait(int report_fd, int go_fd) {
+  const int zygote = static_cast<int>(getppid());
+  if (write(report_fd, &zygote, sizeof(zygote)) != sizeof(zygote)) return -1;
+  char c;
+  while (read(go_fd, &c, 1) < 0 && errno == EINTR) {
+  }
+  return 0;
+}
+
+// The zygote cannot fork a worker any more (RLIMIT_NPROC of 0, which binds users other
+// than root) and none is left: the pool stops after a while, failing what waits with
+// WorkerLostError naming fork's error, and refuses new work. The zygote retried every 50 ms
+// for ever and the futures waited silently.
+TEST(PoolFaultTest, WorkersThatCannotBeForkedFailThePool) {
+  TestPipe report;
+  TestPipe go;
+  ::testing::internal::CaptureStdout();
+  const int code = exit_code_of_child([&] {
+    if (geteuid() == 0 &&
+        (setgroups(0, nullptr) != 0 || setgid(65534) != 0 || setuid(65534) != 0)) {
+      return 10;
+    }
+    PoolOptions options;
+    options.processes = 1;
+    options.max_tasks_per_child = 1;  // the worker exits after its task: a fork must replace it
+    Pool pool(options);
+    Future<int> first = pool.apply_async(report_zygote_then_wait, report.write_fd(), go.read_fd());
+    const pid_t zygote = report.read_int();
+    const rlimit none{0, 0};
+    if (prlimit(zygote, RLIMIT_NPROC, &none, nullptr) != 0) return 11;
+    go.write_int(1);
+    if (first.get(std::chrono::seconds(30)) != 0) return 12;
+    Future<int> waiting = pool.apply_async(square, 3);
+    try {
+      waiting.get(std::chrono::seconds(40));
+      return 13;
+    } catch (const TimeoutError&) {
+      std::printf("still waiting after 40 s\n");
+      std::fflush(stdout);
+      pool.terminate();  // ~Pool would wait for it
+      return 14;
+    } catch (const WorkerLostError& e) {
+      std::printf("%s\n", e.what());
+      std::fflush(stdout);
+      if (!std::strstr(e.what(), "fork") || !std::strstr(e.what(), std::strerror(EAGAIN))) {
+        return 15;
+      }
+    }
+    try {
+      pool.apply_async(square, 4);
+      return 16;
+    } catch (const PoolClosedError&) {
+    }
+    return 0;
+  });
+  const std::string printed = ::testing::internal::GetCapturedStdout();
+  EXPECT_EQ(code, 0) << printed;
 }
 
 // A string of `mib` MiB.

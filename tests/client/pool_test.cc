@@ -28,6 +28,42 @@
 
 #include "tests/client/pool_test_util.h"
 
+// A result type whose encoding throws half-way for a negative value, after its array
+// header and first element are written, as a custom adaptor (or bad_alloc) may. Not
+// trivially copyable, so a local pool encodes it too.
+struct HalfEncodable {
+  int v = 0;
+  std::string tag;
+};
+template <>
+struct shoal::codec_enabled<HalfEncodable> : std::true_type {};
+namespace msgpack {
+MSGPACK_API_VERSION_NAMESPACE(MSGPACK_DEFAULT_API_NS) {
+  namespace adaptor {
+  template <>
+  struct pack<HalfEncodable> {
+    template <class S>
+    packer<S>& operator()(packer<S>& o, const HalfEncodable& h) const {
+      o.pack_array(2);
+      o.pack(h.v);
+      if (h.v < 0) throw std::runtime_error("a negative value cannot be encoded");
+      o.pack(h.tag);
+      return o;
+    }
+  };
+  template <>
+  struct convert<HalfEncodable> {
+    const msgpack::object& operator()(const msgpack::object& o, HalfEncodable& h) const {
+      if (o.type != type::ARRAY || o.via.array.size != 2) throw type_error();
+      h.v = o.via.array.ptr[0].as<int>();
+      h.tag = o.via.array.ptr[1].as<std::string>();
+      return o;
+    }
+  };
+  }  // namespace adaptor
+}  // MSGPACK_API_VERSION_NAMESPACE
+}  // namespace msgpack
+
 namespace shoal {
 namespace {
 
@@ -55,6 +91,8 @@ int fail_on_three(int x) {
   if (x == 3) throw std::invalid_argument("three is not allowed");
   return x;
 }
+// -1 for 3 (which cannot be encoded), else `x`.
+HalfEncodable half_encodable(int x) { return HalfEncodable{x == 3 ? -1 : x, "t"}; }
 // Blocks until the test writes to the pipe whose read end is `fd`, then returns `v`.
 int wait_for_go(int fd, int v) {
   char c;
@@ -280,6 +318,33 @@ TEST(PoolTest, TaskExceptionBecomesRemoteError) {
   }
   EXPECT_FALSE(f.successful());
   EXPECT_EQ(pool.apply(square, 5), 25);  // the worker survived
+}
+
+// A result whose encoding throws half-way is a SerializationError with the thrower's
+// message, and spoils nothing after it. The half-written bytes stayed in the reply before
+// the failure: apply() returned a wrong value as a success, and in a chunk the items after
+// it were misread ("bad reply status byte").
+TEST(PoolTest, AResultThatCannotBeEncodedIsASerializationError) {
+  Pool pool(1);
+  try {
+    HalfEncodable wrong = pool.apply(half_encodable, 3);
+    FAIL() << "apply() returned v=" << wrong.v << " as a success";
+  } catch (const SerializationError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("HalfEncodable"));
+    EXPECT_THAT(e.what(), HasSubstr("a negative value cannot be encoded"));
+  }
+  // One chunk of six items, the fourth unencodable.
+  auto stream = pool.imap(half_encodable, iota_vec(6), 6);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(stream.next()->v, i);
+  EXPECT_THROW(stream.next(), SerializationError);
+  EXPECT_EQ(stream.next()->v, 4);
+  EXPECT_EQ(stream.next()->v, 5);
+  EXPECT_FALSE(stream.next().has_value());
+  EXPECT_THROW(pool.map(half_encodable, iota_vec(6), 6), SerializationError);
+  auto fine = pool.map(half_encodable, std::vector<int>{0, 1, 2, 4}, 4);
+  ASSERT_EQ(fine.size(), 4u);
+  EXPECT_EQ(fine[3].v, 4);
+  EXPECT_EQ(fine[3].tag, "t");
 }
 
 TEST(PoolTest, VoidTaskGivesFutureVoid) {

@@ -14,6 +14,42 @@ void nothing() {}
 int fails(int) { throw std::invalid_argument("bad input"); }
 }  // namespace app
 
+// A result whose encoding throws after writing part of it (a custom adaptor) for 0.
+struct PartlyEncodable {
+  int v = 0;
+};
+template <>
+struct shoal::codec_enabled<PartlyEncodable> : std::true_type {};
+namespace msgpack {
+MSGPACK_API_VERSION_NAMESPACE(MSGPACK_DEFAULT_API_NS) {
+  namespace adaptor {
+  template <>
+  struct pack<PartlyEncodable> {
+    template <class S>
+    packer<S>& operator()(packer<S>& o, const PartlyEncodable& p) const {
+      o.pack_array(2);
+      o.pack(p.v);
+      if (p.v == 0) throw std::runtime_error("zero cannot be encoded");
+      o.pack(p.v);
+      return o;
+    }
+  };
+  template <>
+  struct convert<PartlyEncodable> {
+    const msgpack::object& operator()(const msgpack::object& o, PartlyEncodable& p) const {
+      if (o.type != type::ARRAY || o.via.array.size != 2) throw type_error();
+      p.v = o.via.array.ptr[1].as<int>();
+      return o;
+    }
+  };
+  }  // namespace adaptor
+}  // MSGPACK_API_VERSION_NAMESPACE
+}  // namespace msgpack
+
+namespace app {
+PartlyEncodable identity(int x) { return PartlyEncodable{x}; }
+}  // namespace app
+
 SHOAL_TASK_AS(app::triple, "app.triple");
 SHOAL_TASK_AS(app::greet, "app.greet");
 SHOAL_TASK_AS(app::nothing, "app.nothing");
@@ -123,6 +159,26 @@ TEST(TaskRegistryTest, ArgumentsThatEndEarlyFailTheirCallAndTheCallsAfterIt) {
     ASSERT_EQ(item.index(), 1u) << "call " << call << " ran, giving " << std::get<0>(item);
     EXPECT_EQ(std::get<1>(item).kind, internal::ErrorKind::kSerialization);
   }
+}
+
+// The invoker every worker runs (local and remote): an item whose result fails to encode
+// half-way is a kSerialization failure with the thrower's message, and the next item is read
+// whole. The partial encoding stayed in the reply before the failure: a reader took it as a
+// success and misread the items after it.
+TEST(TaskRegistryTest, AResultThatFailsToEncodeFailsItsItemOnly) {
+  std::string args = encode(std::make_tuple(0)) + encode(std::make_tuple(7));
+  std::string reply;
+  internal::invoke_items<false, PartlyEncodable (*)(int)>(
+      reinterpret_cast<std::uintptr_t>(&app::identity), args, 2, reply);
+  ReplyReader reader(reply);
+  auto first = reader.next<false, PartlyEncodable>();
+  ASSERT_EQ(first.index(), 1u) << "read as a success: " << std::get<0>(first).v;
+  EXPECT_EQ(std::get<1>(first).kind, internal::ErrorKind::kSerialization);
+  EXPECT_THAT(std::get<1>(first).message, HasSubstr("zero cannot be encoded"));
+  EXPECT_THAT(std::get<1>(first).message, HasSubstr("PartlyEncodable"));
+  auto second = reader.next<false, PartlyEncodable>();
+  ASSERT_EQ(second.index(), 0u) << std::get<1>(second).message;
+  EXPECT_EQ(std::get<0>(second).v, 7);
 }
 
 TEST(TaskRegistryTest, RawModeRunsManyItems) {

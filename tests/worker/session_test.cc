@@ -30,14 +30,41 @@
 #include "shoal/codec.hpp"
 #include "shoal/task.hpp"
 
+// A result whose encoding throws for 3 after its array header and first element are
+// written, as a custom adaptor may.
+struct HalfEncodable {
+  int v = 0;
+};
+template <>
+struct shoal::codec_enabled<HalfEncodable> : std::true_type {};
+namespace msgpack {
+MSGPACK_API_VERSION_NAMESPACE(MSGPACK_DEFAULT_API_NS) {
+  namespace adaptor {
+  template <>
+  struct pack<HalfEncodable> {
+    template <class S>
+    packer<S>& operator()(packer<S>& o, const HalfEncodable& h) const {
+      o.pack_array(2);
+      o.pack(h.v);
+      if (h.v == 3) throw std::runtime_error("3 cannot be encoded");
+      o.pack(h.v);
+      return o;
+    }
+  };
+  }  // namespace adaptor
+}  // MSGPACK_API_VERSION_NAMESPACE
+}  // namespace msgpack
+
 namespace {
 
 int square(int x) { return x * x; }
+HalfEncodable half_encodable(int x) { return HalfEncodable{x}; }
 int thrower(int) { throw std::runtime_error("no luck"); }
 std::string blob(int n) { return std::string(static_cast<std::size_t>(n), 'x'); }
 SHOAL_TASK_AS(square, "session_test.square");
 SHOAL_TASK_AS(thrower, "session_test.throw");
 SHOAL_TASK_AS(blob, "session_test.blob");
+SHOAL_TASK_AS(half_encodable, "session_test.half_encodable");
 
 }  // namespace
 
@@ -449,6 +476,23 @@ TEST_F(SessionTest, UnknownTaskAndThrowingTaskAreReported) {
   EXPECT_EQ(results["t"].items(0).error().kind(), v1::ERROR_KIND_REMOTE);
   EXPECT_EQ(results["t"].items(0).error().type_name(), "std::runtime_error");
   EXPECT_EQ(results["t"].items(0).error().message(), "no luck");
+}
+
+// A result that fails to encode half-way fails its item with SERIALIZATION and the
+// thrower's message; the items around it arrive whole. Its partial encoding used to stay
+// before the failure, and the items were misread.
+TEST_F(SessionTest, AResultThatCannotBeEncodedFailsItsItemOnly) {
+  start();
+  broker_.expect(v1::WorkerMessage::kHello);
+  broker_.welcome();
+  broker_.tasks({make_task("c", "session_test.half_encodable", {1, 3, 5})});
+  auto results = broker_.results(1);
+  ASSERT_EQ(results["c"].items_size(), 3);
+  EXPECT_EQ(results["c"].items(0).value(), encode(std::make_tuple(1, 1)));
+  EXPECT_EQ(results["c"].items(1).error().kind(), v1::ERROR_KIND_SERIALIZATION);
+  EXPECT_NE(results["c"].items(1).error().message().find("3 cannot be encoded"), std::string::npos)
+      << results["c"].items(1).error().message();
+  EXPECT_EQ(results["c"].items(2).value(), encode(std::make_tuple(5, 5)));
 }
 
 TEST_F(SessionTest, BadFramesAreCountedAndTheSessionGoesOn) {

@@ -189,6 +189,7 @@ void invoke_items(std::uintptr_t fn, std::string_view in, std::size_t count,
   std::size_t offset = 0;
   for (std::size_t i = 0; i < count; ++i) {
     if (i > 0 && item_started != nullptr) item_started();
+    const std::size_t mark = reply.size();  // a failed item leaves none of its bytes
     try {
       Args args = decode_args<kRaw, Args>(in, offset);
       if constexpr (!kRaw) {  // bytes after the last argument array: malformed, not ignored
@@ -205,6 +206,7 @@ void invoke_items(std::uintptr_t fn, std::string_view in, std::size_t count,
         reply_ok<kRaw>(reply, call_with<typename T::params>(f, args, seq));
       }
     } catch (...) {
+      reply.resize(mark);
       reply_failed(reply, current_exception_info());
     }
   }

@@ -8,6 +8,7 @@
 // a local pool) and never crosses a host.
 
 #include <cstring>
+#include <exception>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -26,17 +27,27 @@ struct VoidResult {};
 template <class R>
 using Stored = std::conditional_t<std::is_void_v<R>, VoidResult, R>;
 
-// Appends a successful item to `reply`.
+// Appends a successful item to `reply`. A value that cannot be encoded (its adaptor
+// throws a std::exception, or memory runs out) throws SerializationError naming R and the thrower's
+// message, and leaves `reply` as it was: no half-written item for a reader to take as a
+// result.
 template <bool kRaw, class R>
 void reply_ok(std::string& reply, const R& value) {
-  reply.push_back(kReplyOk);
-  if constexpr (std::is_same_v<R, VoidResult>) {
-    if constexpr (!kRaw) reply.push_back(static_cast<char>(0xc0));  // MessagePack nil
-  } else if constexpr (kRaw) {
-    static_assert(std::is_trivially_copyable_v<R>);
-    reply.append(reinterpret_cast<const char*>(&value), sizeof(R));
-  } else {
-    encode_to(reply, value);
+  const std::size_t mark = reply.size();
+  try {
+    reply.push_back(kReplyOk);
+    if constexpr (std::is_same_v<R, VoidResult>) {
+      if constexpr (!kRaw) reply.push_back(static_cast<char>(0xc0));  // MessagePack nil
+    } else if constexpr (kRaw) {
+      static_assert(std::is_trivially_copyable_v<R>);
+      reply.append(reinterpret_cast<const char*>(&value), sizeof(R));
+    } else {
+      encode_to(reply, value);
+    }
+  } catch (const std::exception& e) {
+    reply.resize(mark);
+    throw SerializationError("the task's result (" + type_name<R>() +
+                             ") could not be encoded: " + e.what());
   }
 }
 
