@@ -333,7 +333,12 @@ class Scheduler {
                     HolderCopy copy = HolderCopy::kEnded);
   void fail_unrunnable(TaskQueue& q, Actions& out);
   void mark_dirty(TaskQueue& q);
+  // Leases queued tasks to workers with credit, for each queue marked dirty.
   void dispatch(Actions& out);
+  // Leases to `w`, a worker of several queues, while it has credit: one task from each of
+  // its queues in turn (highest priority first within each), from the queue after the one
+  // its last task came from, skipping those with nothing it can run.
+  void lease_in_turn(WorkerRef w, Actions& out);
   void release_restored();  // puts held_restored_ in their lanes
   void lease(TaskRef ref, WorkerRef w, TaskQueue& q, Actions& out);
   void send_to(WorkerRef w, Actions& out);

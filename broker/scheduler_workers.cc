@@ -6,6 +6,7 @@
 #include <limits>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "broker/scheduler.h"
@@ -411,6 +412,10 @@ void Scheduler::dispatch(Actions& out) {
     for (size_t k = 0; k < n && q->depth > 0; ++k) {
       WorkerRef w = q->workers[(start + k) % n];
       WorkerState& st = workers_.get(w);
+      if (st.queues.size() > 1) {
+        if (st.credit > 0) lease_in_turn(w, out);
+        continue;
+      }
       TaskRef ref;
       while (st.credit > 0 && q->depth > 0 && q->pop_for(*store_, st.tasks, &ref)) {
         lease(ref, w, *q, out);
@@ -418,6 +423,31 @@ void Scheduler::dispatch(Actions& out) {
     }
   }
   dirty_.clear();
+}
+
+void Scheduler::lease_in_turn(WorkerRef w, Actions& out) {
+  // Its credit is shared between its queues, not spent on the first one that has tasks
+  // (which starved the others, whatever their priorities): each queue in turn gives it
+  // one task, from the one after the queue its last task came from.
+  WorkerState& st = workers_.get(w);
+  const size_t n = st.queues.size();
+  absl::InlinedVector<std::pair<size_t, TaskQueue*>, 8> open;  // (index in st.queues, queue)
+  for (size_t k = 0; k < n; ++k) {
+    size_t i = (st.next_queue + k) % n;
+    open.emplace_back(i, &queue_for(st.queues[i]));
+  }
+  for (size_t at = 0; st.credit > 0 && !open.empty();) {
+    auto [i, q] = open[at];
+    TaskRef ref;
+    if (q->depth == 0 || !q->pop_for(*store_, st.tasks, &ref)) {
+      open.erase(open.begin() + ptrdiff_t(at));  // nothing for it there this round
+    } else {
+      lease(ref, w, *q, out);
+      st.next_queue = uint32_t((i + 1) % n);
+      ++at;
+    }
+    if (at >= open.size()) at = 0;
+  }
 }
 
 void Scheduler::release_restored() {

@@ -53,6 +53,9 @@ struct WorkerState {
   uint64_t pid = 0;
   std::string instance;  // WorkerHello.instance: which process (with host and pid)
   std::vector<NameId> queues;
+  // Of several queues: the index in `queues` of the one its next task is taken from first
+  // (they take turns: Scheduler::lease_in_turn).
+  uint32_t next_queue = 0;
   absl::flat_hash_set<NameId> tasks;  // task names it can run
   uint32_t slots = 0;
   uint32_t prefetch = 1;

@@ -49,6 +49,32 @@ TEST_F(SchedulerTest, HigherPriorityFirstAndFifoWithinPriority) {
   EXPECT_THAT(order, ElementsAre("top", "mid1", "mid2", "low", "low2"));
 }
 
+// Found by review: a worker serving several queues spent all its credit on the first
+// queue of its hello while that one had tasks, so a task of its second queue waited
+// behind every task of the first, whatever its priority. Its queues now take turns: one
+// task from each in turn, from where its last turn stopped.
+TEST_F(SchedulerTest, AWorkerOfSeveralQueuesTakesFromThemInTurn) {
+  hello("a", {"square"}, 1, {"q1", "q2"});
+  submit({T("x0").queue("q1"), T("x1").queue("q1"), T("x2").queue("q1"), T("x3").queue("q1")});
+  submit({T("y0").queue("q2").priority(9), T("y1").queue("q2")});
+  std::vector<std::string> order;
+  for (int i = 0; i < 6; ++i) {
+    std::vector<std::string> ids = take_sent("a");
+    ASSERT_EQ(ids.size(), 1u);
+    order.push_back(ids[0]);
+    out_.clear();
+    report("a", ids[0]);
+  }
+  EXPECT_THAT(order, ElementsAre("x0", "y0", "x1", "y1", "x2", "x3"));
+
+  // Credit for several tasks at once is shared the same way.
+  reset(options_);
+  out_.clear();
+  submit({T("x0").queue("q1"), T("x1").queue("q1"), T("x2").queue("q1"), T("y0").queue("q2")});
+  hello("b", {"square"}, 1, {"q1", "q2"}, /*prefetch=*/3);
+  EXPECT_THAT(take_sent("b"), ElementsAre("x0", "y0", "x1"));
+}
+
 TEST_F(SchedulerTest, BusyWorkerHoldsNoneSoQueuedTaskCanBeCancelled) {
   hello("a");  // one slot, prefetch 1
   submit({T("t1"), T("t2")});
