@@ -417,8 +417,9 @@ void Scheduler::enqueue(TaskRef ref, bool front) {
   rec.phase = TaskPhase::kQueued;
   rec.worker = kNoWorker;
   // A retry keeps its seq: it waited its turn already, and pop_for orders lanes by the
-  // seq of their first task. Its entry was popped, and unqueue() renumbers a task whose
-  // entry stays behind, so no stale entry of it comes back to life.
+  // seq of their first task. An entry unqueue() left behind comes back to life in its
+  // place (push() adds no second one): renumbered, a task claimed back by a hello and
+  // then lost again went behind everything queued meanwhile.
   if (!front) rec.seq = next_seq();
   TaskQueue& q = queue_for(rec.queue);
   q.push(lane_of(q, rec.name), {ref, rec.seq}, rec.priority, front);
@@ -430,7 +431,6 @@ void Scheduler::enqueue(TaskRef ref, bool front) {
 void Scheduler::unqueue(TaskRecord& rec) {
   --queue_for(rec.queue).depth;  // its entry goes stale once the phase changes
   --queued_;
-  rec.seq = next_seq();  // and stays stale if the task is queued again (a retry)
 }
 
 uint64_t Scheduler::next_seq() {

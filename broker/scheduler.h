@@ -211,9 +211,11 @@ class Scheduler {
   TaskQueue& queue_for(NameId name);
   // The lane of task name `name` in `q`, made with its count of capable workers when new.
   Lane& lane_of(TaskQueue& q, NameId name);
-  // Queues `ref` at the back of its lane, or at the front with its seq kept (a retry).
+  // Queues `ref` at the back of its lane, or (a retry, `front`) with its seq kept: ahead
+  // of the tasks queued after it first was.
   void enqueue(TaskRef ref, bool front);
-  // Takes a queued task out of the count; its entry in the lane goes stale.
+  // Takes a queued task out of the count; its entry in the lane goes stale, until the
+  // task is queued again as a retry (enqueue with `front`, same seq).
   void unqueue(TaskRecord& rec);
   // A new queue sequence number (never 0).
   uint64_t next_seq();

@@ -452,7 +452,9 @@ void Scheduler::lease_in_turn(WorkerRef w, Actions& out) {
 
 void Scheduler::release_restored() {
   // Ahead of what was queued meanwhile (front: by seq), in the order they were restored.
-  // Those claimed, cancelled or forgotten since are stale (is_live) and skipped.
+  // Those claimed, cancelled or forgotten since are stale (is_live) and skipped; one
+  // claimed and queued again since (a retry) is in its lane already, and push() adds no
+  // second entry for it.
   for (QueueEntry e : held_restored_) {
     if (!is_live(*store_, e)) continue;
     const TaskRecord& rec = store_->get(e.ref);

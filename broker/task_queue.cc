@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <iterator>
 
 namespace shoal::broker {
 
@@ -25,10 +26,11 @@ void TaskQueue::push(Lane& lane, QueueEntry entry, int priority, bool front) {
     // A retry goes back where its seq puts it, among the retries before it (pushed to the
     // front one by one, a lost worker's tasks came back reversed) and ahead of the tasks
     // queued after it. Entries are in seq order, stale ones too; retries are near the
-    // front, so the insertion moves few entries.
+    // front, so the insertion moves few entries. An entry with its seq is its own (seqs
+    // are never reused), left stale when it was taken out of the queue: it is live again.
     auto at = std::upper_bound(fifo.begin(), fifo.end(), entry.seq,
                                [](uint64_t seq, const QueueEntry& e) { return seq < e.seq; });
-    fifo.insert(at, entry);
+    if (at == fifo.begin() || std::prev(at)->seq != entry.seq) fifo.insert(at, entry);
   } else {
     fifo.push_back(entry);
   }

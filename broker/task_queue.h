@@ -1,7 +1,9 @@
 #pragma once
 // A named queue: per task name a lane of ten FIFOs (priorities 0-9), each in seq order.
-// Entries are 16 bytes; a cancelled or re-leased task leaves a stale entry behind that is
-// skipped lazily (its record's seq no longer matches), so removal is O(1).
+// Entries are 16 bytes; a task taken out of the queue other than by pop_for (cancelled,
+// claimed back by a hello) leaves its entry behind, stale while the task is not queued
+// (or its record is another task's: the seq no longer matches) and skipped lazily, so
+// removal is O(1). A retry queued again with its seq finds that entry live again.
 
 #include <array>
 #include <cstdint>
@@ -47,7 +49,8 @@ class TaskQueue {
   const std::vector<std::unique_ptr<Lane>>& lanes() const { return lanes_; }
 
   // Queues `entry` at the back of its priority in `lane`; a retry (`front`) goes where
-  // its seq puts it (it waited its turn already).
+  // its seq puts it (it waited its turn already), or, when its stale entry is still
+  // there, is queued by that entry alone.
   void push(Lane& lane, QueueEntry entry, int priority, bool front);
   // Removes and returns (in *ref) the next live task a worker able to run `can_run`
   // should get: highest priority first, FIFO within a priority across lanes. False when
