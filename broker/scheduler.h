@@ -177,6 +177,13 @@ class Scheduler {
   using PhantomMap = decltype(WorkerState::phantoms);
   using LeaseTimerHeap = PrunableHeap<Timer>;
   using WaiterHeap = PrunableHeap<Waiter>;
+  // A waiting GetResult call: its task, and its token's place in waiters_[task], so that
+  // it leaves in O(1) (up to max_waiting_results calls may wait on one task).
+  struct WaiterAt {
+    TaskRef ref;
+    uint32_t index;
+  };
+  using WaiterMap = absl::flat_hash_map<uint64_t, WaiterAt>;
 
   // Task life (scheduler.cc).
   void submit_one(SessionId s, shoal::v1::Task& task, shoal::v1::Accepted* accepted,
@@ -256,6 +263,9 @@ class Scheduler {
   void expire(const Timer& t);
   shoal::v1::TaskState state_of(const TaskRecord& rec) const;
   void answer_waiters(TaskRef ref, Actions& out);
+  // Call `it` waits no more: its token leaves its task's tokens (the last one takes its
+  // place) and waiter_task_, in O(1).
+  void drop_waiter(WaiterMap::iterator it);
   // Drops the timers of calls no longer waiting once they outnumber those waiting: an
   // answered or ended call's timer is otherwise skipped only when it falls due, up to 10
   // minutes on (amortised O(1) per call).
@@ -375,7 +385,7 @@ class Scheduler {
   PrunableHeap<PhantomTimer> phantom_timers_;
   std::size_t phantom_timers_prune_at_ = 64;  // drop those of ended copies past this
   WaiterHeap waiter_timers_;
-  absl::flat_hash_map<uint64_t, TaskRef> waiter_task_;            // token -> task
+  WaiterMap waiter_task_;                                        // token -> task, place
   absl::flat_hash_map<TaskRef, std::vector<uint64_t>> waiters_;  // task -> tokens
   // Unfinished task -> live sessions other than its record's that wait for it too (a
   // second client watching it). Rarely any. watching_ is the same pairs by session, so

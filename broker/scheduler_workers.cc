@@ -531,11 +531,8 @@ void Scheduler::tick(Actions& out) {
     waiter_timers_.pop();
     auto it = waiter_task_.find(token);
     if (it == waiter_task_.end()) continue;  // answered already
-    TaskRef ref = it->second;
-    waiter_task_.erase(it);
-    auto& tokens = waiters_[ref];
-    tokens.erase(std::remove(tokens.begin(), tokens.end(), token), tokens.end());
-    if (tokens.empty()) waiters_.erase(ref);
+    TaskRef ref = it->second.ref;
+    drop_waiter(it);
     ResultReply& reply = out.replies.emplace_back();
     reply.token = token;
     reply.response.set_state(state_of(store_->get(ref)));

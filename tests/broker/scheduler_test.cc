@@ -1,5 +1,7 @@
 // Deterministic tests of the scheduling rules (API.md §8 "Remote semantics") with a
 // fake clock, client side: submission, priorities, cancellation, retention, delivery.
+#include <set>
+
 #include "scheduler_fixture.h"
 
 namespace shoal::broker {
@@ -689,6 +691,41 @@ TEST_F(SchedulerTest, GetResultWaitsForTheResultOrItsTimeout) {
   ASSERT_EQ(out_.replies.size(), 1u);
   EXPECT_EQ(out_.replies[0].token, 12u);
   EXPECT_EQ(out_.replies[0].response.state(), shoal::v1::TASK_STATE_RUNNING);
+}
+
+// Many GetResult calls on one task, some forgotten (their clients went away), some timed
+// out, the rest answered when it ends: each call is answered once, or not at all once
+// forgotten, and none is left waiting. (Found by review: each removal scanned the task's
+// list of calls, O(k^2) for k calls; that is only visible in time, not asserted here.)
+TEST_F(SchedulerTest, ManyGetResultCallsOnOneTaskAreEachAnsweredOnce) {
+  submit({T("t")});  // no worker yet: it waits
+  constexpr uint64_t kCalls = 3000;
+  for (uint64_t token = 1; token <= kCalls; ++token) {
+    ASSERT_TRUE(scheduler_->get_result("t", token % 2 == 1 ? 1000 : 60'000, token, out_));
+  }
+  for (uint64_t token = 3; token <= kCalls; token += 3) scheduler_->forget_waiter(token);
+  EXPECT_EQ(scheduler_->waiting_results(), kCalls - kCalls / 3);
+  out_.clear();
+  tick_after(1000);  // the odd ones time out, but those forgotten
+  std::set<uint64_t> timed_out;
+  for (const ResultReply& r : out_.replies) {
+    EXPECT_EQ(r.response.state(), shoal::v1::TASK_STATE_QUEUED);
+    EXPECT_TRUE(timed_out.insert(r.token).second) << r.token;
+    EXPECT_TRUE(r.token % 2 == 1 && r.token % 3 != 0) << r.token;
+  }
+  EXPECT_EQ(timed_out.size(), kCalls / 2 - kCalls / 6);
+  out_.clear();
+  hello("a");
+  ASSERT_EQ(take_sent("a"), std::vector<std::string>{"t"});
+  report("a", "t");
+  std::set<uint64_t> answered;
+  for (const ResultReply& r : out_.replies) {
+    EXPECT_EQ(r.response.state(), shoal::v1::TASK_STATE_DONE);
+    EXPECT_TRUE(answered.insert(r.token).second) << r.token;
+    EXPECT_TRUE(r.token % 2 == 0 && r.token % 3 != 0) << r.token;
+  }
+  EXPECT_EQ(answered.size(), kCalls / 2 - kCalls / 6);
+  EXPECT_EQ(scheduler_->waiting_results(), 0u);
 }
 
 TEST_F(SchedulerTest, HalfClosedSessionEndsOnceItsResultsAreDelivered) {
