@@ -187,7 +187,10 @@ void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello,
   // Then what it still runs in the order listed (the order it runs them in): the tasks
   // handed over that waited, those queued again meanwhile (leased to it again), and
   // phantoms of the others (leased elsewhere since, done, or unknown), each taking a
-  // process in turn.
+  // process in turn. A hello may list an id more than once (the worker runs a copy it was
+  // sent again), but it makes at most capacity() phantom copies: counting distinct ids,
+  // one id listed 200,000 times made as many copies, ahead of every task sent next.
+  uint32_t phantom_copies = 0;
   for (const std::string& id : hello.running()) {
     TaskRef ref;
     const bool known = store_->find(id, &ref);
@@ -204,7 +207,10 @@ void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello,
     if (found == nullptr || found->phase != TaskPhase::kQueued ||
         std::find(ws.queues.begin(), ws.queues.end(), found->queue) == ws.queues.end()) {
       // At most what it may hold: a hello listing more cannot grow the broker's memory.
-      if (ws.phantoms.size() < ws.capacity()) hold_phantom(w, id, known ? &ref : nullptr);
+      if (phantom_copies < ws.capacity()) {
+        ++phantom_copies;
+        hold_phantom(w, id, known ? &ref : nullptr);
+      }
       continue;
     }
     TaskRecord& rec = *found;

@@ -71,6 +71,7 @@ struct WorkerState {
   // erased or reused by another task).
   uint32_t started = 0;
   std::deque<HeldTask> waiting;
+  std::size_t waiting_after_prune = 0;  // entries `waiting` kept when last pruned
   // By task id; empty but for the rare cases PhantomCopies names. A result the worker
   // sends for one of these ids ends one copy (WorkerState::started or waiting).
   absl::flat_hash_map<std::string, PhantomCopies> phantoms;
