@@ -433,7 +433,7 @@ void Scheduler::enqueue(TaskRef ref, bool front) {
   // then lost again went behind everything queued meanwhile.
   if (!front) rec.seq = next_seq();
   TaskQueue& q = queue_for(rec.queue);
-  q.push(lane_of(q, rec.name), {ref, rec.seq}, rec.priority, front);
+  q.push(*store_, lane_of(q, rec.name), {ref, rec.seq}, rec.priority, front);
   ++q.depth;
   ++queued_;
   mark_dirty(q);

@@ -137,6 +137,9 @@ class Scheduler {
   std::size_t watcher_entries() const;
   // GetResult calls waiting for their task to end.
   std::size_t waiting_results() const { return waiter_task_.size(); }
+  // Entries held in the lanes of `queue`, live and stale, or 0 for a queue not held (for
+  // tests: those of cancelled tasks do not pile up).
+  std::size_t queue_entries(std::string_view queue) const;
   shoal::v1::ListWorkersResponse list_workers() const;
   shoal::v1::ListQueuesResponse list_queues() const;
   // Tests only: the seq the next queued task gets (FIFO order across lanes).

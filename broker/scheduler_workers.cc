@@ -465,7 +465,7 @@ void Scheduler::release_restored() {
     if (!is_live(*store_, e)) continue;
     const TaskRecord& rec = store_->get(e.ref);
     TaskQueue& q = queue_for(rec.queue);
-    q.push(lane_of(q, rec.name), e, rec.priority, /*front=*/true);
+    q.push(*store_, lane_of(q, rec.name), e, rec.priority, /*front=*/true);
     mark_dirty(q);
   }
   std::vector<QueueEntry>().swap(held_restored_);

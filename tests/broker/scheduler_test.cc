@@ -772,6 +772,24 @@ TEST_F(SchedulerTest, NamesThatCameAndWentLeaveNoLaneOrNameBehind) {
   EXPECT_EQ(results()[0].worker(), "w-a");
 }
 
+// Found by review: a cancelled task leaves its entry behind in its lane, dropped only
+// when it reaches the lane's head; behind a head that never moves (no worker serves the
+// queue yet) the entries of submitted and cancelled tasks piled up for ever. They are now
+// dropped once they outnumber the queue's live tasks 2:1.
+TEST_F(SchedulerTest, CancelledTasksBehindAHeadThatNeverMovesLeaveNoEntriesBehind) {
+  submit({T("head")});
+  for (int i = 0; i < 1000; ++i) {
+    std::string id = "c" + std::to_string(i);
+    submit({T(id)});
+    ASSERT_TRUE(scheduler_->cancel(id, /*even_if_unknown=*/false, out_).cancelled());
+    out_.clear();
+  }
+  EXPECT_LE(scheduler_->queue_entries("default"), 3u * 1 + 64 + 1);
+  hello("a");  // the head and nothing else runs
+  EXPECT_EQ(take_sent("a"), std::vector<std::string>{"head"});
+  EXPECT_EQ(scheduler_->list_queues().queues(0).depth(), 0u);
+}
+
 // A lane dropped while its only task ran is made anew when the task is queued again:
 // with its count of the workers that can run it, so that the task runs elsewhere while
 // one can, and fails NOT_REGISTERED once none is left (a wrong count, here one that
