@@ -328,8 +328,9 @@ bool Scheduler::get_result(std::string_view id, uint32_t wait_ms, uint64_t token
     return true;
   }
   if (waiter_task_.size() >= options_.max_waiting_results) return false;
-  waiters_[ref].push_back(token);
-  waiter_task_[token] = ref;
+  std::vector<uint64_t>& tokens = waiters_[ref];
+  waiter_task_[token] = {ref, uint32_t(tokens.size())};
+  tokens.push_back(token);
   waiter_timers_.push({clock_->now_ms() + wait_ms, token});
   prune_waiter_timers();
   return true;
@@ -338,13 +339,23 @@ bool Scheduler::get_result(std::string_view id, uint32_t wait_ms, uint64_t token
 void Scheduler::forget_waiter(uint64_t token) {
   auto it = waiter_task_.find(token);
   if (it == waiter_task_.end()) return;
-  auto waiters = waiters_.find(it->second);
-  if (waiters != waiters_.end()) {
-    std::erase(waiters->second, token);
-    if (waiters->second.empty()) waiters_.erase(waiters);
-  }
-  waiter_task_.erase(it);
+  drop_waiter(it);
   prune_waiter_timers();
+}
+
+void Scheduler::drop_waiter(WaiterMap::iterator it) {
+  // Not an erase from the middle: with many calls on one task, each removal scanning its
+  // tokens made them O(k^2) (100,000 calls timing out together stalled the loop for 1 s).
+  auto tokens = waiters_.find(it->second.ref);
+  std::vector<uint64_t>& v = tokens->second;
+  const uint32_t index = it->second.index;
+  if (index + 1 != v.size()) {
+    v[index] = v.back();
+    waiter_task_.find(v[index])->second.index = index;
+  }
+  v.pop_back();
+  if (v.empty()) waiters_.erase(tokens);
+  waiter_task_.erase(it);
 }
 
 void Scheduler::prune_waiter_timers() {
@@ -417,11 +428,12 @@ void Scheduler::enqueue(TaskRef ref, bool front) {
   rec.phase = TaskPhase::kQueued;
   rec.worker = kNoWorker;
   // A retry keeps its seq: it waited its turn already, and pop_for orders lanes by the
-  // seq of their first task. Its entry was popped, and unqueue() renumbers a task whose
-  // entry stays behind, so no stale entry of it comes back to life.
+  // seq of their first task. An entry unqueue() left behind comes back to life in its
+  // place (push() adds no second one): renumbered, a task claimed back by a hello and
+  // then lost again went behind everything queued meanwhile.
   if (!front) rec.seq = next_seq();
   TaskQueue& q = queue_for(rec.queue);
-  q.push(lane_of(q, rec.name), {ref, rec.seq}, rec.priority, front);
+  q.push(*store_, lane_of(q, rec.name), {ref, rec.seq}, rec.priority, front);
   ++q.depth;
   ++queued_;
   mark_dirty(q);
@@ -430,7 +442,6 @@ void Scheduler::enqueue(TaskRef ref, bool front) {
 void Scheduler::unqueue(TaskRecord& rec) {
   --queue_for(rec.queue).depth;  // its entry goes stale once the phase changes
   --queued_;
-  rec.seq = next_seq();  // and stays stale if the task is queued again (a retry)
 }
 
 uint64_t Scheduler::next_seq() {

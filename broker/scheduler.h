@@ -137,6 +137,9 @@ class Scheduler {
   std::size_t watcher_entries() const;
   // GetResult calls waiting for their task to end.
   std::size_t waiting_results() const { return waiter_task_.size(); }
+  // Entries held in the lanes of `queue`, live and stale, or 0 for a queue not held (for
+  // tests: those of cancelled tasks do not pile up).
+  std::size_t queue_entries(std::string_view queue) const;
   shoal::v1::ListWorkersResponse list_workers() const;
   shoal::v1::ListQueuesResponse list_queues() const;
   // Tests only: the seq the next queued task gets (FIFO order across lanes).
@@ -177,6 +180,13 @@ class Scheduler {
   using PhantomMap = decltype(WorkerState::phantoms);
   using LeaseTimerHeap = PrunableHeap<Timer>;
   using WaiterHeap = PrunableHeap<Waiter>;
+  // A waiting GetResult call: its task, and its token's place in waiters_[task], so that
+  // it leaves in O(1) (up to max_waiting_results calls may wait on one task).
+  struct WaiterAt {
+    TaskRef ref;
+    uint32_t index;
+  };
+  using WaiterMap = absl::flat_hash_map<uint64_t, WaiterAt>;
 
   // Task life (scheduler.cc).
   void submit_one(SessionId s, shoal::v1::Task& task, shoal::v1::Accepted* accepted,
@@ -211,9 +221,11 @@ class Scheduler {
   TaskQueue& queue_for(NameId name);
   // The lane of task name `name` in `q`, made with its count of capable workers when new.
   Lane& lane_of(TaskQueue& q, NameId name);
-  // Queues `ref` at the back of its lane, or at the front with its seq kept (a retry).
+  // Queues `ref` at the back of its lane, or (a retry, `front`) with its seq kept: ahead
+  // of the tasks queued after it first was.
   void enqueue(TaskRef ref, bool front);
-  // Takes a queued task out of the count; its entry in the lane goes stale.
+  // Takes a queued task out of the count; its entry in the lane goes stale, until the
+  // task is queued again as a retry (enqueue with `front`, same seq).
   void unqueue(TaskRecord& rec);
   // A new queue sequence number (never 0).
   uint64_t next_seq();
@@ -254,6 +266,9 @@ class Scheduler {
   void expire(const Timer& t);
   shoal::v1::TaskState state_of(const TaskRecord& rec) const;
   void answer_waiters(TaskRef ref, Actions& out);
+  // Call `it` waits no more: its token leaves its task's tokens (the last one takes its
+  // place) and waiter_task_, in O(1).
+  void drop_waiter(WaiterMap::iterator it);
   // Drops the timers of calls no longer waiting once they outnumber those waiting: an
   // answered or ended call's timer is otherwise skipped only when it falls due, up to 10
   // minutes on (amortised O(1) per call).
@@ -333,7 +348,12 @@ class Scheduler {
                     HolderCopy copy = HolderCopy::kEnded);
   void fail_unrunnable(TaskQueue& q, Actions& out);
   void mark_dirty(TaskQueue& q);
+  // Leases queued tasks to workers with credit, for each queue marked dirty.
   void dispatch(Actions& out);
+  // Leases to `w`, a worker of several queues, while it has credit: one task from each of
+  // its queues in turn (highest priority first within each), from the queue after the one
+  // its last task came from, skipping those with nothing it can run.
+  void lease_in_turn(WorkerRef w, Actions& out);
   void release_restored();  // puts held_restored_ in their lanes
   void lease(TaskRef ref, WorkerRef w, TaskQueue& q, Actions& out);
   void send_to(WorkerRef w, Actions& out);
@@ -368,7 +388,7 @@ class Scheduler {
   PrunableHeap<PhantomTimer> phantom_timers_;
   std::size_t phantom_timers_prune_at_ = 64;  // drop those of ended copies past this
   WaiterHeap waiter_timers_;
-  absl::flat_hash_map<uint64_t, TaskRef> waiter_task_;            // token -> task
+  WaiterMap waiter_task_;                                        // token -> task, place
   absl::flat_hash_map<TaskRef, std::vector<uint64_t>> waiters_;  // task -> tokens
   // Unfinished task -> live sessions other than its record's that wait for it too (a
   // second client watching it). Rarely any. watching_ is the same pairs by session, so

@@ -63,9 +63,12 @@ void Scheduler::hold(TaskRef ref, TaskRecord& rec, WorkerRef w, int64_t now) {
   st.waiting.push_back({ref, rec.gen, rec.attempt});
   // Entries of tasks that ended while waiting (reported before the broker saw them start)
   // are skipped when they reach the front; should they pile up behind long tasks, drop
-  // them (amortised O(1) per lease: at most `leased` entries are left, and those of
-  // tasks with waiting phantoms, which prune_phantoms() keeps below capacity()).
-  if (st.waiting.size() > 2 * (st.leased.size() + st.phantoms.size()) + 64) {
+  // them. Amortised O(1) per lease: what is left (the entries of leases and of waiting
+  // phantom copies, of which an id may have several) is dropped again only once as many
+  // entries have been added since; without that, copies of one id outnumbering the
+  // leases rebuilt the set below on every lease.
+  if (st.waiting.size() > 2 * (st.leased.size() + st.phantoms.size()) + 64 &&
+      st.waiting.size() > 2 * st.waiting_after_prune + 64) {
     // Those of phantoms by the entry itself: a record may have been reused since.
     absl::flat_hash_set<std::tuple<TaskRef, uint32_t, uint16_t>> phantom_entries;
     for (const auto& [id, p] : st.phantoms) {
@@ -79,6 +82,7 @@ void Scheduler::hold(TaskRef ref, TaskRecord& rec, WorkerRef w, int64_t now) {
       }
       return !phantom_entries.contains({h.ref, h.gen, h.attempt});
     });
+    st.waiting_after_prune = st.waiting.size();
   }
 }
 

@@ -71,6 +71,13 @@ shoal::v1::ListWorkersResponse Scheduler::list_workers() const {
   return response;
 }
 
+std::size_t Scheduler::queue_entries(std::string_view queue) const {
+  NameId name;
+  if (!names_.find(queue, &name)) return 0;
+  auto it = queues_.find(name);
+  return it == queues_.end() ? 0 : it->second->entries();
+}
+
 shoal::v1::ListQueuesResponse Scheduler::list_queues() const {
   std::vector<const TaskQueue*> queues;
   for (const auto& [name, q] : queues_) queues.push_back(q.get());

@@ -6,6 +6,7 @@
 #include <limits>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "broker/scheduler.h"
@@ -186,7 +187,10 @@ void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello,
   // Then what it still runs in the order listed (the order it runs them in): the tasks
   // handed over that waited, those queued again meanwhile (leased to it again), and
   // phantoms of the others (leased elsewhere since, done, or unknown), each taking a
-  // process in turn.
+  // process in turn. A hello may list an id more than once (the worker runs a copy it was
+  // sent again), but it makes at most capacity() phantom copies: counting distinct ids,
+  // one id listed 200,000 times made as many copies, ahead of every task sent next.
+  uint32_t phantom_copies = 0;
   for (const std::string& id : hello.running()) {
     TaskRef ref;
     const bool known = store_->find(id, &ref);
@@ -203,7 +207,10 @@ void Scheduler::on_hello(const std::string& peer, shoal::v1::WorkerHello& hello,
     if (found == nullptr || found->phase != TaskPhase::kQueued ||
         std::find(ws.queues.begin(), ws.queues.end(), found->queue) == ws.queues.end()) {
       // At most what it may hold: a hello listing more cannot grow the broker's memory.
-      if (ws.phantoms.size() < ws.capacity()) hold_phantom(w, id, known ? &ref : nullptr);
+      if (phantom_copies < ws.capacity()) {
+        ++phantom_copies;
+        hold_phantom(w, id, known ? &ref : nullptr);
+      }
       continue;
     }
     TaskRecord& rec = *found;
@@ -411,6 +418,10 @@ void Scheduler::dispatch(Actions& out) {
     for (size_t k = 0; k < n && q->depth > 0; ++k) {
       WorkerRef w = q->workers[(start + k) % n];
       WorkerState& st = workers_.get(w);
+      if (st.queues.size() > 1) {
+        if (st.credit > 0) lease_in_turn(w, out);
+        continue;
+      }
       TaskRef ref;
       while (st.credit > 0 && q->depth > 0 && q->pop_for(*store_, st.tasks, &ref)) {
         lease(ref, w, *q, out);
@@ -420,14 +431,41 @@ void Scheduler::dispatch(Actions& out) {
   dirty_.clear();
 }
 
+void Scheduler::lease_in_turn(WorkerRef w, Actions& out) {
+  // Its credit is shared between its queues, not spent on the first one that has tasks
+  // (which starved the others, whatever their priorities): each queue in turn gives it
+  // one task, from the one after the queue its last task came from.
+  WorkerState& st = workers_.get(w);
+  const size_t n = st.queues.size();
+  absl::InlinedVector<std::pair<size_t, TaskQueue*>, 8> open;  // (index in st.queues, queue)
+  for (size_t k = 0; k < n; ++k) {
+    size_t i = (st.next_queue + k) % n;
+    open.emplace_back(i, &queue_for(st.queues[i]));
+  }
+  for (size_t at = 0; st.credit > 0 && !open.empty();) {
+    auto [i, q] = open[at];
+    TaskRef ref;
+    if (q->depth == 0 || !q->pop_for(*store_, st.tasks, &ref)) {
+      open.erase(open.begin() + ptrdiff_t(at));  // nothing for it there this round
+    } else {
+      lease(ref, w, *q, out);
+      st.next_queue = uint32_t((i + 1) % n);
+      ++at;
+    }
+    if (at >= open.size()) at = 0;
+  }
+}
+
 void Scheduler::release_restored() {
   // Ahead of what was queued meanwhile (front: by seq), in the order they were restored.
-  // Those claimed, cancelled or forgotten since are stale (is_live) and skipped.
+  // Those claimed, cancelled or forgotten since are stale (is_live) and skipped; one
+  // claimed and queued again since (a retry) is in its lane already, and push() adds no
+  // second entry for it.
   for (QueueEntry e : held_restored_) {
     if (!is_live(*store_, e)) continue;
     const TaskRecord& rec = store_->get(e.ref);
     TaskQueue& q = queue_for(rec.queue);
-    q.push(lane_of(q, rec.name), e, rec.priority, /*front=*/true);
+    q.push(*store_, lane_of(q, rec.name), e, rec.priority, /*front=*/true);
     mark_dirty(q);
   }
   std::vector<QueueEntry>().swap(held_restored_);
@@ -499,11 +537,8 @@ void Scheduler::tick(Actions& out) {
     waiter_timers_.pop();
     auto it = waiter_task_.find(token);
     if (it == waiter_task_.end()) continue;  // answered already
-    TaskRef ref = it->second;
-    waiter_task_.erase(it);
-    auto& tokens = waiters_[ref];
-    tokens.erase(std::remove(tokens.begin(), tokens.end(), token), tokens.end());
-    if (tokens.empty()) waiters_.erase(ref);
+    TaskRef ref = it->second.ref;
+    drop_waiter(it);
     ResultReply& reply = out.replies.emplace_back();
     reply.token = token;
     reply.response.set_state(state_of(store_->get(ref)));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <iterator>
 
 namespace shoal::broker {
 
@@ -19,20 +20,29 @@ Lane* TaskQueue::find_lane(NameId task_name) {
   return it == by_name_.end() ? nullptr : it->second;
 }
 
-void TaskQueue::push(Lane& lane, QueueEntry entry, int priority, bool front) {
+void TaskQueue::push(const TaskStore& store, Lane& lane, QueueEntry entry, int priority,
+                     bool front) {
   auto& fifo = lane.by_priority[priority];
   if (front) {
     // A retry goes back where its seq puts it, among the retries before it (pushed to the
     // front one by one, a lost worker's tasks came back reversed) and ahead of the tasks
     // queued after it. Entries are in seq order, stale ones too; retries are near the
-    // front, so the insertion moves few entries.
+    // front, so the insertion moves few entries. An entry with its seq is its own (seqs
+    // are never reused), left stale when it was taken out of the queue: it is live again.
     auto at = std::upper_bound(fifo.begin(), fifo.end(), entry.seq,
                                [](uint64_t seq, const QueueEntry& e) { return seq < e.seq; });
-    fifo.insert(at, entry);
+    if (at == fifo.begin() || std::prev(at)->seq != entry.seq) fifo.insert(at, entry);
   } else {
     fifo.push_back(entry);
   }
   lane.mask |= uint16_t(1u << priority);
+  // clean_head drops stale entries only at the head: behind one that does not move,
+  // submitted-then-cancelled tasks left theirs for ever. Once at least two thirds of the
+  // FIFO is stale, drop them all: O(1) per entry made stale, amortised.
+  if (fifo.size() > 3 * depth + 64) {
+    std::erase_if(fifo, [&store](const QueueEntry& e) { return !is_live(store, e); });
+    if (fifo.empty()) lane.mask &= uint16_t(~(1u << priority));
+  }
 }
 
 bool TaskQueue::clean_head(const TaskStore& store, Lane& lane, int p) {
@@ -100,6 +110,14 @@ std::size_t TaskQueue::forget_empty_lanes(const TaskStore& store) {
     lanes_.pop_back();
   }
   return lanes_.size();
+}
+
+std::size_t TaskQueue::entries() const {
+  std::size_t n = 0;
+  for (const auto& lane : lanes_) {
+    for (const auto& fifo : lane->by_priority) n += fifo.size();
+  }
+  return n;
 }
 
 }  // namespace shoal::broker

@@ -1,7 +1,11 @@
 #pragma once
 // A named queue: per task name a lane of ten FIFOs (priorities 0-9), each in seq order.
-// Entries are 16 bytes; a cancelled or re-leased task leaves a stale entry behind that is
-// skipped lazily (its record's seq no longer matches), so removal is O(1).
+// Entries are 16 bytes; a task taken out of the queue other than by pop_for (cancelled,
+// claimed back by a hello) leaves its entry behind, stale while the task is not queued
+// (or its record is another task's: the seq no longer matches) and skipped lazily, so
+// removal is O(1). A retry queued again with its seq finds that entry live again. Stale
+// entries behind a head that does not move (no worker can run it yet) are dropped once
+// they outnumber the queue's live tasks 2:1, so they cannot pile up.
 
 #include <array>
 #include <cstdint>
@@ -47,8 +51,10 @@ class TaskQueue {
   const std::vector<std::unique_ptr<Lane>>& lanes() const { return lanes_; }
 
   // Queues `entry` at the back of its priority in `lane`; a retry (`front`) goes where
-  // its seq puts it (it waited its turn already).
-  void push(Lane& lane, QueueEntry entry, int priority, bool front);
+  // its seq puts it (it waited its turn already), or, when its stale entry is still
+  // there, is queued by that entry alone. Drops the stale entries of that priority of
+  // `lane` once they outnumber the queue's live tasks (`depth`) 2:1, in amortised O(1).
+  void push(const TaskStore& store, Lane& lane, QueueEntry entry, int priority, bool front);
   // Removes and returns (in *ref) the next live task a worker able to run `can_run`
   // should get: highest priority first, FIFO within a priority across lanes. False when
   // no live task of those names is queued.
@@ -60,8 +66,10 @@ class TaskQueue {
   // lane, so lanes of names no longer queued (a client that sent many distinct names)
   // must not pile up.
   std::size_t forget_empty_lanes(const TaskStore& store);
+  // Entries held in all lanes, live and stale (for tests: stale ones do not pile up).
+  std::size_t entries() const;
 
-  uint64_t depth = 0;              // live queued tasks (maintained by the scheduler)
+  uint64_t depth = 0;              // live queued tasks (kept by the scheduler, read by push)
   uint64_t in_flight = 0;          // leased tasks of this queue
   std::vector<WorkerRef> workers;  // live workers serving it
   uint32_t rr = 0;                 // round-robin start among workers

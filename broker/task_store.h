@@ -36,7 +36,7 @@ struct TaskRecord {
   std::string result;
   uint64_t time_limit_ms = 0;
   int64_t deadline_ms = 0;   // done: when its retention ends (INT64_MAX inside finish())
-  uint64_t seq = 0;          // queued: matches its queue entry (stale entries are skipped)
+  uint64_t seq = 0;          // queued: matches its queue entry (a retry keeps it)
   uint32_t gen = 0;          // bumped on each reuse of the slot (stale timers are skipped)
   NameId name = 0;
   NameId queue = 0;

@@ -53,6 +53,9 @@ struct WorkerState {
   uint64_t pid = 0;
   std::string instance;  // WorkerHello.instance: which process (with host and pid)
   std::vector<NameId> queues;
+  // Of several queues: the index in `queues` of the one its next task is taken from first
+  // (they take turns: Scheduler::lease_in_turn).
+  uint32_t next_queue = 0;
   absl::flat_hash_set<NameId> tasks;  // task names it can run
   uint32_t slots = 0;
   uint32_t prefetch = 1;
@@ -68,6 +71,7 @@ struct WorkerState {
   // erased or reused by another task).
   uint32_t started = 0;
   std::deque<HeldTask> waiting;
+  std::size_t waiting_after_prune = 0;  // entries `waiting` kept when last pruned
   // By task id; empty but for the rare cases PhantomCopies names. A result the worker
   // sends for one of these ids ends one copy (WorkerState::started or waiting).
   absl::flat_hash_map<std::string, PhantomCopies> phantoms;

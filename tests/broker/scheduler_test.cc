@@ -1,5 +1,7 @@
 // Deterministic tests of the scheduling rules (API.md §8 "Remote semantics") with a
 // fake clock, client side: submission, priorities, cancellation, retention, delivery.
+#include <set>
+
 #include "scheduler_fixture.h"
 
 namespace shoal::broker {
@@ -47,6 +49,32 @@ TEST_F(SchedulerTest, HigherPriorityFirstAndFifoWithinPriority) {
     for (auto& id : take_sent("a")) order.push_back(id);
   }
   EXPECT_THAT(order, ElementsAre("top", "mid1", "mid2", "low", "low2"));
+}
+
+// Found by review: a worker serving several queues spent all its credit on the first
+// queue of its hello while that one had tasks, so a task of its second queue waited
+// behind every task of the first, whatever its priority. Its queues now take turns: one
+// task from each in turn, from where its last turn stopped.
+TEST_F(SchedulerTest, AWorkerOfSeveralQueuesTakesFromThemInTurn) {
+  hello("a", {"square"}, 1, {"q1", "q2"});
+  submit({T("x0").queue("q1"), T("x1").queue("q1"), T("x2").queue("q1"), T("x3").queue("q1")});
+  submit({T("y0").queue("q2").priority(9), T("y1").queue("q2")});
+  std::vector<std::string> order;
+  for (int i = 0; i < 6; ++i) {
+    std::vector<std::string> ids = take_sent("a");
+    ASSERT_EQ(ids.size(), 1u);
+    order.push_back(ids[0]);
+    out_.clear();
+    report("a", ids[0]);
+  }
+  EXPECT_THAT(order, ElementsAre("x0", "y0", "x1", "y1", "x2", "x3"));
+
+  // Credit for several tasks at once is shared the same way.
+  reset(options_);
+  out_.clear();
+  submit({T("x0").queue("q1"), T("x1").queue("q1"), T("x2").queue("q1"), T("y0").queue("q2")});
+  hello("b", {"square"}, 1, {"q1", "q2"}, /*prefetch=*/3);
+  EXPECT_THAT(take_sent("b"), ElementsAre("x0", "y0", "x1"));
 }
 
 TEST_F(SchedulerTest, BusyWorkerHoldsNoneSoQueuedTaskCanBeCancelled) {
@@ -665,6 +693,41 @@ TEST_F(SchedulerTest, GetResultWaitsForTheResultOrItsTimeout) {
   EXPECT_EQ(out_.replies[0].response.state(), shoal::v1::TASK_STATE_RUNNING);
 }
 
+// Many GetResult calls on one task, some forgotten (their clients went away), some timed
+// out, the rest answered when it ends: each call is answered once, or not at all once
+// forgotten, and none is left waiting. (Found by review: each removal scanned the task's
+// list of calls, O(k^2) for k calls; that is only visible in time, not asserted here.)
+TEST_F(SchedulerTest, ManyGetResultCallsOnOneTaskAreEachAnsweredOnce) {
+  submit({T("t")});  // no worker yet: it waits
+  constexpr uint64_t kCalls = 3000;
+  for (uint64_t token = 1; token <= kCalls; ++token) {
+    ASSERT_TRUE(scheduler_->get_result("t", token % 2 == 1 ? 1000 : 60'000, token, out_));
+  }
+  for (uint64_t token = 3; token <= kCalls; token += 3) scheduler_->forget_waiter(token);
+  EXPECT_EQ(scheduler_->waiting_results(), kCalls - kCalls / 3);
+  out_.clear();
+  tick_after(1000);  // the odd ones time out, but those forgotten
+  std::set<uint64_t> timed_out;
+  for (const ResultReply& r : out_.replies) {
+    EXPECT_EQ(r.response.state(), shoal::v1::TASK_STATE_QUEUED);
+    EXPECT_TRUE(timed_out.insert(r.token).second) << r.token;
+    EXPECT_TRUE(r.token % 2 == 1 && r.token % 3 != 0) << r.token;
+  }
+  EXPECT_EQ(timed_out.size(), kCalls / 2 - kCalls / 6);
+  out_.clear();
+  hello("a");
+  ASSERT_EQ(take_sent("a"), std::vector<std::string>{"t"});
+  report("a", "t");
+  std::set<uint64_t> answered;
+  for (const ResultReply& r : out_.replies) {
+    EXPECT_EQ(r.response.state(), shoal::v1::TASK_STATE_DONE);
+    EXPECT_TRUE(answered.insert(r.token).second) << r.token;
+    EXPECT_TRUE(r.token % 2 == 0 && r.token % 3 != 0) << r.token;
+  }
+  EXPECT_EQ(answered.size(), kCalls / 2 - kCalls / 6);
+  EXPECT_EQ(scheduler_->waiting_results(), 0u);
+}
+
 TEST_F(SchedulerTest, HalfClosedSessionEndsOnceItsResultsAreDelivered) {
   hello("a");
   submit({T("t1")});
@@ -707,6 +770,24 @@ TEST_F(SchedulerTest, NamesThatCameAndWentLeaveNoLaneOrNameBehind) {
   report("a", "x1");
   ASSERT_EQ(results().size(), 1u);
   EXPECT_EQ(results()[0].worker(), "w-a");
+}
+
+// Found by review: a cancelled task leaves its entry behind in its lane, dropped only
+// when it reaches the lane's head; behind a head that never moves (no worker serves the
+// queue yet) the entries of submitted and cancelled tasks piled up for ever. They are now
+// dropped once they outnumber the queue's live tasks 2:1.
+TEST_F(SchedulerTest, CancelledTasksBehindAHeadThatNeverMovesLeaveNoEntriesBehind) {
+  submit({T("head")});
+  for (int i = 0; i < 1000; ++i) {
+    std::string id = "c" + std::to_string(i);
+    submit({T(id)});
+    ASSERT_TRUE(scheduler_->cancel(id, /*even_if_unknown=*/false, out_).cancelled());
+    out_.clear();
+  }
+  EXPECT_LE(scheduler_->queue_entries("default"), 3u * 1 + 64 + 1);
+  hello("a");  // the head and nothing else runs
+  EXPECT_EQ(take_sent("a"), std::vector<std::string>{"head"});
+  EXPECT_EQ(scheduler_->list_queues().queues(0).depth(), 0u);
 }
 
 // A lane dropped while its only task ran is made anew when the task is queued again:

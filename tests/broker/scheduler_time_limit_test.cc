@@ -207,6 +207,39 @@ TEST_F(SchedulerTimeLimitTest, ARetrysPhantomKeepsItsProcessNoLongerThanItsLimit
   EXPECT_EQ(results()[0].id(), "short");
 }
 
+// Found by review: a hello may list an id more than once (a worker can run two copies of
+// one task), but the bound on the phantoms it makes counted distinct ids, so every repeat
+// became one more copy: a hello listing a done task 200,000 times put that many copies
+// ahead of everything the worker got next, whose limits were never armed. A hello now
+// makes at most capacity() copies (slots x prefetch, here 2).
+TEST_F(SchedulerTimeLimitTest, AHelloRepeatingADoneTaskMakesAtMostCapacityCopies) {
+  hello("z");
+  submit({T("d")});
+  ASSERT_THAT(take_sent("z"), ElementsAre("d"));
+  report("z", "d");
+  bye("z");
+  hello_running("a", 1, 2, std::vector<std::string>(10, "d"));
+  out_.clear();
+  submit({T("t").time_limit_ms(1000)});
+  ASSERT_THAT(take_sent("a"), ElementsAre("t"));
+  EXPECT_EQ(scheduler_->lease_timers(), 0u);  // behind the copies of d
+  report("a", "d");
+  report("a", "d");
+  EXPECT_EQ(scheduler_->lease_timers(), 1u) << "t still waits behind copies of d";
+}
+
+// The same for an id the broker does not know: each copy counts as started at once.
+TEST_F(SchedulerTimeLimitTest, AHelloRepeatingAnUnknownIdStartsAtMostCapacityCopies) {
+  hello_running("a", 1, 2, std::vector<std::string>(10, "u"));
+  out_.clear();
+  submit({T("t").time_limit_ms(1000)});
+  ASSERT_THAT(take_sent("a"), ElementsAre("t"));
+  EXPECT_EQ(scheduler_->lease_timers(), 0u);
+  report("a", "u");
+  report("a", "u");
+  EXPECT_EQ(scheduler_->lease_timers(), 1u) << "t still waits behind copies of u";
+}
+
 // Found by review (of 42ff903): the hello lists what the worker runs in its run order
 // (c7b9292), but on_hello() only re-leased the listed tasks still queued and ignored the
 // ones ahead of them that the broker had meanwhile leased elsewhere: a re-leased task

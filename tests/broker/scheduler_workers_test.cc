@@ -264,6 +264,24 @@ TEST_F(SchedulerTest, ATaskClaimedBackAndRetriedIsQueuedOnce) {
   EXPECT_EQ(scheduler_->list_queues().queues(0).depth(), 0u);
 }
 
+// Found by review: a hello that claimed back a queued retry renumbered it (so that the
+// entry it left in its lane stayed stale), and lost again it went behind every task
+// queued before the claim. A retry waited its turn already: it goes first.
+TEST_F(SchedulerTest, ATaskClaimedBackAndLostAgainGoesAheadOfTasksQueuedMeanwhile) {
+  hello("a");
+  submit({T("t1")});
+  ASSERT_THAT(take_sent("a"), ElementsAre("t1"));
+  submit({T("t2"), T("t3")});    // queued behind t1 (a has no credit)
+  bye("a");                      // a lost: t1 back at the front (a retry)
+  reconnect("a2", "a", {"t1"});  // the same worker still runs it: claimed back
+  EXPECT_EQ(get_result("t1").state(), shoal::v1::TASK_STATE_RUNNING);
+  bye("a2");  // lost again: t1 retried
+  out_.clear();
+  hello("b", {"square"}, 3);
+  EXPECT_THAT(take_sent("b"), ElementsAre("t1", "t2", "t3"));
+  EXPECT_EQ(scheduler_->list_queues().queues(0).depth(), 0u);
+}
+
 TEST_F(SchedulerTest, TimeLimitIsNeverRetried) {
   hello("a");
   submit({T("t1").max_retries(5).time_limit_ms(100)});
