@@ -28,9 +28,9 @@ template <class R>
 using Stored = std::conditional_t<std::is_void_v<R>, VoidResult, R>;
 
 // Appends a successful item to `reply`. A value that cannot be encoded (its adaptor
-// throws a std::exception, or memory runs out) throws SerializationError naming R and the thrower's
-// message, and leaves `reply` as it was: no half-written item for a reader to take as a
-// result.
+// throws a std::exception, or memory runs out) throws SerializationError naming R and
+// the thrower's message, and leaves `reply` as it was: no half-written item for a reader
+// to take as a result.
 template <bool kRaw, class R>
 void reply_ok(std::string& reply, const R& value) {
   const std::size_t mark = reply.size();
