@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "tests/testutil/half_encodable.h"
+
 namespace app {
 int triple(int x) { return 3 * x; }
 std::string greet(const std::string& who, int times) {
@@ -14,40 +16,9 @@ void nothing() {}
 int fails(int) { throw std::invalid_argument("bad input"); }
 }  // namespace app
 
-// A result whose encoding throws after writing part of it (a custom adaptor) for 0.
-struct PartlyEncodable {
-  int v = 0;
-};
-template <>
-struct shoal::codec_enabled<PartlyEncodable> : std::true_type {};
-namespace msgpack {
-MSGPACK_API_VERSION_NAMESPACE(MSGPACK_DEFAULT_API_NS) {
-  namespace adaptor {
-  template <>
-  struct pack<PartlyEncodable> {
-    template <class S>
-    packer<S>& operator()(packer<S>& o, const PartlyEncodable& p) const {
-      o.pack_array(2);
-      o.pack(p.v);
-      if (p.v == 0) throw std::runtime_error("zero cannot be encoded");
-      o.pack(p.v);
-      return o;
-    }
-  };
-  template <>
-  struct convert<PartlyEncodable> {
-    const msgpack::object& operator()(const msgpack::object& o, PartlyEncodable& p) const {
-      if (o.type != type::ARRAY || o.via.array.size != 2) throw type_error();
-      p.v = o.via.array.ptr[1].as<int>();
-      return o;
-    }
-  };
-  }  // namespace adaptor
-}  // MSGPACK_API_VERSION_NAMESPACE
-}  // namespace msgpack
 
 namespace app {
-PartlyEncodable identity(int x) { return PartlyEncodable{x}; }
+HalfEncodable identity(int x) { return HalfEncodable{x == 0 ? -1 : x}; }
 }  // namespace app
 
 SHOAL_TASK_AS(app::triple, "app.triple");
@@ -168,15 +139,15 @@ TEST(TaskRegistryTest, ArgumentsThatEndEarlyFailTheirCallAndTheCallsAfterIt) {
 TEST(TaskRegistryTest, AResultThatFailsToEncodeFailsItsItemOnly) {
   std::string args = encode(std::make_tuple(0)) + encode(std::make_tuple(7));
   std::string reply;
-  internal::invoke_items<false, PartlyEncodable (*)(int)>(
+  internal::invoke_items<false, HalfEncodable (*)(int)>(
       reinterpret_cast<std::uintptr_t>(&app::identity), args, 2, reply);
   ReplyReader reader(reply);
-  auto first = reader.next<false, PartlyEncodable>();
+  auto first = reader.next<false, HalfEncodable>();
   ASSERT_EQ(first.index(), 1u) << "read as a success: " << std::get<0>(first).v;
   EXPECT_EQ(std::get<1>(first).kind, internal::ErrorKind::kSerialization);
-  EXPECT_THAT(std::get<1>(first).message, HasSubstr("zero cannot be encoded"));
-  EXPECT_THAT(std::get<1>(first).message, HasSubstr("PartlyEncodable"));
-  auto second = reader.next<false, PartlyEncodable>();
+  EXPECT_THAT(std::get<1>(first).message, HasSubstr("a negative value cannot be encoded"));
+  EXPECT_THAT(std::get<1>(first).message, HasSubstr("HalfEncodable"));
+  auto second = reader.next<false, HalfEncodable>();
   ASSERT_EQ(second.index(), 0u) << std::get<1>(second).message;
   EXPECT_EQ(std::get<0>(second).v, 7);
 }
