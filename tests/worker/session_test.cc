@@ -522,6 +522,11 @@ TEST_F(SessionTest, ReconnectRequestSendsANewHelloWithRunningIds) {
 // many for a while), the worker used to exit, its running tasks with it; now it tries again
 // each second and goes on once descriptors are free.
 TEST_F(SessionTest, AReconnectOutOfFileDescriptorsIsTriedAgain) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // UBSan checks an exception's vtable through a pipe of its own (IsAccessibleMemoryRange):
+  // with no descriptor left it reports every such object as invalid.
+  GTEST_SKIP() << "the sanitizers' runtime needs file descriptors this test takes away";
+#endif
   engine_->set_hold(true);
   start();
   broker_.expect(v1::WorkerMessage::kHello);
